@@ -1,0 +1,34 @@
+//! The chat room's wire format, and nothing else.
+//!
+//! Every byte that crosses the WebSocket between the server and the web
+//! client is described here, once, so the two sides cannot drift apart. The
+//! crate does no I/O: it turns frames into JSON text and back, and it owns the
+//! validation rules, so the login page shows exactly the rule the server
+//! enforces.
+//!
+//! # Frames
+//!
+//! Every frame is one JSON text frame, an object tagged by its `type` field.
+//!
+//! Client to server ([`ClientFrame`]):
+//! - `{"type":"send","clientId":"c-1","msg":"hi"}`: post a message. The
+//!   `clientId` (1 to [`CLIENT_ID_MAX_CHARS`] characters, chosen by the client)
+//!   comes back on the server's copy, so the sender can match its echo.
+//!
+//! Server to client ([`ServerFrame`]):
+//! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
+//!   name the server bound to it (trimmed), which is the only name the client
+//!   may consider its own.
+//! - `{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
+//!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
+//! - `{"type":"error","code":"message_too_long","message":"..."}`: a request
+//!   was refused; `code` is a stable [`ErrorCode`], `message` is for humans.
+
+mod frame;
+mod validate;
+
+pub use frame::{ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame};
+pub use validate::{
+    validate_client_id, validate_message, validate_username, ClientIdError, MessageError,
+    UsernameError, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS,
+};

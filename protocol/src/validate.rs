@@ -1,0 +1,220 @@
+//! The content rules both sides enforce.
+//!
+//! Lengths count Unicode scalar values (what a person calls characters far
+//! more often than bytes do), after trimming surrounding whitespace. Each
+//! validator returns the trimmed text: that, not the raw input, is what gets
+//! stored and shown.
+
+use thiserror::Error;
+
+use crate::ErrorCode;
+
+/// Longest username, in characters, after trimming.
+pub const USERNAME_MAX_CHARS: usize = 24;
+/// Longest message, in characters, after trimming.
+pub const MESSAGE_MAX_CHARS: usize = 2_000;
+/// Longest client-chosen message id, in characters.
+pub const CLIENT_ID_MAX_CHARS: usize = 64;
+
+/// Why a username was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum UsernameError {
+    #[error("Choose a username.")]
+    Empty,
+    #[error("A username has at most {USERNAME_MAX_CHARS} characters.")]
+    TooLong,
+    #[error("A username cannot contain control or invisible formatting characters.")]
+    ForbiddenCharacter,
+}
+
+/// Why a message text was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum MessageError {
+    #[error("A message cannot be empty.")]
+    Empty,
+    #[error("A message has at most {MESSAGE_MAX_CHARS} characters.")]
+    TooLong,
+    #[error("A message cannot contain control characters other than newline and tab.")]
+    ForbiddenCharacter,
+}
+
+/// Why a `clientId` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ClientIdError {
+    #[error("clientId must have 1 to {CLIENT_ID_MAX_CHARS} characters.")]
+    Length,
+    #[error("clientId cannot contain control characters.")]
+    ForbiddenCharacter,
+}
+
+impl UsernameError {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Self::Empty => ErrorCode::EmptyUsername,
+            Self::TooLong => ErrorCode::UsernameTooLong,
+            Self::ForbiddenCharacter => ErrorCode::InvalidUsername,
+        }
+    }
+}
+
+impl MessageError {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Self::Empty => ErrorCode::EmptyMessage,
+            Self::TooLong => ErrorCode::MessageTooLong,
+            Self::ForbiddenCharacter => ErrorCode::InvalidMessage,
+        }
+    }
+}
+
+impl ClientIdError {
+    pub fn code(self) -> ErrorCode {
+        ErrorCode::InvalidClientId
+    }
+}
+
+/// Characters that change how the text around them is displayed without
+/// showing themselves: in a name they let one user pose as another
+/// (`"\u{202E}ecila"` renders as "alice").
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // bidirectional embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{2069}' // bidirectional isolates
+        | '\u{FEFF}' // byte order mark
+    )
+}
+
+/// Trims `raw` and checks it as a username: 1 to [`USERNAME_MAX_CHARS`]
+/// characters, no control or invisible formatting characters.
+pub fn validate_username(raw: &str) -> Result<&str, UsernameError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(UsernameError::Empty);
+    }
+    if name.chars().count() > USERNAME_MAX_CHARS {
+        return Err(UsernameError::TooLong);
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return Err(UsernameError::ForbiddenCharacter);
+    }
+    Ok(name)
+}
+
+/// Trims `raw` and checks it as a message: 1 to [`MESSAGE_MAX_CHARS`]
+/// characters; newlines and tabs are text, other control characters are not.
+pub fn validate_message(raw: &str) -> Result<&str, MessageError> {
+    let msg = raw.trim();
+    if msg.is_empty() {
+        return Err(MessageError::Empty);
+    }
+    if msg.chars().count() > MESSAGE_MAX_CHARS {
+        return Err(MessageError::TooLong);
+    }
+    if msg
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(MessageError::ForbiddenCharacter);
+    }
+    Ok(msg)
+}
+
+/// Checks a client-chosen id: 1 to [`CLIENT_ID_MAX_CHARS`] characters, no
+/// control characters. Not trimmed: it is an opaque token echoed back as is.
+pub fn validate_client_id(raw: &str) -> Result<&str, ClientIdError> {
+    let len = raw.chars().count();
+    if len == 0 || len > CLIENT_ID_MAX_CHARS {
+        return Err(ClientIdError::Length);
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(ClientIdError::ForbiddenCharacter);
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_is_trimmed_and_bounded() {
+        assert_eq!(validate_username("  alice \t"), Ok("alice"));
+        assert_eq!(validate_username("   "), Err(UsernameError::Empty));
+        assert_eq!(validate_username(""), Err(UsernameError::Empty));
+        let longest = "é".repeat(USERNAME_MAX_CHARS);
+        assert_eq!(validate_username(&longest), Ok(longest.as_str()));
+        let too_long = "é".repeat(USERNAME_MAX_CHARS + 1);
+        assert_eq!(validate_username(&too_long), Err(UsernameError::TooLong));
+    }
+
+    #[test]
+    fn username_refuses_control_and_spoofing_characters() {
+        for bad in [
+            "a\u{0}b",
+            "a\nb",
+            "\u{202E}ecila",
+            "al\u{200B}ice",
+            "a\u{2066}b",
+        ] {
+            assert_eq!(
+                validate_username(bad),
+                Err(UsernameError::ForbiddenCharacter),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(validate_username("Zoë 🦀"), Ok("Zoë 🦀"));
+        assert_eq!(
+            validate_username("<img src=x onerror=1>"),
+            Ok("<img src=x onerror=1>")
+        );
+    }
+
+    #[test]
+    fn message_keeps_inner_newlines_and_refuses_other_controls() {
+        assert_eq!(
+            validate_message("\n line one\nline two \n"),
+            Ok("line one\nline two")
+        );
+        assert_eq!(validate_message(" \n\t "), Err(MessageError::Empty));
+        assert_eq!(
+            validate_message("a\u{0}b"),
+            Err(MessageError::ForbiddenCharacter)
+        );
+        assert_eq!(
+            validate_message("a\u{7}b"),
+            Err(MessageError::ForbiddenCharacter)
+        );
+        let longest = "x".repeat(MESSAGE_MAX_CHARS);
+        assert_eq!(validate_message(&longest), Ok(longest.as_str()));
+        let too_long = "x".repeat(MESSAGE_MAX_CHARS + 1);
+        assert_eq!(validate_message(&too_long), Err(MessageError::TooLong));
+    }
+
+    #[test]
+    fn client_id_is_opaque_but_bounded() {
+        assert_eq!(validate_client_id(" c 1 "), Ok(" c 1 "));
+        assert_eq!(validate_client_id(""), Err(ClientIdError::Length));
+        let too_long = "c".repeat(CLIENT_ID_MAX_CHARS + 1);
+        assert_eq!(validate_client_id(&too_long), Err(ClientIdError::Length));
+        assert_eq!(
+            validate_client_id("c\n1"),
+            Err(ClientIdError::ForbiddenCharacter)
+        );
+    }
+
+    #[test]
+    fn errors_map_to_stable_codes() {
+        assert_eq!(UsernameError::Empty.code(), ErrorCode::EmptyUsername);
+        assert_eq!(UsernameError::TooLong.code(), ErrorCode::UsernameTooLong);
+        assert_eq!(
+            MessageError::ForbiddenCharacter.code(),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(ClientIdError::Length.code(), ErrorCode::InvalidClientId);
+    }
+}

@@ -1,0 +1,255 @@
+//! The wire format, pinned: a renamed field or tag must break these tests.
+
+use proptest::prelude::*;
+use protocol::{
+    ChatMessage, ClientFrame, ErrorCode, FrameError, MessageError, Posted, ServerFrame,
+    CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS,
+};
+
+fn posted() -> ServerFrame {
+    ServerFrame::Message(Posted {
+        message: ChatMessage {
+            id: 1,
+            user: "alice".into(),
+            msg: "hi".into(),
+            date_time: 1_764_100_000_000,
+        },
+        client_id: "c-1".into(),
+    })
+}
+
+#[test]
+fn golden_client_frames() {
+    let send = ClientFrame::Send {
+        client_id: "c-1".into(),
+        msg: "hi".into(),
+    };
+    let json = r#"{"type":"send","clientId":"c-1","msg":"hi"}"#;
+    assert_eq!(send.to_json(), json);
+    assert_eq!(ClientFrame::parse(json), Ok(send));
+}
+
+#[test]
+fn golden_server_frames() {
+    let cases = [
+        (
+            posted(),
+            r#"{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}"#,
+        ),
+        (
+            ServerFrame::Welcome {
+                user: "alice".into(),
+            },
+            r#"{"type":"welcome","user":"alice"}"#,
+        ),
+        (
+            ServerFrame::error(ErrorCode::MessageTooLong, "too long"),
+            r#"{"type":"error","code":"message_too_long","message":"too long"}"#,
+        ),
+    ];
+    for (frame, json) in cases {
+        assert_eq!(frame.to_json(), json);
+        assert_eq!(ServerFrame::parse(json).expect(json), frame);
+    }
+}
+
+#[test]
+fn golden_chat_message() {
+    let message = ChatMessage {
+        id: 7,
+        user: "bob".into(),
+        msg: "yo".into(),
+        date_time: -1,
+    };
+    let json = r#"{"id":7,"user":"bob","msg":"yo","dateTime":-1}"#;
+    assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
+    assert_eq!(
+        serde_json::from_str::<ChatMessage>(json).expect("parses"),
+        message
+    );
+}
+
+#[test]
+fn every_error_code_has_its_wire_name() {
+    let codes = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidFrame,
+        ErrorCode::MissingType,
+        ErrorCode::UnknownType,
+        ErrorCode::InvalidFields,
+        ErrorCode::BinaryFrame,
+        ErrorCode::EmptyMessage,
+        ErrorCode::MessageTooLong,
+        ErrorCode::InvalidMessage,
+        ErrorCode::InvalidClientId,
+        ErrorCode::EmptyUsername,
+        ErrorCode::UsernameTooLong,
+        ErrorCode::InvalidUsername,
+    ];
+    for code in codes {
+        let json = serde_json::to_string(&code).expect("serializes");
+        assert_eq!(json, format!("\"{}\"", code.as_str()));
+        assert_eq!(
+            serde_json::from_str::<ErrorCode>(&json).expect("parses"),
+            code
+        );
+    }
+}
+
+#[test]
+fn client_fields_the_server_decides_are_ignored() {
+    let forged =
+        r#"{"type":"send","clientId":"c","msg":"hi","user":"mallory","id":99,"dateTime":0}"#;
+    assert_eq!(
+        ClientFrame::parse(forged),
+        Ok(ClientFrame::Send {
+            client_id: "c".into(),
+            msg: "hi".into()
+        })
+    );
+}
+
+#[test]
+fn message_text_is_trimmed_on_parse() {
+    let frame = ClientFrame::parse(r#"{"type":"send","clientId":"c","msg":"  hi \n"}"#);
+    assert_eq!(
+        frame,
+        Ok(ClientFrame::Send {
+            client_id: "c".into(),
+            msg: "hi".into()
+        })
+    );
+}
+
+#[test]
+fn malformed_client_frames_get_a_precise_code() {
+    let long_msg = format!(
+        r#"{{"type":"send","clientId":"c","msg":"{}"}}"#,
+        "x".repeat(MESSAGE_MAX_CHARS + 1)
+    );
+    let long_id = format!(
+        r#"{{"type":"send","clientId":"{}","msg":"hi"}}"#,
+        "c".repeat(CLIENT_ID_MAX_CHARS + 1)
+    );
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let cases: Vec<(&str, ErrorCode)> = vec![
+        ("", ErrorCode::InvalidJson),
+        ("hello", ErrorCode::InvalidJson),
+        ("{\"type\":\"send\"", ErrorCode::InvalidJson),
+        (
+            r#"{"type":"send","clientId":"c","msg":1e999}"#,
+            ErrorCode::InvalidJson,
+        ),
+        (&deep, ErrorCode::InvalidJson),
+        ("[]", ErrorCode::InvalidFrame),
+        (r#"["send","c","hi"]"#, ErrorCode::InvalidFrame),
+        ("42", ErrorCode::InvalidFrame),
+        ("null", ErrorCode::InvalidFrame),
+        (r#"{"type":7}"#, ErrorCode::InvalidFrame),
+        (r#"{"msg":"hi"}"#, ErrorCode::MissingType),
+        (r#"{"type":"shout","msg":"hi"}"#, ErrorCode::UnknownType),
+        (
+            r#"{"type":"Send","clientId":"c","msg":"hi"}"#,
+            ErrorCode::UnknownType,
+        ),
+        (
+            r#"{"type":"send","clientId":"c"}"#,
+            ErrorCode::InvalidFields,
+        ),
+        (r#"{"type":"send","msg":"hi"}"#, ErrorCode::InvalidFields),
+        (
+            r#"{"type":"send","clientId":"c","msg":5}"#,
+            ErrorCode::InvalidFields,
+        ),
+        (
+            r#"{"type":"send","clientId":"c","msg":{"a":{"b":1}}}"#,
+            ErrorCode::InvalidFields,
+        ),
+        (
+            r#"{"type":"send","clientId":1,"msg":"hi"}"#,
+            ErrorCode::InvalidFields,
+        ),
+        (
+            r#"{"type":"send","clientId":"c","msg":"   "}"#,
+            ErrorCode::EmptyMessage,
+        ),
+        (
+            r#"{"type":"send","clientId":"c","msg":"a\u0000b"}"#,
+            ErrorCode::InvalidMessage,
+        ),
+        (&long_msg, ErrorCode::MessageTooLong),
+        (
+            r#"{"type":"send","clientId":"","msg":"hi"}"#,
+            ErrorCode::InvalidClientId,
+        ),
+        (&long_id, ErrorCode::InvalidClientId),
+    ];
+    for (text, code) in cases {
+        let err = ClientFrame::parse(text).expect_err(text);
+        assert_eq!(err.code(), code, "{text:.80}: {err}");
+        assert!(!err.to_string().is_empty());
+    }
+    assert_eq!(
+        ClientFrame::parse(r#"{"type":"send","clientId":"c","msg":""}"#),
+        Err(FrameError::Message(MessageError::Empty))
+    );
+}
+
+fn chat_message() -> impl Strategy<Value = ChatMessage> {
+    (any::<u64>(), ".{1,24}", ".{1,200}", any::<i64>()).prop_map(|(id, user, msg, date_time)| {
+        ChatMessage {
+            id,
+            user,
+            msg,
+            date_time,
+        }
+    })
+}
+
+fn server_frame() -> impl Strategy<Value = ServerFrame> {
+    prop_oneof![
+        ".{1,24}".prop_map(|user| ServerFrame::Welcome { user }),
+        (chat_message(), ".{1,64}").prop_map(|(message, client_id)| {
+            ServerFrame::Message(Posted { message, client_id })
+        }),
+        (
+            prop::sample::select(vec![
+                ErrorCode::InvalidJson,
+                ErrorCode::UnknownType,
+                ErrorCode::MessageTooLong
+            ]),
+            ".*"
+        )
+            .prop_map(|(code, message)| ServerFrame::Error { code, message }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn server_frames_round_trip(frame in server_frame()) {
+        prop_assert_eq!(ServerFrame::parse(&frame.to_json()).expect("round trip"), frame);
+    }
+
+    #[test]
+    fn valid_send_frames_round_trip(
+        client_id in "[a-zA-Z0-9-]{1,64}",
+        msg in "[^\\p{Cc}\\s][^\\p{Cc}]{0,1998}[^\\p{Cc}\\s]",
+    ) {
+        let frame = ClientFrame::Send { client_id, msg };
+        prop_assert_eq!(ClientFrame::parse(&frame.to_json()), Ok(frame));
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".*") {
+        let _ = ClientFrame::parse(&text);
+        let _ = ServerFrame::parse(&text);
+    }
+
+    #[test]
+    fn arbitrary_send_fields_never_panic(client_id in ".*", msg in ".*") {
+        let json = serde_json::json!({"type": "send", "clientId": client_id, "msg": msg});
+        if let Err(err) = ClientFrame::parse(&json.to_string()) {
+            prop_assert!(!err.to_string().is_empty());
+        }
+    }
+}

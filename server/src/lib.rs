@@ -1,0 +1,80 @@
+//! The chat room's server, as a library.
+//!
+//! [`run`] serves the room on a listener the caller opened and stops when the
+//! caller's shutdown future resolves; `main` is a thin shell around it, and
+//! the integration tests start it on port 0. One concern per module:
+//!
+//! - [`config`]: flags and environment.
+//! - [`routes`]: the HTTP surface (`/ws`, `/healthz`, the built client).
+//! - [`upgrade`]: the WebSocket handshake on top of hyper.
+//! - [`connection`]: one client's socket, from welcome to close.
+//! - [`room`]: the sequence of messages and the fan-out to every connection.
+//! - [`shutdown`]: Ctrl-C and SIGTERM.
+
+pub mod config;
+pub mod connection;
+pub mod room;
+pub mod routes;
+pub mod shutdown;
+pub mod upgrade;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+use room::Room;
+
+/// How long connections get to say goodbye after shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub room: Arc<Room>,
+    /// Cancelled when shutdown begins: every connection closes with 1001.
+    pub shutdown: CancellationToken,
+    /// Every connection task, so shutdown can wait for them to finish.
+    pub connections: TaskTracker,
+}
+
+/// Serves the chat room on `listener` until `shutdown` resolves, then closes
+/// every WebSocket with 1001 (going away) and waits up to five seconds for
+/// them to finish.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let state = AppState {
+        room: Arc::new(Room::new(config.fanout_capacity)),
+        shutdown: CancellationToken::new(),
+        connections: TaskTracker::new(),
+    };
+    let routes = routes::routes(state.clone(), &config);
+    let token = state.shutdown.clone();
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            token.cancel();
+        })
+        .run()
+        .await;
+    state.connections.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, state.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            remaining = state.connections.len(),
+            "connections still open after the grace period"
+        );
+    }
+    tracing::info!("stopped");
+}

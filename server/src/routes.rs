@@ -1,0 +1,142 @@
+//! The HTTP surface: `/ws`, `/healthz`, and the built web client.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::path::FullPath;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::upgrade::{upgrade_request, UpgradeRequest};
+use crate::{connection, AppState, Config};
+
+/// Shown at `/` when there is no built client to serve.
+const MISSING_CLIENT_HINT: &str = "The web client is not built.\n\n\
+Build it with `trunk build --release` (it writes dist/), or run `cargo xtask run`,\n\
+or develop with `trunk serve` and open http://127.0.0.1:8080.\n\
+The WebSocket endpoint /ws and /healthz work without it.\n";
+
+/// Every route of the server.
+pub fn routes(
+    state: AppState,
+    config: &Config,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    websocket(state.clone())
+        .or(health(state))
+        .unify()
+        .or(static_files(&config.static_dir))
+        .unify()
+        .recover(recover)
+        .unify()
+}
+
+#[derive(serde::Deserialize)]
+struct WsQuery {
+    /// Missing is treated as empty, so the client gets the same clear
+    /// `empty_username` refusal as for `?user=`.
+    #[serde(default)]
+    user: String,
+}
+
+/// `GET /ws?user=<name>`: the chat. A plain GET there is told to upgrade.
+fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
+    let ws_path = warp::path("ws").and(warp::path::end());
+    let upgrade = ws_path
+        .and(warp::query::<WsQuery>())
+        .and(warp::addr::remote())
+        .and(upgrade_request())
+        .map(
+            move |query: WsQuery, peer: Option<SocketAddr>, request: UpgradeRequest| {
+                let state = state.clone();
+                request.accept(
+                    WebSocketConfig::default(),
+                    &state.connections.clone(),
+                    move |socket| async move {
+                        connection::serve(
+                            socket,
+                            query.user,
+                            peer,
+                            &state.room,
+                            state.shutdown.clone(),
+                        )
+                        .await;
+                    },
+                )
+            },
+        );
+    let not_upgrade = ws_path.map(|| {
+        let reply = warp::reply::with_status(
+            "This endpoint speaks WebSocket: connect with ws://…/ws?user=<name>.\n",
+            StatusCode::UPGRADE_REQUIRED,
+        );
+        warp::reply::with_header(reply, "upgrade", "websocket").into_response()
+    });
+    upgrade.or(not_upgrade).unify().boxed()
+}
+
+/// `GET /healthz`: the process is up and serving; reports open connections.
+fn health(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::get()
+        .and(warp::path("healthz"))
+        .and(warp::path::end())
+        .map(move || {
+            let body = json!({ "status": "ok", "connections": state.room.connections() });
+            warp::reply::json(&body).into_response()
+        })
+        .boxed()
+}
+
+/// The built client from `dir`. Any path without a file extension that is not
+/// a file (a deep link such as `/login`) gets `index.html`, so the client's
+/// router takes over; a missing asset stays a 404.
+fn static_files(dir: &Path) -> BoxedFilter<(Response,)> {
+    let index = dir.join("index.html");
+    if !index.is_file() {
+        tracing::warn!(
+            dir = %dir.display(),
+            "no built web client here: / answers with a hint; /ws and /healthz work"
+        );
+        return warp::get()
+            .map(|| {
+                warp::reply::with_status(MISSING_CLIENT_HINT, StatusCode::SERVICE_UNAVAILABLE)
+                    .into_response()
+            })
+            .boxed();
+    }
+    let files = warp::fs::dir(dir.to_path_buf()).map(Reply::into_response);
+    let deep_link = warp::get()
+        .and(warp::path::full())
+        .and_then(|path: FullPath| async move {
+            let last = path.as_str().rsplit('/').next().unwrap_or_default();
+            if last.contains('.') {
+                Err(warp::reject::not_found())
+            } else {
+                Ok::<_, Rejection>(())
+            }
+        })
+        .untuple_one()
+        .and(warp::fs::file(index))
+        .map(|file: warp::fs::File| {
+            // The shell must never be cached: it names the current hashed assets.
+            warp::reply::with_header(file, "cache-control", "no-cache").into_response()
+        });
+    files.or(deep_link).unify().boxed()
+}
+
+/// Turns a rejection nobody handled into a plain-text answer.
+async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let status = if rejection.is_not_found() {
+        StatusCode::NOT_FOUND
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        StatusCode::METHOD_NOT_ALLOWED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let text = status.canonical_reason().unwrap_or("error");
+    Ok(warp::reply::with_status(format!("{text}\n"), status).into_response())
+}

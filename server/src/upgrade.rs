@@ -1,0 +1,81 @@
+//! The WebSocket handshake, done on hyper's upgrade directly.
+//!
+//! warp's own `ws` filter only sends text built from a `String`, which would
+//! copy every broadcast message once per recipient. Taking the upgraded
+//! connection ourselves gives a plain `tokio_tungstenite::WebSocketStream`,
+//! whose text frames are shared, reference-counted bytes.
+
+use std::future::Future;
+
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::task::TaskTracker;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+/// A server-side WebSocket over an upgraded HTTP connection.
+pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// A valid WebSocket upgrade request, not yet answered.
+pub struct UpgradeRequest {
+    key: String,
+    on_upgrade: OnUpgrade,
+}
+
+/// Matches a `GET` that asks to switch to WebSocket (RFC 6455, section 4.2.1).
+pub fn upgrade_request() -> impl Filter<Extract = (UpgradeRequest,), Error = Rejection> + Clone {
+    warp::get()
+        .and(warp::header::<String>("connection"))
+        .and_then(|connection: String| async move {
+            let asks_upgrade = connection
+                .split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+            if asks_upgrade {
+                Ok(())
+            } else {
+                Err(warp::reject())
+            }
+        })
+        .untuple_one()
+        .and(warp::header::exact_ignore_case("upgrade", "websocket"))
+        .and(warp::header::exact("sec-websocket-version", "13"))
+        .and(warp::header::<String>("sec-websocket-key"))
+        .and(warp::ext::get::<OnUpgrade>())
+        .map(|key, on_upgrade| UpgradeRequest { key, on_upgrade })
+}
+
+impl UpgradeRequest {
+    /// Answers `101 Switching Protocols` and, once hyper hands over the
+    /// connection, runs `handler` on the socket as a task of `tasks`.
+    pub fn accept<H, F>(self, config: WebSocketConfig, tasks: &TaskTracker, handler: H) -> Response
+    where
+        H: FnOnce(Socket) -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Base64 is always a valid header value; refuse rather than panic.
+        let Ok(accept_key) = HeaderValue::from_str(&derive_accept_key(self.key.as_bytes())) else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        let on_upgrade = self.on_upgrade;
+        tasks.spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    handler(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
+                        .await;
+                }
+                Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+            }
+        });
+        let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+        response
+    }
+}

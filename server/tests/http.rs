@@ -1,0 +1,86 @@
+//! The HTTP side: health, the built client, deep links, a taken port.
+
+mod support;
+
+use std::process::Command;
+
+use server::Config;
+use support::TestServer;
+
+#[tokio::test]
+async fn health_reports_ok_and_connections() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(health["status"], "ok");
+    let _alice = server.join("alice").await;
+    assert_eq!(server.connections().await, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_built_client_the_root_explains_how_to_build_it() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get("/").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("trunk build"), "{body}");
+    // The room itself still works.
+    let mut alice = server.join("alice").await;
+    alice.say("a", "hi").await;
+    assert_eq!(alice.recv_message().await.message.msg, "hi");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plain_get_on_ws_is_told_to_upgrade() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get("/ws?user=alice").await;
+    assert_eq!(status, 426);
+    assert!(body.contains("WebSocket"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_built_client_is_served_with_deep_links_falling_back_to_index() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dist.path().join("index.html"),
+        "<!doctype html><title>chat</title>",
+    )
+    .expect("write index");
+    std::fs::write(dist.path().join("client-abc.js"), "console.log(1)").expect("write js");
+    let mut config = Config::defaults();
+    config.static_dir = dist.path().to_path_buf();
+    let server = TestServer::start_with(config).await;
+
+    for path in ["/", "/login", "/chat", "/index.html"] {
+        let (status, body) = server.get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(body.contains("<title>chat</title>"), "{path}: {body}");
+    }
+    assert_eq!(
+        server.get("/client-abc.js").await,
+        (200, "console.log(1)".into())
+    );
+    assert_eq!(server.get("/missing.js").await.0, 404);
+    assert_eq!(server.get("/healthz").await.0, 200);
+    server.stop().await;
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error_not_a_panic() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--bind", &addr.to_string(), "--static-dir", "/nonexistent"])
+        .output()
+        .expect("run the server binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
