@@ -1,0 +1,86 @@
+//! The message input and its Send button.
+
+use protocol::{validate_message, MESSAGE_MAX_CHARS};
+use web_sys::HtmlTextAreaElement;
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct ComposerProps {
+    pub online: bool,
+    pub on_send: Callback<String>,
+}
+
+/// Characters left before the counter shows up.
+const COUNTER_THRESHOLD: usize = 200;
+
+#[component]
+pub fn Composer(props: &ComposerProps) -> Html {
+    let draft = use_state(String::new);
+    let input = use_node_ref();
+    let verdict = validate_message(&draft).map(str::to_owned);
+    let can_send = props.online && verdict.is_ok();
+
+    let send = {
+        let draft = draft.clone();
+        let on_send = props.on_send.clone();
+        let input = input.clone();
+        move || {
+            if let Ok(text) = &verdict {
+                on_send.emit(text.clone());
+                draft.set(String::new());
+                if let Some(input) = input.cast::<HtmlTextAreaElement>() {
+                    let _ = input.focus();
+                }
+            }
+        }
+    };
+    let oninput = {
+        let draft = draft.clone();
+        Callback::from(move |e: InputEvent| {
+            draft.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+        })
+    };
+    let onkeydown = {
+        let send = send.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            // While an input method is composing (Chinese, Japanese, Korean),
+            // Enter confirms the composition; 229 is what Safari reports then.
+            let composing = e.is_composing() || e.key_code() == 229;
+            if e.key() == "Enter" && !e.shift_key() && !composing {
+                e.prevent_default();
+                if can_send {
+                    send();
+                }
+            }
+        })
+    };
+    let onsubmit = Callback::from(move |e: SubmitEvent| {
+        e.prevent_default();
+        if can_send {
+            send();
+        }
+    });
+    let chars = draft.chars().count();
+    let left = MESSAGE_MAX_CHARS as i64 - chars as i64;
+    let button_text = if props.online { "Send" } else { "Offline" };
+
+    html! {
+        <form class="composer" {onsubmit}>
+            <label for="message" class="visually-hidden">{ "Message" }</label>
+            <textarea
+                id="message"
+                ref={input}
+                rows="1"
+                placeholder="Write a message…"
+                value={(*draft).clone()}
+                {oninput}
+                {onkeydown}
+                aria-describedby="message-help"
+            />
+            <span id="message-help" class={classes!("counter", (left < 0).then_some("error"))} aria-live="polite">
+                if left < COUNTER_THRESHOLD as i64 { { left.to_string() } }
+            </span>
+            <button type="submit" class="primary" disabled={!can_send}>{ button_text }</button>
+        </form>
+    }
+}

@@ -1,0 +1,76 @@
+//! `/login`: choose a name.
+
+use protocol::{validate_username, USERNAME_MAX_CHARS};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::session::{SessionAction, SessionHandle};
+use crate::Route;
+
+#[component]
+pub fn Login() -> Html {
+    let session = use_context::<SessionHandle>().expect("the app provides a session");
+    let navigator = use_navigator().expect("the app provides a router");
+    let name = use_state(|| session.user.clone().unwrap_or_default());
+    // Show the rule only once the user has typed or tried to submit.
+    let touched = use_state(|| false);
+    let verdict = validate_username(&name).map(str::to_owned);
+
+    let oninput = {
+        let name = name.clone();
+        let touched = touched.clone();
+        Callback::from(move |e: InputEvent| {
+            name.set(e.target_unchecked_into::<HtmlInputElement>().value());
+            touched.set(true);
+        })
+    };
+    let onsubmit = {
+        let verdict = verdict.clone();
+        let touched = touched.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            touched.set(true);
+            if let Ok(user) = &verdict {
+                session.dispatch(SessionAction::Login(user.clone()));
+                navigator.push(&Route::Room);
+            }
+        })
+    };
+    let error = match (&verdict, *touched) {
+        (Err(error), true) => Some(error.to_string()),
+        _ => None,
+    };
+    let notice = use_context::<SessionHandle>().and_then(|s| s.notice.clone());
+
+    html! {
+        <main class="login">
+            <form class="login-card" {onsubmit} novalidate=true>
+                <h1>{ "Chat" }</h1>
+                <p class="lead">{ "Pick a name to join the room." }</p>
+                if let Some(notice) = notice {
+                    <p class="alert" role="alert" id="login-notice">{ notice }</p>
+                }
+                <label for="username">{ "Your name" }</label>
+                <input
+                    id="username"
+                    name="username"
+                    type="text"
+                    autocomplete="nickname"
+                    autofocus=true
+                    maxlength={(USERNAME_MAX_CHARS * 4).to_string()}
+                    value={(*name).clone()}
+                    {oninput}
+                    aria-invalid={error.is_some().to_string()}
+                    aria-describedby="username-help"
+                />
+                <p id="username-help" class={classes!("help", error.is_some().then_some("error"))}>
+                    { error.unwrap_or_else(|| format!("1 to {USERNAME_MAX_CHARS} characters.")) }
+                </p>
+                <button type="submit" class="primary" disabled={verdict.is_err() && *touched}>
+                    { "Enter the room" }
+                </button>
+            </form>
+        </main>
+    }
+}

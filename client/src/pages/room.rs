@@ -1,0 +1,72 @@
+//! `/`: the room.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::components::composer::Composer;
+use crate::components::message_list::MessageList;
+use crate::components::status::Status;
+use crate::room_state::RoomAction;
+use crate::session::{SessionAction, SessionHandle};
+use crate::socket::use_room;
+use crate::Route;
+
+/// Without a stored name, the room sends the visitor to `/login`.
+#[component]
+pub fn Room() -> Html {
+    let session = use_context::<SessionHandle>().expect("the app provides a session");
+    match session.user.clone() {
+        Some(user) => html! { <RoomView {user} /> },
+        None => html! { <Redirect<Route> to={Route::Login} /> },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct RoomViewProps {
+    user: String,
+}
+
+#[component]
+fn RoomView(props: &RoomViewProps) -> Html {
+    let session = use_context::<SessionHandle>().expect("the app provides a session");
+    let (room, post) = use_room(&props.user);
+
+    // A refused name ends the session; the login page shows why.
+    use_effect_with(room.refused.clone(), {
+        let session = session.clone();
+        move |refused| {
+            if let Some(reason) = refused {
+                session.dispatch(SessionAction::Refused(reason.clone()));
+            }
+        }
+    });
+
+    let leave = {
+        let session = session.clone();
+        Callback::from(move |_| session.dispatch(SessionAction::Logout))
+    };
+    let dismiss = {
+        let room = room.clone();
+        Callback::from(move |_| room.dispatch(RoomAction::DismissNotice))
+    };
+    let me = room.me.clone().unwrap_or_else(|| props.user.clone());
+
+    html! {
+        <div class="room">
+            <header class="topbar">
+                <h1>{ "Chat" }</h1>
+                <Status connection={room.connection.clone()} />
+                <span class="me" title="Your name">{ me }</span>
+                <button class="leave" onclick={leave}>{ "Leave" }</button>
+            </header>
+            <MessageList entries={room.entries.clone()} />
+            if let Some(notice) = room.notice.clone() {
+                <div class="notice" role="alert">
+                    <span>{ notice }</span>
+                    <button class="dismiss" onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
+                </div>
+            }
+            <Composer online={room.online()} on_send={post} />
+        </div>
+    }
+}

@@ -1,0 +1,85 @@
+//! Who the user is: the chosen name, kept in localStorage so a returning
+//! visitor goes straight to the room.
+
+use std::rc::Rc;
+
+use gloo::storage::{LocalStorage, Storage};
+use yew::{Reducible, UseReducerHandle};
+
+const USERNAME_KEY: &str = "chat.username";
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Session {
+    /// The name to join as; `None` means the login page.
+    pub user: Option<String>,
+    /// Why the last session ended, for the login page (the server's reason
+    /// when it refused the name).
+    pub notice: Option<String>,
+}
+
+pub enum SessionAction {
+    Login(String),
+    Logout,
+    /// The server refused the name, with its reason.
+    Refused(String),
+}
+
+impl Reducible for Session {
+    type Action = SessionAction;
+
+    fn reduce(self: Rc<Self>, action: SessionAction) -> Rc<Self> {
+        Rc::new(match action {
+            SessionAction::Login(user) => Session {
+                user: Some(user),
+                notice: None,
+            },
+            SessionAction::Logout => Session::default(),
+            SessionAction::Refused(reason) => Session {
+                user: None,
+                notice: Some(reason),
+            },
+        })
+    }
+}
+
+/// Shared through a context by the whole app.
+pub type SessionHandle = UseReducerHandle<Session>;
+
+impl Session {
+    /// The session stored by an earlier visit, if any.
+    pub fn load() -> Self {
+        Session {
+            user: LocalStorage::get::<String>(USERNAME_KEY).ok(),
+            notice: None,
+        }
+    }
+
+    /// Persists the name (or its absence) for the next visit.
+    pub fn save(&self) {
+        match &self.user {
+            Some(user) => {
+                if let Err(error) = LocalStorage::set(USERNAME_KEY, user) {
+                    gloo::console::warn!(format!("cannot store the username: {error}"));
+                }
+            }
+            None => LocalStorage::delete(USERNAME_KEY),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_logout_and_refusal() {
+        let session = Rc::new(Session::default()).reduce(SessionAction::Login("alice".into()));
+        assert_eq!(session.user.as_deref(), Some("alice"));
+        let refused = Rc::clone(&session).reduce(SessionAction::Refused("taken".into()));
+        assert_eq!(refused.user, None);
+        assert_eq!(refused.notice.as_deref(), Some("taken"));
+        let again = refused.reduce(SessionAction::Login("alice2".into()));
+        assert_eq!(again.notice, None);
+        assert_eq!(session.reduce(SessionAction::Logout).user, None);
+    }
+}

@@ -1,0 +1,282 @@
+//! Two people in two headless Chromium sessions, chatting through the real
+//! server and the release build of the client.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use server::Config;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The chat server serving `dist/` on port 0, stopped on drop.
+struct ChatServer {
+    base: String,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn start_server() -> ChatServer {
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "{} has no built client: run `cargo xtask test` (or `trunk build --release`) first",
+        dist.display()
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let mut config = Config::defaults();
+    config.static_dir = dist;
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    ChatServer { base, _stop: stop }
+}
+
+/// chromedriver on a port it picks itself, killed on drop.
+struct Driver {
+    url: String,
+    _process: Child,
+}
+
+async fn start_driver() -> Driver {
+    let mut process = Command::new("chromedriver")
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver on PATH (apt-get install chromium-driver)");
+    let stdout = process.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let port = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.expect("read chromedriver output") {
+            if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                return rest
+                    .trim_end_matches('.')
+                    .parse::<u16>()
+                    .expect("a port number");
+            }
+        }
+        panic!("chromedriver exited before it started");
+    })
+    .await
+    .expect("chromedriver starts in time");
+    // Keep draining its output so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Driver {
+        url: format!("http://127.0.0.1:{port}"),
+        _process: process,
+    }
+}
+
+/// A fresh headless Chromium (its own profile, so its own localStorage).
+async fn browser(driver: &Driver, profile: &tempfile::TempDir) -> Client {
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1000,800",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([format!("--user-data-dir={}", profile.path().display())])
+    .collect::<Vec<_>>();
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("a JSON object literal")
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session")
+}
+
+async fn find(client: &Client, css: &str) -> Element {
+    client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+}
+
+/// Waits until the browser is at `path` of the server.
+async fn wait_for_path(client: &Client, base: &str, path: &str) {
+    let url = format!("{base}{path}").parse().expect("a URL");
+    client
+        .wait()
+        .at_most(PATIENCE)
+        .for_url(&url)
+        .await
+        .unwrap_or_else(|e| panic!("never reached {path}: {e}"));
+}
+
+/// The messages shown, in order, as (author, text, own), once there are `count`.
+async fn wait_for_messages(client: &Client, count: usize) -> Vec<(String, String, bool)> {
+    find(
+        client,
+        &format!(".messages li.message:nth-of-type({count})"),
+    )
+    .await;
+    let items = client
+        .find_all(Locator::Css(".messages li.message"))
+        .await
+        .expect("query messages");
+    let mut shown = Vec::new();
+    for item in items {
+        let author = item.find(Locator::Css(".author")).await.expect("author");
+        let text = item.find(Locator::Css(".text")).await.expect("text");
+        let class = item.attr("class").await.expect("class").unwrap_or_default();
+        shown.push((
+            author.text().await.expect("author text"),
+            text.text().await.expect("message text"),
+            class.split(' ').any(|c| c == "own"),
+        ));
+    }
+    shown
+}
+
+async fn log_in(client: &Client, base: &str, name: &str) {
+    client
+        .goto(&format!("{base}/"))
+        .await
+        .expect("open the app");
+    wait_for_path(client, base, "/login").await;
+    let input = find(client, "#username").await;
+    input.send_keys(name).await.expect("type the name");
+    input
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("press Enter");
+    wait_for_path(client, base, "/").await;
+    find(client, ".status.online").await;
+}
+
+async fn say(client: &Client, text: &str) {
+    let input = find(client, "#message").await;
+    input.send_keys(text).await.expect("type the message");
+    input
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("press Enter");
+}
+
+#[tokio::test]
+async fn two_people_chat_and_the_name_survives_a_reload() {
+    let server = start_server().await;
+    let driver = start_driver().await;
+    let (alice_profile, bob_profile) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let alice = browser(&driver, &alice_profile).await;
+    let bob = browser(&driver, &bob_profile).await;
+
+    log_in(&alice, &server.base, "alice").await;
+    log_in(&bob, &server.base, "bob").await;
+
+    say(&alice, "hello from alice").await;
+    let xss = "<img src=x onerror=alert(1)>";
+    wait_for_messages(&bob, 1).await;
+    say(&bob, xss).await;
+
+    let expected_for_bob = vec![
+        ("alice".to_owned(), "hello from alice".to_owned(), false),
+        ("bob".to_owned(), xss.to_owned(), true),
+    ];
+    assert_eq!(wait_for_messages(&bob, 2).await, expected_for_bob);
+    let expected_for_alice = vec![
+        ("alice".to_owned(), "hello from alice".to_owned(), true),
+        ("bob".to_owned(), xss.to_owned(), false),
+    ];
+    assert_eq!(wait_for_messages(&alice, 2).await, expected_for_alice);
+    // Shown as text: no element was made of it.
+    assert!(alice
+        .find_all(Locator::Css(".messages img"))
+        .await
+        .expect("query")
+        .is_empty());
+
+    // A reload keeps the name and goes straight back into the room.
+    alice.refresh().await.expect("reload");
+    find(&alice, ".status.online").await;
+    assert_eq!(alice.current_url().await.expect("url").path(), "/");
+    assert_eq!(
+        find(&alice, ".me").await.text().await.expect("name"),
+        "alice"
+    );
+
+    // The Send button cannot send an empty message.
+    let send = find(&alice, ".composer button[type=submit]").await;
+    assert!(!send.is_enabled().await.expect("enabled state"));
+
+    // Leaving returns to the login page, and a reload stays there.
+    find(&alice, "button.leave")
+        .await
+        .click()
+        .await
+        .expect("click leave");
+    wait_for_path(&alice, &server.base, "/login").await;
+    alice.refresh().await.expect("reload");
+    find(&alice, "#username").await;
+    assert_eq!(alice.current_url().await.expect("url").path(), "/login");
+
+    alice.close().await.expect("close alice");
+    bob.close().await.expect("close bob");
+}
+
+#[tokio::test]
+async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
+    let server = start_server().await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().expect("tmp");
+    let client = browser(&driver, &profile).await;
+
+    // A name stored by hand (the login page would not accept it).
+    client
+        .goto(&format!("{}/login", server.base))
+        .await
+        .expect("open");
+    find(&client, "#username").await;
+    client
+        .execute(
+            "localStorage.setItem('chat.username', JSON.stringify('x'.repeat(30)))",
+            vec![],
+        )
+        .await
+        .expect("store a name");
+    client
+        .goto(&format!("{}/", server.base))
+        .await
+        .expect("open the room");
+
+    let notice = find(&client, "#login-notice").await;
+    assert!(
+        notice
+            .text()
+            .await
+            .expect("text")
+            .contains("at most 24 characters"),
+        "the server's reason is shown"
+    );
+    assert_eq!(client.current_url().await.expect("url").path(), "/login");
+    client.close().await.expect("close");
+}

@@ -1,0 +1,217 @@
+//! `cargo xtask run` and `cargo xtask test`: the README's two commands.
+//!
+//! Both install what the machine lacks first (the wasm target, trunk, the
+//! wasm-bindgen CLI matching Cargo.lock, and for tests Chromium with its
+//! driver), skipping whatever is already there at the right version.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+/// trunk 0.22 needs a newer rustc than this project's; 0.21.14 is verified.
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Set up, run and test the chat room")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what is missing, build the web client in release, and serve
+    /// the room at http://127.0.0.1:8000 (arguments after `--` go to the server).
+    Run {
+        #[arg(last = true)]
+        server_args: Vec<String>,
+    },
+    /// Everything CI checks: formatting, clippy, and every test, browser
+    /// tests included.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Run { server_args } => run(&server_args),
+        Task::Test => test(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn run(server_args: &[String]) -> Result {
+    install_build_tools()?;
+    build_client()?;
+    let mut server = cargo();
+    server.args(["run", "--release", "--package", "server", "--"]);
+    server.args(server_args);
+    step("starting the server (Ctrl-C stops it)", &mut server)
+}
+
+fn test() -> Result {
+    install_build_tools()?;
+    install_browser()?;
+    step(
+        "checking formatting",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    step(
+        "running clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    build_client()?;
+    step("running every test", cargo().args(["test", "--workspace"]))
+}
+
+fn install_build_tools() -> Result {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        step(
+            "adding the wasm32 target",
+            Command::new("rustup").args(["target", "add", WASM_TARGET]),
+        )?;
+    }
+    if !reports_version("trunk", TRUNK_VERSION) {
+        step(
+            "installing trunk (about 9 minutes, once)",
+            cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
+        )?;
+    }
+    let bindgen = wasm_bindgen_version()?;
+    if !reports_version("wasm-bindgen", &bindgen) {
+        // Not `--locked`: one of its locked dependencies is not served by
+        // every registry mirror (see ../shared/TOOLCHAIN.md).
+        step(
+            &format!("installing wasm-bindgen-cli {bindgen} (about 4 minutes, once)"),
+            cargo().args(["install", "wasm-bindgen-cli", "--version", &bindgen]),
+        )?;
+    }
+    Ok(())
+}
+
+/// Chromium and chromedriver from Debian, when missing and installable.
+fn install_browser() -> Result {
+    if on_path("chromium") && on_path("chromedriver") {
+        return Ok(());
+    }
+    if !on_path("apt-get") {
+        return Err("the browser tests need chromium and chromedriver on PATH".into());
+    }
+    step("updating the package lists", apt_get().arg("update"))?;
+    step(
+        "installing chromium and chromium-driver",
+        apt_get()
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// `apt-get`, through sudo unless we are root already.
+fn apt_get() -> Command {
+    if is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("apt-get");
+        sudo
+    }
+}
+
+fn build_client() -> Result {
+    step(
+        "building the web client (release)",
+        Command::new("trunk")
+            .args(["build", "--release"])
+            .current_dir(workspace_root()),
+    )
+}
+
+/// The version of the `wasm-bindgen` crate in Cargo.lock, which the CLI must
+/// match exactly or trunk tries to download one.
+fn wasm_bindgen_version() -> Result<String> {
+    let pkgid = output(cargo().args(["pkgid", "--package", "wasm-bindgen"]))?;
+    pkgid
+        .trim()
+        .rsplit_once('@')
+        .map(|(_, version)| version.to_owned())
+        .ok_or_else(|| format!("unexpected `cargo pkgid` output: {pkgid}"))
+}
+
+fn reports_version(tool: &str, version: &str) -> bool {
+    output(Command::new(tool).arg("--version"))
+        .is_ok_and(|out| out.split_whitespace().any(|word| word == version))
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs a step with its output on the terminal; fails if it fails.
+fn step(what: &str, command: &mut Command) -> Result {
+    eprintln!("xtask: {what}");
+    let status = command
+        .status()
+        .map_err(|e| format!("{what}: cannot start {:?}: {e}", command.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: {status}"))
+    }
+}
+
+/// Runs a command quietly and returns its standard output.
+fn output(command: &mut Command) -> Result<String> {
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{:?} failed: {}",
+            command.get_program(),
+            out.status
+        ))
+    }
+}
