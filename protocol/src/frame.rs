@@ -33,15 +33,36 @@ pub struct Posted {
     pub client_id: String,
 }
 
+impl Posted {
+    /// This message as a `message` frame, without copying it into a
+    /// [`ServerFrame`] first.
+    pub fn to_frame_json(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(tag = "type", rename_all = "camelCase")]
+        enum Borrowed<'a> {
+            Message(&'a Posted),
+        }
+        to_json(&Borrowed::Message(self))
+    }
+}
+
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClientFrame {
     /// Post `msg` to the room. Any other field (a `user`, an `id`) is ignored:
-    /// the server decides those.
+    /// the server decides those. Sending the same `clientId` again (after a
+    /// reconnect, say) does not post twice: the server answers with the
+    /// message it stored the first time.
     #[serde(rename_all = "camelCase")]
     Send { client_id: String, msg: String },
+    /// Ask for up to `limit` (at most [`HISTORY_PAGE_MAX`]) messages older
+    /// than id `before`; answered with an `older` frame.
+    LoadOlder { before: u64, limit: u32 },
 }
+
+/// The most messages one `older` frame carries.
+pub const HISTORY_PAGE_MAX: u32 = 200;
 
 /// What the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,10 +70,38 @@ pub enum ClientFrame {
 pub enum ServerFrame {
     /// First frame of every connection: the name bound to it.
     Welcome { user: String },
+    /// Sent once, right after `welcome`: where this connection starts.
+    ///
+    /// Without `after` in the URL, or when the client missed more than the
+    /// server replays, `reset` is true and `messages` are the most recent
+    /// ones: the client replaces what it shows. Otherwise `messages` are
+    /// exactly those after the client's `after`, and live `message` frames
+    /// continue from there with no gap and no duplicate.
+    #[serde(rename_all = "camelCase")]
+    History {
+        messages: Vec<Posted>,
+        reset: bool,
+        /// Whether older messages exist than the first of `messages` (or, if
+        /// it is empty, than the client's newest).
+        has_older: bool,
+    },
+    /// A page of older messages, answering `loadOlder`, oldest first.
+    #[serde(rename_all = "camelCase")]
+    Older {
+        messages: Vec<Posted>,
+        has_older: bool,
+    },
     /// A message accepted by the room.
     Message(Posted),
-    /// A request was refused; nothing was stored or broadcast.
-    Error { code: ErrorCode, message: String },
+    /// A request was refused; nothing was stored or broadcast. `clientId`
+    /// names the refused `send`, when it was one.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
 }
 
 /// Stable, machine-readable reasons for an `error` frame.
@@ -80,6 +129,12 @@ pub enum ErrorCode {
     UsernameTooLong,
     /// The username contains control or invisible formatting characters.
     InvalidUsername,
+    /// `loadOlder` with a limit of 0 or above the maximum.
+    InvalidLimit,
+    /// The message could not be stored; it was not posted. Try again.
+    StorageUnavailable,
+    /// The server is stopping; reconnect and send again.
+    ShuttingDown,
 }
 
 impl ErrorCode {
@@ -99,6 +154,9 @@ impl ErrorCode {
             Self::EmptyUsername => "empty_username",
             Self::UsernameTooLong => "username_too_long",
             Self::InvalidUsername => "invalid_username",
+            Self::InvalidLimit => "invalid_limit",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::ShuttingDown => "shutting_down",
         }
     }
 }
@@ -118,13 +176,36 @@ pub enum FrameError {
     UnknownType(String),
     #[error("Invalid {kind:?} frame: {detail}.")]
     InvalidFields { kind: &'static str, detail: String },
-    #[error(transparent)]
-    Message(#[from] MessageError),
+    /// A `send` whose text breaks the rules; names the send's `clientId`.
+    #[error("{error}")]
+    Message {
+        error: MessageError,
+        client_id: String,
+    },
     #[error(transparent)]
     ClientId(#[from] ClientIdError),
+    #[error("A page holds 1 to {HISTORY_PAGE_MAX} messages.")]
+    InvalidLimit,
 }
 
 impl FrameError {
+    /// The `clientId` of the refused `send`, when it had a valid one.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Message { client_id, .. } => Some(client_id),
+            _ => None,
+        }
+    }
+
+    /// The `error` frame that answers this refusal.
+    pub fn to_frame(&self) -> ServerFrame {
+        ServerFrame::Error {
+            code: self.code(),
+            message: self.to_string(),
+            client_id: self.client_id().map(str::to_owned),
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::InvalidJson(_) => ErrorCode::InvalidJson,
@@ -132,15 +213,16 @@ impl FrameError {
             Self::MissingType => ErrorCode::MissingType,
             Self::UnknownType(_) => ErrorCode::UnknownType,
             Self::InvalidFields { .. } => ErrorCode::InvalidFields,
-            Self::Message(e) => e.code(),
+            Self::Message { error, .. } => error.code(),
             Self::ClientId(e) => e.code(),
+            Self::InvalidLimit => ErrorCode::InvalidLimit,
         }
     }
 }
 
 /// The `type` tags a client may send, for telling an unknown type from a
 /// known one with bad fields.
-const CLIENT_FRAME_TYPES: &[&str] = &["send"];
+const CLIENT_FRAME_TYPES: &[&str] = &["send", "loadOlder"];
 
 impl ClientFrame {
     /// Parses and validates one text frame from a client.
@@ -174,7 +256,10 @@ impl ClientFrame {
         match self {
             Self::Send { client_id, msg } => {
                 validate_client_id(&client_id)?;
-                let trimmed = validate_message(&msg)?;
+                let trimmed = match validate_message(&msg) {
+                    Ok(trimmed) => trimmed,
+                    Err(error) => return Err(FrameError::Message { error, client_id }),
+                };
                 let msg = if trimmed.len() == msg.len() {
                     msg
                 } else {
@@ -182,6 +267,10 @@ impl ClientFrame {
                 };
                 Ok(Self::Send { client_id, msg })
             }
+            Self::LoadOlder { limit, .. } if limit == 0 || limit > HISTORY_PAGE_MAX => {
+                Err(FrameError::InvalidLimit)
+            }
+            Self::LoadOlder { .. } => Ok(self),
         }
     }
 
@@ -205,6 +294,16 @@ impl ServerFrame {
         Self::Error {
             code,
             message: message.into(),
+            client_id: None,
+        }
+    }
+
+    /// An error answering the `send` with this `client_id`.
+    pub fn send_error(code: ErrorCode, message: impl Into<String>, client_id: String) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            client_id: Some(client_id),
         }
     }
 }

@@ -14,20 +14,30 @@
 //! - `{"type":"send","clientId":"c-1","msg":"hi"}`: post a message. The
 //!   `clientId` (1 to [`CLIENT_ID_MAX_CHARS`] characters, chosen by the client)
 //!   comes back on the server's copy, so the sender can match its echo.
+//!   Resending the same `clientId` never posts twice.
+//! - `{"type":"loadOlder","before":101,"limit":50}`: a page of older history.
 //!
 //! Server to client ([`ServerFrame`]):
 //! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
 //!   name the server bound to it (trimmed), which is the only name the client
 //!   may consider its own.
+//! - `{"type":"history","messages":[...],"reset":true,"hasOlder":false}`: right
+//!   after `welcome`: recent messages, or exactly those after the `after=<id>`
+//!   the client connected with (`reset` false). Live frames continue from it
+//!   with no gap and no duplicate.
+//! - `{"type":"older","messages":[...],"hasOlder":true}`: answers `loadOlder`.
 //! - `{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
 //!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
-//! - `{"type":"error","code":"message_too_long","message":"..."}`: a request
-//!   was refused; `code` is a stable [`ErrorCode`], `message` is for humans.
+//! - `{"type":"error","code":"message_too_long","message":"...","clientId":"c-1"}`:
+//!   a request was refused; `code` is a stable [`ErrorCode`], `message` is for
+//!   humans, `clientId` (only when the refused frame was a `send`) says which.
 
 mod frame;
 mod validate;
 
-pub use frame::{ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame};
+pub use frame::{
+    ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame, HISTORY_PAGE_MAX,
+};
 pub use validate::{
     validate_client_id, validate_message, validate_username, ClientIdError, MessageError,
     UsernameError, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS,

@@ -30,8 +30,54 @@ fn golden_client_frames() {
 }
 
 #[test]
+fn golden_load_older() {
+    let frame = ClientFrame::LoadOlder {
+        before: 101,
+        limit: 50,
+    };
+    let json = r#"{"type":"loadOlder","before":101,"limit":50}"#;
+    assert_eq!(frame.to_json(), json);
+    assert_eq!(ClientFrame::parse(json), Ok(frame));
+}
+
+#[test]
+fn a_refused_send_names_its_client_id() {
+    let err = ClientFrame::parse(r#"{"type":"send","clientId":"c-9","msg":" "}"#)
+        .expect_err("empty message");
+    assert_eq!(
+        err.to_frame().to_json(),
+        r#"{"type":"error","code":"empty_message","message":"A message cannot be empty.","clientId":"c-9"}"#
+    );
+    let err = ClientFrame::parse("nope").expect_err("not JSON");
+    assert_eq!(err.client_id(), None);
+}
+
+#[test]
 fn golden_server_frames() {
+    let posted_value = match posted() {
+        ServerFrame::Message(posted) => posted,
+        _ => unreachable!(),
+    };
     let cases = [
+        (
+            ServerFrame::History {
+                messages: vec![posted_value.clone()],
+                reset: true,
+                has_older: false,
+            },
+            r#"{"type":"history","messages":[{"id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}],"reset":true,"hasOlder":false}"#,
+        ),
+        (
+            ServerFrame::Older {
+                messages: vec![],
+                has_older: true,
+            },
+            r#"{"type":"older","messages":[],"hasOlder":true}"#,
+        ),
+        (
+            ServerFrame::send_error(ErrorCode::StorageUnavailable, "disk full", "c-1".into()),
+            r#"{"type":"error","code":"storage_unavailable","message":"disk full","clientId":"c-1"}"#,
+        ),
         (
             posted(),
             r#"{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}"#,
@@ -51,6 +97,14 @@ fn golden_server_frames() {
         assert_eq!(frame.to_json(), json);
         assert_eq!(ServerFrame::parse(json).expect(json), frame);
     }
+}
+
+#[test]
+fn a_posted_message_serializes_as_its_frame() {
+    let ServerFrame::Message(posted_value) = posted() else {
+        unreachable!()
+    };
+    assert_eq!(posted_value.to_frame_json(), posted().to_json());
 }
 
 #[test]
@@ -85,6 +139,9 @@ fn every_error_code_has_its_wire_name() {
         ErrorCode::EmptyUsername,
         ErrorCode::UsernameTooLong,
         ErrorCode::InvalidUsername,
+        ErrorCode::InvalidLimit,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::ShuttingDown,
     ];
     for code in codes {
         let json = serde_json::to_string(&code).expect("serializes");
@@ -183,6 +240,22 @@ fn malformed_client_frames_get_a_precise_code() {
             ErrorCode::InvalidClientId,
         ),
         (&long_id, ErrorCode::InvalidClientId),
+        (
+            r#"{"type":"loadOlder","before":10}"#,
+            ErrorCode::InvalidFields,
+        ),
+        (
+            r#"{"type":"loadOlder","before":-1,"limit":5}"#,
+            ErrorCode::InvalidFields,
+        ),
+        (
+            r#"{"type":"loadOlder","before":10,"limit":0}"#,
+            ErrorCode::InvalidLimit,
+        ),
+        (
+            r#"{"type":"loadOlder","before":10,"limit":201}"#,
+            ErrorCode::InvalidLimit,
+        ),
     ];
     for (text, code) in cases {
         let err = ClientFrame::parse(text).expect_err(text);
@@ -191,7 +264,10 @@ fn malformed_client_frames_get_a_precise_code() {
     }
     assert_eq!(
         ClientFrame::parse(r#"{"type":"send","clientId":"c","msg":""}"#),
-        Err(FrameError::Message(MessageError::Empty))
+        Err(FrameError::Message {
+            error: MessageError::Empty,
+            client_id: "c".into()
+        })
     );
 }
 
@@ -218,9 +294,27 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 ErrorCode::UnknownType,
                 ErrorCode::MessageTooLong
             ]),
-            ".*"
+            ".*",
+            proptest::option::of("[a-z0-9]{1,64}"),
         )
-            .prop_map(|(code, message)| ServerFrame::Error { code, message }),
+            .prop_map(|(code, message, client_id)| ServerFrame::Error {
+                code,
+                message,
+                client_id
+            }),
+        (
+            prop::collection::vec((chat_message(), ".{1,64}"), 0..5),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(messages, reset, has_older)| ServerFrame::History {
+                messages: messages
+                    .into_iter()
+                    .map(|(message, client_id)| Posted { message, client_id })
+                    .collect(),
+                reset,
+                has_older,
+            }),
     ]
 }
 

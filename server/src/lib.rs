@@ -8,7 +8,8 @@
 //! - [`routes`]: the HTTP surface (`/ws`, `/healthz`, the built client).
 //! - [`upgrade`]: the WebSocket handshake on top of hyper.
 //! - [`connection`]: one client's socket, from welcome to close.
-//! - [`room`]: the sequence of messages and the fan-out to every connection.
+//! - [`room`]: the sequence of messages, group commit and the fan-out.
+//! - [`store`]: the SQLite history behind the room.
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
 
 pub mod config;
@@ -16,6 +17,7 @@ pub mod connection;
 pub mod room;
 pub mod routes;
 pub mod shutdown;
+pub mod store;
 pub mod upgrade;
 
 use std::future::Future;
@@ -28,6 +30,7 @@ use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 use room::Room;
+use store::StoreError;
 
 /// How long connections get to say goodbye after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -43,15 +46,18 @@ pub struct AppState {
 }
 
 /// Serves the chat room on `listener` until `shutdown` resolves, then closes
-/// every WebSocket with 1001 (going away) and waits up to five seconds for
-/// them to finish.
+/// every WebSocket with 1001 (going away), waits up to five seconds for them
+/// to finish, and stores whatever they had sent.
+///
+/// Fails before serving anything if the database cannot be opened.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> Result<(), StoreError> {
+    let room = Room::open(&config.db, config.room_limits())?;
     let state = AppState {
-        room: Arc::new(Room::new(config.fanout_capacity)),
+        room: Arc::new(room),
         shutdown: CancellationToken::new(),
         connections: TaskTracker::new(),
     };
@@ -76,5 +82,7 @@ pub async fn run(
             "connections still open after the grace period"
         );
     }
+    state.room.close().await;
     tracing::info!("stopped");
+    Ok(())
 }

@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -25,6 +26,12 @@ async fn main() -> ExitCode {
         Ok(addr) => tracing::info!("chat room at http://{addr}"),
         Err(error) => tracing::warn!(%error, "listening, address unknown"),
     }
-    server::run(listener, config, server::shutdown::signal()).await;
-    ExitCode::SUCCESS
+    match server::run(listener, config, server::shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

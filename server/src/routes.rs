@@ -12,8 +12,9 @@ use warp::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::connection::{self, JoinQuery};
 use crate::upgrade::{upgrade_request, UpgradeRequest};
-use crate::{connection, AppState, Config};
+use crate::{AppState, Config};
 
 /// Shown at `/` when there is no built client to serve.
 const MISSING_CLIENT_HINT: &str = "The web client is not built.\n\n\
@@ -35,36 +36,22 @@ pub fn routes(
         .unify()
 }
 
-#[derive(serde::Deserialize)]
-struct WsQuery {
-    /// Missing is treated as empty, so the client gets the same clear
-    /// `empty_username` refusal as for `?user=`.
-    #[serde(default)]
-    user: String,
-}
-
-/// `GET /ws?user=<name>`: the chat. A plain GET there is told to upgrade.
+/// `GET /ws?user=<name>[&after=<id>]`: the chat. A plain GET there is told to upgrade.
 fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
     let ws_path = warp::path("ws").and(warp::path::end());
     let upgrade = ws_path
-        .and(warp::query::<WsQuery>())
+        .and(warp::query::<JoinQuery>())
         .and(warp::addr::remote())
         .and(upgrade_request())
         .map(
-            move |query: WsQuery, peer: Option<SocketAddr>, request: UpgradeRequest| {
+            move |query: JoinQuery, peer: Option<SocketAddr>, request: UpgradeRequest| {
                 let state = state.clone();
                 request.accept(
                     WebSocketConfig::default(),
                     &state.connections.clone(),
                     move |socket| async move {
-                        connection::serve(
-                            socket,
-                            query.user,
-                            peer,
-                            &state.room,
-                            state.shutdown.clone(),
-                        )
-                        .await;
+                        connection::serve(socket, query, peer, &state.room, state.shutdown.clone())
+                            .await;
                     },
                 )
             },

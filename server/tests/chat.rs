@@ -88,7 +88,9 @@ async fn bad_frames_get_an_error_and_change_nothing() {
     for (text, code) in cases {
         alice.send_text(text).await;
         match alice.recv().await {
-            ServerFrame::Error { code: got, message } => {
+            ServerFrame::Error {
+                code: got, message, ..
+            } => {
                 assert_eq!(got, code, "{text}");
                 assert!(!message.is_empty());
             }
@@ -156,7 +158,9 @@ async fn invalid_usernames_are_refused_with_a_reason() {
     for (name, code) in cases {
         let mut client = server.connect(name).await;
         let message = match client.recv().await {
-            ServerFrame::Error { code: got, message } => {
+            ServerFrame::Error {
+                code: got, message, ..
+            } => {
                 assert_eq!(got, code, "{name:?}");
                 message
             }

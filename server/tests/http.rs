@@ -4,7 +4,6 @@ mod support;
 
 use std::process::Command;
 
-use server::Config;
 use support::TestServer;
 
 #[tokio::test]
@@ -50,9 +49,8 @@ async fn the_built_client_is_served_with_deep_links_falling_back_to_index() {
     )
     .expect("write index");
     std::fs::write(dist.path().join("client-abc.js"), "console.log(1)").expect("write js");
-    let mut config = Config::defaults();
-    config.static_dir = dist.path().to_path_buf();
-    let server = TestServer::start_with(config).await;
+    let server =
+        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
 
     for path in ["/", "/login", "/chat", "/index.html"] {
         let (status, body) = server.get(path).await;
@@ -80,6 +78,22 @@ fn a_taken_port_is_a_clear_error_not_a_panic() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unopenable_database_is_a_clear_startup_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
+        .args(["--db", "/nonexistent/dir/chat.db"])
+        .output()
+        .expect("run the server binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot open the database /nonexistent/dir/chat.db"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");

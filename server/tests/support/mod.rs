@@ -22,18 +22,40 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), server::store::StoreError>>,
+    /// Holds the database file for as long as the server runs, unless the
+    /// test owns it.
+    _data: Option<tempfile::TempDir>,
+}
+
+/// Starts a server with exactly `config` (its database is the caller's).
+pub async fn spawn_server(config: Config) -> TestServer {
+    TestServer::spawn(config, None).await
+}
+
+/// Default settings, no built client, a fresh database in `data`.
+pub fn test_config(data: &tempfile::TempDir) -> Config {
+    let mut config = Config::defaults();
+    config.static_dir = "/nonexistent/dist".into();
+    config.db = data.path().join("chat.db");
+    config
 }
 
 impl TestServer {
-    /// A server with default settings and no built client.
+    /// A server with default settings, no built client and an empty database.
     pub async fn start() -> Self {
-        let mut config = Config::defaults();
-        config.static_dir = "/nonexistent/dist".into();
-        Self::start_with(config).await
+        Self::start_with(|_| {}).await
     }
 
-    pub async fn start_with(config: Config) -> Self {
+    /// Like [`TestServer::start`], with `adjust` applied to the settings.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(&data);
+        adjust(&mut config);
+        Self::spawn(config, Some(data)).await
+    }
+
+    async fn spawn(config: Config, data: Option<tempfile::TempDir>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -44,6 +66,7 @@ impl TestServer {
             addr,
             stop: Some(stop),
             task,
+            _data: data,
         }
     }
 
@@ -55,26 +78,23 @@ impl TestServer {
         tokio::time::timeout(PATIENCE, &mut self.task)
             .await
             .expect("server stops in time")
-            .expect("server task does not panic");
+            .expect("server task does not panic")
+            .expect("server ran without error");
     }
 
-    /// Connects as `user` and reads the welcome frame.
+    /// Connects as `user`, reads the welcome and the history frame.
     pub async fn join(&self, user: &str) -> Client {
-        let mut client = self.connect(user).await;
-        match client.recv().await {
-            ServerFrame::Welcome { user: bound } => assert_eq!(bound, user.trim()),
-            other => panic!("expected a welcome, got {other:?}"),
-        }
-        client
+        self.join_after(user, None).await.0
+    }
+
+    /// Connects as `user` resuming after `after`; returns the history frame.
+    pub async fn join_after(&self, user: &str, after: Option<u64>) -> (Client, History) {
+        join(self.addr, user, after).await
     }
 
     /// Connects as `user` without reading anything.
     pub async fn connect(&self, user: &str) -> Client {
-        let url = format!("ws://{}/ws?user={}", self.addr, urlencoding::encode(user));
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket connects");
-        Client { ws }
+        connect(self.addr, user, None).await
     }
 
     /// `GET path`, returning the status code and body.
@@ -91,6 +111,54 @@ impl TestServer {
             .as_u64()
             .expect("connections is a number")
     }
+}
+
+/// The `history` frame, unpacked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub messages: Vec<Posted>,
+    pub reset: bool,
+    pub has_older: bool,
+}
+
+impl History {
+    pub fn ids(&self) -> Vec<u64> {
+        self.messages.iter().map(|p| p.message.id).collect()
+    }
+}
+
+/// Connects to the server at `addr` without reading anything.
+pub async fn connect(addr: SocketAddr, user: &str, after: Option<u64>) -> Client {
+    let mut url = format!("ws://{addr}/ws?user={}", urlencoding::encode(user));
+    if let Some(after) = after {
+        url.push_str(&format!("&after={after}"));
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
+    Client { ws }
+}
+
+/// Connects and reads the welcome and history frames.
+pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, History) {
+    let mut client = connect(addr, user, after).await;
+    match client.recv().await {
+        ServerFrame::Welcome { user: bound } => assert_eq!(bound, user.trim()),
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+    let history = match client.recv().await {
+        ServerFrame::History {
+            messages,
+            reset,
+            has_older,
+        } => History {
+            messages,
+            reset,
+            has_older,
+        },
+        other => panic!("expected history, got {other:?}"),
+    };
+    (client, history)
 }
 
 /// A minimal HTTP/1.1 GET over a real socket, enough for status and body.
