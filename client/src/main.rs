@@ -5,9 +5,11 @@
 //! - [`room_state`]: the room as a pure reducer over the server's frames.
 //! - [`socket`]: the WebSocket and its reconnect loop, as a hook.
 //! - [`session`]: the chosen name and its localStorage persistence.
+//! - [`outbox`]: unconfirmed messages, kept in localStorage.
 
 mod backoff;
 mod components;
+mod outbox;
 mod pages;
 mod room_state;
 mod session;

@@ -1,13 +1,18 @@
 //! The room as the client sees it: a pure reducer, tested without a browser.
 //!
-//! Everything here comes from the server's frames. The only thing the client
-//! contributes is which name it asked for; which name is its own is what the
-//! server's `welcome` says.
+//! Everything shown as posted comes from the server's frames. What the
+//! client adds is its outbox: messages the user wrote that the server has
+//! not confirmed yet (pending), or that could not be posted (failed).
 
 use std::rc::Rc;
 
-use protocol::{ChatMessage, ErrorCode, ServerFrame};
+use protocol::{ChatMessage, ErrorCode, Posted, ServerFrame};
+use serde::{Deserialize, Serialize};
 use yew::Reducible;
+
+/// A message unconfirmed this long while there is no connection is shown as
+/// failed, with a Retry control.
+pub const PENDING_TIMEOUT_MS: f64 = 10_000.0;
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,21 +25,62 @@ pub enum Connection {
     Offline { retry_in_ms: u32 },
 }
 
-/// One line of the message list.
+/// One posted message in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub message: ChatMessage,
-    /// Sent by the name the server bound to this connection.
+    /// Sent by the name the server bound to us.
     pub own: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message the user wrote that the server has not confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    pub client_id: String,
+    pub msg: String,
+    /// When it was written or last retried (ms since the epoch).
+    pub since: f64,
+    pub status: OutgoingStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum OutgoingStatus {
+    /// Sent or waiting for a connection; goes out again on every reconnect.
+    Pending,
+    /// No connection for too long. Still goes out on reconnect.
+    TimedOut,
+    /// The server refused it; only Retry sends it again.
+    Refused { reason: String },
+}
+
+impl Outgoing {
+    fn timed_out_at(&self, now: f64) -> bool {
+        self.status == OutgoingStatus::Pending && now - self.since >= PENDING_TIMEOUT_MS
+    }
+}
+
+impl OutgoingStatus {
+    /// Whether a (re)connection sends it without the user asking.
+    pub fn resend_on_connect(&self) -> bool {
+        matches!(self, Self::Pending | Self::TimedOut)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoomState {
     pub connection: Connection,
     /// The name the server bound to us, once welcomed.
     pub me: Option<String>,
     /// Always in id order, without duplicates.
     pub entries: Rc<Vec<Rc<Entry>>>,
+    /// Oldest first, as written.
+    pub outbox: Rc<Vec<Outgoing>>,
+    /// Whether the server has messages older than the first entry.
+    pub has_older: bool,
+    /// A page of older messages has been asked for and not arrived.
+    pub loading_older: bool,
     /// The last request the server refused (e.g. a message too long).
     pub notice: Option<String>,
     /// Set when the server refused our username: the session is over.
@@ -43,7 +89,6 @@ pub struct RoomState {
 
 pub enum RoomAction {
     Connecting,
-    Opened,
     Frame(ServerFrame),
     Closed {
         retry_in_ms: u32,
@@ -51,28 +96,60 @@ pub enum RoomAction {
     /// The server closed the connection refusing our name, with its reason.
     Refused(String),
     DismissNotice,
+    /// The user wrote a message (already validated).
+    Post(Outgoing),
+    /// The user asked to send a failed message again, at `now`.
+    Retry {
+        client_id: String,
+        now: f64,
+    },
+    /// The user gave up on a failed message.
+    Discard {
+        client_id: String,
+    },
+    /// Time passed: pending messages may have timed out.
+    Tick {
+        now: f64,
+    },
+    LoadingOlder,
 }
 
-impl Default for RoomState {
-    fn default() -> Self {
+impl RoomState {
+    /// A room with the outbox left by an earlier visit.
+    pub fn new(outbox: Vec<Outgoing>) -> Self {
         Self {
             connection: Connection::Connecting,
             me: None,
             entries: Rc::default(),
+            outbox: Rc::new(outbox),
+            has_older: false,
+            loading_older: false,
             notice: None,
             refused: None,
         }
     }
-}
 
-impl RoomState {
     pub fn online(&self) -> bool {
         self.connection == Connection::Online
     }
 
-    /// Inserts in id order; a message already shown is dropped.
-    fn insert(&mut self, message: ChatMessage) {
+    /// The newest id shown: the connection resumes after it.
+    pub fn newest_id(&self) -> Option<u64> {
+        self.entries.last().map(|e| e.message.id)
+    }
+
+    pub fn oldest_id(&self) -> Option<u64> {
+        self.entries.first().map(|e| e.message.id)
+    }
+
+    /// Inserts in id order; a message already shown is dropped. Our own
+    /// message also leaves the outbox: it is confirmed.
+    fn insert(&mut self, posted: Posted) {
+        let Posted { message, client_id } = posted;
         let own = self.me.as_deref() == Some(message.user.as_str());
+        if own && self.outbox.iter().any(|o| o.client_id == client_id) {
+            Rc::make_mut(&mut self.outbox).retain(|o| o.client_id != client_id);
+        }
         let entries = Rc::make_mut(&mut self.entries);
         // New messages almost always go last: check that before searching.
         let position = match entries.last() {
@@ -85,84 +162,181 @@ impl RoomState {
         };
         entries.insert(position, Rc::new(Entry { message, own }));
     }
+
+    fn set_status(&mut self, client_id: &str, status: OutgoingStatus, since: Option<f64>) {
+        if let Some(outgoing) = Rc::make_mut(&mut self.outbox)
+            .iter_mut()
+            .find(|o| o.client_id == client_id)
+        {
+            outgoing.status = status;
+            if let Some(since) = since {
+                outgoing.since = since;
+            }
+        }
+    }
+
+    fn apply(&mut self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Welcome { user } => {
+                self.connection = Connection::Online;
+                self.me = Some(user);
+            }
+            ServerFrame::History {
+                messages,
+                reset,
+                has_older,
+            } => {
+                if reset {
+                    self.entries = Rc::default();
+                }
+                if reset || self.entries.is_empty() {
+                    self.has_older = has_older;
+                }
+                for posted in messages {
+                    self.insert(posted);
+                }
+            }
+            ServerFrame::Older {
+                messages,
+                has_older,
+            } => {
+                self.loading_older = false;
+                self.has_older = has_older;
+                for posted in messages {
+                    self.insert(posted);
+                }
+            }
+            ServerFrame::Message(posted) => self.insert(posted),
+            ServerFrame::Error {
+                code,
+                message,
+                client_id,
+            } => match (code, client_id) {
+                (
+                    ErrorCode::EmptyUsername
+                    | ErrorCode::UsernameTooLong
+                    | ErrorCode::InvalidUsername,
+                    _,
+                ) => {
+                    self.refused = Some(message);
+                }
+                // Not posted, but it goes out again with the next connection.
+                (ErrorCode::ShuttingDown, Some(_)) => {}
+                (_, Some(client_id)) => {
+                    self.set_status(
+                        &client_id,
+                        OutgoingStatus::Refused { reason: message },
+                        None,
+                    );
+                }
+                (_, None) => {
+                    self.loading_older = false;
+                    self.notice = Some(message);
+                }
+            },
+        }
+    }
 }
 
 impl Reducible for RoomState {
     type Action = RoomAction;
 
     fn reduce(self: Rc<Self>, action: RoomAction) -> Rc<Self> {
+        // Ticks are frequent and rarely change anything: keep the same state
+        // (no re-render) unless a message times out.
+        if let RoomAction::Tick { now } = action {
+            if self.online() || !self.outbox.iter().any(|o| o.timed_out_at(now)) {
+                return self;
+            }
+        }
         let mut state = Rc::unwrap_or_clone(self);
         match action {
             RoomAction::Connecting => state.connection = Connection::Connecting,
-            // The socket is open; we count as online once welcomed, when the
-            // server has accepted our name.
-            RoomAction::Opened => {}
-            RoomAction::Frame(ServerFrame::Welcome { user }) => {
-                state.connection = Connection::Online;
-                state.me = Some(user);
-            }
-            RoomAction::Frame(ServerFrame::Message(posted)) => state.insert(posted.message),
-            RoomAction::Frame(ServerFrame::Error { code, message }) => {
-                if is_username_refusal(code) {
-                    state.refused = Some(message);
-                } else {
-                    state.notice = Some(message);
-                }
-            }
+            RoomAction::Frame(frame) => state.apply(frame),
             RoomAction::Closed { retry_in_ms } => {
-                state.connection = Connection::Offline { retry_in_ms }
+                state.connection = Connection::Offline { retry_in_ms };
+                state.loading_older = false;
             }
             RoomAction::Refused(reason) => {
                 state.refused.get_or_insert(reason);
             }
             RoomAction::DismissNotice => state.notice = None,
+            RoomAction::Post(outgoing) => Rc::make_mut(&mut state.outbox).push(outgoing),
+            RoomAction::Retry { client_id, now } => {
+                state.set_status(&client_id, OutgoingStatus::Pending, Some(now));
+            }
+            RoomAction::Discard { client_id } => {
+                Rc::make_mut(&mut state.outbox).retain(|o| o.client_id != client_id);
+            }
+            RoomAction::Tick { now } => {
+                for outgoing in Rc::make_mut(&mut state.outbox).iter_mut() {
+                    if outgoing.timed_out_at(now) {
+                        outgoing.status = OutgoingStatus::TimedOut;
+                    }
+                }
+            }
+            RoomAction::LoadingOlder => state.loading_older = true,
         }
         Rc::new(state)
     }
 }
 
-fn is_username_refusal(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::EmptyUsername | ErrorCode::UsernameTooLong | ErrorCode::InvalidUsername
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use protocol::Posted;
-
     use super::*;
 
-    fn message(id: u64, user: &str) -> ServerFrame {
-        ServerFrame::Message(Posted {
+    fn posted(id: u64, user: &str, client_id: &str) -> Posted {
+        Posted {
             message: ChatMessage {
                 id,
                 user: user.into(),
                 msg: format!("message {id}"),
                 date_time: 1_764_100_000_000,
             },
-            client_id: format!("c{id}"),
-        })
+            client_id: client_id.into(),
+        }
+    }
+
+    fn message(id: u64, user: &str) -> RoomAction {
+        RoomAction::Frame(ServerFrame::Message(posted(id, user, &format!("c{id}"))))
+    }
+
+    fn welcome(user: &str) -> RoomAction {
+        RoomAction::Frame(ServerFrame::Welcome { user: user.into() })
+    }
+
+    fn outgoing(client_id: &str, since: f64) -> Outgoing {
+        Outgoing {
+            client_id: client_id.into(),
+            msg: format!("text of {client_id}"),
+            since,
+            status: OutgoingStatus::Pending,
+        }
     }
 
     fn reduce_all(actions: impl IntoIterator<Item = RoomAction>) -> Rc<RoomState> {
         actions
             .into_iter()
-            .fold(Rc::new(RoomState::default()), Reducible::reduce)
+            .fold(Rc::new(RoomState::new(Vec::new())), Reducible::reduce)
     }
 
     fn ids(state: &RoomState) -> Vec<u64> {
         state.entries.iter().map(|e| e.message.id).collect()
     }
 
+    fn statuses(state: &RoomState) -> Vec<(&str, &OutgoingStatus)> {
+        state
+            .outbox
+            .iter()
+            .map(|o| (o.client_id.as_str(), &o.status))
+            .collect()
+    }
+
     #[test]
     fn online_only_once_welcomed() {
-        let state = reduce_all([RoomAction::Connecting, RoomAction::Opened]);
+        let state = reduce_all([RoomAction::Connecting]);
         assert_eq!(state.connection, Connection::Connecting);
-        let state = state.reduce(RoomAction::Frame(ServerFrame::Welcome {
-            user: "alice".into(),
-        }));
+        let state = state.reduce(welcome("alice"));
         assert!(state.online());
         assert_eq!(state.me.as_deref(), Some("alice"));
         let state = state.reduce(RoomAction::Closed { retry_in_ms: 800 });
@@ -172,39 +346,158 @@ mod tests {
     #[test]
     fn messages_stay_in_id_order_without_duplicates() {
         let state = reduce_all([
-            RoomAction::Frame(ServerFrame::Welcome {
-                user: "alice".into(),
-            }),
-            RoomAction::Frame(message(2, "bob")),
-            RoomAction::Frame(message(5, "alice")),
-            RoomAction::Frame(message(1, "bob")),
-            RoomAction::Frame(message(5, "alice")),
-            RoomAction::Frame(message(3, "carol")),
-            RoomAction::Frame(message(2, "bob")),
+            welcome("alice"),
+            message(2, "bob"),
+            message(5, "alice"),
+            message(1, "bob"),
+            message(5, "alice"),
+            message(3, "carol"),
+            message(2, "bob"),
         ]);
         assert_eq!(ids(&state), [1, 2, 3, 5]);
+        assert_eq!(state.newest_id(), Some(5));
+        assert_eq!(state.oldest_id(), Some(1));
     }
 
     #[test]
     fn own_messages_are_those_of_the_bound_name() {
-        let state = reduce_all([
-            RoomAction::Frame(ServerFrame::Welcome {
-                user: "alice".into(),
-            }),
-            RoomAction::Frame(message(1, "alice")),
-            RoomAction::Frame(message(2, "bob")),
-        ]);
+        let state = reduce_all([welcome("alice"), message(1, "alice"), message(2, "bob")]);
         let own: Vec<bool> = state.entries.iter().map(|e| e.own).collect();
         assert_eq!(own, [true, false]);
     }
 
     #[test]
+    fn history_resets_or_continues() {
+        let history = |ids: &[u64], reset: bool, has_older: bool| {
+            RoomAction::Frame(ServerFrame::History {
+                messages: ids.iter().map(|&id| posted(id, "bob", "x")).collect(),
+                reset,
+                has_older,
+            })
+        };
+        let state = reduce_all([welcome("alice"), history(&[4, 5, 6], true, true)]);
+        assert_eq!(ids(&state), [4, 5, 6]);
+        assert!(state.has_older);
+        // A resume continues: what was missed is appended, the rest kept.
+        let state = state.reduce(history(&[7, 8], false, true));
+        assert_eq!(ids(&state), [4, 5, 6, 7, 8]);
+        // A reset replaces everything.
+        let state = state.reduce(history(&[20, 21], true, false));
+        assert_eq!(ids(&state), [20, 21]);
+        assert!(!state.has_older);
+    }
+
+    #[test]
+    fn older_pages_go_first_and_clear_the_loading_flag() {
+        let state = reduce_all([
+            welcome("alice"),
+            message(11, "bob"),
+            RoomAction::LoadingOlder,
+        ]);
+        assert!(state.loading_older);
+        let state = state.reduce(RoomAction::Frame(ServerFrame::Older {
+            messages: (8..=10).map(|id| posted(id, "bob", "x")).collect(),
+            has_older: true,
+        }));
+        assert_eq!(ids(&state), [8, 9, 10, 11]);
+        assert!(!state.loading_older && state.has_older);
+    }
+
+    #[test]
+    fn the_echo_of_an_own_message_confirms_it() {
+        let state = reduce_all([
+            RoomAction::Post(outgoing("a1", 0.0)),
+            RoomAction::Post(outgoing("a2", 0.0)),
+            welcome("alice"),
+            RoomAction::Frame(ServerFrame::Message(posted(1, "alice", "a1"))),
+        ]);
+        assert_eq!(statuses(&state), [("a2", &OutgoingStatus::Pending)]);
+        assert_eq!(ids(&state), [1]);
+        // Another user's message with the same client id confirms nothing.
+        let state = state.reduce(RoomAction::Frame(ServerFrame::Message(posted(
+            2, "bob", "a2",
+        ))));
+        assert_eq!(state.outbox.len(), 1);
+        // Confirmation through history after a reconnect works too.
+        let state = state.reduce(RoomAction::Frame(ServerFrame::History {
+            messages: vec![posted(3, "alice", "a2")],
+            reset: false,
+            has_older: false,
+        }));
+        assert!(state.outbox.is_empty());
+    }
+
+    #[test]
+    fn unconfirmed_messages_time_out_only_while_offline() {
+        let state = reduce_all([
+            welcome("alice"),
+            RoomAction::Post(outgoing("a1", 1_000.0)),
+            RoomAction::Tick { now: 60_000.0 },
+        ]);
+        assert_eq!(statuses(&state), [("a1", &OutgoingStatus::Pending)]);
+        let state = state.reduce(RoomAction::Closed { retry_in_ms: 500 });
+        let state = state.reduce(RoomAction::Tick {
+            now: 1_000.0 + PENDING_TIMEOUT_MS - 1.0,
+        });
+        assert_eq!(statuses(&state), [("a1", &OutgoingStatus::Pending)]);
+        let state = state.reduce(RoomAction::Tick {
+            now: 1_000.0 + PENDING_TIMEOUT_MS,
+        });
+        assert_eq!(statuses(&state), [("a1", &OutgoingStatus::TimedOut)]);
+        assert!(state.outbox[0].status.resend_on_connect());
+        let state = state.reduce(RoomAction::Retry {
+            client_id: "a1".into(),
+            now: 99_000.0,
+        });
+        assert_eq!(statuses(&state), [("a1", &OutgoingStatus::Pending)]);
+        assert_eq!(state.outbox[0].since, 99_000.0);
+    }
+
+    #[test]
+    fn a_tick_that_changes_nothing_keeps_the_same_state() {
+        let state = reduce_all([RoomAction::Post(outgoing("a1", 0.0))]);
+        let same = Rc::clone(&state).reduce(RoomAction::Tick { now: 5.0 });
+        assert!(Rc::ptr_eq(&state, &same));
+    }
+
+    #[test]
+    fn a_refused_send_fails_with_the_reason_until_retried_or_discarded() {
+        let state = reduce_all([
+            welcome("alice"),
+            RoomAction::Post(outgoing("a1", 0.0)),
+            RoomAction::Post(outgoing("a2", 0.0)),
+            RoomAction::Frame(ServerFrame::send_error(
+                ErrorCode::StorageUnavailable,
+                "disk full",
+                "a1".into(),
+            )),
+            RoomAction::Frame(ServerFrame::send_error(
+                ErrorCode::ShuttingDown,
+                "bye",
+                "a2".into(),
+            )),
+        ]);
+        let refused = OutgoingStatus::Refused {
+            reason: "disk full".into(),
+        };
+        assert!(!refused.resend_on_connect());
+        assert_eq!(
+            statuses(&state),
+            [("a1", &refused), ("a2", &OutgoingStatus::Pending)]
+        );
+        let state = state.reduce(RoomAction::Discard {
+            client_id: "a1".into(),
+        });
+        assert_eq!(statuses(&state), [("a2", &OutgoingStatus::Pending)]);
+    }
+
+    #[test]
     fn errors_become_a_notice_or_a_refusal() {
         let state = reduce_all([RoomAction::Frame(ServerFrame::error(
-            ErrorCode::MessageTooLong,
-            "too long",
+            ErrorCode::InvalidLimit,
+            "bad page",
         ))]);
-        assert_eq!(state.notice.as_deref(), Some("too long"));
+        assert_eq!(state.notice.as_deref(), Some("bad page"));
         assert_eq!(state.refused, None);
         let state = state.reduce(RoomAction::DismissNotice);
         assert_eq!(state.notice, None);
@@ -221,8 +514,8 @@ mod tests {
 
     #[test]
     fn appending_shares_existing_entries() {
-        let before = reduce_all([RoomAction::Frame(message(1, "bob"))]);
-        let after = Rc::clone(&before).reduce(RoomAction::Frame(message(2, "bob")));
+        let before = reduce_all([message(1, "bob")]);
+        let after = Rc::clone(&before).reduce(message(2, "bob"));
         assert!(Rc::ptr_eq(&before.entries[0], &after.entries[0]));
         assert_eq!(ids(&before), [1]);
         assert_eq!(ids(&after), [1, 2]);

@@ -1,56 +1,174 @@
-//! The room's WebSocket: connect, read frames into the room reducer, send
-//! what the user posts, and reconnect with backoff when the connection drops.
+//! The room's WebSocket as a hook: connect, feed server frames to the room
+//! reducer, send what the user writes, reconnect with backoff and resume
+//! after the newest message shown.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::future::{abortable, FutureExt};
 use futures::{pin_mut, select_biased, SinkExt, StreamExt};
 use gloo::net::websocket::futures::WebSocket;
 use gloo::net::websocket::{Message, State, WebSocketError};
+use gloo::timers::callback::Interval;
 use gloo::timers::future::TimeoutFuture;
 use protocol::{ClientFrame, ServerFrame};
 use yew::prelude::*;
 
 use crate::backoff::reconnect_delay_ms;
-use crate::room_state::{RoomAction, RoomState};
+use crate::outbox;
+use crate::room_state::{Outgoing, OutgoingStatus, RoomAction, RoomState};
 
 /// Close code the server uses when it refuses the requested name.
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
+/// Messages asked for per "load older".
+const OLDER_PAGE: u32 = 50;
 
-/// The room for `user`: its state, and a callback that posts a message.
-///
-/// The socket lives as long as the calling component (or until `user`
-/// changes); dropping it closes the connection.
-#[hook]
-pub fn use_room(user: &str) -> (UseReducerHandle<RoomState>, Callback<String>) {
-    let room = use_reducer(RoomState::default);
-    let outbox = use_mut_ref(|| None::<UnboundedSender<String>>);
-    {
-        let dispatcher = room.dispatcher();
-        let outbox = outbox.clone();
-        use_effect_with(user.to_owned(), move |user| {
-            let (sender, receiver) = mpsc::unbounded();
-            *outbox.borrow_mut() = Some(sender);
-            let (task, abort) = abortable(run(socket_url(user), dispatcher, receiver));
-            wasm_bindgen_futures::spawn_local(task.map(|_| ()));
-            move || abort.abort()
-        });
-    }
-    let post = Callback::from(move |msg: String| {
-        let frame = ClientFrame::Send {
-            client_id: new_client_id(),
-            msg,
-        };
-        if let Some(outbox) = outbox.borrow().as_ref() {
-            // Fails only once the socket task has ended with the component.
-            let _ = outbox.unbounded_send(frame.to_json());
-        }
-    });
-    (room, post)
+/// The room and what the user can do in it.
+#[derive(Clone, PartialEq)]
+pub struct RoomHandle {
+    pub state: UseReducerHandle<RoomState>,
+    /// Posts a (validated) message.
+    pub post: Callback<String>,
+    /// Sends a failed message again, by client id.
+    pub retry: Callback<String>,
+    /// Gives up on a failed message, by client id.
+    pub discard: Callback<String>,
+    /// Asks for the page of messages before the oldest shown.
+    pub load_older: Callback<()>,
 }
 
-/// `ws(s)://<this host>/ws?user=<name>`: the same build works behind
-/// `trunk serve`'s proxy and when served by the server, over http or https.
-fn socket_url(user: &str) -> String {
+/// Frames for the socket task to send while connected.
+type Outbound = Rc<RefCell<Option<UnboundedSender<String>>>>;
+
+fn send(outbound: &Outbound, frame: &ClientFrame) {
+    if let Some(sender) = outbound.borrow().as_ref() {
+        // Fails only once the socket task has ended with the component.
+        let _ = sender.unbounded_send(frame.to_json());
+    }
+}
+
+fn send_outgoing(outbound: &Outbound, outgoing: &Outgoing) {
+    let frame = ClientFrame::Send {
+        client_id: outgoing.client_id.clone(),
+        msg: outgoing.msg.clone(),
+    };
+    send(outbound, &frame);
+}
+
+/// The room for `user`. The socket lives as long as the calling component
+/// (or until `user` changes); dropping it closes the connection.
+#[hook]
+pub fn use_room(user: &str) -> RoomHandle {
+    let state = use_reducer({
+        let user = user.to_owned();
+        move || RoomState::new(outbox::load(&user))
+    });
+    let outbound: Outbound = use_mut_ref(|| None);
+    // Read by the socket task at each (re)connection, to resume after it.
+    let newest = use_mut_ref(|| None::<u64>);
+    *newest.borrow_mut() = state.newest_id();
+
+    use_effect_with(user.to_owned(), {
+        let dispatcher = state.dispatcher();
+        let outbound = outbound.clone();
+        let newest = newest.clone();
+        move |user| {
+            let (sender, receiver) = mpsc::unbounded();
+            *outbound.borrow_mut() = Some(sender);
+            let (task, abort) = abortable(run(user.clone(), newest, dispatcher, receiver));
+            wasm_bindgen_futures::spawn_local(task.map(|_| ()));
+            move || abort.abort()
+        }
+    });
+    use_effect_with((user.to_owned(), state.outbox.clone()), |(user, outbox)| {
+        outbox::save(user, outbox)
+    });
+    // Every (re)connection sends what is still unconfirmed, oldest first.
+    use_effect_with(state.online(), {
+        let state = state.clone();
+        let outbound = outbound.clone();
+        move |online| {
+            if *online {
+                for outgoing in state.outbox.iter().filter(|o| o.status.resend_on_connect()) {
+                    send_outgoing(&outbound, outgoing);
+                }
+            }
+        }
+    });
+    use_effect_with((), {
+        let dispatcher = state.dispatcher();
+        move |()| {
+            let ticker = Interval::new(1_000, move || {
+                dispatcher.dispatch(RoomAction::Tick {
+                    now: js_sys::Date::now(),
+                })
+            });
+            move || drop(ticker)
+        }
+    });
+
+    let post = {
+        let state = state.clone();
+        let outbound = outbound.clone();
+        Callback::from(move |msg: String| {
+            let outgoing = Outgoing {
+                client_id: new_client_id(),
+                msg,
+                since: js_sys::Date::now(),
+                status: OutgoingStatus::Pending,
+            };
+            if state.online() {
+                send_outgoing(&outbound, &outgoing);
+            }
+            state.dispatch(RoomAction::Post(outgoing));
+        })
+    };
+    let retry = {
+        let state = state.clone();
+        let outbound = outbound.clone();
+        Callback::from(move |client_id: String| {
+            let outgoing = state.outbox.iter().find(|o| o.client_id == client_id);
+            if let (true, Some(outgoing)) = (state.online(), outgoing) {
+                send_outgoing(&outbound, outgoing);
+            }
+            state.dispatch(RoomAction::Retry {
+                client_id,
+                now: js_sys::Date::now(),
+            });
+        })
+    };
+    let discard = {
+        let state = state.clone();
+        Callback::from(move |client_id: String| state.dispatch(RoomAction::Discard { client_id }))
+    };
+    let load_older = {
+        let state = state.clone();
+        Callback::from(move |()| {
+            let idle = state.online() && state.has_older && !state.loading_older;
+            if let (true, Some(before)) = (idle, state.oldest_id()) {
+                state.dispatch(RoomAction::LoadingOlder);
+                let frame = ClientFrame::LoadOlder {
+                    before,
+                    limit: OLDER_PAGE,
+                };
+                send(&outbound, &frame);
+            }
+        })
+    };
+    RoomHandle {
+        state,
+        post,
+        retry,
+        discard,
+        load_older,
+    }
+}
+
+/// `ws(s)://<this host>/ws?user=<name>[&after=<id>]`: the same build works
+/// behind `trunk serve`'s proxy and when served by the server, over http or
+/// https.
+fn socket_url(user: &str, after: Option<u64>) -> String {
     let location = gloo::utils::window().location();
     let scheme = match location.protocol().as_deref() {
         Ok("https:") => "wss",
@@ -58,7 +176,10 @@ fn socket_url(user: &str) -> String {
     };
     let host = location.host().unwrap_or_default();
     let user = String::from(js_sys::encode_uri_component(user));
-    format!("{scheme}://{host}/ws?user={user}")
+    match after {
+        Some(after) => format!("{scheme}://{host}/ws?user={user}&after={after}"),
+        None => format!("{scheme}://{host}/ws?user={user}"),
+    }
 }
 
 /// A fresh id for a message this client sends, echoed back by the server.
@@ -79,14 +200,16 @@ enum Ended {
 }
 
 async fn run(
-    url: String,
+    user: String,
+    newest: Rc<RefCell<Option<u64>>>,
     room: UseReducerDispatcher<RoomState>,
-    mut outbox: UnboundedReceiver<String>,
+    mut outbound: UnboundedReceiver<String>,
 ) {
     let mut attempt = 0;
     loop {
         room.dispatch(RoomAction::Connecting);
-        match connect_once(&url, &room, &mut outbox).await {
+        let url = socket_url(&user, *newest.borrow());
+        match connect_once(&url, &room, &mut outbound).await {
             Ended::Refused(reason) => return room.dispatch(RoomAction::Refused(reason)),
             Ended::Abandoned => return,
             Ended::Dropped { welcomed } => {
@@ -106,7 +229,7 @@ async fn run(
 async fn connect_once(
     url: &str,
     room: &UseReducerDispatcher<RoomState>,
-    outbox: &mut UnboundedReceiver<String>,
+    outbound: &mut UnboundedReceiver<String>,
 ) -> Ended {
     let mut socket = match WebSocket::open(url) {
         Ok(socket) => socket,
@@ -115,15 +238,16 @@ async fn connect_once(
             return Ended::Dropped { welcomed: false };
         }
     };
-    // `open`: gloo wakes the sink once the socket leaves CONNECTING.
-    if socket.flush().await.is_ok() && matches!(socket.state(), State::Open) {
-        room.dispatch(RoomAction::Opened);
+    // `open`: gloo wakes the sink once the socket leaves CONNECTING. The
+    // room counts us online at `welcome`, when the server accepted the name.
+    if socket.flush().await.is_err() || !matches!(socket.state(), State::Open) {
+        gloo::console::warn!("websocket did not open");
     }
     let (mut sink, mut stream) = socket.split();
     let mut welcomed = false;
     loop {
         let incoming = stream.next().fuse();
-        let outgoing = outbox.next().fuse();
+        let outgoing = outbound.next().fuse();
         pin_mut!(incoming, outgoing);
         select_biased! {
             event = incoming => match event {
@@ -151,6 +275,8 @@ async fn connect_once(
                 None => return Ended::Dropped { welcomed },
             },
             text = outgoing => match text {
+                // A failed send leaves the message pending: it goes out again
+                // on the next connection.
                 Some(text) => {
                     if let Err(error) = sink.send(Message::Text(text)).await {
                         gloo::console::warn!(format!("send failed: {error}"));

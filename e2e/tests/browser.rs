@@ -1,7 +1,8 @@
 //! Two people in two headless Chromium sessions, chatting through the real
 //! server and the release build of the client.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,31 +15,96 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warp::Filter;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The chat server serving `dist/` on port 0, stopped on drop.
+/// The chat server serving `dist/`, with its database in a temporary
+/// directory; stopped on drop.
 struct ChatServer {
     base: String,
-    _stop: oneshot::Sender<()>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), server::store::StoreError>>,
 }
 
-async fn start_server() -> ChatServer {
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
-    assert!(
-        dist.join("index.html").is_file(),
-        "{} has no built client: run `cargo xtask test` (or `trunk build --release`) first",
-        dist.display()
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let mut config = Config::defaults();
-    config.static_dir = dist;
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    ChatServer { base, _stop: stop }
+impl ChatServer {
+    /// Starts on `addr` (port 0 for any) with the database `db`.
+    async fn start(db: &Path, addr: SocketAddr) -> Self {
+        let dist = dist();
+        assert!(
+            dist.join("index.html").is_file(),
+            "{} has no built client: run `cargo xtask test` (or `trunk build --release`) first",
+            dist.display()
+        );
+        let listener = TcpListener::bind(addr).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut config = Config::defaults();
+        config.static_dir = dist;
+        config.db = db.to_path_buf();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        ChatServer {
+            base: format!("http://{addr}"),
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Shuts down gracefully and waits until it has.
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("server stops in time")
+            .expect("server task")
+            .expect("server ran");
+    }
+}
+
+fn dist() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist")
+}
+
+/// Only the built client, no chat: what a browser gets from a CDN while the
+/// chat server is down.
+struct StaticServer {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl StaticServer {
+    async fn start(addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("bind");
+        let files = warp::fs::dir(dist()).or(warp::fs::file(dist().join("index.html")));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = warp::serve(files).incoming(listener).graceful(async {
+            let _ = stopped.await;
+        });
+        StaticServer {
+            stop,
+            task: tokio::spawn(server.run()),
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(PATIENCE, self.task)
+            .await
+            .expect("static server stops in time")
+            .expect("static server task");
+    }
+}
+
+async fn start_server(data: &tempfile::TempDir) -> ChatServer {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    ChatServer::start(&data.path().join("chat.db"), any_port).await
 }
 
 /// chromedriver on a port it picks itself, killed on drop.
@@ -181,7 +247,8 @@ async fn say(client: &Client, text: &str) {
 
 #[tokio::test]
 async fn two_people_chat_and_the_name_survives_a_reload() {
-    let server = start_server().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
     let driver = start_driver().await;
     let (alice_profile, bob_profile) = (
         tempfile::tempdir().expect("tmp"),
@@ -245,7 +312,8 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
 
 #[tokio::test]
 async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
-    let server = start_server().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
     let driver = start_driver().await;
     let profile = tempfile::tempdir().expect("tmp");
     let client = browser(&driver, &profile).await;
@@ -279,4 +347,69 @@ async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
     );
     assert_eq!(client.current_url().await.expect("url").path(), "/login");
     client.close().await.expect("close");
+}
+
+/// The texts of the items matching `css`, in order.
+async fn texts(client: &Client, css: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for item in client.find_all(Locator::Css(css)).await.expect("query") {
+        texts.push(item.text().await.expect("text"));
+    }
+    texts
+}
+
+#[tokio::test]
+async fn messages_written_offline_survive_a_reload_and_are_delivered_once() {
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    let server = start_server(&data).await;
+    let (base, addr) = (server.base.clone(), server.addr);
+    let driver = start_driver().await;
+    let (alice_profile, bob_profile) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let alice = browser(&driver, &alice_profile).await;
+    let bob = browser(&driver, &bob_profile).await;
+    log_in(&alice, &base, "alice").await;
+    log_in(&bob, &base, "bob").await;
+
+    server.stop().await;
+    find(&alice, ".status.offline").await;
+    let send = find(&alice, ".composer button[type=submit]").await;
+    assert_eq!(send.text().await.expect("label"), "Queue (offline)");
+    say(&alice, "written offline 1").await;
+    say(&alice, "written offline 2").await;
+    find(&alice, ".messages li[data-status=pending]:nth-of-type(2)").await;
+
+    // Unsent messages are kept across a reload. (The page itself comes from
+    // a static server while the chat server is down, as from a CDN.)
+    let static_only = StaticServer::start(addr).await;
+    alice.refresh().await.expect("reload");
+    find(&alice, ".messages li[data-status=pending]:nth-of-type(2)").await;
+    let pending = texts(&alice, ".messages li[data-status=pending] .text").await;
+    assert_eq!(pending, ["written offline 1", "written offline 2"]);
+
+    // The chat server comes back on the same address and database.
+    static_only.stop().await;
+    let _server = ChatServer::start(&db, addr).await;
+    find(&alice, ".messages li[data-status=sent]:nth-of-type(2)").await;
+    let sent = texts(&alice, ".messages li.message .text").await;
+    assert_eq!(sent, ["written offline 1", "written offline 2"]);
+    assert!(alice
+        .find_all(Locator::Css(
+            ".messages li[data-status=pending], .messages li[data-status=failed]"
+        ))
+        .await
+        .expect("query")
+        .is_empty());
+
+    let expected_for_bob = vec![
+        ("alice".to_owned(), "written offline 1".to_owned(), false),
+        ("alice".to_owned(), "written offline 2".to_owned(), false),
+    ];
+    assert_eq!(wait_for_messages(&bob, 2).await, expected_for_bob);
+
+    alice.close().await.expect("close alice");
+    bob.close().await.expect("close bob");
 }

@@ -18,7 +18,8 @@ pub fn Composer(props: &ComposerProps) -> Html {
     let draft = use_state(String::new);
     let input = use_node_ref();
     let verdict = validate_message(&draft).map(str::to_owned);
-    let can_send = props.online && verdict.is_ok();
+    // Offline, a message is queued: it goes out when the connection is back.
+    let can_send = verdict.is_ok();
 
     let send = {
         let draft = draft.clone();
@@ -62,7 +63,14 @@ pub fn Composer(props: &ComposerProps) -> Html {
     });
     let chars = draft.chars().count();
     let left = MESSAGE_MAX_CHARS as i64 - chars as i64;
-    let button_text = if props.online { "Send" } else { "Offline" };
+    let (button_text, button_title) = if props.online {
+        ("Send", "Send the message")
+    } else {
+        (
+            "Queue (offline)",
+            "You are offline: the message is kept and sent when the connection is back",
+        )
+    };
 
     html! {
         <form class="composer" {onsubmit}>
@@ -80,7 +88,9 @@ pub fn Composer(props: &ComposerProps) -> Html {
             <span id="message-help" class={classes!("counter", (left < 0).then_some("error"))} aria-live="polite">
                 if left < COUNTER_THRESHOLD as i64 { { left.to_string() } }
             </span>
-            <button type="submit" class="primary" disabled={!can_send}>{ button_text }</button>
+            <button type="submit" class="primary" disabled={!can_send} title={button_title}>
+                { button_text }
+            </button>
         </form>
     }
 }

@@ -1,5 +1,6 @@
 //! The list of messages: keyed by id, kept at the newest message while the
-//! reader is at the bottom, left alone while they read older ones.
+//! reader is at the bottom, left alone while they read older ones; older
+//! history loads when they reach the top.
 
 use std::rc::Rc;
 
@@ -7,48 +8,70 @@ use wasm_bindgen::JsValue;
 use web_sys::Element;
 use yew::prelude::*;
 
-use crate::room_state::Entry;
+use crate::room_state::{Entry, Outgoing, OutgoingStatus};
 
-/// How close to the bottom (in pixels) still counts as "at the bottom".
-const BOTTOM_SLACK_PX: i32 = 48;
+/// How close to an edge (in pixels) still counts as being at it.
+const EDGE_SLACK_PX: i32 = 48;
 
 #[derive(Properties, PartialEq)]
 pub struct MessageListProps {
     pub entries: Rc<Vec<Rc<Entry>>>,
+    pub outbox: Rc<Vec<Outgoing>>,
+    pub has_older: bool,
+    pub loading_older: bool,
+    pub on_load_older: Callback<()>,
+    pub on_retry: Callback<String>,
+    pub on_discard: Callback<String>,
 }
 
 #[component]
 pub fn MessageList(props: &MessageListProps) -> Html {
     let list = use_node_ref();
     let at_bottom = use_mut_ref(|| true);
+    // Distance from the bottom when older messages were asked for, so the
+    // view stays put when they are inserted above.
+    let anchor = use_mut_ref(|| None::<i32>);
     let unseen = use_state(|| false);
 
     let onscroll = {
         let list = list.clone();
         let at_bottom = at_bottom.clone();
+        let anchor = anchor.clone();
         let unseen = unseen.clone();
+        let on_load_older = props.on_load_older.clone();
+        let can_load = props.has_older && !props.loading_older;
         Callback::from(move |_: Event| {
-            if let Some(el) = list.cast::<Element>() {
-                let bottom = is_at_bottom(&el);
-                *at_bottom.borrow_mut() = bottom;
-                if bottom && *unseen {
-                    unseen.set(false);
-                }
+            let Some(el) = list.cast::<Element>() else {
+                return;
+            };
+            let bottom = el.scroll_height() - el.scroll_top() - el.client_height() <= EDGE_SLACK_PX;
+            *at_bottom.borrow_mut() = bottom;
+            if bottom && *unseen {
+                unseen.set(false);
+            }
+            if can_load && el.scroll_top() <= EDGE_SLACK_PX {
+                *anchor.borrow_mut() = Some(el.scroll_height() - el.scroll_top());
+                on_load_older.emit(());
             }
         })
     };
     let newest = props.entries.last().map(|e| e.message.id);
+    let oldest = props.entries.first().map(|e| e.message.id);
     {
         let list = list.clone();
         let at_bottom = at_bottom.clone();
+        let anchor = anchor.clone();
         let unseen = unseen.clone();
-        use_effect_with(newest, move |_| {
-            if let Some(el) = list.cast::<Element>() {
-                if *at_bottom.borrow() {
-                    el.set_scroll_top(el.scroll_height());
-                } else {
-                    unseen.set(true);
-                }
+        use_effect_with((newest, oldest, props.outbox.len()), move |_| {
+            let Some(el) = list.cast::<Element>() else {
+                return;
+            };
+            if let Some(from_bottom) = anchor.borrow_mut().take() {
+                el.set_scroll_top(el.scroll_height() - from_bottom);
+            } else if *at_bottom.borrow() {
+                el.set_scroll_top(el.scroll_height());
+            } else {
+                unseen.set(true);
             }
         });
     }
@@ -60,16 +83,35 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             }
         })
     };
+    let load_older = {
+        let on_load_older = props.on_load_older.clone();
+        Callback::from(move |_| on_load_older.emit(()))
+    };
 
     html! {
         <div class="messages-wrap">
             <ol class="messages" ref={list} {onscroll} role="log" aria-live="polite"
                 aria-relevant="additions" aria-label="Messages" tabindex="0">
-                if props.entries.is_empty() {
-                    <li class="empty">{ "No messages yet. Say hello!" }</li>
+                if props.has_older {
+                    <li class="older" key="older">
+                        <button onclick={load_older} disabled={props.loading_older}>
+                            { if props.loading_older { "Loading…" } else { "Load older messages" } }
+                        </button>
+                    </li>
+                }
+                if props.entries.is_empty() && props.outbox.is_empty() {
+                    <li class="empty" key="empty">{ "No messages yet. Say hello!" }</li>
                 }
                 { for props.entries.iter().map(|entry| html! {
                     <MessageItem key={entry.message.id} entry={Rc::clone(entry)} />
+                }) }
+                { for props.outbox.iter().map(|outgoing| html! {
+                    <OutgoingItem
+                        key={format!("outbox-{}", outgoing.client_id)}
+                        outgoing={outgoing.clone()}
+                        on_retry={props.on_retry.clone()}
+                        on_discard={props.on_discard.clone()}
+                    />
                 }) }
             </ol>
             if *unseen {
@@ -79,17 +121,13 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     }
 }
 
-fn is_at_bottom(el: &Element) -> bool {
-    el.scroll_height() - el.scroll_top() - el.client_height() <= BOTTOM_SLACK_PX
-}
-
 #[derive(Properties, PartialEq)]
 struct MessageItemProps {
     entry: Rc<Entry>,
 }
 
-/// One message. Its props compare by pointer first, so appending to the list
-/// re-renders only the new item.
+/// One posted message. Its props compare by pointer first, so appending to
+/// the list re-renders only the new item.
 #[component]
 fn MessageItem(props: &MessageItemProps) -> Html {
     let Entry { message, own } = props.entry.as_ref();
@@ -98,12 +136,55 @@ fn MessageItem(props: &MessageItemProps) -> Html {
     let iso = String::from(date.to_iso_string());
     let full = String::from(date.to_locale_string("default", &JsValue::UNDEFINED));
     html! {
-        <li class={classes!("message", own.then_some("own"))} data-id={message.id.to_string()}>
+        <li class={classes!("message", own.then_some("own"))}
+            data-id={message.id.to_string()}
+            data-status={own.then_some("sent")}>
             <div class="meta">
                 <span class="author">{ &message.user }</span>
                 <time datetime={iso} title={full}>{ time }</time>
             </div>
             <p class="text">{ &message.msg }</p>
+        </li>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct OutgoingItemProps {
+    outgoing: Outgoing,
+    on_retry: Callback<String>,
+    on_discard: Callback<String>,
+}
+
+/// A message of ours the server has not confirmed: pending, or failed with
+/// Retry (and Discard when the server refused it).
+#[component]
+fn OutgoingItem(props: &OutgoingItemProps) -> Html {
+    let outgoing = &props.outgoing;
+    let (status, label) = match &outgoing.status {
+        OutgoingStatus::Pending => ("pending", "Sending…".to_owned()),
+        OutgoingStatus::TimedOut => ("failed", "Not sent: no connection.".to_owned()),
+        OutgoingStatus::Refused { reason } => ("failed", format!("Not sent: {reason}")),
+    };
+    let retry = {
+        let on_retry = props.on_retry.clone();
+        let client_id = outgoing.client_id.clone();
+        Callback::from(move |_| on_retry.emit(client_id.clone()))
+    };
+    let discard = {
+        let on_discard = props.on_discard.clone();
+        let client_id = outgoing.client_id.clone();
+        Callback::from(move |_| on_discard.emit(client_id.clone()))
+    };
+    html! {
+        <li class={classes!("message", "own", status)} data-status={status}>
+            <p class="text">{ &outgoing.msg }</p>
+            <div class="delivery">
+                <span>{ label }</span>
+                if status == "failed" {
+                    <button class="retry" onclick={retry}>{ "Retry" }</button>
+                    <button class="discard" onclick={discard}>{ "Discard" }</button>
+                }
+            </div>
         </li>
     }
 }

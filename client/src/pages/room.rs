@@ -29,10 +29,11 @@ struct RoomViewProps {
 #[component]
 fn RoomView(props: &RoomViewProps) -> Html {
     let session = use_context::<SessionHandle>().expect("the app provides a session");
-    let (room, post) = use_room(&props.user);
+    let room = use_room(&props.user);
+    let state = &room.state;
 
     // A refused name ends the session; the login page shows why.
-    use_effect_with(room.refused.clone(), {
+    use_effect_with(state.refused.clone(), {
         let session = session.clone();
         move |refused| {
             if let Some(reason) = refused {
@@ -41,32 +42,37 @@ fn RoomView(props: &RoomViewProps) -> Html {
         }
     });
 
-    let leave = {
-        let session = session.clone();
-        Callback::from(move |_| session.dispatch(SessionAction::Logout))
-    };
+    let leave = Callback::from(move |_| session.dispatch(SessionAction::Logout));
     let dismiss = {
-        let room = room.clone();
-        Callback::from(move |_| room.dispatch(RoomAction::DismissNotice))
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(RoomAction::DismissNotice))
     };
-    let me = room.me.clone().unwrap_or_else(|| props.user.clone());
+    let me = state.me.clone().unwrap_or_else(|| props.user.clone());
 
     html! {
         <div class="room">
             <header class="topbar">
                 <h1>{ "Chat" }</h1>
-                <Status connection={room.connection.clone()} />
+                <Status connection={state.connection.clone()} />
                 <span class="me" title="Your name">{ me }</span>
                 <button class="leave" onclick={leave}>{ "Leave" }</button>
             </header>
-            <MessageList entries={room.entries.clone()} />
-            if let Some(notice) = room.notice.clone() {
+            <MessageList
+                entries={state.entries.clone()}
+                outbox={state.outbox.clone()}
+                has_older={state.has_older}
+                loading_older={state.loading_older}
+                on_load_older={room.load_older.clone()}
+                on_retry={room.retry.clone()}
+                on_discard={room.discard.clone()}
+            />
+            if let Some(notice) = state.notice.clone() {
                 <div class="notice" role="alert">
                     <span>{ notice }</span>
                     <button class="dismiss" onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
                 </div>
             }
-            <Composer online={room.online()} on_send={post} />
+            <Composer online={state.online()} on_send={room.post.clone()} />
         </div>
     }
 }
