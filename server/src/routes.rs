@@ -47,7 +47,7 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
             move |query: JoinQuery, peer: Option<SocketAddr>, request: UpgradeRequest| {
                 let state = state.clone();
                 request.accept(
-                    WebSocketConfig::default(),
+                    socket_config(),
                     &state.connections.clone(),
                     move |socket| async move {
                         connection::serve(socket, query, peer, &state.room, state.shutdown.clone())
@@ -64,6 +64,17 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
         warp::reply::with_header(reply, "upgrade", "websocket").into_response()
     });
     upgrade.or(not_upgrade).unify().boxed()
+}
+
+/// Per-connection buffers sized for a chat, not for bulk transfer:
+/// tungstenite's defaults (128 KiB each way) would cost more memory per idle
+/// connection than everything else together.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        // Frames queued by one batch are written once this much is buffered,
+        // and at the flush that ends the batch.
+        .write_buffer_size(16 * 1024)
 }
 
 /// `GET /healthz`: the process is up and serving; reports open connections.

@@ -1,0 +1,427 @@
+//! Load generator for the chat room, and for the peers it is compared with.
+//!
+//! `chat`: N clients connect with distinct names; S of them send at a total
+//! rate R for D seconds; every client receives. Each message carries its
+//! send time (`"msg":"t=<µs since start>"`), so every delivery gives a
+//! latency. Reports deliveries/s, p50/p99/max latency, loss (expected minus
+//! received deliveries), failed connections, and the server's RSS.
+//!
+//! `idle`: opens N connections and reports the server's RSS per connection.
+//!
+//! It speaks the project's protocol (`send` frames; `message` frames back).
+//! The peers simply broadcast every frame they get, so the same `send` frame
+//! comes back from them: both carry the `msg` this tool reads.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use futures::stream::{self, StreamExt};
+use futures::SinkExt;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+#[derive(Parser)]
+#[command(name = "loadgen", about = "Load generator for the chat room")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Clients chat at a fixed total rate; report throughput and latency.
+    Chat(ChatArgs),
+    /// Open idle connections; report the server's memory per connection.
+    Idle(IdleArgs),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// The WebSocket endpoint; `?user=<name>` is appended.
+    #[arg(long, default_value = "ws://127.0.0.1:8000/ws")]
+    url: String,
+    /// Clients to connect.
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// The server's process id, to read its RSS from /proc.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 100)]
+    connect_concurrency: usize,
+    /// Prefix of the client names (distinct runs against one server should
+    /// not reuse names).
+    #[arg(long, default_value = "load")]
+    name_prefix: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Clone)]
+struct ChatArgs {
+    #[command(flatten)]
+    common: Common,
+    /// How many of the clients send.
+    #[arg(long, default_value_t = 200)]
+    senders: usize,
+    /// Messages per second, all senders together.
+    #[arg(long, default_value_t = 500.0)]
+    rate: f64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds to wait after sending for the last deliveries.
+    #[arg(long, default_value_t = 10.0)]
+    drain: f64,
+}
+
+#[derive(Args, Clone)]
+struct IdleArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Seconds to hold the connections before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    settle: f64,
+}
+
+type Socket = WebSocketStream<TcpStream>;
+
+#[derive(Serialize, Default)]
+struct Report {
+    mode: &'static str,
+    clients: usize,
+    connected: usize,
+    failed_connections: usize,
+    senders: usize,
+    rate: f64,
+    duration_s: f64,
+    sent: u64,
+    expected: u64,
+    received: u64,
+    loss: i64,
+    errors: u64,
+    deliveries_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    rss_before_kib: Option<u64>,
+    rss_connected_kib: Option<u64>,
+    rss_after_kib: Option<u64>,
+    rss_per_connection_kib: Option<f64>,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let (report, json) = match cli.mode {
+        Mode::Chat(args) => {
+            let json = args.common.json;
+            (chat(args).await, json)
+        }
+        Mode::Idle(args) => {
+            let json = args.common.json;
+            (idle(args).await, json)
+        }
+    };
+    if json {
+        match serde_json::to_string(&report) {
+            Ok(line) => println!("{line}"),
+            Err(error) => eprintln!("loadgen: {error}"),
+        }
+    } else {
+        print_report(&report);
+    }
+}
+
+fn print_report(r: &Report) {
+    println!("mode                 {}", r.mode);
+    println!(
+        "connected            {} of {} ({} failed)",
+        r.connected, r.clients, r.failed_connections
+    );
+    if r.mode == "chat" {
+        println!(
+            "senders x rate       {} x {:.0} msg/s for {:.0} s",
+            r.senders, r.rate, r.duration_s
+        );
+        println!("sent                 {}", r.sent);
+        println!(
+            "deliveries           {} of {} expected (loss {})",
+            r.received, r.expected, r.loss
+        );
+        println!("error frames         {}", r.errors);
+        println!("deliveries/s         {:.0}", r.deliveries_per_s);
+        println!(
+            "latency p50/p99/max  {:.1} / {:.1} / {:.1} ms",
+            r.p50_ms, r.p99_ms, r.max_ms
+        );
+    }
+    let kib = |v: Option<u64>| v.map_or("-".to_owned(), |v| format!("{v} KiB"));
+    println!("server RSS before    {}", kib(r.rss_before_kib));
+    println!("server RSS connected {}", kib(r.rss_connected_kib));
+    println!("server RSS after     {}", kib(r.rss_after_kib));
+    if let Some(per) = r.rss_per_connection_kib {
+        println!("RSS per connection   {per:.2} KiB");
+    }
+}
+
+/// The server's resident memory, from /proc.
+fn rss_kib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn connect(url: &str, name: &str) -> Result<Socket, String> {
+    let full = format!("{url}?user={name}");
+    let uri: Uri = full.parse().map_err(|e| format!("{full}: {e}"))?;
+    let host = uri.host().ok_or("no host in the URL")?.to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (socket, _) = tokio_tungstenite::client_async(full, stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(socket)
+}
+
+/// Opens `common.clients` connections, `connect_concurrency` at a time.
+async fn connect_all(common: &Common) -> (Vec<Socket>, usize) {
+    let names = (0..common.clients).map(|i| format!("{}{i}", common.name_prefix));
+    let results: Vec<Result<Socket, String>> = stream::iter(names)
+        .map(|name| async move { connect(&common.url, &name).await })
+        .buffer_unordered(common.connect_concurrency.max(1))
+        .collect()
+        .await;
+    let mut sockets = Vec::new();
+    let mut failed = 0;
+    for result in results {
+        match result {
+            Ok(socket) => sockets.push(socket),
+            Err(error) => {
+                if failed == 0 {
+                    eprintln!("loadgen: a connection failed: {error}");
+                }
+                failed += 1;
+            }
+        }
+    }
+    (sockets, failed)
+}
+
+async fn idle(args: IdleArgs) -> Report {
+    let common = &args.common;
+    let before = rss_kib(common.pid);
+    let (sockets, failed) = connect_all(common).await;
+    tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
+    let connected = rss_kib(common.pid);
+    let per = match (before, connected) {
+        (Some(b), Some(c)) if !sockets.is_empty() => {
+            Some(c.saturating_sub(b) as f64 / sockets.len() as f64)
+        }
+        _ => None,
+    };
+    let report = Report {
+        mode: "idle",
+        clients: common.clients,
+        connected: sockets.len(),
+        failed_connections: failed,
+        rss_before_kib: before,
+        rss_connected_kib: connected,
+        rss_after_kib: connected,
+        rss_per_connection_kib: per,
+        ..Report::default()
+    };
+    drop(sockets);
+    report
+}
+
+/// Just the fields this tool reads from any frame.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    msg: Option<Cow<'a, str>>,
+}
+
+/// Shared by every client task.
+struct Shared {
+    start: Instant,
+    received: AtomicU64,
+    sent: AtomicU64,
+    errors: AtomicU64,
+    /// µs since start of the last delivery.
+    last_delivery_us: AtomicU64,
+}
+
+impl Shared {
+    fn micros(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+struct SendPlan {
+    first: Duration,
+    period: Duration,
+    until: Duration,
+}
+
+async fn chat(args: ChatArgs) -> Report {
+    let common = &args.common;
+    let before = rss_kib(common.pid);
+    let (sockets, failed) = connect_all(common).await;
+    let connected_rss = rss_kib(common.pid);
+    let connected = sockets.len();
+    let senders = args.senders.min(connected);
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        received: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        last_delivery_us: AtomicU64::new(0),
+    });
+    // Start sending a moment from now, once every task is running.
+    let lead = Duration::from_millis(500);
+    let period = Duration::from_secs_f64(senders as f64 / args.rate.max(0.001));
+    let until = lead + Duration::from_secs_f64(args.duration);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::with_capacity(connected);
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let plan = (i < senders).then(|| SendPlan {
+            first: lead + period.mul_f64(i as f64 / senders as f64),
+            period,
+            until,
+        });
+        let client_id_prefix = format!("{}{i}", common.name_prefix);
+        tasks.push(tokio::spawn(client(
+            socket,
+            plan,
+            client_id_prefix,
+            Arc::clone(&shared),
+            stopped.clone(),
+        )));
+    }
+    // Wait for the sending to end, then for the deliveries to arrive.
+    tokio::time::sleep_until((shared.start + until).into()).await;
+    let settle = Duration::from_millis(100);
+    tokio::time::sleep(settle).await;
+    let sent = shared.sent.load(Ordering::Relaxed);
+    let expected = sent * connected as u64;
+    let drain_until = Instant::now() + Duration::from_secs_f64(args.drain);
+    while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    let mut latency = Histogram::<u64>::new(3).expect("3 significant digits is valid");
+    for task in tasks {
+        if let Ok(histogram) = task.await {
+            let _ = latency.add(histogram);
+        }
+    }
+    let received = shared.received.load(Ordering::Relaxed);
+    let sending_started = lead.as_micros() as f64;
+    let window_us = shared.last_delivery_us.load(Ordering::Relaxed) as f64 - sending_started;
+    let ms = |us: u64| us as f64 / 1000.0;
+    Report {
+        mode: "chat",
+        clients: common.clients,
+        connected,
+        failed_connections: failed,
+        senders,
+        rate: args.rate,
+        duration_s: args.duration,
+        sent,
+        expected,
+        received,
+        loss: expected as i64 - received as i64,
+        errors: shared.errors.load(Ordering::Relaxed),
+        deliveries_per_s: if window_us > 0.0 {
+            received as f64 / (window_us / 1e6)
+        } else {
+            0.0
+        },
+        p50_ms: ms(latency.value_at_quantile(0.50)),
+        p99_ms: ms(latency.value_at_quantile(0.99)),
+        max_ms: ms(latency.max()),
+        rss_before_kib: before,
+        rss_connected_kib: connected_rss,
+        rss_after_kib: rss_kib(common.pid),
+        rss_per_connection_kib: None,
+    }
+}
+
+/// One client: sends on its plan (if it has one), counts what it receives.
+async fn client(
+    socket: Socket,
+    plan: Option<SendPlan>,
+    client_id_prefix: String,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Histogram<u64> {
+    let mut latency = Histogram::<u64>::new(3).expect("3 significant digits is valid");
+    let (mut sink, mut source) = socket.split();
+    let mut ticks = plan.as_ref().map(|plan| {
+        let mut interval =
+            tokio::time::interval_at((shared.start + plan.first).into(), plan.period);
+        // Timers tick at most once a millisecond: a sender faster than that
+        // catches up in bursts, keeping the average rate it was given.
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        interval
+    });
+    let until = plan.as_ref().map(|p| shared.start + p.until);
+    let mut seq = 0u64;
+    loop {
+        let tick = async {
+            match ticks.as_mut() {
+                Some(interval) => interval.tick().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.changed() => break,
+            frame = source.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let Ok(frame) = serde_json::from_str::<Frame>(&text) else { continue };
+                    if frame.kind.as_deref() == Some("error") {
+                        shared.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let Some(sent_us) = frame.msg.as_deref().and_then(|m| m.strip_prefix("t=")).and_then(|t| t.parse::<u64>().ok()) else { continue };
+                    let now = shared.micros();
+                    let _ = latency.record(now.saturating_sub(sent_us));
+                    shared.received.fetch_add(1, Ordering::Relaxed);
+                    shared.last_delivery_us.fetch_max(now, Ordering::Relaxed);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            tick = tick => {
+                if until.is_some_and(|until| tick.into_std() >= until) {
+                    ticks = None;
+                    continue;
+                }
+                let frame = format!(
+                    r#"{{"type":"send","clientId":"{client_id_prefix}-{seq}","msg":"t={}"}}"#,
+                    shared.micros()
+                );
+                seq += 1;
+                if sink.send(Message::text(frame)).await.is_err() {
+                    break;
+                }
+                shared.sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    latency
+}
