@@ -32,6 +32,11 @@ struct ChatServer {
 impl ChatServer {
     /// Starts on `addr` (port 0 for any) with the database `db`.
     async fn start(db: &Path, addr: SocketAddr) -> Self {
+        Self::start_with(db, addr, |_| {}).await
+    }
+
+    /// Like [`ChatServer::start`], with `adjust` applied to the settings.
+    async fn start_with(db: &Path, addr: SocketAddr, adjust: impl FnOnce(&mut Config)) -> Self {
         let dist = dist();
         assert!(
             dist.join("index.html").is_file(),
@@ -43,6 +48,7 @@ impl ChatServer {
         let mut config = Config::defaults();
         config.static_dir = dist;
         config.db = db.to_path_buf();
+        adjust(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, config, async {
             let _ = stopped.await;
@@ -412,4 +418,53 @@ async fn messages_written_offline_survive_a_reload_and_are_delivered_once() {
 
     alice.close().await.expect("close alice");
     bob.close().await.expect("close bob");
+}
+
+#[tokio::test]
+async fn scrolling_to_the_top_loads_older_messages() {
+    let data = tempfile::tempdir().expect("tmp");
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = ChatServer::start_with(&data.path().join("chat.db"), any_port, |config| {
+        config.history = 5;
+    })
+    .await;
+    let driver = start_driver().await;
+    let profile = tempfile::tempdir().expect("tmp");
+    let alice = browser(&driver, &profile).await;
+    log_in(&alice, &server.base, "alice").await;
+    for n in 1..=12 {
+        say(&alice, &format!("note {n}")).await;
+    }
+    find(&alice, ".messages li[data-status=sent]:nth-of-type(12)").await;
+
+    // A new page load gets the 5 newest, and knows there is more.
+    alice.refresh().await.expect("reload");
+    find(&alice, ".messages .older button").await;
+    let shown = texts(&alice, ".messages li.message .text").await;
+    assert_eq!(
+        shown,
+        (8..=12).map(|n| format!("note {n}")).collect::<Vec<_>>()
+    );
+
+    alice
+        .execute(
+            "const list = document.querySelector('.messages');
+             list.scrollTop = 0;
+             list.dispatchEvent(new Event('scroll'));",
+            vec![],
+        )
+        .await
+        .expect("scroll to the top");
+    find(&alice, ".messages li.message:nth-of-type(12)").await;
+    let shown = texts(&alice, ".messages li.message .text").await;
+    assert_eq!(
+        shown,
+        (1..=12).map(|n| format!("note {n}")).collect::<Vec<_>>()
+    );
+    assert!(alice
+        .find_all(Locator::Css(".messages .older"))
+        .await
+        .expect("query")
+        .is_empty());
+    alice.close().await.expect("close");
 }

@@ -209,3 +209,42 @@ async fn history_and_the_sequence_survive_a_restart() {
     assert_eq!(alice.recv_message().await.message.id, 4);
     second.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_write_is_refused_to_the_sender_and_nothing_is_broadcast() {
+    let data = tempfile::tempdir().expect("tmp");
+    let config = test_config(&data);
+    let db = config.db.clone();
+    let server = support::spawn_server(config).await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+
+    // Make every insert fail, as a full or broken disk would.
+    let saboteur = rusqlite::Connection::open(&db).expect("open the database");
+    saboteur
+        .execute_batch(
+            "CREATE TRIGGER broken BEFORE INSERT ON messages
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+        )
+        .expect("create trigger");
+    alice.say("lost", "will not be stored").await;
+    match alice.recv().await {
+        ServerFrame::Error {
+            code, client_id, ..
+        } => {
+            assert_eq!(code, protocol::ErrorCode::StorageUnavailable);
+            assert_eq!(client_id.as_deref(), Some("lost"));
+        }
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+
+    // Repaired: the next message is the first one anybody sees, with id 1.
+    saboteur
+        .execute_batch("DROP TRIGGER broken")
+        .expect("drop trigger");
+    alice.say("kept", "stored").await;
+    let posted = bob.recv_message().await;
+    assert_eq!((posted.message.id, posted.client_id.as_str()), (1, "kept"));
+    assert_eq!(alice.recv_message().await, posted);
+    server.stop().await;
+}
