@@ -59,7 +59,18 @@ pub enum ClientFrame {
     /// Ask for up to `limit` (at most [`HISTORY_PAGE_MAX`]) messages older
     /// than id `before`; answered with an `older` frame.
     LoadOlder { before: u64, limit: u32 },
+    /// The user is typing. Relayed to the others as a `typing` frame, at
+    /// most once per [`TYPING_INTERVAL_MS`] per user.
+    Typing,
+    /// Are you there? Answered with `pong`. Browsers cannot see WebSocket
+    /// pings, so a client that has heard nothing for a while asks.
+    Ping,
 }
+
+
+/// How often one user's typing is relayed, and about how long a client
+/// shows "is typing" after the last `typing` frame.
+pub const TYPING_INTERVAL_MS: u64 = 3_000;
 
 /// The most messages one `older` frame carries.
 pub const HISTORY_PAGE_MAX: u32 = 200;
@@ -91,6 +102,17 @@ pub enum ServerFrame {
         messages: Vec<Posted>,
         has_older: bool,
     },
+    /// Who is online, sent once after `history`; `joined` and `left` keep
+    /// it current.
+    Online { users: Vec<String> },
+    /// `user` came online (their first connection).
+    Joined { user: String },
+    /// `user` went offline (their last connection closed).
+    Left { user: String },
+    /// `user` is typing.
+    Typing { user: String },
+    /// Answers `ping`.
+    Pong,
     /// A message accepted by the room.
     Message(Posted),
     /// A request was refused; nothing was stored or broadcast. `clientId`
@@ -101,6 +123,9 @@ pub enum ServerFrame {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// With `rate_limited`: when the next frame will be accepted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
@@ -135,6 +160,10 @@ pub enum ErrorCode {
     StorageUnavailable,
     /// The server is stopping; reconnect and send again.
     ShuttingDown,
+    /// Another connection holds this username (with another token).
+    UsernameTaken,
+    /// Too many frames too fast; `retryAfterMs` says when to try again.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -157,6 +186,8 @@ impl ErrorCode {
             Self::InvalidLimit => "invalid_limit",
             Self::StorageUnavailable => "storage_unavailable",
             Self::ShuttingDown => "shutting_down",
+            Self::UsernameTaken => "username_taken",
+            Self::RateLimited => "rate_limited",
         }
     }
 }
@@ -203,6 +234,7 @@ impl FrameError {
             code: self.code(),
             message: self.to_string(),
             client_id: self.client_id().map(str::to_owned),
+            retry_after_ms: None,
         }
     }
 
@@ -222,7 +254,7 @@ impl FrameError {
 
 /// The `type` tags a client may send, for telling an unknown type from a
 /// known one with bad fields.
-const CLIENT_FRAME_TYPES: &[&str] = &["send", "loadOlder"];
+const CLIENT_FRAME_TYPES: &[&str] = &["send", "loadOlder", "typing", "ping"];
 
 impl ClientFrame {
     /// Parses and validates one text frame from a client.
@@ -270,7 +302,7 @@ impl ClientFrame {
             Self::LoadOlder { limit, .. } if limit == 0 || limit > HISTORY_PAGE_MAX => {
                 Err(FrameError::InvalidLimit)
             }
-            Self::LoadOlder { .. } => Ok(self),
+            Self::LoadOlder { .. } | Self::Typing | Self::Ping => Ok(self),
         }
     }
 
@@ -295,6 +327,7 @@ impl ServerFrame {
             code,
             message: message.into(),
             client_id: None,
+            retry_after_ms: None,
         }
     }
 
@@ -304,6 +337,17 @@ impl ServerFrame {
             code,
             message: message.into(),
             client_id: Some(client_id),
+            retry_after_ms: None,
+        }
+    }
+
+    /// The answer to a frame over the rate limit.
+    pub fn rate_limited(retry_after_ms: u64, client_id: Option<String>) -> Self {
+        Self::Error {
+            code: ErrorCode::RateLimited,
+            message: format!("Too many messages: wait {retry_after_ms} ms before sending again."),
+            client_id,
+            retry_after_ms: Some(retry_after_ms),
         }
     }
 }

@@ -16,6 +16,8 @@
 //!   comes back on the server's copy, so the sender can match its echo.
 //!   Resending the same `clientId` never posts twice.
 //! - `{"type":"loadOlder","before":101,"limit":50}`: a page of older history.
+//! - `{"type":"typing"}`: the user is typing.
+//! - `{"type":"ping"}`: answered with `{"type":"pong"}`.
 //!
 //! Server to client ([`ServerFrame`]):
 //! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
@@ -26,17 +28,22 @@
 //!   the client connected with (`reset` false). Live frames continue from it
 //!   with no gap and no duplicate.
 //! - `{"type":"older","messages":[...],"hasOlder":true}`: answers `loadOlder`.
+//! - `{"type":"online","users":["alice","bob"]}` after `history`, then
+//!   `{"type":"joined","user":"carol"}` and `{"type":"left","user":"bob"}`.
+//! - `{"type":"typing","user":"alice"}`, `{"type":"pong"}`.
 //! - `{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
 //!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
 //! - `{"type":"error","code":"message_too_long","message":"...","clientId":"c-1"}`:
 //!   a request was refused; `code` is a stable [`ErrorCode`], `message` is for
-//!   humans, `clientId` (only when the refused frame was a `send`) says which.
+//!   humans, `clientId` (only when the refused frame was a `send`) says which,
+//!   `retryAfterMs` (only with `rate_limited`) says when to try again.
 
 mod frame;
 mod validate;
 
 pub use frame::{
     ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame, HISTORY_PAGE_MAX,
+    TYPING_INTERVAL_MS,
 };
 pub use validate::{
     validate_client_id, validate_message, validate_username, ClientIdError, MessageError,

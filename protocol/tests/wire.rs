@@ -41,6 +41,51 @@ fn golden_load_older() {
 }
 
 #[test]
+fn golden_presence_and_liveness_frames() {
+    let client = [
+        (ClientFrame::Typing, r#"{"type":"typing"}"#),
+        (ClientFrame::Ping, r#"{"type":"ping"}"#),
+    ];
+    for (frame, json) in client {
+        assert_eq!(frame.to_json(), json);
+        assert_eq!(ClientFrame::parse(json), Ok(frame));
+    }
+    let server = [
+        (
+            ServerFrame::Online {
+                users: vec!["alice".into(), "bob".into()],
+            },
+            r#"{"type":"online","users":["alice","bob"]}"#,
+        ),
+        (
+            ServerFrame::Joined {
+                user: "carol".into(),
+            },
+            r#"{"type":"joined","user":"carol"}"#,
+        ),
+        (
+            ServerFrame::Left { user: "bob".into() },
+            r#"{"type":"left","user":"bob"}"#,
+        ),
+        (
+            ServerFrame::Typing {
+                user: "alice".into(),
+            },
+            r#"{"type":"typing","user":"alice"}"#,
+        ),
+        (ServerFrame::Pong, r#"{"type":"pong"}"#),
+        (
+            ServerFrame::rate_limited(200, Some("c-1".into())),
+            r#"{"type":"error","code":"rate_limited","message":"Too many messages: wait 200 ms before sending again.","clientId":"c-1","retryAfterMs":200}"#,
+        ),
+    ];
+    for (frame, json) in server {
+        assert_eq!(frame.to_json(), json);
+        assert_eq!(ServerFrame::parse(json).expect(json), frame);
+    }
+}
+
+#[test]
 fn a_refused_send_names_its_client_id() {
     let err = ClientFrame::parse(r#"{"type":"send","clientId":"c-9","msg":" "}"#)
         .expect_err("empty message");
@@ -142,6 +187,8 @@ fn every_error_code_has_its_wire_name() {
         ErrorCode::InvalidLimit,
         ErrorCode::StorageUnavailable,
         ErrorCode::ShuttingDown,
+        ErrorCode::UsernameTaken,
+        ErrorCode::RateLimited,
     ];
     for code in codes {
         let json = serde_json::to_string(&code).expect("serializes");
@@ -300,7 +347,8 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             .prop_map(|(code, message, client_id)| ServerFrame::Error {
                 code,
                 message,
-                client_id
+                client_id,
+                retry_after_ms: None,
             }),
         (
             prop::collection::vec((chat_message(), ".{1,64}"), 0..5),

@@ -36,6 +36,56 @@ pub struct Config {
     /// does not keep up is disconnected (it reconnects and resumes).
     #[arg(long, env = "CHAT_FANOUT_CAPACITY", default_value_t = 1024)]
     pub fanout_capacity: usize,
+
+    /// Largest WebSocket frame (and message) accepted, in bytes; a larger one
+    /// closes the connection with 1009.
+    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Frames per second one connection may send, on average.
+    #[arg(long, env = "CHAT_RATE_LIMIT", default_value_t = 5.0)]
+    pub rate_limit: f64,
+
+    /// Frames one connection may send at once, above the average.
+    #[arg(long, env = "CHAT_RATE_BURST", default_value_t = 10)]
+    pub rate_burst: u32,
+
+    /// Refused frames in a row after which a connection is closed (1008).
+    #[arg(long, env = "CHAT_RATE_STRIKES", default_value_t = 20)]
+    pub rate_strikes: u32,
+
+    /// Origins, besides the server's own, whose pages may open a WebSocket
+    /// (e.g. http://127.0.0.1:8080 for `trunk serve`). Repeat or separate
+    /// with commas.
+    #[arg(long = "allowed-origin", env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Refuse WebSocket upgrades without an Origin header (non-browser
+    /// clients send none).
+    #[arg(long, env = "CHAT_REQUIRE_ORIGIN")]
+    pub require_origin: bool,
+
+    /// Most open WebSocket connections; more are refused with 503.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 15_000)]
+    pub max_connections: usize,
+
+    /// Most open WebSocket connections from one IP address.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 50)]
+    pub max_connections_per_ip: usize,
+
+    /// Seconds between pings to each client.
+    #[arg(long, env = "CHAT_PING_INTERVAL", default_value_t = 20)]
+    pub ping_interval: u64,
+
+    /// Seconds of silence (no frame, no pong) after which a client is
+    /// considered gone and disconnected.
+    #[arg(long, env = "CHAT_PING_TIMEOUT", default_value_t = 60)]
+    pub ping_timeout: u64,
+
+    /// Seconds a write to one client may take; a client that does not read
+    /// is disconnected (1008) and never holds up the others.
+    #[arg(long, env = "CHAT_SEND_TIMEOUT", default_value_t = 10)]
+    pub send_timeout: u64,
 }
 
 impl Config {

@@ -1,18 +1,26 @@
 //! One client's WebSocket, from welcome to close.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use protocol::{validate_username, ClientFrame, ErrorCode, ServerFrame};
+use protocol::{
+    validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame,
+    TYPING_INTERVAL_MS,
+};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::mpsc;
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
+use crate::limits::{RateLimiter, Ticket};
 use crate::room::{OlderError, Room};
 use crate::upgrade::Socket;
 
@@ -21,6 +29,8 @@ use crate::upgrade::Socket;
 const MAX_BATCH: usize = 256;
 /// Answers to this connection's own requests waiting to be written.
 const DIRECT_CAPACITY: usize = 64;
+/// How long a goodbye may take to write before the socket is just dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The query string of `GET /ws`.
 #[derive(Debug, Deserialize)]
@@ -29,41 +39,102 @@ pub struct JoinQuery {
     /// same clear `empty_username` refusal as for `?user=`.
     #[serde(default)]
     pub user: String,
+    /// A random token the browser keeps: connections presenting the same
+    /// token may share a name (a second tab, a reconnect).
+    pub token: Option<String>,
     /// The newest message id the client already has: resume after it.
     pub after: Option<u64>,
 }
 
+/// What a connection may do and how long it may take, from the config.
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    pub rate: f64,
+    pub burst: u32,
+    pub strikes: u32,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub send_timeout: Duration,
+    pub max_frame_bytes: usize,
+}
+
+impl SessionLimits {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            rate: config.rate_limit,
+            burst: config.rate_burst,
+            strikes: config.rate_strikes.max(1),
+            ping_interval: Duration::from_secs(config.ping_interval.max(1)),
+            ping_timeout: Duration::from_secs(config.ping_timeout.max(1)),
+            send_timeout: Duration::from_secs(config.send_timeout.max(1)),
+            max_frame_bytes: config.max_frame_bytes,
+        }
+    }
+}
+
+/// Everything one connection needs besides its socket.
+pub struct Context<'a> {
+    pub room: &'a Room,
+    pub limits: &'a SessionLimits,
+    pub shutdown: CancellationToken,
+    pub peer: Option<SocketAddr>,
+    /// Its place under the connection caps, held until it ends.
+    pub ticket: Ticket,
+}
+
 /// Serves one connection.
 ///
-/// An invalid name gets an `error` frame and a close (1008, policy
-/// violation) whose reason the login page shows. Otherwise the connection
-/// gets `welcome`, then `history`, then every message of the room, until the
-/// client leaves, falls too far behind, or the server shuts down.
-pub async fn serve(
-    mut socket: Socket,
-    query: JoinQuery,
-    peer: Option<SocketAddr>,
-    room: &Room,
-    shutdown: CancellationToken,
-) {
-    let user = match validate_username(&query.user) {
-        Ok(user) => user.to_owned(),
-        Err(error) => {
+/// A refused name (invalid, or held by someone else) gets an `error` frame
+/// and a close (1008, policy violation) whose reason the login page shows.
+/// Otherwise the connection gets `welcome`, `history` and `online`, then
+/// every message and presence change of the room, until the client leaves
+/// or misbehaves, or the server shuts down.
+pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context<'_>) {
+    let Context {
+        room,
+        limits,
+        shutdown,
+        peer,
+        ticket: _ticket,
+    } = context;
+    let token = query
+        .token
+        .as_deref()
+        .and_then(|token| validate_client_id(token).ok());
+    let joined = validate_username(&query.user)
+        .map_err(|error| (error.code(), error.to_string()))
+        .and_then(|user| {
+            room.join(user, token, query.after)
+                .map(|joined| (user, joined))
+                .map_err(|_| {
+                    let reason = format!("The name {user:?} is taken: pick another one.");
+                    (ErrorCode::UsernameTaken, reason)
+                })
+        });
+    let (user, joined) = match joined {
+        Ok(joined) => joined,
+        Err((code, reason)) => {
             let requested = query.user.escape_debug();
-            tracing::info!(?peer, user = %requested, %error, "refused username");
-            let frame = ServerFrame::error(error.code(), error.to_string());
-            let _ = socket.send(Message::text(frame.to_json())).await;
-            let _ = close(&mut socket, CloseCode::Policy, &error.to_string()).await;
+            tracing::info!(?peer, user = %requested, code = code.as_str(), "refused username");
+            let frame = ServerFrame::error(code, reason.clone());
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                socket.send(Message::text(frame.to_json())).await?;
+                close(&mut socket, CloseCode::Policy, &reason).await
+            })
+            .await;
             return;
         }
     };
-    let (mut fanout, history) = room.join(query.after);
+    let user = user.to_owned();
+    let mut fanout = joined.fanout;
+    let _presence = joined.presence;
     let welcome = ServerFrame::Welcome { user: user.clone() };
-    let greeted = async {
+    let greeted = tokio::time::timeout(limits.send_timeout, async {
         socket.feed(Message::text(welcome.to_json())).await?;
-        socket.send(Message::text(history.to_json())).await
-    };
-    if greeted.await.is_err() {
+        socket.feed(Message::text(joined.history.to_json())).await?;
+        socket.send(Message::text(joined.online.to_json())).await
+    });
+    if !matches!(greeted.await, Ok(Ok(()))) {
         return;
     }
     tracing::info!(?peer, %user, after = ?query.after, "connected");
@@ -71,17 +142,27 @@ pub async fn serve(
         socket: &mut socket,
         user: &user,
         room,
+        limits,
         direct: mpsc::channel(DIRECT_CAPACITY),
+        rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
+        strikes: 0,
+        last_heard: Instant::now(),
+        last_typing: None,
     };
     let ended = session.run(&mut fanout, &shutdown).await;
     tracing::info!(?peer, %user, reason = %ended, "disconnected");
 }
 
-/// Why a session ended, for the log.
+/// Why a session ended, for the log and the close frame.
 enum Ended {
     ClientLeft,
     SocketError(WsError),
     FellBehind(u64),
+    TooSlow,
+    Unresponsive,
+    FrameTooLarge,
+    InvalidUtf8,
+    Flooding,
     ShuttingDown,
 }
 
@@ -91,6 +172,11 @@ impl std::fmt::Display for Ended {
             Self::ClientLeft => f.write_str("client closed the connection"),
             Self::SocketError(error) => write!(f, "socket error: {error}"),
             Self::FellBehind(missed) => write!(f, "fell {missed} messages behind"),
+            Self::TooSlow => f.write_str("client does not read"),
+            Self::Unresponsive => f.write_str("client stopped answering pings"),
+            Self::FrameTooLarge => f.write_str("frame too large"),
+            Self::InvalidUtf8 => f.write_str("text frame with invalid UTF-8"),
+            Self::Flooding => f.write_str("kept sending over the rate limit"),
             Self::ShuttingDown => f.write_str("server shutting down"),
         }
     }
@@ -98,7 +184,32 @@ impl std::fmt::Display for Ended {
 
 impl From<WsError> for Ended {
     fn from(error: WsError) -> Self {
-        Self::SocketError(error)
+        match error {
+            WsError::Capacity(_) => Self::FrameTooLarge,
+            WsError::Utf8(_) => Self::InvalidUtf8,
+            WsError::ConnectionClosed | WsError::AlreadyClosed => Self::ClientLeft,
+            error => Self::SocketError(error),
+        }
+    }
+}
+
+impl Ended {
+    /// The close frame this ending deserves, if the socket can still take one.
+    fn goodbye(&self, limits: &SessionLimits) -> Option<(CloseCode, String)> {
+        let (code, reason) = match self {
+            Self::ClientLeft | Self::SocketError(_) => return None,
+            Self::ShuttingDown => (CloseCode::Away, "server shutting down".to_owned()),
+            Self::FellBehind(_) => (CloseCode::Again, "fell behind the room; reconnect".to_owned()),
+            Self::TooSlow => (CloseCode::Policy, "not reading fast enough".to_owned()),
+            Self::Unresponsive => (CloseCode::Policy, "no answer to pings".to_owned()),
+            Self::FrameTooLarge => (
+                CloseCode::Size,
+                format!("frames are limited to {} bytes", limits.max_frame_bytes),
+            ),
+            Self::InvalidUtf8 => (CloseCode::Invalid, "text frames must be UTF-8".to_owned()),
+            Self::Flooding => (CloseCode::Policy, "too many frames; slow down".to_owned()),
+        };
+        Some((code, reason))
     }
 }
 
@@ -109,127 +220,182 @@ struct Session<'a> {
     socket: &'a mut Socket,
     user: &'a str,
     room: &'a Room,
+    limits: &'a SessionLimits,
     /// Answers meant for this connection alone, from the room's writer.
     direct: (mpsc::Sender<Utf8Bytes>, mpsc::Receiver<Utf8Bytes>),
+    rate: RateLimiter,
+    /// Frames refused in a row for the rate limit.
+    strikes: u32,
+    /// When the client last sent anything (a frame or a pong).
+    last_heard: Instant,
+    /// When this connection's typing was last relayed.
+    last_typing: Option<Instant>,
 }
 
 impl Session<'_> {
-    async fn run(
-        &mut self,
-        fanout: &mut Receiver<Utf8Bytes>,
-        shutdown: &CancellationToken,
-    ) -> Ended {
+    async fn run(&mut self, fanout: &mut Receiver<Utf8Bytes>, shutdown: &CancellationToken) -> Ended {
+        let every = self.limits.ping_interval;
+        let limit = self.limits.send_timeout;
+        let mut pings = interval_at(Instant::now() + every, every);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let ended = loop {
             let step = tokio::select! {
                 () = shutdown.cancelled() => Err(Ended::ShuttingDown),
                 incoming = self.socket.next() => match incoming {
                     None => Err(Ended::ClientLeft),
                     Some(Err(error)) => Err(error.into()),
-                    Some(Ok(message)) => self.handle_incoming(message).await.map_err(Ended::from),
+                    Some(Ok(message)) => {
+                        self.last_heard = Instant::now();
+                        self.handle_incoming(message).await
+                    }
                 },
                 broadcast = fanout.recv() => match broadcast {
-                    Ok(frame) => self.write_batch(frame, fanout).await,
+                    Ok(frame) => timed(limit, write_batch(self.socket, frame, fanout)).await,
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The room outlives every connection; its end means shutdown.
                     Err(RecvError::Closed) => Err(Ended::ShuttingDown),
                 },
                 Some(answer) = self.direct.1.recv() => {
-                    self.socket.send(Message::Text(answer)).await.map_err(Ended::from)
+                    timed(limit, self.socket.send(Message::Text(answer))).await
+                }
+                _ = pings.tick() => {
+                    if self.last_heard.elapsed() >= self.limits.ping_timeout {
+                        Err(Ended::Unresponsive)
+                    } else {
+                        timed(limit, self.socket.send(Message::Ping(Bytes::new()))).await
+                    }
                 }
             };
             if let Err(ended) = step {
                 break ended;
             }
         };
-        let goodbye = match ended {
-            Ended::ShuttingDown => Some((CloseCode::Away, "server shutting down")),
-            Ended::FellBehind(_) => Some((CloseCode::Again, "fell behind the room; reconnect")),
-            Ended::ClientLeft | Ended::SocketError(_) => None,
-        };
-        if let Some((code, reason)) = goodbye {
-            let _ = close(self.socket, code, reason).await;
+        if let Some((code, reason)) = ended.goodbye(self.limits) {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(self.socket, code, &reason)).await;
         }
         ended
     }
 
-    /// Acts on one frame from the client. Only socket errors end the session;
-    /// anything wrong with the frame itself is answered with an `error` frame.
-    async fn handle_incoming(&mut self, message: Message) -> Result<(), WsError> {
-        let answer = match message {
-            Message::Text(text) => match ClientFrame::parse(&text) {
-                Ok(ClientFrame::Send { client_id, msg }) => {
-                    let reply = self.direct.0.clone();
-                    match self
-                        .room
-                        .post(self.user, msg, client_id.clone(), reply)
-                        .await
-                    {
-                        Ok(()) => return Ok(()),
-                        Err(_) => ServerFrame::send_error(
-                            ErrorCode::ShuttingDown,
-                            "The server is shutting down; your message was not posted.",
-                            client_id,
-                        ),
-                    }
-                }
-                Ok(ClientFrame::LoadOlder { before, limit }) => {
-                    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-                    match self.room.older(before, limit).await {
-                        Ok((messages, has_older)) => ServerFrame::Older {
-                            messages,
-                            has_older,
-                        },
-                        Err(OlderError::Closed) => ServerFrame::error(
-                            ErrorCode::ShuttingDown,
-                            "The server is shutting down.",
-                        ),
-                        Err(OlderError::Store(error)) => {
-                            tracing::error!(%error, "cannot read history");
-                            ServerFrame::error(
-                                ErrorCode::StorageUnavailable,
-                                "The server could not read its history. Try again.",
-                            )
-                        }
-                    }
-                }
-                Err(error) => {
-                    tracing::info!(user = %self.user, code = error.code().as_str(), %error, "refused frame");
-                    error.to_frame()
-                }
-            },
-            Message::Binary(_) => {
+    /// Acts on one frame from the client. Anything wrong with the frame
+    /// itself is answered with an `error` frame and changes nothing.
+    async fn handle_incoming(&mut self, message: Message) -> Result<(), Ended> {
+        let text = match message {
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
+            // tungstenite answers pings and close handshakes itself.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
+                return Ok(());
+            }
+        };
+        let parsed = text.as_deref().map(ClientFrame::parse);
+        if let Err(wait) = self.rate.try_take(std::time::Instant::now()) {
+            self.strikes += 1;
+            if self.strikes >= self.limits.strikes {
+                return Err(Ended::Flooding);
+            }
+            let client_id = match &parsed {
+                Some(Ok(ClientFrame::Send { client_id, .. })) => Some(client_id.clone()),
+                _ => None,
+            };
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+            return self.answer(ServerFrame::rate_limited(wait_ms, client_id)).await;
+        }
+        self.strikes = 0;
+        let answer = match parsed {
+            None => {
                 tracing::info!(user = %self.user, "refused binary frame");
                 ServerFrame::error(
                     ErrorCode::BinaryFrame,
                     "Frames are JSON text; binary frames are not accepted.",
                 )
             }
-            // tungstenite answers pings and close handshakes itself.
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
-                return Ok(());
+            Some(Err(error)) => {
+                tracing::info!(user = %self.user, code = error.code().as_str(), %error, "refused frame");
+                error.to_frame()
             }
+            Some(Ok(frame)) => match self.act(frame).await {
+                Some(answer) => answer,
+                None => return Ok(()),
+            },
         };
-        self.socket.send(Message::text(answer.to_json())).await
+        self.answer(answer).await
     }
 
-    /// Writes `first` and whatever else is already queued, then flushes once:
-    /// under load a connection sends many frames per system call.
-    async fn write_batch(
-        &mut self,
-        first: Utf8Bytes,
-        fanout: &mut Receiver<Utf8Bytes>,
-    ) -> Result<(), Ended> {
-        self.socket.feed(Message::Text(first)).await?;
-        for _ in 1..MAX_BATCH {
-            match fanout.try_recv() {
-                Ok(frame) => self.socket.feed(Message::Text(frame)).await?,
-                Err(TryRecvError::Lagged(missed)) => return Err(Ended::FellBehind(missed)),
-                // `Closed` shows up again on the next `recv`, which handles it.
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+    /// Carries out a valid frame; returns the answer, if it has one.
+    async fn act(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
+        match frame {
+            ClientFrame::Send { client_id, msg } => {
+                let reply = self.direct.0.clone();
+                match self.room.post(self.user, msg, client_id.clone(), reply).await {
+                    Ok(()) => None,
+                    Err(_) => Some(ServerFrame::send_error(
+                        ErrorCode::ShuttingDown,
+                        "The server is shutting down; your message was not posted.",
+                        client_id,
+                    )),
+                }
             }
+            ClientFrame::LoadOlder { before, limit } => {
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                Some(match self.room.older(before, limit).await {
+                    Ok((messages, has_older)) => ServerFrame::Older {
+                        messages,
+                        has_older,
+                    },
+                    Err(OlderError::Closed) => {
+                        ServerFrame::error(ErrorCode::ShuttingDown, "The server is shutting down.")
+                    }
+                    Err(OlderError::Store(error)) => {
+                        tracing::error!(%error, "cannot read history");
+                        ServerFrame::error(
+                            ErrorCode::StorageUnavailable,
+                            "The server could not read its history. Try again.",
+                        )
+                    }
+                })
+            }
+            ClientFrame::Typing => {
+                let now = Instant::now();
+                let quiet = Duration::from_millis(TYPING_INTERVAL_MS);
+                if self.last_typing.is_none_or(|last| now - last >= quiet) {
+                    self.last_typing = Some(now);
+                    self.room.announce(&ServerFrame::Typing {
+                        user: self.user.to_owned(),
+                    });
+                }
+                None
+            }
+            ClientFrame::Ping => Some(ServerFrame::Pong),
         }
-        Ok(self.socket.flush().await?)
     }
+
+    async fn answer(&mut self, frame: ServerFrame) -> Result<(), Ended> {
+        timed(self.limits.send_timeout, self.socket.send(Message::text(frame.to_json()))).await
+    }
+}
+
+/// Runs a write, ending the session if the client does not take it within
+/// `limit`: a client that stops reading must not hold a task forever.
+async fn timed<E: Into<Ended>>(limit: Duration, write: impl Future<Output = Result<(), E>>) -> Result<(), Ended> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(Ended::TooSlow),
+    }
+}
+
+/// Writes `first` and whatever else is already queued, then flushes once:
+/// under load a connection sends many frames per system call.
+async fn write_batch(socket: &mut Socket, first: Utf8Bytes, fanout: &mut Receiver<Utf8Bytes>) -> Result<(), Ended> {
+    socket.feed(Message::Text(first)).await?;
+    for _ in 1..MAX_BATCH {
+        match fanout.try_recv() {
+            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Err(TryRecvError::Lagged(missed)) => return Err(Ended::FellBehind(missed)),
+            // `Closed` shows up again on the next `recv`, which handles it.
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        }
+    }
+    Ok(socket.flush().await?)
 }
 
 /// Starts the close handshake with `code` and a reason (cut to the 123 bytes

@@ -8,12 +8,15 @@
 //! - [`routes`]: the HTTP surface (`/ws`, `/healthz`, the built client).
 //! - [`upgrade`]: the WebSocket handshake on top of hyper.
 //! - [`connection`]: one client's socket, from welcome to close.
+//! - [`limits`]: rate limit and connection caps; [`presence`]: who is online.
 //! - [`room`]: the sequence of messages, group commit and the fan-out.
 //! - [`store`]: the SQLite history behind the room.
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
 
 pub mod config;
 pub mod connection;
+pub mod limits;
+pub mod presence;
 pub mod room;
 pub mod routes;
 pub mod shutdown;
@@ -29,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
+use connection::SessionLimits;
+use limits::{Admission, OriginPolicy};
 use room::Room;
 use store::StoreError;
 
@@ -39,6 +44,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct AppState {
     pub room: Arc<Room>,
+    pub limits: Arc<SessionLimits>,
+    pub admission: Arc<Admission>,
+    pub origins: Arc<OriginPolicy>,
     /// Cancelled when shutdown begins: every connection closes with 1001.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them to finish.
@@ -58,6 +66,9 @@ pub async fn run(
     let room = Room::open(&config.db, config.room_limits())?;
     let state = AppState {
         room: Arc::new(room),
+        limits: Arc::new(SessionLimits::from_config(&config)),
+        admission: Admission::new(config.max_connections, config.max_connections_per_ip),
+        origins: Arc::new(OriginPolicy::new(&config.allowed_origins, config.require_origin)),
         shutdown: CancellationToken::new(),
         connections: TaskTracker::new(),
     };

@@ -23,6 +23,7 @@ use protocol::{ErrorCode, Posted, ServerFrame};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::presence::{Presence, Taken};
 use crate::store::{Appended, NewMessage, Store, StoreError};
 
 /// Most messages committed in one transaction.
@@ -79,6 +80,37 @@ struct Live {
     first_id: Option<u64>,
     last_id: u64,
     fanout: broadcast::Sender<Utf8Bytes>,
+    presence: Presence,
+}
+
+/// A connection's place in the room.
+pub struct Joined {
+    /// Everything broadcast from now on.
+    pub fanout: broadcast::Receiver<Utf8Bytes>,
+    /// The `history` frame to send first.
+    pub history: ServerFrame,
+    /// The `online` frame to send after it.
+    pub online: ServerFrame,
+    /// Keeps the user online; dropping it (however the connection ends,
+    /// even by a panic) takes them off.
+    pub presence: PresenceGuard,
+}
+
+pub struct PresenceGuard {
+    live: Arc<Mutex<Live>>,
+    user: String,
+}
+
+impl Drop for PresenceGuard {
+    fn drop(&mut self) {
+        let mut live = lock(&self.live);
+        if live.presence.disconnect(&self.user) {
+            let left = ServerFrame::Left {
+                user: self.user.clone(),
+            };
+            live.announce(&left);
+        }
+    }
 }
 
 impl Room {
@@ -92,6 +124,7 @@ impl Room {
             first_id: store.first_id()?,
             last_id: store.last_id(),
             fanout: broadcast::channel(limits.fanout_capacity.max(1)).0,
+            presence: Presence::default(),
         };
         tracing::info!(db = %db.display(), last_id = live.last_id, "history loaded");
         let live = Arc::new(Mutex::new(live));
@@ -111,12 +144,37 @@ impl Room {
         })
     }
 
-    /// Subscribes to the room and returns, atomically with it, the `history`
-    /// frame to send first: the messages after `after` when the room still
-    /// has all of them, else the recent history with `reset`.
-    pub fn join(&self, after: Option<u64>) -> (broadcast::Receiver<Utf8Bytes>, ServerFrame) {
-        let live = self.lock();
-        (live.fanout.subscribe(), live.history(after, self.history))
+    /// Takes `user` online (if `token` may hold the name) and subscribes to
+    /// the room, returning, atomically with it, the `history` frame to send
+    /// first (the messages after `after` when the room still has all of
+    /// them, else the recent history with `reset`) and who is online.
+    pub fn join(&self, user: &str, token: Option<&str>, after: Option<u64>) -> Result<Joined, Taken> {
+        let mut live = self.lock();
+        let first_connection = live.presence.connect(user, token)?;
+        // Announced before subscribing: the others hear of it, and the new
+        // connection finds itself in its `online` frame.
+        if first_connection {
+            live.announce(&ServerFrame::Joined {
+                user: user.to_owned(),
+            });
+        }
+        let fanout = live.fanout.subscribe();
+        Ok(Joined {
+            fanout,
+            history: live.history(after, self.history),
+            online: ServerFrame::Online {
+                users: live.presence.online(),
+            },
+            presence: PresenceGuard {
+                live: Arc::clone(&self.live),
+                user: user.to_owned(),
+            },
+        })
+    }
+
+    /// Broadcasts a frame that is not stored (presence, typing).
+    pub fn announce(&self, frame: &ServerFrame) {
+        self.lock().announce(frame);
     }
 
     /// How many connections are subscribed.
@@ -247,6 +305,11 @@ impl Live {
                     || Some(oldest.message.id) == self.first_id
             }
         }
+    }
+
+    fn announce(&self, frame: &ServerFrame) {
+        // Fails only when nobody is connected: then nobody is owed it.
+        let _ = self.fanout.send(Utf8Bytes::from(frame.to_json()));
     }
 
     fn publish(&mut self, posted: Posted, frame: Utf8Bytes) {

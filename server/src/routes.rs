@@ -42,18 +42,41 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
     let upgrade = ws_path
         .and(warp::query::<JoinQuery>())
         .and(warp::addr::remote())
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::header::optional::<String>("host"))
         .and(upgrade_request())
         .map(
-            move |query: JoinQuery, peer: Option<SocketAddr>, request: UpgradeRequest| {
+            move |query: JoinQuery,
+                  peer: Option<SocketAddr>,
+                  origin: Option<String>,
+                  host: Option<String>,
+                  request: UpgradeRequest| {
+                if !state.origins.allows(origin.as_deref(), host.as_deref()) {
+                    tracing::warn!(?peer, ?origin, "refused a WebSocket from another site");
+                    let text = "This page's origin may not open the chat's WebSocket.\n";
+                    return warp::reply::with_status(text, StatusCode::FORBIDDEN).into_response();
+                }
+                let ticket = match state.admission.admit(peer.map(|peer| peer.ip())) {
+                    Ok(ticket) => ticket,
+                    Err(refusal) => {
+                        tracing::warn!(?peer, %refusal, "refused a connection");
+                        let text = format!("{refusal}\n");
+                        return warp::reply::with_status(text, StatusCode::SERVICE_UNAVAILABLE)
+                            .into_response();
+                    }
+                };
                 let state = state.clone();
-                request.accept(
-                    socket_config(),
-                    &state.connections.clone(),
-                    move |socket| async move {
-                        connection::serve(socket, query, peer, &state.room, state.shutdown.clone())
-                            .await;
-                    },
-                )
+                let config = socket_config(state.limits.max_frame_bytes);
+                request.accept(config, &state.connections.clone(), move |socket| async move {
+                    let context = connection::Context {
+                        room: &state.room,
+                        limits: &state.limits,
+                        shutdown: state.shutdown.clone(),
+                        peer,
+                        ticket,
+                    };
+                    connection::serve(socket, query, context).await;
+                })
             },
         );
     let not_upgrade = ws_path.map(|| {
@@ -69,12 +92,16 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
 /// Per-connection buffers sized for a chat, not for bulk transfer:
 /// tungstenite's defaults (128 KiB each way) would cost more memory per idle
 /// connection than everything else together.
-fn socket_config() -> WebSocketConfig {
+fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         // Frames queued by one batch are written once this much is buffered,
         // and at the flush that ends the batch.
         .write_buffer_size(16 * 1024)
+        // A client that does not read cannot make the server buffer much.
+        .max_write_buffer_size(1024 * 1024)
+        .max_frame_size(Some(max_frame_bytes))
+        .max_message_size(Some(max_frame_bytes))
 }
 
 /// `GET /healthz`: the process is up and serving; reports open connections.

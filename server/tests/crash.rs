@@ -30,6 +30,7 @@ async fn start_binary(db: &Path) -> (Child, SocketAddr) {
         .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
         // A fresh client's history holds the whole conversation.
         .args(["--history", "1000"])
+        .args(["--rate-limit", "10000", "--rate-burst", "10000"])
         .arg("--db")
         .arg(db)
         .env("NO_COLOR", "1")

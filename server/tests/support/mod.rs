@@ -38,6 +38,9 @@ pub fn test_config(data: &tempfile::TempDir) -> Config {
     let mut config = Config::defaults();
     config.static_dir = "/nonexistent/dist".into();
     config.db = data.path().join("chat.db");
+    // Tests send fast; the rate limit has tests of its own.
+    config.rate_limit = 10_000.0;
+    config.rate_burst = 10_000;
     config
 }
 
@@ -139,7 +142,7 @@ pub async fn connect(addr: SocketAddr, user: &str, after: Option<u64>) -> Client
     Client { ws }
 }
 
-/// Connects and reads the welcome and history frames.
+/// Connects and reads the welcome, history and online frames.
 pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, History) {
     let mut client = connect(addr, user, after).await;
     match client.recv().await {
@@ -158,6 +161,10 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
         },
         other => panic!("expected history, got {other:?}"),
     };
+    match client.recv().await {
+        ServerFrame::Online { users } => assert!(users.iter().any(|u| u == user.trim())),
+        other => panic!("expected the online list, got {other:?}"),
+    }
     (client, history)
 }
 
@@ -192,8 +199,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// The next frame the server sends; fails the test on close or timeout.
+    /// The next frame the server sends, skipping presence and typing
+    /// frames; fails the test on close or timeout.
     pub async fn recv(&mut self) -> ServerFrame {
+        loop {
+            match self.recv_any().await {
+                ServerFrame::Joined { .. } | ServerFrame::Left { .. } | ServerFrame::Typing { .. } => {}
+                frame => return frame,
+            }
+        }
+    }
+
+    /// The next frame the server sends, whatever it is.
+    pub async fn recv_any(&mut self) -> ServerFrame {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await
@@ -218,16 +236,19 @@ impl Client {
         }
     }
 
-    /// Waits for the server's close frame, skipping nothing else.
+    /// Waits for the server's close frame, skipping text frames before it.
     pub async fn recv_close(&mut self) -> Option<CloseFrame> {
-        let message = tokio::time::timeout(PATIENCE, self.ws.next())
-            .await
-            .expect("a close in time")
-            .expect("close frame before end of stream")
-            .expect("no socket error");
-        match message {
-            Message::Close(frame) => frame,
-            other => panic!("expected a close frame, got {other:?}"),
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a close in time")
+                .expect("close frame before end of stream")
+                .expect("no socket error");
+            match message {
+                Message::Close(frame) => return frame,
+                Message::Text(_) | Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
         }
     }
 

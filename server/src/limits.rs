@@ -1,0 +1,217 @@
+//! What one client may cost: how fast it may send, and how many connections
+//! the server (and one address) may hold.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A token bucket: `rate` frames per second on average, `burst` at once.
+#[derive(Debug)]
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    updated: Instant,
+}
+
+impl RateLimiter {
+    pub fn new(rate: f64, burst: u32, now: Instant) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            rate: rate.max(f64::MIN_POSITIVE),
+            burst,
+            tokens: burst,
+            updated: now,
+        }
+    }
+
+    /// Takes a token if there is one; otherwise says how long until there is.
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+/// Counts open connections, globally and per address.
+#[derive(Debug)]
+pub struct Admission {
+    max_total: usize,
+    max_per_ip: usize,
+    open: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("The server is full; try again later.")]
+    ServerFull,
+    #[error("Too many connections from your address.")]
+    TooManyFromAddress,
+}
+
+/// One admitted connection; dropping it frees its place.
+#[derive(Debug)]
+pub struct Ticket {
+    admission: Arc<Admission>,
+    ip: Option<IpAddr>,
+}
+
+impl Admission {
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max_total,
+            max_per_ip,
+            open: Mutex::default(),
+        })
+    }
+
+    /// Admits a connection from `ip` (unknown for non-TCP transports) if
+    /// both caps allow it.
+    pub fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Ticket, Refusal> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.total >= self.max_total {
+            return Err(Refusal::ServerFull);
+        }
+        if let Some(ip) = ip {
+            let from_ip = open.per_ip.entry(ip).or_default();
+            if *from_ip >= self.max_per_ip {
+                return Err(Refusal::TooManyFromAddress);
+            }
+            *from_ip += 1;
+        }
+        open.total += 1;
+        Ok(Ticket {
+            admission: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut open = self
+            .admission
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        open.total = open.total.saturating_sub(1);
+        if let Some(ip) = self.ip {
+            if let Some(count) = open.per_ip.get_mut(&ip) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.per_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_the_rate() {
+        let start = Instant::now();
+        let mut bucket = RateLimiter::new(5.0, 10, start);
+        for _ in 0..10 {
+            assert_eq!(bucket.try_take(start), Ok(()));
+        }
+        let wait = bucket.try_take(start).expect_err("burst spent");
+        assert_eq!(wait, Duration::from_millis(200));
+        // 200 ms later there is exactly one more token.
+        let later = start + Duration::from_millis(200);
+        assert_eq!(bucket.try_take(later), Ok(()));
+        assert!(bucket.try_take(later).is_err());
+        // Idle for long, it refills only up to the burst.
+        let much_later = later + Duration::from_secs(60);
+        for _ in 0..10 {
+            assert_eq!(bucket.try_take(much_later), Ok(()));
+        }
+        assert!(bucket.try_take(much_later).is_err());
+    }
+
+    #[test]
+    fn admission_caps_total_and_per_address() {
+        let admission = Admission::new(3, 2);
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let first = admission.admit(Some(a)).expect("first");
+        let _second = admission.admit(Some(a)).expect("second");
+        assert_eq!(admission.admit(Some(a)).err(), Some(Refusal::TooManyFromAddress));
+        let _third = admission.admit(Some(b)).expect("other address");
+        assert_eq!(admission.admit(Some(b)).err(), Some(Refusal::ServerFull));
+        drop(first);
+        assert!(admission.admit(Some(a)).is_ok());
+    }
+}
+
+/// Which pages may open a WebSocket: a defence against Cross-Site WebSocket
+/// Hijacking, where a page on another site uses the visitor's browser to
+/// talk to this server.
+#[derive(Debug, Clone)]
+pub struct OriginPolicy {
+    /// Exact origins (`scheme://host[:port]`) allowed besides our own.
+    allowed: Vec<String>,
+    /// Whether a request without an `Origin` header (not a browser) is refused.
+    require: bool,
+}
+
+impl OriginPolicy {
+    pub fn new(allowed: &[String], require: bool) -> Self {
+        Self {
+            allowed: allowed
+                .iter()
+                .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
+            require,
+        }
+    }
+
+    /// Whether a page from `origin` may connect to us at `host` (the `Host`
+    /// header: our own origin is any scheme with that host and port).
+    pub fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return !self.require;
+        };
+        let origin = origin.to_ascii_lowercase();
+        let own = match (origin.split_once("://"), host) {
+            (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host),
+            _ => false,
+        };
+        own || self.allowed.contains(&origin)
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::OriginPolicy;
+
+    #[test]
+    fn own_origin_and_the_allowlist_pass() {
+        let policy = OriginPolicy::new(&["http://127.0.0.1:8080/".into()], false);
+        let host = Some("chat.example:8000");
+        assert!(policy.allows(Some("http://chat.example:8000"), host));
+        assert!(policy.allows(Some("https://CHAT.example:8000"), host));
+        assert!(policy.allows(Some("http://127.0.0.1:8080"), host));
+        assert!(!policy.allows(Some("https://evil.example"), host));
+        assert!(!policy.allows(Some("http://chat.example:8001"), host));
+        assert!(!policy.allows(Some("null"), host));
+        assert!(policy.allows(None, host), "non-browser clients by default");
+        assert!(!OriginPolicy::new(&[], true).allows(None, host));
+    }
+}
