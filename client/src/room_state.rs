@@ -13,6 +13,11 @@ use yew::Reducible;
 /// A message unconfirmed this long while there is no connection is shown as
 /// failed, with a Retry control.
 pub const PENDING_TIMEOUT_MS: f64 = 10_000.0;
+/// "is typing" shows this long after the last `typing` frame: a little more
+/// than the interval at which the server relays them.
+pub const TYPING_SHOWN_MS: f64 = protocol::TYPING_INTERVAL_MS as f64 + 1_500.0;
+/// Join and leave notices kept in the list.
+const NOTICES_KEPT: usize = 50;
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,15 +86,36 @@ pub struct RoomState {
     pub has_older: bool,
     /// A page of older messages has been asked for and not arrived.
     pub loading_older: bool,
+    /// Who is online, sorted.
+    pub online_users: Rc<Vec<String>>,
+    /// Who is typing, and since when (ms since the epoch).
+    pub typing: Rc<Vec<(String, f64)>>,
+    /// "bob joined", "bob left", placed after the newest message of the time.
+    pub presence_notices: Rc<Vec<PresenceNotice>>,
     /// The last request the server refused (e.g. a message too long).
     pub notice: Option<String>,
     /// Set when the server refused our username: the session is over.
     pub refused: Option<String>,
 }
 
+/// A join or leave, shown in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceNotice {
+    /// Unique among notices, for keyed rendering.
+    pub seq: u64,
+    pub text: String,
+    /// The newest message id when it happened: it shows after that message.
+    pub after_id: Option<u64>,
+}
+
 pub enum RoomAction {
     Connecting,
     Frame(ServerFrame),
+    /// `user` is typing, heard at `now`.
+    Typing {
+        user: String,
+        now: f64,
+    },
     Closed {
         retry_in_ms: u32,
     },
@@ -124,8 +150,41 @@ impl RoomState {
             outbox: Rc::new(outbox),
             has_older: false,
             loading_older: false,
+            online_users: Rc::default(),
+            typing: Rc::default(),
+            presence_notices: Rc::default(),
             notice: None,
             refused: None,
+        }
+    }
+
+    /// Who else is typing.
+    pub fn typing_users(&self) -> Vec<&str> {
+        let me = self.me.as_deref();
+        self.typing
+            .iter()
+            .map(|(user, _)| user.as_str())
+            .filter(|user| Some(*user) != me)
+            .collect()
+    }
+
+    fn add_presence_notice(&mut self, text: String) {
+        let seq = self.presence_notices.last().map_or(0, |n| n.seq + 1);
+        let after_id = self.newest_id();
+        let notices = Rc::make_mut(&mut self.presence_notices);
+        notices.push(PresenceNotice {
+            seq,
+            text,
+            after_id,
+        });
+        if notices.len() > NOTICES_KEPT {
+            notices.remove(0);
+        }
+    }
+
+    fn stop_typing(&mut self, user: &str) {
+        if self.typing.iter().any(|(u, _)| u == user) {
+            Rc::make_mut(&mut self.typing).retain(|(u, _)| u != user);
         }
     }
 
@@ -146,6 +205,7 @@ impl RoomState {
     /// message also leaves the outbox: it is confirmed.
     fn insert(&mut self, posted: Posted) {
         let Posted { message, client_id } = posted;
+        self.stop_typing(&message.user);
         let own = self.me.as_deref() == Some(message.user.as_str());
         if own && self.outbox.iter().any(|o| o.client_id == client_id) {
             Rc::make_mut(&mut self.outbox).retain(|o| o.client_id != client_id);
@@ -207,15 +267,36 @@ impl RoomState {
                 }
             }
             ServerFrame::Message(posted) => self.insert(posted),
+            ServerFrame::Online { mut users } => {
+                users.sort_by_key(|u| u.to_lowercase());
+                self.online_users = Rc::new(users);
+            }
+            ServerFrame::Joined { user } => {
+                if !self.online_users.contains(&user) {
+                    let users = Rc::make_mut(&mut self.online_users);
+                    users.push(user.clone());
+                    users.sort_by_key(|u| u.to_lowercase());
+                }
+                self.add_presence_notice(format!("{user} joined"));
+            }
+            ServerFrame::Left { user } => {
+                Rc::make_mut(&mut self.online_users).retain(|u| *u != user);
+                self.stop_typing(&user);
+                self.add_presence_notice(format!("{user} left"));
+            }
+            // Handled as `RoomAction::Typing`, which knows the time.
+            ServerFrame::Typing { .. } | ServerFrame::Pong => {}
             ServerFrame::Error {
                 code,
                 message,
                 client_id,
+                ..
             } => match (code, client_id) {
                 (
                     ErrorCode::EmptyUsername
                     | ErrorCode::UsernameTooLong
-                    | ErrorCode::InvalidUsername,
+                    | ErrorCode::InvalidUsername
+                    | ErrorCode::UsernameTaken,
                     _,
                 ) => {
                     self.refused = Some(message);
@@ -245,7 +326,12 @@ impl Reducible for RoomState {
         // Ticks are frequent and rarely change anything: keep the same state
         // (no re-render) unless a message times out.
         if let RoomAction::Tick { now } = action {
-            if self.online() || !self.outbox.iter().any(|o| o.timed_out_at(now)) {
+            let times_out = !self.online() && self.outbox.iter().any(|o| o.timed_out_at(now));
+            let stops_typing = self
+                .typing
+                .iter()
+                .any(|(_, since)| now - since >= TYPING_SHOWN_MS);
+            if !times_out && !stops_typing {
                 return self;
             }
         }
@@ -256,6 +342,9 @@ impl Reducible for RoomState {
             RoomAction::Closed { retry_in_ms } => {
                 state.connection = Connection::Offline { retry_in_ms };
                 state.loading_older = false;
+                // Nobody is known to be online or typing until we are back.
+                state.online_users = Rc::default();
+                state.typing = Rc::default();
             }
             RoomAction::Refused(reason) => {
                 state.refused.get_or_insert(reason);
@@ -269,10 +358,20 @@ impl Reducible for RoomState {
                 Rc::make_mut(&mut state.outbox).retain(|o| o.client_id != client_id);
             }
             RoomAction::Tick { now } => {
-                for outgoing in Rc::make_mut(&mut state.outbox).iter_mut() {
-                    if outgoing.timed_out_at(now) {
-                        outgoing.status = OutgoingStatus::TimedOut;
+                if !state.online() {
+                    for outgoing in Rc::make_mut(&mut state.outbox).iter_mut() {
+                        if outgoing.timed_out_at(now) {
+                            outgoing.status = OutgoingStatus::TimedOut;
+                        }
                     }
+                }
+                Rc::make_mut(&mut state.typing).retain(|(_, since)| now - since < TYPING_SHOWN_MS);
+            }
+            RoomAction::Typing { user, now } => {
+                let typing = Rc::make_mut(&mut state.typing);
+                match typing.iter_mut().find(|(u, _)| *u == user) {
+                    Some(entry) => entry.1 = now,
+                    None => typing.push((user, now)),
                 }
             }
             RoomAction::LoadingOlder => state.loading_older = true,
@@ -451,6 +550,73 @@ mod tests {
         });
         assert_eq!(statuses(&state), [("a1", &OutgoingStatus::Pending)]);
         assert_eq!(state.outbox[0].since, 99_000.0);
+    }
+
+    #[test]
+    fn presence_follows_online_joined_and_left() {
+        let state = reduce_all([
+            welcome("alice"),
+            RoomAction::Frame(ServerFrame::Online {
+                users: vec!["carol".into(), "alice".into()],
+            }),
+            message(1, "carol"),
+            RoomAction::Frame(ServerFrame::Joined { user: "Bob".into() }),
+            RoomAction::Frame(ServerFrame::Left {
+                user: "carol".into(),
+            }),
+        ]);
+        assert_eq!(*state.online_users, ["alice", "Bob"]);
+        let notices: Vec<(&str, Option<u64>)> = state
+            .presence_notices
+            .iter()
+            .map(|n| (n.text.as_str(), n.after_id))
+            .collect();
+        assert_eq!(notices, [("Bob joined", Some(1)), ("carol left", Some(1))]);
+        let state = state.reduce(RoomAction::Closed { retry_in_ms: 100 });
+        assert!(state.online_users.is_empty());
+    }
+
+    #[test]
+    fn typing_shows_for_others_and_expires() {
+        let state = reduce_all([
+            welcome("alice"),
+            RoomAction::Typing {
+                user: "bob".into(),
+                now: 1_000.0,
+            },
+            RoomAction::Typing {
+                user: "alice".into(),
+                now: 1_000.0,
+            },
+        ]);
+        assert_eq!(state.typing_users(), ["bob"]);
+        let still = Rc::clone(&state).reduce(RoomAction::Tick {
+            now: 1_000.0 + TYPING_SHOWN_MS - 1.0,
+        });
+        assert!(Rc::ptr_eq(&state, &still));
+        let expired = state.reduce(RoomAction::Tick {
+            now: 1_000.0 + TYPING_SHOWN_MS,
+        });
+        assert!(expired.typing_users().is_empty());
+        // A message from someone ends their "is typing".
+        let state = reduce_all([
+            welcome("alice"),
+            RoomAction::Typing {
+                user: "bob".into(),
+                now: 1_000.0,
+            },
+            message(1, "bob"),
+        ]);
+        assert!(state.typing_users().is_empty());
+    }
+
+    #[test]
+    fn a_taken_name_is_a_refusal() {
+        let state = reduce_all([RoomAction::Frame(ServerFrame::error(
+            ErrorCode::UsernameTaken,
+            "taken",
+        ))]);
+        assert_eq!(state.refused.as_deref(), Some("taken"));
     }
 
     #[test]

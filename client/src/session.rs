@@ -7,6 +7,21 @@ use gloo::storage::{LocalStorage, Storage};
 use yew::{Reducible, UseReducerHandle};
 
 const USERNAME_KEY: &str = "chat.username";
+const TOKEN_KEY: &str = "chat.token";
+
+/// This browser's token, made once and kept: connections presenting it may
+/// share a name (a second tab, a reconnect); other browsers may not.
+pub fn browser_token() -> String {
+    if let Ok(token) = LocalStorage::get::<String>(TOKEN_KEY) {
+        return token;
+    }
+    let random = || (js_sys::Math::random() * 2f64.powi(52)) as u64;
+    let token = format!("{:013x}{:013x}", random(), random());
+    if let Err(error) = LocalStorage::set(TOKEN_KEY, &token) {
+        gloo::console::warn!(format!("cannot store the browser token: {error}"));
+    }
+    token
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Session {

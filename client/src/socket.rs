@@ -23,6 +23,12 @@ use crate::room_state::{Outgoing, OutgoingStatus, RoomAction, RoomState};
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
 /// Messages asked for per "load older".
 const OLDER_PAGE: u32 = 50;
+/// Silence after which the client asks the server whether it is there...
+const QUIET_MS: f64 = 25_000.0;
+/// ...and after which it gives the connection up for dead and reconnects.
+const DEAD_MS: f64 = 40_000.0;
+/// How often the client checks for silence.
+const LIVENESS_CHECK_MS: u32 = 5_000;
 
 /// The room and what the user can do in it.
 #[derive(Clone, PartialEq)]
@@ -36,6 +42,8 @@ pub struct RoomHandle {
     pub discard: Callback<String>,
     /// Asks for the page of messages before the oldest shown.
     pub load_older: Callback<()>,
+    /// Tells the others the user is typing (sent at most every few seconds).
+    pub typing: Callback<()>,
 }
 
 /// Frames for the socket task to send while connected.
@@ -76,7 +84,11 @@ pub fn use_room(user: &str) -> RoomHandle {
         move |user| {
             let (sender, receiver) = mpsc::unbounded();
             *outbound.borrow_mut() = Some(sender);
-            let (task, abort) = abortable(run(user.clone(), newest, dispatcher, receiver));
+            let url = SocketUrl {
+                user: user.clone(),
+                token: crate::session::browser_token(),
+            };
+            let (task, abort) = abortable(run(url, newest, dispatcher, receiver));
             wasm_bindgen_futures::spawn_local(task.map(|_| ()));
             move || abort.abort()
         }
@@ -144,6 +156,7 @@ pub fn use_room(user: &str) -> RoomHandle {
     };
     let load_older = {
         let state = state.clone();
+        let outbound = outbound.clone();
         Callback::from(move |()| {
             let idle = state.online() && state.has_older && !state.loading_older;
             if let (true, Some(before)) = (idle, state.oldest_id()) {
@@ -156,29 +169,52 @@ pub fn use_room(user: &str) -> RoomHandle {
             }
         })
     };
+    let last_typing = use_mut_ref(|| 0.0_f64);
+    let typing = {
+        let state = state.clone();
+        Callback::from(move |()| {
+            let now = js_sys::Date::now();
+            let quiet = protocol::TYPING_INTERVAL_MS as f64;
+            if state.online() && now - *last_typing.borrow() >= quiet {
+                *last_typing.borrow_mut() = now;
+                send(&outbound, &ClientFrame::Typing);
+            }
+        })
+    };
     RoomHandle {
         state,
         post,
         retry,
         discard,
         load_older,
+        typing,
     }
 }
 
-/// `ws(s)://<this host>/ws?user=<name>[&after=<id>]`: the same build works
-/// behind `trunk serve`'s proxy and when served by the server, over http or
-/// https.
-fn socket_url(user: &str, after: Option<u64>) -> String {
-    let location = gloo::utils::window().location();
-    let scheme = match location.protocol().as_deref() {
-        Ok("https:") => "wss",
-        _ => "ws",
-    };
-    let host = location.host().unwrap_or_default();
-    let user = String::from(js_sys::encode_uri_component(user));
-    match after {
-        Some(after) => format!("{scheme}://{host}/ws?user={user}&after={after}"),
-        None => format!("{scheme}://{host}/ws?user={user}"),
+/// Who connects: the name and this browser's token.
+struct SocketUrl {
+    user: String,
+    token: String,
+}
+
+impl SocketUrl {
+    /// `ws(s)://<this host>/ws?user=<name>&token=<token>[&after=<id>]`: the
+    /// same build works behind `trunk serve`'s proxy and when served by the
+    /// server, over http or https.
+    fn resuming_after(&self, after: Option<u64>) -> String {
+        let location = gloo::utils::window().location();
+        let scheme = match location.protocol().as_deref() {
+            Ok("https:") => "wss",
+            _ => "ws",
+        };
+        let host = location.host().unwrap_or_default();
+        let user = String::from(js_sys::encode_uri_component(&self.user));
+        let token = String::from(js_sys::encode_uri_component(&self.token));
+        let base = format!("{scheme}://{host}/ws?user={user}&token={token}");
+        match after {
+            Some(after) => format!("{base}&after={after}"),
+            None => base,
+        }
     }
 }
 
@@ -200,7 +236,7 @@ enum Ended {
 }
 
 async fn run(
-    user: String,
+    url: SocketUrl,
     newest: Rc<RefCell<Option<u64>>>,
     room: UseReducerDispatcher<RoomState>,
     mut outbound: UnboundedReceiver<String>,
@@ -208,7 +244,7 @@ async fn run(
     let mut attempt = 0;
     loop {
         room.dispatch(RoomAction::Connecting);
-        let url = socket_url(&user, *newest.borrow());
+        let url = url.resuming_after(*newest.borrow());
         match connect_once(&url, &room, &mut outbound).await {
             Ended::Refused(reason) => return room.dispatch(RoomAction::Refused(reason)),
             Ended::Abandoned => return,
@@ -245,17 +281,25 @@ async fn connect_once(
     }
     let (mut sink, mut stream) = socket.split();
     let mut welcomed = false;
+    // Browsers hide WebSocket pings: silence is noticed here, by the clock.
+    let mut last_heard = js_sys::Date::now();
     loop {
         let incoming = stream.next().fuse();
         let outgoing = outbound.next().fuse();
-        pin_mut!(incoming, outgoing);
+        let check = TimeoutFuture::new(LIVENESS_CHECK_MS).fuse();
+        pin_mut!(incoming, outgoing, check);
         select_biased! {
             event = incoming => match event {
                 // `message`
                 Some(Ok(Message::Text(text))) => match ServerFrame::parse(&text) {
                     Ok(frame) => {
+                        last_heard = js_sys::Date::now();
                         welcomed |= matches!(frame, ServerFrame::Welcome { .. });
-                        room.dispatch(RoomAction::Frame(frame));
+                        let action = match frame {
+                            ServerFrame::Typing { user } => RoomAction::Typing { user, now: last_heard },
+                            frame => RoomAction::Frame(frame),
+                        };
+                        room.dispatch(action);
                     }
                     Err(error) => gloo::console::warn!(format!("skipped an unreadable frame: {error}")),
                 },
@@ -283,6 +327,16 @@ async fn connect_once(
                     }
                 }
                 None => return Ended::Abandoned,
+            },
+            () = check => {
+                let silence = js_sys::Date::now() - last_heard;
+                if silence >= DEAD_MS {
+                    gloo::console::warn!("no sign of the server for a while: reconnecting");
+                    return Ended::Dropped { welcomed };
+                }
+                if silence >= QUIET_MS {
+                    let _ = sink.send(Message::Text(ClientFrame::Ping.to_json())).await;
+                }
             },
         }
     }

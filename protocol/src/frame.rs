@@ -67,7 +67,6 @@ pub enum ClientFrame {
     Ping,
 }
 
-
 /// How often one user's typing is relayed, and about how long a client
 /// shows "is typing" after the last `typing` frame.
 pub const TYPING_INTERVAL_MS: u64 = 3_000;

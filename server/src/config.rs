@@ -57,7 +57,11 @@ pub struct Config {
     /// Origins, besides the server's own, whose pages may open a WebSocket
     /// (e.g. http://127.0.0.1:8080 for `trunk serve`). Repeat or separate
     /// with commas.
-    #[arg(long = "allowed-origin", env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        env = "CHAT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
 
     /// Refuse WebSocket upgrades without an Origin header (non-browser

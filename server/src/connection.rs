@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use protocol::{
-    validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame,
-    TYPING_INTERVAL_MS,
+    validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame, TYPING_INTERVAL_MS,
 };
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -199,7 +198,10 @@ impl Ended {
         let (code, reason) = match self {
             Self::ClientLeft | Self::SocketError(_) => return None,
             Self::ShuttingDown => (CloseCode::Away, "server shutting down".to_owned()),
-            Self::FellBehind(_) => (CloseCode::Again, "fell behind the room; reconnect".to_owned()),
+            Self::FellBehind(_) => (
+                CloseCode::Again,
+                "fell behind the room; reconnect".to_owned(),
+            ),
             Self::TooSlow => (CloseCode::Policy, "not reading fast enough".to_owned()),
             Self::Unresponsive => (CloseCode::Policy, "no answer to pings".to_owned()),
             Self::FrameTooLarge => (
@@ -233,7 +235,11 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    async fn run(&mut self, fanout: &mut Receiver<Utf8Bytes>, shutdown: &CancellationToken) -> Ended {
+    async fn run(
+        &mut self,
+        fanout: &mut Receiver<Utf8Bytes>,
+        shutdown: &CancellationToken,
+    ) -> Ended {
         let every = self.limits.ping_interval;
         let limit = self.limits.send_timeout;
         let mut pings = interval_at(Instant::now() + every, every);
@@ -298,7 +304,9 @@ impl Session<'_> {
                 _ => None,
             };
             let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-            return self.answer(ServerFrame::rate_limited(wait_ms, client_id)).await;
+            return self
+                .answer(ServerFrame::rate_limited(wait_ms, client_id))
+                .await;
         }
         self.strikes = 0;
         let answer = match parsed {
@@ -326,7 +334,11 @@ impl Session<'_> {
         match frame {
             ClientFrame::Send { client_id, msg } => {
                 let reply = self.direct.0.clone();
-                match self.room.post(self.user, msg, client_id.clone(), reply).await {
+                match self
+                    .room
+                    .post(self.user, msg, client_id.clone(), reply)
+                    .await
+                {
                     Ok(()) => None,
                     Err(_) => Some(ServerFrame::send_error(
                         ErrorCode::ShuttingDown,
@@ -370,13 +382,20 @@ impl Session<'_> {
     }
 
     async fn answer(&mut self, frame: ServerFrame) -> Result<(), Ended> {
-        timed(self.limits.send_timeout, self.socket.send(Message::text(frame.to_json()))).await
+        timed(
+            self.limits.send_timeout,
+            self.socket.send(Message::text(frame.to_json())),
+        )
+        .await
     }
 }
 
 /// Runs a write, ending the session if the client does not take it within
 /// `limit`: a client that stops reading must not hold a task forever.
-async fn timed<E: Into<Ended>>(limit: Duration, write: impl Future<Output = Result<(), E>>) -> Result<(), Ended> {
+async fn timed<E: Into<Ended>>(
+    limit: Duration,
+    write: impl Future<Output = Result<(), E>>,
+) -> Result<(), Ended> {
     match tokio::time::timeout(limit, write).await {
         Ok(result) => result.map_err(Into::into),
         Err(_) => Err(Ended::TooSlow),
@@ -385,7 +404,11 @@ async fn timed<E: Into<Ended>>(limit: Duration, write: impl Future<Output = Resu
 
 /// Writes `first` and whatever else is already queued, then flushes once:
 /// under load a connection sends many frames per system call.
-async fn write_batch(socket: &mut Socket, first: Utf8Bytes, fanout: &mut Receiver<Utf8Bytes>) -> Result<(), Ended> {
+async fn write_batch(
+    socket: &mut Socket,
+    first: Utf8Bytes,
+    fanout: &mut Receiver<Utf8Bytes>,
+) -> Result<(), Ended> {
     socket.feed(Message::Text(first)).await?;
     for _ in 1..MAX_BATCH {
         match fanout.try_recv() {

@@ -68,7 +68,10 @@ pub async fn run(
         room: Arc::new(room),
         limits: Arc::new(SessionLimits::from_config(&config)),
         admission: Admission::new(config.max_connections, config.max_connections_per_ip),
-        origins: Arc::new(OriginPolicy::new(&config.allowed_origins, config.require_origin)),
+        origins: Arc::new(OriginPolicy::new(
+            &config.allowed_origins,
+            config.require_origin,
+        )),
         shutdown: CancellationToken::new(),
         connections: TaskTracker::new(),
     };

@@ -152,7 +152,10 @@ mod tests {
         let b: IpAddr = [10, 0, 0, 2].into();
         let first = admission.admit(Some(a)).expect("first");
         let _second = admission.admit(Some(a)).expect("second");
-        assert_eq!(admission.admit(Some(a)).err(), Some(Refusal::TooManyFromAddress));
+        assert_eq!(
+            admission.admit(Some(a)).err(),
+            Some(Refusal::TooManyFromAddress)
+        );
         let _third = admission.admit(Some(b)).expect("other address");
         assert_eq!(admission.admit(Some(b)).err(), Some(Refusal::ServerFull));
         drop(first);

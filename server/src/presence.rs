@@ -83,14 +83,22 @@ mod tests {
     fn one_name_one_client_many_tabs() {
         let mut presence = Presence::default();
         assert_eq!(presence.connect("alice", Some("t1")), Ok(true));
-        assert_eq!(presence.connect("alice", Some("t1")), Ok(false), "second tab");
+        assert_eq!(
+            presence.connect("alice", Some("t1")),
+            Ok(false),
+            "second tab"
+        );
         assert_eq!(presence.connect("Alice", Some("t2")), Err(Taken));
         assert_eq!(presence.connect("ALICE", None), Err(Taken));
         assert_eq!(presence.connect("bob", None), Ok(true));
         assert_eq!(presence.online(), ["alice", "bob"]);
         assert!(!presence.disconnect("alice"));
         assert!(presence.disconnect("alice"), "last tab closed");
-        assert_eq!(presence.connect("Alice", Some("t2")), Ok(true), "free again");
+        assert_eq!(
+            presence.connect("Alice", Some("t2")),
+            Ok(true),
+            "free again"
+        );
         // Without a token a name cannot be shared, not even with itself.
         assert_eq!(presence.connect("bob", None), Err(Taken));
     }

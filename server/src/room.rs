@@ -148,7 +148,12 @@ impl Room {
     /// the room, returning, atomically with it, the `history` frame to send
     /// first (the messages after `after` when the room still has all of
     /// them, else the recent history with `reset`) and who is online.
-    pub fn join(&self, user: &str, token: Option<&str>, after: Option<u64>) -> Result<Joined, Taken> {
+    pub fn join(
+        &self,
+        user: &str,
+        token: Option<&str>,
+        after: Option<u64>,
+    ) -> Result<Joined, Taken> {
         let mut live = self.lock();
         let first_connection = live.presence.connect(user, token)?;
         // Announced before subscribing: the others hear of it, and the new

@@ -67,16 +67,20 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                 };
                 let state = state.clone();
                 let config = socket_config(state.limits.max_frame_bytes);
-                request.accept(config, &state.connections.clone(), move |socket| async move {
-                    let context = connection::Context {
-                        room: &state.room,
-                        limits: &state.limits,
-                        shutdown: state.shutdown.clone(),
-                        peer,
-                        ticket,
-                    };
-                    connection::serve(socket, query, context).await;
-                })
+                request.accept(
+                    config,
+                    &state.connections.clone(),
+                    move |socket| async move {
+                        let context = connection::Context {
+                            room: &state.room,
+                            limits: &state.limits,
+                            shutdown: state.shutdown.clone(),
+                            peer,
+                            ticket,
+                        };
+                        connection::serve(socket, query, context).await;
+                    },
+                )
             },
         );
     let not_upgrade = ws_path.map(|| {

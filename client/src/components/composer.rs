@@ -8,6 +8,8 @@ use yew::prelude::*;
 pub struct ComposerProps {
     pub online: bool,
     pub on_send: Callback<String>,
+    /// Called on every edit; the room decides how often to tell the others.
+    pub on_typing: Callback<()>,
 }
 
 /// Characters left before the counter shows up.
@@ -37,8 +39,13 @@ pub fn Composer(props: &ComposerProps) -> Html {
     };
     let oninput = {
         let draft = draft.clone();
+        let on_typing = props.on_typing.clone();
         Callback::from(move |e: InputEvent| {
-            draft.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+            let text = e.target_unchecked_into::<HtmlTextAreaElement>().value();
+            if !text.trim().is_empty() {
+                on_typing.emit(());
+            }
+            draft.set(text)
         })
     };
     let onkeydown = {

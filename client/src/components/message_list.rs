@@ -8,7 +8,7 @@ use wasm_bindgen::JsValue;
 use web_sys::Element;
 use yew::prelude::*;
 
-use crate::room_state::{Entry, Outgoing, OutgoingStatus};
+use crate::room_state::{Entry, Outgoing, OutgoingStatus, PresenceNotice};
 
 /// How close to an edge (in pixels) still counts as being at it.
 const EDGE_SLACK_PX: i32 = 48;
@@ -17,6 +17,7 @@ const EDGE_SLACK_PX: i32 = 48;
 pub struct MessageListProps {
     pub entries: Rc<Vec<Rc<Entry>>>,
     pub outbox: Rc<Vec<Outgoing>>,
+    pub presence_notices: Rc<Vec<PresenceNotice>>,
     pub has_older: bool,
     pub loading_older: bool,
     pub on_load_older: Callback<()>,
@@ -88,37 +89,73 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         Callback::from(move |_| on_load_older.emit(()))
     };
 
+    // One flat, fully keyed list: appending or prepending messages touches
+    // only the new items.
+    let mut items: Vec<Html> = Vec::with_capacity(props.entries.len() + props.outbox.len() + 2);
+    if props.has_older {
+        items.push(html! {
+            <li class="older" key="older">
+                <button onclick={load_older} disabled={props.loading_older}>
+                    { if props.loading_older { "Loading…" } else { "Load older messages" } }
+                </button>
+            </li>
+        });
+    }
+    if props.entries.is_empty() && props.outbox.is_empty() {
+        items.push(html! { <li class="empty" key="empty">{ "No messages yet. Say hello!" }</li> });
+    }
+    // Notices from before the first message shown go first.
+    items.extend(notices_after(&props.presence_notices, None, oldest));
+    for entry in props.entries.iter() {
+        items.push(html! { <MessageItem key={entry.message.id} entry={Rc::clone(entry)} /> });
+        items.extend(notices_after(
+            &props.presence_notices,
+            Some(entry.message.id),
+            oldest,
+        ));
+    }
+    items.extend(props.outbox.iter().map(|outgoing| {
+        html! {
+            <OutgoingItem
+                key={format!("outbox-{}", outgoing.client_id)}
+                outgoing={outgoing.clone()}
+                on_retry={props.on_retry.clone()}
+                on_discard={props.on_discard.clone()}
+            />
+        }
+    }));
+
     html! {
         <div class="messages-wrap">
             <ol class="messages" ref={list} {onscroll} role="log" aria-live="polite"
                 aria-relevant="additions" aria-label="Messages" tabindex="0">
-                if props.has_older {
-                    <li class="older" key="older">
-                        <button onclick={load_older} disabled={props.loading_older}>
-                            { if props.loading_older { "Loading…" } else { "Load older messages" } }
-                        </button>
-                    </li>
-                }
-                if props.entries.is_empty() && props.outbox.is_empty() {
-                    <li class="empty" key="empty">{ "No messages yet. Say hello!" }</li>
-                }
-                { for props.entries.iter().map(|entry| html! {
-                    <MessageItem key={entry.message.id} entry={Rc::clone(entry)} />
-                }) }
-                { for props.outbox.iter().map(|outgoing| html! {
-                    <OutgoingItem
-                        key={format!("outbox-{}", outgoing.client_id)}
-                        outgoing={outgoing.clone()}
-                        on_retry={props.on_retry.clone()}
-                        on_discard={props.on_discard.clone()}
-                    />
-                }) }
+                { for items }
             </ol>
             if *unseen {
                 <button class="jump" onclick={jump}>{ "New messages ↓" }</button>
             }
         </div>
     }
+}
+
+/// The join/leave notices that belong right after message `after` (`None`:
+/// before the first message shown).
+fn notices_after(
+    notices: &[PresenceNotice],
+    after: Option<u64>,
+    oldest: Option<u64>,
+) -> impl Iterator<Item = Html> + '_ {
+    notices
+        .iter()
+        .filter(move |notice| match after {
+            Some(id) => notice.after_id == Some(id),
+            None => notice.after_id.is_none_or(|id| oldest.is_none_or(|oldest| id < oldest)),
+        })
+        .map(|notice| {
+            html! {
+                <li key={format!("notice-{}", notice.seq)} class="presence-notice">{ &notice.text }</li>
+            }
+        })
 }
 
 #[derive(Properties, PartialEq)]

@@ -1,3 +1,4 @@
 pub mod composer;
 pub mod message_list;
+pub mod people;
 pub mod status;

@@ -5,6 +5,7 @@ use yew_router::prelude::*;
 
 use crate::components::composer::Composer;
 use crate::components::message_list::MessageList;
+use crate::components::people::People;
 use crate::components::status::Status;
 use crate::room_state::RoomAction;
 use crate::session::{SessionAction, SessionHandle};
@@ -54,12 +55,14 @@ fn RoomView(props: &RoomViewProps) -> Html {
             <header class="topbar">
                 <h1>{ "Chat" }</h1>
                 <Status connection={state.connection.clone()} />
+                <People users={state.online_users.clone()} me={state.me.clone()} />
                 <span class="me" title="Your name">{ me }</span>
                 <button class="leave" onclick={leave}>{ "Leave" }</button>
             </header>
             <MessageList
                 entries={state.entries.clone()}
                 outbox={state.outbox.clone()}
+                presence_notices={state.presence_notices.clone()}
                 has_older={state.has_older}
                 loading_older={state.loading_older}
                 on_load_older={room.load_older.clone()}
@@ -72,7 +75,19 @@ fn RoomView(props: &RoomViewProps) -> Html {
                     <button class="dismiss" onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
                 </div>
             }
-            <Composer online={state.online()} on_send={room.post.clone()} />
+            <p class="typing" aria-live="polite">{ typing_line(&state.typing_users()) }</p>
+            <Composer online={state.online()} on_send={room.post.clone()}
+                on_typing={room.typing.clone()} />
         </div>
+    }
+}
+
+/// "alice is typing…", "alice and bob are typing…", "3 people are typing…".
+fn typing_line(users: &[&str]) -> String {
+    match users {
+        [] => String::new(),
+        [one] => format!("{one} is typing…"),
+        [one, two] => format!("{one} and {two} are typing…"),
+        many => format!("{} people are typing…", many.len()),
     }
 }

@@ -204,7 +204,9 @@ impl Client {
     pub async fn recv(&mut self) -> ServerFrame {
         loop {
             match self.recv_any().await {
-                ServerFrame::Joined { .. } | ServerFrame::Left { .. } | ServerFrame::Typing { .. } => {}
+                ServerFrame::Joined { .. }
+                | ServerFrame::Left { .. }
+                | ServerFrame::Typing { .. } => {}
                 frame => return frame,
             }
         }

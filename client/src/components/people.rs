@@ -1,0 +1,43 @@
+//! Who is online: a count in the top bar that opens the list.
+
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct PeopleProps {
+    pub users: Rc<Vec<String>>,
+    /// The name bound to us, marked "(you)".
+    pub me: Option<String>,
+}
+
+#[component]
+pub fn People(props: &PeopleProps) -> Html {
+    let open = use_state(|| false);
+    let toggle = {
+        let open = open.clone();
+        Callback::from(move |_| open.set(!*open))
+    };
+    let count = props.users.len();
+    html! {
+        <div class="people">
+            <button class="people-toggle" onclick={toggle} aria-expanded={open.to_string()}
+                aria-controls="people-list">
+                { format!("{count} online") }
+            </button>
+            if *open {
+                <ul id="people-list" class="people-list" aria-label="Online">
+                    { for props.users.iter().map(|user| {
+                        let mine = props.me.as_deref() == Some(user.as_str());
+                        html! {
+                            <li key={user.clone()}>
+                                { user }
+                                if mine { <span class="you">{ " (you)" }</span> }
+                            </li>
+                        }
+                    }) }
+                </ul>
+            }
+        </div>
+    }
+}
