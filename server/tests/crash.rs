@@ -6,15 +6,11 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use protocol::{ClientFrame, Posted, ServerFrame};
-use support::{connect, join, PATIENCE};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use support::{connect, join, start_binary, PATIENCE};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -22,42 +18,6 @@ const EACH: usize = 60;
 /// Kill the server once alice has seen this many messages: mid-stream.
 const KILL_AFTER: usize = 40;
 const SEND_INTERVAL: Duration = Duration::from_millis(5);
-
-/// Starts the server binary on port 0 and returns it with its address, read
-/// from its log.
-async fn start_binary(db: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
-        // A fresh client's history holds the whole conversation.
-        .args(["--history", "1000"])
-        .args(["--rate-limit", "10000", "--rate-burst", "10000"])
-        .arg("--db")
-        .arg(db)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the server binary");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = tokio::time::timeout(PATIENCE, async {
-        while let Some(line) = lines.next_line().await.expect("read log") {
-            if let Some(rest) = line.split("chat room at http://").nth(1) {
-                let addr: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                    .collect();
-                return addr.parse::<SocketAddr>().expect("an address in the log");
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("the server starts in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
-}
 
 /// What one client has seen: every message by id, and which of its own
 /// sends the server acknowledged (echoed back).
@@ -152,7 +112,7 @@ async fn chat(
 async fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
     let data = tempfile::tempdir().expect("tmp");
     let db = data.path().join("chat.db");
-    let (mut server, addr) = start_binary(&db).await;
+    let (mut server, addr) = start_binary(&db, &[]).await;
 
     let (kill, mut killed) = watch::channel(false);
     let mut alice = View::default();
@@ -178,7 +138,7 @@ async fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
         .collect();
     assert!(!acked_before_kill.is_empty());
 
-    let (_server, addr) = start_binary(&db).await;
+    let (_server, addr) = start_binary(&db, &[]).await;
     let (alice_done, bob_done) = tokio::join!(
         chat(addr, "alice", &mut alice, None),
         chat(addr, "bob", &mut bob, None),

@@ -3,13 +3,16 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use protocol::{ClientFrame, Posted, ServerFrame};
 use server::Config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -116,6 +119,43 @@ impl TestServer {
     }
 }
 
+/// Starts the server binary on port 0 and returns it with its address, read
+/// from its log.
+pub async fn start_binary(db: &Path, extra_args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
+        // Tests send fast, and a fresh client's history holds a whole test.
+        .args(["--history", "1000"])
+        .args(["--rate-limit", "10000", "--rate-burst", "10000"])
+        .arg("--db")
+        .arg(db)
+        .args(extra_args)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server binary");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.expect("read log") {
+            if let Some(rest) = line.split("chat room at http://").nth(1) {
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                return addr.parse::<SocketAddr>().expect("an address in the log");
+            }
+        }
+        panic!("the server exited before listening");
+    })
+    .await
+    .expect("the server starts in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
 /// The `history` frame, unpacked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct History {
@@ -140,6 +180,35 @@ pub async fn connect(addr: SocketAddr, user: &str, after: Option<u64>) -> Client
         .await
         .expect("websocket connects");
     Client { ws }
+}
+
+/// Attempts a connection with a raw query string and, optionally, an
+/// `Origin` header; returns the handshake's error (such as an HTTP 403).
+pub async fn try_connect(
+    addr: SocketAddr,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/ws?{query}")
+        .into_client_request()
+        .expect("a valid request");
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("a valid header"));
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(Client { ws })
+}
+
+/// The HTTP status a refused handshake got.
+pub fn refused_status(result: Result<Client, tokio_tungstenite::tungstenite::Error>) -> u16 {
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("expected an HTTP refusal, got a connection"),
+    }
 }
 
 /// Connects and reads the welcome, history and online frames.
