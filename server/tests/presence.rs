@@ -22,9 +22,9 @@ async fn join_with_token(server: &TestServer, user: &str, token: &str) -> (Clien
 
 async fn next_presence(client: &mut Client) -> ServerFrame {
     loop {
-        match client.recv_any().await {
-            frame @ (ServerFrame::Joined { .. } | ServerFrame::Left { .. }) => return frame,
-            _ => {}
+        let frame = client.recv_any().await;
+        if matches!(frame, ServerFrame::Joined { .. } | ServerFrame::Left { .. }) {
+            return frame;
         }
     }
 }
