@@ -263,8 +263,11 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
     let alice = browser(&driver, &alice_profile).await;
     let bob = browser(&driver, &bob_profile).await;
 
+    // Bob's name and message are markup that would run script if it were
+    // rendered as HTML (an alert would also break every later command).
+    let bob_name = "<svg onload=alert(1)>";
     log_in(&alice, &server.base, "alice").await;
-    log_in(&bob, &server.base, "bob").await;
+    log_in(&bob, &server.base, bob_name).await;
 
     say(&alice, "hello from alice").await;
     let xss = "<img src=x onerror=alert(1)>";
@@ -273,20 +276,34 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
 
     let expected_for_bob = vec![
         ("alice".to_owned(), "hello from alice".to_owned(), false),
-        ("bob".to_owned(), xss.to_owned(), true),
+        (bob_name.to_owned(), xss.to_owned(), true),
     ];
     assert_eq!(wait_for_messages(&bob, 2).await, expected_for_bob);
     let expected_for_alice = vec![
         ("alice".to_owned(), "hello from alice".to_owned(), true),
-        ("bob".to_owned(), xss.to_owned(), false),
+        (bob_name.to_owned(), xss.to_owned(), false),
     ];
     assert_eq!(wait_for_messages(&alice, 2).await, expected_for_alice);
-    // Shown as text: no element was made of it.
+    // Shown as text: no element was made of either.
     assert!(alice
-        .find_all(Locator::Css(".messages img"))
+        .find_all(Locator::Css("img, svg"))
         .await
         .expect("query")
         .is_empty());
+    // Both are in alice's online list, and she saw bob join.
+    find(&alice, ".people-toggle")
+        .await
+        .click()
+        .await
+        .expect("open the list");
+    assert_eq!(
+        texts(&alice, ".people-list li").await,
+        [bob_name.to_owned(), "alice (you)".to_owned()]
+    );
+    assert_eq!(
+        texts(&alice, ".presence-notice").await,
+        [format!("{bob_name} joined")]
+    );
 
     // A reload keeps the name and goes straight back into the room.
     alice.refresh().await.expect("reload");

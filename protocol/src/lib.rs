@@ -39,6 +39,8 @@
 //!   `retryAfterMs` (only with `rate_limited`) says when to try again.
 
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod validate;
 
 pub use frame::{
