@@ -271,18 +271,22 @@ impl RoomState {
                 users.sort_by_key(|u| u.to_lowercase());
                 self.online_users = Rc::new(users);
             }
-            ServerFrame::Joined { user } => {
-                if !self.online_users.contains(&user) {
-                    let users = Rc::make_mut(&mut self.online_users);
-                    users.push(user.clone());
-                    users.sort_by_key(|u| u.to_lowercase());
+            ServerFrame::Presence { joined, left } => {
+                for user in left {
+                    if self.online_users.contains(&user) {
+                        Rc::make_mut(&mut self.online_users).retain(|u| *u != user);
+                        self.stop_typing(&user);
+                        self.add_presence_notice(format!("{user} left"));
+                    }
                 }
-                self.add_presence_notice(format!("{user} joined"));
-            }
-            ServerFrame::Left { user } => {
-                Rc::make_mut(&mut self.online_users).retain(|u| *u != user);
-                self.stop_typing(&user);
-                self.add_presence_notice(format!("{user} left"));
+                for user in joined {
+                    if !self.online_users.contains(&user) {
+                        let users = Rc::make_mut(&mut self.online_users);
+                        users.push(user.clone());
+                        users.sort_by_key(|u| u.to_lowercase());
+                        self.add_presence_notice(format!("{user} joined"));
+                    }
+                }
             }
             // Handled as `RoomAction::Typing`, which knows the time.
             ServerFrame::Typing { .. } | ServerFrame::Pong => {}
@@ -560,9 +564,14 @@ mod tests {
                 users: vec!["carol".into(), "alice".into()],
             }),
             message(1, "carol"),
-            RoomAction::Frame(ServerFrame::Joined { user: "Bob".into() }),
-            RoomAction::Frame(ServerFrame::Left {
-                user: "carol".into(),
+            RoomAction::Frame(ServerFrame::Presence {
+                joined: vec!["Bob".into()],
+                left: vec!["carol".into()],
+            }),
+            // Already known: no second notice.
+            RoomAction::Frame(ServerFrame::Presence {
+                joined: vec!["Bob".into(), "alice".into()],
+                left: vec!["dave".into()],
             }),
         ]);
         assert_eq!(*state.online_users, ["alice", "Bob"]);
@@ -571,7 +580,7 @@ mod tests {
             .iter()
             .map(|n| (n.text.as_str(), n.after_id))
             .collect();
-        assert_eq!(notices, [("Bob joined", Some(1)), ("carol left", Some(1))]);
+        assert_eq!(notices, [("carol left", Some(1)), ("Bob joined", Some(1))]);
         let state = state.reduce(RoomAction::Closed { retry_in_ms: 100 });
         assert!(state.online_users.is_empty());
     }

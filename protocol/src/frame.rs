@@ -67,6 +67,9 @@ pub enum ClientFrame {
     Ping,
 }
 
+/// How long the server gathers joins and leaves into one `presence` frame.
+pub const PRESENCE_INTERVAL_MS: u64 = 500;
+
 /// How often one user's typing is relayed, and about how long a client
 /// shows "is typing" after the last `typing` frame.
 pub const TYPING_INTERVAL_MS: u64 = 3_000;
@@ -101,13 +104,17 @@ pub enum ServerFrame {
         messages: Vec<Posted>,
         has_older: bool,
     },
-    /// Who is online, sent once after `history`; `joined` and `left` keep
-    /// it current.
+    /// Who is online, sent once after `history`; `presence` frames keep it
+    /// current.
     Online { users: Vec<String> },
-    /// `user` came online (their first connection).
-    Joined { user: String },
-    /// `user` went offline (their last connection closed).
-    Left { user: String },
+    /// Who came online (first connection) and who went offline (last
+    /// connection closed) since the previous `presence` frame. The server
+    /// gathers changes for a moment ([`PRESENCE_INTERVAL_MS`]) so that a
+    /// thousand arrivals cost each client one frame, not a thousand.
+    Presence {
+        joined: Vec<String>,
+        left: Vec<String>,
+    },
     /// `user` is typing.
     Typing { user: String },
     /// Answers `ping`.

@@ -29,7 +29,8 @@
 //!   with no gap and no duplicate.
 //! - `{"type":"older","messages":[...],"hasOlder":true}`: answers `loadOlder`.
 //! - `{"type":"online","users":["alice","bob"]}` after `history`, then
-//!   `{"type":"joined","user":"carol"}` and `{"type":"left","user":"bob"}`.
+//!   `{"type":"presence","joined":["carol"],"left":["bob"]}` as people come
+//!   and go (gathered for up to half a second).
 //! - `{"type":"typing","user":"alice"}`, `{"type":"pong"}`.
 //! - `{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
 //!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
@@ -45,7 +46,7 @@ mod validate;
 
 pub use frame::{
     ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame, HISTORY_PAGE_MAX,
-    TYPING_INTERVAL_MS,
+    PRESENCE_INTERVAL_MS, TYPING_INTERVAL_MS,
 };
 pub use validate::{
     validate_client_id, validate_message, validate_username, ClientIdError, MessageError,

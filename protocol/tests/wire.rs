@@ -58,14 +58,11 @@ fn golden_presence_and_liveness_frames() {
             r#"{"type":"online","users":["alice","bob"]}"#,
         ),
         (
-            ServerFrame::Joined {
-                user: "carol".into(),
+            ServerFrame::Presence {
+                joined: vec!["carol".into()],
+                left: vec!["bob".into()],
             },
-            r#"{"type":"joined","user":"carol"}"#,
-        ),
-        (
-            ServerFrame::Left { user: "bob".into() },
-            r#"{"type":"left","user":"bob"}"#,
+            r#"{"type":"presence","joined":["carol"],"left":["bob"]}"#,
         ),
         (
             ServerFrame::Typing {

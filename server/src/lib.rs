@@ -53,6 +53,18 @@ pub struct AppState {
     pub connections: TaskTracker,
 }
 
+/// Sends the room's gathered joins and leaves every
+/// [`protocol::PRESENCE_INTERVAL_MS`], until shutdown.
+async fn announce_presence(room: Arc<Room>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(protocol::PRESENCE_INTERVAL_MS));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => room.flush_presence(),
+        }
+    }
+}
+
 /// Serves the chat room on `listener` until `shutdown` resolves, then closes
 /// every WebSocket with 1001 (going away), waits up to five seconds for them
 /// to finish, and stores whatever they had sent.
@@ -76,6 +88,10 @@ pub async fn run(
         connections: TaskTracker::new(),
     };
     let routes = routes::routes(state.clone(), &config);
+    tokio::spawn(announce_presence(
+        Arc::clone(&state.room),
+        state.shutdown.clone(),
+    ));
     let token = state.shutdown.clone();
     warp::serve(routes)
         .incoming(listener)

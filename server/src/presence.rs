@@ -69,6 +69,13 @@ impl Presence {
         }
     }
 
+    /// Whether `name`, spelled exactly so, is online.
+    pub fn is_online(&self, name: &str) -> bool {
+        self.holders
+            .get(&name.to_lowercase())
+            .is_some_and(|holder| holder.name == name)
+    }
+
     /// Everyone online, sorted case-insensitively.
     pub fn online(&self) -> Vec<String> {
         self.holders.values().map(|h| h.name.clone()).collect()
@@ -92,6 +99,7 @@ mod tests {
         assert_eq!(presence.connect("ALICE", None), Err(Taken));
         assert_eq!(presence.connect("bob", None), Ok(true));
         assert_eq!(presence.online(), ["alice", "bob"]);
+        assert!(presence.is_online("alice") && !presence.is_online("Alice"));
         assert!(!presence.disconnect("alice"));
         assert!(presence.disconnect("alice"), "last tab closed");
         assert_eq!(

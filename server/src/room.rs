@@ -81,6 +81,8 @@ struct Live {
     last_id: u64,
     fanout: broadcast::Sender<Utf8Bytes>,
     presence: Presence,
+    /// Names (as spelled) that came or went since the last `presence` frame.
+    presence_changes: Vec<String>,
 }
 
 /// A connection's place in the room.
@@ -105,10 +107,7 @@ impl Drop for PresenceGuard {
     fn drop(&mut self) {
         let mut live = lock(&self.live);
         if live.presence.disconnect(&self.user) {
-            let left = ServerFrame::Left {
-                user: self.user.clone(),
-            };
-            live.announce(&left);
+            live.presence_changed(&self.user);
         }
     }
 }
@@ -125,6 +124,7 @@ impl Room {
             last_id: store.last_id(),
             fanout: broadcast::channel(limits.fanout_capacity.max(1)).0,
             presence: Presence::default(),
+            presence_changes: Vec::new(),
         };
         tracing::info!(db = %db.display(), last_id = live.last_id, "history loaded");
         let live = Arc::new(Mutex::new(live));
@@ -155,13 +155,8 @@ impl Room {
         after: Option<u64>,
     ) -> Result<Joined, Taken> {
         let mut live = self.lock();
-        let first_connection = live.presence.connect(user, token)?;
-        // Announced before subscribing: the others hear of it, and the new
-        // connection finds itself in its `online` frame.
-        if first_connection {
-            live.announce(&ServerFrame::Joined {
-                user: user.to_owned(),
-            });
+        if live.presence.connect(user, token)? {
+            live.presence_changed(user);
         }
         let fanout = live.fanout.subscribe();
         Ok(Joined {
@@ -177,9 +172,26 @@ impl Room {
         })
     }
 
-    /// Broadcasts a frame that is not stored (presence, typing).
+    /// Broadcasts a frame that is not stored (typing).
     pub fn announce(&self, frame: &ServerFrame) {
         self.lock().announce(frame);
+    }
+
+    /// Broadcasts who came and went since the last call, if anyone did.
+    /// Called every [`protocol::PRESENCE_INTERVAL_MS`]. A connection that
+    /// joined meanwhile may hear of changes its `online` list already had:
+    /// `presence` frames say what is true now, so applying them again is
+    /// harmless.
+    pub fn flush_presence(&self) {
+        let mut live = self.lock();
+        if live.presence_changes.is_empty() {
+            return;
+        }
+        let changes = std::mem::take(&mut live.presence_changes);
+        let (joined, left) = changes
+            .into_iter()
+            .partition(|name| live.presence.is_online(name));
+        live.announce(&ServerFrame::Presence { joined, left });
     }
 
     /// How many connections are subscribed.
@@ -309,6 +321,12 @@ impl Live {
                 oldest.message.id <= after.saturating_add(1)
                     || Some(oldest.message.id) == self.first_id
             }
+        }
+    }
+
+    fn presence_changed(&mut self, name: &str) {
+        if !self.presence_changes.iter().any(|changed| changed == name) {
+            self.presence_changes.push(name.to_owned());
         }
     }
 

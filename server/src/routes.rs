@@ -98,7 +98,7 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
 /// connection than everything else together.
 fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         // Frames queued by one batch are written once this much is buffered,
         // and at the flush that ends the batch.
         .write_buffer_size(16 * 1024)

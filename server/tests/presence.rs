@@ -2,12 +2,35 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+
 use protocol::{ErrorCode, ServerFrame};
 use support::{try_connect, Client, TestServer};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-/// Joins as `user` with `token` and returns the online list it was given.
-async fn join_with_token(server: &TestServer, user: &str, token: &str) -> (Client, Vec<String>) {
+/// A client and the online list as its frames describe it.
+struct Watcher {
+    client: Client,
+    online: BTreeSet<String>,
+}
+
+impl Watcher {
+    /// Applies `presence` frames until the list is exactly `expected`.
+    async fn until_online(&mut self, expected: &[&str]) {
+        let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        while self.online != expected {
+            if let ServerFrame::Presence { joined, left } = self.client.recv_any().await {
+                for user in left {
+                    self.online.remove(&user);
+                }
+                self.online.extend(joined);
+            }
+        }
+    }
+}
+
+/// Joins as `user` with `token`; returns it with the online list it got.
+async fn join_with_token(server: &TestServer, user: &str, token: &str) -> Watcher {
     let query = format!("user={user}&token={token}");
     let mut client = try_connect(server.addr, &query, None)
         .await
@@ -15,43 +38,35 @@ async fn join_with_token(server: &TestServer, user: &str, token: &str) -> (Clien
     assert!(matches!(client.recv().await, ServerFrame::Welcome { .. }));
     assert!(matches!(client.recv().await, ServerFrame::History { .. }));
     match client.recv().await {
-        ServerFrame::Online { users } => (client, users),
+        ServerFrame::Online { users } => Watcher {
+            client,
+            online: users.into_iter().collect(),
+        },
         other => panic!("expected the online list, got {other:?}"),
     }
 }
 
-async fn next_presence(client: &mut Client) -> ServerFrame {
-    loop {
-        let frame = client.recv_any().await;
-        if matches!(frame, ServerFrame::Joined { .. } | ServerFrame::Left { .. }) {
-            return frame;
-        }
-    }
+fn names(watcher: &Watcher) -> Vec<&str> {
+    watcher.online.iter().map(String::as_str).collect()
 }
 
 #[tokio::test]
 async fn joins_and_leaves_are_announced_and_the_list_is_sent_on_connect() {
     let server = TestServer::start().await;
-    let (mut alice, online) = join_with_token(&server, "alice", "ta").await;
-    assert_eq!(online, ["alice"]);
-    let (bob, online) = join_with_token(&server, "bob", "tb").await;
-    assert_eq!(online, ["alice", "bob"]);
-    assert_eq!(
-        next_presence(&mut alice).await,
-        ServerFrame::Joined { user: "bob".into() }
-    );
+    let mut alice = join_with_token(&server, "alice", "ta").await;
+    assert_eq!(names(&alice), ["alice"]);
+    let bob = join_with_token(&server, "bob", "tb").await;
+    assert_eq!(names(&bob), ["alice", "bob"]);
+    alice.until_online(&["alice", "bob"]).await;
     drop(bob);
-    assert_eq!(
-        next_presence(&mut alice).await,
-        ServerFrame::Left { user: "bob".into() }
-    );
+    alice.until_online(&["alice"]).await;
     server.stop().await;
 }
 
 #[tokio::test]
 async fn a_name_is_unique_but_shared_by_the_same_browser() {
     let server = TestServer::start().await;
-    let (mut alice, _) = join_with_token(&server, "alice", "browser-1").await;
+    let mut alice = join_with_token(&server, "alice", "browser-1").await;
 
     // Another browser, any spelling: refused with a reason.
     for (name, token) in [
@@ -78,33 +93,46 @@ async fn a_name_is_unique_but_shared_by_the_same_browser() {
         assert_eq!(close.code, CloseCode::Policy);
     }
 
-    // The same browser in a second tab: welcome, and no second "joined".
-    let (second_tab, online) = join_with_token(&server, "alice", "browser-1").await;
-    assert_eq!(online, ["alice"]);
-    let (bob, _) = join_with_token(&server, "bob", "browser-3").await;
-    assert_eq!(
-        next_presence(&mut alice).await,
-        ServerFrame::Joined { user: "bob".into() }
-    );
-    // alice leaves only when her last tab closes.
+    // The same browser in a second tab is welcome.
+    let second_tab = join_with_token(&server, "alice", "browser-1").await;
+    assert_eq!(names(&second_tab), ["alice"]);
+    let bob = join_with_token(&server, "bob", "browser-3").await;
+    alice.until_online(&["alice", "bob"]).await;
+    // alice stays online while one of her tabs is open.
     drop(second_tab);
     drop(bob);
-    assert_eq!(
-        next_presence(&mut alice).await,
-        ServerFrame::Left { user: "bob".into() }
-    );
-    let (mut carol, online) = join_with_token(&server, "carol", "browser-4").await;
-    assert_eq!(online, ["alice", "carol"]);
+    alice.until_online(&["alice"]).await;
+    let mut carol = join_with_token(&server, "carol", "browser-4").await;
+    assert_eq!(names(&carol), ["alice", "carol"]);
     drop(alice);
-    assert_eq!(
-        next_presence(&mut carol).await,
-        ServerFrame::Left {
-            user: "alice".into()
+    carol.until_online(&["carol"]).await;
+    // The name is free again, for anyone.
+    let other_alice = join_with_token(&server, "Alice", "browser-5").await;
+    assert_eq!(names(&other_alice), ["Alice", "carol"]);
+    carol.until_online(&["Alice", "carol"]).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_arrivals_cost_each_client_a_few_frames() {
+    let server = TestServer::start_with(|config| config.max_connections_per_ip = 2_000).await;
+    let mut watcher = join_with_token(&server, "watcher", "w").await;
+    let mut crowd = Vec::new();
+    for i in 0..1_000 {
+        crowd.push(support::connect(server.addr, &format!("guest{i}"), None).await);
+    }
+    let mut expected: Vec<String> = (0..1_000).map(|i| format!("guest{i}")).collect();
+    expected.push("watcher".into());
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    let mut frames = 0;
+    while watcher.online.len() < expected.len() {
+        if let ServerFrame::Presence { joined, .. } = watcher.client.recv_any().await {
+            frames += 1;
+            watcher.online.extend(joined);
         }
-    );
-    // Free again, for anyone.
-    let (_, online) = join_with_token(&server, "Alice", "browser-5").await;
-    assert_eq!(online, ["Alice", "carol"]);
+    }
+    watcher.until_online(&expected).await;
+    assert!(frames < 100, "{frames} presence frames for 1,000 arrivals");
     server.stop().await;
 }
 

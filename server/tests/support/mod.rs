@@ -273,9 +273,7 @@ impl Client {
     pub async fn recv(&mut self) -> ServerFrame {
         loop {
             match self.recv_any().await {
-                ServerFrame::Joined { .. }
-                | ServerFrame::Left { .. }
-                | ServerFrame::Typing { .. } => {}
+                ServerFrame::Presence { .. } | ServerFrame::Typing { .. } => {}
                 frame => return frame,
             }
         }
