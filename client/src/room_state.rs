@@ -86,8 +86,10 @@ pub struct RoomState {
     pub has_older: bool,
     /// A page of older messages has been asked for and not arrived.
     pub loading_older: bool,
-    /// Who is online, sorted.
+    /// Who is online, sorted (at most the names the server sent).
     pub online_users: Rc<Vec<String>>,
+    /// How many are online, names known or not.
+    pub online_count: usize,
     /// Who is typing, and since when (ms since the epoch).
     pub typing: Rc<Vec<(String, f64)>>,
     /// "bob joined", "bob left", placed after the newest message of the time.
@@ -151,6 +153,7 @@ impl RoomState {
             has_older: false,
             loading_older: false,
             online_users: Rc::default(),
+            online_count: 0,
             typing: Rc::default(),
             presence_notices: Rc::default(),
             notice: None,
@@ -267,11 +270,17 @@ impl RoomState {
                 }
             }
             ServerFrame::Message(posted) => self.insert(posted),
-            ServerFrame::Online { mut users } => {
+            ServerFrame::Online { mut users, count } => {
                 users.sort_by_key(|u| u.to_lowercase());
                 self.online_users = Rc::new(users);
+                self.online_count = count;
             }
-            ServerFrame::Presence { joined, left } => {
+            ServerFrame::Presence {
+                joined,
+                left,
+                count,
+            } => {
+                self.online_count = count;
                 for user in left {
                     if self.online_users.contains(&user) {
                         Rc::make_mut(&mut self.online_users).retain(|u| *u != user);
@@ -348,6 +357,7 @@ impl Reducible for RoomState {
                 state.loading_older = false;
                 // Nobody is known to be online or typing until we are back.
                 state.online_users = Rc::default();
+                state.online_count = 0;
                 state.typing = Rc::default();
             }
             RoomAction::Refused(reason) => {
@@ -562,19 +572,23 @@ mod tests {
             welcome("alice"),
             RoomAction::Frame(ServerFrame::Online {
                 users: vec!["carol".into(), "alice".into()],
+                count: 2,
             }),
             message(1, "carol"),
             RoomAction::Frame(ServerFrame::Presence {
                 joined: vec!["Bob".into()],
                 left: vec!["carol".into()],
+                count: 2,
             }),
             // Already known: no second notice.
             RoomAction::Frame(ServerFrame::Presence {
                 joined: vec!["Bob".into(), "alice".into()],
                 left: vec!["dave".into()],
+                count: 2,
             }),
         ]);
         assert_eq!(*state.online_users, ["alice", "Bob"]);
+        assert_eq!(state.online_count, 2);
         let notices: Vec<(&str, Option<u64>)> = state
             .presence_notices
             .iter()

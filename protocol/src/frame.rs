@@ -67,6 +67,10 @@ pub enum ClientFrame {
     Ping,
 }
 
+/// Most names in one `online` or `presence` list: in a room of thousands,
+/// every client gets the count and a bounded list, not the whole crowd.
+pub const PRESENCE_NAMES_MAX: usize = 200;
+
 /// How long the server gathers joins and leaves into one `presence` frame.
 pub const PRESENCE_INTERVAL_MS: u64 = 500;
 
@@ -105,15 +109,19 @@ pub enum ServerFrame {
         has_older: bool,
     },
     /// Who is online, sent once after `history`; `presence` frames keep it
-    /// current.
-    Online { users: Vec<String> },
+    /// current. `users` holds at most [`PRESENCE_NAMES_MAX`] names (sorted);
+    /// `count` is everyone.
+    Online { users: Vec<String>, count: usize },
     /// Who came online (first connection) and who went offline (last
     /// connection closed) since the previous `presence` frame. The server
     /// gathers changes for a moment ([`PRESENCE_INTERVAL_MS`]) so that a
     /// thousand arrivals cost each client one frame, not a thousand.
+    /// Each list holds at most [`PRESENCE_NAMES_MAX`] names; `count` is
+    /// how many are online now.
     Presence {
         joined: Vec<String>,
         left: Vec<String>,
+        count: usize,
     },
     /// `user` is typing.
     Typing { user: String },

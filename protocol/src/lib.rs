@@ -28,9 +28,10 @@
 //!   the client connected with (`reset` false). Live frames continue from it
 //!   with no gap and no duplicate.
 //! - `{"type":"older","messages":[...],"hasOlder":true}`: answers `loadOlder`.
-//! - `{"type":"online","users":["alice","bob"]}` after `history`, then
-//!   `{"type":"presence","joined":["carol"],"left":["bob"]}` as people come
-//!   and go (gathered for up to half a second).
+//! - `{"type":"online","users":["alice","bob"],"count":2}` after `history`,
+//!   then `{"type":"presence","joined":["carol"],"left":["bob"],"count":2}` as
+//!   people come and go (gathered for up to half a second; lists capped at
+//!   200 names, `count` is everyone).
 //! - `{"type":"typing","user":"alice"}`, `{"type":"pong"}`.
 //! - `{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
 //!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
@@ -46,7 +47,7 @@ mod validate;
 
 pub use frame::{
     ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame, HISTORY_PAGE_MAX,
-    PRESENCE_INTERVAL_MS, TYPING_INTERVAL_MS,
+    PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, TYPING_INTERVAL_MS,
 };
 pub use validate::{
     validate_client_id, validate_message, validate_username, ClientIdError, MessageError,

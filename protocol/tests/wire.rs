@@ -54,15 +54,17 @@ fn golden_presence_and_liveness_frames() {
         (
             ServerFrame::Online {
                 users: vec!["alice".into(), "bob".into()],
+                count: 2,
             },
-            r#"{"type":"online","users":["alice","bob"]}"#,
+            r#"{"type":"online","users":["alice","bob"],"count":2}"#,
         ),
         (
             ServerFrame::Presence {
                 joined: vec!["carol".into()],
                 left: vec!["bob".into()],
+                count: 2,
             },
-            r#"{"type":"presence","joined":["carol"],"left":["bob"]}"#,
+            r#"{"type":"presence","joined":["carol"],"left":["bob"],"count":2}"#,
         ),
         (
             ServerFrame::Typing {

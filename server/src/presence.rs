@@ -76,9 +76,18 @@ impl Presence {
             .is_some_and(|holder| holder.name == name)
     }
 
-    /// Everyone online, sorted case-insensitively.
-    pub fn online(&self) -> Vec<String> {
-        self.holders.values().map(|h| h.name.clone()).collect()
+    /// The first `limit` names online, sorted case-insensitively.
+    pub fn online(&self, limit: usize) -> Vec<String> {
+        self.holders
+            .values()
+            .take(limit)
+            .map(|h| h.name.clone())
+            .collect()
+    }
+
+    /// How many are online.
+    pub fn count(&self) -> usize {
+        self.holders.len()
     }
 }
 
@@ -98,7 +107,9 @@ mod tests {
         assert_eq!(presence.connect("Alice", Some("t2")), Err(Taken));
         assert_eq!(presence.connect("ALICE", None), Err(Taken));
         assert_eq!(presence.connect("bob", None), Ok(true));
-        assert_eq!(presence.online(), ["alice", "bob"]);
+        assert_eq!(presence.online(10), ["alice", "bob"]);
+        assert_eq!(presence.online(1), ["alice"]);
+        assert_eq!(presence.count(), 2);
         assert!(presence.is_online("alice") && !presence.is_online("Alice"));
         assert!(!presence.disconnect("alice"));
         assert!(presence.disconnect("alice"), "last tab closed");

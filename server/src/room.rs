@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::{ErrorCode, Posted, ServerFrame};
+use protocol::{ErrorCode, Posted, ServerFrame, PRESENCE_NAMES_MAX};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -163,7 +163,8 @@ impl Room {
             fanout,
             history: live.history(after, self.history),
             online: ServerFrame::Online {
-                users: live.presence.online(),
+                users: live.presence.online(PRESENCE_NAMES_MAX),
+                count: live.presence.count(),
             },
             presence: PresenceGuard {
                 live: Arc::clone(&self.live),
@@ -188,10 +189,17 @@ impl Room {
             return;
         }
         let changes = std::mem::take(&mut live.presence_changes);
-        let (joined, left) = changes
+        let (mut joined, mut left): (Vec<String>, Vec<String>) = changes
             .into_iter()
             .partition(|name| live.presence.is_online(name));
-        live.announce(&ServerFrame::Presence { joined, left });
+        joined.truncate(PRESENCE_NAMES_MAX);
+        left.truncate(PRESENCE_NAMES_MAX);
+        let count = live.presence.count();
+        live.announce(&ServerFrame::Presence {
+            joined,
+            left,
+            count,
+        });
     }
 
     /// How many connections are subscribed.

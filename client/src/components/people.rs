@@ -7,6 +7,8 @@ use yew::prelude::*;
 #[derive(Properties, PartialEq)]
 pub struct PeopleProps {
     pub users: Rc<Vec<String>>,
+    /// Everyone online; more than `users` in a big room.
+    pub count: usize,
     /// The name bound to us, marked "(you)".
     pub me: Option<String>,
 }
@@ -18,7 +20,8 @@ pub fn People(props: &PeopleProps) -> Html {
         let open = open.clone();
         Callback::from(move |_| open.set(!*open))
     };
-    let count = props.users.len();
+    let count = props.count.max(props.users.len());
+    let unnamed = count - props.users.len();
     html! {
         <div class="people">
             <button class="people-toggle" onclick={toggle} aria-expanded={open.to_string()}
@@ -36,6 +39,9 @@ pub fn People(props: &PeopleProps) -> Html {
                             </li>
                         }
                     }) }
+                    if unnamed > 0 {
+                        <li class="more">{ format!("and {unnamed} more") }</li>
+                    }
                 </ul>
             }
         </div>

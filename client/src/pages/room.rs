@@ -55,7 +55,8 @@ fn RoomView(props: &RoomViewProps) -> Html {
             <header class="topbar">
                 <h1>{ "Chat" }</h1>
                 <Status connection={state.connection.clone()} />
-                <People users={state.online_users.clone()} me={state.me.clone()} />
+                <People users={state.online_users.clone()} count={state.online_count}
+                    me={state.me.clone()} />
                 <span class="me" title="Your name">{ me }</span>
                 <button class="leave" onclick={leave}>{ "Leave" }</button>
             </header>
