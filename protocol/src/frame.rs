@@ -69,7 +69,7 @@ pub enum ClientFrame {
 
 /// Most names in one `online` or `presence` list: in a room of thousands,
 /// every client gets the count and a bounded list, not the whole crowd.
-pub const PRESENCE_NAMES_MAX: usize = 200;
+pub const PRESENCE_NAMES_MAX: usize = 50;
 
 /// How long the server gathers joins and leaves into one `presence` frame.
 pub const PRESENCE_INTERVAL_MS: u64 = 500;

@@ -31,7 +31,7 @@
 //! - `{"type":"online","users":["alice","bob"],"count":2}` after `history`,
 //!   then `{"type":"presence","joined":["carol"],"left":["bob"],"count":2}` as
 //!   people come and go (gathered for up to half a second; lists capped at
-//!   200 names, `count` is everyone).
+//!   50 names, `count` is everyone).
 //! - `{"type":"typing","user":"alice"}`, `{"type":"pong"}`.
 //! - `{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
 //!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
