@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -244,9 +245,22 @@ impl Session<'_> {
         let limit = self.limits.send_timeout;
         let mut pings = interval_at(Instant::now() + every, every);
         pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Registered once: every connection waits on the same token, and
+        // re-registering on each wake-up would contend on its lock.
+        let shutting_down = shutdown.cancelled();
+        tokio::pin!(shutting_down);
         let ended = loop {
+            // Biased, hottest first: when a broadcast is ready nothing else
+            // is polled. `write_batch` drains the queue, so the branches
+            // after it get their turn as soon as the room is quiet.
             let step = tokio::select! {
-                () = shutdown.cancelled() => Err(Ended::ShuttingDown),
+                biased;
+                broadcast = fanout.recv() => match broadcast {
+                    Ok(frame) => timed(limit, write_batch(self.socket, frame, fanout)).await,
+                    Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
+                    // The room outlives every connection; its end means shutdown.
+                    Err(RecvError::Closed) => Err(Ended::ShuttingDown),
+                },
                 incoming = self.socket.next() => match incoming {
                     None => Err(Ended::ClientLeft),
                     Some(Err(error)) => Err(error.into()),
@@ -254,12 +268,6 @@ impl Session<'_> {
                         self.last_heard = Instant::now();
                         self.handle_incoming(message).await
                     }
-                },
-                broadcast = fanout.recv() => match broadcast {
-                    Ok(frame) => timed(limit, write_batch(self.socket, frame, fanout)).await,
-                    Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
-                    // The room outlives every connection; its end means shutdown.
-                    Err(RecvError::Closed) => Err(Ended::ShuttingDown),
                 },
                 Some(answer) = self.direct.1.recv() => {
                     timed(limit, self.socket.send(Message::Text(answer))).await
@@ -271,6 +279,7 @@ impl Session<'_> {
                         timed(limit, self.socket.send(Message::Ping(Bytes::new()))).await
                     }
                 }
+                () = &mut shutting_down => Err(Ended::ShuttingDown),
             };
             if let Err(ended) = step {
                 break ended;
@@ -391,15 +400,22 @@ impl Session<'_> {
 }
 
 /// Runs a write, ending the session if the client does not take it within
-/// `limit`: a client that stops reading must not hold a task forever.
+/// `limit`: a client that stops reading must not hold a task forever. The
+/// timer is armed only when the write cannot finish at once, which is rare:
+/// arming one for every write would cost more than the write.
 async fn timed<E: Into<Ended>>(
     limit: Duration,
     write: impl Future<Output = Result<(), E>>,
 ) -> Result<(), Ended> {
-    match tokio::time::timeout(limit, write).await {
-        Ok(result) => result.map_err(Into::into),
-        Err(_) => Err(Ended::TooSlow),
-    }
+    tokio::pin!(write);
+    let result = match futures::poll!(&mut write) {
+        Poll::Ready(result) => result,
+        Poll::Pending => match tokio::time::timeout(limit, write).await {
+            Ok(result) => result,
+            Err(_) => return Err(Ended::TooSlow),
+        },
+    };
+    result.map_err(Into::into)
 }
 
 /// Writes `first` and whatever else is already queued, then flushes once:

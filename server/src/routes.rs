@@ -101,7 +101,7 @@ fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
         .read_buffer_size(1024)
         // Frames queued by one batch are written once this much is buffered,
         // and at the flush that ends the batch.
-        .write_buffer_size(2 * 1024)
+        .write_buffer_size(8 * 1024)
         // A client that does not read cannot make the server buffer much.
         .max_write_buffer_size(1024 * 1024)
         .max_frame_size(Some(max_frame_bytes))

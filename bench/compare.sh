@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The chat server against the two peers in ../shared/peers, same load
+# generator, one run, one table of ratios.
+#
+#   bash bench/compare.sh            # about 10 minutes
+#
+# Servers: `chat` (this project, release, durable SQLite history, every limit
+# on; only the per-IP connection cap raised, since all clients come from
+# 127.0.0.1), `raw` (bare tokio-tungstenite broadcast), `node` (Node.js ws).
+# Scenarios:
+#   idle     5,000 idle connections: server RSS per connection.
+#   1k-500   1,000 clients, 200 of them sending 500 msg/s in total, 10 s.
+#   1k-max   1,000 clients all sending, stepping the rate up; the highest
+#            deliveries/s with zero loss and p99 under 1 s.
+#   10k-40   10,000 clients, 20 of them sending 40 msg/s in total, 10 s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+peers="${PEERS:-$root/../shared/peers}"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build --release --quiet -p server -p loadgen
+# shared/ is read-only in CI: build the peers in a copy.
+cp -r "$peers/raw-tokio" "$peers/node-ws" "$work/"
+(cd "$work/raw-tokio" && cargo build --release --quiet)
+(cd "$work/node-ws" && npm install --silent --no-audit --no-fund >/dev/null)
+
+port=9300
+start() { # name -> sets $pid, $url
+  port=$((port + 1))
+  case "$1" in
+    chat) "$root/target/release/server" --bind "127.0.0.1:$port" --db "$work/chat-$port.db" \
+            --static-dir /nonexistent --max-connections-per-ip 20000 2>"$work/chat.log" & ;;
+    raw) PORT=$port "$work/raw-tokio/target/release/raw-tokio-peer" >/dev/null & ;;
+    node) PORT=$port node "$work/node-ws/server.js" >/dev/null & ;;
+  esac
+  pid=$!
+  url="ws://127.0.0.1:$port/ws"
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+}
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; sleep 1; }
+loadgen() { # server scenario args...
+  local server=$1 scenario=$2; shift 2
+  "$root/target/release/loadgen" "$@" --url "$url" --pid "$pid" --json \
+    | jq -c --arg server "$server" --arg scenario "$scenario" '. + {server: $server, scenario: $scenario}'
+}
+
+for server in chat raw node; do
+  start "$server"
+  loadgen "$server" idle idle --clients 5000 --name-prefix idle
+  stop
+  start "$server"
+  loadgen "$server" 1k-500 chat --clients 1000 --senders 200 --rate 500 --duration 10 --name-prefix a
+  stop
+  for rate in 50 100 200 400 600 800 1000 1500 2000; do
+    start "$server"
+    loadgen "$server" "1k-max" chat --clients 1000 --senders 1000 --rate "$rate" --duration 5 \
+      --drain 5 --name-prefix "m$rate-"
+    stop
+  done
+  start "$server"
+  loadgen "$server" 10k-40 chat --clients 10000 --senders 20 --rate 40 --duration 10 \
+    --connect-concurrency 200 --name-prefix t
+  stop
+done > "$work/results.jsonl"
+cp "$work/results.jsonl" "${RESULTS:-/tmp/compare-results.jsonl}"
+
+jq -rs -f "$root/bench/compare-table.jq" "$work/results.jsonl"
