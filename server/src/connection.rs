@@ -2,17 +2,19 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{Sink, SinkExt, StreamExt};
 use protocol::{
     validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame, TYPING_INTERVAL_MS,
 };
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -73,9 +75,9 @@ impl SessionLimits {
 }
 
 /// Everything one connection needs besides its socket.
-pub struct Context<'a> {
-    pub room: &'a Room,
-    pub limits: &'a SessionLimits,
+pub struct Context {
+    pub room: Arc<Room>,
+    pub limits: Arc<SessionLimits>,
     pub shutdown: CancellationToken,
     pub peer: Option<SocketAddr>,
     /// Its place under the connection caps, held until it ends.
@@ -89,7 +91,7 @@ pub struct Context<'a> {
 /// Otherwise the connection gets `welcome`, `history` and `online`, then
 /// every message and presence change of the room, until the client leaves
 /// or misbehaves, or the server shuts down.
-pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context<'_>) {
+pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
     let Context {
         room,
         limits,
@@ -138,18 +140,31 @@ pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context<'_>) {
         return;
     }
     tracing::info!(?peer, %user, after = ?query.after, "connected");
-    let mut session = Session {
-        socket: &mut socket,
-        user: &user,
-        room,
-        limits,
-        direct: mpsc::channel(DIRECT_CAPACITY),
+    let (sink, stream) = socket.split();
+    let (answers, answer_queue) = mpsc::channel(DIRECT_CAPACITY);
+    let (reader_ended, reader_end) = oneshot::channel();
+    let reader = Reader {
+        stream,
+        user: user.clone(),
+        room: Arc::clone(&room),
+        limits: Arc::clone(&limits),
+        answers,
         rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
         strikes: 0,
-        last_heard: Instant::now(),
         last_typing: None,
     };
-    let ended = session.run(&mut fanout, &shutdown).await;
+    // The reader has a task of its own, so a broadcast wakes only the
+    // writer, which then polls nothing but the broadcast.
+    let reading = tokio::spawn(async move {
+        let _ = reader_ended.send(reader.run().await);
+    });
+    let mut writer = Writer {
+        sink,
+        limits: &limits,
+        answers: answer_queue,
+    };
+    let ended = writer.run(&mut fanout, reader_end, &shutdown).await;
+    reading.abort();
     tracing::info!(?peer, %user, reason = %ended, "disconnected");
 }
 
@@ -216,29 +231,21 @@ impl Ended {
     }
 }
 
-/// An accepted connection. One task owns the socket: it reads the client's
-/// frames and writes the room's broadcasts and its own answers, so there is
-/// no lock on the socket.
-struct Session<'a> {
-    socket: &'a mut Socket,
-    user: &'a str,
-    room: &'a Room,
+/// The writing half of a connection: the room's broadcasts, the answers to
+/// the client's own requests, pings, and the goodbye.
+struct Writer<'a> {
+    sink: SplitSink<Socket, Message>,
     limits: &'a SessionLimits,
-    /// Answers meant for this connection alone, from the room's writer.
-    direct: (mpsc::Sender<Utf8Bytes>, mpsc::Receiver<Utf8Bytes>),
-    rate: RateLimiter,
-    /// Frames refused in a row for the rate limit.
-    strikes: u32,
-    /// When the client last sent anything (a frame or a pong).
-    last_heard: Instant,
-    /// When this connection's typing was last relayed.
-    last_typing: Option<Instant>,
+    /// Answers meant for this connection alone, from the reader and the
+    /// room's writer thread.
+    answers: mpsc::Receiver<Utf8Bytes>,
 }
 
-impl Session<'_> {
+impl Writer<'_> {
     async fn run(
         &mut self,
         fanout: &mut Receiver<Utf8Bytes>,
+        reader_end: oneshot::Receiver<Ended>,
         shutdown: &CancellationToken,
     ) -> Ended {
         let every = self.limits.ping_interval;
@@ -248,7 +255,7 @@ impl Session<'_> {
         // Registered once: every connection waits on the same token, and
         // re-registering on each wake-up would contend on its lock.
         let shutting_down = shutdown.cancelled();
-        tokio::pin!(shutting_down);
+        tokio::pin!(shutting_down, reader_end);
         let ended = loop {
             // Biased, hottest first: when a broadcast is ready nothing else
             // is polled. `write_batch` drains the queue, so the branches
@@ -256,29 +263,16 @@ impl Session<'_> {
             let step = tokio::select! {
                 biased;
                 broadcast = fanout.recv() => match broadcast {
-                    Ok(frame) => timed(limit, write_batch(self.socket, frame, fanout)).await,
+                    Ok(frame) => timed(limit, write_batch(&mut self.sink, frame, fanout)).await,
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The room outlives every connection; its end means shutdown.
                     Err(RecvError::Closed) => Err(Ended::ShuttingDown),
                 },
-                incoming = self.socket.next() => match incoming {
-                    None => Err(Ended::ClientLeft),
-                    Some(Err(error)) => Err(error.into()),
-                    Some(Ok(message)) => {
-                        self.last_heard = Instant::now();
-                        self.handle_incoming(message).await
-                    }
-                },
-                Some(answer) = self.direct.1.recv() => {
-                    timed(limit, self.socket.send(Message::Text(answer))).await
+                Some(answer) = self.answers.recv() => {
+                    timed(limit, self.sink.send(Message::Text(answer))).await
                 }
-                _ = pings.tick() => {
-                    if self.last_heard.elapsed() >= self.limits.ping_timeout {
-                        Err(Ended::Unresponsive)
-                    } else {
-                        timed(limit, self.socket.send(Message::Ping(Bytes::new()))).await
-                    }
-                }
+                ended = &mut reader_end => Err(ended.unwrap_or(Ended::ClientLeft)),
+                _ = pings.tick() => timed(limit, self.sink.send(Message::Ping(Bytes::new()))).await,
                 () = &mut shutting_down => Err(Ended::ShuttingDown),
             };
             if let Err(ended) = step {
@@ -286,9 +280,46 @@ impl Session<'_> {
             }
         };
         if let Some((code, reason)) = ended.goodbye(self.limits) {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(self.socket, code, &reason)).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut self.sink, code, &reason)).await;
         }
         ended
+    }
+}
+
+/// The reading half of a connection: the client's frames, checked, limited
+/// and acted on. Answers go to the writer.
+struct Reader {
+    stream: SplitStream<Socket>,
+    user: String,
+    room: Arc<Room>,
+    limits: Arc<SessionLimits>,
+    answers: mpsc::Sender<Utf8Bytes>,
+    rate: RateLimiter,
+    /// Frames refused in a row for the rate limit.
+    strikes: u32,
+    /// When this connection's typing was last relayed.
+    last_typing: Option<Instant>,
+}
+
+impl Reader {
+    /// Reads until the client leaves or misbehaves. Any frame, or the pong
+    /// to the writer's ping, counts as a sign of life.
+    async fn run(mut self) -> Ended {
+        loop {
+            let incoming =
+                match tokio::time::timeout(self.limits.ping_timeout, self.stream.next()).await {
+                    Err(_) => return Ended::Unresponsive,
+                    Ok(incoming) => incoming,
+                };
+            let step = match incoming {
+                None => Err(Ended::ClientLeft),
+                Some(Err(error)) => Err(error.into()),
+                Some(Ok(message)) => self.handle_incoming(message).await,
+            };
+            if let Err(ended) = step {
+                return ended;
+            }
+        }
     }
 
     /// Acts on one frame from the client. Anything wrong with the frame
@@ -342,10 +373,10 @@ impl Session<'_> {
     async fn act(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
         match frame {
             ClientFrame::Send { client_id, msg } => {
-                let reply = self.direct.0.clone();
+                let reply = self.answers.clone();
                 match self
                     .room
-                    .post(self.user, msg, client_id.clone(), reply)
+                    .post(&self.user, msg, client_id.clone(), reply)
                     .await
                 {
                     Ok(()) => None,
@@ -381,7 +412,7 @@ impl Session<'_> {
                 if self.last_typing.is_none_or(|last| now - last >= quiet) {
                     self.last_typing = Some(now);
                     self.room.announce(&ServerFrame::Typing {
-                        user: self.user.to_owned(),
+                        user: self.user.clone(),
                     });
                 }
                 None
@@ -390,12 +421,12 @@ impl Session<'_> {
         }
     }
 
+    /// Queues an answer for the writer; waits if the client is not reading.
     async fn answer(&mut self, frame: ServerFrame) -> Result<(), Ended> {
-        timed(
-            self.limits.send_timeout,
-            self.socket.send(Message::text(frame.to_json())),
-        )
-        .await
+        self.answers
+            .send(Utf8Bytes::from(frame.to_json()))
+            .await
+            .map_err(|_| Ended::ClientLeft)
     }
 }
 
@@ -421,7 +452,7 @@ async fn timed<E: Into<Ended>>(
 /// Writes `first` and whatever else is already queued, then flushes once:
 /// under load a connection sends many frames per system call.
 async fn write_batch(
-    socket: &mut Socket,
+    socket: &mut SplitSink<Socket, Message>,
     first: Utf8Bytes,
     fanout: &mut Receiver<Utf8Bytes>,
 ) -> Result<(), Ended> {
@@ -439,7 +470,11 @@ async fn write_batch(
 
 /// Starts the close handshake with `code` and a reason (cut to the 123 bytes
 /// a close frame allows).
-async fn close(socket: &mut Socket, code: CloseCode, reason: &str) -> Result<(), WsError> {
+async fn close(
+    socket: &mut (impl Sink<Message, Error = WsError> + Unpin),
+    code: CloseCode,
+    reason: &str,
+) -> Result<(), WsError> {
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
         end -= 1;
@@ -448,5 +483,5 @@ async fn close(socket: &mut Socket, code: CloseCode, reason: &str) -> Result<(),
         code,
         reason: Utf8Bytes::from(reason[..end].to_owned()),
     };
-    socket.close(Some(frame)).await
+    socket.send(Message::Close(Some(frame))).await
 }

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -72,8 +73,8 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                     &state.connections.clone(),
                     move |socket| async move {
                         let context = connection::Context {
-                            room: &state.room,
-                            limits: &state.limits,
+                            room: Arc::clone(&state.room),
+                            limits: Arc::clone(&state.limits),
                             shutdown: state.shutdown.clone(),
                             peer,
                             ticket,
