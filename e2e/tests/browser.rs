@@ -150,8 +150,30 @@ async fn start_driver() -> Driver {
     }
 }
 
-/// A fresh headless Chromium (its own profile, so its own localStorage).
-async fn browser(driver: &Driver, profile: &tempfile::TempDir) -> Client {
+/// A headless Chromium session with a profile (so a localStorage) of its own,
+/// deleted when it is dropped.
+struct Browser {
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Browser {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Browser {
+    async fn close(self) {
+        self.client.close().await.expect("close the browser");
+    }
+}
+
+/// A fresh headless Chromium.
+async fn browser(driver: &Driver) -> Browser {
+    let profile = tempfile::tempdir().expect("a profile directory");
     let args = [
         "--headless=new",
         "--no-sandbox",
@@ -174,11 +196,15 @@ async fn browser(driver: &Driver, profile: &tempfile::TempDir) -> Client {
     let serde_json::Value::Object(capabilities) = capabilities else {
         unreachable!("a JSON object literal")
     };
-    ClientBuilder::new(HttpConnector::new())
+    let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&driver.url)
         .await
-        .expect("a chromium session")
+        .expect("a chromium session");
+    Browser {
+        client,
+        _profile: profile,
+    }
 }
 
 async fn find(client: &Client, css: &str) -> Element {
@@ -256,12 +282,8 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
     let data = tempfile::tempdir().expect("tmp");
     let server = start_server(&data).await;
     let driver = start_driver().await;
-    let (alice_profile, bob_profile) = (
-        tempfile::tempdir().expect("tmp"),
-        tempfile::tempdir().expect("tmp"),
-    );
-    let alice = browser(&driver, &alice_profile).await;
-    let bob = browser(&driver, &bob_profile).await;
+    let alice = browser(&driver).await;
+    let bob = browser(&driver).await;
 
     // Bob's name and message are markup that would run script if it were
     // rendered as HTML (an alert would also break every later command).
@@ -329,8 +351,8 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
     find(&alice, "#username").await;
     assert_eq!(alice.current_url().await.expect("url").path(), "/login");
 
-    alice.close().await.expect("close alice");
-    bob.close().await.expect("close bob");
+    alice.close().await;
+    bob.close().await;
 }
 
 #[tokio::test]
@@ -338,8 +360,7 @@ async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
     let data = tempfile::tempdir().expect("tmp");
     let server = start_server(&data).await;
     let driver = start_driver().await;
-    let profile = tempfile::tempdir().expect("tmp");
-    let client = browser(&driver, &profile).await;
+    let client = browser(&driver).await;
 
     // A name stored by hand (the login page would not accept it).
     client
@@ -369,7 +390,7 @@ async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
         "the server's reason is shown"
     );
     assert_eq!(client.current_url().await.expect("url").path(), "/login");
-    client.close().await.expect("close");
+    client.close().await;
 }
 
 /// The texts of the items matching `css`, in order.
@@ -388,12 +409,8 @@ async fn messages_written_offline_survive_a_reload_and_are_delivered_once() {
     let server = start_server(&data).await;
     let (base, addr) = (server.base.clone(), server.addr);
     let driver = start_driver().await;
-    let (alice_profile, bob_profile) = (
-        tempfile::tempdir().expect("tmp"),
-        tempfile::tempdir().expect("tmp"),
-    );
-    let alice = browser(&driver, &alice_profile).await;
-    let bob = browser(&driver, &bob_profile).await;
+    let alice = browser(&driver).await;
+    let bob = browser(&driver).await;
     log_in(&alice, &base, "alice").await;
     log_in(&bob, &base, "bob").await;
 
@@ -433,8 +450,8 @@ async fn messages_written_offline_survive_a_reload_and_are_delivered_once() {
     ];
     assert_eq!(wait_for_messages(&bob, 2).await, expected_for_bob);
 
-    alice.close().await.expect("close alice");
-    bob.close().await.expect("close bob");
+    alice.close().await;
+    bob.close().await;
 }
 
 #[tokio::test]
@@ -449,8 +466,7 @@ async fn scrolling_to_the_top_loads_older_messages() {
     })
     .await;
     let driver = start_driver().await;
-    let profile = tempfile::tempdir().expect("tmp");
-    let alice = browser(&driver, &profile).await;
+    let alice = browser(&driver).await;
     log_in(&alice, &server.base, "alice").await;
     for n in 1..=12 {
         say(&alice, &format!("note {n}")).await;
@@ -486,5 +502,5 @@ async fn scrolling_to_the_top_loads_older_messages() {
         .await
         .expect("query")
         .is_empty());
-    alice.close().await.expect("close");
+    alice.close().await;
 }

@@ -357,7 +357,9 @@ impl Live {
 
 /// The writer thread: batches appends, commits, publishes.
 fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, live: &Mutex<Live>) {
+    // The batch's messages and, at the same index, where to answer each.
     let mut batch = Vec::new();
+    let mut replies = Vec::new();
     let mut stopping = false;
     while !stopping {
         let Some(first) = queue.blocking_recv() else {
@@ -371,15 +373,15 @@ fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, live: &Mutex
                     msg,
                     client_id,
                     reply,
-                } => batch.push((
-                    NewMessage {
+                } => {
+                    batch.push(NewMessage {
                         user,
                         msg,
                         client_id,
                         date_time: now_millis(),
-                    },
-                    reply,
-                )),
+                    });
+                    replies.push(reply);
+                }
                 Request::Older {
                     before,
                     limit,
@@ -397,7 +399,9 @@ fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, live: &Mutex
             }
         }
         if !batch.is_empty() {
-            commit(&mut store, std::mem::take(&mut batch), live);
+            commit(&mut store, &batch, &replies, live);
+            batch.clear();
+            replies.clear();
         }
     }
     queue.close();
@@ -417,12 +421,11 @@ fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, live: &Mutex
     tracing::info!(last_id = store.last_id(), "history flushed");
 }
 
-fn commit(store: &mut Store, batch: Vec<(NewMessage, DirectSender)>, live: &Mutex<Live>) {
-    let messages: Vec<NewMessage> = batch.iter().map(|(new, _)| new.clone()).collect();
-    match store.append(&messages) {
+fn commit(store: &mut Store, batch: &[NewMessage], replies: &[DirectSender], live: &Mutex<Live>) {
+    match store.append(batch) {
         Ok(outcome) => {
             let mut stored = Vec::with_capacity(outcome.len());
-            for (appended, (_, reply)) in outcome.into_iter().zip(&batch) {
+            for (appended, reply) in outcome.into_iter().zip(replies) {
                 match appended {
                     Appended::Stored(posted) => {
                         let bytes = Utf8Bytes::from(posted.to_frame_json());
@@ -442,11 +445,11 @@ fn commit(store: &mut Store, batch: Vec<(NewMessage, DirectSender)>, live: &Mute
         }
         Err(error) => {
             tracing::error!(%error, messages = batch.len(), "cannot store messages");
-            for (new, reply) in batch {
+            for (new, reply) in batch.iter().zip(replies) {
                 let frame = ServerFrame::send_error(
                     ErrorCode::StorageUnavailable,
                     "The server could not store your message; it was not posted. Try again.",
-                    new.client_id,
+                    new.client_id.clone(),
                 );
                 let _ = reply.try_send(Utf8Bytes::from(frame.to_json()));
             }

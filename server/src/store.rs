@@ -27,7 +27,7 @@ pub enum StoreError {
 }
 
 /// A message to store: what the connection vouches for.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NewMessage {
     pub user: String,
     pub msg: String,
