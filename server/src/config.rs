@@ -23,6 +23,27 @@ pub struct Config {
     #[arg(long, env = "CHAT_DB", default_value = "chat.db")]
     pub db: PathBuf,
 
+    /// Share the room with other instances through this Redis, e.g.
+    /// redis://127.0.0.1:6379: its stream holds the history (instead of
+    /// `--db`) and its keys who is online. Without it, nothing about Redis
+    /// is needed.
+    #[arg(long, env = "CHAT_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key, so several rooms can share one Redis.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    pub redis_prefix: String,
+
+    /// The Redis stream is trimmed to about this many messages; older pages
+    /// end there.
+    #[arg(long, env = "CHAT_REDIS_MAX_LEN", default_value_t = 100_000)]
+    pub redis_max_len: u64,
+
+    /// Seconds a user stays online after their instance stops refreshing
+    /// them (it crashed or lost Redis). Instances refresh every third of it.
+    #[arg(long, env = "CHAT_PRESENCE_TTL", default_value_t = 15)]
+    pub presence_ttl: u64,
+
     /// Messages sent to a client when it connects.
     #[arg(long, env = "CHAT_HISTORY", default_value_t = 100)]
     pub history: usize,

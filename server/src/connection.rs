@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::limits::{RateLimiter, Ticket};
-use crate::room::{OlderError, Room};
+use crate::message_log::OlderError;
+use crate::room::{JoinError, Room};
 use crate::upgrade::Socket;
 
 /// Most queued broadcasts written before one flush: bounds the time a
@@ -87,8 +88,9 @@ pub struct Context {
 /// Serves one connection.
 ///
 /// A refused name (invalid, or held by someone else) gets an `error` frame
-/// and a close (1008, policy violation) whose reason the login page shows.
-/// Otherwise the connection gets `welcome`, `history` and `online`, then
+/// and a close (1008, policy violation) whose reason the login page shows;
+/// when names cannot be checked (Redis is down), a close with 1013 (try
+/// again later), after which the client reconnects. Otherwise the connection gets `welcome`, `history` and `online`, then
 /// every message and presence change of the room, until the client leaves
 /// or misbehaves, or the server shuts down.
 pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
@@ -103,25 +105,31 @@ pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
         .token
         .as_deref()
         .and_then(|token| validate_client_id(token).ok());
-    let joined = validate_username(&query.user)
-        .map_err(|error| (error.code(), error.to_string()))
-        .and_then(|user| {
-            room.join(user, token, query.after)
-                .map(|joined| (user, joined))
-                .map_err(|_| {
-                    let reason = format!("The name {user:?} is taken: pick another one.");
-                    (ErrorCode::UsernameTaken, reason)
-                })
-        });
+    let joined = match validate_username(&query.user) {
+        Err(error) => Err((error.code(), error.to_string(), CloseCode::Policy)),
+        Ok(user) => match room.join(user, token, query.after).await {
+            Ok(joined) => Ok((user, joined)),
+            Err(JoinError::Taken) => {
+                let reason = format!("The name {user:?} is taken: pick another one.");
+                Err((ErrorCode::UsernameTaken, reason, CloseCode::Policy))
+            }
+            // Not the client's fault: it reconnects and tries again.
+            Err(JoinError::Unavailable(error)) => {
+                tracing::warn!(?peer, %error, "cannot check a name");
+                let reason = "The room is unavailable right now; retrying.".to_owned();
+                Err((ErrorCode::StorageUnavailable, reason, CloseCode::Again))
+            }
+        },
+    };
     let (user, joined) = match joined {
         Ok(joined) => joined,
-        Err((code, reason)) => {
+        Err((code, reason, close_code)) => {
             let requested = query.user.escape_debug();
             tracing::info!(?peer, user = %requested, code = code.as_str(), "refused username");
             let frame = ServerFrame::error(code, reason.clone());
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
                 socket.send(Message::text(frame.to_json())).await?;
-                close(&mut socket, CloseCode::Policy, &reason).await
+                close(&mut socket, close_code, &reason).await
             })
             .await;
             return;
@@ -411,9 +419,7 @@ impl Reader {
                 let quiet = Duration::from_millis(TYPING_INTERVAL_MS);
                 if self.last_typing.is_none_or(|last| now - last >= quiet) {
                     self.last_typing = Some(now);
-                    self.room.announce(&ServerFrame::Typing {
-                        user: self.user.clone(),
-                    });
+                    self.room.typing(&self.user).await;
                 }
                 None
             }

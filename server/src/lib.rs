@@ -9,13 +9,18 @@
 //! - [`upgrade`]: the WebSocket handshake on top of hyper.
 //! - [`connection`]: one client's socket, from welcome to close.
 //! - [`limits`]: rate limit and connection caps; [`presence`]: who is online.
-//! - [`room`]: the sequence of messages, group commit and the fan-out.
-//! - [`store`]: the SQLite history behind the room.
+//! - [`room`]: the sequence of messages, the fan-out, who is online.
+//! - [`message_log`]: the seam between the room and where messages live:
+//!   [`embedded`] (SQLite, [`store`]) or [`cluster`] (Redis, shared by
+//!   several instances).
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
 
+pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod embedded;
 pub mod limits;
+pub mod message_log;
 pub mod presence;
 pub mod room;
 pub mod routes;
@@ -69,13 +74,14 @@ async fn announce_presence(room: Arc<Room>, shutdown: CancellationToken) {
 /// every WebSocket with 1001 (going away), waits up to five seconds for them
 /// to finish, and stores whatever they had sent.
 ///
-/// Fails before serving anything if the database cannot be opened.
+/// Fails before serving anything if the database (or Redis) cannot be
+/// opened.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StoreError> {
-    let room = Room::open(&config.db, config.room_limits())?;
+    let room = Room::open(&config).await?;
     let state = AppState {
         room: Arc::new(room),
         limits: Arc::new(SessionLimits::from_config(&config)),

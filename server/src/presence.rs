@@ -4,13 +4,21 @@
 //! (the same browser: a second tab, a reconnect); anyone else is refused with
 //! `username_taken` while the holder is connected. Names compare without
 //! regard to case, so "Alice" cannot pose as "alice".
+//!
+//! With several instances, this holds the names connected here, plus the
+//! last view of the whole room read from Redis (see [`crate::cluster`]): who
+//! is online is the union of the two, so a user shows up here the moment
+//! they join and everywhere else at the next poll.
 
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
 pub struct Presence {
-    /// By lowercased name.
+    /// Connected to this instance, by lowercased name.
     holders: BTreeMap<String, Holder>,
+    /// Online anywhere in the room, by lowercased name, as of the last view
+    /// from Redis. Empty with one instance.
+    room: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -69,25 +77,66 @@ impl Presence {
         }
     }
 
+    /// Whether `name` has a connection on this instance.
+    pub fn is_held_here(&self, name: &str) -> bool {
+        self.holders.contains_key(&name.to_lowercase())
+    }
+
+    /// The names connected to this instance, as spelled, with their tokens.
+    pub fn held_here(&self) -> Vec<(String, Option<String>)> {
+        self.holders
+            .values()
+            .map(|holder| (holder.name.clone(), holder.token.clone()))
+            .collect()
+    }
+
+    /// Replaces the view of the whole room with `room` (lowercased name to
+    /// name as spelled); returns the names whose state may have changed.
+    pub fn set_room(&mut self, room: BTreeMap<String, String>) -> Vec<String> {
+        let old = std::mem::replace(&mut self.room, room);
+        let gone = old
+            .iter()
+            .filter(|(key, name)| self.room.get(*key) != Some(*name))
+            .map(|(_, name)| name.clone());
+        let came = self
+            .room
+            .iter()
+            .filter(|(key, name)| old.get(*key) != Some(*name))
+            .map(|(_, name)| name.clone());
+        gone.chain(came).collect()
+    }
+
     /// Whether `name`, spelled exactly so, is online.
     pub fn is_online(&self, name: &str) -> bool {
-        self.holders
-            .get(&name.to_lowercase())
-            .is_some_and(|holder| holder.name == name)
+        let key = name.to_lowercase();
+        self.holders.get(&key).is_some_and(|h| h.name == name)
+            || self.room.get(&key).is_some_and(|spelled| spelled == name)
     }
 
     /// The first `limit` names online, sorted case-insensitively.
     pub fn online(&self, limit: usize) -> Vec<String> {
-        self.holders
-            .values()
-            .take(limit)
-            .map(|h| h.name.clone())
-            .collect()
+        self.names().take(limit).map(str::to_owned).collect()
     }
 
     /// How many are online.
     pub fn count(&self) -> usize {
-        self.holders.len()
+        self.names().count()
+    }
+
+    /// Everyone online, sorted by lowercased name: a merge of the two
+    /// sorted maps, where a name connected here wins.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        let mut here = self.holders.iter().peekable();
+        let mut room = self.room.iter().peekable();
+        std::iter::from_fn(move || match (here.peek(), room.peek()) {
+            (Some((h, _)), Some((r, _))) if h == r => {
+                room.next();
+                here.next().map(|(_, holder)| holder.name.as_str())
+            }
+            (Some((h, _)), Some((r, _))) if r < h => room.next().map(|(_, name)| name.as_str()),
+            (Some(_), _) => here.next().map(|(_, holder)| holder.name.as_str()),
+            (None, _) => room.next().map(|(_, name)| name.as_str()),
+        })
     }
 }
 
@@ -120,5 +169,34 @@ mod tests {
         );
         // Without a token a name cannot be shared, not even with itself.
         assert_eq!(presence.connect("bob", None), Err(Taken));
+    }
+
+    fn room(names: &[&str]) -> BTreeMap<String, String> {
+        names
+            .iter()
+            .map(|name| (name.to_lowercase(), (*name).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_room_is_the_union_of_here_and_elsewhere() {
+        let mut presence = Presence::default();
+        presence.connect("bob", None).expect("free");
+        let mut changed = presence.set_room(room(&["alice", "bob", "Zed"]));
+        changed.sort();
+        assert_eq!(changed, ["Zed", "alice", "bob"]);
+        assert_eq!(presence.online(10), ["alice", "bob", "Zed"]);
+        assert_eq!(presence.count(), 3);
+        assert!(presence.is_online("Zed") && !presence.is_online("zed"));
+        assert!(presence.is_held_here("BOB") && !presence.is_held_here("alice"));
+
+        // Alice leaves elsewhere; Bob's entry in the view lags behind his
+        // leaving here, but he is gone once both agree.
+        assert_eq!(presence.set_room(room(&["bob", "Zed"])), ["alice"]);
+        assert!(presence.disconnect("bob"));
+        assert!(presence.is_online("bob"), "still online elsewhere");
+        assert_eq!(presence.set_room(room(&["Zed"])), ["bob"]);
+        assert_eq!(presence.online(10), ["Zed"]);
+        assert_eq!(presence.count(), 1);
     }
 }

@@ -1,38 +1,38 @@
-//! The room: one ordered, durable sequence of messages, fanned out to every
-//! connection.
+//! The room: one ordered sequence of messages, fanned out to every
+//! connection, and who is in it.
 //!
-//! One writer thread owns the database. Connections hand it messages through
-//! a bounded queue; it takes everything queued (group commit), stores it in
-//! one transaction, and only then publishes the batch: appends it to the
-//! in-memory window of recent messages and broadcasts each message's frame,
-//! serialized once. So nobody, the sender included, sees a message that is
-//! not stored, and every connection sees the one id order.
+//! Messages reach the room only through its [`MessageLog`], and only once
+//! stored: the log then publishes them to the [`Feed`], which appends them
+//! to the in-memory window of recent messages and broadcasts each message's
+//! frame, serialized once. So nobody, the sender included, sees a message
+//! that is not stored, and every connection sees the one id order.
 //!
 //! Joining takes the same lock as publishing: a connection subscribes to the
 //! broadcast and copies its history in one step, so the seam between the
 //! history it is sent and the live messages after it has no gap and no
 //! duplicate.
 
-use std::collections::VecDeque;
-use std::path::Path;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use protocol::{ErrorCode, Posted, ServerFrame, PRESENCE_NAMES_MAX};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use protocol::{Posted, ServerFrame, PRESENCE_NAMES_MAX};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::cluster::{self, ClusterPresence, PresenceCommand};
+use crate::config::Config;
+use crate::embedded::EmbeddedLog;
+use crate::message_log::{MessageLog, OlderError, RoomClosed, Window};
 use crate::presence::{Presence, Taken};
-use crate::store::{Appended, NewMessage, Store, StoreError};
-
-/// Most messages committed in one transaction.
-const MAX_BATCH: usize = 512;
-/// Queued requests before senders wait: bounds memory under a flood.
-const QUEUE_CAPACITY: usize = 4096;
+use crate::store::StoreError;
 
 /// Frames meant for one connection only (answers to its own requests).
 pub type DirectSender = mpsc::Sender<Utf8Bytes>;
+
+/// How long a client resuming on this instance waits for messages another
+/// instance already sent it to arrive here, before it starts over instead.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(2);
 
 /// How much history the room keeps at hand and hands out.
 #[derive(Debug, Clone, Copy)]
@@ -48,41 +48,28 @@ pub struct RoomLimits {
 }
 
 pub struct Room {
-    requests: mpsc::Sender<Request>,
-    live: Arc<Mutex<Live>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    log: MessageLog,
+    feed: Feed,
+    /// Names and who is online across instances; `None` with one instance.
+    cluster: Option<ClusterPresence>,
     history: usize,
 }
 
-/// What the writer thread is asked to do.
-enum Request {
-    Append {
-        user: String,
-        msg: String,
-        client_id: String,
-        reply: DirectSender,
-    },
-    Older {
-        before: u64,
-        limit: usize,
-        reply: oneshot::Sender<Result<(Vec<Posted>, bool), StoreError>>,
-    },
-    /// Finish what is queued before this, then stop.
-    Stop,
+/// Why a connection could not join.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("the name is taken")]
+    Taken,
+    /// The shared presence (Redis) did not answer: nobody can tell whether
+    /// the name is free.
+    #[error("the room cannot check names right now: {0}")]
+    Unavailable(String),
 }
 
-/// The published state: what joining connections copy.
-struct Live {
-    /// The newest stored messages, oldest first, at most `replay` of them.
-    recent: VecDeque<Posted>,
-    replay: usize,
-    /// The oldest id stored, to tell whether older history exists.
-    first_id: Option<u64>,
-    last_id: u64,
-    fanout: broadcast::Sender<Utf8Bytes>,
-    presence: Presence,
-    /// Names (as spelled) that came or went since the last `presence` frame.
-    presence_changes: Vec<String>,
+impl From<Taken> for JoinError {
+    fn from(_: Taken) -> Self {
+        Self::Taken
+    }
 }
 
 /// A connection's place in the room.
@@ -98,48 +85,26 @@ pub struct Joined {
     pub presence: PresenceGuard,
 }
 
-pub struct PresenceGuard {
-    live: Arc<Mutex<Live>>,
-    user: String,
-}
-
-impl Drop for PresenceGuard {
-    fn drop(&mut self) {
-        let mut live = lock(&self.live);
-        if live.presence.disconnect(&self.user) {
-            live.presence_changed(&self.user);
-        }
-    }
-}
-
 impl Room {
-    /// Opens the database at `db` and starts the writer thread.
-    pub fn open(db: &Path, limits: RoomLimits) -> Result<Self, StoreError> {
-        let store = Store::open(db)?;
-        let replay = limits.replay.max(limits.history);
-        let live = Live {
-            recent: store.recent(replay)?.into(),
-            replay,
-            first_id: store.first_id()?,
-            last_id: store.last_id(),
-            fanout: broadcast::channel(limits.fanout_capacity.max(1)).0,
-            presence: Presence::default(),
-            presence_changes: Vec::new(),
+    /// Opens the message log `config` names (the SQLite file, or the Redis
+    /// stream shared with other instances) and starts following it.
+    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+        let limits = config.room_limits();
+        let feed = Feed::new(limits);
+        let (log, cluster) = match &config.redis_url {
+            None => (
+                MessageLog::Embedded(EmbeddedLog::open(&config.db, &feed)?),
+                None,
+            ),
+            Some(url) => {
+                let (log, presence) = cluster::open(url, config, &feed).await?;
+                (MessageLog::Redis(log), Some(presence))
+            }
         };
-        tracing::info!(db = %db.display(), last_id = live.last_id, "history loaded");
-        let live = Arc::new(Mutex::new(live));
-        let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = std::thread::Builder::new()
-            .name("room-writer".into())
-            .spawn({
-                let live = Arc::clone(&live);
-                move || write_loop(store, queue, &live)
-            })
-            .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
-            requests,
-            live,
-            writer: Mutex::new(Some(writer)),
+            log,
+            feed,
+            cluster,
             history: limits.history,
         })
     }
@@ -148,34 +113,46 @@ impl Room {
     /// the room, returning, atomically with it, the `history` frame to send
     /// first (the messages after `after` when the room still has all of
     /// them, else the recent history with `reset`) and who is online.
-    pub fn join(
+    pub async fn join(
         &self,
         user: &str,
         token: Option<&str>,
         after: Option<u64>,
-    ) -> Result<Joined, Taken> {
-        let mut live = self.lock();
-        if live.presence.connect(user, token)? {
-            live.presence_changed(user);
+    ) -> Result<Joined, JoinError> {
+        // Held from here: whatever fails below, dropping it lets go.
+        let (presence, first) = self.feed.hold(user, token)?;
+        if let Some(cluster) = &self.cluster {
+            // Every connection asks: another instance may hold the name.
+            cluster.claim(user, token).await?;
         }
-        let fanout = live.fanout.subscribe();
+        if first {
+            self.feed.lock().presence_changed(user);
+        }
+        // Another instance may have sent this client messages that have not
+        // reached this one yet.
+        if let Some(after) = after.filter(|_| self.cluster.is_some()) {
+            self.feed.caught_up(after, CATCH_UP_PATIENCE).await;
+        }
+        let live = self.feed.lock();
         Ok(Joined {
-            fanout,
+            fanout: live.fanout.subscribe(),
             history: live.history(after, self.history),
             online: ServerFrame::Online {
                 users: live.presence.online(PRESENCE_NAMES_MAX),
                 count: live.presence.count(),
             },
-            presence: PresenceGuard {
-                live: Arc::clone(&self.live),
-                user: user.to_owned(),
-            },
+            presence,
         })
     }
 
-    /// Broadcasts a frame that is not stored (typing).
-    pub fn announce(&self, frame: &ServerFrame) {
-        self.lock().announce(frame);
+    /// Tells everyone (on every instance) that `user` is typing.
+    pub async fn typing(&self, user: &str) {
+        match &self.log {
+            MessageLog::Embedded(_) => self.feed.announce(&ServerFrame::Typing {
+                user: user.to_owned(),
+            }),
+            MessageLog::Redis(log) => log.typing(user).await,
+        }
     }
 
     /// Broadcasts who came and went since the last call, if anyone did.
@@ -184,7 +161,7 @@ impl Room {
     /// `presence` frames say what is true now, so applying them again is
     /// harmless.
     pub fn flush_presence(&self) {
-        let mut live = self.lock();
+        let mut live = self.feed.lock();
         if live.presence_changes.is_empty() {
             return;
         }
@@ -202,14 +179,14 @@ impl Room {
         });
     }
 
-    /// How many connections are subscribed.
+    /// How many connections are subscribed (on this instance).
     pub fn connections(&self) -> usize {
-        self.lock().fanout.receiver_count()
+        self.feed.lock().fanout.receiver_count()
     }
 
-    /// Queues `msg` (already validated) from `user` for storage and
-    /// broadcast. Duplicates and failures are answered on `reply`. Waits
-    /// while the queue is full; fails only once the room has stopped.
+    /// Stores `msg` (already validated) from `user`; it reaches everyone,
+    /// the sender included, once stored. Duplicates and failures are
+    /// answered on `reply`. Fails only once the room has stopped.
     pub async fn post(
         &self,
         user: &str,
@@ -217,13 +194,7 @@ impl Room {
         client_id: String,
         reply: DirectSender,
     ) -> Result<(), RoomClosed> {
-        let request = Request::Append {
-            user: user.to_owned(),
-            msg,
-            client_id,
-            reply,
-        };
-        self.requests.send(request).await.map_err(|_| RoomClosed)
+        self.log.append(user, msg, client_id, reply).await
     }
 
     /// Up to `limit` messages older than `before`, and whether more remain.
@@ -232,61 +203,160 @@ impl Room {
         before: u64,
         limit: usize,
     ) -> Result<(Vec<Posted>, bool), OlderError> {
-        let (reply, answer) = oneshot::channel();
-        let request = Request::Older {
-            before,
-            limit,
-            reply,
+        self.log.older(before, limit).await
+    }
+
+    /// Stores everything queued so far and stops following the log; lets
+    /// the other instances know this one's users are gone. Later posts fail
+    /// with [`RoomClosed`].
+    pub async fn close(&self) {
+        self.log.close().await;
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+        }
+    }
+}
+
+/// The published state: what joining connections copy. Logs publish into
+/// it; the room's connections subscribe to it.
+#[derive(Clone)]
+pub struct Feed {
+    live: Arc<Mutex<Live>>,
+    /// The newest id published, for clients waiting to catch up.
+    published: Arc<watch::Sender<u64>>,
+}
+
+struct Live {
+    /// The newest stored messages, oldest first, at most `replay` of them.
+    recent: VecDeque<Posted>,
+    replay: usize,
+    /// The oldest id stored, to tell whether older history exists.
+    first_id: Option<u64>,
+    last_id: u64,
+    fanout: broadcast::Sender<Utf8Bytes>,
+    presence: Presence,
+    /// Names (as spelled) that came or went since the last `presence` frame.
+    presence_changes: Vec<String>,
+    /// Where to say that a name's last connection here closed, with
+    /// several instances.
+    releases: Option<mpsc::UnboundedSender<PresenceCommand>>,
+}
+
+impl Feed {
+    fn new(limits: RoomLimits) -> Self {
+        let live = Live {
+            recent: VecDeque::new(),
+            replay: limits.replay.max(limits.history),
+            first_id: None,
+            last_id: 0,
+            fanout: broadcast::channel(limits.fanout_capacity.max(1)).0,
+            presence: Presence::default(),
+            presence_changes: Vec::new(),
+            releases: None,
         };
-        self.requests
-            .send(request)
-            .await
-            .map_err(|_| OlderError::Closed)?;
-        match answer.await {
-            Ok(result) => result.map_err(OlderError::Store),
-            Err(_) => Err(OlderError::Closed),
+        Self {
+            live: Arc::new(Mutex::new(live)),
+            published: Arc::new(watch::channel(0).0),
         }
     }
 
-    /// Stores everything queued so far, then stops the writer. Later posts
-    /// fail with [`RoomClosed`].
-    pub async fn close(&self) {
-        let _ = self.requests.send(Request::Stop).await;
-        let writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(writer) = writer {
-            match tokio::task::spawn_blocking(move || writer.join()).await {
-                Ok(Ok(())) => {}
-                _ => tracing::error!("the room writer did not stop cleanly"),
-            }
+    /// How many messages the window keeps: what a log loads on start.
+    pub fn replay(&self) -> usize {
+        self.lock().replay
+    }
+
+    /// Starts over from `window` (the log's newest messages): on start, or
+    /// when the log turned out to have lost what the window holds.
+    pub fn reset(&self, window: Window) {
+        let mut live = self.lock();
+        let skip = window.recent.len().saturating_sub(live.replay);
+        live.recent = window.recent.into_iter().skip(skip).collect();
+        live.first_id = window.first_id;
+        live.last_id = window.last_id;
+        self.published.send_replace(window.last_id);
+    }
+
+    /// Publishes stored messages, in id order, each with its frame.
+    pub fn publish(&self, stored: Vec<(Posted, Utf8Bytes)>) {
+        let mut live = self.lock();
+        for (posted, frame) in stored {
+            live.publish(posted, frame);
         }
+        self.published.send_replace(live.last_id);
+    }
+
+    /// The newest id published.
+    pub fn last_id(&self) -> u64 {
+        self.lock().last_id
+    }
+
+    /// Broadcasts a frame that is not stored (typing).
+    pub fn announce(&self, frame: &ServerFrame) {
+        self.lock().announce(frame);
+    }
+
+    /// Replaces the view of who is online anywhere with `room`.
+    pub fn set_room(&self, room: BTreeMap<String, String>) {
+        let mut live = self.lock();
+        for name in live.presence.set_room(room) {
+            live.presence_changed(&name);
+        }
+    }
+
+    /// The names connected here, with their tokens.
+    pub fn held_here(&self) -> Vec<(String, Option<String>)> {
+        self.lock().presence.held_here()
+    }
+
+    pub fn is_held_here(&self, name: &str) -> bool {
+        self.lock().presence.is_held_here(name)
+    }
+
+    /// From now on, the last connection of a name here is reported on
+    /// `releases`.
+    pub fn report_releases(&self, releases: mpsc::UnboundedSender<PresenceCommand>) {
+        self.lock().releases = Some(releases);
+    }
+
+    /// Waits until `id` is published, for at most `patience`.
+    async fn caught_up(&self, id: u64, patience: Duration) {
+        let mut published = self.published.subscribe();
+        let _ = tokio::time::timeout(patience, published.wait_for(|&last| last >= id)).await;
+    }
+
+    /// Registers one connection of `user` here; says whether it is the
+    /// name's first here.
+    fn hold(&self, user: &str, token: Option<&str>) -> Result<(PresenceGuard, bool), Taken> {
+        let first = self.lock().presence.connect(user, token)?;
+        let guard = PresenceGuard {
+            feed: self.clone(),
+            user: user.to_owned(),
+        };
+        Ok((guard, first))
     }
 
     fn lock(&self) -> MutexGuard<'_, Live> {
-        lock(&self.live)
+        // A poisoned lock still holds consistent data: `Live` is only
+        // changed by code that cannot panic halfway.
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// The room has stopped accepting messages (the server is shutting down).
-#[derive(Debug, thiserror::Error)]
-#[error("the room is closed")]
-pub struct RoomClosed;
-
-#[derive(Debug, thiserror::Error)]
-pub enum OlderError {
-    #[error("the room is closed")]
-    Closed,
-    #[error(transparent)]
-    Store(StoreError),
+pub struct PresenceGuard {
+    feed: Feed,
+    user: String,
 }
 
-/// A poisoned lock still holds consistent data: `Live` is only changed by
-/// code that cannot panic halfway.
-fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
-    live.lock().unwrap_or_else(PoisonError::into_inner)
+impl Drop for PresenceGuard {
+    fn drop(&mut self) {
+        let mut live = self.feed.lock();
+        if live.presence.disconnect(&self.user) {
+            live.presence_changed(&self.user);
+            if let Some(releases) = &live.releases {
+                let _ = releases.send(PresenceCommand::Release(self.user.clone()));
+            }
+        }
+    }
 }
 
 impl Live {
@@ -352,115 +422,5 @@ impl Live {
         self.recent.push_back(posted);
         // Fails only when nobody is connected: then nobody is owed it.
         let _ = self.fanout.send(frame);
-    }
-}
-
-/// The writer thread: batches appends, commits, publishes.
-fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, live: &Mutex<Live>) {
-    // The batch's messages and, at the same index, where to answer each.
-    let mut batch = Vec::new();
-    let mut replies = Vec::new();
-    let mut stopping = false;
-    while !stopping {
-        let Some(first) = queue.blocking_recv() else {
-            break;
-        };
-        let mut next = Some(first);
-        while let Some(request) = next.take() {
-            match request {
-                Request::Append {
-                    user,
-                    msg,
-                    client_id,
-                    reply,
-                } => {
-                    batch.push(NewMessage {
-                        user,
-                        msg,
-                        client_id,
-                        date_time: now_millis(),
-                    });
-                    replies.push(reply);
-                }
-                Request::Older {
-                    before,
-                    limit,
-                    reply,
-                } => {
-                    let _ = reply.send(store.before(before, limit));
-                }
-                Request::Stop => {
-                    stopping = true;
-                    break;
-                }
-            }
-            if batch.len() < MAX_BATCH {
-                next = queue.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            commit(&mut store, &batch, &replies, live);
-            batch.clear();
-            replies.clear();
-        }
-    }
-    queue.close();
-    while let Ok(request) = queue.try_recv() {
-        if let Request::Append {
-            client_id, reply, ..
-        } = request
-        {
-            let frame = ServerFrame::send_error(
-                ErrorCode::ShuttingDown,
-                "The server is shutting down; your message was not posted. It will be sent again when you reconnect.",
-                client_id,
-            );
-            let _ = reply.try_send(Utf8Bytes::from(frame.to_json()));
-        }
-    }
-    tracing::info!(last_id = store.last_id(), "history flushed");
-}
-
-fn commit(store: &mut Store, batch: &[NewMessage], replies: &[DirectSender], live: &Mutex<Live>) {
-    match store.append(batch) {
-        Ok(outcome) => {
-            let mut stored = Vec::with_capacity(outcome.len());
-            for (appended, reply) in outcome.into_iter().zip(replies) {
-                match appended {
-                    Appended::Stored(posted) => {
-                        let bytes = Utf8Bytes::from(posted.to_frame_json());
-                        stored.push((posted, bytes));
-                    }
-                    // A resend: answer the sender alone with the original.
-                    Appended::Duplicate(original) => {
-                        let _ = reply.try_send(Utf8Bytes::from(original.to_frame_json()));
-                    }
-                }
-            }
-            tracing::debug!(messages = stored.len(), "committed");
-            let mut live = lock(live);
-            for (posted, bytes) in stored {
-                live.publish(posted, bytes);
-            }
-        }
-        Err(error) => {
-            tracing::error!(%error, messages = batch.len(), "cannot store messages");
-            for (new, reply) in batch.iter().zip(replies) {
-                let frame = ServerFrame::send_error(
-                    ErrorCode::StorageUnavailable,
-                    "The server could not store your message; it was not posted. Try again.",
-                    new.client_id.clone(),
-                );
-                let _ = reply.try_send(Utf8Bytes::from(frame.to_json()));
-            }
-        }
-    }
-}
-
-/// The server clock in milliseconds since the Unix epoch (negative before it).
-fn now_millis() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }

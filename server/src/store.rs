@@ -1,4 +1,4 @@
-//! The room's durable history: one SQLite file.
+//! The room's durable history on one machine: one SQLite file.
 //!
 //! Only the room's writer thread touches it (see [`crate::room`]), so there
 //! is one connection and no locking. WAL mode with `synchronous=FULL`: a
@@ -24,6 +24,15 @@ pub enum StoreError {
     CorruptId(i64),
     #[error("cannot start the database writer: {0}")]
     Thread(String),
+    #[error("cannot connect to Redis at {url}: {source}")]
+    RedisConnect {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error("Redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("the Redis stream holds an entry this server cannot read: {0}")]
+    CorruptEntry(String),
 }
 
 /// A message to store: what the connection vouches for.
