@@ -289,6 +289,12 @@ impl Writer<'_> {
         };
         if let Some((code, reason)) = ended.goodbye(self.limits) {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut self.sink, code, &reason)).await;
+            // Let the reader take in what the client sent until its close
+            // reply: closing a socket with unread data resets it, and the
+            // client could lose the close frame (and its reason) with it.
+            if !reader_end.is_terminated() {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut reader_end).await;
+            }
         }
         ended
     }

@@ -210,23 +210,69 @@ async fn history_and_the_sequence_survive_a_restart() {
     second.stop().await;
 }
 
+/// Breaks and repairs the room's storage behind the server's back, as a
+/// full or broken disk, or a mistaken operator, would.
+enum Saboteur {
+    /// A trigger that makes every insert fail.
+    Sqlite(rusqlite::Connection),
+    /// The stream's key taken by a value of another type.
+    Redis(redis::Connection, String),
+}
+
+impl Saboteur {
+    fn new(config: &server::Config) -> Self {
+        match &config.redis_url {
+            None => {
+                Self::Sqlite(rusqlite::Connection::open(&config.db).expect("open the database"))
+            }
+            Some(url) => {
+                let redis = redis::Client::open(url.as_str())
+                    .and_then(|client| client.get_connection())
+                    .expect("connect to Redis");
+                Self::Redis(redis, format!("{}:log", config.redis_prefix))
+            }
+        }
+    }
+
+    fn break_storage(&mut self) {
+        match self {
+            Self::Sqlite(db) => db
+                .execute_batch(
+                    "CREATE TRIGGER broken BEFORE INSERT ON messages
+                     BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+                )
+                .expect("create trigger"),
+            Self::Redis(redis, log) => redis::cmd("SET")
+                .arg(&*log)
+                .arg("not a stream")
+                .exec(redis)
+                .expect("take the stream's key"),
+        }
+    }
+
+    fn repair(&mut self) {
+        match self {
+            Self::Sqlite(db) => db
+                .execute_batch("DROP TRIGGER broken")
+                .expect("drop trigger"),
+            Self::Redis(redis, log) => redis::cmd("DEL")
+                .arg(&*log)
+                .exec(redis)
+                .expect("free the stream's key"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_failed_write_is_refused_to_the_sender_and_nothing_is_broadcast() {
     let data = tempfile::tempdir().expect("tmp");
     let config = test_config(&data);
-    let db = config.db.clone();
+    let mut saboteur = Saboteur::new(&config);
     let server = support::spawn_server(config).await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
 
-    // Make every insert fail, as a full or broken disk would.
-    let saboteur = rusqlite::Connection::open(&db).expect("open the database");
-    saboteur
-        .execute_batch(
-            "CREATE TRIGGER broken BEFORE INSERT ON messages
-             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
-        )
-        .expect("create trigger");
+    saboteur.break_storage();
     alice.say("lost", "will not be stored").await;
     match alice.recv().await {
         ServerFrame::Error {
@@ -239,9 +285,7 @@ async fn a_failed_write_is_refused_to_the_sender_and_nothing_is_broadcast() {
     }
 
     // Repaired: the next message is the first one anybody sees, with id 1.
-    saboteur
-        .execute_batch("DROP TRIGGER broken")
-        .expect("drop trigger");
+    saboteur.repair();
     alice.say("kept", "stored").await;
     let posted = bob.recv_message().await;
     assert_eq!((posted.message.id, posted.client_id.as_str()), (1, "kept"));

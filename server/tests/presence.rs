@@ -5,46 +5,8 @@ mod support;
 use std::collections::BTreeSet;
 
 use protocol::{ErrorCode, ServerFrame};
-use support::{try_connect, Client, TestServer};
+use support::{join_with_token, try_connect, TestServer, Watcher};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-/// A client and the online list as its frames describe it.
-struct Watcher {
-    client: Client,
-    online: BTreeSet<String>,
-}
-
-impl Watcher {
-    /// Applies `presence` frames until the list is exactly `expected`.
-    async fn until_online(&mut self, expected: &[&str]) {
-        let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
-        while self.online != expected {
-            if let ServerFrame::Presence { joined, left, .. } = self.client.recv_any().await {
-                for user in left {
-                    self.online.remove(&user);
-                }
-                self.online.extend(joined);
-            }
-        }
-    }
-}
-
-/// Joins as `user` with `token`; returns it with the online list it got.
-async fn join_with_token(server: &TestServer, user: &str, token: &str) -> Watcher {
-    let query = format!("user={user}&token={token}");
-    let mut client = try_connect(server.addr, &query, None)
-        .await
-        .expect("connects");
-    assert!(matches!(client.recv().await, ServerFrame::Welcome { .. }));
-    assert!(matches!(client.recv().await, ServerFrame::History { .. }));
-    match client.recv().await {
-        ServerFrame::Online { users, .. } => Watcher {
-            client,
-            online: users.into_iter().collect(),
-        },
-        other => panic!("expected the online list, got {other:?}"),
-    }
-}
 
 fn names(watcher: &Watcher) -> Vec<&str> {
     watcher.online.iter().map(String::as_str).collect()
@@ -53,9 +15,9 @@ fn names(watcher: &Watcher) -> Vec<&str> {
 #[tokio::test]
 async fn joins_and_leaves_are_announced_and_the_list_is_sent_on_connect() {
     let server = TestServer::start().await;
-    let mut alice = join_with_token(&server, "alice", "ta").await;
+    let mut alice = join_with_token(server.addr, "alice", "ta").await;
     assert_eq!(names(&alice), ["alice"]);
-    let bob = join_with_token(&server, "bob", "tb").await;
+    let bob = join_with_token(server.addr, "bob", "tb").await;
     assert_eq!(names(&bob), ["alice", "bob"]);
     alice.until_online(&["alice", "bob"]).await;
     drop(bob);
@@ -66,7 +28,7 @@ async fn joins_and_leaves_are_announced_and_the_list_is_sent_on_connect() {
 #[tokio::test]
 async fn a_name_is_unique_but_shared_by_the_same_browser() {
     let server = TestServer::start().await;
-    let mut alice = join_with_token(&server, "alice", "browser-1").await;
+    let mut alice = join_with_token(server.addr, "alice", "browser-1").await;
 
     // Another browser, any spelling: refused with a reason.
     for (name, token) in [
@@ -94,20 +56,20 @@ async fn a_name_is_unique_but_shared_by_the_same_browser() {
     }
 
     // The same browser in a second tab is welcome.
-    let second_tab = join_with_token(&server, "alice", "browser-1").await;
+    let second_tab = join_with_token(server.addr, "alice", "browser-1").await;
     assert_eq!(names(&second_tab), ["alice"]);
-    let bob = join_with_token(&server, "bob", "browser-3").await;
+    let bob = join_with_token(server.addr, "bob", "browser-3").await;
     alice.until_online(&["alice", "bob"]).await;
     // alice stays online while one of her tabs is open.
     drop(second_tab);
     drop(bob);
     alice.until_online(&["alice"]).await;
-    let mut carol = join_with_token(&server, "carol", "browser-4").await;
+    let mut carol = join_with_token(server.addr, "carol", "browser-4").await;
     assert_eq!(names(&carol), ["alice", "carol"]);
     drop(alice);
     carol.until_online(&["carol"]).await;
     // The name is free again, for anyone.
-    let other_alice = join_with_token(&server, "Alice", "browser-5").await;
+    let other_alice = join_with_token(server.addr, "Alice", "browser-5").await;
     assert_eq!(names(&other_alice), ["Alice", "carol"]);
     carol.until_online(&["Alice", "carol"]).await;
     server.stop().await;
@@ -116,7 +78,7 @@ async fn a_name_is_unique_but_shared_by_the_same_browser() {
 #[tokio::test]
 async fn a_thousand_arrivals_cost_each_client_a_few_small_frames() {
     let server = TestServer::start_with(|config| config.max_connections_per_ip = 2_000).await;
-    let mut watcher = join_with_token(&server, "watcher", "w").await;
+    let mut watcher = join_with_token(server.addr, "watcher", "w").await;
     let mut crowd = Vec::new();
     for i in 0..1_000 {
         crowd.push(support::connect(server.addr, &format!("guest{i}"), None).await);

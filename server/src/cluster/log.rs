@@ -1,8 +1,8 @@
 //! The message log in a Redis stream, shared by every instance.
 //!
 //! Appending is one Lua script: it answers a resend with the original,
-//! else increments the room's counter and appends the message to the stream
-//! under that number, so ids are global, strictly increasing and in stream
+//! else appends the message to the stream under the room's counter plus one
+//! and advances the counter, so ids are global, strictly increasing and in stream
 //! order, and a failure leaves nothing half done. The time stamp is Redis's
 //! clock, one clock for every instance.
 //!
@@ -52,9 +52,11 @@ if earlier[1] then
 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local id = redis.call('INCR', KEYS[1])
+local id = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
+-- The append first: if it fails, nothing has changed.
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], string.format('%d-0', id),
   'user', ARGV[1], 'msg', ARGV[2], 'clientId', ARGV[3], 'dateTime', string.format('%d', now))
+redis.call('SET', KEYS[1], id)
 redis.call('HSET', KEYS[3], 'id', id, 'dateTime', string.format('%d', now), 'msg', ARGV[2])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 return {1, id, now, ''}

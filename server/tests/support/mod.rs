@@ -36,11 +36,30 @@ pub async fn spawn_server(config: Config) -> TestServer {
     TestServer::spawn(config, None).await
 }
 
-/// Default settings, no built client, a fresh database in `data`.
+/// The Redis the behaviour suite runs on instead of SQLite, if set:
+/// `cargo xtask test` runs the server's tests a second time with it.
+pub fn shared_redis() -> Option<String> {
+    std::env::var("CHAT_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The room's keys in the shared Redis, one room per data directory: a
+/// server restarted on the same directory finds its history again.
+fn redis_prefix(data: &Path) -> String {
+    format!("test:{}", data.display())
+}
+
+/// Default settings, no built client, a fresh room in `data` (an SQLite
+/// file there, or keys named after it in the shared Redis).
 pub fn test_config(data: &tempfile::TempDir) -> Config {
     let mut config = Config::defaults();
     config.static_dir = "/nonexistent/dist".into();
     config.db = data.path().join("chat.db");
+    if let Some(url) = shared_redis() {
+        config.redis_url = Some(url);
+        config.redis_prefix = redis_prefix(data.path());
+    }
     // Tests send fast; the rate limit has tests of its own.
     config.rate_limit = 10_000.0;
     config.rate_burst = 10_000;
@@ -120,9 +139,15 @@ impl TestServer {
 }
 
 /// Starts the server binary on port 0 and returns it with its address, read
-/// from its log.
+/// from its log. Its room is the database `db`, or with the shared Redis,
+/// keys named after `db`'s directory.
 pub async fn start_binary(db: &Path, extra_args: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    let own_redis = extra_args.contains(&"--redis-url");
+    if let (Some(url), Some(data), false) = (shared_redis(), db.parent(), own_redis) {
+        command.args(["--redis-url", &url, "--redis-prefix", &redis_prefix(data)]);
+    }
+    let mut child = command
         .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
         // Tests send fast, and a fresh client's history holds a whole test.
         .args(["--history", "1000"])
@@ -170,9 +195,15 @@ impl History {
     }
 }
 
-/// Connects to the server at `addr` without reading anything.
+/// Connects to the server at `addr` without reading anything, with a token
+/// of the user's own, as a browser would: a reconnect may take the name
+/// back while its old connection is still counted as online.
 pub async fn connect(addr: SocketAddr, user: &str, after: Option<u64>) -> Client {
-    let mut url = format!("ws://{addr}/ws?user={}", urlencoding::encode(user));
+    let mut url = format!(
+        "ws://{addr}/ws?user={}&token=browser-of-{}",
+        urlencoding::encode(user),
+        urlencoding::encode(user.trim())
+    );
     if let Some(after) = after {
         url.push_str(&format!("&after={after}"));
     }
@@ -341,5 +372,121 @@ impl Client {
             msg: msg.into(),
         };
         self.send_text(frame.to_json()).await;
+    }
+}
+
+/// A client and the online list as its frames describe it.
+pub struct Watcher {
+    pub client: Client,
+    pub online: std::collections::BTreeSet<String>,
+}
+
+impl Watcher {
+    /// Applies `presence` frames until the list is exactly `expected`.
+    pub async fn until_online(&mut self, expected: &[&str]) {
+        let expected: std::collections::BTreeSet<String> =
+            expected.iter().map(|s| s.to_string()).collect();
+        while self.online != expected {
+            if let ServerFrame::Presence { joined, left, .. } = self.client.recv_any().await {
+                for user in left {
+                    self.online.remove(&user);
+                }
+                self.online.extend(joined);
+            }
+        }
+    }
+}
+
+/// Joins the server at `addr` as `user` with `token`; returns it with the
+/// online list it got.
+pub async fn join_with_token(addr: SocketAddr, user: &str, token: &str) -> Watcher {
+    let query = format!("user={user}&token={token}");
+    let mut client = try_connect(addr, &query, None).await.expect("connects");
+    assert!(matches!(client.recv().await, ServerFrame::Welcome { .. }));
+    assert!(matches!(client.recv().await, ServerFrame::History { .. }));
+    match client.recv().await {
+        ServerFrame::Online { users, .. } => Watcher {
+            client,
+            online: users.into_iter().collect(),
+        },
+        other => panic!("expected the online list, got {other:?}"),
+    }
+}
+
+/// A redis-server of the test's own, on a loopback port, with every write
+/// fsynced before it is acknowledged, so the test can kill it and start it
+/// again on the same data.
+pub struct RedisServer {
+    pub port: u16,
+    process: Option<Child>,
+    data: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self {
+            port,
+            process: None,
+            data: tempfile::tempdir().expect("temp dir"),
+        };
+        redis.launch().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `kill -9`: whatever Redis acknowledged is in its append-only file.
+    pub async fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill().await.expect("kill redis-server");
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.launch().await;
+    }
+
+    async fn launch(&mut self) {
+        let process = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .arg("--dir")
+            .arg(self.data.path())
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server on PATH (apt-get install redis-server)");
+        self.process = Some(process);
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)).await {
+                    let mut reply = [0; 7];
+                    if stream.write_all(b"PING\r\n").await.is_ok()
+                        && stream.read_exact(&mut reply).await.is_ok()
+                        && &reply == b"+PONG\r\n"
+                    {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("redis-server starts in time");
     }
 }

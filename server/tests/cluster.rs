@@ -1,0 +1,227 @@
+//! Several instances sharing one room through a real redis-server of the
+//! test's own: one order for everyone, resume on another instance, an
+//! instance killed with `kill -9`, Redis killed and restarted mid-stream.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use protocol::{ErrorCode, Posted, ServerFrame};
+use server::Config;
+use support::{
+    join, join_with_token, spawn_server, start_binary, test_config, try_connect, Client,
+    RedisServer,
+};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// A room on `redis`, whatever backend the rest of the suite runs on.
+fn on_redis(redis: &RedisServer, data: &tempfile::TempDir) -> Config {
+    let mut config = test_config(data);
+    config.redis_url = Some(redis.url());
+    config.redis_prefix = "room".into();
+    config
+}
+
+async fn posts(client: &mut Client, count: usize) -> Vec<Posted> {
+    let mut posts = Vec::with_capacity(count);
+    for _ in 0..count {
+        posts.push(client.recv_message().await);
+    }
+    posts
+}
+
+fn ids(posts: &[Posted]) -> Vec<u64> {
+    posts.iter().map(|p| p.message.id).collect()
+}
+
+#[tokio::test]
+async fn two_instances_show_everyone_one_order_and_resume_across_them() {
+    const EACH: usize = 100;
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let one = spawn_server(on_redis(&redis, &data)).await;
+    let two = spawn_server(on_redis(&redis, &data)).await;
+    let (mut alice, _) = join(one.addr, "alice", None).await;
+    let (mut dave, _) = join(one.addr, "dave", None).await;
+    let (mut bob, _) = join(two.addr, "bob", None).await;
+    let (mut carol, _) = join(two.addr, "carol", None).await;
+
+    // Alice (on one) and Bob (on two) send at the same time.
+    tokio::join!(
+        async {
+            for n in 0..EACH {
+                alice.say(&format!("a-{n}"), "from one").await;
+            }
+        },
+        async {
+            for n in 0..EACH {
+                bob.say(&format!("b-{n}"), "from two").await;
+            }
+        },
+    );
+    let seen = [
+        posts(&mut alice, 2 * EACH).await,
+        posts(&mut bob, 2 * EACH).await,
+        posts(&mut carol, 2 * EACH).await,
+    ];
+    let everything: Vec<u64> = (1..=2 * EACH as u64).collect();
+    for view in &seen {
+        assert_eq!(ids(view), everything, "every id once, in order");
+        assert_eq!(view, &seen[0], "the same messages for everyone");
+    }
+    let sent: BTreeSet<&str> = seen[0].iter().map(|p| p.client_id.as_str()).collect();
+    assert_eq!(sent.len(), 2 * EACH, "each message stored once");
+
+    // Dave read half on instance one, then moves to instance two.
+    let first_half = posts(&mut dave, EACH).await;
+    drop(dave);
+    let (mut dave, history) = join(two.addr, "dave", Some(EACH as u64)).await;
+    assert!(!history.reset, "a resume, not a fresh start");
+    assert_eq!(history.messages, seen[0][EACH..], "exactly what he missed");
+    assert_eq!(ids(&first_half), everything[..EACH]);
+    alice.say("a-last", "after the move").await;
+    assert_eq!(dave.recv_message().await.message.id, 2 * EACH as u64 + 1);
+
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_instance_lets_its_users_go_and_its_clients_resume_elsewhere() {
+    const TTL_SECS: u64 = 2;
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let ttl = TTL_SECS.to_string();
+    let args = [
+        "--redis-url",
+        url.as_str(),
+        "--redis-prefix",
+        "room",
+        "--presence-ttl",
+        ttl.as_str(),
+    ];
+    let data = tempfile::tempdir().expect("tmp");
+    let (mut one, one_addr) = start_binary(&data.path().join("one.db"), &args).await;
+    let (_two, two_addr) = start_binary(&data.path().join("two.db"), &args).await;
+
+    let mut bob = join_with_token(two_addr, "bob", "tb").await;
+    let mut alice = join_with_token(one_addr, "alice", "ta").await;
+    let _carol = join_with_token(one_addr, "carol", "tc").await;
+    bob.until_online(&["alice", "bob", "carol"]).await;
+    alice.until_online(&["alice", "bob", "carol"]).await;
+    alice.client.say("a-1", "before the crash").await;
+    let last = alice.client.recv_message().await.message.id;
+    assert_eq!(bob.client.recv_message().await.message.id, last);
+
+    one.kill().await.expect("kill -9 instance one");
+    let killed = Instant::now();
+
+    // Alice's browser reconnects to the other instance and resumes; her
+    // token lets her take her name back before its old lease lapses.
+    let query = format!("user=alice&token=ta&after={last}");
+    let mut alice = try_connect(two_addr, &query, None).await.expect("connects");
+    assert!(matches!(alice.recv().await, ServerFrame::Welcome { .. }));
+    match alice.recv().await {
+        ServerFrame::History {
+            messages, reset, ..
+        } => assert!(messages.is_empty() && !reset, "nothing missed"),
+        other => panic!("expected history, got {other:?}"),
+    }
+    alice.say("a-2", "after the crash").await;
+    assert_eq!(bob.client.recv_message().await.message.id, last + 1);
+
+    // Carol did not come back: she leaves once her lease lapses and a live
+    // instance sweeps (TTL + TTL/3), and the list is read again (0.5 s).
+    bob.until_online(&["alice", "bob"]).await;
+    let stated = Duration::from_millis(TTL_SECS * 1000 * 4 / 3 + protocol::PRESENCE_INTERVAL_MS);
+    let slack = Duration::from_secs(2);
+    assert!(
+        killed.elapsed() < stated + slack,
+        "carol left after {:?}, stated {stated:?}",
+        killed.elapsed()
+    );
+}
+
+/// Sends `msg` under `client_id` until the server stores it (its frame comes
+/// back), retrying after each `storage_unavailable`.
+async fn send_until_stored(client: &mut Client, client_id: &str) -> (Posted, usize) {
+    let mut refusals = 0;
+    loop {
+        client.say(client_id, "during the outage").await;
+        match client.recv().await {
+            ServerFrame::Message(posted) if posted.client_id == client_id => {
+                return (posted, refusals)
+            }
+            ServerFrame::Error {
+                code: ErrorCode::StorageUnavailable,
+                ..
+            } => {
+                refusals += 1;
+                assert!(refusals < 100, "Redis never came back");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("expected the message or a storage error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn nothing_acknowledged_is_lost_when_redis_restarts_mid_stream() {
+    const BEFORE: usize = 30;
+    const AFTER: usize = 30;
+    let mut redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let server = spawn_server(on_redis(&redis, &data)).await;
+    let (mut alice, _) = join(server.addr, "alice", None).await;
+    let (mut bob, _) = join(server.addr, "bob", None).await;
+    for n in 0..BEFORE {
+        alice.say(&format!("before-{n}"), "before").await;
+    }
+    let acked = posts(&mut alice, BEFORE).await;
+
+    redis.kill().await;
+    // While Redis is down: a send is refused (not acknowledged), a new
+    // client is told to come back later, the connections stay open.
+    alice.say("down", "while Redis is down").await;
+    match alice.recv().await {
+        ServerFrame::Error {
+            code, client_id, ..
+        } => {
+            assert_eq!(code, ErrorCode::StorageUnavailable);
+            assert_eq!(client_id.as_deref(), Some("down"));
+        }
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+    let mut dave = server.connect("dave").await;
+    match dave.recv().await {
+        ServerFrame::Error { code, .. } => assert_eq!(code, ErrorCode::StorageUnavailable),
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+    let close = dave.recv_close().await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Again, "try again later");
+
+    redis.restart().await;
+    let (during, _) = send_until_stored(&mut alice, "down").await;
+    for n in 0..AFTER {
+        alice.say(&format!("after-{n}"), "after").await;
+    }
+    let after = posts(&mut alice, AFTER).await;
+
+    // Bob, connected throughout, saw everything once, in order, no gap.
+    let total = (BEFORE + 1 + AFTER) as u64;
+    let bob_saw = posts(&mut bob, BEFORE + 1 + AFTER).await;
+    assert_eq!(ids(&bob_saw), (1..=total).collect::<Vec<_>>());
+    let mut expected = acked.clone();
+    expected.push(during);
+    expected.extend(after);
+    assert_eq!(bob_saw, expected);
+
+    // And the restarted Redis has all of it.
+    let (_, history) = join(server.addr, "carol", None).await;
+    assert_eq!(
+        history.messages[history.messages.len() - total as usize..],
+        expected
+    );
+    server.stop().await;
+}
