@@ -2,8 +2,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
-
 use protocol::{ErrorCode, ServerFrame};
 use support::{join_with_token, try_connect, TestServer, Watcher};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
