@@ -44,15 +44,17 @@ enum Mode {
 
 #[derive(Args, Clone)]
 struct Common {
-    /// The WebSocket endpoint; `?user=<name>` is appended.
+    /// The WebSocket endpoint; `?user=<name>` is appended. Repeat it for
+    /// several instances of one room: clients take them in turn.
     #[arg(long, default_value = "ws://127.0.0.1:8000/ws")]
-    url: String,
+    url: Vec<String>,
     /// Clients to connect.
     #[arg(long, default_value_t = 1000)]
     clients: usize,
-    /// The server's process id, to read its RSS from /proc.
+    /// The server's process id, to read its RSS from /proc. Repeat it for
+    /// several instances: their RSS is added up.
     #[arg(long)]
-    pid: Option<u32>,
+    pid: Vec<u32>,
     /// Connections opened at once.
     #[arg(long, default_value_t = 100)]
     connect_concurrency: usize,
@@ -174,8 +176,16 @@ fn print_report(r: &Report) {
 }
 
 /// The server's resident memory, from /proc.
-fn rss_kib(pid: Option<u32>) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+/// The summed RSS of `pids`, if there are any and all can be read.
+fn rss_kib(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| process_rss_kib(pid)).sum()
+}
+
+fn process_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
@@ -197,9 +207,12 @@ async fn connect(url: &str, name: &str) -> Result<Socket, String> {
 
 /// Opens `common.clients` connections, `connect_concurrency` at a time.
 async fn connect_all(common: &Common) -> (Vec<Socket>, usize) {
-    let names = (0..common.clients).map(|i| format!("{}{i}", common.name_prefix));
+    let names = (0..common.clients).map(|i| (i, format!("{}{i}", common.name_prefix)));
     let results: Vec<Result<Socket, String>> = stream::iter(names)
-        .map(|name| async move { connect(&common.url, &name).await })
+        .map(|(i, name)| async move {
+            let url = &common.url[i % common.url.len().max(1)];
+            connect(url, &name).await
+        })
         .buffer_unordered(common.connect_concurrency.max(1))
         .collect()
         .await;
@@ -221,10 +234,10 @@ async fn connect_all(common: &Common) -> (Vec<Socket>, usize) {
 
 async fn idle(args: IdleArgs) -> Report {
     let common = &args.common;
-    let before = rss_kib(common.pid);
+    let before = rss_kib(&common.pid);
     let (sockets, failed) = connect_all(common).await;
     tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
-    let connected = rss_kib(common.pid);
+    let connected = rss_kib(&common.pid);
     let per = match (before, connected) {
         (Some(b), Some(c)) if !sockets.is_empty() => {
             Some(c.saturating_sub(b) as f64 / sockets.len() as f64)
@@ -295,9 +308,9 @@ struct SendPlan {
 
 async fn chat(args: ChatArgs) -> Report {
     let common = &args.common;
-    let before = rss_kib(common.pid);
+    let before = rss_kib(&common.pid);
     let (sockets, failed) = connect_all(common).await;
-    let connected_rss = rss_kib(common.pid);
+    let connected_rss = rss_kib(&common.pid);
     let connected = sockets.len();
     let senders = args.senders.min(connected);
     let shared = Arc::new(Shared {
@@ -376,7 +389,7 @@ async fn chat(args: ChatArgs) -> Report {
         max_ms: ms(latency.max()),
         rss_before_kib: before,
         rss_connected_kib: connected_rss,
-        rss_after_kib: rss_kib(common.pid),
+        rss_after_kib: rss_kib(&common.pid),
         rss_per_connection_kib: None,
     }
 }

@@ -2,10 +2,14 @@
 //!
 //! Both install what the machine lacks first (the wasm target, trunk, the
 //! wasm-bindgen CLI matching Cargo.lock, and for tests Chromium with its
-//! driver), skipping whatever is already there at the right version.
+//! driver and redis-server), skipping whatever is already there at the
+//! right version.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
@@ -29,7 +33,7 @@ enum Task {
         server_args: Vec<String>,
     },
     /// Everything CI checks: formatting, clippy, and every test, browser
-    /// tests included.
+    /// tests included; then the server's tests again on Redis.
     Test,
 }
 
@@ -61,7 +65,7 @@ fn run(server_args: &[String]) -> Result {
 
 fn test() -> Result {
     install_build_tools()?;
-    install_browser()?;
+    install_test_services()?;
     step(
         "checking formatting",
         cargo().args(["fmt", "--all", "--", "--check"]),
@@ -78,7 +82,17 @@ fn test() -> Result {
         ]),
     )?;
     build_client()?;
-    step("running every test", cargo().args(["test", "--workspace"]))
+    step(
+        "running every test (the room's log in SQLite)",
+        cargo().args(["test", "--workspace"]),
+    )?;
+    let redis = TestRedis::start()?;
+    step(
+        "running the server's tests again, the room's log in Redis",
+        cargo()
+            .args(["test", "--package", "server"])
+            .env("CHAT_TEST_REDIS_URL", redis.url()),
+    )
 }
 
 fn install_build_tools() -> Result {
@@ -107,27 +121,86 @@ fn install_build_tools() -> Result {
     Ok(())
 }
 
-/// Chromium and chromedriver from Debian, when missing and installable.
-fn install_browser() -> Result {
-    if on_path("chromium") && on_path("chromedriver") {
+/// What the tests run besides cargo, from Debian, when missing: Chromium
+/// and its driver for the browser tests, redis-server for the cluster tests.
+fn install_test_services() -> Result {
+    let missing: Vec<&str> = [
+        ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
+        ("redis-server", "redis-server"),
+    ]
+    .into_iter()
+    .filter(|(tool, _)| !on_path(tool))
+    .map(|(_, package)| package)
+    .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     if !on_path("apt-get") {
-        return Err("the browser tests need chromium and chromedriver on PATH".into());
+        return Err(format!("the tests need these on PATH: {}", missing.join(", ")));
     }
     step("updating the package lists", apt_get().arg("update"))?;
     step(
-        "installing chromium and chromium-driver",
+        &format!("installing {}", missing.join(", ")),
         apt_get()
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
+}
+
+/// A redis-server on a loopback port for the length of the test run; the
+/// server's tests run on it a second time, each in keys of its own.
+struct TestRedis {
+    process: Child,
+    port: u16,
+}
+
+impl TestRedis {
+    fn start() -> Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| format!("cannot find a free port: {e}"))?
+            .port();
+        let process = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
+        let redis = Self { process, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !redis.answers_ping() {
+            if Instant::now() > deadline {
+                return Err(format!("redis-server on port {port} did not start"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = [0; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 /// `apt-get`, through sudo unless we are root already.
