@@ -72,10 +72,10 @@ loadgen() { # setup scenario args...
 
 for setup in sqlite redis-1 redis-2; do
   start "$setup" a
-  loadgen "$setup" 1k-500 chat --clients 1000 --senders 200 --rate 500 --duration 10 --name-prefix a
+  loadgen "$setup" 1k-500 chat --await-history --clients 1000 --senders 200 --rate 500 --duration 10 --name-prefix a
   stop_all
   start "$setup" b
-  loadgen "$setup" 1k-1000 chat --clients 1000 --senders 400 --rate 1000 --duration 10 --name-prefix b
+  loadgen "$setup" 1k-1000 chat --await-history --clients 1000 --senders 400 --rate 1000 --duration 10 --name-prefix b
   stop_all
 done > "$work/results.jsonl"
 cp "$work/results.jsonl" "${RESULTS:-/tmp/cluster-results.jsonl}"

@@ -43,9 +43,12 @@ start() { # name -> sets $pid, $url
   done
 }
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; sleep 1; }
-loadgen() { # server scenario args...
-  local server=$1 scenario=$2; shift 2
-  "$root/target/release/loadgen" "$@" --url "$url" --pid "$pid" --json \
+loadgen() { # server scenario mode args...
+  local server=$1 scenario=$2 mode=$3; shift 3
+  # Only this project's server says when a client is in the room.
+  local joined=()
+  [ "$server" = chat ] && joined=(--await-history)
+  "$root/target/release/loadgen" "$mode" "${joined[@]}" "$@" --url "$url" --pid "$pid" --json \
     | jq -c --arg server "$server" --arg scenario "$scenario" '. + {server: $server, scenario: $scenario}'
 }
 

@@ -65,6 +65,12 @@ struct Common {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Count a client as connected only once the server's `history` frame
+    /// arrives: this project's server sends it when the client is in the
+    /// room (with several instances, after its name was claimed in Redis);
+    /// the peers send nothing.
+    #[arg(long)]
+    await_history: bool,
 }
 
 #[derive(Args, Clone)]
@@ -190,7 +196,7 @@ fn process_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn connect(url: &str, name: &str) -> Result<Socket, String> {
+async fn connect(url: &str, name: &str, await_history: bool) -> Result<Socket, String> {
     let full = format!("{url}?user={name}");
     let uri: Uri = full.parse().map_err(|e| format!("{full}: {e}"))?;
     let host = uri.host().ok_or("no host in the URL")?.to_owned();
@@ -199,9 +205,22 @@ async fn connect(url: &str, name: &str) -> Result<Socket, String> {
         .await
         .map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (socket, _) = tokio_tungstenite::client_async(full, stream)
+    let (mut socket, _) = tokio_tungstenite::client_async(full, stream)
         .await
         .map_err(|e| e.to_string())?;
+    if await_history {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) if text.starts_with(r#"{"type":"history""#) => break,
+                Some(Ok(Message::Text(text))) if text.starts_with(r#"{"type":"error""#) => {
+                    return Err(text.to_string())
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error.to_string()),
+                None => return Err("closed before the history frame".into()),
+            }
+        }
+    }
     Ok(socket)
 }
 
@@ -211,7 +230,7 @@ async fn connect_all(common: &Common) -> (Vec<Socket>, usize) {
     let results: Vec<Result<Socket, String>> = stream::iter(names)
         .map(|(i, name)| async move {
             let url = &common.url[i % common.url.len().max(1)];
-            connect(url, &name).await
+            connect(url, &name, common.await_history).await
         })
         .buffer_unordered(common.connect_concurrency.max(1))
         .collect()

@@ -137,7 +137,10 @@ fn install_test_services() -> Result {
         return Ok(());
     }
     if !on_path("apt-get") {
-        return Err(format!("the tests need these on PATH: {}", missing.join(", ")));
+        return Err(format!(
+            "the tests need these on PATH: {}",
+            missing.join(", ")
+        ));
     }
     step("updating the package lists", apt_get().arg("update"))?;
     step(

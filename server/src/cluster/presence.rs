@@ -14,7 +14,8 @@
 //! read the list again only when it changed.
 //!
 //! Claims and releases of this instance go through one task, in order, so a
-//! release queued before a claim of the same name cannot undo it.
+//! release queued before a claim of the same name cannot undo it; whatever
+//! is queued goes in one pipeline, which Redis runs in order.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
@@ -34,6 +35,8 @@ use crate::store::StoreError;
 const CLAIM_PATIENCE: Duration = Duration::from_secs(5);
 /// Names refreshed per script call, so none holds Redis for long.
 const REFRESH_CHUNK: usize = 500;
+/// Most claims and releases sent in one pipeline.
+const MAX_BATCH: usize = 512;
 
 /// Shared by every script: Redis's clock, and a lease of `instance` on
 /// name key `k` until `now + ttl`.
@@ -248,58 +251,103 @@ impl Worker {
         let mut poll = tokio::time::interval(Duration::from_millis(protocol::PRESENCE_INTERVAL_MS));
         refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut batch = Vec::new();
         loop {
             tokio::select! {
                 biased;
-                command = queue.recv() => match command {
-                    Some(PresenceCommand::Claim { name, token, reply }) => {
-                        let claimed = self.claim(&name, token.as_deref()).await;
-                        let granted = matches!(claimed, Ok(true));
-                        // The join gave up waiting: do not keep its lease.
-                        if reply.send(claimed).is_err() && granted {
-                            self.release(&name).await;
-                        }
+                received = queue.recv_many(&mut batch, MAX_BATCH) => {
+                    let stop = received == 0 || self.carry_out(&mut batch).await;
+                    if stop {
+                        return;
                     }
-                    Some(PresenceCommand::Release(name)) => self.release(&name).await,
-                    Some(PresenceCommand::Stop) | None => return,
-                },
+                }
                 _ = refresh.tick() => self.refresh().await,
                 _ = poll.tick() => self.poll().await,
             }
         }
     }
 
-    async fn claim(&mut self, name: &str, token: Option<&str>) -> redis::RedisResult<bool> {
-        self.scripts
-            .claim
-            .arg(&self.prefix)
-            .arg(name.to_lowercase())
-            .arg(name)
-            .arg(token.unwrap_or(""))
-            .arg(&self.instance)
-            .arg(self.ttl_ms)
-            .invoke_async(&mut self.redis)
-            .await
+    /// Carries out `batch` in order, in one round trip (a mass reconnect
+    /// after a restart is thousands of claims); says whether it held `Stop`.
+    async fn carry_out(&mut self, batch: &mut Vec<PresenceCommand>) -> bool {
+        let stop = batch
+            .iter()
+            .position(|command| matches!(command, PresenceCommand::Stop));
+        batch.truncate(stop.unwrap_or(batch.len()));
+        let mut pipe = redis::pipe();
+        // Loaded first in the same pipeline: after Redis restarted without
+        // them, the invocations below still find them.
+        pipe.load_script(&self.scripts.claim)
+            .ignore()
+            .load_script(&self.scripts.release)
+            .ignore();
+        let mut claims = Vec::new();
+        for command in batch.drain(..) {
+            match command {
+                PresenceCommand::Claim { name, token, reply } => {
+                    pipe.invoke_script(
+                        self.scripts
+                            .claim
+                            .arg(&self.prefix)
+                            .arg(name.to_lowercase())
+                            .arg(&name)
+                            .arg(token.as_deref().unwrap_or(""))
+                            .arg(&self.instance)
+                            .arg(self.ttl_ms),
+                    );
+                    claims.push((name, reply));
+                }
+                // Unless a connection of the name arrived since its last
+                // one here left.
+                PresenceCommand::Release(name) if !self.feed.is_held_here(&name) => {
+                    pipe.invoke_script(&self.release(&name)).ignore();
+                }
+                PresenceCommand::Release(_) | PresenceCommand::Stop => {}
+            }
+        }
+        let granted: redis::RedisResult<Vec<bool>> = pipe.query_async(&mut self.redis).await;
+        let mut abandoned = Vec::new();
+        match granted {
+            Ok(granted) => {
+                for ((name, reply), granted) in claims.into_iter().zip(granted) {
+                    // The join gave up waiting: do not keep its lease.
+                    if reply.send(Ok(granted)).is_err() && granted {
+                        abandoned.push(name);
+                    }
+                }
+            }
+            Err(error) => {
+                // Releases lost here lapse by themselves within the TTL.
+                tracing::warn!(%error, "cannot claim or release names");
+                for (_, reply) in claims {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+        if !abandoned.is_empty() {
+            let mut pipe = redis::pipe();
+            for name in abandoned
+                .iter()
+                .filter(|name| !self.feed.is_held_here(name))
+            {
+                pipe.invoke_script(&self.release(name)).ignore();
+            }
+            let released: redis::RedisResult<()> = pipe.query_async(&mut self.redis).await;
+            if let Err(error) = released {
+                tracing::warn!(%error, "cannot release names");
+            }
+        }
+        stop.is_some()
     }
 
-    /// Gives up this instance's lease on `name`, unless a connection of the
-    /// name arrived here since its last one left.
-    async fn release(&mut self, name: &str) {
-        if self.feed.is_held_here(name) {
-            return;
-        }
-        let released: redis::RedisResult<()> = self
-            .scripts
-            .release
+    /// The invocation that gives up this instance's lease on `name`.
+    fn release(&self, name: &str) -> redis::ScriptInvocation<'_> {
+        let mut invocation = self.scripts.release.prepare_invoke();
+        invocation
             .arg(&self.prefix)
             .arg(name.to_lowercase())
-            .arg(&self.instance)
-            .invoke_async(&mut self.redis)
-            .await;
-        if let Err(error) = released {
-            // The lease lapses by itself within the TTL.
-            tracing::warn!(%error, %name, "cannot release a name");
-        }
+            .arg(&self.instance);
+        invocation
     }
 
     async fn refresh(&mut self) {
