@@ -83,6 +83,21 @@ async fn two_instances_show_everyone_one_order_and_resume_across_them() {
     alice.say("a-last", "after the move").await;
     assert_eq!(dave.recv_message().await.message.id, 2 * EACH as u64 + 1);
 
+    // A resend through the other instance is recognised: Alice's second tab
+    // (same browser) on instance two gets her original back, nobody else
+    // sees anything, and the next message takes the next id.
+    let (mut alice_too, _) = join(two.addr, "alice", None).await;
+    let original = seen[0].iter().find(|p| p.client_id == "a-0");
+    alice_too.say("a-0", "sent again").await;
+    assert_eq!(Some(&alice_too.recv_message().await), original);
+    alice_too.say("a-new", "new").await;
+    let next = alice_too.recv_message().await;
+    assert_eq!(
+        (next.message.id, next.client_id.as_str()),
+        (2 * EACH as u64 + 2, "a-new")
+    );
+    assert_eq!(dave.recv_message().await, next, "no resend in between");
+
     one.stop().await;
     two.stop().await;
 }
