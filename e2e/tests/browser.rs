@@ -504,3 +504,152 @@ async fn scrolling_to_the_top_loads_older_messages() {
         .is_empty());
     alice.close().await;
 }
+
+/// Fills the database at `db` with `count` messages from "earlier".
+fn seed(db: &Path, count: usize) {
+    let mut store = server::store::Store::open(db).expect("open the database");
+    let batch: Vec<server::store::NewMessage> = (1..=count)
+        .map(|n| server::store::NewMessage {
+            user: "earlier".into(),
+            msg: format!("old message {n}"),
+            client_id: format!("seed-{n}"),
+            date_time: 1_764_000_000_000,
+        })
+        .collect();
+    store.append(&batch).expect("seed the history");
+}
+
+/// What the page saw of one appended message: how the list changed, and
+/// the time from the test sending it to the page showing it.
+#[derive(Debug)]
+struct Append {
+    added: u64,
+    removed: u64,
+    /// Changes to anything inside the list other than the new item.
+    touched: u64,
+    shown_after_ms: f64,
+}
+
+/// Watches the message list, has `sender` post one message, and reports
+/// what changed in the list until it showed up as item `nth`.
+async fn watch_append(
+    client: &Client,
+    sender: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    nth: usize,
+) -> Append {
+    use futures::SinkExt;
+    client
+        .execute(
+            "const list = document.querySelector('.messages');
+             window.__append = { added: 0, removed: 0, touched: 0, shownAfter: null };
+             new MutationObserver(records => {
+               for (const r of records) {
+                 if (r.target === list && r.type === 'childList') {
+                   __append.added += r.addedNodes.length;
+                   __append.removed += r.removedNodes.length;
+                   for (const node of r.addedNodes) {
+                     const sent = Number((node.textContent.match(/sent at (\\d+)/) || [])[1]);
+                     if (sent) __append.shownAfter = Date.now() - sent;
+                   }
+                 } else if (!r.target.closest || !r.target.closest('li.message:last-of-type')) {
+                   __append.touched += 1;
+                 }
+               }
+             }).observe(list, { childList: true, subtree: true, attributes: true, characterData: true });",
+            vec![],
+        )
+        .await
+        .expect("observe the list");
+    let sent_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis();
+    let frame = protocol::ClientFrame::Send {
+        client_id: format!("append-{nth}"),
+        msg: format!("sent at {sent_at}"),
+    };
+    sender
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            frame.to_json(),
+        ))
+        .await
+        .expect("send");
+    find(
+        client,
+        &format!(".messages li:nth-child({nth} of .message)"),
+    )
+    .await;
+    let seen = client
+        .execute(
+            "return new Promise(done => requestAnimationFrame(() => done(window.__append)));",
+            vec![],
+        )
+        .await
+        .expect("read the observations");
+    let number = |key: &str| seen[key].as_f64().unwrap_or(f64::NAN);
+    Append {
+        added: number("added") as u64,
+        removed: number("removed") as u64,
+        touched: number("touched") as u64,
+        shown_after_ms: number("shownAfter"),
+    }
+}
+
+#[tokio::test]
+async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
+    const LONG: usize = 5_000;
+    const SHORT: usize = 10;
+    let driver = start_driver().await;
+    let mut appends = Vec::new();
+    // The same append, in a short room and in a long one, in one run.
+    for shown in [SHORT, LONG] {
+        let data = tempfile::tempdir().expect("tmp");
+        let db = data.path().join("chat.db");
+        seed(&db, shown);
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = ChatServer::start_with(&db, any_port, |config| {
+            config.history = LONG;
+            config.replay_limit = LONG;
+        })
+        .await;
+        let alice = browser(&driver).await;
+        log_in(&alice, &server.base, "alice").await;
+        find(
+            &alice,
+            &format!(".messages li.message:nth-of-type({shown})"),
+        )
+        .await;
+        let (mut bob, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/ws?user=bob", server.addr))
+                .await
+                .expect("bob connects");
+        // Bob's arrival is announced in the list: let that pass first.
+        let notice = "//li[contains(@class, 'presence-notice') and contains(., 'bob joined')]";
+        alice
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(notice))
+            .await
+            .expect("bob's arrival is shown");
+        let append = watch_append(&alice, &mut bob, shown + 1).await;
+        assert_eq!(
+            (append.added, append.removed, append.touched),
+            (1, 0, 0),
+            "with {shown} messages shown, one message adds one item and changes nothing else"
+        );
+        eprintln!(
+            "append with {shown} messages shown: on screen {} ms after it was sent",
+            append.shown_after_ms
+        );
+        appends.push(append.shown_after_ms);
+        alice.close().await;
+        drop(bob);
+        server.stop().await;
+    }
+    eprintln!(
+        "append, {LONG} shown / {SHORT} shown: {:.2}",
+        appends[1] / appends[0]
+    );
+}
