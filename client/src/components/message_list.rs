@@ -89,9 +89,11 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         Callback::from(move |_| on_load_older.emit(()))
     };
 
-    // One flat, fully keyed list: appending or prepending messages touches
-    // only the new items.
-    let mut items: Vec<Html> = Vec::with_capacity(props.entries.len() + props.outbox.len() + 2);
+    // One keyed list, its messages in chunks of ids: a render compares the
+    // chunks by pointer and re-renders only those that changed (the last,
+    // on an append), so a room showing thousands of messages costs little
+    // more per message than an empty one. Only new items reach the DOM.
+    let mut items: Vec<Html> = Vec::with_capacity(props.entries.len() / CHUNK_IDS as usize + 8);
     if props.has_older {
         items.push(html! {
             <li class="older" key="older">
@@ -105,14 +107,32 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         items.push(html! { <li class="empty" key="empty">{ "No messages yet. Say hello!" }</li> });
     }
     // Notices from before the first message shown go first.
-    items.extend(notices_after(&props.presence_notices, None, oldest));
-    for entry in props.entries.iter() {
-        items.push(html! { <MessageItem key={entry.message.id} entry={Rc::clone(entry)} /> });
-        items.extend(notices_after(
-            &props.presence_notices,
-            Some(entry.message.id),
-            oldest,
-        ));
+    items.extend(
+        props
+            .presence_notices
+            .iter()
+            .filter(|notice| {
+                notice
+                    .after_id
+                    .is_none_or(|id| oldest.is_none_or(|oldest| id < oldest))
+            })
+            .map(notice_item),
+    );
+    for chunk in props
+        .entries
+        .chunk_by(|a, b| a.message.id / CHUNK_IDS == b.message.id / CHUNK_IDS)
+    {
+        let ids = chunk[0].message.id..=chunk[chunk.len() - 1].message.id;
+        let notices: Vec<PresenceNotice> = props
+            .presence_notices
+            .iter()
+            .filter(|notice| notice.after_id.is_some_and(|id| ids.contains(&id)))
+            .cloned()
+            .collect();
+        items.push(html! {
+            <MessageChunk key={format!("chunk-{}", ids.start() / CHUNK_IDS)}
+                entries={chunk.to_vec()} {notices} />
+        });
     }
     items.extend(props.outbox.iter().map(|outgoing| {
         html! {
@@ -138,24 +158,54 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     }
 }
 
-/// The join/leave notices that belong right after message `after` (`None`:
-/// before the first message shown).
-fn notices_after(
-    notices: &[PresenceNotice],
-    after: Option<u64>,
-    oldest: Option<u64>,
-) -> impl Iterator<Item = Html> + '_ {
-    notices
+fn notice_item(notice: &PresenceNotice) -> Html {
+    html! {
+        <li key={format!("notice-{}", notice.seq)} class="presence-notice">{ &notice.text }</li>
+    }
+}
+
+/// Messages with ids from one multiple of this to the next share a chunk.
+const CHUNK_IDS: u64 = 100;
+
+#[derive(Properties)]
+struct MessageChunkProps {
+    /// Consecutive messages, oldest first.
+    entries: Vec<Rc<Entry>>,
+    /// The join/leave notices that happened after one of them.
+    notices: Vec<PresenceNotice>,
+}
+
+/// The same messages (by pointer: entries are never changed in place) and
+/// notices: nothing to render again.
+impl PartialEq for MessageChunkProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .zip(&other.entries)
+                .all(|(a, b)| Rc::ptr_eq(a, b))
+            && self.notices == other.notices
+    }
+}
+
+/// A run of messages, each followed by the notices that came after it.
+#[component]
+fn MessageChunk(props: &MessageChunkProps) -> Html {
+    props
+        .entries
         .iter()
-        .filter(move |notice| match after {
-            Some(id) => notice.after_id == Some(id),
-            None => notice.after_id.is_none_or(|id| oldest.is_none_or(|oldest| id < oldest)),
+        .flat_map(|entry| {
+            let id = entry.message.id;
+            std::iter::once(html! { <MessageItem key={id} entry={Rc::clone(entry)} /> }).chain(
+                props
+                    .notices
+                    .iter()
+                    .filter(move |notice| notice.after_id == Some(id))
+                    .map(notice_item),
+            )
         })
-        .map(|notice| {
-            html! {
-                <li key={format!("notice-{}", notice.seq)} class="presence-notice">{ &notice.text }</li>
-            }
-        })
+        .collect()
 }
 
 #[derive(Properties, PartialEq)]
