@@ -4,8 +4,8 @@
 //! a bounded queue; it takes everything queued (group commit), stores it in
 //! one transaction, and only then publishes the batch to the room's feed.
 
+use crate::shutdown::Background;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,7 +24,7 @@ const QUEUE_CAPACITY: usize = 4096;
 
 pub struct EmbeddedLog {
     requests: mpsc::Sender<Request>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: Background<JoinHandle<()>>,
 }
 
 /// What the writer thread is asked to do.
@@ -65,7 +65,7 @@ impl EmbeddedLog {
             .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
             requests,
-            writer: Mutex::new(Some(writer)),
+            writer: Background::new(writer),
         })
     }
 
@@ -110,12 +110,7 @@ impl EmbeddedLog {
     /// Stores everything queued so far, then stops the writer.
     pub async fn close(&self) {
         let _ = self.requests.send(Request::Stop).await;
-        let writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(writer) = writer {
+        if let Some(writer) = self.writer.take() {
             match tokio::task::spawn_blocking(move || writer.join()).await {
                 Ok(Ok(())) => {}
                 _ => tracing::error!("the room writer did not stop cleanly"),

@@ -31,3 +31,21 @@ pub async fn signal() {
         () = terminate => {}
     }
 }
+
+/// The handle of a background task or thread that stopping waits for;
+/// whoever stops it first takes it.
+pub struct Background<T>(std::sync::Mutex<Option<T>>);
+
+impl<T> Background<T> {
+    pub fn new(handle: T) -> Self {
+        Self(std::sync::Mutex::new(Some(handle)))
+    }
+
+    /// The handle, the first time only.
+    pub fn take(&self) -> Option<T> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}

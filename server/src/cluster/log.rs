@@ -12,7 +12,7 @@
 //! instance sees one order, and after Redis or the connection to it comes
 //! back, the read simply continues after the last id: no gap, no duplicate.
 
-use std::sync::{Mutex, PoisonError};
+use crate::shutdown::Background;
 use std::time::Duration;
 
 use protocol::{ChatMessage, ErrorCode, Posted, ServerFrame};
@@ -68,7 +68,7 @@ pub struct RedisLog {
     max_len: u64,
     append: Script,
     stop: CancellationToken,
-    follower: Mutex<Option<JoinHandle<()>>>,
+    follower: Background<JoinHandle<()>>,
 }
 
 impl RedisLog {
@@ -99,7 +99,7 @@ impl RedisLog {
             max_len: config.redis_max_len.max(1),
             append: Script::new(APPEND),
             stop,
-            follower: Mutex::new(Some(task)),
+            follower: Background::new(task),
         })
     }
 
@@ -198,12 +198,7 @@ impl RedisLog {
     /// Stops following the stream.
     pub async fn close(&self) {
         self.stop.cancel();
-        let follower = self
-            .follower
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(follower) = follower {
+        if let Some(follower) = self.follower.take() {
             let _ = follower.await;
         }
     }

@@ -17,8 +17,8 @@
 //! release queued before a claim of the same name cannot undo it; whatever
 //! is queued goes in one pipeline, which Redis runs in order.
 
+use crate::shutdown::Background;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -146,7 +146,7 @@ pub enum PresenceCommand {
 
 pub struct ClusterPresence {
     commands: mpsc::UnboundedSender<PresenceCommand>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    task: Background<JoinHandle<()>>,
 }
 
 impl ClusterPresence {
@@ -175,7 +175,7 @@ impl ClusterPresence {
         let task = tokio::spawn(worker.run(queue, ttl));
         Ok(Self {
             commands,
-            task: Mutex::new(Some(task)),
+            task: Background::new(task),
         })
     }
 
@@ -204,12 +204,7 @@ impl ClusterPresence {
     /// Lets go of every name released so far and stops.
     pub async fn close(&self) {
         let _ = self.commands.send(PresenceCommand::Stop);
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
+        if let Some(task) = self.task.take() {
             let _ = task.await;
         }
     }
