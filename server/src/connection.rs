@@ -14,7 +14,7 @@ use protocol::{
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -149,31 +149,59 @@ pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
     }
     tracing::info!(?peer, %user, after = ?query.after, "connected");
     let (sink, stream) = socket.split();
-    let (answers, answer_queue) = mpsc::channel(DIRECT_CAPACITY);
-    let (reader_ended, reader_end) = oneshot::channel();
+    let (to_writer, mut writer_queue) = mpsc::channel(DIRECT_CAPACITY);
+    let to_writer = DirectSender(to_writer);
     let reader = Reader {
         stream,
         user: user.clone(),
         room: Arc::clone(&room),
         limits: Arc::clone(&limits),
-        answers,
+        to_writer: to_writer.clone(),
         rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
         strikes: 0,
         last_typing: None,
     };
-    // The reader has a task of its own, so a broadcast wakes only the
-    // writer, which then polls nothing but the broadcast.
+    // The reader has a task of its own, and owns everything rare (pings,
+    // the silence deadline, shutdown): a broadcast wakes only the writer,
+    // which then polls nothing but the broadcast and its own queue.
     let reading = tokio::spawn(async move {
-        let _ = reader_ended.send(reader.run().await);
+        let ended = reader.run(&shutdown).await;
+        let _ = to_writer.0.send(ToWriter::ReaderEnded(ended)).await;
     });
     let mut writer = Writer {
         sink,
         limits: &limits,
-        answers: answer_queue,
     };
-    let ended = writer.run(&mut fanout, reader_end, &shutdown).await;
+    let ended = writer.run(&mut fanout, &mut writer_queue).await;
     reading.abort();
     tracing::info!(?peer, %user, reason = %ended, "disconnected");
+}
+
+/// Where the room sends frames meant for one connection alone (answers to
+/// its own requests).
+#[derive(Clone)]
+pub struct DirectSender(mpsc::Sender<ToWriter>);
+
+impl DirectSender {
+    /// Queues `frame` for the connection. Drops it (returns false) when the
+    /// connection is gone, or when its client has not read the last
+    /// [`DIRECT_CAPACITY`] answers: it will be cut off for that anyway.
+    pub fn try_send(&self, frame: Utf8Bytes) -> bool {
+        self.0.try_send(ToWriter::Frame(frame)).is_ok()
+    }
+}
+
+/// What the writer hears besides the broadcast, in one queue.
+enum ToWriter {
+    /// A frame for this client alone.
+    Frame(Utf8Bytes),
+    /// Time to ping the client.
+    Ping,
+    /// The server is shutting down; the reader goes on reading until the
+    /// client answers the close.
+    Shutdown,
+    /// The reader has stopped, for this reason.
+    ReaderEnded(Ended),
 }
 
 /// Why a session ended, for the log and the close frame.
@@ -244,30 +272,20 @@ impl Ended {
 struct Writer<'a> {
     sink: SplitSink<Socket, Message>,
     limits: &'a SessionLimits,
-    /// Answers meant for this connection alone, from the reader and the
-    /// room's writer thread.
-    answers: mpsc::Receiver<Utf8Bytes>,
 }
 
 impl Writer<'_> {
     async fn run(
         &mut self,
         fanout: &mut Receiver<Utf8Bytes>,
-        reader_end: oneshot::Receiver<Ended>,
-        shutdown: &CancellationToken,
+        queue: &mut mpsc::Receiver<ToWriter>,
     ) -> Ended {
-        let every = self.limits.ping_interval;
         let limit = self.limits.send_timeout;
-        let mut pings = interval_at(Instant::now() + every, every);
-        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        // Registered once: every connection waits on the same token, and
-        // re-registering on each wake-up would contend on its lock.
-        let shutting_down = shutdown.cancelled();
-        tokio::pin!(shutting_down, reader_end);
+        let mut reader_done = false;
         let ended = loop {
-            // Biased, hottest first: when a broadcast is ready nothing else
-            // is polled. `write_batch` drains the queue, so the branches
-            // after it get their turn as soon as the room is quiet.
+            // Biased, hottest first: when a broadcast is ready the queue is
+            // not polled. `write_batch` drains the broadcast, so the queue
+            // gets its turn as soon as the room is quiet.
             let step = tokio::select! {
                 biased;
                 broadcast = fanout.recv() => match broadcast {
@@ -276,12 +294,21 @@ impl Writer<'_> {
                     // The room outlives every connection; its end means shutdown.
                     Err(RecvError::Closed) => Err(Ended::ShuttingDown),
                 },
-                Some(answer) = self.answers.recv() => {
-                    timed(limit, self.sink.send(Message::Text(answer))).await
-                }
-                ended = &mut reader_end => Err(ended.unwrap_or(Ended::ClientLeft)),
-                _ = pings.tick() => timed(limit, self.sink.send(Message::Ping(Bytes::new()))).await,
-                () = &mut shutting_down => Err(Ended::ShuttingDown),
+                item = queue.recv() => match item {
+                    Some(ToWriter::Frame(frame)) => {
+                        timed(limit, self.sink.send(Message::Text(frame))).await
+                    }
+                    Some(ToWriter::Ping) => {
+                        timed(limit, self.sink.send(Message::Ping(Bytes::new()))).await
+                    }
+                    Some(ToWriter::Shutdown) => Err(Ended::ShuttingDown),
+                    Some(ToWriter::ReaderEnded(ended)) => {
+                        reader_done = true;
+                        Err(ended)
+                    }
+                    // Cannot happen while this connection holds a sender.
+                    None => Err(Ended::ClientLeft),
+                },
             };
             if let Err(ended) = step {
                 break ended;
@@ -292,8 +319,15 @@ impl Writer<'_> {
             // Let the reader take in what the client sent until its close
             // reply: closing a socket with unread data resets it, and the
             // client could lose the close frame (and its reason) with it.
-            if !reader_end.is_terminated() {
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut reader_end).await;
+            if !reader_done {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    while let Some(item) = queue.recv().await {
+                        if matches!(item, ToWriter::ReaderEnded(_)) {
+                            return;
+                        }
+                    }
+                })
+                .await;
             }
         }
         ended
@@ -307,7 +341,7 @@ struct Reader {
     user: String,
     room: Arc<Room>,
     limits: Arc<SessionLimits>,
-    answers: mpsc::Sender<Utf8Bytes>,
+    to_writer: DirectSender,
     rate: RateLimiter,
     /// Frames refused in a row for the rate limit.
     strikes: u32,
@@ -316,19 +350,45 @@ struct Reader {
 }
 
 impl Reader {
-    /// Reads until the client leaves or misbehaves. Any frame, or the pong
-    /// to the writer's ping, counts as a sign of life.
-    async fn run(mut self) -> Ended {
+    /// Reads until the client leaves or misbehaves, and has the writer ping
+    /// the client every so often. Any frame, or the pong to a ping, counts
+    /// as a sign of life. On shutdown it tells the writer and reads on,
+    /// until the client answers the close.
+    async fn run(mut self, shutdown: &CancellationToken) -> Ended {
+        let every = self.limits.ping_interval;
+        let silence_limit = self.limits.ping_timeout;
+        let mut pings = interval_at(Instant::now() + every, every);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let silence = tokio::time::sleep(silence_limit);
+        let shutting_down = shutdown.cancelled();
+        tokio::pin!(silence, shutting_down);
+        let mut told_shutdown = false;
         loop {
-            let incoming =
-                match tokio::time::timeout(self.limits.ping_timeout, self.stream.next()).await {
-                    Err(_) => return Ended::Unresponsive,
-                    Ok(incoming) => incoming,
-                };
-            let step = match incoming {
-                None => Err(Ended::ClientLeft),
-                Some(Err(error)) => Err(error.into()),
-                Some(Ok(message)) => self.handle_incoming(message).await,
+            let step = tokio::select! {
+                biased;
+                incoming = self.stream.next() => {
+                    silence.as_mut().reset(Instant::now() + silence_limit);
+                    match incoming {
+                        None => Err(Ended::ClientLeft),
+                        Some(Err(error)) => Err(error.into()),
+                        Some(Ok(message)) => self.handle_incoming(message).await,
+                    }
+                }
+                () = &mut silence => Err(Ended::Unresponsive),
+                _ = pings.tick() => {
+                    // A writer with answers queued is busy writing: the
+                    // client hears from us either way.
+                    let _ = self.to_writer.0.try_send(ToWriter::Ping);
+                    Ok(())
+                }
+                () = &mut shutting_down, if !told_shutdown => {
+                    told_shutdown = true;
+                    self.to_writer
+                        .0
+                        .send(ToWriter::Shutdown)
+                        .await
+                        .map_err(|_| Ended::ShuttingDown)
+                }
             };
             if let Err(ended) = step {
                 return ended;
@@ -387,7 +447,7 @@ impl Reader {
     async fn act(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
         match frame {
             ClientFrame::Send { client_id, msg } => {
-                let reply = self.answers.clone();
+                let reply = self.to_writer.clone();
                 match self
                     .room
                     .post(&self.user, msg, client_id.clone(), reply)
@@ -435,8 +495,9 @@ impl Reader {
 
     /// Queues an answer for the writer; waits if the client is not reading.
     async fn answer(&mut self, frame: ServerFrame) -> Result<(), Ended> {
-        self.answers
-            .send(Utf8Bytes::from(frame.to_json()))
+        self.to_writer
+            .0
+            .send(ToWriter::Frame(Utf8Bytes::from(frame.to_json())))
             .await
             .map_err(|_| Ended::ClientLeft)
     }

@@ -13,8 +13,9 @@ use protocol::{ErrorCode, Posted};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::connection::DirectSender;
 use crate::message_log::{not_posted, OlderError, RoomClosed, Window};
-use crate::room::{DirectSender, Feed};
+use crate::room::Feed;
 use crate::store::{Appended, NewMessage, Store, StoreError};
 
 /// Most messages committed in one transaction.

@@ -14,8 +14,8 @@ use protocol::{ErrorCode, Posted, ServerFrame};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::cluster::RedisLog;
+use crate::connection::DirectSender;
 use crate::embedded::EmbeddedLog;
-use crate::room::DirectSender;
 use crate::store::StoreError;
 
 pub enum MessageLog {

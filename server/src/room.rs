@@ -22,13 +22,11 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::cluster::{self, ClusterPresence, PresenceCommand};
 use crate::config::Config;
+use crate::connection::DirectSender;
 use crate::embedded::EmbeddedLog;
 use crate::message_log::{MessageLog, OlderError, RoomClosed, Window};
 use crate::presence::{Presence, Taken};
 use crate::store::StoreError;
-
-/// Frames meant for one connection only (answers to its own requests).
-pub type DirectSender = mpsc::Sender<Utf8Bytes>;
 
 /// How long a client resuming on this instance waits for messages another
 /// instance already sent it to arrive here, before it starts over instead.

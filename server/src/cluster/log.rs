@@ -25,8 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Keys;
 use crate::config::Config;
+use crate::connection::DirectSender;
 use crate::message_log::Window;
-use crate::room::{DirectSender, Feed};
+use crate::room::Feed;
 use crate::store::StoreError;
 
 /// How long one blocking read waits for new entries.
