@@ -81,6 +81,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StoreError> {
+    // Broadcast frames are small: Nagle's algorithm would hold them back
+    // until the client's delayed ACK, tens of milliseconds. Accepted
+    // connections inherit the setting from the listener (on Linux).
+    if let Err(error) = socket2::SockRef::from(&listener).set_tcp_nodelay(true) {
+        tracing::warn!(%error, "cannot set TCP_NODELAY: small frames may be delayed");
+    }
     let room = Room::open(&config).await?;
     let state = AppState {
         room: Arc::new(room),
