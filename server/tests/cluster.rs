@@ -147,10 +147,13 @@ async fn a_killed_instance_lets_its_users_go_and_its_clients_resume_elsewhere() 
     assert_eq!(bob.client.recv_message().await.message.id, last + 1);
 
     // Carol did not come back: she leaves once her lease lapses and a live
-    // instance sweeps (TTL + TTL/3), and the list is read again (0.5 s).
+    // instance sweeps (TTL + TTL/3), the list is read again and the change
+    // announced (0.5 s each): the time the README states.
     bob.until_online(&["alice", "bob"]).await;
-    let stated = Duration::from_millis(TTL_SECS * 1000 * 4 / 3 + protocol::PRESENCE_INTERVAL_MS);
-    let slack = Duration::from_secs(2);
+    let stated =
+        Duration::from_millis(TTL_SECS * 1000 * 4 / 3 + 2 * protocol::PRESENCE_INTERVAL_MS);
+    // For a loaded CI machine; the default TTL is 15 s, far above.
+    let slack = Duration::from_secs(4);
     assert!(
         killed.elapsed() < stated + slack,
         "carol left after {:?}, stated {stated:?}",
