@@ -90,9 +90,10 @@ pub struct Context {
 /// A refused name (invalid, or held by someone else) gets an `error` frame
 /// and a close (1008, policy violation) whose reason the login page shows;
 /// when names cannot be checked (Redis is down), a close with 1013 (try
-/// again later), after which the client reconnects. Otherwise the connection gets `welcome`, `history` and `online`, then
-/// every message and presence change of the room, until the client leaves
-/// or misbehaves, or the server shuts down.
+/// again later), after which the client reconnects. Otherwise the
+/// connection gets `welcome`, `history` and `online`, then every message
+/// and presence change of the room, until the client leaves or misbehaves,
+/// or the server shuts down.
 pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
     let Context {
         room,
@@ -306,7 +307,8 @@ impl Writer<'_> {
                         reader_done = true;
                         Err(ended)
                     }
-                    // Cannot happen while this connection holds a sender.
+                    // The reader says why it ends before it lets go of its
+                    // sender, so this is a reader that was cut short.
                     None => Err(Ended::ClientLeft),
                 },
             };
