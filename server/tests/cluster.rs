@@ -243,3 +243,41 @@ async fn nothing_acknowledged_is_lost_when_redis_restarts_mid_stream() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_stream_is_trimmed_and_older_pages_end_where_it_does() {
+    const SENT: u64 = 1_000;
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = on_redis(&redis, &data);
+    config.redis_max_len = 10;
+    let server = spawn_server(config).await;
+    let (mut alice, _) = join(server.addr, "alice", None).await;
+    for n in 0..SENT {
+        alice.say(&format!("a-{n}"), "kept for a while").await;
+    }
+    let delivered = posts(&mut alice, SENT as usize).await;
+    assert_eq!(ids(&delivered), (1..=SENT).collect::<Vec<_>>());
+
+    // Walk back from the newest message until the pages say there is no
+    // more. Redis trims whole nodes of the stream (100 entries each), so
+    // somewhat more than 10 remain, far fewer than were sent.
+    let mut kept: Vec<u64> = Vec::new();
+    let mut before = SENT + 1;
+    loop {
+        let (page, more) = alice.load_older(before, 100).await;
+        kept.splice(0..0, page);
+        match kept.first() {
+            Some(&oldest) if more => before = oldest,
+            _ => break,
+        }
+    }
+    assert!(
+        (10..=SENT as usize / 2).contains(&kept.len()),
+        "trimmed to about 10: {} kept",
+        kept.len()
+    );
+    let newest: Vec<u64> = (SENT + 1 - kept.len() as u64..=SENT).collect();
+    assert_eq!(kept, newest, "the newest, without a gap");
+    server.stop().await;
+}

@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use protocol::{ClientFrame, ServerFrame};
+use protocol::ServerFrame;
 use support::{join, test_config, Client, TestServer};
 
 /// Posts `count` messages as `client` and waits for each echo, so they are
@@ -19,19 +19,6 @@ async fn post_many(client: &mut Client, prefix: &str, count: usize) -> Vec<u64> 
         ids.push(client.recv_message().await.message.id);
     }
     ids
-}
-
-async fn load_older(client: &mut Client, before: u64, limit: u32) -> (Vec<u64>, bool) {
-    client
-        .send_text(ClientFrame::LoadOlder { before, limit }.to_json())
-        .await;
-    match client.recv().await {
-        ServerFrame::Older {
-            messages,
-            has_older,
-        } => (messages.iter().map(|p| p.message.id).collect(), has_older),
-        other => panic!("expected older, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -108,19 +95,10 @@ async fn history_pages_are_exact_and_do_not_overlap() {
     let (mut bob, history) = server.join_after("bob", None).await;
     assert_eq!(history.ids(), (16..=25).collect::<Vec<_>>());
     assert!(history.has_older);
-    assert_eq!(
-        load_older(&mut bob, 16, 10).await,
-        ((6..=15).collect(), true)
-    );
-    assert_eq!(
-        load_older(&mut bob, 6, 10).await,
-        ((1..=5).collect(), false)
-    );
-    assert_eq!(load_older(&mut bob, 1, 10).await, (vec![], false));
-    assert_eq!(
-        load_older(&mut bob, 26, 25).await,
-        ((1..=25).collect(), false)
-    );
+    assert_eq!(bob.load_older(16, 10).await, ((6..=15).collect(), true));
+    assert_eq!(bob.load_older(6, 10).await, ((1..=5).collect(), false));
+    assert_eq!(bob.load_older(1, 10).await, (vec![], false));
+    assert_eq!(bob.load_older(26, 25).await, ((1..=25).collect(), false));
     server.stop().await;
 }
 

@@ -365,6 +365,20 @@ impl Client {
             .expect("send frame");
     }
 
+    /// Asks for up to `limit` messages older than `before`; returns their
+    /// ids and whether more remain.
+    pub async fn load_older(&mut self, before: u64, limit: u32) -> (Vec<u64>, bool) {
+        self.send_text(ClientFrame::LoadOlder { before, limit }.to_json())
+            .await;
+        match self.recv().await {
+            ServerFrame::Older {
+                messages,
+                has_older,
+            } => (messages.iter().map(|p| p.message.id).collect(), has_older),
+            other => panic!("expected older, got {other:?}"),
+        }
+    }
+
     /// Posts `msg` with the given client id.
     pub async fn say(&mut self, client_id: &str, msg: &str) {
         let frame = ClientFrame::Send {
