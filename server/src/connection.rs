@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use futures::channel::mpsc;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{Sink, SinkExt, StreamExt};
 use protocol::{
@@ -14,17 +15,18 @@ use protocol::{
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::limits::{RateLimiter, Ticket};
 use crate::message_log::OlderError;
-use crate::room::{JoinError, Room};
+use crate::room::{JoinError, PresenceGuard, Room};
 use crate::upgrade::Socket;
 
 /// Most queued broadcasts written before one flush: bounds the time a
@@ -94,14 +96,142 @@ pub struct Context {
 /// connection gets `welcome`, `history` and `online`, then every message
 /// and presence change of the room, until the client leaves or misbehaves,
 /// or the server shuts down.
-pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
+///
+/// Not an `async fn`: its arguments would live in the future as long as the
+/// connection does, the socket (hundreds of bytes) among them, though
+/// entering the room is done with them. Idle connections are most of a room,
+/// so what each keeps matters.
+pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<Output = ()> {
     let Context {
         room,
         limits,
         shutdown,
         peer,
-        ticket: _ticket,
+        ticket,
     } = context;
+    // Entering runs once, and its future is large (the room's join, in a
+    // cluster a claim in Redis): boxed, it is freed once the client is in.
+    let entering = Box::pin(enter(
+        socket,
+        query,
+        Arc::clone(&room),
+        Arc::clone(&limits),
+        peer,
+    ));
+    async move {
+        let _ticket = ticket;
+        // Started in the `match`, so that nothing of entering outlives it.
+        let mut session = match entering.await {
+            Some(entered) => Session::start(entered, room, limits, shutdown),
+            None => return,
+        };
+        let ended = session
+            .writer
+            .run(&mut session.fanout, &mut session.queue)
+            .await;
+        // A reader that ended first may still be draining the client's
+        // last frames (see `Reader::drain`); otherwise it is cut short.
+        if session.writer.reader_ended {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut session.reading).await;
+        }
+        session.reading.abort();
+        tracing::info!(?peer, user = %session.user, reason = %ended, "disconnected");
+    }
+}
+
+/// What a connection keeps while its client is in the room.
+struct Session {
+    user: String,
+    writer: Writer,
+    fanout: Receiver<Utf8Bytes>,
+    /// Answers, pings and news from the reader, for the writer.
+    queue: mpsc::Receiver<ToWriter>,
+    /// The reader's task, stopped when the writer ends.
+    reading: JoinHandle<()>,
+    /// Keeps the user online until the connection ends.
+    _presence: PresenceGuard,
+}
+
+impl Session {
+    /// Spawns the reader; the caller's task becomes the writer.
+    fn start(
+        entered: Entered,
+        room: Arc<Room>,
+        limits: Arc<SessionLimits>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let Entered {
+            sink,
+            stream,
+            user,
+            after,
+            fanout,
+            presence,
+            peer,
+        } = entered;
+        tracing::info!(?peer, %user, ?after, "connected");
+        let (to_writer, queue) = mpsc::channel(DIRECT_CAPACITY);
+        let mut to_writer = DirectSender(to_writer);
+        let mut reader = Reader {
+            stream,
+            user: user.clone(),
+            room,
+            limits: Arc::clone(&limits),
+            to_writer: to_writer.clone(),
+            rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
+            strikes: 0,
+            last_typing: None,
+        };
+        // The reader has a task of its own, and owns everything rare (pings,
+        // the silence deadline, shutdown): a broadcast wakes only the writer,
+        // which then polls nothing but the broadcast and its own queue.
+        let reading = tokio::spawn(async move {
+            let ended = reader.run(&shutdown).await;
+            let says_goodbye = ended.goodbye(&reader.limits).is_some();
+            let _ = to_writer.0.send(ToWriter::ReaderEnded(ended)).await;
+            if says_goodbye {
+                reader.drain().await;
+            }
+        });
+        Self {
+            user,
+            writer: Writer {
+                sink,
+                limits,
+                reader_ended: false,
+            },
+            fanout,
+            queue,
+            reading,
+            _presence: presence,
+        }
+    }
+}
+
+/// A client that is in the room, greeted.
+struct Entered {
+    // Split already: the halves are pointers to the socket, which moves to
+    // the heap once and stays there.
+    sink: SplitSink<Socket, Message>,
+    stream: SplitStream<Socket>,
+    user: String,
+    /// Where the client resumed from.
+    after: Option<u64>,
+    fanout: Receiver<Utf8Bytes>,
+    presence: PresenceGuard,
+    peer: Option<SocketAddr>,
+}
+
+/// Checks the name, joins the room and greets the client with `welcome`,
+/// `history` and `online`. A refusal is sent with its close frame, and
+/// gives `None`, as does a client that does not take the greeting in time.
+async fn enter(
+    mut socket: Socket,
+    query: JoinQuery,
+    room: Arc<Room>,
+    limits: Arc<SessionLimits>,
+    peer: Option<SocketAddr>,
+) -> Option<Entered> {
     let token = query
         .token
         .as_deref()
@@ -133,12 +263,10 @@ pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
                 close(&mut socket, close_code, &reason).await
             })
             .await;
-            return;
+            return None;
         }
     };
     let user = user.to_owned();
-    let mut fanout = joined.fanout;
-    let _presence = joined.presence;
     let welcome = ServerFrame::Welcome { user: user.clone() };
     let greeted = tokio::time::timeout(limits.send_timeout, async {
         socket.feed(Message::text(welcome.to_json())).await?;
@@ -146,40 +274,33 @@ pub async fn serve(mut socket: Socket, query: JoinQuery, context: Context) {
         socket.send(Message::text(joined.online.to_json())).await
     });
     if !matches!(greeted.await, Ok(Ok(()))) {
-        return;
+        return None;
     }
-    tracing::info!(?peer, %user, after = ?query.after, "connected");
+    // tungstenite keeps its write buffer's capacity: the history frame
+    // (kilobytes) would stay allocated for the life of the connection. The
+    // greeting is flushed and nothing was read, so the same connection
+    // wrapped anew loses nothing and starts with empty buffers.
+    let config = *socket.get_config();
+    let socket =
+        WebSocketStream::from_raw_socket(socket.into_inner(), Role::Server, Some(config)).await;
     let (sink, stream) = socket.split();
-    let (to_writer, mut writer_queue) = mpsc::channel(DIRECT_CAPACITY);
-    let to_writer = DirectSender(to_writer);
-    let reader = Reader {
-        stream,
-        user: user.clone(),
-        room: Arc::clone(&room),
-        limits: Arc::clone(&limits),
-        to_writer: to_writer.clone(),
-        rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
-        strikes: 0,
-        last_typing: None,
-    };
-    // The reader has a task of its own, and owns everything rare (pings,
-    // the silence deadline, shutdown): a broadcast wakes only the writer,
-    // which then polls nothing but the broadcast and its own queue.
-    let reading = tokio::spawn(async move {
-        let ended = reader.run(&shutdown).await;
-        let _ = to_writer.0.send(ToWriter::ReaderEnded(ended)).await;
-    });
-    let mut writer = Writer {
+    Some(Entered {
         sink,
-        limits: &limits,
-    };
-    let ended = writer.run(&mut fanout, &mut writer_queue).await;
-    reading.abort();
-    tracing::info!(?peer, %user, reason = %ended, "disconnected");
+        stream,
+        user,
+        after: query.after,
+        fanout: joined.fanout,
+        presence: joined.presence,
+        peer,
+    })
 }
 
 /// Where the room sends frames meant for one connection alone (answers to
 /// its own requests).
+///
+/// A `futures` channel, not tokio's: tokio's allocates a block of 32 slots
+/// and cache-padded counters up front, about 1.8 KiB per connection, for a
+/// queue that is empty nearly always; this one allocates per queued item.
 #[derive(Clone)]
 pub struct DirectSender(mpsc::Sender<ToWriter>);
 
@@ -187,7 +308,7 @@ impl DirectSender {
     /// Queues `frame` for the connection. Drops it (returns false) when the
     /// connection is gone, or when its client has not read the last
     /// [`DIRECT_CAPACITY`] answers: it will be cut off for that anyway.
-    pub fn try_send(&self, frame: Utf8Bytes) -> bool {
+    pub fn try_send(mut self, frame: Utf8Bytes) -> bool {
         self.0.try_send(ToWriter::Frame(frame)).is_ok()
     }
 }
@@ -270,19 +391,20 @@ impl Ended {
 
 /// The writing half of a connection: the room's broadcasts, the answers to
 /// the client's own requests, pings, and the goodbye.
-struct Writer<'a> {
+struct Writer {
     sink: SplitSink<Socket, Message>,
-    limits: &'a SessionLimits,
+    limits: Arc<SessionLimits>,
+    /// The reader has said why it ended.
+    reader_ended: bool,
 }
 
-impl Writer<'_> {
+impl Writer {
     async fn run(
         &mut self,
         fanout: &mut Receiver<Utf8Bytes>,
         queue: &mut mpsc::Receiver<ToWriter>,
     ) -> Ended {
         let limit = self.limits.send_timeout;
-        let mut reader_done = false;
         let ended = loop {
             // Biased, hottest first: when a broadcast is ready the queue is
             // not polled. `write_batch` drains the broadcast, so the queue
@@ -295,7 +417,7 @@ impl Writer<'_> {
                     // The room outlives every connection; its end means shutdown.
                     Err(RecvError::Closed) => Err(Ended::ShuttingDown),
                 },
-                item = queue.recv() => match item {
+                item = queue.next() => match item {
                     Some(ToWriter::Frame(frame)) => {
                         timed(limit, self.sink.send(Message::Text(frame))).await
                     }
@@ -304,7 +426,7 @@ impl Writer<'_> {
                     }
                     Some(ToWriter::Shutdown) => Err(Ended::ShuttingDown),
                     Some(ToWriter::ReaderEnded(ended)) => {
-                        reader_done = true;
+                        self.reader_ended = true;
                         Err(ended)
                     }
                     // The reader says why it ends before it lets go of its
@@ -316,23 +438,32 @@ impl Writer<'_> {
                 break ended;
             }
         };
-        if let Some((code, reason)) = ended.goodbye(self.limits) {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut self.sink, code, &reason)).await;
-            // Let the reader take in what the client sent until its close
-            // reply: closing a socket with unread data resets it, and the
-            // client could lose the close frame (and its reason) with it.
-            if !reader_done {
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                    while let Some(item) = queue.recv().await {
-                        if matches!(item, ToWriter::ReaderEnded(_)) {
-                            return;
-                        }
-                    }
-                })
-                .await;
-            }
-        }
+        // Boxed: it runs once, at the end; the task need not carry its
+        // timers all its life.
+        Box::pin(self.say_goodbye(&ended, queue)).await;
         ended
+    }
+
+    /// Sends the close frame `ended` deserves, if any, and waits (briefly)
+    /// for the client's reply.
+    async fn say_goodbye(&mut self, ended: &Ended, queue: &mut mpsc::Receiver<ToWriter>) {
+        let Some((code, reason)) = ended.goodbye(&self.limits) else {
+            return;
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut self.sink, code, &reason)).await;
+        // Let the reader take in what the client sent until its close
+        // reply: closing a socket with unread data resets it, and the
+        // client could lose the close frame (and its reason) with it.
+        if !self.reader_ended {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                while let Some(item) = queue.next().await {
+                    if matches!(item, ToWriter::ReaderEnded(_)) {
+                        return;
+                    }
+                }
+            })
+            .await;
+        }
     }
 }
 
@@ -356,7 +487,7 @@ impl Reader {
     /// the client every so often. Any frame, or the pong to a ping, counts
     /// as a sign of life. On shutdown it tells the writer and reads on,
     /// until the client answers the close.
-    async fn run(mut self, shutdown: &CancellationToken) -> Ended {
+    async fn run(&mut self, shutdown: &CancellationToken) -> Ended {
         let every = self.limits.ping_interval;
         let silence_limit = self.limits.ping_timeout;
         let mut pings = interval_at(Instant::now() + every, every);
@@ -373,7 +504,10 @@ impl Reader {
                     match incoming {
                         None => Err(Ended::ClientLeft),
                         Some(Err(error)) => Err(error.into()),
-                        Some(Ok(message)) => self.handle_incoming(message).await,
+                        // Boxed: acting on a frame (posting, paging
+                        // history) is a large future, and this task waits
+                        // idle most of its life.
+                        Some(Ok(message)) => Box::pin(self.handle_incoming(message)).await,
                     }
                 }
                 () = &mut silence => Err(Ended::Unresponsive),
@@ -396,6 +530,18 @@ impl Reader {
                 return ended;
             }
         }
+    }
+
+    /// After the reader ended the session for the client's misbehaviour
+    /// (a flood, a frame too large), reads and drops what the client still
+    /// sends until its reply to the writer's close, for at most
+    /// [`CLOSE_TIMEOUT`]: closing a socket with unread data resets it, and
+    /// the client would lose the close frame and its reason with it.
+    async fn drain(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            while let Some(Ok(_)) = self.stream.next().await {}
+        })
+        .await;
     }
 
     /// Acts on one frame from the client. Anything wrong with the frame

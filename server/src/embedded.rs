@@ -164,9 +164,8 @@ fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, feed: &Feed)
             }
         }
         if !batch.is_empty() {
-            commit(&mut store, &batch, &replies, feed);
+            commit(&mut store, &batch, replies.drain(..), feed);
             batch.clear();
-            replies.clear();
         }
     }
     queue.close();
@@ -181,7 +180,14 @@ fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, feed: &Feed)
     tracing::info!(last_id = store.last_id(), "history flushed");
 }
 
-fn commit(store: &mut Store, batch: &[NewMessage], replies: &[DirectSender], feed: &Feed) {
+/// Stores `batch` and publishes it; each of `replies` (one per message, in
+/// order) answers its sender alone, if it needs an answer.
+fn commit(
+    store: &mut Store,
+    batch: &[NewMessage],
+    replies: impl Iterator<Item = DirectSender>,
+    feed: &Feed,
+) {
     match store.append(batch) {
         Ok(outcome) => {
             let mut stored = Vec::with_capacity(outcome.len());

@@ -71,7 +71,9 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                 request.accept(
                     config,
                     &state.connections.clone(),
-                    move |socket| async move {
+                    // A plain closure: an `async` block would keep the
+                    // socket it was given for as long as the connection lives.
+                    move |socket| {
                         let context = connection::Context {
                             room: Arc::clone(&state.room),
                             limits: Arc::clone(&state.limits),
@@ -79,7 +81,7 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                             peer,
                             ticket,
                         };
-                        connection::serve(socket, query, context).await;
+                        connection::serve(socket, query, context)
                     },
                 )
             },
@@ -96,10 +98,12 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
 
 /// Per-connection buffers sized for a chat, not for bulk transfer:
 /// tungstenite's defaults (128 KiB each way) would cost more memory per idle
-/// connection than everything else together.
+/// connection than everything else together. The read buffer is allocated
+/// for every connection, idle or not; clients send little (a `send` frame is
+/// a few hundred bytes), and a larger frame is simply read in several calls.
 fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         // Frames queued by one batch are written once this much is buffered,
         // and at the flush that ends the batch.
         .write_buffer_size(8 * 1024)
