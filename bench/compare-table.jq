@@ -1,27 +1,52 @@
-# Turns bench/compare.sh's JSON lines into one markdown table with ratios.
-def by(s): map(select(.scenario == s)) | INDEX(.server);
-def ratio(a; b): if (b // 0) == 0 then "-" else ((a / b * 100 | round) / 100 | tostring) end;
-def sustained: map(select(.scenario == "1k-max" and .loss == 0 and .failed_connections == 0 and .p99_ms < 1000))
-  | group_by(.server) | map(max_by(.deliveries_per_s)) | INDEX(.server);
-def row(name; f; better):
-  "| \(name) | \(f(.chat)) | \(f(.raw)) | \(f(.node)) |";
-(by("idle")) as $idle
-| (by("1k-500")) as $steady
-| (by("10k-40")) as $crowd
-| sustained as $max
+# Turns bench/compare.sh's JSON lines into one markdown table: for each
+# server, the median over its rounds (the worst for loss and failures), and
+# the ratios of those medians.
+def median: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+def ratio(a; b): if a == null or (b // 0) == 0 then "-" else ((a / b * 100 | round) / 100 | tostring) end;
+def show: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
+def rows(scenario; server): map(select(.scenario == scenario and .server == server));
+def med(scenario; server; field): rows(scenario; server) | map(.[field]) | median;
+def worst(scenario; server; field): rows(scenario; server) | map(.[field]) | max;
+# Highest deliveries/s of a step with zero loss, no failed connection and
+# p99 under 1 s, per round; then the median over rounds.
+def sustained(server):
+  rows("1k-max"; server) | group_by(.round)
+  | map(map(select(.loss == 0 and .failed_connections == 0 and .p99_ms < 1000))
+        | map(.deliveries_per_s) | max // 0)
+  | median;
+def line(name; scenario; field):
+  med(scenario; "chat"; field) as $c | med(scenario; "raw"; field) as $r | med(scenario; "node"; field) as $n
+  | "| \(name) | \($c | show) | \($r | show) | \($n | show) | \(ratio($c; $r)) | \(ratio($c; $n)) |";
+def counts(name; scenario; field):
+  "| \(name) | \(worst(scenario; "chat"; field)) | \(worst(scenario; "raw"; field)) | \(worst(scenario; "node"; field)) | | |";
+def per_round(name; scenario; field):
+  . as $all
+  | [range(1; (map(.round) | max) + 1) as $r
+     | ($all | map(select(.round == $r)) | ratio(med(scenario; "chat"; field); med(scenario; "raw"; field)))]
+  | "- \(name), chat / raw-tokio by round: \(join(", "))";
+. as $all
+| (map(.round) | max) as $rounds
 | [
+  "chat and raw-tokio: median of \($rounds) round(s); node-ws: one round.",
+  "",
   "| metric | chat | raw-tokio | node-ws | chat / raw-tokio | chat / node-ws |",
   "|---|---|---|---|---|---|",
-  "| idle RSS per connection (KiB), 5,000 conns | \($idle.chat.rss_per_connection_kib*100|round/100) | \($idle.raw.rss_per_connection_kib*100|round/100) | \($idle.node.rss_per_connection_kib*100|round/100) | \(ratio($idle.chat.rss_per_connection_kib; $idle.raw.rss_per_connection_kib)) | \(ratio($idle.chat.rss_per_connection_kib; $idle.node.rss_per_connection_kib)) |",
-  "| 1k clients, 500 msg/s: p99 latency (ms) | \($steady.chat.p99_ms) | \($steady.raw.p99_ms) | \($steady.node.p99_ms) | \(ratio($steady.chat.p99_ms; $steady.raw.p99_ms)) | \(ratio($steady.chat.p99_ms; $steady.node.p99_ms)) |",
-  "| 1k clients, 500 msg/s: p50 latency (ms) | \($steady.chat.p50_ms) | \($steady.raw.p50_ms) | \($steady.node.p50_ms) | \(ratio($steady.chat.p50_ms; $steady.raw.p50_ms)) | \(ratio($steady.chat.p50_ms; $steady.node.p50_ms)) |",
-  "| 1k clients, 500 msg/s: deliveries/s | \($steady.chat.deliveries_per_s|round) | \($steady.raw.deliveries_per_s|round) | \($steady.node.deliveries_per_s|round) | \(ratio($steady.chat.deliveries_per_s; $steady.raw.deliveries_per_s)) | \(ratio($steady.chat.deliveries_per_s; $steady.node.deliveries_per_s)) |",
-  "| 1k clients, 500 msg/s: loss | \($steady.chat.loss) | \($steady.raw.loss) | \($steady.node.loss) | | |",
-  "| 1k clients: highest sustained deliveries/s | \($max.chat.deliveries_per_s // 0|round) | \($max.raw.deliveries_per_s // 0|round) | \($max.node.deliveries_per_s // 0|round) | \(ratio($max.chat.deliveries_per_s // 0; $max.raw.deliveries_per_s)) | \(ratio($max.chat.deliveries_per_s // 0; $max.node.deliveries_per_s)) |",
-  "| 10k clients, 40 msg/s: p99 latency (ms) | \($crowd.chat.p99_ms) | \($crowd.raw.p99_ms) | \($crowd.node.p99_ms) | \(ratio($crowd.chat.p99_ms; $crowd.raw.p99_ms)) | \(ratio($crowd.chat.p99_ms; $crowd.node.p99_ms)) |",
-  "| 10k clients, 40 msg/s: failed connections | \($crowd.chat.failed_connections) | \($crowd.raw.failed_connections) | \($crowd.node.failed_connections) | | |",
-  "| 10k clients, 40 msg/s: loss | \($crowd.chat.loss) | \($crowd.raw.loss) | \($crowd.node.loss) | | |",
+  line("idle RSS per connection (KiB), 5,000 conns"; "idle"; "rss_per_connection_kib"),
+  line("1k clients, 500 msg/s: p99 latency (ms)"; "1k-500"; "p99_ms"),
+  line("1k clients, 500 msg/s: p50 latency (ms)"; "1k-500"; "p50_ms"),
+  line("1k clients, 500 msg/s: deliveries/s"; "1k-500"; "deliveries_per_s"),
+  counts("1k clients, 500 msg/s: loss (worst round)"; "1k-500"; "loss"),
+  (sustained("chat") as $c | sustained("raw") as $r | sustained("node") as $n
+   | "| 1k clients: highest sustained deliveries/s | \($c | round) | \($r | round) | \($n | round) | \(ratio($c; $r)) | \(ratio($c; $n)) |"),
+  line("10k clients, 40 msg/s: p99 latency (ms)"; "10k-40"; "p99_ms"),
+  counts("10k clients, 40 msg/s: failed connections (worst round)"; "10k-40"; "failed_connections"),
+  counts("10k clients, 40 msg/s: loss (worst round)"; "10k-40"; "loss"),
   "",
-  "1k-max steps (deliveries/s, p99 ms, loss):",
-  (map(select(.scenario == "1k-max")) | group_by(.server)[] | "- \(.[0].server): " + (map("\(.rate|floor) msg/s → \(.deliveries_per_s|round)/s, p99 \(.p99_ms), loss \(.loss)") | join("; ")))
+  per_round("1k/500 p99"; "1k-500"; "p99_ms"),
+  per_round("10k/40 p99"; "10k-40"; "p99_ms"),
+  per_round("idle RSS"; "idle"; "rss_per_connection_kib"),
+  "",
+  "1k-max steps (deliveries/s, p99 ms, loss), by round:",
+  (map(select(.scenario == "1k-max")) | group_by([.server, .round])[]
+   | "- \(.[0].server), round \(.[0].round): " + (map("\(.rate|floor) → \(.deliveries_per_s|round), \(.p99_ms), \(.loss)") | join("; ")))
 ] | .[]

@@ -2,7 +2,8 @@
 # The chat server against the two peers in ../shared/peers, same load
 # generator, one run, one table of ratios.
 #
-#   bash bench/compare.sh            # about 10 minutes
+#   bash bench/compare.sh            # about 30 minutes
+#   ROUNDS=1 bash bench/compare.sh   # one round: about 12 minutes
 #
 # Servers: `chat` (this project, release, durable SQLite history, every limit
 # on; only the per-IP connection cap raised, since all clients come from
@@ -13,6 +14,10 @@
 #   1k-max   1,000 clients all sending, stepping the rate up; the highest
 #            deliveries/s with zero loss and p99 under 1 s.
 #   10k-40   10,000 clients, 20 of them sending 40 msg/s in total, 10 s.
+# Latency on one machine is noisy (one run's p99 ratio ranged from 1.2 to
+# 1.7): chat and raw-tokio run every scenario ROUNDS times (default 3),
+# taking turns, and the table shows medians. node-ws runs once; it is an
+# order of magnitude behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -49,26 +54,33 @@ loadgen() { # server scenario mode args...
   local joined=()
   [ "$server" = chat ] && joined=(--await-history)
   "$root/target/release/loadgen" "$mode" "${joined[@]}" "$@" --url "$url" --pid "$pid" --json \
-    | jq -c --arg server "$server" --arg scenario "$scenario" '. + {server: $server, scenario: $scenario}'
+    | jq -c --arg server "$server" --arg scenario "$scenario" --argjson round "$round" \
+      '. + {server: $server, scenario: $scenario, round: $round}'
 }
 
-for server in chat raw node; do
-  start "$server"
-  loadgen "$server" idle idle --clients 5000 --name-prefix idle
-  stop
-  start "$server"
-  loadgen "$server" 1k-500 chat --clients 1000 --senders 200 --rate 500 --duration 10 --name-prefix a
-  stop
-  for rate in 50 100 200 400 600 800 1000 1500 2000; do
+rounds="${ROUNDS:-3}"
+for round in $(seq "$rounds"); do
+  servers=(chat raw)
+  [ "$round" = 1 ] && servers+=(node)
+  for server in "${servers[@]}"; do
     start "$server"
-    loadgen "$server" "1k-max" chat --clients 1000 --senders 1000 --rate "$rate" --duration 5 \
-      --drain 5 --name-prefix "m$rate-"
+    loadgen "$server" idle idle --clients 5000 --name-prefix "idle$round-"
+    stop
+    start "$server"
+    loadgen "$server" 1k-500 chat --clients 1000 --senders 200 --rate 500 --duration 10 \
+      --name-prefix "a$round-"
+    stop
+    for rate in 50 100 200 400 600 800 1000 1500 2000; do
+      start "$server"
+      loadgen "$server" "1k-max" chat --clients 1000 --senders 1000 --rate "$rate" --duration 5 \
+        --drain 5 --name-prefix "m$round-$rate-"
+      stop
+    done
+    start "$server"
+    loadgen "$server" 10k-40 chat --clients 10000 --senders 20 --rate 40 --duration 10 \
+      --connect-concurrency 200 --name-prefix "t$round-"
     stop
   done
-  start "$server"
-  loadgen "$server" 10k-40 chat --clients 10000 --senders 20 --rate 40 --duration 10 \
-    --connect-concurrency 200 --name-prefix t
-  stop
 done > "$work/results.jsonl"
 cp "$work/results.jsonl" "${RESULTS:-/tmp/compare-results.jsonl}"
 
