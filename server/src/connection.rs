@@ -455,14 +455,15 @@ impl Writer {
         // reply: closing a socket with unread data resets it, and the
         // client could lose the close frame (and its reason) with it.
         if !self.reader_ended {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            let reader_ended = tokio::time::timeout(CLOSE_TIMEOUT, async {
                 while let Some(item) = queue.next().await {
                     if matches!(item, ToWriter::ReaderEnded(_)) {
-                        return;
+                        return true;
                     }
                 }
-            })
-            .await;
+                false
+            });
+            self.reader_ended = matches!(reader_ended.await, Ok(true));
         }
     }
 }
