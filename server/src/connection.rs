@@ -307,7 +307,9 @@ pub struct DirectSender(mpsc::Sender<ToWriter>);
 impl DirectSender {
     /// Queues `frame` for the connection. Drops it (returns false) when the
     /// connection is gone, or when its client has not read the last
-    /// [`DIRECT_CAPACITY`] answers: it will be cut off for that anyway.
+    /// [`DIRECT_CAPACITY`] answers (plus one per request still pending: a
+    /// `futures` channel keeps a slot for each sender): it will be cut off
+    /// for that anyway.
     pub fn try_send(mut self, frame: Utf8Bytes) -> bool {
         self.0.try_send(ToWriter::Frame(frame)).is_ok()
     }
