@@ -129,11 +129,11 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
             .writer
             .run(&mut session.fanout, &mut session.queue)
             .await;
-        // A reader that ended first may still be draining the client's
-        // last frames (see `Reader::drain`); otherwise it is cut short.
-        if session.writer.reader_ended {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut session.reading).await;
-        }
+        // The reader goes on until the client answers the close (or, after
+        // ending the session itself, drains what the client still sends):
+        // closing a socket with unread data resets it, and the client would
+        // lose the close frame and its reason with it. Briefly.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut session.reading).await;
         session.reading.abort();
         tracing::info!(?peer, user = %session.user, reason = %ended, "disconnected");
     }
@@ -195,11 +195,7 @@ impl Session {
         });
         Self {
             user,
-            writer: Writer {
-                sink,
-                limits,
-                reader_ended: false,
-            },
+            writer: Writer { sink, limits },
             fanout,
             queue,
             reading,
@@ -396,8 +392,6 @@ impl Ended {
 struct Writer {
     sink: SplitSink<Socket, Message>,
     limits: Arc<SessionLimits>,
-    /// The reader has said why it ended.
-    reader_ended: bool,
 }
 
 impl Writer {
@@ -427,10 +421,7 @@ impl Writer {
                         timed(limit, self.sink.send(Message::Ping(Bytes::new()))).await
                     }
                     Some(ToWriter::Shutdown) => Err(Ended::ShuttingDown),
-                    Some(ToWriter::ReaderEnded(ended)) => {
-                        self.reader_ended = true;
-                        Err(ended)
-                    }
+                    Some(ToWriter::ReaderEnded(ended)) => Err(ended),
                     // The reader says why it ends before it lets go of its
                     // sender, so this is a reader that was cut short.
                     None => Err(Ended::ClientLeft),
@@ -440,33 +431,13 @@ impl Writer {
                 break ended;
             }
         };
-        // Boxed: it runs once, at the end; the task need not carry its
-        // timers all its life.
-        Box::pin(self.say_goodbye(&ended, queue)).await;
-        ended
-    }
-
-    /// Sends the close frame `ended` deserves, if any, and waits (briefly)
-    /// for the client's reply.
-    async fn say_goodbye(&mut self, ended: &Ended, queue: &mut mpsc::Receiver<ToWriter>) {
-        let Some((code, reason)) = ended.goodbye(&self.limits) else {
-            return;
-        };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut self.sink, code, &reason)).await;
-        // Let the reader take in what the client sent until its close
-        // reply: closing a socket with unread data resets it, and the
-        // client could lose the close frame (and its reason) with it.
-        if !self.reader_ended {
-            let reader_ended = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                while let Some(item) = queue.next().await {
-                    if matches!(item, ToWriter::ReaderEnded(_)) {
-                        return true;
-                    }
-                }
-                false
-            });
-            self.reader_ended = matches!(reader_ended.await, Ok(true));
+        if let Some((code, reason)) = ended.goodbye(&self.limits) {
+            // Boxed: it runs once, at the end; the task need not carry its
+            // timer all its life.
+            let closing = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut self.sink, code, &reason));
+            let _ = Box::pin(closing).await;
         }
+        ended
     }
 }
 
@@ -538,8 +509,7 @@ impl Reader {
     /// After the reader ended the session for the client's misbehaviour
     /// (a flood, a frame too large), reads and drops what the client still
     /// sends until its reply to the writer's close, for at most
-    /// [`CLOSE_TIMEOUT`]: closing a socket with unread data resets it, and
-    /// the client would lose the close frame and its reason with it.
+    /// [`CLOSE_TIMEOUT`].
     async fn drain(&mut self) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
             while let Some(Ok(_)) = self.stream.next().await {}
