@@ -252,3 +252,32 @@ async fn shutdown_closes_every_connection_with_going_away() {
     }
     stopping.await.expect("server stopped cleanly");
 }
+
+#[tokio::test]
+async fn frames_sent_before_the_greeting_arrives_are_not_lost() {
+    let server = TestServer::start().await;
+    // A long history makes the greeting large: several writes, during which
+    // the newcomer's frames are already waiting on the socket.
+    let mut alice = server.join("alice").await;
+    for n in 0..100 {
+        alice
+            .say(&format!("a-{n}"), &format!("{n}: {}", "words ".repeat(20)))
+            .await;
+        alice.recv_message().await;
+    }
+    let mut carol = server.connect("carol").await;
+    carol.say("c-1", "sent at once").await;
+    carol.say("c-2", "and again").await;
+    assert!(matches!(carol.recv().await, ServerFrame::Welcome { .. }));
+    match carol.recv().await {
+        ServerFrame::History { messages, .. } => assert_eq!(messages.len(), 100),
+        other => panic!("expected history, got {other:?}"),
+    }
+    assert!(matches!(carol.recv().await, ServerFrame::Online { .. }));
+    let mine: Vec<String> = vec![
+        carol.recv_message().await.client_id,
+        carol.recv_message().await.client_id,
+    ];
+    assert_eq!(mine, ["c-1", "c-2"]);
+    server.stop().await;
+}
