@@ -4,7 +4,6 @@
 //! a bounded queue; it takes everything queued (group commit), stores it in
 //! one transaction, and only then publishes the batch to the room's feed.
 
-use crate::shutdown::Background;
 use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,6 +15,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::connection::DirectSender;
 use crate::message_log::{not_posted, OlderError, RoomClosed, Window};
 use crate::room::Feed;
+use crate::shutdown::Background;
 use crate::store::{Appended, NewMessage, Store, StoreError};
 
 /// Most messages committed in one transaction.

@@ -12,7 +12,6 @@
 //! instance sees one order, and after Redis or the connection to it comes
 //! back, the read simply continues after the last id: no gap, no duplicate.
 
-use crate::shutdown::Background;
 use std::time::Duration;
 
 use protocol::{ChatMessage, ErrorCode, Posted, ServerFrame};
@@ -28,6 +27,7 @@ use crate::config::Config;
 use crate::connection::DirectSender;
 use crate::message_log::Window;
 use crate::room::Feed;
+use crate::shutdown::Background;
 use crate::store::StoreError;
 
 /// How long one blocking read waits for new entries.

@@ -17,7 +17,6 @@
 //! release queued before a claim of the same name cannot undo it; whatever
 //! is queued goes in one pipeline, which Redis runs in order.
 
-use crate::shutdown::Background;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -29,6 +28,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::Keys;
 use crate::room::{Feed, JoinError};
+use crate::shutdown::Background;
 use crate::store::StoreError;
 
 /// How long a join waits for its claim before telling the client to retry.
