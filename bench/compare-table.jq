@@ -4,6 +4,7 @@
 def median: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
 def ratio(a; b): if a == null or (b // 0) == 0 then "-" else ((a / b * 100 | round) / 100 | tostring) end;
 def show: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
+def whole: if . == null then "-" else round end;
 def rows(scenario; server): map(select(.scenario == scenario and .server == server));
 def med(scenario; server; field): rows(scenario; server) | map(.[field]) | median;
 def worst(scenario; server; field): rows(scenario; server) | map(.[field]) | max;
@@ -18,7 +19,7 @@ def line(name; scenario; field):
   med(scenario; "chat"; field) as $c | med(scenario; "raw"; field) as $r | med(scenario; "node"; field) as $n
   | "| \(name) | \($c | show) | \($r | show) | \($n | show) | \(ratio($c; $r)) | \(ratio($c; $n)) |";
 def counts(name; scenario; field):
-  "| \(name) | \(worst(scenario; "chat"; field)) | \(worst(scenario; "raw"; field)) | \(worst(scenario; "node"; field)) | | |";
+  "| \(name) | \(worst(scenario; "chat"; field) // "-") | \(worst(scenario; "raw"; field) // "-") | \(worst(scenario; "node"; field) // "-") | | |";
 def per_round(name; scenario; field):
   . as $all
   | [range(1; (map(.round) | max) + 1) as $r
@@ -37,8 +38,9 @@ def per_round(name; scenario; field):
   line("1k clients, 500 msg/s: deliveries/s"; "1k-500"; "deliveries_per_s"),
   counts("1k clients, 500 msg/s: loss (worst round)"; "1k-500"; "loss"),
   (sustained("chat") as $c | sustained("raw") as $r | sustained("node") as $n
-   | "| 1k clients: highest sustained deliveries/s | \($c | round) | \($r | round) | \($n | round) | \(ratio($c; $r)) | \(ratio($c; $n)) |"),
+   | "| 1k clients: highest sustained deliveries/s | \($c | whole) | \($r | whole) | \($n | whole) | \(ratio($c; $r)) | \(ratio($c; $n)) |"),
   line("10k clients, 40 msg/s: p99 latency (ms)"; "10k-40"; "p99_ms"),
+  line("10k clients, 40 msg/s: p50 latency (ms)"; "10k-40"; "p50_ms"),
   counts("10k clients, 40 msg/s: failed connections (worst round)"; "10k-40"; "failed_connections"),
   counts("10k clients, 40 msg/s: loss (worst round)"; "10k-40"; "loss"),
   "",

@@ -4,6 +4,7 @@
 #
 #   bash bench/compare.sh            # about 30 minutes
 #   ROUNDS=1 bash bench/compare.sh   # one round: about 12 minutes
+#   SCENARIOS=10k-40 ROUNDS=7 bash bench/compare.sh   # some scenarios only
 #
 # Servers: `chat` (this project, release, durable SQLite history, every limit
 # on; only the per-IP connection cap raised, since all clients come from
@@ -59,27 +60,37 @@ loadgen() { # server scenario mode args...
 }
 
 rounds="${ROUNDS:-3}"
+scenarios="${SCENARIOS:-idle 1k-500 1k-max 10k-40}"
 for round in $(seq "$rounds"); do
   servers=(chat raw)
   [ "$round" = 1 ] && servers+=(node)
   for server in "${servers[@]}"; do
-    start "$server"
-    loadgen "$server" idle idle --clients 5000 --name-prefix "idle$round-"
-    stop
-    start "$server"
-    loadgen "$server" 1k-500 chat --clients 1000 --senders 200 --rate 500 --duration 10 \
-      --name-prefix "a$round-"
-    stop
-    for rate in 50 100 200 400 600 800 1000 1500 2000; do
-      start "$server"
-      loadgen "$server" "1k-max" chat --clients 1000 --senders 1000 --rate "$rate" --duration 5 \
-        --drain 5 --name-prefix "m$round-$rate-"
-      stop
+    for scenario in $scenarios; do
+      case "$scenario" in
+        idle)
+          start "$server"
+          loadgen "$server" idle idle --clients 5000 --name-prefix "idle$round-"
+          stop ;;
+        1k-500)
+          start "$server"
+          loadgen "$server" 1k-500 chat --clients 1000 --senders 200 --rate 500 --duration 10 \
+            --name-prefix "a$round-"
+          stop ;;
+        1k-max)
+          for rate in 50 100 200 400 600 800 1000 1500 2000; do
+            start "$server"
+            loadgen "$server" 1k-max chat --clients 1000 --senders 1000 --rate "$rate" \
+              --duration 5 --drain 5 --name-prefix "m$round-$rate-"
+            stop
+          done ;;
+        10k-40)
+          start "$server"
+          loadgen "$server" 10k-40 chat --clients 10000 --senders 20 --rate 40 --duration 10 \
+            --connect-concurrency 200 --name-prefix "t$round-"
+          stop ;;
+        *) echo "compare.sh: unknown scenario $scenario" >&2; exit 2 ;;
+      esac
     done
-    start "$server"
-    loadgen "$server" 10k-40 chat --clients 10000 --senders 20 --rate 40 --duration 10 \
-      --connect-concurrency 200 --name-prefix "t$round-"
-    stop
   done
 done > "$work/results.jsonl"
 cp "$work/results.jsonl" "${RESULTS:-/tmp/compare-results.jsonl}"
