@@ -2,8 +2,8 @@
 # The chat server against the two peers in ../shared/peers, same load
 # generator, one run, one table of ratios.
 #
-#   bash bench/compare.sh            # about 30 minutes
-#   ROUNDS=1 bash bench/compare.sh   # one round: about 12 minutes
+#   bash bench/compare.sh            # about 16 minutes
+#   ROUNDS=1 bash bench/compare.sh   # one round: about 7 minutes
 #   SCENARIOS=10k-40 ROUNDS=7 bash bench/compare.sh   # some scenarios only
 #
 # Servers: `chat` (this project, release, durable SQLite history, every limit
