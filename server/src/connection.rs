@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::task::JoinHandle;
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
@@ -408,17 +409,17 @@ impl Writer {
             let step = tokio::select! {
                 biased;
                 broadcast = fanout.recv() => match broadcast {
-                    Ok(frame) => timed(limit, write_batch(&mut self.sink, frame, fanout)).await,
+                    Ok(frame) => timed(limit, pin!(write_batch(&mut self.sink, frame, fanout))).await,
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The room outlives every connection; its end means shutdown.
                     Err(RecvError::Closed) => Err(Ended::ShuttingDown),
                 },
                 item = queue.next() => match item {
                     Some(ToWriter::Frame(frame)) => {
-                        timed(limit, self.sink.send(Message::Text(frame))).await
+                        timed(limit, pin!(self.sink.send(Message::Text(frame)))).await
                     }
                     Some(ToWriter::Ping) => {
-                        timed(limit, self.sink.send(Message::Ping(Bytes::new()))).await
+                        timed(limit, pin!(self.sink.send(Message::Ping(Bytes::new())))).await
                     }
                     Some(ToWriter::Shutdown) => Err(Ended::ShuttingDown),
                     Some(ToWriter::ReaderEnded(ended)) => Err(ended),
@@ -464,17 +465,20 @@ impl Reader {
     async fn run(&mut self, shutdown: &CancellationToken) -> Ended {
         let every = self.limits.ping_interval;
         let silence_limit = self.limits.ping_timeout;
-        let mut pings = interval_at(Instant::now() + every, every);
-        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let silence = tokio::time::sleep(silence_limit);
+        let mut last_heard = Instant::now();
+        let mut next_ping = last_heard + every;
+        // One timer for both the pings and the silence limit, set for
+        // whichever comes first: every idle connection carries it, and a
+        // frame only notes the time instead of resetting a timer.
+        let heartbeat = tokio::time::sleep_until(next_ping.min(last_heard + silence_limit));
         let shutting_down = shutdown.cancelled();
-        tokio::pin!(silence, shutting_down);
+        tokio::pin!(heartbeat, shutting_down);
         let mut told_shutdown = false;
         loop {
             let step = tokio::select! {
                 biased;
                 incoming = self.stream.next() => {
-                    silence.as_mut().reset(Instant::now() + silence_limit);
+                    last_heard = Instant::now();
                     match incoming {
                         None => Err(Ended::ClientLeft),
                         Some(Err(error)) => Err(error.into()),
@@ -484,12 +488,20 @@ impl Reader {
                         Some(Ok(message)) => Box::pin(self.handle_incoming(message)).await,
                     }
                 }
-                () = &mut silence => Err(Ended::Unresponsive),
-                _ = pings.tick() => {
-                    // A writer with answers queued is busy writing: the
-                    // client hears from us either way.
-                    let _ = self.to_writer.0.try_send(ToWriter::Ping);
-                    Ok(())
+                () = &mut heartbeat => {
+                    let now = Instant::now();
+                    if now >= last_heard + silence_limit {
+                        Err(Ended::Unresponsive)
+                    } else {
+                        if now >= next_ping {
+                            // A writer with answers queued is busy writing:
+                            // the client hears from us either way.
+                            let _ = self.to_writer.0.try_send(ToWriter::Ping);
+                            next_ping = now + every;
+                        }
+                        heartbeat.as_mut().reset(next_ping.min(last_heard + silence_limit));
+                        Ok(())
+                    }
                 }
                 () = &mut shutting_down, if !told_shutdown => {
                     told_shutdown = true;
@@ -628,14 +640,17 @@ impl Reader {
 /// `limit`: a client that stops reading must not hold a task forever. The
 /// timer is armed only when the write cannot finish at once, which is rare:
 /// arming one for every write would cost more than the write.
+///
+/// The write comes pinned by the caller and the timer is boxed, so that the
+/// writer's task, whose size is fixed for the connection's whole life, holds
+/// neither a second copy of the write nor a timer while idle.
 async fn timed<E: Into<Ended>>(
     limit: Duration,
-    write: impl Future<Output = Result<(), E>>,
+    mut write: Pin<&mut impl Future<Output = Result<(), E>>>,
 ) -> Result<(), Ended> {
-    tokio::pin!(write);
-    let result = match futures::poll!(&mut write) {
+    let result = match futures::poll!(write.as_mut()) {
         Poll::Ready(result) => result,
-        Poll::Pending => match tokio::time::timeout(limit, write).await {
+        Poll::Pending => match Box::pin(tokio::time::timeout(limit, write)).await {
             Ok(result) => result,
             Err(_) => return Err(Ended::TooSlow),
         },

@@ -61,12 +61,17 @@ impl UpgradeRequest {
             return StatusCode::BAD_REQUEST.into_response();
         };
         let on_upgrade = self.on_upgrade;
+        let session_tasks = tasks.clone();
+        // The handler runs as a task of its own: a task's memory is fixed at
+        // spawn by its largest state, and waiting for the upgrade (with the
+        // handler's captures) is larger than an idle session.
         tasks.spawn(async move {
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let io = TokioIo::new(upgraded);
-                    handler(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
-                        .await;
+                    let socket =
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    session_tasks.spawn(handler(socket));
                 }
                 Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
             }
