@@ -401,7 +401,6 @@ impl Writer {
         fanout: &mut Receiver<Utf8Bytes>,
         queue: &mut mpsc::Receiver<ToWriter>,
     ) -> Ended {
-        let limit = self.limits.send_timeout;
         let ended = loop {
             // Biased, hottest first: when a broadcast is ready the queue is
             // not polled. `write_batch` drains the broadcast, so the queue
@@ -409,17 +408,19 @@ impl Writer {
             let step = tokio::select! {
                 biased;
                 broadcast = fanout.recv() => match broadcast {
-                    Ok(frame) => timed(limit, pin!(write_batch(&mut self.sink, frame, fanout))).await,
+                    Ok(frame) => {
+                        timed(&self.limits, pin!(write_batch(&mut self.sink, frame, fanout))).await
+                    }
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The room outlives every connection; its end means shutdown.
                     Err(RecvError::Closed) => Err(Ended::ShuttingDown),
                 },
                 item = queue.next() => match item {
                     Some(ToWriter::Frame(frame)) => {
-                        timed(limit, pin!(self.sink.send(Message::Text(frame)))).await
+                        timed(&self.limits, pin!(self.sink.send(Message::Text(frame)))).await
                     }
                     Some(ToWriter::Ping) => {
-                        timed(limit, pin!(self.sink.send(Message::Ping(Bytes::new())))).await
+                        timed(&self.limits, pin!(self.sink.send(Message::Ping(Bytes::new())))).await
                     }
                     Some(ToWriter::Shutdown) => Err(Ended::ShuttingDown),
                     Some(ToWriter::ReaderEnded(ended)) => Err(ended),
@@ -637,20 +638,23 @@ impl Reader {
 }
 
 /// Runs a write, ending the session if the client does not take it within
-/// `limit`: a client that stops reading must not hold a task forever. The
-/// timer is armed only when the write cannot finish at once, which is rare:
-/// arming one for every write would cost more than the write.
+/// the send timeout: a client that stops reading must not hold a task
+/// forever. The timer is armed only when the write cannot finish at once,
+/// which is rare: arming one for every write would cost more than the write.
 ///
-/// The write comes pinned by the caller and the timer is boxed, so that the
-/// writer's task, whose size is fixed for the connection's whole life, holds
-/// neither a second copy of the write nor a timer while idle.
+/// The write comes pinned by the caller, the timer is boxed and the timeout
+/// read where it is needed, so that the writer's task, whose size is fixed
+/// for the connection's whole life, holds neither a second copy of the write
+/// nor a timer while idle. (tokio rounds a task up to a multiple of 128
+/// bytes: the session's future is 768 bytes, a task of 896; at 800 bytes it
+/// was 1,024.)
 async fn timed<E: Into<Ended>>(
-    limit: Duration,
+    limits: &SessionLimits,
     mut write: Pin<&mut impl Future<Output = Result<(), E>>>,
 ) -> Result<(), Ended> {
     let result = match futures::poll!(write.as_mut()) {
         Poll::Ready(result) => result,
-        Poll::Pending => match Box::pin(tokio::time::timeout(limit, write)).await {
+        Poll::Pending => match Box::pin(tokio::time::timeout(limits.send_timeout, write)).await {
             Ok(result) => result,
             Err(_) => return Err(Ended::TooSlow),
         },
