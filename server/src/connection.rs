@@ -172,13 +172,12 @@ impl Session {
         } = entered;
         tracing::info!(?peer, %user, ?after, "connected");
         let (to_writer, queue) = mpsc::channel(DIRECT_CAPACITY);
-        let mut to_writer = DirectSender(to_writer);
         let mut reader = Reader {
             stream,
             user: user.clone(),
             room,
             limits: Arc::clone(&limits),
-            to_writer: to_writer.clone(),
+            to_writer: DirectSender(to_writer),
             rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
             strikes: 0,
             last_typing: None,
@@ -189,7 +188,7 @@ impl Session {
         let reading = tokio::spawn(async move {
             let ended = reader.run(&shutdown).await;
             let says_goodbye = ended.goodbye(&reader.limits).is_some();
-            let _ = to_writer.0.send(ToWriter::ReaderEnded(ended)).await;
+            let _ = reader.to_writer.0.send(ToWriter::ReaderEnded(ended)).await;
             if says_goodbye {
                 reader.drain().await;
             }
@@ -464,14 +463,13 @@ impl Reader {
     /// as a sign of life. On shutdown it tells the writer and reads on,
     /// until the client answers the close.
     async fn run(&mut self, shutdown: &CancellationToken) -> Ended {
-        let every = self.limits.ping_interval;
-        let silence_limit = self.limits.ping_timeout;
         let mut last_heard = Instant::now();
-        let mut next_ping = last_heard + every;
+        let mut next_ping = last_heard + self.limits.ping_interval;
         // One timer for both the pings and the silence limit, set for
         // whichever comes first: every idle connection carries it, and a
         // frame only notes the time instead of resetting a timer.
-        let heartbeat = tokio::time::sleep_until(next_ping.min(last_heard + silence_limit));
+        let heartbeat =
+            tokio::time::sleep_until(next_ping.min(last_heard + self.limits.ping_timeout));
         let shutting_down = shutdown.cancelled();
         tokio::pin!(heartbeat, shutting_down);
         let mut told_shutdown = false;
@@ -491,16 +489,17 @@ impl Reader {
                 }
                 () = &mut heartbeat => {
                     let now = Instant::now();
-                    if now >= last_heard + silence_limit {
+                    let silent_until = last_heard + self.limits.ping_timeout;
+                    if now >= silent_until {
                         Err(Ended::Unresponsive)
                     } else {
                         if now >= next_ping {
                             // A writer with answers queued is busy writing:
                             // the client hears from us either way.
                             let _ = self.to_writer.0.try_send(ToWriter::Ping);
-                            next_ping = now + every;
+                            next_ping = now + self.limits.ping_interval;
                         }
-                        heartbeat.as_mut().reset(next_ping.min(last_heard + silence_limit));
+                        heartbeat.as_mut().reset(next_ping.min(silent_until));
                         Ok(())
                     }
                 }
