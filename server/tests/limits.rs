@@ -142,6 +142,38 @@ async fn connections_beyond_the_caps_are_refused_with_503() {
 }
 
 #[tokio::test]
+async fn any_frame_from_the_client_counts_as_a_sign_of_life() {
+    let server = TestServer::start_with(|config| {
+        config.ping_interval = 1;
+        config.ping_timeout = 2;
+    })
+    .await;
+    // `talker` never reads, so it never answers a ping; it keeps talking.
+    let mut talker = server.join("talker").await;
+    let talking_until = tokio::time::Instant::now() + Duration::from_secs(4);
+    while tokio::time::Instant::now() < talking_until {
+        talker.send_text(r#"{"type":"typing"}"#).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            server.connections().await,
+            1,
+            "a client that keeps sending frames is alive"
+        );
+    }
+    // Silent, it is dropped like any other.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while server.connections().await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the client was never dropped once silent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(talker);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_stops_answering_pings_is_dropped() {
     let server = TestServer::start_with(|config| {
         config.ping_interval = 1;
