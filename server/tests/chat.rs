@@ -2,12 +2,12 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
 use futures::SinkExt;
 use protocol::{ErrorCode, ServerFrame};
-use support::{TestServer, PATIENCE};
+use support::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -131,14 +131,7 @@ async fn a_client_that_leaves_is_removed_and_the_others_keep_chatting() {
 
     bob.ws.close(None).await.expect("close");
     drop(bob);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while server.connections().await != 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "bob was never removed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server.until_connections(1, "bob was never removed").await;
 
     alice.say("a", "anyone?").await;
     assert_eq!(alice.recv_message().await.message.msg, "anyone?");

@@ -161,14 +161,9 @@ async fn any_frame_from_the_client_counts_as_a_sign_of_life() {
         );
     }
     // Silent, it is dropped like any other.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while server.connections().await != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the client was never dropped once silent"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server
+        .until_connections(0, "the client was never dropped once silent")
+        .await;
     drop(talker);
     server.stop().await;
 }
@@ -195,14 +190,9 @@ async fn a_client_that_stops_answering_pings_is_dropped() {
             }
         }
     });
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while server.connections().await != 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the silent client was never dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server
+        .until_connections(1, "the silent client was never dropped")
+        .await;
     // Well past the timeout, the live client is still there.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(server.connections().await, 1);

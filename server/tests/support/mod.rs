@@ -136,6 +136,16 @@ impl TestServer {
             .as_u64()
             .expect("connections is a number")
     }
+
+    /// Waits until `/healthz` reports `expected` open connections; fails
+    /// with `why` after [`PATIENCE`].
+    pub async fn until_connections(&self, expected: u64, why: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.connections().await != expected {
+            assert!(tokio::time::Instant::now() < deadline, "{why}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// Starts the server binary on port 0 and returns it with its address, read
