@@ -1,6 +1,6 @@
 //! One client's WebSocket, from welcome to close.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
@@ -22,12 +22,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::limits::{RateLimiter, Ticket};
 use crate::message_log::OlderError;
-use crate::room::{JoinError, PresenceGuard, Room};
+use crate::room::{Broadcast, JoinError, PresenceGuard, Room};
 use crate::upgrade::Socket;
 
 /// Most queued broadcasts written before one flush: bounds the time a
@@ -82,7 +81,6 @@ impl SessionLimits {
 pub struct Context {
     pub room: Arc<Room>,
     pub limits: Arc<SessionLimits>,
-    pub shutdown: CancellationToken,
     pub peer: Option<SocketAddr>,
     /// Its place under the connection caps, held until it ends.
     pub ticket: Ticket,
@@ -93,37 +91,26 @@ pub struct Context {
 /// A refused name (invalid, or held by someone else) gets an `error` frame
 /// and a close (1008, policy violation) whose reason the login page shows;
 /// when names cannot be checked (Redis is down), a close with 1013 (try
-/// again later), after which the client reconnects. Otherwise the
-/// connection gets `welcome`, `history` and `online`, then every message
-/// and presence change of the room, until the client leaves or misbehaves,
-/// or the server shuts down.
+/// again later), after which the client reconnects; during shutdown, a close
+/// with 1001 (going away). Otherwise the connection gets `welcome`,
+/// `history` and `online`, then every message and presence change of the
+/// room, until the client leaves or misbehaves, or the server shuts down.
 ///
 /// Not an `async fn`: its arguments would live in the future as long as the
 /// connection does, the socket (hundreds of bytes) among them, though
 /// entering the room is done with them. Idle connections are most of a room,
 /// so what each keeps matters.
 pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<Output = ()> {
-    let Context {
-        room,
-        limits,
-        shutdown,
-        peer,
-        ticket,
-    } = context;
+    let peer = context.peer;
     // Entering runs once, and its future is large (the room's join, in a
     // cluster a claim in Redis): boxed, it is freed once the client is in.
-    let entering = Box::pin(enter(
-        socket,
-        query,
-        Arc::clone(&room),
-        Arc::clone(&limits),
-        peer,
-    ));
+    // The context goes in with it and comes back in `Entered`, so that this
+    // future does not keep a second copy of it.
+    let entering = Box::pin(enter(socket, query, context));
     async move {
-        let _ticket = ticket;
         // Started in the `match`, so that nothing of entering outlives it.
         let mut session = match entering.await {
-            Some(entered) => Session::start(entered, room, limits, shutdown),
+            Some(entered) => Session::start(entered),
             None => return,
         };
         let ended = session
@@ -136,31 +123,26 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
         // lose the close frame and its reason with it. Briefly.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut session.reading).await;
         session.reading.abort();
-        tracing::info!(?peer, user = %session.user, reason = %ended, "disconnected");
+        let user = session.presence.user();
+        tracing::info!(?peer, %user, reason = %ended, "disconnected");
     }
 }
 
 /// What a connection keeps while its client is in the room.
 struct Session {
-    user: String,
     writer: Writer,
-    fanout: Receiver<Utf8Bytes>,
+    fanout: Receiver<Broadcast>,
     /// Answers, pings and news from the reader, for the writer.
     queue: mpsc::Receiver<ToWriter>,
     /// The reader's task, stopped when the writer ends.
     reading: JoinHandle<()>,
-    /// Keeps the user online until the connection ends.
-    _presence: PresenceGuard,
+    /// Keeps the user online until the connection ends; knows their name.
+    presence: PresenceGuard,
 }
 
 impl Session {
     /// Spawns the reader; the caller's task becomes the writer.
-    fn start(
-        entered: Entered,
-        room: Arc<Room>,
-        limits: Arc<SessionLimits>,
-        shutdown: CancellationToken,
-    ) -> Self {
+    fn start(entered: Entered) -> Self {
         let Entered {
             sink,
             stream,
@@ -168,25 +150,32 @@ impl Session {
             after,
             fanout,
             presence,
-            peer,
+            context:
+                Context {
+                    room,
+                    limits,
+                    peer,
+                    ticket,
+                },
         } = entered;
         tracing::info!(?peer, %user, ?after, "connected");
         let (to_writer, queue) = mpsc::channel(DIRECT_CAPACITY);
         let mut reader = Reader {
             stream,
-            user: user.clone(),
+            user,
             room,
             limits: Arc::clone(&limits),
             to_writer: DirectSender(to_writer),
             rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
             strikes: 0,
             last_typing: None,
+            _ticket: ticket,
         };
         // The reader has a task of its own, and owns everything rare (pings,
-        // the silence deadline, shutdown): a broadcast wakes only the writer,
-        // which then polls nothing but the broadcast and its own queue.
+        // the silence deadline): a broadcast wakes only the writer, which
+        // then polls nothing but the broadcast and its own queue.
         let reading = tokio::spawn(async move {
-            let ended = reader.run(&shutdown).await;
+            let ended = reader.run().await;
             let says_goodbye = ended.goodbye(&reader.limits).is_some();
             let _ = reader.to_writer.0.send(ToWriter::ReaderEnded(ended)).await;
             if says_goodbye {
@@ -194,12 +183,11 @@ impl Session {
             }
         });
         Self {
-            user,
             writer: Writer { sink, limits },
             fanout,
             queue,
             reading,
-            _presence: presence,
+            presence,
         }
     }
 }
@@ -213,38 +201,46 @@ struct Entered {
     user: String,
     /// Where the client resumed from.
     after: Option<u64>,
-    fanout: Receiver<Utf8Bytes>,
+    fanout: Receiver<Broadcast>,
     presence: PresenceGuard,
-    peer: Option<SocketAddr>,
+    context: Context,
 }
 
 /// Checks the name, joins the room and greets the client with `welcome`,
 /// `history` and `online`. A refusal is sent with its close frame, and
 /// gives `None`, as does a client that does not take the greeting in time.
-async fn enter(
-    mut socket: Socket,
-    query: JoinQuery,
-    room: Arc<Room>,
-    limits: Arc<SessionLimits>,
-    peer: Option<SocketAddr>,
-) -> Option<Entered> {
+async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option<Entered> {
+    let Context {
+        room, limits, peer, ..
+    } = &context;
+    let peer = *peer;
     let token = query
         .token
         .as_deref()
         .and_then(|token| validate_client_id(token).ok());
+    // A refusal: the `error` frame to send first, if the client is owed
+    // one, and the close.
     let joined = match validate_username(&query.user) {
-        Err(error) => Err((error.code(), error.to_string(), CloseCode::Policy)),
+        Err(error) => Err((Some(error.code()), error.to_string(), CloseCode::Policy)),
         Ok(user) => match room.join(user, token, query.after).await {
             Ok(joined) => Ok((user, joined)),
             Err(JoinError::Taken) => {
                 let reason = format!("The name {user:?} is taken: pick another one.");
-                Err((ErrorCode::UsernameTaken, reason, CloseCode::Policy))
+                Err((Some(ErrorCode::UsernameTaken), reason, CloseCode::Policy))
             }
             // Not the client's fault: it reconnects and tries again.
             Err(JoinError::Unavailable(error)) => {
                 tracing::warn!(?peer, %error, "cannot check a name");
                 let reason = "The room is unavailable right now; retrying.".to_owned();
-                Err((ErrorCode::StorageUnavailable, reason, CloseCode::Again))
+                Err((
+                    Some(ErrorCode::StorageUnavailable),
+                    reason,
+                    CloseCode::Again,
+                ))
+            }
+            // As for a client that was in: the close alone.
+            Err(JoinError::ShuttingDown) => {
+                Err((None, Ended::ShuttingDown.to_string(), CloseCode::Away))
             }
         },
     };
@@ -252,10 +248,12 @@ async fn enter(
         Ok(joined) => joined,
         Err((code, reason, close_code)) => {
             let requested = query.user.escape_debug();
-            tracing::info!(?peer, user = %requested, code = code.as_str(), "refused username");
-            let frame = ServerFrame::error(code, reason.clone());
+            tracing::info!(?peer, user = %requested, %reason, "refused to join");
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                socket.send(Message::text(frame.to_json())).await?;
+                if let Some(code) = code {
+                    let frame = ServerFrame::error(code, reason.clone());
+                    socket.send(Message::text(frame.to_json())).await?;
+                }
                 close(&mut socket, close_code, &reason).await
             })
             .await;
@@ -287,7 +285,7 @@ async fn enter(
         after: query.after,
         fanout: joined.fanout,
         presence: joined.presence,
-        peer,
+        context,
     })
 }
 
@@ -317,9 +315,6 @@ enum ToWriter {
     Frame(Utf8Bytes),
     /// Time to ping the client.
     Ping,
-    /// The server is shutting down; the reader goes on reading until the
-    /// client answers the close.
-    Shutdown,
     /// The reader has stopped, for this reason.
     ReaderEnded(Ended),
 }
@@ -397,7 +392,7 @@ struct Writer {
 impl Writer {
     async fn run(
         &mut self,
-        fanout: &mut Receiver<Utf8Bytes>,
+        fanout: &mut Receiver<Broadcast>,
         queue: &mut mpsc::Receiver<ToWriter>,
     ) -> Ended {
         let ended = loop {
@@ -407,21 +402,22 @@ impl Writer {
             let step = tokio::select! {
                 biased;
                 broadcast = fanout.recv() => match broadcast {
-                    Ok(frame) => {
+                    Ok(Broadcast::Frame(frame)) => {
                         timed(&self.limits, pin!(write_batch(&mut self.sink, frame, fanout))).await
                     }
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The room outlives every connection; its end means shutdown.
-                    Err(RecvError::Closed) => Err(Ended::ShuttingDown),
+                    Ok(Broadcast::ShuttingDown) | Err(RecvError::Closed) => {
+                        Err(Ended::ShuttingDown)
+                    }
                 },
                 item = queue.next() => match item {
                     Some(ToWriter::Frame(frame)) => {
-                        timed(&self.limits, pin!(self.sink.send(Message::Text(frame)))).await
+                        timed(&self.limits, pin!(write_one(&mut self.sink, Message::Text(frame)))).await
                     }
                     Some(ToWriter::Ping) => {
-                        timed(&self.limits, pin!(self.sink.send(Message::Ping(Bytes::new())))).await
+                        timed(&self.limits, pin!(write_one(&mut self.sink, Message::Ping(Bytes::new())))).await
                     }
-                    Some(ToWriter::Shutdown) => Err(Ended::ShuttingDown),
                     Some(ToWriter::ReaderEnded(ended)) => Err(ended),
                     // The reader says why it ends before it lets go of its
                     // sender, so this is a reader that was cut short.
@@ -455,14 +451,18 @@ struct Reader {
     strikes: u32,
     /// When this connection's typing was last relayed.
     last_typing: Option<Instant>,
+    /// The connection's place under the caps, held by the reader: once the
+    /// reader is done, the client is gone or the writer has stopped it (at
+    /// most a goodbye is still being written).
+    _ticket: Ticket,
 }
 
 impl Reader {
     /// Reads until the client leaves or misbehaves, and has the writer ping
     /// the client every so often. Any frame, or the pong to a ping, counts
-    /// as a sign of life. On shutdown it tells the writer and reads on,
-    /// until the client answers the close.
-    async fn run(&mut self, shutdown: &CancellationToken) -> Ended {
+    /// as a sign of life. (Shutdown reaches the writer through the room; the
+    /// reader reads on until the client answers the close.)
+    async fn run(&mut self) -> Ended {
         let mut last_heard = Instant::now();
         let mut next_ping = last_heard + self.limits.ping_interval;
         // One timer for both the pings and the silence limit, set for
@@ -470,9 +470,7 @@ impl Reader {
         // frame only notes the time instead of resetting a timer.
         let heartbeat =
             tokio::time::sleep_until(next_ping.min(last_heard + self.limits.ping_timeout));
-        let shutting_down = shutdown.cancelled();
-        tokio::pin!(heartbeat, shutting_down);
-        let mut told_shutdown = false;
+        tokio::pin!(heartbeat);
         loop {
             let step = tokio::select! {
                 biased;
@@ -502,14 +500,6 @@ impl Reader {
                         heartbeat.as_mut().reset(next_ping.min(silent_until));
                         Ok(())
                     }
-                }
-                () = &mut shutting_down, if !told_shutdown => {
-                    told_shutdown = true;
-                    self.to_writer
-                        .0
-                        .send(ToWriter::Shutdown)
-                        .await
-                        .map_err(|_| Ended::ShuttingDown)
                 }
             };
             if let Err(ended) = step {
@@ -661,23 +651,47 @@ async fn timed<E: Into<Ended>>(
     result.map_err(Into::into)
 }
 
-/// Writes `first` and whatever else is already queued, then flushes once:
+/// Writes `first` and whatever else the room has queued, then flushes once:
 /// under load a connection sends many frames per system call.
+///
+/// Frames go in with `poll_ready` and `start_send` rather than `feed`: a
+/// frame is taken from the queue only once the sink can take it, so none is
+/// held across a wait, and the writer's task (sized for its largest state,
+/// for the connection's whole life) need not make room for one.
 async fn write_batch(
-    socket: &mut SplitSink<Socket, Message>,
+    sink: &mut SplitSink<Socket, Message>,
     first: Utf8Bytes,
-    fanout: &mut Receiver<Utf8Bytes>,
+    fanout: &mut Receiver<Broadcast>,
 ) -> Result<(), Ended> {
-    socket.feed(Message::Text(first)).await?;
+    poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
+    sink.start_send_unpin(Message::Text(first))?;
+    let mut shutting_down = false;
     for _ in 1..MAX_BATCH {
+        poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
         match fanout.try_recv() {
-            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Ok(Broadcast::Frame(frame)) => sink.start_send_unpin(Message::Text(frame))?,
+            Ok(Broadcast::ShuttingDown) => {
+                shutting_down = true;
+                break;
+            }
             Err(TryRecvError::Lagged(missed)) => return Err(Ended::FellBehind(missed)),
             // `Closed` shows up again on the next `recv`, which handles it.
             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         }
     }
-    Ok(socket.flush().await?)
+    poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
+    if shutting_down {
+        Err(Ended::ShuttingDown)
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes one frame and flushes.
+async fn write_one(sink: &mut SplitSink<Socket, Message>, message: Message) -> Result<(), Ended> {
+    poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
+    sink.start_send_unpin(message)?;
+    Ok(poll_fn(|cx| sink.poll_flush_unpin(cx)).await?)
 }
 
 /// Starts the close handshake with `code` and a reason (cut to the 123 bytes

@@ -52,8 +52,6 @@ pub struct AppState {
     pub limits: Arc<SessionLimits>,
     pub admission: Arc<Admission>,
     pub origins: Arc<OriginPolicy>,
-    /// Cancelled when shutdown begins: every connection closes with 1001.
-    pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them to finish.
     pub connections: TaskTracker,
 }
@@ -96,21 +94,19 @@ pub async fn run(
             &config.allowed_origins,
             config.require_origin,
         )),
-        shutdown: CancellationToken::new(),
         connections: TaskTracker::new(),
     };
     let routes = routes::routes(state.clone(), &config);
-    tokio::spawn(announce_presence(
-        Arc::clone(&state.room),
-        state.shutdown.clone(),
-    ));
-    let token = state.shutdown.clone();
+    let token = CancellationToken::new();
+    tokio::spawn(announce_presence(Arc::clone(&state.room), token.clone()));
+    let room = Arc::clone(&state.room);
     warp::serve(routes)
         .incoming(listener)
         .graceful(async move {
             shutdown.await;
             tracing::info!("shutting down");
             token.cancel();
+            room.shut_down();
         })
         .run()
         .await;

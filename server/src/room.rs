@@ -53,11 +53,24 @@ pub struct Room {
     history: usize,
 }
 
+/// What the room sends every connection, in one order.
+#[derive(Debug, Clone)]
+pub enum Broadcast {
+    /// A frame for every client, serialized once and shared.
+    Frame(Utf8Bytes),
+    /// The server is shutting down: after the frames before this one, each
+    /// connection says goodbye. Sent through the fan-out rather than a
+    /// separate signal, so that an idle connection waits on one thing only.
+    ShuttingDown,
+}
+
 /// Why a connection could not join.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
     #[error("the name is taken")]
     Taken,
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// The shared presence (Redis) did not answer: nobody can tell whether
     /// the name is free.
     #[error("the room cannot check names right now: {0}")]
@@ -73,7 +86,7 @@ impl From<Taken> for JoinError {
 /// A connection's place in the room.
 pub struct Joined {
     /// Everything broadcast from now on.
-    pub fanout: broadcast::Receiver<Utf8Bytes>,
+    pub fanout: broadcast::Receiver<Broadcast>,
     /// The `history` frame to send first.
     pub history: ServerFrame,
     /// The `online` frame to send after it.
@@ -132,6 +145,11 @@ impl Room {
             self.feed.caught_up(after, CATCH_UP_PATIENCE).await;
         }
         let live = self.feed.lock();
+        // Checked under the lock that `shut_down` takes: a connection either
+        // subscribed before the notice, and gets it, or is refused here.
+        if live.shutting_down {
+            return Err(JoinError::ShuttingDown);
+        }
         Ok(Joined {
             fanout: live.fanout.subscribe(),
             history: live.history(after, self.history),
@@ -175,6 +193,15 @@ impl Room {
             left,
             count,
         });
+    }
+
+    /// Tells every connection that the server is shutting down, and refuses
+    /// joins from now on.
+    pub fn shut_down(&self) {
+        let mut live = self.feed.lock();
+        live.shutting_down = true;
+        // Fails only when nobody is connected: then nobody is owed it.
+        let _ = live.fanout.send(Broadcast::ShuttingDown);
     }
 
     /// How many connections are subscribed (on this instance).
@@ -231,7 +258,9 @@ struct Live {
     /// The oldest id stored, to tell whether older history exists.
     first_id: Option<u64>,
     last_id: u64,
-    fanout: broadcast::Sender<Utf8Bytes>,
+    fanout: broadcast::Sender<Broadcast>,
+    /// Set once shutdown begins: nobody joins any more.
+    shutting_down: bool,
     presence: Presence,
     /// Names (as spelled) that came or went since the last `presence` frame.
     presence_changes: Vec<String>,
@@ -248,6 +277,7 @@ impl Feed {
             first_id: None,
             last_id: 0,
             fanout: broadcast::channel(limits.fanout_capacity.max(1)).0,
+            shutting_down: false,
             presence: Presence::default(),
             presence_changes: Vec::new(),
             releases: None,
@@ -345,6 +375,13 @@ pub struct PresenceGuard {
     user: String,
 }
 
+impl PresenceGuard {
+    /// The name it keeps online.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
 impl Drop for PresenceGuard {
     fn drop(&mut self) {
         let mut live = self.feed.lock();
@@ -408,7 +445,9 @@ impl Live {
 
     fn announce(&self, frame: &ServerFrame) {
         // Fails only when nobody is connected: then nobody is owed it.
-        let _ = self.fanout.send(Utf8Bytes::from(frame.to_json()));
+        let _ = self
+            .fanout
+            .send(Broadcast::Frame(Utf8Bytes::from(frame.to_json())));
     }
 
     fn publish(&mut self, posted: Posted, frame: Utf8Bytes) {
@@ -419,6 +458,6 @@ impl Live {
         }
         self.recent.push_back(posted);
         // Fails only when nobody is connected: then nobody is owed it.
-        let _ = self.fanout.send(frame);
+        let _ = self.fanout.send(Broadcast::Frame(frame));
     }
 }

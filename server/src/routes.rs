@@ -77,7 +77,6 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                         let context = connection::Context {
                             room: Arc::clone(&state.room),
                             limits: Arc::clone(&state.limits),
-                            shutdown: state.shutdown.clone(),
                             peer,
                             ticket,
                         };
