@@ -98,11 +98,12 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
 /// Per-connection buffers sized for a chat, not for bulk transfer:
 /// tungstenite's defaults (128 KiB each way) would cost more memory per idle
 /// connection than everything else together. The read buffer is allocated
-/// for every connection, idle or not; clients send little (a `send` frame is
-/// a few hundred bytes), and a larger frame is simply read in several calls.
+/// for every connection, idle or not; clients send little (a typing frame,
+/// a ping or a short message fits in 256 bytes), and a larger frame is
+/// simply read in several calls.
 fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(512)
+        .read_buffer_size(256)
         // Frames queued by one batch are written once this much is buffered,
         // and at the flush that ends the batch.
         .write_buffer_size(8 * 1024)
