@@ -1,19 +1,19 @@
 //! One client's WebSocket, from welcome to close.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::stream::{SplitSink, SplitStream};
-use futures::{Sink, SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt};
 use protocol::{
     validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame, TYPING_INTERVAL_MS,
 };
 use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::task::JoinHandle;
@@ -27,11 +27,15 @@ use crate::config::Config;
 use crate::limits::{RateLimiter, Ticket};
 use crate::message_log::OlderError;
 use crate::room::{Broadcast, JoinError, PresenceGuard, Room};
-use crate::upgrade::Socket;
+use crate::upgrade::{Io, Socket};
+use crate::wire;
 
-/// Most queued broadcasts written before one flush: bounds the time a
-/// connection spends writing before it looks at what its client sent.
+/// Most queued broadcasts written at once: bounds the time a connection
+/// spends writing before it looks at what its client sent.
 const MAX_BATCH: usize = 256;
+/// Most bytes gathered into one write. A batch of several frames is copied
+/// into one buffer, freed once written.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
 /// Answers to this connection's own requests waiting to be written.
 const DIRECT_CAPACITY: usize = 64;
 /// How long a goodbye may take to write before the socket is just dropped.
@@ -138,14 +142,17 @@ struct Session {
     reading: JoinHandle<()>,
     /// Keeps the user online until the connection ends; knows their name.
     presence: PresenceGuard,
+    /// The connection's place under the caps, held until it ends.
+    _ticket: Ticket,
 }
 
 impl Session {
     /// Spawns the reader; the caller's task becomes the writer.
     fn start(entered: Entered) -> Self {
         let Entered {
-            sink,
+            socket,
             stream,
+            queue,
             user,
             after,
             fanout,
@@ -159,17 +166,14 @@ impl Session {
                 },
         } = entered;
         tracing::info!(?peer, %user, ?after, "connected");
-        let (to_writer, queue) = mpsc::channel(DIRECT_CAPACITY);
         let mut reader = Reader {
             stream,
             user,
             room,
             limits: Arc::clone(&limits),
-            to_writer: DirectSender(to_writer),
             rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
             strikes: 0,
             last_typing: None,
-            _ticket: ticket,
         };
         // The reader has a task of its own, and owns everything rare (pings,
         // the silence deadline): a broadcast wakes only the writer, which
@@ -177,27 +181,32 @@ impl Session {
         let reading = tokio::spawn(async move {
             let ended = reader.run().await;
             let says_goodbye = ended.goodbye(&reader.limits).is_some();
-            let _ = reader.to_writer.0.send(ToWriter::ReaderEnded(ended)).await;
+            let _ = reader
+                .writer_queue()
+                .send(ToWriter::ReaderEnded(ended))
+                .await;
             if says_goodbye {
                 reader.drain().await;
             }
         });
         Self {
-            writer: Writer { sink, limits },
+            writer: Writer { socket, limits },
             fanout,
             queue,
             reading,
             presence,
+            _ticket: ticket,
         }
     }
 }
 
 /// A client that is in the room, greeted.
 struct Entered {
-    // Split already: the halves are pointers to the socket, which moves to
-    // the heap once and stays there.
-    sink: SplitSink<Socket, Message>,
-    stream: SplitStream<Socket>,
+    /// Where the writer writes: from here on it is the socket's only writer.
+    socket: WriteHalf<Io>,
+    /// The client's frames, for the reader.
+    stream: WebSocketStream<ReaderIo>,
+    queue: mpsc::Receiver<ToWriter>,
     user: String,
     /// Where the client resumed from.
     after: Option<u64>,
@@ -254,7 +263,8 @@ async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option
                     let frame = ServerFrame::error(code, reason.clone());
                     socket.send(Message::text(frame.to_json())).await?;
                 }
-                close(&mut socket, close_code, &reason).await
+                let goodbye = close_frame(close_code, &reason);
+                socket.send(Message::Close(Some(goodbye))).await
             })
             .await;
             return None;
@@ -270,17 +280,20 @@ async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option
     if !matches!(greeted.await, Ok(Ok(()))) {
         return None;
     }
-    // tungstenite keeps its write buffer's capacity: the history frame
-    // (kilobytes) would stay allocated for the life of the connection. The
-    // greeting is flushed and nothing was read, so the same connection
-    // wrapped anew loses nothing and starts with empty buffers.
+    // From here on the writer writes frames encoded once for everyone
+    // (see `wire`), and tungstenite only reads. The greeting is flushed and
+    // nothing was read, so the connection wrapped anew loses nothing, and
+    // tungstenite's write buffer, grown to the history frame, goes with the
+    // old wrapper.
     let config = *socket.get_config();
-    let socket =
-        WebSocketStream::from_raw_socket(socket.into_inner(), Role::Server, Some(config)).await;
-    let (sink, stream) = socket.split();
+    let (read, socket) = tokio::io::split(socket.into_inner());
+    let (to_writer, queue) = mpsc::channel(DIRECT_CAPACITY);
+    let io = ReaderIo { read, to_writer };
+    let stream = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     Some(Entered {
-        sink,
+        socket,
         stream,
+        queue,
         user,
         after: query.after,
         fanout: joined.fanout,
@@ -305,16 +318,15 @@ impl DirectSender {
     /// `futures` channel keeps a slot for each sender): it will be cut off
     /// for that anyway.
     pub fn try_send(mut self, frame: Utf8Bytes) -> bool {
-        self.0.try_send(ToWriter::Frame(frame)).is_ok()
+        self.0.try_send(ToWriter::Frame(wire::text(&frame))).is_ok()
     }
 }
 
 /// What the writer hears besides the broadcast, in one queue.
 enum ToWriter {
-    /// A frame for this client alone.
-    Frame(Utf8Bytes),
-    /// Time to ping the client.
-    Ping,
+    /// Frames, encoded, for this client alone: answers, pings, and what
+    /// tungstenite sends by itself (a pong, the reply to a close).
+    Frame(Bytes),
     /// The reader has stopped, for this reason.
     ReaderEnded(Ended),
 }
@@ -345,6 +357,12 @@ impl std::fmt::Display for Ended {
             Self::Flooding => f.write_str("kept sending over the rate limit"),
             Self::ShuttingDown => f.write_str("server shutting down"),
         }
+    }
+}
+
+impl From<std::io::Error> for Ended {
+    fn from(error: std::io::Error) -> Self {
+        Self::SocketError(WsError::Io(error))
     }
 }
 
@@ -385,7 +403,7 @@ impl Ended {
 /// The writing half of a connection: the room's broadcasts, the answers to
 /// the client's own requests, pings, and the goodbye.
 struct Writer {
-    sink: SplitSink<Socket, Message>,
+    socket: WriteHalf<Io>,
     limits: Arc<SessionLimits>,
 }
 
@@ -403,7 +421,7 @@ impl Writer {
                 biased;
                 broadcast = fanout.recv() => match broadcast {
                     Ok(Broadcast::Frame(frame)) => {
-                        timed(&self.limits, pin!(write_batch(&mut self.sink, frame, fanout))).await
+                        timed(&self.limits, pin!(write_batch(&mut self.socket, frame, fanout))).await
                     }
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The room outlives every connection; its end means shutdown.
@@ -413,10 +431,7 @@ impl Writer {
                 },
                 item = queue.next() => match item {
                     Some(ToWriter::Frame(frame)) => {
-                        timed(&self.limits, pin!(write_one(&mut self.sink, Message::Text(frame)))).await
-                    }
-                    Some(ToWriter::Ping) => {
-                        timed(&self.limits, pin!(write_one(&mut self.sink, Message::Ping(Bytes::new())))).await
+                        timed(&self.limits, pin!(write(&mut self.socket, &frame))).await
                     }
                     Some(ToWriter::ReaderEnded(ended)) => Err(ended),
                     // The reader says why it ends before it lets go of its
@@ -431,7 +446,8 @@ impl Writer {
         if let Some((code, reason)) = ended.goodbye(&self.limits) {
             // Boxed: it runs once, at the end; the task need not carry its
             // timer all its life.
-            let closing = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut self.sink, code, &reason));
+            let goodbye = wire::close(close_frame(code, &reason));
+            let closing = tokio::time::timeout(CLOSE_TIMEOUT, write(&mut self.socket, &goodbye));
             let _ = Box::pin(closing).await;
         }
         ended
@@ -441,23 +457,24 @@ impl Writer {
 /// The reading half of a connection: the client's frames, checked, limited
 /// and acted on. Answers go to the writer.
 struct Reader {
-    stream: SplitStream<Socket>,
+    stream: WebSocketStream<ReaderIo>,
     user: String,
     room: Arc<Room>,
     limits: Arc<SessionLimits>,
-    to_writer: DirectSender,
     rate: RateLimiter,
     /// Frames refused in a row for the rate limit.
     strikes: u32,
     /// When this connection's typing was last relayed.
     last_typing: Option<Instant>,
-    /// The connection's place under the caps, held by the reader: once the
-    /// reader is done, the client is gone or the writer has stopped it (at
-    /// most a goodbye is still being written).
-    _ticket: Ticket,
 }
 
 impl Reader {
+    /// The reader's way to the writer: the sender its socket adapter uses
+    /// for tungstenite's own frames (one sender fewer per connection).
+    fn writer_queue(&mut self) -> &mut mpsc::Sender<ToWriter> {
+        &mut self.stream.get_mut().to_writer
+    }
+
     /// Reads until the client leaves or misbehaves, and has the writer ping
     /// the client every so often. Any frame, or the pong to a ping, counts
     /// as a sign of life. (Shutdown reaches the writer through the room; the
@@ -494,7 +511,7 @@ impl Reader {
                         if now >= next_ping {
                             // A writer with answers queued is busy writing:
                             // the client hears from us either way.
-                            let _ = self.to_writer.0.try_send(ToWriter::Ping);
+                            let _ = self.writer_queue().try_send(ToWriter::Frame(wire::ping()));
                             next_ping = now + self.limits.ping_interval;
                         }
                         heartbeat.as_mut().reset(next_ping.min(silent_until));
@@ -570,7 +587,7 @@ impl Reader {
     async fn act(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
         match frame {
             ClientFrame::Send { client_id, msg } => {
-                let reply = self.to_writer.clone();
+                let reply = DirectSender(self.writer_queue().clone());
                 match self
                     .room
                     .post(&self.user, msg, client_id.clone(), reply)
@@ -618,9 +635,8 @@ impl Reader {
 
     /// Queues an answer for the writer; waits if the client is not reading.
     async fn answer(&mut self, frame: ServerFrame) -> Result<(), Ended> {
-        self.to_writer
-            .0
-            .send(ToWriter::Frame(Utf8Bytes::from(frame.to_json())))
+        self.writer_queue()
+            .send(ToWriter::Frame(wire::text(&frame.to_json())))
             .await
             .map_err(|_| Ended::ClientLeft)
     }
@@ -635,8 +651,8 @@ impl Reader {
 /// read where it is needed, so that the writer's task, whose size is fixed
 /// for the connection's whole life, holds neither a second copy of the write
 /// nor a timer while idle. (tokio rounds a task up to a multiple of 128
-/// bytes: the session's future is 768 bytes, a task of 896; at 800 bytes it
-/// was 1,024.)
+/// bytes: the session's future is 600 bytes, a task of 768; the reader's
+/// 752, a task of 896.)
 async fn timed<E: Into<Ended>>(
     limits: &SessionLimits,
     mut write: Pin<&mut impl Future<Output = Result<(), E>>>,
@@ -651,25 +667,27 @@ async fn timed<E: Into<Ended>>(
     result.map_err(Into::into)
 }
 
-/// Writes `first` and whatever else the room has queued, then flushes once:
-/// under load a connection sends many frames per system call.
-///
-/// Frames go in with `poll_ready` and `start_send` rather than `feed`: a
-/// frame is taken from the queue only once the sink can take it, so none is
-/// held across a wait, and the writer's task (sized for its largest state,
-/// for the connection's whole life) need not make room for one.
+/// Writes `first` and whatever else the room has queued, in one write:
+/// under load a connection sends many frames per system call. A frame
+/// alone is written as it is, shared with every other recipient.
 async fn write_batch(
-    sink: &mut SplitSink<Socket, Message>,
-    first: Utf8Bytes,
+    socket: &mut WriteHalf<Io>,
+    first: Bytes,
     fanout: &mut Receiver<Broadcast>,
 ) -> Result<(), Ended> {
-    poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
-    sink.start_send_unpin(Message::Text(first))?;
+    let mut batch = Vec::new();
     let mut shutting_down = false;
     for _ in 1..MAX_BATCH {
-        poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
+        if batch.len() >= MAX_BATCH_BYTES {
+            break;
+        }
         match fanout.try_recv() {
-            Ok(Broadcast::Frame(frame)) => sink.start_send_unpin(Message::Text(frame))?,
+            Ok(Broadcast::Frame(frame)) => {
+                if batch.is_empty() {
+                    batch.extend_from_slice(&first);
+                }
+                batch.extend_from_slice(&frame);
+            }
             Ok(Broadcast::ShuttingDown) => {
                 shutting_down = true;
                 break;
@@ -679,7 +697,8 @@ async fn write_batch(
             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         }
     }
-    poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
+    let bytes = if batch.is_empty() { &first[..] } else { &batch };
+    write(socket, bytes).await?;
     if shutting_down {
         Err(Ended::ShuttingDown)
     } else {
@@ -687,27 +706,64 @@ async fn write_batch(
     }
 }
 
-/// Writes one frame and flushes.
-async fn write_one(sink: &mut SplitSink<Socket, Message>, message: Message) -> Result<(), Ended> {
-    poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
-    sink.start_send_unpin(message)?;
-    Ok(poll_fn(|cx| sink.poll_flush_unpin(cx)).await?)
+/// Writes encoded frames to the socket.
+async fn write(socket: &mut WriteHalf<Io>, frames: &[u8]) -> Result<(), Ended> {
+    socket.write_all(frames).await?;
+    Ok(socket.flush().await?)
 }
 
-/// Starts the close handshake with `code` and a reason (cut to the 123 bytes
-/// a close frame allows).
-async fn close(
-    socket: &mut (impl Sink<Message, Error = WsError> + Unpin),
-    code: CloseCode,
-    reason: &str,
-) -> Result<(), WsError> {
+/// The socket as the reader's tungstenite sees it: it reads from the
+/// socket; what it writes by itself (the pong to a ping, the reply to a
+/// close) goes to the writer, the socket's only writer, which writes it
+/// between two of its own writes. tungstenite hands over whole frames (it
+/// encodes a frame into its buffer, then writes the buffer, which this
+/// takes whole), so no frame of the writer's can land inside one of its.
+struct ReaderIo {
+    read: ReadHalf<Io>,
+    to_writer: mpsc::Sender<ToWriter>,
+}
+
+impl AsyncRead for ReaderIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.read).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ReaderIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let gone = |_| std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        ready!(self.to_writer.poll_ready(cx)).map_err(gone)?;
+        let frames = ToWriter::Frame(Bytes::copy_from_slice(buf));
+        self.to_writer.start_send(frames).map_err(gone)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A close frame with `code` and `reason`, cut to the 123 bytes a close
+/// frame allows.
+fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
-    let frame = CloseFrame {
+    CloseFrame {
         code,
         reason: Utf8Bytes::from(reason[..end].to_owned()),
-    };
-    socket.send(Message::Close(Some(frame))).await
+    }
 }

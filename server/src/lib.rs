@@ -27,6 +27,7 @@ pub mod routes;
 pub mod shutdown;
 pub mod store;
 pub mod upgrade;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use protocol::{Posted, ServerFrame, PRESENCE_NAMES_MAX};
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
 use crate::cluster::{self, ClusterPresence, PresenceCommand};
 use crate::config::Config;
@@ -27,6 +27,7 @@ use crate::embedded::EmbeddedLog;
 use crate::message_log::{MessageLog, OlderError, RoomClosed, Window};
 use crate::presence::{Presence, Taken};
 use crate::store::StoreError;
+use crate::wire;
 
 /// How long a client resuming on this instance waits for messages another
 /// instance already sent it to arrive here, before it starts over instead.
@@ -56,8 +57,9 @@ pub struct Room {
 /// What the room sends every connection, in one order.
 #[derive(Debug, Clone)]
 pub enum Broadcast {
-    /// A frame for every client, serialized once and shared.
-    Frame(Utf8Bytes),
+    /// A frame for every client, serialized and encoded once (see
+    /// [`wire`]), and shared.
+    Frame(Bytes),
     /// The server is shutting down: after the frames before this one, each
     /// connection says goodbye. Sent through the fan-out rather than a
     /// separate signal, so that an idle connection waits on one thing only.
@@ -447,7 +449,7 @@ impl Live {
         // Fails only when nobody is connected: then nobody is owed it.
         let _ = self
             .fanout
-            .send(Broadcast::Frame(Utf8Bytes::from(frame.to_json())));
+            .send(Broadcast::Frame(wire::text(&frame.to_json())));
     }
 
     fn publish(&mut self, posted: Posted, frame: Utf8Bytes) {
@@ -458,6 +460,6 @@ impl Live {
         }
         self.recent.push_back(posted);
         // Fails only when nobody is connected: then nobody is owed it.
-        let _ = self.fanout.send(Broadcast::Frame(frame));
+        let _ = self.fanout.send(Broadcast::Frame(wire::text(&frame)));
     }
 }

@@ -104,10 +104,9 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
 fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(256)
-        // Frames queued by one batch are written once this much is buffered,
-        // and at the flush that ends the batch.
+        // tungstenite writes only the greeting (or a refusal); after it the
+        // connection's writer writes frames encoded once (see `wire`).
         .write_buffer_size(8 * 1024)
-        // A client that does not read cannot make the server buffer much.
         .max_write_buffer_size(1024 * 1024)
         .max_frame_size(Some(max_frame_bytes))
         .max_message_size(Some(max_frame_bytes))

@@ -17,8 +17,11 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+/// An upgraded HTTP connection: the bytes under the WebSocket.
+pub type Io = TokioIo<Upgraded>;
+
 /// A server-side WebSocket over an upgraded HTTP connection.
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+pub type Socket = WebSocketStream<Io>;
 
 /// A valid WebSocket upgrade request, not yet answered.
 pub struct UpgradeRequest {

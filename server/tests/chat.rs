@@ -5,10 +5,11 @@ mod support;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerFrame};
 use support::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 fn now_millis() -> i64 {
@@ -135,6 +136,72 @@ async fn a_client_that_leaves_is_removed_and_the_others_keep_chatting() {
 
     alice.say("a", "anyone?").await;
     assert_eq!(alice.recv_message().await.message.msg, "anyone?");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pings_and_a_close_from_the_client_are_answered_between_broadcasts() {
+    // Pongs and the close reply are encoded by the reader's tungstenite and
+    // written by the writer, between its batches of broadcasts: each must
+    // arrive whole, in order, and never inside another frame.
+    const PINGS: usize = 50;
+    const MESSAGES: usize = 20;
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let chatting = async {
+        for n in 0..MESSAGES {
+            bob.say(&format!("b-{n}"), &format!("message {n}")).await;
+        }
+    };
+    let pinging = async {
+        for n in 0..PINGS {
+            let payload = format!("ping {n}").into_bytes();
+            alice
+                .ws
+                .send(Message::Ping(payload.into()))
+                .await
+                .expect("ping");
+        }
+    };
+    futures::join!(chatting, pinging);
+    let (mut pongs, mut messages) = (Vec::new(), Vec::new());
+    while pongs.len() < PINGS || messages.len() < MESSAGES {
+        let next = tokio::time::timeout(support::PATIENCE, alice.ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("connection open")
+            .expect("no socket error");
+        match next {
+            Message::Pong(payload) => pongs.push(String::from_utf8_lossy(&payload).into_owned()),
+            Message::Text(text) => match ServerFrame::parse(&text).expect("a whole frame") {
+                ServerFrame::Message(posted) => messages.push(posted.message.msg),
+                ServerFrame::Presence { .. } | ServerFrame::Typing { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            },
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let expected_pongs: Vec<String> = (0..PINGS).map(|n| format!("ping {n}")).collect();
+    assert_eq!(pongs, expected_pongs);
+    let expected_messages: Vec<String> = (0..MESSAGES).map(|n| format!("message {n}")).collect();
+    assert_eq!(messages, expected_messages);
+
+    let goodbye = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    };
+    alice
+        .ws
+        .send(Message::Close(Some(goodbye)))
+        .await
+        .expect("close");
+    let reply = alice
+        .recv_close()
+        .await
+        .expect("the close echoed with its code");
+    assert_eq!(reply.code, CloseCode::Normal);
+    server.until_connections(1, "alice was never removed").await;
     server.stop().await;
 }
 
