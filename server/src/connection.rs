@@ -312,13 +312,15 @@ async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option
 pub struct DirectSender(mpsc::Sender<ToWriter>);
 
 impl DirectSender {
-    /// Queues `frame` for the connection. Drops it (returns false) when the
+    /// Queues a frame (its JSON) for the connection. Drops it (returns false) when the
     /// connection is gone, or when its client has not read the last
     /// [`DIRECT_CAPACITY`] answers (plus one per request still pending: a
     /// `futures` channel keeps a slot for each sender): it will be cut off
     /// for that anyway.
-    pub fn try_send(mut self, frame: Utf8Bytes) -> bool {
-        self.0.try_send(ToWriter::Frame(wire::text(&frame))).is_ok()
+    pub fn try_send(mut self, frame_json: &str) -> bool {
+        self.0
+            .try_send(ToWriter::Frame(wire::text(frame_json)))
+            .is_ok()
     }
 }
 

@@ -10,13 +10,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocol::{ErrorCode, Posted};
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::connection::DirectSender;
 use crate::message_log::{not_posted, OlderError, RoomClosed, Window};
 use crate::room::Feed;
 use crate::shutdown::Background;
 use crate::store::{Appended, NewMessage, Store, StoreError};
+use crate::wire;
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -174,7 +174,7 @@ fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, feed: &Feed)
             client_id, reply, ..
         } = request
         {
-            let _ = reply.try_send(not_posted(ErrorCode::ShuttingDown, client_id));
+            let _ = reply.try_send(&not_posted(ErrorCode::ShuttingDown, client_id));
         }
     }
     tracing::info!(last_id = store.last_id(), "history flushed");
@@ -194,12 +194,12 @@ fn commit(
             for (appended, reply) in outcome.into_iter().zip(replies) {
                 match appended {
                     Appended::Stored(posted) => {
-                        let bytes = Utf8Bytes::from(posted.to_frame_json());
-                        stored.push((posted, bytes));
+                        let frame = wire::text(&posted.to_frame_json());
+                        stored.push((posted, frame));
                     }
                     // A resend: answer the sender alone with the original.
                     Appended::Duplicate(original) => {
-                        let _ = reply.try_send(Utf8Bytes::from(original.to_frame_json()));
+                        let _ = reply.try_send(&original.to_frame_json());
                     }
                 }
             }
@@ -210,7 +210,7 @@ fn commit(
             tracing::error!(%error, messages = batch.len(), "cannot store messages");
             for (new, reply) in batch.iter().zip(replies) {
                 let frame = not_posted(ErrorCode::StorageUnavailable, new.client_id.clone());
-                let _ = reply.try_send(frame);
+                let _ = reply.try_send(&frame);
             }
         }
     }

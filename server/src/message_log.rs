@@ -11,7 +11,6 @@
 //!   following it and fanning out to its own clients.
 
 use protocol::{ErrorCode, Posted, ServerFrame};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::cluster::RedisLog;
 use crate::connection::DirectSender;
@@ -90,12 +89,12 @@ pub enum OlderError {
 }
 
 /// The `error` frame telling a sender its message was not posted.
-pub fn not_posted(code: ErrorCode, client_id: String) -> Utf8Bytes {
+pub fn not_posted(code: ErrorCode, client_id: String) -> String {
     let message = match code {
         ErrorCode::ShuttingDown => {
             "The server is shutting down; your message was not posted. It will be sent again when you reconnect."
         }
         _ => "The server could not store your message; it was not posted. Try again.",
     };
-    Utf8Bytes::from(ServerFrame::send_error(code, message, client_id).to_json())
+    ServerFrame::send_error(code, message, client_id).to_json()
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use protocol::{Posted, ServerFrame, PRESENCE_NAMES_MAX};
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::cluster::{self, ClusterPresence, PresenceCommand};
 use crate::config::Config;
@@ -306,8 +306,8 @@ impl Feed {
         self.published.send_replace(window.last_id);
     }
 
-    /// Publishes stored messages, in id order, each with its frame.
-    pub fn publish(&self, stored: Vec<(Posted, Utf8Bytes)>) {
+    /// Publishes stored messages, in id order, each with its encoded frame.
+    pub fn publish(&self, stored: Vec<(Posted, Bytes)>) {
         let mut live = self.lock();
         for (posted, frame) in stored {
             live.publish(posted, frame);
@@ -452,7 +452,7 @@ impl Live {
             .send(Broadcast::Frame(wire::text(&frame.to_json())));
     }
 
-    fn publish(&mut self, posted: Posted, frame: Utf8Bytes) {
+    fn publish(&mut self, posted: Posted, frame: Bytes) {
         self.last_id = posted.message.id;
         self.first_id.get_or_insert(posted.message.id);
         if self.recent.len() == self.replay {
@@ -460,6 +460,6 @@ impl Live {
         }
         self.recent.push_back(posted);
         // Fails only when nobody is connected: then nobody is owed it.
-        let _ = self.fanout.send(Broadcast::Frame(wire::text(&frame)));
+        let _ = self.fanout.send(Broadcast::Frame(frame));
     }
 }

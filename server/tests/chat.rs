@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::future::join_all;
 use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerFrame};
+use server::room::{Broadcast, JoinError, Room};
 use support::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -311,6 +312,43 @@ async fn shutdown_closes_every_connection_with_going_away() {
         assert_eq!(close.code, CloseCode::Away);
     }
     stopping.await.expect("server stopped cleanly");
+}
+
+#[tokio::test]
+async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refused() {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let room = Room::open(&support::test_config(&data))
+        .await
+        .expect("room opens");
+    let mut alice = room.join("alice", None, None).await.expect("alice joins");
+    room.typing("alice").await;
+    // With Redis the typing frame comes back through the stream: wait for it.
+    async fn next(fanout: &mut tokio::sync::broadcast::Receiver<Broadcast>) -> Broadcast {
+        tokio::time::timeout(support::PATIENCE, fanout.recv())
+            .await
+            .expect("in time")
+            .expect("a broadcast")
+    }
+    match next(&mut alice.fanout).await {
+        Broadcast::Frame(frame) => {
+            let typing = ServerFrame::Typing {
+                user: "alice".into(),
+            }
+            .to_json();
+            assert!(frame.ends_with(typing.as_bytes()), "{frame:?}");
+        }
+        Broadcast::ShuttingDown => panic!("the notice overtook the typing frame"),
+    }
+    room.shut_down();
+    assert!(matches!(
+        next(&mut alice.fanout).await,
+        Broadcast::ShuttingDown
+    ));
+    assert!(matches!(
+        room.join("bob", None, None).await,
+        Err(JoinError::ShuttingDown)
+    ));
+    room.close().await;
 }
 
 #[tokio::test]

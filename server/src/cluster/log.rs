@@ -19,7 +19,6 @@ use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::Keys;
@@ -29,6 +28,7 @@ use crate::message_log::Window;
 use crate::room::Feed;
 use crate::shutdown::Background;
 use crate::store::StoreError;
+use crate::wire;
 
 /// How long one blocking read waits for new entries.
 pub const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
@@ -144,7 +144,7 @@ impl RedisLog {
                 .to_json()
             }
         };
-        let _ = reply.try_send(Utf8Bytes::from(answer));
+        let _ = reply.try_send(&answer);
     }
 
     /// Relays that `user` is typing to every instance. Best effort: a lost
@@ -298,7 +298,7 @@ impl Follower {
                 match parse_entry(entry) {
                     Ok(posted) if posted.message.id > self.last_id => {
                         self.last_id = posted.message.id;
-                        let frame = Utf8Bytes::from(posted.to_frame_json());
+                        let frame = wire::text(&posted.to_frame_json());
                         stored.push((posted, frame));
                     }
                     Ok(_) => {}
