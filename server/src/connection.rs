@@ -1,10 +1,10 @@
 //! One client's WebSocket, from welcome to close.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context as TaskContext, Poll};
+use std::task::{ready, Poll};
 use std::time::Duration;
 
 use futures::channel::mpsc;
@@ -13,21 +13,19 @@ use protocol::{
     validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame, TYPING_INTERVAL_MS,
 };
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
 
 use crate::config::Config;
 use crate::limits::{RateLimiter, Ticket};
 use crate::message_log::OlderError;
 use crate::room::{Broadcast, JoinError, PresenceGuard, Room};
-use crate::upgrade::{Io, Socket};
+use crate::transport::{Transport, TransportError};
+use crate::upgrade::Socket;
 use crate::wire;
 
 /// Most queued broadcasts written at once: bounds the time a connection
@@ -79,6 +77,12 @@ impl SessionLimits {
             max_frame_bytes: config.max_frame_bytes,
         }
     }
+
+    /// How often the room's clock ticks (see [`Broadcast::Tick`]): a ping
+    /// or the silence limit is late by at most this much.
+    pub fn clock_tick(&self) -> Duration {
+        (self.ping_interval.min(self.ping_timeout) / 4).min(Duration::from_secs(1))
+    }
 }
 
 /// Everything one connection needs besides its socket.
@@ -105,115 +109,70 @@ pub struct Context {
 /// entering the room is done with them. Idle connections are most of a room,
 /// so what each keeps matters.
 pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<Output = ()> {
-    let peer = context.peer;
     // Entering runs once, and its future is large (the room's join, in a
     // cluster a claim in Redis): boxed, it is freed once the client is in.
     // The context goes in with it and comes back in `Entered`, so that this
     // future does not keep a second copy of it.
     let entering = Box::pin(enter(socket, query, context));
     async move {
-        // Started in the `match`, so that nothing of entering outlives it.
-        let mut session = match entering.await {
-            Some(entered) => Session::start(entered),
-            None => return,
+        let Some(entered) = entering.await else {
+            return;
         };
-        let ended = session
-            .writer
-            .run(&mut session.fanout, &mut session.queue)
-            .await;
-        // The reader goes on until the client answers the close (or, after
-        // ending the session itself, drains what the client still sends):
-        // closing a socket with unread data resets it, and the client would
-        // lose the close frame and its reason with it. Briefly.
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut session.reading).await;
-        session.reading.abort();
+        let mut session = Session::start(entered);
+        let ended = session.run().await;
+        // Boxed: it runs once, at the end; the task need not carry its
+        // timer all its life.
+        Box::pin(session.finish(&ended)).await;
         let user = session.presence.user();
-        tracing::info!(?peer, %user, reason = %ended, "disconnected");
-    }
-}
-
-/// What a connection keeps while its client is in the room.
-struct Session {
-    writer: Writer,
-    fanout: Receiver<Broadcast>,
-    /// Answers, pings and news from the reader, for the writer.
-    queue: mpsc::Receiver<ToWriter>,
-    /// The reader's task, stopped when the writer ends.
-    reading: JoinHandle<()>,
-    /// Keeps the user online until the connection ends; knows their name.
-    presence: PresenceGuard,
-    /// The connection's place under the caps, held until it ends.
-    _ticket: Ticket,
-}
-
-impl Session {
-    /// Spawns the reader; the caller's task becomes the writer.
-    fn start(entered: Entered) -> Self {
-        let Entered {
-            socket,
-            stream,
-            queue,
-            user,
-            after,
-            fanout,
-            presence,
-            context:
-                Context {
-                    room,
-                    limits,
-                    peer,
-                    ticket,
-                },
-        } = entered;
-        tracing::info!(?peer, %user, ?after, "connected");
-        let mut reader = Reader {
-            stream,
-            user,
-            room,
-            limits: Arc::clone(&limits),
-            rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
-            strikes: 0,
-            last_typing: None,
-        };
-        // The reader has a task of its own, and owns everything rare (pings,
-        // the silence deadline): a broadcast wakes only the writer, which
-        // then polls nothing but the broadcast and its own queue.
-        let reading = tokio::spawn(async move {
-            let ended = reader.run().await;
-            let says_goodbye = ended.goodbye(&reader.limits).is_some();
-            let _ = reader
-                .writer_queue()
-                .send(ToWriter::ReaderEnded(ended))
-                .await;
-            if says_goodbye {
-                reader.drain().await;
-            }
-        });
-        Self {
-            writer: Writer { socket, limits },
-            fanout,
-            queue,
-            reading,
-            presence,
-            _ticket: ticket,
-        }
+        tracing::info!(peer = ?session.peer, %user, reason = %ended, "disconnected");
     }
 }
 
 /// A client that is in the room, greeted.
 struct Entered {
-    /// Where the writer writes: from here on it is the socket's only writer.
-    socket: WriteHalf<Io>,
-    /// The client's frames, for the reader.
-    stream: WebSocketStream<ReaderIo>,
-    queue: mpsc::Receiver<ToWriter>,
-    user: String,
+    transport: Transport,
     /// Where the client resumed from.
     after: Option<u64>,
     fanout: Receiver<Broadcast>,
     presence: PresenceGuard,
     context: Context,
 }
+
+/// What a connection keeps while its client is in the room: one task, which
+/// writes the room's broadcasts and reads, checks and carries out what the
+/// client sends.
+struct Session {
+    transport: Transport,
+    fanout: Receiver<Broadcast>,
+    /// Answers the room sends this connection alone, made on the first
+    /// post: most connections never post.
+    direct: Option<(mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>)>,
+    /// What the client asked for, being carried out. One at a time: the
+    /// client's next frame is read once it is done.
+    action: Option<Action>,
+    /// Keeps the user online until the connection ends; knows their name.
+    presence: PresenceGuard,
+    room: Arc<Room>,
+    limits: Arc<SessionLimits>,
+    rate: RateLimiter,
+    /// Frames refused in a row for the rate limit.
+    strikes: u32,
+    /// When this connection's typing was last relayed.
+    last_typing: Option<Instant>,
+    /// When the client was last heard from: any frame, or the pong to a
+    /// ping, counts.
+    last_heard: Instant,
+    /// When the client is next owed a ping.
+    next_ping: Instant,
+    peer: Option<SocketAddr>,
+    /// The connection's place under the caps, held until it ends.
+    _ticket: Ticket,
+}
+
+/// A request of the client's in progress (posting, paging history), and the
+/// answer it will get, if any. Boxed: its future is large, and exists only
+/// while the request does.
+type Action = Pin<Box<dyn Future<Output = Option<ServerFrame>> + Send>>;
 
 /// Checks the name, joins the room and greets the client with `welcome`,
 /// `history` and `online`. A refusal is sent with its close frame, and
@@ -280,21 +239,14 @@ async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option
     if !matches!(greeted.await, Ok(Ok(()))) {
         return None;
     }
-    // From here on the writer writes frames encoded once for everyone
-    // (see `wire`), and tungstenite only reads. The greeting is flushed and
-    // nothing was read, so the connection wrapped anew loses nothing, and
-    // tungstenite's write buffer, grown to the history frame, goes with the
-    // old wrapper.
+    // From here on frames are written as encoded once for everyone (see
+    // `Transport`). The greeting is flushed and nothing was read, so the
+    // socket taken out of its wrapper loses nothing, and tungstenite's
+    // write buffer, grown to the history frame, goes with the wrapper.
     let config = *socket.get_config();
-    let (read, socket) = tokio::io::split(socket.into_inner());
-    let (to_writer, queue) = mpsc::channel(DIRECT_CAPACITY);
-    let io = ReaderIo { read, to_writer };
-    let stream = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    let transport = Transport::new(socket.into_inner(), config);
     Some(Entered {
-        socket,
-        stream,
-        queue,
-        user,
+        transport,
         after: query.after,
         fanout: joined.fanout,
         presence: joined.presence,
@@ -309,28 +261,17 @@ async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option
 /// and cache-padded counters up front, about 1.8 KiB per connection, for a
 /// queue that is empty nearly always; this one allocates per queued item.
 #[derive(Clone)]
-pub struct DirectSender(mpsc::Sender<ToWriter>);
+pub struct DirectSender(mpsc::Sender<Bytes>);
 
 impl DirectSender {
-    /// Queues a frame (its JSON) for the connection. Drops it (returns false) when the
-    /// connection is gone, or when its client has not read the last
-    /// [`DIRECT_CAPACITY`] answers (plus one per request still pending: a
-    /// `futures` channel keeps a slot for each sender): it will be cut off
-    /// for that anyway.
+    /// Queues a frame (its JSON) for the connection. Drops it (returns
+    /// false) when the connection is gone, or when its client has not read
+    /// the last [`DIRECT_CAPACITY`] answers (plus one per request still
+    /// pending: a `futures` channel keeps a slot for each sender): it will
+    /// be cut off for that anyway.
     pub fn try_send(mut self, frame_json: &str) -> bool {
-        self.0
-            .try_send(ToWriter::Frame(wire::text(frame_json)))
-            .is_ok()
+        self.0.try_send(wire::text(frame_json)).is_ok()
     }
-}
-
-/// What the writer hears besides the broadcast, in one queue.
-enum ToWriter {
-    /// Frames, encoded, for this client alone: answers, pings, and what
-    /// tungstenite sends by itself (a pong, the reply to a close).
-    Frame(Bytes),
-    /// The reader has stopped, for this reason.
-    ReaderEnded(Ended),
 }
 
 /// Why a session ended, for the log and the close frame.
@@ -402,123 +343,104 @@ impl Ended {
     }
 }
 
-/// The writing half of a connection: the room's broadcasts, the answers to
-/// the client's own requests, pings, and the goodbye.
-struct Writer {
-    socket: WriteHalf<Io>,
-    limits: Arc<SessionLimits>,
+impl From<TransportError> for Ended {
+    fn from(error: TransportError) -> Self {
+        match error {
+            TransportError::TooSlow => Self::TooSlow,
+            TransportError::Ws(WsError::Capacity(_)) => Self::FrameTooLarge,
+            TransportError::Ws(WsError::Utf8(_)) => Self::InvalidUtf8,
+            TransportError::Ws(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
+                Self::ClientLeft
+            }
+            TransportError::Ws(error) => Self::SocketError(error),
+        }
+    }
 }
 
-impl Writer {
-    async fn run(
-        &mut self,
-        fanout: &mut Receiver<Broadcast>,
-        queue: &mut mpsc::Receiver<ToWriter>,
-    ) -> Ended {
-        let ended = loop {
-            // Biased, hottest first: when a broadcast is ready the queue is
-            // not polled. `write_batch` drains the broadcast, so the queue
-            // gets its turn as soon as the room is quiet.
+impl Session {
+    fn start(entered: Entered) -> Self {
+        let Entered {
+            transport,
+            after,
+            fanout,
+            presence,
+            context:
+                Context {
+                    room,
+                    limits,
+                    peer,
+                    ticket,
+                },
+        } = entered;
+        let user = presence.user();
+        tracing::info!(?peer, %user, ?after, "connected");
+        let now = Instant::now();
+        Self {
+            transport,
+            fanout,
+            direct: None,
+            action: None,
+            presence,
+            room,
+            rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
+            strikes: 0,
+            last_typing: None,
+            last_heard: now,
+            next_ping: now + limits.ping_interval,
+            limits,
+            peer,
+            _ticket: ticket,
+        }
+    }
+
+    /// Runs the session until the client leaves or misbehaves, or the
+    /// server shuts down, and says which.
+    ///
+    /// Broadcasts are taken while few enough bytes wait to be written, so
+    /// that a client that does not read falls behind the room's bounded
+    /// queue instead of filling the server's memory; the client's frames are
+    /// read once the answer to the last one is queued, and also only while
+    /// few enough bytes wait.
+    async fn run(&mut self) -> Ended {
+        let send_timeout = self.limits.send_timeout;
+        loop {
+            let writing = self.transport.is_writing();
+            let room_to_queue = self.transport.queued_bytes() < MAX_BATCH_BYTES;
+            let reading = self.action.is_none() && room_to_queue;
+            let transport = &mut self.transport;
             let step = tokio::select! {
+                // The hottest first: what is queued is written before more
+                // is taken.
                 biased;
-                broadcast = fanout.recv() => match broadcast {
-                    Ok(Broadcast::Frame(frame)) => {
-                        timed(&self.limits, pin!(write_batch(&mut self.socket, frame, fanout))).await
+                event = poll_fn(|cx| transport.poll(cx, reading, send_timeout)), if writing || reading => {
+                    match event {
+                        Ok(Some(message)) => {
+                            self.last_heard = Instant::now();
+                            self.handle_incoming(message)
+                        }
+                        Ok(None) => Ok(()),
+                        Err(error) => Err(error.into()),
                     }
+                }
+                broadcast = self.fanout.recv(), if room_to_queue => match broadcast {
+                    Ok(Broadcast::Frame(frame)) => self.send_broadcasts(frame),
+                    Ok(Broadcast::Tick) => self.on_tick(),
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The room outlives every connection; its end means shutdown.
                     Ok(Broadcast::ShuttingDown) | Err(RecvError::Closed) => {
                         Err(Ended::ShuttingDown)
                     }
                 },
-                item = queue.next() => match item {
-                    Some(ToWriter::Frame(frame)) => {
-                        timed(&self.limits, pin!(write(&mut self.socket, &frame))).await
-                    }
-                    Some(ToWriter::ReaderEnded(ended)) => Err(ended),
-                    // The reader says why it ends before it lets go of its
-                    // sender, so this is a reader that was cut short.
-                    None => Err(Ended::ClientLeft),
-                },
-            };
-            if let Err(ended) = step {
-                break ended;
-            }
-        };
-        if let Some((code, reason)) = ended.goodbye(&self.limits) {
-            // Boxed: it runs once, at the end; the task need not carry its
-            // timer all its life.
-            let goodbye = wire::close(close_frame(code, &reason));
-            let closing = tokio::time::timeout(CLOSE_TIMEOUT, write(&mut self.socket, &goodbye));
-            let _ = Box::pin(closing).await;
-        }
-        ended
-    }
-}
-
-/// The reading half of a connection: the client's frames, checked, limited
-/// and acted on. Answers go to the writer.
-struct Reader {
-    stream: WebSocketStream<ReaderIo>,
-    user: String,
-    room: Arc<Room>,
-    limits: Arc<SessionLimits>,
-    rate: RateLimiter,
-    /// Frames refused in a row for the rate limit.
-    strikes: u32,
-    /// When this connection's typing was last relayed.
-    last_typing: Option<Instant>,
-}
-
-impl Reader {
-    /// The reader's way to the writer: the sender its socket adapter uses
-    /// for tungstenite's own frames (one sender fewer per connection).
-    fn writer_queue(&mut self) -> &mut mpsc::Sender<ToWriter> {
-        &mut self.stream.get_mut().to_writer
-    }
-
-    /// Reads until the client leaves or misbehaves, and has the writer ping
-    /// the client every so often. Any frame, or the pong to a ping, counts
-    /// as a sign of life. (Shutdown reaches the writer through the room; the
-    /// reader reads on until the client answers the close.)
-    async fn run(&mut self) -> Ended {
-        let mut last_heard = Instant::now();
-        let mut next_ping = last_heard + self.limits.ping_interval;
-        // One timer for both the pings and the silence limit, set for
-        // whichever comes first: every idle connection carries it, and a
-        // frame only notes the time instead of resetting a timer.
-        let heartbeat =
-            tokio::time::sleep_until(next_ping.min(last_heard + self.limits.ping_timeout));
-        tokio::pin!(heartbeat);
-        loop {
-            let step = tokio::select! {
-                biased;
-                incoming = self.stream.next() => {
-                    last_heard = Instant::now();
-                    match incoming {
-                        None => Err(Ended::ClientLeft),
-                        Some(Err(error)) => Err(error.into()),
-                        // Boxed: acting on a frame (posting, paging
-                        // history) is a large future, and this task waits
-                        // idle most of its life.
-                        Some(Ok(message)) => Box::pin(self.handle_incoming(message)).await,
-                    }
+                Some(frame) = next_direct(&mut self.direct), if room_to_queue && self.direct.is_some() => {
+                    self.transport.push(frame);
+                    Ok(())
                 }
-                () = &mut heartbeat => {
-                    let now = Instant::now();
-                    let silent_until = last_heard + self.limits.ping_timeout;
-                    if now >= silent_until {
-                        Err(Ended::Unresponsive)
-                    } else {
-                        if now >= next_ping {
-                            // A writer with answers queued is busy writing:
-                            // the client hears from us either way.
-                            let _ = self.writer_queue().try_send(ToWriter::Frame(wire::ping()));
-                            next_ping = now + self.limits.ping_interval;
-                        }
-                        heartbeat.as_mut().reset(next_ping.min(silent_until));
-                        Ok(())
+                answer = poll_action(&mut self.action), if self.action.is_some() => {
+                    self.action = None;
+                    if let Some(answer) = answer {
+                        self.answer(&answer);
                     }
+                    Ok(())
                 }
             };
             if let Err(ended) = step {
@@ -527,20 +449,93 @@ impl Reader {
         }
     }
 
-    /// After the reader ended the session for the client's misbehaviour
-    /// (a flood, a frame too large), reads and drops what the client still
-    /// sends until its reply to the writer's close, for at most
-    /// [`CLOSE_TIMEOUT`].
-    async fn drain(&mut self) {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            while let Some(Ok(_)) = self.stream.next().await {}
-        })
+    /// On each tick of the room's clock: pings the client when it is owed
+    /// one, and ends the session when it has been silent too long.
+    fn on_tick(&mut self) -> Result<(), Ended> {
+        let now = Instant::now();
+        if now >= self.last_heard + self.limits.ping_timeout {
+            return Err(Ended::Unresponsive);
+        }
+        if now >= self.next_ping {
+            self.transport.ping();
+            self.next_ping = now + self.limits.ping_interval;
+        }
+        Ok(())
+    }
+
+    /// Queues `first` and whatever else the room has queued, as one write:
+    /// under load a connection sends many frames per system call. A frame
+    /// alone is written as it is, shared with every other recipient;
+    /// several are copied into one buffer, freed once written.
+    fn send_broadcasts(&mut self, first: Bytes) -> Result<(), Ended> {
+        let mut batch = Vec::new();
+        let mut ticked = false;
+        let mut ended = Ok(());
+        for _ in 1..MAX_BATCH {
+            if batch.len() >= MAX_BATCH_BYTES {
+                break;
+            }
+            match self.fanout.try_recv() {
+                Ok(Broadcast::Frame(frame)) => {
+                    if batch.is_empty() {
+                        batch.extend_from_slice(&first);
+                    }
+                    batch.extend_from_slice(&frame);
+                }
+                Ok(Broadcast::Tick) => ticked = true,
+                // What came before the notice is still written (`finish`).
+                Ok(Broadcast::ShuttingDown) => {
+                    ended = Err(Ended::ShuttingDown);
+                    break;
+                }
+                Err(TryRecvError::Lagged(missed)) => return Err(Ended::FellBehind(missed)),
+                // `Closed` shows up again on the next `recv`, which handles it.
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        self.transport.push(if batch.is_empty() {
+            first
+        } else {
+            Bytes::from(batch)
+        });
+        if ticked {
+            self.on_tick()?;
+        }
+        ended
+    }
+
+    /// Ends the session: writes what is queued and the close frame the
+    /// ending deserves, then, after a close of ours, reads until the client
+    /// answers it: closing a socket with unread data resets it, and the
+    /// client would lose the close frame and its reason with it. Briefly.
+    async fn finish(&mut self, ended: &Ended) {
+        let goodbye = ended.goodbye(&self.limits);
+        let says_goodbye = goodbye.is_some();
+        if let Some((code, reason)) = goodbye {
+            self.transport.close(close_frame(code, &reason));
+        }
+        let send_timeout = self.limits.send_timeout;
+        let transport = &mut self.transport;
+        let _ = tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            poll_fn(|cx| loop {
+                if !says_goodbye && !transport.is_writing() {
+                    return Poll::Ready(());
+                }
+                match ready!(transport.poll(cx, says_goodbye, send_timeout)) {
+                    // Written, or read and dropped: on to the client's close.
+                    Ok(_) => {}
+                    // The client's close, or a socket past use.
+                    Err(_) => return Poll::Ready(()),
+                }
+            }),
+        )
         .await;
     }
 
     /// Acts on one frame from the client. Anything wrong with the frame
     /// itself is answered with an `error` frame and changes nothing.
-    async fn handle_incoming(&mut self, message: Message) -> Result<(), Ended> {
+    fn handle_incoming(&mut self, message: Message) -> Result<(), Ended> {
         let text = match message {
             Message::Text(text) => Some(text),
             Message::Binary(_) => None,
@@ -549,6 +544,7 @@ impl Reader {
                 return Ok(());
             }
         };
+        let user = self.presence.user();
         let parsed = text.as_deref().map(ClientFrame::parse);
         if let Err(wait) = self.rate.try_take(std::time::Instant::now()) {
             self.strikes += 1;
@@ -560,201 +556,120 @@ impl Reader {
                 _ => None,
             };
             let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-            return self
-                .answer(ServerFrame::rate_limited(wait_ms, client_id))
-                .await;
+            self.answer(&ServerFrame::rate_limited(wait_ms, client_id));
+            return Ok(());
         }
         self.strikes = 0;
         let answer = match parsed {
             None => {
-                tracing::info!(user = %self.user, "refused binary frame");
+                tracing::info!(%user, "refused binary frame");
                 ServerFrame::error(
                     ErrorCode::BinaryFrame,
                     "Frames are JSON text; binary frames are not accepted.",
                 )
             }
             Some(Err(error)) => {
-                tracing::info!(user = %self.user, code = error.code().as_str(), %error, "refused frame");
+                tracing::info!(%user, code = error.code().as_str(), %error, "refused frame");
                 error.to_frame()
             }
-            Some(Ok(frame)) => match self.act(frame).await {
+            Some(Ok(frame)) => match self.act(frame) {
                 Some(answer) => answer,
                 None => return Ok(()),
             },
         };
-        self.answer(answer).await
+        self.answer(&answer);
+        Ok(())
     }
 
-    /// Carries out a valid frame; returns the answer, if it has one.
-    async fn act(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
-        match frame {
+    /// Carries out a valid frame: answers at once, or starts the action
+    /// that will.
+    fn act(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
+        let room = Arc::clone(&self.room);
+        let user = self.presence.user().to_owned();
+        let action: Action = match frame {
             ClientFrame::Send { client_id, msg } => {
-                let reply = DirectSender(self.writer_queue().clone());
-                match self
-                    .room
-                    .post(&self.user, msg, client_id.clone(), reply)
-                    .await
-                {
-                    Ok(()) => None,
-                    Err(_) => Some(ServerFrame::send_error(
-                        ErrorCode::ShuttingDown,
-                        "The server is shutting down; your message was not posted.",
-                        client_id,
-                    )),
-                }
+                let reply = self.direct_sender();
+                Box::pin(async move {
+                    match room.post(&user, msg, client_id.clone(), reply).await {
+                        Ok(()) => None,
+                        Err(_) => Some(ServerFrame::send_error(
+                            ErrorCode::ShuttingDown,
+                            "The server is shutting down; your message was not posted.",
+                            client_id,
+                        )),
+                    }
+                })
             }
             ClientFrame::LoadOlder { before, limit } => {
                 let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-                Some(match self.room.older(before, limit).await {
-                    Ok((messages, has_older)) => ServerFrame::Older {
-                        messages,
-                        has_older,
-                    },
-                    Err(OlderError::Closed) => {
-                        ServerFrame::error(ErrorCode::ShuttingDown, "The server is shutting down.")
-                    }
-                    Err(OlderError::Store(error)) => {
-                        tracing::error!(%error, "cannot read history");
-                        ServerFrame::error(
-                            ErrorCode::StorageUnavailable,
-                            "The server could not read its history. Try again.",
-                        )
-                    }
+                Box::pin(async move {
+                    Some(match room.older(before, limit).await {
+                        Ok((messages, has_older)) => ServerFrame::Older {
+                            messages,
+                            has_older,
+                        },
+                        Err(OlderError::Closed) => ServerFrame::error(
+                            ErrorCode::ShuttingDown,
+                            "The server is shutting down.",
+                        ),
+                        Err(OlderError::Store(error)) => {
+                            tracing::error!(%error, "cannot read history");
+                            ServerFrame::error(
+                                ErrorCode::StorageUnavailable,
+                                "The server could not read its history. Try again.",
+                            )
+                        }
+                    })
                 })
             }
             ClientFrame::Typing => {
                 let now = Instant::now();
                 let quiet = Duration::from_millis(TYPING_INTERVAL_MS);
-                if self.last_typing.is_none_or(|last| now - last >= quiet) {
-                    self.last_typing = Some(now);
-                    self.room.typing(&self.user).await;
+                if self.last_typing.is_some_and(|last| now - last < quiet) {
+                    return None;
                 }
-                None
+                self.last_typing = Some(now);
+                Box::pin(async move {
+                    room.typing(&user).await;
+                    None
+                })
             }
-            ClientFrame::Ping => Some(ServerFrame::Pong),
-        }
+            ClientFrame::Ping => return Some(ServerFrame::Pong),
+        };
+        self.action = Some(action);
+        None
     }
 
-    /// Queues an answer for the writer; waits if the client is not reading.
-    async fn answer(&mut self, frame: ServerFrame) -> Result<(), Ended> {
-        self.writer_queue()
-            .send(ToWriter::Frame(wire::text(&frame.to_json())))
-            .await
-            .map_err(|_| Ended::ClientLeft)
+    /// Where the room can answer this connection alone.
+    fn direct_sender(&mut self) -> DirectSender {
+        let (sender, _) = self
+            .direct
+            .get_or_insert_with(|| mpsc::channel(DIRECT_CAPACITY));
+        DirectSender(sender.clone())
     }
-}
 
-/// Runs a write, ending the session if the client does not take it within
-/// the send timeout: a client that stops reading must not hold a task
-/// forever. The timer is armed only when the write cannot finish at once,
-/// which is rare: arming one for every write would cost more than the write.
-///
-/// The write comes pinned by the caller, the timer is boxed and the timeout
-/// read where it is needed, so that the writer's task, whose size is fixed
-/// for the connection's whole life, holds neither a second copy of the write
-/// nor a timer while idle. (tokio rounds a task up to a multiple of 128
-/// bytes: the session's future is 600 bytes, a task of 768; the reader's
-/// 752, a task of 896.)
-async fn timed<E: Into<Ended>>(
-    limits: &SessionLimits,
-    mut write: Pin<&mut impl Future<Output = Result<(), E>>>,
-) -> Result<(), Ended> {
-    let result = match futures::poll!(write.as_mut()) {
-        Poll::Ready(result) => result,
-        Poll::Pending => match Box::pin(tokio::time::timeout(limits.send_timeout, write)).await {
-            Ok(result) => result,
-            Err(_) => return Err(Ended::TooSlow),
-        },
-    };
-    result.map_err(Into::into)
-}
-
-/// Writes `first` and whatever else the room has queued, in one write:
-/// under load a connection sends many frames per system call. A frame
-/// alone is written as it is, shared with every other recipient.
-async fn write_batch(
-    socket: &mut WriteHalf<Io>,
-    first: Bytes,
-    fanout: &mut Receiver<Broadcast>,
-) -> Result<(), Ended> {
-    let mut batch = Vec::new();
-    let mut shutting_down = false;
-    for _ in 1..MAX_BATCH {
-        if batch.len() >= MAX_BATCH_BYTES {
-            break;
-        }
-        match fanout.try_recv() {
-            Ok(Broadcast::Frame(frame)) => {
-                if batch.is_empty() {
-                    batch.extend_from_slice(&first);
-                }
-                batch.extend_from_slice(&frame);
-            }
-            Ok(Broadcast::ShuttingDown) => {
-                shutting_down = true;
-                break;
-            }
-            Err(TryRecvError::Lagged(missed)) => return Err(Ended::FellBehind(missed)),
-            // `Closed` shows up again on the next `recv`, which handles it.
-            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-        }
-    }
-    let bytes = if batch.is_empty() { &first[..] } else { &batch };
-    write(socket, bytes).await?;
-    if shutting_down {
-        Err(Ended::ShuttingDown)
-    } else {
-        Ok(())
+    /// Queues an answer to the client.
+    fn answer(&mut self, frame: &ServerFrame) {
+        self.transport.push(wire::text(&frame.to_json()));
     }
 }
 
-/// Writes encoded frames to the socket.
-async fn write(socket: &mut WriteHalf<Io>, frames: &[u8]) -> Result<(), Ended> {
-    socket.write_all(frames).await?;
-    Ok(socket.flush().await?)
+/// The next answer the room sent this connection alone.
+fn next_direct(
+    direct: &mut Option<(mpsc::Sender<Bytes>, mpsc::Receiver<Bytes>)>,
+) -> impl Future<Output = Option<Bytes>> + '_ {
+    poll_fn(move |cx| match direct {
+        Some((_, queue)) => queue.poll_next_unpin(cx),
+        None => Poll::Pending,
+    })
 }
 
-/// The socket as the reader's tungstenite sees it: it reads from the
-/// socket; what it writes by itself (the pong to a ping, the reply to a
-/// close) goes to the writer, the socket's only writer, which writes it
-/// between two of its own writes. tungstenite hands over whole frames (it
-/// encodes a frame into its buffer, then writes the buffer, which this
-/// takes whole), so no frame of the writer's can land inside one of its.
-struct ReaderIo {
-    read: ReadHalf<Io>,
-    to_writer: mpsc::Sender<ToWriter>,
-}
-
-impl AsyncRead for ReaderIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.read).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ReaderIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let gone = |_| std::io::Error::from(std::io::ErrorKind::BrokenPipe);
-        ready!(self.to_writer.poll_ready(cx)).map_err(gone)?;
-        let frames = ToWriter::Frame(Bytes::copy_from_slice(buf));
-        self.to_writer.start_send(frames).map_err(gone)?;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+/// The answer of the action in progress.
+fn poll_action(action: &mut Option<Action>) -> impl Future<Output = Option<ServerFrame>> + '_ {
+    poll_fn(move |cx| match action {
+        Some(action) => action.as_mut().poll(cx),
+        None => Poll::Pending,
+    })
 }
 
 /// A close frame with `code` and `reason`, cut to the 123 bytes a close

@@ -27,6 +27,7 @@ pub mod room;
 pub mod routes;
 pub mod shutdown;
 pub mod store;
+pub mod transport;
 pub mod upgrade;
 pub mod wire;
 
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -58,14 +60,14 @@ pub struct AppState {
     pub connections: TaskTracker,
 }
 
-/// Sends the room's gathered joins and leaves every
-/// [`protocol::PRESENCE_INTERVAL_MS`], until shutdown.
-async fn announce_presence(room: Arc<Room>, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(Duration::from_millis(protocol::PRESENCE_INTERVAL_MS));
+/// Runs `chore` every `period` until shutdown.
+async fn every(period: Duration, shutdown: CancellationToken, chore: impl Fn()) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = ticks.tick() => room.flush_presence(),
+            _ = ticks.tick() => chore(),
         }
     }
 }
@@ -100,7 +102,16 @@ pub async fn run(
     };
     let routes = routes::routes(state.clone(), &config);
     let token = CancellationToken::new();
-    tokio::spawn(announce_presence(Arc::clone(&state.room), token.clone()));
+    // The room's gathered joins and leaves, sent in one frame.
+    let room = Arc::clone(&state.room);
+    let presence_interval = Duration::from_millis(protocol::PRESENCE_INTERVAL_MS);
+    tokio::spawn(every(presence_interval, token.clone(), move || {
+        room.flush_presence()
+    }));
+    let room = Arc::clone(&state.room);
+    tokio::spawn(every(state.limits.clock_tick(), token.clone(), move || {
+        room.tick()
+    }));
     let room = Arc::clone(&state.room);
     warp::serve(routes)
         .incoming(listener)

@@ -60,6 +60,11 @@ pub enum Broadcast {
     /// A frame for every client, serialized and encoded once (see
     /// [`wire`]), and shared.
     Frame(Bytes),
+    /// A tick of the room's clock, on which each connection checks whether
+    /// its client is owed a ping or has been silent too long. One clock for
+    /// the room rather than a timer in every connection: most connections
+    /// are idle, and each would carry its timer all its life.
+    Tick,
     /// The server is shutting down: after the frames before this one, each
     /// connection says goodbye. Sent through the fan-out rather than a
     /// separate signal, so that an idle connection waits on one thing only.
@@ -195,6 +200,12 @@ impl Room {
             left,
             count,
         });
+    }
+
+    /// Ticks the room's clock (see [`Broadcast::Tick`]).
+    pub fn tick(&self) {
+        // Fails only when nobody is connected.
+        let _ = self.feed.lock().fanout.send(Broadcast::Tick);
     }
 
     /// Tells every connection that the server is shutting down, and refuses

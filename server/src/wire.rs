@@ -1,15 +1,10 @@
 //! Server-to-client WebSocket frames, encoded once and written as they are.
 //!
-//! After the greeting, a connection's socket has one writer, the connection's
-//! writer task, and it writes bytes, not messages: a broadcast is framed once
-//! by the room and the same bytes go to every recipient, and no connection
-//! keeps a write buffer of its own while idle (tungstenite keeps the capacity
-//! of the largest batch it ever wrote, for the connection's life). The
-//! encoding itself is tungstenite's.
+//! A broadcast is framed once by the room and the same bytes go to every
+//! recipient (see `transport`). The encoding itself is tungstenite's.
 
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::Bytes;
 
 /// A text frame carrying `payload` (UTF-8 JSON), unmasked, as a server sends it.
@@ -26,30 +21,12 @@ pub fn text(payload: &str) -> Bytes {
     Bytes::from(frame)
 }
 
-/// A ping with an empty payload.
-pub fn ping() -> Bytes {
-    encode(Frame::ping(Bytes::new()))
-}
-
-/// A close frame with `close`'s code and reason.
-pub fn close(close: CloseFrame) -> Bytes {
-    encode(Frame::close(Some(close)))
-}
-
-fn encode(frame: Frame) -> Bytes {
-    let mut bytes = Vec::with_capacity(frame.len());
-    // Writing into a `Vec` cannot fail.
-    let _ = frame.format(&mut bytes);
-    Bytes::from(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Cursor;
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     use tokio_tungstenite::tungstenite::protocol::{Role, WebSocket};
-    use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+    use tokio_tungstenite::tungstenite::Message;
 
     /// Reads back what was encoded, as a client: with tungstenite's reader,
     /// which also checks that the frame is unmasked and the text UTF-8.
@@ -67,18 +44,5 @@ mod tests {
             let message = read_as_client(&text(&payload));
             assert_eq!(message, Message::text(payload), "length {length}");
         }
-    }
-
-    #[test]
-    fn pings_and_close_frames_read_back() {
-        assert_eq!(read_as_client(&ping()), Message::Ping(Bytes::new()));
-        let goodbye = CloseFrame {
-            code: CloseCode::Away,
-            reason: Utf8Bytes::from_static("server shutting down"),
-        };
-        assert_eq!(
-            read_as_client(&close(goodbye.clone())),
-            Message::Close(Some(goodbye))
-        );
     }
 }

@@ -337,7 +337,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
             .to_json();
             assert!(frame.ends_with(typing.as_bytes()), "{frame:?}");
         }
-        Broadcast::ShuttingDown => panic!("the notice overtook the typing frame"),
+        other => panic!("expected the typing frame first, got {other:?}"),
     }
     room.shut_down();
     assert!(matches!(
