@@ -104,8 +104,8 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
 fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(256)
-        // tungstenite writes only the greeting (or a refusal); after it the
-        // connection's writer writes frames encoded once (see `wire`).
+        // tungstenite buffers only the greeting (or a refusal); after it
+        // the connection writes frames encoded once (see `transport`).
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(1024 * 1024)
         .max_frame_size(Some(max_frame_bytes))

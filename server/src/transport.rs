@@ -112,8 +112,9 @@ impl Transport {
 
     /// Writes what is queued and, if `read`, reads the client's next frame.
     ///
-    /// Ready with `None` once everything queued is written (the caller then
-    /// has room for more), with a frame when one arrives.
+    /// Ready with a frame when one arrives; with `None` when everything
+    /// queued is written and `read` is false (the caller has something else
+    /// to wait for).
     pub fn poll(
         &mut self,
         cx: &mut TaskContext<'_>,
