@@ -303,23 +303,6 @@ impl std::fmt::Display for Ended {
     }
 }
 
-impl From<std::io::Error> for Ended {
-    fn from(error: std::io::Error) -> Self {
-        Self::SocketError(WsError::Io(error))
-    }
-}
-
-impl From<WsError> for Ended {
-    fn from(error: WsError) -> Self {
-        match error {
-            WsError::Capacity(_) => Self::FrameTooLarge,
-            WsError::Utf8(_) => Self::InvalidUtf8,
-            WsError::ConnectionClosed | WsError::AlreadyClosed => Self::ClientLeft,
-            error => Self::SocketError(error),
-        }
-    }
-}
-
 impl Ended {
     /// The close frame this ending deserves, if the socket can still take one.
     fn goodbye(&self, limits: &SessionLimits) -> Option<(CloseCode, String)> {
@@ -349,6 +332,7 @@ impl From<TransportError> for Ended {
             TransportError::TooSlow => Self::TooSlow,
             TransportError::Ws(WsError::Capacity(_)) => Self::FrameTooLarge,
             TransportError::Ws(WsError::Utf8(_)) => Self::InvalidUtf8,
+            // The client's close, answered.
             TransportError::Ws(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
                 Self::ClientLeft
             }
