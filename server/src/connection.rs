@@ -34,6 +34,9 @@ const MAX_BATCH: usize = 256;
 /// Most bytes gathered into one write. A batch of several frames is copied
 /// into one buffer, freed once written.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// Most bytes waiting behind the write under way before the connection
+/// stops taking broadcasts and reading its client's frames.
+const MAX_QUEUED_BYTES: usize = 64 * 1024;
 /// Answers to this connection's own requests waiting to be written.
 const DIRECT_CAPACITY: usize = 64;
 /// How long a goodbye may take to write before the socket is just dropped.
@@ -229,8 +232,9 @@ async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option
             return None;
         }
     };
-    let user = user.to_owned();
-    let welcome = ServerFrame::Welcome { user: user.clone() };
+    let welcome = ServerFrame::Welcome {
+        user: user.to_owned(),
+    };
     let greeted = tokio::time::timeout(limits.send_timeout, async {
         socket.feed(Message::text(welcome.to_json())).await?;
         socket.feed(Message::text(joined.history.to_json())).await?;
@@ -366,7 +370,7 @@ impl Session {
             action: None,
             presence,
             room,
-            rate: RateLimiter::new(limits.rate, limits.burst, std::time::Instant::now()),
+            rate: RateLimiter::new(limits.rate, limits.burst, now.into_std()),
             strikes: 0,
             last_typing: None,
             last_heard: now,
@@ -389,7 +393,7 @@ impl Session {
         let send_timeout = self.limits.send_timeout;
         loop {
             let writing = self.transport.is_writing();
-            let room_to_queue = self.transport.queued_bytes() < MAX_BATCH_BYTES;
+            let room_to_queue = self.transport.queued_bytes() < MAX_QUEUED_BYTES;
             let reading = self.action.is_none() && room_to_queue;
             let transport = &mut self.transport;
             let step = tokio::select! {

@@ -7,8 +7,9 @@
 //! - [`config`]: flags and environment.
 //! - [`routes`]: the HTTP surface (`/ws`, `/healthz`, the built client).
 //! - [`upgrade`]: the WebSocket handshake on top of hyper.
-//! - [`connection`]: one client's socket, from welcome to close; [`wire`]:
-//!   the frames it writes, encoded once for every recipient.
+//! - [`connection`]: one client, from welcome to close; [`transport`]: its
+//!   socket, read and written by the connection's one task; [`wire`]: the
+//!   frames it writes, encoded once for every recipient.
 //! - [`limits`]: rate limit and connection caps; [`presence`]: who is online.
 //! - [`room`]: the sequence of messages, the fan-out, who is online.
 //! - [`message_log`]: the seam between the room and where messages live:

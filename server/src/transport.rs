@@ -95,7 +95,7 @@ impl Transport {
 
     /// Queues a ping.
     pub fn ping(&mut self) {
-        let mut io = ProtocolIo::writing(&mut self.io, &mut self.out.queued);
+        let mut io = ProtocolIo::writing(&mut self.out.queued);
         // Writing into memory cannot fail; once the close handshake began,
         // tungstenite refuses, and no ping is due then.
         let _ = self.protocol.write(&mut io, Message::Ping(Bytes::new()));
@@ -105,7 +105,7 @@ impl Transport {
     /// Queues the close frame that starts the closing handshake. Nothing
     /// may be queued after it.
     pub fn close(&mut self, frame: CloseFrame) {
-        let mut io = ProtocolIo::writing(&mut self.io, &mut self.out.queued);
+        let mut io = ProtocolIo::writing(&mut self.out.queued);
         // Writing into memory cannot fail.
         let _ = self.protocol.close(&mut io, Some(frame));
     }
@@ -139,8 +139,7 @@ impl Transport {
             }
             let mut read_cx = TaskContext::from_waker(&self.read_waker);
             let mut io = ProtocolIo {
-                io: &mut self.io,
-                cx: Some(&mut read_cx),
+                source: Some((&mut self.io, &mut read_cx)),
                 out: &mut self.out.queued,
             };
             match self.protocol.read(&mut io) {
@@ -161,19 +160,11 @@ impl Transport {
             }
         }
     }
-
-    /// Writes everything queued.
-    pub fn poll_flush(
-        &mut self,
-        cx: &mut TaskContext<'_>,
-        send_timeout: Duration,
-    ) -> Poll<Result<(), TransportError>> {
-        self.out.poll_write(&mut self.io, cx, send_timeout)
-    }
 }
 
-/// Whether the socket was found empty and has not been readable since; and
-/// the connection's task, to wake when it becomes so.
+/// Whether the socket may have something to read (false from a read that
+/// found it empty until its read waker fires), and the connection's task,
+/// to wake then.
 struct Readable {
     ready: AtomicBool,
     task: AtomicWaker,
@@ -258,25 +249,25 @@ impl Outgoing {
 /// without a task context, always); writes go to the end of the
 /// connection's queue, which only the connection writes to the socket.
 struct ProtocolIo<'a, 'b> {
-    io: &'a mut Io,
-    cx: Option<&'a mut TaskContext<'b>>,
+    /// The socket and the context to read it in; `None` to write alone.
+    source: Option<(&'a mut Io, &'a mut TaskContext<'b>)>,
     out: &'a mut Vec<u8>,
 }
 
 impl<'a> ProtocolIo<'a, '_> {
     /// For writing alone: reads find nothing.
-    fn writing(io: &'a mut Io, out: &'a mut Vec<u8>) -> Self {
-        Self { io, cx: None, out }
+    fn writing(out: &'a mut Vec<u8>) -> Self {
+        Self { source: None, out }
     }
 }
 
 impl Read for ProtocolIo<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(cx) = self.cx.as_deref_mut() else {
+        let Some((io, cx)) = &mut self.source else {
             return Err(io::ErrorKind::WouldBlock.into());
         };
         let mut buf = ReadBuf::new(buf);
-        match Pin::new(&mut *self.io).poll_read(cx, &mut buf) {
+        match Pin::new(&mut **io).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) => Ok(buf.filled().len()),
             Poll::Ready(Err(error)) => Err(error),
             Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),

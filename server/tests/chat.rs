@@ -142,9 +142,9 @@ async fn a_client_that_leaves_is_removed_and_the_others_keep_chatting() {
 
 #[tokio::test]
 async fn pings_and_a_close_from_the_client_are_answered_between_broadcasts() {
-    // Pongs and the close reply are encoded by the reader's tungstenite and
-    // written by the writer, between its batches of broadcasts: each must
-    // arrive whole, in order, and never inside another frame.
+    // Pongs and the close reply are encoded by tungstenite and queued behind
+    // the broadcasts being written: each must arrive whole, in order, and
+    // never inside another frame.
     const PINGS: usize = 50;
     const MESSAGES: usize = 20;
     let server = TestServer::start().await;
