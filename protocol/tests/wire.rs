@@ -144,6 +144,58 @@ fn golden_server_frames() {
 }
 
 #[test]
+fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
+    let cases = [
+        (
+            r#"{"type":"welcome"}"#,
+            "missing field `user` in a Welcome frame",
+        ),
+        (
+            r#"{"type":"message","id":1,"user":"a","msg":"hi","dateTime":5}"#,
+            "missing field `clientId` in a Message frame",
+        ),
+        (
+            r#"{"type":"history","messages":[],"reset":true}"#,
+            "missing field `hasOlder` in a History frame",
+        ),
+        (
+            r#"{"type":"history","messages":[{"id":1,"user":"a","msg":"hi"}],"reset":true,"hasOlder":false}"#,
+            "missing field `dateTime`",
+        ),
+        (
+            r#"{"type":"presence","joined":[],"count":1}"#,
+            "missing field `left`",
+        ),
+        (r#"{"type":"error","message":"no"}"#, "missing field `code`"),
+        (r#"{"type":"shout","user":"a"}"#, "unknown variant `shout`"),
+        (r#"{"user":"a"}"#, "missing field `type`"),
+        (
+            r#"{"type":"welcome","user":7}"#,
+            "invalid type: integer `7`",
+        ),
+    ];
+    for (json, reason) in cases {
+        let error = ServerFrame::parse(json).expect_err(json).to_string();
+        assert!(error.contains(reason), "{json}: {error}");
+    }
+}
+
+#[test]
+fn a_server_frame_ignores_fields_its_type_does_not_have() {
+    assert_eq!(
+        ServerFrame::parse(r#"{"type":"welcome","user":"alice","reset":true,"extra":[1]}"#)
+            .expect("a welcome"),
+        ServerFrame::Welcome {
+            user: "alice".into()
+        }
+    );
+    assert_eq!(
+        ServerFrame::parse(r#"{"type":"pong","clientId":"c-1"}"#).expect("a pong"),
+        ServerFrame::Pong
+    );
+}
+
+#[test]
 fn a_posted_message_serializes_as_its_frame() {
     let ServerFrame::Message(posted_value) = posted() else {
         unreachable!()
