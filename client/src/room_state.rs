@@ -50,7 +50,7 @@ pub struct Outgoing {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "camelCase")]
+#[serde(tag = "state", rename_all = "camelCase", from = "StoredStatus")]
 pub enum OutgoingStatus {
     /// Sent or waiting for a connection; goes out again on every reconnect.
     Pending,
@@ -58,6 +58,36 @@ pub enum OutgoingStatus {
     TimedOut,
     /// The server refused it; only Retry sends it again.
     Refused { reason: String },
+}
+
+/// An [`OutgoingStatus`] as stored: read flat, because serde reads an
+/// internally tagged enum by buffering it first, generic code the client
+/// would carry for this one small value.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredStatus {
+    state: StoredState,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum StoredState {
+    Pending,
+    TimedOut,
+    Refused,
+}
+
+impl From<StoredStatus> for OutgoingStatus {
+    fn from(stored: StoredStatus) -> Self {
+        match stored.state {
+            StoredState::Pending => Self::Pending,
+            StoredState::TimedOut => Self::TimedOut,
+            StoredState::Refused => Self::Refused {
+                reason: stored.reason.unwrap_or_default(),
+            },
+        }
+    }
 }
 
 impl Outgoing {
@@ -98,6 +128,11 @@ pub struct RoomState {
     pub notice: Option<String>,
     /// Set when the server refused our username: the session is over.
     pub refused: Option<String>,
+}
+
+/// The order of the online list: by name, ignoring case.
+fn sort_names(users: &mut [String]) {
+    users.sort_by_key(|u| u.to_lowercase());
 }
 
 /// A join or leave, shown in the list.
@@ -271,7 +306,7 @@ impl RoomState {
             }
             ServerFrame::Message(posted) => self.insert(posted),
             ServerFrame::Online { mut users, count } => {
-                users.sort_by_key(|u| u.to_lowercase());
+                sort_names(&mut users);
                 self.online_users = Rc::new(users);
                 self.online_count = count;
             }
@@ -292,7 +327,7 @@ impl RoomState {
                     if !self.online_users.contains(&user) {
                         let users = Rc::make_mut(&mut self.online_users);
                         users.push(user.clone());
-                        users.sort_by_key(|u| u.to_lowercase());
+                        sort_names(users);
                         self.add_presence_notice(format!("{user} joined"));
                     }
                 }
@@ -708,5 +743,42 @@ mod tests {
         assert!(Rc::ptr_eq(&before.entries[0], &after.entries[0]));
         assert_eq!(ids(&before), [1]);
         assert_eq!(ids(&after), [1, 2]);
+    }
+
+    #[test]
+    fn the_outbox_is_stored_in_its_documented_form_and_read_back() {
+        let outbox = vec![
+            Outgoing {
+                client_id: "c-1".into(),
+                msg: "hi".into(),
+                since: 5.0,
+                status: OutgoingStatus::Pending,
+            },
+            Outgoing {
+                client_id: "c-2".into(),
+                msg: "there".into(),
+                since: 6.5,
+                status: OutgoingStatus::TimedOut,
+            },
+            Outgoing {
+                client_id: "c-3".into(),
+                msg: "!".into(),
+                since: 7.0,
+                status: OutgoingStatus::Refused {
+                    reason: "too long".into(),
+                },
+            },
+        ];
+        let stored = serde_json::to_string(&outbox).expect("an outbox serializes");
+        assert_eq!(
+            stored,
+            r#"[{"clientId":"c-1","msg":"hi","since":5.0,"status":{"state":"pending"}},{"clientId":"c-2","msg":"there","since":6.5,"status":{"state":"timedOut"}},{"clientId":"c-3","msg":"!","since":7.0,"status":{"state":"refused","reason":"too long"}}]"#
+        );
+        let read: Vec<Outgoing> = serde_json::from_str(&stored).expect("and reads back");
+        assert_eq!(read, outbox);
+        assert!(serde_json::from_str::<Vec<Outgoing>>(
+            r#"[{"clientId":"c-1","msg":"hi","since":5,"status":{"state":"sent"}}]"#
+        )
+        .is_err());
     }
 }
