@@ -130,9 +130,19 @@ pub struct RoomState {
     pub refused: Option<String>,
 }
 
-/// The order of the online list: by name, ignoring case.
-fn sort_names(users: &mut [String]) {
-    users.sort_by_key(|u| u.to_lowercase());
+/// Adds `user` to the online list, which is kept in order by name, ignoring
+/// case. The lists are short (the server sends at most
+/// [`protocol::PRESENCE_NAMES_MAX`] names), so inserting in place beats
+/// carrying a sort routine in the client.
+fn insert_name(users: &mut Vec<String>, user: String) {
+    let folded = |name: &str| {
+        name.chars()
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let key = folded(&user);
+    let at = users.partition_point(|u| folded(u) <= key);
+    users.insert(at, user);
 }
 
 /// A join or leave, shown in the list.
@@ -305,9 +315,12 @@ impl RoomState {
                 }
             }
             ServerFrame::Message(posted) => self.insert(posted),
-            ServerFrame::Online { mut users, count } => {
-                sort_names(&mut users);
-                self.online_users = Rc::new(users);
+            ServerFrame::Online { users, count } => {
+                let mut sorted = Vec::with_capacity(users.len());
+                for user in users {
+                    insert_name(&mut sorted, user);
+                }
+                self.online_users = Rc::new(sorted);
                 self.online_count = count;
             }
             ServerFrame::Presence {
@@ -325,9 +338,7 @@ impl RoomState {
                 }
                 for user in joined {
                     if !self.online_users.contains(&user) {
-                        let users = Rc::make_mut(&mut self.online_users);
-                        users.push(user.clone());
-                        sort_names(users);
+                        insert_name(Rc::make_mut(&mut self.online_users), user.clone());
                         self.add_presence_notice(format!("{user} joined"));
                     }
                 }
@@ -599,6 +610,28 @@ mod tests {
         });
         assert_eq!(statuses(&state), [("a1", &OutgoingStatus::Pending)]);
         assert_eq!(state.outbox[0].since, 99_000.0);
+    }
+
+    #[test]
+    fn the_online_list_is_ordered_by_name_ignoring_case() {
+        let state = reduce_all([
+            welcome("alice"),
+            RoomAction::Frame(ServerFrame::Online {
+                users: ["dave", "Carol", "bob", "Alice", "Émile", "eve"]
+                    .map(String::from)
+                    .into(),
+                count: 6,
+            }),
+            RoomAction::Frame(ServerFrame::Presence {
+                joined: vec!["Bea".into(), "zoe".into(), "Aaron".into()],
+                left: vec![],
+                count: 9,
+            }),
+        ]);
+        assert_eq!(
+            *state.online_users,
+            ["Aaron", "Alice", "Bea", "bob", "Carol", "dave", "eve", "zoe", "Émile"]
+        );
     }
 
     #[test]
