@@ -222,9 +222,27 @@ enum ServerFrameKind {
     Error,
 }
 
+impl ServerFrameKind {
+    /// As on the wire. Spelled out rather than taken from `Debug`, which the
+    /// web client's release build compiles to nothing.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Welcome => "welcome",
+            Self::History => "history",
+            Self::Older => "older",
+            Self::Online => "online",
+            Self::Presence => "presence",
+            Self::Typing => "typing",
+            Self::Pong => "pong",
+            Self::Message => "message",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// A server frame without a field its `type` requires.
 #[derive(Debug, Error)]
-#[error("missing field `{field}` in a {kind:?} frame")]
+#[error("missing field `{field}` in a `{kind}` frame", kind = kind.as_str())]
 struct MissingField {
     kind: ServerFrameKind,
     field: &'static str,

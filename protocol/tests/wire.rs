@@ -148,15 +148,15 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
     let cases = [
         (
             r#"{"type":"welcome"}"#,
-            "missing field `user` in a Welcome frame",
+            "missing field `user` in a `welcome` frame",
         ),
         (
             r#"{"type":"message","id":1,"user":"a","msg":"hi","dateTime":5}"#,
-            "missing field `clientId` in a Message frame",
+            "missing field `clientId` in a `message` frame",
         ),
         (
             r#"{"type":"history","messages":[],"reset":true}"#,
-            "missing field `hasOlder` in a History frame",
+            "missing field `hasOlder` in a `history` frame",
         ),
         (
             r#"{"type":"history","messages":[{"id":1,"user":"a","msg":"hi"}],"reset":true,"hasOlder":false}"#,
