@@ -228,7 +228,8 @@ async fn wait_for_path(client: &Client, base: &str, path: &str) {
 }
 
 /// The messages the server confirmed (not those still pending), in order,
-/// as (author, text, own), once there are `count`.
+/// as (author, text, own), once there are `count`. Only our own messages
+/// carry a delivery status.
 async fn wait_for_messages(client: &Client, count: usize) -> Vec<(String, String, bool)> {
     find(
         client,
@@ -243,11 +244,11 @@ async fn wait_for_messages(client: &Client, count: usize) -> Vec<(String, String
     for item in items {
         let author = item.find(Locator::Css(".author")).await.expect("author");
         let text = item.find(Locator::Css(".text")).await.expect("text");
-        let class = item.attr("class").await.expect("class").unwrap_or_default();
+        let status = item.attr("data-status").await.expect("data-status");
         shown.push((
             author.text().await.expect("author text"),
             text.text().await.expect("message text"),
-            class.split(' ').any(|c| c == "own"),
+            status.is_some(),
         ));
     }
     shown
@@ -266,7 +267,7 @@ async fn log_in(client: &Client, base: &str, name: &str) {
         .await
         .expect("press Enter");
     wait_for_path(client, base, "/").await;
-    find(client, ".status.online").await;
+    find(client, r#".status[data-state="online"]"#).await;
 }
 
 async fn say(client: &Client, text: &str) {
@@ -330,7 +331,7 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
 
     // A reload keeps the name and goes straight back into the room.
     alice.refresh().await.expect("reload");
-    find(&alice, ".status.online").await;
+    find(&alice, r#".status[data-state="online"]"#).await;
     assert_eq!(alice.current_url().await.expect("url").path(), "/");
     assert_eq!(
         find(&alice, ".me").await.text().await.expect("name"),
@@ -416,7 +417,7 @@ async fn messages_written_offline_survive_a_reload_and_are_delivered_once() {
     log_in(&bob, &base, "bob").await;
 
     server.stop().await;
-    find(&alice, ".status.offline").await;
+    find(&alice, r#".status[data-state="offline"]"#).await;
     let send = find(&alice, ".composer button[type=submit]").await;
     assert_eq!(send.text().await.expect("label"), "Queue (offline)");
     say(&alice, "written offline 1").await;

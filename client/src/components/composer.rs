@@ -91,8 +91,9 @@ pub fn Composer(props: &ComposerProps) -> Html {
                 {oninput}
                 {onkeydown}
                 aria-describedby="message-help"
+                aria-invalid={(left < 0).to_string()}
             />
-            <span id="message-help" class={classes!("counter", (left < 0).then_some("error"))} aria-live="polite">
+            <span id="message-help" class="counter" aria-live="polite">
                 if left < COUNTER_THRESHOLD as i64 { { left.to_string() } }
             </span>
             <button type="submit" class="primary" disabled={!can_send} title={button_title}>

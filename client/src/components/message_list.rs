@@ -223,7 +223,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
     let iso = String::from(date.to_iso_string());
     let full = String::from(date.to_locale_string("default", &JsValue::UNDEFINED));
     html! {
-        <li class={classes!("message", own.then_some("own"))}
+        <li class="message"
             data-id={message.id.to_string()}
             data-status={own.then_some("sent")}>
             <div class="meta">
@@ -263,7 +263,7 @@ fn OutgoingItem(props: &OutgoingItemProps) -> Html {
         Callback::from(move |_| on_discard.emit(client_id.clone()))
     };
     html! {
-        <li class={classes!("message", "own", status)} data-status={status}>
+        <li class="message" data-status={status}>
             <p class="text">{ &outgoing.msg }</p>
             <div class="delivery">
                 <span>{ label }</span>

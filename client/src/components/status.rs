@@ -20,7 +20,7 @@ pub fn Status(props: &StatusProps) -> Html {
         ),
     };
     html! {
-        <span class={classes!("status", class)} role="status" data-state={class}>
+        <span class="status" role="status" data-state={class}>
             <span class="dot" aria-hidden="true"></span>
             { text }
         </span>

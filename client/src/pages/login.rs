@@ -64,7 +64,7 @@ pub fn Login() -> Html {
                     aria-invalid={error.is_some().to_string()}
                     aria-describedby="username-help"
                 />
-                <p id="username-help" class={classes!("help", error.is_some().then_some("error"))}>
+                <p id="username-help" class="help">
                     { error.unwrap_or_else(|| format!("1 to {USERNAME_MAX_CHARS} characters.")) }
                 </p>
                 <button type="submit" class="primary" disabled={verdict.is_err() && *touched}>
