@@ -1,9 +1,10 @@
-//! `cargo xtask run` and `cargo xtask test`: the README's two commands.
+//! `cargo xtask run` and `cargo xtask test`: the README's two commands, and
+//! `cargo xtask dist`, the web client's release build they both use.
 //!
-//! Both install what the machine lacks first (the wasm target, trunk, the
-//! wasm-bindgen CLI matching Cargo.lock, and for tests Chromium with its
-//! driver and redis-server), skipping whatever is already there at the
-//! right version.
+//! All install what the machine lacks first (the wasm target, trunk, the
+//! wasm-bindgen CLI matching Cargo.lock, the client's pinned nightly
+//! toolchain, and for tests Chromium with its driver and redis-server),
+//! skipping whatever is already there at the right version.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +18,21 @@ use clap::{Parser, Subcommand};
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
+/// The toolchain of the web client's release build: nightly, pinned, for
+/// three unstable options that take a fifth off the download (see
+/// BENCHMARKS.md, "Web client size"). Everything else, `trunk serve`
+/// included, builds with the stable toolchain.
+const CLIENT_TOOLCHAIN: &str = "nightly-2026-05-20";
+/// Rebuilds the standard library for the client with its size-first
+/// profile, instead of linking the prebuilt one (built for speed, and
+/// carrying panic messages).
+const CLIENT_BUILD_STD: &str = "std,panic_abort";
+/// A panic stops the client at once, without formatting a message
+/// (`immediate-abort`), and `{:?}` formats nothing (`fmt-debug=none`): both
+/// only ever reached the browser's console. What users see is formatted
+/// with `Display`.
+const CLIENT_RUSTFLAGS: &str = "-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none";
+
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Set up, run and test the chat room")]
 struct Cli {
@@ -26,6 +42,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Install what is missing and build the web client in release into
+    /// dist/, as the server serves it.
+    Dist,
     /// Install what is missing, build the web client in release, and serve
     /// the room at http://127.0.0.1:8000 (arguments after `--` go to the server).
     Run {
@@ -40,6 +59,7 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
+        Task::Dist => dist(),
         Task::Run { server_args } => run(&server_args),
         Task::Test => test(),
     };
@@ -54,9 +74,13 @@ fn main() -> ExitCode {
 
 type Result<T = ()> = std::result::Result<T, String>;
 
-fn run(server_args: &[String]) -> Result {
+fn dist() -> Result {
     install_build_tools()?;
-    build_client()?;
+    build_client()
+}
+
+fn run(server_args: &[String]) -> Result {
+    dist()?;
     let mut server = cargo();
     server.args(["run", "--release", "--package", "server", "--"]);
     server.args(server_args);
@@ -133,6 +157,27 @@ fn install_build_tools() -> Result {
         step(
             &format!("installing wasm-bindgen-cli {bindgen} (about 4 minutes, once)"),
             cargo().args(["install", "wasm-bindgen-cli", "--version", &bindgen]),
+        )?;
+    }
+    let client_toolchain = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        CLIENT_TOOLCHAIN,
+    ]));
+    if !client_toolchain.is_ok_and(|components| components.lines().any(|c| c == "rust-src")) {
+        step(
+            &format!("installing the client's toolchain, {CLIENT_TOOLCHAIN} (once)"),
+            Command::new("rustup").args([
+                "toolchain",
+                "install",
+                CLIENT_TOOLCHAIN,
+                "--profile",
+                "minimal",
+                "--component",
+                "rust-src",
+            ]),
         )?;
     }
     Ok(())
@@ -239,6 +284,12 @@ fn build_client() -> Result {
         "building the web client (release)",
         Command::new("trunk")
             .args(["build", "--release"])
+            .env("RUSTUP_TOOLCHAIN", CLIENT_TOOLCHAIN)
+            .env("CARGO_UNSTABLE_BUILD_STD", CLIENT_BUILD_STD)
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+                CLIENT_RUSTFLAGS,
+            )
             .current_dir(workspace_root()),
     )
 }
