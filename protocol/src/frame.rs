@@ -182,9 +182,10 @@ pub enum ServerFrame {
 ///
 /// serde decodes an internally tagged enum by buffering the whole object,
 /// then decoding it again as the variant `type` names: generic code that
-/// made up a tenth of the web client. One flat struct is read in one pass;
-/// [`ServerFrame`]'s `TryFrom` then takes the fields its variant needs and
-/// ignores the rest, as the derived decoder did.
+/// cost the web client about 5 KB gzip. One flat struct is read in one
+/// pass; [`ServerFrame`]'s `TryFrom` then takes the fields its variant needs
+/// and ignores the others (which, when present, must still have their own
+/// field's type).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ServerFrameFields {
