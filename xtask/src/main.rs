@@ -19,7 +19,7 @@ const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The toolchain of the web client's release build: nightly, pinned, for
-/// three unstable options that take a fifth off the download (see
+/// three unstable options that take a sixth off the download (see
 /// BENCHMARKS.md, "Web client size"). Everything else, `trunk serve`
 /// included, builds with the stable toolchain.
 const CLIENT_TOOLCHAIN: &str = "nightly-2026-05-20";
