@@ -178,6 +178,17 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
         let error = ServerFrame::parse(json).expect_err(json).to_string();
         assert!(error.contains(reason), "{json}: {error}");
     }
+    // Every type with fields is named in the error as it is on the wire.
+    for kind in [
+        "welcome", "history", "older", "online", "presence", "typing", "message", "error",
+    ] {
+        let json = format!(r#"{{"type":"{kind}"}}"#);
+        let error = ServerFrame::parse(&json).expect_err(&json).to_string();
+        assert!(
+            error.contains(&format!("in a `{kind}` frame")),
+            "{json}: {error}"
+        );
+    }
 }
 
 #[test]
