@@ -90,13 +90,20 @@ pub struct Config {
     #[arg(long, env = "CHAT_REQUIRE_ORIGIN")]
     pub require_origin: bool,
 
-    /// Most open WebSocket connections; more are refused with 503.
+    /// Most open connections (HTTP and WebSocket), counted when accepted;
+    /// more are answered 503 and closed. Lowered to fit the process's
+    /// open-files limit when that is lower.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 15_000)]
     pub max_connections: usize,
 
-    /// Most open WebSocket connections from one IP address.
+    /// Most open connections from one address (an IPv6 /64 counts as one).
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 50)]
     pub max_connections_per_ip: usize,
+
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle keep-alive connection is kept.
+    #[arg(long, env = "CHAT_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
 
     /// Seconds between pings to each client.
     #[arg(long, env = "CHAT_PING_INTERVAL", default_value_t = 20)]

@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
 
 use crate::config::Config;
-use crate::limits::{RateLimiter, Ticket};
+use crate::limits::RateLimiter;
 use crate::message_log::OlderError;
 use crate::room::{Broadcast, JoinError, PresenceGuard, Room};
 use crate::transport::{Transport, TransportError};
@@ -93,8 +93,6 @@ pub struct Context {
     pub room: Arc<Room>,
     pub limits: Arc<SessionLimits>,
     pub peer: Option<SocketAddr>,
-    /// Its place under the connection caps, held until it ends.
-    pub ticket: Ticket,
 }
 
 /// Serves one connection.
@@ -168,8 +166,6 @@ struct Session {
     /// When the client is next owed a ping.
     next_ping: Instant,
     peer: Option<SocketAddr>,
-    /// The connection's place under the caps, held until it ends.
-    _ticket: Ticket,
 }
 
 /// A request of the client's in progress (posting, paging history), and the
@@ -352,13 +348,7 @@ impl Session {
             after,
             fanout,
             presence,
-            context:
-                Context {
-                    room,
-                    limits,
-                    peer,
-                    ticket,
-                },
+            context: Context { room, limits, peer },
         } = entered;
         let user = presence.user();
         tracing::info!(?peer, %user, ?after, "connected");
@@ -377,7 +367,6 @@ impl Session {
             next_ping: now + limits.ping_interval,
             limits,
             peer,
-            _ticket: ticket,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod config;
 pub mod connection;
 pub mod embedded;
 pub mod limits;
+mod listener;
 pub mod message_log;
 pub mod presence;
 pub mod room;
@@ -47,6 +48,10 @@ use limits::{Admission, OriginPolicy};
 use room::Room;
 use store::StoreError;
 
+/// File descriptors kept for everything but client connections: the
+/// database and its journal, Redis, the static files being served.
+const RESERVED_FILES: usize = 64;
+
 /// How long connections get to say goodbye after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -59,6 +64,25 @@ pub struct AppState {
     pub origins: Arc<OriginPolicy>,
     /// Every connection task, so shutdown can wait for them to finish.
     pub connections: TaskTracker,
+}
+
+/// The connection cap, lowered when the process may not open that many
+/// files: past the limit `accept` fails for everyone, `/healthz` included.
+fn fit_to_open_files_limit(max_connections: usize) -> usize {
+    let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return max_connections;
+    };
+    let fits = usize::try_from(soft)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(RESERVED_FILES);
+    if fits < max_connections {
+        tracing::warn!(
+            open_files_limit = soft,
+            max_connections = fits,
+            "the open files limit is lower than --max-connections needs: lowered the cap"
+        );
+    }
+    max_connections.min(fits)
 }
 
 /// Runs `chore` every `period` until shutdown.
@@ -90,18 +114,19 @@ pub async fn run(
     if let Err(error) = socket2::SockRef::from(&listener).set_tcp_nodelay(true) {
         tracing::warn!(%error, "cannot set TCP_NODELAY: small frames may be delayed");
     }
+    let max_connections = fit_to_open_files_limit(config.max_connections);
     let room = Room::open(&config).await?;
     let state = AppState {
         room: Arc::new(room),
         limits: Arc::new(SessionLimits::from_config(&config)),
-        admission: Admission::new(config.max_connections, config.max_connections_per_ip),
+        admission: Admission::new(max_connections, config.max_connections_per_ip),
         origins: Arc::new(OriginPolicy::new(
             &config.allowed_origins,
             config.require_origin,
         )),
         connections: TaskTracker::new(),
     };
-    let routes = routes::routes(state.clone(), &config);
+    let routes = warp::service(routes::routes(state.clone(), &config));
     let token = CancellationToken::new();
     // The room's gathered joins and leaves, sent in one frame.
     let room = Arc::clone(&state.room);
@@ -114,16 +139,20 @@ pub async fn run(
         room.tick()
     }));
     let room = Arc::clone(&state.room);
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            token.cancel();
-            room.shut_down();
-        })
-        .run()
-        .await;
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        token.cancel();
+        room.shut_down();
+    };
+    listener::serve(
+        listener,
+        routes,
+        Arc::clone(&state.admission),
+        Duration::from_secs(config.header_timeout.max(1)),
+        shutdown,
+    )
+    .await;
     state.connections.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, state.connections.wait())
         .await

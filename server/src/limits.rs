@@ -2,7 +2,7 @@
 //! the server (and one address) may hold.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,23 @@ pub struct Admission {
 #[derive(Debug, Default)]
 struct Counts {
     total: usize,
-    per_ip: HashMap<IpAddr, usize>,
+    per_address: HashMap<IpAddr, usize>,
+}
+
+/// What counts as one address for the per-address caps: an IPv4 address,
+/// or an IPv6 /64, the block one subscriber is given (and can pick any
+/// address of).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                IpAddr::V6(Ipv6Addr::from(prefix))
+            }
+        },
+    }
 }
 
 /// Why a connection was not admitted.
@@ -67,7 +83,7 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Ticket {
     admission: Arc<Admission>,
-    ip: Option<IpAddr>,
+    address: IpAddr,
 }
 
 impl Admission {
@@ -79,24 +95,22 @@ impl Admission {
         })
     }
 
-    /// Admits a connection from `ip` (unknown for non-TCP transports) if
-    /// both caps allow it.
-    pub fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Ticket, Refusal> {
+    /// Admits a connection from `ip` if both caps allow it.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let address = address_key(ip);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if open.total >= self.max_total {
             return Err(Refusal::ServerFull);
         }
-        if let Some(ip) = ip {
-            let from_ip = open.per_ip.entry(ip).or_default();
-            if *from_ip >= self.max_per_ip {
-                return Err(Refusal::TooManyFromAddress);
-            }
-            *from_ip += 1;
+        let from_address = open.per_address.entry(address).or_default();
+        if *from_address >= self.max_per_ip {
+            return Err(Refusal::TooManyFromAddress);
         }
+        *from_address += 1;
         open.total += 1;
         Ok(Ticket {
             admission: Arc::clone(self),
-            ip,
+            address,
         })
     }
 }
@@ -109,12 +123,10 @@ impl Drop for Ticket {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         open.total = open.total.saturating_sub(1);
-        if let Some(ip) = self.ip {
-            if let Some(count) = open.per_ip.get_mut(&ip) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    open.per_ip.remove(&ip);
-                }
+        if let Some(count) = open.per_address.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.per_address.remove(&self.address);
             }
         }
     }
@@ -150,16 +162,32 @@ mod tests {
         let admission = Admission::new(3, 2);
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
-        let first = admission.admit(Some(a)).expect("first");
-        let _second = admission.admit(Some(a)).expect("second");
+        let first = admission.admit(a).expect("first");
+        let _second = admission.admit(a).expect("second");
+        assert_eq!(admission.admit(a).err(), Some(Refusal::TooManyFromAddress));
+        let _third = admission.admit(b).expect("other address");
+        assert_eq!(admission.admit(b).err(), Some(Refusal::ServerFull));
+        drop(first);
+        assert!(admission.admit(a).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_address() {
+        let admission = Admission::new(10, 2);
+        let one: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let same_block: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().expect("ip");
+        let next_block: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        let _a = admission.admit(one).expect("first");
+        let _b = admission.admit(same_block).expect("second");
         assert_eq!(
-            admission.admit(Some(a)).err(),
+            admission
+                .admit("2001:db8:1:2::abcd".parse().expect("ip"))
+                .err(),
             Some(Refusal::TooManyFromAddress)
         );
-        let _third = admission.admit(Some(b)).expect("other address");
-        assert_eq!(admission.admit(Some(b)).err(), Some(Refusal::ServerFull));
-        drop(first);
-        assert!(admission.admit(Some(a)).is_ok());
+        assert!(admission.admit(next_block).is_ok());
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().expect("ip");
+        assert_eq!(address_key(mapped), IpAddr::from([10, 0, 0, 1]));
     }
 }
 

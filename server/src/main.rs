@@ -13,6 +13,16 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Every connection is a file descriptor: the soft limit (often 1,024) is
+/// raised to the hard one, which an unprivileged process may do. `run`
+/// fits the connection caps to what this gives.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -21,6 +31,7 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    raise_open_files_limit();
     let config = Config::parse();
     let listener = match TcpListener::bind(&config.bind).await {
         Ok(listener) => listener,

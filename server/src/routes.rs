@@ -1,7 +1,6 @@
 //! The HTTP surface: `/ws`, `/healthz`, and the built web client.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::connection::{self, JoinQuery};
+use crate::listener::Peer;
 use crate::upgrade::{upgrade_request, UpgradeRequest};
 use crate::{AppState, Config};
 
@@ -42,30 +42,22 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
     let ws_path = warp::path("ws").and(warp::path::end());
     let upgrade = ws_path
         .and(warp::query::<JoinQuery>())
-        .and(warp::addr::remote())
+        .and(warp::ext::optional::<Peer>())
         .and(warp::header::optional::<String>("origin"))
         .and(warp::header::optional::<String>("host"))
         .and(upgrade_request())
         .map(
             move |query: JoinQuery,
-                  peer: Option<SocketAddr>,
+                  peer: Option<Peer>,
                   origin: Option<String>,
                   host: Option<String>,
                   request: UpgradeRequest| {
+                let peer = peer.map(|Peer(address)| address);
                 if !state.origins.allows(origin.as_deref(), host.as_deref()) {
                     tracing::warn!(?peer, ?origin, "refused a WebSocket from another site");
                     let text = "This page's origin may not open the chat's WebSocket.\n";
                     return warp::reply::with_status(text, StatusCode::FORBIDDEN).into_response();
                 }
-                let ticket = match state.admission.admit(peer.map(|peer| peer.ip())) {
-                    Ok(ticket) => ticket,
-                    Err(refusal) => {
-                        tracing::warn!(?peer, %refusal, "refused a connection");
-                        let text = format!("{refusal}\n");
-                        return warp::reply::with_status(text, StatusCode::SERVICE_UNAVAILABLE)
-                            .into_response();
-                    }
-                };
                 let state = state.clone();
                 let config = socket_config(state.limits.max_frame_bytes);
                 request.accept(
@@ -78,7 +70,6 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                             room: Arc::clone(&state.room),
                             limits: Arc::clone(&state.limits),
                             peer,
-                            ticket,
                         };
                         connection::serve(socket, query, context)
                     },

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -152,7 +153,59 @@ impl TestServer {
 /// from its log. Its room is the database `db`, or with the shared Redis,
 /// keys named after `db`'s directory.
 pub async fn start_binary(db: &Path, extra_args: &[&str]) -> (Child, SocketAddr) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    let (child, addr, _) = start_binary_with(db, extra_args, None).await;
+    (child, addr)
+}
+
+/// What the server binary has logged so far.
+#[derive(Clone, Default)]
+pub struct ServerLog(Arc<Mutex<String>>);
+
+impl ServerLog {
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until the log contains `text`; fails after [`PATIENCE`].
+    pub async fn until_contains(&self, text: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.text().contains(text) {
+            let log = self.text();
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {text:?} in the log:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn push(&self, line: &str) {
+        let mut text = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        text.push_str(line);
+        text.push('\n');
+    }
+}
+
+/// Like [`start_binary`], under `open_files` (soft and hard limit) when
+/// given, and with the log kept for the test to read.
+pub async fn start_binary_with(
+    db: &Path,
+    extra_args: &[&str],
+    open_files: Option<(u64, u64)>,
+) -> (Child, SocketAddr, ServerLog) {
+    let server = env!("CARGO_BIN_EXE_server");
+    let mut command = match open_files {
+        None => Command::new(server),
+        Some((soft, hard)) => {
+            let mut shell = Command::new("sh");
+            let script = format!("ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\"");
+            shell.args(["-c", &script, server]);
+            shell
+        }
+    };
     let own_redis = extra_args.contains(&"--redis-url");
     if let (Some(url), Some(data), false) = (shared_redis(), db.parent(), own_redis) {
         command.args(["--redis-url", &url, "--redis-prefix", &redis_prefix(data)]);
@@ -172,9 +225,11 @@ pub async fn start_binary(db: &Path, extra_args: &[&str]) -> (Child, SocketAddr)
         .kill_on_drop(true)
         .spawn()
         .expect("start the server binary");
+    let log = ServerLog::default();
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let addr = tokio::time::timeout(PATIENCE, async {
         while let Some(line) = lines.next_line().await.expect("read log") {
+            log.push(&line);
             if let Some(rest) = line.split("chat room at http://").nth(1) {
                 let addr: String = rest
                     .chars()
@@ -187,8 +242,13 @@ pub async fn start_binary(db: &Path, extra_args: &[&str]) -> (Child, SocketAddr)
     })
     .await
     .expect("the server starts in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.push(&line);
+        }
+    });
+    (child, addr, log)
 }
 
 /// The `history` frame, unpacked.
