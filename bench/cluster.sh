@@ -38,7 +38,9 @@ pids=()
 urls=()
 instance() { # backend prefix
   port=$((port + 1))
-  local args=(--bind "127.0.0.1:$port" --static-dir /nonexistent --max-connections-per-ip 20000)
+  local args=(--bind "127.0.0.1:$port" --static-dir /nonexistent --max-connections-per-ip 20000 \
+    --address-rate-limit 1000000 --address-rate-burst 1000000 \
+    --join-rate-limit 1000000 --join-rate-burst 1000000)
   case "$1" in
     sqlite) args+=(--db "$work/chat-$port.db") ;;
     redis) args+=(--redis-url "redis://127.0.0.1:$redis_port" --redis-prefix "$2") ;;

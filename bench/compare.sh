@@ -7,7 +7,7 @@
 #   SCENARIOS=10k-40 ROUNDS=7 bash bench/compare.sh   # some scenarios only
 #
 # Servers: `chat` (this project, release, durable SQLite history, every limit
-# on; only the per-IP connection cap raised, since all clients come from
+# on; only the per-address caps and budgets raised, since all clients come from
 # 127.0.0.1), `raw` (bare tokio-tungstenite broadcast), `node` (Node.js ws).
 # Scenarios:
 #   idle     5,000 idle connections: server RSS per connection.
@@ -37,7 +37,9 @@ start() { # name -> sets $pid, $url
   port=$((port + 1))
   case "$1" in
     chat) "$root/target/release/server" --bind "127.0.0.1:$port" --db "$work/chat-$port.db" \
-            --static-dir /nonexistent --max-connections-per-ip 20000 2>"$work/chat.log" & ;;
+            --static-dir /nonexistent --max-connections-per-ip 20000 \
+            --address-rate-limit 1000000 --address-rate-burst 1000000 \
+            --join-rate-limit 1000000 --join-rate-burst 1000000 2>"$work/chat.log" & ;;
     raw) PORT=$port "$work/raw-tokio/target/release/raw-tokio-peer" >/dev/null & ;;
     node) PORT=$port node "$work/node-ws/server.js" >/dev/null & ;;
   esac

@@ -25,6 +25,8 @@ run() { # store scenario loadgen-args...
   ./target/release/server --bind "127.0.0.1:$port" --db "$db" --static-dir /nonexistent \
     --history 0 --fanout-capacity 65536 --rate-limit 1000000 --rate-burst 1000000 \
     --max-connections-per-ip 20000 \
+    --address-rate-limit 1000000 --address-rate-burst 1000000 \
+    --join-rate-limit 1000000 --join-rate-burst 1000000 \
     2>"$work/server.log" &
   local pid=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -63,13 +63,42 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 16 * 1024)]
     pub max_frame_bytes: usize,
 
-    /// Frames per second one connection may send, on average.
+    /// Frames per second one connection may send, on average (pings
+    /// included), and messages per second one name may post, across all
+    /// its connections.
     #[arg(long, env = "CHAT_RATE_LIMIT", default_value_t = 5.0)]
     pub rate_limit: f64,
 
-    /// Frames one connection may send at once, above the average.
+    /// Frames one connection may send, and messages one name may post, at
+    /// once above the average.
     #[arg(long, env = "CHAT_RATE_BURST", default_value_t = 10)]
     pub rate_burst: u32,
+
+    /// Messages per second one address (an IPv6 /64) may post, whatever the
+    /// names and connections.
+    #[arg(long, env = "CHAT_ADDRESS_RATE_LIMIT", default_value_t = 20.0)]
+    pub address_rate_limit: f64,
+
+    /// Messages one address may post at once above its average.
+    #[arg(long, env = "CHAT_ADDRESS_RATE_BURST", default_value_t = 40)]
+    pub address_rate_burst: u32,
+
+    /// WebSocket connections per second one address may open, on average;
+    /// beyond it the upgrade gets 429 with Retry-After.
+    #[arg(long, env = "CHAT_JOIN_RATE_LIMIT", default_value_t = 2.0)]
+    pub join_rate_limit: f64,
+
+    /// WebSocket connections one address may open at once above the average.
+    #[arg(long, env = "CHAT_JOIN_RATE_BURST", default_value_t = 20)]
+    pub join_rate_burst: u32,
+
+    /// Bytes of older history per second one address may page through.
+    #[arg(long, env = "CHAT_HISTORY_RATE_BYTES", default_value_t = 256 * 1024)]
+    pub history_rate_bytes: u64,
+
+    /// Bytes of older history one address may read at once above the rate.
+    #[arg(long, env = "CHAT_HISTORY_BURST_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub history_burst_bytes: u32,
 
     /// Refused frames in a row after which a connection is closed (1008).
     #[arg(long, env = "CHAT_RATE_STRIKES", default_value_t = 20)]

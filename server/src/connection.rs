@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use protocol::{
-    validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame, TYPING_INTERVAL_MS,
-};
+use protocol::{validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
@@ -20,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
 
+use crate::budget::Budgets;
 use crate::config::Config;
 use crate::limits::RateLimiter;
 use crate::message_log::OlderError;
@@ -92,6 +91,7 @@ impl SessionLimits {
 pub struct Context {
     pub room: Arc<Room>,
     pub limits: Arc<SessionLimits>,
+    pub(crate) budgets: Arc<Budgets>,
     pub peer: Option<SocketAddr>,
 }
 
@@ -155,11 +155,11 @@ struct Session {
     presence: PresenceGuard,
     room: Arc<Room>,
     limits: Arc<SessionLimits>,
+    /// What this connection's address and name may still spend.
+    budgets: Arc<Budgets>,
     rate: RateLimiter,
     /// Frames refused in a row for the rate limit.
     strikes: u32,
-    /// When this connection's typing was last relayed.
-    last_typing: Option<Instant>,
     /// When the client was last heard from: any frame, or the pong to a
     /// ping, counts.
     last_heard: Instant,
@@ -348,7 +348,13 @@ impl Session {
             after,
             fanout,
             presence,
-            context: Context { room, limits, peer },
+            context:
+                Context {
+                    room,
+                    limits,
+                    budgets,
+                    peer,
+                },
         } = entered;
         let user = presence.user();
         tracing::info!(?peer, %user, ?after, "connected");
@@ -360,9 +366,9 @@ impl Session {
             action: None,
             presence,
             room,
+            budgets,
             rate: RateLimiter::new(limits.rate, limits.burst, now.into_std()),
             strikes: 0,
-            last_typing: None,
             last_heard: now,
             next_ping: now + limits.ping_interval,
             limits,
@@ -415,7 +421,11 @@ impl Session {
                 answer = poll_action(&mut self.action), if self.action.is_some() => {
                     self.action = None;
                     if let Some(answer) = answer {
-                        self.answer(&answer);
+                        let bytes = self.answer(&answer);
+                        if let (ServerFrame::Older { .. }, Some(peer)) = (&answer, self.peer) {
+                            let now = std::time::Instant::now();
+                            self.budgets.read_history(peer.ip(), bytes, now);
+                        }
                     }
                     Ok(())
                 }
@@ -516,27 +526,26 @@ impl Session {
         let text = match message {
             Message::Text(text) => Some(text),
             Message::Binary(_) => None,
-            // tungstenite answers pings and close handshakes itself.
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
-                return Ok(());
+            // tungstenite answers pings itself, but they cost: counted like
+            // frames, a ping flood ends in a close.
+            Message::Ping(_) | Message::Pong(_) => {
+                return match self.rate.try_take(std::time::Instant::now()) {
+                    Ok(()) => Ok(()),
+                    Err(_) => self.strike(),
+                };
             }
+            // tungstenite answers close handshakes itself.
+            Message::Close(_) | Message::Frame(_) => return Ok(()),
         };
         let user = self.presence.user();
         let parsed = text.as_deref().map(ClientFrame::parse);
         if let Err(wait) = self.rate.try_take(std::time::Instant::now()) {
-            self.strikes += 1;
-            if self.strikes >= self.limits.strikes {
-                return Err(Ended::Flooding);
-            }
             let client_id = match &parsed {
                 Some(Ok(ClientFrame::Send { client_id, .. })) => Some(client_id.clone()),
                 _ => None,
             };
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-            self.answer(&ServerFrame::rate_limited(wait_ms, client_id));
-            return Ok(());
+            return self.refuse_for_rate(wait, client_id);
         }
-        self.strikes = 0;
         let answer = match parsed {
             None => {
                 tracing::info!(%user, "refused binary frame");
@@ -549,22 +558,45 @@ impl Session {
                 tracing::info!(%user, code = error.code().as_str(), %error, "refused frame");
                 error.to_frame()
             }
-            Some(Ok(frame)) => match self.act(frame) {
-                Some(answer) => answer,
-                None => return Ok(()),
-            },
+            Some(Ok(frame)) => return self.act(frame),
         };
+        self.strikes = 0;
         self.answer(&answer);
         Ok(())
     }
 
+    /// Counts a frame refused for a rate limit; too many in a row end the
+    /// session.
+    fn strike(&mut self) -> Result<(), Ended> {
+        self.strikes += 1;
+        if self.strikes >= self.limits.strikes {
+            Err(Ended::Flooding)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Refuses a frame over a rate limit with the wait, naming the message
+    /// (`client_id`) when it was one.
+    fn refuse_for_rate(&mut self, wait: Duration, client_id: Option<String>) -> Result<(), Ended> {
+        self.strike()?;
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.answer(&ServerFrame::rate_limited(wait_ms, client_id));
+        Ok(())
+    }
+
     /// Carries out a valid frame: answers at once, or starts the action
-    /// that will.
-    fn act(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
+    /// that will. A frame over its address's or name's budget is refused.
+    fn act(&mut self, frame: ClientFrame) -> Result<(), Ended> {
         let room = Arc::clone(&self.room);
         let user = self.presence.user().to_owned();
+        let address = self.peer.map(|peer| peer.ip());
+        let now = std::time::Instant::now();
         let action: Action = match frame {
             ClientFrame::Send { client_id, msg } => {
+                if let Err(wait) = self.budgets.post(&user, address, now) {
+                    return self.refuse_for_rate(wait, Some(client_id));
+                }
                 let reply = self.direct_sender();
                 Box::pin(async move {
                     match room.post(&user, msg, client_id.clone(), reply).await {
@@ -578,6 +610,11 @@ impl Session {
                 })
             }
             ClientFrame::LoadOlder { before, limit } => {
+                if let Some(address) = address {
+                    if let Err(wait) = self.budgets.may_read_history(address, now) {
+                        return self.refuse_for_rate(wait, None);
+                    }
+                }
                 let limit = usize::try_from(limit).unwrap_or(usize::MAX);
                 Box::pin(async move {
                     Some(match room.older(before, limit).await {
@@ -600,21 +637,24 @@ impl Session {
                 })
             }
             ClientFrame::Typing => {
-                let now = Instant::now();
-                let quiet = Duration::from_millis(TYPING_INTERVAL_MS);
-                if self.last_typing.is_some_and(|last| now - last < quiet) {
-                    return None;
+                // Once per interval per name, whichever tab types.
+                if !self.budgets.typing(&user, now) {
+                    return Ok(());
                 }
-                self.last_typing = Some(now);
                 Box::pin(async move {
                     room.typing(&user).await;
                     None
                 })
             }
-            ClientFrame::Ping => return Some(ServerFrame::Pong),
+            ClientFrame::Ping => {
+                self.strikes = 0;
+                self.answer(&ServerFrame::Pong);
+                return Ok(());
+            }
         };
+        self.strikes = 0;
         self.action = Some(action);
-        None
+        Ok(())
     }
 
     /// Where the room can answer this connection alone.
@@ -625,9 +665,11 @@ impl Session {
         DirectSender(sender.clone())
     }
 
-    /// Queues an answer to the client.
-    fn answer(&mut self, frame: &ServerFrame) {
-        self.transport.push(wire::text(&frame.to_json()));
+    /// Queues an answer to the client; returns its size in bytes.
+    fn answer(&mut self, frame: &ServerFrame) -> usize {
+        let json = frame.to_json();
+        self.transport.push(wire::text(&json));
+        json.len()
     }
 }
 

@@ -17,6 +17,7 @@
 //!   several instances).
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
 
+mod budget;
 pub mod cluster;
 pub mod config;
 pub mod connection;
@@ -42,6 +43,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use budget::{BudgetRates, Budgets};
 pub use config::Config;
 use connection::SessionLimits;
 use limits::{Admission, OriginPolicy};
@@ -49,8 +51,9 @@ use room::Room;
 use store::StoreError;
 
 /// File descriptors kept for everything but client connections: the
-/// database and its journal, Redis, the static files being served.
-const RESERVED_FILES: usize = 64;
+/// database and its journal, Redis, the static files being served, and
+/// the refusals being answered.
+const RESERVED_FILES: usize = 48 + listener::REFUSALS_IN_FLIGHT;
 
 /// How long connections get to say goodbye after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -62,6 +65,7 @@ pub struct AppState {
     pub limits: Arc<SessionLimits>,
     pub admission: Arc<Admission>,
     pub origins: Arc<OriginPolicy>,
+    pub(crate) budgets: Arc<Budgets>,
     /// Every connection task, so shutdown can wait for them to finish.
     pub connections: TaskTracker,
 }
@@ -124,6 +128,7 @@ pub async fn run(
             &config.allowed_origins,
             config.require_origin,
         )),
+        budgets: Arc::new(Budgets::new(BudgetRates::from_config(&config))),
         connections: TaskTracker::new(),
     };
     let routes = warp::service(routes::routes(state.clone(), &config));
@@ -135,8 +140,10 @@ pub async fn run(
         room.flush_presence()
     }));
     let room = Arc::clone(&state.room);
+    let budgets = Arc::clone(&state.budgets);
     tokio::spawn(every(state.limits.clock_tick(), token.clone(), move || {
-        room.tick()
+        room.tick();
+        budgets.forget_refilled(std::time::Instant::now());
     }));
     let room = Arc::clone(&state.room);
     let shutdown = async move {

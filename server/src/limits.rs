@@ -28,15 +28,42 @@ impl RateLimiter {
 
     /// Takes a token if there is one; otherwise says how long until there is.
     pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        match self.wait(now, 1.0) {
+            wait if wait.is_zero() => {
+                self.spend(now, 1.0);
+                Ok(())
+            }
+            wait => Err(wait),
+        }
+    }
+
+    /// How long until the bucket holds `tokens` (zero if it does now).
+    pub fn wait(&mut self, now: Instant, tokens: f64) -> Duration {
+        self.refill(now);
+        if self.tokens >= tokens {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((tokens - self.tokens) / self.rate)
+        }
+    }
+
+    /// Takes `tokens`, into debt if there are not that many: a cost known
+    /// only afterwards (the size of an answer) is still paid.
+    pub fn spend(&mut self, now: Instant, tokens: f64) {
+        self.refill(now);
+        self.tokens -= tokens;
+    }
+
+    /// Whether the bucket has refilled, and so is the same as a new one.
+    pub fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.tokens >= self.burst
+    }
+
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
-        }
     }
 }
 

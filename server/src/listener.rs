@@ -24,6 +24,7 @@ use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
@@ -40,6 +41,10 @@ pub(crate) struct Peer(pub(crate) SocketAddr);
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// How long a refused connection may take to read its 503.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Refused connections being answered at once; further ones are closed
+/// without an answer, so that refusing costs a bounded number of file
+/// descriptors (counted in the server's reserve).
+pub(crate) const REFUSALS_IN_FLIGHT: usize = 16;
 
 /// Serves `routes` on `listener` until `shutdown` resolves, then lets the
 /// HTTP connections under way finish (WebSockets are not among them: they
@@ -56,6 +61,7 @@ pub(crate) async fn serve<S>(
 {
     let stopping = CancellationToken::new();
     let connections = TaskTracker::new();
+    let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
     let mut shutdown = pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -72,7 +78,12 @@ pub(crate) async fn serve<S>(
             Ok(ticket) => ticket,
             Err(refusal) => {
                 tracing::debug!(%peer, %refusal, "refused a connection");
-                tokio::spawn(refuse(stream, refusal));
+                if let Ok(permit) = Arc::clone(&refusals).try_acquire_owned() {
+                    tokio::spawn(async move {
+                        refuse(stream, refusal).await;
+                        drop(permit);
+                    });
+                }
                 continue;
             }
         };

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -58,6 +59,12 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                     let text = "This page's origin may not open the chat's WebSocket.\n";
                     return warp::reply::with_status(text, StatusCode::FORBIDDEN).into_response();
                 }
+                if let Some(peer) = peer {
+                    if let Err(wait) = state.budgets.join(peer.ip(), Instant::now()) {
+                        tracing::debug!(%peer, "refused a WebSocket: joining too often");
+                        return too_many_joins(wait);
+                    }
+                }
                 let state = state.clone();
                 let config = socket_config(state.limits.max_frame_bytes);
                 request.accept(
@@ -69,6 +76,7 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                         let context = connection::Context {
                             room: Arc::clone(&state.room),
                             limits: Arc::clone(&state.limits),
+                            budgets: Arc::clone(&state.budgets),
                             peer,
                         };
                         connection::serve(socket, query, context)
@@ -84,6 +92,15 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
         warp::reply::with_header(reply, "upgrade", "websocket").into_response()
     });
     upgrade.or(not_upgrade).unify().boxed()
+}
+
+/// `429 Too Many Requests` for an address that opens WebSockets faster
+/// than its budget allows, with the wait in whole seconds.
+fn too_many_joins(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let text = format!("Too many connections opened from your address; retry in {seconds} s.\n");
+    let reply = warp::reply::with_status(text, StatusCode::TOO_MANY_REQUESTS);
+    warp::reply::with_header(reply, "retry-after", seconds.to_string()).into_response()
 }
 
 /// Per-connection buffers sized for a chat, not for bulk transfer:

@@ -61,9 +61,16 @@ pub fn test_config(data: &tempfile::TempDir) -> Config {
         config.redis_url = Some(url);
         config.redis_prefix = redis_prefix(data.path());
     }
-    // Tests send fast; the rate limit has tests of its own.
+    // Tests send fast, all from one address; the rate limits and budgets
+    // have tests of their own.
     config.rate_limit = 10_000.0;
     config.rate_burst = 10_000;
+    config.address_rate_limit = 10_000.0;
+    config.address_rate_burst = 10_000;
+    config.join_rate_limit = 10_000.0;
+    config.join_rate_burst = 10_000;
+    config.history_rate_bytes = 1 << 40;
+    config.history_burst_bytes = u32::MAX;
     config
 }
 
@@ -215,6 +222,13 @@ pub async fn start_binary_with(
         // Tests send fast, and a fresh client's history holds a whole test.
         .args(["--history", "1000"])
         .args(["--rate-limit", "10000", "--rate-burst", "10000"])
+        .args([
+            "--address-rate-limit",
+            "10000",
+            "--address-rate-burst",
+            "10000",
+        ])
+        .args(["--join-rate-limit", "10000", "--join-rate-burst", "10000"])
         .arg("--db")
         .arg(db)
         .args(extra_args)
@@ -281,6 +295,24 @@ pub async fn connect(addr: SocketAddr, user: &str, after: Option<u64>) -> Client
         .await
         .expect("websocket connects");
     Client { ws }
+}
+
+/// Attempts a WebSocket connection with a raw query string from the
+/// loopback address `source` (any of 127.0.0.0/8), so that one test can be
+/// clients at many addresses.
+pub async fn try_connect_from(
+    source: std::net::Ipv4Addr,
+    addr: SocketAddr,
+    query: &str,
+) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from((source, 0)))
+        .expect("bind a loopback address");
+    let stream = socket.connect(addr).await.expect("tcp connect");
+    let url = format!("ws://{addr}/ws?{query}");
+    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
+    Ok(Client { ws })
 }
 
 /// Attempts a connection with a raw query string and, optionally, an

@@ -1,0 +1,310 @@
+//! What one address and one name may spend across all their connections.
+//!
+//! A connection's own token bucket (`limits::RateLimiter`) starts full, so
+//! on its own it is no limit for a client that reconnects, or opens fifty
+//! tabs: each new connection would bring a fresh burst. These budgets
+//! outlive connections: posts are counted per name and per address, typing
+//! per name, WebSocket upgrades per address, and history pages per address
+//! by the bytes they return. A bucket that has refilled is forgotten (it is
+//! the same as a new one), so memory follows the clients active in the
+//! last few seconds, not all that ever came.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::limits::{address_key, RateLimiter};
+
+/// A rate and the burst allowed above it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rate {
+    pub(crate) per_second: f64,
+    pub(crate) burst: u32,
+}
+
+/// The budgets' rates, from the config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BudgetRates {
+    pub(crate) posts_per_name: Rate,
+    pub(crate) posts_per_address: Rate,
+    pub(crate) typing_per_name: Rate,
+    pub(crate) joins_per_address: Rate,
+    pub(crate) history_bytes_per_address: Rate,
+}
+
+impl BudgetRates {
+    pub(crate) fn from_config(config: &Config) -> Self {
+        Self {
+            posts_per_name: Rate {
+                per_second: config.rate_limit,
+                burst: config.rate_burst,
+            },
+            posts_per_address: Rate {
+                per_second: config.address_rate_limit,
+                burst: config.address_rate_burst,
+            },
+            // One relay per typing interval, whichever tab types.
+            typing_per_name: Rate {
+                per_second: 1000.0 / protocol::TYPING_INTERVAL_MS as f64,
+                burst: 1,
+            },
+            joins_per_address: Rate {
+                per_second: config.join_rate_limit,
+                burst: config.join_rate_burst,
+            },
+            history_bytes_per_address: Rate {
+                per_second: config.history_rate_bytes as f64,
+                burst: config.history_burst_bytes,
+            },
+        }
+    }
+}
+
+/// What is being spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Spending {
+    Post,
+    Typing,
+    Join,
+    HistoryBytes,
+}
+
+/// Every address's and name's buckets.
+pub(crate) struct Budgets {
+    rates: BudgetRates,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Default)]
+struct Buckets {
+    by_address: HashMap<(IpAddr, Spending), RateLimiter>,
+    by_name: HashMap<(String, Spending), RateLimiter>,
+}
+
+impl Budgets {
+    pub(crate) fn new(rates: BudgetRates) -> Self {
+        Self {
+            rates,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// One message posted by `name` from `address`, or how long until one
+    /// may be. Both budgets must allow it; a refusal spends neither.
+    pub(crate) fn post(
+        &self,
+        name: &str,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let mut buckets = self.lock();
+        let Buckets {
+            by_address,
+            by_name,
+        } = &mut *buckets;
+        let by_name = bucket(
+            by_name,
+            (name.to_owned(), Spending::Post),
+            self.rates.posts_per_name,
+            now,
+        );
+        let mut by_address = address.map(|address| {
+            bucket(
+                by_address,
+                (address_key(address), Spending::Post),
+                self.rates.posts_per_address,
+                now,
+            )
+        });
+        let wait = by_name.wait(now, 1.0).max(
+            by_address
+                .as_mut()
+                .map_or(Duration::ZERO, |b| b.wait(now, 1.0)),
+        );
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        by_name.spend(now, 1.0);
+        if let Some(by_address) = by_address {
+            by_address.spend(now, 1.0);
+        }
+        Ok(())
+    }
+
+    /// Whether `name`'s typing may be relayed now (one relay per interval,
+    /// whichever of their connections types).
+    pub(crate) fn typing(&self, name: &str, now: Instant) -> bool {
+        let mut buckets = self.lock();
+        let key = (name.to_owned(), Spending::Typing);
+        let bucket = bucket(&mut buckets.by_name, key, self.rates.typing_per_name, now);
+        bucket.try_take(now).is_ok()
+    }
+
+    /// One WebSocket upgrade from `address`, or how long until one may be.
+    pub(crate) fn join(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.lock();
+        let key = (address_key(address), Spending::Join);
+        bucket(
+            &mut buckets.by_address,
+            key,
+            self.rates.joins_per_address,
+            now,
+        )
+        .try_take(now)
+    }
+
+    /// Whether `address` may read a history page now: it may while it is
+    /// not in debt for the bytes its earlier pages returned.
+    pub(crate) fn may_read_history(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.lock();
+        let key = (address_key(address), Spending::HistoryBytes);
+        let bucket = bucket(
+            &mut buckets.by_address,
+            key,
+            self.rates.history_bytes_per_address,
+            now,
+        );
+        match bucket.wait(now, 1.0) {
+            wait if wait.is_zero() => Ok(()),
+            wait => Err(wait),
+        }
+    }
+
+    /// Charges `address` for a history page of `bytes`, once its size is
+    /// known (the bucket may go into debt).
+    pub(crate) fn read_history(&self, address: IpAddr, bytes: usize, now: Instant) {
+        let mut buckets = self.lock();
+        let key = (address_key(address), Spending::HistoryBytes);
+        let bucket = bucket(
+            &mut buckets.by_address,
+            key,
+            self.rates.history_bytes_per_address,
+            now,
+        );
+        bucket.spend(now, bytes as f64);
+    }
+
+    /// Forgets the buckets that have refilled. Called on the room's clock.
+    pub(crate) fn forget_refilled(&self, now: Instant) {
+        let mut buckets = self.lock();
+        buckets.by_address.retain(|_, bucket| !bucket.is_full(now));
+        buckets.by_name.retain(|_, bucket| !bucket.is_full(now));
+    }
+
+    /// How many buckets are kept (for tests of the forgetting).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        let buckets = self.lock();
+        buckets.by_address.len() + buckets.by_name.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The bucket under `key`, a full one if there is none yet.
+fn bucket<K: Eq + Hash>(
+    buckets: &mut HashMap<K, RateLimiter>,
+    key: K,
+    rate: Rate,
+    now: Instant,
+) -> &mut RateLimiter {
+    buckets
+        .entry(key)
+        .or_insert_with(|| RateLimiter::new(rate.per_second, rate.burst, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates() -> BudgetRates {
+        let rate = |per_second, burst| Rate { per_second, burst };
+        BudgetRates {
+            posts_per_name: rate(5.0, 10),
+            posts_per_address: rate(20.0, 40),
+            typing_per_name: rate(1.0 / 3.0, 1),
+            joins_per_address: rate(2.0, 3),
+            history_bytes_per_address: rate(1000.0, 5000),
+        }
+    }
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    #[test]
+    fn a_name_has_one_budget_whatever_its_connections() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        for n in 0..10 {
+            let address = if n % 2 == 0 { A } else { B };
+            assert_eq!(budgets.post("alice", Some(address), now), Ok(()));
+        }
+        let wait = budgets.post("alice", Some(A), now).expect_err("spent");
+        assert_eq!(wait, Duration::from_millis(200));
+        assert_eq!(budgets.post("bob", Some(A), now), Ok(()));
+        let later = now + Duration::from_millis(200);
+        assert_eq!(budgets.post("alice", Some(A), later), Ok(()));
+    }
+
+    #[test]
+    fn an_address_has_one_budget_whatever_the_names() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        for n in 0..40 {
+            assert_eq!(budgets.post(&format!("user{n}"), Some(A), now), Ok(()));
+        }
+        assert!(budgets.post("fresh", Some(A), now).is_err());
+        // The refusal spent nothing of the name's own budget.
+        for _ in 0..10 {
+            assert_eq!(budgets.post("fresh", Some(B), now), Ok(()));
+        }
+    }
+
+    #[test]
+    fn history_pages_are_paid_for_by_size() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        assert_eq!(budgets.may_read_history(A, now), Ok(()));
+        budgets.read_history(A, 6000, now);
+        // In debt by 1,000 bytes, and one more to read again, at 1,000 a second.
+        let wait = budgets.may_read_history(A, now).expect_err("in debt");
+        assert_eq!(wait, Duration::from_millis(1001));
+        assert_eq!(budgets.may_read_history(A, now + wait), Ok(()));
+        assert_eq!(budgets.may_read_history(B, now), Ok(()));
+    }
+
+    #[test]
+    fn joins_and_typing_are_limited() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(budgets.join(A, now), Ok(()));
+        }
+        assert_eq!(budgets.join(A, now), Err(Duration::from_millis(500)));
+        assert!(budgets.typing("alice", now));
+        assert!(!budgets.typing("alice", now + Duration::from_secs(1)));
+        assert!(budgets.typing("alice", now + Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn refilled_buckets_are_forgotten() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        assert_eq!(budgets.join(A, now), Ok(()));
+        assert_eq!(budgets.post("alice", Some(B), now), Ok(()));
+        assert_eq!(budgets.kept(), 3);
+        budgets.forget_refilled(now);
+        assert_eq!(budgets.kept(), 3, "all still spent");
+        // Joins refill in half a second, posts in a fifth (name) and a
+        // twentieth (address).
+        budgets.forget_refilled(now + Duration::from_millis(250));
+        assert_eq!(budgets.kept(), 1);
+        budgets.forget_refilled(now + Duration::from_millis(500));
+        assert_eq!(budgets.kept(), 0);
+    }
+}
