@@ -301,9 +301,13 @@ async fn connect_once(
                         };
                         room.dispatch(action);
                     }
-                    Err(error) => gloo::console::warn!(format!("skipped an unreadable frame: {error}")),
+                    Err(error) => {
+                        gloo::console::warn!(format!("skipped an unreadable frame: {error}"));
+                    }
                 },
-                Some(Ok(Message::Bytes(_))) => gloo::console::warn!("skipped a binary frame"),
+                Some(Ok(Message::Bytes(_))) => {
+                    gloo::console::warn!("skipped a binary frame");
+                }
                 // `error`: always followed by `close`, which decides what next.
                 Some(Err(WebSocketError::ConnectionError)) => {
                     gloo::console::warn!("websocket error");
@@ -315,7 +319,9 @@ async fn connect_once(
                     }
                     return Ended::Dropped { welcomed };
                 }
-                Some(Err(error)) => gloo::console::warn!(format!("websocket: {error}")),
+                Some(Err(error)) => {
+                    gloo::console::warn!(format!("websocket: {error}"));
+                }
                 None => return Ended::Dropped { welcomed },
             },
             text = outgoing => match text {

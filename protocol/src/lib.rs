@@ -43,12 +43,16 @@
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "unicode")]
+mod names;
 mod validate;
 
 pub use frame::{
     ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame, HISTORY_PAGE_MAX,
     PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, TYPING_INTERVAL_MS,
 };
+#[cfg(feature = "unicode")]
+pub use names::canonical_username;
 pub use validate::{
     validate_client_id, validate_message, validate_username, ClientIdError, MessageError,
     UsernameError, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS,

@@ -25,6 +25,8 @@ pub enum UsernameError {
     TooLong,
     #[error("A username cannot contain control or invisible formatting characters.")]
     ForbiddenCharacter,
+    #[error("A username needs at least one visible character.")]
+    NothingVisible,
 }
 
 /// Why a message text was refused.
@@ -52,7 +54,7 @@ impl UsernameError {
         match self {
             Self::Empty => ErrorCode::EmptyUsername,
             Self::TooLong => ErrorCode::UsernameTooLong,
-            Self::ForbiddenCharacter => ErrorCode::InvalidUsername,
+            Self::ForbiddenCharacter | Self::NothingVisible => ErrorCode::InvalidUsername,
         }
     }
 }
@@ -75,10 +77,13 @@ impl ClientIdError {
 
 /// Characters that change how the text around them is displayed without
 /// showing themselves: in a name they let one user pose as another
-/// (`"\u{202E}ecila"` renders as "alice").
+/// (`"\u{202E}ecila"` renders as "alice"). The zero-width joiner is not
+/// among them: inside an emoji sequence it is part of what is drawn
+/// (`canonical_username`, on the server, refuses it anywhere else).
 fn is_invisible_format(c: char) -> bool {
     matches!(c,
-        '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+        '\u{200B}' | '\u{200C}' // zero-width space and non-joiner
+        | '\u{200E}' | '\u{200F}' // LRM, RLM
         | '\u{202A}'..='\u{202E}' // bidirectional embeddings and overrides
         | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
         | '\u{2066}'..='\u{2069}' // bidirectional isolates

@@ -1,0 +1,152 @@
+//! The whole username rule, with Unicode's tables: what the server binds.
+//!
+//! [`validate_username`](crate::validate_username) is the part both sides
+//! check (length, control and formatting characters); this is the rest,
+//! behind the `unicode` feature because its tables would cost the web
+//! client more than all its other code on names (the login page shows the
+//! server's refusal instead). It decides which names look like another
+//! name or like nothing:
+//!
+//! - names are compared, stored and shown in NFC, so `Zoë` typed with a
+//!   combining diaeresis is the same user as `Zoë` typed precomposed;
+//! - default-ignorable code points (soft hyphen, variation selectors, tags,
+//!   Hangul fillers, the combining grapheme joiner, ...) render as nothing,
+//!   so `bo\u{AD}b` would pass for `bob`: refused, except the zero-width
+//!   joiner and emoji presentation selector inside an emoji sequence
+//!   (`👩‍💻`, `❤️`), where they are part of what is drawn;
+//! - a name needs one visible character: not only spaces, marks or blank
+//!   symbols (`⠀`, the Braille blank, draws nothing).
+
+use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_properties::props::{
+    DefaultIgnorableCodePoint, ExtendedPictographic, GeneralCategory, GeneralCategoryGroup,
+    WhiteSpace,
+};
+use icu_properties::{CodePointMapData, CodePointSetData};
+
+use crate::UsernameError;
+
+const ZERO_WIDTH_JOINER: char = '\u{200D}';
+const EMOJI_PRESENTATION: char = '\u{FE0F}';
+const BRAILLE_BLANK: char = '\u{2800}';
+
+/// The name `validated` (a [`validate_username`](crate::validate_username)
+/// result) is bound and compared as: its NFC form, if it has no invisible
+/// character and at least one visible one.
+pub fn canonical_username(validated: &str) -> Result<String, UsernameError> {
+    let name = ComposingNormalizerBorrowed::new_nfc()
+        .normalize(validated)
+        .into_owned();
+    let chars: Vec<char> = name.chars().collect();
+    for (at, &c) in chars.iter().enumerate() {
+        if is_default_ignorable(c) && !joins_emoji(&chars, at) {
+            return Err(UsernameError::ForbiddenCharacter);
+        }
+    }
+    if !chars.iter().copied().any(is_visible) {
+        return Err(UsernameError::NothingVisible);
+    }
+    Ok(name)
+}
+
+fn is_default_ignorable(c: char) -> bool {
+    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+}
+
+fn is_pictographic(c: char) -> bool {
+    CodePointSetData::new::<ExtendedPictographic>().contains(c)
+}
+
+/// Whether the ignorable at `at` belongs to an emoji sequence: a
+/// presentation selector right after a pictograph, or a joiner between a
+/// pictograph (perhaps with its selector or skin tone) and another.
+fn joins_emoji(chars: &[char], at: usize) -> bool {
+    let before = chars[..at]
+        .iter()
+        .rev()
+        .copied()
+        .find(|&c| c != EMOJI_PRESENTATION && !is_skin_tone(c));
+    let after = chars.get(at + 1).copied();
+    match chars[at] {
+        EMOJI_PRESENTATION => chars[..at].last().copied().is_some_and(is_pictographic),
+        ZERO_WIDTH_JOINER => {
+            before.is_some_and(is_pictographic) && after.is_some_and(is_pictographic)
+        }
+        _ => false,
+    }
+}
+
+fn is_skin_tone(c: char) -> bool {
+    ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)
+}
+
+/// Whether `c` draws something by itself.
+fn is_visible(c: char) -> bool {
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    !(CodePointSetData::new::<WhiteSpace>().contains(c)
+        || is_default_ignorable(c)
+        || GeneralCategoryGroup::Mark.contains(category)
+        || c == BRAILLE_BLANK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_compared_in_nfc() {
+        let decomposed = "Zoe\u{308}";
+        assert_eq!(canonical_username(decomposed), Ok("Zo\u{EB}".to_owned()));
+        assert_eq!(canonical_username("Zo\u{EB}"), Ok("Zo\u{EB}".to_owned()));
+    }
+
+    #[test]
+    fn invisible_characters_that_pass_for_nothing_are_refused() {
+        for spoof in [
+            "bo\u{AD}b",
+            "bob\u{FE0F}",
+            "bob\u{E0041}",
+            "bo\u{34F}b",
+            "bob\u{180E}",
+            "bob\u{61C}",
+            "bo\u{200D}b",
+            "\u{3164}",
+            "a\u{3164}",
+            "\u{115F}",
+            "\u{FFA0}x",
+            "\u{1F600}\u{200D}",
+        ] {
+            assert_eq!(
+                canonical_username(spoof),
+                Err(UsernameError::ForbiddenCharacter),
+                "{spoof:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_needs_a_visible_character() {
+        for blank in ["\u{2800}", "\u{301}", "\u{301}\u{302}", "\u{2800}\u{2800}"] {
+            assert_eq!(
+                canonical_username(blank),
+                Err(UsernameError::NothingVisible),
+                "{blank:?}"
+            );
+        }
+        assert_eq!(canonical_username("a\u{301}"), Ok("\u{E1}".to_owned()));
+    }
+
+    #[test]
+    fn emoji_sequences_keep_their_joiners_and_selectors() {
+        for emoji in [
+            "\u{1F469}\u{200D}\u{1F4BB}",                   // woman technologist
+            "\u{2764}\u{FE0F}",                             // red heart
+            "\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",           // rainbow flag
+            "\u{1F44B}\u{1F3FD}",                           // waving hand, skin tone
+            "\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB} Zo\u{EB}", // with a tone, and a name
+            "闲聊",
+        ] {
+            assert_eq!(canonical_username(emoji), Ok(emoji.to_owned()), "{emoji:?}");
+        }
+    }
+}
