@@ -14,6 +14,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+/// The toolchain every step builds with (the client's release build aside):
+/// pinned, so that a newer Rust's new lints cannot turn `clippy -D
+/// warnings` red on a new machine while an older one stays green. Not a
+/// `rust-toolchain.toml`: rustup no longer installs a toolchain a file
+/// names, so on a new machine the first `cargo xtask` would stop there.
+const TOOLCHAIN: &str = "1.95.0";
 /// trunk 0.22 needs a newer rustc than this project's; 0.21.14 is verified.
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -147,13 +153,7 @@ enum ClientToolchain {
 }
 
 fn install_build_tools() -> Result<ClientToolchain> {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
-        step(
-            "adding the wasm32 target",
-            Command::new("rustup").args(["target", "add", WASM_TARGET]),
-        )?;
-    }
+    install_toolchain()?;
     if !reports_version("trunk", TRUNK_VERSION) {
         step(
             "installing trunk (about 9 minutes, once)",
@@ -170,6 +170,46 @@ fn install_build_tools() -> Result<ClientToolchain> {
         )?;
     }
     Ok(install_client_toolchain())
+}
+
+/// Installs [`TOOLCHAIN`] with what the steps use (rustfmt, clippy, the
+/// wasm target) when any of it is missing.
+fn install_toolchain() -> Result {
+    let installed = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        TOOLCHAIN,
+    ]))
+    .unwrap_or_default();
+    let needed = [
+        "rustfmt".to_owned(),
+        "clippy".to_owned(),
+        format!("rust-std-{WASM_TARGET}"),
+    ];
+    let has = |component: &String| {
+        installed
+            .lines()
+            .any(|line| line.trim().starts_with(component.as_str()))
+    };
+    if needed.iter().all(has) {
+        return Ok(());
+    }
+    step(
+        &format!("installing Rust {TOOLCHAIN} with rustfmt, clippy and the wasm32 target (once)"),
+        Command::new("rustup").args([
+            "toolchain",
+            "install",
+            TOOLCHAIN,
+            "--profile",
+            "minimal",
+            "--component",
+            "rustfmt,clippy",
+            "--target",
+            WASM_TARGET,
+        ]),
+    )
 }
 
 /// Installs the pinned nightly with `rust-src` when missing. A machine that
@@ -321,6 +361,7 @@ fn build_client(toolchain: ClientToolchain) -> Result {
     let mut trunk = Command::new("trunk");
     trunk
         .args(["build", "--release"])
+        .env("RUSTUP_TOOLCHAIN", TOOLCHAIN)
         .current_dir(workspace_root());
     if let ClientToolchain::PinnedNightly = toolchain {
         let library = client_toolchain_library()?;
@@ -377,9 +418,13 @@ fn is_root() -> bool {
     output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
 }
 
+/// cargo of [`TOOLCHAIN`], through rustup's proxy (`$CARGO` is the cargo
+/// of whatever toolchain ran xtask).
 fn cargo() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(workspace_root());
+    let mut command = Command::new("cargo");
+    command
+        .env("RUSTUP_TOOLCHAIN", TOOLCHAIN)
+        .current_dir(workspace_root());
     command
 }
 
