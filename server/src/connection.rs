@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
-use protocol::{validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame};
+use protocol::{
+    canonical_username, validate_client_id, validate_username, ClientFrame, ErrorCode, ServerFrame,
+};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
@@ -187,7 +189,8 @@ async fn enter(mut socket: Socket, query: JoinQuery, context: Context) -> Option
         .and_then(|token| validate_client_id(token).ok());
     // A refusal: the `error` frame to send first, if the client is owed
     // one, and the close.
-    let joined = match validate_username(&query.user) {
+    let name = validate_username(&query.user).and_then(canonical_username);
+    let joined = match name.as_deref() {
         Err(error) => Err((Some(error.code()), error.to_string(), CloseCode::Policy)),
         Ok(user) => match room.join(user, token, query.after).await {
             Ok(joined) => Ok((user, joined)),

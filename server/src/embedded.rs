@@ -204,10 +204,12 @@ fn commit(
                 }
             }
             tracing::debug!(messages = stored.len(), "committed");
+            feed.storage.record(true);
             feed.publish(stored);
         }
         Err(error) => {
             tracing::error!(%error, messages = batch.len(), "cannot store messages");
+            feed.storage.record(false);
             for (new, reply) in batch.iter().zip(replies) {
                 let frame = not_posted(ErrorCode::StorageUnavailable, new.client_id.clone());
                 let _ = reply.try_send(&frame);

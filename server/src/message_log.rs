@@ -10,12 +10,37 @@
 //! - [`RedisLog`]: a Redis stream shared by several instances, each
 //!   following it and fanning out to its own clients.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use protocol::{ErrorCode, Posted, ServerFrame};
 
 use crate::cluster::RedisLog;
 use crate::connection::DirectSender;
 use crate::embedded::EmbeddedLog;
 use crate::store::StoreError;
+
+/// Whether this instance could store messages at its last attempt (a
+/// commit, an append, a read of the Redis stream): what `/healthz`
+/// reports, so that a load balancer stops sending users to an instance that
+/// would refuse every message.
+#[derive(Debug, Clone)]
+pub struct StorageHealth(Arc<AtomicBool>);
+
+impl StorageHealth {
+    pub fn new() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+
+    /// Records the outcome of an attempt to store or read.
+    pub fn record(&self, ok: bool) {
+        self.0.store(ok, Ordering::Relaxed);
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 pub enum MessageLog {
     Embedded(EmbeddedLog),

@@ -24,7 +24,7 @@ use crate::cluster::{self, ClusterPresence, PresenceCommand};
 use crate::config::Config;
 use crate::connection::DirectSender;
 use crate::embedded::EmbeddedLog;
-use crate::message_log::{MessageLog, OlderError, RoomClosed, Window};
+use crate::message_log::{MessageLog, OlderError, RoomClosed, StorageHealth, Window};
 use crate::presence::{Presence, Taken};
 use crate::store::StoreError;
 use crate::wire;
@@ -217,6 +217,11 @@ impl Room {
         let _ = live.fanout.send(Broadcast::ShuttingDown);
     }
 
+    /// Whether this instance could store messages at its last attempt.
+    pub fn storage_ok(&self) -> bool {
+        self.feed.storage.is_ok()
+    }
+
     /// How many connections are subscribed (on this instance).
     pub fn connections(&self) -> usize {
         self.feed.lock().fanout.receiver_count()
@@ -262,6 +267,8 @@ pub struct Feed {
     live: Arc<Mutex<Live>>,
     /// The newest id published, for clients waiting to catch up.
     published: Arc<watch::Sender<u64>>,
+    /// Whether the log could store at its last attempt.
+    pub storage: StorageHealth,
 }
 
 struct Live {
@@ -298,6 +305,7 @@ impl Feed {
         Self {
             live: Arc::new(Mutex::new(live)),
             published: Arc::new(watch::channel(0).0),
+            storage: StorageHealth::new(),
         }
     }
 

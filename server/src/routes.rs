@@ -120,14 +120,26 @@ fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
         .max_message_size(Some(max_frame_bytes))
 }
 
-/// `GET /healthz`: the process is up and serving; reports open connections.
+/// `GET /healthz`: whether this instance serves and can store messages
+/// (`503` when its last commit, append or read of the log failed), and its
+/// open connections.
 fn health(state: AppState) -> BoxedFilter<(Response,)> {
     warp::get()
         .and(warp::path("healthz"))
         .and(warp::path::end())
         .map(move || {
-            let body = json!({ "status": "ok", "connections": state.room.connections() });
-            warp::reply::json(&body).into_response()
+            let storage_ok = state.room.storage_ok();
+            let body = json!({
+                "status": if storage_ok { "ok" } else { "unavailable" },
+                "storage": if storage_ok { "ok" } else { "failing" },
+                "connections": state.room.connections(),
+            });
+            let status = if storage_ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            warp::reply::with_status(warp::reply::json(&body), status).into_response()
         })
         .boxed()
 }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use protocol::{ChatMessage, Posted};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -18,6 +18,8 @@ pub enum StoreError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("the database {0} can only be read (check its and its directory's permissions): refusing to start a room that cannot store messages")]
+    ReadOnly(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the database holds an id that does not fit the protocol: {0}")]
@@ -79,6 +81,11 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(open_error)?;
+        // SQLite opens a file it may not write read-only, without an error:
+        // every send would then fail.
+        if conn.is_readonly(MAIN_DB).map_err(open_error)? {
+            return Err(StoreError::ReadOnly(path.display().to_string()));
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")

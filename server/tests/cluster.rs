@@ -211,6 +211,8 @@ async fn nothing_acknowledged_is_lost_when_redis_restarts_mid_stream() {
         }
         other => panic!("expected a storage error, got {other:?}"),
     }
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 503, "Redis is down: {body}");
     let mut dave = server.connect("dave").await;
     match dave.recv().await {
         ServerFrame::Error { code, .. } => assert_eq!(code, ErrorCode::StorageUnavailable),

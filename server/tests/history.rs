@@ -262,11 +262,19 @@ async fn a_failed_write_is_refused_to_the_sender_and_nothing_is_broadcast() {
         other => panic!("expected a storage error, got {other:?}"),
     }
 
+    // The instance says it cannot store, so a load balancer can skip it.
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""storage":"failing""#), "{body}");
+
     // Repaired: the next message is the first one anybody sees, with id 1.
     saboteur.repair();
     alice.say("kept", "stored").await;
     let posted = bob.recv_message().await;
     assert_eq!((posted.message.id, posted.client_id.as_str()), (1, "kept"));
     assert_eq!(alice.recv_message().await, posted);
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""storage":"ok""#), "{body}");
     server.stop().await;
 }

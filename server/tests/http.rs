@@ -98,3 +98,50 @@ fn an_unopenable_database_is_a_clear_startup_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Makes `file` unwritable, even for root (`chattr +i`; root ignores
+/// permissions); undone on drop so the temporary directory can go.
+struct ReadOnly<'a>(&'a std::path::Path);
+
+impl<'a> ReadOnly<'a> {
+    fn make(file: &'a std::path::Path) -> Self {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+        if root {
+            let status = Command::new("chattr").arg("+i").arg(file).status();
+            assert!(status.is_ok_and(|s| s.success()), "chattr +i");
+        } else {
+            let mut permissions = std::fs::metadata(file).expect("stat").permissions();
+            permissions.set_readonly(true);
+            std::fs::set_permissions(file, permissions).expect("chmod");
+        }
+        Self(file)
+    }
+}
+
+impl Drop for ReadOnly<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+    }
+}
+
+#[test]
+fn a_database_that_can_only_be_read_is_refused_at_start() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let db = data.path().join("chat.db");
+    // An empty file is an empty SQLite database.
+    std::fs::write(&db, b"").expect("create the database file");
+    let _read_only = ReadOnly::make(&db);
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("run the server binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("can only be read"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

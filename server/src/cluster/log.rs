@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::Keys;
 use crate::config::Config;
 use crate::connection::DirectSender;
-use crate::message_log::Window;
+use crate::message_log::{StorageHealth, Window};
 use crate::room::Feed;
 use crate::shutdown::Background;
 use crate::store::StoreError;
@@ -70,6 +70,7 @@ pub struct RedisLog {
     append: Script,
     stop: CancellationToken,
     follower: Background<JoinHandle<()>>,
+    storage: StorageHealth,
 }
 
 impl RedisLog {
@@ -101,6 +102,7 @@ impl RedisLog {
             append: Script::new(APPEND),
             stop,
             follower: Background::new(task),
+            storage: feed.storage.clone(),
         })
     }
 
@@ -120,6 +122,7 @@ impl RedisLog {
             .arg(RESEND_MEMORY_SECS)
             .invoke_async(&mut self.redis.clone())
             .await;
+        self.storage.record(outcome.is_ok());
         let answer = match outcome {
             Ok((1, ..)) => return,
             Ok((_, id, date_time, original)) => {
@@ -254,6 +257,7 @@ impl Follower {
                 () = stop.cancelled() => return,
                 read = read => read,
             };
+            self.feed.storage.record(read.is_ok());
             match read {
                 Ok(reply) => {
                     if !healthy {
