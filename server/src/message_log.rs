@@ -27,11 +27,14 @@ use crate::store::StoreError;
 #[derive(Debug, Clone)]
 pub struct StorageHealth(Arc<AtomicBool>);
 
-impl StorageHealth {
-    pub fn new() -> Self {
+/// Healthy until an attempt fails.
+impl Default for StorageHealth {
+    fn default() -> Self {
         Self(Arc::new(AtomicBool::new(true)))
     }
+}
 
+impl StorageHealth {
     /// Records the outcome of an attempt to store or read.
     pub fn record(&self, ok: bool) {
         self.0.store(ok, Ordering::Relaxed);

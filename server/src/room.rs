@@ -305,7 +305,7 @@ impl Feed {
         Self {
             live: Arc::new(Mutex::new(live)),
             published: Arc::new(watch::channel(0).0),
-            storage: StorageHealth::new(),
+            storage: StorageHealth::default(),
         }
     }
 
