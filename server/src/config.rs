@@ -104,6 +104,18 @@ pub struct Config {
     #[arg(long, env = "CHAT_RATE_STRIKES", default_value_t = 20)]
     pub rate_strikes: u32,
 
+    /// The origins (`scheme://host[:port]`) the chat's pages are served
+    /// from, such as https://chat.example: the WebSocket accepts pages from
+    /// these (and `--allowed-origin`) only. Default: this machine's forms of
+    /// the bound address (http://127.0.0.1:PORT, http://localhost:PORT).
+    /// Repeat or separate with commas.
+    #[arg(
+        long = "public-origin",
+        env = "CHAT_PUBLIC_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub public_origins: Vec<String>,
+
     /// Origins, besides the server's own, whose pages may open a WebSocket
     /// (e.g. http://127.0.0.1:8080 for `trunk serve`). Repeat or separate
     /// with commas.

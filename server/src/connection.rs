@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
@@ -286,6 +287,7 @@ enum Ended {
     Unresponsive,
     FrameTooLarge,
     InvalidUtf8,
+    ProtocolViolation(ProtocolError),
     Flooding,
     ShuttingDown,
 }
@@ -300,6 +302,7 @@ impl std::fmt::Display for Ended {
             Self::Unresponsive => f.write_str("client stopped answering pings"),
             Self::FrameTooLarge => f.write_str("frame too large"),
             Self::InvalidUtf8 => f.write_str("text frame with invalid UTF-8"),
+            Self::ProtocolViolation(error) => write!(f, "WebSocket protocol violation: {error}"),
             Self::Flooding => f.write_str("kept sending over the rate limit"),
             Self::ShuttingDown => f.write_str("server shutting down"),
         }
@@ -323,6 +326,7 @@ impl Ended {
                 format!("frames are limited to {} bytes", limits.max_frame_bytes),
             ),
             Self::InvalidUtf8 => (CloseCode::Invalid, "text frames must be UTF-8".to_owned()),
+            Self::ProtocolViolation(error) => (CloseCode::Protocol, error.to_string()),
             Self::Flooding => (CloseCode::Policy, "too many frames; slow down".to_owned()),
         };
         Some((code, reason))
@@ -335,10 +339,15 @@ impl From<TransportError> for Ended {
             TransportError::TooSlow => Self::TooSlow,
             TransportError::Ws(WsError::Capacity(_)) => Self::FrameTooLarge,
             TransportError::Ws(WsError::Utf8(_)) => Self::InvalidUtf8,
-            // The client's close, answered.
-            TransportError::Ws(WsError::ConnectionClosed | WsError::AlreadyClosed) => {
-                Self::ClientLeft
-            }
+            // The client's close, answered, or the socket's end without one.
+            TransportError::Ws(
+                WsError::ConnectionClosed
+                | WsError::AlreadyClosed
+                | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+            ) => Self::ClientLeft,
+            // An unmasked frame, reserved bits, an unknown opcode: the
+            // client is told why (1002) before the connection ends.
+            TransportError::Ws(WsError::Protocol(error)) => Self::ProtocolViolation(error),
             TransportError::Ws(error) => Self::SocketError(error),
         }
     }

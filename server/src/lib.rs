@@ -119,15 +119,26 @@ pub async fn run(
         tracing::warn!(%error, "cannot set TCP_NODELAY: small frames may be delayed");
     }
     let max_connections = fit_to_open_files_limit(config.max_connections);
+    let bound = listener.local_addr().map_err(StoreError::Listener)?;
+    let origins = OriginPolicy::new(
+        bound,
+        &config.public_origins,
+        &config.allowed_origins,
+        config.require_origin,
+    );
+    if config.public_origins.is_empty() && bound.ip().is_unspecified() {
+        tracing::warn!(
+            "listening on every address: only pages from localhost may open the WebSocket; \
+             set --public-origin to the address people open (such as https://chat.example)"
+        );
+    }
+    tracing::info!(origins = ?origins.origins(), "pages from these origins may connect");
     let room = Room::open(&config).await?;
     let state = AppState {
         room: Arc::new(room),
         limits: Arc::new(SessionLimits::from_config(&config)),
         admission: Admission::new(max_connections, config.max_connections_per_ip),
-        origins: Arc::new(OriginPolicy::new(
-            &config.allowed_origins,
-            config.require_origin,
-        )),
+        origins: Arc::new(origins),
         budgets: Arc::new(Budgets::new(BudgetRates::from_config(&config))),
         connections: TaskTracker::new(),
     };

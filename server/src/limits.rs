@@ -2,7 +2,7 @@
 //! the server (and one address) may hold.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -220,38 +220,61 @@ mod tests {
 
 /// Which pages may open a WebSocket: a defence against Cross-Site WebSocket
 /// Hijacking, where a page on another site uses the visitor's browser to
-/// talk to this server.
+/// talk to this server, and against DNS rebinding, where another site's
+/// name is pointed at this server (so comparing `Origin` with `Host` would
+/// pass: both name the attacker's site).
 #[derive(Debug, Clone)]
 pub struct OriginPolicy {
-    /// Exact origins (`scheme://host[:port]`) allowed besides our own.
+    /// Exact origins (`scheme://host[:port]`), lower-cased: the server's
+    /// public ones and the extra allowed ones.
     allowed: Vec<String>,
     /// Whether a request without an `Origin` header (not a browser) is refused.
     require: bool,
 }
 
 impl OriginPolicy {
-    pub fn new(allowed: &[String], require: bool) -> Self {
-        Self {
-            allowed: allowed
-                .iter()
-                .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
-                .collect(),
-            require,
+    /// The server's public origins (or, when none are configured, the
+    /// forms a browser on this machine uses for `bound`: its address and
+    /// `localhost`), and `extra` origins (a development server).
+    pub fn new(bound: SocketAddr, public: &[String], extra: &[String], require: bool) -> Self {
+        let defaults = || {
+            let port = bound.port();
+            let mut own = vec![
+                format!("http://localhost:{port}"),
+                format!("http://127.0.0.1:{port}"),
+                format!("http://[::1]:{port}"),
+            ];
+            if !bound.ip().is_unspecified() {
+                own.push(format!("http://{bound}"));
+            }
+            own
+        };
+        let public = if public.is_empty() {
+            defaults()
+        } else {
+            public.to_vec()
+        };
+        let mut allowed: Vec<String> = public
+            .iter()
+            .chain(extra)
+            .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
+        allowed.sort();
+        allowed.dedup();
+        Self { allowed, require }
+    }
+
+    /// Whether a page from `origin` may connect.
+    pub fn allows(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => !self.require,
+            Some(origin) => self.allowed.contains(&origin.to_ascii_lowercase()),
         }
     }
 
-    /// Whether a page from `origin` may connect to us at `host` (the `Host`
-    /// header: our own origin is any scheme with that host and port).
-    pub fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
-        let Some(origin) = origin else {
-            return !self.require;
-        };
-        let origin = origin.to_ascii_lowercase();
-        let own = match (origin.split_once("://"), host) {
-            (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host),
-            _ => false,
-        };
-        own || self.allowed.contains(&origin)
+    /// The origins allowed, for the log.
+    pub fn origins(&self) -> &[String] {
+        &self.allowed
     }
 }
 
@@ -260,16 +283,46 @@ mod origin_tests {
     use super::OriginPolicy;
 
     #[test]
-    fn own_origin_and_the_allowlist_pass() {
-        let policy = OriginPolicy::new(&["http://127.0.0.1:8080/".into()], false);
-        let host = Some("chat.example:8000");
-        assert!(policy.allows(Some("http://chat.example:8000"), host));
-        assert!(policy.allows(Some("https://CHAT.example:8000"), host));
-        assert!(policy.allows(Some("http://127.0.0.1:8080"), host));
-        assert!(!policy.allows(Some("https://evil.example"), host));
-        assert!(!policy.allows(Some("http://chat.example:8001"), host));
-        assert!(!policy.allows(Some("null"), host));
-        assert!(policy.allows(None, host), "non-browser clients by default");
-        assert!(!OriginPolicy::new(&[], true).allows(None, host));
+    fn the_public_origins_and_the_extra_ones_pass() {
+        let bound = "127.0.0.1:8000".parse().expect("addr");
+        let policy = OriginPolicy::new(
+            bound,
+            &["https://chat.example/".into()],
+            &["http://127.0.0.1:8080".into()],
+            false,
+        );
+        assert!(policy.allows(Some("https://chat.example")));
+        assert!(policy.allows(Some("https://CHAT.example")));
+        assert!(policy.allows(Some("http://127.0.0.1:8080")));
+        assert!(
+            !policy.allows(Some("http://chat.example")),
+            "another scheme"
+        );
+        assert!(!policy.allows(Some("https://evil.example")));
+        assert!(!policy.allows(Some("null")));
+        assert!(
+            !policy.allows(Some("http://127.0.0.1:8000")),
+            "configured: only those"
+        );
+        assert!(policy.allows(None), "non-browser clients by default");
+        assert!(!OriginPolicy::new(bound, &[], &[], true).allows(None));
+    }
+
+    #[test]
+    fn without_configured_origins_the_bound_address_and_localhost_pass() {
+        let policy = OriginPolicy::new("127.0.0.1:8000".parse().expect("addr"), &[], &[], false);
+        for own in [
+            "http://127.0.0.1:8000",
+            "http://localhost:8000",
+            "http://[::1]:8000",
+        ] {
+            assert!(policy.allows(Some(own)), "{own}");
+        }
+        // DNS rebinding: the attacker's name, now resolving to us.
+        assert!(!policy.allows(Some("http://evil.example:8000")));
+        assert!(!policy.allows(Some("http://localhost:8001")));
+        let any = OriginPolicy::new("0.0.0.0:9000".parse().expect("addr"), &[], &[], false);
+        assert!(any.allows(Some("http://localhost:9000")));
+        assert!(!any.allows(Some("http://0.0.0.0:9000")));
     }
 }

@@ -41,20 +41,32 @@ pub fn routes(
 /// `GET /ws?user=<name>[&after=<id>]`: the chat. A plain GET there is told to upgrade.
 fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
     let ws_path = warp::path("ws").and(warp::path::end());
+    let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let upgrade = ws_path
-        .and(warp::query::<JoinQuery>())
+        .and(raw_query)
         .and(warp::ext::optional::<Peer>())
         .and(warp::header::optional::<String>("origin"))
-        .and(warp::header::optional::<String>("host"))
         .and(upgrade_request())
         .map(
-            move |query: JoinQuery,
+            move |query: String,
                   peer: Option<Peer>,
                   origin: Option<String>,
-                  host: Option<String>,
                   request: UpgradeRequest| {
                 let peer = peer.map(|Peer(address)| address);
-                if !state.origins.allows(origin.as_deref(), host.as_deref()) {
+                // A repeated `user`, an `after` that is not a number: 400,
+                // not the 426 a query warp could not read would get.
+                let query = match serde_urlencoded::from_str::<JoinQuery>(&query) {
+                    Ok(query) => query,
+                    Err(error) => {
+                        return bad_request(&format!(
+                        "Bad query ({error}): expected user=<name>[&token=<token>][&after=<id>]."
+                    ))
+                    }
+                };
+                if !request.has_valid_key() {
+                    return bad_request("Sec-WebSocket-Key must be 16 bytes in base64.");
+                }
+                if !state.origins.allows(origin.as_deref()) {
                     tracing::warn!(?peer, ?origin, "refused a WebSocket from another site");
                     let text = "This page's origin may not open the chat's WebSocket.\n";
                     return warp::reply::with_status(text, StatusCode::FORBIDDEN).into_response();
@@ -92,6 +104,10 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
         warp::reply::with_header(reply, "upgrade", "websocket").into_response()
     });
     upgrade.or(not_upgrade).unify().boxed()
+}
+
+fn bad_request(text: &str) -> Response {
+    warp::reply::with_status(format!("{text}\n"), StatusCode::BAD_REQUEST).into_response()
 }
 
 /// `429 Too Many Requests` for an address that opens WebSockets faster

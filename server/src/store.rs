@@ -20,6 +20,8 @@ pub enum StoreError {
     },
     #[error("the database {0} can only be read (check its and its directory's permissions): refusing to start a room that cannot store messages")]
     ReadOnly(String),
+    #[error("cannot read the listening socket's address: {0}")]
+    Listener(std::io::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the database holds an id that does not fit the protocol: {0}")]

@@ -7,6 +7,8 @@
 
 use std::future::Future;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -52,6 +54,13 @@ pub fn upgrade_request() -> impl Filter<Extract = (UpgradeRequest,), Error = Rej
 }
 
 impl UpgradeRequest {
+    /// Whether the key is what RFC 6455 asks for: 16 bytes in base64.
+    pub fn has_valid_key(&self) -> bool {
+        STANDARD
+            .decode(&self.key)
+            .is_ok_and(|bytes| bytes.len() == 16)
+    }
+
     /// Answers `101 Switching Protocols` and, once hyper hands over the
     /// connection, runs `handler` on the socket as a task of `tasks`.
     pub fn accept<H, F>(self, config: WebSocketConfig, tasks: &TaskTracker, handler: H) -> Response

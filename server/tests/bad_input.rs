@@ -7,8 +7,10 @@ mod support;
 use futures::SinkExt;
 use protocol::{ErrorCode, ServerFrame, MESSAGE_MAX_CHARS};
 use support::{Client, TestServer};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 /// What a case sends.
@@ -17,6 +19,8 @@ enum Input {
     Binary(Vec<u8>),
     /// A text frame whose payload is not UTF-8.
     RawText(Vec<u8>),
+    /// A frame as it is, protocol violations included.
+    Frame(Frame),
 }
 
 /// What must happen.
@@ -291,7 +295,38 @@ fn cases() -> Vec<(&'static str, Input, Outcome)> {
             text("z".repeat(1024 * 1024)),
             Closed(CloseCode::Size),
         ),
+        (
+            "reserved bits set",
+            Input::Frame(reserved_bits()),
+            Closed(CloseCode::Protocol),
+        ),
+        (
+            "an unknown opcode",
+            Input::Frame(raw_frame(OpCode::Data(Data::Reserved(3)), true, b"{}")),
+            Closed(CloseCode::Protocol),
+        ),
+        (
+            "a fragmented ping",
+            Input::Frame(raw_frame(OpCode::Control(Control::Ping), false, b"")),
+            Closed(CloseCode::Protocol),
+        ),
     ]
+}
+
+/// A frame with any header, valid or not.
+fn raw_frame(opcode: OpCode, is_final: bool, payload: &'static [u8]) -> Frame {
+    let header = FrameHeader {
+        is_final,
+        opcode,
+        ..FrameHeader::default()
+    };
+    Frame::from_payload(header, Bytes::from_static(payload))
+}
+
+fn reserved_bits() -> Frame {
+    let mut frame = raw_frame(OpCode::Data(Data::Text), true, br#"{"type":"ping"}"#);
+    frame.header_mut().rsv1 = true;
+    frame
 }
 
 async fn send(client: &mut Client, input: Input) {
@@ -303,6 +338,7 @@ async fn send(client: &mut Client, input: Input) {
             OpCode::Data(Data::Text),
             true,
         )),
+        Input::Frame(frame) => Message::Frame(frame),
     };
     // A 1 MiB frame may be cut off by the server's close: that is the point.
     let _ = client.ws.send(message).await;
@@ -358,4 +394,79 @@ async fn every_bad_input_gets_its_answer_and_nobody_else_notices() {
         assert_eq!(bob.recv_message().await.message.msg, marker, "{name}");
     }
     server.stop().await;
+}
+
+/// Sends a WebSocket upgrade request by hand and returns the status code.
+async fn upgrade_status(addr: std::net::SocketAddr, query: &str, key: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET /ws?{query} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut head = [0; 12];
+    stream.read_exact(&mut head).await.expect("a status line");
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .expect("a status code")
+}
+
+#[tokio::test]
+async fn bad_upgrade_requests_get_400() {
+    let server = TestServer::start().await;
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    for query in [
+        "user=alice&after=abc",
+        "user=alice&after=-5",
+        "user=alice&user=bob",
+    ] {
+        assert_eq!(
+            upgrade_status(server.addr, query, key).await,
+            400,
+            "{query}"
+        );
+    }
+    for bad_key in [
+        "not base64!",
+        "c2hvcnQ=",
+        "dGhlIHNhbXBsZSBub25jZQ=="[..20].to_owned().as_str(),
+    ] {
+        assert_eq!(
+            upgrade_status(server.addr, "user=alice", bad_key).await,
+            400,
+            "{bad_key}"
+        );
+    }
+    assert_eq!(upgrade_status(server.addr, "user=alice", key).await, 101);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unmasked_frame_from_a_client_is_closed_with_1002() {
+    let server = TestServer::start().await;
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    let request = format!(
+        "GET /ws?user=mallory HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.expect("request");
+    // A ping, as a text frame without a mask.
+    let payload = br#"{"type":"ping"}"#;
+    let mut frame = vec![0x81, payload.len() as u8];
+    frame.extend_from_slice(payload);
+    stream.write_all(&frame).await.expect("unmasked frame");
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(support::PATIENCE, stream.read_to_end(&mut received)).await;
+    // The last frame the server sent: a close (0x88) with code 1002.
+    let close = received
+        .windows(4)
+        .rposition(|w| w[0] == 0x88 && w[2..4] == 1002u16.to_be_bytes())
+        .is_some();
+    assert!(
+        close,
+        "no 1002 close in {:?}",
+        String::from_utf8_lossy(&received)
+    );
 }

@@ -91,6 +91,21 @@ async fn pages_from_other_sites_may_not_open_the_socket() {
     let own = format!("http://{}", server.addr);
     let evil = try_connect(server.addr, "user=alice", Some("https://evil.example")).await;
     assert_eq!(refused_status(evil), 403);
+    // DNS rebinding: the attacker's name resolves to us, so the page's
+    // origin and the Host header agree; neither is one of ours.
+    let rebound = {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws?user=alice", server.addr)
+            .into_client_request()
+            .expect("a request");
+        let headers = request.headers_mut();
+        headers.insert("host", "evil.example".parse().expect("header"));
+        headers.insert("origin", "http://evil.example".parse().expect("header"));
+        tokio_tungstenite::connect_async(request)
+            .await
+            .map(|(ws, _)| support::Client { ws })
+    };
+    assert_eq!(refused_status(rebound), 403);
     // A name each: a closed connection's name may not be free yet.
     for (n, origin) in [Some(own.as_str()), Some("http://127.0.0.1:8080"), None]
         .into_iter()
