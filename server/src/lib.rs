@@ -29,6 +29,7 @@ pub mod presence;
 pub mod room;
 pub mod routes;
 pub mod shutdown;
+mod static_files;
 pub mod store;
 pub mod transport;
 pub mod upgrade;

@@ -1,7 +1,6 @@
 //! The HTTP surface: `/ws`, `/healthz`, and the built web client.
 
 use std::convert::Infallible;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,20 +8,14 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::connection::{self, JoinQuery};
 use crate::listener::Peer;
+use crate::static_files::{security_headers, static_files};
 use crate::upgrade::{upgrade_request, UpgradeRequest};
 use crate::{AppState, Config};
-
-/// Shown at `/` when there is no built client to serve.
-const MISSING_CLIENT_HINT: &str = "The web client is not built.\n\n\
-Build it with `trunk build --release` (it writes dist/), or run `cargo xtask run`,\n\
-or develop with `trunk serve` and open http://127.0.0.1:8080.\n\
-The WebSocket endpoint /ws and /healthz work without it.\n";
 
 /// Every route of the server.
 pub fn routes(
@@ -36,6 +29,10 @@ pub fn routes(
         .unify()
         .recover(recover)
         .unify()
+        .with(warp::reply::with::headers(security_headers(
+            &config.static_dir,
+        )))
+        .map(Reply::into_response)
 }
 
 /// `GET /ws?user=<name>[&after=<id>]`: the chat. A plain GET there is told to upgrade.
@@ -158,43 +155,6 @@ fn health(state: AppState) -> BoxedFilter<(Response,)> {
             warp::reply::with_status(warp::reply::json(&body), status).into_response()
         })
         .boxed()
-}
-
-/// The built client from `dir`. Any path without a file extension that is not
-/// a file (a deep link such as `/login`) gets `index.html`, so the client's
-/// router takes over; a missing asset stays a 404.
-fn static_files(dir: &Path) -> BoxedFilter<(Response,)> {
-    let index = dir.join("index.html");
-    if !index.is_file() {
-        tracing::warn!(
-            dir = %dir.display(),
-            "no built web client here: / answers with a hint; /ws and /healthz work"
-        );
-        return warp::get()
-            .map(|| {
-                warp::reply::with_status(MISSING_CLIENT_HINT, StatusCode::SERVICE_UNAVAILABLE)
-                    .into_response()
-            })
-            .boxed();
-    }
-    let files = warp::fs::dir(dir.to_path_buf()).map(Reply::into_response);
-    let deep_link = warp::get()
-        .and(warp::path::full())
-        .and_then(|path: FullPath| async move {
-            let last = path.as_str().rsplit('/').next().unwrap_or_default();
-            if last.contains('.') {
-                Err(warp::reject::not_found())
-            } else {
-                Ok::<_, Rejection>(())
-            }
-        })
-        .untuple_one()
-        .and(warp::fs::file(index))
-        .map(|file: warp::fs::File| {
-            // The shell must never be cached: it names the current hashed assets.
-            warp::reply::with_header(file, "cache-control", "no-cache").into_response()
-        });
-    files.or(deep_link).unify().boxed()
 }
 
 /// Turns a rejection nobody handled into a plain-text answer.

@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Command;
 
-use support::TestServer;
+use support::{http_request, TestServer};
 
 #[tokio::test]
 async fn health_reports_ok_and_connections() {
@@ -37,6 +37,86 @@ async fn a_plain_get_on_ws_is_told_to_upgrade() {
     let (status, body) = server.get("/ws?user=alice").await;
     assert_eq!(status, 426);
     assert!(body.contains("WebSocket"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_client_is_served_with_its_security_policy_and_cache_headers() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    let script = "\nimport init from '/client-30ed16bcc019ec0a.js';\nawait init();\n";
+    std::fs::write(
+        dist.path().join("index.html"),
+        format!("<!doctype html><title>chat</title><script type=\"module\">{script}</script>"),
+    )
+    .expect("write index");
+    std::fs::write(
+        dist.path().join("client-30ed16bcc019ec0a.js"),
+        "export default 1",
+    )
+    .expect("js");
+    let server =
+        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
+
+    let page = http_request(server.addr, "/").await;
+    assert_eq!(page.status, 200);
+    let policy = page.header("content-security-policy").expect("a CSP");
+    let hash = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script))
+    };
+    assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
+    for part in [
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "'wasm-unsafe-eval'",
+    ] {
+        assert!(policy.contains(part), "{part} in {policy}");
+    }
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("cache-control"), Some("no-cache"));
+    for shell in ["/index.html", "/login"] {
+        let page = http_request(server.addr, shell).await;
+        assert_eq!(page.header("cache-control"), Some("no-cache"), "{shell}");
+    }
+    let asset = http_request(server.addr, "/client-30ed16bcc019ec0a.js").await;
+    assert_eq!(asset.status, 200);
+    assert_eq!(
+        asset.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let health = http_request(server.addr, "/healthz").await;
+    assert_eq!(health.header("x-content-type-options"), Some("nosniff"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn links_out_of_the_client_directory_are_not_followed() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dist.path().join("index.html"), "<title>chat</title>").expect("index");
+    std::fs::write(outside.path().join("secret.txt"), "secret").expect("secret");
+    std::fs::write(dist.path().join("inside.txt"), "fine").expect("inside");
+    std::os::unix::fs::symlink(outside.path(), dist.path().join("sub")).expect("dir link");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dist.path().join("link.txt"),
+    )
+    .expect("file link");
+    std::os::unix::fs::symlink(
+        dist.path().join("inside.txt"),
+        dist.path().join("alias.txt"),
+    )
+    .expect("inner link");
+    let server =
+        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
+    for path in ["/sub/secret.txt", "/link.txt"] {
+        let (status, body) = server.get(path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(!body.contains("secret"), "{path}");
+    }
+    assert_eq!(server.get("/alias.txt").await, (200, "fine".to_owned()));
     server.stop().await;
 }
 

@@ -376,8 +376,32 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
     (client, history)
 }
 
+/// An HTTP response as a test reads it.
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header lines, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 /// A minimal HTTP/1.1 GET over a real socket, enough for status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = http_request(addr, path).await;
+    (response.status, response.body)
+}
+
+/// A minimal HTTP/1.1 GET over a real socket, headers included.
+pub async fn http_request(addr: SocketAddr, path: &str) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream
@@ -390,16 +414,24 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .expect("response in time")
         .expect("read response");
     let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or((response.as_str(), ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
         .and_then(|code| code.parse().ok())
         .expect("status line");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }
 
 pub struct Client {
