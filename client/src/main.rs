@@ -11,6 +11,7 @@ mod backoff;
 mod components;
 mod outbox;
 mod pages;
+mod random;
 mod room_state;
 mod session;
 mod socket;

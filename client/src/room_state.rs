@@ -20,14 +20,15 @@ pub const TYPING_SHOWN_MS: f64 = protocol::TYPING_INTERVAL_MS as f64 + 1_500.0;
 const NOTICES_KEPT: usize = 50;
 
 /// The connection as the user should understand it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Connection {
     /// Opening the socket (first time or after a drop).
     Connecting,
     /// The socket is open and the server has welcomed us.
     Online,
-    /// Dropped; the next attempt starts after `retry_in_ms`.
-    Offline { retry_in_ms: u32 },
+    /// Dropped; the next attempt starts at `retry_at` (ms since the epoch),
+    /// or when the page is shown again (`None`).
+    Offline { retry_at: Option<f64> },
 }
 
 /// One posted message in the list.
@@ -128,6 +129,9 @@ pub struct RoomState {
     pub notice: Option<String>,
     /// Set when the server refused our username: the session is over.
     pub refused: Option<String>,
+    /// The time of the last tick while a reconnect is scheduled (ms since
+    /// the epoch): what the offline countdown counts from.
+    pub now: f64,
 }
 
 /// Adds `user` to the online list, which is kept in order by name, ignoring
@@ -163,8 +167,10 @@ pub enum RoomAction {
         user: String,
         now: f64,
     },
+    /// The connection is lost (at `now`); the next attempt is at `retry_at`.
     Closed {
-        retry_in_ms: u32,
+        retry_at: Option<f64>,
+        now: f64,
     },
     /// The server closed the connection refusing our name, with its reason.
     Refused(String),
@@ -203,6 +209,7 @@ impl RoomState {
             presence_notices: Rc::default(),
             notice: None,
             refused: None,
+            now: 0.0,
         }
     }
 
@@ -390,7 +397,9 @@ impl Reducible for RoomState {
                 .typing
                 .iter()
                 .any(|(_, since)| now - since >= TYPING_SHOWN_MS);
-            if !times_out && !stops_typing {
+            let counting_down =
+                matches!(self.connection, Connection::Offline { retry_at: Some(_) });
+            if !times_out && !stops_typing && !counting_down {
                 return self;
             }
         }
@@ -398,8 +407,9 @@ impl Reducible for RoomState {
         match action {
             RoomAction::Connecting => state.connection = Connection::Connecting,
             RoomAction::Frame(frame) => state.apply(frame),
-            RoomAction::Closed { retry_in_ms } => {
-                state.connection = Connection::Offline { retry_in_ms };
+            RoomAction::Closed { retry_at, now } => {
+                state.connection = Connection::Offline { retry_at };
+                state.now = now;
                 state.loading_older = false;
                 // Nobody is known to be online or typing until we are back.
                 state.online_users = Rc::default();
@@ -418,6 +428,7 @@ impl Reducible for RoomState {
                 Rc::make_mut(&mut state.outbox).retain(|o| o.client_id != client_id);
             }
             RoomAction::Tick { now } => {
+                state.now = now;
                 if !state.online() {
                     for outgoing in Rc::make_mut(&mut state.outbox).iter_mut() {
                         if outgoing.timed_out_at(now) {
@@ -498,8 +509,16 @@ mod tests {
         let state = state.reduce(welcome("alice"));
         assert!(state.online());
         assert_eq!(state.me.as_deref(), Some("alice"));
-        let state = state.reduce(RoomAction::Closed { retry_in_ms: 800 });
-        assert_eq!(state.connection, Connection::Offline { retry_in_ms: 800 });
+        let state = state.reduce(RoomAction::Closed {
+            retry_at: Some(5_800.0),
+            now: 5_000.0,
+        });
+        assert_eq!(
+            state.connection,
+            Connection::Offline {
+                retry_at: Some(5_800.0)
+            }
+        );
     }
 
     #[test]
@@ -594,7 +613,10 @@ mod tests {
             RoomAction::Tick { now: 60_000.0 },
         ]);
         assert_eq!(statuses(&state), [("a1", &OutgoingStatus::Pending)]);
-        let state = state.reduce(RoomAction::Closed { retry_in_ms: 500 });
+        let state = state.reduce(RoomAction::Closed {
+            retry_at: Some(1_500.0),
+            now: 1_000.0,
+        });
         let state = state.reduce(RoomAction::Tick {
             now: 1_000.0 + PENDING_TIMEOUT_MS - 1.0,
         });
@@ -663,7 +685,10 @@ mod tests {
             .map(|n| (n.text.as_str(), n.after_id))
             .collect();
         assert_eq!(notices, [("carol left", Some(1)), ("Bob joined", Some(1))]);
-        let state = state.reduce(RoomAction::Closed { retry_in_ms: 100 });
+        let state = state.reduce(RoomAction::Closed {
+            retry_at: None,
+            now: 0.0,
+        });
         assert!(state.online_users.is_empty());
     }
 

@@ -9,14 +9,19 @@ use yew::{Reducible, UseReducerHandle};
 const USERNAME_KEY: &str = "chat.username";
 const TOKEN_KEY: &str = "chat.token";
 
+/// Random bytes in a browser token: 128 bits.
+const TOKEN_BYTES: usize = 16;
+
 /// This browser's token, made once and kept: connections presenting it may
-/// share a name (a second tab, a reconnect); other browsers may not.
+/// share a name (a second tab, a reconnect); other browsers may not. One
+/// made by an earlier release from `Math.random` (shorter) is replaced.
 pub fn browser_token() -> String {
     if let Ok(token) = LocalStorage::get::<String>(TOKEN_KEY) {
-        return token;
+        if token.len() == 2 * TOKEN_BYTES {
+            return token;
+        }
     }
-    let random = || (js_sys::Math::random() * 2f64.powi(52)) as u64;
-    let token = format!("{:013x}{:013x}", random(), random());
+    let token = crate::random::random_hex(TOKEN_BYTES);
     if let Err(error) = LocalStorage::set(TOKEN_KEY, &token) {
         gloo::console::warn!(format!("cannot store the browser token: {error}"));
     }
@@ -30,6 +35,8 @@ pub struct Session {
     /// Why the last session ended, for the login page (the server's reason
     /// when it refused the name).
     pub notice: Option<String>,
+    /// The name the server refused, for the login page to show again.
+    pub refused_name: Option<String>,
 }
 
 pub enum SessionAction {
@@ -46,12 +53,13 @@ impl Reducible for Session {
         Rc::new(match action {
             SessionAction::Login(user) => Session {
                 user: Some(user),
-                notice: None,
+                ..Session::default()
             },
             SessionAction::Logout => Session::default(),
             SessionAction::Refused(reason) => Session {
                 user: None,
                 notice: Some(reason),
+                refused_name: self.user.clone(),
             },
         })
     }
@@ -65,7 +73,7 @@ impl Session {
     pub fn load() -> Self {
         Session {
             user: LocalStorage::get::<String>(USERNAME_KEY).ok(),
-            notice: None,
+            ..Session::default()
         }
     }
 
@@ -93,6 +101,7 @@ mod tests {
         let refused = Rc::clone(&session).reduce(SessionAction::Refused("taken".into()));
         assert_eq!(refused.user, None);
         assert_eq!(refused.notice.as_deref(), Some("taken"));
+        assert_eq!(refused.refused_name.as_deref(), Some("alice"));
         let again = refused.reduce(SessionAction::Login("alice2".into()));
         assert_eq!(again.notice, None);
         assert_eq!(session.reduce(SessionAction::Logout).user, None);

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::future::{abortable, FutureExt};
 use futures::{pin_mut, select_biased, SinkExt, StreamExt};
+use gloo::events::EventListener;
 use gloo::net::websocket::futures::WebSocket;
 use gloo::net::websocket::{Message, State, WebSocketError};
 use gloo::timers::callback::Interval;
@@ -44,6 +45,55 @@ pub struct RoomHandle {
     pub load_older: Callback<()>,
     /// Tells the others the user is typing (sent at most every few seconds).
     pub typing: Callback<()>,
+    /// Reconnects at once instead of waiting out the backoff.
+    pub reconnect_now: Callback<()>,
+}
+
+/// What wakes the socket task from a wait.
+enum Wake {
+    /// Try now: the browser is back online, the page is shown again, or the
+    /// user asked.
+    Now,
+    /// The page is being left (perhaps into the back/forward cache): close
+    /// the socket rather than hold a connection nobody sees.
+    Hidden,
+}
+
+/// Sends [`Wake`]s to the socket task from the page's events; listening
+/// while it lives.
+struct Wakers {
+    _listeners: Vec<EventListener>,
+}
+
+impl Wakers {
+    fn listen(wake: &UnboundedSender<Wake>) -> Self {
+        let on =
+            |target: &web_sys::EventTarget, event: &'static str, what: fn() -> Option<Wake>| {
+                let wake = wake.clone();
+                EventListener::new(target, event, move |_| {
+                    if let Some(what) = what() {
+                        let _ = wake.unbounded_send(what);
+                    }
+                })
+            };
+        let mut listeners = Vec::new();
+        if let Some(window) = web_sys::window() {
+            listeners.push(on(&window, "online", || Some(Wake::Now)));
+            listeners.push(on(&window, "pageshow", || Some(Wake::Now)));
+            listeners.push(on(&window, "pagehide", || Some(Wake::Hidden)));
+            if let Some(document) = window.document() {
+                listeners.push(on(&document, "visibilitychange", || {
+                    let shown = web_sys::window()
+                        .and_then(|window| window.document())
+                        .is_some_and(|document| !document.hidden());
+                    shown.then_some(Wake::Now)
+                }));
+            }
+        }
+        Self {
+            _listeners: listeners,
+        }
+    }
 }
 
 /// Frames for the socket task to send while connected.
@@ -73,6 +123,7 @@ pub fn use_room(user: &str) -> RoomHandle {
         move || RoomState::new(outbox::load(&user))
     });
     let outbound: Outbound = use_mut_ref(|| None);
+    let wake: Rc<RefCell<Option<UnboundedSender<Wake>>>> = use_mut_ref(|| None);
     // Read by the socket task at each (re)connection, to resume after it.
     let newest = use_mut_ref(|| None::<u64>);
     *newest.borrow_mut() = state.newest_id();
@@ -81,16 +132,23 @@ pub fn use_room(user: &str) -> RoomHandle {
         let dispatcher = state.dispatcher();
         let outbound = outbound.clone();
         let newest = newest.clone();
+        let wake = wake.clone();
         move |user| {
             let (sender, receiver) = mpsc::unbounded();
             *outbound.borrow_mut() = Some(sender);
+            let (wake_sender, wakes) = mpsc::unbounded();
+            let wakers = Wakers::listen(&wake_sender);
+            *wake.borrow_mut() = Some(wake_sender);
             let url = SocketUrl {
                 user: user.clone(),
                 token: crate::session::browser_token(),
             };
-            let (task, abort) = abortable(run(url, newest, dispatcher, receiver));
+            let (task, abort) = abortable(run(url, newest, dispatcher, receiver, wakes));
             wasm_bindgen_futures::spawn_local(task.map(|_| ()));
-            move || abort.abort()
+            move || {
+                abort.abort();
+                drop(wakers);
+            }
         }
     });
     use_effect_with((user.to_owned(), state.outbox.clone()), |(user, outbox)| {
@@ -181,6 +239,11 @@ pub fn use_room(user: &str) -> RoomHandle {
             }
         })
     };
+    let reconnect_now = Callback::from(move |()| {
+        if let Some(wake) = wake.borrow().as_ref() {
+            let _ = wake.unbounded_send(Wake::Now);
+        }
+    });
     RoomHandle {
         state,
         post,
@@ -188,6 +251,7 @@ pub fn use_room(user: &str) -> RoomHandle {
         discard,
         load_older,
         typing,
+        reconnect_now,
     }
 }
 
@@ -218,10 +282,10 @@ impl SocketUrl {
     }
 }
 
-/// A fresh id for a message this client sends, echoed back by the server.
+/// A fresh id for a message this client sends, echoed back by the server
+/// (to everyone: it has nothing to do with the browser token).
 fn new_client_id() -> String {
-    let random = (js_sys::Math::random() * 2f64.powi(52)) as u64;
-    format!("{:x}-{random:x}", js_sys::Date::now() as u64)
+    crate::random::random_hex(8)
 }
 
 /// How one connection ended.
@@ -233,6 +297,8 @@ enum Ended {
     Refused(String),
     /// The page no longer wants the room.
     Abandoned,
+    /// The page was left; the socket is closed until it is shown again.
+    Hidden,
 }
 
 async fn run(
@@ -240,24 +306,53 @@ async fn run(
     newest: Rc<RefCell<Option<u64>>>,
     room: UseReducerDispatcher<RoomState>,
     mut outbound: UnboundedReceiver<String>,
+    mut wakes: UnboundedReceiver<Wake>,
 ) {
     let mut attempt = 0;
     loop {
         room.dispatch(RoomAction::Connecting);
         let url = url.resuming_after(*newest.borrow());
-        match connect_once(&url, &room, &mut outbound).await {
+        let delay = match connect_once(&url, &room, &mut outbound, &mut wakes).await {
             Ended::Refused(reason) => return room.dispatch(RoomAction::Refused(reason)),
             Ended::Abandoned => return,
+            // Nobody sees the page: wait until it is shown again.
+            Ended::Hidden => None,
             Ended::Dropped { welcomed } => {
                 if welcomed {
                     attempt = 0;
                 }
+                let delay = reconnect_delay_ms(attempt, js_sys::Math::random());
+                attempt = attempt.saturating_add(1);
+                Some(delay)
             }
+        };
+        let now = js_sys::Date::now();
+        let retry_at = delay.map(|delay| now + f64::from(delay));
+        room.dispatch(RoomAction::Closed { retry_at, now });
+        if !wait_to_retry(delay, &mut wakes).await {
+            return;
         }
-        let delay = reconnect_delay_ms(attempt, js_sys::Math::random());
-        attempt = attempt.saturating_add(1);
-        room.dispatch(RoomAction::Closed { retry_in_ms: delay });
-        TimeoutFuture::new(delay).await;
+    }
+}
+
+/// Waits `delay` (forever when `None`), or until a [`Wake::Now`]. False
+/// when the page no longer wants the room.
+async fn wait_to_retry(delay: Option<u32>, wakes: &mut UnboundedReceiver<Wake>) -> bool {
+    let timer = match delay {
+        Some(delay) => TimeoutFuture::new(delay).boxed_local(),
+        None => futures::future::pending().boxed_local(),
+    }
+    .fuse();
+    pin_mut!(timer);
+    loop {
+        select_biased! {
+            () = timer => return true,
+            wake = wakes.next() => match wake {
+                Some(Wake::Now) => return true,
+                Some(Wake::Hidden) => {}
+                None => return false,
+            },
+        }
     }
 }
 
@@ -266,6 +361,7 @@ async fn connect_once(
     url: &str,
     room: &UseReducerDispatcher<RoomState>,
     outbound: &mut UnboundedReceiver<String>,
+    wakes: &mut UnboundedReceiver<Wake>,
 ) -> Ended {
     let mut socket = match WebSocket::open(url) {
         Ok(socket) => socket,
@@ -286,8 +382,9 @@ async fn connect_once(
     loop {
         let incoming = stream.next().fuse();
         let outgoing = outbound.next().fuse();
+        let woken = wakes.next().fuse();
         let check = TimeoutFuture::new(LIVENESS_CHECK_MS).fuse();
-        pin_mut!(incoming, outgoing, check);
+        pin_mut!(incoming, outgoing, woken, check);
         select_biased! {
             event = incoming => match event {
                 // `message`
@@ -332,6 +429,13 @@ async fn connect_once(
                         gloo::console::warn!(format!("send failed: {error}"));
                     }
                 }
+                None => return Ended::Abandoned,
+            },
+            wake = woken => match wake {
+                // Dropping the socket closes it (1000): the server lets the
+                // name go as for any client that leaves.
+                Some(Wake::Hidden) => return Ended::Hidden,
+                Some(Wake::Now) => {}
                 None => return Ended::Abandoned,
             },
             () = check => {

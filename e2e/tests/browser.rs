@@ -171,9 +171,43 @@ impl Browser {
     }
 }
 
-/// A fresh headless Chromium.
+/// A fresh headless Chromium, desktop-sized, in light mode.
 async fn browser(driver: &Driver) -> Browser {
+    browser_as(driver, Screen::DESKTOP, Scheme::Light).await
+}
+
+/// A window size.
+#[derive(Debug, Clone, Copy)]
+struct Screen {
+    width: u32,
+    height: u32,
+}
+
+impl Screen {
+    const DESKTOP: Self = Self {
+        width: 1000,
+        height: 800,
+    };
+    const PHONE: Self = Self {
+        width: 375,
+        height: 740,
+    };
+}
+
+/// The colour scheme the page is asked for (`prefers-color-scheme`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scheme {
+    Light,
+    Dark,
+}
+
+/// A fresh headless Chromium with this window size and colour scheme.
+async fn browser_as(driver: &Driver, screen: Screen, scheme: Scheme) -> Browser {
     let profile = tempfile::tempdir().expect("a profile directory");
+    let preferred = match scheme {
+        Scheme::Dark => 0,
+        Scheme::Light => 1,
+    };
     let args = [
         "--headless=new",
         "--no-sandbox",
@@ -184,11 +218,14 @@ async fn browser(driver: &Driver) -> Browser {
         "--disable-component-update",
         "--disable-sync",
         "--disable-dev-shm-usage",
-        "--window-size=1000,800",
     ]
     .map(String::from)
     .into_iter()
-    .chain([format!("--user-data-dir={}", profile.path().display())])
+    .chain([
+        format!("--user-data-dir={}", profile.path().display()),
+        format!("--window-size={},{}", screen.width, screen.height),
+        format!("--blink-settings=preferredColorScheme={preferred}"),
+    ])
     .collect::<Vec<_>>();
     let capabilities = serde_json::json!({
         "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
@@ -553,7 +590,7 @@ async fn watch_append(
     use futures::{SinkExt, StreamExt};
     client
         .execute(
-            "const list = document.querySelector('.messages');
+            "const list = document.querySelector('.message-items');
              window.__append = { added: 0, removed: 0, touched: 0, shownAt: null };
              new MutationObserver(records => {
                for (const r of records) {
@@ -672,4 +709,242 @@ async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
         "append, {LONG} shown / {SHORT} shown: {:.2}",
         appends[1] / appends[0]
     );
+}
+
+/// Where the newest message is: whether it is wholly inside the list's
+/// visible area, and the list's scroll position.
+async fn newest_in_view(client: &Client) -> (bool, f64) {
+    let seen = client
+        .execute(
+            "const list = document.querySelector('.messages');
+             const items = list.querySelectorAll('li.message');
+             const last = items[items.length - 1].getBoundingClientRect();
+             const view = list.getBoundingClientRect();
+             return [last.top >= view.top - 1 && last.bottom <= view.bottom + 1, list.scrollTop];",
+            vec![],
+        )
+        .await
+        .expect("measure the list");
+    (
+        seen[0].as_bool().unwrap_or(false),
+        seen[1].as_f64().unwrap_or(f64::NAN),
+    )
+}
+
+/// Waits until the newest message is wholly in view; fails after a while.
+async fn until_newest_in_view(client: &Client, why: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !newest_in_view(client).await.0 {
+        assert!(tokio::time::Instant::now() < deadline, "{why}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Posts `text` as `sender` (a plain WebSocket client) and waits for its copy.
+async fn post_as(
+    sender: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    client_id: &str,
+    text: &str,
+) {
+    use futures::{SinkExt, StreamExt};
+    let frame = protocol::ClientFrame::Send {
+        client_id: client_id.to_owned(),
+        msg: text.to_owned(),
+    };
+    sender
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            frame.to_json(),
+        ))
+        .await
+        .expect("send");
+    loop {
+        let message = tokio::time::timeout(PATIENCE, sender.next())
+            .await
+            .expect("the sender's copy in time")
+            .expect("connection open")
+            .expect("no socket error");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            if let Ok(protocol::ServerFrame::Message(posted)) = protocol::ServerFrame::parse(&text)
+            {
+                if posted.client_id == client_id {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_newest_message_is_in_view_and_reading_older_ones_is_left_alone() {
+    const ROOM: usize = 300;
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    seed(&db, ROOM);
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = ChatServer::start_with(&db, any_port, |config| config.history = ROOM).await;
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+
+    // Entering a room of 300 messages: the newest is wholly in view.
+    log_in(&alice, &server.base, "alice").await;
+    find(&alice, &format!(".messages li.message:nth-of-type({ROOM})")).await;
+    until_newest_in_view(&alice, "entering: the newest message is not in view").await;
+
+    // Another person's message while at the bottom: in view too.
+    let (mut bob, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws?user=bob", server.addr))
+            .await
+            .expect("bob connects");
+    post_as(&mut bob, "b1", "from bob, while alice is at the bottom").await;
+    find(
+        &alice,
+        &format!(".messages li.message:nth-of-type({})", ROOM + 1),
+    )
+    .await;
+    until_newest_in_view(&alice, "a new message at the bottom is not in view").await;
+
+    // Reading older messages: new ones do not move the view, and are counted.
+    alice
+        .execute(
+            "const list = document.querySelector('.messages');
+             list.scrollTop = 200;
+             list.dispatchEvent(new Event('scroll'));",
+            vec![],
+        )
+        .await
+        .expect("scroll up");
+    for n in 2..=4 {
+        post_as(&mut bob, &format!("b{n}"), &format!("from bob, number {n}")).await;
+    }
+    find(
+        &alice,
+        &format!(".messages li.message:nth-of-type({})", ROOM + 4),
+    )
+    .await;
+    let jump = find(&alice, ".jump").await;
+    assert_eq!(jump.text().await.expect("text"), "3 new ↓");
+    let (in_view, scroll_top) = newest_in_view(&alice).await;
+    assert!(!in_view, "the reader was pulled to the bottom");
+    assert!((scroll_top - 200.0).abs() <= 1.0, "moved to {scroll_top}");
+
+    // The button takes the reader down, and goes once they are there.
+    jump.click().await.expect("click the button");
+    until_newest_in_view(&alice, "the button did not reach the newest message").await;
+    assert!(alice
+        .find_all(Locator::Css(".jump"))
+        .await
+        .expect("query")
+        .is_empty());
+
+    // Sending always shows one's own message, even from up the list.
+    alice
+        .execute(
+            "const list = document.querySelector('.messages');
+             list.scrollTop = 0;
+             list.dispatchEvent(new Event('scroll'));",
+            vec![],
+        )
+        .await
+        .expect("scroll to the top");
+    say(&alice, "alice writes from the top").await;
+    find(&alice, ".messages li[data-status=sent]").await;
+    until_newest_in_view(&alice, "one's own message is not in view").await;
+    alice.close().await;
+    server.stop().await;
+}
+
+/// axe-core's browser script, installed from npm on first use into
+/// target/axe (the accessibility auditor).
+fn axe_script() -> String {
+    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/axe");
+    let script = prefix.join("node_modules/axe-core/axe.min.js");
+    if !script.is_file() {
+        let status = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&prefix)
+            .arg("axe-core@4")
+            .status()
+            .expect("npm on PATH (apt-get install npm)");
+        assert!(status.success(), "npm install axe-core failed");
+    }
+    std::fs::read_to_string(&script).expect("read axe.min.js")
+}
+
+/// The accessibility violations axe-core finds on the page as it is.
+async fn axe_violations(client: &Client, axe: &str) -> Vec<String> {
+    client.execute(axe, vec![]).await.expect("inject axe-core");
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(result => done(
+               result.violations.map(v => v.id + ': ' + v.help + ' at ' +
+                 v.nodes.map(n => n.target.join(' ')).join(', '))));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    found
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
+    let axe = axe_script();
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    seed(&db, 5);
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = ChatServer::start(&db, any_port).await;
+    let driver = start_driver().await;
+    for screen in [Screen::DESKTOP, Screen::PHONE] {
+        for scheme in [Scheme::Light, Scheme::Dark] {
+            let case = format!("{screen:?}, {scheme:?}");
+            let user = browser_as(&driver, screen, scheme).await;
+            user.goto(&format!("{}/login", server.base))
+                .await
+                .expect("open the login page");
+            find(&user, "#username").await;
+            // The auditor finds what it should: an image without a text.
+            user.execute(
+                "const probe = document.createElement('img');
+                 probe.id = 'axe-probe';
+                 document.body.append(probe);",
+                vec![],
+            )
+            .await
+            .expect("add a probe");
+            let found = axe_violations(&user, &axe).await;
+            assert!(
+                found.iter().any(|v| v.starts_with("image-alt")),
+                "{found:?}"
+            );
+            user.execute("document.getElementById('axe-probe').remove();", vec![])
+                .await
+                .expect("remove the probe");
+            assert_eq!(
+                axe_violations(&user, &axe).await,
+                Vec::<String>::new(),
+                "login, {case}"
+            );
+            let name = format!("a{}{}", screen.width, scheme == Scheme::Dark);
+            log_in(&user, &server.base, &name).await;
+            say(&user, "a message of my own").await;
+            find(&user, ".messages li[data-status=sent]").await;
+            assert_eq!(
+                axe_violations(&user, &axe).await,
+                Vec::<String>::new(),
+                "room, {case}"
+            );
+            user.close().await;
+        }
+    }
+    server.stop().await;
 }

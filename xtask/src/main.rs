@@ -254,11 +254,14 @@ fn install_client_toolchain() -> ClientToolchain {
 }
 
 /// What the tests run besides cargo, from Debian, when missing: Chromium
-/// and its driver for the browser tests, redis-server for the cluster tests.
+/// and its driver for the browser tests, npm for their accessibility
+/// auditor (axe-core, which they install), redis-server for the cluster
+/// tests.
 fn install_test_services() -> Result {
     let missing: Vec<&str> = [
         ("chromium", "chromium"),
         ("chromedriver", "chromium-driver"),
+        ("npm", "npm"),
         ("redis-server", "redis-server"),
     ]
     .into_iter()

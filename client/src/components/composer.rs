@@ -22,6 +22,16 @@ pub fn Composer(props: &ComposerProps) -> Html {
     let verdict = validate_message(&draft).map(str::to_owned);
     // Offline, a message is queued: it goes out when the connection is back.
     let can_send = verdict.is_ok();
+    // Entering the room (or coming back to it after a reload) puts the
+    // cursor where the user will type.
+    use_effect_with((), {
+        let input = input.clone();
+        move |()| {
+            if let Some(input) = input.cast::<HtmlTextAreaElement>() {
+                let _ = input.focus();
+            }
+        }
+    });
 
     let send = {
         let draft = draft.clone();
@@ -94,11 +104,38 @@ pub fn Composer(props: &ComposerProps) -> Html {
                 aria-invalid={(left < 0).to_string()}
             />
             <span id="message-help" class="counter" aria-live="polite">
-                if left < COUNTER_THRESHOLD as i64 { { left.to_string() } }
+                { counter_text(left) }
             </span>
             <button type="submit" class="primary" disabled={!can_send} title={button_title}>
                 { button_text }
             </button>
         </form>
+    }
+}
+
+/// What the counter says with `left` characters to go: nothing while far
+/// from the limit, then how many are left or how many too many, in words.
+fn counter_text(left: i64) -> String {
+    match left {
+        left if left >= COUNTER_THRESHOLD as i64 => String::new(),
+        1 => "1 character left".to_owned(),
+        0.. => format!("{left} characters left"),
+        -1 => "1 character over the limit".to_owned(),
+        over => format!("{} characters over the limit", -over),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counter_text;
+
+    #[test]
+    fn the_counter_says_it_in_words() {
+        assert_eq!(counter_text(500), "");
+        assert_eq!(counter_text(150), "150 characters left");
+        assert_eq!(counter_text(1), "1 character left");
+        assert_eq!(counter_text(0), "0 characters left");
+        assert_eq!(counter_text(-1), "1 character over the limit");
+        assert_eq!(counter_text(-12), "12 characters over the limit");
     }
 }

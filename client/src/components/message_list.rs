@@ -1,6 +1,7 @@
 //! The list of messages: keyed by id, kept at the newest message while the
-//! reader is at the bottom, left alone while they read older ones; older
-//! history loads when they reach the top.
+//! reader is at the bottom (and whenever they send), left alone while they
+//! read older ones, with a count of what arrived meanwhile; older history
+//! loads when they reach the top.
 
 use std::rc::Rc;
 
@@ -32,7 +33,10 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     // Distance from the bottom when older messages were asked for, so the
     // view stays put when they are inserted above.
     let anchor = use_mut_ref(|| None::<i32>);
-    let unseen = use_state(|| false);
+    // Messages that arrived while the reader was reading older ones.
+    let unseen = use_state(|| 0_usize);
+    // What the last render showed, to tell what this one added.
+    let shown = use_mut_ref(|| (None::<u64>, 0_usize));
 
     let onscroll = {
         let list = list.clone();
@@ -47,8 +51,8 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             };
             let bottom = el.scroll_height() - el.scroll_top() - el.client_height() <= EDGE_SLACK_PX;
             *at_bottom.borrow_mut() = bottom;
-            if bottom && *unseen {
-                unseen.set(false);
+            if bottom && *unseen > 0 {
+                unseen.set(0);
             }
             if can_load && el.scroll_top() <= EDGE_SLACK_PX {
                 *anchor.borrow_mut() = Some(el.scroll_height() - el.scroll_top());
@@ -63,24 +67,42 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         let at_bottom = at_bottom.clone();
         let anchor = anchor.clone();
         let unseen = unseen.clone();
-        use_effect_with((newest, oldest, props.outbox.len()), move |_| {
-            let Some(el) = list.cast::<Element>() else {
-                return;
-            };
-            if let Some(from_bottom) = anchor.borrow_mut().take() {
-                el.set_scroll_top(el.scroll_height() - from_bottom);
-            } else if *at_bottom.borrow() {
-                el.set_scroll_top(el.scroll_height());
-            } else {
-                unseen.set(true);
-            }
-        });
+        let entries = Rc::clone(&props.entries);
+        use_effect_with(
+            (newest, oldest, props.outbox.len()),
+            move |&(newest, _, outbox)| {
+                let Some(el) = list.cast::<Element>() else {
+                    return;
+                };
+                let (shown_newest, shown_outbox) = shown.replace((newest, outbox));
+                let arrived = match shown_newest {
+                    Some(before) => entries
+                        .iter()
+                        .rev()
+                        .take_while(|e| e.message.id > before)
+                        .count(),
+                    None => 0,
+                };
+                if let Some(from_bottom) = anchor.borrow_mut().take() {
+                    // Older messages went in above: the reader's view stays put.
+                    el.set_scroll_top(el.scroll_height() - from_bottom);
+                } else if *at_bottom.borrow() || outbox > shown_outbox || shown_newest.is_none() {
+                    // At the bottom, just sent, or just entered: show the newest.
+                    scroll_to_bottom(&el, &at_bottom);
+                } else if arrived > 0 {
+                    unseen.set(*unseen + arrived);
+                }
+            },
+        );
     }
     let jump = {
         let list = list.clone();
+        let at_bottom = at_bottom.clone();
+        let unseen = unseen.clone();
         Callback::from(move |_| {
             if let Some(el) = list.cast::<Element>() {
-                el.set_scroll_top(el.scroll_height());
+                scroll_to_bottom(&el, &at_bottom);
+                unseen.set(0);
             }
         })
     };
@@ -145,17 +167,26 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         }
     }));
 
+    // The log role is on a wrapper: on the list itself it would hide that
+    // its items are list items.
     html! {
         <div class="messages-wrap">
-            <ol class="messages" ref={list} {onscroll} role="log" aria-live="polite"
+            <div class="messages" ref={list} {onscroll} role="log" aria-live="polite"
                 aria-relevant="additions" aria-label="Messages" tabindex="0">
-                { for items }
-            </ol>
-            if *unseen {
-                <button class="jump" onclick={jump}>{ "New messages ↓" }</button>
+                <ol class="message-items">{ for items }</ol>
+            </div>
+            if *unseen > 0 {
+                <button class="jump" onclick={jump}>{ format!("{} new ↓", *unseen) }</button>
             }
         </div>
     }
+}
+
+/// Scrolls `el` to its end and remembers that the reader is there (no
+/// scroll event may follow when the list was there already).
+fn scroll_to_bottom(el: &Element, at_bottom: &Rc<std::cell::RefCell<bool>>) {
+    el.set_scroll_top(el.scroll_height());
+    *at_bottom.borrow_mut() = true;
 }
 
 fn notice_item(notice: &PresenceNotice) -> Html {
@@ -249,7 +280,7 @@ fn OutgoingItem(props: &OutgoingItemProps) -> Html {
     let outgoing = &props.outgoing;
     let (status, label) = match &outgoing.status {
         OutgoingStatus::Pending => ("pending", "Sending…".to_owned()),
-        OutgoingStatus::TimedOut => ("failed", "Not sent: no connection.".to_owned()),
+        OutgoingStatus::TimedOut => ("queued", "Will send when back online".to_owned()),
         OutgoingStatus::Refused { reason } => ("failed", format!("Not sent: {reason}")),
     };
     let retry = {

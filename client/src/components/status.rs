@@ -1,4 +1,5 @@
-//! The connection status badge.
+//! The connection status: online, connecting, or offline with a countdown
+//! to the next attempt and a button to try at once.
 
 use yew::prelude::*;
 
@@ -7,22 +8,64 @@ use crate::room_state::Connection;
 #[derive(Properties, PartialEq)]
 pub struct StatusProps {
     pub connection: Connection,
+    /// The room's clock (ms since the epoch), ticking while offline.
+    pub now: f64,
+    /// Reconnects at once.
+    pub on_reconnect: Callback<()>,
 }
 
 #[component]
 pub fn Status(props: &StatusProps) -> Html {
-    let (class, text) = match &props.connection {
+    let (state, text) = match &props.connection {
         Connection::Online => ("online", "Online".to_owned()),
         Connection::Connecting => ("connecting", "Connecting…".to_owned()),
-        Connection::Offline { retry_in_ms } => (
-            "offline",
-            format!("Offline, retrying in {}s", retry_in_ms.div_ceil(1000)),
-        ),
+        Connection::Offline { retry_at } => ("offline", offline_text(*retry_at, props.now)),
     };
+    let reconnect = props.on_reconnect.reform(|_: MouseEvent| ());
     html! {
-        <span class="status" role="status" data-state={class}>
+        <span class="status" data-state={state}>
             <span class="dot" aria-hidden="true"></span>
-            { text }
+            <span role="status">{ text }</span>
+            if matches!(props.connection, Connection::Offline { .. }) {
+                <button class="reconnect" onclick={reconnect}>{ "Reconnect now" }</button>
+            }
         </span>
+    }
+}
+
+/// "Offline, retrying in 4 s", counting down to `retry_at` from `now`.
+fn offline_text(retry_at: Option<f64>, now: f64) -> String {
+    match retry_at {
+        Some(retry_at) => {
+            // Whole seconds, formatted as an integer: a float's formatting
+            // code would cost the client kilobytes.
+            let seconds = ((retry_at - now) / 1000.0).ceil().max(0.0) as u32;
+            if seconds > 0 {
+                format!("Offline, retrying in {seconds} s")
+            } else {
+                "Offline, retrying…".to_owned()
+            }
+        }
+        None => "Offline".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offline_text;
+
+    #[test]
+    fn the_countdown_counts_down() {
+        assert_eq!(
+            offline_text(Some(10_000.0), 1_000.0),
+            "Offline, retrying in 9 s"
+        );
+        assert_eq!(
+            offline_text(Some(10_000.0), 9_100.0),
+            "Offline, retrying in 1 s"
+        );
+        assert_eq!(offline_text(Some(10_000.0), 10_000.0), "Offline, retrying…");
+        assert_eq!(offline_text(Some(10_000.0), 12_000.0), "Offline, retrying…");
+        assert_eq!(offline_text(None, 0.0), "Offline");
     }
 }

@@ -12,7 +12,14 @@ use crate::Route;
 pub fn Login() -> Html {
     let session = use_context::<SessionHandle>().expect("the app provides a session");
     let navigator = use_navigator().expect("the app provides a router");
-    let name = use_state(|| session.user.clone().unwrap_or_default());
+    let name = use_state(|| {
+        session
+            .user
+            .clone()
+            .or_else(|| session.refused_name.clone())
+            .unwrap_or_default()
+    });
+    let input = use_node_ref();
     // Show the rule only once the user has typed or tried to submit.
     let touched = use_state(|| false);
     let verdict = validate_username(&name).map(str::to_owned);
@@ -25,15 +32,23 @@ pub fn Login() -> Html {
             touched.set(true);
         })
     };
+    // Reads the field itself: an autofill followed at once by Enter may
+    // not have rendered yet.
     let onsubmit = {
-        let verdict = verdict.clone();
         let touched = touched.clone();
+        let name = name.clone();
+        let input = input.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             touched.set(true);
-            if let Ok(user) = &verdict {
-                session.dispatch(SessionAction::Login(user.clone()));
+            let typed = input
+                .cast::<HtmlInputElement>()
+                .map_or_else(|| (*name).clone(), |field| field.value());
+            if let Ok(user) = validate_username(&typed) {
+                session.dispatch(SessionAction::Login(user.to_owned()));
                 navigator.push(&Route::Room);
+            } else {
+                name.set(typed);
             }
         })
     };
@@ -53,6 +68,7 @@ pub fn Login() -> Html {
                 }
                 <label for="username">{ "Your name" }</label>
                 <input
+                    ref={input}
                     id="username"
                     name="username"
                     type="text"

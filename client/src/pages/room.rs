@@ -51,12 +51,17 @@ fn RoomView(props: &RoomViewProps) -> Html {
     let me = state.me.clone().unwrap_or_else(|| props.user.clone());
 
     html! {
-        <div class="room">
+        <main class="room">
             <header class="topbar">
                 <h1>{ "Chat" }</h1>
-                <Status connection={state.connection.clone()} />
-                <People users={state.online_users.clone()} count={state.online_count}
-                    me={state.me.clone()} />
+                <Status connection={state.connection.clone()} now={state.now}
+                    on_reconnect={room.reconnect_now.clone()} />
+                // Offline, nobody is known to be online: no list, rather
+                // than "0 online".
+                if state.online() {
+                    <People users={state.online_users.clone()} count={state.online_count}
+                        me={state.me.clone()} />
+                }
                 <span class="me" title="Your name">{ me }</span>
                 <button class="leave" onclick={leave}>{ "Leave" }</button>
             </header>
@@ -79,7 +84,7 @@ fn RoomView(props: &RoomViewProps) -> Html {
             <p class="typing" aria-live="polite">{ typing_line(&state.typing_users()) }</p>
             <Composer online={state.online()} on_send={room.post.clone()}
                 on_typing={room.typing.clone()} />
-        </div>
+        </main>
     }
 }
 
