@@ -131,6 +131,8 @@ impl Budgets {
         if let Some(by_address) = by_address {
             by_address.spend(now, 1.0);
         }
+        // A post ends a typing spell: typing the next message is news.
+        buckets.by_name.remove(&(name.to_owned(), Spending::Typing));
         Ok(())
     }
 
@@ -289,6 +291,11 @@ mod tests {
         assert!(budgets.typing("alice", now));
         assert!(!budgets.typing("alice", now + Duration::from_secs(1)));
         assert!(budgets.typing("alice", now + Duration::from_secs(3)));
+        // Posting ends the spell: the next message's typing is relayed.
+        let later = now + Duration::from_secs(4);
+        assert!(!budgets.typing("alice", later));
+        assert_eq!(budgets.post("alice", None, later), Ok(()));
+        assert!(budgets.typing("alice", later));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! one transaction, and only then publishes the batch to the room's feed.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +16,7 @@ use crate::connection::DirectSender;
 use crate::message_log::{not_posted, OlderError, RoomClosed, Window};
 use crate::room::Feed;
 use crate::shutdown::Background;
-use crate::store::{Appended, NewMessage, Store, StoreError};
+use crate::store::{Appended, HistoryReader, NewMessage, Store, StoreError};
 use crate::wire;
 
 /// Most messages committed in one transaction.
@@ -26,6 +27,11 @@ const QUEUE_CAPACITY: usize = 4096;
 pub struct EmbeddedLog {
     requests: mpsc::Sender<Request>,
     writer: Background<JoinHandle<()>>,
+    /// Pages of older history are read here, on tokio's blocking threads,
+    /// beside the writer rather than behind it: a flood of page requests
+    /// cannot delay a commit. (`None` for `:memory:`: pages go through the
+    /// writer.)
+    reader: Option<Arc<Mutex<HistoryReader>>>,
 }
 
 /// What the writer thread is asked to do.
@@ -50,6 +56,7 @@ impl EmbeddedLog {
     /// and starts the writer thread, which publishes to it.
     pub fn open(db: &Path, feed: &Feed) -> Result<Self, StoreError> {
         let store = Store::open(db)?;
+        let reader = store.reader(db)?.map(|reader| Arc::new(Mutex::new(reader)));
         feed.reset(Window {
             recent: store.recent(feed.replay())?,
             first_id: store.first_id()?,
@@ -67,6 +74,7 @@ impl EmbeddedLog {
         Ok(Self {
             requests,
             writer: Background::new(writer),
+            reader,
         })
     }
 
@@ -92,6 +100,19 @@ impl EmbeddedLog {
         before: u64,
         limit: usize,
     ) -> Result<(Vec<Posted>, bool), OlderError> {
+        if let Some(reader) = &self.reader {
+            let reader = Arc::clone(reader);
+            let read = tokio::task::spawn_blocking(move || {
+                reader
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .before(before, limit)
+            });
+            return match read.await {
+                Ok(page) => page.map_err(OlderError::Store),
+                Err(_) => Err(OlderError::Closed),
+            };
+        }
         let (reply, answer) = oneshot::channel();
         let request = Request::Older {
             before,

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use protocol::{ChatMessage, Posted};
-use rusqlite::{params, Connection, OptionalExtension, MAIN_DB};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior, MAIN_DB};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -57,6 +57,9 @@ pub enum Appended {
     Duplicate(Posted),
 }
 
+/// How long a commit waits for a write lock another process holds.
+const WRITE_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Store {
     conn: Connection,
     last_id: u64,
@@ -88,6 +91,9 @@ impl Store {
         if conn.is_readonly(MAIN_DB).map_err(open_error)? {
             return Err(StoreError::ReadOnly(path.display().to_string()));
         }
+        // Another process that briefly holds the write lock (an operator's
+        // maintenance) delays a commit instead of failing it.
+        conn.busy_timeout(WRITE_LOCK_PATIENCE).map_err(open_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -119,7 +125,11 @@ impl Store {
     /// Stores a batch in one transaction (one fsync), assigning ids in order.
     /// Either every message of the batch is stored, or none is.
     pub fn append(&mut self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
-        let tx = self.conn.transaction()?;
+        // Immediate: the write lock is taken (or waited for) at the start,
+        // not when the first insert finds another process holding it.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut next_id = self.last_id;
         let mut outcome = Vec::with_capacity(batch.len());
         {
@@ -169,16 +179,7 @@ impl Store {
     /// Up to `limit` messages with ids below `before`, oldest first, and
     /// whether any older remain.
     pub fn before(&self, before: u64, limit: usize) -> Result<(Vec<Posted>, bool), StoreError> {
-        let before = i64::try_from(before).unwrap_or(i64::MAX);
-        let mut page = self.query(
-            "SELECT id, user, msg, date_time, client_id FROM messages
-             WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-            params![before, to_sql_limit(limit.saturating_add(1))],
-        )?;
-        let has_older = page.len() > limit;
-        page.truncate(limit);
-        page.reverse();
-        Ok((page, has_older))
+        page_before(&self.conn, before, limit)
     }
 
     /// The newest `limit` messages, oldest first.
@@ -186,31 +187,86 @@ impl Store {
         self.before(u64::MAX, limit).map(|(page, _)| page)
     }
 
-    fn query(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Posted>, StoreError> {
-        let mut statement = self.conn.prepare_cached(sql)?;
-        let rows = statement.query_map(params, |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
+    /// A connection of its own for reading pages of history, so that they
+    /// are read beside the writer (WAL lets readers and the writer work at
+    /// once), not queued behind its commits. None for `:memory:`, a
+    /// database no second connection can see.
+    pub fn reader(&self, path: &Path) -> Result<Option<HistoryReader>, StoreError> {
+        if path == Path::new(":memory:") {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
         })?;
-        rows.map(|row| {
-            let (id, user, msg, date_time, client_id) = row?;
-            Ok(Posted {
-                message: ChatMessage {
-                    id: to_id(id)?,
-                    user,
-                    msg,
-                    date_time,
-                },
-                client_id,
-            })
-        })
-        .collect()
+        Ok(Some(HistoryReader { conn }))
     }
+}
+
+/// Reads pages of history on a connection of its own (see [`Store::reader`]).
+pub struct HistoryReader {
+    conn: Connection,
+}
+
+impl HistoryReader {
+    /// As [`Store::before`].
+    pub fn before(&self, before: u64, limit: usize) -> Result<(Vec<Posted>, bool), StoreError> {
+        page_before(&self.conn, before, limit)
+    }
+}
+
+/// Up to `limit` messages with ids below `before`, oldest first, and
+/// whether any older remain.
+fn page_before(
+    conn: &Connection,
+    before: u64,
+    limit: usize,
+) -> Result<(Vec<Posted>, bool), StoreError> {
+    let before = i64::try_from(before).unwrap_or(i64::MAX);
+    let mut page = query(
+        conn,
+        "SELECT id, user, msg, date_time, client_id FROM messages
+         WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        params![before, to_sql_limit(limit.saturating_add(1))],
+    )?;
+    let has_older = page.len() > limit;
+    page.truncate(limit);
+    page.reverse();
+    Ok((page, has_older))
+}
+
+fn query(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Posted>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (id, user, msg, date_time, client_id) = row?;
+        Ok(Posted {
+            message: ChatMessage {
+                id: to_id(id)?,
+                user,
+                msg,
+                date_time,
+            },
+            client_id,
+        })
+    })
+    .collect()
 }
 
 fn to_id(id: i64) -> Result<u64, StoreError> {

@@ -278,3 +278,39 @@ async fn a_failed_write_is_refused_to_the_sender_and_nothing_is_broadcast() {
     assert!(body.contains(r#""storage":"ok""#), "{body}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn pages_of_history_are_read_beside_the_writer_not_behind_it() {
+    // The embedded log's own concern: the SQLite file, whatever the suite's log.
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    let server = support::spawn_server(config.clone()).await;
+    let mut alice = server.join("alice").await;
+    for n in 0..20 {
+        alice.say(&format!("a{n}"), "history").await;
+        alice.recv_message().await;
+    }
+    // Another process holds the database's write lock: the next commit
+    // waits for it (SQLite's busy timeout).
+    let blocker = rusqlite::Connection::open(&config.db).expect("open the database");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    alice.say("stuck", "waits for the lock").await;
+    // A page of older history is still answered, at once.
+    let started = tokio::time::Instant::now();
+    let (page, has_older) = alice.load_older(11, 5).await;
+    assert_eq!(page, vec![6, 7, 8, 9, 10]);
+    assert!(has_older);
+    let waited = started.elapsed();
+    // The post is answered once the lock is gone, and not before.
+    blocker.execute_batch("ROLLBACK").expect("release the lock");
+    let posted = alice.recv_message().await;
+    assert_eq!(posted.client_id, "stuck");
+    assert!(
+        waited < std::time::Duration::from_secs(2),
+        "the page waited {waited:?} behind the writer"
+    );
+    server.stop().await;
+}
