@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
-use futures::future::{abortable, FutureExt};
+use futures::future::{abortable, Fuse, FutureExt};
 use futures::{pin_mut, select_biased, SinkExt, StreamExt};
 use gloo::events::EventListener;
 use gloo::net::websocket::futures::WebSocket;
@@ -178,9 +178,11 @@ pub fn use_room(user: &str) -> RoomHandle {
         }
     });
 
+    let last_typing = use_mut_ref(|| 0.0_f64);
     let post = {
         let state = state.clone();
         let outbound = outbound.clone();
+        let last_typing = last_typing.clone();
         Callback::from(move |msg: String| {
             let outgoing = Outgoing {
                 client_id: new_client_id(),
@@ -191,6 +193,8 @@ pub fn use_room(user: &str) -> RoomHandle {
             if state.online() {
                 send_outgoing(&outbound, &outgoing);
             }
+            // A post ends a typing spell: typing again is news at once.
+            *last_typing.borrow_mut() = 0.0;
             state.dispatch(RoomAction::Post(outgoing));
         })
     };
@@ -227,7 +231,6 @@ pub fn use_room(user: &str) -> RoomHandle {
             }
         })
     };
-    let last_typing = use_mut_ref(|| 0.0_f64);
     let typing = {
         let state = state.clone();
         Callback::from(move |()| {
@@ -338,11 +341,12 @@ async fn run(
 /// Waits `delay` (forever when `None`), or until a [`Wake::Now`]. False
 /// when the page no longer wants the room.
 async fn wait_to_retry(delay: Option<u32>, wakes: &mut UnboundedReceiver<Wake>) -> bool {
+    // A terminated timer is never ready: without a delay, only a wake ends
+    // the wait.
     let timer = match delay {
-        Some(delay) => TimeoutFuture::new(delay).boxed_local(),
-        None => futures::future::pending().boxed_local(),
-    }
-    .fuse();
+        Some(delay) => TimeoutFuture::new(delay).fuse(),
+        None => Fuse::terminated(),
+    };
     pin_mut!(timer);
     loop {
         select_biased! {

@@ -11,7 +11,6 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use server::Config;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
@@ -113,39 +112,65 @@ async fn start_server(data: &tempfile::TempDir) -> ChatServer {
     ChatServer::start(&data.path().join("chat.db"), any_port).await
 }
 
-/// chromedriver on a port it picks itself, killed on drop.
+/// The browsers the tests drive: Debian's Chromium (every test) and
+/// Firefox ESR (the end-to-end chat).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Engine {
+    Chromium,
+    Firefox,
+}
+
+/// A WebDriver server (chromedriver or geckodriver), killed on drop.
 struct Driver {
     url: String,
+    engine: Engine,
     _process: Child,
 }
 
 async fn start_driver() -> Driver {
-    let mut process = Command::new("chromedriver")
-        .arg("--port=0")
-        .stdout(Stdio::piped())
+    start_driver_for(Engine::Chromium).await
+}
+
+async fn start_driver_for(engine: Engine) -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut command = match engine {
+        Engine::Chromium => {
+            let mut command = Command::new("chromedriver");
+            command.arg(format!("--port={port}"));
+            command
+        }
+        Engine::Firefox => {
+            let mut command = Command::new("geckodriver");
+            command.args(["--port", &port.to_string()]);
+            command
+        }
+    };
+    let process = command
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("chromedriver on PATH (apt-get install chromium-driver)");
-    let stdout = process.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let port = tokio::time::timeout(PATIENCE, async {
-        while let Some(line) = lines.next_line().await.expect("read chromedriver output") {
-            if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                return rest
-                    .trim_end_matches('.')
-                    .parse::<u16>()
-                    .expect("a port number");
-            }
-        }
-        panic!("chromedriver exited before it started");
-    })
-    .await
-    .expect("chromedriver starts in time");
-    // Keep draining its output so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .unwrap_or_else(|e| {
+            panic!("{engine:?}'s driver on PATH (cargo xtask test installs it): {e}")
+        });
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{engine:?}'s driver never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     Driver {
         url: format!("http://127.0.0.1:{port}"),
+        engine,
         _process: process,
     }
 }
@@ -201,9 +226,51 @@ enum Scheme {
     Dark,
 }
 
-/// A fresh headless Chromium with this window size and colour scheme.
+/// A fresh headless browser of the driver's kind with this window size and
+/// colour scheme.
 async fn browser_as(driver: &Driver, screen: Screen, scheme: Scheme) -> Browser {
     let profile = tempfile::tempdir().expect("a profile directory");
+    let capabilities = match driver.engine {
+        Engine::Chromium => chromium_capabilities(profile.path(), screen, scheme),
+        Engine::Firefox => firefox_capabilities(profile.path(), screen, scheme),
+    };
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("a JSON object literal")
+    };
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("a {:?} session: {e}", driver.engine));
+    Browser {
+        client,
+        _profile: profile,
+    }
+}
+
+fn firefox_capabilities(profile: &Path, screen: Screen, scheme: Scheme) -> serde_json::Value {
+    let dark = i32::from(scheme == Scheme::Dark);
+    serde_json::json!({
+        "moz:firefoxOptions": {
+            "binary": "/usr/bin/firefox-esr",
+            "args": [
+                "-headless", "-profile", profile.display().to_string(),
+                format!("--width={}", screen.width), format!("--height={}", screen.height),
+            ],
+            "prefs": {
+                "ui.systemUsesDarkTheme": dark,
+                // No updates, telemetry or other traffic on a closed network.
+                "app.update.enabled": false,
+                "browser.shell.checkDefaultBrowser": false,
+                "datareporting.policy.dataSubmissionEnabled": false,
+                "network.captive-portal-service.enabled": false,
+                "network.connectivity-service.enabled": false,
+            }
+        }
+    })
+}
+
+fn chromium_capabilities(profile: &Path, screen: Screen, scheme: Scheme) -> serde_json::Value {
     let preferred = match scheme {
         Scheme::Dark => 0,
         Scheme::Light => 1,
@@ -222,26 +289,14 @@ async fn browser_as(driver: &Driver, screen: Screen, scheme: Scheme) -> Browser 
     .map(String::from)
     .into_iter()
     .chain([
-        format!("--user-data-dir={}", profile.path().display()),
+        format!("--user-data-dir={}", profile.display()),
         format!("--window-size={},{}", screen.width, screen.height),
         format!("--blink-settings=preferredColorScheme={preferred}"),
     ])
     .collect::<Vec<_>>();
-    let capabilities = serde_json::json!({
+    serde_json::json!({
         "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
-    });
-    let serde_json::Value::Object(capabilities) = capabilities else {
-        unreachable!("a JSON object literal")
-    };
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session");
-    Browser {
-        client,
-        _profile: profile,
-    }
+    })
 }
 
 async fn find(client: &Client, css: &str) -> Element {
@@ -266,7 +321,8 @@ async fn wait_for_path(client: &Client, base: &str, path: &str) {
 
 /// The messages the server confirmed (not those still pending), in order,
 /// as (author, text, own), once there are `count`. Only our own messages
-/// carry a delivery status.
+/// carry a delivery status. The author is read as a screen reader would:
+/// a message that continues its author's group shows the name to them only.
 async fn wait_for_messages(client: &Client, count: usize) -> Vec<(String, String, bool)> {
     find(
         client,
@@ -283,7 +339,11 @@ async fn wait_for_messages(client: &Client, count: usize) -> Vec<(String, String
         let text = item.find(Locator::Css(".text")).await.expect("text");
         let status = item.attr("data-status").await.expect("data-status");
         shown.push((
-            author.text().await.expect("author text"),
+            author
+                .prop("textContent")
+                .await
+                .expect("author text")
+                .unwrap_or_default(),
             text.text().await.expect("message text"),
             status.is_some(),
         ));
@@ -318,11 +378,24 @@ async fn say(client: &Client, text: &str) {
 
 #[tokio::test]
 async fn two_people_chat_and_the_name_survives_a_reload() {
+    two_people_chat(Engine::Chromium).await;
+}
+
+#[tokio::test]
+async fn two_people_chat_in_firefox() {
+    two_people_chat(Engine::Firefox).await;
+}
+
+async fn two_people_chat(engine: Engine) {
     let data = tempfile::tempdir().expect("tmp");
     let server = start_server(&data).await;
-    let driver = start_driver().await;
-    let alice = browser(&driver).await;
-    let bob = browser(&driver).await;
+    // A driver each: geckodriver runs one session at a time.
+    let (alice_driver, bob_driver) = (
+        start_driver_for(engine).await,
+        start_driver_for(engine).await,
+    );
+    let alice = browser(&alice_driver).await;
+    let bob = browser(&bob_driver).await;
 
     // Bob's name and message are markup that would run script if it were
     // rendered as HTML (an alert would also break every later command).
@@ -357,6 +430,9 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
         .click()
         .await
         .expect("open the list");
+    // Joins reach the others within half a second (gathered): wait for bob's.
+    find(&alice, ".people-list li:nth-child(2)").await;
+    find(&alice, ".presence-notice").await;
     assert_eq!(
         texts(&alice, ".people-list li").await,
         [bob_name.to_owned(), "alice (you)".to_owned()]
@@ -365,6 +441,46 @@ async fn two_people_chat_and_the_name_survives_a_reload() {
         texts(&alice, ".presence-notice").await,
         [format!("{bob_name} joined")]
     );
+    // Escape closes the list again.
+    find(&alice, ".people-toggle")
+        .await
+        .send_keys(&Key::Escape.to_string())
+        .await
+        .expect("press Escape");
+    wait_until_gone(&alice, ".people-list").await;
+
+    // The message box grows with its text (no `field-sizing` in Firefox).
+    let height = |client: &Client| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "return document.querySelector('#message').getBoundingClientRect().height;",
+                    vec![],
+                )
+                .await
+                .expect("measure the box")
+                .as_f64()
+                .unwrap_or(f64::NAN)
+        }
+    };
+    let one_line = height(&alice).await;
+    let input = find(&alice, "#message").await;
+    for line in ["one", "two", "three"] {
+        input.send_keys(line).await.expect("type");
+        input
+            .send_keys(&format!("{}{}", Key::Shift, Key::Enter))
+            .await
+            .expect("a new line");
+    }
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while height(&alice).await < one_line * 2.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the box did not grow"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A reload keeps the name and goes straight back into the room.
     alice.refresh().await.expect("reload");
@@ -433,6 +549,23 @@ async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
 }
 
 /// The texts of the items matching `css`, in order.
+/// Waits until nothing matches `css`.
+async fn wait_until_gone(client: &Client, css: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !client
+        .find_all(Locator::Css(css))
+        .await
+        .expect("query")
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css} is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn texts(client: &Client, css: &str) -> Vec<String> {
     let mut texts = Vec::new();
     for item in client.find_all(Locator::Css(css)).await.expect("query") {
@@ -488,6 +621,12 @@ async fn messages_written_offline_survive_a_reload_and_are_delivered_once() {
         ("alice".to_owned(), "written offline 2".to_owned(), false),
     ];
     assert_eq!(wait_for_messages(&bob, 2).await, expected_for_bob);
+    // One person's consecutive messages are one group: the name shown once.
+    let grouped = bob
+        .find_all(Locator::Css(".messages li.message[data-continued]"))
+        .await
+        .expect("query");
+    assert_eq!(grouped.len(), 1);
 
     alice.close().await;
     bob.close().await;

@@ -253,14 +253,35 @@ fn install_client_toolchain() -> ClientToolchain {
     }
 }
 
-/// What the tests run besides cargo, from Debian, when missing: Chromium
-/// and its driver for the browser tests, npm for their accessibility
-/// auditor (axe-core, which they install), redis-server for the cluster
-/// tests.
+/// geckodriver, Firefox's WebDriver server, from crates.io.
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// What the tests run besides cargo, when missing: from Debian, Chromium
+/// and its driver and Firefox ESR for the browser tests, npm for their
+/// accessibility auditor (axe-core, which they install), redis-server for
+/// the cluster tests; from crates.io, geckodriver.
 fn install_test_services() -> Result {
+    install_debian_packages()?;
+    if !reports_version("geckodriver", GECKODRIVER_VERSION) {
+        step(
+            "installing geckodriver (about 3 minutes, once)",
+            cargo().args([
+                "install",
+                "geckodriver",
+                "--version",
+                GECKODRIVER_VERSION,
+                "--locked",
+            ]),
+        )?;
+    }
+    Ok(())
+}
+
+fn install_debian_packages() -> Result {
     let missing: Vec<&str> = [
         ("chromium", "chromium"),
         ("chromedriver", "chromium-driver"),
+        ("firefox-esr", "firefox-esr"),
         ("npm", "npm"),
         ("redis-server", "redis-server"),
     ]

@@ -92,17 +92,22 @@ pub fn Composer(props: &ComposerProps) -> Html {
     html! {
         <form class="composer" {onsubmit}>
             <label for="message" class="visually-hidden">{ "Message" }</label>
-            <textarea
-                id="message"
-                ref={input}
-                rows="1"
-                placeholder="Write a message…"
-                value={(*draft).clone()}
-                {oninput}
-                {onkeydown}
-                aria-describedby="message-help"
-                aria-invalid={(left < 0).to_string()}
-            />
+            // The box grows with its text in every browser: a hidden copy
+            // of the text sizes the grid cell both share (CSS
+            // `field-sizing` is Chromium's alone).
+            <div class="grow" data-text={(*draft).clone()}>
+                <textarea
+                    id="message"
+                    ref={input}
+                    rows="1"
+                    placeholder="Write a message…"
+                    value={(*draft).clone()}
+                    {oninput}
+                    {onkeydown}
+                    aria-describedby="message-help"
+                    aria-invalid={(left < 0).to_string()}
+                />
+            </div>
             <span id="message-help" class="counter" aria-live="polite">
                 { counter_text(left) }
             </span>
@@ -116,13 +121,16 @@ pub fn Composer(props: &ComposerProps) -> Html {
 /// What the counter says with `left` characters to go: nothing while far
 /// from the limit, then how many are left or how many too many, in words.
 fn counter_text(left: i64) -> String {
-    match left {
-        left if left >= COUNTER_THRESHOLD as i64 => String::new(),
-        1 => "1 character left".to_owned(),
-        0.. => format!("{left} characters left"),
-        -1 => "1 character over the limit".to_owned(),
-        over => format!("{} characters over the limit", -over),
+    if left >= COUNTER_THRESHOLD as i64 {
+        return String::new();
     }
+    let (count, state) = if left >= 0 {
+        (left, "left")
+    } else {
+        (-left, "over the limit")
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} character{plural} {state}")
 }
 
 #[cfg(test)]

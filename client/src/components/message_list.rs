@@ -140,6 +140,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             })
             .map(notice_item),
     );
+    let mut before: Option<Rc<Entry>> = None;
     for chunk in props
         .entries
         .chunk_by(|a, b| a.message.id / CHUNK_IDS == b.message.id / CHUNK_IDS)
@@ -153,8 +154,9 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             .collect();
         items.push(html! {
             <MessageChunk key={format!("chunk-{}", ids.start() / CHUNK_IDS)}
-                entries={chunk.to_vec()} {notices} />
+                before={before.clone()} entries={chunk.to_vec()} {notices} />
         });
+        before = chunk.last().cloned();
     }
     items.extend(props.outbox.iter().map(|outgoing| {
         html! {
@@ -200,6 +202,9 @@ const CHUNK_IDS: u64 = 100;
 
 #[derive(Properties)]
 struct MessageChunkProps {
+    /// The message shown just before the chunk, if any: the first of the
+    /// chunk continues its group when it has the same author.
+    before: Option<Rc<Entry>>,
     /// Consecutive messages, oldest first.
     entries: Vec<Rc<Entry>>,
     /// The join/leave notices that happened after one of them.
@@ -210,7 +215,12 @@ struct MessageChunkProps {
 /// notices: nothing to render again.
 impl PartialEq for MessageChunkProps {
     fn eq(&self, other: &Self) -> bool {
-        self.entries.len() == other.entries.len()
+        let same_before = match (&self.before, &other.before) {
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        same_before
+            && self.entries.len() == other.entries.len()
             && self
                 .entries
                 .iter()
@@ -223,12 +233,18 @@ impl PartialEq for MessageChunkProps {
 /// A run of messages, each followed by the notices that came after it.
 #[component]
 fn MessageChunk(props: &MessageChunkProps) -> Html {
+    let previous = std::iter::once(props.before.as_ref()).chain(props.entries.iter().map(Some));
     props
         .entries
         .iter()
-        .flat_map(|entry| {
+        .zip(previous)
+        .flat_map(|(entry, previous)| {
             let id = entry.message.id;
-            std::iter::once(html! { <MessageItem key={id} entry={Rc::clone(entry)} /> }).chain(
+            let continued = previous.is_some_and(|previous| continues(previous, entry));
+            std::iter::once(html! {
+                <MessageItem key={id} entry={Rc::clone(entry)} {continued} />
+            })
+            .chain(
                 props
                     .notices
                     .iter()
@@ -239,9 +255,21 @@ fn MessageChunk(props: &MessageChunkProps) -> Html {
         .collect()
 }
 
+/// Consecutive messages of one person within this long are shown as one
+/// group: the name once.
+const GROUP_GAP_MS: i64 = 5 * 60 * 1000;
+
+/// Whether `entry` continues the group of `previous`.
+fn continues(previous: &Entry, entry: &Entry) -> bool {
+    previous.message.user == entry.message.user
+        && entry.message.date_time - previous.message.date_time < GROUP_GAP_MS
+}
+
 #[derive(Properties, PartialEq)]
 struct MessageItemProps {
     entry: Rc<Entry>,
+    /// Same author as the message before: the name is not shown again.
+    continued: bool,
 }
 
 /// One posted message. Its props compare by pointer first, so appending to
@@ -250,13 +278,15 @@ struct MessageItemProps {
 fn MessageItem(props: &MessageItemProps) -> Html {
     let Entry { message, own } = props.entry.as_ref();
     let date = js_sys::Date::new(&JsValue::from_f64(message.date_time as f64));
-    let time = format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
+    // Both in the reader's locale (12 or 24 hours, as they are used to).
+    let time = String::from(date.to_locale_time_string_with_options("default", &short_time()));
     let iso = String::from(date.to_iso_string());
     let full = String::from(date.to_locale_string("default", &JsValue::UNDEFINED));
     html! {
         <li class="message"
             data-id={message.id.to_string()}
-            data-status={own.then_some("sent")}>
+            data-status={own.then_some("sent")}
+            data-continued={props.continued.then_some("true")}>
             <div class="meta">
                 <span class="author">{ &message.user }</span>
                 <time datetime={iso} title={full}>{ time }</time>
@@ -304,5 +334,39 @@ fn OutgoingItem(props: &OutgoingItemProps) -> Html {
                 }
             </div>
         </li>
+    }
+}
+
+/// `{ timeStyle: "short" }`: hours and minutes, as the locale writes them.
+fn short_time() -> JsValue {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+    options.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::ChatMessage;
+
+    use super::*;
+
+    fn entry(user: &str, date_time: i64) -> Entry {
+        Entry {
+            message: ChatMessage {
+                id: 1,
+                user: user.into(),
+                msg: "hi".into(),
+                date_time,
+            },
+            own: false,
+        }
+    }
+
+    #[test]
+    fn one_persons_messages_within_minutes_are_one_group() {
+        let first = entry("alice", 0);
+        assert!(continues(&first, &entry("alice", GROUP_GAP_MS - 1)));
+        assert!(!continues(&first, &entry("alice", GROUP_GAP_MS)));
+        assert!(!continues(&first, &entry("bob", 1)));
     }
 }

@@ -1,4 +1,5 @@
-//! Who is online: a count in the top bar that opens the list.
+//! Who is online: a count in the top bar that opens the list, which closes
+//! again on Escape, or when focus leaves it (a click elsewhere, Tab).
 
 use std::rc::Rc;
 
@@ -20,10 +21,24 @@ pub fn People(props: &PeopleProps) -> Html {
         let open = open.clone();
         Callback::from(move |_| open.set(!*open))
     };
+    let onkeydown = {
+        let open = open.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Escape" {
+                open.set(false);
+            }
+        })
+    };
+    // The toggle is the list's only focusable element: focus leaving it
+    // leaves the list.
+    let onfocusout = {
+        let open = open.clone();
+        Callback::from(move |_: FocusEvent| open.set(false))
+    };
     let count = props.count.max(props.users.len());
     let unnamed = count - props.users.len();
     html! {
-        <div class="people">
+        <div class="people" {onkeydown} {onfocusout}>
             <button class="people-toggle" onclick={toggle} aria-expanded={open.to_string()}
                 aria-controls="people-list">
                 { format!("{count} online") }

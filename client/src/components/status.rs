@@ -17,7 +17,8 @@ pub struct StatusProps {
 #[component]
 pub fn Status(props: &StatusProps) -> Html {
     let (state, text) = match &props.connection {
-        Connection::Online => ("online", "Online".to_owned()),
+        // Not "Online": next to "2 online" it would read twice.
+        Connection::Online => ("online", "Connected".to_owned()),
         Connection::Connecting => ("connecting", "Connecting…".to_owned()),
         Connection::Offline { retry_at } => ("offline", offline_text(*retry_at, props.now)),
     };
