@@ -22,6 +22,8 @@ pub enum StoreError {
     ReadOnly(String),
     #[error("cannot read the listening socket's address: {0}")]
     Listener(std::io::Error),
+    #[error("the database has schema version {found}, newer than this release's {supported}: run the release that wrote it (or a later one)")]
+    NewerSchema { found: i64, supported: usize },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the database holds an id that does not fit the protocol: {0}")]
@@ -65,7 +67,15 @@ pub struct Store {
     last_id: u64,
 }
 
-const SCHEMA: &str = "
+/// The schema, step by step: `MIGRATIONS[n]` takes a database from
+/// version `n` to `n + 1` (SQLite's `user_version`), in one transaction.
+/// Version 0 is a new file, or one written before the schema had versions
+/// (releases up to 2026-11-28, `tests/fixtures/chat-2026-11-28.db`): the
+/// first step's `IF NOT EXISTS` makes both the same. A change to the schema
+/// is a new step at the end, never an edit of one that shipped.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS messages (
     id        INTEGER PRIMARY KEY, -- the room's sequence number
     user      TEXT    NOT NULL,
@@ -85,7 +95,7 @@ impl Store {
             path: path.display().to_string(),
             source,
         };
-        let conn = Connection::open(path).map_err(open_error)?;
+        let mut conn = Connection::open(path).map_err(open_error)?;
         // SQLite opens a file it may not write read-only, without an error:
         // every send would then fail.
         if conn.is_readonly(MAIN_DB).map_err(open_error)? {
@@ -98,7 +108,7 @@ impl Store {
             .map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_error)?;
-        conn.execute_batch(SCHEMA).map_err(open_error)?;
+        migrate(&mut conn)?;
         let last: Option<i64> = conn
             .query_row("SELECT max(id) FROM messages", [], |row| row.get(0))
             .map_err(open_error)?;
@@ -205,6 +215,33 @@ impl Store {
         })?;
         Ok(Some(HistoryReader { conn }))
     }
+}
+
+/// Brings the schema up to date, step by step, each in a transaction. A
+/// database from a newer release (a higher version than this one knows) is
+/// refused: reading it could lose what the newer schema holds.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let latest = MIGRATIONS.len();
+    let from = usize::try_from(found)
+        .ok()
+        .filter(|&version| version <= latest)
+        .ok_or(StoreError::NewerSchema {
+            found,
+            supported: latest,
+        })?;
+    for (version, step) in (0_i64..).zip(MIGRATIONS).skip(from) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(
+            from = version,
+            to = version + 1,
+            "migrated the database's schema"
+        );
+    }
+    Ok(())
 }
 
 /// Reads pages of history on a connection of its own (see [`Store::reader`]).

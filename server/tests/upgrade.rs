@@ -1,0 +1,83 @@
+//! A database written by an earlier release opens in this one, whole.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{spawn_server, test_config};
+
+/// The room's file as the release of 2026-11-28 left it: 40 messages from
+/// five people (schema version 0, before versions existed).
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat-2026-11-28.db")
+}
+
+fn schema_version(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).expect("open the database");
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("user_version")
+}
+
+#[tokio::test]
+async fn the_previous_release_s_database_opens_with_its_whole_history() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    // The SQLite file's own concern, whatever log the suite runs on.
+    config.redis_url = None;
+    std::fs::copy(fixture(), &config.db).expect("copy the fixture");
+    assert_eq!(schema_version(&config.db), 0);
+
+    let server = spawn_server(config.clone()).await;
+    let (mut dave, history) = server.join_after("dave", None).await;
+    let expected: Vec<u64> = (1..=40).collect();
+    // Recent history is the newest 100: all of it, ids unchanged.
+    assert_eq!(history.ids(), expected);
+    let first = &history.messages[0].message;
+    assert_eq!(first.user, "bob");
+    assert_eq!(
+        first.msg,
+        "message 1 from bob: hello 🦀 <b>not bold</b>\nsecond line"
+    );
+    // A client of the old release resumes from an id it had.
+    let (_erin, resumed) = server.join_after("erin", Some(30)).await;
+    assert_eq!(resumed.ids(), (31..=40).collect::<Vec<_>>());
+    assert!(!resumed.reset);
+    // The sequence goes on.
+    dave.say("d-1", "after the upgrade").await;
+    assert_eq!(dave.recv_message().await.message.id, 41);
+    // A resend of a message the old release stored is still that message.
+    let mut bob = server.join("bob").await;
+    bob.say("c-1", "message 1, sent again").await;
+    let original = bob.recv_message().await;
+    assert_eq!((original.message.id, original.client_id.as_str()), (1, "c-1"));
+    server.stop().await;
+    assert_eq!(schema_version(&config.db), 1, "migrated");
+
+    // Opening it again changes nothing.
+    let again = spawn_server(config.clone()).await;
+    let (_frank, history) = again.join_after("frank", None).await;
+    assert_eq!(history.ids(), (1..=41).collect::<Vec<_>>());
+    again.stop().await;
+    assert_eq!(schema_version(&config.db), 1);
+}
+
+#[test]
+fn a_database_from_a_newer_release_is_refused() {
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    std::fs::copy(fixture(), &db).expect("copy the fixture");
+    rusqlite::Connection::open(&db)
+        .and_then(|conn| conn.pragma_update(None, "user_version", 99))
+        .expect("mark it newer");
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("run the server binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("schema version 99"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
