@@ -549,6 +549,19 @@ async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
 }
 
 /// The texts of the items matching `css`, in order.
+/// Scrolls the message list to `top` pixels, as a reader would.
+async fn scroll_list_to(client: &Client, top: u32) {
+    client
+        .execute(
+            "const list = document.querySelector('.messages');
+             list.scrollTop = arguments[0];
+             list.dispatchEvent(new Event('scroll'));",
+            vec![top.into()],
+        )
+        .await
+        .expect("scroll the list");
+}
+
 /// Waits until nothing matches `css`.
 async fn wait_until_gone(client: &Client, css: &str) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -660,15 +673,7 @@ async fn scrolling_to_the_top_loads_older_messages() {
         (8..=12).map(|n| format!("note {n}")).collect::<Vec<_>>()
     );
 
-    alice
-        .execute(
-            "const list = document.querySelector('.messages');
-             list.scrollTop = 0;
-             list.dispatchEvent(new Event('scroll'));",
-            vec![],
-        )
-        .await
-        .expect("scroll to the top");
+    scroll_list_to(&alice, 0).await;
     find(&alice, ".messages li.message:nth-of-type(12)").await;
     let shown = texts(&alice, ".messages li.message .text").await;
     assert_eq!(
@@ -945,15 +950,7 @@ async fn the_newest_message_is_in_view_and_reading_older_ones_is_left_alone() {
     until_newest_in_view(&alice, "a new message at the bottom is not in view").await;
 
     // Reading older messages: new ones do not move the view, and are counted.
-    alice
-        .execute(
-            "const list = document.querySelector('.messages');
-             list.scrollTop = 200;
-             list.dispatchEvent(new Event('scroll'));",
-            vec![],
-        )
-        .await
-        .expect("scroll up");
+    scroll_list_to(&alice, 200).await;
     for n in 2..=4 {
         post_as(&mut bob, &format!("b{n}"), &format!("from bob, number {n}")).await;
     }
@@ -978,15 +975,7 @@ async fn the_newest_message_is_in_view_and_reading_older_ones_is_left_alone() {
         .is_empty());
 
     // Sending always shows one's own message, even from up the list.
-    alice
-        .execute(
-            "const list = document.querySelector('.messages');
-             list.scrollTop = 0;
-             list.dispatchEvent(new Event('scroll'));",
-            vec![],
-        )
-        .await
-        .expect("scroll to the top");
+    scroll_list_to(&alice, 0).await;
     say(&alice, "alice writes from the top").await;
     find(&alice, ".messages li[data-status=sent]").await;
     until_newest_in_view(&alice, "one's own message is not in view").await;

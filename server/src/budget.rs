@@ -84,6 +84,24 @@ struct Buckets {
     by_name: HashMap<(String, Spending), RateLimiter>,
 }
 
+impl Buckets {
+    /// `address`'s bucket for `spending` (its /64 for IPv6).
+    fn of_address(
+        &mut self,
+        address: IpAddr,
+        spending: Spending,
+        rate: Rate,
+        now: Instant,
+    ) -> &mut RateLimiter {
+        bucket(
+            &mut self.by_address,
+            (address_key(address), spending),
+            rate,
+            now,
+        )
+    }
+}
+
 impl Budgets {
     pub(crate) fn new(rates: BudgetRates) -> Self {
         Self {
@@ -161,14 +179,9 @@ impl Budgets {
     /// Whether `address` may read a history page now: it may while it is
     /// not in debt for the bytes its earlier pages returned.
     pub(crate) fn may_read_history(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
+        let rate = self.rates.history_bytes_per_address;
         let mut buckets = self.lock();
-        let key = (address_key(address), Spending::HistoryBytes);
-        let bucket = bucket(
-            &mut buckets.by_address,
-            key,
-            self.rates.history_bytes_per_address,
-            now,
-        );
+        let bucket = buckets.of_address(address, Spending::HistoryBytes, rate, now);
         match bucket.wait(now, 1.0) {
             wait if wait.is_zero() => Ok(()),
             wait => Err(wait),
@@ -178,15 +191,10 @@ impl Budgets {
     /// Charges `address` for a history page of `bytes`, once its size is
     /// known (the bucket may go into debt).
     pub(crate) fn read_history(&self, address: IpAddr, bytes: usize, now: Instant) {
-        let mut buckets = self.lock();
-        let key = (address_key(address), Spending::HistoryBytes);
-        let bucket = bucket(
-            &mut buckets.by_address,
-            key,
-            self.rates.history_bytes_per_address,
-            now,
-        );
-        bucket.spend(now, bytes as f64);
+        let rate = self.rates.history_bytes_per_address;
+        self.lock()
+            .of_address(address, Spending::HistoryBytes, rate, now)
+            .spend(now, bytes as f64);
     }
 
     /// Forgets the buckets that have refilled. Called on the room's clock.

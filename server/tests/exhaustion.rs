@@ -42,6 +42,19 @@ async fn read_until_closed(stream: &mut TcpStream, deadline: Instant) -> Option<
     Some(received)
 }
 
+/// `GET /healthz` from `127.0.0.<host>`: what came back before the close
+/// (nothing if the deadline passed first).
+async fn health_from(host: u8, server: SocketAddr, deadline: Instant) -> Vec<u8> {
+    let mut stream = connect_from(host, server).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: chat\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    read_until_closed(&mut stream, deadline)
+        .await
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn requests_whose_headers_never_end_are_closed_after_the_header_timeout() {
     let server = TestServer::start_with(|config| {
@@ -104,26 +117,12 @@ async fn connections_over_the_per_address_cap_get_503_at_accept() {
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(refused.contains("Too many connections"), "{refused}");
     // Another address is served; a freed place is taken again.
-    let mut other = connect_from(3, server.addr).await;
-    other
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: chat\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("request");
-    let answer = read_until_closed(&mut other, Instant::now() + PATIENCE)
-        .await
-        .expect("answered");
+    let answer = health_from(3, server.addr, Instant::now() + PATIENCE).await;
     assert!(answer.starts_with(b"HTTP/1.1 200"));
     drop(held.pop());
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let mut again = connect_from(2, server.addr).await;
-        again
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: chat\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("request");
-        let answer = read_until_closed(&mut again, deadline)
-            .await
-            .expect("answered");
+        let answer = health_from(2, server.addr, deadline).await;
         if answer.starts_with(b"HTTP/1.1 200") {
             break;
         }
@@ -205,14 +204,7 @@ async fn a_low_hard_limit_lowers_the_connection_cap_instead_of_failing_accept() 
     }
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let mut probe = connect_from(100, addr).await;
-        probe
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: chat\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("request");
-        let answer = read_until_closed(&mut probe, deadline)
-            .await
-            .unwrap_or_default();
+        let answer = health_from(100, addr, deadline).await;
         if answer.starts_with(b"HTTP/1.1 200") {
             break;
         }

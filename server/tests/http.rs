@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{http_request, TestServer};
+use support::{http_request, refusal_to_start, TestServer};
 
 #[tokio::test]
 async fn health_reports_ok_and_connections() {
@@ -150,33 +150,25 @@ async fn the_built_client_is_served_with_deep_links_falling_back_to_index() {
 fn a_taken_port_is_a_clear_error_not_a_panic() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr");
-    let output = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--bind", &addr.to_string(), "--static-dir", "/nonexistent"])
-        .output()
-        .expect("run the server binary");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refusal_to_start(&["--bind".as_ref(), addr.to_string().as_ref()]);
     assert!(
         stderr.contains(&format!("cannot listen on {addr}")),
         "{stderr}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
 fn an_unopenable_database_is_a_clear_startup_error() {
-    let output = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
-        .args(["--db", "/nonexistent/dir/chat.db"])
-        .output()
-        .expect("run the server binary");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refusal_to_start(&[
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--db".as_ref(),
+        "/nonexistent/dir/chat.db".as_ref(),
+    ]);
     assert!(
         stderr.contains("cannot open the database /nonexistent/dir/chat.db"),
         "{stderr}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// Makes `file` unwritable, even for root (`chattr +i`; root ignores
@@ -214,14 +206,11 @@ fn a_database_that_can_only_be_read_is_refused_at_start() {
     // An empty file is an empty SQLite database.
     std::fs::write(&db, b"").expect("create the database file");
     let _read_only = ReadOnly::make(&db);
-    let output = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .expect("run the server binary");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refusal_to_start(&[
+        "--bind".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
     assert!(stderr.contains("can only be read"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }

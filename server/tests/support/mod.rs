@@ -164,6 +164,21 @@ pub async fn start_binary(db: &Path, extra_args: &[&str]) -> (Child, SocketAddr)
     (child, addr)
 }
 
+/// Runs the server binary with `args` (and no client to serve), which must
+/// refuse to start: returns what it said, having checked that it failed
+/// without a panic.
+pub fn refusal_to_start(args: &[&std::ffi::OsStr]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--static-dir", "/nonexistent"])
+        .args(args)
+        .output()
+        .expect("run the server binary");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "it started: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 /// What the server binary has logged so far.
 #[derive(Clone, Default)]
 pub struct ServerLog(Arc<Mutex<String>>);
