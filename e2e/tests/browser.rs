@@ -731,7 +731,6 @@ async fn watch_append(
     >,
     nth: usize,
 ) -> Append {
-    use futures::{SinkExt, StreamExt};
     client
         .execute(
             "const list = document.querySelector('.message-items');
@@ -751,32 +750,8 @@ async fn watch_append(
         )
         .await
         .expect("observe the list");
-    let client_id = format!("append-{nth}");
-    let frame = protocol::ClientFrame::Send {
-        client_id: client_id.clone(),
-        msg: format!("message {nth}"),
-    };
-    sender
-        .send(tokio_tungstenite::tungstenite::Message::text(
-            frame.to_json(),
-        ))
-        .await
-        .expect("send");
-    let echoed_at = loop {
-        let message = tokio::time::timeout(PATIENCE, sender.next())
-            .await
-            .expect("the sender's copy in time")
-            .expect("connection open")
-            .expect("no socket error");
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
-            if let Ok(protocol::ServerFrame::Message(posted)) = protocol::ServerFrame::parse(&text)
-            {
-                if posted.client_id == client_id {
-                    break now_ms();
-                }
-            }
-        }
-    };
+    post_as(sender, &format!("append-{nth}"), &format!("message {nth}")).await;
+    let echoed_at = now_ms();
     find(
         client,
         &format!(".messages li:nth-child({nth} of .message)"),
