@@ -126,5 +126,58 @@ async fn typing_is_relayed_at_most_every_few_seconds() {
         typing, 1,
         "the second typing frame within 3 s is not relayed"
     );
+    // A post ends the spell: typing the next message is relayed at once.
+    alice.send_text(r#"{"type":"typing"}"#).await;
+    loop {
+        if let ServerFrame::Typing { user } = bob.recv_any().await {
+            assert_eq!(user, "alice");
+            break;
+        }
+    }
+    server.stop().await;
+}
+
+/// Connects as `name` from browser `token` and expects the refusal `code`.
+async fn refused(server: &TestServer, name: &str, token: &str, code: ErrorCode) {
+    let query = format!("user={}&token={token}", urlencoding::encode(name));
+    let mut client = try_connect(server.addr, &query, None)
+        .await
+        .expect("connects");
+    match client.recv().await {
+        ServerFrame::Error { code: got, .. } => assert_eq!(got, code, "{name:?}"),
+        other => panic!("{name:?}: expected {code:?}, got {other:?}"),
+    }
+    let close = client.recv_close().await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy, "{name:?}");
+}
+
+#[tokio::test]
+async fn names_that_look_the_same_are_one_and_invisible_ones_are_refused() {
+    let server = TestServer::start().await;
+    let zoe = join_with_token(server.addr, "Zo\u{eb}", "browser-1").await;
+    assert_eq!(names(&zoe), ["Zo\u{eb}"]);
+    // The same name typed with a combining diaeresis (NFD) is hers.
+    refused(&server, "Zoe\u{308}", "browser-2", ErrorCode::UsernameTaken).await;
+    // Her own browser may use either spelling: it is one name.
+    let same = join_with_token(server.addr, "Zoe\u{308}", "browser-1").await;
+    assert_eq!(names(&same), ["Zo\u{eb}"]);
+
+    let _bob = join_with_token(server.addr, "bob", "browser-3").await;
+    for spoof in [
+        "bo\u{ad}b",
+        "bob\u{fe0f}",
+        "bob\u{E0041}",
+        "bo\u{34f}b",
+        "bob\u{180e}",
+        "bob\u{61c}",
+        "\u{3164}",
+        "\u{2800}",
+        "\u{301}",
+    ] {
+        refused(&server, spoof, "browser-4", ErrorCode::InvalidUsername).await;
+    }
+    // A joiner inside an emoji is part of the name.
+    let coder = join_with_token(server.addr, "\u{1F469}\u{200D}\u{1F4BB}", "browser-5").await;
+    assert!(names(&coder).contains(&"\u{1F469}\u{200D}\u{1F4BB}"));
     server.stop().await;
 }
