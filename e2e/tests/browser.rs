@@ -441,6 +441,15 @@ async fn two_people_chat(engine: Engine) {
         texts(&alice, ".presence-notice").await,
         [format!("{bob_name} joined")]
     );
+    // The browser's token is 128 random bits (crypto.getRandomValues).
+    let token = alice
+        .execute("return localStorage.getItem('chat.token');", vec![])
+        .await
+        .expect("read the token");
+    let token: String =
+        serde_json::from_str(token.as_str().unwrap_or_default()).expect("stored as JSON");
+    assert_eq!(token.len(), 32, "{token}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
     // Escape closes the list again.
     find(&alice, ".people-toggle")
         .await
@@ -1050,4 +1059,81 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
         }
     }
     server.stop().await;
+}
+
+/// The seconds the offline status counts down from, if it shows them.
+async fn countdown(client: &Client) -> Option<u32> {
+    let status = client
+        .find(Locator::Css(".status [role=status]"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    status
+        .strip_prefix("Offline, retrying in ")?
+        .strip_suffix(" s")?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn offline_the_status_counts_down_and_reconnect_now_does_not_wait() {
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    let server = start_server(&data).await;
+    let addr = server.addr;
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &server.base, "alice").await;
+    server.stop().await;
+
+    // The waits grow: one of a few seconds shows, and counts down.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let first = loop {
+        if let Some(seconds) = countdown(&alice).await.filter(|&s| s >= 3) {
+            break seconds;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no countdown of 3 s or more"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    loop {
+        if countdown(&alice).await.is_some_and(|s| s < first) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the countdown stays at {first} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The server is back: "Reconnect now" does not wait for the countdown.
+    let _server = ChatServer::start(&db, addr).await;
+    let left = loop {
+        if let Some(seconds) = countdown(&alice).await.filter(|&s| s >= 3) {
+            break seconds;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no countdown of 3 s or more"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let clicked = tokio::time::Instant::now();
+    find(&alice, ".status .reconnect")
+        .await
+        .click()
+        .await
+        .expect("click Reconnect now");
+    find(&alice, r#".status[data-state="online"]"#).await;
+    assert!(
+        clicked.elapsed() < Duration::from_secs(u64::from(left - 1)),
+        "online only after {:?}, with {left} s to go",
+        clicked.elapsed()
+    );
+    alice.close().await;
 }
