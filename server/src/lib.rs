@@ -18,22 +18,22 @@
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
 
 mod budget;
-pub mod cluster;
-pub mod config;
-pub mod connection;
-pub mod embedded;
-pub mod limits;
+pub(crate) mod cluster;
+pub(crate) mod config;
+pub(crate) mod connection;
+pub(crate) mod embedded;
+pub(crate) mod limits;
 mod listener;
-pub mod message_log;
-pub mod presence;
+pub(crate) mod message_log;
+pub(crate) mod presence;
 pub mod room;
-pub mod routes;
+pub(crate) mod routes;
 pub mod shutdown;
 mod static_files;
 pub mod store;
-pub mod transport;
-pub mod upgrade;
-pub mod wire;
+pub(crate) mod transport;
+pub(crate) mod upgrade;
+pub(crate) mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -61,7 +61,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What every request handler shares.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub room: Arc<Room>,
     pub limits: Arc<SessionLimits>,
     pub admission: Arc<Admission>,
