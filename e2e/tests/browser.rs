@@ -1111,18 +1111,20 @@ async fn offline_the_status_counts_down_and_reconnect_now_does_not_wait() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // The server is back: "Reconnect now" does not wait for the countdown.
-    let _server = ChatServer::start(&db, addr).await;
+    // With a long wait ahead, the server comes back: "Reconnect now" does
+    // not wait for the countdown.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     let left = loop {
-        if let Some(seconds) = countdown(&alice).await.filter(|&s| s >= 3) {
+        if let Some(seconds) = countdown(&alice).await.filter(|&s| s >= 4) {
             break seconds;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no countdown of 3 s or more"
+            "no countdown of 4 s or more"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let _server = ChatServer::start(&db, addr).await;
     let clicked = tokio::time::Instant::now();
     find(&alice, ".status .reconnect")
         .await
