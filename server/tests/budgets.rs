@@ -99,8 +99,10 @@ async fn reconnecting_does_not_refill_the_address_budget() {
     let started = Instant::now();
     let (mut connected, mut refused, mut posted) = (0, 0, 0);
     // Connect, send ten, close, as fast as it goes: a fresh name each
-    // time, so only the address's budgets can hold it.
-    while started.elapsed() < Duration::from_secs(2) {
+    // time, so only the address's budgets can hold it. For two seconds, and
+    // on a slow machine until the upgrade budget has refused one.
+    while started.elapsed() < Duration::from_secs(2) || refused == 0 {
+        assert!(started.elapsed() < PATIENCE, "never refused an upgrade");
         let user = format!("flood{connected}x{refused}");
         match try_connect_from(loopback(2), server.addr, &format!("user={user}")).await {
             Ok(mut client) => {
@@ -116,7 +118,6 @@ async fn reconnecting_does_not_refill_the_address_budget() {
         }
     }
     let elapsed = started.elapsed();
-    assert!(refused > 0, "upgrades are limited per address too");
     let joins = budget(shipped.join_rate_limit, shipped.join_rate_burst, elapsed);
     assert!(connected <= joins, "{connected} connections in {elapsed:?}");
     let allowed = budget(
@@ -218,9 +219,9 @@ async fn history_pages_are_paid_for_by_their_size() {
             ..
         } => {
             assert_eq!(code, ErrorCode::RateLimited);
-            // 35 KB of debt at 10 KB/s.
+            // About 35 KB of debt at 10 KB/s, less what was earned since.
             let wait = retry_after_ms.expect("the wait");
-            assert!((3_000..=4_000).contains(&wait), "{wait} ms");
+            assert!((1_000..=4_000).contains(&wait), "{wait} ms");
         }
         other => panic!("expected rate_limited, got {other:?}"),
     }
