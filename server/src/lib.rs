@@ -5,12 +5,16 @@
 //! the integration tests start it on port 0. One concern per module:
 //!
 //! - [`config`]: flags and environment.
-//! - [`routes`]: the HTTP surface (`/ws`, `/healthz`, the built client).
+//! - `listener`: accepting connections under the caps, HTTP/1.1 on each.
+//! - [`routes`]: the HTTP surface (`/ws`, `/healthz`, the security headers);
+//!   `static_files`: the built client.
 //! - [`upgrade`]: the WebSocket handshake on top of hyper.
 //! - [`connection`]: one client, from welcome to close; [`transport`]: its
 //!   socket, read and written by the connection's one task; [`wire`]: the
 //!   frames it writes, encoded once for every recipient.
-//! - [`limits`]: rate limit and connection caps; [`presence`]: who is online.
+//! - [`limits`]: the token bucket, connection caps, origin policy; `budget`:
+//!   what an address and a name may spend across connections;
+//!   [`presence`]: who is online.
 //! - [`room`]: the sequence of messages, the fan-out, who is online.
 //! - [`message_log`]: the seam between the room and where messages live:
 //!   [`embedded`] (SQLite, [`store`]) or [`cluster`] (Redis, shared by
