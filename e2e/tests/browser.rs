@@ -1077,6 +1077,19 @@ async fn countdown(client: &Client) -> Option<u32> {
         .ok()
 }
 
+/// Waits until the offline countdown shows seconds that `wanted` accepts,
+/// and returns them; fails with `why` after a while.
+async fn until_countdown(client: &Client, why: &str, wanted: impl Fn(u32) -> bool) -> u32 {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(seconds) = countdown(client).await.filter(|&s| wanted(s)) {
+            return seconds;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{why}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn offline_the_status_counts_down_and_reconnect_now_does_not_wait() {
     let data = tempfile::tempdir().expect("tmp");
@@ -1089,41 +1102,12 @@ async fn offline_the_status_counts_down_and_reconnect_now_does_not_wait() {
     server.stop().await;
 
     // The waits grow: one of a few seconds shows, and counts down.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let first = loop {
-        if let Some(seconds) = countdown(&alice).await.filter(|&s| s >= 3) {
-            break seconds;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no countdown of 3 s or more"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    loop {
-        if countdown(&alice).await.is_some_and(|s| s < first) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the countdown stays at {first} s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let first = until_countdown(&alice, "no countdown of 3 s or more", |s| s >= 3).await;
+    until_countdown(&alice, "the countdown stays put", |s| s < first).await;
 
     // With a long wait ahead, the server comes back: "Reconnect now" does
     // not wait for the countdown.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let left = loop {
-        if let Some(seconds) = countdown(&alice).await.filter(|&s| s >= 4) {
-            break seconds;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no countdown of 4 s or more"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let left = until_countdown(&alice, "no countdown of 4 s or more", |s| s >= 4).await;
     let _server = ChatServer::start(&db, addr).await;
     let clicked = tokio::time::Instant::now();
     find(&alice, ".status .reconnect")
