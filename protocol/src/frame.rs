@@ -4,7 +4,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::{validate_client_id, validate_message, ClientIdError, MessageError};
+use crate::{
+    validate_client_id, validate_message, validate_room, ClientIdError, MessageError, RoomError,
+};
+
+/// A fieldless enum and its wire names, written once: serde's names, the
+/// `as_str` table and the list of every variant come from the same line,
+/// so a new variant cannot be missing from one of them.
+macro_rules! wire_names {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $wire:literal,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        $vis enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $wire)] $variant,)*
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// As on the wire. A table rather than `Debug`, which the web
+            /// client's release build compiles to nothing.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $wire,)*
+                }
+            }
+        }
+    };
+}
 
 /// One message of the room, as the server stored it.
 ///
@@ -35,15 +68,19 @@ pub struct Posted {
 }
 
 impl Posted {
-    /// This message as a `message` frame, without copying it into a
-    /// [`ServerFrame`] first.
-    pub fn to_frame_json(&self) -> String {
+    /// This message as a `message` frame of `room`, without copying it
+    /// into a [`ServerFrame`] first.
+    pub fn to_frame_json(&self, room: &str) -> String {
         #[derive(Serialize)]
         #[serde(tag = "type", rename_all = "camelCase")]
         enum Borrowed<'a> {
-            Message(&'a Posted),
+            Message {
+                room: &'a str,
+                #[serde(flatten)]
+                posted: &'a Posted,
+            },
         }
-        to_json(&Borrowed::Message(self))
+        to_json(&Borrowed::Message { room, posted: self })
     }
 }
 
@@ -81,6 +118,10 @@ impl From<PostedFields> for Posted {
 }
 
 /// What a client may send.
+///
+/// Frames that concern a room take an optional `room`; without it they mean
+/// the room the connection's URL named (`?room=`, or the default room), so
+/// a client that knows one room never names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClientFrame {
@@ -89,16 +130,53 @@ pub enum ClientFrame {
     /// reconnect, say) does not post twice: the server answers with the
     /// message it stored the first time.
     #[serde(rename_all = "camelCase")]
-    Send { client_id: String, msg: String },
+    Send {
+        client_id: String,
+        msg: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
     /// Ask for up to `limit` (at most [`HISTORY_PAGE_MAX`]) messages older
     /// than id `before`; answered with an `older` frame.
-    LoadOlder { before: u64, limit: u32 },
+    LoadOlder {
+        before: u64,
+        limit: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
     /// The user is typing. Relayed to the others as a `typing` frame, at
     /// most once per [`TYPING_INTERVAL_MS`] per user.
-    Typing,
+    Typing {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
     /// Are you there? Answered with `pong`. Browsers cannot see WebSocket
     /// pings, so a client that has heard nothing for a while asks.
     Ping,
+    /// Enter `room` too (creating it if nobody has used it yet); answered
+    /// with its `history` (the messages after `after`, when given and still
+    /// replayable, else the recent ones) and its `online` list. Joining a
+    /// room the connection is in answers the same way and changes nothing.
+    Join {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+    },
+    /// Leave `room`: the others see this user go (unless another of their
+    /// tabs is still there), and no more of its frames come.
+    Leave { room: String },
+}
+
+wire_names! {
+    /// The `type` of a [`ClientFrame`].
+    pub enum ClientFrameKind {
+        Send = "send",
+        LoadOlder = "loadOlder",
+        Typing = "typing",
+        Ping = "ping",
+        Join = "join",
+        Leave = "leave",
+    }
 }
 
 /// Most names in one `online` or `presence` list: in a room of thousands,
@@ -115,21 +193,24 @@ pub const TYPING_INTERVAL_MS: u64 = 3_000;
 /// The most messages one `older` frame carries.
 pub const HISTORY_PAGE_MAX: u32 = 200;
 
-/// What the server sends.
+/// What the server sends. Every frame about a room names it in `room`, in
+/// its canonical form (NFC, lower case): the key a client files it under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", try_from = "ServerFrameFields")]
 pub enum ServerFrame {
     /// First frame of every connection: the name bound to it.
     Welcome { user: String },
-    /// Sent once, right after `welcome`: where this connection starts.
+    /// Where this connection starts in `room`: sent right after `welcome`
+    /// for the room of the URL, and in answer to each `join`.
     ///
-    /// Without `after` in the URL, or when the client missed more than the
-    /// server replays, `reset` is true and `messages` are the most recent
-    /// ones: the client replaces what it shows. Otherwise `messages` are
-    /// exactly those after the client's `after`, and live `message` frames
-    /// continue from there with no gap and no duplicate.
+    /// Without `after`, or when the client missed more than the server
+    /// replays, `reset` is true and `messages` are the most recent ones: the
+    /// client replaces what it shows. Otherwise `messages` are exactly those
+    /// after the client's `after`, and live `message` frames continue from
+    /// there with no gap and no duplicate.
     #[serde(rename_all = "camelCase")]
     History {
+        room: String,
         messages: Vec<Posted>,
         reset: bool,
         /// Whether older messages exist than the first of `messages` (or, if
@@ -139,32 +220,43 @@ pub enum ServerFrame {
     /// A page of older messages, answering `loadOlder`, oldest first.
     #[serde(rename_all = "camelCase")]
     Older {
+        room: String,
         messages: Vec<Posted>,
         has_older: bool,
     },
-    /// Who is online, sent once after `history`; `presence` frames keep it
-    /// current. `users` holds at most [`PRESENCE_NAMES_MAX`] names (sorted);
-    /// `count` is everyone.
-    Online { users: Vec<String>, count: usize },
-    /// Who came online (first connection) and who went offline (last
-    /// connection closed) since the previous `presence` frame. The server
-    /// gathers changes for a moment ([`PRESENCE_INTERVAL_MS`]) so that a
-    /// thousand arrivals cost each client one frame, not a thousand.
-    /// Each list holds at most [`PRESENCE_NAMES_MAX`] names; `count` is
-    /// how many are online now.
+    /// Who is in `room`, sent once after its `history`; `presence` frames
+    /// keep it current. `users` holds at most [`PRESENCE_NAMES_MAX`] names
+    /// (sorted); `count` is everyone.
+    Online {
+        room: String,
+        users: Vec<String>,
+        count: usize,
+    },
+    /// Who came into `room` (their first connection in it) and who left it
+    /// (their last) since the previous `presence` frame. The server gathers
+    /// changes for a moment ([`PRESENCE_INTERVAL_MS`]) so that a thousand
+    /// arrivals cost each client one frame, not a thousand. Each list holds
+    /// at most [`PRESENCE_NAMES_MAX`] names; `count` is how many are in the
+    /// room now.
     Presence {
+        room: String,
         joined: Vec<String>,
         left: Vec<String>,
         count: usize,
     },
-    /// `user` is typing.
-    Typing { user: String },
+    /// `user` is typing in `room`.
+    Typing { room: String, user: String },
     /// Answers `ping`.
     Pong,
-    /// A message accepted by the room.
-    Message(Posted),
+    /// A message accepted by `room`.
+    Message {
+        room: String,
+        #[serde(flatten)]
+        posted: Posted,
+    },
     /// A request was refused; nothing was stored or broadcast. `clientId`
-    /// names the refused `send`, when it was one.
+    /// names the refused `send`, when it was one; `room` the room the
+    /// refused frame was about, when it named one.
     #[serde(rename_all = "camelCase")]
     Error {
         code: ErrorCode,
@@ -174,6 +266,8 @@ pub enum ServerFrame {
         /// With `rate_limited`: when the next frame will be accepted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
 }
 
@@ -191,6 +285,7 @@ pub enum ServerFrame {
 struct ServerFrameFields {
     #[serde(rename = "type")]
     kind: ServerFrameKind,
+    room: Option<String>,
     user: Option<String>,
     messages: Option<Vec<Posted>>,
     reset: Option<bool>,
@@ -208,36 +303,18 @@ struct ServerFrameFields {
     retry_after_ms: Option<u64>,
 }
 
-/// The `type` of a [`ServerFrame`].
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum ServerFrameKind {
-    Welcome,
-    History,
-    Older,
-    Online,
-    Presence,
-    Typing,
-    Pong,
-    Message,
-    Error,
-}
-
-impl ServerFrameKind {
-    /// As on the wire. Spelled out rather than taken from `Debug`, which the
-    /// web client's release build compiles to nothing.
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Welcome => "welcome",
-            Self::History => "history",
-            Self::Older => "older",
-            Self::Online => "online",
-            Self::Presence => "presence",
-            Self::Typing => "typing",
-            Self::Pong => "pong",
-            Self::Message => "message",
-            Self::Error => "error",
-        }
+wire_names! {
+    /// The `type` of a [`ServerFrame`].
+    pub enum ServerFrameKind {
+        Welcome = "welcome",
+        History = "history",
+        Older = "older",
+        Online = "online",
+        Presence = "presence",
+        Typing = "typing",
+        Pong = "pong",
+        Message = "message",
+        Error = "error",
     }
 }
 
@@ -255,111 +332,105 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
     fn try_from(fields: ServerFrameFields) -> Result<Self, MissingField> {
         let kind = fields.kind;
         let required = |field: &'static str| MissingField { kind, field };
+        let room = || fields.room.clone().ok_or_else(|| required("room"));
         Ok(match kind {
             ServerFrameKind::Welcome => Self::Welcome {
                 user: fields.user.ok_or_else(|| required("user"))?,
             },
             ServerFrameKind::History => Self::History {
+                room: room()?,
                 messages: fields.messages.ok_or_else(|| required("messages"))?,
                 reset: fields.reset.ok_or_else(|| required("reset"))?,
                 has_older: fields.has_older.ok_or_else(|| required("hasOlder"))?,
             },
             ServerFrameKind::Older => Self::Older {
+                room: room()?,
                 messages: fields.messages.ok_or_else(|| required("messages"))?,
                 has_older: fields.has_older.ok_or_else(|| required("hasOlder"))?,
             },
             ServerFrameKind::Online => Self::Online {
+                room: room()?,
                 users: fields.users.ok_or_else(|| required("users"))?,
                 count: fields.count.ok_or_else(|| required("count"))?,
             },
             ServerFrameKind::Presence => Self::Presence {
+                room: room()?,
                 joined: fields.joined.ok_or_else(|| required("joined"))?,
                 left: fields.left.ok_or_else(|| required("left"))?,
                 count: fields.count.ok_or_else(|| required("count"))?,
             },
             ServerFrameKind::Typing => Self::Typing {
+                room: room()?,
                 user: fields.user.ok_or_else(|| required("user"))?,
             },
             ServerFrameKind::Pong => Self::Pong,
-            ServerFrameKind::Message => Self::Message(Posted {
-                message: ChatMessage {
-                    id: fields.id.ok_or_else(|| required("id"))?,
-                    user: fields.user.ok_or_else(|| required("user"))?,
-                    msg: fields.msg.ok_or_else(|| required("msg"))?,
-                    date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,
+            ServerFrameKind::Message => Self::Message {
+                room: room()?,
+                posted: Posted {
+                    message: ChatMessage {
+                        id: fields.id.ok_or_else(|| required("id"))?,
+                        user: fields.user.ok_or_else(|| required("user"))?,
+                        msg: fields.msg.ok_or_else(|| required("msg"))?,
+                        date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,
+                    },
+                    client_id: fields.client_id.ok_or_else(|| required("clientId"))?,
                 },
-                client_id: fields.client_id.ok_or_else(|| required("clientId"))?,
-            }),
+            },
             ServerFrameKind::Error => Self::Error {
                 code: fields.code.ok_or_else(|| required("code"))?,
                 message: fields.message.ok_or_else(|| required("message"))?,
                 client_id: fields.client_id,
                 retry_after_ms: fields.retry_after_ms,
+                room: fields.room,
             },
         })
     }
 }
 
-/// Stable, machine-readable reasons for an `error` frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The frame is not JSON at all.
-    InvalidJson,
-    /// JSON, but not an object with a string `type`.
-    InvalidFrame,
-    /// An object without a `type` field.
-    MissingType,
-    /// A `type` this server does not know.
-    UnknownType,
-    /// A known `type` whose fields are missing or of the wrong kind.
-    InvalidFields,
-    /// Frames are JSON text; binary frames are refused.
-    BinaryFrame,
-    EmptyMessage,
-    MessageTooLong,
-    /// The message contains forbidden control characters.
-    InvalidMessage,
-    InvalidClientId,
-    EmptyUsername,
-    UsernameTooLong,
-    /// The username contains control or invisible formatting characters.
-    InvalidUsername,
-    /// `loadOlder` with a limit of 0 or above the maximum.
-    InvalidLimit,
-    /// The message could not be stored; it was not posted. Try again.
-    StorageUnavailable,
-    /// The server is stopping; reconnect and send again.
-    ShuttingDown,
-    /// Another connection holds this username (with another token).
-    UsernameTaken,
-    /// Too many frames too fast; `retryAfterMs` says when to try again.
-    RateLimited,
-}
-
-impl ErrorCode {
-    /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidJson => "invalid_json",
-            Self::InvalidFrame => "invalid_frame",
-            Self::MissingType => "missing_type",
-            Self::UnknownType => "unknown_type",
-            Self::InvalidFields => "invalid_fields",
-            Self::BinaryFrame => "binary_frame",
-            Self::EmptyMessage => "empty_message",
-            Self::MessageTooLong => "message_too_long",
-            Self::InvalidMessage => "invalid_message",
-            Self::InvalidClientId => "invalid_client_id",
-            Self::EmptyUsername => "empty_username",
-            Self::UsernameTooLong => "username_too_long",
-            Self::InvalidUsername => "invalid_username",
-            Self::InvalidLimit => "invalid_limit",
-            Self::StorageUnavailable => "storage_unavailable",
-            Self::ShuttingDown => "shutting_down",
-            Self::UsernameTaken => "username_taken",
-            Self::RateLimited => "rate_limited",
-        }
+wire_names! {
+    /// Stable, machine-readable reasons for an `error` frame.
+    pub enum ErrorCode {
+        /// The frame is not JSON at all.
+        InvalidJson = "invalid_json",
+        /// JSON, but not an object with a string `type`.
+        InvalidFrame = "invalid_frame",
+        /// An object without a `type` field.
+        MissingType = "missing_type",
+        /// A `type` this server does not know.
+        UnknownType = "unknown_type",
+        /// A known `type` whose fields are missing or of the wrong kind.
+        InvalidFields = "invalid_fields",
+        /// Frames are JSON text; binary frames are refused.
+        BinaryFrame = "binary_frame",
+        EmptyMessage = "empty_message",
+        MessageTooLong = "message_too_long",
+        /// The message contains forbidden control characters.
+        InvalidMessage = "invalid_message",
+        InvalidClientId = "invalid_client_id",
+        EmptyUsername = "empty_username",
+        UsernameTooLong = "username_too_long",
+        /// The username contains control or invisible formatting characters.
+        InvalidUsername = "invalid_username",
+        /// `loadOlder` with a limit of 0 or above the maximum.
+        InvalidLimit = "invalid_limit",
+        /// The message could not be stored; it was not posted. Try again.
+        StorageUnavailable = "storage_unavailable",
+        /// The server is stopping; reconnect and send again.
+        ShuttingDown = "shutting_down",
+        /// Another connection holds this username (with another token).
+        UsernameTaken = "username_taken",
+        /// Too many frames too fast; `retryAfterMs` says when to try again.
+        RateLimited = "rate_limited",
+        /// The room name breaks the rule (the message states it).
+        InvalidRoom = "invalid_room",
+        /// The frame names a room this connection has not joined.
+        NotInRoom = "not_in_room",
+        /// The connection is in as many rooms as it may be at once: leave
+        /// one first.
+        TooManyRooms = "too_many_rooms",
+        /// The server holds as many rooms as it may; existing rooms can
+        /// still be joined.
+        RoomLimitReached = "room_limit_reached",
     }
 }
 
@@ -388,6 +459,8 @@ pub enum FrameError {
     ClientId(#[from] ClientIdError),
     #[error("A page holds 1 to {HISTORY_PAGE_MAX} messages.")]
     InvalidLimit,
+    #[error("{error}")]
+    Room { error: RoomError, room: String },
 }
 
 impl FrameError {
@@ -406,6 +479,10 @@ impl FrameError {
             message: self.to_string(),
             client_id: self.client_id().map(str::to_owned),
             retry_after_ms: None,
+            room: match self {
+                Self::Room { room, .. } => Some(room.clone()),
+                _ => None,
+            },
         }
     }
 
@@ -419,13 +496,10 @@ impl FrameError {
             Self::Message { error, .. } => error.code(),
             Self::ClientId(e) => e.code(),
             Self::InvalidLimit => ErrorCode::InvalidLimit,
+            Self::Room { error, .. } => error.code(),
         }
     }
 }
-
-/// The `type` tags a client may send, for telling an unknown type from a
-/// known one with bad fields.
-const CLIENT_FRAME_TYPES: &[&str] = &["send", "loadOlder", "typing", "ping"];
 
 impl ClientFrame {
     /// Parses and validates one text frame from a client.
@@ -445,19 +519,32 @@ impl ClientFrame {
             },
             _ => return Err(FrameError::NotAnObject),
         };
-        let Some(&kind) = CLIENT_FRAME_TYPES.iter().find(|known| *known == kind) else {
+        let Some(kind) = ClientFrameKind::ALL
+            .iter()
+            .find(|known| known.as_str() == kind)
+        else {
             return Err(FrameError::UnknownType(kind.clone()));
         };
         let frame = ClientFrame::deserialize(value).map_err(|e| FrameError::InvalidFields {
-            kind,
+            kind: kind.as_str(),
             detail: e.to_string(),
         })?;
         frame.validated()
     }
 
     fn validated(self) -> Result<Self, FrameError> {
+        if let Some(room) = self.room() {
+            validate_room(room).map_err(|error| FrameError::Room {
+                error,
+                room: room.to_owned(),
+            })?;
+        }
         match self {
-            Self::Send { client_id, msg } => {
+            Self::Send {
+                client_id,
+                msg,
+                room,
+            } => {
                 validate_client_id(&client_id)?;
                 let trimmed = match validate_message(&msg) {
                     Ok(trimmed) => trimmed,
@@ -468,12 +555,43 @@ impl ClientFrame {
                 } else {
                     trimmed.to_owned()
                 };
-                Ok(Self::Send { client_id, msg })
+                Ok(Self::Send {
+                    client_id,
+                    msg,
+                    room,
+                })
             }
             Self::LoadOlder { limit, .. } if limit == 0 || limit > HISTORY_PAGE_MAX => {
                 Err(FrameError::InvalidLimit)
             }
-            Self::LoadOlder { .. } | Self::Typing | Self::Ping => Ok(self),
+            Self::LoadOlder { .. }
+            | Self::Typing { .. }
+            | Self::Ping
+            | Self::Join { .. }
+            | Self::Leave { .. } => Ok(self),
+        }
+    }
+
+    /// The room the frame names, if it names one.
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Self::Send { room, .. } | Self::LoadOlder { room, .. } | Self::Typing { room } => {
+                room.as_deref()
+            }
+            Self::Join { room, .. } | Self::Leave { room } => Some(room),
+            Self::Ping => None,
+        }
+    }
+
+    /// Its `type`: every frame has one of [`ClientFrameKind::ALL`].
+    pub fn kind(&self) -> ClientFrameKind {
+        match self {
+            Self::Send { .. } => ClientFrameKind::Send,
+            Self::LoadOlder { .. } => ClientFrameKind::LoadOlder,
+            Self::Typing { .. } => ClientFrameKind::Typing,
+            Self::Ping => ClientFrameKind::Ping,
+            Self::Join { .. } => ClientFrameKind::Join,
+            Self::Leave { .. } => ClientFrameKind::Leave,
         }
     }
 
@@ -499,6 +617,7 @@ impl ServerFrame {
             message: message.into(),
             client_id: None,
             retry_after_ms: None,
+            room: None,
         }
     }
 
@@ -509,6 +628,7 @@ impl ServerFrame {
             message: message.into(),
             client_id: Some(client_id),
             retry_after_ms: None,
+            room: None,
         }
     }
 
@@ -519,6 +639,27 @@ impl ServerFrame {
             message: format!("Too many messages: wait {retry_after_ms} ms before sending again."),
             client_id,
             retry_after_ms: Some(retry_after_ms),
+            room: None,
+        }
+    }
+
+    /// This error about `room` (the refused frame named it).
+    pub fn in_room(self, named: &str) -> Self {
+        match self {
+            Self::Error {
+                code,
+                message,
+                client_id,
+                retry_after_ms,
+                ..
+            } => Self::Error {
+                code,
+                message,
+                client_id,
+                retry_after_ms,
+                room: Some(named.to_owned()),
+            },
+            other => other,
         }
     }
 }

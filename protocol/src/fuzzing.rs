@@ -1,7 +1,7 @@
 //! The properties the fuzz target checks (`protocol/fuzz`), here so that a
 //! normal `cargo test` replays the checked-in corpus through the same checks.
 
-use crate::{validate_message, validate_username, ClientFrame, ServerFrame};
+use crate::{validate_message, validate_room, validate_username, ClientFrame, ServerFrame};
 
 /// Feeds arbitrary bytes to every parser and validator. Panics (which is
 /// what the fuzzer and the corpus test look for) when a property breaks:
@@ -28,5 +28,8 @@ pub fn check_bytes(data: &[u8]) {
     }
     if let Ok(msg) = validate_message(text) {
         assert_eq!(validate_message(msg), Ok(msg));
+    }
+    if let Ok(room) = validate_room(text) {
+        assert_eq!(validate_room(room), Ok(room));
     }
 }

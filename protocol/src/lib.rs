@@ -10,35 +10,56 @@
 //!
 //! Every frame is one JSON text frame, an object tagged by its `type` field.
 //!
-//! Client to server ([`ClientFrame`]):
-//! - `{"type":"send","clientId":"c-1","msg":"hi"}`: post a message. The
-//!   `clientId` (1 to [`CLIENT_ID_MAX_CHARS`] characters, chosen by the client)
-//!   comes back on the server's copy, so the sender can match its echo.
-//!   Resending the same `clientId` never posts twice.
-//! - `{"type":"loadOlder","before":101,"limit":50}`: a page of older history.
-//! - `{"type":"typing"}`: the user is typing.
+//! Rooms: a connection starts in the room its URL names (`/ws?room=rust`,
+//! or the server's default room, `lobby`), and may `join` more. Room names
+//! are 1 to [`ROOM_MAX_CHARS`] letters, digits, `-` and `_`, compared in
+//! lower case (and NFC): see [`validate_room`]. Every server frame about a
+//! room says which in `room`, in that canonical form. A message's `id` is
+//! the `seq` of its room's log: ids, `after` and `before` are per room.
+//!
+//! Client to server ([`ClientFrame`]); `room` is optional wherever it is
+//! shown in brackets, and means the URL's room when left out:
+//! - `{"type":"send","clientId":"c-1","msg":"hi"[,"room":"rust"]}`: post a
+//!   message. The `clientId` (1 to [`CLIENT_ID_MAX_CHARS`] characters, chosen
+//!   by the client) comes back on the server's copy, so the sender can match
+//!   its echo. Resending the same `clientId` never posts twice.
+//! - `{"type":"loadOlder","before":101,"limit":50[,"room":"rust"]}`: a page
+//!   of older history.
+//! - `{"type":"typing"[,"room":"rust"]}`: the user is typing.
+//! - `{"type":"join","room":"rust"[,"after":41]}`: enter another room on the
+//!   same connection; answered with its `history` and `online`, exactly as
+//!   the URL's room is greeted.
+//! - `{"type":"leave","room":"rust"}`: leave a room (the URL's too).
 //! - `{"type":"ping"}`: answered with `{"type":"pong"}`.
 //!
 //! Server to client ([`ServerFrame`]):
 //! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
 //!   name the server bound to it (trimmed), which is the only name the client
 //!   may consider its own.
-//! - `{"type":"history","messages":[...],"reset":true,"hasOlder":false}`: right
-//!   after `welcome`: recent messages, or exactly those after the `after=<id>`
-//!   the client connected with (`reset` false). Live frames continue from it
-//!   with no gap and no duplicate.
-//! - `{"type":"older","messages":[...],"hasOlder":true}`: answers `loadOlder`.
-//! - `{"type":"online","users":["alice","bob"],"count":2}` after `history`,
-//!   then `{"type":"presence","joined":["carol"],"left":["bob"],"count":2}` as
-//!   people come and go (gathered for up to half a second; lists capped at
-//!   50 names, `count` is everyone).
-//! - `{"type":"typing","user":"alice"}`, `{"type":"pong"}`.
-//! - `{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
+//! - `{"type":"history","room":"lobby","messages":[...],"reset":true,"hasOlder":false}`:
+//!   right after `welcome`, and after each `join`: recent messages, or
+//!   exactly those after the `after=<id>` the client gave (`reset` false).
+//!   Live frames continue from it with no gap and no duplicate.
+//! - `{"type":"older","room":"lobby","messages":[...],"hasOlder":true}`:
+//!   answers `loadOlder`.
+//! - `{"type":"online","room":"lobby","users":["alice","bob"],"count":2}`
+//!   after `history`, then
+//!   `{"type":"presence","room":"lobby","joined":["carol"],"left":["bob"],"count":2}`
+//!   as people come and go (gathered for up to half a second; lists capped
+//!   at 50 names, `count` is everyone in the room).
+//! - `{"type":"typing","room":"lobby","user":"alice"}`, `{"type":"pong"}`.
+//! - `{"type":"message","room":"lobby","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
 //!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
 //! - `{"type":"error","code":"message_too_long","message":"...","clientId":"c-1"}`:
 //!   a request was refused; `code` is a stable [`ErrorCode`], `message` is for
 //!   humans, `clientId` (only when the refused frame was a `send`) says which,
-//!   `retryAfterMs` (only with `rate_limited`) says when to try again.
+//!   `retryAfterMs` (only with `rate_limited`) says when to try again, and
+//!   `room` (only when the refused frame named a room) which room. The room
+//!   codes: `invalid_room` (the name breaks the rule; the message states
+//!   it), `not_in_room` (a frame names a room the connection has not
+//!   joined), `too_many_rooms` (the connection is in as many rooms as the
+//!   server allows one connection), `room_limit_reached` (the server holds
+//!   as many rooms as it may).
 
 mod frame;
 #[doc(hidden)]
@@ -48,12 +69,13 @@ mod names;
 mod validate;
 
 pub use frame::{
-    ChatMessage, ClientFrame, ErrorCode, FrameError, Posted, ServerFrame, HISTORY_PAGE_MAX,
-    PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, TYPING_INTERVAL_MS,
+    ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Posted, ServerFrame, ServerFrameKind,
+    HISTORY_PAGE_MAX, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, TYPING_INTERVAL_MS,
 };
 #[cfg(feature = "unicode")]
-pub use names::canonical_username;
+pub use names::{canonical_room, canonical_username};
 pub use validate::{
-    validate_client_id, validate_message, validate_username, ClientIdError, MessageError,
-    UsernameError, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, USERNAME_MAX_CHARS,
+    validate_client_id, validate_message, validate_room, validate_username, ClientIdError,
+    MessageError, RoomError, UsernameError, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS,
+    ROOM_MAX_CHARS, USERNAME_MAX_CHARS,
 };

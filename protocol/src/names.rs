@@ -24,7 +24,7 @@ use icu_properties::props::{
 };
 use icu_properties::{CodePointMapData, CodePointSetData};
 
-use crate::UsernameError;
+use crate::{validate_room, RoomError, UsernameError};
 
 const ZERO_WIDTH_JOINER: char = '\u{200D}';
 const EMOJI_PRESENTATION: char = '\u{FE0F}';
@@ -47,6 +47,19 @@ pub fn canonical_username(validated: &str) -> Result<String, UsernameError> {
         return Err(UsernameError::NothingVisible);
     }
     Ok(name)
+}
+
+/// The room `raw` names, as the server keys, stores and shows it: trimmed,
+/// checked against the rule of [`validate_room`] in NFC (so a letter typed
+/// with a combining accent counts as the letter it composes), then
+/// lower-cased: `Rust`, `rust` and `RUST` are one room.
+pub fn canonical_room(raw: &str) -> Result<String, RoomError> {
+    let nfc = ComposingNormalizerBorrowed::new_nfc();
+    let composed = nfc.normalize(raw.trim());
+    let checked = validate_room(&composed)?;
+    // Lower-casing can decompose (`İ` becomes `i` and a combining dot):
+    // composed again, so the key is one form.
+    Ok(nfc.normalize(&checked.to_lowercase()).into_owned())
 }
 
 fn is_default_ignorable(c: char) -> bool {
@@ -92,6 +105,18 @@ fn is_visible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rooms_are_keyed_lowercase_in_nfc() {
+        assert_eq!(canonical_room(" Rust ").as_deref(), Ok("rust"));
+        assert_eq!(canonical_room("RUST"), canonical_room("rust"));
+        assert_eq!(canonical_room("闲聊").as_deref(), Ok("闲聊"));
+        // `e` and a combining acute compose to `é`, a letter.
+        assert_eq!(canonical_room("Cafe\u{301}").as_deref(), Ok("café"));
+        assert_eq!(canonical_room("İstanbul").as_deref(), Ok("i\u{307}stanbul"));
+        assert_eq!(canonical_room("a b"), Err(RoomError::ForbiddenCharacter));
+        assert_eq!(canonical_room(""), Err(RoomError::Empty));
+    }
 
     #[test]
     fn names_are_compared_in_nfc() {

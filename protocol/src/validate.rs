@@ -15,6 +15,8 @@ pub const USERNAME_MAX_CHARS: usize = 24;
 pub const MESSAGE_MAX_CHARS: usize = 2_000;
 /// Longest client-chosen message id, in characters.
 pub const CLIENT_ID_MAX_CHARS: usize = 64;
+/// Longest room name, in characters, after trimming.
+pub const ROOM_MAX_CHARS: usize = 32;
 
 /// Why a username was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -27,6 +29,19 @@ pub enum UsernameError {
     ForbiddenCharacter,
     #[error("A username needs at least one visible character.")]
     NothingVisible,
+}
+
+/// Why a room name was refused. Every case has the same code
+/// (`invalid_room`) and states the whole rule, so the person typing sees
+/// what a name may be, not only what this one got wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RoomError {
+    #[error("Choose a room name: 1 to {ROOM_MAX_CHARS} letters, digits, '-' or '_'.")]
+    Empty,
+    #[error("A room name has at most {ROOM_MAX_CHARS} characters: letters, digits, '-' or '_'.")]
+    TooLong,
+    #[error("A room name has only letters, digits, '-' and '_' (no spaces), 1 to {ROOM_MAX_CHARS} of them.")]
+    ForbiddenCharacter,
 }
 
 /// Why a message text was refused.
@@ -56,6 +71,12 @@ impl UsernameError {
             Self::TooLong => ErrorCode::UsernameTooLong,
             Self::ForbiddenCharacter | Self::NothingVisible => ErrorCode::InvalidUsername,
         }
+    }
+}
+
+impl RoomError {
+    pub fn code(self) -> ErrorCode {
+        ErrorCode::InvalidRoom
     }
 }
 
@@ -108,6 +129,29 @@ pub fn validate_username(raw: &str) -> Result<&str, UsernameError> {
         return Err(UsernameError::ForbiddenCharacter);
     }
     Ok(name)
+}
+
+/// Trims `raw` and checks it as a room name: 1 to [`ROOM_MAX_CHARS`]
+/// Unicode letters and digits, `-` and `_`. Case is kept: rooms are
+/// compared lower-cased (and, on the server, in NFC), see
+/// `canonical_room`.
+pub fn validate_room(raw: &str) -> Result<&str, RoomError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(RoomError::Empty);
+    }
+    if name.chars().count() > ROOM_MAX_CHARS {
+        return Err(RoomError::TooLong);
+    }
+    if !name.chars().all(is_room_char) {
+        return Err(RoomError::ForbiddenCharacter);
+    }
+    Ok(name)
+}
+
+/// A letter or digit of any script (`闲聊`, `café`), `-` or `_`.
+fn is_room_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_'
 }
 
 /// Trims `raw` and checks it as a message: 1 to [`MESSAGE_MAX_CHARS`]
@@ -210,6 +254,19 @@ mod tests {
             validate_client_id("c\n1"),
             Err(ClientIdError::ForbiddenCharacter)
         );
+    }
+
+    #[test]
+    fn room_names_are_letters_digits_dashes_and_underscores() {
+        for good in ["lobby", " Rust ", "闲聊", "café", "a-b_c", "x1", &"r".repeat(32)] {
+            assert_eq!(validate_room(good), Ok(good.trim()), "{good:?}");
+        }
+        assert_eq!(validate_room("  "), Err(RoomError::Empty));
+        assert_eq!(validate_room(&"房".repeat(33)), Err(RoomError::TooLong));
+        for bad in ["a b", "a\u{0}", "a\u{200B}b", "a/b", "#lobby", "a.b", "\u{202E}x"] {
+            assert_eq!(validate_room(bad), Err(RoomError::ForbiddenCharacter), "{bad:?}");
+        }
+        assert_eq!(RoomError::TooLong.code(), ErrorCode::InvalidRoom);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 
 use proptest::prelude::*;
 use protocol::{
-    ChatMessage, ClientFrame, ErrorCode, FrameError, MessageError, Posted, ServerFrame,
-    CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS,
+    ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, MessageError, Posted,
+    RoomError, ServerFrame, ServerFrameKind, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS,
 };
 
-fn posted() -> ServerFrame {
-    ServerFrame::Message(Posted {
+fn posted_value() -> Posted {
+    Posted {
         message: ChatMessage {
             id: 1,
             user: "alice".into(),
@@ -15,18 +15,106 @@ fn posted() -> ServerFrame {
             date_time: 1_764_100_000_000,
         },
         client_id: "c-1".into(),
-    })
+    }
+}
+
+fn posted() -> ServerFrame {
+    ServerFrame::Message {
+        room: "lobby".into(),
+        posted: posted_value(),
+    }
 }
 
 #[test]
 fn golden_client_frames() {
-    let send = ClientFrame::Send {
-        client_id: "c-1".into(),
-        msg: "hi".into(),
-    };
-    let json = r#"{"type":"send","clientId":"c-1","msg":"hi"}"#;
-    assert_eq!(send.to_json(), json);
-    assert_eq!(ClientFrame::parse(json), Ok(send));
+    let cases = [
+        (
+            ClientFrame::Send {
+                client_id: "c-1".into(),
+                msg: "hi".into(),
+                room: None,
+            },
+            r#"{"type":"send","clientId":"c-1","msg":"hi"}"#,
+        ),
+        (
+            ClientFrame::Send {
+                client_id: "c-1".into(),
+                msg: "hi".into(),
+                room: Some("rust".into()),
+            },
+            r#"{"type":"send","clientId":"c-1","msg":"hi","room":"rust"}"#,
+        ),
+        (
+            ClientFrame::Join {
+                room: "rust".into(),
+                after: Some(41),
+            },
+            r#"{"type":"join","room":"rust","after":41}"#,
+        ),
+        (
+            ClientFrame::Join {
+                room: "闲聊".into(),
+                after: None,
+            },
+            r#"{"type":"join","room":"闲聊"}"#,
+        ),
+        (
+            ClientFrame::Leave {
+                room: "rust".into(),
+            },
+            r#"{"type":"leave","room":"rust"}"#,
+        ),
+        (
+            ClientFrame::Typing {
+                room: Some("rust".into()),
+            },
+            r#"{"type":"typing","room":"rust"}"#,
+        ),
+    ];
+    for (frame, json) in cases {
+        assert_eq!(frame.to_json(), json);
+        assert_eq!(ClientFrame::parse(json), Ok(frame));
+    }
+}
+
+#[test]
+fn every_client_frame_kind_is_a_known_type() {
+    for kind in ClientFrameKind::ALL {
+        let json = format!(r#"{{"type":"{}"}}"#, kind.as_str());
+        // Known: refused for its fields, if at all, never as unknown.
+        if let Err(error) = ClientFrame::parse(&json) {
+            assert_eq!(error.code(), ErrorCode::InvalidFields, "{json}: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_room_that_breaks_the_rule_is_refused_naming_it() {
+    for (json, room) in [
+        (r#"{"type":"join","room":"a b"}"#, "a b"),
+        (r#"{"type":"leave","room":""}"#, ""),
+        (
+            r##"{"type":"send","clientId":"c","msg":"hi","room":"#lobby"}"##,
+            "#lobby",
+        ),
+        (r#"{"type":"typing","room":"a\u200bb"}"#, "a\u{200b}b"),
+    ] {
+        let error = ClientFrame::parse(json).expect_err(json);
+        assert_eq!(error.code(), ErrorCode::InvalidRoom, "{json}");
+        let ServerFrame::Error { room: named, message, .. } = error.to_frame() else {
+            unreachable!()
+        };
+        assert_eq!(named.as_deref(), Some(room));
+        assert!(message.contains("letters, digits"), "{message}");
+    }
+    let error = ClientFrame::parse(r#"{"type":"join","room":"a b"}"#).expect_err("a space");
+    assert_eq!(
+        error.to_frame().to_json(),
+        format!(
+            r#"{{"type":"error","code":"invalid_room","message":"{}","room":"a b"}}"#,
+            RoomError::ForbiddenCharacter
+        )
+    );
 }
 
 #[test]
@@ -34,6 +122,7 @@ fn golden_load_older() {
     let frame = ClientFrame::LoadOlder {
         before: 101,
         limit: 50,
+        room: None,
     };
     let json = r#"{"type":"loadOlder","before":101,"limit":50}"#;
     assert_eq!(frame.to_json(), json);
@@ -43,7 +132,7 @@ fn golden_load_older() {
 #[test]
 fn golden_presence_and_liveness_frames() {
     let client = [
-        (ClientFrame::Typing, r#"{"type":"typing"}"#),
+        (ClientFrame::Typing { room: None }, r#"{"type":"typing"}"#),
         (ClientFrame::Ping, r#"{"type":"ping"}"#),
     ];
     for (frame, json) in client {
@@ -53,24 +142,27 @@ fn golden_presence_and_liveness_frames() {
     let server = [
         (
             ServerFrame::Online {
+                room: "lobby".into(),
                 users: vec!["alice".into(), "bob".into()],
                 count: 2,
             },
-            r#"{"type":"online","users":["alice","bob"],"count":2}"#,
+            r#"{"type":"online","room":"lobby","users":["alice","bob"],"count":2}"#,
         ),
         (
             ServerFrame::Presence {
+                room: "lobby".into(),
                 joined: vec!["carol".into()],
                 left: vec!["bob".into()],
                 count: 2,
             },
-            r#"{"type":"presence","joined":["carol"],"left":["bob"],"count":2}"#,
+            r#"{"type":"presence","room":"lobby","joined":["carol"],"left":["bob"],"count":2}"#,
         ),
         (
             ServerFrame::Typing {
+                room: "lobby".into(),
                 user: "alice".into(),
             },
-            r#"{"type":"typing","user":"alice"}"#,
+            r#"{"type":"typing","room":"lobby","user":"alice"}"#,
         ),
         (ServerFrame::Pong, r#"{"type":"pong"}"#),
         (
@@ -98,25 +190,27 @@ fn a_refused_send_names_its_client_id() {
 
 #[test]
 fn golden_server_frames() {
-    let posted_value = match posted() {
-        ServerFrame::Message(posted) => posted,
-        _ => unreachable!(),
-    };
     let cases = [
         (
             ServerFrame::History {
-                messages: vec![posted_value.clone()],
+                room: "lobby".into(),
+                messages: vec![posted_value()],
                 reset: true,
                 has_older: false,
             },
-            r#"{"type":"history","messages":[{"id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}],"reset":true,"hasOlder":false}"#,
+            r#"{"type":"history","room":"lobby","messages":[{"id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}],"reset":true,"hasOlder":false}"#,
         ),
         (
             ServerFrame::Older {
+                room: "闲聊".into(),
                 messages: vec![],
                 has_older: true,
             },
-            r#"{"type":"older","messages":[],"hasOlder":true}"#,
+            r#"{"type":"older","room":"闲聊","messages":[],"hasOlder":true}"#,
+        ),
+        (
+            ServerFrame::error(ErrorCode::NotInRoom, "not in it").in_room("rust"),
+            r#"{"type":"error","code":"not_in_room","message":"not in it","room":"rust"}"#,
         ),
         (
             ServerFrame::send_error(ErrorCode::StorageUnavailable, "disk full", "c-1".into()),
@@ -124,7 +218,7 @@ fn golden_server_frames() {
         ),
         (
             posted(),
-            r#"{"type":"message","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}"#,
+            r#"{"type":"message","room":"lobby","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}"#,
         ),
         (
             ServerFrame::Welcome {
@@ -151,19 +245,23 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
             "missing field `user` in a `welcome` frame",
         ),
         (
-            r#"{"type":"message","id":1,"user":"a","msg":"hi","dateTime":5}"#,
+            r#"{"type":"message","room":"r","id":1,"user":"a","msg":"hi","dateTime":5}"#,
             "missing field `clientId` in a `message` frame",
         ),
         (
-            r#"{"type":"history","messages":[],"reset":true}"#,
+            r#"{"type":"message","id":1,"user":"a","msg":"hi","dateTime":5,"clientId":"c"}"#,
+            "missing field `room` in a `message` frame",
+        ),
+        (
+            r#"{"type":"history","room":"r","messages":[],"reset":true}"#,
             "missing field `hasOlder` in a `history` frame",
         ),
         (
-            r#"{"type":"history","messages":[{"id":1,"user":"a","msg":"hi"}],"reset":true,"hasOlder":false}"#,
+            r#"{"type":"history","room":"r","messages":[{"id":1,"user":"a","msg":"hi"}],"reset":true,"hasOlder":false}"#,
             "missing field `dateTime`",
         ),
         (
-            r#"{"type":"presence","joined":[],"count":1}"#,
+            r#"{"type":"presence","room":"r","joined":[],"count":1}"#,
             "missing field `left`",
         ),
         (r#"{"type":"error","message":"no"}"#, "missing field `code`"),
@@ -179,10 +277,12 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
         assert!(error.contains(reason), "{json}: {error}");
     }
     // Every type with fields is named in the error as it is on the wire.
-    for kind in [
-        "welcome", "history", "older", "online", "presence", "typing", "message", "error",
-    ] {
+    for kind in ServerFrameKind::ALL.iter().map(|kind| kind.as_str()) {
         let json = format!(r#"{{"type":"{kind}"}}"#);
+        if kind == "pong" {
+            assert_eq!(ServerFrame::parse(&json).expect("a pong"), ServerFrame::Pong);
+            continue;
+        }
         let error = ServerFrame::parse(&json).expect_err(&json).to_string();
         assert!(
             error.contains(&format!("in a `{kind}` frame")),
@@ -208,10 +308,7 @@ fn a_server_frame_ignores_fields_its_type_does_not_have() {
 
 #[test]
 fn a_posted_message_serializes_as_its_frame() {
-    let ServerFrame::Message(posted_value) = posted() else {
-        unreachable!()
-    };
-    assert_eq!(posted_value.to_frame_json(), posted().to_json());
+    assert_eq!(posted_value().to_frame_json("lobby"), posted().to_json());
 }
 
 #[test]
@@ -232,27 +329,11 @@ fn golden_chat_message() {
 
 #[test]
 fn every_error_code_has_its_wire_name() {
-    let codes = [
-        ErrorCode::InvalidJson,
-        ErrorCode::InvalidFrame,
-        ErrorCode::MissingType,
-        ErrorCode::UnknownType,
-        ErrorCode::InvalidFields,
-        ErrorCode::BinaryFrame,
-        ErrorCode::EmptyMessage,
-        ErrorCode::MessageTooLong,
-        ErrorCode::InvalidMessage,
-        ErrorCode::InvalidClientId,
-        ErrorCode::EmptyUsername,
-        ErrorCode::UsernameTooLong,
-        ErrorCode::InvalidUsername,
-        ErrorCode::InvalidLimit,
-        ErrorCode::StorageUnavailable,
-        ErrorCode::ShuttingDown,
-        ErrorCode::UsernameTaken,
-        ErrorCode::RateLimited,
-    ];
-    for code in codes {
+    for &code in ErrorCode::ALL {
+        assert!(
+            code.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{code:?}"
+        );
         let json = serde_json::to_string(&code).expect("serializes");
         assert_eq!(json, format!("\"{}\"", code.as_str()));
         assert_eq!(
@@ -270,7 +351,8 @@ fn client_fields_the_server_decides_are_ignored() {
         ClientFrame::parse(forged),
         Ok(ClientFrame::Send {
             client_id: "c".into(),
-            msg: "hi".into()
+            msg: "hi".into(),
+            room: None,
         })
     );
 }
@@ -282,7 +364,8 @@ fn message_text_is_trimmed_on_parse() {
         frame,
         Ok(ClientFrame::Send {
             client_id: "c".into(),
-            msg: "hi".into()
+            msg: "hi".into(),
+            room: None,
         })
     );
 }
@@ -365,6 +448,14 @@ fn malformed_client_frames_get_a_precise_code() {
             r#"{"type":"loadOlder","before":10,"limit":201}"#,
             ErrorCode::InvalidLimit,
         ),
+        (r#"{"type":"join"}"#, ErrorCode::InvalidFields),
+        (r#"{"type":"join","room":5}"#, ErrorCode::InvalidFields),
+        (r#"{"type":"join","room":"a","after":-2}"#, ErrorCode::InvalidFields),
+        (r#"{"type":"leave","room":"x y"}"#, ErrorCode::InvalidRoom),
+        (
+            r#"{"type":"loadOlder","before":10,"limit":5,"room":"a/b"}"#,
+            ErrorCode::InvalidRoom,
+        ),
     ];
     for (text, code) in cases {
         let err = ClientFrame::parse(text).expect_err(text);
@@ -394,8 +485,11 @@ fn chat_message() -> impl Strategy<Value = ChatMessage> {
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         ".{1,24}".prop_map(|user| ServerFrame::Welcome { user }),
-        (chat_message(), ".{1,64}").prop_map(|(message, client_id)| {
-            ServerFrame::Message(Posted { message, client_id })
+        (chat_message(), ".{1,64}", ".{1,32}").prop_map(|(message, client_id, room)| {
+            ServerFrame::Message {
+                room,
+                posted: Posted { message, client_id },
+            }
         }),
         (
             prop::sample::select(vec![
@@ -405,12 +499,14 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             ]),
             ".*",
             proptest::option::of("[a-z0-9]{1,64}"),
+            proptest::option::of(".{1,32}"),
         )
-            .prop_map(|(code, message, client_id)| ServerFrame::Error {
+            .prop_map(|(code, message, client_id, room)| ServerFrame::Error {
                 code,
                 message,
                 client_id,
                 retry_after_ms: None,
+                room,
             }),
         (
             prop::collection::vec((chat_message(), ".{1,64}"), 0..5),
@@ -418,6 +514,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             any::<bool>()
         )
             .prop_map(|(messages, reset, has_older)| ServerFrame::History {
+                room: "lobby".into(),
                 messages: messages
                     .into_iter()
                     .map(|(message, client_id)| Posted { message, client_id })
@@ -439,7 +536,7 @@ proptest! {
         client_id in "[a-zA-Z0-9-]{1,64}",
         msg in "[^\\p{Cc}\\s][^\\p{Cc}]{0,1998}[^\\p{Cc}\\s]",
     ) {
-        let frame = ClientFrame::Send { client_id, msg };
+        let frame = ClientFrame::Send { client_id, msg, room: None };
         prop_assert_eq!(ClientFrame::parse(&frame.to_json()), Ok(frame));
     }
 
