@@ -300,6 +300,7 @@ impl RoomState {
                 messages,
                 reset,
                 has_older,
+                ..
             } => {
                 if reset {
                     self.entries = Rc::default();
@@ -314,6 +315,7 @@ impl RoomState {
             ServerFrame::Older {
                 messages,
                 has_older,
+                ..
             } => {
                 self.loading_older = false;
                 self.has_older = has_older;
@@ -321,8 +323,8 @@ impl RoomState {
                     self.insert(posted);
                 }
             }
-            ServerFrame::Message(posted) => self.insert(posted),
-            ServerFrame::Online { users, count } => {
+            ServerFrame::Message { posted, .. } => self.insert(posted),
+            ServerFrame::Online { users, count, .. } => {
                 let mut sorted = Vec::with_capacity(users.len());
                 for user in users {
                     insert_name(&mut sorted, user);
@@ -334,6 +336,7 @@ impl RoomState {
                 joined,
                 left,
                 count,
+                ..
             } => {
                 self.online_count = count;
                 for user in left {
@@ -468,7 +471,10 @@ mod tests {
     }
 
     fn message(id: u64, user: &str) -> RoomAction {
-        RoomAction::Frame(ServerFrame::Message(posted(id, user, &format!("c{id}"))))
+        RoomAction::Frame(ServerFrame::Message {
+            room: "lobby".into(),
+            posted: posted(id, user, &format!("c{id}")),
+        })
     }
 
     fn welcome(user: &str) -> RoomAction {
@@ -548,6 +554,7 @@ mod tests {
     fn history_resets_or_continues() {
         let history = |ids: &[u64], reset: bool, has_older: bool| {
             RoomAction::Frame(ServerFrame::History {
+                room: "lobby".into(),
                 messages: ids.iter().map(|&id| posted(id, "bob", "x")).collect(),
                 reset,
                 has_older,
@@ -574,6 +581,7 @@ mod tests {
         ]);
         assert!(state.loading_older);
         let state = state.reduce(RoomAction::Frame(ServerFrame::Older {
+            room: "lobby".into(),
             messages: (8..=10).map(|id| posted(id, "bob", "x")).collect(),
             has_older: true,
         }));
@@ -587,17 +595,22 @@ mod tests {
             RoomAction::Post(outgoing("a1", 0.0)),
             RoomAction::Post(outgoing("a2", 0.0)),
             welcome("alice"),
-            RoomAction::Frame(ServerFrame::Message(posted(1, "alice", "a1"))),
+            RoomAction::Frame(ServerFrame::Message {
+                room: "lobby".into(),
+                posted: posted(1, "alice", "a1"),
+            }),
         ]);
         assert_eq!(statuses(&state), [("a2", &OutgoingStatus::Pending)]);
         assert_eq!(ids(&state), [1]);
         // Another user's message with the same client id confirms nothing.
-        let state = state.reduce(RoomAction::Frame(ServerFrame::Message(posted(
-            2, "bob", "a2",
-        ))));
+        let state = state.reduce(RoomAction::Frame(ServerFrame::Message {
+            room: "lobby".into(),
+            posted: posted(2, "bob", "a2"),
+        }));
         assert_eq!(state.outbox.len(), 1);
         // Confirmation through history after a reconnect works too.
         let state = state.reduce(RoomAction::Frame(ServerFrame::History {
+            room: "lobby".into(),
             messages: vec![posted(3, "alice", "a2")],
             reset: false,
             has_older: false,
@@ -639,12 +652,14 @@ mod tests {
         let state = reduce_all([
             welcome("alice"),
             RoomAction::Frame(ServerFrame::Online {
+                room: "lobby".into(),
                 users: ["dave", "Carol", "bob", "Alice", "Émile", "eve"]
                     .map(String::from)
                     .into(),
                 count: 6,
             }),
             RoomAction::Frame(ServerFrame::Presence {
+                room: "lobby".into(),
                 joined: vec!["Bea".into(), "zoe".into(), "Aaron".into()],
                 left: vec![],
                 count: 9,
@@ -661,17 +676,20 @@ mod tests {
         let state = reduce_all([
             welcome("alice"),
             RoomAction::Frame(ServerFrame::Online {
+                room: "lobby".into(),
                 users: vec!["carol".into(), "alice".into()],
                 count: 2,
             }),
             message(1, "carol"),
             RoomAction::Frame(ServerFrame::Presence {
+                room: "lobby".into(),
                 joined: vec!["Bob".into()],
                 left: vec!["carol".into()],
                 count: 2,
             }),
             // Already known: no second notice.
             RoomAction::Frame(ServerFrame::Presence {
+                room: "lobby".into(),
                 joined: vec!["Bob".into(), "alice".into()],
                 left: vec!["dave".into()],
                 count: 2,

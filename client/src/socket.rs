@@ -110,6 +110,7 @@ fn send_outgoing(outbound: &Outbound, outgoing: &Outgoing) {
     let frame = ClientFrame::Send {
         client_id: outgoing.client_id.clone(),
         msg: outgoing.msg.clone(),
+        room: None,
     };
     send(outbound, &frame);
 }
@@ -226,6 +227,7 @@ pub fn use_room(user: &str) -> RoomHandle {
                 let frame = ClientFrame::LoadOlder {
                     before,
                     limit: OLDER_PAGE,
+                    room: None,
                 };
                 send(&outbound, &frame);
             }
@@ -238,7 +240,7 @@ pub fn use_room(user: &str) -> RoomHandle {
             let quiet = protocol::TYPING_INTERVAL_MS as f64;
             if state.online() && now - *last_typing.borrow() >= quiet {
                 *last_typing.borrow_mut() = now;
-                send(&outbound, &ClientFrame::Typing);
+                send(&outbound, &ClientFrame::Typing { room: None });
             }
         })
     };
@@ -397,7 +399,7 @@ async fn connect_once(
                         last_heard = js_sys::Date::now();
                         welcomed |= matches!(frame, ServerFrame::Welcome { .. });
                         let action = match frame {
-                            ServerFrame::Typing { user } => RoomAction::Typing { user, now: last_heard },
+                            ServerFrame::Typing { user, .. } => RoomAction::Typing { user, now: last_heard },
                             frame => RoomAction::Frame(frame),
                         };
                         room.dispatch(action);

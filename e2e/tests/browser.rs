@@ -699,9 +699,10 @@ async fn scrolling_to_the_top_loads_older_messages() {
 
 /// Fills the database at `db` with `count` messages from "earlier".
 fn seed(db: &Path, count: usize) {
-    let mut store = server::store::Store::open(db).expect("open the database");
+    let mut store = server::store::Store::open(db, "lobby").expect("open the database");
     let batch: Vec<server::store::NewMessage> = (1..=count)
         .map(|n| server::store::NewMessage {
+            room: "lobby".into(),
             user: "earlier".into(),
             msg: format!("old message {n}"),
             client_id: format!("seed-{n}"),
@@ -880,6 +881,7 @@ async fn post_as(
     let frame = protocol::ClientFrame::Send {
         client_id: client_id.to_owned(),
         msg: text.to_owned(),
+        room: None,
     };
     sender
         .send(tokio_tungstenite::tungstenite::Message::text(
@@ -894,7 +896,8 @@ async fn post_as(
             .expect("connection open")
             .expect("no socket error");
         if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
-            if let Ok(protocol::ServerFrame::Message(posted)) = protocol::ServerFrame::parse(&text)
+            if let Ok(protocol::ServerFrame::Message { posted, .. }) =
+                protocol::ServerFrame::parse(&text)
             {
                 if posted.client_id == client_id {
                     return;

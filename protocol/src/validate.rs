@@ -258,13 +258,33 @@ mod tests {
 
     #[test]
     fn room_names_are_letters_digits_dashes_and_underscores() {
-        for good in ["lobby", " Rust ", "闲聊", "café", "a-b_c", "x1", &"r".repeat(32)] {
+        for good in [
+            "lobby",
+            " Rust ",
+            "闲聊",
+            "café",
+            "a-b_c",
+            "x1",
+            &"r".repeat(32),
+        ] {
             assert_eq!(validate_room(good), Ok(good.trim()), "{good:?}");
         }
         assert_eq!(validate_room("  "), Err(RoomError::Empty));
         assert_eq!(validate_room(&"房".repeat(33)), Err(RoomError::TooLong));
-        for bad in ["a b", "a\u{0}", "a\u{200B}b", "a/b", "#lobby", "a.b", "\u{202E}x"] {
-            assert_eq!(validate_room(bad), Err(RoomError::ForbiddenCharacter), "{bad:?}");
+        for bad in [
+            "a b",
+            "a\u{0}",
+            "a\u{200B}b",
+            "a/b",
+            "#lobby",
+            "a.b",
+            "\u{202E}x",
+        ] {
+            assert_eq!(
+                validate_room(bad),
+                Err(RoomError::ForbiddenCharacter),
+                "{bad:?}"
+            );
         }
         assert_eq!(RoomError::TooLong.code(), ErrorCode::InvalidRoom);
     }

@@ -101,7 +101,12 @@ fn a_room_that_breaks_the_rule_is_refused_naming_it() {
     ] {
         let error = ClientFrame::parse(json).expect_err(json);
         assert_eq!(error.code(), ErrorCode::InvalidRoom, "{json}");
-        let ServerFrame::Error { room: named, message, .. } = error.to_frame() else {
+        let ServerFrame::Error {
+            room: named,
+            message,
+            ..
+        } = error.to_frame()
+        else {
             unreachable!()
         };
         assert_eq!(named.as_deref(), Some(room));
@@ -280,7 +285,10 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
     for kind in ServerFrameKind::ALL.iter().map(|kind| kind.as_str()) {
         let json = format!(r#"{{"type":"{kind}"}}"#);
         if kind == "pong" {
-            assert_eq!(ServerFrame::parse(&json).expect("a pong"), ServerFrame::Pong);
+            assert_eq!(
+                ServerFrame::parse(&json).expect("a pong"),
+                ServerFrame::Pong
+            );
             continue;
         }
         let error = ServerFrame::parse(&json).expect_err(&json).to_string();
@@ -331,7 +339,9 @@ fn golden_chat_message() {
 fn every_error_code_has_its_wire_name() {
     for &code in ErrorCode::ALL {
         assert!(
-            code.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            code.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'),
             "{code:?}"
         );
         let json = serde_json::to_string(&code).expect("serializes");
@@ -450,7 +460,10 @@ fn malformed_client_frames_get_a_precise_code() {
         ),
         (r#"{"type":"join"}"#, ErrorCode::InvalidFields),
         (r#"{"type":"join","room":5}"#, ErrorCode::InvalidFields),
-        (r#"{"type":"join","room":"a","after":-2}"#, ErrorCode::InvalidFields),
+        (
+            r#"{"type":"join","room":"a","after":-2}"#,
+            ErrorCode::InvalidFields,
+        ),
         (r#"{"type":"leave","room":"x y"}"#, ErrorCode::InvalidRoom),
         (
             r#"{"type":"loadOlder","before":10,"limit":5,"room":"a/b"}"#,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::room::RoomLimits;
+use crate::rooms::RoomLimits;
 
 /// A real-time chat room: WebSockets at /ws and the web client at /.
 #[derive(Debug, Clone, Parser)]
@@ -43,6 +43,26 @@ pub struct Config {
     /// them (it crashed or lost Redis). Instances refresh every third of it.
     #[arg(long, env = "CHAT_PRESENCE_TTL", default_value_t = 15)]
     pub presence_ttl: u64,
+
+    /// The room `/` and a WebSocket without `?room=` open. A room name: 1 to
+    /// 32 letters, digits, '-' or '_'.
+    #[arg(long, env = "CHAT_DEFAULT_ROOM", default_value = "lobby", value_parser = parse_room)]
+    pub default_room: String,
+
+    /// Most rooms one connection may be in at once.
+    #[arg(long, env = "CHAT_MAX_ROOMS_PER_CONNECTION", default_value_t = 20)]
+    pub max_rooms_per_connection: usize,
+
+    /// Most rooms held in memory at once (a room is held while anyone is
+    /// in it, and for `--room-idle` seconds after); joining another is
+    /// refused with `room_limit_reached`.
+    #[arg(long, env = "CHAT_MAX_ROOMS", default_value_t = 10_000)]
+    pub max_rooms: usize,
+
+    /// Seconds a room nobody is in stays in memory (its log stays on disk
+    /// or in Redis for good).
+    #[arg(long, env = "CHAT_ROOM_IDLE", default_value_t = 300)]
+    pub room_idle: u64,
 
     /// Messages sent to a client when it connects.
     #[arg(long, env = "CHAT_HISTORY", default_value_t = 100)]
@@ -159,6 +179,11 @@ pub struct Config {
     /// is disconnected (1008) and never holds up the others.
     #[arg(long, env = "CHAT_SEND_TIMEOUT", default_value_t = 10)]
     pub send_timeout: u64,
+}
+
+/// A room name in its canonical form, or the rule it breaks.
+fn parse_room(raw: &str) -> Result<String, String> {
+    protocol::canonical_room(raw).map_err(|error| error.to_string())
 }
 
 impl Config {

@@ -2,29 +2,29 @@
 //!
 //! One writer thread owns the database. Connections hand it messages through
 //! a bounded queue; it takes everything queued (group commit), stores it in
-//! one transaction, and only then publishes the batch to the room's feed.
+//! one transaction, publishes the batch to the rooms, and only then answers
+//! each sender. Loading a room's window goes through the same thread, so a
+//! room starts exactly where the publishing continues.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::{ErrorCode, Posted};
+use protocol::Posted;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::connection::DirectSender;
-use crate::message_log::{not_posted, OlderError, RoomClosed, Window};
-use crate::room::Feed;
+use crate::message_log::{Event, LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
-use crate::store::{Appended, HistoryReader, NewMessage, Store, StoreError};
-use crate::wire;
+use crate::store::{Appended, HistoryReader, NewMessage, RoomActivity, Store, StoreError};
 
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// Queued requests before senders wait: bounds memory under a flood.
 const QUEUE_CAPACITY: usize = 4096;
 
-pub struct EmbeddedLog {
+pub(crate) struct EmbeddedLog {
     requests: mpsc::Sender<Request>,
     writer: Background<JoinHandle<()>>,
     /// Pages of older history are read here, on tokio's blocking threads,
@@ -32,105 +32,128 @@ pub struct EmbeddedLog {
     /// cannot delay a commit. (`None` for `:memory:`: pages go through the
     /// writer.)
     reader: Option<Arc<Mutex<HistoryReader>>>,
+    subscriber: Arc<dyn Subscriber>,
+    storage: StorageHealth,
 }
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// What the writer thread is asked to do.
 enum Request {
     Append {
-        user: String,
-        msg: String,
-        client_id: String,
-        reply: DirectSender,
+        message: NewMessage,
+        reply: Reply<Appended>,
     },
+    /// Read a room's window and hand it to the subscriber.
+    Load { room: String, reply: Reply<()> },
     Older {
+        room: String,
         before: u64,
         limit: usize,
-        reply: oneshot::Sender<Result<(Vec<Posted>, bool), StoreError>>,
+        reply: Reply<(Vec<Posted>, bool)>,
     },
     /// Finish what is queued before this, then stop.
     Stop,
 }
 
 impl EmbeddedLog {
-    /// Opens the database at `db`, loads its newest messages into `feed`
-    /// and starts the writer thread, which publishes to it.
-    pub fn open(db: &Path, feed: &Feed) -> Result<Self, StoreError> {
-        let store = Store::open(db)?;
+    /// Opens (and migrates) the database at `db` and starts the writer
+    /// thread, which publishes to `subscriber`.
+    pub(crate) fn open(
+        db: &Path,
+        default_room: &str,
+        replay: usize,
+        subscriber: Arc<dyn Subscriber>,
+    ) -> Result<Self, StoreError> {
+        let store = Store::open(db, default_room)?;
         let reader = store.reader(db)?.map(|reader| Arc::new(Mutex::new(reader)));
-        feed.reset(Window {
-            recent: store.recent(feed.replay())?,
-            first_id: store.first_id()?,
-            last_id: store.last_id(),
-        });
-        tracing::info!(db = %db.display(), last_id = store.last_id(), "history loaded");
+        tracing::info!(db = %db.display(), "database opened");
+        let storage = StorageHealth::default();
         let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = Writer {
+            store,
+            subscriber: Arc::clone(&subscriber),
+            storage: storage.clone(),
+            replay,
+        };
         let writer = std::thread::Builder::new()
             .name("room-writer".into())
-            .spawn({
-                let feed = feed.clone();
-                move || write_loop(store, queue, &feed)
-            })
+            .spawn(move || writer.run(queue))
             .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
             requests,
             writer: Background::new(writer),
             reader,
+            subscriber,
+            storage,
         })
     }
 
-    /// Queues a message for the writer. Waits while the queue is full.
-    pub async fn append(
+    /// Stores a message; answers once it is committed and published.
+    pub(crate) async fn append(
         &self,
+        room: &str,
         user: &str,
         msg: String,
         client_id: String,
-        reply: DirectSender,
-    ) -> Result<(), RoomClosed> {
-        let request = Request::Append {
+    ) -> Result<Appended, LogError> {
+        let message = NewMessage {
+            room: room.to_owned(),
             user: user.to_owned(),
             msg,
             client_id,
-            reply,
+            date_time: now_millis(),
         };
-        self.requests.send(request).await.map_err(|_| RoomClosed)
+        self.ask(|reply| Request::Append { message, reply }).await
     }
 
-    pub async fn older(
+    pub(crate) async fn load(&self, room: &str) -> Result<(), LogError> {
+        let room = room.to_owned();
+        self.ask(|reply| Request::Load { room, reply }).await
+    }
+
+    /// Relays typing to the room in this process: nothing else needs it.
+    pub(crate) fn typing(&self, room: &str, user: &str) {
+        self.subscriber.typing(room, user);
+    }
+
+    pub(crate) async fn older(
         &self,
+        room: &str,
         before: u64,
         limit: usize,
-    ) -> Result<(Vec<Posted>, bool), OlderError> {
-        if let Some(reader) = &self.reader {
-            let reader = Arc::clone(reader);
-            let read = tokio::task::spawn_blocking(move || {
-                reader
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .before(before, limit)
-            });
-            return match read.await {
-                Ok(page) => page.map_err(OlderError::Store),
-                Err(_) => Err(OlderError::Closed),
-            };
+    ) -> Result<(Vec<Posted>, bool), LogError> {
+        let room = room.to_owned();
+        match &self.reader {
+            Some(reader) => {
+                read_beside(reader, move |reader| reader.before(&room, before, limit)).await
+            }
+            None => {
+                self.ask(|reply| Request::Older {
+                    room,
+                    before,
+                    limit,
+                    reply,
+                })
+                .await
+            }
         }
-        let (reply, answer) = oneshot::channel();
-        let request = Request::Older {
-            before,
-            limit,
-            reply,
-        };
-        self.requests
-            .send(request)
-            .await
-            .map_err(|_| OlderError::Closed)?;
-        match answer.await {
-            Ok(result) => result.map_err(OlderError::Store),
-            Err(_) => Err(OlderError::Closed),
+    }
+
+    pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, LogError> {
+        match &self.reader {
+            Some(reader) => read_beside(reader, move |reader| reader.most_active(limit)).await,
+            // `:memory:` is for benchmarks: no directory.
+            None => Ok(Vec::new()),
         }
+    }
+
+    pub(crate) fn storage(&self) -> &StorageHealth {
+        &self.storage
     }
 
     /// Stores everything queued so far, then stops the writer.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _ = self.requests.send(Request::Stop).await;
         if let Some(writer) = self.writer.take() {
             match tokio::task::spawn_blocking(move || writer.join()).await {
@@ -139,103 +162,131 @@ impl EmbeddedLog {
             }
         }
     }
-}
 
-/// The writer thread: batches appends, commits, publishes.
-fn write_loop(mut store: Store, mut queue: mpsc::Receiver<Request>, feed: &Feed) {
-    // The batch's messages and, at the same index, where to answer each.
-    let mut batch = Vec::new();
-    let mut replies = Vec::new();
-    let mut stopping = false;
-    while !stopping {
-        let Some(first) = queue.blocking_recv() else {
-            break;
-        };
-        let mut next = Some(first);
-        while let Some(request) = next.take() {
-            match request {
-                Request::Append {
-                    user,
-                    msg,
-                    client_id,
-                    reply,
-                } => {
-                    batch.push(NewMessage {
-                        user,
-                        msg,
-                        client_id,
-                        date_time: now_millis(),
-                    });
-                    replies.push(reply);
-                }
-                Request::Older {
-                    before,
-                    limit,
-                    reply,
-                } => {
-                    let _ = reply.send(store.before(before, limit));
-                }
-                Request::Stop => {
-                    stopping = true;
-                    break;
-                }
-            }
-            if batch.len() < MAX_BATCH {
-                next = queue.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            commit(&mut store, &batch, replies.drain(..), feed);
-            batch.clear();
+    /// Queues a request for the writer (waiting while the queue is full)
+    /// and waits for its answer.
+    async fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, LogError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(request(reply))
+            .await
+            .map_err(|_| LogError::Closed)?;
+        match answer.await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(LogError::Closed),
         }
     }
-    queue.close();
-    while let Ok(request) = queue.try_recv() {
-        if let Request::Append {
-            client_id, reply, ..
-        } = request
-        {
-            let _ = reply.try_send(&not_posted(ErrorCode::ShuttingDown, client_id));
-        }
-    }
-    tracing::info!(last_id = store.last_id(), "history flushed");
 }
 
-/// Stores `batch` and publishes it; each of `replies` (one per message, in
-/// order) answers its sender alone, if it needs an answer.
-fn commit(
-    store: &mut Store,
-    batch: &[NewMessage],
-    replies: impl Iterator<Item = DirectSender>,
-    feed: &Feed,
-) {
-    match store.append(batch) {
-        Ok(outcome) => {
-            let mut stored = Vec::with_capacity(outcome.len());
-            for (appended, reply) in outcome.into_iter().zip(replies) {
-                match appended {
-                    Appended::Stored(posted) => {
-                        let frame = wire::text(&posted.to_frame_json());
-                        stored.push((posted, frame));
+/// Runs `read` on the history connection, on a blocking thread.
+async fn read_beside<T: Send + 'static>(
+    reader: &Arc<Mutex<HistoryReader>>,
+    read: impl FnOnce(&HistoryReader) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, LogError> {
+    let reader = Arc::clone(reader);
+    let read = tokio::task::spawn_blocking(move || {
+        read(&reader.lock().unwrap_or_else(PoisonError::into_inner))
+    });
+    match read.await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(LogError::Closed),
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    store: Store,
+    subscriber: Arc<dyn Subscriber>,
+    storage: StorageHealth,
+    /// How many events a room's window holds.
+    replay: usize,
+}
+
+impl Writer {
+    /// Batches appends, commits, publishes, answers; until stopped.
+    fn run(mut self, mut queue: mpsc::Receiver<Request>) {
+        let mut batch = Vec::new();
+        let mut replies = Vec::new();
+        let mut stopping = false;
+        while !stopping {
+            let Some(first) = queue.blocking_recv() else {
+                break;
+            };
+            let mut next = Some(first);
+            while let Some(request) = next.take() {
+                match request {
+                    Request::Append { message, reply } => {
+                        batch.push(message);
+                        replies.push(reply);
                     }
-                    // A resend: answer the sender alone with the original.
-                    Appended::Duplicate(original) => {
-                        let _ = reply.try_send(&original.to_frame_json());
+                    // Commits what came before, so the window has it.
+                    Request::Load { room, reply } => {
+                        self.commit(&mut batch, &mut replies);
+                        let loaded = self.store.window(&room, self.replay);
+                        let answer = loaded.map(|window| self.subscriber.loaded(&room, window));
+                        let _ = reply.send(answer);
+                    }
+                    Request::Older {
+                        room,
+                        before,
+                        limit,
+                        reply,
+                    } => {
+                        let _ = reply.send(self.store.before(&room, before, limit));
+                    }
+                    Request::Stop => {
+                        stopping = true;
+                        break;
                     }
                 }
+                if batch.len() < MAX_BATCH {
+                    next = queue.try_recv().ok();
+                }
             }
-            tracing::debug!(messages = stored.len(), "committed");
-            feed.storage.record(true);
-            feed.publish(stored);
+            self.commit(&mut batch, &mut replies);
         }
-        Err(error) => {
-            tracing::error!(%error, messages = batch.len(), "cannot store messages");
-            feed.storage.record(false);
-            for (new, reply) in batch.iter().zip(replies) {
-                let frame = not_posted(ErrorCode::StorageUnavailable, new.client_id.clone());
-                let _ = reply.try_send(&frame);
+        // Appends queued behind the stop are dropped unanswered: their
+        // senders see the log closed, and their clients send them again.
+        queue.close();
+        tracing::info!("history flushed");
+    }
+
+    /// Stores `batch` and publishes what is new, room by room in order;
+    /// then answers each sender (the reply at the same index).
+    fn commit(&mut self, batch: &mut Vec<NewMessage>, replies: &mut Vec<Reply<Appended>>) {
+        if batch.is_empty() {
+            return;
+        }
+        match self.store.append(batch) {
+            Ok(outcome) => {
+                self.storage.record(true);
+                let mut by_room: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
+                for (message, appended) in batch.iter().zip(&outcome) {
+                    if let Appended::Stored(posted) = appended {
+                        by_room
+                            .entry(&message.room)
+                            .or_default()
+                            .push(Event::Posted(posted.clone()));
+                    }
+                }
+                tracing::debug!(messages = batch.len(), "committed");
+                for (room, events) in by_room {
+                    self.subscriber.published(room, events);
+                }
+                for (reply, appended) in replies.drain(..).zip(outcome) {
+                    let _ = reply.send(Ok(appended));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, messages = batch.len(), "cannot store messages");
+                self.storage.record(false);
+                let reason = error.to_string();
+                for reply in replies.drain(..) {
+                    let _ = reply.send(Err(StoreError::Failed(reason.clone())));
+                }
             }
         }
+        batch.clear();
     }
 }
 

@@ -1,25 +1,26 @@
-//! The chat room's server, as a library.
+//! The chat's server, as a library.
 //!
-//! [`run`] serves the room on a listener the caller opened and stops when the
+//! [`run`] serves the rooms on a listener the caller opened and stops when the
 //! caller's shutdown future resolves; `main` is a thin shell around it, and
 //! the integration tests start it on port 0. One concern per module:
 //!
 //! - [`config`]: flags and environment.
 //! - `listener`: accepting connections under the caps, HTTP/1.1 on each.
-//! - [`routes`]: the HTTP surface (`/ws`, `/healthz`, the security headers);
-//!   `static_files`: the built client.
-//! - [`upgrade`]: the WebSocket handshake on top of hyper.
-//! - [`connection`]: one client, from welcome to close; [`transport`]: its
-//!   socket, read and written by the connection's one task; [`wire`]: the
-//!   frames it writes, encoded once for every recipient.
-//! - [`limits`]: the token bucket, connection caps, origin policy; `budget`:
-//!   what an address and a name may spend across connections;
-//!   [`presence`]: who is online.
-//! - [`room`]: the sequence of messages, the fan-out, who is online.
-//! - [`message_log`]: the seam between the room and where messages live:
-//!   [`embedded`] (SQLite, [`store`]) or [`cluster`] (Redis, shared by
-//!   several instances).
+//! - `routes`: the HTTP surface (`/ws`, `/api/rooms`, `/healthz`, the
+//!   security headers); `static_files`: the built client.
+//! - `upgrade`: the WebSocket handshake on top of hyper.
+//! - `connection`: one client, from welcome to close, one file per client
+//!   frame; `transport`: its socket, read and written by the connection's
+//!   one task; `wire`: frames encoded once for every recipient.
+//! - `limits`: the token bucket, connection caps, origin policy; `budget`:
+//!   what an address and a name may spend across connections.
+//! - [`rooms`]: the rooms in memory, who holds which name, who is in which
+//!   room, the fan-out.
+//! - `message_log`: the seam between the rooms and their logs: `embedded`
+//!   (SQLite, [`store`]) or `cluster` (Redis, shared by several instances).
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
+//!
+//! Dependencies point one way: routes -> connection -> rooms -> log.
 
 mod budget;
 pub(crate) mod cluster;
@@ -29,8 +30,7 @@ pub(crate) mod embedded;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod message_log;
-pub(crate) mod presence;
-pub mod room;
+pub mod rooms;
 pub(crate) mod routes;
 pub mod shutdown;
 mod static_files;
@@ -52,7 +52,7 @@ use budget::{BudgetRates, Budgets};
 pub use config::Config;
 use connection::SessionLimits;
 use limits::{Admission, OriginPolicy};
-use room::Room;
+use rooms::Rooms;
 use store::StoreError;
 
 /// File descriptors kept for everything but client connections: the
@@ -66,13 +66,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// What every request handler shares.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub room: Arc<Room>,
+    pub rooms: Arc<Rooms>,
     pub limits: Arc<SessionLimits>,
     pub admission: Arc<Admission>,
     pub origins: Arc<OriginPolicy>,
     pub(crate) budgets: Arc<Budgets>,
     /// Every connection task, so shutdown can wait for them to finish.
     pub connections: TaskTracker,
+    /// Cancelled when shutdown begins.
+    pub stopping: CancellationToken,
 }
 
 /// The connection cap, lowered when the process may not open that many
@@ -106,7 +108,7 @@ async fn every(period: Duration, shutdown: CancellationToken, chore: impl Fn()) 
     }
 }
 
-/// Serves the chat room on `listener` until `shutdown` resolves, then closes
+/// Serves the chat on `listener` until `shutdown` resolves, then closes
 /// every WebSocket with 1001 (going away), waits up to five seconds for them
 /// to finish, and stores whatever they had sent.
 ///
@@ -138,35 +140,36 @@ pub async fn run(
         );
     }
     tracing::info!(origins = ?origins.origins(), "pages from these origins may connect");
-    let room = Room::open(&config).await?;
+    let rooms = Rooms::open(&config).await?;
+    let token = CancellationToken::new();
     let state = AppState {
-        room: Arc::new(room),
+        rooms: Arc::new(rooms),
         limits: Arc::new(SessionLimits::from_config(&config)),
         admission: Admission::new(max_connections, config.max_connections_per_ip),
         origins: Arc::new(origins),
         budgets: Arc::new(Budgets::new(BudgetRates::from_config(&config))),
         connections: TaskTracker::new(),
+        stopping: token.clone(),
     };
     let routes = warp::service(routes::routes(state.clone(), &config));
-    let token = CancellationToken::new();
-    // The room's gathered joins and leaves, sent in one frame.
-    let room = Arc::clone(&state.room);
+    // Each room's gathered joins and leaves, sent in one frame.
+    let rooms = Arc::clone(&state.rooms);
     let presence_interval = Duration::from_millis(protocol::PRESENCE_INTERVAL_MS);
     tokio::spawn(every(presence_interval, token.clone(), move || {
-        room.flush_presence()
+        rooms.flush_presence()
     }));
-    let room = Arc::clone(&state.room);
+    let rooms = Arc::clone(&state.rooms);
     let budgets = Arc::clone(&state.budgets);
     tokio::spawn(every(state.limits.clock_tick(), token.clone(), move || {
-        room.tick();
+        rooms.tick();
         budgets.forget_refilled(std::time::Instant::now());
     }));
-    let room = Arc::clone(&state.room);
+    let rooms = Arc::clone(&state.rooms);
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down");
         token.cancel();
-        room.shut_down();
+        rooms.shut_down();
     };
     listener::serve(
         listener,
@@ -186,7 +189,7 @@ pub async fn run(
             "connections still open after the grace period"
         );
     }
-    state.room.close().await;
+    state.rooms.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,31 +1,61 @@
-//! The seam between the room and where its messages live.
+//! The seam between the rooms and where their logs live.
 //!
-//! A message log appends (and so assigns the id), reads ranges (history,
-//! resume, older pages), and publishes every stored message, in id order, to
-//! the room's [`Feed`](crate::room::Feed): the live subscription. Two
-//! implementations, chosen by configuration:
+//! Each room's log is a sequence of events numbered by the room's `seq`.
+//! A message log appends (and so assigns the `seq`), answering with what it
+//! stored or why it could not; reads ranges (a room's window, older pages);
+//! and publishes every stored event of a followed room, in `seq` order, to
+//! its [`Subscriber`]: the rooms, which fan them out. It never builds a
+//! frame for a client. Two implementations, chosen by configuration:
 //!
 //! - [`EmbeddedLog`]: one SQLite file and in-process fan-out, for one
 //!   machine, with no service to run;
-//! - [`RedisLog`]: a Redis stream shared by several instances, each
-//!   following it and fanning out to its own clients.
+//! - [`RedisLog`]: a Redis stream per room shared by several instances,
+//!   each following the streams of the rooms its own clients are in.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use protocol::{ErrorCode, Posted, ServerFrame};
+use protocol::Posted;
 
 use crate::cluster::RedisLog;
-use crate::connection::DirectSender;
 use crate::embedded::EmbeddedLog;
-use crate::store::StoreError;
+use crate::store::{Appended, RoomActivity, StoreError, Window};
+
+/// One entry of a room's log. Only one kind so far; edits, deletions and
+/// reactions will be more variants of it, replayed the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// A message was posted; its id is the event's `seq`.
+    Posted(Posted),
+}
+
+impl Event {
+    pub(crate) fn seq(&self) -> u64 {
+        match self {
+            Self::Posted(posted) => posted.message.id,
+        }
+    }
+}
+
+/// Where a log delivers what it reads: implemented by the rooms, so that
+/// the log depends on nothing above it.
+pub(crate) trait Subscriber: Send + Sync + 'static {
+    /// Where `room` starts: its newest events, read after [`MessageLog::follow`].
+    /// Comes before any [`Subscriber::published`] of the room's later events.
+    fn loaded(&self, room: &str, window: Window);
+    /// Stored events of a followed room, in `seq` order, after those it was
+    /// loaded or published with.
+    fn published(&self, room: &str, events: Vec<Event>);
+    /// `user` is typing in `room` (not stored).
+    fn typing(&self, room: &str, user: &str);
+}
 
 /// Whether this instance could store messages at its last attempt (a
 /// commit, an append, a read of the Redis stream): what `/healthz`
 /// reports, so that a load balancer stops sending users to an instance that
 /// would refuse every message.
 #[derive(Debug, Clone)]
-pub struct StorageHealth(Arc<AtomicBool>);
+pub(crate) struct StorageHealth(Arc<AtomicBool>);
 
 /// Healthy until an attempt fails.
 impl Default for StorageHealth {
@@ -36,93 +66,108 @@ impl Default for StorageHealth {
 
 impl StorageHealth {
     /// Records the outcome of an attempt to store or read.
-    pub fn record(&self, ok: bool) {
+    pub(crate) fn record(&self, ok: bool) {
         self.0.store(ok, Ordering::Relaxed);
     }
 
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
 
-pub enum MessageLog {
+pub(crate) enum MessageLog {
     Embedded(EmbeddedLog),
     Redis(RedisLog),
 }
 
-/// The newest messages of a log: where a room starts.
-#[derive(Debug, Default)]
-pub struct Window {
-    /// Oldest first.
-    pub recent: Vec<Posted>,
-    /// The oldest id the log holds, if any.
-    pub first_id: Option<u64>,
-    /// The newest id the log gave out.
-    pub last_id: u64,
+/// Why an append or a read did not happen.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LogError {
+    /// The log has stopped (the server is shutting down).
+    #[error("the log is closed")]
+    Closed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl MessageLog {
-    /// Stores `msg` from `user` unless `user` sent `client_id` before, in
-    /// which case the sender alone gets the original again. The stored
-    /// message is published to everyone; failures are answered on `reply`.
-    pub async fn append(
+    /// Stores `msg` from `user` in `room`, unless `user` sent `client_id`
+    /// there before: then the original comes back as a duplicate. A stored
+    /// message is published to the room before this returns.
+    pub(crate) async fn append(
         &self,
+        room: &str,
         user: &str,
         msg: String,
         client_id: String,
-        reply: DirectSender,
-    ) -> Result<(), RoomClosed> {
+    ) -> Result<Appended, LogError> {
         match self {
-            Self::Embedded(log) => log.append(user, msg, client_id, reply).await,
-            Self::Redis(log) => {
-                log.append(user, msg, client_id, reply).await;
-                Ok(())
-            }
+            Self::Embedded(log) => log.append(room, user, msg, client_id).await,
+            Self::Redis(log) => log.append(room, user, msg, client_id).await,
         }
     }
 
-    /// Up to `limit` messages older than `before`, oldest first, and whether
-    /// more remain.
-    pub async fn older(
+    /// Starts publishing `room`'s events: its window first (see
+    /// [`Subscriber::loaded`]), then every event after it.
+    pub(crate) async fn follow(&self, room: &str) -> Result<(), LogError> {
+        match self {
+            Self::Embedded(log) => log.load(room).await,
+            Self::Redis(log) => log.follow(room).await,
+        }
+    }
+
+    /// Stops publishing `room` (nobody here is in it any more).
+    pub(crate) fn unfollow(&self, room: &str) {
+        match self {
+            Self::Embedded(_) => {}
+            Self::Redis(log) => log.unfollow(room),
+        }
+    }
+
+    /// Relays that `user` is typing in `room` to everyone in it, on every
+    /// instance. Best effort: a lost notice is harmless.
+    pub(crate) async fn typing(&self, room: &str, user: &str) {
+        match self {
+            Self::Embedded(log) => log.typing(room, user),
+            Self::Redis(log) => log.typing(room, user).await,
+        }
+    }
+
+    /// Up to `limit` messages of `room` older than `before`, oldest first,
+    /// and whether more remain.
+    pub(crate) async fn older(
         &self,
+        room: &str,
         before: u64,
         limit: usize,
-    ) -> Result<(Vec<Posted>, bool), OlderError> {
+    ) -> Result<(Vec<Posted>, bool), LogError> {
         match self {
-            Self::Embedded(log) => log.older(before, limit).await,
-            Self::Redis(log) => log.older(before, limit).await.map_err(OlderError::Store),
+            Self::Embedded(log) => log.older(room, before, limit).await,
+            Self::Redis(log) => Ok(log.older(room, before, limit).await?),
+        }
+    }
+
+    /// The rooms posted in most recently, newest first.
+    pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, LogError> {
+        match self {
+            Self::Embedded(log) => log.most_active(limit).await,
+            Self::Redis(log) => Ok(log.most_active(limit).await?),
+        }
+    }
+
+    /// Whether the last attempt to store or read succeeded.
+    pub(crate) fn storage_ok(&self) -> bool {
+        match self {
+            Self::Embedded(log) => log.storage().is_ok(),
+            Self::Redis(log) => log.storage().is_ok(),
         }
     }
 
     /// Finishes what was accepted, then stops publishing.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         match self {
             Self::Embedded(log) => log.close().await,
             Self::Redis(log) => log.close().await,
         }
     }
-}
-
-/// The room has stopped accepting messages (the server is shutting down).
-#[derive(Debug, thiserror::Error)]
-#[error("the room is closed")]
-pub struct RoomClosed;
-
-#[derive(Debug, thiserror::Error)]
-pub enum OlderError {
-    #[error("the room is closed")]
-    Closed,
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-/// The `error` frame telling a sender its message was not posted.
-pub fn not_posted(code: ErrorCode, client_id: String) -> String {
-    let message = match code {
-        ErrorCode::ShuttingDown => {
-            "The server is shutting down; your message was not posted. It will be sent again when you reconnect."
-        }
-        _ => "The server could not store your message; it was not posted. Try again.",
-    };
-    ServerFrame::send_error(code, message, client_id).to_json()
 }

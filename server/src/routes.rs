@@ -1,4 +1,5 @@
-//! The HTTP surface: `/ws`, `/healthz`, and the built web client.
+//! The HTTP surface: `/ws`, `/api/rooms`, `/healthz`, and the built web
+//! client.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub fn routes(
     config: &Config,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     websocket(state.clone())
+        .or(directory(state.clone()))
+        .unify()
         .or(health(state))
         .unify()
         .or(static_files(&config.static_dir))
@@ -35,7 +38,7 @@ pub fn routes(
         .map(Reply::into_response)
 }
 
-/// `GET /ws?user=<name>[&after=<id>]`: the chat. A plain GET there is told to upgrade.
+/// `GET /ws?user=<name>[&token=..][&room=<room>][&after=<id>]`: the chat. A plain GET there is told to upgrade.
 fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
     let ws_path = warp::path("ws").and(warp::path::end());
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
@@ -56,7 +59,7 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                     Ok(query) => query,
                     Err(error) => {
                         return bad_request(&format!(
-                        "Bad query ({error}): expected user=<name>[&token=<token>][&after=<id>]."
+                        "Bad query ({error}): expected user=<name>[&token=<token>][&room=<room>][&after=<id>]."
                     ))
                     }
                 };
@@ -83,10 +86,11 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                     // socket it was given for as long as the connection lives.
                     move |socket| {
                         let context = connection::Context {
-                            room: Arc::clone(&state.room),
+                            rooms: Arc::clone(&state.rooms),
                             limits: Arc::clone(&state.limits),
                             budgets: Arc::clone(&state.budgets),
                             peer,
+                            stopping: state.stopping.clone(),
                         };
                         connection::serve(socket, query, context)
                     },
@@ -141,11 +145,12 @@ fn health(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::path("healthz"))
         .and(warp::path::end())
         .map(move || {
-            let storage_ok = state.room.storage_ok();
+            let storage_ok = state.rooms.storage_ok();
             let body = json!({
                 "status": if storage_ok { "ok" } else { "unavailable" },
                 "storage": if storage_ok { "ok" } else { "failing" },
-                "connections": state.room.connections(),
+                "connections": state.rooms.connections(),
+                "rooms": state.rooms.rooms_in_memory(),
             });
             let status = if storage_ok {
                 StatusCode::OK
@@ -153,6 +158,41 @@ fn health(state: AppState) -> BoxedFilter<(Response,)> {
                 StatusCode::SERVICE_UNAVAILABLE
             };
             warp::reply::with_status(warp::reply::json(&body), status).into_response()
+        })
+        .boxed()
+}
+
+/// Most rooms `/api/rooms` lists.
+const DIRECTORY_MAX: usize = 100;
+
+/// `GET /api/rooms`: the rooms most recently posted in, newest first, with
+/// how many are in each, as JSON: `[{"room":"lobby","online":3,
+/// "lastMessageAt":1764100000000}]` (at most 100; rooms nobody has posted
+/// in yet come last, with `lastMessageAt` null).
+fn directory(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::get()
+        .and(warp::path("api"))
+        .and(warp::path("rooms"))
+        .and(warp::path::end())
+        .then(move || {
+            let rooms = Arc::clone(&state.rooms);
+            async move {
+                match rooms.directory(DIRECTORY_MAX).await {
+                    Ok(summaries) => warp::reply::json(&summaries).into_response(),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot list the rooms");
+                        let body = json!({
+                            "code": "storage_unavailable",
+                            "message": "The rooms cannot be listed right now.",
+                        });
+                        warp::reply::with_status(
+                            warp::reply::json(&body),
+                            StatusCode::SERVICE_UNAVAILABLE,
+                        )
+                        .into_response()
+                    }
+                }
+            }
         })
         .boxed()
 }

@@ -51,6 +51,7 @@ async fn send_burst(client: &mut Client, prefix: &str, count: usize) {
         let frame = ClientFrame::Send {
             client_id: format!("{prefix}-{n}"),
             msg: "flood".into(),
+            room: None,
         };
         if client
             .ws
@@ -83,7 +84,7 @@ async fn answers(client: &mut Client, prefix: &str, count: usize) -> usize {
             }
             // The sender's copy (another tab gets it too, so only this
             // tab's ids count).
-            ServerFrame::Message(posted) if posted.client_id.starts_with(&own) => {
+            ServerFrame::Message { posted, .. } if posted.client_id.starts_with(&own) => {
                 stored += 1;
             }
             _ => {}
@@ -207,6 +208,7 @@ async fn history_pages_are_paid_for_by_their_size() {
             ClientFrame::LoadOlder {
                 before: 51,
                 limit: 1,
+                room: None,
             }
             .to_json(),
         )

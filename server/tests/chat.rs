@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::future::join_all;
 use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerFrame};
-use server::room::{Broadcast, JoinError, Room};
+use server::rooms::{Broadcast, JoinError, Rooms};
 use support::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -176,7 +176,7 @@ async fn pings_and_a_close_from_the_client_are_answered_between_broadcasts() {
         match next {
             Message::Pong(payload) => pongs.push(String::from_utf8_lossy(&payload).into_owned()),
             Message::Text(text) => match ServerFrame::parse(&text).expect("a whole frame") {
-                ServerFrame::Message(posted) => messages.push(posted.message.msg),
+                ServerFrame::Message { posted, .. } => messages.push(posted.message.msg),
                 ServerFrame::Presence { .. } | ServerFrame::Typing { .. } => {}
                 other => panic!("unexpected {other:?}"),
             },
@@ -317,11 +317,15 @@ async fn shutdown_closes_every_connection_with_going_away() {
 #[tokio::test]
 async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refused() {
     let data = tempfile::tempdir().expect("temporary directory");
-    let room = Room::open(&support::test_config(&data))
+    let rooms = Rooms::open(&support::test_config(&data))
         .await
-        .expect("room opens");
-    let mut alice = room.join("alice", None, None).await.expect("alice joins");
-    room.typing("alice").await;
+        .expect("the log opens");
+    let alice_name = rooms.connect("alice", None).await.expect("alice's name");
+    let (_in_lobby, mut alice) = rooms
+        .join("lobby", alice_name.name(), None, None)
+        .await
+        .expect("alice joins");
+    rooms.typing("lobby", "alice").await;
     // With Redis the typing frame comes back through the stream: wait for it.
     async fn next(fanout: &mut tokio::sync::broadcast::Receiver<Broadcast>) -> Broadcast {
         tokio::time::timeout(support::PATIENCE, fanout.recv())
@@ -332,6 +336,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
     match next(&mut alice.fanout).await {
         Broadcast::Frame(frame) => {
             let typing = ServerFrame::Typing {
+                room: "lobby".into(),
                 user: "alice".into(),
             }
             .to_json();
@@ -339,16 +344,20 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         }
         other => panic!("expected the typing frame first, got {other:?}"),
     }
-    room.shut_down();
+    rooms.shut_down();
     assert!(matches!(
         next(&mut alice.fanout).await,
         Broadcast::ShuttingDown
     ));
     assert!(matches!(
-        room.join("bob", None, None).await,
+        rooms.connect("bob", None).await,
         Err(JoinError::ShuttingDown)
     ));
-    room.close().await;
+    assert!(matches!(
+        rooms.join("lobby", alice_name.name(), None, None).await,
+        Err(JoinError::ShuttingDown)
+    ));
+    rooms.close().await;
 }
 
 #[tokio::test]

@@ -168,7 +168,7 @@ async fn send_until_stored(client: &mut Client, client_id: &str) -> (Posted, usi
     loop {
         client.say(client_id, "during the outage").await;
         match client.recv().await {
-            ServerFrame::Message(posted) if posted.client_id == client_id => {
+            ServerFrame::Message { posted, .. } if posted.client_id == client_id => {
                 return (posted, refusals)
             }
             ServerFrame::Error {

@@ -72,6 +72,7 @@ async fn chat(
             let frame = ClientFrame::Send {
                 client_id: client_id.clone(),
                 msg: format!("{client_id} says hi"),
+                room: None,
             };
             if sink.send(Message::text(frame.to_json())).await.is_err() {
                 break;
@@ -91,7 +92,7 @@ async fn chat(
             let Message::Text(text) = message else {
                 continue;
             };
-            if let Ok(ServerFrame::Message(posted)) = ServerFrame::parse(&text) {
+            if let Ok(ServerFrame::Message { posted, .. }) = ServerFrame::parse(&text) {
                 view.add(user, posted);
                 if let Some(kill) = kill_at {
                     if view.messages.len() == KILL_AFTER {

@@ -52,6 +52,7 @@ async fn a_client_that_stops_reading_is_cut_off_without_hurting_the_others() {
             let frame = ClientFrame::Send {
                 client_id: format!("a-{n}"),
                 msg: text.clone(),
+                room: None,
             };
             sink.send(Message::text(frame.to_json()))
                 .await
@@ -71,7 +72,7 @@ async fn a_client_that_stops_reading_is_cut_off_without_hurting_the_others() {
                 .expect("open")
                 .expect("no error");
             if let Message::Text(text) = frame {
-                if let Ok(ServerFrame::Message(posted)) = ServerFrame::parse(&text) {
+                if let Ok(ServerFrame::Message { posted, .. }) = ServerFrame::parse(&text) {
                     ids.push(posted.message.id);
                 }
             }
@@ -119,6 +120,7 @@ async fn sigterm_says_goodbye_stores_everything_and_exits_zero() {
         let frame = ClientFrame::Send {
             client_id: format!("a-{n}"),
             msg: format!("message {n}"),
+            room: None,
         };
         sink.send(Message::text(frame.to_json()))
             .await
@@ -139,7 +141,7 @@ async fn sigterm_says_goodbye_stores_everything_and_exits_zero() {
             .expect("in time")
         {
             Some(Ok(Message::Text(text))) => {
-                if let Ok(ServerFrame::Message(posted)) = ServerFrame::parse(&text) {
+                if let Ok(ServerFrame::Message { posted, .. }) = ServerFrame::parse(&text) {
                     acked.insert(posted.message.id);
                 }
             }

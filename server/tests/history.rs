@@ -207,7 +207,7 @@ impl Saboteur {
                 let redis = redis::Client::open(url.as_str())
                     .and_then(|client| client.get_connection())
                     .expect("connect to Redis");
-                Self::Redis(redis, format!("{}:log", config.redis_prefix))
+                Self::Redis(redis, format!("{{{}:lobby}}:log", config.redis_prefix))
             }
         }
     }
@@ -216,7 +216,7 @@ impl Saboteur {
         match self {
             Self::Sqlite(db) => db
                 .execute_batch(
-                    "CREATE TRIGGER broken BEFORE INSERT ON messages
+                    "CREATE TRIGGER broken BEFORE INSERT ON events
                      BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
                 )
                 .expect("create trigger"),

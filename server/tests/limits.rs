@@ -31,7 +31,7 @@ async fn the_rate_limit_answers_with_the_wait_then_closes_a_flood() {
     let (mut echoes, mut wait) = (0, None);
     while echoes < 10 || wait.is_none() {
         match alice.recv().await {
-            ServerFrame::Message(posted) => {
+            ServerFrame::Message { posted, .. } => {
                 assert_eq!(posted.message.msg, "burst");
                 echoes += 1;
             }

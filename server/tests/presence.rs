@@ -111,11 +111,11 @@ async fn typing_is_relayed_at_most_every_few_seconds() {
     let mut typing = 0;
     loop {
         match bob.recv_any().await {
-            ServerFrame::Typing { user } => {
+            ServerFrame::Typing { user, .. } => {
                 assert_eq!(user, "alice");
                 typing += 1;
             }
-            ServerFrame::Message(posted) => {
+            ServerFrame::Message { posted, .. } => {
                 assert_eq!(posted.message.msg, "done typing");
                 break;
             }
@@ -129,7 +129,7 @@ async fn typing_is_relayed_at_most_every_few_seconds() {
     // A post ends the spell: typing the next message is relayed at once.
     alice.send_text(r#"{"type":"typing"}"#).await;
     loop {
-        if let ServerFrame::Typing { user } = bob.recv_any().await {
+        if let ServerFrame::Typing { user, .. } = bob.recv_any().await {
             assert_eq!(user, "alice");
             break;
         }

@@ -53,14 +53,35 @@ async fn the_previous_release_s_database_opens_with_its_whole_history() {
         (1, "c-1")
     );
     server.stop().await;
-    assert_eq!(schema_version(&config.db), 1, "migrated");
+    assert_eq!(schema_version(&config.db), 2, "migrated");
+    // Every message is an event of the default room, with its id as `seq`.
+    let events: Vec<(String, i64, String)> = {
+        let conn = rusqlite::Connection::open(&config.db).expect("open the database");
+        let mut rows = conn
+            .prepare(
+                "SELECT rooms.name, events.seq, events.kind FROM events
+                 JOIN rooms ON rooms.id = events.room ORDER BY events.seq",
+            )
+            .expect("a query");
+        rows.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("events")
+    };
+    assert_eq!(events.len(), 41);
+    for (n, (room, seq, kind)) in (1..).zip(&events) {
+        assert_eq!(
+            (room.as_str(), *seq, kind.as_str()),
+            ("lobby", n, "message")
+        );
+    }
 
     // Opening it again changes nothing.
     let again = spawn_server(config.clone()).await;
     let (_frank, history) = again.join_after("frank", None).await;
     assert_eq!(history.ids(), (1..=41).collect::<Vec<_>>());
     again.stop().await;
-    assert_eq!(schema_version(&config.db), 1);
+    assert_eq!(schema_version(&config.db), 2);
 }
 
 #[test]

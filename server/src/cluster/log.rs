@@ -1,50 +1,53 @@
-//! The message log in a Redis stream, shared by every instance.
+//! The rooms' logs in Redis streams, one per room, shared by every instance.
 //!
 //! Appending is one Lua script: it answers a resend with the original,
-//! else appends the message to the stream under the room's counter plus one
-//! and advances the counter, so ids are global, strictly increasing and in stream
-//! order, and a failure leaves nothing half done. The time stamp is Redis's
-//! clock, one clock for every instance.
+//! else appends the message to the room's stream under the room's counter
+//! plus one and advances the counter, so a room's ids are strictly
+//! increasing and in stream order, and a failure leaves nothing half done.
+//! The time stamp is Redis's clock, one clock for every instance.
 //!
-//! Nothing is published on append: each instance follows the stream with
-//! blocking reads from the last id it published, and publishes what it reads
-//! to its own clients, the sender's included. So every client of every
-//! instance sees one order, and after Redis or the connection to it comes
-//! back, the read simply continues after the last id: no gap, no duplicate.
+//! Nothing is published on append: each instance follows the streams of
+//! the rooms its clients are in, with blocking reads from the last id it
+//! published in each, and publishes what it reads to its own clients, the
+//! sender's included. So every client of every instance sees one order per
+//! room, and after Redis or the connection to it comes back, the reads
+//! simply continue after the last ids: no gap, no duplicate. Following a
+//! new room wakes the blocked read through a stream of this instance's own.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ChatMessage, ErrorCode, Posted, ServerFrame};
+use protocol::{ChatMessage, Posted};
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Keys;
-use crate::config::Config;
-use crate::connection::DirectSender;
-use crate::message_log::{StorageHealth, Window};
-use crate::room::Feed;
+use crate::message_log::{Event, LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
-use crate::store::StoreError;
-use crate::wire;
+use crate::store::{Appended, RoomActivity, StoreError, Window};
 
 /// How long one blocking read waits for new entries.
-pub const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
-/// Most entries one read returns.
+pub(crate) const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
+/// Most entries one read returns, per stream.
 const FOLLOW_BATCH: usize = 512;
 /// The pause before reading again after Redis failed.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// How long a (user, clientId) pair is remembered: a client resending after
 /// longer gets its message posted again.
 const RESEND_MEMORY_SECS: u64 = 24 * 60 * 60;
-/// Entries kept in the typing stream.
-const TYPING_MAX_LEN: usize = 100;
+/// Entries kept in the typing and wake streams.
+const SIGNAL_MAX_LEN: usize = 100;
 
-/// KEYS: seq, log, sent. ARGV: user, msg, clientId, max length, resend
-/// memory (s). Returns {1, id, time} for a new message, {0, id, time, msg}
-/// for a resend.
+/// KEYS: seq, log, sent, directory. ARGV: user, msg, clientId, max length,
+/// resend memory (s), room. Returns {1, id, time, ''} for a new message,
+/// {0, id, time, msg} for a resend. (The directory is a key of its own,
+/// outside the room's hash slot: a Redis Cluster will need it updated
+/// separately.)
 const APPEND: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local earlier = redis.call('HMGET', KEYS[3], 'id', 'dateTime', 'msg')
@@ -56,111 +59,158 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local id = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
 -- The append first: if it fails, nothing has changed.
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], string.format('%d-0', id),
-  'user', ARGV[1], 'msg', ARGV[2], 'clientId', ARGV[3], 'dateTime', string.format('%d', now))
+  'kind', 'message', 'user', ARGV[1], 'msg', ARGV[2], 'clientId', ARGV[3],
+  'dateTime', string.format('%d', now))
 redis.call('SET', KEYS[1], id)
 redis.call('HSET', KEYS[3], 'id', id, 'dateTime', string.format('%d', now), 'msg', ARGV[2])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('ZADD', KEYS[4], now, ARGV[6])
 return {1, id, now, ''}
 ";
 
-pub struct RedisLog {
+pub(crate) struct RedisLog {
     redis: ConnectionManager,
     keys: Keys,
     max_len: u64,
     append: Script,
+    follows: mpsc::UnboundedSender<Follow>,
     stop: CancellationToken,
     follower: Background<JoinHandle<()>>,
     storage: StorageHealth,
 }
 
+/// What the follower is asked to change.
+enum Follow {
+    Start {
+        room: String,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Stop(String),
+}
+
 impl RedisLog {
-    /// Loads the stream's newest messages into `feed` and follows it from
-    /// there on `follower`, a connection of its own.
-    pub async fn open(
+    /// Starts the follower on `follower`, a connection of its own; it
+    /// follows no room until asked.
+    pub(crate) fn open(
         redis: ConnectionManager,
         follower: ConnectionManager,
         keys: Keys,
-        config: &Config,
-        feed: &Feed,
-    ) -> Result<Self, StoreError> {
-        let window = load_window(&mut redis.clone(), &keys, feed.replay()).await?;
-        tracing::info!(last_id = window.last_id, "history loaded from Redis");
-        let last_id = window.last_id;
-        feed.reset(window);
+        max_len: u64,
+        replay: usize,
+        subscriber: Arc<dyn Subscriber>,
+    ) -> Self {
+        let storage = StorageHealth::default();
         let stop = CancellationToken::new();
+        let (follows, requests) = mpsc::unbounded_channel();
         let following = Follower {
             redis: follower,
             keys: keys.clone(),
-            feed: feed.clone(),
-            last_id,
+            subscriber,
+            storage: storage.clone(),
+            replay,
+            rooms: HashMap::new(),
+            typing_after: "$".to_owned(),
+            wake_after: "$".to_owned(),
         };
-        let task = tokio::spawn(following.run(stop.clone()));
-        Ok(Self {
+        let task = tokio::spawn(following.run(requests, stop.clone()));
+        Self {
             redis,
             keys,
-            max_len: config.redis_max_len.max(1),
+            max_len: max_len.max(1),
             append: Script::new(APPEND),
+            follows,
             stop,
             follower: Background::new(task),
-            storage: feed.storage.clone(),
-        })
+            storage,
+        }
     }
 
     /// Appends a message; it reaches everyone, the sender included, through
-    /// the stream. A resend is answered with the original; a failure with an
-    /// error frame (the resend is safe either way: it cannot post twice).
-    pub async fn append(&self, user: &str, msg: String, client_id: String, reply: DirectSender) {
+    /// the stream. Answers once Redis has it (the follower may publish it a
+    /// moment later): a resend with the original.
+    pub(crate) async fn append(
+        &self,
+        room: &str,
+        user: &str,
+        msg: String,
+        client_id: String,
+    ) -> Result<Appended, LogError> {
         let outcome: redis::RedisResult<(u8, u64, i64, String)> = self
             .append
-            .key(self.keys.seq())
-            .key(self.keys.log())
-            .key(self.keys.sent(user, &client_id))
+            .key(self.keys.seq(room))
+            .key(self.keys.log(room))
+            .key(self.keys.sent(room, user, &client_id))
+            .key(self.keys.directory())
             .arg(user)
             .arg(&msg)
             .arg(&client_id)
             .arg(self.max_len)
             .arg(RESEND_MEMORY_SECS)
+            .arg(room)
             .invoke_async(&mut self.redis.clone())
             .await;
         self.storage.record(outcome.is_ok());
-        let answer = match outcome {
-            Ok((1, ..)) => return,
-            Ok((_, id, date_time, original)) => {
-                let original = Posted {
-                    message: ChatMessage {
-                        id,
-                        user: user.to_owned(),
-                        msg: original,
-                        date_time,
-                    },
-                    client_id,
-                };
-                original.to_frame_json()
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot append to the Redis log");
-                ServerFrame::send_error(
-                    ErrorCode::StorageUnavailable,
-                    "The server could not confirm that your message was stored. Send it again: it cannot be posted twice.",
-                    client_id,
-                )
-                .to_json()
-            }
+        let (stored, id, date_time, original) = outcome.map_err(StoreError::from)?;
+        let posted = |msg| Posted {
+            message: ChatMessage {
+                id,
+                user: user.to_owned(),
+                msg,
+                date_time,
+            },
+            client_id,
         };
-        let _ = reply.try_send(&answer);
+        Ok(match stored {
+            1 => Appended::Stored(posted(msg)),
+            _ => Appended::Duplicate(posted(original)),
+        })
     }
 
-    /// Relays that `user` is typing to every instance. Best effort: a lost
-    /// typing notice is harmless.
-    pub async fn typing(&self, user: &str) {
-        let sent: redis::RedisResult<()> = self
+    /// Follows `room`'s stream from its newest events on.
+    pub(crate) async fn follow(&self, room: &str) -> Result<(), LogError> {
+        let (reply, answer) = oneshot::channel();
+        let start = Follow::Start {
+            room: room.to_owned(),
+            reply,
+        };
+        self.follows.send(start).map_err(|_| LogError::Closed)?;
+        self.wake_follower().await?;
+        match answer.await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(LogError::Closed),
+        }
+    }
+
+    /// Stops following `room`. The follower notices at its next read.
+    pub(crate) fn unfollow(&self, room: &str) {
+        let _ = self.follows.send(Follow::Stop(room.to_owned()));
+    }
+
+    /// Ends the follower's blocking read, so it reads its requests.
+    async fn wake_follower(&self) -> Result<(), StoreError> {
+        let _: String = self
+            .redis
+            .clone()
+            .xadd_maxlen(
+                self.keys.wake(),
+                redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
+                "*",
+                &[("wake", "1")],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Relays that `user` is typing in `room` to every instance.
+    pub(crate) async fn typing(&self, room: &str, user: &str) {
+        let sent: redis::RedisResult<String> = self
             .redis
             .clone()
             .xadd_maxlen(
                 self.keys.typing(),
-                redis::streams::StreamMaxlen::Approx(TYPING_MAX_LEN),
+                redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
                 "*",
-                &[("user", user)],
+                &[("room", room), ("user", user)],
             )
             .await;
         if let Err(error) = sent {
@@ -168,10 +218,11 @@ impl RedisLog {
         }
     }
 
-    /// Up to `limit` messages older than `before`, and whether more remain
-    /// (in the stream: it is trimmed to `--redis-max-len`).
-    pub async fn older(
+    /// Up to `limit` messages of `room` older than `before`, and whether
+    /// more remain (in the stream: it is trimmed to `--redis-max-len`).
+    pub(crate) async fn older(
         &self,
+        room: &str,
         before: u64,
         limit: usize,
     ) -> Result<(Vec<Posted>, bool), StoreError> {
@@ -182,7 +233,7 @@ impl RedisLog {
             .redis
             .clone()
             .xrevrange_count(
-                self.keys.log(),
+                self.keys.log(room),
                 format!("{newest}-0"),
                 "-",
                 limit.saturating_add(1),
@@ -199,8 +250,34 @@ impl RedisLog {
         Ok((page, has_older))
     }
 
-    /// Stops following the stream.
-    pub async fn close(&self) {
+    /// The rooms posted in most recently, on any instance.
+    pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, StoreError> {
+        let Some(last) = limit.checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        let last = isize::try_from(last).unwrap_or(isize::MAX);
+        let rooms: Vec<(String, f64)> = self
+            .redis
+            .clone()
+            .zrevrange_withscores(self.keys.directory(), 0, last)
+            .await?;
+        Ok(rooms
+            .into_iter()
+            .map(|(room, at)| RoomActivity {
+                room,
+                // Milliseconds since the epoch: exact in an f64.
+                #[allow(clippy::cast_possible_truncation)]
+                last_message_at: at as i64,
+            })
+            .collect())
+    }
+
+    pub(crate) fn storage(&self) -> &StorageHealth {
+        &self.storage
+    }
+
+    /// Stops following the streams.
+    pub(crate) async fn close(&self) {
         self.stop.cancel();
         if let Some(follower) = self.follower.take() {
             let _ = follower.await;
@@ -208,14 +285,17 @@ impl RedisLog {
     }
 }
 
-/// The newest `count` messages of the stream and the ids around them.
+/// The newest `count` messages of `room`'s stream and the ids around them.
 async fn load_window(
     redis: &mut ConnectionManager,
     keys: &Keys,
+    room: &str,
     count: usize,
 ) -> Result<Window, StoreError> {
-    let newest: StreamRangeReply = redis.xrevrange_count(keys.log(), "+", "-", count).await?;
-    let oldest: StreamRangeReply = redis.xrange_count(keys.log(), "-", "+", 1).await?;
+    let newest: StreamRangeReply = redis
+        .xrevrange_count(keys.log(room), "+", "-", count)
+        .await?;
+    let oldest: StreamRangeReply = redis.xrange_count(keys.log(room), "-", "+", 1).await?;
     let mut recent = newest
         .ids
         .iter()
@@ -229,50 +309,62 @@ async fn load_window(
     })
 }
 
-/// Reads the stream (and the typing stream) from the last id published
-/// and publishes what it reads, until stopped.
+/// Reads the followed rooms' streams (and the typing and wake streams)
+/// from the last ids published, and publishes what it reads, until stopped.
 struct Follower {
     redis: ConnectionManager,
     keys: Keys,
-    feed: Feed,
-    last_id: u64,
+    subscriber: Arc<dyn Subscriber>,
+    storage: StorageHealth,
+    replay: usize,
+    /// The rooms followed, by their stream's key.
+    rooms: HashMap<String, Followed>,
+    /// Where the typing and wake streams continue; "$" until the first
+    /// entry gives an id.
+    typing_after: String,
+    wake_after: String,
 }
 
 impl Follower {
-    async fn run(mut self, stop: CancellationToken) {
+    async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Follow>, stop: CancellationToken) {
         let block = usize::try_from(FOLLOW_BLOCK.as_millis()).unwrap_or(usize::MAX);
         let options = StreamReadOptions::default()
             .block(block)
             .count(FOLLOW_BATCH);
-        let streams = [self.keys.log(), self.keys.typing()];
-        // Typing from now on; "$" until the first notice gives an id.
-        let mut typing_after = "$".to_owned();
         let mut healthy = true;
         loop {
-            let ids = [format!("{}-0", self.last_id), typing_after.clone()];
+            while let Ok(request) = requests.try_recv() {
+                self.carry_out(request).await;
+            }
+            let mut keys = vec![self.keys.wake(), self.keys.typing()];
+            let mut ids = vec![self.wake_after.clone(), self.typing_after.clone()];
+            for (key, followed) in &self.rooms {
+                keys.push(key.clone());
+                ids.push(format!("{}-0", followed.last_id));
+            }
             let read = self
                 .redis
-                .xread_options::<_, _, Option<StreamReadReply>>(&streams, &ids, &options);
+                .xread_options::<_, _, Option<StreamReadReply>>(&keys, &ids, &options);
             let read = tokio::select! {
                 () = stop.cancelled() => return,
                 read = read => read,
             };
-            self.feed.storage.record(read.is_ok());
+            self.storage.record(read.is_ok());
             match read {
                 Ok(reply) => {
                     if !healthy {
-                        tracing::info!(last_id = self.last_id, "following the Redis log again");
+                        tracing::info!("following the Redis logs again");
                         healthy = true;
                     }
                     match reply {
-                        Some(reply) => self.publish(reply, &mut typing_after),
-                        // A quiet spell: a good time to check the log's health.
-                        None => self.check_sequence().await,
+                        Some(reply) => self.publish(reply),
+                        // A quiet spell: a good time to check the logs' health.
+                        None => self.check_sequences().await,
                     }
                 }
                 Err(error) => {
                     if healthy {
-                        tracing::error!(%error, "lost the Redis log; retrying");
+                        tracing::error!(%error, "lost the Redis logs; retrying");
                         healthy = false;
                     }
                     tokio::select! {
@@ -284,54 +376,102 @@ impl Follower {
         }
     }
 
-    fn publish(&mut self, reply: StreamReadReply, typing_after: &mut String) {
+    async fn carry_out(&mut self, request: Follow) {
+        match request {
+            Follow::Start { room, reply } => {
+                let loaded = self.load(&room).await;
+                let _ = reply.send(loaded);
+            }
+            Follow::Stop(room) => {
+                self.rooms.remove(&self.keys.log(&room));
+            }
+        }
+    }
+
+    /// Hands the room's window to the subscriber and follows on from it.
+    async fn load(&mut self, room: &str) -> Result<(), StoreError> {
+        let window = load_window(&mut self.redis, &self.keys, room, self.replay).await?;
+        let followed = Followed {
+            room: room.to_owned(),
+            last_id: window.last_id,
+        };
+        self.rooms.insert(self.keys.log(room), followed);
+        self.subscriber.loaded(room, window);
+        Ok(())
+    }
+
+    fn publish(&mut self, reply: StreamReadReply) {
         for stream in reply.keys {
+            let Some(last) = stream.ids.last() else {
+                continue;
+            };
+            if stream.key == self.keys.wake() {
+                self.wake_after.clone_from(&last.id);
+                continue;
+            }
             if stream.key == self.keys.typing() {
+                self.typing_after.clone_from(&last.id);
+                // The rooms not here ignore it.
                 for entry in &stream.ids {
-                    if let Some(user) = entry.get::<String>("user") {
-                        self.feed.announce(&ServerFrame::Typing { user });
+                    if let (Some(room), Some(user)) =
+                        (entry.get::<String>("room"), entry.get::<String>("user"))
+                    {
+                        self.subscriber.typing(&room, &user);
                     }
-                }
-                if let Some(last) = stream.ids.last() {
-                    typing_after.clone_from(&last.id);
                 }
                 continue;
             }
-            let mut stored = Vec::with_capacity(stream.ids.len());
+            let Some(followed) = self.rooms.get_mut(&stream.key) else {
+                continue;
+            };
+            let mut events = Vec::with_capacity(stream.ids.len());
             for entry in &stream.ids {
                 match parse_entry(entry) {
-                    Ok(posted) if posted.message.id > self.last_id => {
-                        self.last_id = posted.message.id;
-                        let frame = wire::text(&posted.to_frame_json());
-                        stored.push((posted, frame));
+                    Ok(posted) if posted.message.id > followed.last_id => {
+                        followed.last_id = posted.message.id;
+                        events.push(Event::Posted(posted));
                     }
                     Ok(_) => {}
                     Err(error) => tracing::error!(%error, id = %entry.id, "skipped an entry"),
                 }
             }
-            self.feed.publish(stored);
+            self.subscriber.published(&followed.room, events);
         }
     }
 
     /// A Redis that restarted without its data gives out ids again from 1:
-    /// following after the old last id would wait forever. Starts over from
-    /// what the stream holds now, loudly.
-    async fn check_sequence(&mut self) {
-        let seq: redis::RedisResult<Option<u64>> = self.redis.get(self.keys.seq()).await;
-        let Ok(seq) = seq else { return };
-        if seq.unwrap_or(0) >= self.last_id {
-            return;
-        }
-        tracing::error!(
-            last_id = self.last_id,
-            redis_seq = seq.unwrap_or(0),
-            "the Redis log went back in time: Redis lost data (run it with appendonly yes); starting over"
-        );
-        if let Ok(window) = load_window(&mut self.redis, &self.keys, self.feed.replay()).await {
-            self.last_id = window.last_id;
-            self.feed.reset(window);
+    /// following after the old last id would wait forever. Starts such a
+    /// room over from what its stream holds now, loudly.
+    async fn check_sequences(&mut self) {
+        let rooms: Vec<(String, u64)> = self
+            .rooms
+            .values()
+            .map(|followed| (followed.room.clone(), followed.last_id))
+            .collect();
+        for (room, last_id) in rooms {
+            let seq: redis::RedisResult<Option<u64>> = self.redis.get(self.keys.seq(&room)).await;
+            let Ok(seq) = seq else { return };
+            if seq.unwrap_or(0) >= last_id {
+                continue;
+            }
+            tracing::error!(
+                %room,
+                last_id,
+                redis_seq = seq.unwrap_or(0),
+                "the Redis log went back in time: Redis lost data (run it with appendonly yes); starting over"
+            );
+            if let Err(error) = self.load(&room).await {
+                tracing::warn!(%error, %room, "cannot reload the room");
+            }
         }
     }
+}
+
+/// A room the follower reads.
+struct Followed {
+    room: String,
+    /// The last id published.
+    last_id: u64,
 }
 
 /// The message number of stream entry `N-0`.
@@ -343,12 +483,20 @@ fn entry_id(entry: &StreamId) -> Result<u64, StoreError> {
         .ok_or_else(|| StoreError::CorruptEntry(entry.id.clone()))
 }
 
+/// A `message` entry (entries of the release before rooms have no `kind`:
+/// they are messages too).
 fn parse_entry(entry: &StreamId) -> Result<Posted, StoreError> {
     let field = |name: &str| {
         entry
             .get::<String>(name)
             .ok_or_else(|| StoreError::CorruptEntry(format!("{}: no {name}", entry.id)))
     };
+    if let Some(kind) = entry.get::<String>("kind").filter(|kind| kind != "message") {
+        return Err(StoreError::CorruptEntry(format!(
+            "{}: unknown kind {kind:?}",
+            entry.id
+        )));
+    }
     let date_time = field("dateTime")?;
     Ok(Posted {
         message: ChatMessage {

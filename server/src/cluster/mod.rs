@@ -1,46 +1,64 @@
-//! Several instances sharing one room through Redis.
+//! Several instances sharing the rooms through Redis.
 //!
-//! - [`RedisLog`]: the messages, in a Redis stream every instance follows.
-//! - [`ClusterPresence`]: unique names and who is online, as leases that
-//!   each live instance keeps refreshing.
+//! - [`RedisLog`]: each room's events, in a Redis stream every instance
+//!   with a client in the room follows.
+//! - [`ClusterPresence`]: unique names, and who is in which room, as leases
+//!   that each live instance keeps refreshing.
 //!
 //! Everything that must be atomic across instances (assigning an id and
 //! appending, claiming a name) is one Lua script, so Redis runs it as one
-//! step. The scripts address a single Redis (a primary, with replicas or
-//! Sentinel if wanted), not a Redis Cluster: the keys of a room are not
-//! spread over shards.
+//! step. A room's keys share the hash tag `{prefix:room}`, so that a Redis
+//! Cluster can place rooms on different nodes; the scripts still address
+//! a single Redis (a primary, with replicas or Sentinel if wanted): names
+//! and the room directory are keys of their own.
 
 mod log;
 mod presence;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
 
-pub use log::RedisLog;
-pub use presence::{ClusterPresence, PresenceCommand};
+pub(crate) use log::RedisLog;
+pub(crate) use presence::{ClusterPresence, PresenceCommand, PresenceView};
 
 use crate::config::Config;
-use crate::room::Feed;
+use crate::message_log::Subscriber;
 use crate::store::StoreError;
 
 /// How long one Redis command may take before it counts as failed. Short:
 /// a sender is waiting for the answer.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Connects to the Redis at `url`, loads the room's newest messages into
-/// `feed` and starts following the stream and refreshing presence.
-pub async fn open(
+/// KEYS: the release before rooms' stream and counter, then the default
+/// room's. Renames the old keys to the new ones, once: the one room of
+/// that release becomes the default room, its ids unchanged. Returns
+/// whether it did.
+const MIGRATE_ONE_ROOM: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('RENAME', KEYS[1], KEYS[3])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[4]) end
+  return 1
+end
+return 0
+";
+
+/// Connects to the Redis at `url` and starts following the rooms' logs
+/// (as `subscriber` joins them) and refreshing presence.
+pub(crate) async fn open(
     url: &str,
     config: &Config,
-    feed: &Feed,
+    subscriber: Arc<dyn Subscriber>,
+    view: Arc<dyn PresenceView>,
 ) -> Result<(RedisLog, ClusterPresence), StoreError> {
     let connect_error = |source| StoreError::RedisConnect {
         url: url.to_owned(),
         source,
     };
     let client = redis::Client::open(url).map_err(connect_error)?;
-    let commands = connect(&client, RESPONSE_TIMEOUT)
+    let mut commands = connect(&client, RESPONSE_TIMEOUT)
         .await
         .map_err(connect_error)?;
     // Blocking reads get a connection of their own: on a shared one they
@@ -48,12 +66,79 @@ pub async fn open(
     let follower = connect(&client, log::FOLLOW_BLOCK + RESPONSE_TIMEOUT)
         .await
         .map_err(connect_error)?;
-    let keys = Keys::new(&config.redis_prefix);
-    let log = RedisLog::open(commands.clone(), follower, keys.clone(), config, feed).await?;
+    let instance: u64 = commands
+        .incr(format!("{}:instances", config.redis_prefix), 1)
+        .await?;
+    let keys = Keys::new(&config.redis_prefix, instance);
+    migrate_one_room(&mut commands, &keys, &config.default_room).await?;
+    let limits = config.room_limits();
+    let log = RedisLog::open(
+        commands.clone(),
+        follower,
+        keys.clone(),
+        config.redis_max_len,
+        limits.replay.max(limits.history),
+        subscriber,
+    );
     let ttl = Duration::from_secs(config.presence_ttl.max(1));
-    let presence = ClusterPresence::start(commands, keys, ttl, feed).await?;
-    tracing::info!(%url, prefix = %config.redis_prefix, "sharing the room through Redis");
+    let presence = ClusterPresence::start(commands, keys, instance, ttl, view);
+    tracing::info!(%url, prefix = %config.redis_prefix, "sharing the rooms through Redis");
     Ok((log, presence))
+}
+
+/// Moves the one room of the release before rooms (its stream, counter and
+/// resend memory) to `default_room`'s keys, if they are still there.
+async fn migrate_one_room(
+    redis: &mut ConnectionManager,
+    keys: &Keys,
+    default_room: &str,
+) -> Result<(), StoreError> {
+    let moved: bool = Script::new(MIGRATE_ONE_ROOM)
+        .key(format!("{}:log", keys.prefix))
+        .key(format!("{}:seq", keys.prefix))
+        .key(keys.log(default_room))
+        .key(keys.seq(default_room))
+        .invoke_async(redis)
+        .await?;
+    if !moved {
+        return Ok(());
+    }
+    // The resend memory: `prefix:sent:...` becomes `{prefix:room}:sent:...`.
+    let old = format!("{}:sent:", keys.prefix);
+    let sent: Vec<String> = {
+        let mut found = redis.scan_match::<_, String>(format!("{old}*")).await?;
+        let mut sent = Vec::new();
+        while let Some(key) = futures::StreamExt::next(&mut found).await {
+            sent.push(key?);
+        }
+        sent
+    };
+    let mut pipe = redis::pipe();
+    for key in &sent {
+        let rest = &key[old.len()..];
+        pipe.rename_nx(key, format!("{}:sent:{rest}", keys.tag(default_room)))
+            .ignore();
+    }
+    pipe.query_async::<()>(redis).await?;
+    let newest: redis::streams::StreamRangeReply = redis
+        .xrevrange_count(keys.log(default_room), "+", "-", 1)
+        .await?;
+    if let Some(date_time) = newest
+        .ids
+        .first()
+        .and_then(|entry| entry.get::<String>("dateTime"))
+        .and_then(|at| at.parse::<i64>().ok())
+    {
+        redis
+            .zadd::<_, _, _, ()>(keys.directory(), default_room, date_time)
+            .await?;
+    }
+    tracing::info!(
+        room = default_room,
+        resends = sent.len(),
+        "moved the room of the release before rooms to the default room"
+    );
+    Ok(())
 }
 
 /// A connection that reconnects by itself when Redis comes back; a command
@@ -70,42 +155,75 @@ async fn connect(
     ConnectionManager::new_with_config(client.clone(), config).await
 }
 
-/// The names of a room's keys.
+/// The names of the keys.
 #[derive(Debug, Clone)]
-pub struct Keys {
+pub(crate) struct Keys {
     prefix: String,
+    instance: u64,
 }
 
 impl Keys {
-    fn new(prefix: &str) -> Self {
+    fn new(prefix: &str, instance: u64) -> Self {
         Self {
             prefix: prefix.to_owned(),
+            instance,
         }
     }
 
-    /// The stream of messages; entry `N-0` is message `N`.
-    fn log(&self) -> String {
-        format!("{}:log", self.prefix)
+    /// The hash tag every key of `room` starts with: Redis Cluster places
+    /// keys by the part in braces, so a room's keys stay together.
+    fn tag(&self, room: &str) -> String {
+        format!("{{{}:{room}}}", self.prefix)
     }
 
-    /// The last id given out.
-    fn seq(&self) -> String {
-        format!("{}:seq", self.prefix)
+    /// The room's log; entry `N-0` is the event with `seq` N.
+    fn log(&self, room: &str) -> String {
+        format!("{}:log", self.tag(room))
     }
 
-    /// Who is typing: a short stream nobody stores for long.
+    /// The room's last `seq` given out.
+    fn seq(&self, room: &str) -> String {
+        format!("{}:seq", self.tag(room))
+    }
+
+    /// What `user` stored in `room` under `client_id`, for idempotent
+    /// resends. The user's length comes first, so no pair of (user, client
+    /// id) can spell another's key.
+    fn sent(&self, room: &str, user: &str, client_id: &str) -> String {
+        format!("{}:sent:{}:{user}:{client_id}", self.tag(room), user.len())
+    }
+
+    /// Which instances have names in the room, until when.
+    fn room_instances(&self, room: &str) -> String {
+        format!("{}:instances", self.tag(room))
+    }
+
+    /// The names in the room on each instance.
+    fn room_members(&self, room: &str) -> String {
+        format!("{}:members", self.tag(room))
+    }
+
+    /// Bumped whenever the names in the room change on any instance.
+    fn room_version(&self, room: &str) -> String {
+        format!("{}:version", self.tag(room))
+    }
+
+    /// Every room posted in, by the time of its newest message.
+    fn directory(&self) -> String {
+        format!("{}:rooms", self.prefix)
+    }
+
+    /// Who is typing, in any room: a short stream nobody stores for long.
     fn typing(&self) -> String {
         format!("{}:typing", self.prefix)
     }
 
-    /// What `user` stored under `client_id`, for idempotent resends. The
-    /// user's length comes first, so no pair of (user, client id) can spell
-    /// another's key.
-    fn sent(&self, user: &str, client_id: &str) -> String {
-        format!("{}:sent:{}:{user}:{client_id}", self.prefix, user.len())
+    /// Where this instance's follower is woken to follow another room.
+    fn wake(&self) -> String {
+        format!("{}:wake:{}", self.prefix, self.instance)
     }
 
-    /// The source of every other key, for the presence scripts, which make
+    /// The source of the name keys, for the presence scripts, which make
     /// a key for each name.
     fn prefix(&self) -> &str {
         &self.prefix

@@ -1,4 +1,4 @@
-//! Unique names and who is online, across instances.
+//! Unique names, and who is in which room, across instances.
 //!
 //! A name is held by one token (one browser) at a time, room-wide. Each
 //! instance with a connection of the name holds a lease on it, which it
@@ -7,29 +7,36 @@
 //! lets its users go within the TTL (plus a third of it, until another
 //! instance sweeps), and a clean shutdown lets them go at once.
 //!
-//! Keys, under the room's prefix, with `k` a lowercased name:
-//! `name:k` = `token\nName` (its holder), `leases:k` = sorted set of
-//! instance -> deadline, `online` = sorted set of k -> deadline,
-//! `presence-version`, bumped whenever a name comes or goes, so instances
-//! read the list again only when it changed.
+//! Names, under the prefix, with `k` a lowercased name: `name:k` =
+//! `token\nName` (its holder), `leases:k` = sorted set of instance ->
+//! deadline, `online` = sorted set of k -> deadline (every name held
+//! anywhere).
+//!
+//! Rooms, under the room's hash tag `{prefix:room}`: `members` = hash of
+//! instance -> the names in the room there (one per line), `instances` =
+//! sorted set of instance -> deadline, `version`, bumped whenever an
+//! instance's names change, so instances read a room again only when it
+//! changed (and every refresh, to notice an instance that died). Each
+//! instance writes its own names of the rooms it has, and reads the others'
+//! for the same rooms.
 //!
 //! Claims and releases of this instance go through one task, in order, so a
 //! release queued before a claim of the same name cannot undo it; whatever
 //! is queued goes in one pipeline, which Redis runs in order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{AsyncCommands, Script};
+use redis::Script;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::Keys;
-use crate::room::{Feed, JoinError};
+use crate::rooms::JoinError;
 use crate::shutdown::Background;
-use crate::store::StoreError;
 
 /// How long a join waits for its claim before telling the client to retry.
 const CLAIM_PATIENCE: Duration = Duration::from_secs(5);
@@ -61,7 +68,6 @@ local function is_holder(k, token)
   local holder = redis.call('GET', holder_key(k))
   return token ~= '' and holder and string.sub(holder, 1, #token + 1) == token .. '\n'
 end
-local function changed() redis.call('INCR', prefix .. ':presence-version') end
 ";
 
 /// ARGV: prefix, k, name, token ('' for none), instance, ttl (ms).
@@ -72,7 +78,6 @@ if live_leases(k) > 0 then
   if not is_holder(k, token) then return 0 end
 else
   redis.call('SET', holder_key(k), token .. '\n' .. name)
-  changed()
 end
 lease(k, instance, ttl)
 return 1
@@ -85,7 +90,6 @@ redis.call('ZREM', leases_key(k), instance)
 if live_leases(k) == 0 then
   redis.call('DEL', holder_key(k), leases_key(k))
   redis.call('ZREM', prefix .. ':online', k)
-  changed()
 end
 return 1
 ";
@@ -99,7 +103,6 @@ for i = 4, #ARGV, 3 do
   local k, token, name = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if live_leases(k) == 0 then
     redis.call('SET', holder_key(k), token .. '\n' .. name)
-    changed()
     lease(k, instance, ttl)
   elseif is_holder(k, token) then
     lease(k, instance, ttl)
@@ -110,26 +113,60 @@ for _, k in ipairs(lapsed) do
   if live_leases(k) == 0 then
     redis.call('DEL', holder_key(k), leases_key(k))
     redis.call('ZREM', prefix .. ':online', k)
-    changed()
   end
 end
 return 1
 ";
 
-/// ARGV: prefix. Returns k, name, k, name, ... for every name online.
-const SNAPSHOT: &str = r"
-local online = redis.call('ZRANGEBYSCORE', prefix .. ':online', now, '+inf')
+/// KEYS: instances, members, version. ARGV: instance, ttl (ms), the names
+/// in the room here (one per line; empty when nobody is). Publishes this
+/// instance's part of the room.
+const PUBLISH_ROOM: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local instance, ttl, names = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+if names == '' then
+  redis.call('ZREM', KEYS[1], instance)
+  redis.call('HDEL', KEYS[2], instance)
+else
+  redis.call('ZADD', KEYS[1], now + ttl, instance)
+  redis.call('HSET', KEYS[2], instance, names)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ttl * 10)
+return 1
+";
+
+/// KEYS: instances, members. ARGV: instance. Returns the names in the room
+/// on the other live instances, one per line in each entry.
+const READ_ROOM: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 local out = {}
-for _, k in ipairs(online) do
-  local holder = redis.call('GET', holder_key(k))
-  if holder then
-    local newline = string.find(holder, '\n', 1, true)
-    table.insert(out, k)
-    table.insert(out, string.sub(holder, newline + 1))
+for _, instance in ipairs(live) do
+  if instance ~= ARGV[1] then
+    local names = redis.call('HGET', KEYS[2], instance)
+    if names then table.insert(out, names) end
   end
 end
 return out
 ";
+
+/// What the rooms tell the presence task and ask of it (implemented by
+/// the rooms, so that this module depends on nothing above it).
+pub(crate) trait PresenceView: Send + Sync + 'static {
+    /// The names connected here, as spelled, with their tokens.
+    fn held_here(&self) -> Vec<(String, Option<String>)>;
+    fn is_held_here(&self, name: &str) -> bool;
+    /// Each room in memory here, with the names in it here.
+    fn members_here(&self) -> Vec<(String, Vec<String>)>;
+    /// Who is in `room` on the other instances (lowercased name to name).
+    fn set_elsewhere(&self, room: &str, elsewhere: BTreeMap<String, String>);
+}
 
 /// What the presence task is asked to do, in order.
 pub enum PresenceCommand {
@@ -144,43 +181,70 @@ pub enum PresenceCommand {
     Stop,
 }
 
-pub struct ClusterPresence {
+pub(crate) struct ClusterPresence {
     commands: mpsc::UnboundedSender<PresenceCommand>,
     task: Background<JoinHandle<()>>,
+    redis: ConnectionManager,
+    keys: Keys,
+    instance: String,
+    read_room: Script,
 }
 
 impl ClusterPresence {
     /// Registers this instance and starts the task that claims, releases,
     /// refreshes and reads who is online.
-    pub async fn start(
-        mut redis: ConnectionManager,
+    pub(crate) fn start(
+        redis: ConnectionManager,
         keys: Keys,
+        instance: u64,
         ttl: Duration,
-        feed: &Feed,
-    ) -> Result<Self, StoreError> {
-        let instance: u64 = redis
-            .incr(format!("{}:instances", keys.prefix()), 1)
-            .await?;
+        view: Arc<dyn PresenceView>,
+    ) -> Self {
         let (commands, queue) = mpsc::unbounded_channel();
-        feed.report_releases(commands.clone());
         let worker = Worker {
-            redis,
-            prefix: keys.prefix().to_owned(),
+            redis: redis.clone(),
+            keys: keys.clone(),
             instance: instance.to_string(),
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-            feed: feed.clone(),
+            view,
             scripts: Scripts::new(),
-            version: None,
+            published: HashMap::new(),
+            versions: HashMap::new(),
         };
         let task = tokio::spawn(worker.run(queue, ttl));
-        Ok(Self {
+        Self {
             commands,
             task: Background::new(task),
-        })
+            redis,
+            keys,
+            instance: instance.to_string(),
+            read_room: Script::new(READ_ROOM),
+        }
     }
 
-    /// Claims `name` for `token` room-wide, or says why not.
-    pub async fn claim(&self, name: &str, token: Option<&str>) -> Result<(), JoinError> {
+    /// Where to report that the last connection of a name here closed.
+    pub(crate) fn commands(&self) -> mpsc::UnboundedSender<PresenceCommand> {
+        self.commands.clone()
+    }
+
+    /// Who is in `room` on the other instances, right now: what a room
+    /// starts with here, before the next poll.
+    pub(crate) async fn read_room(
+        &self,
+        room: &str,
+    ) -> redis::RedisResult<BTreeMap<String, String>> {
+        let lists: Vec<String> = self
+            .read_room
+            .key(self.keys.room_instances(room))
+            .key(self.keys.room_members(room))
+            .arg(&self.instance)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(names_by_key(&lists))
+    }
+
+    /// Claims `name` for `token` server-wide, or says why not.
+    pub(crate) async fn claim(&self, name: &str, token: Option<&str>) -> Result<(), JoinError> {
         let (reply, answer) = oneshot::channel();
         let command = PresenceCommand::Claim {
             name: name.to_owned(),
@@ -202,7 +266,7 @@ impl ClusterPresence {
     }
 
     /// Lets go of every name released so far and stops.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _ = self.commands.send(PresenceCommand::Stop);
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -214,7 +278,8 @@ struct Scripts {
     claim: Script,
     release: Script,
     refresh: Script,
-    snapshot: Script,
+    publish_room: Script,
+    read_room: Script,
 }
 
 impl Scripts {
@@ -224,20 +289,23 @@ impl Scripts {
             claim: script(CLAIM),
             release: script(RELEASE),
             refresh: script(REFRESH),
-            snapshot: script(SNAPSHOT),
+            publish_room: Script::new(PUBLISH_ROOM),
+            read_room: Script::new(READ_ROOM),
         }
     }
 }
 
 struct Worker {
     redis: ConnectionManager,
-    prefix: String,
+    keys: Keys,
     instance: String,
     ttl_ms: u64,
-    feed: Feed,
+    view: Arc<dyn PresenceView>,
     scripts: Scripts,
-    /// The presence version of the list last read.
-    version: Option<u64>,
+    /// Each room's names here, as last published.
+    published: HashMap<String, String>,
+    /// Each room's version as last read.
+    versions: HashMap<String, Option<u64>>,
 }
 
 impl Worker {
@@ -256,8 +324,15 @@ impl Worker {
                         return;
                     }
                 }
-                _ = refresh.tick() => self.refresh().await,
-                _ = poll.tick() => self.poll().await,
+                _ = refresh.tick() => {
+                    self.refresh().await;
+                    self.publish_rooms(true).await;
+                    self.read_rooms(true).await;
+                }
+                _ = poll.tick() => {
+                    self.publish_rooms(false).await;
+                    self.read_rooms(false).await;
+                }
             }
         }
     }
@@ -283,7 +358,7 @@ impl Worker {
                     pipe.invoke_script(
                         self.scripts
                             .claim
-                            .arg(&self.prefix)
+                            .arg(self.keys.prefix())
                             .arg(name.to_lowercase())
                             .arg(&name)
                             .arg(token.as_deref().unwrap_or(""))
@@ -294,7 +369,7 @@ impl Worker {
                 }
                 // Unless a connection of the name arrived since its last
                 // one here left.
-                PresenceCommand::Release(name) if !self.feed.is_held_here(&name) => {
+                PresenceCommand::Release(name) if !self.view.is_held_here(&name) => {
                     pipe.invoke_script(&self.release(&name)).ignore();
                 }
                 PresenceCommand::Release(_) | PresenceCommand::Stop => {}
@@ -323,7 +398,7 @@ impl Worker {
             let mut pipe = redis::pipe();
             for name in abandoned
                 .iter()
-                .filter(|name| !self.feed.is_held_here(name))
+                .filter(|name| !self.view.is_held_here(name))
             {
                 pipe.invoke_script(&self.release(name)).ignore();
             }
@@ -339,14 +414,14 @@ impl Worker {
     fn release(&self, name: &str) -> redis::ScriptInvocation<'_> {
         let mut invocation = self.scripts.release.prepare_invoke();
         invocation
-            .arg(&self.prefix)
+            .arg(self.keys.prefix())
             .arg(name.to_lowercase())
             .arg(&self.instance);
         invocation
     }
 
     async fn refresh(&mut self) {
-        let held = self.feed.held_here();
+        let held = self.view.held_here();
         // An empty chunk still sweeps names other instances left behind.
         for chunk in held
             .chunks(REFRESH_CHUNK)
@@ -354,7 +429,7 @@ impl Worker {
         {
             let mut invocation = self.scripts.refresh.prepare_invoke();
             invocation
-                .arg(&self.prefix)
+                .arg(self.keys.prefix())
                 .arg(&self.instance)
                 .arg(self.ttl_ms);
             for (name, token) in chunk {
@@ -371,28 +446,122 @@ impl Worker {
         }
     }
 
-    /// Reads who is online if anything changed since the last read.
-    async fn poll(&mut self) {
-        let version: redis::RedisResult<Option<u64>> = self
-            .redis
-            .get(format!("{}:presence-version", self.prefix))
-            .await;
-        let Ok(version) = version else { return };
-        if version.is_some() && version == self.version {
+    /// Publishes this instance's names of each room whose names changed
+    /// (of every room, on a refresh, which also keeps them from lapsing),
+    /// in one round trip.
+    async fn publish_rooms(&mut self, all: bool) {
+        let rooms = self.view.members_here();
+        let mut pipe = redis::pipe();
+        pipe.load_script(&self.scripts.publish_room).ignore();
+        let mut now_published = HashMap::with_capacity(rooms.len());
+        let mut changed = false;
+        let mut seen = Vec::with_capacity(rooms.len());
+        for (room, mut names) in rooms {
+            names.sort();
+            let names = names.join("\n");
+            // A room without names here is published once, empty, then
+            // forgotten.
+            let last = self.published.get(&room).map_or("", String::as_str);
+            if (all && !names.is_empty()) || last != names {
+                pipe.invoke_script(
+                    self.scripts
+                        .publish_room
+                        .key(self.keys.room_instances(&room))
+                        .key(self.keys.room_members(&room))
+                        .key(self.keys.room_version(&room))
+                        .arg(&self.instance)
+                        .arg(self.ttl_ms)
+                        .arg(&names),
+                )
+                .ignore();
+                changed = true;
+            }
+            if !names.is_empty() {
+                now_published.insert(room.clone(), names);
+            }
+            seen.push(room);
+        }
+        // Rooms dropped from memory since: their names here are gone.
+        for room in self.published.keys() {
+            if !seen.contains(room) {
+                pipe.invoke_script(
+                    self.scripts
+                        .publish_room
+                        .key(self.keys.room_instances(room))
+                        .key(self.keys.room_members(room))
+                        .key(self.keys.room_version(room))
+                        .arg(&self.instance)
+                        .arg(self.ttl_ms)
+                        .arg(""),
+                )
+                .ignore();
+                changed = true;
+            }
+        }
+        if !changed {
             return;
         }
-        let online: redis::RedisResult<Vec<String>> = self
-            .scripts
-            .snapshot
-            .arg(&self.prefix)
-            .invoke_async(&mut self.redis)
-            .await;
-        let Ok(online) = online else { return };
-        let room: BTreeMap<String, String> = online
-            .chunks_exact(2)
-            .map(|pair| (pair[0].clone(), pair[1].clone()))
-            .collect();
-        self.feed.set_room(room);
-        self.version = version;
+        let done: redis::RedisResult<()> = pipe.query_async(&mut self.redis).await;
+        match done {
+            Ok(()) => self.published = now_published,
+            Err(error) => tracing::warn!(%error, "cannot publish who is in the rooms here"),
+        }
     }
+
+    /// Reads who is in each room here on the other instances, for the rooms
+    /// whose version changed since the last read (every room, with `all`).
+    async fn read_rooms(&mut self, all: bool) {
+        let rooms: Vec<String> = self
+            .view
+            .members_here()
+            .into_iter()
+            .map(|(room, _)| room)
+            .collect();
+        self.versions.retain(|room, _| rooms.contains(room));
+        if rooms.is_empty() {
+            return;
+        }
+        let mut versions = redis::pipe();
+        for room in &rooms {
+            versions.get(self.keys.room_version(room));
+        }
+        let versions: redis::RedisResult<Vec<Option<u64>>> =
+            versions.query_async(&mut self.redis).await;
+        let Ok(versions) = versions else { return };
+        let stale: Vec<(String, Option<u64>)> = rooms
+            .into_iter()
+            .zip(versions)
+            .filter(|(room, version)| all || self.versions.get(room) != Some(version))
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        pipe.load_script(&self.scripts.read_room).ignore();
+        for (room, _) in &stale {
+            pipe.invoke_script(
+                self.scripts
+                    .read_room
+                    .key(self.keys.room_instances(room))
+                    .key(self.keys.room_members(room))
+                    .arg(&self.instance),
+            );
+        }
+        let lists: redis::RedisResult<Vec<Vec<String>>> = pipe.query_async(&mut self.redis).await;
+        let Ok(lists) = lists else { return };
+        for ((room, version), lists) in stale.into_iter().zip(lists) {
+            self.view.set_elsewhere(&room, names_by_key(&lists));
+            self.versions.insert(room, version);
+        }
+    }
+}
+
+/// Names listed one per line in each of `lists`, by lowercased name.
+fn names_by_key(lists: &[String]) -> BTreeMap<String, String> {
+    lists
+        .iter()
+        .flat_map(|list| list.lines())
+        .filter(|name| !name.is_empty())
+        .map(|name| (name.to_lowercase(), name.to_owned()))
+        .collect()
 }

@@ -20,6 +20,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// The room of a connection that names none.
+pub const DEFAULT_ROOM: &str = "lobby";
+
 /// Long enough for a loaded CI machine, short enough to fail fast.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -366,12 +369,15 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
         ServerFrame::Welcome { user: bound } => assert_eq!(bound, user.trim()),
         other => panic!("expected a welcome, got {other:?}"),
     }
+    // A connection that names no room is in the default room, and every
+    // frame about it says so.
     let history = match client.recv().await {
         ServerFrame::History {
+            room,
             messages,
             reset,
             has_older,
-        } => History {
+        } if room == DEFAULT_ROOM => History {
             messages,
             reset,
             has_older,
@@ -379,7 +385,7 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
         other => panic!("expected history, got {other:?}"),
     };
     match client.recv().await {
-        ServerFrame::Online { users, count } => {
+        ServerFrame::Online { users, count, room } if room == DEFAULT_ROOM => {
             // A big room lists only the first names; a small one everyone.
             if count <= protocol::PRESENCE_NAMES_MAX {
                 assert!(users.iter().any(|u| u == user.trim()), "{user} online");
@@ -486,7 +492,7 @@ impl Client {
     /// The next frame, which must be a chat message.
     pub async fn recv_message(&mut self) -> Posted {
         match self.recv().await {
-            ServerFrame::Message(posted) => posted,
+            ServerFrame::Message { posted, .. } => posted,
             other => panic!("expected a message, got {other:?}"),
         }
     }
@@ -517,13 +523,23 @@ impl Client {
     /// Asks for up to `limit` messages older than `before`; returns their
     /// ids and whether more remain.
     pub async fn load_older(&mut self, before: u64, limit: u32) -> (Vec<u64>, bool) {
-        self.send_text(ClientFrame::LoadOlder { before, limit }.to_json())
-            .await;
+        self.send_text(
+            ClientFrame::LoadOlder {
+                before,
+                limit,
+                room: None,
+            }
+            .to_json(),
+        )
+        .await;
         match self.recv().await {
             ServerFrame::Older {
                 messages,
                 has_older,
-            } => (messages.iter().map(|p| p.message.id).collect(), has_older),
+                room,
+            } if room == DEFAULT_ROOM => {
+                (messages.iter().map(|p| p.message.id).collect(), has_older)
+            }
             other => panic!("expected older, got {other:?}"),
         }
     }
@@ -533,6 +549,7 @@ impl Client {
         let frame = ClientFrame::Send {
             client_id: client_id.into(),
             msg: msg.into(),
+            room: None,
         };
         self.send_text(frame.to_json()).await;
     }

@@ -1,0 +1,183 @@
+//! Coming in: the name and room the URL asks for, checked, and the
+//! greeting (`welcome`, `history`, `online`).
+
+use std::net::SocketAddr;
+
+use futures::SinkExt;
+use protocol::{canonical_room, canonical_username, validate_client_id, validate_username};
+use protocol::{ErrorCode, ServerFrame};
+use serde::Deserialize;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::ended::close_frame;
+use super::{history_frame, online_frame, Context, InRoom, CLOSE_TIMEOUT};
+use crate::rooms::{JoinError, NameGuard};
+use crate::transport::Transport;
+use crate::upgrade::Socket;
+
+/// The query string of `GET /ws`.
+#[derive(Debug, Deserialize)]
+pub struct JoinQuery {
+    /// The name asked for. Missing counts as empty, so the client gets the
+    /// same clear `empty_username` refusal as for `?user=`.
+    #[serde(default)]
+    pub user: String,
+    /// A random token the browser keeps: connections presenting the same
+    /// token may share a name (a second tab, a reconnect).
+    pub token: Option<String>,
+    /// The room to start in; the default room without it.
+    pub room: Option<String>,
+    /// The newest message id the client already has in that room: resume
+    /// after it.
+    pub after: Option<u64>,
+}
+
+/// A client that is in its first room, greeted.
+pub(super) struct Entered {
+    pub(super) transport: Transport,
+    pub(super) after: Option<u64>,
+    pub(super) name: NameGuard,
+    /// The room of the URL, canonical: what frames without `room` mean.
+    pub(super) url_room: Box<str>,
+    pub(super) first: InRoom,
+    pub(super) context: Context,
+}
+
+/// Why a client is turned away at the door: the `error` frame to send
+/// first, if the client is owed one, and the close.
+struct Refusal {
+    code: Option<ErrorCode>,
+    reason: String,
+    close: CloseCode,
+}
+
+impl Refusal {
+    fn policy(code: ErrorCode, reason: String) -> Self {
+        Self {
+            code: Some(code),
+            reason,
+            close: CloseCode::Policy,
+        }
+    }
+
+    fn from_join(error: JoinError, user: &str, peer: Option<SocketAddr>) -> Self {
+        match error {
+            JoinError::Taken => Self::policy(
+                ErrorCode::UsernameTaken,
+                format!("The name {user:?} is taken: pick another one."),
+            ),
+            // Not the client's fault: it reconnects and tries again.
+            JoinError::Unavailable(error) => {
+                tracing::warn!(?peer, %error, "cannot let a client in");
+                Self {
+                    code: Some(ErrorCode::StorageUnavailable),
+                    reason: "The room is unavailable right now; retrying.".into(),
+                    close: CloseCode::Again,
+                }
+            }
+            JoinError::RoomLimitReached => Self {
+                code: Some(ErrorCode::RoomLimitReached),
+                reason: "The server holds as many rooms as it may; try an existing room.".into(),
+                close: CloseCode::Again,
+            },
+            // As for a client that was in: the close alone.
+            JoinError::ShuttingDown => Self {
+                code: None,
+                reason: "server shutting down".into(),
+                close: CloseCode::Away,
+            },
+        }
+    }
+}
+
+/// Checks the name and room, takes the name, enters the room and greets
+/// the client. A refusal is sent with its close frame, and gives `None`,
+/// as does a client that does not take the greeting in time.
+pub(super) async fn enter(
+    mut socket: Socket,
+    query: JoinQuery,
+    context: Context,
+) -> Option<Entered> {
+    let peer = context.peer;
+    let admitted = admit(&query, &context).await;
+    let (name, url_room, first, greeting) = match admitted {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            let requested = query.user.escape_debug();
+            tracing::info!(?peer, user = %requested, reason = %refusal.reason, "refused to join");
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                if let Some(code) = refusal.code {
+                    let frame = ServerFrame::error(code, refusal.reason.clone());
+                    socket.send(Message::text(frame.to_json())).await?;
+                }
+                let goodbye = close_frame(refusal.close, &refusal.reason);
+                socket.send(Message::Close(Some(goodbye))).await
+            })
+            .await;
+            return None;
+        }
+    };
+    let greeted = tokio::time::timeout(context.limits.send_timeout, async {
+        let [welcome, history, online] = greeting;
+        socket.feed(Message::text(welcome)).await?;
+        socket.feed(Message::text(history)).await?;
+        socket.send(Message::text(online)).await
+    });
+    if !matches!(greeted.await, Ok(Ok(()))) {
+        return None;
+    }
+    // From here on frames are written as encoded once for everyone (see
+    // `Transport`). The greeting is flushed and nothing was read, so the
+    // socket taken out of its wrapper loses nothing, and tungstenite's
+    // write buffer, grown to the history frame, goes with the wrapper.
+    let config = *socket.get_config();
+    let transport = Transport::new(socket.into_inner(), config);
+    Some(Entered {
+        transport,
+        after: query.after,
+        name,
+        url_room,
+        first,
+        context,
+    })
+}
+
+/// The name held, the URL's room entered, and the greeting's three frames.
+type Admitted = (NameGuard, Box<str>, InRoom, [String; 3]);
+
+async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
+    let user = validate_username(&query.user)
+        .and_then(canonical_username)
+        .map_err(|error| Refusal::policy(error.code(), error.to_string()))?;
+    let room = match &query.room {
+        None => context.limits.default_room.clone(),
+        Some(raw) => {
+            canonical_room(raw).map_err(|error| Refusal::policy(error.code(), error.to_string()))?
+        }
+    };
+    let token = query
+        .token
+        .as_deref()
+        .and_then(|token| validate_client_id(token).ok());
+    let rooms = &context.rooms;
+    let name = rooms
+        .connect(&user, token)
+        .await
+        .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
+    let (membership, entered) = rooms
+        .join(&room, name.name(), query.after, None)
+        .await
+        .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
+    let welcome = ServerFrame::Welcome { user: user.clone() };
+    let greeting = [
+        welcome.to_json(),
+        history_frame(&room, entered.history).to_json(),
+        online_frame(&room, entered.online).to_json(),
+    ];
+    let first = InRoom {
+        membership,
+        fanout: entered.fanout,
+    };
+    Ok((name, room.into_boxed_str(), first, greeting))
+}

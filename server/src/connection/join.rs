@@ -1,0 +1,107 @@
+//! `join`: enter another room on the same connection.
+
+use std::sync::Arc;
+
+use protocol::{canonical_room, ErrorCode, ServerFrame};
+
+use super::ended::Ended;
+use super::{history_frame, online_frame, Done, InRoom, Joined, Session};
+use crate::rooms::JoinError;
+
+/// Enters the room (making it, if nobody has used its name) and answers
+/// with its `history` and `online`, as the URL's room is greeted. Joining
+/// a room the connection is in starts it over the same way. Each join
+/// counts against the address's budget of connections.
+pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Result<(), Ended> {
+    let room = match canonical_room(raw) {
+        Ok(room) => room,
+        Err(error) => {
+            let refusal = ServerFrame::error(error.code(), error.to_string()).in_room(raw);
+            session.answer(&refusal);
+            return Ok(());
+        }
+    };
+    let already_in = session
+        .rooms_in
+        .iter()
+        .any(|in_room| in_room.membership.room() == room);
+    if !already_in && session.rooms_in.len() >= session.limits.max_rooms {
+        let refusal = ServerFrame::error(
+            ErrorCode::TooManyRooms,
+            format!(
+                "You are in {} rooms, as many as one connection may be: leave one first.",
+                session.limits.max_rooms
+            ),
+        )
+        .in_room(&room);
+        session.answer(&refusal);
+        return Ok(());
+    }
+    if let Some(peer) = session.peer {
+        if let Err(wait) = session.budgets.join(peer.ip(), std::time::Instant::now()) {
+            return session.refuse_for_rate(wait, None);
+        }
+    }
+    // In several rooms, the connection waits on one wake-up for all.
+    let listener = if session.rooms_in.len() + usize::from(!already_in) > 1 {
+        let wake = Arc::clone(session.wake.get_or_insert_with(Default::default));
+        for in_room in &mut session.rooms_in {
+            in_room.membership.listen(&wake);
+        }
+        Some(wake)
+    } else {
+        None
+    };
+    let rooms = Arc::clone(&session.rooms);
+    let user = Arc::clone(session.name.name());
+    session.begin(Box::pin(async move {
+        match rooms.join(&room, &user, after, listener.as_ref()).await {
+            Ok((membership, entered)) => Done::Joined(Box::new(Joined {
+                history: history_frame(&room, entered.history),
+                online: online_frame(&room, entered.online),
+                in_room: InRoom {
+                    membership,
+                    fanout: entered.fanout,
+                },
+            })),
+            Err(error) => Done::Answer(refusal(&error).in_room(&room)),
+        }
+    }));
+    Ok(())
+}
+
+/// Takes in an entered room: replaces the connection's earlier place in
+/// it, if it had one, and greets it.
+pub(super) fn entered(session: &mut Session, joined: Joined) {
+    let Joined {
+        in_room,
+        history,
+        online,
+    } = joined;
+    let room = in_room.membership.room().to_owned();
+    session
+        .rooms_in
+        .retain(|earlier| earlier.membership.room() != room);
+    session.rooms_in.push(in_room);
+    session.answer(&history);
+    session.answer(&online);
+    // What the rooms queued before the wake-up listened is drained now.
+    if let Some(wake) = &session.wake {
+        wake.notify_one();
+    }
+}
+
+fn refusal(error: &JoinError) -> ServerFrame {
+    let (code, message) = match error {
+        JoinError::RoomLimitReached => (
+            ErrorCode::RoomLimitReached,
+            "The server holds as many rooms as it may: join an existing room.",
+        ),
+        JoinError::ShuttingDown => (ErrorCode::ShuttingDown, "The server is shutting down."),
+        JoinError::Taken | JoinError::Unavailable(_) => (
+            ErrorCode::StorageUnavailable,
+            "The room is unavailable right now. Try again.",
+        ),
+    };
+    ServerFrame::error(code, message)
+}

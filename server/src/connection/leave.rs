@@ -1,0 +1,21 @@
+//! `leave`: leave a room.
+
+use super::ended::Ended;
+use super::Session;
+
+/// Drops the membership: the others see the user go (unless another of
+/// their connections is still in the room), and no more of the room's
+/// frames come. Frames of the room already queued are still written.
+pub(super) fn handle(session: &mut Session, room: &str) -> Result<(), Ended> {
+    session.strikes = 0;
+    match session.room_index(Some(room)) {
+        Ok(index) => {
+            let left = session.rooms_in.remove(index);
+            tracing::debug!(user = %session.name.name(), room = left.membership.room(), "left a room");
+        }
+        Err(refused) => {
+            session.answer(&refused.frame(None));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! `loadOlder`: a page of a room's older history.
+
+use std::sync::Arc;
+
+use protocol::{ErrorCode, ServerFrame};
+
+use super::ended::Ended;
+use super::{Done, Session};
+use crate::message_log::LogError;
+
+/// Reads the page beside the writer; its bytes count against the
+/// address's history budget once sent.
+pub(super) fn handle(
+    session: &mut Session,
+    room: Option<&str>,
+    before: u64,
+    limit: u32,
+) -> Result<(), Ended> {
+    let index = match session.room_index(room) {
+        Ok(index) => index,
+        Err(refused) => {
+            session.answer(&refused.frame(None));
+            return Ok(());
+        }
+    };
+    if let Some(peer) = session.peer {
+        let now = std::time::Instant::now();
+        if let Err(wait) = session.budgets.may_read_history(peer.ip(), now) {
+            return session.refuse_for_rate(wait, None);
+        }
+    }
+    let room = session.room_name(index);
+    let rooms = Arc::clone(&session.rooms);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    session.begin(Box::pin(async move {
+        Done::Answer(match rooms.older(&room, before, limit).await {
+            Ok((messages, has_older)) => ServerFrame::Older {
+                room,
+                messages,
+                has_older,
+            },
+            Err(LogError::Closed) => {
+                ServerFrame::error(ErrorCode::ShuttingDown, "The server is shutting down.")
+                    .in_room(&room)
+            }
+            Err(LogError::Store(error)) => {
+                tracing::error!(%error, %room, "cannot read history");
+                ServerFrame::error(
+                    ErrorCode::StorageUnavailable,
+                    "The server could not read its history. Try again.",
+                )
+                .in_room(&room)
+            }
+        })
+    }));
+    Ok(())
+}

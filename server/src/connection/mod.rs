@@ -1,0 +1,604 @@
+//! One client's WebSocket, from welcome to close: the session loop, and
+//! one file per client frame it carries out (as mini-redis has one per
+//! command). Only this layer builds frames for the client.
+//!
+//! - `enter`: the name and room of the URL, and the greeting;
+//! - `dispatch`: a frame from the client, checked and rate limited, handed
+//!   to its handler: `send`, `load_older`, `typing`, `join`, `leave`;
+//! - `ended`: why a session ends, and the close frame it deserves.
+
+mod dispatch;
+mod ended;
+mod enter;
+mod join;
+mod leave;
+mod load_older;
+mod send;
+mod typing;
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Poll};
+use std::time::Duration;
+
+use protocol::{ErrorCode, ServerFrame};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Bytes;
+use tokio_util::sync::CancellationToken;
+
+pub use enter::JoinQuery;
+
+use crate::budget::Budgets;
+use crate::config::Config;
+use crate::limits::RateLimiter;
+use crate::rooms::{Broadcast, HistoryStart, Membership, NameGuard, Rooms};
+use crate::transport::Transport;
+use crate::upgrade::Socket;
+use crate::wire;
+use ended::Ended;
+
+/// Most queued broadcasts written at once: bounds the time a connection
+/// spends writing before it looks at what its client sent.
+const MAX_BATCH: usize = 256;
+/// Most bytes gathered into one write. A batch of several frames is copied
+/// into one buffer, freed once written.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// Most bytes waiting behind the write under way before the connection
+/// stops taking broadcasts and reading its client's frames.
+const MAX_QUEUED_BYTES: usize = 64 * 1024;
+/// How long a goodbye may take to write before the socket is just dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Sends waiting behind the one being stored before the connection stops
+/// reading its client's frames.
+const MAX_WAITING_POSTS: usize = 16;
+
+/// What a connection may do and how long it may take, from the config.
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    pub rate: f64,
+    pub burst: u32,
+    pub strikes: u32,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub send_timeout: Duration,
+    pub max_frame_bytes: usize,
+    /// The room of a URL without `?room=`.
+    pub default_room: String,
+    /// Most rooms one connection is in at once.
+    pub max_rooms: usize,
+}
+
+impl SessionLimits {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            rate: config.rate_limit,
+            burst: config.rate_burst,
+            strikes: config.rate_strikes.max(1),
+            ping_interval: Duration::from_secs(config.ping_interval.max(1)),
+            ping_timeout: Duration::from_secs(config.ping_timeout.max(1)),
+            send_timeout: Duration::from_secs(config.send_timeout.max(1)),
+            max_frame_bytes: config.max_frame_bytes,
+            default_room: config.default_room.clone(),
+            max_rooms: config.max_rooms_per_connection.max(1),
+        }
+    }
+
+    /// How often the server's clock ticks (see [`Broadcast::Tick`]): a ping
+    /// or the silence limit is late by at most this much.
+    pub fn clock_tick(&self) -> Duration {
+        (self.ping_interval.min(self.ping_timeout) / 4).min(Duration::from_secs(1))
+    }
+}
+
+/// Everything one connection needs besides its socket.
+pub struct Context {
+    pub rooms: Arc<Rooms>,
+    pub limits: Arc<SessionLimits>,
+    pub(crate) budgets: Arc<Budgets>,
+    pub peer: Option<SocketAddr>,
+    /// Cancelled when the server shuts down: what tells a connection in no
+    /// room (rooms say it to their own).
+    pub stopping: CancellationToken,
+}
+
+/// Serves one connection.
+///
+/// A refused name or room gets an `error` frame and a close (1008, policy
+/// violation) whose reason the login page shows; when the name or room
+/// cannot be checked (Redis is down), a close with 1013 (try again later),
+/// after which the client reconnects; during shutdown, a close with 1001
+/// (going away). Otherwise the connection gets `welcome`, `history` and
+/// `online`, then every event and presence change of its rooms, until the
+/// client leaves or misbehaves, or the server shuts down.
+///
+/// Not an `async fn`: its arguments would live in the future as long as the
+/// connection does, the socket (hundreds of bytes) among them, though
+/// entering the room is done with them. Idle connections are most of a room,
+/// so what each keeps matters.
+pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<Output = ()> {
+    // Entering runs once, and its future is large (the name's claim, the
+    // room's load): boxed, it is freed once the client is in. The context
+    // goes in with it and comes back in `Entered`, so that this future does
+    // not keep a second copy of it.
+    let entering = Box::pin(enter::enter(socket, query, context));
+    async move {
+        let Some(entered) = entering.await else {
+            return;
+        };
+        let mut session = Session::start(entered);
+        let ended = session.run().await;
+        // Boxed: it runs once, at the end; the task need not carry its
+        // timer all its life.
+        Box::pin(session.finish(&ended)).await;
+        let user = session.name.name();
+        tracing::info!(peer = ?session.peer, %user, reason = %ended, "disconnected");
+    }
+}
+
+/// A room the connection is in: its place there, and the room's fan-out.
+pub(crate) struct InRoom {
+    membership: Membership,
+    fanout: Receiver<Broadcast>,
+}
+
+/// What a connection keeps while its client is in: one task, which writes
+/// its rooms' broadcasts and reads, checks and carries out what the client
+/// sends.
+struct Session {
+    transport: Transport,
+    /// The rooms it is in, in the order it joined them.
+    rooms_in: Vec<InRoom>,
+    /// The room frames without `room` mean (it may have been left).
+    url_room: Box<str>,
+    /// Woken by every room's broadcasts once the connection is in several:
+    /// one waiter instead of one per room. Made on the second room.
+    wake: Option<Arc<Notify>>,
+    /// What the client asked for besides posting, being carried out. One
+    /// at a time: the client's next frame is read once it is done.
+    action: Option<Action>,
+    /// The message being stored. Posts are stored one after the other, in
+    /// the order sent, beside other requests: a page of history does not
+    /// wait for a commit.
+    posting: Option<Action>,
+    /// Messages sent while another was being stored.
+    waiting_posts: VecDeque<send::Post>,
+    /// Keeps the name until the connection ends.
+    name: NameGuard,
+    rooms: Arc<Rooms>,
+    limits: Arc<SessionLimits>,
+    /// What this connection's address and name may still spend.
+    budgets: Arc<Budgets>,
+    stopping: CancellationToken,
+    rate: RateLimiter,
+    /// Frames refused in a row for the rate limit.
+    strikes: u32,
+    /// When the client was last heard from: any frame, or the pong to a
+    /// ping, counts.
+    last_heard: Instant,
+    /// When the client is next owed a ping.
+    next_ping: Instant,
+    peer: Option<SocketAddr>,
+}
+
+/// A request of the client's in progress (posting, paging history,
+/// joining). Boxed: its future is large, and exists only while the request
+/// does.
+type Action = Pin<Box<dyn Future<Output = Done> + Send>>;
+
+/// What an action comes to.
+enum Done {
+    Nothing,
+    /// A frame for this client alone.
+    Answer(ServerFrame),
+    /// A room entered: its `history` and `online` follow.
+    Joined(Box<Joined>),
+}
+
+struct Joined {
+    in_room: InRoom,
+    history: ServerFrame,
+    online: ServerFrame,
+}
+
+/// The `history` frame a connection starts `room` with.
+fn history_frame(room: &str, start: HistoryStart) -> ServerFrame {
+    ServerFrame::History {
+        room: room.to_owned(),
+        messages: start.messages,
+        reset: start.reset,
+        has_older: start.has_older,
+    }
+}
+
+/// The `online` frame after it.
+fn online_frame(room: &str, (users, count): (Vec<String>, usize)) -> ServerFrame {
+    ServerFrame::Online {
+        room: room.to_owned(),
+        users,
+        count,
+    }
+}
+
+impl Session {
+    fn start(entered: enter::Entered) -> Self {
+        let enter::Entered {
+            transport,
+            after,
+            name,
+            url_room,
+            first,
+            context:
+                Context {
+                    rooms,
+                    limits,
+                    budgets,
+                    peer,
+                    stopping,
+                },
+        } = entered;
+        tracing::info!(?peer, user = %name.name(), room = %url_room, ?after, "connected");
+        let now = Instant::now();
+        Self {
+            transport,
+            rooms_in: vec![first],
+            url_room,
+            wake: None,
+            action: None,
+            posting: None,
+            waiting_posts: VecDeque::new(),
+            name,
+            rooms,
+            budgets,
+            stopping,
+            rate: RateLimiter::new(limits.rate, limits.burst, now.into_std()),
+            strikes: 0,
+            last_heard: now,
+            next_ping: now + limits.ping_interval,
+            limits,
+            peer,
+        }
+    }
+
+    /// Runs the session until the client leaves or misbehaves, or the
+    /// server shuts down, and says which.
+    ///
+    /// Broadcasts are taken while few enough bytes wait to be written, so
+    /// that a client that does not read falls behind the room's bounded
+    /// queue instead of filling the server's memory; the client's frames are
+    /// read once the answer to the last one is queued, and also only while
+    /// few enough bytes wait.
+    async fn run(&mut self) -> Ended {
+        let send_timeout = self.limits.send_timeout;
+        let max_frame_bytes = self.limits.max_frame_bytes;
+        loop {
+            let writing = self.transport.is_writing();
+            let room_to_queue = self.transport.queued_bytes() < MAX_QUEUED_BYTES;
+            let reading = self.action.is_none()
+                && self.waiting_posts.len() < MAX_WAITING_POSTS
+                && room_to_queue;
+            let rooms_in = self.rooms_in.len();
+            let transport = &mut self.transport;
+            let step = tokio::select! {
+                // The hottest first: what is queued is written before more
+                // is taken.
+                biased;
+                event = poll_fn(|cx| transport.poll(cx, reading, send_timeout)), if writing || reading => {
+                    match event {
+                        Ok(Some(message)) => {
+                            self.last_heard = Instant::now();
+                            self.handle_incoming(message)
+                        }
+                        Ok(None) => Ok(()),
+                        Err(error) => Err(Ended::from_transport(error, max_frame_bytes)),
+                    }
+                }
+                // In one room: its fan-out, directly.
+                broadcast = recv_only(&mut self.rooms_in), if room_to_queue && rooms_in == 1 => match broadcast {
+                    Ok(Broadcast::Frame(frame)) => self.send_broadcasts(frame),
+                    Ok(Broadcast::Tick) => self.on_tick(),
+                    Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
+                    // The rooms outlive every connection; their end means shutdown.
+                    Ok(Broadcast::ShuttingDown) | Err(RecvError::Closed) => {
+                        Err(Ended::ShuttingDown)
+                    }
+                },
+                // In several: woken by any of them.
+                () = notified(&self.wake), if room_to_queue && rooms_in > 1 => self.drain_rooms(),
+                done = poll_action(&mut self.action), if self.action.is_some() => {
+                    self.action = None;
+                    self.finish_action(done);
+                    Ok(())
+                }
+                done = poll_action(&mut self.posting), if self.posting.is_some() => {
+                    self.posting = self.waiting_posts.pop_front().map(send::store);
+                    self.finish_action(done);
+                    Ok(())
+                }
+                // In none: the server's clock and shutdown, without a room.
+                ended = idle_clock(self.limits.clock_tick(), &self.stopping), if rooms_in == 0 => {
+                    match ended {
+                        Some(ended) => Err(ended),
+                        None => self.on_tick(),
+                    }
+                }
+            };
+            if let Err(ended) = step {
+                return ended;
+            }
+        }
+    }
+
+    /// On each tick of the server's clock: pings the client when it is
+    /// owed one, and ends the session when it has been silent too long.
+    fn on_tick(&mut self) -> Result<(), Ended> {
+        let now = Instant::now();
+        if now >= self.last_heard + self.limits.ping_timeout {
+            return Err(Ended::Unresponsive);
+        }
+        if now >= self.next_ping {
+            self.transport.ping();
+            self.next_ping = now + self.limits.ping_interval;
+        }
+        Ok(())
+    }
+
+    /// Queues `first` and whatever else the one room has queued, as one
+    /// write: under load a connection sends many frames per system call. A
+    /// frame alone is written as it is, shared with every other recipient;
+    /// several are copied into one buffer, freed once written.
+    fn send_broadcasts(&mut self, first: Bytes) -> Result<(), Ended> {
+        let Some(in_room) = self.rooms_in.first_mut() else {
+            return Ok(());
+        };
+        let mut batch = Vec::new();
+        let mut taken = Taken::default();
+        for _ in 1..MAX_BATCH {
+            if batch.len() >= MAX_BATCH_BYTES
+                || !taken.take(&mut in_room.fanout, &mut batch, &first)?
+            {
+                break;
+            }
+        }
+        self.transport.push(if batch.is_empty() {
+            first
+        } else {
+            Bytes::from(batch)
+        });
+        taken.settle(self)
+    }
+
+    /// Queues what every room has for the connection, as one write; if
+    /// more is waiting than one write takes, wakes itself for the rest.
+    fn drain_rooms(&mut self) -> Result<(), Ended> {
+        let mut batch = Vec::new();
+        let mut taken = Taken::default();
+        let mut more = false;
+        'rooms: for in_room in &mut self.rooms_in {
+            loop {
+                if batch.len() >= MAX_BATCH_BYTES {
+                    more = true;
+                    break 'rooms;
+                }
+                if !taken.take(&mut in_room.fanout, &mut batch, &[])? {
+                    break;
+                }
+            }
+        }
+        if more {
+            if let Some(wake) = &self.wake {
+                wake.notify_one();
+            }
+        }
+        if !batch.is_empty() {
+            self.transport.push(Bytes::from(batch));
+        }
+        taken.settle(self)
+    }
+
+    /// Ends the session: stores the messages it took in, writes what is
+    /// queued and the close frame the
+    /// ending deserves, then, after a close of ours, reads until the client
+    /// answers it: closing a socket with unread data resets it, and the
+    /// client would lose the close frame and its reason with it. Briefly.
+    async fn finish(&mut self, ended: &Ended) {
+        // Messages the connection took in are stored however it ends
+        // (their clients may already have gone), within reason.
+        let posting = async {
+            while let Some(post) = self.posting.take() {
+                post.await;
+                self.posting = self.waiting_posts.pop_front().map(send::store);
+            }
+        };
+        let _ = tokio::time::timeout(self.limits.send_timeout, posting).await;
+        let goodbye = ended.goodbye();
+        let says_goodbye = goodbye.is_some();
+        if let Some(frame) = goodbye {
+            self.transport.close(frame);
+        }
+        let send_timeout = self.limits.send_timeout;
+        let transport = &mut self.transport;
+        let _ = tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            poll_fn(|cx| loop {
+                if !says_goodbye && !transport.is_writing() {
+                    return Poll::Ready(());
+                }
+                match ready!(transport.poll(cx, says_goodbye, send_timeout)) {
+                    // Written, or read and dropped: on to the client's close.
+                    Ok(_) => {}
+                    // The client's close, or a socket past use.
+                    Err(_) => return Poll::Ready(()),
+                }
+            }),
+        )
+        .await;
+    }
+
+    /// Takes in what an action came to.
+    fn finish_action(&mut self, done: Done) {
+        match done {
+            Done::Nothing => {}
+            Done::Answer(answer) => {
+                let bytes = self.answer(&answer);
+                if let (ServerFrame::Older { .. }, Some(peer)) = (&answer, self.peer) {
+                    let now = std::time::Instant::now();
+                    self.budgets.read_history(peer.ip(), bytes, now);
+                }
+            }
+            Done::Joined(joined) => join::entered(self, *joined),
+        }
+    }
+
+    /// The index of the room a frame means: the one it names (canonical),
+    /// or the URL's. Refused when the connection is not in it.
+    fn room_index(&self, named: Option<&str>) -> Result<usize, Refused> {
+        let room = match named {
+            None => self.url_room.to_string(),
+            Some(raw) => protocol::canonical_room(raw).map_err(|error| Refused {
+                code: error.code(),
+                message: error.to_string(),
+                room: raw.to_owned(),
+            })?,
+        };
+        self.rooms_in
+            .iter()
+            .position(|in_room| in_room.membership.room() == room)
+            .ok_or_else(|| Refused {
+                code: ErrorCode::NotInRoom,
+                message: format!("You are not in the room {room:?}: join it first."),
+                room,
+            })
+    }
+
+    /// The canonical name of the room at `index`.
+    fn room_name(&self, index: usize) -> String {
+        self.rooms_in
+            .get(index)
+            .map_or_else(String::new, |in_room| in_room.membership.room().to_owned())
+    }
+
+    /// Queues an answer to the client; returns its size in bytes.
+    fn answer(&mut self, frame: &ServerFrame) -> usize {
+        let json = frame.to_json();
+        self.transport.push(wire::text(&json));
+        json.len()
+    }
+
+    /// Starts `action`; the client's next frame is read once it is done.
+    fn begin(&mut self, action: Action) {
+        self.strikes = 0;
+        self.action = Some(action);
+    }
+}
+
+/// A frame refused for the room it means.
+struct Refused {
+    code: ErrorCode,
+    message: String,
+    room: String,
+}
+
+impl Refused {
+    /// The `error` frame, naming the refused `send` when it was one.
+    fn frame(self, client_id: Option<String>) -> ServerFrame {
+        ServerFrame::Error {
+            code: self.code,
+            message: self.message,
+            client_id,
+            retry_after_ms: None,
+            room: Some(self.room),
+        }
+    }
+}
+
+/// What a drain of the fan-outs met besides frames.
+#[derive(Default)]
+struct Taken {
+    ticked: bool,
+    shutting_down: bool,
+}
+
+impl Taken {
+    /// Takes one broadcast from `fanout` into `batch` (after `first`, when
+    /// the batch is still empty); says whether there was one.
+    fn take(
+        &mut self,
+        fanout: &mut Receiver<Broadcast>,
+        batch: &mut Vec<u8>,
+        first: &[u8],
+    ) -> Result<bool, Ended> {
+        if self.shutting_down {
+            return Ok(false);
+        }
+        match fanout.try_recv() {
+            Ok(Broadcast::Frame(frame)) => {
+                if batch.is_empty() {
+                    batch.extend_from_slice(first);
+                }
+                batch.extend_from_slice(&frame);
+                Ok(true)
+            }
+            Ok(Broadcast::Tick) => {
+                self.ticked = true;
+                Ok(true)
+            }
+            // What came before the notice is still written (`finish`).
+            Ok(Broadcast::ShuttingDown) => {
+                self.shutting_down = true;
+                Ok(false)
+            }
+            Err(TryRecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
+            // `Closed` shows up again on the next `recv`, which handles it.
+            Err(TryRecvError::Empty | TryRecvError::Closed) => Ok(false),
+        }
+    }
+
+    fn settle(self, session: &mut Session) -> Result<(), Ended> {
+        if self.shutting_down {
+            return Err(Ended::ShuttingDown);
+        }
+        if self.ticked {
+            session.on_tick()?;
+        }
+        Ok(())
+    }
+}
+
+/// The next broadcast of the one room the connection is in.
+async fn recv_only(rooms_in: &mut [InRoom]) -> Result<Broadcast, RecvError> {
+    match rooms_in.first_mut() {
+        Some(in_room) => in_room.fanout.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when a room of a connection in several broadcast.
+async fn notified(wake: &Option<Arc<Notify>>) {
+    match wake {
+        Some(wake) => wake.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// For a connection in no room: the next tick of the clock (`None`), or
+/// the shutdown.
+async fn idle_clock(tick: Duration, stopping: &CancellationToken) -> Option<Ended> {
+    tokio::select! {
+        () = stopping.cancelled() => Some(Ended::ShuttingDown),
+        () = tokio::time::sleep(tick) => None,
+    }
+}
+
+/// The outcome of the action in progress.
+fn poll_action(action: &mut Option<Action>) -> impl Future<Output = Done> + '_ {
+    poll_fn(move |cx| match action {
+        Some(action) => action.as_mut().poll(cx),
+        None => Poll::Pending,
+    })
+}

@@ -1,0 +1,28 @@
+//! `typing`: tell a room the user is typing.
+
+use std::sync::Arc;
+
+use super::ended::Ended;
+use super::{Done, Session};
+
+/// Relayed at most once per interval per name, whichever tab types.
+pub(super) fn handle(session: &mut Session, room: Option<&str>) -> Result<(), Ended> {
+    let index = match session.room_index(room) {
+        Ok(index) => index,
+        Err(refused) => {
+            session.answer(&refused.frame(None));
+            return Ok(());
+        }
+    };
+    let user = session.name.name().to_string();
+    if !session.budgets.typing(&user, std::time::Instant::now()) {
+        return Ok(());
+    }
+    let room = session.room_name(index);
+    let rooms = Arc::clone(&session.rooms);
+    session.begin(Box::pin(async move {
+        rooms.typing(&room, &user).await;
+        Done::Nothing
+    }));
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Who is in one room.
+//!
+//! With several instances, this holds the names in the room here, plus the
+//! last view of who is in it elsewhere, read from Redis (see
+//! [`crate::cluster`]): who is online is the union of the two, so a user
+//! shows up here the moment they join and everywhere else at the next poll.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Default)]
+pub(crate) struct Members {
+    /// In the room on this instance, by lowercased name.
+    here: BTreeMap<String, Member>,
+    /// In the room on other instances, by lowercased name, as of the last
+    /// view from Redis. Empty with one instance.
+    elsewhere: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+struct Member {
+    /// The name as its holder spells it, shared by all its rooms.
+    name: Arc<str>,
+    /// Connections of the name in the room.
+    connections: u32,
+}
+
+impl Members {
+    /// Adds a connection of `name` (held by it: see `Names`). Returns
+    /// whether it is the name's first in the room (the user came in).
+    pub(crate) fn join(&mut self, name: &Arc<str>) -> bool {
+        let member = self
+            .here
+            .entry(name.to_lowercase())
+            .or_insert_with(|| Member {
+                name: Arc::clone(name),
+                connections: 0,
+            });
+        member.connections += 1;
+        member.connections == 1
+    }
+
+    /// Takes away a connection of `name`. Returns whether it was the last
+    /// (the user left the room).
+    pub(crate) fn leave(&mut self, name: &str) -> bool {
+        let key = name.to_lowercase();
+        let Some(member) = self.here.get_mut(&key) else {
+            return false;
+        };
+        member.connections = member.connections.saturating_sub(1);
+        if member.connections > 0 {
+            return false;
+        }
+        self.here.remove(&key);
+        true
+    }
+
+    /// Whether anyone is in the room on this instance.
+    pub(crate) fn is_empty_here(&self) -> bool {
+        self.here.is_empty()
+    }
+
+    /// The names in the room on this instance, as spelled.
+    pub(crate) fn here(&self) -> Vec<String> {
+        self.here
+            .values()
+            .map(|member| member.name.to_string())
+            .collect()
+    }
+
+    /// Replaces the view of the room elsewhere with `elsewhere` (lowercased
+    /// name to name as spelled); returns the names whose state may have
+    /// changed.
+    pub(crate) fn set_elsewhere(&mut self, elsewhere: BTreeMap<String, String>) -> Vec<String> {
+        let old = std::mem::replace(&mut self.elsewhere, elsewhere);
+        let gone = old
+            .iter()
+            .filter(|(key, name)| self.elsewhere.get(*key) != Some(*name))
+            .map(|(_, name)| name.clone());
+        let came = self
+            .elsewhere
+            .iter()
+            .filter(|(key, name)| old.get(*key) != Some(*name))
+            .map(|(_, name)| name.clone());
+        gone.chain(came).collect()
+    }
+
+    /// Whether `name`, spelled exactly so, is online.
+    pub(crate) fn is_online(&self, name: &str) -> bool {
+        let key = name.to_lowercase();
+        self.here.get(&key).is_some_and(|m| &*m.name == name)
+            || self
+                .elsewhere
+                .get(&key)
+                .is_some_and(|spelled| spelled == name)
+    }
+
+    /// The first `limit` names online, sorted case-insensitively.
+    pub(crate) fn online(&self, limit: usize) -> Vec<String> {
+        self.names().take(limit).map(str::to_owned).collect()
+    }
+
+    /// How many are online.
+    pub(crate) fn count(&self) -> usize {
+        self.names().count()
+    }
+
+    /// Everyone online, sorted by lowercased name: a merge of the two
+    /// sorted maps, where a name connected here wins.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        let mut here = self.here.iter().peekable();
+        let mut elsewhere = self.elsewhere.iter().peekable();
+        std::iter::from_fn(move || match (here.peek(), elsewhere.peek()) {
+            (Some((h, _)), Some((e, _))) if h == e => {
+                elsewhere.next();
+                here.next().map(|(_, member)| &*member.name)
+            }
+            (Some((h, _)), Some((e, _))) if e < h => {
+                elsewhere.next().map(|(_, name)| name.as_str())
+            }
+            (Some(_), _) => here.next().map(|(_, member)| &*member.name),
+            (None, _) => elsewhere.next().map(|(_, name)| name.as_str()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_in_the_room_until_its_last_connection_leaves() {
+        let mut members = Members::default();
+        assert!(members.join(&"alice".into()));
+        assert!(!members.join(&"alice".into()), "second tab");
+        assert!(members.join(&"bob".into()));
+        assert_eq!(members.online(10), ["alice", "bob"]);
+        assert_eq!(members.online(1), ["alice"]);
+        assert_eq!(members.count(), 2);
+        assert!(members.is_online("alice") && !members.is_online("Alice"));
+        assert!(!members.leave("alice"));
+        assert!(members.leave("alice"), "last tab closed");
+        assert!(!members.leave("alice"), "already gone");
+        assert_eq!(members.here(), ["bob"]);
+    }
+
+    fn view(names: &[&str]) -> BTreeMap<String, String> {
+        names
+            .iter()
+            .map(|name| (name.to_lowercase(), (*name).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_room_is_the_union_of_here_and_elsewhere() {
+        let mut members = Members::default();
+        members.join(&"bob".into());
+        let mut changed = members.set_elsewhere(view(&["alice", "bob", "Zed"]));
+        changed.sort();
+        assert_eq!(changed, ["Zed", "alice", "bob"]);
+        assert_eq!(members.online(10), ["alice", "bob", "Zed"]);
+        assert_eq!(members.count(), 3);
+        assert!(members.is_online("Zed") && !members.is_online("zed"));
+
+        // Alice leaves elsewhere; Bob's entry in the view lags behind his
+        // leaving here, but he is gone once both agree.
+        assert_eq!(members.set_elsewhere(view(&["bob", "Zed"])), ["alice"]);
+        assert!(members.leave("bob"));
+        assert!(members.is_online("bob"), "still online elsewhere");
+        assert_eq!(members.set_elsewhere(view(&["Zed"])), ["bob"]);
+        assert_eq!(members.online(10), ["Zed"]);
+        assert_eq!(members.count(), 1);
+        assert!(members.is_empty_here());
+    }
+}

@@ -1,0 +1,483 @@
+//! The rooms: which exist in memory, who holds which name, and the way in
+//! and out of each.
+//!
+//! A room is made in memory when someone first joins it (its log, if it
+//! has one, is loaded then) and dropped after `--room-idle` seconds with
+//! nobody in it; its log stays. The log publishes each followed room's
+//! events here ([`Subscriber`]), and each [`Room`] fans them out.
+
+mod members;
+mod names;
+mod room;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use protocol::{Posted, ServerFrame};
+use tokio::sync::{mpsc, Notify};
+
+pub use room::Broadcast;
+pub use room::{Entered, HistoryStart};
+
+use crate::cluster::{self, ClusterPresence, PresenceCommand, PresenceView};
+use crate::config::Config;
+use crate::embedded::EmbeddedLog;
+use crate::message_log::{Event, LogError, MessageLog, Subscriber};
+use crate::store::{Appended, StoreError, Window};
+use names::{Names, Taken};
+use room::Room;
+
+/// How long a client resuming on this instance waits for messages another
+/// instance already sent it to arrive here, before it starts over instead.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a joiner waits for a room someone else is loading.
+const LOAD_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How much history a room keeps at hand and hands out.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    /// Messages sent on joining.
+    pub history: usize,
+    /// Most messages replayed to a client resuming after `after=<id>`; a
+    /// client that missed more starts over from recent history.
+    pub replay: usize,
+    /// Messages a connection may fall behind a room's broadcast before it
+    /// is disconnected.
+    pub fanout_capacity: usize,
+}
+
+/// Every room of this instance and the way into them.
+pub struct Rooms {
+    registry: Arc<Registry>,
+    log: MessageLog,
+    /// Names and who is in which room across instances; `None` with one
+    /// instance.
+    cluster: Option<ClusterPresence>,
+    history: usize,
+    max_rooms: usize,
+    idle: Duration,
+}
+
+/// The rooms in memory and the names held here: what the log publishes
+/// into and the cluster presence reads.
+struct Registry {
+    map: Mutex<RoomMap>,
+    names: Names,
+    limits: RoomLimits,
+    /// Where to say that a name's last connection here closed, with
+    /// several instances.
+    releases: Mutex<Option<mpsc::UnboundedSender<PresenceCommand>>>,
+}
+
+struct RoomMap {
+    rooms: HashMap<String, Arc<Room>>,
+    /// Set once shutdown begins: no room is made or entered any more.
+    shutting_down: bool,
+}
+
+/// Why a connection could not come in, or join a room.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("the name is taken")]
+    Taken,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("the server holds as many rooms as it may")]
+    RoomLimitReached,
+    /// The shared presence (Redis) did not answer, or the room's log could
+    /// not be read.
+    #[error("the room is unavailable right now: {0}")]
+    Unavailable(String),
+}
+
+impl From<Taken> for JoinError {
+    fn from(_: Taken) -> Self {
+        Self::Taken
+    }
+}
+
+/// A name held by a connection; dropping it (however the connection ends,
+/// even by a panic) lets go of it.
+pub struct NameGuard {
+    registry: Arc<Registry>,
+    name: Arc<str>,
+}
+
+impl NameGuard {
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+}
+
+impl Drop for NameGuard {
+    fn drop(&mut self) {
+        if self.registry.names.disconnect(&self.name) {
+            let releases = self.registry.lock_releases();
+            if let Some(releases) = &*releases {
+                let _ = releases.send(PresenceCommand::Release(self.name.to_string()));
+            }
+        }
+    }
+}
+
+/// A connection's place in a room: it is in the room while this lives.
+pub struct Membership {
+    room: Arc<Room>,
+    user: Arc<str>,
+    /// Woken on the room's broadcasts, for a connection in several rooms.
+    listener: Option<Arc<Notify>>,
+}
+
+impl Membership {
+    pub fn room(&self) -> &str {
+        self.room.name()
+    }
+
+    /// Wakes `listener` on this room's broadcasts from now on.
+    pub(crate) fn listen(&mut self, listener: &Arc<Notify>) {
+        if self.listener.is_none() {
+            self.room.listen(listener);
+            self.listener = Some(Arc::clone(listener));
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.room.leave(&self.user, self.listener.as_ref());
+    }
+}
+
+/// A room as the directory shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomSummary {
+    pub room: String,
+    /// In the room now, as far as this instance knows.
+    pub online: usize,
+    /// When the newest message was posted (ms since the epoch); `None` for
+    /// a room nobody has posted in.
+    pub last_message_at: Option<i64>,
+}
+
+impl Rooms {
+    /// Opens the log `config` names (the SQLite file, or Redis shared with
+    /// other instances). Rooms are loaded as people join them.
+    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+        let limits = config.room_limits();
+        let registry = Arc::new(Registry {
+            map: Mutex::new(RoomMap {
+                rooms: HashMap::new(),
+                shutting_down: false,
+            }),
+            names: Names::default(),
+            limits,
+            releases: Mutex::new(None),
+        });
+        let replay = limits.replay.max(limits.history);
+        let subscriber: Arc<dyn Subscriber> = Arc::clone(&registry) as Arc<dyn Subscriber>;
+        let (log, cluster) = match &config.redis_url {
+            None => {
+                let log = EmbeddedLog::open(&config.db, &config.default_room, replay, subscriber)?;
+                (MessageLog::Embedded(log), None)
+            }
+            Some(url) => {
+                let view: Arc<dyn PresenceView> = Arc::clone(&registry) as Arc<dyn PresenceView>;
+                let (log, presence) = cluster::open(url, config, subscriber, view).await?;
+                *registry.lock_releases() = Some(presence.commands());
+                (MessageLog::Redis(log), Some(presence))
+            }
+        };
+        Ok(Self {
+            registry,
+            log,
+            cluster,
+            history: limits.history,
+            max_rooms: config.max_rooms.max(1),
+            idle: Duration::from_secs(config.room_idle),
+        })
+    }
+
+    /// Takes `user` (canonical, validated) for this connection, if `token`
+    /// may hold the name: here, and with several instances everywhere.
+    pub async fn connect(&self, user: &str, token: Option<&str>) -> Result<NameGuard, JoinError> {
+        if self.registry.lock_map().shutting_down {
+            return Err(JoinError::ShuttingDown);
+        }
+        self.registry.names.connect(user, token)?;
+        // Held from here: whatever fails below, dropping it lets go.
+        let guard = NameGuard {
+            registry: Arc::clone(&self.registry),
+            name: Arc::from(user),
+        };
+        if let Some(cluster) = &self.cluster {
+            // Every connection asks: another instance may hold the name.
+            cluster.claim(user, token).await?;
+        }
+        Ok(guard)
+    }
+
+    /// Enters `user` (holding the name) into `room` (canonical), loading the
+    /// room first if nobody here is in it: answers with the membership and
+    /// where the connection starts (see [`Room::enter`]).
+    pub async fn join(
+        &self,
+        room: &str,
+        user: &Arc<str>,
+        after: Option<u64>,
+        listener: Option<&Arc<Notify>>,
+    ) -> Result<(Membership, Entered), JoinError> {
+        let room = self.room(room).await?;
+        if !room.until_published(None, LOAD_PATIENCE).await {
+            return Err(JoinError::Unavailable(
+                "the room's history could not be loaded".into(),
+            ));
+        }
+        // Another instance may have sent this client messages that have
+        // not reached this one yet.
+        if let Some(after) = after.filter(|_| self.cluster.is_some()) {
+            room.until_published(Some(after), CATCH_UP_PATIENCE).await;
+        }
+        let entered = room
+            .enter(user, after, self.history, listener)
+            .map_err(|_| JoinError::ShuttingDown)?;
+        let membership = Membership {
+            room,
+            user: Arc::clone(user),
+            listener: listener.cloned(),
+        };
+        Ok((membership, entered))
+    }
+
+    /// The room named `name`, made (and its log followed) if it is not in
+    /// memory.
+    async fn room(&self, name: &str) -> Result<Arc<Room>, JoinError> {
+        let room = {
+            let mut map = self.registry.lock_map();
+            if map.shutting_down {
+                return Err(JoinError::ShuttingDown);
+            }
+            if let Some(room) = map.rooms.get(name) {
+                return Ok(Arc::clone(room));
+            }
+            if map.rooms.len() >= self.max_rooms {
+                return Err(JoinError::RoomLimitReached);
+            }
+            let room = Arc::new(Room::new(name, self.registry.limits));
+            map.rooms.insert(name.to_owned(), Arc::clone(&room));
+            room
+        };
+        if let Err(error) = self.log.follow(name).await {
+            tracing::warn!(%error, room = name, "cannot load a room");
+            // Made again by the next join, which tries again.
+            self.registry.lock_map().rooms.remove(name);
+            return Err(JoinError::Unavailable(error.to_string()));
+        }
+        if let Some(cluster) = &self.cluster {
+            match cluster.read_room(name).await {
+                Ok(elsewhere) => room.set_elsewhere(elsewhere),
+                // The next poll reads it.
+                Err(error) => tracing::warn!(%error, room = name, "cannot read who is in a room"),
+            }
+        }
+        Ok(room)
+    }
+
+    /// Stores `msg` (already validated) from `user` in `room`; it reaches
+    /// everyone in the room, the sender included, once stored.
+    pub(crate) async fn post(
+        &self,
+        room: &str,
+        user: &str,
+        msg: String,
+        client_id: String,
+    ) -> Result<Appended, LogError> {
+        self.log.append(room, user, msg, client_id).await
+    }
+
+    /// Up to `limit` messages of `room` older than `before`, and whether
+    /// more remain.
+    pub(crate) async fn older(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<(Vec<Posted>, bool), LogError> {
+        self.log.older(room, before, limit).await
+    }
+
+    /// Tells everyone in `room` (on every instance) that `user` is typing.
+    pub async fn typing(&self, room: &str, user: &str) {
+        self.log.typing(room, user).await;
+    }
+
+    /// The rooms most recently posted in (at most `limit`), with how many
+    /// are in each; rooms in memory that nobody posted in yet come last.
+    pub(crate) async fn directory(&self, limit: usize) -> Result<Vec<RoomSummary>, LogError> {
+        let active = self.log.most_active(limit).await?;
+        let map = self.registry.lock_map();
+        let online = |room: &str| map.rooms.get(room).map_or(0, |room| room.online_count());
+        let mut summaries: Vec<RoomSummary> = active
+            .into_iter()
+            .map(|activity| RoomSummary {
+                online: online(&activity.room),
+                room: activity.room,
+                last_message_at: Some(activity.last_message_at),
+            })
+            .collect();
+        let mut quiet: Vec<RoomSummary> = map
+            .rooms
+            .values()
+            .filter(|room| !summaries.iter().any(|known| known.room == room.name()))
+            .map(|room| RoomSummary {
+                room: room.name().to_owned(),
+                online: room.online_count(),
+                last_message_at: None,
+            })
+            .collect();
+        quiet.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.room.cmp(&b.room)));
+        summaries.extend(quiet);
+        summaries.truncate(limit);
+        Ok(summaries)
+    }
+
+    /// Broadcasts, in each room, who came and went since the last call.
+    /// Called every [`protocol::PRESENCE_INTERVAL_MS`].
+    pub fn flush_presence(&self) {
+        for room in self.registry.rooms() {
+            room.flush_presence();
+        }
+    }
+
+    /// Ticks every room's clock (see [`Broadcast::Tick`]), and drops the
+    /// rooms nobody has been in for a while.
+    pub fn tick(&self) {
+        let now = Instant::now();
+        let mut idle = Vec::new();
+        {
+            let mut map = self.registry.lock_map();
+            map.rooms.retain(|name, room| {
+                // Held elsewhere: someone is joining it right now.
+                let unused = Arc::strong_count(room) == 1 && room.is_idle(now, self.idle);
+                if unused {
+                    idle.push(name.clone());
+                }
+                !unused
+            });
+        }
+        for name in &idle {
+            self.log.unfollow(name);
+        }
+        if !idle.is_empty() {
+            tracing::debug!(rooms = idle.len(), "dropped idle rooms from memory");
+        }
+        for room in self.registry.rooms() {
+            room.tick();
+        }
+    }
+
+    /// Tells every connection that the server is shutting down, and refuses
+    /// joins from now on.
+    pub fn shut_down(&self) {
+        let rooms: Vec<Arc<Room>> = {
+            let mut map = self.registry.lock_map();
+            map.shutting_down = true;
+            map.rooms.values().cloned().collect()
+        };
+        for room in rooms {
+            room.shut_down();
+        }
+    }
+
+    /// Whether this instance could store messages at its last attempt.
+    pub fn storage_ok(&self) -> bool {
+        self.log.storage_ok()
+    }
+
+    /// How many connections hold a name here.
+    pub fn connections(&self) -> usize {
+        self.registry.names.connections()
+    }
+
+    /// How many rooms are in memory.
+    pub fn rooms_in_memory(&self) -> usize {
+        self.registry.lock_map().rooms.len()
+    }
+
+    /// Stores everything queued so far and stops following the logs; lets
+    /// the other instances know this one's users are gone. Later posts fail
+    /// with [`LogError::Closed`].
+    pub async fn close(&self) {
+        self.log.close().await;
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+        }
+    }
+}
+
+impl Registry {
+    fn lock_map(&self) -> MutexGuard<'_, RoomMap> {
+        // Every change is one map operation: a poisoned lock is consistent.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_releases(&self) -> MutexGuard<'_, Option<mpsc::UnboundedSender<PresenceCommand>>> {
+        self.releases.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, room: &str) -> Option<Arc<Room>> {
+        self.lock_map().rooms.get(room).cloned()
+    }
+
+    /// The rooms in memory, for a chore to visit without holding the map.
+    fn rooms(&self) -> Vec<Arc<Room>> {
+        self.lock_map().rooms.values().cloned().collect()
+    }
+}
+
+impl Subscriber for Registry {
+    fn loaded(&self, room: &str, window: Window) {
+        if let Some(room) = self.get(room) {
+            room.load(window);
+        }
+    }
+
+    fn published(&self, room: &str, events: Vec<Event>) {
+        if let Some(room) = self.get(room) {
+            room.publish(events);
+        }
+    }
+
+    fn typing(&self, room: &str, user: &str) {
+        if let Some(room) = self.get(room) {
+            room.announce(&ServerFrame::Typing {
+                room: room.name().to_owned(),
+                user: user.to_owned(),
+            });
+        }
+    }
+}
+
+impl PresenceView for Registry {
+    fn held_here(&self) -> Vec<(String, Option<String>)> {
+        self.names.held_here()
+    }
+
+    fn is_held_here(&self, name: &str) -> bool {
+        self.names.is_held_here(name)
+    }
+
+    fn members_here(&self) -> Vec<(String, Vec<String>)> {
+        self.rooms()
+            .into_iter()
+            .map(|room| (room.name().to_owned(), room.members_here()))
+            .collect()
+    }
+
+    fn set_elsewhere(&self, room: &str, elsewhere: std::collections::BTreeMap<String, String>) {
+        if let Some(room) = self.get(room) {
+            room.set_elsewhere(elsewhere);
+        }
+    }
+}

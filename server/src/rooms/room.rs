@@ -1,0 +1,377 @@
+//! One room in memory: the window of its newest events, its fan-out, and
+//! who is in it.
+//!
+//! Events reach a room only from its log, and only once stored (see
+//! [`crate::message_log`]): [`Room::publish`] applies each to the window and
+//! broadcasts its frame, serialized once. So nobody, the sender included,
+//! sees a message that is not stored, and everyone in the room sees the one
+//! `seq` order.
+//!
+//! Entering takes the same lock as publishing: a connection subscribes to
+//! the broadcast and copies its history in one step, so the seam between
+//! the history it is sent and the live events after it has no gap and no
+//! duplicate.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use protocol::{Posted, ServerFrame, PRESENCE_NAMES_MAX};
+use tokio::sync::{broadcast, watch, Notify};
+use tokio_tungstenite::tungstenite::Bytes;
+
+use super::members::Members;
+use super::RoomLimits;
+use crate::message_log::Event;
+use crate::store::Window;
+use crate::wire;
+
+/// What a room sends every connection in it, in one order.
+#[derive(Debug, Clone)]
+pub enum Broadcast {
+    /// A frame for every client in the room, serialized and encoded once
+    /// (see [`wire`]), and shared.
+    Frame(Bytes),
+    /// A tick of the server's clock, on which each connection checks
+    /// whether its client is owed a ping or has been silent too long. One
+    /// clock rather than a timer in every connection: most connections are
+    /// idle, and each would carry its timer all its life.
+    Tick,
+    /// The server is shutting down: after the frames before this one, each
+    /// connection says goodbye. Sent through the fan-out rather than a
+    /// separate signal, so that an idle connection waits on one thing only.
+    ShuttingDown,
+}
+
+pub(crate) struct Room {
+    name: String,
+    live: Mutex<Live>,
+    /// The newest `seq` published; `None` until the log has loaded the
+    /// room. Joiners wait for it, and so do clients resuming after an id
+    /// another instance gave out.
+    published: watch::Sender<Option<u64>>,
+}
+
+/// Where a connection starts in a room.
+pub struct Entered {
+    /// Everything broadcast in the room from now on.
+    pub fanout: broadcast::Receiver<Broadcast>,
+    pub history: HistoryStart,
+    /// The first names in the room (sorted) and how many there are.
+    pub online: (Vec<String>, usize),
+}
+
+/// The messages a connection starts a room with (see `ServerFrame::History`).
+pub struct HistoryStart {
+    pub messages: Vec<Posted>,
+    pub reset: bool,
+    pub has_older: bool,
+}
+
+/// The server is shutting down: nobody enters any more.
+#[derive(Debug)]
+pub(crate) struct ShuttingDown;
+
+struct Live {
+    /// The newest stored messages, oldest first, at most `replay` of them.
+    recent: VecDeque<Posted>,
+    replay: usize,
+    /// The oldest id stored, to tell whether older history exists.
+    first_id: Option<u64>,
+    last_id: u64,
+    fanout: broadcast::Sender<Broadcast>,
+    shutting_down: bool,
+    members: Members,
+    /// Names (as spelled) that came or went since the last `presence` frame.
+    presence_changes: Vec<String>,
+    /// Woken on every broadcast: connections in several rooms, which wait
+    /// on one of these rather than on every room's fan-out.
+    listeners: Vec<Arc<Notify>>,
+    /// Since when nobody here has been in the room.
+    empty_since: Option<Instant>,
+}
+
+impl Room {
+    pub(crate) fn new(name: &str, limits: RoomLimits) -> Self {
+        let live = Live {
+            recent: VecDeque::new(),
+            replay: limits.replay.max(limits.history),
+            first_id: None,
+            last_id: 0,
+            fanout: broadcast::channel(limits.fanout_capacity.max(1)).0,
+            shutting_down: false,
+            members: Members::default(),
+            presence_changes: Vec::new(),
+            listeners: Vec::new(),
+            empty_since: Some(Instant::now()),
+        };
+        Self {
+            name: name.to_owned(),
+            live: Mutex::new(live),
+            published: watch::channel(None).0,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Starts over from `window` (the log's newest events): when the log
+    /// loads the room, or when it turned out to have lost what the window
+    /// holds.
+    pub(crate) fn load(&self, window: Window) {
+        let mut live = self.lock();
+        let skip = window.recent.len().saturating_sub(live.replay);
+        live.recent = window.recent.into_iter().skip(skip).collect();
+        live.first_id = window.first_id;
+        live.last_id = window.last_id;
+        self.published.send_replace(Some(window.last_id));
+    }
+
+    /// Applies stored events, in `seq` order, and broadcasts each one's
+    /// frame. Events the room has (a log replaying after a reconnect) are
+    /// skipped.
+    pub(crate) fn publish(&self, events: Vec<Event>) {
+        let mut live = self.lock();
+        for event in events {
+            if event.seq() <= live.last_id {
+                continue;
+            }
+            let frame = match &event {
+                Event::Posted(posted) => wire::text(&posted.to_frame_json(&self.name)),
+            };
+            live.apply(event);
+            live.broadcast(Broadcast::Frame(frame));
+        }
+        let last_id = live.last_id;
+        drop(live);
+        self.published.send_replace(Some(last_id));
+    }
+
+    /// Broadcasts a frame that is not stored (typing, presence).
+    pub(crate) fn announce(&self, frame: &ServerFrame) {
+        self.lock()
+            .broadcast(Broadcast::Frame(wire::text(&frame.to_json())));
+    }
+
+    /// Waits until the log has loaded the room and published `seq` (when
+    /// given), for at most `patience`; says whether the room is loaded.
+    pub(crate) async fn until_published(&self, seq: Option<u64>, patience: Duration) -> bool {
+        let mut published = self.published.subscribe();
+        let wanted = |last: &Option<u64>| match (last, seq) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(last), Some(seq)) => *last >= seq,
+        };
+        let _ = tokio::time::timeout(patience, published.wait_for(wanted)).await;
+        let loaded = published.borrow().is_some();
+        loaded
+    }
+
+    /// Enters `user` (holding the name) into the room: subscribes to its
+    /// fan-out and copies, atomically with it, the history to send first
+    /// (the messages after `after` when the room still has all of them,
+    /// else the newest `history` with `reset`) and who is in the room.
+    /// `listener`, if given, is woken on every broadcast from now on.
+    pub(crate) fn enter(
+        &self,
+        user: &Arc<str>,
+        after: Option<u64>,
+        history: usize,
+        listener: Option<&Arc<Notify>>,
+    ) -> Result<Entered, ShuttingDown> {
+        let mut live = self.lock();
+        // Checked under the lock that `shut_down` takes: a connection either
+        // subscribed before the notice, and gets it, or is refused here.
+        if live.shutting_down {
+            return Err(ShuttingDown);
+        }
+        if live.members.join(user) {
+            live.presence_changed(user);
+        }
+        live.empty_since = None;
+        if let Some(listener) = listener {
+            live.listen(listener);
+        }
+        Ok(Entered {
+            fanout: live.fanout.subscribe(),
+            history: live.history(after, history),
+            online: (
+                live.members.online(PRESENCE_NAMES_MAX),
+                live.members.count(),
+            ),
+        })
+    }
+
+    /// Takes a connection of `user` out of the room (and `listener` off it).
+    pub(crate) fn leave(&self, user: &str, listener: Option<&Arc<Notify>>) {
+        let mut live = self.lock();
+        if live.members.leave(user) {
+            live.presence_changed(user);
+        }
+        if let Some(listener) = listener {
+            live.listeners
+                .retain(|listening| !Arc::ptr_eq(listening, listener));
+        }
+        if live.members.is_empty_here() {
+            live.empty_since = Some(Instant::now());
+        }
+    }
+
+    /// Wakes `listener` on every broadcast from now on: the connection
+    /// holding it is now in several rooms.
+    pub(crate) fn listen(&self, listener: &Arc<Notify>) {
+        self.lock().listen(listener);
+    }
+
+    /// Broadcasts who came and went since the last call, if anyone did.
+    /// A connection that entered meanwhile may hear of changes its `online`
+    /// list already had: `presence` frames say what is true now, so
+    /// applying them again is harmless.
+    pub(crate) fn flush_presence(&self) {
+        let mut live = self.lock();
+        if live.presence_changes.is_empty() {
+            return;
+        }
+        let changes = std::mem::take(&mut live.presence_changes);
+        let (mut joined, mut left): (Vec<String>, Vec<String>) = changes
+            .into_iter()
+            .partition(|name| live.members.is_online(name));
+        joined.truncate(PRESENCE_NAMES_MAX);
+        left.truncate(PRESENCE_NAMES_MAX);
+        let frame = ServerFrame::Presence {
+            room: self.name.clone(),
+            joined,
+            left,
+            count: live.members.count(),
+        };
+        live.broadcast(Broadcast::Frame(wire::text(&frame.to_json())));
+    }
+
+    /// Replaces the view of who is in the room on other instances.
+    pub(crate) fn set_elsewhere(&self, elsewhere: BTreeMap<String, String>) {
+        let mut live = self.lock();
+        for name in live.members.set_elsewhere(elsewhere) {
+            live.presence_changed(&name);
+        }
+    }
+
+    /// The names in the room on this instance.
+    pub(crate) fn members_here(&self) -> Vec<String> {
+        self.lock().members.here()
+    }
+
+    /// How many are in the room, on every instance this one knows of.
+    pub(crate) fn online_count(&self) -> usize {
+        self.lock().members.count()
+    }
+
+    /// Whether nobody here has been in the room for `idle` (its log stays;
+    /// only memory is freed).
+    pub(crate) fn is_idle(&self, now: Instant, idle: Duration) -> bool {
+        let live = self.lock();
+        live.fanout.receiver_count() == 0
+            && live
+                .empty_since
+                .is_some_and(|since| now.saturating_duration_since(since) >= idle)
+    }
+
+    pub(crate) fn tick(&self) {
+        self.lock().broadcast(Broadcast::Tick);
+    }
+
+    /// Tells every connection in the room that the server is shutting down,
+    /// and refuses entries from now on.
+    pub(crate) fn shut_down(&self) {
+        let mut live = self.lock();
+        live.shutting_down = true;
+        live.broadcast(Broadcast::ShuttingDown);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Live> {
+        // A poisoned lock still holds consistent data: `Live` is only
+        // changed by code that cannot panic halfway.
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Live {
+    fn history(&self, after: Option<u64>, history: usize) -> HistoryStart {
+        if let Some(after) = after.filter(|&after| self.can_resume_after(after)) {
+            return HistoryStart {
+                messages: self
+                    .recent
+                    .iter()
+                    .filter(|p| p.message.id > after)
+                    .cloned()
+                    .collect(),
+                reset: false,
+                has_older: self.first_id.is_some_and(|first| first <= after),
+            };
+        }
+        let skip = self.recent.len().saturating_sub(history);
+        let messages: Vec<Posted> = self.recent.iter().skip(skip).cloned().collect();
+        let has_older = match messages.first() {
+            Some(oldest) => self.first_id.is_some_and(|first| first < oldest.message.id),
+            None => false,
+        };
+        HistoryStart {
+            messages,
+            reset: true,
+            has_older,
+        }
+    }
+
+    /// Whether every message after `after` is in `recent` (and `after` is
+    /// one of this room's ids, not a leftover from another database).
+    fn can_resume_after(&self, after: u64) -> bool {
+        if after > self.last_id {
+            return false;
+        }
+        match self.recent.front() {
+            None => true,
+            Some(oldest) => {
+                oldest.message.id <= after.saturating_add(1)
+                    || Some(oldest.message.id) == self.first_id
+            }
+        }
+    }
+
+    /// The one place an event changes the room's state.
+    fn apply(&mut self, event: Event) {
+        self.last_id = event.seq();
+        match event {
+            Event::Posted(posted) => {
+                self.first_id.get_or_insert(posted.message.id);
+                if self.recent.len() == self.replay {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(posted);
+            }
+        }
+    }
+
+    fn broadcast(&self, broadcast: Broadcast) {
+        // Fails only when nobody is subscribed: then nobody is owed it.
+        let _ = self.fanout.send(broadcast);
+        for listener in &self.listeners {
+            listener.notify_one();
+        }
+    }
+
+    fn listen(&mut self, listener: &Arc<Notify>) {
+        if !self
+            .listeners
+            .iter()
+            .any(|listening| Arc::ptr_eq(listening, listener))
+        {
+            self.listeners.push(Arc::clone(listener));
+        }
+    }
+
+    fn presence_changed(&mut self, name: &str) {
+        if !self.presence_changes.iter().any(|changed| changed == name) {
+            self.presence_changes.push(name.to_owned());
+        }
+    }
+}
