@@ -283,3 +283,114 @@ async fn the_stream_is_trimmed_and_older_pages_end_where_it_does() {
     assert_eq!(kept, newest, "the newest, without a gap");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_keys_of_the_release_before_rooms_become_the_default_room() {
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let config = on_redis(&redis, &data);
+    // The one room as the release of 2026-11-28 left it: a stream under
+    // `prefix:log`, its counter, and the resend memory of one message.
+    {
+        let mut old = redis::Client::open(redis.url())
+            .and_then(|client| client.get_connection())
+            .expect("connect to Redis");
+        for (id, user, client_id) in [(1, "bob", "c-1"), (2, "alice", "a-1"), (3, "bob", "c-2")] {
+            redis::cmd("XADD")
+                .arg("room:log")
+                .arg(format!("{id}-0"))
+                .arg(&[
+                    "user",
+                    user,
+                    "msg",
+                    &format!("old {id}"),
+                    "clientId",
+                    client_id,
+                ])
+                .arg(&["dateTime", "1764100000000"])
+                .exec(&mut old)
+                .expect("an old entry");
+        }
+        redis::cmd("SET")
+            .arg(&["room:seq", "3"])
+            .exec(&mut old)
+            .expect("the old counter");
+        redis::cmd("HSET")
+            .arg("room:sent:3:bob:c-1")
+            .arg(&["id", "1", "dateTime", "1764100000000", "msg", "old 1"])
+            .exec(&mut old)
+            .expect("the old resend memory");
+    }
+    let server = spawn_server(config.clone()).await;
+    let (mut dave, history) = join(server.addr, "dave", None).await;
+    assert_eq!(
+        history.ids(),
+        [1, 2, 3],
+        "in the default room, ids unchanged"
+    );
+    assert_eq!(history.messages[0].message.msg, "old 1");
+    // A resume from an old id, a resend of an old message, and the sequence
+    // going on.
+    let (_erin, resumed) = join(server.addr, "erin", Some(1)).await;
+    assert_eq!((resumed.ids(), resumed.reset), (vec![2, 3], false));
+    let (mut bob, _) = join(server.addr, "bob", None).await;
+    bob.say("c-1", "sent again after the upgrade").await;
+    assert_eq!(bob.recv_message().await.message.id, 1);
+    dave.say("d-1", "new").await;
+    assert_eq!(dave.recv_message().await.message.id, 4);
+    server.stop().await;
+    // Starting again finds it where it is now.
+    let again = spawn_server(config).await;
+    let (_frank, history) = join(again.addr, "frank", None).await;
+    assert_eq!(history.ids(), [1, 2, 3, 4]);
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn a_room_is_shared_by_the_instances_whose_clients_are_in_it() {
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let one = spawn_server(on_redis(&redis, &data)).await;
+    let two = spawn_server(on_redis(&redis, &data)).await;
+    let query = |user: &str| format!("user={user}&token=t-{user}&room=rust");
+    let mut alice = try_connect(one.addr, &query("alice"), None)
+        .await
+        .expect("connects");
+    let mut bob = try_connect(two.addr, &query("bob"), None)
+        .await
+        .expect("connects");
+    for client in [&mut alice, &mut bob] {
+        assert!(matches!(client.recv().await, ServerFrame::Welcome { .. }));
+        assert!(matches!(client.recv().await, ServerFrame::History { room, .. } if room == "rust"));
+        assert!(matches!(client.recv().await, ServerFrame::Online { room, .. } if room == "rust"));
+    }
+    // Each instance follows rust for its client; each sees the other's
+    // user in it.
+    let deadline = Instant::now() + support::PATIENCE;
+    let mut seen_by_alice = BTreeSet::new();
+    while !seen_by_alice.contains("bob") {
+        assert!(Instant::now() < deadline, "alice never saw bob in rust");
+        if let ServerFrame::Presence { room, joined, .. } = alice.recv_any().await {
+            assert_eq!(room, "rust");
+            seen_by_alice.extend(joined);
+        }
+    }
+    let send = |n: u32| format!(r#"{{"type":"send","clientId":"c-{n}","msg":"hi","room":"rust"}}"#);
+    alice.send_text(send(1)).await;
+    bob.send_text(send(2)).await;
+    for client in [&mut alice, &mut bob] {
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            if let ServerFrame::Message { room, posted } = client.recv().await {
+                assert_eq!(room, "rust");
+                got.push(posted.message.id);
+            }
+        }
+        assert_eq!(got, [1, 2], "one order on both instances");
+    }
+    // The lobby, on neither instance's list of rooms, has nothing.
+    let (_, lobby) = join(one.addr, "carol", None).await;
+    assert!(lobby.messages.is_empty());
+    one.stop().await;
+    two.stop().await;
+}
