@@ -1,33 +1,40 @@
-//! The chat room's web client.
+//! The chat's web client.
 //!
-//! - `pages/`: the login page and the room, one per route.
-//! - `components/`: the message list, the composer, the connection status.
-//! - [`room_state`]: the room as a pure reducer over the server's frames.
-//! - [`socket`]: the WebSocket and its reconnect loop, as a hook.
+//! - `pages/`: the login page and the chat, one per route.
+//! - `components/`: the sidebar, the message list, the composer, the
+//!   connection status, the online list.
+//! - [`state`]: the chat as a pure reducer over the server's frames, a
+//!   module per concern.
+//! - [`socket`]: the WebSocket and its reconnect loop, as a hook: the only
+//!   place that sends.
 //! - [`session`]: the chosen name and its localStorage persistence.
-//! - [`outbox`]: unconfirmed messages, kept in localStorage.
 
 mod backoff;
 mod components;
-mod outbox;
 mod pages;
 mod random;
-mod room_state;
 mod session;
 mod socket;
+mod state;
 
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use pages::{login::Login, room::Room};
+use pages::{chat::ChatPage, login::Login};
 use session::{Session, SessionHandle};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
+#[derive(Debug, Clone, PartialEq, Eq, Routable)]
 pub enum Route {
     #[at("/login")]
     Login,
+    /// The server's default room.
     #[at("/")]
-    Room,
+    Home,
+    #[at("/r/:room")]
+    Room { room: String },
+    /// A message's permalink: its room, scrolled to it.
+    #[at("/r/:room/m/:id")]
+    Message { room: String, id: u64 },
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -36,8 +43,12 @@ pub enum Route {
 fn switch(route: Route) -> Html {
     match route {
         Route::Login => html! { <Login /> },
-        Route::Room => html! { <Room /> },
-        Route::NotFound => html! { <Redirect<Route> to={Route::Room} /> },
+        Route::Home => html! { <ChatPage /> },
+        Route::Room { room } => html! { <ChatPage room={Some(room)} /> },
+        Route::Message { room, id } => {
+            html! { <ChatPage room={Some(room)} highlight={Some(id)} /> }
+        }
+        Route::NotFound => html! { <Redirect<Route> to={Route::Home} /> },
     }
 }
 

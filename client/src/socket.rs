@@ -1,6 +1,7 @@
-//! The room's WebSocket as a hook: connect, feed server frames to the room
-//! reducer, send what the user writes, reconnect with backoff and resume
-//! after the newest message shown.
+//! The chat's WebSocket as a hook: connect, join the rooms of the list,
+//! feed server frames to the reducer, send what the user writes, reconnect
+//! with backoff and resume each room after the newest message shown. The
+//! only place that sends.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,8 +18,9 @@ use protocol::{ClientFrame, ServerFrame};
 use yew::prelude::*;
 
 use crate::backoff::reconnect_delay_ms;
-use crate::outbox;
-use crate::room_state::{Outgoing, OutgoingStatus, RoomAction, RoomState};
+use crate::state::outbox::{self, Outgoing, OutgoingStatus};
+use crate::state::rooms::{self, Joining};
+use crate::state::{Chat, ChatAction};
 
 /// Close code the server uses when it refuses the requested name.
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
@@ -31,20 +33,22 @@ const DEAD_MS: f64 = 40_000.0;
 /// How often the client checks for silence.
 const LIVENESS_CHECK_MS: u32 = 5_000;
 
-/// The room and what the user can do in it.
+/// The chat and what the user can do in it.
 #[derive(Clone, PartialEq)]
-pub struct RoomHandle {
-    pub state: UseReducerHandle<RoomState>,
-    /// Posts a (validated) message.
-    pub post: Callback<String>,
+pub struct ChatHandle {
+    pub state: UseReducerHandle<Chat>,
+    /// Posts a (validated) message to a room: (room, text).
+    pub post: Callback<(String, String)>,
     /// Sends a failed message again, by client id.
     pub retry: Callback<String>,
     /// Gives up on a failed message, by client id.
     pub discard: Callback<String>,
-    /// Asks for the page of messages before the oldest shown.
-    pub load_older: Callback<()>,
-    /// Tells the others the user is typing (sent at most every few seconds).
-    pub typing: Callback<()>,
+    /// Asks for the page of messages before the oldest shown in a room.
+    pub load_older: Callback<String>,
+    /// Tells a room the user is typing (sent at most every few seconds).
+    pub typing: Callback<String>,
+    /// Leaves a room: off the list, and the others see the user go.
+    pub leave: Callback<String>,
     /// Reconnects at once instead of waiting out the backoff.
     pub reconnect_now: Callback<()>,
 }
@@ -106,33 +110,57 @@ fn send(outbound: &Outbound, frame: &ClientFrame) {
     }
 }
 
-fn send_outgoing(outbound: &Outbound, outgoing: &Outgoing) {
+fn send_outgoing(outbound: &Outbound, room: &str, outgoing: &Outgoing) {
     let frame = ClientFrame::Send {
         client_id: outgoing.client_id.clone(),
         msg: outgoing.msg.clone(),
-        room: None,
+        room: Some(room.to_owned()),
     };
     send(outbound, &frame);
 }
 
-/// The room for `user`. The socket lives as long as the calling component
-/// (or until `user` changes); dropping it closes the connection.
+/// Where the next connection starts: the room its URL names (the room on
+/// screen, else the first of the list; none for the server's default), and
+/// the newest message shown there.
+type Start = Rc<RefCell<(Option<String>, Option<u64>)>>;
+
+/// Whether `room` is joined on the current connection.
+fn joined(state: &Chat, room: &str) -> bool {
+    state.online()
+        && state
+            .room(room)
+            .is_some_and(|room| room.joining == Joining::Joined)
+}
+
+/// The chat for `user`: one socket for every room, the only place that
+/// sends. It lives as long as the calling component (or until `user`
+/// changes); dropping it closes the connection.
 #[hook]
-pub fn use_room(user: &str) -> RoomHandle {
+pub fn use_chat(user: &str) -> ChatHandle {
     let state = use_reducer({
         let user = user.to_owned();
-        move || RoomState::new(outbox::load(&user))
+        move || Chat::new(rooms::load(&user), rooms::load_home(), outbox::load(&user))
     });
     let outbound: Outbound = use_mut_ref(|| None);
     let wake: Rc<RefCell<Option<UnboundedSender<Wake>>>> = use_mut_ref(|| None);
-    // Read by the socket task at each (re)connection, to resume after it.
-    let newest = use_mut_ref(|| None::<u64>);
-    *newest.borrow_mut() = state.newest_id();
+    let start: Start = use_mut_ref(Default::default);
+    {
+        let room = state
+            .current_room()
+            .or_else(|| state.rooms.first())
+            .map(|room| (room.name.clone(), room.messages.newest_id()));
+        *start.borrow_mut() = match room {
+            Some((name, newest)) => (Some(name), newest),
+            None => (None, None),
+        };
+    }
+    // Messages sent on this connection: each goes out once per connection.
+    let sent: Rc<RefCell<Vec<String>>> = use_mut_ref(Vec::new);
 
     use_effect_with(user.to_owned(), {
         let dispatcher = state.dispatcher();
         let outbound = outbound.clone();
-        let newest = newest.clone();
+        let start = start.clone();
         let wake = wake.clone();
         move |user| {
             let (sender, receiver) = mpsc::unbounded();
@@ -144,7 +172,7 @@ pub fn use_room(user: &str) -> RoomHandle {
                 user: user.clone(),
                 token: crate::session::browser_token(),
             };
-            let (task, abort) = abortable(run(url, newest, dispatcher, receiver, wakes));
+            let (task, abort) = abortable(run(url, start, dispatcher, receiver, wakes));
             wasm_bindgen_futures::spawn_local(task.map(|_| ()));
             move || {
                 abort.abort();
@@ -152,17 +180,55 @@ pub fn use_room(user: &str) -> RoomHandle {
             }
         }
     });
+    let names: Vec<String> = state.rooms.iter().map(|room| room.name.clone()).collect();
+    use_effect_with((user.to_owned(), names), |(user, names)| {
+        rooms::save(user, names)
+    });
+    use_effect_with(state.home.clone(), |home| {
+        if let Some(home) = home {
+            rooms::save_home(home);
+        }
+    });
     use_effect_with((user.to_owned(), state.outbox.clone()), |(user, outbox)| {
         outbox::save(user, outbox)
     });
-    // Every (re)connection sends what is still unconfirmed, oldest first.
-    use_effect_with(state.online(), {
+    // Rooms to join on this connection go out, with where each resumes;
+    // then what is unconfirmed in the rooms joined, oldest first.
+    let joining: Vec<(String, Joining)> = state
+        .rooms
+        .iter()
+        .map(|room| (room.name.clone(), room.joining))
+        .collect();
+    use_effect_with((state.online(), joining), {
         let state = state.clone();
         let outbound = outbound.clone();
-        move |online| {
-            if *online {
-                for outgoing in state.outbox.iter().filter(|o| o.status.resend_on_connect()) {
-                    send_outgoing(&outbound, outgoing);
+        let sent = sent.clone();
+        move |(online, _)| {
+            if !*online {
+                sent.borrow_mut().clear();
+                return;
+            }
+            for room in state
+                .rooms
+                .iter()
+                .filter(|room| room.joining == Joining::Wanted)
+            {
+                let frame = ClientFrame::Join {
+                    room: room.name.clone(),
+                    after: room.messages.newest_id(),
+                };
+                send(&outbound, &frame);
+                state.dispatch(ChatAction::JoinSent {
+                    room: room.name.clone(),
+                });
+            }
+            for outgoing in state.outbox.iter().filter(|o| o.status.resend_on_connect()) {
+                let Some(room) = state.room_of(outgoing) else {
+                    continue;
+                };
+                if joined(&state, room) && !sent.borrow().contains(&outgoing.client_id) {
+                    send_outgoing(&outbound, room, outgoing);
+                    sent.borrow_mut().push(outgoing.client_id.clone());
                 }
             }
         }
@@ -171,7 +237,7 @@ pub fn use_room(user: &str) -> RoomHandle {
         let dispatcher = state.dispatcher();
         move |()| {
             let ticker = Interval::new(1_000, move || {
-                dispatcher.dispatch(RoomAction::Tick {
+                dispatcher.dispatch(ChatAction::Tick {
                     now: js_sys::Date::now(),
                 })
             });
@@ -184,19 +250,22 @@ pub fn use_room(user: &str) -> RoomHandle {
         let state = state.clone();
         let outbound = outbound.clone();
         let last_typing = last_typing.clone();
-        Callback::from(move |msg: String| {
+        let sent = sent.clone();
+        Callback::from(move |(room, msg): (String, String)| {
             let outgoing = Outgoing {
+                room,
                 client_id: new_client_id(),
                 msg,
                 since: js_sys::Date::now(),
                 status: OutgoingStatus::Pending,
             };
-            if state.online() {
-                send_outgoing(&outbound, &outgoing);
+            if joined(&state, &outgoing.room) {
+                send_outgoing(&outbound, &outgoing.room, &outgoing);
+                sent.borrow_mut().push(outgoing.client_id.clone());
             }
             // A post ends a typing spell: typing again is news at once.
             *last_typing.borrow_mut() = 0.0;
-            state.dispatch(RoomAction::Post(outgoing));
+            state.dispatch(ChatAction::Post(outgoing));
         })
     };
     let retry = {
@@ -204,10 +273,12 @@ pub fn use_room(user: &str) -> RoomHandle {
         let outbound = outbound.clone();
         Callback::from(move |client_id: String| {
             let outgoing = state.outbox.iter().find(|o| o.client_id == client_id);
-            if let (true, Some(outgoing)) = (state.online(), outgoing) {
-                send_outgoing(&outbound, outgoing);
+            if let Some(outgoing) = outgoing {
+                if let Some(room) = state.room_of(outgoing).filter(|room| joined(&state, room)) {
+                    send_outgoing(&outbound, room, outgoing);
+                }
             }
-            state.dispatch(RoomAction::Retry {
+            state.dispatch(ChatAction::Retry {
                 client_id,
                 now: js_sys::Date::now(),
             });
@@ -215,33 +286,46 @@ pub fn use_room(user: &str) -> RoomHandle {
     };
     let discard = {
         let state = state.clone();
-        Callback::from(move |client_id: String| state.dispatch(RoomAction::Discard { client_id }))
+        Callback::from(move |client_id: String| state.dispatch(ChatAction::Discard { client_id }))
     };
     let load_older = {
         let state = state.clone();
         let outbound = outbound.clone();
-        Callback::from(move |()| {
-            let idle = state.online() && state.has_older && !state.loading_older;
-            if let (true, Some(before)) = (idle, state.oldest_id()) {
-                state.dispatch(RoomAction::LoadingOlder);
+        Callback::from(move |room: String| {
+            let Some(messages) = state.room(&room).map(|room| &room.messages) else {
+                return;
+            };
+            let idle = joined(&state, &room) && messages.has_older && !messages.loading_older;
+            if let (true, Some(before)) = (idle, messages.oldest_id()) {
                 let frame = ClientFrame::LoadOlder {
                     before,
                     limit: OLDER_PAGE,
-                    room: None,
+                    room: Some(room.clone()),
                 };
+                state.dispatch(ChatAction::LoadingOlder { room });
                 send(&outbound, &frame);
             }
         })
     };
     let typing = {
         let state = state.clone();
-        Callback::from(move |()| {
+        let outbound = outbound.clone();
+        Callback::from(move |room: String| {
             let now = js_sys::Date::now();
             let quiet = protocol::TYPING_INTERVAL_MS as f64;
-            if state.online() && now - *last_typing.borrow() >= quiet {
+            if joined(&state, &room) && now - *last_typing.borrow() >= quiet {
                 *last_typing.borrow_mut() = now;
-                send(&outbound, &ClientFrame::Typing { room: None });
+                send(&outbound, &ClientFrame::Typing { room: Some(room) });
             }
+        })
+    };
+    let leave = {
+        let state = state.clone();
+        Callback::from(move |room: String| {
+            if joined(&state, &room) {
+                send(&outbound, &ClientFrame::Leave { room: room.clone() });
+            }
+            state.dispatch(ChatAction::Leave { room });
         })
     };
     let reconnect_now = Callback::from(move |()| {
@@ -249,13 +333,14 @@ pub fn use_room(user: &str) -> RoomHandle {
             let _ = wake.unbounded_send(Wake::Now);
         }
     });
-    RoomHandle {
+    ChatHandle {
         state,
         post,
         retry,
         discard,
         load_older,
         typing,
+        leave,
         reconnect_now,
     }
 }
@@ -267,10 +352,10 @@ struct SocketUrl {
 }
 
 impl SocketUrl {
-    /// `ws(s)://<this host>/ws?user=<name>&token=<token>[&after=<id>]`: the
-    /// same build works behind `trunk serve`'s proxy and when served by the
-    /// server, over http or https.
-    fn resuming_after(&self, after: Option<u64>) -> String {
+    /// `ws(s)://<this host>/ws?user=<name>&token=<token>[&room=<room>][&after=<id>]`:
+    /// the same build works behind `trunk serve`'s proxy and when served by
+    /// the server, over http or https.
+    fn starting(&self, room: Option<&str>, after: Option<u64>) -> String {
         let location = gloo::utils::window().location();
         let scheme = match location.protocol().as_deref() {
             Ok("https:") => "wss",
@@ -279,11 +364,15 @@ impl SocketUrl {
         let host = location.host().unwrap_or_default();
         let user = String::from(js_sys::encode_uri_component(&self.user));
         let token = String::from(js_sys::encode_uri_component(&self.token));
-        let base = format!("{scheme}://{host}/ws?user={user}&token={token}");
-        match after {
-            Some(after) => format!("{base}&after={after}"),
-            None => base,
+        let mut url = format!("{scheme}://{host}/ws?user={user}&token={token}");
+        if let Some(room) = room {
+            url.push_str("&room=");
+            url.push_str(&String::from(js_sys::encode_uri_component(room)));
+            if let Some(after) = after {
+                url.push_str(&format!("&after={after}"));
+            }
         }
+        url
     }
 }
 
@@ -308,17 +397,18 @@ enum Ended {
 
 async fn run(
     url: SocketUrl,
-    newest: Rc<RefCell<Option<u64>>>,
-    room: UseReducerDispatcher<RoomState>,
+    start: Start,
+    room: UseReducerDispatcher<Chat>,
     mut outbound: UnboundedReceiver<String>,
     mut wakes: UnboundedReceiver<Wake>,
 ) {
     let mut attempt = 0;
     loop {
-        room.dispatch(RoomAction::Connecting);
-        let url = url.resuming_after(*newest.borrow());
+        let (first, after) = start.borrow().clone();
+        let url = url.starting(first.as_deref(), after);
+        room.dispatch(ChatAction::Connecting { room: first });
         let delay = match connect_once(&url, &room, &mut outbound, &mut wakes).await {
-            Ended::Refused(reason) => return room.dispatch(RoomAction::Refused(reason)),
+            Ended::Refused(reason) => return room.dispatch(ChatAction::Refused(reason)),
             Ended::Abandoned => return,
             // Nobody sees the page: wait until it is shown again.
             Ended::Hidden => None,
@@ -333,7 +423,7 @@ async fn run(
         };
         let now = js_sys::Date::now();
         let retry_at = delay.map(|delay| now + f64::from(delay));
-        room.dispatch(RoomAction::Closed { retry_at, now });
+        room.dispatch(ChatAction::Closed { retry_at, now });
         if !wait_to_retry(delay, &mut wakes).await {
             return;
         }
@@ -365,7 +455,7 @@ async fn wait_to_retry(delay: Option<u32>, wakes: &mut UnboundedReceiver<Wake>) 
 /// One connection, from `open` to `close`, handling all four socket events.
 async fn connect_once(
     url: &str,
-    room: &UseReducerDispatcher<RoomState>,
+    room: &UseReducerDispatcher<Chat>,
     outbound: &mut UnboundedReceiver<String>,
     wakes: &mut UnboundedReceiver<Wake>,
 ) -> Ended {
@@ -398,11 +488,7 @@ async fn connect_once(
                     Ok(frame) => {
                         last_heard = js_sys::Date::now();
                         welcomed |= matches!(frame, ServerFrame::Welcome { .. });
-                        let action = match frame {
-                            ServerFrame::Typing { user, .. } => RoomAction::Typing { user, now: last_heard },
-                            frame => RoomAction::Frame(frame),
-                        };
-                        room.dispatch(action);
+                        room.dispatch(ChatAction::Frame { frame, now: last_heard });
                     }
                     Err(error) => {
                         gloo::console::warn!(format!("skipped an unreadable frame: {error}"));

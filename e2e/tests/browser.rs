@@ -706,7 +706,8 @@ fn seed(db: &Path, count: usize) {
             user: "earlier".into(),
             msg: format!("old message {n}"),
             client_id: format!("seed-{n}"),
-            date_time: 1_764_000_000_000,
+            // Today, an hour ago: a room of today's messages.
+            date_time: now_ms() as i64 - 3_600_000,
         })
         .collect();
     store.append(&batch).expect("seed the history");

@@ -8,6 +8,13 @@
 //!
 //! `idle`: opens N connections and reports the server's RSS per connection.
 //!
+//! Rooms (this project's server only): with `--rooms K`, client `i` is in
+//! room `r<i mod K>` (`&room=` in its URL), its messages say which
+//! (`"msg":"t=<µs>,k=<room>"`), a delivery from another room counts as a
+//! leak, and each message is expected by the clients of its room alone.
+//! With `--rooms-each M` (idle), every connection also joins M - 1 more
+//! rooms (`join` frames), for the memory a room costs a connection.
+//!
 //! It speaks the project's protocol (`send` frames; `message` frames back).
 //! The peers simply broadcast every frame they get, so the same `send` frame
 //! comes back from them: both carry the `msg` this tool reads.
@@ -65,6 +72,9 @@ struct Common {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Spread the clients over this many rooms (0: the URL names none).
+    #[arg(long, default_value_t = 0)]
+    rooms: usize,
     /// Count a client as connected only once the server's `history` frame
     /// arrives: this project's server sends it when the client is in the
     /// room (with several instances, after its name was claimed in Redis);
@@ -98,6 +108,10 @@ struct IdleArgs {
     /// Seconds to hold the connections before measuring.
     #[arg(long, default_value_t = 2.0)]
     settle: f64,
+    /// Rooms each connection is in: the URL's, and `join`s for the rest
+    /// (`x1`..), shared by every connection.
+    #[arg(long, default_value_t = 1)]
+    rooms_each: usize,
 }
 
 type Socket = WebSocketStream<TcpStream>;
@@ -115,6 +129,8 @@ struct Report {
     expected: u64,
     received: u64,
     loss: i64,
+    /// Deliveries of a message from a room the client is not in.
+    leaks: u64,
     errors: u64,
     deliveries_per_s: f64,
     p50_ms: f64,
@@ -162,8 +178,8 @@ fn print_report(r: &Report) {
         );
         println!("sent                 {}", r.sent);
         println!(
-            "deliveries           {} of {} expected (loss {})",
-            r.received, r.expected, r.loss
+            "deliveries           {} of {} expected (loss {}, from other rooms {})",
+            r.received, r.expected, r.loss, r.leaks
         );
         println!("error frames         {}", r.errors);
         println!("deliveries/s         {:.0}", r.deliveries_per_s);
@@ -196,8 +212,16 @@ fn process_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn connect(url: &str, name: &str, await_history: bool) -> Result<Socket, String> {
-    let full = format!("{url}?user={name}");
+async fn connect(
+    url: &str,
+    name: &str,
+    room: Option<usize>,
+    await_history: bool,
+) -> Result<Socket, String> {
+    let full = match room {
+        Some(room) => format!("{url}?user={name}&room=r{room}"),
+        None => format!("{url}?user={name}"),
+    };
     let uri: Uri = full.parse().map_err(|e| format!("{full}: {e}"))?;
     let host = uri.host().ok_or("no host in the URL")?.to_owned();
     let port = uri.port_u16().unwrap_or(80);
@@ -224,22 +248,29 @@ async fn connect(url: &str, name: &str, await_history: bool) -> Result<Socket, S
     Ok(socket)
 }
 
-/// Opens `common.clients` connections, `connect_concurrency` at a time.
-async fn connect_all(common: &Common) -> (Vec<Socket>, usize) {
+/// The room of client `i`, if the clients are spread over rooms.
+fn room_of(common: &Common, i: usize) -> Option<usize> {
+    (common.rooms > 0).then(|| i % common.rooms)
+}
+
+/// Opens `common.clients` connections, `connect_concurrency` at a time;
+/// each comes with its client's index.
+async fn connect_all(common: &Common) -> (Vec<(usize, Socket)>, usize) {
     let names = (0..common.clients).map(|i| (i, format!("{}{i}", common.name_prefix)));
-    let results: Vec<Result<Socket, String>> = stream::iter(names)
+    let results: Vec<(usize, Result<Socket, String>)> = stream::iter(names)
         .map(|(i, name)| async move {
             let url = &common.url[i % common.url.len().max(1)];
-            connect(url, &name, common.await_history).await
+            let room = room_of(common, i);
+            (i, connect(url, &name, room, common.await_history).await)
         })
         .buffer_unordered(common.connect_concurrency.max(1))
         .collect()
         .await;
     let mut sockets = Vec::new();
     let mut failed = 0;
-    for result in results {
+    for (i, result) in results {
         match result {
-            Ok(socket) => sockets.push(socket),
+            Ok(socket) => sockets.push((i, socket)),
             Err(error) => {
                 if failed == 0 {
                     eprintln!("loadgen: a connection failed: {error}");
@@ -254,7 +285,20 @@ async fn connect_all(common: &Common) -> (Vec<Socket>, usize) {
 async fn idle(args: IdleArgs) -> Report {
     let common = &args.common;
     let before = rss_kib(&common.pid);
-    let (sockets, failed) = connect_all(common).await;
+    let (mut sockets, mut failed) = connect_all(common).await;
+    if args.rooms_each > 1 {
+        let joined: Vec<Option<(usize, Socket)>> = stream::iter(sockets)
+            .map(|(i, socket)| async move {
+                join_rooms(socket, args.rooms_each - 1)
+                    .await
+                    .map(|s| (i, s))
+            })
+            .buffer_unordered(common.connect_concurrency.max(1))
+            .collect()
+            .await;
+        failed += joined.iter().filter(|joined| joined.is_none()).count();
+        sockets = joined.into_iter().flatten().collect();
+    }
     tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
     let connected = rss_kib(&common.pid);
     let per = match (before, connected) {
@@ -278,6 +322,35 @@ async fn idle(args: IdleArgs) -> Report {
     report
 }
 
+/// Joins rooms `x1`..`x<count>` on `socket`, each once its history came;
+/// a join refused for the rate limit is sent again after the wait it says.
+async fn join_rooms(mut socket: Socket, count: usize) -> Option<Socket> {
+    let mut room = 1;
+    while room <= count {
+        let join = format!(r#"{{"type":"join","room":"x{room}"}}"#);
+        socket.send(Message::text(join)).await.ok()?;
+        loop {
+            match socket.next().await? {
+                Ok(Message::Text(text)) if text.starts_with(r#"{"type":"history""#) => {
+                    room += 1;
+                    break;
+                }
+                Ok(Message::Text(text)) if text.starts_with(r#"{"type":"error""#) => {
+                    let wait: u64 = text
+                        .split_once(r#""retryAfterMs":"#)
+                        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+                        .and_then(|digits| digits.parse().ok())?;
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+    Some(socket)
+}
+
 /// The send time carried by a delivered message, if `text` is one.
 ///
 /// A substring search, not a JSON parse: at a million deliveries per second
@@ -297,7 +370,16 @@ fn send_time(text: &str, shared: &Shared) -> Option<u64> {
     }
     let start = text.find(MARK)? + MARK.len();
     let digits = &text[start..];
-    let end = digits.find('"')?;
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
+    digits[..end].parse().ok()
+}
+
+/// The room a delivered message says it was sent to (`,k=<room>`), if any.
+fn sent_room(text: &str) -> Option<usize> {
+    const MARK: &str = ",k=";
+    let start = text.find(MARK)? + MARK.len();
+    let digits = &text[start..];
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
     digits[..end].parse().ok()
 }
 
@@ -319,6 +401,9 @@ struct Shared {
     start: Instant,
     received: AtomicU64,
     sent: AtomicU64,
+    /// Deliveries owed: each message once per client in its room.
+    expected: AtomicU64,
+    leaks: AtomicU64,
     errors: AtomicU64,
     /// µs since start of the last delivery.
     last_delivery_us: AtomicU64,
@@ -336,6 +421,8 @@ struct SendPlan {
     first: Duration,
     period: Duration,
     until: Duration,
+    /// Clients in the sender's room, who each get its messages.
+    audience: u64,
 }
 
 async fn chat(args: ChatArgs) -> Report {
@@ -345,10 +432,17 @@ async fn chat(args: ChatArgs) -> Report {
     let connected_rss = rss_kib(&common.pid);
     let connected = sockets.len();
     let senders = args.senders.min(connected);
+    // How many clients each room has (one room when they are not spread).
+    let mut members = vec![0u64; common.rooms.max(1)];
+    for (i, _) in &sockets {
+        members[room_of(common, *i).unwrap_or(0)] += 1;
+    }
     let shared = Arc::new(Shared {
         start: Instant::now(),
         received: AtomicU64::new(0),
         sent: AtomicU64::new(0),
+        expected: AtomicU64::new(0),
+        leaks: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         last_delivery_us: AtomicU64::new(0),
         senders_done: AtomicU64::new(0),
@@ -359,16 +453,19 @@ async fn chat(args: ChatArgs) -> Report {
     let until = lead + Duration::from_secs_f64(args.duration);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::with_capacity(connected);
-    for (i, socket) in sockets.into_iter().enumerate() {
-        let plan = (i < senders).then(|| SendPlan {
-            first: lead + period.mul_f64(i as f64 / senders as f64),
+    for (n, (i, socket)) in sockets.into_iter().enumerate() {
+        let room = room_of(common, i);
+        let plan = (n < senders).then(|| SendPlan {
+            first: lead + period.mul_f64(n as f64 / senders as f64),
             period,
             until,
+            audience: members[room.unwrap_or(0)],
         });
         let client_id_prefix = format!("{}{i}", common.name_prefix);
         tasks.push(tokio::spawn(client(
             socket,
             plan,
+            room,
             client_id_prefix,
             Arc::clone(&shared),
             stopped.clone(),
@@ -382,7 +479,7 @@ async fn chat(args: ChatArgs) -> Report {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let sent = shared.sent.load(Ordering::Relaxed);
-    let expected = sent * connected as u64;
+    let expected = shared.expected.load(Ordering::Relaxed);
     let drain_until = Instant::now() + Duration::from_secs_f64(args.drain);
     while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -410,6 +507,7 @@ async fn chat(args: ChatArgs) -> Report {
         expected,
         received,
         loss: expected as i64 - received as i64,
+        leaks: shared.leaks.load(Ordering::Relaxed),
         errors: shared.errors.load(Ordering::Relaxed),
         deliveries_per_s: if window_us > 0.0 {
             received as f64 / (window_us / 1e6)
@@ -448,6 +546,7 @@ impl Drop for SenderEnd {
 async fn client(
     socket: Socket,
     plan: Option<SendPlan>,
+    room: Option<usize>,
     client_id_prefix: String,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
@@ -477,6 +576,10 @@ async fn client(
             frame = source.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     let Some(sent_us) = send_time(&text, &shared) else { continue };
+                    if room.is_some() && sent_room(&text) != room {
+                        shared.leaks.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     let now = shared.micros();
                     latency.saturating_record(now.saturating_sub(sent_us));
                     shared.received.fetch_add(1, Ordering::Relaxed);
@@ -491,8 +594,9 @@ async fn client(
                     ended.report();
                     continue;
                 }
+                let room_mark = room.map(|room| format!(",k={room}")).unwrap_or_default();
                 let frame = format!(
-                    r#"{{"type":"send","clientId":"{client_id_prefix}-{seq}","msg":"t={}"}}"#,
+                    r#"{{"type":"send","clientId":"{client_id_prefix}-{seq}","msg":"t={}{room_mark}"}}"#,
                     shared.micros()
                 );
                 seq += 1;
@@ -500,6 +604,8 @@ async fn client(
                     break;
                 }
                 shared.sent.fetch_add(1, Ordering::Relaxed);
+                let audience = plan.as_ref().map_or(0, |plan| plan.audience);
+                shared.expected.fetch_add(audience, Ordering::Relaxed);
             }
         }
     }

@@ -572,6 +572,14 @@ impl ClientFrame {
         }
     }
 
+    /// The `clientId` of a `send`.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Send { client_id, .. } => Some(client_id),
+            _ => None,
+        }
+    }
+
     /// The room the frame names, if it names one.
     pub fn room(&self) -> Option<&str> {
         match self {

@@ -1,7 +1,9 @@
-//! The list of messages: keyed by id, kept at the newest message while the
-//! reader is at the bottom (and whenever they send), left alone while they
-//! read older ones, with a count of what arrived meanwhile; older history
-//! loads when they reach the top.
+//! The list of a room's messages: keyed by id, kept at the newest message
+//! while the reader is at the bottom (and whenever they send), left alone
+//! while they read older ones, with a count of what arrived meanwhile;
+//! older history loads when they reach the top. Days are separated, the
+//! unread part is marked with a line, and a permalink's message is
+//! scrolled to and highlighted (older pages load until it is there).
 
 use std::rc::Rc;
 
@@ -9,18 +11,29 @@ use wasm_bindgen::JsValue;
 use web_sys::Element;
 use yew::prelude::*;
 
-use crate::room_state::{Entry, Outgoing, OutgoingStatus, PresenceNotice};
+use yew_router::prelude::*;
+
+use crate::state::messages::Entry;
+use crate::state::outbox::{Outgoing, OutgoingStatus};
+use crate::state::people::PresenceNotice;
+use crate::Route;
 
 /// How close to an edge (in pixels) still counts as being at it.
 const EDGE_SLACK_PX: i32 = 48;
 
 #[derive(Properties, PartialEq)]
 pub struct MessageListProps {
+    /// The room's name, for permalinks.
+    pub room: String,
     pub entries: Rc<Vec<Rc<Entry>>>,
     pub outbox: Rc<Vec<Outgoing>>,
     pub presence_notices: Rc<Vec<PresenceNotice>>,
     pub has_older: bool,
     pub loading_older: bool,
+    /// The first message that was unread when the room was opened.
+    pub new_since: Option<u64>,
+    /// The message of the permalink being shown.
+    pub highlight: Option<u64>,
     pub on_load_older: Callback<()>,
     pub on_retry: Callback<String>,
     pub on_discard: Callback<String>,
@@ -95,6 +108,45 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             },
         );
     }
+    // A permalink: the message in view and highlighted, once there; until
+    // then, older pages.
+    let found = props.highlight.filter(|id| {
+        props
+            .entries
+            .binary_search_by_key(id, |e| e.message.id)
+            .is_ok()
+    });
+    {
+        let list = list.clone();
+        let at_bottom = at_bottom.clone();
+        let wants_older = props.highlight.is_some()
+            && found.is_none()
+            && props.has_older
+            && !props.loading_older
+            && props.highlight < oldest;
+        let on_load_older = props.on_load_older.clone();
+        use_effect_with(
+            (props.highlight, found, wants_older),
+            move |&(_, found, wants_older)| {
+                if wants_older {
+                    on_load_older.emit(());
+                }
+                let Some(id) = found else {
+                    return;
+                };
+                let selector = format!(".message[data-id=\"{id}\"]");
+                if let Some(item) = list
+                    .cast::<Element>()
+                    .and_then(|el| el.query_selector(&selector).ok().flatten())
+                {
+                    let options = web_sys::ScrollIntoViewOptions::new();
+                    options.set_block(web_sys::ScrollLogicalPosition::Center);
+                    item.scroll_into_view_with_scroll_into_view_options(&options);
+                    *at_bottom.borrow_mut() = false;
+                }
+            },
+        );
+    }
     let jump = {
         let list = list.clone();
         let at_bottom = at_bottom.clone();
@@ -152,9 +204,14 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             .filter(|notice| notice.after_id.is_some_and(|id| ids.contains(&id)))
             .cloned()
             .collect();
+        let marks = Marks {
+            new_since: props.new_since.filter(|id| ids.contains(id)),
+            highlight: props.highlight.filter(|id| ids.contains(id)),
+        };
         items.push(html! {
             <MessageChunk key={format!("chunk-{}", ids.start() / CHUNK_IDS)}
-                before={before.clone()} entries={chunk.to_vec()} {notices} />
+                room={props.room.clone()} before={before.clone()} entries={chunk.to_vec()}
+                {notices} {marks} />
         });
         before = chunk.last().cloned();
     }
@@ -200,15 +257,28 @@ fn notice_item(notice: &PresenceNotice) -> Html {
 /// Messages with ids from one multiple of this to the next share a chunk.
 const CHUNK_IDS: u64 = 100;
 
+/// Where the lines and the highlight go in a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Marks {
+    /// The first unread message, if in the chunk: the "new messages" line
+    /// goes before it.
+    new_since: Option<u64>,
+    /// The permalink's message, if in the chunk.
+    highlight: Option<u64>,
+}
+
 #[derive(Properties)]
 struct MessageChunkProps {
+    room: String,
     /// The message shown just before the chunk, if any: the first of the
-    /// chunk continues its group when it has the same author.
+    /// chunk continues its group when it has the same author, and starts a
+    /// day when it is of another day.
     before: Option<Rc<Entry>>,
     /// Consecutive messages, oldest first.
     entries: Vec<Rc<Entry>>,
     /// The join/leave notices that happened after one of them.
     notices: Vec<PresenceNotice>,
+    marks: Marks,
 }
 
 /// The same messages (by pointer: entries are never changed in place) and
@@ -227,6 +297,8 @@ impl PartialEq for MessageChunkProps {
                 .zip(&other.entries)
                 .all(|(a, b)| Rc::ptr_eq(a, b))
             && self.notices == other.notices
+            && self.marks == other.marks
+            && self.room == other.room
     }
 }
 
@@ -234,15 +306,24 @@ impl PartialEq for MessageChunkProps {
 #[component]
 fn MessageChunk(props: &MessageChunkProps) -> Html {
     let previous = std::iter::once(props.before.as_ref()).chain(props.entries.iter().map(Some));
+    let now = js_sys::Date::now();
+    let marks = props.marks;
     props
         .entries
         .iter()
         .zip(previous)
         .flat_map(|(entry, previous)| {
             let id = entry.message.id;
-            let continued = previous.is_some_and(|previous| continues(previous, entry));
+            let at = entry.message.date_time as f64;
+            let day = Day::of(at);
+            let new_day = previous.is_none_or(|p| Day::of(p.message.date_time as f64) != day);
+            let continued = !new_day && previous.is_some_and(|previous| continues(previous, entry));
+            let day = new_day.then(|| day.label(at, now));
+            let starts_unread = marks.new_since == Some(id);
+            let highlighted = marks.highlight == Some(id);
             std::iter::once(html! {
-                <MessageItem key={id} entry={Rc::clone(entry)} {continued} />
+                <MessageItem key={id} room={props.room.clone()} entry={Rc::clone(entry)}
+                    {continued} {highlighted} {day} {starts_unread} />
             })
             .chain(
                 props
@@ -265,11 +346,49 @@ fn continues(previous: &Entry, entry: &Entry) -> bool {
         && entry.message.date_time - previous.message.date_time < GROUP_GAP_MS
 }
 
+/// A calendar day in the reader's time zone: `Sat Nov 28 2026`, equal for
+/// two times of one local day.
+#[derive(Debug, Clone, PartialEq)]
+struct Day(String);
+
+const DAY_MS: f64 = 24.0 * 3_600_000.0;
+
+impl Day {
+    fn of(millis: f64) -> Self {
+        Self(String::from(
+            js_sys::Date::new(&JsValue::from_f64(millis)).to_date_string(),
+        ))
+    }
+
+    /// "Today", "Yesterday", or the date as the reader's locale writes it;
+    /// `at` is a time of the day, `now` the reader's clock.
+    fn label(&self, at: f64, now: f64) -> String {
+        if *self == Day::of(now) {
+            return "Today".to_owned();
+        }
+        // A day ago is yesterday, whatever the hour (but for a change of
+        // daylight saving time at midnight).
+        if *self == Day::of(now - DAY_MS) {
+            return "Yesterday".to_owned();
+        }
+        let date = js_sys::Date::new(&JsValue::from_f64(at));
+        String::from(date.to_locale_date_string("default", &date_style()))
+    }
+}
+
 #[derive(Properties, PartialEq)]
 struct MessageItemProps {
+    room: String,
     entry: Rc<Entry>,
     /// Same author as the message before: the name is not shown again.
     continued: bool,
+    /// The message of the permalink being shown.
+    highlighted: bool,
+    /// The first message of a day: the day's name goes above it ("Today").
+    day: Option<String>,
+    /// The first message unread when the room was opened: the "new
+    /// messages" line goes above it.
+    starts_unread: bool,
 }
 
 /// One posted message. Its props compare by pointer first, so appending to
@@ -282,14 +401,29 @@ fn MessageItem(props: &MessageItemProps) -> Html {
     let time = String::from(date.to_locale_time_string_with_options("default", &short_time()));
     let iso = String::from(date.to_iso_string());
     let full = String::from(date.to_locale_string("default", &JsValue::UNDEFINED));
+    let permalink = Route::Message {
+        room: props.room.clone(),
+        id: message.id,
+    };
     html! {
         <li class="message"
             data-id={message.id.to_string()}
             data-status={own.then_some("sent")}
-            data-continued={props.continued.then_some("true")}>
+            data-continued={props.continued.then_some("true")}
+            data-highlighted={props.highlighted.then_some("true")}>
+            // Inside the item, not items of their own: the list holds
+            // messages only, and one message is one item.
+            if let Some(day) = &props.day {
+                <div class="day">{ day }</div>
+            }
+            if props.starts_unread {
+                <div class="unread-line">{ "New messages" }</div>
+            }
             <div class="meta">
                 <span class="author">{ &message.user }</span>
-                <time datetime={iso} title={full}>{ time }</time>
+                <Link<Route> to={permalink} classes="permalink">
+                    <time datetime={iso} title={full}>{ time }</time>
+                </Link<Route>>
             </div>
             <p class="text">{ &message.msg }</p>
         </li>
@@ -339,8 +473,17 @@ fn OutgoingItem(props: &OutgoingItemProps) -> Html {
 
 /// `{ timeStyle: "short" }`: hours and minutes, as the locale writes them.
 fn short_time() -> JsValue {
+    style_option("timeStyle", "short")
+}
+
+/// `{ dateStyle: "long" }`: the date, as the locale writes it.
+fn date_style() -> JsValue {
+    style_option("dateStyle", "long")
+}
+
+fn style_option(name: &str, value: &str) -> JsValue {
     let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+    let _ = js_sys::Reflect::set(&options, &name.into(), &value.into());
     options.into()
 }
 

@@ -1,4 +1,5 @@
 pub mod composer;
 pub mod message_list;
 pub mod people;
+pub mod sidebar;
 pub mod status;

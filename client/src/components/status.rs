@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::room_state::Connection;
+use crate::state::Connection;
 
 #[derive(Properties, PartialEq)]
 pub struct StatusProps {

@@ -1,4 +1,4 @@
-//! `/login`: choose a name.
+//! `/login` (and any room's address before a name is chosen): choose a name.
 
 use protocol::{validate_username, USERNAME_MAX_CHARS};
 use web_sys::HtmlInputElement;
@@ -12,6 +12,7 @@ use crate::Route;
 pub fn Login() -> Html {
     let session = use_context::<SessionHandle>().expect("the app provides a session");
     let navigator = use_navigator().expect("the app provides a router");
+    let on_login_page = use_route::<Route>() == Some(Route::Login);
     let name = use_state(|| {
         session
             .user
@@ -46,7 +47,10 @@ pub fn Login() -> Html {
                 .map_or_else(|| (*name).clone(), |field| field.value());
             if let Ok(user) = validate_username(&typed) {
                 session.dispatch(SessionAction::Login(user.to_owned()));
-                navigator.push(&Route::Room);
+                // At a room's address, the room shows once signed in.
+                if on_login_page {
+                    navigator.push(&Route::Home);
+                }
             } else {
                 name.set(typed);
             }

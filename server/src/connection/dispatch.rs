@@ -29,11 +29,12 @@ impl Session {
         };
         let parsed = text.as_deref().map(ClientFrame::parse);
         if let Err(wait) = self.rate.try_take(std::time::Instant::now()) {
-            let client_id = match &parsed {
-                Some(Ok(ClientFrame::Send { client_id, .. })) => Some(client_id.clone()),
-                _ => None,
+            let (client_id, room) = match &parsed {
+                Some(Ok(frame)) => (frame.client_id(), frame.room()),
+                _ => (None, None),
             };
-            return self.refuse_for_rate(wait, client_id);
+            let refusal = rate_limited(wait, client_id.map(str::to_owned), room);
+            return self.refuse_for_rate(refusal);
         }
         let user = self.name.name();
         let answer = match parsed {
@@ -90,16 +91,26 @@ impl Session {
         }
     }
 
-    /// Refuses a frame over a rate limit with the wait, naming the message
-    /// (`client_id`) when it was one.
-    pub(super) fn refuse_for_rate(
-        &mut self,
-        wait: Duration,
-        client_id: Option<String>,
-    ) -> Result<(), Ended> {
+    /// Refuses a frame over a rate limit with `refusal` (see
+    /// [`rate_limited`]); too many in a row end the session.
+    pub(super) fn refuse_for_rate(&mut self, refusal: ServerFrame) -> Result<(), Ended> {
         self.strike()?;
-        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.answer(&ServerFrame::rate_limited(wait_ms, client_id));
+        self.answer(&refusal);
         Ok(())
+    }
+}
+
+/// The refusal of a frame over a rate limit: the wait, and the message
+/// (`client_id`) or room it was about, so that the client can try again.
+pub(super) fn rate_limited(
+    wait: Duration,
+    client_id: Option<String>,
+    room: Option<&str>,
+) -> ServerFrame {
+    let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+    let refusal = ServerFrame::rate_limited(wait_ms, client_id);
+    match room {
+        Some(room) => refusal.in_room(room),
+        None => refusal,
     }
 }

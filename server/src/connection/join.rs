@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use protocol::{canonical_room, ErrorCode, ServerFrame};
 
+use super::dispatch::rate_limited;
 use super::ended::Ended;
 use super::{history_frame, online_frame, Done, InRoom, Joined, Session};
 use crate::rooms::JoinError;
@@ -39,7 +40,7 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
     }
     if let Some(peer) = session.peer {
         if let Err(wait) = session.budgets.join(peer.ip(), std::time::Instant::now()) {
-            return session.refuse_for_rate(wait, None);
+            return session.refuse_for_rate(rate_limited(wait, None, Some(&room)));
         }
     }
     // In several rooms, the connection waits on one wake-up for all.

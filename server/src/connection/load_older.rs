@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use protocol::{ErrorCode, ServerFrame};
 
+use super::dispatch::rate_limited;
 use super::ended::Ended;
 use super::{Done, Session};
 use crate::message_log::LogError;
@@ -26,7 +27,7 @@ pub(super) fn handle(
     if let Some(peer) = session.peer {
         let now = std::time::Instant::now();
         if let Err(wait) = session.budgets.may_read_history(peer.ip(), now) {
-            return session.refuse_for_rate(wait, None);
+            return session.refuse_for_rate(rate_limited(wait, None, room));
         }
     }
     let room = session.room_name(index);

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::task::{ready, Poll};
 use std::time::Duration;
 
+use futures::future::OptionFuture;
 use protocol::{ErrorCode, ServerFrame};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
@@ -37,7 +38,7 @@ pub use enter::JoinQuery;
 use crate::budget::Budgets;
 use crate::config::Config;
 use crate::limits::RateLimiter;
-use crate::rooms::{Broadcast, HistoryStart, Membership, NameGuard, Rooms};
+use crate::rooms::{Broadcast, Handover, HistoryStart, Membership, NameGuard, Rooms};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 use crate::wire;
@@ -145,6 +146,20 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
 pub(crate) struct InRoom {
     membership: Membership,
     fanout: Receiver<Broadcast>,
+}
+
+impl InRoom {
+    /// Follows the room to its new fan-out.
+    fn move_to(&mut self, handover: &Handover) -> Result<(), Ended> {
+        match handover.take() {
+            Some(fanout) => {
+                self.fanout = fanout;
+                Ok(())
+            }
+            // Not made for this connection: it starts over.
+            None => Err(Ended::FellBehind(0)),
+        }
+    }
 }
 
 /// What a connection keeps while its client is in: one task, which writes
@@ -302,14 +317,22 @@ impl Session {
                 broadcast = recv_only(&mut self.rooms_in), if room_to_queue && rooms_in == 1 => match broadcast {
                     Ok(Broadcast::Frame(frame)) => self.send_broadcasts(frame),
                     Ok(Broadcast::Tick) => self.on_tick(),
+                    Ok(Broadcast::Moved(handover)) => match self.rooms_in.first_mut() {
+                        Some(in_room) => in_room.move_to(&handover),
+                        None => Ok(()),
+                    },
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
                     // The rooms outlive every connection; their end means shutdown.
                     Ok(Broadcast::ShuttingDown) | Err(RecvError::Closed) => {
                         Err(Ended::ShuttingDown)
                     }
                 },
-                // In several: woken by any of them.
-                () = notified(&self.wake), if room_to_queue && rooms_in > 1 => self.drain_rooms(),
+                // In several: woken by any of them. Boxed, as the branch
+                // below: a disabled branch's future still takes room in
+                // every connection's task, and most connections are in one.
+                Some(()) = OptionFuture::from(
+                    self.wake.clone().filter(|_| rooms_in > 1).map(|wake| Box::pin(wake.notified_owned()))
+                ), if room_to_queue && rooms_in > 1 => self.drain_rooms(),
                 done = poll_action(&mut self.action), if self.action.is_some() => {
                     self.action = None;
                     self.finish_action(done);
@@ -321,7 +344,9 @@ impl Session {
                     Ok(())
                 }
                 // In none: the server's clock and shutdown, without a room.
-                ended = idle_clock(self.limits.clock_tick(), &self.stopping), if rooms_in == 0 => {
+                Some(ended) = OptionFuture::from(
+                    (rooms_in == 0).then(|| Box::pin(idle_clock(self.limits.clock_tick(), self.stopping.clone())))
+                ), if rooms_in == 0 => {
                     match ended {
                         Some(ended) => Err(ended),
                         None => self.on_tick(),
@@ -359,9 +384,7 @@ impl Session {
         let mut batch = Vec::new();
         let mut taken = Taken::default();
         for _ in 1..MAX_BATCH {
-            if batch.len() >= MAX_BATCH_BYTES
-                || !taken.take(&mut in_room.fanout, &mut batch, &first)?
-            {
+            if batch.len() >= MAX_BATCH_BYTES || !taken.take(in_room, &mut batch, &first)? {
                 break;
             }
         }
@@ -385,7 +408,7 @@ impl Session {
                     more = true;
                     break 'rooms;
                 }
-                if !taken.take(&mut in_room.fanout, &mut batch, &[])? {
+                if !taken.take(in_room, &mut batch, &[])? {
                     break;
                 }
             }
@@ -525,18 +548,22 @@ struct Taken {
 }
 
 impl Taken {
-    /// Takes one broadcast from `fanout` into `batch` (after `first`, when
+    /// Takes one broadcast of `in_room` into `batch` (after `first`, when
     /// the batch is still empty); says whether there was one.
     fn take(
         &mut self,
-        fanout: &mut Receiver<Broadcast>,
+        in_room: &mut InRoom,
         batch: &mut Vec<u8>,
         first: &[u8],
     ) -> Result<bool, Ended> {
         if self.shutting_down {
             return Ok(false);
         }
-        match fanout.try_recv() {
+        match in_room.fanout.try_recv() {
+            Ok(Broadcast::Moved(handover)) => {
+                in_room.move_to(&handover)?;
+                Ok(true)
+            }
             Ok(Broadcast::Frame(frame)) => {
                 if batch.is_empty() {
                     batch.extend_from_slice(first);
@@ -578,17 +605,9 @@ async fn recv_only(rooms_in: &mut [InRoom]) -> Result<Broadcast, RecvError> {
     }
 }
 
-/// Resolves when a room of a connection in several broadcast.
-async fn notified(wake: &Option<Arc<Notify>>) {
-    match wake {
-        Some(wake) => wake.notified().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// For a connection in no room: the next tick of the clock (`None`), or
 /// the shutdown.
-async fn idle_clock(tick: Duration, stopping: &CancellationToken) -> Option<Ended> {
+async fn idle_clock(tick: Duration, stopping: CancellationToken) -> Option<Ended> {
     tokio::select! {
         () = stopping.cancelled() => Some(Ended::ShuttingDown),
         () = tokio::time::sleep(tick) => None,

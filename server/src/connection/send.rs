@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use protocol::{ErrorCode, ServerFrame};
 
+use super::dispatch::rate_limited;
 use super::ended::Ended;
 use super::{Action, Done, Session};
 use crate::message_log::LogError;
@@ -30,7 +31,7 @@ pub(super) fn handle(
     let address = session.peer.map(|peer| peer.ip());
     let now = std::time::Instant::now();
     if let Err(wait) = session.budgets.post(&user, address, now) {
-        return session.refuse_for_rate(wait, Some(client_id));
+        return session.refuse_for_rate(rate_limited(wait, Some(client_id), room));
     }
     let post = Post {
         rooms: Arc::clone(&session.rooms),

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use protocol::{Posted, ServerFrame};
 use tokio::sync::{mpsc, Notify};
 
-pub use room::Broadcast;
+pub use room::{Broadcast, Handover};
 pub use room::{Entered, HistoryStart};
 
 use crate::cluster::{self, ClusterPresence, PresenceCommand, PresenceView};

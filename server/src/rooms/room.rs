@@ -41,7 +41,29 @@ pub enum Broadcast {
     /// connection says goodbye. Sent through the fan-out rather than a
     /// separate signal, so that an idle connection waits on one thing only.
     ShuttingDown,
+    /// The room moved to a larger fan-out: the last broadcast of this one.
+    /// Each connection takes its receiver of the new one from here.
+    Moved(Arc<Handover>),
 }
+
+/// Receivers of a room's new fan-out, made (under the room's lock) for
+/// every subscriber of the old one before anything is sent on the new:
+/// whoever takes one misses nothing.
+#[derive(Debug)]
+pub struct Handover(Mutex<Vec<broadcast::Receiver<Broadcast>>>);
+
+impl Handover {
+    /// A receiver of the new fan-out, if one is left.
+    pub fn take(&self) -> Option<broadcast::Receiver<Broadcast>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    }
+}
+
+/// A room's first fan-out buffer, in broadcasts: enough for a small room.
+/// It grows with the room (see [`Live::fit_fanout`]): tokio allocates a
+/// broadcast channel's whole buffer up front, about 60 bytes a slot, and
+/// most rooms are small.
+const FIRST_FANOUT_CAPACITY: usize = 32;
 
 pub(crate) struct Room {
     name: String,
@@ -80,6 +102,9 @@ struct Live {
     first_id: Option<u64>,
     last_id: u64,
     fanout: broadcast::Sender<Broadcast>,
+    /// The fan-out's buffer now, and at most.
+    fanout_capacity: usize,
+    max_fanout_capacity: usize,
     shutting_down: bool,
     members: Members,
     /// Names (as spelled) that came or went since the last `presence` frame.
@@ -98,7 +123,9 @@ impl Room {
             replay: limits.replay.max(limits.history),
             first_id: None,
             last_id: 0,
-            fanout: broadcast::channel(limits.fanout_capacity.max(1)).0,
+            fanout: broadcast::channel(FIRST_FANOUT_CAPACITY.min(limits.fanout_capacity).max(1)).0,
+            fanout_capacity: FIRST_FANOUT_CAPACITY.min(limits.fanout_capacity).max(1),
+            max_fanout_capacity: limits.fanout_capacity.max(1),
             shutting_down: false,
             members: Members::default(),
             presence_changes: Vec::new(),
@@ -193,6 +220,7 @@ impl Room {
         if let Some(listener) = listener {
             live.listen(listener);
         }
+        live.fit_fanout();
         Ok(Entered {
             fanout: live.fanout.subscribe(),
             history: live.history(after, history),
@@ -348,6 +376,30 @@ impl Live {
                 }
                 self.recent.push_back(posted);
             }
+        }
+    }
+
+    /// Moves the room to a larger fan-out when it has grown: a busy room
+    /// is a big one, and a connection may fall further behind in it while
+    /// the others are served. Two broadcasts of room per subscriber, up to
+    /// `--fanout-capacity`.
+    fn fit_fanout(&mut self) {
+        let wanted = (self.fanout.receiver_count() + 1)
+            .saturating_mul(2)
+            .next_power_of_two()
+            .min(self.max_fanout_capacity);
+        if wanted <= self.fanout_capacity {
+            return;
+        }
+        let (fanout, _) = broadcast::channel(wanted);
+        let receivers = (0..self.fanout.receiver_count())
+            .map(|_| fanout.subscribe())
+            .collect();
+        let old = std::mem::replace(&mut self.fanout, fanout);
+        self.fanout_capacity = wanted;
+        let _ = old.send(Broadcast::Moved(Arc::new(Handover(Mutex::new(receivers)))));
+        for listener in &self.listeners {
+            listener.notify_one();
         }
     }
 

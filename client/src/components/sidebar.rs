@@ -1,0 +1,162 @@
+//! The rooms: those this browser joined, with unread counts, a field to
+//! join or create one by name, and a directory of the rooms that exist. On
+//! a phone-sized screen it is a drawer.
+
+use std::rc::Rc;
+
+use protocol::validate_room;
+use serde::Deserialize;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::state::rooms::RoomState;
+use crate::Route;
+
+#[derive(Properties, PartialEq)]
+pub struct SidebarProps {
+    pub rooms: Rc<Vec<RoomState>>,
+    pub current: Option<String>,
+    pub on_leave: Callback<String>,
+}
+
+/// A room name as the server keys it: trimmed, in NFC, lower case (the
+/// browser's Unicode tables, which the client need not carry). `None` with
+/// the rule it breaks.
+pub fn canonical_room(raw: &str) -> Result<String, String> {
+    let composed = String::from(js_sys::JsString::from(raw.trim()).normalize("NFC"));
+    let checked = validate_room(&composed).map_err(|error| error.to_string())?;
+    let lower = js_sys::JsString::from(checked).to_lower_case();
+    Ok(String::from(lower.normalize("NFC")))
+}
+
+#[component]
+pub fn Sidebar(props: &SidebarProps) -> Html {
+    let navigator = use_navigator().expect("the app provides a router");
+    let input = use_node_ref();
+    let error = use_state(|| None::<String>);
+    let onsubmit = {
+        let input = input.clone();
+        let error = error.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let Some(field) = input.cast::<HtmlInputElement>() else {
+                return;
+            };
+            match canonical_room(&field.value()) {
+                Ok(room) => {
+                    field.set_value("");
+                    error.set(None);
+                    navigator.push(&Route::Room { room });
+                }
+                Err(rule) => error.set(Some(rule)),
+            }
+        })
+    };
+    let rooms = props.rooms.iter().map(|room| {
+        let current = props.current.as_deref() == Some(room.name.as_str());
+        let leave = {
+            let on_leave = props.on_leave.clone();
+            let name = room.name.clone();
+            Callback::from(move |_| on_leave.emit(name.clone()))
+        };
+        let label = if room.unread > 0 {
+            format!("{} unread messages in {}", room.unread, room.name)
+        } else {
+            format!("Open {}", room.name)
+        };
+        html! {
+            <li class="room-entry" data-unread={(room.unread > 0).then_some("true")}
+                aria-current={current.then_some("page")}>
+                <Link<Route> to={Route::Room { room: room.name.clone() }}>
+                    <span aria-label={label}>{ format!("#{}", room.name) }</span>
+                    if room.unread > 0 {
+                        <span class="unread" aria-hidden="true">{ room.unread }</span>
+                    }
+                </Link<Route>>
+                <button class="leave-room" onclick={leave}
+                    aria-label={format!("Leave {}", room.name)} title="Leave">{ "×" }</button>
+            </li>
+        }
+    });
+    html! {
+        <nav class="sidebar" aria-label="Rooms">
+            <h2>{ "Rooms" }</h2>
+            <ul class="room-list">{ for rooms }</ul>
+            <form class="join-room" {onsubmit} novalidate=true>
+                <label for="join-room">{ "Join or create a room" }</label>
+                <div class="join-row">
+                    <input ref={input} id="join-room" type="text" placeholder="room-name"
+                        autocomplete="off" aria-describedby="join-room-help"
+                        aria-invalid={error.is_some().to_string()} />
+                    <button type="submit">{ "Join" }</button>
+                </div>
+                <p id="join-room-help" class="help">
+                    { (*error).clone().unwrap_or_else(|| "Letters, digits, - and _.".to_owned()) }
+                </p>
+            </form>
+            <Directory />
+        </nav>
+    }
+}
+
+/// One room of `GET /api/rooms`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed {
+    room: String,
+    online: usize,
+}
+
+/// The rooms that exist, most recently active first, read when opened.
+#[component]
+fn Directory() -> Html {
+    let listed = use_state(|| None::<Result<Vec<Listed>, String>>);
+    let ontoggle = {
+        let listed = listed.clone();
+        Callback::from(move |e: Event| {
+            let open = e
+                .target_dyn_into::<web_sys::HtmlDetailsElement>()
+                .is_some_and(|details| details.open());
+            if !open {
+                return;
+            }
+            let listed = listed.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let answer = match gloo::net::http::Request::get("/api/rooms").send().await {
+                    Ok(response) => response
+                        .json::<Vec<Listed>>()
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(error) => Err(error.to_string()),
+                };
+                listed.set(Some(answer));
+            });
+        })
+    };
+    let body = match &*listed {
+        None => html! { <p class="help">{ "Loading…" }</p> },
+        Some(Err(error)) => {
+            html! { <p class="help">{ format!("Cannot list the rooms: {error}") }</p> }
+        }
+        Some(Ok(rooms)) if rooms.is_empty() => html! { <p class="help">{ "No rooms yet." }</p> },
+        Some(Ok(rooms)) => html! {
+            <ul class="directory-list">
+                { for rooms.iter().map(|listed| html! {
+                    <li>
+                        <Link<Route> to={Route::Room { room: listed.room.clone() }}>
+                            { format!("#{}", listed.room) }
+                        </Link<Route>>
+                        <span class="count">{ format!("{} here", listed.online) }</span>
+                    </li>
+                }) }
+            </ul>
+        },
+    };
+    html! {
+        <details class="directory" {ontoggle}>
+            <summary>{ "Browse rooms" }</summary>
+            { body }
+        </details>
+    }
+}

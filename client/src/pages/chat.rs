@@ -1,0 +1,224 @@
+//! `/`, `/r/<room>` and `/r/<room>/m/<id>`: the chat, in a room. Before a
+//! name is chosen, `/` sends the visitor to `/login`; a room's address shows
+//! the login form in place.
+
+use gloo::events::EventListener;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::components::composer::Composer;
+use crate::components::message_list::MessageList;
+use crate::components::people::People;
+use crate::components::sidebar::{canonical_room, Sidebar};
+use crate::components::status::Status;
+use crate::pages::login::Login;
+use crate::session::{SessionAction, SessionHandle};
+use crate::socket::use_chat;
+use crate::state::{Chat, ChatAction};
+use crate::Route;
+
+#[derive(Properties, PartialEq)]
+pub struct ChatPageProps {
+    /// The room of the address (as typed: it is made canonical here);
+    /// `None`: the server's default room.
+    #[prop_or_default]
+    pub room: Option<String>,
+    /// A message to scroll to and highlight (a permalink).
+    #[prop_or_default]
+    pub highlight: Option<u64>,
+}
+
+#[component]
+pub fn ChatPage(props: &ChatPageProps) -> Html {
+    let session = use_context::<SessionHandle>().expect("the app provides a session");
+    match (session.user.clone(), &props.room) {
+        (Some(user), _) => html! {
+            <ChatView {user} room={props.room.clone()} highlight={props.highlight} />
+        },
+        // At a room's address the form shows in place, so the address
+        // stays; `/` has the login page's own.
+        (None, Some(_)) => html! { <Login /> },
+        (None, None) => html! { <Redirect<Route> to={Route::Login} /> },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ChatViewProps {
+    user: String,
+    room: Option<String>,
+    highlight: Option<u64>,
+}
+
+#[component]
+fn ChatView(props: &ChatViewProps) -> Html {
+    let session = use_context::<SessionHandle>().expect("the app provides a session");
+    let chat = use_chat(&props.user);
+    let state = &chat.state;
+    let drawer = use_state(|| false);
+
+    // A refused name ends the session; the login page shows why.
+    use_effect_with(state.refused.clone(), {
+        let session = session.clone();
+        move |refused| {
+            if let Some(reason) = refused {
+                session.dispatch(SessionAction::Refused(reason.clone()));
+            }
+        }
+    });
+    // The address names the room on screen.
+    let wanted = props.room.as_deref().map(canonical_room);
+    use_effect_with(wanted.clone(), {
+        let state = state.clone();
+        let drawer = drawer.clone();
+        move |wanted| {
+            drawer.set(false);
+            match wanted {
+                None => state.dispatch(ChatAction::Open { room: None }),
+                Some(Ok(room)) => state.dispatch(ChatAction::Open {
+                    room: Some(room.clone()),
+                }),
+                Some(Err(_)) => {}
+            }
+        }
+    });
+    // Unread counts need to know whether anyone is looking.
+    use_effect_with((), {
+        let dispatcher = state.dispatcher();
+        move |()| {
+            let document = gloo::utils::document();
+            let listener = EventListener::new(&document, "visibilitychange", move |_| {
+                dispatcher.dispatch(ChatAction::Visible(!gloo::utils::document().hidden()));
+            });
+            move || drop(listener)
+        }
+    });
+    let title = tab_title(state);
+    use_effect_with(title, |title| gloo::utils::document().set_title(title));
+
+    let sign_out = Callback::from(move |_| session.dispatch(SessionAction::Logout));
+    let dismiss = {
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(ChatAction::DismissNotice))
+    };
+    let toggle_drawer = {
+        let drawer = drawer.clone();
+        Callback::from(move |_| drawer.set(!*drawer))
+    };
+    let me = state.me.clone().unwrap_or_else(|| props.user.clone());
+    let room = state.current_room();
+    let heading = match (&wanted, room) {
+        (Some(Err(_)), _) => "No such room".to_owned(),
+        (_, Some(room)) => format!("#{}", room.name),
+        (_, None) => "Chat".to_owned(),
+    };
+
+    let body = match (&wanted, room) {
+        (Some(Err(rule)), _) => html! {
+            <p class="notice" role="alert">{ format!("That is not a room name. {rule}") }</p>
+        },
+        (_, None) => html! { <p class="empty-room">{ "Connecting…" }</p> },
+        (_, Some(room)) => {
+            let name = room.name.clone();
+            let outbox: Vec<_> = state
+                .outbox
+                .iter()
+                .filter(|o| state.room_of(o) == Some(name.as_str()))
+                .cloned()
+                .collect();
+            let on_send = chat.post.reform({
+                let name = name.clone();
+                move |msg| (name.clone(), msg)
+            });
+            let on_typing = chat.typing.reform({
+                let name = name.clone();
+                move |()| name.clone()
+            });
+            let on_load_older = chat.load_older.reform({
+                let name = name.clone();
+                move |()| name.clone()
+            });
+            html! {
+                <>
+                    <MessageList
+                        key={name.clone()}
+                        room={name.clone()}
+                        entries={room.messages.entries.clone()}
+                        outbox={std::rc::Rc::new(outbox)}
+                        presence_notices={room.people.notices.clone()}
+                        has_older={room.messages.has_older}
+                        loading_older={room.messages.loading_older}
+                        new_since={room.new_since}
+                        highlight={props.highlight}
+                        {on_load_older}
+                        on_retry={chat.retry.clone()}
+                        on_discard={chat.discard.clone()}
+                    />
+                    <p class="typing" aria-live="polite">
+                        { typing_line(&room.people.typing_users(state.me.as_deref())) }
+                    </p>
+                    <Composer online={state.online()} {on_send} {on_typing} />
+                </>
+            }
+        }
+    };
+
+    html! {
+        <div class="chat" data-drawer={(*drawer).then_some("open")}>
+            <Sidebar rooms={state.rooms.clone()} current={state.current.clone()}
+                on_leave={chat.leave.clone()} />
+            <main class="room">
+                <header class="topbar">
+                    <button class="drawer-toggle" onclick={toggle_drawer}
+                        aria-expanded={(*drawer).to_string()}>
+                        { match state.rooms.iter().map(|room| room.unread).sum::<u32>() {
+                            0 => "Rooms".to_owned(),
+                            unread => format!("Rooms ({unread})"),
+                        } }
+                    </button>
+                    <h1>{ heading }</h1>
+                    <Status connection={state.connection.clone()} now={state.now}
+                        on_reconnect={chat.reconnect_now.clone()} />
+                    // Offline, nobody is known to be online: no list, rather
+                    // than "0 online".
+                    if let (true, Some(room)) = (state.online(), room) {
+                        <People users={room.people.online_users.clone()}
+                            count={room.people.online_count} me={state.me.clone()} />
+                    }
+                    <span class="me" title="Your name">{ me }</span>
+                    <button class="leave" onclick={sign_out}>{ "Sign out" }</button>
+                </header>
+                if let Some(notice) = state.notice.clone() {
+                    <div class="notice" role="alert">
+                        <span>{ notice }</span>
+                        <button class="dismiss" onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
+                    </div>
+                }
+                { body }
+            </main>
+        </div>
+    }
+}
+
+/// `(3) #lobby · Chat`: the unread count while the tab is hidden or other
+/// rooms have unread messages.
+fn tab_title(state: &Chat) -> String {
+    let room = state
+        .current
+        .as_deref()
+        .map(|room| format!("#{room} · "))
+        .unwrap_or_default();
+    match state.unread_total() {
+        0 => format!("{room}Chat"),
+        unread => format!("({unread}) {room}Chat"),
+    }
+}
+
+/// "alice is typing…", "alice and bob are typing…", "3 people are typing…".
+fn typing_line(users: &[&str]) -> String {
+    match users {
+        [] => String::new(),
+        [one] => format!("{one} is typing…"),
+        [one, two] => format!("{one} and {two} are typing…"),
+        many => format!("{} people are typing…", many.len()),
+    }
+}

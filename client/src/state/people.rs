@@ -1,0 +1,189 @@
+//! Who is in one room, who is typing, and the join and leave notices.
+
+use std::rc::Rc;
+
+/// "is typing" shows this long after the last `typing` frame: a little more
+/// than the interval at which the server relays them.
+pub const TYPING_SHOWN_MS: f64 = protocol::TYPING_INTERVAL_MS as f64 + 1_500.0;
+/// Join and leave notices kept in the list.
+const NOTICES_KEPT: usize = 50;
+
+/// A join or leave, shown in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceNotice {
+    /// Unique among notices, for keyed rendering.
+    pub seq: u64,
+    pub text: String,
+    /// The newest message id when it happened: it shows after that message.
+    pub after_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct People {
+    /// Who is in the room, sorted (at most the names the server sent).
+    pub online_users: Rc<Vec<String>>,
+    /// How many are in the room, names known or not.
+    pub online_count: usize,
+    /// Who is typing, and since when (ms since the epoch).
+    pub typing: Rc<Vec<(String, f64)>>,
+    /// "bob joined", "bob left", placed after the newest message of the time.
+    pub notices: Rc<Vec<PresenceNotice>>,
+}
+
+impl People {
+    /// An `online` frame: the list as it is now.
+    pub fn online(&mut self, users: Vec<String>, count: usize) {
+        let mut sorted = Vec::with_capacity(users.len());
+        for user in users {
+            insert_name(&mut sorted, user);
+        }
+        self.online_users = Rc::new(sorted);
+        self.online_count = count;
+    }
+
+    /// A `presence` frame; `newest` is the newest message id, where the
+    /// notices go.
+    pub fn presence(
+        &mut self,
+        joined: Vec<String>,
+        left: Vec<String>,
+        count: usize,
+        newest: Option<u64>,
+    ) {
+        self.online_count = count;
+        for user in left {
+            if self.online_users.contains(&user) {
+                Rc::make_mut(&mut self.online_users).retain(|u| *u != user);
+                self.stop_typing(&user);
+                self.notice(format!("{user} left"), newest);
+            }
+        }
+        for user in joined {
+            if !self.online_users.contains(&user) {
+                insert_name(Rc::make_mut(&mut self.online_users), user.clone());
+                self.notice(format!("{user} joined"), newest);
+            }
+        }
+    }
+
+    /// Nobody is known to be here or typing while offline.
+    pub fn forget(&mut self) {
+        self.online_users = Rc::default();
+        self.online_count = 0;
+        self.typing = Rc::default();
+    }
+
+    pub fn typing(&mut self, user: String, now: f64) {
+        let typing = Rc::make_mut(&mut self.typing);
+        match typing.iter_mut().find(|(u, _)| *u == user) {
+            Some(entry) => entry.1 = now,
+            None => typing.push((user, now)),
+        }
+    }
+
+    pub fn stop_typing(&mut self, user: &str) {
+        if self.typing.iter().any(|(u, _)| u == user) {
+            Rc::make_mut(&mut self.typing).retain(|(u, _)| u != user);
+        }
+    }
+
+    /// Whether someone's "is typing" runs out at `now`.
+    pub fn typing_expires(&self, now: f64) -> bool {
+        self.typing
+            .iter()
+            .any(|(_, since)| now - since >= TYPING_SHOWN_MS)
+    }
+
+    pub fn expire_typing(&mut self, now: f64) {
+        if self.typing_expires(now) {
+            Rc::make_mut(&mut self.typing).retain(|(_, since)| now - since < TYPING_SHOWN_MS);
+        }
+    }
+
+    /// Who else is typing.
+    pub fn typing_users(&self, me: Option<&str>) -> Vec<&str> {
+        self.typing
+            .iter()
+            .map(|(user, _)| user.as_str())
+            .filter(|user| Some(*user) != me)
+            .collect()
+    }
+
+    fn notice(&mut self, text: String, after_id: Option<u64>) {
+        let seq = self.notices.last().map_or(0, |n| n.seq + 1);
+        let notices = Rc::make_mut(&mut self.notices);
+        notices.push(PresenceNotice {
+            seq,
+            text,
+            after_id,
+        });
+        if notices.len() > NOTICES_KEPT {
+            notices.remove(0);
+        }
+    }
+}
+
+/// Adds `user` to the online list, which is kept in order by name, ignoring
+/// case. The lists are short (the server sends at most
+/// [`protocol::PRESENCE_NAMES_MAX`] names), so inserting in place beats
+/// carrying a sort routine in the client.
+fn insert_name(users: &mut Vec<String>, user: String) {
+    let folded = |name: &str| {
+        name.chars()
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let key = folded(&user);
+    let at = users.partition_point(|u| folded(u) <= key);
+    users.insert(at, user);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_online_list_is_ordered_by_name_ignoring_case() {
+        let mut people = People::default();
+        people.online(names(&["dave", "Carol", "bob", "Alice", "Émile", "eve"]), 6);
+        people.presence(names(&["Bea", "zoe", "Aaron"]), vec![], 9, None);
+        assert_eq!(
+            *people.online_users,
+            ["Aaron", "Alice", "Bea", "bob", "Carol", "dave", "eve", "zoe", "Émile"]
+        );
+        assert_eq!(people.online_count, 9);
+    }
+
+    #[test]
+    fn presence_follows_online_joined_and_left() {
+        let mut people = People::default();
+        people.online(names(&["carol", "alice"]), 2);
+        people.presence(names(&["Bob"]), names(&["carol"]), 2, Some(1));
+        // Already known: no second notice.
+        people.presence(names(&["Bob", "alice"]), names(&["dave"]), 2, Some(1));
+        assert_eq!(*people.online_users, ["alice", "Bob"]);
+        let notices: Vec<(&str, Option<u64>)> = people
+            .notices
+            .iter()
+            .map(|n| (n.text.as_str(), n.after_id))
+            .collect();
+        assert_eq!(notices, [("carol left", Some(1)), ("Bob joined", Some(1))]);
+        people.forget();
+        assert!(people.online_users.is_empty());
+    }
+
+    #[test]
+    fn typing_shows_for_others_and_expires() {
+        let mut people = People::default();
+        people.typing("bob".into(), 1_000.0);
+        people.typing("alice".into(), 1_000.0);
+        assert_eq!(people.typing_users(Some("alice")), ["bob"]);
+        assert!(!people.typing_expires(1_000.0 + TYPING_SHOWN_MS - 1.0));
+        people.expire_typing(1_000.0 + TYPING_SHOWN_MS);
+        assert!(people.typing_users(None).is_empty());
+    }
+}

@@ -1,0 +1,96 @@
+//! One room as the sidebar and the page see it, and the list of rooms this
+//! browser has joined, kept in localStorage.
+
+use gloo::storage::{LocalStorage, Storage};
+
+use super::messages::Messages;
+use super::people::People;
+
+/// Where a room is in joining it on the current connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Joining {
+    /// To be joined as soon as the socket can.
+    Wanted,
+    /// Asked for; its history has not come yet.
+    Sent,
+    /// Its history came: frames about it flow.
+    Joined,
+    /// The server asked to wait (rate limited) until then (ms since the
+    /// epoch).
+    RetryAt(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomState {
+    /// Its canonical name, as the server spells it in frames.
+    pub name: String,
+    pub messages: Messages,
+    pub people: People,
+    pub joining: Joining,
+    /// Messages from others that arrived while the room was not in view.
+    pub unread: u32,
+    /// The first of them: where the "new messages" line goes once the room
+    /// is opened.
+    first_unread: Option<u64>,
+    /// Where the "new messages" line is while the room is open.
+    pub new_since: Option<u64>,
+}
+
+impl RoomState {
+    pub fn new(name: String) -> Self {
+        Self {
+            name,
+            messages: Messages::default(),
+            people: People::default(),
+            joining: Joining::Wanted,
+            unread: 0,
+            first_unread: None,
+            new_since: None,
+        }
+    }
+
+    /// A message from someone else arrived while the room was not in view.
+    pub fn unseen(&mut self, id: u64) {
+        self.unread += 1;
+        self.first_unread.get_or_insert(id);
+    }
+
+    /// The room comes into view: what was unread is marked with the line.
+    pub fn seen(&mut self) {
+        if self.first_unread.is_some() {
+            self.new_since = self.first_unread.take();
+        }
+        self.unread = 0;
+    }
+
+    /// The room goes out of view: the line goes with it.
+    pub fn left_view(&mut self) {
+        self.new_since = None;
+    }
+}
+
+fn rooms_key(user: &str) -> String {
+    format!("chat.rooms.{user}")
+}
+
+const HOME_KEY: &str = "chat.home";
+
+/// The rooms `user` had joined in this browser, in the sidebar's order.
+pub fn load(user: &str) -> Vec<String> {
+    LocalStorage::get(rooms_key(user)).unwrap_or_default()
+}
+
+pub fn save(user: &str, rooms: &[String]) {
+    if let Err(error) = LocalStorage::set(rooms_key(user), rooms) {
+        gloo::console::warn!(format!("cannot store the list of rooms: {error}"));
+    }
+}
+
+/// The server's default room, as last learned (what `/` opens).
+pub fn load_home() -> Option<String> {
+    LocalStorage::get(HOME_KEY).ok()
+}
+
+pub fn save_home(home: &str) {
+    let _ = LocalStorage::set(HOME_KEY, home);
+}
