@@ -1127,3 +1127,152 @@ async fn offline_the_status_counts_down_and_reconnect_now_does_not_wait() {
     );
     alice.close().await;
 }
+
+/// Waits until the tab's title is `wanted`.
+async fn until_title(client: &Client, wanted: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let title = client.title().await.expect("the title");
+        if title == wanted {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the title stayed {title:?}, not {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The rooms in the sidebar, as listed.
+async fn sidebar_rooms(client: &Client) -> Vec<String> {
+    texts(client, ".room-list .room-entry a > span:first-child").await
+}
+
+/// Opens `room` from the sidebar, as a click does.
+async fn open_room(client: &Client, base: &str, room: &str) {
+    let link = find(client, &format!(".room-list a[href='/r/{room}']")).await;
+    link.click().await.expect("open the room");
+    wait_for_path(client, base, &format!("/r/{room}")).await;
+}
+
+#[tokio::test]
+async fn rooms_keep_their_messages_and_unread_counts_show_in_the_sidebar_and_title() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    let bob = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    log_in(&bob, &base, "bob").await;
+    // Both open rust by its address; alice goes back to the lobby.
+    for client in [&alice, &bob] {
+        client
+            .goto(&format!("{base}/r/rust"))
+            .await
+            .expect("open rust");
+        find(client, ".room-list a[href='/r/rust']").await;
+        find(client, r#".status[data-state="online"]"#).await;
+    }
+    until_title(&alice, "#rust · Chat").await;
+    open_room(&alice, &base, "lobby").await;
+    until_title(&alice, "#lobby · Chat").await;
+
+    // Bob speaks in rust: alice, in the lobby, sees its count rise, in
+    // bold, and in the title; the lobby does not show it.
+    say(&bob, "hello rust").await;
+    say(&bob, "anyone?").await;
+    let badge = find(&alice, ".room-entry[data-unread] .unread").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while badge.text().await.expect("count") != "2" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the count never reached 2"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_title(&alice, "(2) #lobby · Chat").await;
+    assert!(
+        texts(&alice, ".messages .message .text").await.is_empty(),
+        "nothing in the lobby"
+    );
+
+    // Opening rust reads it: the count goes, the line marks the new part.
+    open_room(&alice, &base, "rust").await;
+    until_title(&alice, "#rust · Chat").await;
+    wait_until_gone(&alice, ".room-entry[data-unread]").await;
+    let first_new = find(&alice, ".message:has(.unread-line) .text").await;
+    assert_eq!(first_new.text().await.expect("text"), "hello rust");
+    assert_eq!(
+        texts(&alice, ".messages .message .text").await,
+        ["hello rust", "anyone?"]
+    );
+
+    // A room made from the field, and the list after a reload.
+    let field = find(&alice, "#join-room").await;
+    field.send_keys("Games").await.expect("type a room");
+    field
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("join");
+    wait_for_path(&alice, &base, "/r/games").await;
+    find(&alice, ".room-list a[href='/r/games']").await;
+    alice.refresh().await.expect("reload");
+    find(&alice, r#".status[data-state="online"]"#).await;
+    find(&alice, ".room-list a[href='/r/games']").await;
+    assert_eq!(sidebar_rooms(&alice).await, ["#lobby", "#rust", "#games"]);
+    // Leaving removes it.
+    let leave = find(&alice, ".room-entry button[aria-label='Leave games']").await;
+    leave.click().await.expect("leave");
+    wait_until_gone(&alice, ".room-list a[href='/r/games']").await;
+
+    alice.close().await;
+    bob.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_permalink_opens_the_room_at_its_message_highlighted_even_beyond_the_loaded_history() {
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    seed(&db, 300);
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    // The newest 20 come with the room: message 5 is pages further back.
+    let server = ChatServer::start_with(&db, any_port, |config| config.history = 20).await;
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &server.base, "alice").await;
+    alice
+        .goto(&format!("{}/r/lobby/m/5", server.base))
+        .await
+        .expect("open the permalink");
+    let target = find(&alice, ".message[data-id='5'][data-highlighted]").await;
+    assert_eq!(
+        target.text().await.expect("text").contains("old message 5"),
+        true
+    );
+    // In view: inside the list's visible area.
+    let in_view = alice
+        .execute(
+            "const list = document.querySelector('.messages').getBoundingClientRect();
+             const item = document.querySelector(\".message[data-id='5']\").getBoundingClientRect();
+             return item.top >= list.top && item.bottom <= list.bottom;",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    assert_eq!(
+        in_view,
+        serde_json::Value::Bool(true),
+        "the message is in view"
+    );
+    // Its time links to the permalink of the message itself.
+    let link = find(&alice, ".message[data-id='7'] a.permalink").await;
+    assert_eq!(
+        link.attr("href").await.expect("href").as_deref(),
+        Some("/r/lobby/m/7")
+    );
+    alice.close().await;
+    server.stop().await;
+}
