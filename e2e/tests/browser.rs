@@ -1248,10 +1248,8 @@ async fn a_permalink_opens_the_room_at_its_message_highlighted_even_beyond_the_l
         .await
         .expect("open the permalink");
     let target = find(&alice, ".message[data-id='5'][data-highlighted]").await;
-    assert_eq!(
-        target.text().await.expect("text").contains("old message 5"),
-        true
-    );
+    let text = target.text().await.expect("text");
+    assert!(text.contains("old message 5"), "{text}");
     // In view: inside the list's visible area.
     let in_view = alice
         .execute(
