@@ -325,6 +325,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         .join("lobby", alice_name.name(), None, None)
         .await
         .expect("alice joins");
+    // `_in_lobby` keeps her in the room; `alice` is what the room sends her.
     rooms.typing("lobby", "alice").await;
     // With Redis the typing frame comes back through the stream: wait for it.
     async fn next(fanout: &mut tokio::sync::broadcast::Receiver<Broadcast>) -> Broadcast {

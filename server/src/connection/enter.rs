@@ -2,6 +2,7 @@
 //! greeting (`welcome`, `history`, `online`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use futures::SinkExt;
 use protocol::{canonical_room, canonical_username, validate_client_id, validate_username};
@@ -11,8 +12,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::close_frame;
-use super::{history_frame, online_frame, Context, InRoom, CLOSE_TIMEOUT};
-use crate::rooms::{JoinError, NameGuard};
+use super::{history_frame, online_frame, Context, CLOSE_TIMEOUT};
+use crate::rooms::{JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 
@@ -40,7 +41,7 @@ pub(super) struct Entered {
     pub(super) name: NameGuard,
     /// The room of the URL, canonical: what frames without `room` mean.
     pub(super) url_room: Box<str>,
-    pub(super) first: InRoom,
+    pub(super) first: Memberships,
     pub(super) context: Context,
 }
 
@@ -144,7 +145,7 @@ pub(super) async fn enter(
 }
 
 /// The name held, the URL's room entered, and the greeting's three frames.
-type Admitted = (NameGuard, Box<str>, InRoom, [String; 3]);
+type Admitted = (NameGuard, Box<str>, Memberships, [String; 3]);
 
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
     let user = validate_username(&query.user)
@@ -165,7 +166,7 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         .connect(&user, token)
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
-    let (membership, entered) = rooms
+    let (entering, entered) = rooms
         .join(&room, name.name(), query.after, None)
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
@@ -175,9 +176,7 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         history_frame(&room, entered.history).to_json(),
         online_frame(&room, entered.online).to_json(),
     ];
-    let first = InRoom {
-        membership,
-        fanout: entered.fanout,
-    };
+    let mut first = Memberships::new(Arc::clone(name.name()));
+    first.insert(entering, entered.fanout);
     Ok((name, room.into_boxed_str(), first, greeting))
 }

@@ -6,7 +6,7 @@ use protocol::{canonical_room, ErrorCode, ServerFrame};
 
 use super::dispatch::rate_limited;
 use super::ended::Ended;
-use super::{history_frame, online_frame, Done, InRoom, Joined, Session};
+use super::{history_frame, online_frame, Done, Joined, Session};
 use crate::rooms::JoinError;
 
 /// Enters the room (making it, if nobody has used its name) and answers
@@ -22,10 +22,7 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
             return Ok(());
         }
     };
-    let already_in = session
-        .rooms_in
-        .iter()
-        .any(|in_room| in_room.membership.room() == room);
+    let already_in = session.rooms_in.position(&room).is_some();
     if !already_in && session.rooms_in.len() >= session.limits.max_rooms {
         let refusal = ServerFrame::error(
             ErrorCode::TooManyRooms,
@@ -44,26 +41,17 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
         }
     }
     // In several rooms, the connection waits on one wake-up for all.
-    let listener = if session.rooms_in.len() + usize::from(!already_in) > 1 {
-        let wake = Arc::clone(session.wake.get_or_insert_with(Default::default));
-        for in_room in &mut session.rooms_in {
-            in_room.membership.listen(&wake);
-        }
-        Some(wake)
-    } else {
-        None
-    };
+    let several = session.rooms_in.len() + usize::from(!already_in) > 1;
+    let listener = several.then(|| session.rooms_in.wake_for_several());
     let rooms = Arc::clone(&session.rooms);
     let user = Arc::clone(session.name.name());
     session.begin(Box::pin(async move {
         match rooms.join(&room, &user, after, listener.as_ref()).await {
-            Ok((membership, entered)) => Done::Joined(Box::new(Joined {
+            Ok((entering, entered)) => Done::Joined(Box::new(Joined {
                 history: history_frame(&room, entered.history),
                 online: online_frame(&room, entered.online),
-                in_room: InRoom {
-                    membership,
-                    fanout: entered.fanout,
-                },
+                entering,
+                fanout: entered.fanout,
             })),
             Err(error) => Done::Answer(refusal(&error).in_room(&room)),
         }
@@ -75,19 +63,16 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
 /// it, if it had one, and greets it.
 pub(super) fn entered(session: &mut Session, joined: Joined) {
     let Joined {
-        in_room,
+        entering,
+        fanout,
         history,
         online,
     } = joined;
-    let room = in_room.membership.room().to_owned();
-    session
-        .rooms_in
-        .retain(|earlier| earlier.membership.room() != room);
-    session.rooms_in.push(in_room);
+    session.rooms_in.insert(entering, fanout);
     session.answer(&history);
     session.answer(&online);
     // What the rooms queued before the wake-up listened is drained now.
-    if let Some(wake) = &session.wake {
+    if let Some(wake) = session.rooms_in.wake() {
         wake.notify_one();
     }
 }

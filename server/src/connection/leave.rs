@@ -10,8 +10,8 @@ pub(super) fn handle(session: &mut Session, room: &str) -> Result<(), Ended> {
     session.strikes = 0;
     match session.room_index(Some(room)) {
         Ok(index) => {
-            let left = session.rooms_in.remove(index);
-            tracing::debug!(user = %session.name.name(), room = left.membership.room(), "left a room");
+            tracing::debug!(user = %session.name.name(), room = %session.room_name(index), "left a room");
+            session.rooms_in.remove(index);
         }
         Err(refused) => {
             session.answer(&refused.frame(None));

@@ -28,7 +28,6 @@ use futures::future::OptionFuture;
 use protocol::{ErrorCode, ServerFrame};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Bytes;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +37,9 @@ pub use enter::JoinQuery;
 use crate::budget::Budgets;
 use crate::config::Config;
 use crate::limits::RateLimiter;
-use crate::rooms::{Broadcast, Handover, HistoryStart, Membership, NameGuard, Rooms};
+use crate::rooms::{
+    Broadcast, Entering, Handover, HistoryStart, InRoom, Memberships, NameGuard, Rooms,
+};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 use crate::wire;
@@ -142,23 +143,15 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
     }
 }
 
-/// A room the connection is in: its place there, and the room's fan-out.
-pub(crate) struct InRoom {
-    membership: Membership,
-    fanout: Receiver<Broadcast>,
-}
-
-impl InRoom {
-    /// Follows the room to its new fan-out.
-    fn move_to(&mut self, handover: &Handover) -> Result<(), Ended> {
-        match handover.take() {
-            Some(fanout) => {
-                self.fanout = fanout;
-                Ok(())
-            }
-            // Not made for this connection: it starts over.
-            None => Err(Ended::FellBehind(0)),
+/// Follows a room to its new fan-out.
+fn move_to(in_room: &mut InRoom, handover: &Handover) -> Result<(), Ended> {
+    match handover.take() {
+        Some(fanout) => {
+            in_room.fanout = fanout;
+            Ok(())
         }
+        // Not made for this connection: it starts over.
+        None => Err(Ended::FellBehind(0)),
     }
 }
 
@@ -168,12 +161,9 @@ impl InRoom {
 struct Session {
     transport: Transport,
     /// The rooms it is in, in the order it joined them.
-    rooms_in: Vec<InRoom>,
+    rooms_in: Memberships,
     /// The room frames without `room` mean (it may have been left).
     url_room: Box<str>,
-    /// Woken by every room's broadcasts once the connection is in several:
-    /// one waiter instead of one per room. Made on the second room.
-    wake: Option<Arc<Notify>>,
     /// What the client asked for besides posting, being carried out. One
     /// at a time: the client's next frame is read once it is done.
     action: Option<Action>,
@@ -216,7 +206,8 @@ enum Done {
 }
 
 struct Joined {
-    in_room: InRoom,
+    entering: Entering,
+    fanout: Receiver<Broadcast>,
     history: ServerFrame,
     online: ServerFrame,
 }
@@ -261,9 +252,8 @@ impl Session {
         let now = Instant::now();
         Self {
             transport,
-            rooms_in: vec![first],
+            rooms_in: first,
             url_room,
-            wake: None,
             action: None,
             posting: None,
             waiting_posts: VecDeque::new(),
@@ -298,6 +288,15 @@ impl Session {
                 && self.waiting_posts.len() < MAX_WAITING_POSTS
                 && room_to_queue;
             let rooms_in = self.rooms_in.len();
+            // Boxed, as the idle clock below: a disabled branch's future
+            // still takes room in every connection's task, and most
+            // connections are in one room.
+            let woken = OptionFuture::from(
+                self.rooms_in
+                    .wake()
+                    .filter(|_| rooms_in > 1)
+                    .map(|wake| Box::pin(Arc::clone(wake).notified_owned())),
+            );
             let transport = &mut self.transport;
             let step = tokio::select! {
                 // The hottest first: what is queued is written before more
@@ -318,7 +317,7 @@ impl Session {
                     Ok(Broadcast::Frame(frame)) => self.send_broadcasts(frame),
                     Ok(Broadcast::Tick) => self.on_tick(),
                     Ok(Broadcast::Moved(handover)) => match self.rooms_in.first_mut() {
-                        Some(in_room) => in_room.move_to(&handover),
+                        Some(in_room) => move_to(in_room, &handover),
                         None => Ok(()),
                     },
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
@@ -327,12 +326,8 @@ impl Session {
                         Err(Ended::ShuttingDown)
                     }
                 },
-                // In several: woken by any of them. Boxed, as the branch
-                // below: a disabled branch's future still takes room in
-                // every connection's task, and most connections are in one.
-                Some(()) = OptionFuture::from(
-                    self.wake.clone().filter(|_| rooms_in > 1).map(|wake| Box::pin(wake.notified_owned()))
-                ), if room_to_queue && rooms_in > 1 => self.drain_rooms(),
+                // In several: woken by any of them.
+                Some(()) = woken, if room_to_queue && rooms_in > 1 => self.drain_rooms(),
                 done = poll_action(&mut self.action), if self.action.is_some() => {
                     self.action = None;
                     self.finish_action(done);
@@ -402,7 +397,7 @@ impl Session {
         let mut batch = Vec::new();
         let mut taken = Taken::default();
         let mut more = false;
-        'rooms: for in_room in &mut self.rooms_in {
+        'rooms: for in_room in self.rooms_in.iter_mut() {
             loop {
                 if batch.len() >= MAX_BATCH_BYTES {
                     more = true;
@@ -414,7 +409,7 @@ impl Session {
             }
         }
         if more {
-            if let Some(wake) = &self.wake {
+            if let Some(wake) = self.rooms_in.wake() {
                 wake.notify_one();
             }
         }
@@ -489,21 +484,18 @@ impl Session {
                 room: raw.to_owned(),
             })?,
         };
-        self.rooms_in
-            .iter()
-            .position(|in_room| in_room.membership.room() == room)
-            .ok_or_else(|| Refused {
-                code: ErrorCode::NotInRoom,
-                message: format!("You are not in the room {room:?}: join it first."),
-                room,
-            })
+        self.rooms_in.position(&room).ok_or_else(|| Refused {
+            code: ErrorCode::NotInRoom,
+            message: format!("You are not in the room {room:?}: join it first."),
+            room,
+        })
     }
 
     /// The canonical name of the room at `index`.
     fn room_name(&self, index: usize) -> String {
         self.rooms_in
             .get(index)
-            .map_or_else(String::new, |in_room| in_room.membership.room().to_owned())
+            .map_or_else(String::new, |in_room| in_room.room().to_owned())
     }
 
     /// Queues an answer to the client; returns its size in bytes.
@@ -561,7 +553,7 @@ impl Taken {
         }
         match in_room.fanout.try_recv() {
             Ok(Broadcast::Moved(handover)) => {
-                in_room.move_to(&handover)?;
+                move_to(in_room, &handover)?;
                 Ok(true)
             }
             Ok(Broadcast::Frame(frame)) => {
@@ -598,7 +590,7 @@ impl Taken {
 }
 
 /// The next broadcast of the one room the connection is in.
-async fn recv_only(rooms_in: &mut [InRoom]) -> Result<Broadcast, RecvError> {
+async fn recv_only(rooms_in: &mut Memberships) -> Result<Broadcast, RecvError> {
     match rooms_in.first_mut() {
         Some(in_room) => in_room.fanout.recv().await,
         None => std::future::pending().await,

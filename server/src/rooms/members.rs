@@ -8,50 +8,41 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::names::{ByKey, Name};
+
+/// Who is in one room, on this instance and elsewhere.
+///
+/// The names here are the holders' own (`Arc<Name>`), counted: a room
+/// costs each connection in it one small map entry, and no string.
 #[derive(Debug, Default)]
 pub(crate) struct Members {
-    /// In the room on this instance, by lowercased name.
-    here: BTreeMap<String, Member>,
+    /// In the room on this instance, by name, with their connections in it.
+    here: BTreeMap<ByKey, u32>,
     /// In the room on other instances, by lowercased name, as of the last
     /// view from Redis. Empty with one instance.
     elsewhere: BTreeMap<String, String>,
 }
 
-#[derive(Debug)]
-struct Member {
-    /// The name as its holder spells it, shared by all its rooms.
-    name: Arc<str>,
-    /// Connections of the name in the room.
-    connections: u32,
-}
-
 impl Members {
     /// Adds a connection of `name` (held by it: see `Names`). Returns
     /// whether it is the name's first in the room (the user came in).
-    pub(crate) fn join(&mut self, name: &Arc<str>) -> bool {
-        let member = self
-            .here
-            .entry(name.to_lowercase())
-            .or_insert_with(|| Member {
-                name: Arc::clone(name),
-                connections: 0,
-            });
-        member.connections += 1;
-        member.connections == 1
+    pub(crate) fn join(&mut self, name: &Arc<Name>) -> bool {
+        let connections = self.here.entry(ByKey(Arc::clone(name))).or_insert(0);
+        *connections += 1;
+        *connections == 1
     }
 
     /// Takes away a connection of `name`. Returns whether it was the last
     /// (the user left the room).
-    pub(crate) fn leave(&mut self, name: &str) -> bool {
-        let key = name.to_lowercase();
-        let Some(member) = self.here.get_mut(&key) else {
+    pub(crate) fn leave(&mut self, name: &Name) -> bool {
+        let Some(connections) = self.here.get_mut(name.key()) else {
             return false;
         };
-        member.connections = member.connections.saturating_sub(1);
-        if member.connections > 0 {
+        *connections = connections.saturating_sub(1);
+        if *connections > 0 {
             return false;
         }
-        self.here.remove(&key);
+        self.here.remove(name.key());
         true
     }
 
@@ -63,8 +54,8 @@ impl Members {
     /// The names in the room on this instance, as spelled.
     pub(crate) fn here(&self) -> Vec<String> {
         self.here
-            .values()
-            .map(|member| member.name.to_string())
+            .keys()
+            .map(|name| name.0.as_str().to_owned())
             .collect()
     }
 
@@ -88,7 +79,9 @@ impl Members {
     /// Whether `name`, spelled exactly so, is online.
     pub(crate) fn is_online(&self, name: &str) -> bool {
         let key = name.to_lowercase();
-        self.here.get(&key).is_some_and(|m| &*m.name == name)
+        self.here
+            .get_key_value(key.as_str())
+            .is_some_and(|(held, _)| held.0.as_str() == name)
             || self
                 .elsewhere
                 .get(&key)
@@ -111,14 +104,14 @@ impl Members {
         let mut here = self.here.iter().peekable();
         let mut elsewhere = self.elsewhere.iter().peekable();
         std::iter::from_fn(move || match (here.peek(), elsewhere.peek()) {
-            (Some((h, _)), Some((e, _))) if h == e => {
+            (Some((h, _)), Some((e, _))) if h.0.key() == e.as_str() => {
                 elsewhere.next();
-                here.next().map(|(_, member)| &*member.name)
+                here.next().map(|(held, _)| held.0.as_str())
             }
-            (Some((h, _)), Some((e, _))) if e < h => {
+            (Some((h, _)), Some((e, _))) if e.as_str() < h.0.key() => {
                 elsewhere.next().map(|(_, name)| name.as_str())
             }
-            (Some(_), _) => here.next().map(|(_, member)| &*member.name),
+            (Some(_), _) => here.next().map(|(held, _)| held.0.as_str()),
             (None, _) => elsewhere.next().map(|(_, name)| name.as_str()),
         })
     }
@@ -131,16 +124,17 @@ mod tests {
     #[test]
     fn a_name_is_in_the_room_until_its_last_connection_leaves() {
         let mut members = Members::default();
-        assert!(members.join(&"alice".into()));
-        assert!(!members.join(&"alice".into()), "second tab");
-        assert!(members.join(&"bob".into()));
+        let alice = Arc::new(Name::new("alice"));
+        assert!(members.join(&alice));
+        assert!(!members.join(&alice), "second tab");
+        assert!(members.join(&Arc::new(Name::new("bob"))));
         assert_eq!(members.online(10), ["alice", "bob"]);
         assert_eq!(members.online(1), ["alice"]);
         assert_eq!(members.count(), 2);
         assert!(members.is_online("alice") && !members.is_online("Alice"));
-        assert!(!members.leave("alice"));
-        assert!(members.leave("alice"), "last tab closed");
-        assert!(!members.leave("alice"), "already gone");
+        assert!(!members.leave(&alice));
+        assert!(members.leave(&alice), "last tab closed");
+        assert!(!members.leave(&alice), "already gone");
         assert_eq!(members.here(), ["bob"]);
     }
 
@@ -154,7 +148,8 @@ mod tests {
     #[test]
     fn the_room_is_the_union_of_here_and_elsewhere() {
         let mut members = Members::default();
-        members.join(&"bob".into());
+        let bob = Arc::new(Name::new("bob"));
+        members.join(&bob);
         let mut changed = members.set_elsewhere(view(&["alice", "bob", "Zed"]));
         changed.sort();
         assert_eq!(changed, ["Zed", "alice", "bob"]);
@@ -165,7 +160,7 @@ mod tests {
         // Alice leaves elsewhere; Bob's entry in the view lags behind his
         // leaving here, but he is gone once both agree.
         assert_eq!(members.set_elsewhere(view(&["bob", "Zed"])), ["alice"]);
-        assert!(members.leave("bob"));
+        assert!(members.leave(&bob));
         assert!(members.is_online("bob"), "still online elsewhere");
         assert_eq!(members.set_elsewhere(view(&["Zed"])), ["bob"]);
         assert_eq!(members.online(10), ["Zed"]);

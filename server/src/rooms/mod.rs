@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use protocol::{Posted, ServerFrame};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{broadcast, mpsc, Notify};
 
 pub use room::{Broadcast, Handover};
 pub use room::{Entered, HistoryStart};
@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::embedded::EmbeddedLog;
 use crate::message_log::{Event, LogError, MessageLog, Subscriber};
 use crate::store::{Appended, StoreError, Window};
+pub use names::Name;
 use names::{Names, Taken};
 use room::Room;
 
@@ -101,11 +102,11 @@ impl From<Taken> for JoinError {
 /// even by a panic) lets go of it.
 pub struct NameGuard {
     registry: Arc<Registry>,
-    name: Arc<str>,
+    name: Arc<Name>,
 }
 
 impl NameGuard {
-    pub fn name(&self) -> &Arc<str> {
+    pub fn name(&self) -> &Arc<Name> {
         &self.name
     }
 }
@@ -121,31 +122,130 @@ impl Drop for NameGuard {
     }
 }
 
-/// A connection's place in a room: it is in the room while this lives.
-pub struct Membership {
-    room: Arc<Room>,
-    user: Arc<str>,
-    /// Woken on the room's broadcasts, for a connection in several rooms.
+/// A connection entered into a room, until it takes its place among its
+/// [`Memberships`]; dropped before (the connection ended while joining),
+/// it takes the connection out again.
+pub struct Entering {
+    room: Option<Arc<Room>>,
+    name: Arc<Name>,
     listener: Option<Arc<Notify>>,
 }
 
-impl Membership {
-    pub fn room(&self) -> &str {
-        self.room.name()
-    }
-
-    /// Wakes `listener` on this room's broadcasts from now on.
-    pub(crate) fn listen(&mut self, listener: &Arc<Notify>) {
-        if self.listener.is_none() {
-            self.room.listen(listener);
-            self.listener = Some(Arc::clone(listener));
+impl Drop for Entering {
+    fn drop(&mut self) {
+        if let Some(room) = self.room.take() {
+            room.leave(&self.name, self.listener.as_ref());
         }
     }
 }
 
-impl Drop for Membership {
+/// A connection's place in one room, and the room's fan-out it reads.
+pub struct InRoom {
+    room: Arc<Room>,
+    pub fanout: broadcast::Receiver<Broadcast>,
+}
+
+impl InRoom {
+    pub fn room(&self) -> &str {
+        self.room.name()
+    }
+}
+
+/// The rooms a connection is in, in the order it joined them. It is in
+/// each while this holds it; dropping it (however the connection ends, even
+/// by a panic) takes it out of every one.
+///
+/// Its name and wake-up are kept here once, not in each room's entry: a
+/// connection in 20 rooms pays for 20 small entries only.
+pub struct Memberships {
+    name: Arc<Name>,
+    /// Woken by every room's broadcasts once the connection is in several:
+    /// one waiter instead of one per room. Made on the second room.
+    wake: Option<Arc<Notify>>,
+    rooms: Vec<InRoom>,
+}
+
+impl Memberships {
+    pub fn new(name: Arc<Name>) -> Self {
+        Self {
+            name,
+            wake: None,
+            rooms: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    /// Where the connection is in `room`, if it is.
+    pub fn position(&self, room: &str) -> Option<usize> {
+        self.rooms.iter().position(|in_room| in_room.room() == room)
+    }
+
+    pub fn get(&self, index: usize) -> Option<&InRoom> {
+        self.rooms.get(index)
+    }
+
+    pub fn first_mut(&mut self) -> Option<&mut InRoom> {
+        self.rooms.first_mut()
+    }
+
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, InRoom> {
+        self.rooms.iter_mut()
+    }
+
+    /// The wake-up of a connection in several rooms, if it is.
+    pub fn wake(&self) -> Option<&Arc<Notify>> {
+        self.wake.as_ref()
+    }
+
+    /// The wake-up for a connection about to be in several rooms: made,
+    /// and listened to in every room it is in, on first need.
+    pub fn wake_for_several(&mut self) -> Arc<Notify> {
+        if let Some(wake) = &self.wake {
+            return Arc::clone(wake);
+        }
+        let wake = Arc::new(Notify::new());
+        for in_room in &self.rooms {
+            in_room.room.listen(&wake);
+        }
+        self.wake = Some(Arc::clone(&wake));
+        wake
+    }
+
+    /// Takes in a room entered (`entering`, reading `fanout`), in place of
+    /// the connection's earlier place in it, if it had one.
+    pub fn insert(&mut self, mut entering: Entering, fanout: broadcast::Receiver<Broadcast>) {
+        let Some(room) = entering.room.take() else {
+            return;
+        };
+        if let Some(earlier) = self.position(room.name()) {
+            self.remove(earlier);
+        }
+        // Exactly: most connections are in one room, and stay so.
+        self.rooms.reserve_exact(1);
+        self.rooms.push(InRoom { room, fanout });
+    }
+
+    /// Takes the connection out of the room at `index`.
+    pub fn remove(&mut self, index: usize) {
+        if index < self.rooms.len() {
+            let in_room = self.rooms.remove(index);
+            in_room.room.leave(&self.name, self.wake.as_ref());
+        }
+    }
+}
+
+impl Drop for Memberships {
     fn drop(&mut self) {
-        self.room.leave(&self.user, self.listener.as_ref());
+        for in_room in &self.rooms {
+            in_room.room.leave(&self.name, self.wake.as_ref());
+        }
     }
 }
 
@@ -205,11 +305,11 @@ impl Rooms {
         if self.registry.lock_map().shutting_down {
             return Err(JoinError::ShuttingDown);
         }
-        self.registry.names.connect(user, token)?;
+        let name = self.registry.names.connect(user, token)?;
         // Held from here: whatever fails below, dropping it lets go.
         let guard = NameGuard {
             registry: Arc::clone(&self.registry),
-            name: Arc::from(user),
+            name,
         };
         if let Some(cluster) = &self.cluster {
             // Every connection asks: another instance may hold the name.
@@ -224,10 +324,10 @@ impl Rooms {
     pub async fn join(
         &self,
         room: &str,
-        user: &Arc<str>,
+        user: &Arc<Name>,
         after: Option<u64>,
         listener: Option<&Arc<Notify>>,
-    ) -> Result<(Membership, Entered), JoinError> {
+    ) -> Result<(Entering, Entered), JoinError> {
         let room = self.room(room).await?;
         if !room.until_published(None, LOAD_PATIENCE).await {
             return Err(JoinError::Unavailable(
@@ -242,12 +342,12 @@ impl Rooms {
         let entered = room
             .enter(user, after, self.history, listener)
             .map_err(|_| JoinError::ShuttingDown)?;
-        let membership = Membership {
-            room,
-            user: Arc::clone(user),
+        let entering = Entering {
+            room: Some(room),
+            name: Arc::clone(user),
             listener: listener.cloned(),
         };
-        Ok((membership, entered))
+        Ok((entering, entered))
     }
 
     /// The room named `name`, made (and its log followed) if it is not in

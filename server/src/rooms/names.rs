@@ -6,19 +6,87 @@
 //! "Alice" cannot pose as "alice". A name is held once for the whole server,
 //! whichever rooms its connections are in.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// A name as held: as its holder spells it, and the key it is compared
+/// by. Made once per holder and shared by all its connections and rooms.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Name {
+    key: String,
+    spelled: String,
+}
+
+impl Name {
+    pub fn new(spelled: &str) -> Self {
+        Self {
+            key: spelled.to_lowercase(),
+            spelled: spelled.to_owned(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.spelled
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.spelled)
+    }
+}
+
+/// A shared [`Name`] ordered, compared and looked up by its key, for the
+/// maps of who is where.
+#[derive(Debug, Clone)]
+pub(crate) struct ByKey(pub(crate) Arc<Name>);
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key == other.0.key
+    }
+}
+
+impl Eq for ByKey {}
+
+impl PartialOrd for ByKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.key.cmp(&other.0.key)
+    }
+}
+
+/// As the key's `str`: the maps are looked up by it.
+impl std::hash::Hash for ByKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.key.hash(state);
+    }
+}
+
+impl Borrow<str> for ByKey {
+    fn borrow(&self) -> &str {
+        &self.0.key
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    /// By lowercased name.
-    holders: Mutex<HashMap<String, Holder>>,
+    /// By key (the lowercased name).
+    holders: Mutex<HashMap<ByKey, Holder>>,
 }
 
 #[derive(Debug)]
 struct Holder {
-    /// The name as its holder spells it.
-    name: String,
     token: Option<String>,
     connections: usize,
 }
@@ -28,54 +96,55 @@ struct Holder {
 pub(crate) struct Taken;
 
 impl Names {
-    /// Registers a connection of `name` with `token`.
-    pub(crate) fn connect(&self, name: &str, token: Option<&str>) -> Result<(), Taken> {
+    /// Registers a connection of `name` with `token`; answers with the
+    /// name as held (the holder's, for a second connection of it).
+    pub(crate) fn connect(&self, name: &str, token: Option<&str>) -> Result<Arc<Name>, Taken> {
+        let name = Name::new(name);
         let mut holders = self.lock();
-        match holders.get_mut(&name.to_lowercase()) {
-            Some(holder) => {
-                let same_client = token.is_some() && holder.token.as_deref() == token;
-                if !same_client {
-                    return Err(Taken);
-                }
+        if let Some((held, holder)) = holders.get_key_value(name.key()) {
+            let same_client = token.is_some() && holder.token.as_deref() == token;
+            if !same_client {
+                return Err(Taken);
+            }
+            let held = Arc::clone(&held.0);
+            if let Some(holder) = holders.get_mut(name.key()) {
                 holder.connections += 1;
             }
-            None => {
-                let holder = Holder {
-                    name: name.to_owned(),
-                    token: token.map(str::to_owned),
-                    connections: 1,
-                };
-                holders.insert(name.to_lowercase(), holder);
-            }
+            return Ok(held);
         }
-        Ok(())
+        let held = Arc::new(name);
+        let holder = Holder {
+            token: token.map(str::to_owned),
+            connections: 1,
+        };
+        holders.insert(ByKey(Arc::clone(&held)), holder);
+        Ok(held)
     }
 
     /// Unregisters one connection of `name`. Returns whether it was the last.
-    pub(crate) fn disconnect(&self, name: &str) -> bool {
-        let key = name.to_lowercase();
+    pub(crate) fn disconnect(&self, name: &Name) -> bool {
         let mut holders = self.lock();
-        let Some(holder) = holders.get_mut(&key) else {
+        let Some(holder) = holders.get_mut(name.key()) else {
             return false;
         };
         holder.connections = holder.connections.saturating_sub(1);
         if holder.connections > 0 {
             return false;
         }
-        holders.remove(&key);
+        holders.remove(name.key());
         true
     }
 
     /// Whether `name` has a connection on this instance.
     pub(crate) fn is_held_here(&self, name: &str) -> bool {
-        self.lock().contains_key(&name.to_lowercase())
+        self.lock().contains_key(name.to_lowercase().as_str())
     }
 
     /// The names connected to this instance, as spelled, with their tokens.
     pub(crate) fn held_here(&self) -> Vec<(String, Option<String>)> {
         self.lock()
-            .values()
-            .map(|holder| (holder.name.clone(), holder.token.clone()))
+            .iter()
+            .map(|(name, holder)| (name.0.spelled.clone(), holder.token.clone()))
             .collect()
     }
 
@@ -84,7 +153,7 @@ impl Names {
         self.lock().values().map(|holder| holder.connections).sum()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Holder>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ByKey, Holder>> {
         // Every change is one map operation: a poisoned lock is consistent.
         self.holders.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -97,16 +166,18 @@ mod tests {
     #[test]
     fn one_name_one_client_many_tabs() {
         let names = Names::default();
-        assert_eq!(names.connect("alice", Some("t1")), Ok(()));
-        assert_eq!(names.connect("alice", Some("t1")), Ok(()), "second tab");
+        let alice = names.connect("alice", Some("t1")).expect("free");
+        let again = names.connect("alice", Some("t1")).expect("second tab");
+        assert!(Arc::ptr_eq(&alice, &again), "one name, shared");
         assert_eq!(names.connect("Alice", Some("t2")), Err(Taken));
         assert_eq!(names.connect("ALICE", None), Err(Taken));
-        assert_eq!(names.connect("bob", None), Ok(()));
+        names.connect("bob", None).expect("free");
         assert_eq!(names.connections(), 3);
         assert!(names.is_held_here("BOB"));
-        assert!(!names.disconnect("alice"));
-        assert!(names.disconnect("alice"), "last tab closed");
-        assert_eq!(names.connect("Alice", Some("t2")), Ok(()), "free again");
+        assert!(!names.disconnect(&alice));
+        assert!(names.disconnect(&alice), "last tab closed");
+        let alice = names.connect("Alice", Some("t2")).expect("free again");
+        assert_eq!(alice.as_str(), "Alice");
         // Without a token a name cannot be shared, not even with itself.
         assert_eq!(names.connect("bob", None), Err(Taken));
     }

@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use tokio_tungstenite::tungstenite::Bytes;
 
 use super::members::Members;
+use super::names::Name;
 use super::RoomLimits;
 use crate::message_log::Event;
 use crate::store::Window;
@@ -202,7 +203,7 @@ impl Room {
     /// `listener`, if given, is woken on every broadcast from now on.
     pub(crate) fn enter(
         &self,
-        user: &Arc<str>,
+        user: &Arc<Name>,
         after: Option<u64>,
         history: usize,
         listener: Option<&Arc<Notify>>,
@@ -214,7 +215,7 @@ impl Room {
             return Err(ShuttingDown);
         }
         if live.members.join(user) {
-            live.presence_changed(user);
+            live.presence_changed(user.as_str());
         }
         live.empty_since = None;
         if let Some(listener) = listener {
@@ -232,10 +233,10 @@ impl Room {
     }
 
     /// Takes a connection of `user` out of the room (and `listener` off it).
-    pub(crate) fn leave(&self, user: &str, listener: Option<&Arc<Notify>>) {
+    pub(crate) fn leave(&self, user: &Name, listener: Option<&Arc<Notify>>) {
         let mut live = self.lock();
         if live.members.leave(user) {
-            live.presence_changed(user);
+            live.presence_changed(user.as_str());
         }
         if let Some(listener) = listener {
             live.listeners
