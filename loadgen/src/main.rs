@@ -285,41 +285,64 @@ async fn connect_all(common: &Common) -> (Vec<(usize, Socket)>, usize) {
 async fn idle(args: IdleArgs) -> Report {
     let common = &args.common;
     let before = rss_kib(&common.pid);
-    let (mut sockets, mut failed) = connect_all(common).await;
-    if args.rooms_each > 1 {
-        let joined: Vec<Option<(usize, Socket)>> = stream::iter(sockets)
-            .map(|(i, socket)| async move {
-                join_rooms(socket, args.rooms_each - 1)
-                    .await
-                    .map(|s| (i, s))
-            })
-            .buffer_unordered(common.connect_concurrency.max(1))
-            .collect()
-            .await;
-        failed += joined.iter().filter(|joined| joined.is_none()).count();
-        sockets = joined.into_iter().flatten().collect();
-    }
+    // Each client reads (and drops) what it is sent from the moment it is
+    // in, as a browser does: frames nobody reads would pile up in the
+    // server and be counted as what a connection costs.
+    let (stop, stopped) = watch::channel(false);
+    let readers: Vec<Option<tokio::task::JoinHandle<()>>> = stream::iter(0..common.clients)
+        .map(|i| {
+            let stopped = stopped.clone();
+            async move {
+                let name = format!("{}{i}", common.name_prefix);
+                let url = &common.url[i % common.url.len().max(1)];
+                let socket =
+                    match connect(url, &name, room_of(common, i), common.await_history).await {
+                        Ok(socket) => socket,
+                        Err(error) => {
+                            eprintln!("loadgen: a connection failed: {error}");
+                            return None;
+                        }
+                    };
+                let mut socket = join_rooms(socket, args.rooms_each.saturating_sub(1)).await?;
+                let mut stopped = stopped;
+                Some(tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            _ = stopped.changed() => return,
+                            frame = socket.next() => if !matches!(frame, Some(Ok(_))) { return },
+                        }
+                    }
+                }))
+            }
+        })
+        .buffer_unordered(common.connect_concurrency.max(1))
+        .collect()
+        .await;
+    let failed = readers.iter().filter(|reader| reader.is_none()).count();
+    let connected_count = readers.len() - failed;
     tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
     let connected = rss_kib(&common.pid);
     let per = match (before, connected) {
-        (Some(b), Some(c)) if !sockets.is_empty() => {
-            Some(c.saturating_sub(b) as f64 / sockets.len() as f64)
+        (Some(b), Some(c)) if connected_count > 0 => {
+            Some(c.saturating_sub(b) as f64 / connected_count as f64)
         }
         _ => None,
     };
-    let report = Report {
+    let _ = stop.send(true);
+    for reader in readers.into_iter().flatten() {
+        let _ = reader.await;
+    }
+    Report {
         mode: "idle",
         clients: common.clients,
-        connected: sockets.len(),
+        connected: connected_count,
         failed_connections: failed,
         rss_before_kib: before,
         rss_connected_kib: connected,
         rss_after_kib: connected,
         rss_per_connection_kib: per,
         ..Report::default()
-    };
-    drop(sockets);
-    report
+    }
 }
 
 /// Joins rooms `x1`..`x<count>` on `socket`, each once its history came;
