@@ -64,7 +64,7 @@ impl Handover {
 /// It grows with the room (see [`Live::fit_fanout`]): tokio allocates a
 /// broadcast channel's whole buffer up front, about 60 bytes a slot, and
 /// most rooms are small.
-const FIRST_FANOUT_CAPACITY: usize = 32;
+const FIRST_FANOUT_CAPACITY: usize = 16;
 
 pub(crate) struct Room {
     name: String,
@@ -241,6 +241,10 @@ impl Room {
         if let Some(listener) = listener {
             live.listeners
                 .retain(|listening| !Arc::ptr_eq(listening, listener));
+            // A crowd that came and went leaves no buffer behind.
+            if live.listeners.capacity() > 2 * live.listeners.len() + 8 {
+                live.listeners.shrink_to_fit();
+            }
         }
         if live.members.is_empty_here() {
             live.empty_since = Some(Instant::now());
@@ -418,6 +422,9 @@ impl Live {
             .iter()
             .any(|listening| Arc::ptr_eq(listening, listener))
         {
+            // One more at a time: every connection in several rooms is
+            // here, and doubling would leave a quarter of it unused.
+            self.listeners.reserve_exact(1);
             self.listeners.push(Arc::clone(listener));
         }
     }
