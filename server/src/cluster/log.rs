@@ -42,6 +42,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 const RESEND_MEMORY_SECS: u64 = 24 * 60 * 60;
 /// Entries kept in the typing and wake streams.
 const SIGNAL_MAX_LEN: usize = 100;
+/// How long an instance's wake stream outlives its last use.
+const WAKE_MEMORY_SECS: i64 = 24 * 60 * 60;
 
 /// KEYS: seq, log, sent, directory. ARGV: user, msg, clientId, max length,
 /// resend memory (s), room. Returns {1, id, time, ''} for a new message,
@@ -186,18 +188,21 @@ impl RedisLog {
         let _ = self.follows.send(Follow::Stop(room.to_owned()));
     }
 
-    /// Ends the follower's blocking read, so it reads its requests.
+    /// Ends the follower's blocking read, so it reads its requests. The
+    /// stream is this instance's alone: it expires a while after its last
+    /// use, so instances that stopped leave none behind.
     async fn wake_follower(&self) -> Result<(), StoreError> {
-        let _: String = self
-            .redis
-            .clone()
-            .xadd_maxlen(
-                self.keys.wake(),
-                redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
-                "*",
-                &[("wake", "1")],
-            )
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.xadd_maxlen(
+            self.keys.wake(),
+            redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
+            "*",
+            &[("wake", "1")],
+        )
+        .ignore()
+        .expire(self.keys.wake(), WAKE_MEMORY_SECS)
+        .ignore();
+        pipe.query_async::<()>(&mut self.redis.clone()).await?;
         Ok(())
     }
 

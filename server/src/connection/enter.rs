@@ -40,7 +40,7 @@ pub(super) struct Entered {
     pub(super) after: Option<u64>,
     pub(super) name: NameGuard,
     /// The room of the URL, canonical: what frames without `room` mean.
-    pub(super) url_room: Box<str>,
+    pub(super) url_room: Arc<str>,
     pub(super) first: Memberships,
     pub(super) context: Context,
 }
@@ -145,7 +145,7 @@ pub(super) async fn enter(
 }
 
 /// The name held, the URL's room entered, and the greeting's three frames.
-type Admitted = (NameGuard, Box<str>, Memberships, [String; 3]);
+type Admitted = (NameGuard, Arc<str>, Memberships, [String; 3]);
 
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
     let user = validate_username(&query.user)
@@ -178,5 +178,8 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
     ];
     let mut first = Memberships::new(Arc::clone(name.name()));
     first.insert(entering, entered.fanout);
-    Ok((name, room.into_boxed_str(), first, greeting))
+    let url_room = first
+        .get(0)
+        .map_or_else(|| Arc::from(room), |in_room| in_room.shared_room_name());
+    Ok((name, url_room, first, greeting))
 }

@@ -163,16 +163,13 @@ struct Session {
     /// The rooms it is in, in the order it joined them.
     rooms_in: Memberships,
     /// The room frames without `room` mean (it may have been left).
-    url_room: Box<str>,
+    url_room: Arc<str>,
     /// What the client asked for besides posting, being carried out. One
     /// at a time: the client's next frame is read once it is done.
     action: Option<Action>,
-    /// The message being stored. Posts are stored one after the other, in
-    /// the order sent, beside other requests: a page of history does not
-    /// wait for a commit.
-    posting: Option<Action>,
-    /// Messages sent while another was being stored.
-    waiting_posts: VecDeque<send::Post>,
+    /// The messages being stored, while there are any: boxed, since most
+    /// connections never post.
+    posts: Option<Box<Posts>>,
     /// Keeps the name until the connection ends.
     name: NameGuard,
     rooms: Arc<Rooms>,
@@ -195,6 +192,21 @@ struct Session {
 /// joining). Boxed: its future is large, and exists only while the request
 /// does.
 type Action = Pin<Box<dyn Future<Output = Done> + Send>>;
+
+/// Posts are stored one after the other, in the order sent, beside other
+/// requests: a page of history does not wait for a commit.
+struct Posts {
+    /// The message being stored.
+    storing: Action,
+    /// Messages sent while it is.
+    waiting: VecDeque<send::Post>,
+}
+
+impl Posts {
+    fn waiting(posts: &Option<Box<Posts>>) -> usize {
+        posts.as_ref().map_or(0, |posts| posts.waiting.len())
+    }
+}
 
 /// What an action comes to.
 enum Done {
@@ -255,8 +267,7 @@ impl Session {
             rooms_in: first,
             url_room,
             action: None,
-            posting: None,
-            waiting_posts: VecDeque::new(),
+            posts: None,
             name,
             rooms,
             budgets,
@@ -285,7 +296,7 @@ impl Session {
             let writing = self.transport.is_writing();
             let room_to_queue = self.transport.queued_bytes() < MAX_QUEUED_BYTES;
             let reading = self.action.is_none()
-                && self.waiting_posts.len() < MAX_WAITING_POSTS
+                && Posts::waiting(&self.posts) < MAX_WAITING_POSTS
                 && room_to_queue;
             let rooms_in = self.rooms_in.len();
             // Boxed, as the idle clock below: a disabled branch's future
@@ -333,8 +344,8 @@ impl Session {
                     self.finish_action(done);
                     Ok(())
                 }
-                done = poll_action(&mut self.posting), if self.posting.is_some() => {
-                    self.posting = self.waiting_posts.pop_front().map(send::store);
+                done = poll_posts(&mut self.posts), if self.posts.is_some() => {
+                    self.next_post();
                     self.finish_action(done);
                     Ok(())
                 }
@@ -427,13 +438,14 @@ impl Session {
     async fn finish(&mut self, ended: &Ended) {
         // Messages the connection took in are stored however it ends
         // (their clients may already have gone), within reason.
+        let patience = self.limits.send_timeout;
         let posting = async {
-            while let Some(post) = self.posting.take() {
-                post.await;
-                self.posting = self.waiting_posts.pop_front().map(send::store);
+            while self.posts.is_some() {
+                poll_posts(&mut self.posts).await;
+                self.next_post();
             }
         };
-        let _ = tokio::time::timeout(self.limits.send_timeout, posting).await;
+        let _ = tokio::time::timeout(patience, posting).await;
         let goodbye = ended.goodbye();
         let says_goodbye = goodbye.is_some();
         if let Some(frame) = goodbye {
@@ -456,6 +468,16 @@ impl Session {
             }),
         )
         .await;
+    }
+
+    /// Starts storing the next message waiting, if one is.
+    fn next_post(&mut self) {
+        if let Some(mut posts) = self.posts.take() {
+            if let Some(next) = posts.waiting.pop_front() {
+                posts.storing = send::store(next);
+                self.posts = Some(posts);
+            }
+        }
     }
 
     /// Takes in what an action came to.
@@ -604,6 +626,14 @@ async fn idle_clock(tick: Duration, stopping: CancellationToken) -> Option<Ended
         () = stopping.cancelled() => Some(Ended::ShuttingDown),
         () = tokio::time::sleep(tick) => None,
     }
+}
+
+/// The outcome of storing the message being stored.
+fn poll_posts(posts: &mut Option<Box<Posts>>) -> impl Future<Output = Done> + '_ {
+    poll_fn(move |cx| match posts {
+        Some(posts) => posts.storing.as_mut().poll(cx),
+        None => Poll::Pending,
+    })
 }
 
 /// The outcome of the action in progress.

@@ -1,12 +1,13 @@
 //! `send`: post a message to a room the connection is in.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use protocol::{ErrorCode, ServerFrame};
 
 use super::dispatch::rate_limited;
 use super::ended::Ended;
-use super::{Action, Done, Session};
+use super::{Action, Done, Posts, Session};
 use crate::message_log::LogError;
 use crate::rooms::Rooms;
 use crate::store::Appended;
@@ -41,10 +42,14 @@ pub(super) fn handle(
         msg,
     };
     session.strikes = 0;
-    if session.posting.is_none() {
-        session.posting = Some(store(post));
-    } else {
-        session.waiting_posts.push_back(post);
+    match &mut session.posts {
+        Some(posts) => posts.waiting.push_back(post),
+        None => {
+            session.posts = Some(Box::new(Posts {
+                storing: store(post),
+                waiting: VecDeque::new(),
+            }));
+        }
     }
     Ok(())
 }

@@ -149,6 +149,11 @@ impl InRoom {
     pub fn room(&self) -> &str {
         self.room.name()
     }
+
+    /// The room's name, shared: a connection keeps it without a copy.
+    pub fn shared_room_name(&self) -> Arc<str> {
+        self.room.shared_name()
+    }
 }
 
 /// The rooms a connection is in, in the order it joined them. It is in
@@ -454,12 +459,19 @@ impl Rooms {
     /// rooms nobody has been in for a while.
     pub fn tick(&self) {
         let now = Instant::now();
+        // With Redis, a room nobody here is in is dropped at once: this
+        // instance stops reading its stream, and reads it again (from its
+        // newest events) when someone comes back.
+        let patience = match self.log {
+            MessageLog::Redis(_) => Duration::ZERO,
+            MessageLog::Embedded(_) => self.idle,
+        };
         let mut idle = Vec::new();
         {
             let mut map = self.registry.lock_map();
             map.rooms.retain(|name, room| {
                 // Held elsewhere: someone is joining it right now.
-                let unused = Arc::strong_count(room) == 1 && room.is_idle(now, self.idle);
+                let unused = Arc::strong_count(room) == 1 && room.is_idle(now, patience);
                 if unused {
                     idle.push(name.clone());
                 }

@@ -67,7 +67,8 @@ impl Handover {
 const FIRST_FANOUT_CAPACITY: usize = 16;
 
 pub(crate) struct Room {
-    name: String,
+    /// Canonical; shared with the connections that need to keep it.
+    name: Arc<str>,
     live: Mutex<Live>,
     /// The newest `seq` published; `None` until the log has loaded the
     /// room. Joiners wait for it, and so do clients resuming after an id
@@ -134,7 +135,7 @@ impl Room {
             empty_since: Some(Instant::now()),
         };
         Self {
-            name: name.to_owned(),
+            name: Arc::from(name),
             live: Mutex::new(live),
             published: watch::channel(None).0,
         }
@@ -142,6 +143,10 @@ impl Room {
 
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
     }
 
     /// Starts over from `window` (the log's newest events): when the log
@@ -273,7 +278,7 @@ impl Room {
         joined.truncate(PRESENCE_NAMES_MAX);
         left.truncate(PRESENCE_NAMES_MAX);
         let frame = ServerFrame::Presence {
-            room: self.name.clone(),
+            room: self.name.to_string(),
             joined,
             left,
             count: live.members.count(),
