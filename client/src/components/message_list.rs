@@ -11,8 +11,7 @@ use wasm_bindgen::JsValue;
 use web_sys::Element;
 use yew::prelude::*;
 
-use yew_router::prelude::*;
-
+use crate::components::route_link::RouteLink;
 use crate::state::messages::Entry;
 use crate::state::outbox::{Outgoing, OutgoingStatus};
 use crate::state::people::PresenceNotice;
@@ -421,9 +420,9 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             }
             <div class="meta">
                 <span class="author">{ &message.user }</span>
-                <Link<Route> to={permalink} classes="permalink">
+                <RouteLink to={permalink} class="permalink">
                     <time datetime={iso} title={full}>{ time }</time>
-                </Link<Route>>
+                </RouteLink>
             </div>
             <p class="text">{ &message.msg }</p>
         </li>

@@ -1,5 +1,6 @@
 pub mod composer;
 pub mod message_list;
 pub mod people;
+pub mod route_link;
 pub mod sidebar;
 pub mod status;

@@ -5,11 +5,13 @@
 use std::rc::Rc;
 
 use protocol::validate_room;
-use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
-use yew_router::prelude::*;
+use yew_router::prelude::use_navigator;
 
+use crate::components::route_link::RouteLink;
 use crate::state::rooms::RoomState;
 use crate::Route;
 
@@ -68,12 +70,12 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
         html! {
             <li class="room-entry" data-unread={(room.unread > 0).then_some("true")}
                 aria-current={current.then_some("page")}>
-                <Link<Route> to={Route::Room { room: room.name.clone() }}>
+                <RouteLink to={Route::Room { room: room.name.clone() }}>
                     <span aria-label={label}>{ format!("#{}", room.name) }</span>
                     if room.unread > 0 {
                         <span class="unread" aria-hidden="true">{ room.unread }</span>
                     }
-                </Link<Route>>
+                </RouteLink>
                 <button class="leave-room" onclick={leave}
                     aria-label={format!("Leave {}", room.name)} title="Leave">{ "×" }</button>
             </li>
@@ -100,12 +102,37 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
     }
 }
 
-/// One room of `GET /api/rooms`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Listed {
-    room: String,
-    online: usize,
+/// One room of `GET /api/rooms`: its name and how many are in it.
+type Listed = (String, usize);
+
+/// Reads `GET /api/rooms` with the browser's own `fetch` and `JSON.parse`
+/// (an HTTP client and a serde decoder for two fields would cost the
+/// client more than the directory itself).
+async fn list_rooms() -> Result<Vec<Listed>, String> {
+    let failed = |error: JsValue| {
+        error
+            .as_string()
+            .unwrap_or_else(|| "the server did not answer".to_owned())
+    };
+    let response = JsFuture::from(gloo::utils::window().fetch_with_str("/api/rooms"))
+        .await
+        .map_err(failed)?;
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!("the server answered {}", response.status()));
+    }
+    let rooms = JsFuture::from(response.json().map_err(failed)?)
+        .await
+        .map_err(failed)?;
+    let field = |room: &JsValue, name: &str| js_sys::Reflect::get(room, &name.into()).ok();
+    Ok(js_sys::Array::from(&rooms)
+        .iter()
+        .filter_map(|room| {
+            let name = field(&room, "room")?.as_string()?;
+            let online = field(&room, "online")?.as_f64()?;
+            Some((name, online as usize))
+        })
+        .collect())
 }
 
 /// The rooms that exist, most recently active first, read when opened.
@@ -123,14 +150,7 @@ fn Directory() -> Html {
             }
             let listed = listed.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let answer = match gloo::net::http::Request::get("/api/rooms").send().await {
-                    Ok(response) => response
-                        .json::<Vec<Listed>>()
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
-                };
-                listed.set(Some(answer));
+                listed.set(Some(list_rooms().await));
             });
         })
     };
@@ -142,12 +162,12 @@ fn Directory() -> Html {
         Some(Ok(rooms)) if rooms.is_empty() => html! { <p class="help">{ "No rooms yet." }</p> },
         Some(Ok(rooms)) => html! {
             <ul class="directory-list">
-                { for rooms.iter().map(|listed| html! {
+                { for rooms.iter().map(|(room, online)| html! {
                     <li>
-                        <Link<Route> to={Route::Room { room: listed.room.clone() }}>
-                            { format!("#{}", listed.room) }
-                        </Link<Route>>
-                        <span class="count">{ format!("{} here", listed.online) }</span>
+                        <RouteLink to={Route::Room { room: room.clone() }}>
+                            { format!("#{room}") }
+                        </RouteLink>
+                        <span class="count">{ format!("{online} here") }</span>
                     </li>
                 }) }
             </ul>
