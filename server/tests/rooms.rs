@@ -382,3 +382,30 @@ async fn rooms_in_memory(server: &TestServer) -> u64 {
     let health: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     health["rooms"].as_u64().expect("rooms")
 }
+
+#[tokio::test]
+async fn joining_a_room_again_starts_it_over_and_keeps_its_messages_coming() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    join_room(&mut alice, "rust", None).await;
+    let mut bob = connect_with(&server, "user=bob&room=rust").await;
+    greeted(&mut bob, "rust").await;
+    say_in(&mut bob, "rust", "b-1", "one").await;
+    message(&mut bob).await;
+    assert_eq!(message(&mut alice).await.1.message.id, 1);
+    // Again, resuming after 1: nothing missed, and still in it once.
+    let (messages, reset) = join_room(&mut alice, "rust", Some(1)).await;
+    assert!(messages.is_empty() && !reset);
+    say_in(&mut bob, "rust", "b-2", "two").await;
+    message(&mut bob).await;
+    let (room, posted) = message(&mut alice).await;
+    assert_eq!((room.as_str(), posted.message.id), ("rust", 2));
+    // The lobby still reaches her too.
+    bob.send_text(r#"{"type":"join","room":"lobby"}"#).await;
+    history_of(&mut bob, "lobby").await;
+    online_of(&mut bob, "lobby").await;
+    say_in(&mut bob, "lobby", "b-3", "three").await;
+    let (room, _) = message(&mut alice).await;
+    assert_eq!(room, "lobby");
+    server.stop().await;
+}

@@ -229,8 +229,11 @@ impl Memberships {
         let Some(room) = entering.room.take() else {
             return;
         };
+        // Joined again: the earlier place goes, but not the wake-up, which
+        // the room keeps for the new one.
         if let Some(earlier) = self.position(room.name()) {
-            self.remove(earlier);
+            let earlier = self.rooms.remove(earlier);
+            earlier.room.leave(&self.name, None);
         }
         // Exactly: most connections are in one room, and stay so.
         self.rooms.reserve_exact(1);

@@ -165,6 +165,11 @@ impl Room {
     /// frame. Events the room has (a log replaying after a reconnect) are
     /// skipped.
     pub(crate) fn publish(&self, events: Vec<Event>) {
+        // Not loaded yet (a follower's read racing the room's return to
+        // memory): the window being loaded has them.
+        if self.published.borrow().is_none() {
+            return;
+        }
         let mut live = self.lock();
         for event in events {
             if event.seq() <= live.last_id {
