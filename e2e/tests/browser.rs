@@ -1274,3 +1274,66 @@ async fn a_permalink_opens_the_room_at_its_message_highlighted_even_beyond_the_l
     alice.close().await;
     server.stop().await;
 }
+
+/// Whether the element matching `css` is visible (rendered and not hidden).
+async fn is_visible(client: &Client, css: &str) -> bool {
+    let shown = client
+        .execute(
+            "const el = document.querySelector(arguments[0]);
+             if (!el) return false;
+             const style = getComputedStyle(el);
+             const box = el.getBoundingClientRect();
+             return style.visibility !== 'hidden' && box.right > 0 && box.width > 0;",
+            vec![css.into()],
+        )
+        .await
+        .expect("check visibility");
+    shown == serde_json::Value::Bool(true)
+}
+
+async fn until_visible(client: &Client, css: &str, wanted: bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while is_visible(client, css).await != wanted {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css} never became {}",
+            if wanted { "visible" } else { "hidden" }
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn on_a_phone_the_rooms_are_a_drawer() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser_as(&driver, Screen::PHONE, Scheme::Light).await;
+    log_in(&alice, &base, "alice").await;
+    alice
+        .goto(&format!("{base}/r/rust"))
+        .await
+        .expect("open rust");
+    find(&alice, r#".status[data-state="online"]"#).await;
+    // Closed: the room has the screen.
+    until_visible(&alice, ".sidebar", false).await;
+    let toggle = find(&alice, ".drawer-toggle").await;
+    assert_eq!(
+        toggle.attr("aria-expanded").await.expect("attr").as_deref(),
+        Some("false")
+    );
+    toggle.click().await.expect("open the drawer");
+    until_visible(&alice, ".sidebar", true).await;
+    // Picking a room closes it.
+    open_room(&alice, &base, "lobby").await;
+    until_visible(&alice, ".sidebar", false).await;
+    // On a desktop there is no drawer: the rooms are beside the room.
+    let bob = browser(&driver).await;
+    log_in(&bob, &base, "bob").await;
+    until_visible(&bob, ".sidebar", true).await;
+    assert!(!is_visible(&bob, ".drawer-toggle").await);
+    alice.close().await;
+    bob.close().await;
+    server.stop().await;
+}
