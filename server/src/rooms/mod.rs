@@ -596,3 +596,53 @@ impl PresenceView for Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(name: &str) -> Arc<Room> {
+        let limits = RoomLimits {
+            history: 10,
+            replay: 10,
+            fanout_capacity: 64,
+        };
+        let room = Arc::new(Room::new(name, limits));
+        room.load(Window::default());
+        room
+    }
+
+    #[tokio::test]
+    async fn a_room_joined_again_is_one_membership_that_still_wakes_the_connection() {
+        let (lobby, rust) = (loaded("lobby"), loaded("rust"));
+        let name = Arc::new(Name::new("alice"));
+        let mut memberships = Memberships::new(Arc::clone(&name));
+        let enter = |room: &Arc<Room>, listener: Option<&Arc<Notify>>| {
+            let entered = room.enter(&name, None, 10, listener).expect("open");
+            let entering = Entering {
+                room: Some(Arc::clone(room)),
+                name: Arc::clone(&name),
+                listener: listener.cloned(),
+            };
+            (entering, entered.fanout)
+        };
+        let (entering, fanout) = enter(&lobby, None);
+        memberships.insert(entering, fanout);
+        let wake = memberships.wake_for_several();
+        let (entering, fanout) = enter(&rust, Some(&wake));
+        memberships.insert(entering, fanout);
+        // Again: it replaces the first, and the room counts her once.
+        let (entering, fanout) = enter(&rust, Some(&wake));
+        memberships.insert(entering, fanout);
+        assert_eq!(memberships.len(), 2);
+        assert_eq!(rust.online_count(), 1);
+        // A broadcast in the room joined again still wakes her.
+        rust.announce(&ServerFrame::Pong);
+        tokio::time::timeout(Duration::from_secs(5), wake.notified())
+            .await
+            .expect("woken by the room joined again");
+        // Dropped, she leaves both.
+        drop(memberships);
+        assert_eq!((lobby.online_count(), rust.online_count()), (0, 0));
+    }
+}
