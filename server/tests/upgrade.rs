@@ -100,3 +100,42 @@ fn a_database_from_a_newer_release_is_refused() {
     ]);
     assert!(stderr.contains("schema version 99"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_database_of_schema_version_1_opens_with_its_history_in_the_default_room() {
+    // Session 8's release wrote the same tables as the fixture, marked
+    // version 1; this release takes it to version 2 from there.
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    config.default_room = "general".into();
+    std::fs::copy(fixture(), &config.db).expect("copy the fixture");
+    rusqlite::Connection::open(&config.db)
+        .and_then(|conn| conn.pragma_update(None, "user_version", 1))
+        .expect("mark it version 1");
+    let server = spawn_server(config.clone()).await;
+    // The room the old messages went to is the configured default room.
+    let mut carol = support::try_connect(server.addr, "user=carol&room=general&after=38", None)
+        .await
+        .expect("connects");
+    assert!(matches!(
+        carol.recv().await,
+        protocol::ServerFrame::Welcome { .. }
+    ));
+    match carol.recv().await {
+        protocol::ServerFrame::History {
+            room,
+            messages,
+            reset,
+            ..
+        } => {
+            assert_eq!(room, "general");
+            assert!(!reset);
+            let ids: Vec<u64> = messages.iter().map(|p| p.message.id).collect();
+            assert_eq!(ids, [39, 40]);
+        }
+        other => panic!("expected history, got {other:?}"),
+    }
+    server.stop().await;
+    assert_eq!(schema_version(&config.db), 2);
+}
