@@ -326,11 +326,17 @@ async fn the_directory_lists_rooms_most_recently_active_first() {
     let mut alice = server.join("alice").await;
     join_room(&mut alice, "闲聊", None).await;
     say_in(&mut alice, "闲聊", "a-1", "你好").await;
-    message(&mut alice).await;
-    // Later: the lobby is the most recent.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    alice.say("a-2", "hello").await;
-    message(&mut alice).await;
+    // Later: the lobby is the most recent (posted again until the server's
+    // clock has moved on by a millisecond at least).
+    let first = message(&mut alice).await.1.message.date_time;
+    let mut n = 2;
+    loop {
+        alice.say(&format!("a-{n}"), "hello").await;
+        if message(&mut alice).await.1.message.date_time > first {
+            break;
+        }
+        n += 1;
+    }
     join_room(&mut alice, "quiet", None).await;
     let (status, body) = server.get("/api/rooms").await;
     assert_eq!(status, 200, "{body}");

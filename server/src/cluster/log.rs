@@ -453,9 +453,18 @@ impl Follower {
             .values()
             .map(|followed| (followed.room.clone(), followed.last_id))
             .collect();
-        for (room, last_id) in rooms {
-            let seq: redis::RedisResult<Option<u64>> = self.redis.get(self.keys.seq(&room)).await;
-            let Ok(seq) = seq else { return };
+        if rooms.is_empty() {
+            return;
+        }
+        // Every room's counter in one round trip.
+        let mut counters = redis::pipe();
+        for (room, _) in &rooms {
+            counters.get(self.keys.seq(room));
+        }
+        let seqs: redis::RedisResult<Vec<Option<u64>>> =
+            counters.query_async(&mut self.redis).await;
+        let Ok(seqs) = seqs else { return };
+        for ((room, last_id), seq) in rooms.into_iter().zip(seqs) {
             if seq.unwrap_or(0) >= last_id {
                 continue;
             }

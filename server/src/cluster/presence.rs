@@ -24,7 +24,7 @@
 //! release queued before a claim of the same name cannot undo it; whatever
 //! is queued goes in one pipeline, which Redis runs in order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -326,13 +326,9 @@ impl Worker {
                 }
                 _ = refresh.tick() => {
                     self.refresh().await;
-                    self.publish_rooms(true).await;
-                    self.read_rooms(true).await;
+                    self.sync_rooms(true).await;
                 }
-                _ = poll.tick() => {
-                    self.publish_rooms(false).await;
-                    self.read_rooms(false).await;
-                }
+                _ = poll.tick() => self.sync_rooms(false).await,
             }
         }
     }
@@ -446,81 +442,79 @@ impl Worker {
         }
     }
 
+    /// Publishes who is in the rooms here and reads who is in them
+    /// elsewhere; with `all`, every room (a refresh), else those that changed.
+    async fn sync_rooms(&mut self, all: bool) {
+        let rooms = self.view.members_here();
+        let names: HashSet<String> = rooms.iter().map(|(room, _)| room.clone()).collect();
+        self.publish_rooms(rooms, all).await;
+        self.read_rooms(names, all).await;
+    }
+
     /// Publishes this instance's names of each room whose names changed
     /// (of every room, on a refresh, which also keeps them from lapsing),
     /// in one round trip.
-    async fn publish_rooms(&mut self, all: bool) {
-        let rooms = self.view.members_here();
+    async fn publish_rooms(&mut self, rooms: Vec<(String, Vec<String>)>, all: bool) {
         let mut pipe = redis::pipe();
         pipe.load_script(&self.scripts.publish_room).ignore();
-        let mut now_published = HashMap::with_capacity(rooms.len());
+        // What is left of the last publication afterwards: rooms dropped
+        // from memory since, whose names here are gone.
+        let mut last_published = std::mem::take(&mut self.published);
         let mut changed = false;
-        let mut seen = Vec::with_capacity(rooms.len());
         for (room, mut names) in rooms {
             names.sort();
             let names = names.join("\n");
             // A room without names here is published once, empty, then
             // forgotten.
-            let last = self.published.get(&room).map_or("", String::as_str);
+            let last = last_published.remove(&room).unwrap_or_default();
             if (all && !names.is_empty()) || last != names {
-                pipe.invoke_script(
-                    self.scripts
-                        .publish_room
-                        .key(self.keys.room_instances(&room))
-                        .key(self.keys.room_members(&room))
-                        .key(self.keys.room_version(&room))
-                        .arg(&self.instance)
-                        .arg(self.ttl_ms)
-                        .arg(&names),
-                )
-                .ignore();
+                self.publish_room(&mut pipe, &room, &names);
                 changed = true;
             }
             if !names.is_empty() {
-                now_published.insert(room.clone(), names);
+                self.published.insert(room, names);
             }
-            seen.push(room);
         }
-        // Rooms dropped from memory since: their names here are gone.
-        for room in self.published.keys() {
-            if !seen.contains(room) {
-                pipe.invoke_script(
-                    self.scripts
-                        .publish_room
-                        .key(self.keys.room_instances(room))
-                        .key(self.keys.room_members(room))
-                        .key(self.keys.room_version(room))
-                        .arg(&self.instance)
-                        .arg(self.ttl_ms)
-                        .arg(""),
-                )
-                .ignore();
-                changed = true;
-            }
+        for room in last_published.keys() {
+            self.publish_room(&mut pipe, room, "");
+            changed = true;
         }
         if !changed {
             return;
         }
         let done: redis::RedisResult<()> = pipe.query_async(&mut self.redis).await;
-        match done {
-            Ok(()) => self.published = now_published,
-            Err(error) => tracing::warn!(%error, "cannot publish who is in the rooms here"),
+        if let Err(error) = done {
+            tracing::warn!(%error, "cannot publish who is in the rooms here");
+            // Published again, every room, at the next poll.
+            self.published.clear();
         }
     }
 
-    /// Reads who is in each room here on the other instances, for the rooms
-    /// whose version changed since the last read (every room, with `all`).
-    async fn read_rooms(&mut self, all: bool) {
-        let rooms: Vec<String> = self
-            .view
-            .members_here()
-            .into_iter()
-            .map(|(room, _)| room)
-            .collect();
+    /// Adds to `pipe` the publication of this instance's `names` of `room`
+    /// (one per line; none: nobody here).
+    fn publish_room(&self, pipe: &mut redis::Pipeline, room: &str, names: &str) {
+        pipe.invoke_script(
+            self.scripts
+                .publish_room
+                .key(self.keys.room_instances(room))
+                .key(self.keys.room_members(room))
+                .key(self.keys.room_version(room))
+                .arg(&self.instance)
+                .arg(self.ttl_ms)
+                .arg(names),
+        )
+        .ignore();
+    }
+
+    /// Reads who is in each of `rooms` on the other instances, for the
+    /// rooms whose version changed since the last read (every room, with
+    /// `all`).
+    async fn read_rooms(&mut self, rooms: HashSet<String>, all: bool) {
         self.versions.retain(|room, _| rooms.contains(room));
         if rooms.is_empty() {
             return;
         }
+        let rooms: Vec<String> = rooms.into_iter().collect();
         let mut versions = redis::pipe();
         for room in &rooms {
             versions.get(self.keys.room_version(room));
