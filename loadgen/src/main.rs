@@ -105,8 +105,12 @@ struct ChatArgs {
 struct IdleArgs {
     #[command(flatten)]
     common: Common,
-    /// Seconds to hold the connections before measuring.
-    #[arg(long, default_value_t = 2.0)]
+    /// Seconds to hold the connections before measuring: long enough for
+    /// an allocator that returns freed pages after a decay time (the
+    /// server's jemalloc: 10 s) to have given back what connecting used
+    /// and freed, so that what is measured is what the idle connections
+    /// keep.
+    #[arg(long, default_value_t = 12.0)]
     settle: f64,
     /// Rooms each connection is in: the URL's, and `join`s for the rest
     /// (`x1`..), shared by every connection.

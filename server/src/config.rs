@@ -74,7 +74,8 @@ pub struct Config {
     pub replay_limit: usize,
 
     /// Messages the fan-out buffers for each connection before a client that
-    /// does not keep up is disconnected (it reconnects and resumes).
+    /// does not keep up is disconnected (it reconnects and resumes); for a
+    /// connection in several rooms, messages of all of them together.
     #[arg(long, env = "CHAT_FANOUT_CAPACITY", default_value_t = 1024)]
     pub fanout_capacity: usize,
 

@@ -13,6 +13,15 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read when it starts (`_RJEM_MALLOC_CONF` in the
+/// environment still overrides them). A background thread hands the pages
+/// freed after a burst (a crowd connecting, a busy minute) back to the
+/// system once jemalloc's decay time (10 s) has passed, as Redis does by
+/// default; without it they stay resident until the allocator is next busy,
+/// which an idle server never is.
+#[export_name = "_rjem_malloc_conf"]
+static MALLOC_CONF: &[u8; 23] = b"background_thread:true\0";
+
 /// Every connection is a file descriptor: the soft limit (often 1,024) is
 /// raised to the hard one, which an unprivileged process may do. `run`
 /// fits the connection caps to what this gives.

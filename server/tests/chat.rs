@@ -322,7 +322,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         .expect("the log opens");
     let alice_name = rooms.connect("alice", None).await.expect("alice's name");
     let (_in_lobby, mut alice) = rooms
-        .join("lobby", alice_name.name(), None, None)
+        .join("lobby", alice_name.name(), None)
         .await
         .expect("alice joins");
     // `_in_lobby` keeps her in the room; `alice` is what the room sends her.
@@ -355,7 +355,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         Err(JoinError::ShuttingDown)
     ));
     assert!(matches!(
-        rooms.join("lobby", alice_name.name(), None, None).await,
+        rooms.join("lobby", alice_name.name(), None).await,
         Err(JoinError::ShuttingDown)
     ));
     rooms.close().await;

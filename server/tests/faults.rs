@@ -36,11 +36,28 @@ const RSS_BOUND_KIB: u64 = 128 * 1024;
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_without_hurting_the_others() {
+    stalled_client_is_cut_off(false).await;
+}
+
+/// The same, when the stalled client is in a second room too: its rooms
+/// push to its inbox instead of it reading their fan-outs.
+#[tokio::test]
+async fn a_client_in_several_rooms_that_stops_reading_is_cut_off_too() {
+    stalled_client_is_cut_off(true).await;
+}
+
+async fn stalled_client_is_cut_off(in_two_rooms: bool) {
     const MESSAGES: usize = 4_000;
     let data = tempfile::tempdir().expect("tmp");
     let (server, addr) = start_binary(&data.path().join("chat.db"), &["--send-timeout", "2"]).await;
     // Joins, then never reads again: its socket buffers fill up.
-    let (stalled, _) = join(addr, "stalled", None).await;
+    let (mut stalled, _) = join(addr, "stalled", None).await;
+    if in_two_rooms {
+        stalled
+            .send_text(r#"{"type":"join","room":"elsewhere"}"#)
+            .await;
+        while !matches!(stalled.recv_any().await, ServerFrame::Online { .. }) {}
+    }
     let (alice, _) = join(addr, "alice", None).await;
     let (mut bob, _) = join(addr, "bob", None).await;
     assert_eq!(connections(addr).await, 3);

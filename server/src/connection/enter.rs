@@ -167,7 +167,7 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let (entering, entered) = rooms
-        .join(&room, name.name(), query.after, None)
+        .join(&room, name.name(), query.after)
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let welcome = ServerFrame::Welcome { user: user.clone() };
@@ -177,9 +177,9 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         online_frame(&room, entered.online).to_json(),
     ];
     let mut first = Memberships::new(Arc::clone(name.name()));
-    first.insert(entering, entered.fanout);
-    let url_room = first
-        .get(0)
-        .map_or_else(|| Arc::from(room), |in_room| in_room.shared_room_name());
+    // The first room is read from its fan-out: nothing to move, nothing
+    // to fall behind.
+    let _ = first.insert(entering, entered.fanout);
+    let url_room = first.first_room_name().unwrap_or_else(|| Arc::from(room));
     Ok((name, url_room, first, greeting))
 }

@@ -7,7 +7,7 @@ use protocol::{canonical_room, ErrorCode, ServerFrame};
 use super::dispatch::rate_limited;
 use super::ended::Ended;
 use super::{history_frame, online_frame, Done, Joined, Session};
-use crate::rooms::JoinError;
+use crate::rooms::{FellBehind, JoinError};
 
 /// Enters the room (making it, if nobody has used its name) and answers
 /// with its `history` and `online`, as the URL's room is greeted. Joining
@@ -40,13 +40,10 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
             return session.refuse_for_rate(rate_limited(wait, None, Some(&room)));
         }
     }
-    // In several rooms, the connection waits on one wake-up for all.
-    let several = session.rooms_in.len() + usize::from(!already_in) > 1;
-    let listener = several.then(|| session.rooms_in.wake_for_several());
     let rooms = Arc::clone(&session.rooms);
     let user = Arc::clone(session.name.name());
     session.begin(Box::pin(async move {
-        match rooms.join(&room, &user, after, listener.as_ref()).await {
+        match rooms.join(&room, &user, after).await {
             Ok((entering, entered)) => Done::Joined(Box::new(Joined {
                 history: history_frame(&room, entered.history),
                 online: online_frame(&room, entered.online),
@@ -60,21 +57,22 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
 }
 
 /// Takes in an entered room: replaces the connection's earlier place in
-/// it, if it had one, and greets it.
-pub(super) fn entered(session: &mut Session, joined: Joined) {
+/// it, if it had one, and greets it. What the room broadcast since the
+/// history follows, from the connection's inbox.
+pub(super) fn entered(session: &mut Session, joined: Joined) -> Result<(), Ended> {
     let Joined {
         entering,
         fanout,
         history,
         online,
     } = joined;
-    session.rooms_in.insert(entering, fanout);
+    session
+        .rooms_in
+        .insert(entering, fanout)
+        .map_err(|FellBehind(missed)| Ended::FellBehind(missed))?;
     session.answer(&history);
     session.answer(&online);
-    // What the rooms queued before the wake-up listened is drained now.
-    if let Some(wake) = session.rooms_in.wake() {
-        wake.notify_one();
-    }
+    Ok(())
 }
 
 fn refusal(error: &JoinError) -> ServerFrame {

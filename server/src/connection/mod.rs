@@ -37,9 +37,7 @@ pub use enter::JoinQuery;
 use crate::budget::Budgets;
 use crate::config::Config;
 use crate::limits::RateLimiter;
-use crate::rooms::{
-    Broadcast, Entering, Handover, HistoryStart, InRoom, Memberships, NameGuard, Rooms,
-};
+use crate::rooms::{Broadcast, Entering, Handover, HistoryStart, Memberships, NameGuard, Rooms};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 use crate::wire;
@@ -144,10 +142,10 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
 }
 
 /// Follows a room to its new fan-out.
-fn move_to(in_room: &mut InRoom, handover: &Handover) -> Result<(), Ended> {
+fn move_to(fanout: &mut Receiver<Broadcast>, handover: &Handover) -> Result<(), Ended> {
     match handover.take() {
-        Some(fanout) => {
-            in_room.fanout = fanout;
+        Some(larger) => {
+            *fanout = larger;
             Ok(())
         }
         // Not made for this connection: it starts over.
@@ -299,15 +297,14 @@ impl Session {
                 && Posts::waiting(&self.posts) < MAX_WAITING_POSTS
                 && room_to_queue;
             let rooms_in = self.rooms_in.len();
+            let one_fanout = self.rooms_in.fanout_mut().is_some();
             // Boxed, as the idle clock below: a disabled branch's future
             // still takes room in every connection's task, and most
             // connections are in one room.
-            let woken = OptionFuture::from(
-                self.rooms_in
-                    .wake()
-                    .filter(|_| rooms_in > 1)
-                    .map(|wake| Box::pin(Arc::clone(wake).notified_owned())),
-            );
+            let pushed = OptionFuture::from(self.rooms_in.inbox().map(|inbox| {
+                let inbox = Arc::clone(inbox);
+                Box::pin(async move { inbox.pushed().await })
+            }));
             let transport = &mut self.transport;
             let step = tokio::select! {
                 // The hottest first: what is queued is written before more
@@ -324,11 +321,11 @@ impl Session {
                     }
                 }
                 // In one room: its fan-out, directly.
-                broadcast = recv_only(&mut self.rooms_in), if room_to_queue && rooms_in == 1 => match broadcast {
+                broadcast = recv_only(&mut self.rooms_in), if room_to_queue && one_fanout => match broadcast {
                     Ok(Broadcast::Frame(frame)) => self.send_broadcasts(frame),
                     Ok(Broadcast::Tick) => self.on_tick(),
-                    Ok(Broadcast::Moved(handover)) => match self.rooms_in.first_mut() {
-                        Some(in_room) => move_to(in_room, &handover),
+                    Ok(Broadcast::Moved(handover)) => match self.rooms_in.fanout_mut() {
+                        Some(fanout) => move_to(fanout, &handover),
                         None => Ok(()),
                     },
                     Err(RecvError::Lagged(missed)) => Err(Ended::FellBehind(missed)),
@@ -337,17 +334,15 @@ impl Session {
                         Err(Ended::ShuttingDown)
                     }
                 },
-                // In several: woken by any of them.
-                Some(()) = woken, if room_to_queue && rooms_in > 1 => self.drain_rooms(),
+                // Once in several: what they pushed to the inbox.
+                Some(()) = pushed, if room_to_queue => self.drain_inbox(),
                 done = poll_action(&mut self.action), if self.action.is_some() => {
                     self.action = None;
-                    self.finish_action(done);
-                    Ok(())
+                    self.finish_action(done)
                 }
                 done = poll_posts(&mut self.posts), if self.posts.is_some() => {
                     self.next_post();
-                    self.finish_action(done);
-                    Ok(())
+                    self.finish_action(done)
                 }
                 // In none: the server's clock and shutdown, without a room.
                 Some(ended) = OptionFuture::from(
@@ -384,13 +379,13 @@ impl Session {
     /// frame alone is written as it is, shared with every other recipient;
     /// several are copied into one buffer, freed once written.
     fn send_broadcasts(&mut self, first: Bytes) -> Result<(), Ended> {
-        let Some(in_room) = self.rooms_in.first_mut() else {
+        let Some(fanout) = self.rooms_in.fanout_mut() else {
             return Ok(());
         };
         let mut batch = Vec::new();
         let mut taken = Taken::default();
         for _ in 1..MAX_BATCH {
-            if batch.len() >= MAX_BATCH_BYTES || !taken.take(in_room, &mut batch, &first)? {
+            if batch.len() >= MAX_BATCH_BYTES || !taken.take(fanout, &mut batch, &first)? {
                 break;
             }
         }
@@ -402,32 +397,27 @@ impl Session {
         taken.settle(self)
     }
 
-    /// Queues what every room has for the connection, as one write; if
-    /// more is waiting than one write takes, wakes itself for the rest.
-    fn drain_rooms(&mut self) -> Result<(), Ended> {
+    /// Queues what the rooms pushed to the inbox, as one write (the
+    /// inbox wakes the connection again for what one write does not take).
+    fn drain_inbox(&mut self) -> Result<(), Ended> {
+        let Some(inbox) = self.rooms_in.inbox() else {
+            return Ok(());
+        };
         let mut batch = Vec::new();
-        let mut taken = Taken::default();
-        let mut more = false;
-        'rooms: for in_room in self.rooms_in.iter_mut() {
-            loop {
-                if batch.len() >= MAX_BATCH_BYTES {
-                    more = true;
-                    break 'rooms;
-                }
-                if !taken.take(in_room, &mut batch, &[])? {
-                    break;
-                }
-            }
-        }
-        if more {
-            if let Some(wake) = self.rooms_in.wake() {
-                wake.notify_one();
-            }
-        }
+        let took = inbox.take(&mut batch, MAX_BATCH_BYTES);
         if !batch.is_empty() {
             self.transport.push(Bytes::from(batch));
         }
-        taken.settle(self)
+        if let Some(missed) = took.missed {
+            return Err(Ended::FellBehind(missed));
+        }
+        if took.shutting_down {
+            return Err(Ended::ShuttingDown);
+        }
+        if took.ticked {
+            self.on_tick()?;
+        }
+        Ok(())
     }
 
     /// Ends the session: stores the messages it took in, writes what is
@@ -481,7 +471,7 @@ impl Session {
     }
 
     /// Takes in what an action came to.
-    fn finish_action(&mut self, done: Done) {
+    fn finish_action(&mut self, done: Done) -> Result<(), Ended> {
         match done {
             Done::Nothing => {}
             Done::Answer(answer) => {
@@ -491,8 +481,9 @@ impl Session {
                     self.budgets.read_history(peer.ip(), bytes, now);
                 }
             }
-            Done::Joined(joined) => join::entered(self, *joined),
+            Done::Joined(joined) => return join::entered(self, *joined),
         }
+        Ok(())
     }
 
     /// The index of the room a frame means: the one it names (canonical),
@@ -516,8 +507,8 @@ impl Session {
     /// The canonical name of the room at `index`.
     fn room_name(&self, index: usize) -> String {
         self.rooms_in
-            .get(index)
-            .map_or_else(String::new, |in_room| in_room.room().to_owned())
+            .room_name(index)
+            .map_or_else(String::new, str::to_owned)
     }
 
     /// Queues an answer to the client; returns its size in bytes.
@@ -562,20 +553,20 @@ struct Taken {
 }
 
 impl Taken {
-    /// Takes one broadcast of `in_room` into `batch` (after `first`, when
+    /// Takes one broadcast of `fanout` into `batch` (after `first`, when
     /// the batch is still empty); says whether there was one.
     fn take(
         &mut self,
-        in_room: &mut InRoom,
+        fanout: &mut Receiver<Broadcast>,
         batch: &mut Vec<u8>,
         first: &[u8],
     ) -> Result<bool, Ended> {
         if self.shutting_down {
             return Ok(false);
         }
-        match in_room.fanout.try_recv() {
+        match fanout.try_recv() {
             Ok(Broadcast::Moved(handover)) => {
-                move_to(in_room, &handover)?;
+                move_to(fanout, &handover)?;
                 Ok(true)
             }
             Ok(Broadcast::Frame(frame)) => {
@@ -613,8 +604,8 @@ impl Taken {
 
 /// The next broadcast of the one room the connection is in.
 async fn recv_only(rooms_in: &mut Memberships) -> Result<Broadcast, RecvError> {
-    match rooms_in.first_mut() {
-        Some(in_room) => in_room.fanout.recv().await,
+    match rooms_in.fanout_mut() {
+        Some(fanout) => fanout.recv().await,
         None => std::future::pending().await,
     }
 }

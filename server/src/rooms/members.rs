@@ -8,16 +8,21 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::names::{ByKey, Name};
+use super::names::Name;
 
 /// Who is in one room, on this instance and elsewhere.
 ///
-/// The names here are the holders' own (`Arc<Name>`), counted: a room
-/// costs each connection in it one small map entry, and no string.
+/// The names here are the holders' own (`Arc<Name>`): a room costs each
+/// connection in it one pointer, and no string.
 #[derive(Debug, Default)]
 pub(crate) struct Members {
-    /// In the room on this instance, by name, with their connections in it.
-    here: BTreeMap<ByKey, u32>,
+    /// In the room on this instance: one entry per connection, sorted by
+    /// key (a name's connections are neighbours). A sorted vector rather
+    /// than a map: a B-tree's nodes, half full when names come in order,
+    /// cost about 37 bytes an entry (BENCHMARKS.md, "Rooms"); entering
+    /// moves up to one pointer per member, as the room's other per-entry
+    /// work is linear too.
+    here: Vec<Arc<Name>>,
     /// In the room on other instances, by lowercased name, as of the last
     /// view from Redis. Empty with one instance.
     elsewhere: BTreeMap<String, String>,
@@ -27,23 +32,50 @@ impl Members {
     /// Adds a connection of `name` (held by it: see `Names`). Returns
     /// whether it is the name's first in the room (the user came in).
     pub(crate) fn join(&mut self, name: &Arc<Name>) -> bool {
-        let connections = self.here.entry(ByKey(Arc::clone(name))).or_insert(0);
-        *connections += 1;
-        *connections == 1
+        let at = self.position(name.key());
+        let first = self
+            .here
+            .get(at)
+            .is_none_or(|held| held.key() != name.key());
+        if self.here.len() == self.here.capacity() {
+            // An eighth more at a time: a crowd's vector is mostly used.
+            self.here.reserve_exact(self.here.len() / 8 + 1);
+        }
+        self.here.insert(at, Arc::clone(name));
+        first
     }
 
     /// Takes away a connection of `name`. Returns whether it was the last
     /// (the user left the room).
     pub(crate) fn leave(&mut self, name: &Name) -> bool {
-        let Some(connections) = self.here.get_mut(name.key()) else {
-            return false;
-        };
-        *connections = connections.saturating_sub(1);
-        if *connections > 0 {
+        let at = self.position(name.key());
+        if self
+            .here
+            .get(at)
+            .is_none_or(|held| held.key() != name.key())
+        {
             return false;
         }
-        self.here.remove(name.key());
-        true
+        self.here.remove(at);
+        // A crowd that came and went leaves no buffer behind.
+        if self.here.capacity() > 2 * self.here.len() + 8 {
+            self.here.shrink_to_fit();
+        }
+        self.here
+            .get(at)
+            .is_none_or(|held| held.key() != name.key())
+    }
+
+    /// Where entries of `key` start (or would).
+    fn position(&self, key: &str) -> usize {
+        self.here.partition_point(|held| held.key() < key)
+    }
+
+    /// The names here, each once, sorted by key.
+    fn distinct_here(&self) -> impl Iterator<Item = &Arc<Name>> {
+        self.here
+            .chunk_by(|a, b| a.key() == b.key())
+            .filter_map(|connections| connections.first())
     }
 
     /// Whether anyone is in the room on this instance.
@@ -53,9 +85,8 @@ impl Members {
 
     /// The names in the room on this instance, as spelled.
     pub(crate) fn here(&self) -> Vec<String> {
-        self.here
-            .keys()
-            .map(|name| name.0.as_str().to_owned())
+        self.distinct_here()
+            .map(|name| name.as_str().to_owned())
             .collect()
     }
 
@@ -80,8 +111,8 @@ impl Members {
     pub(crate) fn is_online(&self, name: &str) -> bool {
         let key = name.to_lowercase();
         self.here
-            .get_key_value(key.as_str())
-            .is_some_and(|(held, _)| held.0.as_str() == name)
+            .get(self.position(&key))
+            .is_some_and(|held| held.as_str() == name)
             || self
                 .elsewhere
                 .get(&key)
@@ -101,17 +132,17 @@ impl Members {
     /// Everyone online, sorted by lowercased name: a merge of the two
     /// sorted maps, where a name connected here wins.
     fn names(&self) -> impl Iterator<Item = &str> {
-        let mut here = self.here.iter().peekable();
+        let mut here = self.distinct_here().peekable();
         let mut elsewhere = self.elsewhere.iter().peekable();
         std::iter::from_fn(move || match (here.peek(), elsewhere.peek()) {
-            (Some((h, _)), Some((e, _))) if h.0.key() == e.as_str() => {
+            (Some(h), Some((e, _))) if h.key() == e.as_str() => {
                 elsewhere.next();
-                here.next().map(|(held, _)| held.0.as_str())
+                here.next().map(|held| held.as_str())
             }
-            (Some((h, _)), Some((e, _))) if e.as_str() < h.0.key() => {
+            (Some(h), Some((e, _))) if e.as_str() < h.key() => {
                 elsewhere.next().map(|(_, name)| name.as_str())
             }
-            (Some(_), _) => here.next().map(|(held, _)| held.0.as_str()),
+            (Some(_), _) => here.next().map(|held| held.as_str()),
             (None, _) => elsewhere.next().map(|(_, name)| name.as_str()),
         })
     }
@@ -136,6 +167,42 @@ mod tests {
         assert!(members.leave(&alice), "last tab closed");
         assert!(!members.leave(&alice), "already gone");
         assert_eq!(members.here(), ["bob"]);
+    }
+
+    #[test]
+    fn names_stay_sorted_and_counted_once_whatever_the_order() {
+        let mut members = Members::default();
+        let names: Vec<Arc<Name>> = ["dave", "Bob", "erin", "alice", "carol"]
+            .into_iter()
+            .map(|name| Arc::new(Name::new(name)))
+            .collect();
+        // Two connections each, the second round in reverse.
+        let came: Vec<bool> = names
+            .iter()
+            .chain(names.iter().rev())
+            .map(|name| members.join(name))
+            .collect();
+        assert_eq!(
+            came,
+            [true, true, true, true, true, false, false, false, false, false]
+        );
+        assert_eq!(
+            members.online(10),
+            ["alice", "Bob", "carol", "dave", "erin"]
+        );
+        assert_eq!(members.online(2), ["alice", "Bob"]);
+        assert_eq!(members.count(), 5);
+        assert!(members.is_online("Bob") && !members.is_online("bob"));
+        let went: Vec<bool> = names
+            .iter()
+            .chain(names.iter())
+            .map(|name| members.leave(name))
+            .collect();
+        assert_eq!(
+            went,
+            [false, false, false, false, false, true, true, true, true, true]
+        );
+        assert!(members.is_empty_here());
     }
 
     fn view(names: &[&str]) -> BTreeMap<String, String> {

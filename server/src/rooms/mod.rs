@@ -6,6 +6,7 @@
 //! nobody in it; its log stays. The log publishes each followed room's
 //! events here ([`Subscriber`]), and each [`Room`] fans them out.
 
+mod inbox;
 mod members;
 mod names;
 mod room;
@@ -15,8 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use protocol::{Posted, ServerFrame};
-use tokio::sync::{broadcast, mpsc, Notify};
+use tokio::sync::{broadcast, mpsc};
 
+pub use inbox::{Inbox, Took};
 pub use room::{Broadcast, Handover};
 pub use room::{Entered, HistoryStart};
 
@@ -128,31 +130,13 @@ impl Drop for NameGuard {
 pub struct Entering {
     room: Option<Arc<Room>>,
     name: Arc<Name>,
-    listener: Option<Arc<Notify>>,
 }
 
 impl Drop for Entering {
     fn drop(&mut self) {
         if let Some(room) = self.room.take() {
-            room.leave(&self.name, self.listener.as_ref());
+            room.leave(&self.name, None);
         }
-    }
-}
-
-/// A connection's place in one room, and the room's fan-out it reads.
-pub struct InRoom {
-    room: Arc<Room>,
-    pub fanout: broadcast::Receiver<Broadcast>,
-}
-
-impl InRoom {
-    pub fn room(&self) -> &str {
-        self.room.name()
-    }
-
-    /// The room's name, shared: a connection keeps it without a copy.
-    pub fn shared_room_name(&self) -> Arc<str> {
-        self.room.shared_name()
     }
 }
 
@@ -160,22 +144,34 @@ impl InRoom {
 /// each while this holds it; dropping it (however the connection ends, even
 /// by a panic) takes it out of every one.
 ///
-/// Its name and wake-up are kept here once, not in each room's entry: a
-/// connection in 20 rooms pays for 20 small entries only.
+/// Its name is kept here once, not in each room's entry: a connection in 20
+/// rooms pays for 20 pointers here, one in each room, and a member entry.
 pub struct Memberships {
     name: Arc<Name>,
-    /// Woken by every room's broadcasts once the connection is in several:
-    /// one waiter instead of one per room. Made on the second room.
-    wake: Option<Arc<Notify>>,
-    rooms: Vec<InRoom>,
+    rooms: Vec<Arc<Room>>,
+    reading: Reading,
 }
+
+/// How a connection takes its rooms' broadcasts.
+enum Reading {
+    /// In one room (or none yet): from its fan-out, directly.
+    Fanout(Option<broadcast::Receiver<Broadcast>>),
+    /// Once in several (and from then on): from an inbox every room pushes
+    /// to. See [`inbox`].
+    Inbox(Arc<Inbox>),
+}
+
+/// The connection fell behind a room's broadcasts while its reading moved
+/// to an inbox: it starts over.
+#[derive(Debug)]
+pub struct FellBehind(pub u64);
 
 impl Memberships {
     pub fn new(name: Arc<Name>) -> Self {
         Self {
             name,
-            wake: None,
             rooms: Vec::new(),
+            reading: Reading::Fanout(None),
         }
     }
 
@@ -189,70 +185,88 @@ impl Memberships {
 
     /// Where the connection is in `room`, if it is.
     pub fn position(&self, room: &str) -> Option<usize> {
-        self.rooms.iter().position(|in_room| in_room.room() == room)
+        self.rooms.iter().position(|joined| joined.name() == room)
     }
 
-    pub fn get(&self, index: usize) -> Option<&InRoom> {
-        self.rooms.get(index)
+    /// The canonical name of the room at `index`.
+    pub fn room_name(&self, index: usize) -> Option<&str> {
+        self.rooms.get(index).map(|room| room.name())
     }
 
-    pub fn first_mut(&mut self) -> Option<&mut InRoom> {
-        self.rooms.first_mut()
+    /// The first room's name, shared: a connection keeps it without a copy.
+    pub fn first_room_name(&self) -> Option<Arc<str>> {
+        self.rooms.first().map(|room| room.shared_name())
     }
 
-    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, InRoom> {
-        self.rooms.iter_mut()
-    }
-
-    /// The wake-up of a connection in several rooms, if it is.
-    pub fn wake(&self) -> Option<&Arc<Notify>> {
-        self.wake.as_ref()
-    }
-
-    /// The wake-up for a connection about to be in several rooms: made,
-    /// and listened to in every room it is in, on first need.
-    pub fn wake_for_several(&mut self) -> Arc<Notify> {
-        if let Some(wake) = &self.wake {
-            return Arc::clone(wake);
+    /// The one fan-out the connection reads, while it reads one.
+    pub fn fanout_mut(&mut self) -> Option<&mut broadcast::Receiver<Broadcast>> {
+        match &mut self.reading {
+            Reading::Fanout(fanout) => fanout.as_mut(),
+            Reading::Inbox(_) => None,
         }
-        let wake = Arc::new(Notify::new());
-        for in_room in &self.rooms {
-            in_room.room.listen(&wake);
-        }
-        self.wake = Some(Arc::clone(&wake));
-        wake
     }
 
-    /// Takes in a room entered (`entering`, reading `fanout`), in place of
-    /// the connection's earlier place in it, if it had one.
-    pub fn insert(&mut self, mut entering: Entering, fanout: broadcast::Receiver<Broadcast>) {
+    /// The inbox the connection reads, once it has been in several rooms.
+    pub fn inbox(&self) -> Option<&Arc<Inbox>> {
+        match &self.reading {
+            Reading::Fanout(_) => None,
+            Reading::Inbox(inbox) => Some(inbox),
+        }
+    }
+
+    /// Takes in a room entered (`entering`, reading `fanout` from the
+    /// moment of its history), in place of the connection's earlier place
+    /// in it, if it had one.
+    pub fn insert(
+        &mut self,
+        mut entering: Entering,
+        fanout: broadcast::Receiver<Broadcast>,
+    ) -> Result<(), FellBehind> {
         let Some(room) = entering.room.take() else {
-            return;
+            return Ok(());
         };
-        // Joined again: the earlier place goes, but not the wake-up, which
-        // the room keeps for the new one.
         if let Some(earlier) = self.position(room.name()) {
             let earlier = self.rooms.remove(earlier);
-            earlier.room.leave(&self.name, None);
+            earlier.leave(&self.name, self.inbox());
         }
         // Exactly: most connections are in one room, and stay so.
         self.rooms.reserve_exact(1);
-        self.rooms.push(InRoom { room, fanout });
+        self.rooms.push(Arc::clone(&room));
+        if let Reading::Fanout(only) = &mut self.reading {
+            if self.rooms.len() == 1 {
+                *only = Some(fanout);
+                return Ok(());
+            }
+            // The second room: every room queues to one inbox from now on,
+            // the first with what its fan-out still holds for it.
+            let inbox = Arc::new(Inbox::new(room.max_behind()));
+            if let (Some(first), Some(only)) = (self.rooms.first(), only.take()) {
+                first.move_into(only, &inbox)?;
+            }
+            self.reading = Reading::Inbox(inbox);
+        }
+        match &self.reading {
+            Reading::Inbox(inbox) => room.move_into(fanout, inbox),
+            Reading::Fanout(_) => Ok(()),
+        }
     }
 
     /// Takes the connection out of the room at `index`.
     pub fn remove(&mut self, index: usize) {
         if index < self.rooms.len() {
-            let in_room = self.rooms.remove(index);
-            in_room.room.leave(&self.name, self.wake.as_ref());
+            let room = self.rooms.remove(index);
+            room.leave(&self.name, self.inbox());
+            if let Reading::Fanout(only) = &mut self.reading {
+                *only = None;
+            }
         }
     }
 }
 
 impl Drop for Memberships {
     fn drop(&mut self) {
-        for in_room in &self.rooms {
-            in_room.room.leave(&self.name, self.wake.as_ref());
+        for room in &self.rooms {
+            room.leave(&self.name, self.inbox());
         }
     }
 }
@@ -334,7 +348,6 @@ impl Rooms {
         room: &str,
         user: &Arc<Name>,
         after: Option<u64>,
-        listener: Option<&Arc<Notify>>,
     ) -> Result<(Entering, Entered), JoinError> {
         let room = self.room(room).await?;
         if !room.until_published(None, LOAD_PATIENCE).await {
@@ -348,12 +361,11 @@ impl Rooms {
             room.until_published(Some(after), CATCH_UP_PATIENCE).await;
         }
         let entered = room
-            .enter(user, after, self.history, listener)
+            .enter(user, after, self.history)
             .map_err(|_| JoinError::ShuttingDown)?;
         let entering = Entering {
             room: Some(room),
             name: Arc::clone(user),
-            listener: listener.cloned(),
         };
         Ok((entering, entered))
     }
@@ -612,36 +624,81 @@ mod tests {
         room
     }
 
+    fn enter(room: &Arc<Room>, name: &Arc<Name>) -> (Entering, broadcast::Receiver<Broadcast>) {
+        let entered = room.enter(name, None, 10).expect("open");
+        let entering = Entering {
+            room: Some(Arc::clone(room)),
+            name: Arc::clone(name),
+        };
+        (entering, entered.fanout)
+    }
+
+    /// The WebSocket frames queued in `inbox`, taken.
+    fn taken(inbox: &Inbox) -> Vec<u8> {
+        let mut batch = Vec::new();
+        inbox.take(&mut batch, usize::MAX);
+        batch
+    }
+
+    /// Broadcasts a frame in `room` (that `user` is typing); returns it as
+    /// the WebSocket frame the room sends.
+    fn say(room: &Room, user: &str) -> Vec<u8> {
+        let frame = ServerFrame::Typing {
+            room: room.name().to_owned(),
+            user: user.to_owned(),
+        };
+        room.announce(&frame);
+        crate::wire::text(&frame.to_json()).to_vec()
+    }
+
     #[tokio::test]
-    async fn a_room_joined_again_is_one_membership_that_still_wakes_the_connection() {
+    async fn a_second_room_moves_the_reading_to_an_inbox_without_losing_a_frame() {
         let (lobby, rust) = (loaded("lobby"), loaded("rust"));
         let name = Arc::new(Name::new("alice"));
         let mut memberships = Memberships::new(Arc::clone(&name));
-        let enter = |room: &Arc<Room>, listener: Option<&Arc<Notify>>| {
-            let entered = room.enter(&name, None, 10, listener).expect("open");
-            let entering = Entering {
-                room: Some(Arc::clone(room)),
-                name: Arc::clone(&name),
-                listener: listener.cloned(),
-            };
-            (entering, entered.fanout)
-        };
-        let (entering, fanout) = enter(&lobby, None);
-        memberships.insert(entering, fanout);
-        let wake = memberships.wake_for_several();
-        let (entering, fanout) = enter(&rust, Some(&wake));
-        memberships.insert(entering, fanout);
-        // Again: it replaces the first, and the room counts her once.
-        let (entering, fanout) = enter(&rust, Some(&wake));
-        memberships.insert(entering, fanout);
+        let (entering, fanout) = enter(&lobby, &name);
+        memberships.insert(entering, fanout).expect("in");
+        // Unread in the fan-out when the second room comes.
+        let unread = say(&lobby, "bob");
+        let (entering, fanout) = enter(&rust, &name);
+        // Broadcast between entering and taking its place.
+        let meanwhile = say(&rust, "carol");
+        memberships.insert(entering, fanout).expect("in");
+        assert!(memberships.fanout_mut().is_none());
+        let inbox = Arc::clone(memberships.inbox().expect("an inbox"));
+        assert_eq!(taken(&inbox), [unread, meanwhile].concat());
+        let later = say(&lobby, "dave");
+        tokio::time::timeout(Duration::from_secs(5), inbox.pushed())
+            .await
+            .expect("woken by a room");
+        assert_eq!(taken(&inbox), later);
+    }
+
+    #[tokio::test]
+    async fn a_room_joined_again_is_one_membership_that_starts_over() {
+        let (lobby, rust) = (loaded("lobby"), loaded("rust"));
+        let name = Arc::new(Name::new("alice"));
+        let mut memberships = Memberships::new(Arc::clone(&name));
+        for room in [&lobby, &rust] {
+            let (entering, fanout) = enter(room, &name);
+            memberships.insert(entering, fanout).expect("in");
+        }
+        say(&rust, "bob");
+        // Again: it replaces the first (what the first had queued goes:
+        // the new history covers it), and the room counts her once.
+        let (entering, fanout) = enter(&rust, &name);
+        memberships.insert(entering, fanout).expect("in");
         assert_eq!(memberships.len(), 2);
         assert_eq!(rust.online_count(), 1);
-        // A broadcast in the room joined again still wakes her.
-        rust.announce(&ServerFrame::Pong);
-        tokio::time::timeout(Duration::from_secs(5), wake.notified())
-            .await
-            .expect("woken by the room joined again");
-        // Dropped, she leaves both.
+        let inbox = Arc::clone(memberships.inbox().expect("an inbox"));
+        assert!(taken(&inbox).is_empty());
+        // Broadcasts in the room joined again still reach her, once.
+        let again = say(&rust, "carol");
+        assert_eq!(taken(&inbox), again);
+        // Left, the room queues nothing more; dropped, she leaves the rest.
+        memberships.remove(memberships.position("rust").expect("in rust"));
+        say(&rust, "dave");
+        assert!(taken(&inbox).is_empty());
         drop(memberships);
         assert_eq!((lobby.online_count(), rust.online_count()), (0, 0));
     }

@@ -17,12 +17,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use protocol::{Posted, ServerFrame, PRESENCE_NAMES_MAX};
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Bytes;
 
+use super::inbox::{Inbox, RoomKey};
 use super::members::Members;
 use super::names::Name;
-use super::RoomLimits;
+use super::{FellBehind, RoomLimits};
 use crate::message_log::Event;
 use crate::store::Window;
 use crate::wire;
@@ -111,9 +113,9 @@ struct Live {
     members: Members,
     /// Names (as spelled) that came or went since the last `presence` frame.
     presence_changes: Vec<String>,
-    /// Woken on every broadcast: connections in several rooms, which wait
-    /// on one of these rather than on every room's fan-out.
-    listeners: Vec<Arc<Notify>>,
+    /// The inboxes of the connections in several rooms, which get every
+    /// broadcast there rather than from the fan-out.
+    inboxes: Vec<Arc<Inbox>>,
     /// Since when nobody here has been in the room.
     empty_since: Option<Instant>,
 }
@@ -131,7 +133,7 @@ impl Room {
             shutting_down: false,
             members: Members::default(),
             presence_changes: Vec::new(),
-            listeners: Vec::new(),
+            inboxes: Vec::new(),
             empty_since: Some(Instant::now()),
         };
         Self {
@@ -210,13 +212,11 @@ impl Room {
     /// fan-out and copies, atomically with it, the history to send first
     /// (the messages after `after` when the room still has all of them,
     /// else the newest `history` with `reset`) and who is in the room.
-    /// `listener`, if given, is woken on every broadcast from now on.
     pub(crate) fn enter(
         &self,
         user: &Arc<Name>,
         after: Option<u64>,
         history: usize,
-        listener: Option<&Arc<Notify>>,
     ) -> Result<Entered, ShuttingDown> {
         let mut live = self.lock();
         // Checked under the lock that `shut_down` takes: a connection either
@@ -228,9 +228,6 @@ impl Room {
             live.presence_changed(user.as_str());
         }
         live.empty_since = None;
-        if let Some(listener) = listener {
-            live.listen(listener);
-        }
         live.fit_fanout();
         Ok(Entered {
             fanout: live.fanout.subscribe(),
@@ -242,18 +239,19 @@ impl Room {
         })
     }
 
-    /// Takes a connection of `user` out of the room (and `listener` off it).
-    pub(crate) fn leave(&self, user: &Name, listener: Option<&Arc<Notify>>) {
+    /// Takes a connection of `user` out of the room, and its `inbox` (if
+    /// it reads one) with what the room queued there.
+    pub(crate) fn leave(&self, user: &Name, inbox: Option<&Arc<Inbox>>) {
         let mut live = self.lock();
         if live.members.leave(user) {
             live.presence_changed(user.as_str());
         }
-        if let Some(listener) = listener {
-            live.listeners
-                .retain(|listening| !Arc::ptr_eq(listening, listener));
+        if let Some(inbox) = inbox {
+            inbox.forget(RoomKey::of(&*live));
+            live.inboxes.retain(|other| !Arc::ptr_eq(other, inbox));
             // A crowd that came and went leaves no buffer behind.
-            if live.listeners.capacity() > 2 * live.listeners.len() + 8 {
-                live.listeners.shrink_to_fit();
+            if live.inboxes.capacity() > 2 * live.inboxes.len() + 8 {
+                live.inboxes.shrink_to_fit();
             }
         }
         if live.members.is_empty_here() {
@@ -261,10 +259,42 @@ impl Room {
         }
     }
 
-    /// Wakes `listener` on every broadcast from now on: the connection
-    /// holding it is now in several rooms.
-    pub(crate) fn listen(&self, listener: &Arc<Notify>) {
-        self.lock().listen(listener);
+    /// Moves a connection's reading of the room from its receiver of the
+    /// fan-out (`fanout`, from the moment of its history) to `inbox`: what
+    /// the receiver still holds first, then every broadcast. Under the
+    /// room's lock, so that nothing is missed or repeated.
+    pub(crate) fn move_into(
+        &self,
+        mut fanout: broadcast::Receiver<Broadcast>,
+        inbox: &Arc<Inbox>,
+    ) -> Result<(), FellBehind> {
+        let mut live = self.lock();
+        let room = RoomKey::of(&*live);
+        loop {
+            match fanout.try_recv() {
+                Ok(Broadcast::Moved(handover)) => match handover.take() {
+                    Some(larger) => fanout = larger,
+                    None => return Err(FellBehind(0)),
+                },
+                Ok(broadcast) => inbox.push(room, &broadcast),
+                Err(TryRecvError::Lagged(missed)) => return Err(FellBehind(missed)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        if !live.inboxes.iter().any(|other| Arc::ptr_eq(other, inbox)) {
+            // One more at a time: every connection in several rooms is
+            // here, and doubling would leave a quarter of it unused.
+            live.inboxes.reserve_exact(1);
+            live.inboxes.push(Arc::clone(inbox));
+        }
+        drop(fanout);
+        live.fit_fanout();
+        Ok(())
+    }
+
+    /// Most broadcasts a connection may be behind the room.
+    pub(crate) fn max_behind(&self) -> usize {
+        self.lock().max_fanout_capacity
     }
 
     /// Broadcasts who came and went since the last call, if anyone did.
@@ -314,6 +344,7 @@ impl Room {
     pub(crate) fn is_idle(&self, now: Instant, idle: Duration) -> bool {
         let live = self.lock();
         live.fanout.receiver_count() == 0
+            && live.inboxes.is_empty()
             && live
                 .empty_since
                 .is_some_and(|since| now.saturating_duration_since(since) >= idle)
@@ -394,16 +425,22 @@ impl Live {
         }
     }
 
-    /// Moves the room to a larger fan-out when it has grown: a busy room
-    /// is a big one, and a connection may fall further behind in it while
-    /// the others are served. Two broadcasts of room per subscriber, up to
-    /// `--fanout-capacity`.
+    /// Moves the room to a fan-out of the size it needs: two broadcasts of
+    /// room per subscriber (a busy room is a big one, and a connection may
+    /// fall further behind in it while the others are served), at least
+    /// the first size, up to `--fanout-capacity`. It grows at once, and
+    /// shrinks once four times too large: readers that moved to their
+    /// inboxes (see [`Room::move_into`]) leave it oversized, and tokio
+    /// allocates a fan-out's whole buffer up front.
     fn fit_fanout(&mut self) {
         let wanted = (self.fanout.receiver_count() + 1)
             .saturating_mul(2)
             .next_power_of_two()
+            .max(FIRST_FANOUT_CAPACITY)
             .min(self.max_fanout_capacity);
-        if wanted <= self.fanout_capacity {
+        let fits =
+            wanted <= self.fanout_capacity && wanted.saturating_mul(4) > self.fanout_capacity;
+        if fits {
             return;
         }
         let (fanout, _) = broadcast::channel(wanted);
@@ -413,30 +450,16 @@ impl Live {
         let old = std::mem::replace(&mut self.fanout, fanout);
         self.fanout_capacity = wanted;
         let _ = old.send(Broadcast::Moved(Arc::new(Handover(Mutex::new(receivers)))));
-        for listener in &self.listeners {
-            listener.notify_one();
-        }
     }
 
     fn broadcast(&self, broadcast: Broadcast) {
+        let room = RoomKey::of(self);
+        for inbox in &self.inboxes {
+            inbox.push(room, &broadcast);
+        }
+        // Fails only when nobody is subscribed: then nobody is owed it.
         // Fails only when nobody is subscribed: then nobody is owed it.
         let _ = self.fanout.send(broadcast);
-        for listener in &self.listeners {
-            listener.notify_one();
-        }
-    }
-
-    fn listen(&mut self, listener: &Arc<Notify>) {
-        if !self
-            .listeners
-            .iter()
-            .any(|listening| Arc::ptr_eq(listening, listener))
-        {
-            // One more at a time: every connection in several rooms is
-            // here, and doubling would leave a quarter of it unused.
-            self.listeners.reserve_exact(1);
-            self.listeners.push(Arc::clone(listener));
-        }
     }
 
     fn presence_changed(&mut self, name: &str) {
