@@ -8,37 +8,23 @@
 //! - [`socket`]: the WebSocket and its reconnect loop, as a hook: the only
 //!   place that sends.
 //! - [`session`]: the chosen name and its localStorage persistence.
+//! - [`router`]: the addresses, on the browser's History API.
 
 mod backoff;
 mod components;
 mod pages;
 mod random;
+mod router;
 mod session;
 mod socket;
 mod state;
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use pages::{chat::ChatPage, login::Login};
+use router::Route;
+use router::{Redirect, Router};
 use session::{Session, SessionHandle};
-
-#[derive(Debug, Clone, PartialEq, Eq, Routable)]
-pub enum Route {
-    #[at("/login")]
-    Login,
-    /// The server's default room.
-    #[at("/")]
-    Home,
-    #[at("/r/:room")]
-    Room { room: String },
-    /// A message's permalink: its room, scrolled to it.
-    #[at("/r/:room/m/:id")]
-    Message { room: String, id: u64 },
-    #[not_found]
-    #[at("/404")]
-    NotFound,
-}
 
 fn switch(route: Route) -> Html {
     match route {
@@ -48,7 +34,7 @@ fn switch(route: Route) -> Html {
         Route::Message { room, id } => {
             html! { <ChatPage room={Some(room)} highlight={Some(id)} /> }
         }
-        Route::NotFound => html! { <Redirect<Route> to={Route::Home} /> },
+        Route::NotFound => html! { <Redirect to={Route::Home} /> },
     }
 }
 
@@ -61,9 +47,7 @@ fn App() -> Html {
     });
     html! {
         <ContextProvider<SessionHandle> context={session}>
-            <BrowserRouter>
-                <Switch<Route> render={switch} />
-            </BrowserRouter>
+            <Router render={Callback::from(switch)} />
         </ContextProvider<SessionHandle>>
     }
 }

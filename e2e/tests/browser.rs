@@ -1208,6 +1208,16 @@ async fn rooms_keep_their_messages_and_unread_counts_show_in_the_sidebar_and_tit
         texts(&alice, ".messages .message .text").await,
         ["hello rust", "anyone?"]
     );
+    // The browser's back and forward buttons go between the rooms opened.
+    alice.back().await.expect("back");
+    until_title(&alice, "#lobby · Chat").await;
+    alice.forward().await.expect("forward");
+    until_title(&alice, "#rust · Chat").await;
+    find(&alice, ".messages .message[data-id]").await;
+    assert_eq!(
+        texts(&alice, ".messages .message .text").await,
+        ["hello rust", "anyone?"]
+    );
 
     // A room made from the field, and the list after a reload.
     let field = find(&alice, "#join-room").await;

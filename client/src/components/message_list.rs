@@ -12,10 +12,10 @@ use web_sys::Element;
 use yew::prelude::*;
 
 use crate::components::route_link::RouteLink;
+use crate::router::Route;
 use crate::state::messages::Entry;
 use crate::state::outbox::{Outgoing, OutgoingStatus};
 use crate::state::people::PresenceNotice;
-use crate::Route;
 
 /// How close to an edge (in pixels) still counts as being at it.
 const EDGE_SLACK_PX: i32 = 48;

@@ -1,14 +1,10 @@
 //! A link to one of the app's routes: an `<a href>` that the router takes
 //! over on a plain click (a click with a modifier key opens a tab, as for
 //! any link).
-//!
-//! yew-router's `Link` does the same, generic over queries and history
-//! state the app never uses, which cost the client about 1.5 KB.
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
-use crate::Route;
+use crate::router::{use_navigator, Route};
 
 #[derive(Properties, PartialEq)]
 pub struct RouteLinkProps {
@@ -21,7 +17,7 @@ pub struct RouteLinkProps {
 
 #[component]
 pub fn RouteLink(props: &RouteLinkProps) -> Html {
-    let navigator = use_navigator().expect("the app provides a router");
+    let navigator = use_navigator();
     let onclick = {
         let to = props.to.clone();
         Callback::from(move |e: MouseEvent| {

@@ -4,16 +4,16 @@
 
 use std::rc::Rc;
 
+use crate::router::use_navigator;
 use protocol::validate_room;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
-use yew_router::prelude::use_navigator;
 
 use crate::components::route_link::RouteLink;
+use crate::router::Route;
 use crate::state::rooms::RoomState;
-use crate::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct SidebarProps {
@@ -34,7 +34,7 @@ pub fn canonical_room(raw: &str) -> Result<String, String> {
 
 #[component]
 pub fn Sidebar(props: &SidebarProps) -> Html {
-    let navigator = use_navigator().expect("the app provides a router");
+    let navigator = use_navigator();
     let input = use_node_ref();
     let error = use_state(|| None::<String>);
     let onsubmit = {

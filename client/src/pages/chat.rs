@@ -4,7 +4,6 @@
 
 use gloo::events::EventListener;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::components::composer::Composer;
 use crate::components::message_list::MessageList;
@@ -12,10 +11,10 @@ use crate::components::people::People;
 use crate::components::sidebar::{canonical_room, Sidebar};
 use crate::components::status::Status;
 use crate::pages::login::Login;
+use crate::router::{Redirect, Route};
 use crate::session::{SessionAction, SessionHandle};
 use crate::socket::use_chat;
 use crate::state::{Chat, ChatAction};
-use crate::Route;
 
 #[derive(Properties, PartialEq)]
 pub struct ChatPageProps {
@@ -38,7 +37,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
         // At a room's address the form shows in place, so the address
         // stays; `/` has the login page's own.
         (None, Some(_)) => html! { <Login /> },
-        (None, None) => html! { <Redirect<Route> to={Route::Login} /> },
+        (None, None) => html! { <Redirect to={Route::Login} /> },
     }
 }
 

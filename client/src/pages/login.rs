@@ -3,16 +3,15 @@
 use protocol::{validate_username, USERNAME_MAX_CHARS};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
-use yew_router::prelude::*;
 
+use crate::router::{use_navigator, use_route, Route};
 use crate::session::{SessionAction, SessionHandle};
-use crate::Route;
 
 #[component]
 pub fn Login() -> Html {
     let session = use_context::<SessionHandle>().expect("the app provides a session");
-    let navigator = use_navigator().expect("the app provides a router");
-    let on_login_page = use_route::<Route>() == Some(Route::Login);
+    let navigator = use_navigator();
+    let on_login_page = use_route() == Route::Login;
     let name = use_state(|| {
         session
             .user
