@@ -16,6 +16,7 @@ mod load_older;
 mod send;
 mod typing;
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
@@ -489,18 +490,19 @@ impl Session {
     /// The index of the room a frame means: the one it names (canonical),
     /// or the URL's. Refused when the connection is not in it.
     fn room_index(&self, named: Option<&str>) -> Result<usize, Refused> {
+        // The URL's room is the common case: looked up without a copy.
         let room = match named {
-            None => self.url_room.to_string(),
-            Some(raw) => protocol::canonical_room(raw).map_err(|error| Refused {
+            None => Cow::Borrowed(&*self.url_room),
+            Some(raw) => Cow::Owned(protocol::canonical_room(raw).map_err(|error| Refused {
                 code: error.code(),
                 message: error.to_string(),
                 room: raw.to_owned(),
-            })?,
+            })?),
         };
         self.rooms_in.position(&room).ok_or_else(|| Refused {
             code: ErrorCode::NotInRoom,
             message: format!("You are not in the room {room:?}: join it first."),
-            room,
+            room: room.into_owned(),
         })
     }
 

@@ -26,6 +26,36 @@ pub const DEFAULT_ROOM: &str = "lobby";
 /// Long enough for a loaded CI machine, short enough to fail fast.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// How often [`until`] looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Waits until `condition` holds, looking again every few milliseconds;
+/// fails with `why` after [`PATIENCE`]. What the tests wait for with real
+/// time: a condition with a deadline, never a fixed sleep.
+pub async fn until<F, Fut>(why: &str, condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    assert!(within_patience(condition).await, "{why}");
+}
+
+/// Whether `condition` comes to hold within [`PATIENCE`] (see [`until`]).
+pub async fn within_patience<F, Fut>(mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition().await {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    true
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -151,11 +181,7 @@ impl TestServer {
     /// Waits until `/healthz` reports `expected` open connections; fails
     /// with `why` after [`PATIENCE`].
     pub async fn until_connections(&self, expected: u64, why: &str) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while self.connections().await != expected {
-            assert!(tokio::time::Instant::now() < deadline, "{why}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until(why, || async { self.connections().await == expected }).await;
     }
 }
 
@@ -196,15 +222,8 @@ impl ServerLog {
 
     /// Waits until the log contains `text`; fails after [`PATIENCE`].
     pub async fn until_contains(&self, text: &str) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while !self.text().contains(text) {
-            let log = self.text();
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {text:?} in the log:\n{log}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let found = within_patience(|| async { self.text().contains(text) }).await;
+        assert!(found, "no {text:?} in the log:\n{}", self.text());
     }
 
     fn push(&self, line: &str) {
