@@ -18,9 +18,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// freed after a burst (a crowd connecting, a busy minute) back to the
 /// system once jemalloc's decay time (10 s) has passed, as Redis does by
 /// default; without it they stay resident until the allocator is next busy,
-/// which an idle server never is.
+/// which an idle server never is. One thread, not one per CPU: more took
+/// CPU from the connections under load (BENCHMARKS.md, run 15).
 #[export_name = "_rjem_malloc_conf"]
-static MALLOC_CONF: &[u8; 23] = b"background_thread:true\0";
+static MALLOC_CONF: &[u8; 48] = b"background_thread:true,max_background_threads:1\0";
 
 /// Every connection is a file descriptor: the soft limit (often 1,024) is
 /// raised to the hard one, which an unprivileged process may do. `run`
