@@ -2,8 +2,8 @@
 # Many rooms on this project's server, against itself with one room: the
 # same deliveries per second, one run, one table of ratios.
 #
-#   bash bench/rooms.sh              # about 8 minutes
-#   ROUNDS=1 bash bench/rooms.sh     # one round: about 3 minutes
+#   bash bench/rooms.sh              # about 15 minutes
+#   ROUNDS=1 bash bench/rooms.sh     # one round: about 5 minutes
 #
 # Scenarios (each round runs them in turn, on a fresh server each):
 #   rooms      10,000 clients in 1,000 rooms of 10, two senders per room,

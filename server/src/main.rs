@@ -18,8 +18,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// freed after a burst (a crowd connecting, a busy minute) back to the
 /// system once jemalloc's decay time (10 s) has passed, as Redis does by
 /// default; without it they stay resident until the allocator is next busy,
-/// which an idle server never is. One thread, not one per CPU: more took
-/// CPU from the connections under load (BENCHMARKS.md, run 15).
+/// which an idle server never is. One thread, not one per CPU: one is
+/// enough to give idle memory back, and leaves the CPUs to the connections
+/// (BENCHMARKS.md, runs 15 and 16: no latency cost measurable beyond the
+/// machine's own drift).
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: &[u8; 48] = b"background_thread:true,max_background_threads:1\0";
 
