@@ -37,8 +37,12 @@ const LIVENESS_CHECK_MS: u32 = 5_000;
 #[derive(Clone, PartialEq)]
 pub struct ChatHandle {
     pub state: UseReducerHandle<Chat>,
-    /// Posts a (validated) message to a room: (room, text).
-    pub post: Callback<(String, String)>,
+    /// Posts a (validated) message to a room: (room, text, the message it
+    /// answers).
+    pub post: Callback<(String, String, Option<u64>)>,
+    /// Changes a message of a room: an edit, a deletion or a reaction.
+    /// Only while the room is joined (the controls are off otherwise).
+    pub change: Callback<(String, u64, MessageChange)>,
     /// Sends a failed message again, by client id.
     pub retry: Callback<String>,
     /// Gives up on a failed message, by client id.
@@ -51,6 +55,18 @@ pub struct ChatHandle {
     pub leave: Callback<String>,
     /// Reconnects at once instead of waiting out the backoff.
     pub reconnect_now: Callback<()>,
+}
+
+/// A change the user makes to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageChange {
+    /// New (validated) text for one of the user's messages.
+    Edit(String),
+    Delete,
+    React {
+        emoji: String,
+        on: bool,
+    },
 }
 
 /// What wakes the socket task from a wait.
@@ -115,6 +131,7 @@ fn send_outgoing(outbound: &Outbound, room: &str, outgoing: &Outgoing) {
         client_id: outgoing.client_id.clone(),
         msg: outgoing.msg.clone(),
         room: Some(room.to_owned()),
+        reply_to: outgoing.reply_to,
     };
     send(outbound, &frame);
 }
@@ -148,7 +165,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
         let room = state
             .current_room()
             .or_else(|| state.rooms.first())
-            .map(|room| (room.name.clone(), room.messages.newest_id()));
+            .map(|room| (room.name.clone(), room.messages.resume_after()));
         *start.borrow_mut() = match room {
             Some((name, newest)) => (Some(name), newest),
             None => (None, None),
@@ -215,7 +232,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
             {
                 let frame = ClientFrame::Join {
                     room: room.name.clone(),
-                    after: room.messages.newest_id(),
+                    after: room.messages.resume_after(),
                 };
                 send(&outbound, &frame);
                 state.dispatch(ChatAction::JoinSent {
@@ -251,21 +268,45 @@ pub fn use_chat(user: &str) -> ChatHandle {
         let outbound = outbound.clone();
         let last_typing = last_typing.clone();
         let sent = sent.clone();
-        Callback::from(move |(room, msg): (String, String)| {
-            let outgoing = Outgoing {
-                room,
-                client_id: new_client_id(),
-                msg,
-                since: js_sys::Date::now(),
-                status: OutgoingStatus::Pending,
-            };
-            if joined(&state, &outgoing.room) {
-                send_outgoing(&outbound, &outgoing.room, &outgoing);
-                sent.borrow_mut().push(outgoing.client_id.clone());
+        Callback::from(
+            move |(room, msg, reply_to): (String, String, Option<u64>)| {
+                let outgoing = Outgoing {
+                    room,
+                    client_id: new_client_id(),
+                    msg,
+                    reply_to,
+                    since: js_sys::Date::now(),
+                    status: OutgoingStatus::Pending,
+                };
+                if joined(&state, &outgoing.room) {
+                    send_outgoing(&outbound, &outgoing.room, &outgoing);
+                    sent.borrow_mut().push(outgoing.client_id.clone());
+                }
+                // A post ends a typing spell: typing again is news at once.
+                *last_typing.borrow_mut() = 0.0;
+                state.dispatch(ChatAction::Post(outgoing));
+            },
+        )
+    };
+    let change = {
+        let state = state.clone();
+        let outbound = outbound.clone();
+        Callback::from(move |(room, id, change): (String, u64, MessageChange)| {
+            if !joined(&state, &room) {
+                return;
             }
-            // A post ends a typing spell: typing again is news at once.
-            *last_typing.borrow_mut() = 0.0;
-            state.dispatch(ChatAction::Post(outgoing));
+            let room = Some(room);
+            let frame = match change {
+                MessageChange::Edit(msg) => ClientFrame::Edit { room, id, msg },
+                MessageChange::Delete => ClientFrame::Delete { room, id },
+                MessageChange::React { emoji, on } => ClientFrame::React {
+                    room,
+                    id,
+                    emoji,
+                    on,
+                },
+            };
+            send(&outbound, &frame);
         })
     };
     let retry = {
@@ -336,6 +377,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
     ChatHandle {
         state,
         post,
+        change,
         retry,
         discard,
         load_older,

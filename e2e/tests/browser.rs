@@ -10,6 +10,7 @@ use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use server::events::{Author, NewEvent, NewMessage};
 use server::Config;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -700,14 +701,21 @@ async fn scrolling_to_the_top_loads_older_messages() {
 /// Fills the database at `db` with `count` messages from "earlier".
 fn seed(db: &Path, count: usize) {
     let mut store = server::store::Store::open(db, "lobby").expect("open the database");
-    let batch: Vec<server::store::NewMessage> = (1..=count)
-        .map(|n| server::store::NewMessage {
-            room: "lobby".into(),
-            user: "earlier".into(),
-            msg: format!("old message {n}"),
-            client_id: format!("seed-{n}"),
-            // Today, an hour ago: a room of today's messages.
-            date_time: now_ms() as i64 - 3_600_000,
+    let batch: Vec<NewEvent> = (1..=count)
+        .map(|n| {
+            NewEvent::Post(NewMessage {
+                room: "lobby".into(),
+                author: Author {
+                    user: "earlier".into(),
+                    key: None,
+                },
+                msg: format!("old message {n}"),
+                client_id: format!("seed-{n}"),
+                // Today, an hour ago: a room of today's messages.
+                date_time: now_ms() as i64 - 3_600_000,
+                reply_to: None,
+                mentions: Vec::new(),
+            })
         })
         .collect();
     store.append(&batch).expect("seed the history");
@@ -883,6 +891,7 @@ async fn post_as(
         client_id: client_id.to_owned(),
         msg: text.to_owned(),
         room: None,
+        reply_to: None,
     };
     sender
         .send(tokio_tungstenite::tungstenite::Message::text(

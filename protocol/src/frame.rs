@@ -5,7 +5,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::{
-    validate_client_id, validate_message, validate_room, ClientIdError, MessageError, RoomError,
+    validate_client_id, validate_emoji, validate_message, validate_room, ClientIdError, EmojiError,
+    MessageError, RoomError,
 };
 
 /// A fieldless enum and its wire names, written once: serde's names, the
@@ -39,21 +40,84 @@ macro_rules! wire_names {
     };
 }
 
-/// One message of the room, as the server stored it.
+/// One message of the room, as the server stored it, in its current state.
 ///
 /// `id`, `user` and `date_time` are assigned by the server; a client never
-/// chooses them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// chooses them. The fields after them are left out of the JSON while they
+/// say nothing (no reply, no mention, never edited, not deleted, no
+/// reaction), so a plain message reads as it always has.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
-    /// The room's sequence number: strictly increasing, never reused.
+    /// The `seq` of the event that posted it: strictly increasing in its
+    /// room, never reused.
     pub id: u64,
     /// The name the server bound to the sender's connection.
     pub user: String,
-    /// The text, trimmed and validated.
+    /// The text, trimmed and validated; empty once deleted.
     pub msg: String,
     /// When the server accepted it: milliseconds since the Unix epoch, UTC.
     #[serde(rename = "dateTime")]
     pub date_time: i64,
+    /// The message this one answers.
+    #[serde(rename = "replyTo", default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyQuote>,
+    /// The names `msg` mentions (`@name`), as the server read them: each
+    /// name's key (as the server compares names: lower case), at most
+    /// [`MENTIONS_MAX`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// When it was last edited (ms since the Unix epoch, UTC).
+    #[serde(rename = "editedAt", default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// Deleted: a tombstone, its text gone (`msg` is empty).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    /// Its reactions, in the order each emoji was first given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reactions>,
+}
+
+/// How a reply shows the message it answers: its author and the first line
+/// of its text now (see [`excerpt`](crate::excerpt)), or that it was
+/// deleted (then `excerpt` is empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyQuote {
+    pub id: u64,
+    pub user: String,
+    pub excerpt: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+/// One emoji's reactions to a message: `count` people, the first
+/// [`REACTION_NAMES_MAX`] of them named in `users`, in the order they
+/// reacted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reactions {
+    pub emoji: String,
+    #[serde(serialize_with = "first_reaction_names")]
+    pub users: Vec<String>,
+    pub count: usize,
+}
+
+/// Most names one [`Reactions`] lists on the wire (the server keeps them
+/// all, to count and to undo).
+pub const REACTION_NAMES_MAX: usize = 20;
+/// Most distinct emoji on one message.
+pub const REACTIONS_MAX: usize = 20;
+/// Most names one message mentions, as the server counts them.
+pub const MENTIONS_MAX: usize = 20;
+
+fn first_reaction_names<S: serde::Serializer>(
+    users: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(users.iter().take(REACTION_NAMES_MAX))
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A stored message as delivered to clients, with the `clientId` its sender
@@ -94,6 +158,14 @@ struct PostedFields {
     msg: String,
     date_time: i64,
     client_id: String,
+    reply_to: Option<ReplyQuote>,
+    #[serde(default)]
+    mentions: Vec<String>,
+    edited_at: Option<i64>,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    reactions: Vec<Reactions>,
 }
 
 impl From<PostedFields> for Posted {
@@ -104,6 +176,11 @@ impl From<PostedFields> for Posted {
             msg,
             date_time,
             client_id,
+            reply_to,
+            mentions,
+            edited_at,
+            deleted,
+            reactions,
         } = fields;
         Self {
             message: ChatMessage {
@@ -111,6 +188,11 @@ impl From<PostedFields> for Posted {
                 user,
                 msg,
                 date_time,
+                reply_to,
+                mentions,
+                edited_at,
+                deleted,
+                reactions,
             },
             client_id,
         }
@@ -125,16 +207,43 @@ impl From<PostedFields> for Posted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClientFrame {
-    /// Post `msg` to the room. Any other field (a `user`, an `id`) is ignored:
-    /// the server decides those. Sending the same `clientId` again (after a
-    /// reconnect, say) does not post twice: the server answers with the
-    /// message it stored the first time.
+    /// Post `msg` to the room, answering message `replyTo` when given. Any
+    /// other field (a `user`, an `id`) is ignored: the server decides
+    /// those. Sending the same `clientId` again (after a reconnect, say)
+    /// does not post twice: the server answers with the message it stored
+    /// the first time.
     #[serde(rename_all = "camelCase")]
     Send {
         client_id: String,
         msg: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+    },
+    /// Replace the text of message `id`, one of this browser's own (same
+    /// name, same token). Answered by an `edited` event to the room.
+    Edit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        id: u64,
+        msg: String,
+    },
+    /// Delete message `id`, one of this browser's own: its text is removed
+    /// from storage, a tombstone stays. Deleting twice is one deletion.
+    Delete {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        id: u64,
+    },
+    /// Add (`on`) or take back a reaction to message `id`: one emoji.
+    /// Reacting twice is one reaction.
+    React {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        id: u64,
+        emoji: String,
+        on: bool,
     },
     /// Ask for up to `limit` (at most [`HISTORY_PAGE_MAX`]) messages older
     /// than id `before`; answered with an `older` frame.
@@ -176,6 +285,9 @@ wire_names! {
         Ping = "ping",
         Join = "join",
         Leave = "leave",
+        Edit = "edit",
+        Delete = "delete",
+        React = "react",
     }
 }
 
@@ -204,10 +316,14 @@ pub enum ServerFrame {
     /// for the room of the URL, and in answer to each `join`.
     ///
     /// Without `after`, or when the client missed more than the server
-    /// replays, `reset` is true and `messages` are the most recent ones: the
-    /// client replaces what it shows. Otherwise `messages` are exactly those
-    /// after the client's `after`, and live `message` frames continue from
-    /// there with no gap and no duplicate.
+    /// replays, `reset` is true and `messages` are the most recent ones, in
+    /// their current state: the client replaces what it shows. Otherwise
+    /// `messages` are exactly those posted after the client's `after`, in
+    /// their current state; then come, as `edited`, `deleted` and
+    /// `reaction` frames in `seq` order, the events after `after` about
+    /// the messages the client already has; then live frames, with no gap
+    /// and no duplicate. Every event after `after` reaches the client
+    /// once: folded into a message of `messages`, or as its own frame.
     #[serde(rename_all = "camelCase")]
     History {
         room: String,
@@ -216,6 +332,11 @@ pub enum ServerFrame {
         /// Whether older messages exist than the first of `messages` (or, if
         /// it is empty, than the client's newest).
         has_older: bool,
+        /// The room's newest event this history covers: the `after` to
+        /// resume from, unless a later frame has a higher `seq` or `id`.
+        /// (Absent from servers before events.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// A page of older messages, answering `loadOlder`, oldest first.
     #[serde(rename_all = "camelCase")]
@@ -248,11 +369,34 @@ pub enum ServerFrame {
     Typing { room: String, user: String },
     /// Answers `ping`.
     Pong,
-    /// A message accepted by `room`.
+    /// A message accepted by `room`; its `id` is its event's `seq`.
     Message {
         room: String,
         #[serde(flatten)]
         posted: Posted,
+    },
+    /// Message `id` of `room` now reads `msg` (event `seq`).
+    #[serde(rename_all = "camelCase")]
+    Edited {
+        room: String,
+        seq: u64,
+        id: u64,
+        msg: String,
+        edited_at: i64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<String>,
+    },
+    /// Message `id` of `room` was deleted (event `seq`): show a tombstone.
+    Deleted { room: String, seq: u64, id: u64 },
+    /// `user` added (`on`) or took back `emoji` on message `id` of `room`
+    /// (event `seq`).
+    Reaction {
+        room: String,
+        seq: u64,
+        id: u64,
+        emoji: String,
+        user: String,
+        on: bool,
     },
     /// A request was refused; nothing was stored or broadcast. `clientId`
     /// names the refused `send`, when it was one; `room` the room the
@@ -301,6 +445,14 @@ struct ServerFrameFields {
     code: Option<ErrorCode>,
     message: Option<String>,
     retry_after_ms: Option<u64>,
+    seq: Option<u64>,
+    reply_to: Option<ReplyQuote>,
+    mentions: Option<Vec<String>>,
+    edited_at: Option<i64>,
+    deleted: Option<bool>,
+    reactions: Option<Vec<Reactions>>,
+    emoji: Option<String>,
+    on: Option<bool>,
 }
 
 wire_names! {
@@ -315,6 +467,9 @@ wire_names! {
         Pong = "pong",
         Message = "message",
         Error = "error",
+        Edited = "edited",
+        Deleted = "deleted",
+        Reaction = "reaction",
     }
 }
 
@@ -342,6 +497,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                 messages: fields.messages.ok_or_else(|| required("messages"))?,
                 reset: fields.reset.ok_or_else(|| required("reset"))?,
                 has_older: fields.has_older.ok_or_else(|| required("hasOlder"))?,
+                seq: fields.seq,
             },
             ServerFrameKind::Older => Self::Older {
                 room: room()?,
@@ -372,9 +528,35 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                         user: fields.user.ok_or_else(|| required("user"))?,
                         msg: fields.msg.ok_or_else(|| required("msg"))?,
                         date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,
+                        reply_to: fields.reply_to,
+                        mentions: fields.mentions.unwrap_or_default(),
+                        edited_at: fields.edited_at,
+                        deleted: fields.deleted.unwrap_or_default(),
+                        reactions: fields.reactions.unwrap_or_default(),
                     },
                     client_id: fields.client_id.ok_or_else(|| required("clientId"))?,
                 },
+            },
+            ServerFrameKind::Edited => Self::Edited {
+                room: room()?,
+                seq: fields.seq.ok_or_else(|| required("seq"))?,
+                id: fields.id.ok_or_else(|| required("id"))?,
+                msg: fields.msg.ok_or_else(|| required("msg"))?,
+                edited_at: fields.edited_at.ok_or_else(|| required("editedAt"))?,
+                mentions: fields.mentions.unwrap_or_default(),
+            },
+            ServerFrameKind::Deleted => Self::Deleted {
+                room: room()?,
+                seq: fields.seq.ok_or_else(|| required("seq"))?,
+                id: fields.id.ok_or_else(|| required("id"))?,
+            },
+            ServerFrameKind::Reaction => Self::Reaction {
+                room: room()?,
+                seq: fields.seq.ok_or_else(|| required("seq"))?,
+                id: fields.id.ok_or_else(|| required("id"))?,
+                emoji: fields.emoji.ok_or_else(|| required("emoji"))?,
+                user: fields.user.ok_or_else(|| required("user"))?,
+                on: fields.on.ok_or_else(|| required("on"))?,
             },
             ServerFrameKind::Error => Self::Error {
                 code: fields.code.ok_or_else(|| required("code"))?,
@@ -431,6 +613,16 @@ wire_names! {
         /// The server holds as many rooms as it may; existing rooms can
         /// still be joined.
         RoomLimitReached = "room_limit_reached",
+        /// No message with this id in this room.
+        NotFound = "not_found",
+        /// Editing or deleting a message another browser posted.
+        NotYours = "not_yours",
+        /// A reaction that is not one emoji.
+        InvalidEmoji = "invalid_emoji",
+        /// The message has as many different reactions as it may.
+        TooManyReactions = "too_many_reactions",
+        /// Editing, reacting to or replying to a deleted message.
+        MessageDeleted = "message_deleted",
     }
 }
 
@@ -461,6 +653,11 @@ pub enum FrameError {
     InvalidLimit,
     #[error("{error}")]
     Room { error: RoomError, room: String },
+    /// An `edit` whose new text breaks the rules.
+    #[error("{0}")]
+    Edit(MessageError),
+    #[error(transparent)]
+    Emoji(#[from] EmojiError),
 }
 
 impl FrameError {
@@ -497,6 +694,8 @@ impl FrameError {
             Self::ClientId(e) => e.code(),
             Self::InvalidLimit => ErrorCode::InvalidLimit,
             Self::Room { error, .. } => error.code(),
+            Self::Edit(error) => error.code(),
+            Self::Emoji(error) => error.code(),
         }
     }
 }
@@ -544,22 +743,28 @@ impl ClientFrame {
                 client_id,
                 msg,
                 room,
+                reply_to,
             } => {
                 validate_client_id(&client_id)?;
-                let trimmed = match validate_message(&msg) {
-                    Ok(trimmed) => trimmed,
+                let msg = match trimmed(msg) {
+                    Ok(msg) => msg,
                     Err(error) => return Err(FrameError::Message { error, client_id }),
-                };
-                let msg = if trimmed.len() == msg.len() {
-                    msg
-                } else {
-                    trimmed.to_owned()
                 };
                 Ok(Self::Send {
                     client_id,
                     msg,
                     room,
+                    reply_to,
                 })
+            }
+            Self::Edit { room, id, msg } => Ok(Self::Edit {
+                room,
+                id,
+                msg: trimmed(msg).map_err(FrameError::Edit)?,
+            }),
+            Self::React { ref emoji, .. } => {
+                validate_emoji(emoji)?;
+                Ok(self)
             }
             Self::LoadOlder { limit, .. } if limit == 0 || limit > HISTORY_PAGE_MAX => {
                 Err(FrameError::InvalidLimit)
@@ -568,7 +773,8 @@ impl ClientFrame {
             | Self::Typing { .. }
             | Self::Ping
             | Self::Join { .. }
-            | Self::Leave { .. } => Ok(self),
+            | Self::Leave { .. }
+            | Self::Delete { .. } => Ok(self),
         }
     }
 
@@ -583,9 +789,12 @@ impl ClientFrame {
     /// The room the frame names, if it names one.
     pub fn room(&self) -> Option<&str> {
         match self {
-            Self::Send { room, .. } | Self::LoadOlder { room, .. } | Self::Typing { room } => {
-                room.as_deref()
-            }
+            Self::Send { room, .. }
+            | Self::LoadOlder { room, .. }
+            | Self::Typing { room }
+            | Self::Edit { room, .. }
+            | Self::Delete { room, .. }
+            | Self::React { room, .. } => room.as_deref(),
             Self::Join { room, .. } | Self::Leave { room } => Some(room),
             Self::Ping => None,
         }
@@ -600,6 +809,9 @@ impl ClientFrame {
             Self::Ping => ClientFrameKind::Ping,
             Self::Join { .. } => ClientFrameKind::Join,
             Self::Leave { .. } => ClientFrameKind::Leave,
+            Self::Edit { .. } => ClientFrameKind::Edit,
+            Self::Delete { .. } => ClientFrameKind::Delete,
+            Self::React { .. } => ClientFrameKind::React,
         }
     }
 
@@ -670,6 +882,17 @@ impl ServerFrame {
             other => other,
         }
     }
+}
+
+/// `msg` validated as a message's text, trimmed (without a copy when there
+/// was nothing to trim).
+fn trimmed(msg: String) -> Result<String, MessageError> {
+    let trimmed = validate_message(&msg)?;
+    Ok(if trimmed.len() == msg.len() {
+        msg
+    } else {
+        trimmed.to_owned()
+    })
 }
 
 /// Serializes a frame. Cannot fail: serde_json only fails on maps with

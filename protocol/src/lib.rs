@@ -69,14 +69,15 @@ mod names;
 mod validate;
 
 pub use frame::{
-    ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Posted, ServerFrame,
-    ServerFrameKind, HISTORY_PAGE_MAX, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX,
-    TYPING_INTERVAL_MS,
+    ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Posted, Reactions,
+    ReplyQuote, ServerFrame, ServerFrameKind, HISTORY_PAGE_MAX, MENTIONS_MAX, PRESENCE_INTERVAL_MS,
+    PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX, TYPING_INTERVAL_MS,
 };
 #[cfg(feature = "unicode")]
-pub use names::{canonical_room, canonical_username};
+pub use names::{canonical_emoji, canonical_room, canonical_username, mentions};
 pub use validate::{
-    validate_client_id, validate_message, validate_room, validate_username, ClientIdError,
-    MessageError, RoomError, UsernameError, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, ROOM_MAX_CHARS,
+    excerpt, validate_client_id, validate_emoji, validate_message, validate_room,
+    validate_username, ClientIdError, EmojiError, MessageError, RoomError, UsernameError,
+    CLIENT_ID_MAX_CHARS, EMOJI_MAX_CHARS, EXCERPT_MAX_CHARS, MESSAGE_MAX_CHARS, ROOM_MAX_CHARS,
     USERNAME_MAX_CHARS,
 };

@@ -24,7 +24,7 @@ use icu_properties::props::{
 };
 use icu_properties::{CodePointMapData, CodePointSetData};
 
-use crate::{validate_room, RoomError, UsernameError};
+use crate::{validate_room, validate_username, EmojiError, RoomError, UsernameError, MENTIONS_MAX};
 
 const ZERO_WIDTH_JOINER: char = '\u{200D}';
 const EMOJI_PRESENTATION: char = '\u{FE0F}';
@@ -60,6 +60,52 @@ pub fn canonical_room(raw: &str) -> Result<String, RoomError> {
     // Lower-casing can decompose (`İ` becomes `i` and a combining dot):
     // composed again, so the key is one form.
     Ok(nfc.normalize(&checked.to_lowercase()).into_owned())
+}
+
+/// The one emoji `raw` is, fully qualified (`❤` and `❤️` are one
+/// reaction), from Unicode's list of emoji (the `emojis` crate): anything
+/// else, two emoji included, is refused.
+pub fn canonical_emoji(raw: &str) -> Result<&'static str, EmojiError> {
+    emojis::get(raw)
+        .map(emojis::Emoji::as_str)
+        .ok_or(EmojiError::NotOneEmoji)
+}
+
+/// The names `text` mentions: each `@name` (an `@` at the start of a word,
+/// then the name up to the next space, less trailing punctuation) whose
+/// name passes the username rule, as its key (NFC, lower case: how names
+/// are compared), once each, at most [`MENTIONS_MAX`].
+pub fn mentions(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut previous = None;
+    for (at, c) in text.char_indices() {
+        let starts_word = !previous.is_some_and(char::is_alphanumeric);
+        previous = Some(c);
+        if c != '@' || !starts_word {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let word = &rest[..rest.find(char::is_whitespace).unwrap_or(rest.len())];
+        let name =
+            word.trim_end_matches(|c: char| c.is_ascii_punctuation() && c != '_' && c != '-');
+        if name.starts_with('@') {
+            continue;
+        }
+        let Some(key) = validate_username(name)
+            .ok()
+            .and_then(|name| canonical_username(name).ok())
+            .map(|name| name.to_lowercase())
+        else {
+            continue;
+        };
+        if !found.contains(&key) {
+            found.push(key);
+            if found.len() == MENTIONS_MAX {
+                break;
+            }
+        }
+    }
+    found
 }
 
 fn is_default_ignorable(c: char) -> bool {
@@ -116,6 +162,31 @@ mod tests {
         assert_eq!(canonical_room("İstanbul").as_deref(), Ok("i\u{307}stanbul"));
         assert_eq!(canonical_room("a b"), Err(RoomError::ForbiddenCharacter));
         assert_eq!(canonical_room(""), Err(RoomError::Empty));
+    }
+
+    #[test]
+    fn a_reaction_is_exactly_one_emoji_fully_qualified() {
+        assert_eq!(canonical_emoji("👍"), Ok("👍"));
+        assert_eq!(canonical_emoji("\u{2764}"), Ok("\u{2764}\u{FE0F}"));
+        assert_eq!(canonical_emoji("👋🏽"), Ok("👋🏽"));
+        for bad in ["👍👍", "x", "", "👍 ", "\u{200D}"] {
+            assert_eq!(
+                canonical_emoji(bad),
+                Err(EmojiError::NotOneEmoji),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn mentions_are_names_after_an_at_at_the_start_of_a_word() {
+        assert_eq!(mentions("hi @Bob, and @alice!"), ["bob", "alice"]);
+        assert_eq!(mentions("@bob @BOB @bob."), ["bob"]);
+        assert_eq!(mentions("mail bob@example.com"), Vec::<String>::new());
+        assert_eq!(mentions("(@zoe\u{308}) @ @@x"), ["zo\u{EB}", "x"]);
+        assert_eq!(mentions("@\u{2800}"), Vec::<String>::new());
+        let many: String = (0..30).map(|i| format!("@u{i} ")).collect();
+        assert_eq!(mentions(&many).len(), MENTIONS_MAX);
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub const MESSAGE_MAX_CHARS: usize = 2_000;
 pub const CLIENT_ID_MAX_CHARS: usize = 64;
 /// Longest room name, in characters, after trimming.
 pub const ROOM_MAX_CHARS: usize = 32;
+/// Most code points in one reaction: the longest emoji sequences (a family
+/// with skin tones, a subdivision flag) have about ten.
+pub const EMOJI_MAX_CHARS: usize = 16;
+/// Longest reply excerpt, in characters, before its ellipsis.
+pub const EXCERPT_MAX_CHARS: usize = 100;
 
 /// Why a username was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -53,6 +58,19 @@ pub enum MessageError {
     TooLong,
     #[error("A message cannot contain control characters other than newline and tab.")]
     ForbiddenCharacter,
+}
+
+/// Why a reaction was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum EmojiError {
+    #[error("A reaction is one emoji.")]
+    NotOneEmoji,
+}
+
+impl EmojiError {
+    pub fn code(self) -> ErrorCode {
+        ErrorCode::InvalidEmoji
+    }
 }
 
 /// Why a `clientId` was refused.
@@ -173,6 +191,32 @@ pub fn validate_message(raw: &str) -> Result<&str, MessageError> {
     Ok(msg)
 }
 
+/// Checks the shape of a reaction, as far as the web client can without
+/// Unicode's emoji tables: a short run of code points, none of them
+/// whitespace or control, not plain ASCII text. The server also checks
+/// that it is exactly one emoji (see `canonical_emoji`).
+pub fn validate_emoji(raw: &str) -> Result<&str, EmojiError> {
+    let count = raw.chars().count();
+    let plain_text = raw.is_ascii();
+    let blank = raw.chars().any(|c| c.is_whitespace() || c.is_control());
+    if count == 0 || count > EMOJI_MAX_CHARS || plain_text || blank {
+        return Err(EmojiError::NotOneEmoji);
+    }
+    Ok(raw)
+}
+
+/// How a reply quotes `text`: its first line, cut to
+/// [`EXCERPT_MAX_CHARS`] characters, with an ellipsis when anything was
+/// left out.
+pub fn excerpt(text: &str) -> String {
+    let first_line = text.trim().lines().next().unwrap_or_default().trim_end();
+    let mut excerpt: String = first_line.chars().take(EXCERPT_MAX_CHARS).collect();
+    if excerpt.len() < text.trim().len() {
+        excerpt.push('…');
+    }
+    excerpt
+}
+
 /// Checks a client-chosen id: 1 to [`CLIENT_ID_MAX_CHARS`] characters, no
 /// control characters. Not trimmed: it is an opaque token echoed back as is.
 pub fn validate_client_id(raw: &str) -> Result<&str, ClientIdError> {
@@ -287,6 +331,24 @@ mod tests {
             );
         }
         assert_eq!(RoomError::TooLong.code(), ErrorCode::InvalidRoom);
+    }
+
+    #[test]
+    fn a_reaction_is_a_short_run_of_non_text_code_points() {
+        for good in ["👍", "❤️", "👩\u{200D}💻", "🇫🇷", "#️⃣"] {
+            assert_eq!(validate_emoji(good), Ok(good), "{good:?}");
+        }
+        for bad in ["", "a", ":)", "👍 ", " 👍", "👍\n", &"👍".repeat(17)] {
+            assert_eq!(validate_emoji(bad), Err(EmojiError::NotOneEmoji), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_excerpt_is_the_first_line_cut_short() {
+        assert_eq!(excerpt("hello"), "hello");
+        assert_eq!(excerpt("  first\nsecond"), "first…");
+        assert_eq!(excerpt(&"é".repeat(150)), format!("{}…", "é".repeat(100)));
+        assert_eq!(excerpt(""), "");
     }
 
     #[test]

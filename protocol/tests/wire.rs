@@ -3,7 +3,8 @@
 use proptest::prelude::*;
 use protocol::{
     ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, MessageError, Posted,
-    RoomError, ServerFrame, ServerFrameKind, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS,
+    Reactions, ReplyQuote, RoomError, ServerFrame, ServerFrameKind, CLIENT_ID_MAX_CHARS,
+    MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
 };
 
 fn posted_value() -> Posted {
@@ -13,6 +14,7 @@ fn posted_value() -> Posted {
             user: "alice".into(),
             msg: "hi".into(),
             date_time: 1_764_100_000_000,
+            ..ChatMessage::default()
         },
         client_id: "c-1".into(),
     }
@@ -33,6 +35,7 @@ fn golden_client_frames() {
                 client_id: "c-1".into(),
                 msg: "hi".into(),
                 room: None,
+                reply_to: None,
             },
             r#"{"type":"send","clientId":"c-1","msg":"hi"}"#,
         ),
@@ -41,6 +44,7 @@ fn golden_client_frames() {
                 client_id: "c-1".into(),
                 msg: "hi".into(),
                 room: Some("rust".into()),
+                reply_to: None,
             },
             r#"{"type":"send","clientId":"c-1","msg":"hi","room":"rust"}"#,
         ),
@@ -57,6 +61,36 @@ fn golden_client_frames() {
                 after: None,
             },
             r#"{"type":"join","room":"闲聊"}"#,
+        ),
+        (
+            ClientFrame::Send {
+                client_id: "c-2".into(),
+                msg: "yes".into(),
+                room: Some("r".into()),
+                reply_to: Some(12),
+            },
+            r#"{"type":"send","clientId":"c-2","msg":"yes","room":"r","replyTo":12}"#,
+        ),
+        (
+            ClientFrame::Edit {
+                room: Some("r".into()),
+                id: 12,
+                msg: "new text".into(),
+            },
+            r#"{"type":"edit","room":"r","id":12,"msg":"new text"}"#,
+        ),
+        (
+            ClientFrame::Delete { room: None, id: 12 },
+            r#"{"type":"delete","id":12}"#,
+        ),
+        (
+            ClientFrame::React {
+                room: Some("r".into()),
+                id: 12,
+                emoji: "👍".into(),
+                on: true,
+            },
+            r#"{"type":"react","room":"r","id":12,"emoji":"👍","on":true}"#,
         ),
         (
             ClientFrame::Leave {
@@ -202,8 +236,19 @@ fn golden_server_frames() {
                 messages: vec![posted_value()],
                 reset: true,
                 has_older: false,
+                seq: None,
             },
             r#"{"type":"history","room":"lobby","messages":[{"id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}],"reset":true,"hasOlder":false}"#,
+        ),
+        (
+            ServerFrame::History {
+                room: "lobby".into(),
+                messages: vec![],
+                reset: false,
+                has_older: true,
+                seq: Some(59),
+            },
+            r#"{"type":"history","room":"lobby","messages":[],"reset":false,"hasOlder":true,"seq":59}"#,
         ),
         (
             ServerFrame::Older {
@@ -240,6 +285,130 @@ fn golden_server_frames() {
         assert_eq!(frame.to_json(), json);
         assert_eq!(ServerFrame::parse(json).expect(json), frame);
     }
+}
+
+#[test]
+fn golden_events() {
+    let cases = [
+        (
+            ServerFrame::Edited {
+                room: "r".into(),
+                seq: 57,
+                id: 12,
+                msg: "new text @bob".into(),
+                edited_at: 1_764_100_000_001,
+                mentions: vec!["bob".into()],
+            },
+            r#"{"type":"edited","room":"r","seq":57,"id":12,"msg":"new text @bob","editedAt":1764100000001,"mentions":["bob"]}"#,
+        ),
+        (
+            ServerFrame::Deleted {
+                room: "r".into(),
+                seq: 58,
+                id: 12,
+            },
+            r#"{"type":"deleted","room":"r","seq":58,"id":12}"#,
+        ),
+        (
+            ServerFrame::Reaction {
+                room: "r".into(),
+                seq: 59,
+                id: 12,
+                emoji: "👍".into(),
+                user: "bob".into(),
+                on: true,
+            },
+            r#"{"type":"reaction","room":"r","seq":59,"id":12,"emoji":"👍","user":"bob","on":true}"#,
+        ),
+    ];
+    for (frame, json) in cases {
+        assert_eq!(frame.to_json(), json);
+        assert_eq!(ServerFrame::parse(json).expect("parses"), frame);
+    }
+}
+
+#[test]
+fn golden_message_state() {
+    let mut posted = posted_value();
+    posted.message.id = 13;
+    posted.message.reply_to = Some(ReplyQuote {
+        id: 12,
+        user: "bob".into(),
+        excerpt: "first line…".into(),
+        deleted: false,
+    });
+    posted.message.mentions = vec!["bob".into()];
+    posted.message.edited_at = Some(1_764_100_000_500);
+    posted.message.reactions = vec![Reactions {
+        emoji: "👍".into(),
+        users: vec!["bob".into()],
+        count: 1,
+    }];
+    let frame = ServerFrame::Message {
+        room: "r".into(),
+        posted,
+    };
+    let json = r#"{"type":"message","room":"r","id":13,"user":"alice","msg":"hi","dateTime":1764100000000,"replyTo":{"id":12,"user":"bob","excerpt":"first line…"},"mentions":["bob"],"editedAt":1764100000500,"reactions":[{"emoji":"👍","users":["bob"],"count":1}],"clientId":"c-1"}"#;
+    assert_eq!(frame.to_json(), json);
+    assert_eq!(ServerFrame::parse(json).expect("parses"), frame);
+
+    let tombstone = ChatMessage {
+        id: 12,
+        user: "bob".into(),
+        date_time: 1,
+        deleted: true,
+        ..ChatMessage::default()
+    };
+    assert_eq!(
+        serde_json::to_string(&tombstone).expect("json"),
+        r#"{"id":12,"user":"bob","msg":"","dateTime":1,"deleted":true}"#
+    );
+}
+
+#[test]
+fn reactions_name_a_bounded_number_of_people_and_count_them_all() {
+    let crowd: Vec<String> = (0..REACTION_NAMES_MAX + 5)
+        .map(|i| format!("u{i}"))
+        .collect();
+    let reactions = Reactions {
+        emoji: "🎉".into(),
+        count: crowd.len(),
+        users: crowd,
+    };
+    let json = serde_json::to_value(&reactions).expect("json");
+    assert_eq!(
+        json["users"].as_array().map(Vec::len),
+        Some(REACTION_NAMES_MAX)
+    );
+    assert_eq!(json["count"], REACTION_NAMES_MAX + 5);
+}
+
+#[test]
+fn edits_and_reactions_are_checked_like_sends() {
+    assert_eq!(
+        ClientFrame::parse(r#"{"type":"edit","id":1,"msg":"  "}"#).map_err(|e| e.code()),
+        Err(ErrorCode::EmptyMessage)
+    );
+    assert_eq!(
+        ClientFrame::parse(r#"{"type":"edit","id":1,"msg":" x "}"#),
+        Ok(ClientFrame::Edit {
+            room: None,
+            id: 1,
+            msg: "x".into()
+        })
+    );
+    for emoji in [r#""""#, r#""ok""#, r#""👍 ""#] {
+        let frame = format!(r#"{{"type":"react","id":1,"emoji":{emoji},"on":true}}"#);
+        assert_eq!(
+            ClientFrame::parse(&frame).map_err(|e| e.code()),
+            Err(ErrorCode::InvalidEmoji),
+            "{frame}"
+        );
+    }
+    assert_eq!(
+        ClientFrame::parse(r#"{"type":"react","id":1,"emoji":"👍"}"#).map_err(|e| e.code()),
+        Err(ErrorCode::InvalidFields)
+    );
 }
 
 #[test]
@@ -326,6 +495,7 @@ fn golden_chat_message() {
         user: "bob".into(),
         msg: "yo".into(),
         date_time: -1,
+        ..ChatMessage::default()
     };
     let json = r#"{"id":7,"user":"bob","msg":"yo","dateTime":-1}"#;
     assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
@@ -363,6 +533,7 @@ fn client_fields_the_server_decides_are_ignored() {
             client_id: "c".into(),
             msg: "hi".into(),
             room: None,
+            reply_to: None,
         })
     );
 }
@@ -376,6 +547,7 @@ fn message_text_is_trimmed_on_parse() {
             client_id: "c".into(),
             msg: "hi".into(),
             room: None,
+            reply_to: None,
         })
     );
 }
@@ -491,6 +663,7 @@ fn chat_message() -> impl Strategy<Value = ChatMessage> {
             user,
             msg,
             date_time,
+            ..ChatMessage::default()
         }
     })
 }
@@ -534,6 +707,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                     .collect(),
                 reset,
                 has_older,
+                seq: None,
             }),
     ]
 }
@@ -549,7 +723,7 @@ proptest! {
         client_id in "[a-zA-Z0-9-]{1,64}",
         msg in "[^\\p{Cc}\\s][^\\p{Cc}]{0,1998}[^\\p{Cc}\\s]",
     ) {
-        let frame = ClientFrame::Send { client_id, msg, room: None };
+        let frame = ClientFrame::Send { client_id, msg, room: None, reply_to: None };
         prop_assert_eq!(ClientFrame::parse(&frame.to_json()), Ok(frame));
     }
 

@@ -15,11 +15,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use protocol::Posted;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::message_log::{Event, LogError, StorageHealth, Subscriber};
+use crate::events::{Appended, Event, NewEvent, RoomActivity};
+use crate::message_log::{LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
-use crate::store::{Appended, HistoryReader, NewMessage, RoomActivity, Store, StoreError};
+use crate::store::{HistoryReader, Store, StoreError};
 
-/// Most messages committed in one transaction.
+/// Most events committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// Queued requests before senders wait: bounds memory under a flood.
 const QUEUE_CAPACITY: usize = 4096;
@@ -41,7 +42,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// What the writer thread is asked to do.
 enum Request {
     Append {
-        message: NewMessage,
+        event: NewEvent,
         reply: Reply<Appended>,
     },
     /// Read a room's window and hand it to the subscriber.
@@ -89,22 +90,15 @@ impl EmbeddedLog {
         })
     }
 
-    /// Stores a message; answers once it is committed and published.
-    pub(crate) async fn append(
-        &self,
-        room: &str,
-        user: &str,
-        msg: String,
-        client_id: String,
-    ) -> Result<Appended, LogError> {
-        let message = NewMessage {
-            room: room.to_owned(),
-            user: user.to_owned(),
-            msg,
-            client_id,
-            date_time: now_millis(),
-        };
-        self.ask(|reply| Request::Append { message, reply }).await
+    /// Stores an event, stamped with this server's clock; answers once it
+    /// is committed and published.
+    pub(crate) async fn append(&self, mut event: NewEvent) -> Result<Appended, LogError> {
+        let now = now_millis();
+        match &mut event {
+            NewEvent::Post(message) => message.date_time = now,
+            NewEvent::Change(change) => change.date_time = now,
+        }
+        self.ask(|reply| Request::Append { event, reply }).await
     }
 
     pub(crate) async fn load(&self, room: &str) -> Result<(), LogError> {
@@ -215,8 +209,8 @@ impl Writer {
             let mut next = Some(first);
             while let Some(request) = next.take() {
                 match request {
-                    Request::Append { message, reply } => {
-                        batch.push(message);
+                    Request::Append { event, reply } => {
+                        batch.push(event);
                         replies.push(reply);
                     }
                     // Commits what came before, so the window has it.
@@ -253,7 +247,7 @@ impl Writer {
 
     /// Stores `batch` and publishes what is new, room by room in order;
     /// then answers each sender (the reply at the same index).
-    fn commit(&mut self, batch: &mut Vec<NewMessage>, replies: &mut Vec<Reply<Appended>>) {
+    fn commit(&mut self, batch: &mut Vec<NewEvent>, replies: &mut Vec<Reply<Appended>>) {
         if batch.is_empty() {
             return;
         }
@@ -261,15 +255,15 @@ impl Writer {
             Ok(outcome) => {
                 self.storage.record(true);
                 let mut by_room: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
-                for (message, appended) in batch.iter().zip(&outcome) {
-                    if let Appended::Stored(posted) = appended {
+                for (event, appended) in batch.iter().zip(&outcome) {
+                    if let Appended::Stored(stored) = appended {
                         by_room
-                            .entry(&message.room)
+                            .entry(event.room())
                             .or_default()
-                            .push(Event::Posted(posted.clone()));
+                            .push(stored.clone());
                     }
                 }
-                tracing::debug!(messages = batch.len(), "committed");
+                tracing::debug!(events = batch.len(), "committed");
                 for (room, events) in by_room {
                     self.subscriber.published(room, events);
                 }
@@ -278,7 +272,7 @@ impl Writer {
                 }
             }
             Err(error) => {
-                tracing::error!(%error, messages = batch.len(), "cannot store messages");
+                tracing::error!(%error, events = batch.len(), "cannot store events");
                 self.storage.record(false);
                 let reason = error.to_string();
                 for reply in replies.drain(..) {

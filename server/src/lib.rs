@@ -27,6 +27,7 @@ pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod embedded;
+pub mod events;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod message_log;

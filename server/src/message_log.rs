@@ -19,23 +19,8 @@ use protocol::Posted;
 
 use crate::cluster::RedisLog;
 use crate::embedded::EmbeddedLog;
-use crate::store::{Appended, RoomActivity, StoreError, Window};
-
-/// One entry of a room's log. Only one kind so far; edits, deletions and
-/// reactions will be more variants of it, replayed the same way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Event {
-    /// A message was posted; its id is the event's `seq`.
-    Posted(Posted),
-}
-
-impl Event {
-    pub(crate) fn seq(&self) -> u64 {
-        match self {
-            Self::Posted(posted) => posted.message.id,
-        }
-    }
-}
+use crate::events::{Appended, Event, NewEvent, RoomActivity, Window};
+use crate::store::StoreError;
 
 /// Where a log delivers what it reads: implemented by the rooms, so that
 /// the log depends on nothing above it.
@@ -77,7 +62,8 @@ impl StorageHealth {
 
 pub(crate) enum MessageLog {
     Embedded(EmbeddedLog),
-    Redis(RedisLog),
+    /// Boxed: its scripts and connections make it several times larger.
+    Redis(Box<RedisLog>),
 }
 
 /// Why an append or a read did not happen.
@@ -91,19 +77,16 @@ pub(crate) enum LogError {
 }
 
 impl MessageLog {
-    /// Stores `msg` from `user` in `room`, unless `user` sent `client_id`
-    /// there before: then the original comes back as a duplicate. A stored
-    /// message is published to the room before this returns.
-    pub(crate) async fn append(
-        &self,
-        room: &str,
-        user: &str,
-        msg: String,
-        client_id: String,
-    ) -> Result<Appended, LogError> {
+    /// Appends `event` to its room's log, stamped with the log's clock,
+    /// once it checked it against what the log holds: a post, unless its
+    /// user sent its `clientId` there before (then the original comes back
+    /// as a duplicate); an edit, deletion or reaction, if the message
+    /// exists and may be changed so by its author. A stored event is
+    /// published to the room (on this instance) before this returns.
+    pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, LogError> {
         match self {
-            Self::Embedded(log) => log.append(room, user, msg, client_id).await,
-            Self::Redis(log) => log.append(room, user, msg, client_id).await,
+            Self::Embedded(log) => log.append(event).await,
+            Self::Redis(log) => log.append(event).await,
         }
     }
 
@@ -134,7 +117,7 @@ impl MessageLog {
     }
 
     /// Up to `limit` messages of `room` older than `before`, oldest first,
-    /// and whether more remain.
+    /// in their current state, and whether more remain.
     pub(crate) async fn older(
         &self,
         room: &str,

@@ -52,6 +52,7 @@ async fn send_burst(client: &mut Client, prefix: &str, count: usize) {
             client_id: format!("{prefix}-{n}"),
             msg: "flood".into(),
             room: None,
+            reply_to: None,
         };
         if client
             .ws

@@ -73,6 +73,7 @@ async fn chat(
                 client_id: client_id.clone(),
                 msg: format!("{client_id} says hi"),
                 room: None,
+                reply_to: None,
             };
             if sink.send(Message::text(frame.to_json())).await.is_err() {
                 break;

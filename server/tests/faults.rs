@@ -75,6 +75,7 @@ async fn stalled_client_is_cut_off(in_two_rooms: bool) {
                 client_id: format!("a-{n}"),
                 msg: text.clone(),
                 room: None,
+                reply_to: None,
             };
             sink.send(Message::text(frame.to_json()))
                 .await
@@ -139,6 +140,7 @@ async fn sigterm_says_goodbye_stores_everything_and_exits_zero() {
             client_id: format!("a-{n}"),
             msg: format!("message {n}"),
             room: None,
+            reply_to: None,
         };
         sink.send(Message::text(frame.to_json()))
             .await

@@ -63,6 +63,7 @@ async fn say_in(client: &mut Client, room: &str, client_id: &str, msg: &str) {
         client_id: client_id.into(),
         msg: msg.into(),
         room: Some(room.into()),
+        reply_to: None,
     };
     client.send_text(frame.to_json()).await;
 }

@@ -11,6 +11,14 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat-2026-11-28.db")
 }
 
+/// The file the release with rooms (schema version 2) left: `lobby` with
+/// six messages from alice, `rust` with four from alice and Bob, each
+/// browser with its token. Made by `make-rooms-fixture.mjs` against that
+/// release's server.
+fn rooms_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat-2026-11-28-rooms.db")
+}
+
 fn schema_version(db: &Path) -> i64 {
     let conn = rusqlite::Connection::open(db).expect("open the database");
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
@@ -53,7 +61,7 @@ async fn the_previous_release_s_database_opens_with_its_whole_history() {
         (1, "c-1")
     );
     server.stop().await;
-    assert_eq!(schema_version(&config.db), 2, "migrated");
+    assert_eq!(schema_version(&config.db), 3, "migrated");
     // Every message is an event of the default room, with its id as `seq`.
     let events: Vec<(String, i64, String)> = {
         let conn = rusqlite::Connection::open(&config.db).expect("open the database");
@@ -81,7 +89,7 @@ async fn the_previous_release_s_database_opens_with_its_whole_history() {
     let (_frank, history) = again.join_after("frank", None).await;
     assert_eq!(history.ids(), (1..=41).collect::<Vec<_>>());
     again.stop().await;
-    assert_eq!(schema_version(&config.db), 2);
+    assert_eq!(schema_version(&config.db), 3);
 }
 
 #[test]
@@ -137,5 +145,70 @@ async fn a_database_of_schema_version_1_opens_with_its_history_in_the_default_ro
         other => panic!("expected history, got {other:?}"),
     }
     server.stop().await;
+    assert_eq!(schema_version(&config.db), 3);
+}
+
+#[tokio::test]
+async fn the_rooms_release_s_database_opens_and_its_messages_take_reactions_but_not_edits() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    std::fs::copy(rooms_fixture(), &config.db).expect("copy the fixture");
     assert_eq!(schema_version(&config.db), 2);
+    let server = spawn_server(config.clone()).await;
+    let mut rust = support::try_connect(server.addr, "user=dave&room=rust&after=2", None)
+        .await
+        .expect("connects");
+    assert!(matches!(
+        rust.recv().await,
+        protocol::ServerFrame::Welcome { .. }
+    ));
+    match rust.recv().await {
+        protocol::ServerFrame::History {
+            messages,
+            reset,
+            seq,
+            ..
+        } => {
+            assert!(!reset, "resumes from an id of the old release");
+            let ids: Vec<u64> = messages.iter().map(|p| p.message.id).collect();
+            assert_eq!(ids, [3, 4]);
+            assert_eq!(messages[1].message.user, "Bob");
+            assert_eq!(seq, Some(4));
+        }
+        other => panic!("expected history, got {other:?}"),
+    }
+    let (mut dave, history) = server.join_after("dave2", None).await;
+    assert_eq!(history.ids(), (1..=6).collect::<Vec<_>>());
+    // Messages from before events have no author key: nobody can prove
+    // to have posted them, so nobody edits them; anyone may react.
+    dave.send_frame(protocol::ClientFrame::React {
+        room: None,
+        id: 1,
+        emoji: "👍".into(),
+        on: true,
+    })
+    .await;
+    match dave.recv().await {
+        protocol::ServerFrame::Reaction { seq, id, user, .. } => {
+            assert_eq!((seq, id, user.as_str()), (7, 1, "dave2"));
+        }
+        other => panic!("expected the reaction, got {other:?}"),
+    }
+    let (mut alice, _) = server.join_after("alice", None).await;
+    alice
+        .send_frame(protocol::ClientFrame::Edit {
+            room: None,
+            id: 1,
+            msg: "rewritten".into(),
+        })
+        .await;
+    match alice.recv().await {
+        protocol::ServerFrame::Error { code, .. } => {
+            assert_eq!(code, protocol::ErrorCode::NotYours);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    server.stop().await;
+    assert_eq!(schema_version(&config.db), 3);
 }

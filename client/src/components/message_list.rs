@@ -16,6 +16,7 @@ use crate::router::Route;
 use crate::state::messages::Entry;
 use crate::state::outbox::{Outgoing, OutgoingStatus};
 use crate::state::people::PresenceNotice;
+use protocol::{validate_emoji, Reactions};
 
 /// How close to an edge (in pixels) still counts as being at it.
 const EDGE_SLACK_PX: i32 = 48;
@@ -36,7 +37,24 @@ pub struct MessageListProps {
     pub on_load_older: Callback<()>,
     pub on_retry: Callback<String>,
     pub on_discard: Callback<String>,
+    /// The name bound to us: our reactions are shown pressed.
+    pub me: Option<String>,
+    /// Whether messages can be changed now (the room is joined).
+    pub can_act: bool,
+    pub on_action: Callback<MessageAction>,
 }
+
+/// What the user does to a message from its menu.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageAction {
+    Reply(Rc<Entry>),
+    Edit(Rc<Entry>),
+    Delete(u64),
+    React { id: u64, emoji: String, on: bool },
+}
+
+/// The reactions the picker offers first; any single emoji can be typed.
+const COMMON_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
 
 #[component]
 pub fn MessageList(props: &MessageListProps) -> Html {
@@ -206,11 +224,12 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         let marks = Marks {
             new_since: props.new_since.filter(|id| ids.contains(id)),
             highlight: props.highlight.filter(|id| ids.contains(id)),
+            can_act: props.can_act,
         };
         items.push(html! {
             <MessageChunk key={format!("chunk-{}", ids.start() / CHUNK_IDS)}
                 room={props.room.clone()} before={before.clone()} entries={chunk.to_vec()}
-                {notices} {marks} />
+                {notices} {marks} me={props.me.clone()} on_action={props.on_action.clone()} />
         });
         before = chunk.last().cloned();
     }
@@ -264,6 +283,8 @@ struct Marks {
     new_since: Option<u64>,
     /// The permalink's message, if in the chunk.
     highlight: Option<u64>,
+    /// Whether the messages' menus are on.
+    can_act: bool,
 }
 
 #[derive(Properties)]
@@ -278,10 +299,13 @@ struct MessageChunkProps {
     /// The join/leave notices that happened after one of them.
     notices: Vec<PresenceNotice>,
     marks: Marks,
+    me: Option<String>,
+    on_action: Callback<MessageAction>,
 }
 
 /// The same messages (by pointer: entries are never changed in place) and
-/// notices: nothing to render again.
+/// notices: nothing to render again. (`on_action` is left out: it does the
+/// same for every render of one room's list, which is keyed by room.)
 impl PartialEq for MessageChunkProps {
     fn eq(&self, other: &Self) -> bool {
         let same_before = match (&self.before, &other.before) {
@@ -298,6 +322,7 @@ impl PartialEq for MessageChunkProps {
             && self.notices == other.notices
             && self.marks == other.marks
             && self.room == other.room
+            && self.me == other.me
     }
 }
 
@@ -322,7 +347,8 @@ fn MessageChunk(props: &MessageChunkProps) -> Html {
             let highlighted = marks.highlight == Some(id);
             std::iter::once(html! {
                 <MessageItem key={id} room={props.room.clone()} entry={Rc::clone(entry)}
-                    {continued} {highlighted} {day} {starts_unread} />
+                    {continued} {highlighted} {day} {starts_unread} me={props.me.clone()}
+                    can_act={marks.can_act} on_action={props.on_action.clone()} />
             })
             .chain(
                 props
@@ -388,13 +414,22 @@ struct MessageItemProps {
     /// The first message unread when the room was opened: the "new
     /// messages" line goes above it.
     starts_unread: bool,
+    me: Option<String>,
+    can_act: bool,
+    on_action: Callback<MessageAction>,
 }
 
-/// One posted message. Its props compare by pointer first, so appending to
-/// the list re-renders only the new item.
+/// One posted message, as it is now: its reply quote, its text (or that
+/// it was deleted), its reactions, and its menu (reply, react, and for our
+/// own, edit and delete; shown on hover or focus). Its props compare by
+/// pointer first, so appending to the list re-renders only the new item.
 #[component]
 fn MessageItem(props: &MessageItemProps) -> Html {
-    let Entry { message, own } = props.entry.as_ref();
+    let Entry {
+        message,
+        own,
+        mentions_me,
+    } = props.entry.as_ref();
     let date = js_sys::Date::new(&JsValue::from_f64(message.date_time as f64));
     // Both in the reader's locale (12 or 24 hours, as they are used to).
     let time = String::from(date.to_locale_time_string_with_options("default", &short_time()));
@@ -404,12 +439,59 @@ fn MessageItem(props: &MessageItemProps) -> Html {
         room: props.room.clone(),
         id: message.id,
     };
+    let edited = message.edited_at.map(|at| {
+        let at = js_sys::Date::new(&JsValue::from_f64(at as f64));
+        format!(
+            "Edited {}",
+            String::from(at.to_locale_string("default", &JsValue::UNDEFINED))
+        )
+    });
+    let quote = message.reply_to.as_ref().map(|quote| {
+        let original = Route::Message {
+            room: props.room.clone(),
+            id: quote.id,
+        };
+        html! {
+            <RouteLink to={original} class="quote">
+                if quote.deleted {
+                    <span class="quote-gone">{ "Original message deleted" }</span>
+                } else {
+                    <span class="quote-author">{ &quote.user }</span>
+                    <span class="quote-text">{ &quote.excerpt }</span>
+                }
+            </RouteLink>
+        }
+    });
+    let react = {
+        let on_action = props.on_action.clone();
+        let id = message.id;
+        Callback::from(move |(emoji, on): (String, bool)| {
+            on_action.emit(MessageAction::React { id, emoji, on });
+        })
+    };
+    let reactions = message.reactions.iter().map(|given| {
+        let mine = props.me.as_ref().is_some_and(|me| given.users.contains(me));
+        let toggle = react.reform({
+            let emoji = given.emoji.clone();
+            move |_: MouseEvent| (emoji.clone(), !mine)
+        });
+        html! {
+            <button class="reaction" aria-pressed={mine.to_string()} title={reacted(given)}
+                onclick={toggle} disabled={!props.can_act}>
+                <span aria-hidden="true">{ &given.emoji }</span>
+                <span class="count">{ given.count }</span>
+                <span class="visually-hidden">{ format!(" {}", reacted(given)) }</span>
+            </button>
+        }
+    });
     html! {
         <li class="message"
             data-id={message.id.to_string()}
             data-status={own.then_some("sent")}
             data-continued={props.continued.then_some("true")}
-            data-highlighted={props.highlighted.then_some("true")}>
+            data-highlighted={props.highlighted.then_some("true")}
+            data-mentions-me={mentions_me.then_some("true")}
+            data-deleted={message.deleted.then_some("true")}>
             // Inside the item, not items of their own: the list holds
             // messages only, and one message is one item.
             if let Some(day) = &props.day {
@@ -423,9 +505,140 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                 <RouteLink to={permalink} class="permalink">
                     <time datetime={iso} title={full}>{ time }</time>
                 </RouteLink>
+                if let Some(edited) = edited {
+                    <span class="edited" title={edited}>{ "(edited)" }</span>
+                }
             </div>
-            <p class="text">{ &message.msg }</p>
+            { for quote }
+            if message.deleted {
+                <p class="text tombstone">{ "message deleted" }</p>
+            } else {
+                <p class="text">{ &message.msg }</p>
+            }
+            if !message.reactions.is_empty() {
+                <div class="reactions">{ for reactions }</div>
+            }
+            if props.can_act && !message.deleted {
+                <MessageMenu entry={Rc::clone(&props.entry)} on_action={props.on_action.clone()}
+                    on_react={react} />
+            }
         </li>
+    }
+}
+
+/// "bob, amy and 3 others reacted with 👍".
+fn reacted(given: &Reactions) -> String {
+    let named = given.users.len();
+    let others = given.count.saturating_sub(named);
+    let names = match (given.users.as_slice(), others) {
+        ([], _) => format!("{} people", given.count),
+        ([one], 0) => one.clone(),
+        (names, 0) => format!("{} and {}", names[..named - 1].join(", "), names[named - 1]),
+        (names, 1) => format!("{} and 1 other", names.join(", ")),
+        (names, others) => format!("{} and {others} others", names.join(", ")),
+    };
+    format!("{names} reacted with {}", given.emoji)
+}
+
+#[derive(Properties, PartialEq)]
+struct MessageMenuProps {
+    entry: Rc<Entry>,
+    on_action: Callback<MessageAction>,
+    on_react: Callback<(String, bool)>,
+}
+
+/// A message's menu: Reply, React (a picker of common emoji and a field
+/// for any one), and for our own messages Edit and Delete (which asks
+/// first).
+#[component]
+fn MessageMenu(props: &MessageMenuProps) -> Html {
+    let picking = use_state(|| false);
+    let confirming = use_state(|| false);
+    let typed = use_state(String::new);
+    let entry = &props.entry;
+    let id = entry.message.id;
+    let emit = |action: MessageAction| {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(action.clone()))
+    };
+    let toggle_picker = {
+        let picking = picking.clone();
+        Callback::from(move |_: MouseEvent| picking.set(!*picking))
+    };
+    let ask_delete = {
+        let confirming = confirming.clone();
+        Callback::from(move |_: MouseEvent| confirming.set(!*confirming))
+    };
+    let pick = |emoji: &str| {
+        let on_react = props.on_react.clone();
+        let picking = picking.clone();
+        let emoji = emoji.to_owned();
+        Callback::from(move |_: MouseEvent| {
+            on_react.emit((emoji.clone(), true));
+            picking.set(false);
+        })
+    };
+    let on_typed = {
+        let typed = typed.clone();
+        Callback::from(move |e: InputEvent| {
+            typed.set(
+                e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                    .value(),
+            );
+        })
+    };
+    let submit_typed = {
+        let on_react = props.on_react.clone();
+        let picking = picking.clone();
+        let typed = typed.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Ok(emoji) = validate_emoji(typed.trim()) {
+                on_react.emit((emoji.to_owned(), true));
+                typed.set(String::new());
+                picking.set(false);
+            }
+        })
+    };
+    let valid_typed = validate_emoji(typed.trim()).is_ok();
+    html! {
+        <div class="actions" role="group" aria-label="Message actions">
+            <button class="reply" onclick={emit(MessageAction::Reply(Rc::clone(entry)))}>
+                { "Reply" }
+            </button>
+            <button class="react" aria-expanded={picking.to_string()} onclick={toggle_picker}>
+                { "React" }
+            </button>
+            if entry.own {
+                <button class="edit" onclick={emit(MessageAction::Edit(Rc::clone(entry)))}>
+                    { "Edit" }
+                </button>
+                if *confirming {
+                    <span class="confirm" role="alert">{ "Delete this message?" }</span>
+                    <button class="delete-yes" onclick={emit(MessageAction::Delete(id))}>
+                        { "Delete" }
+                    </button>
+                    <button class="delete-no" onclick={ask_delete}>{ "Keep" }</button>
+                } else {
+                    <button class="delete" onclick={ask_delete}>{ "Delete" }</button>
+                }
+            }
+            if *picking {
+                <div class="picker">
+                    { for COMMON_REACTIONS.iter().map(|emoji| html! {
+                        <button class="pick" onclick={pick(emoji)} aria-label={format!("React with {emoji}")}>
+                            { *emoji }
+                        </button>
+                    }) }
+                    <form class="other-emoji" onsubmit={submit_typed}>
+                        <label class="visually-hidden" for={format!("emoji-{id}")}>{ "Any emoji" }</label>
+                        <input id={format!("emoji-{id}")} size="4" placeholder="🙂"
+                            value={(*typed).clone()} oninput={on_typed} />
+                        <button type="submit" disabled={!valid_typed}>{ "Add" }</button>
+                    </form>
+                </div>
+            }
+        </div>
     }
 }
 
@@ -499,9 +712,33 @@ mod tests {
                 user: user.into(),
                 msg: "hi".into(),
                 date_time,
+                ..ChatMessage::default()
             },
             own: false,
+            mentions_me: false,
         }
+    }
+
+    #[test]
+    fn a_reaction_says_who_gave_it() {
+        let given = |users: &[&str], count| Reactions {
+            emoji: "👍".into(),
+            users: users.iter().map(|name| (*name).to_owned()).collect(),
+            count,
+        };
+        assert_eq!(reacted(&given(&["bob"], 1)), "bob reacted with 👍");
+        assert_eq!(
+            reacted(&given(&["bob", "amy", "cy"], 3)),
+            "bob, amy and cy reacted with 👍"
+        );
+        assert_eq!(
+            reacted(&given(&["bob"], 2)),
+            "bob and 1 other reacted with 👍"
+        );
+        assert_eq!(
+            reacted(&given(&["bob", "amy"], 30)),
+            "bob, amy and 28 others reacted with 👍"
+        );
     }
 
     #[test]

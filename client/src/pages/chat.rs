@@ -5,15 +5,16 @@
 use gloo::events::EventListener;
 use yew::prelude::*;
 
-use crate::components::composer::Composer;
-use crate::components::message_list::MessageList;
+use crate::components::composer::{Composer, Draft};
+use crate::components::message_list::{MessageAction, MessageList};
 use crate::components::people::People;
 use crate::components::sidebar::{canonical_room, Sidebar};
 use crate::components::status::Status;
 use crate::pages::login::Login;
 use crate::router::{Redirect, Route};
 use crate::session::{SessionAction, SessionHandle};
-use crate::socket::use_chat;
+use crate::socket::{use_chat, MessageChange};
+use crate::state::rooms::Joining;
 use crate::state::{Chat, ChatAction};
 
 #[derive(Properties, PartialEq)]
@@ -54,6 +55,8 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let chat = use_chat(&props.user);
     let state = &chat.state;
     let drawer = use_state(|| false);
+    // What the composer writes: a reply or an edit belongs to one room.
+    let draft = use_state(Draft::default);
 
     // A refused name ends the session; the login page shows why.
     use_effect_with(state.refused.clone(), {
@@ -69,8 +72,10 @@ fn ChatView(props: &ChatViewProps) -> Html {
     use_effect_with(wanted.clone(), {
         let state = state.clone();
         let drawer = drawer.clone();
+        let draft = draft.clone();
         move |wanted| {
             drawer.set(false);
+            draft.set(Draft::New);
             match wanted {
                 None => state.dispatch(ChatAction::Open { room: None }),
                 Some(Ok(room)) => state.dispatch(ChatAction::Open {
@@ -126,8 +131,53 @@ fn ChatView(props: &ChatViewProps) -> Html {
                 .collect();
             let on_send = chat.post.reform({
                 let name = name.clone();
-                move |msg| (name.clone(), msg)
+                move |(msg, reply_to)| (name.clone(), msg, reply_to)
             });
+            let on_edit = chat.change.reform({
+                let name = name.clone();
+                move |(id, msg)| (name.clone(), id, MessageChange::Edit(msg))
+            });
+            let on_cancel = {
+                let draft = draft.clone();
+                Callback::from(move |()| draft.set(Draft::New))
+            };
+            let on_edit_last = {
+                let draft = draft.clone();
+                let last_own = room
+                    .messages
+                    .entries
+                    .iter()
+                    .rev()
+                    .find(|entry| entry.own && !entry.message.deleted)
+                    .map(|entry| (entry.message.id, entry.message.msg.clone()));
+                Callback::from(move |()| {
+                    if let Some((id, original)) = last_own.clone() {
+                        draft.set(Draft::Edit { id, original });
+                    }
+                })
+            };
+            let on_action = {
+                let draft = draft.clone();
+                let change = chat.change.clone();
+                let name = name.clone();
+                Callback::from(move |action| match action {
+                    MessageAction::Reply(entry) => draft.set(Draft::Reply {
+                        id: entry.message.id,
+                        user: entry.message.user.clone(),
+                        excerpt: protocol::excerpt(&entry.message.msg),
+                    }),
+                    MessageAction::Edit(entry) => draft.set(Draft::Edit {
+                        id: entry.message.id,
+                        original: entry.message.msg.clone(),
+                    }),
+                    MessageAction::Delete(id) => {
+                        change.emit((name.clone(), id, MessageChange::Delete));
+                    }
+                    MessageAction::React { id, emoji, on } => {
+                        change.emit((name.clone(), id, MessageChange::React { emoji, on }));
+                    }
+                })
+            };
             let on_typing = chat.typing.reform({
                 let name = name.clone();
                 move |()| name.clone()
@@ -151,11 +201,15 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         {on_load_older}
                         on_retry={chat.retry.clone()}
                         on_discard={chat.discard.clone()}
+                        me={state.me.clone()}
+                        can_act={state.room(&name).is_some_and(|room| state.online() && room.joining == Joining::Joined)}
+                        {on_action}
                     />
                     <p class="typing" aria-live="polite">
                         { typing_line(&room.people.typing_users(state.me.as_deref())) }
                     </p>
-                    <Composer online={state.online()} {on_send} {on_typing} />
+                    <Composer online={state.online()} draft={(*draft).clone()} {on_send} {on_edit}
+                        {on_cancel} {on_edit_last} {on_typing} />
                 </>
             }
         }

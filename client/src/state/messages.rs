@@ -1,8 +1,9 @@
-//! One room's posted messages, in id order.
+//! One room's posted messages, in id order, in their current state: the
+//! room's edits, deletions and reactions applied as they come.
 
 use std::rc::Rc;
 
-use protocol::{ChatMessage, Posted};
+use protocol::{excerpt, ChatMessage, Posted, Reactions};
 
 /// One posted message in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +11,46 @@ pub struct Entry {
     pub message: ChatMessage,
     /// Sent by the name the server bound to us.
     pub own: bool,
+    /// The message mentions the name bound to us.
+    pub mentions_me: bool,
+}
+
+impl Entry {
+    fn new(message: ChatMessage, me: Option<&str>) -> Self {
+        let own = me == Some(message.user.as_str());
+        let mentions_me = mentions(&message.mentions, me);
+        Self {
+            message,
+            own,
+            mentions_me,
+        }
+    }
+}
+
+/// Whether `mentions` (names as the server compares them: lower case)
+/// name `me`.
+fn mentions(mentions: &[String], me: Option<&str>) -> bool {
+    me.is_some_and(|me| {
+        let me = me.to_lowercase();
+        mentions.contains(&me)
+    })
+}
+
+/// A change to one message, from an `edited`, `deleted` or `reaction`
+/// frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Edited {
+        msg: String,
+        edited_at: i64,
+        mentions: Vec<String>,
+    },
+    Deleted,
+    Reaction {
+        emoji: String,
+        user: String,
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,23 +61,40 @@ pub struct Messages {
     pub has_older: bool,
     /// A page of older messages has been asked for and not arrived.
     pub loading_older: bool,
+    /// The room's newest event applied (a post, an edit, a reaction...).
+    pub seq: u64,
 }
 
 impl Messages {
-    /// The newest id shown: the room resumes after it.
+    /// The newest message shown.
     pub fn newest_id(&self) -> Option<u64> {
         self.entries.last().map(|e| e.message.id)
+    }
+
+    /// Where the room resumes: after the newest event applied.
+    pub fn resume_after(&self) -> Option<u64> {
+        let newest = self.seq.max(self.newest_id().unwrap_or(0));
+        (newest > 0).then_some(newest)
     }
 
     pub fn oldest_id(&self) -> Option<u64> {
         self.entries.first().map(|e| e.message.id)
     }
 
-    /// A `history` frame: replaces everything when `reset`, else continues.
-    pub fn start(&mut self, messages: Vec<Posted>, reset: bool, has_older: bool, me: Option<&str>) {
+    /// A `history` frame: replaces everything when `reset`, else continues;
+    /// `seq` is the room's newest event it covers.
+    pub fn start(
+        &mut self,
+        messages: Vec<Posted>,
+        (reset, has_older): (bool, bool),
+        seq: Option<u64>,
+        me: Option<&str>,
+    ) {
         if reset {
             self.entries = Rc::default();
+            self.seq = 0;
         }
+        self.seq = self.seq.max(seq.unwrap_or(0));
         if reset || self.entries.is_empty() {
             self.has_older = has_older;
         }
@@ -57,7 +115,7 @@ impl Messages {
     /// Inserts in id order; says whether it is new (a message already shown
     /// is dropped).
     pub fn insert(&mut self, message: ChatMessage, me: Option<&str>) -> bool {
-        let own = me == Some(message.user.as_str());
+        self.seq = self.seq.max(message.id);
         let entries = Rc::make_mut(&mut self.entries);
         // New messages almost always go last: check that before searching.
         let position = match entries.last() {
@@ -68,8 +126,99 @@ impl Messages {
                 Err(position) => position,
             },
         };
-        entries.insert(position, Rc::new(Entry { message, own }));
+        entries.insert(position, Rc::new(Entry::new(message, me)));
         true
+    }
+
+    /// Applies event `seq`, a change to message `id`, and to the quotes of
+    /// the replies to it. Only the entries it changes are new: the others
+    /// stay the same `Rc`s, so only they render again. A message not
+    /// loaded is shown as it is now when its page loads.
+    pub fn change(&mut self, seq: u64, id: u64, change: Change, me: Option<&str>) {
+        self.seq = self.seq.max(seq);
+        let entries = Rc::make_mut(&mut self.entries);
+        if let Ok(at) = entries.binary_search_by_key(&id, |e| e.message.id) {
+            let entry = Rc::make_mut(&mut entries[at]);
+            let message = &mut entry.message;
+            match &change {
+                Change::Edited {
+                    msg,
+                    edited_at,
+                    mentions: named,
+                } if !message.deleted => {
+                    message.msg.clone_from(msg);
+                    message.edited_at = Some(*edited_at);
+                    message.mentions.clone_from(named);
+                    entry.mentions_me = mentions(named, me);
+                }
+                Change::Deleted => {
+                    message.msg = String::new();
+                    message.deleted = true;
+                    message.mentions = Vec::new();
+                    message.reactions = Vec::new();
+                    entry.mentions_me = false;
+                }
+                Change::Reaction { emoji, user, on } if !message.deleted => {
+                    react(&mut message.reactions, emoji, user, *on);
+                }
+                Change::Edited { .. } | Change::Reaction { .. } => {}
+            }
+        }
+        let quoted = match &change {
+            Change::Edited { msg, .. } => Some(Some(excerpt(msg))),
+            Change::Deleted => Some(None),
+            Change::Reaction { .. } => None,
+        };
+        if let Some(excerpt) = quoted {
+            for entry in entries.iter_mut() {
+                if entry
+                    .message
+                    .reply_to
+                    .as_ref()
+                    .is_some_and(|quote| quote.id == id)
+                {
+                    if let Some(quote) = Rc::make_mut(entry).message.reply_to.as_mut() {
+                        quote.deleted = excerpt.is_none();
+                        quote.excerpt = excerpt.clone().unwrap_or_default();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Applies a `reaction` event to a message's reactions. The server sends
+/// one only when it changed something, so `on` is one more person and off
+/// one fewer, named or not (the server names the first few only).
+fn react(reactions: &mut Vec<Reactions>, emoji: &str, user: &str, on: bool) {
+    let at = reactions.iter().position(|given| given.emoji == emoji);
+    match (at, on) {
+        (None, true) => reactions.push(Reactions {
+            emoji: emoji.to_owned(),
+            users: vec![user.to_owned()],
+            count: 1,
+        }),
+        (None, false) => {}
+        (Some(at), on) => {
+            let given = &mut reactions[at];
+            let named = given.users.iter().position(|name| name == user);
+            match (named, on) {
+                (Some(_), true) => return,
+                (None, true) => {
+                    given.users.push(user.to_owned());
+                    given.count += 1;
+                }
+                (named, false) => {
+                    if let Some(named) = named {
+                        given.users.remove(named);
+                    }
+                    given.count = given.count.saturating_sub(1);
+                }
+            }
+            if given.count == 0 {
+                reactions.remove(at);
+            }
+        }
     }
 }
 
@@ -83,6 +232,7 @@ mod tests {
             user: user.into(),
             msg: format!("message {id}"),
             date_time: 1_764_100_000_000,
+            ..ChatMessage::default()
         }
     }
 
@@ -103,6 +253,82 @@ mod tests {
         );
         let own: Vec<bool> = messages.entries.iter().map(|e| e.own).collect();
         assert_eq!(own, [false, false, false, true]);
+    }
+
+    #[test]
+    fn changes_apply_to_their_message_and_the_quotes_of_it_only() {
+        let mut messages = Messages::default();
+        for id in 1..=3 {
+            messages.insert(message(id, "bob"), Some("alice"));
+        }
+        let mut reply = message(4, "alice");
+        reply.reply_to = Some(protocol::ReplyQuote {
+            id: 2,
+            user: "bob".into(),
+            excerpt: "message 2".into(),
+            deleted: false,
+        });
+        messages.insert(reply, Some("alice"));
+        let before = messages.clone();
+        let edited = Change::Edited {
+            msg: "hi @Alice\nmore".into(),
+            edited_at: 7,
+            mentions: vec!["alice".into()],
+        };
+        messages.change(5, 2, edited, Some("Alice"));
+        assert_eq!(messages.seq, 5);
+        assert!(Rc::ptr_eq(&before.entries[0], &messages.entries[0]));
+        assert!(Rc::ptr_eq(&before.entries[2], &messages.entries[2]));
+        let edited = &messages.entries[1];
+        assert_eq!(edited.message.msg, "hi @Alice\nmore");
+        assert_eq!(edited.message.edited_at, Some(7));
+        assert!(edited.mentions_me, "mentions compare without case");
+        let quote = messages.entries[3].message.reply_to.clone().expect("quote");
+        assert_eq!(quote.excerpt, "hi @Alice…");
+
+        let react = |user: &str, on| Change::Reaction {
+            emoji: "👍".into(),
+            user: user.into(),
+            on,
+        };
+        messages.change(6, 1, react("amy", true), None);
+        messages.change(7, 1, react("cat", true), None);
+        messages.change(8, 1, react("amy", false), None);
+        let reactions = &messages.entries[0].message.reactions;
+        assert_eq!(
+            (reactions[0].count, reactions[0].users.clone()),
+            (1, vec!["cat".to_owned()])
+        );
+        // One the server did not name (beyond its list) leaves too.
+        messages.change(9, 1, react("zed", false), None);
+        assert!(messages.entries[0].message.reactions.is_empty());
+
+        messages.change(10, 2, Change::Deleted, Some("alice"));
+        let deleted = &messages.entries[1];
+        assert!(deleted.message.deleted && deleted.message.msg.is_empty() && !deleted.mentions_me);
+        let quote = messages.entries[3].message.reply_to.clone().expect("quote");
+        assert!(quote.deleted && quote.excerpt.is_empty());
+        // A late edit of a deleted message does not bring it back.
+        let late = Change::Edited {
+            msg: "back".into(),
+            edited_at: 8,
+            mentions: Vec::new(),
+        };
+        messages.change(11, 2, late, None);
+        assert!(messages.entries[1].message.msg.is_empty());
+        // A change to a message not loaded moves the room on all the same.
+        messages.change(12, 99, Change::Deleted, None);
+        assert_eq!(messages.resume_after(), Some(12));
+    }
+
+    #[test]
+    fn a_reset_history_starts_the_room_over_at_its_seq() {
+        let mut messages = Messages::default();
+        messages.insert(message(9, "bob"), None);
+        messages.start(vec![], (true, false), Some(3), None);
+        assert_eq!(messages.resume_after(), Some(3));
+        messages.start(vec![], (true, false), Some(0), None);
+        assert_eq!(messages.resume_after(), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::rc::Rc;
 use protocol::{ErrorCode, Posted, ServerFrame};
 use yew::Reducible;
 
+use messages::Change;
 use outbox::{Outgoing, OutgoingStatus};
 use rooms::{Joining, RoomState};
 
@@ -217,6 +218,7 @@ impl Chat {
                 messages,
                 reset,
                 has_older,
+                seq,
             } => {
                 // Unasked for: the default room of a connection that named
                 // none, which is what `/` opens.
@@ -233,7 +235,7 @@ impl Chat {
                 state.joining = Joining::Joined;
                 state
                     .messages
-                    .start(messages, reset, has_older, me.as_deref());
+                    .start(messages, (reset, has_older), seq, me.as_deref());
             }
             ServerFrame::Older {
                 room,
@@ -262,6 +264,30 @@ impl Chat {
                     state.unseen(id);
                 }
             }
+            ServerFrame::Edited {
+                room,
+                seq,
+                id,
+                msg,
+                edited_at,
+                mentions,
+            } => {
+                let change = Change::Edited {
+                    msg,
+                    edited_at,
+                    mentions,
+                };
+                self.change(&room, seq, id, change);
+            }
+            ServerFrame::Deleted { room, seq, id } => self.change(&room, seq, id, Change::Deleted),
+            ServerFrame::Reaction {
+                room,
+                seq,
+                id,
+                emoji,
+                user,
+                on,
+            } => self.change(&room, seq, id, Change::Reaction { emoji, user, on }),
             ServerFrame::Online { room, users, count } => {
                 if let Some(state) = self.room_mut(&room) {
                     state.people.online(users, count);
@@ -291,6 +317,13 @@ impl Chat {
                 retry_after_ms,
                 room,
             } => self.refusal(code, message, client_id, retry_after_ms, room, now),
+        }
+    }
+
+    fn change(&mut self, room: &str, seq: u64, id: u64, change: Change) {
+        let me = self.me.clone();
+        if let Some(state) = self.room_mut(room) {
+            state.messages.change(seq, id, change, me.as_deref());
         }
     }
 
@@ -484,6 +517,7 @@ mod tests {
                 user: user.into(),
                 msg: format!("message {id}"),
                 date_time: 1_764_100_000_000,
+                ..ChatMessage::default()
             },
             client_id: client_id.into(),
         }
@@ -506,6 +540,7 @@ mod tests {
             messages: ids.iter().map(|&id| posted(id, "bob", "x")).collect(),
             reset,
             has_older,
+            seq: None,
         })
     }
 
@@ -517,6 +552,7 @@ mod tests {
         Outgoing {
             room: room.into(),
             client_id: client_id.into(),
+            reply_to: None,
             msg: format!("text of {client_id}"),
             since,
             status: OutgoingStatus::Pending,
@@ -709,6 +745,7 @@ mod tests {
             messages: vec![posted(3, "alice", "a2")],
             reset: false,
             has_older: false,
+            seq: None,
         }));
         let left: Vec<&str> = chat.outbox.iter().map(|o| o.client_id.as_str()).collect();
         assert_eq!(left, ["a3"]);

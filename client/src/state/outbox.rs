@@ -19,6 +19,9 @@ pub struct Outgoing {
     pub room: String,
     pub client_id: String,
     pub msg: String,
+    /// The message it answers, if it is a reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
     /// When it was written or last retried (ms since the epoch).
     pub since: f64,
     pub status: OutgoingStatus,
@@ -113,6 +116,7 @@ mod tests {
                 room: "rust".into(),
                 client_id: "c-1".into(),
                 msg: "hi".into(),
+                reply_to: None,
                 since: 5.0,
                 status: OutgoingStatus::Pending,
             },
@@ -120,6 +124,7 @@ mod tests {
                 room: "lobby".into(),
                 client_id: "c-3".into(),
                 msg: "!".into(),
+                reply_to: None,
                 since: 7.0,
                 status: OutgoingStatus::Refused {
                     reason: "too long".into(),

@@ -14,80 +14,50 @@
 //! simply continue after the last ids: no gap, no duplicate. Following a
 //! new room wakes the blocked read through a stream of this instance's own.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ChatMessage, Posted};
+use protocol::{ChatMessage, Posted, ReplyQuote, REACTIONS_MAX};
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
+use redis::streams::StreamRangeReply;
 use redis::{AsyncCommands, Script};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::Keys;
-use crate::message_log::{Event, LogError, StorageHealth, Subscriber};
+use super::entries::{entry_seq, parse_entry, StoredMessage};
+use super::follower::{Follow, Follower};
+use super::{scripts, Keys};
+use crate::events::{
+    Appended, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage, Reaction, Refusal,
+    RoomActivity, Window,
+};
+use crate::message_log::{LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
-use crate::store::{Appended, RoomActivity, StoreError, Window};
+use crate::store::StoreError;
 
 /// How long one blocking read waits for new entries.
 pub(crate) const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
-/// Most entries one read returns, per stream.
-const FOLLOW_BATCH: usize = 512;
-/// The pause before reading again after Redis failed.
-const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// How long a (user, clientId) pair is remembered: a client resending after
 /// longer gets its message posted again.
 const RESEND_MEMORY_SECS: u64 = 24 * 60 * 60;
 /// Entries kept in the typing and wake streams.
-const SIGNAL_MAX_LEN: usize = 100;
+pub(super) const SIGNAL_MAX_LEN: usize = 100;
 /// How long an instance's wake stream outlives its last use.
 const WAKE_MEMORY_SECS: i64 = 24 * 60 * 60;
-
-/// KEYS: seq, log, sent, directory. ARGV: user, msg, clientId, max length,
-/// resend memory (s), room. Returns {1, id, time, ''} for a new message,
-/// {0, id, time, msg} for a resend. (The directory is a key of its own,
-/// outside the room's hash slot: a Redis Cluster will need it updated
-/// separately.)
-const APPEND: &str = r"
-if redis.replicate_commands then redis.replicate_commands() end
-local earlier = redis.call('HMGET', KEYS[3], 'id', 'dateTime', 'msg')
-if earlier[1] then
-  return {0, tonumber(earlier[1]), tonumber(earlier[2]), earlier[3]}
-end
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local id = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
--- The append first: if it fails, nothing has changed.
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], string.format('%d-0', id),
-  'kind', 'message', 'user', ARGV[1], 'msg', ARGV[2], 'clientId', ARGV[3],
-  'dateTime', string.format('%d', now))
-redis.call('SET', KEYS[1], id)
-redis.call('HSET', KEYS[3], 'id', id, 'dateTime', string.format('%d', now), 'msg', ARGV[2])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-redis.call('ZADD', KEYS[4], now, ARGV[6])
-return {1, id, now, ''}
-";
 
 pub(crate) struct RedisLog {
     redis: ConnectionManager,
     keys: Keys,
     max_len: u64,
     append: Script,
+    change: Script,
+    read_messages: Script,
+    backfill: Script,
     follows: mpsc::UnboundedSender<Follow>,
     stop: CancellationToken,
     follower: Background<JoinHandle<()>>,
     storage: StorageHealth,
-}
-
-/// What the follower is asked to change.
-enum Follow {
-    Start {
-        room: String,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    Stop(String),
 }
 
 impl RedisLog {
@@ -104,22 +74,21 @@ impl RedisLog {
         let storage = StorageHealth::default();
         let stop = CancellationToken::new();
         let (follows, requests) = mpsc::unbounded_channel();
-        let following = Follower {
-            redis: follower,
+        let reader = MessageReader {
             keys: keys.clone(),
-            subscriber,
-            storage: storage.clone(),
-            replay,
-            rooms: HashMap::new(),
-            typing_after: "$".to_owned(),
-            wake_after: "$".to_owned(),
+            read_messages: Script::new(scripts::READ_MESSAGES),
+            backfill: Script::new(scripts::BACKFILL),
         };
+        let following = Follower::new(follower, reader, subscriber, storage.clone(), replay);
         let task = tokio::spawn(following.run(requests, stop.clone()));
         Self {
             redis,
             keys,
             max_len: max_len.max(1),
-            append: Script::new(APPEND),
+            append: Script::new(scripts::APPEND),
+            change: Script::new(scripts::CHANGE),
+            read_messages: Script::new(scripts::READ_MESSAGES),
+            backfill: Script::new(scripts::BACKFILL),
             follows,
             stop,
             follower: Background::new(task),
@@ -127,45 +96,164 @@ impl RedisLog {
         }
     }
 
-    /// Appends a message; it reaches everyone, the sender included, through
-    /// the stream. Answers once Redis has it (the follower may publish it a
-    /// moment later): a resend with the original.
-    pub(crate) async fn append(
-        &self,
-        room: &str,
-        user: &str,
-        msg: String,
-        client_id: String,
-    ) -> Result<Appended, LogError> {
-        let outcome: redis::RedisResult<(u8, u64, i64, String)> = self
+    /// Appends an event; it reaches everyone, the sender included,
+    /// through the stream. Answers once Redis has it (the follower may
+    /// publish it a moment later). The time is Redis's clock.
+    pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, LogError> {
+        let outcome = match event {
+            NewEvent::Post(message) => self.post(message).await,
+            NewEvent::Change(change) => self.change(change).await,
+        };
+        self.storage
+            .record(!matches!(outcome, Err(StoreError::Redis(_))));
+        Ok(outcome?)
+    }
+
+    async fn post(&self, new: NewMessage) -> Result<Appended, StoreError> {
+        let NewMessage {
+            room,
+            author,
+            msg,
+            client_id,
+            reply_to,
+            mentions,
+            ..
+        } = new;
+        let reply: Vec<String> = self
             .append
-            .key(self.keys.seq(room))
-            .key(self.keys.log(room))
-            .key(self.keys.sent(room, user, &client_id))
+            .key(self.keys.seq(&room))
+            .key(self.keys.log(&room))
+            .key(self.keys.sent(&room, &author.user, &client_id))
             .key(self.keys.directory())
-            .arg(user)
+            .key(self.keys.messages(&room))
+            .key(self.keys.ids(&room))
+            .arg(&author.user)
             .arg(&msg)
             .arg(&client_id)
             .arg(self.max_len)
             .arg(RESEND_MEMORY_SECS)
-            .arg(room)
+            .arg(&room)
+            .arg(author.key.as_deref().unwrap_or_default())
+            .arg(reply_to.map(|id| id.to_string()).unwrap_or_default())
+            .arg(mentions.join("\n"))
             .invoke_async(&mut self.redis.clone())
-            .await;
-        self.storage.record(outcome.is_ok());
-        let (stored, id, date_time, original) = outcome.map_err(StoreError::from)?;
-        let posted = |msg| Posted {
-            message: ChatMessage {
-                id,
-                user: user.to_owned(),
-                msg,
-                date_time,
-            },
-            client_id,
+            .await?;
+        let corrupt = || StoreError::CorruptEntry(format!("append answered {reply:?}"));
+        let number = |at: usize| -> Result<i64, StoreError> {
+            reply
+                .get(at)
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(corrupt)
         };
-        Ok(match stored {
-            1 => Appended::Stored(posted(msg)),
-            _ => Appended::Duplicate(posted(original)),
-        })
+        match reply.first().map(String::as_str) {
+            Some("stored") => {
+                let id = u64::try_from(number(1)?).map_err(|_| corrupt())?;
+                let quote = reply_to.map(|original| ReplyQuote {
+                    id: original,
+                    user: reply.get(3).cloned().unwrap_or_default(),
+                    excerpt: protocol::excerpt(reply.get(4).map_or("", String::as_str)),
+                    deleted: false,
+                });
+                Ok(Appended::Stored(Event::Posted(Posted {
+                    message: ChatMessage {
+                        id,
+                        user: author.user,
+                        msg,
+                        date_time: number(2)?,
+                        reply_to: quote,
+                        mentions,
+                        ..ChatMessage::default()
+                    },
+                    client_id,
+                })))
+            }
+            Some("duplicate") => {
+                let id = u64::try_from(number(1)?).map_err(|_| corrupt())?;
+                let original = match reply.get(3).filter(|state| !state.is_empty()) {
+                    Some(state) => StoredMessage::parse(id, state)?.into_posted(id, None)?,
+                    // Trimmed from the room's state since: what was kept.
+                    None => Posted {
+                        message: ChatMessage {
+                            id,
+                            user: author.user,
+                            msg: reply.get(4).cloned().unwrap_or_default(),
+                            date_time: number(2)?,
+                            ..ChatMessage::default()
+                        },
+                        client_id,
+                    },
+                };
+                Ok(Appended::Duplicate(original))
+            }
+            Some("refused") => Ok(Appended::Refused(refusal(reply.get(1)))),
+            _ => Err(corrupt()),
+        }
+    }
+
+    async fn change(&self, new: NewChange) -> Result<Appended, StoreError> {
+        let NewChange {
+            room,
+            author,
+            id,
+            change,
+            ..
+        } = new;
+        let (kind, text, on, mentions) = match &change {
+            Change::Edit { msg, mentions } => ("edit", msg.as_str(), false, mentions.join("\n")),
+            Change::Delete => ("delete", "", false, String::new()),
+            Change::React { emoji, on } => ("react", emoji.as_str(), *on, String::new()),
+        };
+        let reply: Vec<String> = self
+            .change
+            .key(self.keys.seq(&room))
+            .key(self.keys.log(&room))
+            .key(self.keys.messages(&room))
+            .key(self.keys.directory())
+            .arg(kind)
+            .arg(id)
+            .arg(&author.user)
+            .arg(author.key.as_deref().unwrap_or_default())
+            .arg(text)
+            .arg(if on { "1" } else { "0" })
+            .arg(&mentions)
+            .arg(self.max_len)
+            .arg(&room)
+            .arg(REACTIONS_MAX)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        let corrupt = || StoreError::CorruptEntry(format!("a change answered {reply:?}"));
+        let number = |at: usize| -> Result<i64, StoreError> {
+            reply
+                .get(at)
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(corrupt)
+        };
+        match reply.first().map(String::as_str) {
+            Some("stored") => {
+                let seq = u64::try_from(number(1)?).map_err(|_| corrupt())?;
+                let at = number(2)?;
+                Ok(Appended::Stored(match change {
+                    Change::Edit { msg, mentions } => Event::Edited(Edit {
+                        seq,
+                        id,
+                        msg,
+                        edited_at: at,
+                        mentions,
+                    }),
+                    Change::Delete => Event::Deleted(Deletion { seq, id }),
+                    Change::React { emoji, on } => Event::Reacted(Reaction {
+                        seq,
+                        id,
+                        emoji,
+                        user: author.user,
+                        on,
+                    }),
+                }))
+            }
+            Some("unchanged") => Ok(Appended::Unchanged),
+            Some("refused") => Ok(Appended::Refused(refusal(reply.get(1)))),
+            _ => Err(corrupt()),
+        }
     }
 
     /// Follows `room`'s stream from its newest events on.
@@ -223,36 +311,23 @@ impl RedisLog {
         }
     }
 
-    /// Up to `limit` messages of `room` older than `before`, and whether
-    /// more remain (in the stream: it is trimmed to `--redis-max-len`).
+    /// Up to `limit` messages of `room` older than `before`, in their
+    /// current state, and whether more remain (in Redis: the room is
+    /// trimmed to `--redis-max-len`).
     pub(crate) async fn older(
         &self,
         room: &str,
         before: u64,
         limit: usize,
     ) -> Result<(Vec<Posted>, bool), StoreError> {
-        let Some(newest) = before.checked_sub(1).filter(|&id| id > 0) else {
-            return Ok((Vec::new(), false));
+        let reader = MessageReader {
+            keys: self.keys.clone(),
+            read_messages: self.read_messages.clone(),
+            backfill: self.backfill.clone(),
         };
-        let page: StreamRangeReply = self
-            .redis
-            .clone()
-            .xrevrange_count(
-                self.keys.log(room),
-                format!("{newest}-0"),
-                "-",
-                limit.saturating_add(1),
-            )
-            .await?;
-        let mut page = page
-            .ids
-            .iter()
-            .map(parse_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_older = page.len() > limit;
-        page.truncate(limit);
-        page.reverse();
-        Ok((page, has_older))
+        reader
+            .before(&mut self.redis.clone(), room, before, limit)
+            .await
     }
 
     /// The rooms posted in most recently, on any instance.
@@ -290,237 +365,130 @@ impl RedisLog {
     }
 }
 
-/// The newest `count` messages of `room`'s stream and the ids around them.
-async fn load_window(
-    redis: &mut ConnectionManager,
-    keys: &Keys,
-    room: &str,
-    count: usize,
-) -> Result<Window, StoreError> {
-    let newest: StreamRangeReply = redis
-        .xrevrange_count(keys.log(room), "+", "-", count)
-        .await?;
-    let oldest: StreamRangeReply = redis.xrange_count(keys.log(room), "-", "+", 1).await?;
-    let mut recent = newest
-        .ids
-        .iter()
-        .map(parse_entry)
-        .collect::<Result<Vec<_>, _>>()?;
-    recent.reverse();
-    Ok(Window {
-        first_id: oldest.ids.first().map(entry_id).transpose()?,
-        last_id: recent.last().map_or(0, |posted| posted.message.id),
-        recent,
-    })
+/// Why a script refused.
+fn refusal(reason: Option<&String>) -> Refusal {
+    match reason.map(String::as_str) {
+        Some("not_yours") => Refusal::NotYours,
+        Some("deleted") => Refusal::Deleted,
+        Some("too_many_reactions") => Refusal::TooManyReactions,
+        _ => Refusal::NotFound,
+    }
 }
 
-/// Reads the followed rooms' streams (and the typing and wake streams)
-/// from the last ids published, and publishes what it reads, until stopped.
-struct Follower {
-    redis: ConnectionManager,
+/// Reads messages in their current state, and rooms' windows.
+#[derive(Clone)]
+pub(super) struct MessageReader {
     keys: Keys,
-    subscriber: Arc<dyn Subscriber>,
-    storage: StorageHealth,
-    replay: usize,
-    /// The rooms followed, by their stream's key.
-    rooms: HashMap<String, Followed>,
-    /// Where the typing and wake streams continue; "$" until the first
-    /// entry gives an id.
-    typing_after: String,
-    wake_after: String,
+    read_messages: Script,
+    backfill: Script,
 }
 
-impl Follower {
-    async fn run(mut self, mut requests: mpsc::UnboundedReceiver<Follow>, stop: CancellationToken) {
-        let block = usize::try_from(FOLLOW_BLOCK.as_millis()).unwrap_or(usize::MAX);
-        let options = StreamReadOptions::default()
-            .block(block)
-            .count(FOLLOW_BATCH);
-        let mut healthy = true;
-        loop {
-            while let Ok(request) = requests.try_recv() {
-                self.carry_out(request).await;
-            }
-            let mut keys = vec![self.keys.wake(), self.keys.typing()];
-            let mut ids = vec![self.wake_after.clone(), self.typing_after.clone()];
-            for (key, followed) in &self.rooms {
-                keys.push(key.clone());
-                ids.push(format!("{}-0", followed.last_id));
-            }
-            let read = self
-                .redis
-                .xread_options::<_, _, Option<StreamReadReply>>(&keys, &ids, &options);
-            let read = tokio::select! {
-                () = stop.cancelled() => return,
-                read = read => read,
-            };
-            self.storage.record(read.is_ok());
-            match read {
-                Ok(reply) => {
-                    if !healthy {
-                        tracing::info!("following the Redis logs again");
-                        healthy = true;
-                    }
-                    match reply {
-                        Some(reply) => self.publish(reply),
-                        // A quiet spell: a good time to check the logs' health.
-                        None => self.check_sequences().await,
-                    }
-                }
-                Err(error) => {
-                    if healthy {
-                        tracing::error!(%error, "lost the Redis logs; retrying");
-                        healthy = false;
-                    }
-                    tokio::select! {
-                        () = stop.cancelled() => return,
-                        () = tokio::time::sleep(RETRY_PAUSE) => {}
-                    }
-                }
-            }
-        }
+impl MessageReader {
+    pub(super) fn keys(&self) -> &Keys {
+        &self.keys
     }
 
-    async fn carry_out(&mut self, request: Follow) {
-        match request {
-            Follow::Start { room, reply } => {
-                let loaded = self.load(&room).await;
-                let _ = reply.send(loaded);
-            }
-            Follow::Stop(room) => {
-                self.rooms.remove(&self.keys.log(&room));
-            }
-        }
-    }
-
-    /// Hands the room's window to the subscriber and follows on from it.
-    async fn load(&mut self, room: &str) -> Result<(), StoreError> {
-        let window = load_window(&mut self.redis, &self.keys, room, self.replay).await?;
-        let followed = Followed {
-            room: room.to_owned(),
-            last_id: window.last_id,
+    /// Up to `limit` messages of `room` below `before`, oldest first, and
+    /// whether more remain.
+    pub(super) async fn before(
+        &self,
+        redis: &mut ConnectionManager,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<(Vec<Posted>, bool), StoreError> {
+        let highest = if before == u64::MAX {
+            "+inf".to_owned()
+        } else {
+            format!("({before}")
         };
-        self.rooms.insert(self.keys.log(room), followed);
-        self.subscriber.loaded(room, window);
-        Ok(())
-    }
-
-    fn publish(&mut self, reply: StreamReadReply) {
-        for stream in reply.keys {
-            let Some(last) = stream.ids.last() else {
-                continue;
-            };
-            if stream.key == self.keys.wake() {
-                self.wake_after.clone_from(&last.id);
-                continue;
-            }
-            if stream.key == self.keys.typing() {
-                self.typing_after.clone_from(&last.id);
-                // The rooms not here ignore it.
-                for entry in &stream.ids {
-                    if let (Some(room), Some(user)) =
-                        (entry.get::<String>("room"), entry.get::<String>("user"))
-                    {
-                        self.subscriber.typing(&room, &user);
-                    }
-                }
-                continue;
-            }
-            let Some(followed) = self.rooms.get_mut(&stream.key) else {
-                continue;
-            };
-            let mut events = Vec::with_capacity(stream.ids.len());
-            for entry in &stream.ids {
-                match parse_entry(entry) {
-                    Ok(posted) if posted.message.id > followed.last_id => {
-                        followed.last_id = posted.message.id;
-                        events.push(Event::Posted(posted));
-                    }
-                    Ok(_) => {}
-                    Err(error) => tracing::error!(%error, id = %entry.id, "skipped an entry"),
-                }
-            }
-            self.subscriber.published(&followed.room, events);
-        }
-    }
-
-    /// A Redis that restarted without its data gives out ids again from 1:
-    /// following after the old last id would wait forever. Starts such a
-    /// room over from what its stream holds now, loudly.
-    async fn check_sequences(&mut self) {
-        let rooms: Vec<(String, u64)> = self
-            .rooms
-            .values()
-            .map(|followed| (followed.room.clone(), followed.last_id))
-            .collect();
-        if rooms.is_empty() {
-            return;
-        }
-        // Every room's counter in one round trip.
-        let mut counters = redis::pipe();
-        for (room, _) in &rooms {
-            counters.get(self.keys.seq(room));
-        }
-        let seqs: redis::RedisResult<Vec<Option<u64>>> =
-            counters.query_async(&mut self.redis).await;
-        let Ok(seqs) = seqs else { return };
-        for ((room, last_id), seq) in rooms.into_iter().zip(seqs) {
-            if seq.unwrap_or(0) >= last_id {
-                continue;
-            }
-            tracing::error!(
-                %room,
-                last_id,
-                redis_seq = seq.unwrap_or(0),
-                "the Redis log went back in time: Redis lost data (run it with appendonly yes); starting over"
-            );
-            if let Err(error) = self.load(&room).await {
-                tracing::warn!(%error, %room, "cannot reload the room");
-            }
-        }
-    }
-}
-
-/// A room the follower reads.
-struct Followed {
-    room: String,
-    /// The last id published.
-    last_id: u64,
-}
-
-/// The message number of stream entry `N-0`.
-fn entry_id(entry: &StreamId) -> Result<u64, StoreError> {
-    entry
-        .id
-        .split_once('-')
-        .and_then(|(number, _)| number.parse().ok())
-        .ok_or_else(|| StoreError::CorruptEntry(entry.id.clone()))
-}
-
-/// A `message` entry (entries of the release before rooms have no `kind`:
-/// they are messages too).
-fn parse_entry(entry: &StreamId) -> Result<Posted, StoreError> {
-    let field = |name: &str| {
-        entry
-            .get::<String>(name)
-            .ok_or_else(|| StoreError::CorruptEntry(format!("{}: no {name}", entry.id)))
-    };
-    if let Some(kind) = entry.get::<String>("kind").filter(|kind| kind != "message") {
-        return Err(StoreError::CorruptEntry(format!(
-            "{}: unknown kind {kind:?}",
-            entry.id
-        )));
-    }
-    let date_time = field("dateTime")?;
-    Ok(Posted {
-        message: ChatMessage {
-            id: entry_id(entry)?,
-            user: field("user")?,
-            msg: field("msg")?,
-            date_time: date_time
+        let found: Vec<String> = self
+            .read_messages
+            .key(self.keys.ids(room))
+            .key(self.keys.messages(room))
+            .arg(highest)
+            .arg(limit.saturating_add(1))
+            .invoke_async(redis)
+            .await?;
+        let mut page = Vec::with_capacity(found.len() / 3);
+        for triple in found.chunks_exact(3) {
+            let id: u64 = triple[0]
                 .parse()
-                .map_err(|_| StoreError::CorruptEntry(format!("{}: dateTime", entry.id)))?,
-        },
-        client_id: field("clientId")?,
-    })
+                .map_err(|_| StoreError::CorruptEntry(format!("message id {:?}", triple[0])))?;
+            let state = StoredMessage::parse(id, &triple[1])?;
+            let quoted = match triple[2].as_str() {
+                "" => None,
+                quoted => Some(StoredMessage::parse(id, quoted)?),
+            };
+            page.push(state.into_posted(id, quoted)?);
+        }
+        let has_older = page.len() > limit;
+        page.truncate(limit);
+        page.reverse();
+        Ok((page, has_older))
+    }
+
+    /// The newest `count` messages and events of `room`: where it starts
+    /// in memory. A room last written by a release before events gets its
+    /// messages' state first.
+    pub(super) async fn window(
+        &self,
+        redis: &mut ConnectionManager,
+        room: &str,
+        count: usize,
+    ) -> Result<Window, StoreError> {
+        let backfilled: usize = self
+            .backfill
+            .key(self.keys.log(room))
+            .key(self.keys.messages(room))
+            .key(self.keys.ids(room))
+            .invoke_async(redis)
+            .await?;
+        if backfilled > 0 {
+            tracing::info!(
+                room,
+                messages = backfilled,
+                "indexed the messages of an older release"
+            );
+        }
+        // The stream first: where the room continues from. Messages read
+        // after it may have newer posts (left for the follower) and newer
+        // changes in their state (replayed again, which changes nothing).
+        let newest: StreamRangeReply = redis
+            .xrevrange_count(self.keys.log(room), "+", "-", count)
+            .await?;
+        let last_seq = match newest.ids.first() {
+            Some(entry) => entry_seq(entry)?,
+            None => 0,
+        };
+        let (mut recent, _) = self.before(redis, room, u64::MAX, count).await?;
+        recent.retain(|posted| posted.message.id <= last_seq);
+        let first: Vec<u64> = redis.zrange(self.keys.ids(room), 0, 0).await?;
+        let mut changes = Vec::new();
+        for entry in &newest.ids {
+            match parse_entry(entry) {
+                Ok(Event::Posted(_)) => {}
+                Ok(change) => changes.push(change),
+                Err(error) => tracing::error!(%error, id = %entry.id, "skipped an entry"),
+            }
+        }
+        changes.reverse();
+        // Deleted posts (and their edits) left the stream: the messages
+        // held bound what is complete too.
+        let oldest_entry = match newest.ids.last() {
+            Some(oldest) if newest.ids.len() == count => entry_seq(oldest)?,
+            _ => 0,
+        };
+        let oldest_message = match recent.first() {
+            Some(oldest) if recent.len() == count => oldest.message.id,
+            _ => 0,
+        };
+        Ok(Window {
+            recent,
+            changes,
+            held_from: oldest_entry.max(oldest_message),
+            first_id: first.first().copied(),
+            last_seq,
+        })
+    }
 }

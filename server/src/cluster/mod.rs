@@ -12,8 +12,11 @@
 //! a single Redis (a primary, with replicas or Sentinel if wanted): names
 //! and the room directory are keys of their own.
 
+mod entries;
+mod follower;
 mod log;
 mod presence;
+mod scripts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,6 +182,16 @@ impl Keys {
     /// The room's log; entry `N-0` is the event with `seq` N.
     fn log(&self, room: &str) -> String {
         format!("{}:log", self.tag(room))
+    }
+
+    /// Each held message's current state (JSON), by id.
+    fn messages(&self, room: &str) -> String {
+        format!("{}:messages", self.tag(room))
+    }
+
+    /// The ids in `messages`, scored by themselves: pages and trimming.
+    fn ids(&self, room: &str) -> String {
+        format!("{}:ids", self.tag(room))
     }
 
     /// The room's last `seq` given out.

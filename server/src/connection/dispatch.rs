@@ -7,7 +7,7 @@ use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::Ended;
-use super::{join, leave, load_older, send, typing, Session};
+use super::{delete, edit, join, leave, load_older, react, send, typing, Session};
 
 impl Session {
     /// Acts on one frame from the client. Anything wrong with the frame
@@ -63,7 +63,16 @@ impl Session {
                 client_id,
                 msg,
                 room,
-            } => send::handle(self, room.as_deref(), client_id, msg),
+                reply_to,
+            } => send::handle(self, room.as_deref(), client_id, msg, reply_to),
+            ClientFrame::Edit { room, id, msg } => edit::handle(self, room.as_deref(), id, msg),
+            ClientFrame::Delete { room, id } => delete::handle(self, room.as_deref(), id),
+            ClientFrame::React {
+                room,
+                id,
+                emoji,
+                on,
+            } => react::handle(self, room.as_deref(), id, &emoji, on),
             ClientFrame::LoadOlder {
                 before,
                 limit,

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::close_frame;
-use super::{history_frame, online_frame, Context, CLOSE_TIMEOUT};
+use super::{history_frames, online_frame, Context, CLOSE_TIMEOUT};
 use crate::rooms::{JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
@@ -120,10 +120,10 @@ pub(super) async fn enter(
         }
     };
     let greeted = tokio::time::timeout(context.limits.send_timeout, async {
-        let [welcome, history, online] = greeting;
-        socket.feed(Message::text(welcome)).await?;
-        socket.feed(Message::text(history)).await?;
-        socket.send(Message::text(online)).await
+        for frame in greeting {
+            socket.feed(Message::text(frame)).await?;
+        }
+        socket.flush().await
     });
     if !matches!(greeted.await, Ok(Ok(()))) {
         return None;
@@ -144,8 +144,9 @@ pub(super) async fn enter(
     })
 }
 
-/// The name held, the URL's room entered, and the greeting's three frames.
-type Admitted = (NameGuard, Arc<str>, Memberships, [String; 3]);
+/// The name held, the URL's room entered, and the greeting's frames
+/// (`welcome`, `history` and what it replays, `online`).
+type Admitted = (NameGuard, Arc<str>, Memberships, Vec<String>);
 
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
     let user = validate_username(&query.user)
@@ -171,11 +172,11 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let welcome = ServerFrame::Welcome { user: user.clone() };
-    let greeting = [
-        welcome.to_json(),
-        history_frame(&room, entered.history).to_json(),
-        online_frame(&room, entered.online).to_json(),
-    ];
+    let greeting = std::iter::once(welcome)
+        .chain(history_frames(&room, entered.history))
+        .chain([online_frame(&room, entered.online)])
+        .map(|frame| frame.to_json())
+        .collect();
     let mut first = Memberships::new(Arc::clone(name.name()));
     // The first room is read from its fan-out: nothing to move, nothing
     // to fall behind.

@@ -6,7 +6,7 @@ use protocol::{canonical_room, ErrorCode, ServerFrame};
 
 use super::dispatch::rate_limited;
 use super::ended::Ended;
-use super::{history_frame, online_frame, Done, Joined, Session};
+use super::{history_frames, online_frame, Done, Joined, Session};
 use crate::rooms::{FellBehind, JoinError};
 
 /// Enters the room (making it, if nobody has used its name) and answers
@@ -45,12 +45,12 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
     session.begin(Box::pin(async move {
         match rooms.join(&room, &user, after).await {
             Ok((entering, entered)) => Done::Joined(Box::new(Joined {
-                history: history_frame(&room, entered.history),
+                history: history_frames(&room, entered.history),
                 online: online_frame(&room, entered.online),
                 entering,
                 fanout: entered.fanout,
             })),
-            Err(error) => Done::Answer(refusal(&error).in_room(&room)),
+            Err(error) => Done::answer(refusal(&error).in_room(&room)),
         }
     }));
     Ok(())
@@ -70,7 +70,9 @@ pub(super) fn entered(session: &mut Session, joined: Joined) -> Result<(), Ended
         .rooms_in
         .insert(entering, fanout)
         .map_err(|FellBehind(missed)| Ended::FellBehind(missed))?;
-    session.answer(&history);
+    for frame in &history {
+        session.answer(frame);
+    }
     session.answer(&online);
     Ok(())
 }

@@ -34,7 +34,7 @@ pub(super) fn handle(
     let rooms = Arc::clone(&session.rooms);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     session.begin(Box::pin(async move {
-        Done::Answer(match rooms.older(&room, before, limit).await {
+        Done::answer(match rooms.older(&room, before, limit).await {
             Ok((messages, has_older)) => ServerFrame::Older {
                 room,
                 messages,

@@ -4,15 +4,20 @@
 //!
 //! - `enter`: the name and room of the URL, and the greeting;
 //! - `dispatch`: a frame from the client, checked and rate limited, handed
-//!   to its handler: `send`, `load_older`, `typing`, `join`, `leave`;
+//!   to its handler: `send`, `edit`, `delete`, `react` (the last three
+//!   through `change`), `load_older`, `typing`, `join`, `leave`;
 //! - `ended`: why a session ends, and the close frame it deserves.
 
+mod change;
+mod delete;
 mod dispatch;
+mod edit;
 mod ended;
 mod enter;
 mod join;
 mod leave;
 mod load_older;
+mod react;
 mod send;
 mod typing;
 
@@ -37,6 +42,7 @@ pub use enter::JoinQuery;
 
 use crate::budget::Budgets;
 use crate::config::Config;
+use crate::events::Author;
 use crate::limits::RateLimiter;
 use crate::rooms::{Broadcast, Entering, Handover, HistoryStart, Memberships, NameGuard, Rooms};
 use crate::transport::Transport;
@@ -210,27 +216,40 @@ impl Posts {
 /// What an action comes to.
 enum Done {
     Nothing,
-    /// A frame for this client alone.
-    Answer(ServerFrame),
+    /// A frame for this client alone (boxed: frames are large, and most
+    /// actions come to nothing).
+    Answer(Box<ServerFrame>),
     /// A room entered: its `history` and `online` follow.
     Joined(Box<Joined>),
+}
+
+impl Done {
+    fn answer(frame: ServerFrame) -> Self {
+        Self::Answer(Box::new(frame))
+    }
 }
 
 struct Joined {
     entering: Entering,
     fanout: Receiver<Broadcast>,
-    history: ServerFrame,
+    /// `history`, then what it replays.
+    history: Vec<ServerFrame>,
     online: ServerFrame,
 }
 
-/// The `history` frame a connection starts `room` with.
-fn history_frame(room: &str, start: HistoryStart) -> ServerFrame {
-    ServerFrame::History {
+/// The `history` frame a connection starts `room` with, and the changes
+/// it replays after it.
+fn history_frames(room: &str, start: HistoryStart) -> Vec<ServerFrame> {
+    let mut frames = Vec::with_capacity(1 + start.replay.len());
+    frames.push(ServerFrame::History {
         room: room.to_owned(),
         messages: start.messages,
         reset: start.reset,
         has_older: start.has_older,
-    }
+        seq: Some(start.seq),
+    });
+    frames.extend(start.replay);
+    frames
 }
 
 /// The `online` frame after it.
@@ -477,7 +496,7 @@ impl Session {
             Done::Nothing => {}
             Done::Answer(answer) => {
                 let bytes = self.answer(&answer);
-                if let (ServerFrame::Older { .. }, Some(peer)) = (&answer, self.peer) {
+                if let (ServerFrame::Older { .. }, Some(peer)) = (&*answer, self.peer) {
                     let now = std::time::Instant::now();
                     self.budgets.read_history(peer.ip(), bytes, now);
                 }
@@ -504,6 +523,26 @@ impl Session {
             message: format!("You are not in the room {room:?}: join it first."),
             room: room.into_owned(),
         })
+    }
+
+    /// Who this connection posts and changes messages as.
+    fn author(&self) -> Author {
+        let name = self.name.name();
+        Author {
+            user: name.as_str().to_owned(),
+            key: name.author_key().map(str::to_owned),
+        }
+    }
+
+    /// Counts a post or a change against the budgets of the connection's
+    /// name and address; says how long to wait when they are spent.
+    fn spend_post_budget(&self) -> Result<(), Duration> {
+        let address = self.peer.map(|peer| peer.ip());
+        self.budgets.post(
+            self.name.name().as_str(),
+            address,
+            std::time::Instant::now(),
+        )
     }
 
     /// The canonical name of the room at `index`.

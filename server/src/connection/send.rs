@@ -3,23 +3,26 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use protocol::{ErrorCode, ServerFrame};
+use protocol::{mentions, ErrorCode, ServerFrame};
 
+use super::change::refused;
 use super::dispatch::rate_limited;
 use super::ended::Ended;
 use super::{Action, Done, Posts, Session};
+use crate::events::{Appended, NewEvent, NewMessage};
 use crate::message_log::LogError;
 use crate::rooms::Rooms;
-use crate::store::Appended;
 
 /// Queues the message to be stored after those sent before it; everyone in
 /// the room, the sender included, gets it from the room once stored. The
-/// sender alone hears of a resend (the original again) or a failure.
+/// sender alone hears of a resend (the original again), a refusal (a reply
+/// to a message not there, or deleted) or a failure.
 pub(super) fn handle(
     session: &mut Session,
     room: Option<&str>,
     client_id: String,
     msg: String,
+    reply_to: Option<u64>,
 ) -> Result<(), Ended> {
     let index = match session.room_index(room) {
         Ok(index) => index,
@@ -28,18 +31,20 @@ pub(super) fn handle(
             return Ok(());
         }
     };
-    let user = session.name.name().to_string();
-    let address = session.peer.map(|peer| peer.ip());
-    let now = std::time::Instant::now();
-    if let Err(wait) = session.budgets.post(&user, address, now) {
+    if let Err(wait) = session.spend_post_budget() {
         return session.refuse_for_rate(rate_limited(wait, Some(client_id), room));
     }
     let post = Post {
         rooms: Arc::clone(&session.rooms),
-        room: session.room_name(index),
-        user,
-        client_id,
-        msg,
+        message: NewMessage {
+            room: session.room_name(index),
+            author: session.author(),
+            mentions: mentions(&msg),
+            msg,
+            client_id,
+            date_time: 0,
+            reply_to,
+        },
     };
     session.strikes = 0;
     match &mut session.posts {
@@ -57,37 +62,33 @@ pub(super) fn handle(
 /// A message on its way to the log.
 pub(super) struct Post {
     rooms: Arc<Rooms>,
-    room: String,
-    user: String,
-    client_id: String,
-    msg: String,
+    message: NewMessage,
 }
 
 /// Stores `post`, and comes to what its sender alone is owed.
 pub(super) fn store(post: Post) -> Action {
-    let Post {
-        rooms,
-        room,
-        user,
-        client_id,
-        msg,
-    } = post;
+    let Post { rooms, message } = post;
+    let room = message.room.clone();
+    let client_id = message.client_id.clone();
     Box::pin(async move {
-        match rooms.post(&room, &user, msg, client_id.clone()).await {
-            Ok(Appended::Stored(_)) => Done::Nothing,
+        match rooms.append(NewEvent::Post(message)).await {
+            Ok(Appended::Stored(_) | Appended::Unchanged) => Done::Nothing,
+            Ok(Appended::Refused(refusal)) => {
+                Done::answer(refused(refusal, Some(client_id)).in_room(&room))
+            }
             // A resend: the sender alone gets the original again.
-            Ok(Appended::Duplicate(original)) => Done::Answer(ServerFrame::Message {
+            Ok(Appended::Duplicate(original)) => Done::answer(ServerFrame::Message {
                 room,
                 posted: original,
             }),
-            Err(LogError::Closed) => Done::Answer(ServerFrame::send_error(
+            Err(LogError::Closed) => Done::answer(ServerFrame::send_error(
                 ErrorCode::ShuttingDown,
                 "The server is shutting down; your message was not posted. It will be sent again when you reconnect.",
                 client_id,
             ).in_room(&room)),
             Err(LogError::Store(error)) => {
                 tracing::error!(%error, %room, "cannot store a message");
-                Done::Answer(ServerFrame::send_error(
+                Done::answer(ServerFrame::send_error(
                     ErrorCode::StorageUnavailable,
                     "The server could not store your message; it was not posted. Send it again: it cannot be posted twice.",
                     client_id,

@@ -25,8 +25,9 @@ pub use room::{Entered, HistoryStart};
 use crate::cluster::{self, ClusterPresence, PresenceCommand, PresenceView};
 use crate::config::Config;
 use crate::embedded::EmbeddedLog;
-use crate::message_log::{Event, LogError, MessageLog, Subscriber};
-use crate::store::{Appended, StoreError, Window};
+use crate::events::{Appended, Event, NewEvent, Window};
+use crate::message_log::{LogError, MessageLog, Subscriber};
+use crate::store::StoreError;
 pub use names::Name;
 use names::{Names, Taken};
 use room::Room;
@@ -308,7 +309,7 @@ impl Rooms {
                 let view: Arc<dyn PresenceView> = Arc::clone(&registry) as Arc<dyn PresenceView>;
                 let (log, presence) = cluster::open(url, config, subscriber, view).await?;
                 *registry.lock_releases() = Some(presence.commands());
-                (MessageLog::Redis(log), Some(presence))
+                (MessageLog::Redis(Box::new(log)), Some(presence))
             }
         };
         Ok(Self {
@@ -404,16 +405,11 @@ impl Rooms {
         Ok(room)
     }
 
-    /// Stores `msg` (already validated) from `user` in `room`; it reaches
-    /// everyone in the room, the sender included, once stored.
-    pub(crate) async fn post(
-        &self,
-        room: &str,
-        user: &str,
-        msg: String,
-        client_id: String,
-    ) -> Result<Appended, LogError> {
-        self.log.append(room, user, msg, client_id).await
+    /// Appends `event` (already validated) to its room's log (see
+    /// [`MessageLog::append`]); it reaches everyone in the room, the
+    /// sender included, once stored.
+    pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, LogError> {
+        self.log.append(event).await
     }
 
     /// Up to `limit` messages of `room` older than `before`, and whether

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub struct Name {
     key: String,
     spelled: String,
+    /// Proves which browser holds the name (see [`Name::author_key`]).
+    author_key: Option<String>,
 }
 
 impl Name {
@@ -23,7 +25,23 @@ impl Name {
         Self {
             key: spelled.to_lowercase(),
             spelled: spelled.to_owned(),
+            author_key: None,
         }
+    }
+
+    /// The name as held by the browser with `token`.
+    fn held_with(spelled: &str, token: Option<&str>) -> Self {
+        let mut name = Self::new(spelled);
+        name.author_key = token.map(|token| author_key(&name.key, token));
+        name
+    }
+
+    /// What the messages this name posts from this browser are marked
+    /// with, so that only it may edit or delete them: a hash of the name's
+    /// key and the browser's token (the token itself is never stored).
+    /// `None` without a token: such a connection can prove nothing later.
+    pub fn author_key(&self) -> Option<&str> {
+        self.author_key.as_deref()
     }
 
     pub fn as_str(&self) -> &str {
@@ -79,6 +97,22 @@ impl Borrow<str> for ByKey {
     }
 }
 
+/// 128 bits of SHA-256 over the name's key and the token, in hex: enough
+/// that nobody finds another token with the same key.
+fn author_key(key: &str, token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"chat author key\0")
+        .chain_update(key.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(token.as_bytes())
+        .finalize();
+    digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Names {
     /// By key (the lowercased name).
@@ -99,7 +133,7 @@ impl Names {
     /// Registers a connection of `name` with `token`; answers with the
     /// name as held (the holder's, for a second connection of it).
     pub(crate) fn connect(&self, name: &str, token: Option<&str>) -> Result<Arc<Name>, Taken> {
-        let name = Name::new(name);
+        let name = Name::held_with(name, token);
         let mut holders = self.lock();
         if let Some((held, holder)) = holders.get_key_value(name.key()) {
             let same_client = token.is_some() && holder.token.as_deref() == token;
@@ -180,5 +214,34 @@ mod tests {
         assert_eq!(alice.as_str(), "Alice");
         // Without a token a name cannot be shared, not even with itself.
         assert_eq!(names.connect("bob", None), Err(Taken));
+    }
+
+    #[test]
+    fn the_author_key_is_the_name_s_and_the_browser_s() {
+        let names = Names::default();
+        let alice = names.connect("Alice", Some("t1")).expect("free");
+        let key = alice.author_key().expect("a token").to_owned();
+        assert_eq!(key.len(), 32);
+        assert!(!key.contains("t1"));
+        names.disconnect(&alice);
+        let again = names.connect("alice", Some("t1")).expect("free");
+        assert_eq!(
+            again.author_key(),
+            Some(key.as_str()),
+            "case does not matter"
+        );
+        names.disconnect(&again);
+        let other_browser = names.connect("alice", Some("t2")).expect("free");
+        assert_ne!(other_browser.author_key(), Some(key.as_str()));
+        let bob = names.connect("bob", Some("t1")).expect("free");
+        assert_ne!(
+            bob.author_key(),
+            Some(key.as_str()),
+            "same token, other name"
+        );
+        assert_eq!(
+            names.connect("carol", None).expect("free").author_key(),
+            None
+        );
     }
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use protocol::{Posted, ServerFrame, PRESENCE_NAMES_MAX};
+use protocol::{excerpt, ChatMessage, Posted, ServerFrame, PRESENCE_NAMES_MAX};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Bytes;
@@ -25,8 +25,7 @@ use super::inbox::{Inbox, RoomKey};
 use super::members::Members;
 use super::names::Name;
 use super::{FellBehind, RoomLimits};
-use crate::message_log::Event;
-use crate::store::Window;
+use crate::events::{react, Event, Window};
 use crate::wire;
 
 /// What a room sends every connection in it, in one order.
@@ -92,6 +91,11 @@ pub struct HistoryStart {
     pub messages: Vec<Posted>,
     pub reset: bool,
     pub has_older: bool,
+    /// The room's newest `seq`.
+    pub seq: u64,
+    /// When resuming: the edits, deletions and reactions since `after` to
+    /// messages before it, to send right after the history.
+    pub replay: Vec<ServerFrame>,
 }
 
 /// The server is shutting down: nobody enters any more.
@@ -99,12 +103,20 @@ pub struct HistoryStart {
 pub(crate) struct ShuttingDown;
 
 struct Live {
-    /// The newest stored messages, oldest first, at most `replay` of them.
+    /// The newest stored messages, oldest first, at most `replay` of them,
+    /// in their current state.
     recent: VecDeque<Posted>,
+    /// The newest edits, deletions and reactions, oldest first, at most
+    /// `replay` of them (less a deleted message's edits).
+    changes: VecDeque<Event>,
     replay: usize,
-    /// The oldest id stored, to tell whether older history exists.
+    /// Every event from this `seq` on is in `recent` or `changes`: a
+    /// client that has everything before it can resume.
+    held_from: u64,
+    /// The oldest message id stored, to tell whether older history exists.
     first_id: Option<u64>,
-    last_id: u64,
+    /// The newest `seq` published.
+    last_seq: u64,
     fanout: broadcast::Sender<Broadcast>,
     /// The fan-out's buffer now, and at most.
     fanout_capacity: usize,
@@ -124,9 +136,11 @@ impl Room {
     pub(crate) fn new(name: &str, limits: RoomLimits) -> Self {
         let live = Live {
             recent: VecDeque::new(),
+            changes: VecDeque::new(),
             replay: limits.replay.max(limits.history),
+            held_from: 0,
             first_id: None,
-            last_id: 0,
+            last_seq: 0,
             fanout: broadcast::channel(FIRST_FANOUT_CAPACITY.min(limits.fanout_capacity).max(1)).0,
             fanout_capacity: FIRST_FANOUT_CAPACITY.min(limits.fanout_capacity).max(1),
             max_fanout_capacity: limits.fanout_capacity.max(1),
@@ -156,11 +170,16 @@ impl Room {
     /// holds.
     pub(crate) fn load(&self, window: Window) {
         let mut live = self.lock();
-        let skip = window.recent.len().saturating_sub(live.replay);
-        live.recent = window.recent.into_iter().skip(skip).collect();
+        let replay = live.replay;
+        live.recent = window.recent.into_iter().collect();
+        live.changes = window.changes.into_iter().collect();
+        live.held_from = window.held_from;
+        while live.recent.len() > replay || live.changes.len() > replay {
+            live.forget_oldest();
+        }
         live.first_id = window.first_id;
-        live.last_id = window.last_id;
-        self.published.send_replace(Some(window.last_id));
+        live.last_seq = window.last_seq;
+        self.published.send_replace(Some(window.last_seq));
     }
 
     /// Applies stored events, in `seq` order, and broadcasts each one's
@@ -174,18 +193,19 @@ impl Room {
         }
         let mut live = self.lock();
         for event in events {
-            if event.seq() <= live.last_id {
+            if event.seq() <= live.last_seq {
                 continue;
             }
-            let frame = match &event {
-                Event::Posted(posted) => wire::text(&posted.to_frame_json(&self.name)),
+            let json = match &event {
+                Event::Posted(posted) => posted.to_frame_json(&self.name),
+                change => change_frame(&self.name, change).to_json(),
             };
             live.apply(event);
-            live.broadcast(Broadcast::Frame(frame));
+            live.broadcast(Broadcast::Frame(wire::text(&json)));
         }
-        let last_id = live.last_id;
+        let last_seq = live.last_seq;
         drop(live);
-        self.published.send_replace(Some(last_id));
+        self.published.send_replace(Some(last_seq));
     }
 
     /// Broadcasts a frame that is not stored (typing, presence).
@@ -231,7 +251,7 @@ impl Room {
         live.fit_fanout();
         Ok(Entered {
             fanout: live.fanout.subscribe(),
-            history: live.history(after, history),
+            history: live.history(&self.name, after, history),
             online: (
                 live.members.online(PRESENCE_NAMES_MAX),
                 live.members.count(),
@@ -370,7 +390,7 @@ impl Room {
 }
 
 impl Live {
-    fn history(&self, after: Option<u64>, history: usize) -> HistoryStart {
+    fn history(&self, room: &str, after: Option<u64>, history: usize) -> HistoryStart {
         if let Some(after) = after.filter(|&after| self.can_resume_after(after)) {
             return HistoryStart {
                 messages: self
@@ -381,6 +401,16 @@ impl Live {
                     .collect(),
                 reset: false,
                 has_older: self.first_id.is_some_and(|first| first <= after),
+                seq: self.last_seq,
+                // Changes to the messages above are in their state already.
+                replay: self
+                    .changes
+                    .iter()
+                    .filter(|change| {
+                        change.seq() > after && change.target().is_some_and(|id| id <= after)
+                    })
+                    .map(|change| change_frame(room, change))
+                    .collect(),
             };
         }
         let skip = self.recent.len().saturating_sub(history);
@@ -393,34 +423,104 @@ impl Live {
             messages,
             reset: true,
             has_older,
+            seq: self.last_seq,
+            replay: Vec::new(),
         }
     }
 
-    /// Whether every message after `after` is in `recent` (and `after` is
-    /// one of this room's ids, not a leftover from another database).
+    /// Whether every event after `after` is held (and `after` is one of
+    /// this room's `seq`s, not a leftover from another database).
     fn can_resume_after(&self, after: u64) -> bool {
-        if after > self.last_id {
-            return false;
-        }
-        match self.recent.front() {
-            None => true,
-            Some(oldest) => {
-                oldest.message.id <= after.saturating_add(1)
-                    || Some(oldest.message.id) == self.first_id
-            }
-        }
+        after <= self.last_seq && after.saturating_add(1) >= self.held_from
     }
 
     /// The one place an event changes the room's state.
     fn apply(&mut self, event: Event) {
-        self.last_id = event.seq();
+        self.last_seq = event.seq();
         match event {
             Event::Posted(posted) => {
                 self.first_id.get_or_insert(posted.message.id);
-                if self.recent.len() == self.replay {
-                    self.recent.pop_front();
-                }
                 self.recent.push_back(posted);
+            }
+            Event::Edited(edit) => {
+                if let Some(message) = self.message_mut(edit.id) {
+                    message.msg.clone_from(&edit.msg);
+                    message.edited_at = Some(edit.edited_at);
+                    message.mentions.clone_from(&edit.mentions);
+                }
+                self.requote(edit.id, Some(&edit.msg));
+                self.changes.push_back(Event::Edited(edit));
+            }
+            Event::Deleted(deletion) => {
+                if let Some(message) = self.message_mut(deletion.id) {
+                    message.msg = String::new();
+                    message.deleted = true;
+                    message.mentions = Vec::new();
+                    message.reactions = Vec::new();
+                }
+                self.requote(deletion.id, None);
+                // The log has dropped their text: they are not replayed.
+                self.changes.retain(
+                    |change| !matches!(change, Event::Edited(edit) if edit.id == deletion.id),
+                );
+                self.changes.push_back(Event::Deleted(deletion));
+            }
+            Event::Reacted(reaction) => {
+                if let Some(message) = self.message_mut(reaction.id) {
+                    react(
+                        &mut message.reactions,
+                        &reaction.emoji,
+                        &reaction.user,
+                        reaction.on,
+                    );
+                }
+                self.changes.push_back(Event::Reacted(reaction));
+            }
+        }
+        while self.recent.len() > self.replay || self.changes.len() > self.replay {
+            self.forget_oldest();
+        }
+    }
+
+    /// Lets go of the oldest message or change, whichever is older: a
+    /// client from before it can no longer resume.
+    fn forget_oldest(&mut self) {
+        let oldest_message = self.recent.front().map(|posted| posted.message.id);
+        let oldest_change = self.changes.front().map(Event::seq);
+        let forgotten = match (oldest_message, oldest_change) {
+            (Some(message), Some(change)) if change < message => {
+                self.changes.pop_front().map(|c| c.seq())
+            }
+            (Some(_), _) => self.recent.pop_front().map(|posted| posted.message.id),
+            (None, Some(_)) => self.changes.pop_front().map(|c| c.seq()),
+            (None, None) => None,
+        };
+        if let Some(seq) = forgotten {
+            self.held_from = self.held_from.max(seq.saturating_add(1));
+        }
+    }
+
+    /// A message in the window, by id.
+    fn message_mut(&mut self, id: u64) -> Option<&mut ChatMessage> {
+        let at = self
+            .recent
+            .binary_search_by_key(&id, |posted| posted.message.id)
+            .ok()?;
+        self.recent.get_mut(at).map(|posted| &mut posted.message)
+    }
+
+    /// Updates the quotes of replies to message `id`: its new text, or
+    /// `None` once deleted.
+    fn requote(&mut self, id: u64, text: Option<&str>) {
+        for posted in &mut self.recent {
+            if let Some(quote) = posted
+                .message
+                .reply_to
+                .as_mut()
+                .filter(|quote| quote.id == id)
+            {
+                quote.excerpt = text.map(excerpt).unwrap_or_default();
+                quote.deleted = text.is_none();
             }
         }
     }
@@ -458,7 +558,6 @@ impl Live {
             inbox.push(room, &broadcast);
         }
         // Fails only when nobody is subscribed: then nobody is owed it.
-        // Fails only when nobody is subscribed: then nobody is owed it.
         let _ = self.fanout.send(broadcast);
     }
 
@@ -466,5 +565,38 @@ impl Live {
         if !self.presence_changes.iter().any(|changed| changed == name) {
             self.presence_changes.push(name.to_owned());
         }
+    }
+}
+
+/// The frame of an edit, deletion or reaction (a post has its own, see
+/// [`Posted::to_frame_json`]).
+fn change_frame(room: &str, event: &Event) -> ServerFrame {
+    let room = room.to_owned();
+    match event {
+        Event::Posted(posted) => ServerFrame::Message {
+            room,
+            posted: posted.clone(),
+        },
+        Event::Edited(edit) => ServerFrame::Edited {
+            room,
+            seq: edit.seq,
+            id: edit.id,
+            msg: edit.msg.clone(),
+            edited_at: edit.edited_at,
+            mentions: edit.mentions.clone(),
+        },
+        Event::Deleted(deletion) => ServerFrame::Deleted {
+            room,
+            seq: deletion.seq,
+            id: deletion.id,
+        },
+        Event::Reacted(reaction) => ServerFrame::Reaction {
+            room,
+            seq: reaction.seq,
+            id: reaction.id,
+            emoji: reaction.emoji.clone(),
+            user: reaction.user.clone(),
+            on: reaction.on,
+        },
     }
 }

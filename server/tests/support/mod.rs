@@ -308,6 +308,10 @@ pub struct History {
     pub messages: Vec<Posted>,
     pub reset: bool,
     pub has_older: bool,
+    /// The room's newest event.
+    pub seq: Option<u64>,
+    /// The edits, deletions and reactions replayed after it (resuming).
+    pub replay: Vec<ServerFrame>,
 }
 
 impl History {
@@ -396,14 +400,26 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
             messages,
             reset,
             has_older,
+            seq,
         } if room == DEFAULT_ROOM => History {
             messages,
             reset,
             has_older,
+            seq,
+            replay: Vec::new(),
         },
         other => panic!("expected history, got {other:?}"),
     };
-    match client.recv().await {
+    let mut history = history;
+    let online = loop {
+        match client.recv().await {
+            replayed @ (ServerFrame::Edited { .. }
+            | ServerFrame::Deleted { .. }
+            | ServerFrame::Reaction { .. }) => history.replay.push(replayed),
+            other => break other,
+        }
+    };
+    match online {
         ServerFrame::Online { users, count, room } if room == DEFAULT_ROOM => {
             // A big room lists only the first names; a small one everyone.
             if count <= protocol::PRESENCE_NAMES_MAX {
@@ -569,7 +585,13 @@ impl Client {
             client_id: client_id.into(),
             msg: msg.into(),
             room: None,
+            reply_to: None,
         };
+        self.send_text(frame.to_json()).await;
+    }
+
+    /// Sends `frame`.
+    pub async fn send_frame(&mut self, frame: ClientFrame) {
         self.send_text(frame.to_json()).await;
     }
 }

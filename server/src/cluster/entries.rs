@@ -1,0 +1,189 @@
+//! What the Redis log holds, read back: stream entries as events, and the
+//! `messages` hash's JSON as messages in their current state.
+
+use protocol::{excerpt, ChatMessage, Posted, Reactions, ReplyQuote};
+use redis::streams::StreamId;
+use serde::Deserialize;
+
+use crate::events::{Deletion, Edit, Event, Reaction};
+use crate::store::StoreError;
+
+/// A message's state in the `messages` hash (see `scripts`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StoredMessage {
+    pub(super) user: String,
+    #[serde(default)]
+    pub(super) msg: String,
+    client_id: String,
+    date_time: String,
+    reply_to: Option<String>,
+    mentions: Option<String>,
+    edited_at: Option<String>,
+    deleted: Option<String>,
+    reactions: Option<Vec<StoredReactions>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoredReactions {
+    emoji: String,
+    /// One name per line.
+    users: String,
+}
+
+impl StoredMessage {
+    pub(super) fn parse(id: u64, json: &str) -> Result<Self, StoreError> {
+        serde_json::from_str(json)
+            .map_err(|error| StoreError::CorruptEntry(format!("message {id}: {error}")))
+    }
+
+    pub(super) fn is_deleted(&self) -> bool {
+        self.deleted.is_some()
+    }
+
+    /// The message `id`, quoting `quoted` (the state of the message it
+    /// answers, if still held).
+    pub(super) fn into_posted(
+        self,
+        id: u64,
+        quoted: Option<StoredMessage>,
+    ) -> Result<Posted, StoreError> {
+        let number = |field: &str, value: &str| -> Result<i64, StoreError> {
+            value
+                .parse()
+                .map_err(|_| StoreError::CorruptEntry(format!("message {id}: {field}")))
+        };
+        let reply_to = match &self.reply_to {
+            None => None,
+            Some(original) => {
+                let original = u64::try_from(number("replyTo", original)?)
+                    .map_err(|_| StoreError::CorruptEntry(format!("message {id}: replyTo")))?;
+                Some(quote(original, quoted.as_ref()))
+            }
+        };
+        Ok(Posted {
+            message: ChatMessage {
+                id,
+                date_time: number("dateTime", &self.date_time)?,
+                edited_at: self
+                    .edited_at
+                    .as_deref()
+                    .map(|at| number("editedAt", at))
+                    .transpose()?,
+                deleted: self.deleted.is_some(),
+                mentions: lines(self.mentions.as_deref()),
+                reactions: self
+                    .reactions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|given| {
+                        let users = lines(Some(&given.users));
+                        Reactions {
+                            emoji: given.emoji,
+                            count: users.len(),
+                            users,
+                        }
+                    })
+                    .collect(),
+                reply_to,
+                user: self.user,
+                msg: self.msg,
+            },
+            client_id: self.client_id,
+        })
+    }
+}
+
+/// How a reply quotes message `id`, whose state is `original` (gone from
+/// Redis: trimmed, and shown as deleted).
+pub(super) fn quote(id: u64, original: Option<&StoredMessage>) -> ReplyQuote {
+    match original {
+        Some(original) if !original.is_deleted() => ReplyQuote {
+            id,
+            user: original.user.clone(),
+            excerpt: excerpt(&original.msg),
+            deleted: false,
+        },
+        Some(original) => ReplyQuote {
+            id,
+            user: original.user.clone(),
+            excerpt: String::new(),
+            deleted: true,
+        },
+        None => ReplyQuote {
+            id,
+            deleted: true,
+            ..ReplyQuote::default()
+        },
+    }
+}
+
+fn lines(text: Option<&str>) -> Vec<String> {
+    text.map(|text| text.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The `seq` of stream entry `N-0`.
+pub(super) fn entry_seq(entry: &StreamId) -> Result<u64, StoreError> {
+    entry
+        .id
+        .split_once('-')
+        .and_then(|(number, _)| number.parse().ok())
+        .ok_or_else(|| StoreError::CorruptEntry(entry.id.clone()))
+}
+
+/// A stream entry as the event it records (entries of the releases before
+/// rooms have no `kind`: they are messages). A reply's quote is left for
+/// the caller to fill in from the `messages` hash (the stream does not
+/// repeat the original's text).
+pub(super) fn parse_entry(entry: &StreamId) -> Result<Event, StoreError> {
+    let corrupt = |what: &str| StoreError::CorruptEntry(format!("{}: {what}", entry.id));
+    let field = |name: &str| entry.get::<String>(name).ok_or_else(|| corrupt(name));
+    let number =
+        |name: &str| -> Result<u64, StoreError> { field(name)?.parse().map_err(|_| corrupt(name)) };
+    let seq = entry_seq(entry)?;
+    let date_time: i64 = field("dateTime")?
+        .parse()
+        .map_err(|_| corrupt("dateTime"))?;
+    let kind = entry.get::<String>("kind");
+    Ok(match kind.as_deref().unwrap_or("message") {
+        "message" => Event::Posted(Posted {
+            message: ChatMessage {
+                id: seq,
+                user: field("user")?,
+                msg: field("msg")?,
+                date_time,
+                reply_to: entry
+                    .get::<String>("replyTo")
+                    .map(|id| id.parse().map_err(|_| corrupt("replyTo")))
+                    .transpose()?
+                    .map(|id| ReplyQuote {
+                        id,
+                        ..ReplyQuote::default()
+                    }),
+                mentions: lines(entry.get::<String>("mentions").as_deref()),
+                ..ChatMessage::default()
+            },
+            client_id: field("clientId")?,
+        }),
+        "edit" => Event::Edited(Edit {
+            seq,
+            id: number("id")?,
+            msg: field("msg")?,
+            edited_at: date_time,
+            mentions: lines(entry.get::<String>("mentions").as_deref()),
+        }),
+        "delete" => Event::Deleted(Deletion {
+            seq,
+            id: number("id")?,
+        }),
+        "react" => Event::Reacted(Reaction {
+            seq,
+            id: number("id")?,
+            emoji: field("emoji")?,
+            user: field("user")?,
+            on: field("on")? == "1",
+        }),
+        other => return Err(corrupt(&format!("unknown kind {other:?}"))),
+    })
+}

@@ -1,0 +1,280 @@
+//! Following the rooms' streams: each instance reads, with blocking
+//! reads, the streams of the rooms its clients are in, from the last
+//! `seq` it published in each, and publishes what it reads to its rooms.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamReadOptions, StreamReadReply};
+use redis::AsyncCommands;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::entries::{parse_entry, quote, StoredMessage};
+use super::log::{MessageReader, FOLLOW_BLOCK};
+use super::Keys;
+use crate::events::Event;
+use crate::message_log::{StorageHealth, Subscriber};
+use crate::store::StoreError;
+
+/// Most entries one read returns, per stream.
+const FOLLOW_BATCH: usize = 512;
+/// The pause before reading again after Redis failed.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// Reads the followed rooms' streams (and the typing and wake streams)
+/// from the last ids published, and publishes what it reads, until stopped.
+pub(super) struct Follower {
+    redis: ConnectionManager,
+    keys: Keys,
+    reader: MessageReader,
+    subscriber: Arc<dyn Subscriber>,
+    storage: StorageHealth,
+    replay: usize,
+    /// The rooms followed, by their stream's key.
+    rooms: HashMap<String, Followed>,
+    /// Where the typing and wake streams continue; "$" until the first
+    /// entry gives an id.
+    typing_after: String,
+    wake_after: String,
+}
+
+/// What the follower is asked to change.
+pub(super) enum Follow {
+    Start {
+        room: String,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Stop(String),
+}
+
+impl Follower {
+    pub(super) fn new(
+        redis: ConnectionManager,
+        reader: MessageReader,
+        subscriber: Arc<dyn Subscriber>,
+        storage: StorageHealth,
+        replay: usize,
+    ) -> Self {
+        Self {
+            redis,
+            keys: reader.keys().clone(),
+            reader,
+            subscriber,
+            storage,
+            replay,
+            rooms: HashMap::new(),
+            typing_after: "$".to_owned(),
+            wake_after: "$".to_owned(),
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut requests: mpsc::UnboundedReceiver<Follow>,
+        stop: CancellationToken,
+    ) {
+        let block = usize::try_from(FOLLOW_BLOCK.as_millis()).unwrap_or(usize::MAX);
+        let options = StreamReadOptions::default()
+            .block(block)
+            .count(FOLLOW_BATCH);
+        let mut healthy = true;
+        loop {
+            while let Ok(request) = requests.try_recv() {
+                self.carry_out(request).await;
+            }
+            let mut keys = vec![self.keys.wake(), self.keys.typing()];
+            let mut ids = vec![self.wake_after.clone(), self.typing_after.clone()];
+            for (key, followed) in &self.rooms {
+                keys.push(key.clone());
+                ids.push(format!("{}-0", followed.last_id));
+            }
+            let read = self
+                .redis
+                .xread_options::<_, _, Option<StreamReadReply>>(&keys, &ids, &options);
+            let read = tokio::select! {
+                () = stop.cancelled() => return,
+                read = read => read,
+            };
+            self.storage.record(read.is_ok());
+            match read {
+                Ok(reply) => {
+                    if !healthy {
+                        tracing::info!("following the Redis logs again");
+                        healthy = true;
+                    }
+                    match reply {
+                        Some(reply) => self.publish(reply).await,
+                        // A quiet spell: a good time to check the logs' health.
+                        None => self.check_sequences().await,
+                    }
+                }
+                Err(error) => {
+                    if healthy {
+                        tracing::error!(%error, "lost the Redis logs; retrying");
+                        healthy = false;
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(RETRY_PAUSE) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn carry_out(&mut self, request: Follow) {
+        match request {
+            Follow::Start { room, reply } => {
+                let loaded = self.load(&room).await;
+                let _ = reply.send(loaded);
+            }
+            Follow::Stop(room) => {
+                self.rooms.remove(&self.keys.log(&room));
+            }
+        }
+    }
+
+    /// Hands the room's window to the subscriber and follows on from it.
+    async fn load(&mut self, room: &str) -> Result<(), StoreError> {
+        let window = self
+            .reader
+            .window(&mut self.redis, room, self.replay)
+            .await?;
+        let followed = Followed {
+            room: room.to_owned(),
+            last_id: window.last_seq,
+        };
+        self.rooms.insert(self.keys.log(room), followed);
+        self.subscriber.loaded(room, window);
+        Ok(())
+    }
+
+    async fn publish(&mut self, reply: StreamReadReply) {
+        for stream in reply.keys {
+            let Some(last) = stream.ids.last() else {
+                continue;
+            };
+            if stream.key == self.keys.wake() {
+                self.wake_after.clone_from(&last.id);
+                continue;
+            }
+            if stream.key == self.keys.typing() {
+                self.typing_after.clone_from(&last.id);
+                // The rooms not here ignore it.
+                for entry in &stream.ids {
+                    if let (Some(room), Some(user)) =
+                        (entry.get::<String>("room"), entry.get::<String>("user"))
+                    {
+                        self.subscriber.typing(&room, &user);
+                    }
+                }
+                continue;
+            }
+            let Some(followed) = self.rooms.get_mut(&stream.key) else {
+                continue;
+            };
+            let mut events = Vec::with_capacity(stream.ids.len());
+            for entry in &stream.ids {
+                match parse_entry(entry) {
+                    Ok(event) if event.seq() > followed.last_id => {
+                        followed.last_id = event.seq();
+                        events.push(event);
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, id = %entry.id, "skipped an entry"),
+                }
+            }
+            let room = followed.room.clone();
+            self.quote_replies(&room, &mut events).await;
+            self.subscriber.published(&room, events);
+        }
+    }
+
+    /// Fills in the quotes of the replies among `events` from the room's
+    /// messages (the stream names the original, not its text, which must
+    /// go when the original is deleted). A quote that cannot be read now
+    /// says the original is gone.
+    async fn quote_replies(&mut self, room: &str, events: &mut [Event]) {
+        let originals: Vec<u64> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Posted(posted) => posted.message.reply_to.as_ref().map(|quote| quote.id),
+                _ => None,
+            })
+            .collect();
+        if originals.is_empty() {
+            return;
+        }
+        let states: redis::RedisResult<Vec<Option<String>>> = redis::cmd("HMGET")
+            .arg(self.keys.messages(room))
+            .arg(&originals)
+            .query_async(&mut self.redis)
+            .await;
+        let states = match states {
+            Ok(states) => states,
+            Err(error) => {
+                tracing::warn!(%error, room, "cannot read the messages replies quote");
+                vec![None; originals.len()]
+            }
+        };
+        let mut states = originals.iter().zip(states);
+        for event in events {
+            let Event::Posted(posted) = event else {
+                continue;
+            };
+            let Some(reply) = posted.message.reply_to.as_mut() else {
+                continue;
+            };
+            let original = states
+                .next()
+                .and_then(|(&id, state)| StoredMessage::parse(id, &state?).ok());
+            *reply = quote(reply.id, original.as_ref());
+        }
+    }
+
+    /// A Redis that restarted without its data gives out ids again from 1:
+    /// following after the old last id would wait forever. Starts such a
+    /// room over from what its stream holds now, loudly.
+    async fn check_sequences(&mut self) {
+        let rooms: Vec<(String, u64)> = self
+            .rooms
+            .values()
+            .map(|followed| (followed.room.clone(), followed.last_id))
+            .collect();
+        if rooms.is_empty() {
+            return;
+        }
+        // Every room's counter in one round trip.
+        let mut counters = redis::pipe();
+        for (room, _) in &rooms {
+            counters.get(self.keys.seq(room));
+        }
+        let seqs: redis::RedisResult<Vec<Option<u64>>> =
+            counters.query_async(&mut self.redis).await;
+        let Ok(seqs) = seqs else { return };
+        for ((room, last_id), seq) in rooms.into_iter().zip(seqs) {
+            if seq.unwrap_or(0) >= last_id {
+                continue;
+            }
+            tracing::error!(
+                %room,
+                last_id,
+                redis_seq = seq.unwrap_or(0),
+                "the Redis log went back in time: Redis lost data (run it with appendonly yes); starting over"
+            );
+            if let Err(error) = self.load(&room).await {
+                tracing::warn!(%error, %room, "cannot reload the room");
+            }
+        }
+    }
+}
+
+/// A room the follower reads.
+struct Followed {
+    room: String,
+    /// The last `seq` published.
+    last_id: u64,
+}

@@ -1,0 +1,171 @@
+//! The Lua scripts of the Redis log: each is one atomic step on one room's
+//! keys (they share its hash tag), so instances never see half of one.
+//!
+//! A room's keys: `seq` (the newest `seq` given out), `log` (the stream of
+//! events: entry `N-0` is the event with `seq` N), `messages` (a hash of
+//! each held message's current state, JSON, by id: what pages of history
+//! are read from), `ids` (the ids in `messages`, a sorted set, trimmed to
+//! `--redis-max-len` with the stream) and `sent:...` (resend memory). A
+//! message's state holds its author's key, which is never sent to anyone;
+//! numbers in it are strings, as Lua's JSON would round them.
+
+/// KEYS: seq, log, sent, directory, messages, ids. ARGV: user, msg,
+/// clientId, max length, resend memory (s), room, author key ('' for
+/// none), replyTo ('' for none), mentions (one per line, '' for none).
+/// Returns {'stored', id, time, quoted user, quoted text},
+/// {'duplicate', id, time, state ('' once trimmed), msg (releases before
+/// events kept it here)}, or {'refused', 'not_found' | 'deleted'} for a
+/// reply to a message that is not there.
+pub(super) const APPEND: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local earlier = redis.call('HMGET', KEYS[3], 'id', 'dateTime', 'msg')
+if earlier[1] then
+  local state = redis.call('HGET', KEYS[5], earlier[1])
+  return {'duplicate', earlier[1], earlier[2], state or '', earlier[3] or ''}
+end
+local quoted_user, quoted_text = '', ''
+if ARGV[8] ~= '' then
+  local original = redis.call('HGET', KEYS[5], ARGV[8])
+  if not original then return {'refused', 'not_found'} end
+  original = cjson.decode(original)
+  if original.deleted then return {'refused', 'deleted'} end
+  quoted_user, quoted_text = original.user, original.msg
+end
+local clock = redis.call('TIME')
+local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
+local id = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
+local fields = {'kind', 'message', 'user', ARGV[1], 'msg', ARGV[2], 'clientId', ARGV[3], 'dateTime', at}
+local state = {user = ARGV[1], msg = ARGV[2], clientId = ARGV[3], dateTime = at, author = ARGV[7]}
+if ARGV[8] ~= '' then
+  table.insert(fields, 'replyTo'); table.insert(fields, ARGV[8]); state.replyTo = ARGV[8]
+end
+if ARGV[9] ~= '' then
+  table.insert(fields, 'mentions'); table.insert(fields, ARGV[9]); state.mentions = ARGV[9]
+end
+-- The append first: if it fails, nothing has changed.
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], string.format('%d-0', id), unpack(fields))
+redis.call('SET', KEYS[1], id)
+redis.call('HSET', KEYS[5], id, cjson.encode(state))
+redis.call('ZADD', KEYS[6], id, id)
+local excess = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[4])
+if excess > 0 then
+  local gone = redis.call('ZPOPMIN', KEYS[6], excess)
+  for i = 1, #gone, 2 do redis.call('HDEL', KEYS[5], gone[i]) end
+end
+-- No text here: a deleted message's must not outlive it.
+redis.call('HSET', KEYS[3], 'id', id, 'dateTime', at)
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('ZADD', KEYS[4], at, ARGV[6])
+return {'stored', tostring(id), at, quoted_user, quoted_text}
+";
+
+/// KEYS: seq, log, messages, directory. ARGV: kind ('edit', 'delete' or
+/// 'react'), message id, user, author key ('' for none), the new text or
+/// the emoji, on ('1' or '0'), mentions (one per line), max length, room,
+/// most emoji on a message. Returns {'stored', seq, time}, {'unchanged'},
+/// or {'refused', reason}.
+pub(super) const CHANGE: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local stored = redis.call('HGET', KEYS[3], ARGV[2])
+if not stored then return {'refused', 'not_found'} end
+local state = cjson.decode(stored)
+local kind, user = ARGV[1], ARGV[3]
+local mine = ARGV[4] ~= '' and state.author == ARGV[4]
+if kind ~= 'react' and not mine then return {'refused', 'not_yours'} end
+if state.deleted then
+  if kind == 'delete' then return {'unchanged'} end
+  return {'refused', 'deleted'}
+end
+local clock = redis.call('TIME')
+local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
+local seq = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
+local entry = string.format('%d-0', seq)
+local fields = {'kind', kind, 'id', ARGV[2], 'user', user, 'dateTime', at}
+if kind == 'edit' then
+  if state.msg == ARGV[5] then return {'unchanged'} end
+  table.insert(fields, 'msg'); table.insert(fields, ARGV[5])
+  table.insert(fields, 'mentions'); table.insert(fields, ARGV[7])
+  state.msg = ARGV[5]
+  state.editedAt = at
+  state.mentions = ARGV[7] ~= '' and ARGV[7] or nil
+  state.edits = (state.edits and (state.edits .. ' ') or '') .. entry
+elseif kind == 'delete' then
+  redis.call('XDEL', KEYS[2], ARGV[2] .. '-0')
+  for edit in string.gmatch(state.edits or '', '%S+') do redis.call('XDEL', KEYS[2], edit) end
+  state = {user = state.user, msg = '', clientId = state.clientId, dateTime = state.dateTime,
+    author = state.author, replyTo = state.replyTo, editedAt = state.editedAt, deleted = '1'}
+else
+  local on = ARGV[6] == '1'
+  local reactions = state.reactions or {}
+  local at_emoji
+  for i, given in ipairs(reactions) do
+    if given.emoji == ARGV[5] then at_emoji = i end
+  end
+  local names = {}
+  local had = false
+  if at_emoji then
+    for name in string.gmatch(reactions[at_emoji].users, '[^\n]+') do
+      if name == user then had = true else table.insert(names, name) end
+    end
+  end
+  if had == on then return {'unchanged'} end
+  if on then
+    if not at_emoji then
+      if #reactions >= tonumber(ARGV[10]) then return {'refused', 'too_many_reactions'} end
+      table.insert(reactions, {emoji = ARGV[5], users = user})
+    else
+      reactions[at_emoji].users = reactions[at_emoji].users .. '\n' .. user
+    end
+  elseif #names == 0 then
+    table.remove(reactions, at_emoji)
+  else
+    reactions[at_emoji].users = table.concat(names, '\n')
+  end
+  if #reactions == 0 then state.reactions = nil else state.reactions = reactions end
+  table.insert(fields, 'emoji'); table.insert(fields, ARGV[5])
+  table.insert(fields, 'on'); table.insert(fields, ARGV[6])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], entry, unpack(fields))
+redis.call('SET', KEYS[1], seq)
+redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(state))
+redis.call('ZADD', KEYS[4], at, ARGV[9])
+return {'stored', tostring(seq), at}
+";
+
+/// KEYS: ids, messages. ARGV: the highest score to read ('(N' for ids
+/// below N, or '+inf'), how many. Returns, newest first, id, state and the
+/// state of the message it answers ('' for none) for each message.
+pub(super) const READ_MESSAGES: &str = r"
+local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local state = redis.call('HGET', KEYS[2], id)
+  if state then
+    local reply = cjson.decode(state).replyTo
+    local quoted = reply and redis.call('HGET', KEYS[2], reply) or ''
+    table.insert(out, id); table.insert(out, state); table.insert(out, quoted)
+  end
+end
+return out
+";
+
+/// KEYS: log, messages, ids. Builds the message state of a stream written
+/// by a release before events (its entries are all messages), once.
+/// Returns how many messages it found.
+pub(super) const BACKFILL: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local found = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local id = string.match(entry[1], '^(%d+)-')
+  local f = {}
+  for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+  if f.kind == nil or f.kind == 'message' then
+    redis.call('HSET', KEYS[2], id, cjson.encode({user = f.user, msg = f.msg,
+      clientId = f.clientId, dateTime = f.dateTime, author = ''}))
+    redis.call('ZADD', KEYS[3], id, id)
+    found = found + 1
+  end
+end
+return found
+";

@@ -1,0 +1,239 @@
+//! The vocabulary of a room's log: its events, what a connection asks a
+//! log to append, and what the log answers. Both logs speak it and the
+//! rooms apply it; nothing here does I/O or builds a frame.
+//!
+//! Each room's log is one sequence of events numbered by the room's `seq`.
+//! A message's id is the `seq` of the event that posted it; an edit, a
+//! deletion or a reaction is an event of its own, about a message
+//! (`id`), replayed by the same resume (`after=<seq>`) as posts.
+
+use protocol::{Posted, Reactions};
+
+/// One entry of a room's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message was posted; its id is the event's `seq`.
+    Posted(Posted),
+    Edited(Edit),
+    Deleted(Deletion),
+    Reacted(Reaction),
+}
+
+/// Message `id` now reads `msg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub seq: u64,
+    pub id: u64,
+    pub msg: String,
+    pub edited_at: i64,
+    pub mentions: Vec<String>,
+}
+
+/// Message `id` was deleted: its text (and its edits') is gone from the
+/// log, a tombstone stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deletion {
+    pub seq: u64,
+    pub id: u64,
+}
+
+/// `user` added (`on`) or took back `emoji` on message `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub seq: u64,
+    pub id: u64,
+    pub emoji: String,
+    pub user: String,
+    pub on: bool,
+}
+
+impl Event {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::Posted(posted) => posted.message.id,
+            Self::Edited(edit) => edit.seq,
+            Self::Deleted(deletion) => deletion.seq,
+            Self::Reacted(reaction) => reaction.seq,
+        }
+    }
+
+    /// The message an edit, deletion or reaction is about.
+    pub fn target(&self) -> Option<u64> {
+        match self {
+            Self::Posted(_) => None,
+            Self::Edited(edit) => Some(edit.id),
+            Self::Deleted(deletion) => Some(deletion.id),
+            Self::Reacted(reaction) => Some(reaction.id),
+        }
+    }
+}
+
+/// A message to post in `room`: what the connection vouches for.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room: String,
+    pub author: Author,
+    pub msg: String,
+    pub client_id: String,
+    pub date_time: i64,
+    /// The message it answers.
+    pub reply_to: Option<u64>,
+    /// The names `msg` mentions (see `protocol::mentions`).
+    pub mentions: Vec<String>,
+}
+
+/// Who asks: the name bound to the connection, and the key that proves
+/// which browser holds it (see `rooms::Name::author_key`). A message may
+/// be edited or deleted only by a request with its user and its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub user: String,
+    /// `None` for a connection without a browser token: it can post, and
+    /// nobody can later prove to be it.
+    pub key: Option<String>,
+}
+
+/// A change to message `id` of `room`.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub room: String,
+    pub author: Author,
+    pub id: u64,
+    pub change: Change,
+    pub date_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Edit { msg: String, mentions: Vec<String> },
+    Delete,
+    React { emoji: String, on: bool },
+}
+
+/// What a log is asked to append.
+#[derive(Debug, Clone)]
+pub enum NewEvent {
+    Post(NewMessage),
+    Change(NewChange),
+}
+
+impl NewEvent {
+    pub fn room(&self) -> &str {
+        match self {
+            Self::Post(message) => &message.room,
+            Self::Change(change) => &change.room,
+        }
+    }
+}
+
+/// What became of one [`NewEvent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now, with the next `seq` of its room.
+    Stored(Event),
+    /// The same user sent this clientId to this room before: here is what
+    /// was stored then (in its current state).
+    Duplicate(Posted),
+    /// It would change nothing (a reaction given twice, a message deleted
+    /// twice, an edit to the same text): nothing was stored.
+    Unchanged,
+    /// Not allowed: nothing was stored.
+    Refused(Refusal),
+}
+
+/// Why a log refused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No message with that id in the room.
+    NotFound,
+    /// Posted by another name or browser.
+    NotYours,
+    /// The message was deleted.
+    Deleted,
+    /// A new emoji on a message that has [`protocol::REACTIONS_MAX`].
+    TooManyReactions,
+}
+
+/// The newest part of a room's log: where the room starts in memory.
+#[derive(Debug, Default, Clone)]
+pub struct Window {
+    /// The newest messages, oldest first, in their current state.
+    pub recent: Vec<Posted>,
+    /// The edits, deletions and reactions among the newest events, oldest
+    /// first.
+    pub changes: Vec<Event>,
+    /// Every event from this `seq` on is in `recent` or `changes`.
+    pub held_from: u64,
+    /// The oldest message id the log holds, if any.
+    pub first_id: Option<u64>,
+    /// The newest `seq` the log gave out (0 for a room nobody posted in).
+    pub last_seq: u64,
+}
+
+/// A room as the directory lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomActivity {
+    pub room: String,
+    /// When its newest event happened, ms since the Unix epoch.
+    pub last_message_at: i64,
+}
+
+/// Gives (`on`) or takes back `user`'s `emoji` in `reactions` (a
+/// message's, in the order each emoji was first given); says whether that
+/// changed anything. An emoji nobody gives any more goes.
+pub fn react(reactions: &mut Vec<Reactions>, emoji: &str, user: &str, on: bool) -> bool {
+    let at = reactions.iter().position(|given| given.emoji == emoji);
+    match (at, on) {
+        (None, false) => false,
+        (None, true) => {
+            reactions.push(Reactions {
+                emoji: emoji.to_owned(),
+                users: vec![user.to_owned()],
+                count: 1,
+            });
+            true
+        }
+        (Some(at), _) => {
+            let given = &mut reactions[at];
+            let had = given.users.iter().position(|name| name == user);
+            match (had, on) {
+                (Some(_), true) | (None, false) => return false,
+                (None, true) => given.users.push(user.to_owned()),
+                (Some(had), false) => {
+                    given.users.remove(had);
+                }
+            }
+            given.count = given.users.len();
+            if given.users.is_empty() {
+                reactions.remove(at);
+            }
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reactions_are_sets_in_the_order_first_given() {
+        let mut reactions = Vec::new();
+        assert!(react(&mut reactions, "👍", "bob", true));
+        assert!(!react(&mut reactions, "👍", "bob", true), "twice is once");
+        assert!(react(&mut reactions, "🎉", "amy", true));
+        assert!(react(&mut reactions, "👍", "amy", true));
+        let summary: Vec<(&str, usize)> = reactions
+            .iter()
+            .map(|given| (given.emoji.as_str(), given.count))
+            .collect();
+        assert_eq!(summary, [("👍", 2), ("🎉", 1)]);
+        assert_eq!(reactions[0].users, ["bob", "amy"]);
+        assert!(react(&mut reactions, "👍", "bob", false));
+        assert!(!react(&mut reactions, "👍", "bob", false));
+        assert!(react(&mut reactions, "🎉", "amy", false));
+        assert!(!react(&mut reactions, "🚀", "amy", false));
+        assert_eq!(reactions.len(), 1);
+        assert_eq!((reactions[0].count, reactions[0].users.len()), (1, 1));
+    }
+}

@@ -1,0 +1,198 @@
+//! The rooms' durable logs on one machine: one SQLite file.
+//!
+//! Only the writer thread writes it (see [`crate::embedded`]), on one
+//! connection; pages of history are read on a second. WAL mode with `synchronous=FULL`: a
+//! committed batch survives a crash of the process or of the machine, and
+//! each batch costs one fsync however many messages it holds.
+
+mod read;
+mod schema;
+mod write;
+
+use std::path::Path;
+
+use protocol::Posted;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, MAIN_DB};
+use thiserror::Error;
+
+use crate::events::{Appended, NewEvent, RoomActivity, Window};
+use schema::MigrationContext;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("the database {0} can only be read (check its and its directory's permissions): refusing to start a room that cannot store messages")]
+    ReadOnly(String),
+    #[error("cannot read the listening socket's address: {0}")]
+    Listener(std::io::Error),
+    #[error("the database has schema version {found}, newer than this release's {supported}: run the release that wrote it (or a later one)")]
+    NewerSchema { found: i64, supported: usize },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A batch failed to commit; each of its senders gets the reason.
+    #[error("cannot store: {0}")]
+    Failed(String),
+    #[error("the database holds an id that does not fit the protocol: {0}")]
+    CorruptId(i64),
+    #[error("cannot start the database writer: {0}")]
+    Thread(String),
+    #[error("cannot connect to Redis at {url}: {source}")]
+    RedisConnect {
+        url: String,
+        source: redis::RedisError,
+    },
+    #[error("Redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("the Redis stream holds an entry this server cannot read: {0}")]
+    CorruptEntry(String),
+}
+
+/// How long a commit waits for a write lock another process holds.
+const WRITE_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrating it to
+    /// this release's schema (the messages of a database from before rooms
+    /// go to `default_room`); `:memory:` gives a store that forgets
+    /// everything on exit, for comparison benchmarks.
+    pub fn open(path: &Path, default_room: &str) -> Result<Self, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        // SQLite opens a file it may not write read-only, without an error:
+        // every send would then fail.
+        if conn.is_readonly(MAIN_DB).map_err(open_error)? {
+            return Err(StoreError::ReadOnly(path.display().to_string()));
+        }
+        // Another process that briefly holds the write lock (an operator's
+        // maintenance) delays a commit instead of failing it.
+        conn.busy_timeout(WRITE_LOCK_PATIENCE).map_err(open_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_error)?;
+        // What a deletion frees is overwritten with zeros, not left in the
+        // page for anyone reading the file.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(open_error)?;
+        schema::migrate(&mut conn, &MigrationContext { default_room })?;
+        Ok(Self { conn })
+    }
+
+    /// Appends a batch in one transaction (one fsync), giving each event
+    /// the next `seq` of its room (see [`write`]). Either every event of
+    /// the batch is stored, or none is. When the batch deleted a message,
+    /// the WAL is then checkpointed and emptied: with `secure_delete`, the
+    /// text is then in neither the file nor its WAL.
+    pub fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        // Immediate: the write lock is taken (or waited for) at the start,
+        // not when the first insert finds another process holding it.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let written = write::append(&tx, batch)?;
+        tx.commit()?;
+        if written.deleted {
+            let busy: bool = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+            if busy {
+                tracing::warn!(
+                    "a reader held the WAL: a deleted text stays in it until the next checkpoint"
+                );
+            }
+        }
+        Ok(written.outcome)
+    }
+
+    /// Up to `limit` messages of `room` with ids below `before`, oldest
+    /// first, in their current state, and whether any older remain.
+    pub(crate) fn before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<(Vec<Posted>, bool), StoreError> {
+        read::page_before(&self.conn, room, before, limit)
+    }
+
+    /// The newest `limit` messages and events of `room`.
+    pub(crate) fn window(&self, room: &str, limit: usize) -> Result<Window, StoreError> {
+        read::window(&self.conn, room, limit)
+    }
+
+    /// A connection of its own for reading pages of history, so that they
+    /// are read beside the writer (WAL lets readers and the writer work at
+    /// once), not queued behind its commits. None for `:memory:`, a
+    /// database no second connection can see.
+    pub(crate) fn reader(&self, path: &Path) -> Result<Option<HistoryReader>, StoreError> {
+        if path == Path::new(":memory:") {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Some(HistoryReader { conn }))
+    }
+}
+
+/// Reads history on a connection of its own (see [`Store::reader`]).
+pub(crate) struct HistoryReader {
+    conn: Connection,
+}
+
+impl HistoryReader {
+    /// As [`Store::before`].
+    pub(crate) fn before(
+        &self,
+        room: &str,
+        before: u64,
+        limit: usize,
+    ) -> Result<(Vec<Posted>, bool), StoreError> {
+        read::page_before(&self.conn, room, before, limit)
+    }
+
+    /// The rooms posted in most recently, newest first.
+    pub(crate) fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT name, last_event_at FROM rooms ORDER BY last_event_at DESC LIMIT ?1",
+        )?;
+        let rows = statement.query_map([to_sql_limit(limit)], |row| {
+            Ok(RoomActivity {
+                room: row.get("name")?,
+                last_message_at: row.get("last_event_at")?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn to_id(id: i64) -> Result<u64, StoreError> {
+    u64::try_from(id).map_err(|_| StoreError::CorruptId(id))
+}
+
+fn to_sql(id: u64) -> Result<i64, StoreError> {
+    i64::try_from(id).map_err(|_| StoreError::CorruptId(i64::MAX))
+}
+
+fn to_sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

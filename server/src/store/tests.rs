@@ -1,0 +1,418 @@
+//! The store over real SQLite files.
+
+use super::*;
+use crate::events::{Author, Change, Event, NewChange, NewMessage, Refusal};
+
+fn author(user: &str) -> Author {
+    Author {
+        user: user.into(),
+        key: Some(format!("key of {}", user.to_lowercase())),
+    }
+}
+
+fn new(room: &str, user: &str, client_id: &str, msg: &str) -> NewEvent {
+    NewEvent::Post(NewMessage {
+        room: room.into(),
+        author: author(user),
+        msg: msg.into(),
+        client_id: client_id.into(),
+        date_time: 1_764_100_000_000,
+        reply_to: None,
+        mentions: Vec::new(),
+    })
+}
+
+fn change(room: &str, user: &str, id: u64, change: Change) -> NewEvent {
+    NewEvent::Change(NewChange {
+        room: room.into(),
+        author: author(user),
+        id,
+        change,
+        date_time: 1_764_100_000_500,
+    })
+}
+
+fn edit(msg: &str) -> Change {
+    Change::Edit {
+        msg: msg.into(),
+        mentions: Vec::new(),
+    }
+}
+
+fn react(emoji: &str, on: bool) -> Change {
+    Change::React {
+        emoji: emoji.into(),
+        on,
+    }
+}
+
+/// The seq of a stored event, or what else became of it.
+fn seq(appended: &Appended) -> Result<u64, Box<Appended>> {
+    match appended {
+        Appended::Stored(event) => Ok(event.seq()),
+        other => Err(Box::new(other.clone())),
+    }
+}
+
+fn ids(page: &[Posted]) -> Vec<u64> {
+    page.iter().map(|p| p.message.id).collect()
+}
+
+fn open(path: &Path) -> Store {
+    Store::open(path, "lobby").expect("open")
+}
+
+#[test]
+fn each_room_has_its_own_sequence_and_it_survives_reopening() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("chat.db");
+    {
+        let mut store = open(&path);
+        let batch = [
+            new("lobby", "a", "1", "one"),
+            new("rust", "b", "1", "two"),
+            new("lobby", "b", "2", "three"),
+        ];
+        let outcome = store.append(&batch).expect("append");
+        let ids: Vec<u64> = outcome
+            .iter()
+            .map(|appended| match appended {
+                Appended::Stored(Event::Posted(p)) | Appended::Duplicate(p) => p.message.id,
+                other => panic!("not a post: {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, [1, 1, 2]);
+    }
+    let mut store = open(&path);
+    store
+        .append(&[new("lobby", "a", "3", "four")])
+        .expect("append");
+    let lobby = store.window("lobby", 10).expect("window");
+    assert_eq!(ids(&lobby.recent), [1, 2, 3]);
+    assert_eq!((lobby.first_id, lobby.last_seq), (Some(1), 3));
+    let rust = store.window("rust", 10).expect("window");
+    assert_eq!(rust.recent[0].message.msg, "two");
+    let nobody = store.window("empty", 10).expect("window");
+    assert_eq!(
+        (nobody.recent.len(), nobody.first_id, nobody.last_seq),
+        (0, None, 0)
+    );
+}
+
+#[test]
+fn a_repeated_client_id_returns_the_original_in_its_room() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = open(&dir.path().join("chat.db"));
+    store
+        .append(&[new("lobby", "a", "x", "first")])
+        .expect("append");
+    let outcome = store
+        .append(&[
+            new("lobby", "a", "x", "again"),
+            new("lobby", "b", "x", "other user"),
+            new("rust", "a", "x", "other room"),
+        ])
+        .expect("append");
+    let Appended::Duplicate(original) = &outcome[0] else {
+        panic!("expected a duplicate, got {outcome:?}")
+    };
+    assert_eq!(
+        (original.message.id, original.message.msg.as_str()),
+        (1, "first")
+    );
+    assert_eq!(seq(&outcome[1]), Ok(2));
+    assert_eq!(seq(&outcome[2]), Ok(1));
+    // Within one batch too.
+    let outcome = store
+        .append(&[new("lobby", "c", "y", "one"), new("lobby", "c", "y", "two")])
+        .expect("append");
+    assert!(matches!(&outcome[1], Appended::Duplicate(p) if p.message.id == 3));
+}
+
+#[test]
+fn pages_are_exact_and_do_not_overlap() {
+    let mut store = open(Path::new(":memory:"));
+    let batch: Vec<NewEvent> = (0..25)
+        .map(|i| new("lobby", "a", &i.to_string(), "m"))
+        .collect();
+    store.append(&batch).expect("append");
+    store
+        .append(&[new("other", "a", "o", "m")])
+        .expect("append");
+    let (page, more) = store.before("lobby", 26, 10).expect("page");
+    assert_eq!(ids(&page), (16..=25).collect::<Vec<_>>());
+    assert!(more);
+    let (page, more) = store.before("lobby", 16, 10).expect("page");
+    assert_eq!(ids(&page), (6..=15).collect::<Vec<_>>());
+    assert!(more);
+    let (page, more) = store.before("lobby", 6, 10).expect("page");
+    assert_eq!(ids(&page), [1, 2, 3, 4, 5]);
+    assert!(!more);
+    let (page, more) = store.before("lobby", 1, 10).expect("page");
+    assert!(page.is_empty() && !more);
+    let (page, more) = store.before("lobby", 16, 15).expect("page");
+    assert_eq!(ids(&page), (1..=15).collect::<Vec<_>>());
+    assert!(!more);
+    let (page, more) = store.before("nowhere", 16, 15).expect("page");
+    assert!(page.is_empty() && !more);
+}
+
+#[test]
+fn the_most_active_rooms_come_first() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("chat.db");
+    let mut store = open(&path);
+    let at = |mut event: NewEvent, date_time| {
+        if let NewEvent::Post(message) = &mut event {
+            message.date_time = date_time;
+        }
+        event
+    };
+    store
+        .append(&[
+            at(new("old", "a", "1", "m"), 10),
+            at(new("new", "a", "1", "m"), 30),
+            at(new("middle", "a", "1", "m"), 20),
+        ])
+        .expect("append");
+    let reader = store.reader(&path).expect("reader").expect("a file");
+    let rooms: Vec<(String, i64)> = reader
+        .most_active(2)
+        .expect("rooms")
+        .into_iter()
+        .map(|activity| (activity.room, activity.last_message_at))
+        .collect();
+    assert_eq!(rooms, [("new".into(), 30), ("middle".into(), 20)]);
+}
+
+#[test]
+fn an_unopenable_path_is_a_clear_error() {
+    let error = Store::open(Path::new("/nonexistent/dir/chat.db"), "lobby")
+        .err()
+        .expect("cannot open");
+    assert!(
+        error.to_string().contains("/nonexistent/dir/chat.db"),
+        "{error}"
+    );
+}
+
+#[test]
+fn edits_deletions_and_reactions_are_events_with_the_room_s_next_seq() {
+    let mut store = open(Path::new(":memory:"));
+    store
+        .append(&[
+            new("lobby", "amy", "1", "first"),
+            new("lobby", "bob", "1", "second"),
+        ])
+        .expect("append");
+    let outcome = store
+        .append(&[
+            change("lobby", "amy", 1, edit("first, edited")),
+            change("lobby", "bob", 1, react("👍", true)),
+            change("lobby", "amy", 1, react("👍", true)),
+            change("lobby", "bob", 2, Change::Delete),
+        ])
+        .expect("append");
+    let seqs: Vec<_> = outcome.iter().map(seq).collect();
+    assert_eq!(seqs, [Ok(3), Ok(4), Ok(5), Ok(6)]);
+    let window = store.window("lobby", 10).expect("window");
+    assert_eq!(window.last_seq, 6);
+    let [first, second] = &window.recent[..] else {
+        panic!("two messages: {:?}", window.recent)
+    };
+    assert_eq!(first.message.msg, "first, edited");
+    assert_eq!(first.message.edited_at, Some(1_764_100_000_500));
+    assert_eq!(first.message.reactions[0].users, ["bob", "amy"]);
+    assert_eq!(first.message.reactions[0].count, 2);
+    assert!(second.message.deleted && second.message.msg.is_empty());
+    let change_seqs: Vec<u64> = window.changes.iter().map(Event::seq).collect();
+    assert_eq!(change_seqs, [3, 4, 5, 6]);
+    assert_eq!(window.held_from, 0, "the whole log fits");
+}
+
+#[test]
+fn only_the_author_s_browser_edits_or_deletes_and_everything_is_idempotent() {
+    let mut store = open(Path::new(":memory:"));
+    store
+        .append(&[new("lobby", "amy", "1", "mine")])
+        .expect("append");
+    let mut impostor = change("lobby", "amy", 1, edit("not mine"));
+    if let NewEvent::Change(change) = &mut impostor {
+        change.author.key = Some("another browser".into());
+    }
+    let tokenless = NewEvent::Change(NewChange {
+        room: "lobby".into(),
+        author: Author {
+            user: "amy".into(),
+            key: None,
+        },
+        id: 1,
+        change: Change::Delete,
+        date_time: 0,
+    });
+    let outcome = store
+        .append(&[
+            impostor,
+            tokenless,
+            change("lobby", "bob", 1, Change::Delete),
+            change("lobby", "AMY", 1, edit("mine")),
+            change("lobby", "amy", 9, edit("x")),
+            change("nowhere", "amy", 1, edit("x")),
+            change("lobby", "bob", 1, react("👍", false)),
+            change("lobby", "amy", 1, Change::Delete),
+            change("lobby", "amy", 1, Change::Delete),
+            change("lobby", "amy", 1, edit("too late")),
+            change("lobby", "bob", 1, react("👍", true)),
+            change("lobby", "bob", 1, Change::Delete),
+        ])
+        .expect("append");
+    let refused = |refusal| Err(Box::new(Appended::Refused(refusal)));
+    let seqs: Vec<_> = outcome.iter().map(seq).collect();
+    assert_eq!(
+        seqs,
+        [
+            refused(Refusal::NotYours),
+            refused(Refusal::NotYours),
+            refused(Refusal::NotYours),
+            Err(Box::new(Appended::Unchanged)),
+            refused(Refusal::NotFound),
+            refused(Refusal::NotFound),
+            Err(Box::new(Appended::Unchanged)),
+            Ok(2),
+            Err(Box::new(Appended::Unchanged)),
+            refused(Refusal::Deleted),
+            refused(Refusal::Deleted),
+            refused(Refusal::NotYours),
+        ]
+    );
+}
+
+#[test]
+fn a_message_has_at_most_twenty_different_reactions() {
+    let mut store = open(Path::new(":memory:"));
+    store
+        .append(&[new("lobby", "amy", "1", "m")])
+        .expect("append");
+    let emoji: Vec<String> = ('\u{1F600}'..)
+        .take(protocol::REACTIONS_MAX + 1)
+        .map(String::from)
+        .collect();
+    let batch: Vec<NewEvent> = emoji
+        .iter()
+        .map(|emoji| change("lobby", "bob", 1, react(emoji, true)))
+        .collect();
+    let outcome = store.append(&batch).expect("append");
+    assert!(outcome[..protocol::REACTIONS_MAX]
+        .iter()
+        .all(|o| seq(o).is_ok()));
+    assert_eq!(
+        outcome[protocol::REACTIONS_MAX],
+        Appended::Refused(Refusal::TooManyReactions)
+    );
+    // One more person on a given emoji is not a new emoji.
+    let more = store
+        .append(&[change("lobby", "cat", 1, react(&emoji[0], true))])
+        .expect("append");
+    assert!(seq(&more[0]).is_ok());
+}
+
+#[test]
+fn a_reply_quotes_its_original_until_the_original_is_deleted() {
+    let mut store = open(Path::new(":memory:"));
+    store
+        .append(&[new("lobby", "amy", "1", "the question\nin detail")])
+        .expect("append");
+    let mut reply = new("lobby", "bob", "1", "the answer");
+    let mut to_nothing = new("lobby", "bob", "2", "the answer");
+    for (event, to) in [(&mut reply, 1), (&mut to_nothing, 7)] {
+        if let NewEvent::Post(message) = event {
+            message.reply_to = Some(to);
+        }
+    }
+    let outcome = store.append(&[reply, to_nothing]).expect("append");
+    let Appended::Stored(Event::Posted(posted)) = &outcome[0] else {
+        panic!("stored: {outcome:?}")
+    };
+    let quote = posted.message.reply_to.as_ref().expect("a quote");
+    assert_eq!(
+        (
+            quote.id,
+            quote.user.as_str(),
+            quote.excerpt.as_str(),
+            quote.deleted
+        ),
+        (1, "amy", "the question…", false)
+    );
+    assert_eq!(outcome[1], Appended::Refused(Refusal::NotFound));
+    store
+        .append(&[change("lobby", "amy", 1, Change::Delete)])
+        .expect("append");
+    let (page, _) = store.before("lobby", 10, 10).expect("page");
+    let quote = page[1].message.reply_to.as_ref().expect("a quote");
+    assert!(quote.deleted && quote.excerpt.is_empty());
+    let mut again = new("lobby", "bob", "3", "and again");
+    if let NewEvent::Post(message) = &mut again {
+        message.reply_to = Some(1);
+    }
+    let outcome = store.append(&[again]).expect("append");
+    assert_eq!(outcome[0], Appended::Refused(Refusal::Deleted));
+}
+
+#[test]
+fn a_deleted_text_is_in_neither_the_file_nor_its_wal() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("chat.db");
+    let mut store = open(&path);
+    let secret = "my secret: 7f3a9c2e-correct-horse";
+    let edited = "an edit of it: 1b4d8e6f-battery-staple";
+    store
+        .append(&[
+            new("lobby", "amy", "1", secret),
+            new("lobby", "amy", "2", "kept"),
+        ])
+        .expect("append");
+    store
+        .append(&[change("lobby", "amy", 1, edit(edited))])
+        .expect("append");
+    let contains = |needle: &str| {
+        ["chat.db", "chat.db-wal"].iter().any(|file| {
+            std::fs::read(dir.path().join(file))
+                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+    };
+    assert!(contains(secret) && contains(edited), "written at first");
+    store
+        .append(&[change("lobby", "amy", 1, Change::Delete)])
+        .expect("append");
+    assert!(!contains(secret), "the text is gone");
+    assert!(!contains(edited), "and its edit's");
+    assert!(contains("kept"));
+    let window = store.window("lobby", 10).expect("window");
+    assert!(
+        window
+            .changes
+            .iter()
+            .all(|change| !matches!(change, Event::Edited(_))),
+        "a deleted message's edits are not replayed"
+    );
+}
+
+#[test]
+fn the_window_says_from_which_seq_it_holds_every_event() {
+    let mut store = open(Path::new(":memory:"));
+    let posts: Vec<NewEvent> = (0..5)
+        .map(|i| new("lobby", "amy", &i.to_string(), "m"))
+        .collect();
+    store.append(&posts).expect("append");
+    let reactions: Vec<NewEvent> = ["👍", "🎉", "🚀"]
+        .iter()
+        .map(|emoji| change("lobby", "bob", 5, react(emoji, true)))
+        .collect();
+    store.append(&reactions).expect("append");
+    let window = store.window("lobby", 4).expect("window");
+    assert_eq!(window.held_from, 5, "the newest four events are 5..=8");
+    assert_eq!(window.recent.len(), 4);
+    assert_eq!(window.changes.len(), 3);
+    assert_eq!(window.first_id, Some(1));
+}
