@@ -5,8 +5,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::{
-    validate_client_id, validate_emoji, validate_message, validate_room, ClientIdError, EmojiError,
-    MessageError, RoomError,
+    validate_client_id, validate_emoji, validate_message, validate_room, Block, ClientIdError,
+    EmojiError, MessageError, RoomError,
 };
 
 /// A fieldless enum and its wire names, written once: serde's names, the
@@ -55,6 +55,10 @@ pub struct ChatMessage {
     pub user: String,
     /// The text, trimmed and validated; empty once deleted.
     pub msg: String,
+    /// The text's formatting, when it has any (see [`Block`]): clients
+    /// show this tree rather than `msg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<Vec<Block>>,
     /// When the server accepted it: milliseconds since the Unix epoch, UTC.
     #[serde(rename = "dateTime")]
     pub date_time: i64,
@@ -156,6 +160,7 @@ struct PostedFields {
     id: u64,
     user: String,
     msg: String,
+    formatted: Option<Vec<Block>>,
     date_time: i64,
     client_id: String,
     reply_to: Option<ReplyQuote>,
@@ -174,6 +179,7 @@ impl From<PostedFields> for Posted {
             id,
             user,
             msg,
+            formatted,
             date_time,
             client_id,
             reply_to,
@@ -187,6 +193,7 @@ impl From<PostedFields> for Posted {
                 id,
                 user,
                 msg,
+                formatted,
                 date_time,
                 reply_to,
                 mentions,
@@ -382,6 +389,8 @@ pub enum ServerFrame {
         seq: u64,
         id: u64,
         msg: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        formatted: Option<Vec<Block>>,
         edited_at: i64,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         mentions: Vec<String>,
@@ -453,6 +462,7 @@ struct ServerFrameFields {
     reactions: Option<Vec<Reactions>>,
     emoji: Option<String>,
     on: Option<bool>,
+    formatted: Option<Vec<Block>>,
 }
 
 wire_names! {
@@ -527,6 +537,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                         id: fields.id.ok_or_else(|| required("id"))?,
                         user: fields.user.ok_or_else(|| required("user"))?,
                         msg: fields.msg.ok_or_else(|| required("msg"))?,
+                        formatted: fields.formatted,
                         date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,
                         reply_to: fields.reply_to,
                         mentions: fields.mentions.unwrap_or_default(),
@@ -542,6 +553,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                 seq: fields.seq.ok_or_else(|| required("seq"))?,
                 id: fields.id.ok_or_else(|| required("id"))?,
                 msg: fields.msg.ok_or_else(|| required("msg"))?,
+                formatted: fields.formatted,
                 edited_at: fields.edited_at.ok_or_else(|| required("editedAt"))?,
                 mentions: fields.mentions.unwrap_or_default(),
             },

@@ -61,6 +61,7 @@
 //!   server allows one connection), `room_limit_reached` (the server holds
 //!   as many rooms as it may).
 
+mod formatted;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -68,6 +69,9 @@ pub mod fuzzing;
 mod names;
 mod validate;
 
+#[cfg(feature = "markdown")]
+pub use formatted::formatted;
+pub use formatted::{is_safe_link, Block, Inline};
 pub use frame::{
     ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Posted, Reactions,
     ReplyQuote, ServerFrame, ServerFrameKind, HISTORY_PAGE_MAX, MENTIONS_MAX, PRESENCE_INTERVAL_MS,

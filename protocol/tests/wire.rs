@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use protocol::{
-    ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, MessageError, Posted,
-    Reactions, ReplyQuote, RoomError, ServerFrame, ServerFrameKind, CLIENT_ID_MAX_CHARS,
+    Block, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Inline, MessageError,
+    Posted, Reactions, ReplyQuote, RoomError, ServerFrame, ServerFrameKind, CLIENT_ID_MAX_CHARS,
     MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
 };
 
@@ -296,6 +296,7 @@ fn golden_events() {
                 seq: 57,
                 id: 12,
                 msg: "new text @bob".into(),
+                formatted: None,
                 edited_at: 1_764_100_000_001,
                 mentions: vec!["bob".into()],
             },
@@ -338,6 +339,14 @@ fn golden_message_state() {
         deleted: false,
     });
     posted.message.mentions = vec!["bob".into()];
+    posted.message.formatted = Some(vec![Block::Paragraph(vec![
+        Inline::Strong(vec![Inline::Text("hi".into())]),
+        Inline::Break,
+        Inline::Link {
+            href: "https://e.example/".into(),
+            text: vec![Inline::Code("x".into())],
+        },
+    ])]);
     posted.message.edited_at = Some(1_764_100_000_500);
     posted.message.reactions = vec![Reactions {
         emoji: "👍".into(),
@@ -348,7 +357,7 @@ fn golden_message_state() {
         room: "r".into(),
         posted,
     };
-    let json = r#"{"type":"message","room":"r","id":13,"user":"alice","msg":"hi","dateTime":1764100000000,"replyTo":{"id":12,"user":"bob","excerpt":"first line…"},"mentions":["bob"],"editedAt":1764100000500,"reactions":[{"emoji":"👍","users":["bob"],"count":1}],"clientId":"c-1"}"#;
+    let json = r#"{"type":"message","room":"r","id":13,"user":"alice","msg":"hi","formatted":[{"p":[{"strong":[{"t":"hi"}]},"br",{"a":{"href":"https://e.example/","text":[{"code":"x"}]}}]}],"dateTime":1764100000000,"replyTo":{"id":12,"user":"bob","excerpt":"first line…"},"mentions":["bob"],"editedAt":1764100000500,"reactions":[{"emoji":"👍","users":["bob"],"count":1}],"clientId":"c-1"}"#;
     assert_eq!(frame.to_json(), json);
     assert_eq!(ServerFrame::parse(json).expect("parses"), frame);
 

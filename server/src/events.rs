@@ -7,7 +7,7 @@
 //! deletion or a reaction is an event of its own, about a message
 //! (`id`), replayed by the same resume (`after=<seq>`) as posts.
 
-use protocol::{Posted, Reactions};
+use protocol::{formatted, Block, Posted, Reactions};
 
 /// One entry of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +25,24 @@ pub struct Edit {
     pub seq: u64,
     pub id: u64,
     pub msg: String,
+    /// `msg`'s formatting (see `protocol::formatted`).
+    pub formatted: Option<Vec<Block>>,
     pub edited_at: i64,
     pub mentions: Vec<String>,
+}
+
+impl Edit {
+    /// The edit of message `id` to `msg`, its formatting read from it.
+    pub fn new(seq: u64, id: u64, msg: String, edited_at: i64, mentions: Vec<String>) -> Self {
+        Self {
+            seq,
+            id,
+            formatted: formatted(&msg),
+            msg,
+            edited_at,
+            mentions,
+        }
+    }
 }
 
 /// Message `id` was deleted: its text (and its edits') is gone from the

@@ -468,3 +468,39 @@ async fn stored_text(config: &server::Config) -> String {
     }
     text
 }
+
+#[tokio::test]
+async fn formatted_text_comes_as_a_safe_tree_and_follows_edits() {
+    use protocol::{Block, Inline};
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let posted = post(&mut alice, "a-1", "**bold** [x](javascript:alert(1))").await;
+    assert_eq!(
+        posted.message.formatted,
+        Some(vec![Block::Paragraph(vec![
+            Inline::Strong(vec![Inline::Text("bold".into())]),
+            Inline::Text(" ".into()),
+            Inline::Text("x".into()),
+            Inline::Text(" (javascript:alert(1))".into()),
+        ])])
+    );
+    let plain = post(&mut alice, "a-2", "just words").await;
+    assert_eq!(plain.message.formatted, None, "plain text carries no tree");
+    alice.send_frame(edit(2, "now `code`")).await;
+    match alice.recv().await {
+        ServerFrame::Edited { formatted, .. } => assert_eq!(
+            formatted,
+            Some(vec![Block::Paragraph(vec![
+                Inline::Text("now ".into()),
+                Inline::Code("code".into()),
+            ])])
+        ),
+        other => panic!("expected the edit, got {other:?}"),
+    }
+    let (_bob, history) = server.join_after("bob", None).await;
+    assert!(
+        history.messages[1].message.formatted.is_some(),
+        "pages carry it too"
+    );
+    server.stop().await;
+}

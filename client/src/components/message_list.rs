@@ -11,6 +11,7 @@ use wasm_bindgen::JsValue;
 use web_sys::Element;
 use yew::prelude::*;
 
+use crate::components::formatted::Formatted;
 use crate::components::route_link::RouteLink;
 use crate::router::Route;
 use crate::state::messages::Entry;
@@ -513,7 +514,10 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             if message.deleted {
                 <p class="text tombstone">{ "message deleted" }</p>
             } else {
-                <p class="text">{ &message.msg }</p>
+                <div class="text">
+                    <Formatted msg={AttrValue::from(message.msg.clone())}
+                        formatted={message.formatted.clone()} />
+                </div>
             }
             if !message.reactions.is_empty() {
                 <div class="reactions">{ for reactions }</div>

@@ -1,4 +1,5 @@
 pub mod composer;
+pub mod formatted;
 pub mod message_list;
 pub mod people;
 pub mod route_link;

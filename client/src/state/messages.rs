@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use protocol::{excerpt, ChatMessage, Posted, Reactions};
+use protocol::{excerpt, Block, ChatMessage, Posted, Reactions};
 
 /// One posted message in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,7 @@ fn mentions(mentions: &[String], me: Option<&str>) -> bool {
 pub enum Change {
     Edited {
         msg: String,
+        formatted: Option<Vec<Block>>,
         edited_at: i64,
         mentions: Vec<String>,
     },
@@ -143,16 +144,19 @@ impl Messages {
             match &change {
                 Change::Edited {
                     msg,
+                    formatted,
                     edited_at,
                     mentions: named,
                 } if !message.deleted => {
                     message.msg.clone_from(msg);
+                    message.formatted.clone_from(formatted);
                     message.edited_at = Some(*edited_at);
                     message.mentions.clone_from(named);
                     entry.mentions_me = mentions(named, me);
                 }
                 Change::Deleted => {
                     message.msg = String::new();
+                    message.formatted = None;
                     message.deleted = true;
                     message.mentions = Vec::new();
                     message.reactions = Vec::new();
@@ -272,6 +276,7 @@ mod tests {
         let before = messages.clone();
         let edited = Change::Edited {
             msg: "hi @Alice\nmore".into(),
+            formatted: None,
             edited_at: 7,
             mentions: vec!["alice".into()],
         };
@@ -311,6 +316,7 @@ mod tests {
         // A late edit of a deleted message does not bring it back.
         let late = Change::Edited {
             msg: "back".into(),
+            formatted: None,
             edited_at: 8,
             mentions: Vec::new(),
         };

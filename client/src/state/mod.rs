@@ -269,11 +269,13 @@ impl Chat {
                 seq,
                 id,
                 msg,
+                formatted,
                 edited_at,
                 mentions,
             } => {
                 let change = Change::Edited {
                     msg,
+                    formatted,
                     edited_at,
                     mentions,
                 };

@@ -1,7 +1,7 @@
 //! What the Redis log holds, read back: stream entries as events, and the
 //! `messages` hash's JSON as messages in their current state.
 
-use protocol::{excerpt, ChatMessage, Posted, Reactions, ReplyQuote};
+use protocol::{excerpt, formatted, ChatMessage, Posted, Reactions, ReplyQuote};
 use redis::streams::StreamId;
 use serde::Deserialize;
 
@@ -87,6 +87,7 @@ impl StoredMessage {
                     .collect(),
                 reply_to,
                 user: self.user,
+                formatted: formatted(&self.msg),
                 msg: self.msg,
             },
             client_id: self.client_id,
@@ -151,6 +152,7 @@ pub(super) fn parse_entry(entry: &StreamId) -> Result<Event, StoreError> {
             message: ChatMessage {
                 id: seq,
                 user: field("user")?,
+                formatted: formatted(&field("msg")?),
                 msg: field("msg")?,
                 date_time,
                 reply_to: entry
@@ -166,13 +168,13 @@ pub(super) fn parse_entry(entry: &StreamId) -> Result<Event, StoreError> {
             },
             client_id: field("clientId")?,
         }),
-        "edit" => Event::Edited(Edit {
+        "edit" => Event::Edited(Edit::new(
             seq,
-            id: number("id")?,
-            msg: field("msg")?,
-            edited_at: date_time,
-            mentions: lines(entry.get::<String>("mentions").as_deref()),
-        }),
+            number("id")?,
+            field("msg")?,
+            date_time,
+            lines(entry.get::<String>("mentions").as_deref()),
+        )),
         "delete" => Event::Deleted(Deletion {
             seq,
             id: number("id")?,

@@ -158,6 +158,7 @@ impl RedisLog {
                     message: ChatMessage {
                         id,
                         user: author.user,
+                        formatted: protocol::formatted(&msg),
                         msg,
                         date_time: number(2)?,
                         reply_to: quote,
@@ -177,6 +178,7 @@ impl RedisLog {
                             id,
                             user: author.user,
                             msg: reply.get(4).cloned().unwrap_or_default(),
+                            formatted: reply.get(4).and_then(|msg| protocol::formatted(msg)),
                             date_time: number(2)?,
                             ..ChatMessage::default()
                         },
@@ -233,13 +235,9 @@ impl RedisLog {
                 let seq = u64::try_from(number(1)?).map_err(|_| corrupt())?;
                 let at = number(2)?;
                 Ok(Appended::Stored(match change {
-                    Change::Edit { msg, mentions } => Event::Edited(Edit {
-                        seq,
-                        id,
-                        msg,
-                        edited_at: at,
-                        mentions,
-                    }),
+                    Change::Edit { msg, mentions } => {
+                        Event::Edited(Edit::new(seq, id, msg, at, mentions))
+                    }
                     Change::Delete => Event::Deleted(Deletion { seq, id }),
                     Change::React { emoji, on } => Event::Reacted(Reaction {
                         seq,

@@ -445,6 +445,7 @@ impl Live {
             Event::Edited(edit) => {
                 if let Some(message) = self.message_mut(edit.id) {
                     message.msg.clone_from(&edit.msg);
+                    message.formatted.clone_from(&edit.formatted);
                     message.edited_at = Some(edit.edited_at);
                     message.mentions.clone_from(&edit.mentions);
                 }
@@ -454,6 +455,7 @@ impl Live {
             Event::Deleted(deletion) => {
                 if let Some(message) = self.message_mut(deletion.id) {
                     message.msg = String::new();
+                    message.formatted = None;
                     message.deleted = true;
                     message.mentions = Vec::new();
                     message.reactions = Vec::new();
@@ -582,6 +584,7 @@ fn change_frame(room: &str, event: &Event) -> ServerFrame {
             seq: edit.seq,
             id: edit.id,
             msg: edit.msg.clone(),
+            formatted: edit.formatted.clone(),
             edited_at: edit.edited_at,
             mentions: edit.mentions.clone(),
         },

@@ -1,7 +1,7 @@
 //! Reading a room's log: pages of messages in their current state, and the
 //! window a room starts from.
 
-use protocol::{excerpt, ChatMessage, Posted, ReplyQuote};
+use protocol::{excerpt, formatted, ChatMessage, Posted, ReplyQuote};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{to_id, to_sql, to_sql_limit, StoreError};
@@ -86,13 +86,13 @@ fn change_of(row: &Row<'_>) -> Result<Option<Event>, StoreError> {
     let id = to_id(row.get::<_, Option<i64>>("target")?.unwrap_or(0))?;
     let body: Option<String> = row.get("body")?;
     Ok(match (kind.as_str(), body) {
-        ("edit", Some(msg)) => Some(Event::Edited(Edit {
+        ("edit", Some(msg)) => Some(Event::Edited(Edit::new(
             seq,
             id,
             msg,
-            edited_at: row.get("date_time")?,
-            mentions: mentions_of(row.get("mentions")?),
-        })),
+            row.get("date_time")?,
+            mentions_of(row.get("mentions")?),
+        ))),
         ("edit", None) => None,
         ("delete", _) => Some(Event::Deleted(Deletion { seq, id })),
         (on @ ("react" | "unreact"), Some(emoji)) => Some(Event::Reacted(Reaction {
@@ -166,11 +166,13 @@ fn posted_of(row: &Row<'_>) -> Result<Posted, StoreError> {
             })
         }
     };
+    let msg = row.get::<_, Option<String>>("body")?.unwrap_or_default();
     Ok(Posted {
         message: ChatMessage {
             id: to_id(row.get("seq")?)?,
             user: row.get("user")?,
-            msg: row.get::<_, Option<String>>("body")?.unwrap_or_default(),
+            formatted: formatted(&msg),
+            msg,
             date_time: row.get("date_time")?,
             reply_to,
             mentions: mentions_of(row.get("mentions")?),

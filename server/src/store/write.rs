@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use protocol::{excerpt, ChatMessage, Posted, ReplyQuote, REACTIONS_MAX};
+use protocol::{excerpt, formatted, ChatMessage, Posted, ReplyQuote, REACTIONS_MAX};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::read::message;
@@ -127,6 +127,7 @@ impl Writer<'_> {
                 id: seq,
                 user: new.author.user.clone(),
                 msg: new.msg.clone(),
+                formatted: formatted(&new.msg),
                 date_time: new.date_time,
                 reply_to,
                 mentions: new.mentions.clone(),
@@ -181,13 +182,13 @@ impl Writer<'_> {
                 new.date_time,
                 stored_mentions(mentions)
             ])?;
-        Ok(Appended::Stored(Event::Edited(Edit {
+        Ok(Appended::Stored(Event::Edited(Edit::new(
             seq,
-            id: new.id,
-            msg: msg.to_owned(),
-            edited_at: new.date_time,
-            mentions: mentions.to_vec(),
-        })))
+            new.id,
+            msg.to_owned(),
+            new.date_time,
+            mentions.to_vec(),
+        ))))
     }
 
     /// Takes the text out of the message, out of its edits, and its

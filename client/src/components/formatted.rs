@@ -1,0 +1,62 @@
+//! A message's text as the server formatted it (see `protocol::Block`):
+//! the tree built into nodes, never into HTML markup. Without a tree, the
+//! text as typed.
+
+use protocol::{is_safe_link, Block, Inline};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct FormattedProps {
+    pub msg: AttrValue,
+    pub formatted: Option<Vec<Block>>,
+}
+
+#[component]
+pub fn Formatted(props: &FormattedProps) -> Html {
+    match &props.formatted {
+        None => html! { <p>{ props.msg.clone() }</p> },
+        Some(blocks) => blocks.iter().map(block).collect(),
+    }
+}
+
+fn block(block: &Block) -> Html {
+    match block {
+        Block::Paragraph(inlines) => html! { <p>{ for inlines.iter().map(inline) }</p> },
+        Block::Code(code) => html! { <pre><code>{ code }</code></pre> },
+        Block::Quote(blocks) => {
+            html! { <blockquote>{ for blocks.iter().map(self::block) }</blockquote> }
+        }
+        Block::List { start, items } => {
+            let items = items
+                .iter()
+                .map(|item| html! { <li>{ for item.iter().map(self::block) }</li> });
+            match start {
+                Some(start) => html! { <ol start={start.to_string()}>{ for items }</ol> },
+                None => html! { <ul>{ for items }</ul> },
+            }
+        }
+    }
+}
+
+fn inline(inline: &Inline) -> Html {
+    match inline {
+        Inline::Text(text) => html! { { text } },
+        Inline::Code(code) => html! { <code>{ code }</code> },
+        Inline::Emphasis(inlines) => html! { <em>{ for inlines.iter().map(self::inline) }</em> },
+        Inline::Strong(inlines) => {
+            html! { <strong>{ for inlines.iter().map(self::inline) }</strong> }
+        }
+        Inline::Strikethrough(inlines) => {
+            html! { <del>{ for inlines.iter().map(self::inline) }</del> }
+        }
+        // The server sends only safe links; checked again all the same,
+        // since a tree is data from the network.
+        Inline::Link { href, text } if is_safe_link(href) => html! {
+            <a href={href.clone()} target="_blank" rel="noopener noreferrer nofollow ugc">
+                { for text.iter().map(self::inline) }
+            </a>
+        },
+        Inline::Link { text, .. } => html! { <>{ for text.iter().map(self::inline) }</> },
+        Inline::Break => html! { <br /> },
+    }
+}
