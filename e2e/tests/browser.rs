@@ -816,10 +816,12 @@ async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
             &format!(".messages li.message:nth-of-type({shown})"),
         )
         .await;
-        let (mut bob, _) =
-            tokio_tungstenite::connect_async(format!("ws://{}/ws?user=bob", server.addr))
-                .await
-                .expect("bob connects");
+        let (mut bob, _) = tokio_tungstenite::connect_async(format!(
+            "ws://{}/ws?user=bob&token=bob-token",
+            server.addr
+        ))
+        .await
+        .expect("bob connects");
         // Bob's arrival is announced in the list: let that pass first.
         let notice = "//li[contains(@class, 'presence-notice') and contains(., 'bob joined')]";
         alice
@@ -839,6 +841,30 @@ async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
             append.shown_after_ms
         );
         appends.push(append.shown_after_ms);
+        // An edit of it, and a reaction to an older one: each changes its
+        // own message's item and nothing else.
+        let appended = u64::try_from(shown + 1).expect("an id");
+        let edit = protocol::ClientFrame::Edit {
+            room: None,
+            id: appended,
+            msg: "message, **edited**".into(),
+        };
+        let touched = watch_change(&alice, &mut bob, &edit, appended, "strong").await;
+        assert_eq!(
+            touched, 0,
+            "an edit changes its message only ({shown} shown)"
+        );
+        let react = protocol::ClientFrame::React {
+            room: None,
+            id: 2,
+            emoji: "🎉".into(),
+            on: true,
+        };
+        let touched = watch_change(&alice, &mut bob, &react, 2, ".reaction").await;
+        assert_eq!(
+            touched, 0,
+            "a reaction changes its message only ({shown} shown)"
+        );
         alice.close().await;
         drop(bob);
         server.stop().await;
@@ -847,6 +873,53 @@ async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
         "append, {LONG} shown / {SHORT} shown: {:.2}",
         appends[1] / appends[0]
     );
+}
+
+/// Watches the message list while `sender` sends `frame` (a change to
+/// message `id`), until `done` appears in that message's item; returns how
+/// many changes the list saw outside that item.
+async fn watch_change(
+    client: &Client,
+    sender: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    frame: &protocol::ClientFrame,
+    id: u64,
+    done: &str,
+) -> u64 {
+    use futures::SinkExt;
+    client
+        .execute(
+            "const list = document.querySelector('.message-items');
+             const item = `li.message[data-id='${arguments[0]}']`;
+             window.__change = 0;
+             if (window.__watching) { window.__watching.disconnect(); }
+             window.__watching = new MutationObserver(records => {
+               for (const r of records) {
+                 const node = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+                 if (!node || !node.closest(item)) { window.__change += 1; }
+               }
+             });
+             window.__watching.observe(list, { childList: true, subtree: true, attributes: true, characterData: true });",
+            vec![id.into()],
+        )
+        .await
+        .expect("observe the list");
+    sender
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            frame.to_json(),
+        ))
+        .await
+        .expect("send the change");
+    find(client, &format!("li.message[data-id='{id}'] {done}")).await;
+    let touched = client
+        .execute(
+            "return new Promise(done => requestAnimationFrame(() => done(window.__change)));",
+            vec![],
+        )
+        .await
+        .expect("read the observations");
+    touched.as_u64().unwrap_or(u64::MAX)
 }
 
 /// Where the newest message is: whether it is wholly inside the list's
@@ -1355,4 +1428,184 @@ async fn on_a_phone_the_rooms_are_a_drawer() {
     alice.close().await;
     bob.close().await;
     server.stop().await;
+}
+
+/// Clicks the element matching `css` as a script would: a message's menu
+/// is on screen only while the pointer is over the message or focus is in
+/// it, which a WebDriver click cannot always arrange.
+async fn click(client: &Client, css: &str) {
+    find(client, css).await;
+    client
+        .execute(
+            "document.querySelector(arguments[0]).click();",
+            vec![css.into()],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Waits until the element matching `css` shows `wanted` in its text.
+async fn until_text(client: &Client, css: &str, wanted: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let text = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(wanted) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css} never said {wanted:?} (it says {text:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    let bob = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    log_in(&bob, &base, "bob").await;
+
+    // Formatting, and what must never become markup.
+    say(
+        &alice,
+        "**bold** and `code` [x](javascript:alert(1)) <img src=x onerror=alert(1)>",
+    )
+    .await;
+    let first = ".message[data-id='1']";
+    find(&bob, &format!("{first} .text strong")).await;
+    find(&bob, &format!("{first} .text code")).await;
+    until_text(
+        &bob,
+        &format!("{first} .text"),
+        "<img src=x onerror=alert(1)>",
+    )
+    .await;
+    let dangerous = bob
+        .execute(
+            "return document.querySelectorAll('.messages img, .messages a[href^=\"javascript\"]').length",
+            vec![],
+        )
+        .await
+        .expect("query");
+    assert_eq!(dangerous, serde_json::json!(0), "no image, no script link");
+    // A code block, from a client that can type newlines.
+    let (mut carol, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws?user=carol&token=carol-token",
+        server.addr
+    ))
+    .await
+    .expect("carol connects");
+    post_as(
+        &mut carol,
+        "c-1",
+        "```\nfn main() {\n    println!(\"hi\");\n}\n```",
+    )
+    .await;
+    let code = find(&bob, ".message[data-id='2'] pre code").await;
+    assert!(code
+        .text()
+        .await
+        .expect("code")
+        .contains("println!(\"hi\");"));
+
+    // Bob reacts to alice's message; both see it, only his is pressed.
+    click(&bob, &format!("{first} .actions .react")).await;
+    click(&bob, &format!("{first} .picker .pick")).await;
+    let reaction = format!("{first} .reaction");
+    until_text(&alice, &reaction, "1").await;
+    until_attr(&bob, &reaction, "aria-pressed", "true").await;
+    until_attr(&alice, &reaction, "aria-pressed", "false").await;
+
+    // Bob replies to it: the reply quotes it, and the quote leads back.
+    click(&bob, &format!("{first} .actions .reply")).await;
+    until_text(&bob, ".composer .draft-banner", "Replying to alice").await;
+    say(&bob, "sure, @alice").await;
+    let reply = ".message[data-id='4']";
+    until_text(&alice, &format!("{reply} .quote"), "alice").await;
+    // It mentions alice: highlighted for her, not for bob.
+    find(&alice, &format!("{reply}[data-mentions-me]")).await;
+    assert!(bob
+        .find(Locator::Css(&format!("{reply}[data-mentions-me]")))
+        .await
+        .is_err());
+    click(&alice, &format!("{reply} .quote")).await;
+    wait_for_path(&alice, &base, "/r/lobby/m/1").await;
+    find(&alice, &format!("{first}[data-highlighted]")).await;
+
+    // Alice edits her last message with the Up arrow.
+    say(&alice, "a typo hre").await;
+    let last = ".message[data-id='5']";
+    find(&bob, last).await;
+    let input = find(&alice, "#message").await;
+    input
+        .send_keys(&Key::Up.to_string())
+        .await
+        .expect("press Up");
+    until_attr(&alice, ".composer", "data-draft", "edit").await;
+    let draft = input.prop("value").await.expect("value");
+    assert_eq!(draft.as_deref(), Some("a typo hre"));
+    input.clear().await.expect("clear");
+    say(&alice, "no typo here").await;
+    until_text(&bob, &format!("{last} .text"), "no typo here").await;
+    until_text(&bob, &format!("{last} .meta"), "(edited)").await;
+
+    // Escape leaves an edit without changing anything.
+    input
+        .send_keys(&Key::Up.to_string())
+        .await
+        .expect("press Up");
+    until_attr(&alice, ".composer", "data-draft", "edit").await;
+    input
+        .send_keys(&Key::Escape.to_string())
+        .await
+        .expect("press Escape");
+    wait_until_gone(&alice, ".composer[data-draft]").await;
+
+    // Alice deletes her first message: a tombstone for everyone, and the
+    // reply's quote says the original is gone.
+    click(&alice, &format!("{first} .actions .delete")).await;
+    click(&alice, &format!("{first} .actions .delete-yes")).await;
+    until_text(&bob, &format!("{first} .tombstone"), "message deleted").await;
+    until_text(&bob, &format!("{reply} .quote"), "Original message deleted").await;
+    assert!(bob
+        .find(Locator::Css(&format!("{first} .reaction")))
+        .await
+        .is_err());
+    // Bob's menu has no Edit or Delete on alice's messages.
+    assert!(bob
+        .find(Locator::Css(&format!("{last} .actions .edit")))
+        .await
+        .is_err());
+
+    alice.close().await;
+    bob.close().await;
+    server.stop().await;
+}
+
+/// Waits until the element matching `css` has `name` = `wanted`.
+async fn until_attr(client: &Client, css: &str, name: &str, wanted: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let value = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.attr(name).await.ok().flatten(),
+            Err(_) => None,
+        };
+        if value.as_deref() == Some(wanted) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css} never had {name}={wanted:?} (it has {value:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -486,7 +486,9 @@ fn MessageItem(props: &MessageItemProps) -> Html {
         }
     });
     html! {
-        <li class="message"
+        // Focusable (not in the tab order) so that a tap on a touch
+        // screen shows its menu.
+        <li class="message" tabindex="-1"
             data-id={message.id.to_string()}
             data-status={own.then_some("sent")}
             data-continued={props.continued.then_some("true")}
