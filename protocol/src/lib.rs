@@ -31,6 +31,17 @@
 //!   the URL's room is greeted.
 //! - `{"type":"leave","room":"rust"}`: leave a room (the URL's too).
 //! - `{"type":"ping"}`: answered with `{"type":"pong"}`.
+//! - `{"type":"send","clientId":"c-2","msg":"yes","replyTo":12}`: a reply
+//!   to message 12 (refused with `not_found` or `message_deleted`).
+//! - `{"type":"edit","room":"r","id":12,"msg":"new text"}` and
+//!   `{"type":"delete","room":"r","id":12}`: change one of this browser's
+//!   messages (same name, same `?token=`; a message posted without a token
+//!   can be changed by nobody). Deleting removes the text from storage; a
+//!   tombstone stays. Deleting twice is one deletion.
+//! - `{"type":"react","room":"r","id":12,"emoji":"👍","on":true}`: add or
+//!   take back a reaction, one emoji of Unicode's list (at most
+//!   [`REACTIONS_MAX`] different ones on a message). Reacting twice is
+//!   one reaction.
 //!
 //! Server to client ([`ServerFrame`]):
 //! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
@@ -50,6 +61,23 @@
 //! - `{"type":"typing","room":"lobby","user":"alice"}`, `{"type":"pong"}`.
 //! - `{"type":"message","room":"lobby","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}`:
 //!   a [`ChatMessage`] as stored, flattened, plus the sender's `clientId`.
+//!   When they say something, it also has `formatted` (the text's
+//!   Markdown as a safe tree, see [`Block`]), `replyTo`
+//!   (`{"id":12,"user":"bob","excerpt":"first line…"}`, with
+//!   `"deleted":true` once the original is gone), `mentions` (the names
+//!   `@name` mentions, lower case), and in history pages `editedAt`,
+//!   `deleted` (a tombstone: `msg` empty) and `reactions`
+//!   (`[{"emoji":"👍","users":["bob"],"count":1}]`, at most
+//!   [`REACTION_NAMES_MAX`] names each).
+//! - Changes, each an event with the room's next `seq` (a message's `id`
+//!   is the `seq` that posted it):
+//!   `{"type":"edited","room":"r","seq":57,"id":12,"msg":"new text","editedAt":...}`,
+//!   `{"type":"deleted","room":"r","seq":58,"id":12}`,
+//!   `{"type":"reaction","room":"r","seq":59,"id":12,"emoji":"👍","user":"bob","on":true}`.
+//!   `history` says the newest `seq` it covers; a client resumes after the
+//!   newest `seq` it has, and gets every event after it exactly once:
+//!   posts in their current state in `history`, then the changes to older
+//!   messages as these frames.
 //! - `{"type":"error","code":"message_too_long","message":"...","clientId":"c-1"}`:
 //!   a request was refused; `code` is a stable [`ErrorCode`], `message` is for
 //!   humans, `clientId` (only when the refused frame was a `send`) says which,
@@ -59,7 +87,8 @@
 //!   it), `not_in_room` (a frame names a room the connection has not
 //!   joined), `too_many_rooms` (the connection is in as many rooms as the
 //!   server allows one connection), `room_limit_reached` (the server holds
-//!   as many rooms as it may).
+//!   as many rooms as it may). The message codes: `not_found`, `not_yours`,
+//!   `invalid_emoji`, `too_many_reactions`, `message_deleted`.
 
 mod formatted;
 mod frame;
