@@ -18,6 +18,12 @@ def sustained(server):
 def line(name; scenario; field):
   med(scenario; "chat"; field) as $c | med(scenario; "raw"; field) as $r | med(scenario; "node"; field) as $n
   | "| \(name) | \($c | show) | \($r | show) | \($n | show) | \(ratio($c; $r)) | \(ratio($c; $n)) |";
+# This project's server with a conversation's mix, against the peers'
+# posts-only run of the base scenario.
+def mixline(name; scenario; base; field):
+  med(scenario; "chat"; field) as $c | med(base; "raw"; field) as $r | med(base; "node"; field) as $n
+  | if $c == null then empty
+    else "| \(name) | \($c | show) | \($r | show) | \($n | show) | \(ratio($c; $r)) | \(ratio($c; $n)) |" end;
 def counts(name; scenario; field):
   "| \(name) | \(worst(scenario; "chat"; field) // "-") | \(worst(scenario; "raw"; field) // "-") | \(worst(scenario; "node"; field) // "-") | | |";
 def per_round(name; scenario; field):
@@ -43,6 +49,10 @@ def per_round(name; scenario; field):
   line("10k clients, 40 msg/s: p50 latency (ms)"; "10k-40"; "p50_ms"),
   counts("10k clients, 40 msg/s: failed connections (worst round)"; "10k-40"; "failed_connections"),
   counts("10k clients, 40 msg/s: loss (worst round)"; "10k-40"; "loss"),
+  mixline("1k/500 with the mix (peers: posts only): p99 (ms)"; "1k-500-mix"; "1k-500"; "p99_ms"),
+  mixline("10k/40 with the mix (peers: posts only): p99 (ms)"; "10k-40-mix"; "10k-40"; "p99_ms"),
+  (if (rows("1k-500-mix"; "chat") | length) > 0 then counts("1k/500 with the mix: loss (worst round)"; "1k-500-mix"; "loss") else empty end),
+  (if (rows("10k-40-mix"; "chat") | length) > 0 then counts("10k/40 with the mix: loss (worst round)"; "10k-40-mix"; "loss") else empty end),
   "",
   per_round("1k/500 p99"; "1k-500"; "p99_ms"),
   per_round("10k/40 p99"; "10k-40"; "p99_ms"),

@@ -90,6 +90,21 @@ for round in $(seq "$rounds"); do
           loadgen "$server" 10k-40 chat --clients 10000 --senders 20 --rate 40 --duration 10 \
             --connect-concurrency 200 --name-prefix "t$round-"
           stop ;;
+        # A conversation's mix (loadgen --mix: 80% posts, 10% reactions, 5%
+        # edits, 5% deletions) at the same rate of frames: this project's
+        # server only, compared with the peers' posts-only runs above.
+        1k-500-mix)
+          [ "$server" = chat ] || continue
+          start "$server"
+          loadgen "$server" 1k-500-mix chat --clients 1000 --senders 200 --rate 500 --duration 10 \
+            --mix --name-prefix "b$round-"
+          stop ;;
+        10k-40-mix)
+          [ "$server" = chat ] || continue
+          start "$server"
+          loadgen "$server" 10k-40-mix chat --clients 10000 --senders 20 --rate 40 --duration 10 \
+            --connect-concurrency 200 --mix --name-prefix "u$round-"
+          stop ;;
         *) echo "compare.sh: unknown scenario $scenario" >&2; exit 2 ;;
       esac
     done

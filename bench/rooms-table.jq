@@ -23,6 +23,16 @@ def worst(scenario; field): map(select(.scenario == scenario) | .[field]) | max;
   "| loss | \(worst("rooms"; "loss")) | \(worst("one-room"; "loss")) | |",
   "| deliveries from another room | \(worst("rooms"; "leaks")) | \(worst("one-room"; "leaks")) | |",
   "",
+  (med("rooms-mix"; "p99_ms")) as $rooms_mix
+  | (med("one-room-mix"; "p99_ms")) as $one_mix
+  | if $rooms_mix == null and $one_mix == null then empty else (
+    "| with the mix (80% posts, 10% reactions, 5% edits, 5% deletions) | 1,000 rooms x 10 | 1 room x 10,000 | ratio |",
+    "|---|---|---|---|",
+    "| p99 latency (ms) | \($rooms_mix | show) | \($one_mix | show) | \(if ($one_mix // 0) > 0 then ($rooms_mix / $one_mix | show) else "-" end) |",
+    "| p99, mix / posts only | \(if $rooms_mix and $rooms_p99 then ($rooms_mix / $rooms_p99 | show) else "-" end) | \(if $one_mix and $one_p99 then ($one_mix / $one_p99 | show) else "-" end) | |",
+    "| loss | \(worst("rooms-mix"; "loss")) | \(worst("one-room-mix"; "loss")) | |",
+    "| error frames | \(worst("rooms-mix"; "errors")) | \(worst("one-room-mix"; "errors")) | |",
+    "") end,
   "| idle, 5,000 connections | RSS per connection (KiB) |",
   "|---|---|",
   "| in 1 room | \($idle1 | show) |",

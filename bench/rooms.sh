@@ -10,6 +10,9 @@
 #              2,000 msg/s in total, 30 s: 20,000 deliveries/s.
 #   one-room   the same 10,000 clients in one room, 20 senders, 2 msg/s in
 #              total, 30 s: 20,000 deliveries/s.
+#   rooms-mix, one-room-mix
+#              the two above with a conversation's mix (80% posts, 10%
+#              reactions, 5% edits, 5% deletions); latency on the posts.
 #   idle-1     5,000 idle connections in one room each (all the same room).
 #   idle-20    5,000 idle connections in 20 rooms each (the same 20).
 #   idle-own   5,000 idle connections, each alone in a room of its own:
@@ -47,7 +50,7 @@ loadgen() { # scenario mode args...
 }
 
 rounds="${ROUNDS:-3}"
-scenarios="${SCENARIOS:-rooms one-room idle-1 idle-20 idle-own}"
+scenarios="${SCENARIOS:-rooms one-room rooms-mix one-room-mix idle-1 idle-20 idle-own}"
 for round in $(seq "$rounds"); do
   for scenario in $scenarios; do
     start
@@ -58,6 +61,14 @@ for round in $(seq "$rounds"); do
       one-room)
         loadgen one-room chat --clients 10000 --senders 20 --rate 2 \
           --duration 30 --connect-concurrency 200 --name-prefix "o$round-" ;;
+      # The same two with a conversation's mix (loadgen --mix: 80% posts,
+      # 10% reactions, 5% edits, 5% deletions), latency on the posts.
+      rooms-mix)
+        loadgen rooms-mix chat --clients 10000 --rooms 1000 --senders 2000 --rate 2000 \
+          --duration 30 --connect-concurrency 200 --mix --name-prefix "s$round-" ;;
+      one-room-mix)
+        loadgen one-room-mix chat --clients 10000 --senders 20 --rate 2 \
+          --duration 30 --connect-concurrency 200 --mix --name-prefix "p$round-" ;;
       idle-1)
         loadgen idle-1 idle --clients 5000 --rooms-each 1 --name-prefix "i$round-" ;;
       idle-20)

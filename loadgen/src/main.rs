@@ -19,6 +19,7 @@
 //! The peers simply broadcast every frame they get, so the same `send` frame
 //! comes back from them: both carry the `msg` this tool reads.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,6 +100,14 @@ struct ChatArgs {
     /// Seconds to wait after sending for the last deliveries.
     #[arg(long, default_value_t = 10.0)]
     drain: f64,
+    /// A conversation's mix instead of posts alone (this project's server
+    /// only): of every 20 frames a sender sends, 16 are posts, 2
+    /// reactions, 1 an edit and 1 a deletion of its own recent messages.
+    /// Latency is measured on the posts; the other events are the load
+    /// around them (each reaches everyone in the room too). Clients
+    /// connect with a browser token, which editing needs.
+    #[arg(long)]
+    mix: bool,
 }
 
 #[derive(Args, Clone)]
@@ -221,11 +230,15 @@ async fn connect(
     name: &str,
     room: Option<usize>,
     await_history: bool,
+    token: bool,
 ) -> Result<Socket, String> {
-    let full = match room {
+    let mut full = match room {
         Some(room) => format!("{url}?user={name}&room=r{room}"),
         None => format!("{url}?user={name}"),
     };
+    if token {
+        full.push_str(&format!("&token=t-{name}"));
+    }
     let uri: Uri = full.parse().map_err(|e| format!("{full}: {e}"))?;
     let host = uri.host().ok_or("no host in the URL")?.to_owned();
     let port = uri.port_u16().unwrap_or(80);
@@ -259,13 +272,16 @@ fn room_of(common: &Common, i: usize) -> Option<usize> {
 
 /// Opens `common.clients` connections, `connect_concurrency` at a time;
 /// each comes with its client's index.
-async fn connect_all(common: &Common) -> (Vec<(usize, Socket)>, usize) {
+async fn connect_all(common: &Common, token: bool) -> (Vec<(usize, Socket)>, usize) {
     let names = (0..common.clients).map(|i| (i, format!("{}{i}", common.name_prefix)));
     let results: Vec<(usize, Result<Socket, String>)> = stream::iter(names)
         .map(|(i, name)| async move {
             let url = &common.url[i % common.url.len().max(1)];
             let room = room_of(common, i);
-            (i, connect(url, &name, room, common.await_history).await)
+            (
+                i,
+                connect(url, &name, room, common.await_history, token).await,
+            )
         })
         .buffer_unordered(common.connect_concurrency.max(1))
         .collect()
@@ -299,14 +315,21 @@ async fn idle(args: IdleArgs) -> Report {
             async move {
                 let name = format!("{}{i}", common.name_prefix);
                 let url = &common.url[i % common.url.len().max(1)];
-                let socket =
-                    match connect(url, &name, room_of(common, i), common.await_history).await {
-                        Ok(socket) => socket,
-                        Err(error) => {
-                            eprintln!("loadgen: a connection failed: {error}");
-                            return None;
-                        }
-                    };
+                let socket = match connect(
+                    url,
+                    &name,
+                    room_of(common, i),
+                    common.await_history,
+                    false,
+                )
+                .await
+                {
+                    Ok(socket) => socket,
+                    Err(error) => {
+                        eprintln!("loadgen: a connection failed: {error}");
+                        return None;
+                    }
+                };
                 let mut socket = join_rooms(socket, args.rooms_each.saturating_sub(1)).await?;
                 let mut stopped = stopped;
                 Some(tokio::spawn(async move {
@@ -450,12 +473,62 @@ struct SendPlan {
     until: Duration,
     /// Clients in the sender's room, who each get its messages.
     audience: u64,
+    /// Send a conversation's mix (see `ChatArgs::mix`).
+    mix: bool,
+    /// Where in the mix's cycle of 20 this sender starts: a sender may
+    /// send fewer than 20 frames in a run, and the senders together
+    /// should still send the mix.
+    offset: u64,
+}
+
+/// What a sender sends on its `n`th tick, given its recent messages, and
+/// whether it is a post.
+fn next_frame(n: u64, client_id: &str, text: &str, mine: &mut VecDeque<u64>) -> (String, bool) {
+    let post = || {
+        let frame = format!(r#"{{"type":"send","clientId":"{client_id}","msg":"{text}"}}"#);
+        (frame, true)
+    };
+    let (Some(&newest), Some(&oldest)) = (mine.back(), mine.front()) else {
+        return post();
+    };
+    match n % 20 {
+        // A reaction given, then taken back: both are events.
+        16 | 17 => (
+            format!(
+                r#"{{"type":"react","id":{newest},"emoji":"👍","on":{}}}"#,
+                n % 20 == 16
+            ),
+            false,
+        ),
+        18 => (
+            format!(r#"{{"type":"edit","id":{newest},"msg":"edited {n}"}}"#),
+            false,
+        ),
+        19 => {
+            mine.pop_front();
+            (format!(r#"{{"type":"delete","id":{oldest}}}"#), false)
+        }
+        _ => post(),
+    }
+}
+
+/// The id of a sender's own message, from its copy (`clientId` starting
+/// with `prefix-`).
+fn own_id(text: &str, prefix: &str) -> Option<u64> {
+    let mark = format!(r#""clientId":"{prefix}-"#);
+    if !text.starts_with(r#"{"type":"message""#) || !text.contains(&mark) {
+        return None;
+    }
+    let start = text.find(r#""id":"#)? + r#""id":"#.len();
+    let digits = &text[start..];
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
+    digits[..end].parse().ok()
 }
 
 async fn chat(args: ChatArgs) -> Report {
     let common = &args.common;
     let before = rss_kib(&common.pid);
-    let (sockets, failed) = connect_all(common).await;
+    let (sockets, failed) = connect_all(common, args.mix).await;
     let connected_rss = rss_kib(&common.pid);
     let connected = sockets.len();
     let senders = args.senders.min(connected);
@@ -487,6 +560,8 @@ async fn chat(args: ChatArgs) -> Report {
             period,
             until,
             audience: members[room.unwrap_or(0)],
+            mix: args.mix,
+            offset: n as u64,
         });
         let client_id_prefix = format!("{}{i}", common.name_prefix);
         tasks.push(tokio::spawn(client(
@@ -590,6 +665,9 @@ async fn client(
     });
     let until = plan.as_ref().map(|p| shared.start + p.until);
     let mut seq = 0u64;
+    let mix = plan.as_ref().is_some_and(|plan| plan.mix);
+    // A mixing sender's newest messages: what it reacts to, edits, deletes.
+    let mut mine: VecDeque<u64> = VecDeque::new();
     let mut ended = SenderEnd(plan.is_some().then_some(Arc::clone(&shared)));
     loop {
         let tick = async {
@@ -602,6 +680,12 @@ async fn client(
             _ = stop.changed() => break,
             frame = source.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
+                    if let Some(id) = own_id(&text, &client_id_prefix).filter(|_| mix) {
+                        if mine.len() == 16 {
+                            mine.pop_front();
+                        }
+                        mine.push_back(id);
+                    }
                     let Some(sent_us) = send_time(&text, &shared) else { continue };
                     if room.is_some() && sent_room(&text) != room {
                         shared.leaks.fetch_add(1, Ordering::Relaxed);
@@ -622,17 +706,23 @@ async fn client(
                     continue;
                 }
                 let room_mark = room.map(|room| format!(",k={room}")).unwrap_or_default();
-                let frame = format!(
-                    r#"{{"type":"send","clientId":"{client_id_prefix}-{seq}","msg":"t={}{room_mark}"}}"#,
-                    shared.micros()
-                );
+                let text = format!("t={}{room_mark}", shared.micros());
+                let client_id = format!("{client_id_prefix}-{seq}");
+                let offset = plan.as_ref().map_or(0, |plan| plan.offset);
+                let (frame, is_post) = if mix {
+                    next_frame(seq + offset, &client_id, &text, &mut mine)
+                } else {
+                    (format!(r#"{{"type":"send","clientId":"{client_id}","msg":"{text}"}}"#), true)
+                };
                 seq += 1;
                 if sink.send(Message::text(frame)).await.is_err() {
                     break;
                 }
-                shared.sent.fetch_add(1, Ordering::Relaxed);
-                let audience = plan.as_ref().map_or(0, |plan| plan.audience);
-                shared.expected.fetch_add(audience, Ordering::Relaxed);
+                if is_post {
+                    shared.sent.fetch_add(1, Ordering::Relaxed);
+                    let audience = plan.as_ref().map_or(0, |plan| plan.audience);
+                    shared.expected.fetch_add(audience, Ordering::Relaxed);
+                }
             }
         }
     }

@@ -530,7 +530,7 @@ impl Session {
         let name = self.name.name();
         Author {
             user: name.as_str().to_owned(),
-            key: name.author_key().map(str::to_owned),
+            key: name.author_key(),
         }
     }
 

@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub struct Name {
     key: String,
     spelled: String,
-    /// Proves which browser holds the name (see [`Name::author_key`]).
-    author_key: Option<String>,
+    /// Proves which browser holds the name (see [`Name::author_key`]):
+    /// kept as bytes, written out only when the name posts or changes.
+    author_key: Option<[u8; 16]>,
 }
 
 impl Name {
@@ -40,8 +41,9 @@ impl Name {
     /// with, so that only it may edit or delete them: a hash of the name's
     /// key and the browser's token (the token itself is never stored).
     /// `None` without a token: such a connection can prove nothing later.
-    pub fn author_key(&self) -> Option<&str> {
-        self.author_key.as_deref()
+    pub fn author_key(&self) -> Option<String> {
+        self.author_key
+            .map(|key| key.iter().map(|byte| format!("{byte:02x}")).collect())
     }
 
     pub fn as_str(&self) -> &str {
@@ -97,9 +99,9 @@ impl Borrow<str> for ByKey {
     }
 }
 
-/// 128 bits of SHA-256 over the name's key and the token, in hex: enough
-/// that nobody finds another token with the same key.
-fn author_key(key: &str, token: &str) -> String {
+/// 128 bits of SHA-256 over the name's key and the token: enough that
+/// nobody finds another token with the same key.
+fn author_key(key: &str, token: &str) -> [u8; 16] {
     use sha2::{Digest, Sha256};
     let digest = Sha256::new()
         .chain_update(b"chat author key\0")
@@ -107,10 +109,9 @@ fn author_key(key: &str, token: &str) -> String {
         .chain_update(b"\0")
         .chain_update(token.as_bytes())
         .finalize();
-    digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut first = [0; 16];
+    first.copy_from_slice(&digest[..16]);
+    first
 }
 
 #[derive(Debug, Default)]
@@ -220,25 +221,18 @@ mod tests {
     fn the_author_key_is_the_name_s_and_the_browser_s() {
         let names = Names::default();
         let alice = names.connect("Alice", Some("t1")).expect("free");
-        let key = alice.author_key().expect("a token").to_owned();
+        let key = alice.author_key().expect("a token");
         assert_eq!(key.len(), 32);
         assert!(!key.contains("t1"));
         names.disconnect(&alice);
         let again = names.connect("alice", Some("t1")).expect("free");
-        assert_eq!(
-            again.author_key(),
-            Some(key.as_str()),
-            "case does not matter"
-        );
+        let same = again.author_key();
+        assert_eq!(same.as_ref(), Some(&key), "case does not matter");
         names.disconnect(&again);
         let other_browser = names.connect("alice", Some("t2")).expect("free");
-        assert_ne!(other_browser.author_key(), Some(key.as_str()));
+        assert_ne!(other_browser.author_key().as_ref(), Some(&key));
         let bob = names.connect("bob", Some("t1")).expect("free");
-        assert_ne!(
-            bob.author_key(),
-            Some(key.as_str()),
-            "same token, other name"
-        );
+        assert_ne!(bob.author_key(), Some(key), "same token, other name");
         assert_eq!(
             names.connect("carol", None).expect("free").author_key(),
             None
