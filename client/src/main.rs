@@ -21,19 +21,17 @@ mod state;
 
 use yew::prelude::*;
 
-use pages::{chat::ChatPage, login::Login};
+use pages::{chat::chat_page, login::Login};
 use router::Route;
 use router::{Redirect, Router};
 use session::{Session, SessionHandle};
 
-fn switch(route: Route) -> Html {
+fn switch(route: Route, session: &SessionHandle) -> Html {
     match route {
         Route::Login => html! { <Login /> },
-        Route::Home => html! { <ChatPage /> },
-        Route::Room { room } => html! { <ChatPage room={Some(room)} /> },
-        Route::Message { room, id } => {
-            html! { <ChatPage room={Some(room)} highlight={Some(id)} /> }
-        }
+        Route::Home => chat_page(session, None, None),
+        Route::Room { room } => chat_page(session, Some(room), None),
+        Route::Message { room, id } => chat_page(session, Some(room), Some(id)),
         Route::NotFound => html! { <Redirect to={Route::Home} /> },
     }
 }
@@ -46,8 +44,8 @@ fn App() -> Html {
         move |_| session.save()
     });
     html! {
-        <ContextProvider<SessionHandle> context={session}>
-            <Router render={Callback::from(switch)} />
+        <ContextProvider<SessionHandle> context={session.clone()}>
+            <Router render={Callback::from(move |route| switch(route, &session))} />
         </ContextProvider<SessionHandle>>
     }
 }

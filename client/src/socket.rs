@@ -156,7 +156,14 @@ fn joined(state: &Chat, room: &str) -> bool {
 pub fn use_chat(user: &str) -> ChatHandle {
     let state = use_reducer({
         let user = user.to_owned();
-        move || Chat::new(rooms::load(&user), rooms::load_home(), outbox::load(&user))
+        move || {
+            Chat::new(
+                rooms::load(&user),
+                rooms::load_home(),
+                outbox::load(&user),
+                rooms::load_notify(&user),
+            )
+        }
     });
     let outbound: Outbound = use_mut_ref(|| None);
     let wake: Rc<RefCell<Option<UnboundedSender<Wake>>>> = use_mut_ref(|| None);

@@ -296,7 +296,12 @@ fn chromium_capabilities(profile: &Path, screen: Screen, scheme: Scheme) -> serd
     ])
     .collect::<Vec<_>>();
     serde_json::json!({
-        "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": args,
+            // Desktop notifications allowed, as a user who said yes would.
+            "prefs": { "profile.default_content_setting_values.notifications": 1 }
+        }
     })
 }
 
@@ -1528,7 +1533,8 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
     // Bob replies to it: the reply quotes it, and the quote leads back.
     click(&bob, &format!("{first} .actions .reply")).await;
     until_text(&bob, ".composer .draft-banner", "Replying to alice").await;
-    say(&bob, "sure, @alice").await;
+    // The "!" ends the name: the mention list is closed, Enter sends.
+    say(&bob, "sure, @alice!").await;
     let reply = ".message[data-id='4']";
     until_text(&alice, &format!("{reply} .quote"), "alice").await;
     // It mentions alice: highlighted for her, not for bob.
@@ -1608,4 +1614,135 @@ async fn until_attr(client: &Client, css: &str, name: &str, wanted: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_mention_is_offered_as_you_type_and_notifies_the_person_in_another_room() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    let bob = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    log_in(&bob, &base, "bob").await;
+    // Alice reads another room; the lobby is in her sidebar.
+    alice
+        .goto(&format!("{base}/r/rust"))
+        .await
+        .expect("open rust");
+    find(&alice, ".room-entry[aria-current='page']").await;
+    // What the page raises, seen from inside it (the permission is the
+    // browser's: granted).
+    alice
+        .execute(
+            "window.__notes = [];
+             const Real = window.Notification;
+             window.Notification = class extends Real {
+               constructor(title, options) {
+                 super(title, options);
+                 window.__notes.push(title + ' | ' + (options && options.body));
+               }
+             };",
+            vec![],
+        )
+        .await
+        .expect("watch notifications");
+
+    let input = find(&bob, "#message").await;
+    input.send_keys("hi @al").await.expect("type");
+    let offered = find(&bob, ".mention-list [role='option'][aria-selected='true']").await;
+    assert_eq!(offered.text().await.expect("text"), "@alice");
+    input
+        .send_keys(&Key::Tab.to_string())
+        .await
+        .expect("press Tab");
+    wait_until_gone(&bob, ".mention-list").await;
+    assert_eq!(
+        input.prop("value").await.expect("value").as_deref(),
+        Some("hi @alice ")
+    );
+    input.send_keys("look").await.expect("type");
+    input
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("press Enter");
+
+    // For alice, in rust: the lobby counts a mention, and a notification
+    // says who and what.
+    until_text(&alice, ".room-entry .mentioned", "@1").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let notes = loop {
+        let notes = alice
+            .execute("return window.__notes", vec![])
+            .await
+            .expect("read notifications");
+        if notes.as_array().is_some_and(|notes| !notes.is_empty()) {
+            break notes;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no notification");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(notes, serde_json::json!(["bob in #lobby | hi @alice look"]));
+    // In the lobby the message is marked as mentioning her.
+    open_room(&alice, &base, "lobby").await;
+    find(&alice, ".message[data-mentions-me]").await;
+    wait_until_gone(&alice, ".room-entry .mentioned").await;
+
+    alice.close().await;
+    bob.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_installed_app_opens_without_the_network_with_what_it_kept() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    // Installable: a manifest with icons, and a service worker in charge.
+    let manifest = alice
+        .execute(
+            "const link = document.querySelector('link[rel=manifest]');
+             const manifest = await (await fetch(link.href)).json();
+             return [manifest.display, manifest.icons.map(icon => icon.sizes)];",
+            vec![],
+        )
+        .await
+        .expect("read the manifest");
+    assert_eq!(
+        manifest,
+        serde_json::json!(["standalone", ["192x192", "512x512"]])
+    );
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let controlled = alice
+            .execute(
+                "await navigator.serviceWorker.ready;
+                 return navigator.serviceWorker.controller !== null;",
+                vec![],
+            )
+            .await
+            .expect("ask the service worker");
+        if controlled == serde_json::json!(true) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no service worker");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The server goes away; a message written now waits in the outbox.
+    server.stop().await;
+    find(&alice, r#".status[data-state="offline"]"#).await;
+    say(&alice, "written offline").await;
+    find(&alice, ".messages li[data-status]").await;
+
+    // Reloaded without a server: the shell comes from the service worker,
+    // the app starts, and shows the message waiting.
+    alice.refresh().await.expect("reload");
+    until_text(&alice, ".messages", "written offline").await;
+    find(&alice, "#message").await;
+    alice.close().await;
 }

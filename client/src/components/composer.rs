@@ -1,9 +1,14 @@
 //! The message input and its Send button; also where a reply is written
 //! (the message it answers quoted above) and a message of ours edited.
 
+use std::rc::Rc;
+
 use protocol::{validate_message, MESSAGE_MAX_CHARS};
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
+
+/// Most names the mention list offers at once.
+const MAX_SUGGESTIONS: usize = 8;
 
 /// What the composer is writing.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -24,6 +29,8 @@ pub enum Draft {
 pub struct ComposerProps {
     pub online: bool,
     pub draft: Draft,
+    /// Who may be mentioned: the room's online names (not ours).
+    pub names: Rc<Vec<String>>,
     /// A new message or a reply: (text, the message it answers).
     pub on_send: Callback<(String, Option<u64>)>,
     /// New text for one of our messages: (id, text).
@@ -97,13 +104,59 @@ pub fn Composer(props: &ComposerProps) -> Html {
             }
         }
     };
+    // The `@name` being typed, and the names it may become.
+    let caret = use_state(|| 0_usize);
+    let chosen = use_state(|| 0_usize);
+    let dismissed = use_state(|| None::<usize>);
+    let typing_mention = mention_at(&draft, *caret).filter(|&(at, _)| *dismissed != Some(at));
+    let offered = typing_mention
+        .map(|(_, typed)| suggestions(&props.names, typed))
+        .unwrap_or_default();
+    let chosen_index = (*chosen).min(offered.len().saturating_sub(1));
+    // Where the caret goes once a picked name is in the box.
+    let place_caret = use_mut_ref(|| None::<u32>);
+    use_effect({
+        let input = input.clone();
+        let place_caret = place_caret.clone();
+        move || {
+            if let (Some(at), Some(input)) = (
+                place_caret.borrow_mut().take(),
+                input.cast::<HtmlTextAreaElement>(),
+            ) {
+                let _ = input.set_selection_range(at, at);
+            }
+        }
+    });
+    let pick = {
+        let draft = draft.clone();
+        let caret = caret.clone();
+        let typing_mention = typing_mention.map(|(at, _)| at);
+        let place_caret = place_caret.clone();
+        Callback::from(move |name: String| {
+            let Some(at) = typing_mention else { return };
+            let (text, after) = complete(&draft, at, *caret, &name);
+            *place_caret.borrow_mut() = u32::try_from(text[..after].encode_utf16().count()).ok();
+            caret.set(after);
+            draft.set(text);
+        })
+    };
     let oninput = {
         let draft = draft.clone();
+        let caret = caret.clone();
+        let chosen = chosen.clone();
+        let dismissed = dismissed.clone();
         let on_typing = props.on_typing.clone();
         Callback::from(move |e: InputEvent| {
-            let text = e.target_unchecked_into::<HtmlTextAreaElement>().value();
+            let field = e.target_unchecked_into::<HtmlTextAreaElement>();
+            let text = field.value();
             if !text.trim().is_empty() {
                 on_typing.emit(());
+            }
+            let at = field.selection_start().ok().flatten().unwrap_or(0);
+            caret.set(byte_offset(&text, at));
+            chosen.set(0);
+            if mention_at(&text, byte_offset(&text, at)).is_none() {
+                dismissed.set(None);
             }
             draft.set(text)
         })
@@ -125,10 +178,40 @@ pub fn Composer(props: &ComposerProps) -> Html {
         let empty = draft.is_empty();
         let new = props.draft == Draft::New;
         let on_edit_last = props.on_edit_last.clone();
+        let offered = offered.clone();
+        let chosen = chosen.clone();
+        let dismissed = dismissed.clone();
+        let pick = pick.clone();
+        let mention_at_ = typing_mention.map(|(at, _)| at);
         Callback::from(move |e: KeyboardEvent| {
             // While an input method is composing (Chinese, Japanese, Korean),
             // Enter confirms the composition; 229 is what Safari reports then.
             let composing = e.is_composing() || e.key_code() == 229;
+            if !offered.is_empty() && !composing {
+                let moved = match e.key().as_str() {
+                    "ArrowDown" => Some((chosen_index + 1) % offered.len()),
+                    "ArrowUp" => Some((chosen_index + offered.len() - 1) % offered.len()),
+                    _ => None,
+                };
+                if let Some(next) = moved {
+                    e.prevent_default();
+                    chosen.set(next);
+                    return;
+                }
+                match e.key().as_str() {
+                    "Enter" | "Tab" => {
+                        e.prevent_default();
+                        pick.emit(offered[chosen_index].clone());
+                        return;
+                    }
+                    "Escape" => {
+                        e.prevent_default();
+                        dismissed.set(mention_at_);
+                        return;
+                    }
+                    _ => {}
+                }
+            }
             match e.key().as_str() {
                 "Enter" if !e.shift_key() && !composing => {
                     e.prevent_default();
@@ -185,6 +268,24 @@ pub fn Composer(props: &ComposerProps) -> Html {
         }),
     };
 
+    let listing = !offered.is_empty();
+    let options = offered.iter().enumerate().map(|(index, name)| {
+        let choose = {
+            let pick = pick.clone();
+            let name = name.clone();
+            Callback::from(move |e: MouseEvent| {
+                // Before the box loses focus.
+                e.prevent_default();
+                pick.emit(name.clone());
+            })
+        };
+        html! {
+            <li role="option" id={format!("mention-{index}")}
+                aria-selected={(index == chosen_index).to_string()} onmousedown={choose}>
+                { format!("@{name}") }
+            </li>
+        }
+    });
     html! {
         <form class="composer" {onsubmit} data-draft={match props.draft {
             Draft::New => None,
@@ -196,6 +297,10 @@ pub fn Composer(props: &ComposerProps) -> Html {
                     { banner }
                     <button type="button" class="cancel-draft" onclick={cancel_click}>{ "Cancel" }</button>
                 </div>
+            }
+            if listing {
+                <ul class="mention-list" id="mention-list" role="listbox"
+                    aria-label="People to mention">{ for options }</ul>
             }
             <label for="message" class="visually-hidden">{ "Message" }</label>
             // The box grows with its text in every browser: a hidden copy
@@ -212,6 +317,9 @@ pub fn Composer(props: &ComposerProps) -> Html {
                     {onkeydown}
                     aria-describedby="message-help"
                     aria-invalid={(left < 0).to_string()}
+                    aria-autocomplete="list"
+                    aria-controls={listing.then_some("mention-list")}
+                    aria-activedescendant={listing.then(|| format!("mention-{chosen_index}"))}
                 />
             </div>
             <span id="message-help" class="counter" aria-live="polite">
@@ -222,6 +330,55 @@ pub fn Composer(props: &ComposerProps) -> Html {
             </button>
         </form>
     }
+}
+
+/// The `@name` being typed at `caret` (a byte offset in `text`): where
+/// its `@` is and what follows it so far. An `@` counts at the start of a
+/// word only (`bob@example.com` mentions nobody).
+fn mention_at(text: &str, caret: usize) -> Option<(usize, &str)> {
+    let before = text.get(..caret)?;
+    let at = before.rfind('@')?;
+    let typed = &before[at + 1..];
+    let starts_word = before[..at]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric());
+    (starts_word && !typed.chars().any(char::is_whitespace)).then_some((at, typed))
+}
+
+/// The names that begin with `typed` (whatever the case), at most
+/// [`MAX_SUGGESTIONS`]; names with a space cannot be mentioned.
+fn suggestions(names: &[String], typed: &str) -> Vec<String> {
+    let typed = typed.to_lowercase();
+    names
+        .iter()
+        .filter(|name| !name.contains(char::is_whitespace))
+        .filter(|name| name.to_lowercase().starts_with(&typed))
+        .take(MAX_SUGGESTIONS)
+        .cloned()
+        .collect()
+}
+
+/// `text` with the `@...` from `at` to `caret` replaced by `@name `, and
+/// the byte offset after it.
+fn complete(text: &str, at: usize, caret: usize, name: &str) -> (String, usize) {
+    let inserted = format!("@{name} ");
+    let rest = text.get(caret..).unwrap_or_default();
+    let text = format!("{}{inserted}{rest}", &text[..at.min(text.len())]);
+    (text, at + inserted.len())
+}
+
+/// The byte offset of the UTF-16 offset `at` in `text` (what a text box
+/// reports as its caret).
+fn byte_offset(text: &str, at: u32) -> usize {
+    let mut units = 0;
+    for (offset, c) in text.char_indices() {
+        if units >= at as usize {
+            return offset;
+        }
+        units += c.len_utf16();
+    }
+    text.len()
 }
 
 /// What the counter says with `left` characters to go: nothing while far
@@ -241,7 +398,29 @@ fn counter_text(left: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::counter_text;
+    use super::*;
+
+    #[test]
+    fn a_mention_is_an_at_at_the_start_of_a_word_up_to_the_caret() {
+        assert_eq!(mention_at("hi @al", 6), Some((3, "al")));
+        assert_eq!(mention_at("@", 1), Some((0, "")));
+        assert_eq!(mention_at("mail bob@ex", 11), None);
+        assert_eq!(mention_at("@al and more", 12), None);
+        assert_eq!(mention_at("(@闲", 5), Some((1, "闲")));
+        let names: Vec<String> = ["Alice", "alfred", "bob", "al bundy"]
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect();
+        assert_eq!(suggestions(&names, "AL"), ["Alice", "alfred"]);
+        assert_eq!(
+            complete("hi @al", 3, 6, "Alice"),
+            ("hi @Alice ".to_owned(), 10)
+        );
+        assert_eq!(complete("@a, x", 0, 2, "amy"), ("@amy , x".to_owned(), 5));
+        // The caret as a text box reports it: UTF-16 code units.
+        assert_eq!(byte_offset("🦀 @a", 3), 5);
+        assert_eq!(byte_offset("ab", 9), 2);
+    }
 
     #[test]
     fn the_counter_says_it_in_words() {

@@ -1,20 +1,16 @@
 //! A message's text as the server formatted it (see `protocol::Block`):
 //! the tree built into nodes, never into HTML markup. Without a tree, the
-//! text as typed.
+//! text as typed. Plain functions, not components: the message around
+//! them renders only when it changes, and each component type costs the
+//! client about 0.65 KB.
 
 use protocol::{is_safe_link, Block, Inline};
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct FormattedProps {
-    pub msg: AttrValue,
-    pub formatted: Option<Vec<Block>>,
-}
-
-#[component]
-pub fn Formatted(props: &FormattedProps) -> Html {
-    match &props.formatted {
-        None => html! { <p>{ props.msg.clone() }</p> },
+/// `msg` as `tree` formats it, or as typed.
+pub fn formatted(msg: &str, tree: Option<&[Block]>) -> Html {
+    match tree {
+        None => html! { <p>{ msg }</p> },
         Some(blocks) => blocks.iter().map(block).collect(),
     }
 }

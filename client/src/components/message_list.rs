@@ -11,8 +11,9 @@ use wasm_bindgen::JsValue;
 use web_sys::Element;
 use yew::prelude::*;
 
-use crate::components::formatted::Formatted;
-use crate::components::route_link::RouteLink;
+use crate::components::formatted::formatted;
+use crate::components::route_link::route_link;
+use crate::router::use_navigator;
 use crate::router::Route;
 use crate::state::messages::Entry;
 use crate::state::outbox::{Outgoing, OutgoingStatus};
@@ -234,16 +235,12 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         });
         before = chunk.last().cloned();
     }
-    items.extend(props.outbox.iter().map(|outgoing| {
-        html! {
-            <OutgoingItem
-                key={format!("outbox-{}", outgoing.client_id)}
-                outgoing={outgoing.clone()}
-                on_retry={props.on_retry.clone()}
-                on_discard={props.on_discard.clone()}
-            />
-        }
-    }));
+    items.extend(
+        props
+            .outbox
+            .iter()
+            .map(|outgoing| outgoing_item(outgoing, &props.on_retry, &props.on_discard)),
+    );
 
     // The log role is on a wrapper: on the list itself it would hide that
     // its items are list items.
@@ -426,6 +423,12 @@ struct MessageItemProps {
 /// pointer first, so appending to the list re-renders only the new item.
 #[component]
 fn MessageItem(props: &MessageItemProps) -> Html {
+    let navigator = use_navigator();
+    let menu = MenuState {
+        picking: use_state(|| false),
+        confirming: use_state(|| false),
+        typed: use_state(String::new),
+    };
     let Entry {
         message,
         own,
@@ -452,16 +455,15 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             room: props.room.clone(),
             id: quote.id,
         };
-        html! {
-            <RouteLink to={original} class="quote">
-                if quote.deleted {
-                    <span class="quote-gone">{ "Original message deleted" }</span>
-                } else {
-                    <span class="quote-author">{ &quote.user }</span>
-                    <span class="quote-text">{ &quote.excerpt }</span>
-                }
-            </RouteLink>
-        }
+        let shown = html! {
+            if quote.deleted {
+                <span class="quote-gone">{ "Original message deleted" }</span>
+            } else {
+                <span class="quote-author">{ &quote.user }</span>
+                <span class="quote-text">{ &quote.excerpt }</span>
+            }
+        };
+        route_link(&navigator, original, Some("quote"), shown)
     });
     let react = {
         let on_action = props.on_action.clone();
@@ -505,9 +507,9 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             }
             <div class="meta">
                 <span class="author">{ &message.user }</span>
-                <RouteLink to={permalink} class="permalink">
+                { route_link(&navigator, permalink, Some("permalink"), html! {
                     <time datetime={iso} title={full}>{ time }</time>
-                </RouteLink>
+                }) }
                 if let Some(edited) = edited {
                     <span class="edited" title={edited}>{ "(edited)" }</span>
                 }
@@ -517,16 +519,14 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                 <p class="text tombstone">{ "message deleted" }</p>
             } else {
                 <div class="text">
-                    <Formatted msg={AttrValue::from(message.msg.clone())}
-                        formatted={message.formatted.clone()} />
+                    { formatted(&message.msg, message.formatted.as_deref()) }
                 </div>
             }
             if !message.reactions.is_empty() {
                 <div class="reactions">{ for reactions }</div>
             }
             if props.can_act && !message.deleted {
-                <MessageMenu entry={Rc::clone(&props.entry)} on_action={props.on_action.clone()}
-                    on_react={react} />
+                { message_menu(&props.entry, &props.on_action, &react, &menu) }
             }
         </li>
     }
@@ -546,25 +546,33 @@ fn reacted(given: &Reactions) -> String {
     format!("{names} reacted with {}", given.emoji)
 }
 
-#[derive(Properties, PartialEq)]
-struct MessageMenuProps {
-    entry: Rc<Entry>,
-    on_action: Callback<MessageAction>,
-    on_react: Callback<(String, bool)>,
+/// What a message's menu shows: the emoji picker, the question before
+/// deleting, the emoji being typed. Hooks of the message's item: the menu
+/// is a function, not a component of its own (each component type costs
+/// the client about 0.65 KB).
+struct MenuState {
+    picking: UseStateHandle<bool>,
+    confirming: UseStateHandle<bool>,
+    typed: UseStateHandle<String>,
 }
 
 /// A message's menu: Reply, React (a picker of common emoji and a field
 /// for any one), and for our own messages Edit and Delete (which asks
 /// first).
-#[component]
-fn MessageMenu(props: &MessageMenuProps) -> Html {
-    let picking = use_state(|| false);
-    let confirming = use_state(|| false);
-    let typed = use_state(String::new);
-    let entry = &props.entry;
+fn message_menu(
+    entry: &Rc<Entry>,
+    on_action: &Callback<MessageAction>,
+    on_react: &Callback<(String, bool)>,
+    state: &MenuState,
+) -> Html {
+    let MenuState {
+        picking,
+        confirming,
+        typed,
+    } = state;
     let id = entry.message.id;
     let emit = |action: MessageAction| {
-        let on_action = props.on_action.clone();
+        let on_action = on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(action.clone()))
     };
     let toggle_picker = {
@@ -576,7 +584,7 @@ fn MessageMenu(props: &MessageMenuProps) -> Html {
         Callback::from(move |_: MouseEvent| confirming.set(!*confirming))
     };
     let pick = |emoji: &str| {
-        let on_react = props.on_react.clone();
+        let on_react = on_react.clone();
         let picking = picking.clone();
         let emoji = emoji.to_owned();
         Callback::from(move |_: MouseEvent| {
@@ -594,7 +602,7 @@ fn MessageMenu(props: &MessageMenuProps) -> Html {
         })
     };
     let submit_typed = {
-        let on_react = props.on_react.clone();
+        let on_react = on_react.clone();
         let picking = picking.clone();
         let typed = typed.clone();
         Callback::from(move |e: SubmitEvent| {
@@ -619,7 +627,7 @@ fn MessageMenu(props: &MessageMenuProps) -> Html {
                 <button class="edit" onclick={emit(MessageAction::Edit(Rc::clone(entry)))}>
                     { "Edit" }
                 </button>
-                if *confirming {
+                if **confirming {
                     <span class="confirm" role="alert">{ "Delete this message?" }</span>
                     <button class="delete-yes" onclick={emit(MessageAction::Delete(id))}>
                         { "Delete" }
@@ -629,7 +637,7 @@ fn MessageMenu(props: &MessageMenuProps) -> Html {
                     <button class="delete" onclick={ask_delete}>{ "Delete" }</button>
                 }
             }
-            if *picking {
+            if **picking {
                 <div class="picker">
                     { for COMMON_REACTIONS.iter().map(|emoji| html! {
                         <button class="pick" onclick={pick(emoji)} aria-label={format!("React with {emoji}")}>
@@ -639,7 +647,7 @@ fn MessageMenu(props: &MessageMenuProps) -> Html {
                     <form class="other-emoji" onsubmit={submit_typed}>
                         <label class="visually-hidden" for={format!("emoji-{id}")}>{ "Any emoji" }</label>
                         <input id={format!("emoji-{id}")} size="4" placeholder="🙂"
-                            value={(*typed).clone()} oninput={on_typed} />
+                            value={(**typed).clone()} oninput={on_typed} />
                         <button type="submit" disabled={!valid_typed}>{ "Add" }</button>
                     </form>
                 </div>
@@ -648,35 +656,29 @@ fn MessageMenu(props: &MessageMenuProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct OutgoingItemProps {
-    outgoing: Outgoing,
-    on_retry: Callback<String>,
-    on_discard: Callback<String>,
-}
-
 /// A message of ours the server has not confirmed: pending, or failed with
-/// Retry (and Discard when the server refused it).
-#[component]
-fn OutgoingItem(props: &OutgoingItemProps) -> Html {
-    let outgoing = &props.outgoing;
+/// Retry (and Discard when the server refused it). A function, not a
+/// component: there are few, and each component type costs about 0.65 KB.
+fn outgoing_item(
+    outgoing: &Outgoing,
+    on_retry: &Callback<String>,
+    on_discard: &Callback<String>,
+) -> Html {
     let (status, label) = match &outgoing.status {
         OutgoingStatus::Pending => ("pending", "Sending…".to_owned()),
         OutgoingStatus::TimedOut => ("queued", "Will send when back online".to_owned()),
         OutgoingStatus::Refused { reason } => ("failed", format!("Not sent: {reason}")),
     };
     let retry = {
-        let on_retry = props.on_retry.clone();
         let client_id = outgoing.client_id.clone();
-        Callback::from(move |_| on_retry.emit(client_id.clone()))
+        on_retry.reform(move |_: MouseEvent| client_id.clone())
     };
     let discard = {
-        let on_discard = props.on_discard.clone();
         let client_id = outgoing.client_id.clone();
-        Callback::from(move |_| on_discard.emit(client_id.clone()))
+        on_discard.reform(move |_: MouseEvent| client_id.clone())
     };
     html! {
-        <li class="message" data-status={status}>
+        <li class="message" data-status={status} key={format!("outbox-{}", outgoing.client_id)}>
             <p class="text">{ &outgoing.msg }</p>
             <div class="delivery">
                 <span>{ label }</span>

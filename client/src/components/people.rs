@@ -5,18 +5,15 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct PeopleProps {
-    pub users: Rc<Vec<String>>,
-    /// Everyone online; more than `users` in a big room.
-    pub count: usize,
-    /// The name bound to us, marked "(you)".
-    pub me: Option<String>,
-}
-
-#[component]
-pub fn People(props: &PeopleProps) -> Html {
-    let open = use_state(|| false);
+/// The first `users` online (`count` is everyone, more than `users` in a
+/// big room), `me` marked "(you)"; `open` is the page's (a function, not a
+/// component: each component type costs the client about 0.65 KB).
+pub fn people(
+    users: &Rc<Vec<String>>,
+    count: usize,
+    me: Option<&str>,
+    open: &UseStateHandle<bool>,
+) -> Html {
     let toggle = {
         let open = open.clone();
         Callback::from(move |_| open.set(!*open))
@@ -35,18 +32,18 @@ pub fn People(props: &PeopleProps) -> Html {
         let open = open.clone();
         Callback::from(move |_: FocusEvent| open.set(false))
     };
-    let count = props.count.max(props.users.len());
-    let unnamed = count - props.users.len();
+    let count = count.max(users.len());
+    let unnamed = count - users.len();
     html! {
         <div class="people" {onkeydown} {onfocusout}>
             <button class="people-toggle" onclick={toggle} aria-expanded={open.to_string()}
                 aria-controls="people-list">
                 { format!("{count} online") }
             </button>
-            if *open {
+            if **open {
                 <ul id="people-list" class="people-list" aria-label="Online">
-                    { for props.users.iter().map(|user| {
-                        let mine = props.me.as_deref() == Some(user.as_str());
+                    { for users.iter().map(|user| {
+                        let mine = me == Some(user.as_str());
                         html! {
                             <li key={user.clone()}>
                                 { user }

@@ -1,25 +1,22 @@
 //! A link to one of the app's routes: an `<a href>` that the router takes
 //! over on a plain click (a click with a modifier key opens a tab, as for
-//! any link).
+//! any link). A function of the caller's navigator, not a component: there
+//! is one on every message, and each component type costs the client about
+//! 0.65 KB.
 
 use yew::prelude::*;
 
-use crate::router::{use_navigator, Route};
+use crate::router::{Navigator, Route};
 
-#[derive(Properties, PartialEq)]
-pub struct RouteLinkProps {
-    pub to: Route,
-    #[prop_or_default]
-    pub class: Option<AttrValue>,
-    #[prop_or_default]
-    pub children: Html,
-}
-
-#[component]
-pub fn RouteLink(props: &RouteLinkProps) -> Html {
-    let navigator = use_navigator();
+pub fn route_link(
+    navigator: &Navigator,
+    to: Route,
+    class: Option<&'static str>,
+    children: Html,
+) -> Html {
+    let href = to.to_path();
     let onclick = {
-        let to = props.to.clone();
+        let navigator = navigator.clone();
         Callback::from(move |e: MouseEvent| {
             if e.meta_key() || e.ctrl_key() || e.shift_key() || e.alt_key() {
                 return;
@@ -29,8 +26,6 @@ pub fn RouteLink(props: &RouteLinkProps) -> Html {
         })
     };
     html! {
-        <a class={props.class.clone()} href={props.to.to_path()} {onclick}>
-            { props.children.clone() }
-        </a>
+        <a {class} {href} {onclick}>{ children }</a>
     }
 }

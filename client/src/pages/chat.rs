@@ -7,33 +7,27 @@ use yew::prelude::*;
 
 use crate::components::composer::{Composer, Draft};
 use crate::components::message_list::{MessageAction, MessageList};
-use crate::components::people::People;
+use crate::components::people::people;
+use crate::components::room_menu::room_menu;
 use crate::components::sidebar::{canonical_room, Sidebar};
-use crate::components::status::Status;
+use crate::components::status::status;
 use crate::pages::login::Login;
+use crate::router::{use_navigator, Navigator};
 use crate::router::{Redirect, Route};
 use crate::session::{SessionAction, SessionHandle};
 use crate::socket::{use_chat, MessageChange};
-use crate::state::rooms::Joining;
-use crate::state::{Chat, ChatAction};
+use crate::state::rooms::{self, Joining, Notify};
+use crate::state::{Alert, Chat, ChatAction};
 
-#[derive(Properties, PartialEq)]
-pub struct ChatPageProps {
-    /// The room of the address (as typed: it is made canonical here);
-    /// `None`: the server's default room.
-    #[prop_or_default]
-    pub room: Option<String>,
-    /// A message to scroll to and highlight (a permalink).
-    #[prop_or_default]
-    pub highlight: Option<u64>,
-}
-
-#[component]
-pub fn ChatPage(props: &ChatPageProps) -> Html {
-    let session = use_context::<SessionHandle>().expect("the app provides a session");
-    match (session.user.clone(), &props.room) {
+/// The chat at `room` (as typed: it is made canonical here; `None`: the
+/// server's default room), scrolled to `highlight` (a permalink), for the
+/// session's user; the login form without one. A function of the app's
+/// session, not a component: each component type costs the client about
+/// 0.65 KB.
+pub fn chat_page(session: &SessionHandle, room: Option<String>, highlight: Option<u64>) -> Html {
+    match (session.user.clone(), &room) {
         (Some(user), _) => html! {
-            <ChatView {user} room={props.room.clone()} highlight={props.highlight} />
+            <ChatView {user} {room} {highlight} />
         },
         // At a room's address the form shows in place, so the address
         // stays; `/` has the login page's own.
@@ -96,6 +90,40 @@ fn ChatView(props: &ChatViewProps) -> Html {
             move || drop(listener)
         }
     });
+    // Desktop notifications the reducer says are owed, raised if the user
+    // allowed them (dropped otherwise); a click opens the message.
+    let navigator = use_navigator();
+    let permission = use_state(web_sys::Notification::permission);
+    let people_open = use_state(|| false);
+    use_effect_with(state.alerts.clone(), {
+        let state = state.clone();
+        move |alerts: &std::rc::Rc<Vec<Alert>>| {
+            if alerts.is_empty() {
+                return;
+            }
+            if web_sys::Notification::permission() == web_sys::NotificationPermission::Granted {
+                for alert in alerts.iter() {
+                    raise(alert, &navigator);
+                }
+            }
+            state.dispatch(ChatAction::Alerted {
+                count: alerts.len(),
+            });
+        }
+    });
+    // The levels live in this browser.
+    use_effect_with(
+        (props.user.clone(), state.notify.clone()),
+        |(user, levels)| {
+            rooms::save_notify(user, levels);
+        },
+    );
+    let on_level = {
+        let state = state.clone();
+        Callback::from(move |(room, level): (String, Notify)| {
+            state.dispatch(ChatAction::SetNotify { room, level });
+        })
+    };
     let title = tab_title(state);
     use_effect_with(title, |title| gloo::utils::document().set_title(title));
 
@@ -156,6 +184,14 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     }
                 })
             };
+            let names = std::rc::Rc::new(
+                room.people
+                    .online_users
+                    .iter()
+                    .filter(|name| state.me.as_deref() != Some(name.as_str()))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
             let on_action = {
                 let draft = draft.clone();
                 let change = chat.change.clone();
@@ -208,7 +244,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     <p class="typing" aria-live="polite">
                         { typing_line(&room.people.typing_users(state.me.as_deref())) }
                     </p>
-                    <Composer online={state.online()} draft={(*draft).clone()} {on_send} {on_edit}
+                    <Composer online={state.online()} draft={(*draft).clone()} {names} {on_send} {on_edit}
                         {on_cancel} {on_edit_last} {on_typing} />
                 </>
             }
@@ -229,13 +265,19 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         } }
                     </button>
                     <h1>{ heading }</h1>
-                    <Status connection={state.connection.clone()} now={state.now}
-                        on_reconnect={chat.reconnect_now.clone()} />
+                    { status(&state.connection, state.now, &chat.reconnect_now) }
                     // Offline, nobody is known to be online: no list, rather
                     // than "0 online".
                     if let (true, Some(room)) = (state.online(), room) {
-                        <People users={room.people.online_users.clone()}
-                            count={room.people.online_count} me={state.me.clone()} />
+                        { people(&room.people.online_users, room.people.online_count,
+                            state.me.as_deref(), &people_open) }
+                    }
+                    if let Some(room) = room {
+                        { room_menu(&room.name, state.notify_level(&room.name),
+                            &on_level.reform({
+                                let name = room.name.clone();
+                                move |level| (name.clone(), level)
+                            }), &permission) }
                     }
                     <span class="me" title="Your name">{ me }</span>
                     <button class="leave" onclick={sign_out}>{ "Sign out" }</button>
@@ -250,6 +292,28 @@ fn ChatView(props: &ChatViewProps) -> Html {
             </main>
         </div>
     }
+}
+
+/// Shows `alert` as a desktop notification; a click brings the page back
+/// at the message.
+fn raise(alert: &Alert, navigator: &Navigator) {
+    let options = web_sys::NotificationOptions::new();
+    options.set_body(&alert.text);
+    options.set_tag(&format!("{}-{}", alert.room, alert.id));
+    let title = format!("{} in #{}", alert.user, alert.room);
+    let Ok(notification) = web_sys::Notification::new_with_options(&title, &options) else {
+        return;
+    };
+    let navigator = navigator.clone();
+    let permalink = Route::Message {
+        room: alert.room.clone(),
+        id: alert.id,
+    };
+    gloo::events::EventListener::once(&notification, "click", move |_| {
+        let _ = gloo::utils::window().focus();
+        navigator.push(&permalink);
+    })
+    .forget();
 }
 
 /// `(3) #lobby · Chat`: the unread count while the tab is hidden or other

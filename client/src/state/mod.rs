@@ -19,7 +19,7 @@ use yew::Reducible;
 
 use messages::Change;
 use outbox::{Outgoing, OutgoingStatus};
-use rooms::{Joining, RoomState};
+use rooms::{Joining, Notify, RoomState};
 
 /// The connection as the user should understand it.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +56,21 @@ pub struct Chat {
     /// The time of the last tick (ms since the epoch): what the offline
     /// countdown counts from.
     pub now: f64,
+    /// Each room's notification level, where the user chose one (the
+    /// default is mentions only).
+    pub notify: Rc<Vec<(String, Notify)>>,
+    /// Desktop notifications owed, oldest first: the page raises them (if
+    /// the user allowed it) and says so with `Alerted`.
+    pub alerts: Rc<Vec<Alert>>,
+}
+
+/// A message that deserves a desktop notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub room: String,
+    pub id: u64,
+    pub user: String,
+    pub text: String,
 }
 
 pub enum ChatAction {
@@ -109,11 +124,25 @@ pub enum ChatAction {
     },
     /// The page was shown or hidden.
     Visible(bool),
+    /// The user chose when `room` notifies.
+    SetNotify {
+        room: String,
+        level: Notify,
+    },
+    /// The first `count` alerts were raised (or could not be).
+    Alerted {
+        count: usize,
+    },
 }
 
 impl Chat {
     /// The chat with the rooms and outbox left by an earlier visit.
-    pub fn new(rooms: Vec<String>, home: Option<String>, outbox: Vec<Outgoing>) -> Self {
+    pub fn new(
+        rooms: Vec<String>,
+        home: Option<String>,
+        outbox: Vec<Outgoing>,
+        notify: Vec<(String, Notify)>,
+    ) -> Self {
         Self {
             connection: Connection::Connecting,
             me: None,
@@ -125,7 +154,18 @@ impl Chat {
             notice: None,
             refused: None,
             now: 0.0,
+            notify: Rc::new(notify),
+            alerts: Rc::default(),
         }
+    }
+
+    /// When `room` notifies.
+    pub fn notify_level(&self, room: &str) -> Notify {
+        self.notify
+            .iter()
+            .find(|(name, _)| name == room)
+            .map(|&(_, level)| level)
+            .unwrap_or_default()
     }
 
     pub fn online(&self) -> bool {
@@ -248,22 +288,7 @@ impl Chat {
                     state.messages.older(messages, has_older, me.as_deref());
                 }
             }
-            ServerFrame::Message { room, posted } => {
-                let in_view = self.in_view(&room);
-                let me = self.me.clone();
-                let own = me.as_deref() == Some(posted.message.user.as_str());
-                if own {
-                    Rc::make_mut(&mut self.outbox).retain(|o| o.client_id != posted.client_id);
-                }
-                let Some(state) = self.room_mut(&room) else {
-                    return;
-                };
-                state.people.stop_typing(&posted.message.user);
-                let id = posted.message.id;
-                if state.messages.insert(posted.message, me.as_deref()) && !own && !in_view {
-                    state.unseen(id);
-                }
-            }
+            ServerFrame::Message { room, posted } => self.posted(room, posted),
             ServerFrame::Edited {
                 room,
                 seq,
@@ -319,6 +344,43 @@ impl Chat {
                 retry_after_ms,
                 room,
             } => self.refusal(code, message, client_id, retry_after_ms, room, now),
+        }
+    }
+
+    /// A message accepted by `room`: ours leaves the outbox; another's
+    /// out of view counts as unread (and as a mention, when it is one),
+    /// and is owed a desktop notification if the room's level says so.
+    fn posted(&mut self, room: String, posted: Posted) {
+        let in_view = self.in_view(&room);
+        let me = self.me.clone();
+        let own = me.as_deref() == Some(posted.message.user.as_str());
+        if own {
+            Rc::make_mut(&mut self.outbox).retain(|o| o.client_id != posted.client_id);
+        }
+        let mentioned = me
+            .as_deref()
+            .is_some_and(|me| posted.message.mentions.contains(&me.to_lowercase()));
+        let alerted = match self.notify_level(&room) {
+            Notify::All => true,
+            Notify::Mentions => mentioned,
+            Notify::Nothing => false,
+        };
+        let id = posted.message.id;
+        let alert = Alert {
+            room: room.clone(),
+            id,
+            user: posted.message.user.clone(),
+            text: protocol::excerpt(&posted.message.msg),
+        };
+        let Some(state) = self.room_mut(&room) else {
+            return;
+        };
+        state.people.stop_typing(&posted.message.user);
+        if state.messages.insert(posted.message, me.as_deref()) && !own && !in_view {
+            state.unseen(id, mentioned);
+            if alerted {
+                Rc::make_mut(&mut self.alerts).push(alert);
+            }
         }
     }
 
@@ -501,6 +563,17 @@ impl Reducible for Chat {
                     }
                 }
             }
+            ChatAction::SetNotify { room, level } => {
+                let levels = Rc::make_mut(&mut state.notify);
+                levels.retain(|(name, _)| *name != room);
+                if level != Notify::default() {
+                    levels.push((room, level));
+                }
+            }
+            ChatAction::Alerted { count } => {
+                let alerts = Rc::make_mut(&mut state.alerts);
+                alerts.drain(..count.min(alerts.len()));
+            }
         }
         Rc::new(state)
     }
@@ -565,7 +638,7 @@ mod tests {
     /// at the lobby.
     fn in_two_rooms() -> Rc<Chat> {
         reduce(
-            Chat::new(vec!["rust".into()], None, Vec::new()),
+            Chat::new(vec!["rust".into()], None, Vec::new(), Vec::new()),
             [
                 ChatAction::Connecting { room: None },
                 welcome("alice"),
@@ -628,6 +701,61 @@ mod tests {
             room: Some("rust".into()),
         });
         assert_eq!(chat.room("rust").and_then(|r| r.new_since), None);
+    }
+
+    fn mentioning(room: &str, id: u64, user: &str, names: &[&str]) -> ChatAction {
+        let mut posted = posted(id, user, &format!("c{id}"));
+        posted.message.mentions = names.iter().map(|name| (*name).to_owned()).collect();
+        frame(ServerFrame::Message {
+            room: room.into(),
+            posted,
+        })
+    }
+
+    fn alerted(chat: &Chat) -> Vec<(String, u64)> {
+        chat.alerts
+            .iter()
+            .map(|alert| (alert.room.clone(), alert.id))
+            .collect()
+    }
+
+    #[test]
+    fn mentions_count_apart_and_notify_as_each_room_s_level_says() {
+        // Welcomed as "Alice": mentions are in lower case.
+        let chat = in_two_rooms().reduce(welcome("Alice"));
+        let chat = chat.reduce(mentioning("rust", 8, "bob", &["alice"]));
+        let chat = chat.reduce(message("rust", 9, "bob"));
+        let rust = chat.room("rust").expect("rust");
+        assert_eq!((rust.unread, rust.mentions), (2, 1));
+        // Mentions only, by default: one alert, for the mention.
+        assert_eq!(alerted(&chat), [("rust".to_owned(), 8)]);
+        let chat = chat.reduce(ChatAction::Alerted { count: 1 });
+        assert!(chat.alerts.is_empty());
+        // Every message, then nothing.
+        let chat = chat.reduce(ChatAction::SetNotify {
+            room: "rust".into(),
+            level: Notify::All,
+        });
+        let chat = chat.reduce(message("rust", 10, "bob"));
+        assert_eq!(alerted(&chat), [("rust".to_owned(), 10)]);
+        let chat = chat.reduce(ChatAction::SetNotify {
+            room: "rust".into(),
+            level: Notify::Nothing,
+        });
+        let chat = chat.reduce(ChatAction::Alerted { count: 5 });
+        let chat = chat.reduce(mentioning("rust", 11, "bob", &["alice"]));
+        assert!(chat.alerts.is_empty());
+        assert_eq!(chat.notify_level("rust"), Notify::Nothing);
+        assert_eq!(chat.notify_level("lobby"), Notify::Mentions);
+        // The room in view (the lobby) raises nothing, mention or not.
+        let chat = chat.reduce(mentioning("lobby", 3, "bob", &["alice"]));
+        assert!(chat.alerts.is_empty());
+        // Opening rust reads its mentions too.
+        let chat = chat.reduce(ChatAction::Open {
+            room: Some("rust".into()),
+        });
+        let rust = chat.room("rust").expect("rust");
+        assert_eq!((rust.unread, rust.mentions), (0, 0));
     }
 
     #[test]
@@ -707,7 +835,12 @@ mod tests {
     #[test]
     fn the_echo_of_an_own_message_confirms_it_and_a_refusal_fails_it() {
         let chat = reduce(
-            Chat::new(vec!["lobby".into()], Some("lobby".into()), Vec::new()),
+            Chat::new(
+                vec!["lobby".into()],
+                Some("lobby".into()),
+                Vec::new(),
+                Vec::new(),
+            ),
             [
                 ChatAction::Post(outgoing("lobby", "a1", 0.0)),
                 ChatAction::Post(outgoing("lobby", "a2", 0.0)),
@@ -788,7 +921,7 @@ mod tests {
     #[test]
     fn name_refusals_end_the_session_and_other_errors_are_notices() {
         let chat = reduce(
-            Chat::new(Vec::new(), None, Vec::new()),
+            Chat::new(Vec::new(), None, Vec::new(), Vec::new()),
             [frame(ServerFrame::error(ErrorCode::UsernameTaken, "taken"))],
         );
         assert_eq!(chat.refused.as_deref(), Some("taken"));

@@ -2,6 +2,7 @@
 //! browser has joined, kept in localStorage.
 
 use gloo::storage::{LocalStorage, Storage};
+use serde::{Deserialize, Serialize};
 
 use super::messages::Messages;
 use super::people::People;
@@ -29,6 +30,8 @@ pub struct RoomState {
     pub joining: Joining,
     /// Messages from others that arrived while the room was not in view.
     pub unread: u32,
+    /// Those of them that mention us.
+    pub mentions: u32,
     /// The first of them: where the "new messages" line goes once the room
     /// is opened.
     first_unread: Option<u64>,
@@ -44,14 +47,19 @@ impl RoomState {
             people: People::default(),
             joining: Joining::Wanted,
             unread: 0,
+            mentions: 0,
             first_unread: None,
             new_since: None,
         }
     }
 
-    /// A message from someone else arrived while the room was not in view.
-    pub fn unseen(&mut self, id: u64) {
+    /// A message from someone else arrived while the room was not in view
+    /// (`mentioned`: it mentions us).
+    pub fn unseen(&mut self, id: u64, mentioned: bool) {
         self.unread += 1;
+        if mentioned {
+            self.mentions += 1;
+        }
         self.first_unread.get_or_insert(id);
     }
 
@@ -61,11 +69,51 @@ impl RoomState {
             self.new_since = self.first_unread.take();
         }
         self.unread = 0;
+        self.mentions = 0;
     }
 
     /// The room goes out of view: the line goes with it.
     pub fn left_view(&mut self) {
         self.new_since = None;
+    }
+}
+
+/// When a room raises a desktop notification: kept per browser and room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Notify {
+    /// Every message from someone else.
+    All,
+    /// Messages that mention us.
+    #[default]
+    Mentions,
+    Nothing,
+}
+
+impl Notify {
+    pub const ALL: [Self; 3] = [Self::All, Self::Mentions, Self::Nothing];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::All => "All messages",
+            Self::Mentions => "Mentions only",
+            Self::Nothing => "Nothing",
+        }
+    }
+}
+
+fn notify_key(user: &str) -> String {
+    format!("chat.notify.{user}")
+}
+
+/// Each room's notification level that `user` chose in this browser.
+pub fn load_notify(user: &str) -> Vec<(String, Notify)> {
+    LocalStorage::get(notify_key(user)).unwrap_or_default()
+}
+
+pub fn save_notify(user: &str, levels: &[(String, Notify)]) {
+    if let Err(error) = LocalStorage::set(notify_key(user), levels) {
+        gloo::console::warn!(format!("cannot store the notification levels: {error}"));
     }
 }
 

@@ -1,0 +1,70 @@
+//! A room's menu: when it raises desktop notifications (every message,
+//! mentions only, nothing; kept per browser), and the one place that asks
+//! the browser for permission to raise them: never on page load, only
+//! when the user presses the button.
+
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{Notification, NotificationPermission};
+use yew::prelude::*;
+
+use crate::state::rooms::Notify;
+
+/// The menu of `room`, notifying at `level`; `permission` is the browser's
+/// answer so far, kept by the page (a function, not a component: each
+/// component type costs the client about 0.65 KB).
+pub fn room_menu(
+    room: &str,
+    level: Notify,
+    on_level: &Callback<Notify>,
+    permission: &UseStateHandle<NotificationPermission>,
+) -> Html {
+    let ask = {
+        let permission = permission.clone();
+        Callback::from(move |_: MouseEvent| {
+            let permission = permission.clone();
+            let Ok(asked) = Notification::request_permission() else {
+                return;
+            };
+            spawn_local(async move {
+                let _ = JsFuture::from(asked).await;
+                permission.set(Notification::permission());
+            });
+        })
+    };
+    let current = level;
+    let choices = Notify::ALL.iter().map(|&level| {
+        let choose = on_level.reform(move |_: Event| level);
+        let id = format!("notify-{}", level.label().replace(' ', "-").to_lowercase());
+        html! {
+            <label for={id.clone()}>
+                <input type="radio" name="notify" {id} checked={current == level}
+                    onchange={choose} />
+                { level.label() }
+            </label>
+        }
+    });
+    html! {
+        <details class="room-menu">
+            <summary>{ "Notifications" }</summary>
+            <div class="room-menu-body">
+                <fieldset>
+                    <legend>{ format!("Notify me in #{room} about") }</legend>
+                    { for choices }
+                </fieldset>
+                { match **permission {
+                    NotificationPermission::Granted => html! {
+                        <p class="hint">{ "Desktop notifications are on for this browser." }</p>
+                    },
+                    NotificationPermission::Denied => html! {
+                        <p class="hint">{ "This browser blocks notifications from this site: allow them in its site settings." }</p>
+                    },
+                    _ => html! {
+                        <button class="allow-notifications" onclick={ask}>
+                            { "Allow desktop notifications" }
+                        </button>
+                    },
+                } }
+            </div>
+        </details>
+    }
+}
