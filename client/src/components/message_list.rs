@@ -478,12 +478,11 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             let emoji = given.emoji.clone();
             move |_: MouseEvent| (emoji.clone(), !mine)
         });
+        let who = reacted(given);
         html! {
-            <button class="reaction" aria-pressed={mine.to_string()} title={reacted(given)}
-                onclick={toggle} disabled={!props.can_act}>
-                <span aria-hidden="true">{ &given.emoji }</span>
-                <span class="count">{ given.count }</span>
-                <span class="visually-hidden">{ format!(" {}", reacted(given)) }</span>
+            <button class="reaction" aria-pressed={mine.to_string()} title={who.clone()}
+                aria-label={who} onclick={toggle} disabled={!props.can_act}>
+                { &given.emoji }<span class="count">{ given.count }</span>
             </button>
         }
     });

@@ -16,11 +16,24 @@ use crate::router::Navigator;
 use crate::router::Route;
 use crate::state::rooms::RoomState;
 
-#[derive(Properties, PartialEq)]
-pub struct SidebarProps {
-    pub rooms: Rc<Vec<RoomState>>,
-    pub current: Option<String>,
-    pub on_leave: Callback<String>,
+/// The sidebar's own state, kept by the page: the sidebar is a function,
+/// not a component (each component type costs the client about 0.65 KB).
+pub struct SidebarState {
+    navigator: Navigator,
+    input: NodeRef,
+    /// Why the name in the join field is not a room name.
+    error: UseStateHandle<Option<String>>,
+    listed: UseStateHandle<Directory>,
+}
+
+#[hook]
+pub fn use_sidebar() -> SidebarState {
+    SidebarState {
+        navigator: use_navigator(),
+        input: use_node_ref(),
+        error: use_state(|| None),
+        listed: use_state(|| None),
+    }
 }
 
 /// A room name as the server keys it: trimmed, in NFC, lower case (the
@@ -33,12 +46,20 @@ pub fn canonical_room(raw: &str) -> Result<String, String> {
     Ok(String::from(lower.normalize("NFC")))
 }
 
-#[component]
-pub fn Sidebar(props: &SidebarProps) -> Html {
-    let navigator = use_navigator();
-    let input = use_node_ref();
-    let error = use_state(|| None::<String>);
-    let listed = use_state(|| None);
+/// The joined `rooms` (`current` on screen; `on_leave` leaves one), the
+/// join field and the directory.
+pub fn sidebar(
+    state: &SidebarState,
+    rooms: &Rc<Vec<RoomState>>,
+    current: Option<&str>,
+    on_leave: &Callback<String>,
+) -> Html {
+    let SidebarState {
+        navigator,
+        input,
+        error,
+        listed,
+    } = state;
     let onsubmit = {
         let navigator = navigator.clone();
         let input = input.clone();
@@ -58,10 +79,10 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
             }
         })
     };
-    let rooms = props.rooms.iter().map(|room| {
-        let current = props.current.as_deref() == Some(room.name.as_str());
+    let rooms = rooms.iter().map(|room| {
+        let current = current == Some(room.name.as_str());
         let leave = {
-            let on_leave = props.on_leave.clone();
+            let on_leave = on_leave.clone();
             let name = room.name.clone();
             Callback::from(move |_| on_leave.emit(name.clone()))
         };
@@ -76,7 +97,7 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
         html! {
             <li class="room-entry" data-unread={(room.unread > 0).then_some("true")}
                 aria-current={current.then_some("page")}>
-                { route_link(&navigator, Route::Room { room: room.name.clone() }, None, html! {
+                { route_link(navigator, Route::Room { room: room.name.clone() }, None, html! {
                     <>
                         <span aria-label={label}>{ format!("#{}", room.name) }</span>
                         if room.mentions > 0 {
@@ -107,10 +128,10 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
                     <button type="submit">{ "Join" }</button>
                 </div>
                 <p id="join-room-help" class="help">
-                    { (*error).clone().unwrap_or_else(|| "Letters, digits, - and _.".to_owned()) }
+                    { (**error).clone().unwrap_or_else(|| "Letters, digits, - and _.".to_owned()) }
                 </p>
             </form>
-            { directory(&listed, &navigator) }
+            { directory(listed, navigator) }
         </nav>
     }
 }

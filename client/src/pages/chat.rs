@@ -9,7 +9,7 @@ use crate::components::composer::{Composer, Draft};
 use crate::components::message_list::{MessageAction, MessageList};
 use crate::components::people::people;
 use crate::components::room_menu::room_menu;
-use crate::components::sidebar::{canonical_room, Sidebar};
+use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::pages::login::Login;
 use crate::router::{use_navigator, Navigator};
@@ -95,6 +95,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let navigator = use_navigator();
     let permission = use_state(web_sys::Notification::permission);
     let people_open = use_state(|| false);
+    let sidebar_state = use_sidebar();
     use_effect_with(state.alerts.clone(), {
         let state = state.clone();
         move |alerts: &std::rc::Rc<Vec<Alert>>| {
@@ -253,8 +254,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
 
     html! {
         <div class="chat" data-drawer={(*drawer).then_some("open")}>
-            <Sidebar rooms={state.rooms.clone()} current={state.current.clone()}
-                on_leave={chat.leave.clone()} />
+            { sidebar(&sidebar_state, &state.rooms, state.current.as_deref(), &chat.leave) }
             <main class="room">
                 <header class="topbar">
                     <button class="drawer-toggle" onclick={toggle_drawer}

@@ -53,9 +53,14 @@ pub enum StoreError {
 
 /// How long a commit waits for a write lock another process holds.
 const WRITE_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long emptying the WAL after a deletion waits for readers to move on.
+const WIPE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub struct Store {
     conn: Connection,
+    /// A deleted text may still be in the WAL: a checkpoint that empties
+    /// it is owed (tried after every commit until one succeeds).
+    wipe_owed: bool,
 }
 
 impl Store {
@@ -86,7 +91,10 @@ impl Store {
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(open_error)?;
         schema::migrate(&mut conn, &MigrationContext { default_room })?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            wipe_owed: false,
+        })
     }
 
     /// Appends a batch in one transaction (one fsync), giving each event
@@ -102,17 +110,31 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let written = write::append(&tx, batch)?;
         tx.commit()?;
-        if written.deleted {
-            let busy: bool = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
-            if busy {
-                tracing::warn!(
-                    "a reader held the WAL: a deleted text stays in it until the next checkpoint"
-                );
-            }
+        self.wipe_owed |= written.deleted;
+        if self.wipe_owed {
+            self.wipe_wal()?;
         }
         Ok(written.outcome)
+    }
+
+    /// Copies the WAL into the file (where `secure_delete` has zeroed what
+    /// a deletion freed) and empties it. A reader in the middle of a page
+    /// of history can hold it up; then the next commit tries again.
+    fn wipe_wal(&mut self) -> Result<(), StoreError> {
+        // Briefly: the senders of the next batch are waiting.
+        self.conn.busy_timeout(WIPE_PATIENCE)?;
+        let checkpoint = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0));
+        self.conn.busy_timeout(WRITE_LOCK_PATIENCE)?;
+        let busy: bool = checkpoint?;
+        if busy {
+            tracing::warn!(
+                "a reader held the WAL: a deleted text stays in it until the next commit"
+            );
+        }
+        self.wipe_owed = busy;
+        Ok(())
     }
 
     /// Up to `limit` messages of `room` with ids below `before`, oldest

@@ -416,3 +416,32 @@ fn the_window_says_from_which_seq_it_holds_every_event() {
     assert_eq!(window.changes.len(), 3);
     assert_eq!(window.first_id, Some(1));
 }
+
+#[test]
+fn a_reader_in_the_way_only_delays_the_wipe_to_the_next_commit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("chat.db");
+    let mut store = open(&path);
+    let secret = "held up by a reader: 3c9e1a77";
+    store
+        .append(&[new("lobby", "amy", "1", secret)])
+        .expect("append");
+    let wal = || std::fs::read(dir.path().join("chat.db-wal")).unwrap_or_default();
+    let in_wal = || wal().windows(secret.len()).any(|w| w == secret.as_bytes());
+    assert!(in_wal());
+    // A page of history being read: a read transaction on the WAL.
+    let reader = rusqlite::Connection::open(&path).expect("a reader");
+    reader.execute_batch("BEGIN").expect("begin");
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+        .expect("read");
+    store
+        .append(&[change("lobby", "amy", 1, Change::Delete)])
+        .expect("append");
+    assert!(in_wal(), "the reader holds the old pages");
+    reader.execute_batch("COMMIT").expect("end the read");
+    store
+        .append(&[new("lobby", "amy", "2", "next")])
+        .expect("append");
+    assert!(!in_wal(), "wiped at the next commit");
+}
