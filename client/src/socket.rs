@@ -18,6 +18,7 @@ use protocol::{ClientFrame, ServerFrame};
 use yew::prelude::*;
 
 use crate::backoff::reconnect_delay_ms;
+use crate::state::cache::{self, FrameCache};
 use crate::state::outbox::{self, Outgoing, OutgoingStatus};
 use crate::state::rooms::{self, Joining};
 use crate::state::{Chat, ChatAction};
@@ -77,6 +78,21 @@ enum Wake {
     /// The page is being left (perhaps into the back/forward cache): close
     /// the socket rather than hold a connection nobody sees.
     Hidden,
+    /// The page is no longer seen (another tab, the phone locked): a good
+    /// moment to keep the rooms' history, which may be the last.
+    Unseen,
+}
+
+/// The rooms' recent frames (see [`cache`]), and whose they are.
+struct Kept {
+    user: String,
+    frames: Rc<RefCell<FrameCache>>,
+}
+
+impl Kept {
+    fn save(&self) {
+        cache::save(&self.user, &self.frames.borrow());
+    }
 }
 
 /// Sends [`Wake`]s to the socket task from the page's events; listening
@@ -106,7 +122,7 @@ impl Wakers {
                     let shown = web_sys::window()
                         .and_then(|window| window.document())
                         .is_some_and(|document| !document.hidden());
-                    shown.then_some(Wake::Now)
+                    Some(if shown { Wake::Now } else { Wake::Unseen })
                 }));
             }
         }
@@ -154,15 +170,23 @@ fn joined(state: &Chat, room: &str) -> bool {
 /// changes); dropping it closes the connection.
 #[hook]
 pub fn use_chat(user: &str) -> ChatHandle {
+    // The rooms' recent frames, kept for the next visit.
+    let kept: Rc<RefCell<FrameCache>> = use_mut_ref({
+        let user = user.to_owned();
+        move || cache::load(&user)
+    });
     let state = use_reducer({
         let user = user.to_owned();
+        let kept = kept.clone();
         move || {
-            Chat::new(
+            let mut chat = Chat::new(
                 rooms::load(&user),
                 rooms::load_home(),
                 outbox::load(&user),
                 rooms::load_notify(&user),
-            )
+            );
+            chat.restore(&kept.borrow());
+            chat
         }
     });
     let outbound: Outbound = use_mut_ref(|| None);
@@ -186,6 +210,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
         let outbound = outbound.clone();
         let start = start.clone();
         let wake = wake.clone();
+        let kept = kept.clone();
         move |user| {
             let (sender, receiver) = mpsc::unbounded();
             *outbound.borrow_mut() = Some(sender);
@@ -196,7 +221,11 @@ pub fn use_chat(user: &str) -> ChatHandle {
                 user: user.clone(),
                 token: crate::session::browser_token(),
             };
-            let (task, abort) = abortable(run(url, start, dispatcher, receiver, wakes));
+            let kept = Kept {
+                user: user.clone(),
+                frames: kept.clone(),
+            };
+            let (task, abort) = abortable(run(url, start, dispatcher, receiver, wakes, kept));
             wasm_bindgen_futures::spawn_local(task.map(|_| ()));
             move || {
                 abort.abort();
@@ -373,6 +402,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
             if joined(&state, &room) {
                 send(&outbound, &ClientFrame::Leave { room: room.clone() });
             }
+            kept.borrow_mut().forget(&room);
             state.dispatch(ChatAction::Leave { room });
         })
     };
@@ -450,13 +480,14 @@ async fn run(
     room: UseReducerDispatcher<Chat>,
     mut outbound: UnboundedReceiver<String>,
     mut wakes: UnboundedReceiver<Wake>,
+    kept: Kept,
 ) {
     let mut attempt = 0;
     loop {
         let (first, after) = start.borrow().clone();
         let url = url.starting(first.as_deref(), after);
         room.dispatch(ChatAction::Connecting { room: first });
-        let delay = match connect_once(&url, &room, &mut outbound, &mut wakes).await {
+        let delay = match connect_once(&url, &room, &mut outbound, &mut wakes, &kept).await {
             Ended::Refused(reason) => return room.dispatch(ChatAction::Refused(reason)),
             Ended::Abandoned => return,
             // Nobody sees the page: wait until it is shown again.
@@ -473,7 +504,7 @@ async fn run(
         let now = js_sys::Date::now();
         let retry_at = delay.map(|delay| now + f64::from(delay));
         room.dispatch(ChatAction::Closed { retry_at, now });
-        if !wait_to_retry(delay, &mut wakes).await {
+        if !wait_to_retry(delay, &mut wakes, &kept).await {
             return;
         }
     }
@@ -481,7 +512,11 @@ async fn run(
 
 /// Waits `delay` (forever when `None`), or until a [`Wake::Now`]. False
 /// when the page no longer wants the room.
-async fn wait_to_retry(delay: Option<u32>, wakes: &mut UnboundedReceiver<Wake>) -> bool {
+async fn wait_to_retry(
+    delay: Option<u32>,
+    wakes: &mut UnboundedReceiver<Wake>,
+    kept: &Kept,
+) -> bool {
     // A terminated timer is never ready: without a delay, only a wake ends
     // the wait.
     let timer = match delay {
@@ -494,7 +529,9 @@ async fn wait_to_retry(delay: Option<u32>, wakes: &mut UnboundedReceiver<Wake>) 
             () = timer => return true,
             wake = wakes.next() => match wake {
                 Some(Wake::Now) => return true,
-                Some(Wake::Hidden) => {}
+                // The history is written when the page goes (it may not
+                // come back), not on every frame.
+                Some(Wake::Hidden | Wake::Unseen) => kept.save(),
                 None => return false,
             },
         }
@@ -507,6 +544,7 @@ async fn connect_once(
     room: &UseReducerDispatcher<Chat>,
     outbound: &mut UnboundedReceiver<String>,
     wakes: &mut UnboundedReceiver<Wake>,
+    kept: &Kept,
 ) -> Ended {
     let mut socket = match WebSocket::open(url) {
         Ok(socket) => socket,
@@ -537,6 +575,7 @@ async fn connect_once(
                     Ok(frame) => {
                         last_heard = js_sys::Date::now();
                         welcomed |= matches!(frame, ServerFrame::Welcome { .. });
+                        kept.frames.borrow_mut().keep(&text, &frame);
                         room.dispatch(ChatAction::Frame { frame, now: last_heard });
                     }
                     Err(error) => {
@@ -575,7 +614,11 @@ async fn connect_once(
             wake = woken => match wake {
                 // Dropping the socket closes it (1000): the server lets the
                 // name go as for any client that leaves.
-                Some(Wake::Hidden) => return Ended::Hidden,
+                Some(Wake::Hidden) => {
+                    kept.save();
+                    return Ended::Hidden;
+                }
+                Some(Wake::Unseen) => kept.save(),
                 Some(Wake::Now) => {}
                 None => return Ended::Abandoned,
             },

@@ -679,28 +679,40 @@ async fn scrolling_to_the_top_loads_older_messages() {
     }
     find(&alice, ".messages li[data-status=sent]:nth-of-type(12)").await;
 
-    // A new page load gets the 5 newest, and knows there is more.
+    // Reloaded, alice's page starts from what it kept: all twelve.
     alice.refresh().await.expect("reload");
-    find(&alice, ".messages .older button").await;
-    let shown = texts(&alice, ".messages li.message .text").await;
+    until_text(
+        &alice,
+        ".messages li.message:nth-of-type(1) .text",
+        "note 1",
+    )
+    .await;
+
+    // A browser that kept nothing gets the 5 newest, and knows there is
+    // more.
+    let bob = browser(&driver).await;
+    log_in(&bob, &server.base, "bob").await;
+    find(&bob, ".messages .older button").await;
+    let shown = texts(&bob, ".messages li.message .text").await;
     assert_eq!(
         shown,
         (8..=12).map(|n| format!("note {n}")).collect::<Vec<_>>()
     );
 
-    scroll_list_to(&alice, 0).await;
-    find(&alice, ".messages li.message:nth-of-type(12)").await;
-    let shown = texts(&alice, ".messages li.message .text").await;
+    scroll_list_to(&bob, 0).await;
+    find(&bob, ".messages li.message:nth-of-type(12)").await;
+    let shown = texts(&bob, ".messages li.message .text").await;
     assert_eq!(
         shown,
         (1..=12).map(|n| format!("note {n}")).collect::<Vec<_>>()
     );
-    assert!(alice
+    assert!(bob
         .find_all(Locator::Css(".messages .older"))
         .await
         .expect("query")
         .is_empty());
     alice.close().await;
+    bob.close().await;
 }
 
 /// Fills the database at `db` with `count` messages from "earlier".
@@ -1733,6 +1745,10 @@ async fn the_installed_app_opens_without_the_network_with_what_it_kept() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // A message the server confirmed: the room's history.
+    say(&alice, "said online").await;
+    find(&alice, ".messages li[data-status='sent']").await;
+
     // The server goes away; a message written now waits in the outbox.
     server.stop().await;
     find(&alice, r#".status[data-state="offline"]"#).await;
@@ -1740,9 +1756,10 @@ async fn the_installed_app_opens_without_the_network_with_what_it_kept() {
     find(&alice, ".messages li[data-status]").await;
 
     // Reloaded without a server: the shell comes from the service worker,
-    // the app starts, and shows the message waiting.
+    // the app starts, and shows the room's history and the message waiting.
     alice.refresh().await.expect("reload");
     until_text(&alice, ".messages", "written offline").await;
+    until_text(&alice, ".messages li[data-id]", "said online").await;
     find(&alice, "#message").await;
     alice.close().await;
 }

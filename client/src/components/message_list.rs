@@ -138,10 +138,13 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     {
         let list = list.clone();
         let at_bottom = at_bottom.clone();
+        // Only once the room is joined: a room started from what the last
+        // visit kept shows messages before it can ask for more.
         let wants_older = props.highlight.is_some()
             && found.is_none()
             && props.has_older
             && !props.loading_older
+            && props.can_act
             && props.highlight < oldest;
         let on_load_older = props.on_load_older.clone();
         use_effect_with(

@@ -7,6 +7,7 @@
 //! [`people`] (who is in a room, typing, join notices), [`rooms`] (a room's
 //! state, unread counts, the joined list).
 
+pub mod cache;
 pub mod messages;
 pub mod outbox;
 pub mod people;
@@ -159,6 +160,38 @@ impl Chat {
         }
     }
 
+    /// Starts from what an earlier visit kept (see [`cache`]): each joined
+    /// room's frames applied as they came, nothing counted unread or owed a
+    /// notification, every room to be joined again (resuming after them).
+    pub fn restore(&mut self, kept: &cache::FrameCache) {
+        if self.me.is_none() {
+            self.me.clone_from(&kept.me);
+        }
+        for (room, frames) in kept.rooms() {
+            if self.room(room).is_none() {
+                continue;
+            }
+            let mut from_history = false;
+            for (at, text) in frames.iter().enumerate() {
+                // A frame this release cannot read is skipped.
+                if let Ok(frame) = ServerFrame::parse(text) {
+                    from_history |= at == 0 && matches!(frame, ServerFrame::History { .. });
+                    self.apply(frame, 0.0);
+                }
+            }
+            // Without its `history`, whether older messages exist is not
+            // known: the page may ask.
+            if let Some(state) = self.room_mut(room) {
+                state.joining = Joining::Wanted;
+                state.forget_unread();
+                if !from_history && !state.messages.entries.is_empty() {
+                    state.messages.has_older = true;
+                }
+            }
+        }
+        self.alerts = Rc::default();
+    }
+
     /// When `room` notifies.
     pub fn notify_level(&self, room: &str) -> Notify {
         self.notify
@@ -247,6 +280,9 @@ impl Chat {
         self.current = Some(room);
     }
 
+    // Called from the reducer and from `restore`: one copy of it, not one
+    // inlined into each (5 KB of the client).
+    #[inline(never)]
     fn apply(&mut self, frame: ServerFrame, now: f64) {
         match frame {
             ServerFrame::Welcome { user } => {
@@ -756,6 +792,48 @@ mod tests {
         });
         let rust = chat.room("rust").expect("rust");
         assert_eq!((rust.unread, rust.mentions), (0, 0));
+    }
+
+    #[test]
+    fn a_visit_starts_from_the_frames_the_last_one_kept() {
+        let mut chat = Chat::new(vec!["rust".into()], None, Vec::new(), Vec::new());
+        let mut rust = posted(5, "alice", "c5");
+        rust.message.msg = "mine".into();
+        let frames = [
+            ServerFrame::Welcome {
+                user: "alice".into(),
+            },
+            ServerFrame::History {
+                room: "rust".into(),
+                messages: vec![posted(3, "bob", "c3")],
+                reset: true,
+                has_older: false,
+                seq: Some(4),
+            },
+            ServerFrame::Message {
+                room: "rust".into(),
+                posted: rust,
+            },
+            // A room no longer in the list stays out.
+            ServerFrame::Deleted {
+                room: "gone".into(),
+                seq: 9,
+                id: 1,
+            },
+        ];
+        let mut kept = cache::FrameCache::default();
+        for frame in &frames {
+            kept.keep(&frame.to_json(), frame);
+        }
+        chat.restore(&kept);
+        assert_eq!(ids(&chat, "rust"), [3, 5]);
+        assert!(chat.room("gone").is_none());
+        let rust = chat.room("rust").expect("rust");
+        assert_eq!(rust.joining, Joining::Wanted, "joined again, after its seq");
+        assert_eq!(rust.messages.resume_after(), Some(5));
+        assert_eq!((rust.unread, chat.alerts.len()), (0, 0));
+        assert!(rust.messages.entries[1].own, "ours, by the name kept");
+        assert!(!chat.online());
     }
 
     #[test]

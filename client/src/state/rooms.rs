@@ -72,6 +72,13 @@ impl RoomState {
         self.mentions = 0;
     }
 
+    /// Nothing is unread (what an earlier visit kept was read then).
+    pub fn forget_unread(&mut self) {
+        self.unread = 0;
+        self.mentions = 0;
+        self.first_unread = None;
+    }
+
     /// The room goes out of view: the line goes with it.
     pub fn left_view(&mut self) {
         self.new_since = None;
