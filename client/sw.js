@@ -1,6 +1,5 @@
-// Keeps the app shell so that the chat opens without the network (with
-// what the browser keeps: the outbox, the joined rooms). The WebSocket and
-// the API are never cached.
+// Keeps the app shell: the chat opens without the network. Never the
+// WebSocket or the API.
 const CACHE = "chat-shell-v1";
 
 self.addEventListener("install", (event) => {
@@ -18,7 +17,7 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(request.mode === "navigate" ? shell(request) : asset(request));
 });
 
-// Assets carry a content hash in their names: kept for good once fetched.
+// Assets have a content hash in their names: kept once fetched.
 async function asset(request) {
   const kept = await caches.match(request);
   if (kept) return kept;
@@ -27,8 +26,8 @@ async function asset(request) {
   return response;
 }
 
-// Every page is the shell: from the network when it answers (dropping the
-// assets it no longer names), else the one kept.
+// Pages are the shell: the network's (dropping assets it no longer
+// names), else the one kept.
 async function shell(request) {
   try {
     const response = await fetch(request);

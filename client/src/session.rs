@@ -22,8 +22,8 @@ pub fn browser_token() -> String {
         }
     }
     let token = crate::random::random_hex(TOKEN_BYTES);
-    if let Err(error) = LocalStorage::set(TOKEN_KEY, &token) {
-        gloo::console::warn!(format!("cannot store the browser token: {error}"));
+    if LocalStorage::set(TOKEN_KEY, &token).is_err() {
+        gloo::console::warn!("cannot store the browser token");
     }
     token
 }
@@ -81,8 +81,8 @@ impl Session {
     pub fn save(&self) {
         match &self.user {
             Some(user) => {
-                if let Err(error) = LocalStorage::set(USERNAME_KEY, user) {
-                    gloo::console::warn!(format!("cannot store the username: {error}"));
+                if LocalStorage::set(USERNAME_KEY, user).is_err() {
+                    gloo::console::warn!("cannot store the username");
                 }
             }
             None => LocalStorage::delete(USERNAME_KEY),

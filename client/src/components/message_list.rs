@@ -497,8 +497,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             data-status={own.then_some("sent")}
             data-continued={props.continued.then_some("true")}
             data-highlighted={props.highlighted.then_some("true")}
-            data-mentions-me={mentions_me.then_some("true")}
-            data-deleted={message.deleted.then_some("true")}>
+            data-mentions-me={mentions_me.then_some("true")}>
             // Inside the item, not items of their own: the list holds
             // messages only, and one message is one item.
             if let Some(day) = &props.day {

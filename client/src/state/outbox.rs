@@ -90,8 +90,9 @@ pub fn load(user: &str) -> Vec<Outgoing> {
     match LocalStorage::get::<Vec<Outgoing>>(key(user)) {
         Ok(outbox) => outbox,
         Err(gloo::storage::errors::StorageError::KeyNotFound(_)) => Vec::new(),
-        Err(error) => {
-            gloo::console::warn!(format!("ignoring an unreadable outbox: {error}"));
+        // Not the reason: serde_json's error texts cost the client 1.7 KB.
+        Err(_) => {
+            gloo::console::warn!("ignoring an unreadable outbox");
             Vec::new()
         }
     }
@@ -100,8 +101,8 @@ pub fn load(user: &str) -> Vec<Outgoing> {
 pub fn save(user: &str, outbox: &[Outgoing]) {
     if outbox.is_empty() {
         LocalStorage::delete(key(user));
-    } else if let Err(error) = LocalStorage::set(key(user), outbox) {
-        gloo::console::warn!(format!("cannot store unsent messages: {error}"));
+    } else if LocalStorage::set(key(user), outbox).is_err() {
+        gloo::console::warn!("cannot store unsent messages");
     }
 }
 

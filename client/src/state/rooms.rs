@@ -119,8 +119,8 @@ pub fn load_notify(user: &str) -> Vec<(String, Notify)> {
 }
 
 pub fn save_notify(user: &str, levels: &[(String, Notify)]) {
-    if let Err(error) = LocalStorage::set(notify_key(user), levels) {
-        gloo::console::warn!(format!("cannot store the notification levels: {error}"));
+    if LocalStorage::set(notify_key(user), levels).is_err() {
+        gloo::console::warn!("cannot store the notification levels");
     }
 }
 
@@ -136,8 +136,8 @@ pub fn load(user: &str) -> Vec<String> {
 }
 
 pub fn save(user: &str, rooms: &[String]) {
-    if let Err(error) = LocalStorage::set(rooms_key(user), rooms) {
-        gloo::console::warn!(format!("cannot store the list of rooms: {error}"));
+    if LocalStorage::set(rooms_key(user), rooms).is_err() {
+        gloo::console::warn!("cannot store the list of rooms");
     }
 }
 
