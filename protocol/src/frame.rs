@@ -93,15 +93,53 @@ pub struct ReplyQuote {
     pub deleted: bool,
 }
 
-/// One emoji's reactions to a message: `count` people, the first
+/// One emoji's reactions to a message: `count` people, at most
 /// [`REACTION_NAMES_MAX`] of them named in `users`, in the order they
-/// reacted.
+/// reacted (see [`apply_reaction`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reactions {
     pub emoji: String,
-    #[serde(serialize_with = "first_reaction_names")]
     pub users: Vec<String>,
     pub count: usize,
+}
+
+/// Gives (`on`) or takes back `user`'s `emoji` in a message's `reactions`
+/// (in the order each emoji was first given), as a `reaction` event says:
+/// the server sends one only when it changed something, so `on` is one
+/// more person and off one fewer, named or not. Names stop at
+/// [`REACTION_NAMES_MAX`]; an emoji nobody gives any more goes. Both
+/// sides keep reactions with it.
+pub fn apply_reaction(reactions: &mut Vec<Reactions>, emoji: &str, user: &str, on: bool) {
+    let Some(at) = reactions.iter().position(|given| given.emoji == emoji) else {
+        if on {
+            reactions.push(Reactions {
+                emoji: emoji.to_owned(),
+                users: vec![user.to_owned()],
+                count: 1,
+            });
+        }
+        return;
+    };
+    let given = &mut reactions[at];
+    let named = given.users.iter().position(|name| name == user);
+    match (named, on) {
+        (Some(_), true) => return,
+        (None, true) => {
+            if given.users.len() < REACTION_NAMES_MAX {
+                given.users.push(user.to_owned());
+            }
+            given.count += 1;
+        }
+        (named, false) => {
+            if let Some(named) = named {
+                given.users.remove(named);
+            }
+            given.count = given.count.saturating_sub(1);
+        }
+    }
+    if given.count == 0 {
+        reactions.remove(at);
+    }
 }
 
 /// Most names one [`Reactions`] lists on the wire (the server keeps them
@@ -111,13 +149,6 @@ pub const REACTION_NAMES_MAX: usize = 20;
 pub const REACTIONS_MAX: usize = 20;
 /// Most names one message mentions, as the server counts them.
 pub const MENTIONS_MAX: usize = 20;
-
-fn first_reaction_names<S: serde::Serializer>(
-    users: &[String],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(users.iter().take(REACTION_NAMES_MAX))
-}
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if
 fn is_false(value: &bool) -> bool {

@@ -2,9 +2,9 @@
 
 use proptest::prelude::*;
 use protocol::{
-    Block, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Inline, MessageError,
-    Posted, Reactions, ReplyQuote, RoomError, ServerFrame, ServerFrameKind, CLIENT_ID_MAX_CHARS,
-    MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
+    apply_reaction, Block, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError,
+    Inline, MessageError, Posted, Reactions, ReplyQuote, RoomError, ServerFrame, ServerFrameKind,
+    CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
 };
 
 fn posted_value() -> Posted {
@@ -375,21 +375,32 @@ fn golden_message_state() {
 }
 
 #[test]
-fn reactions_name_a_bounded_number_of_people_and_count_them_all() {
-    let crowd: Vec<String> = (0..REACTION_NAMES_MAX + 5)
-        .map(|i| format!("u{i}"))
+fn reactions_are_sets_that_name_a_bounded_number_of_people_and_count_them_all() {
+    let mut reactions = Vec::new();
+    apply_reaction(&mut reactions, "👍", "bob", true);
+    apply_reaction(&mut reactions, "👍", "bob", true);
+    apply_reaction(&mut reactions, "🎉", "amy", true);
+    apply_reaction(&mut reactions, "👍", "amy", true);
+    let summary: Vec<(&str, usize)> = reactions
+        .iter()
+        .map(|given| (given.emoji.as_str(), given.count))
         .collect();
-    let reactions = Reactions {
-        emoji: "🎉".into(),
-        count: crowd.len(),
-        users: crowd,
-    };
-    let json = serde_json::to_value(&reactions).expect("json");
-    assert_eq!(
-        json["users"].as_array().map(Vec::len),
-        Some(REACTION_NAMES_MAX)
-    );
-    assert_eq!(json["count"], REACTION_NAMES_MAX + 5);
+    assert_eq!(summary, [("👍", 2), ("🎉", 1)], "twice is once, in order");
+    assert_eq!(reactions[0].users, ["bob", "amy"]);
+    for n in 0..REACTION_NAMES_MAX + 5 {
+        apply_reaction(&mut reactions, "🎉", &format!("u{n}"), true);
+    }
+    let party = &reactions[1];
+    assert_eq!(party.users.len(), REACTION_NAMES_MAX, "names stop");
+    assert_eq!(party.count, REACTION_NAMES_MAX + 6, "counts go on");
+    // One not named leaves: one fewer all the same.
+    apply_reaction(&mut reactions, "🎉", "u24", false);
+    assert_eq!(reactions[1].count, REACTION_NAMES_MAX + 5);
+    apply_reaction(&mut reactions, "👍", "bob", false);
+    apply_reaction(&mut reactions, "👍", "amy", false);
+    assert_eq!(reactions.len(), 1, "an emoji nobody gives goes");
+    apply_reaction(&mut reactions, "🚀", "amy", false);
+    assert_eq!(reactions.len(), 1);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! deletion or a reaction is an event of its own, about a message
 //! (`id`), replayed by the same resume (`after=<seq>`) as posts.
 
-use protocol::{formatted, Block, Posted, Reactions};
+use protocol::{formatted, Block, Posted};
 
 /// One entry of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,64 +192,4 @@ pub struct RoomActivity {
     pub room: String,
     /// When its newest event happened, ms since the Unix epoch.
     pub last_message_at: i64,
-}
-
-/// Gives (`on`) or takes back `user`'s `emoji` in `reactions` (a
-/// message's, in the order each emoji was first given); says whether that
-/// changed anything. An emoji nobody gives any more goes.
-pub fn react(reactions: &mut Vec<Reactions>, emoji: &str, user: &str, on: bool) -> bool {
-    let at = reactions.iter().position(|given| given.emoji == emoji);
-    match (at, on) {
-        (None, false) => false,
-        (None, true) => {
-            reactions.push(Reactions {
-                emoji: emoji.to_owned(),
-                users: vec![user.to_owned()],
-                count: 1,
-            });
-            true
-        }
-        (Some(at), _) => {
-            let given = &mut reactions[at];
-            let had = given.users.iter().position(|name| name == user);
-            match (had, on) {
-                (Some(_), true) | (None, false) => return false,
-                (None, true) => given.users.push(user.to_owned()),
-                (Some(had), false) => {
-                    given.users.remove(had);
-                }
-            }
-            given.count = given.users.len();
-            if given.users.is_empty() {
-                reactions.remove(at);
-            }
-            true
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reactions_are_sets_in_the_order_first_given() {
-        let mut reactions = Vec::new();
-        assert!(react(&mut reactions, "👍", "bob", true));
-        assert!(!react(&mut reactions, "👍", "bob", true), "twice is once");
-        assert!(react(&mut reactions, "🎉", "amy", true));
-        assert!(react(&mut reactions, "👍", "amy", true));
-        let summary: Vec<(&str, usize)> = reactions
-            .iter()
-            .map(|given| (given.emoji.as_str(), given.count))
-            .collect();
-        assert_eq!(summary, [("👍", 2), ("🎉", 1)]);
-        assert_eq!(reactions[0].users, ["bob", "amy"]);
-        assert!(react(&mut reactions, "👍", "bob", false));
-        assert!(!react(&mut reactions, "👍", "bob", false));
-        assert!(react(&mut reactions, "🎉", "amy", false));
-        assert!(!react(&mut reactions, "🚀", "amy", false));
-        assert_eq!(reactions.len(), 1);
-        assert_eq!((reactions[0].count, reactions[0].users.len()), (1, 1));
-    }
 }

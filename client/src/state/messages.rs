@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use protocol::{excerpt, Block, ChatMessage, Posted, Reactions};
+use protocol::{apply_reaction, excerpt, Block, ChatMessage, Posted};
 
 /// One posted message in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl Messages {
                     entry.mentions_me = false;
                 }
                 Change::Reaction { emoji, user, on } if !message.deleted => {
-                    react(&mut message.reactions, emoji, user, *on);
+                    apply_reaction(&mut message.reactions, emoji, user, *on);
                 }
                 Change::Edited { .. } | Change::Reaction { .. } => {}
             }
@@ -186,41 +186,6 @@ impl Messages {
                         quote.excerpt = excerpt.clone().unwrap_or_default();
                     }
                 }
-            }
-        }
-    }
-}
-
-/// Applies a `reaction` event to a message's reactions. The server sends
-/// one only when it changed something, so `on` is one more person and off
-/// one fewer, named or not (the server names the first few only).
-fn react(reactions: &mut Vec<Reactions>, emoji: &str, user: &str, on: bool) {
-    let at = reactions.iter().position(|given| given.emoji == emoji);
-    match (at, on) {
-        (None, true) => reactions.push(Reactions {
-            emoji: emoji.to_owned(),
-            users: vec![user.to_owned()],
-            count: 1,
-        }),
-        (None, false) => {}
-        (Some(at), on) => {
-            let given = &mut reactions[at];
-            let named = given.users.iter().position(|name| name == user);
-            match (named, on) {
-                (Some(_), true) => return,
-                (None, true) => {
-                    given.users.push(user.to_owned());
-                    given.count += 1;
-                }
-                (named, false) => {
-                    if let Some(named) = named {
-                        given.users.remove(named);
-                    }
-                    given.count = given.count.saturating_sub(1);
-                }
-            }
-            if given.count == 0 {
-                reactions.remove(at);
             }
         }
     }

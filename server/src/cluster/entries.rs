@@ -1,7 +1,9 @@
 //! What the Redis log holds, read back: stream entries as events, and the
 //! `messages` hash's JSON as messages in their current state.
 
-use protocol::{excerpt, formatted, ChatMessage, Posted, Reactions, ReplyQuote};
+use protocol::{
+    excerpt, formatted, ChatMessage, Posted, Reactions, ReplyQuote, REACTION_NAMES_MAX,
+};
 use redis::streams::StreamId;
 use serde::Deserialize;
 
@@ -77,10 +79,12 @@ impl StoredMessage {
                     .unwrap_or_default()
                     .into_iter()
                     .map(|given| {
-                        let users = lines(Some(&given.users));
+                        let mut users = lines(Some(&given.users));
+                        let count = users.len();
+                        users.truncate(REACTION_NAMES_MAX);
                         Reactions {
                             emoji: given.emoji,
-                            count: users.len(),
+                            count,
                             users,
                         }
                     })

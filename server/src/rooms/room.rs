@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use protocol::{excerpt, ChatMessage, Posted, ServerFrame, PRESENCE_NAMES_MAX};
+use protocol::{apply_reaction, excerpt, ChatMessage, Posted, ServerFrame, PRESENCE_NAMES_MAX};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Bytes;
@@ -25,7 +25,7 @@ use super::inbox::{Inbox, RoomKey};
 use super::members::Members;
 use super::names::Name;
 use super::{FellBehind, RoomLimits};
-use crate::events::{react, Event, Window};
+use crate::events::{Event, Window};
 use crate::wire;
 
 /// What a room sends every connection in it, in one order.
@@ -469,7 +469,7 @@ impl Live {
             }
             Event::Reacted(reaction) => {
                 if let Some(message) = self.message_mut(reaction.id) {
-                    react(
+                    apply_reaction(
                         &mut message.reactions,
                         &reaction.emoji,
                         &reaction.user,

@@ -1,11 +1,11 @@
 //! Reading a room's log: pages of messages in their current state, and the
 //! window a room starts from.
 
-use protocol::{excerpt, formatted, ChatMessage, Posted, ReplyQuote};
+use protocol::{apply_reaction, excerpt, formatted, ChatMessage, Posted, ReplyQuote};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{to_id, to_sql, to_sql_limit, StoreError};
-use crate::events::{react, Deletion, Edit, Event, Reaction, Window};
+use crate::events::{Deletion, Edit, Event, Reaction, Window};
 
 /// A room's row id and newest `seq`, if the room exists.
 pub(super) fn room_row(conn: &Connection, room: &str) -> Result<Option<(i64, u64)>, StoreError> {
@@ -206,7 +206,7 @@ fn add_reactions(conn: &Connection, room_id: i64, page: &mut [Posted]) -> Result
         let emoji: String = row.get("emoji")?;
         let user: String = row.get("user")?;
         if let Ok(at) = page.binary_search_by_key(&id, |posted| posted.message.id) {
-            react(&mut page[at].message.reactions, &emoji, &user, true);
+            apply_reaction(&mut page[at].message.reactions, &emoji, &user, true);
         }
     }
     Ok(())
