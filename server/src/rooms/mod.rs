@@ -648,6 +648,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_burst_larger_than_the_fan_out_reaches_a_reader_whole() {
+        const BURST: u64 = 40;
+        let lobby = loaded("lobby");
+        let name = Arc::new(Name::new("alice"));
+        let (_entering, mut fanout) = enter(&lobby, &name);
+        // More than the small room's 16 slots, published at once, as a
+        // log hands over a batch.
+        let events = (1..=BURST)
+            .map(|id| {
+                Event::Posted(Posted {
+                    message: protocol::ChatMessage {
+                        id,
+                        user: "bob".into(),
+                        msg: format!("m{id}"),
+                        ..protocol::ChatMessage::default()
+                    },
+                    client_id: format!("c{id}"),
+                })
+            })
+            .collect();
+        lobby.publish(events);
+        let mut frames = 0;
+        loop {
+            match fanout.try_recv() {
+                Ok(Broadcast::Frame(_)) => frames += 1,
+                Ok(Broadcast::Moved(handover)) => {
+                    fanout = handover.take().expect("a receiver of the larger fan-out");
+                }
+                Ok(_) => {}
+                Err(broadcast::error::TryRecvError::Empty) => break,
+                Err(error) => panic!("the reader fell behind: {error:?}"),
+            }
+        }
+        assert_eq!(frames, BURST);
+    }
+
+    #[tokio::test]
     async fn a_second_room_moves_the_reading_to_an_inbox_without_losing_a_frame() {
         let (lobby, rust) = (loaded("lobby"), loaded("rust"));
         let name = Arc::new(Name::new("alice"));

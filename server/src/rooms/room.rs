@@ -192,6 +192,7 @@ impl Room {
             return;
         }
         let mut live = self.lock();
+        live.grow_for(events.len());
         for event in events {
             if event.seq() <= live.last_seq {
                 continue;
@@ -542,9 +543,31 @@ impl Live {
             .min(self.max_fanout_capacity);
         let fits =
             wanted <= self.fanout_capacity && wanted.saturating_mul(4) > self.fanout_capacity;
-        if fits {
-            return;
+        if !fits {
+            self.move_fanout(wanted);
         }
+    }
+
+    /// Makes room for `burst` broadcasts published at once (a log hands
+    /// over what it committed or read in one go, up to hundreds): twice as
+    /// many slots, up to `--fanout-capacity`, so that a reader in step with
+    /// the room is not cut off by the burst itself. Grows only; the room
+    /// shrinks again as readers come and go.
+    fn grow_for(&mut self, burst: usize) {
+        let wanted = burst
+            .saturating_mul(2)
+            .next_power_of_two()
+            .min(self.max_fanout_capacity);
+        if wanted > self.fanout_capacity {
+            self.move_fanout(wanted);
+        }
+    }
+
+    /// Moves every subscriber to a new fan-out of `capacity` slots: each
+    /// takes its receiver from the `Moved` broadcast, after what the old
+    /// one still holds for it.
+    fn move_fanout(&mut self, capacity: usize) {
+        let wanted = capacity;
         let (fanout, _) = broadcast::channel(wanted);
         let receivers = (0..self.fanout.receiver_count())
             .map(|_| fanout.subscribe())
