@@ -1534,6 +1534,25 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
         .expect("code")
         .contains("println!(\"hi\");"));
 
+    // A long press (the `contextmenu` it fires) opens a message's menu,
+    // in place of the browser's own.
+    let opened = bob
+        .execute(
+            "const item = document.querySelector(\".message[data-id='1']\");
+             const press = new MouseEvent('contextmenu', { bubbles: true, cancelable: true });
+             item.querySelector('.text').dispatchEvent(press);
+             const actions = item.querySelector('.actions');
+             return [press.defaultPrevented, getComputedStyle(actions).position];",
+            vec![],
+        )
+        .await
+        .expect("press the message");
+    assert_eq!(
+        opened,
+        serde_json::json!([true, "static"]),
+        "the menu is shown"
+    );
+
     // Bob reacts to alice's message; both see it, only his is pressed.
     click(&bob, &format!("{first} .actions .react")).await;
     click(&bob, &format!("{first} .picker .pick")).await;

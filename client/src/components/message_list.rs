@@ -7,8 +7,8 @@
 
 use std::rc::Rc;
 
-use wasm_bindgen::JsValue;
-use web_sys::Element;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
 use crate::components::formatted::formatted;
@@ -489,10 +489,28 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             </button>
         }
     });
+    // A long press on a touch screen (or a right click) opens the menu, as
+    // focus does; on a link the browser's own menu stays.
+    // (Yew delegates events: the item is found from the target.)
+    let oncontextmenu = Callback::from(|e: MouseEvent| {
+        let Some(target) = e.target_dyn_into::<Element>() else {
+            return;
+        };
+        let on_link = target.closest("a").ok().flatten().is_some();
+        let item = target
+            .closest("li.message")
+            .ok()
+            .flatten()
+            .and_then(|item| item.dyn_into::<HtmlElement>().ok());
+        if let (false, Some(item)) = (on_link, item) {
+            e.prevent_default();
+            let _ = item.focus();
+        }
+    });
     html! {
         // Focusable (not in the tab order) so that a tap on a touch
         // screen shows its menu.
-        <li class="message" tabindex="-1"
+        <li class="message" tabindex="-1" {oncontextmenu}
             data-id={message.id.to_string()}
             data-status={own.then_some("sent")}
             data-continued={props.continued.then_some("true")}
