@@ -119,7 +119,7 @@ impl RedisLog {
             mentions,
             ..
         } = new;
-        let reply: Vec<String> = self
+        let reply: ScriptReply = self
             .append
             .key(self.keys.seq(&room))
             .key(self.keys.log(&room))
@@ -138,20 +138,13 @@ impl RedisLog {
             .arg(mentions.join("\n"))
             .invoke_async(&mut self.redis.clone())
             .await?;
-        let corrupt = || StoreError::CorruptEntry(format!("append answered {reply:?}"));
-        let number = |at: usize| -> Result<i64, StoreError> {
-            reply
-                .get(at)
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(corrupt)
-        };
-        match reply.first().map(String::as_str) {
-            Some("stored") => {
-                let id = u64::try_from(number(1)?).map_err(|_| corrupt())?;
+        match reply.text(0) {
+            "stored" => {
+                let id = reply.id(1)?;
                 let quote = reply_to.map(|original| ReplyQuote {
                     id: original,
-                    user: reply.get(3).cloned().unwrap_or_default(),
-                    excerpt: protocol::excerpt(reply.get(4).map_or("", String::as_str)),
+                    user: reply.text(3).to_owned(),
+                    excerpt: protocol::excerpt(reply.text(4)),
                     deleted: false,
                 });
                 Ok(Appended::Stored(Event::Posted(Posted {
@@ -160,7 +153,7 @@ impl RedisLog {
                         user: author.user,
                         formatted: protocol::formatted(&msg),
                         msg,
-                        date_time: number(2)?,
+                        date_time: reply.number(2)?,
                         reply_to: quote,
                         mentions,
                         ..ChatMessage::default()
@@ -168,27 +161,27 @@ impl RedisLog {
                     client_id,
                 })))
             }
-            Some("duplicate") => {
-                let id = u64::try_from(number(1)?).map_err(|_| corrupt())?;
-                let original = match reply.get(3).filter(|state| !state.is_empty()) {
-                    Some(state) => StoredMessage::parse(id, state)?.into_posted(id, None)?,
+            "duplicate" => {
+                let id = reply.id(1)?;
+                let original = match reply.text(3) {
                     // Trimmed from the room's state since: what was kept.
-                    None => Posted {
+                    "" => Posted {
                         message: ChatMessage {
                             id,
                             user: author.user,
-                            msg: reply.get(4).cloned().unwrap_or_default(),
-                            formatted: reply.get(4).and_then(|msg| protocol::formatted(msg)),
-                            date_time: number(2)?,
+                            msg: reply.text(4).to_owned(),
+                            formatted: protocol::formatted(reply.text(4)),
+                            date_time: reply.number(2)?,
                             ..ChatMessage::default()
                         },
                         client_id,
                     },
+                    state => StoredMessage::parse(id, state)?.into_posted(id, None)?,
                 };
                 Ok(Appended::Duplicate(original))
             }
-            Some("refused") => Ok(Appended::Refused(refusal(reply.get(1)))),
-            _ => Err(corrupt()),
+            "refused" => Ok(Appended::Refused(reply.refusal())),
+            _ => Err(reply.corrupt()),
         }
     }
 
@@ -205,7 +198,7 @@ impl RedisLog {
             Change::Delete => ("delete", "", false, String::new()),
             Change::React { emoji, on } => ("react", emoji.as_str(), *on, String::new()),
         };
-        let reply: Vec<String> = self
+        let reply: ScriptReply = self
             .change
             .key(self.keys.seq(&room))
             .key(self.keys.log(&room))
@@ -223,17 +216,10 @@ impl RedisLog {
             .arg(REACTIONS_MAX)
             .invoke_async(&mut self.redis.clone())
             .await?;
-        let corrupt = || StoreError::CorruptEntry(format!("a change answered {reply:?}"));
-        let number = |at: usize| -> Result<i64, StoreError> {
-            reply
-                .get(at)
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(corrupt)
-        };
-        match reply.first().map(String::as_str) {
-            Some("stored") => {
-                let seq = u64::try_from(number(1)?).map_err(|_| corrupt())?;
-                let at = number(2)?;
+        match reply.text(0) {
+            "stored" => {
+                let seq = reply.id(1)?;
+                let at = reply.number(2)?;
                 Ok(Appended::Stored(match change {
                     Change::Edit { msg, mentions } => {
                         Event::Edited(Edit::new(seq, id, msg, at, mentions))
@@ -248,9 +234,9 @@ impl RedisLog {
                     }),
                 }))
             }
-            Some("unchanged") => Ok(Appended::Unchanged),
-            Some("refused") => Ok(Appended::Refused(refusal(reply.get(1)))),
-            _ => Err(corrupt()),
+            "unchanged" => Ok(Appended::Unchanged),
+            "refused" => Ok(Appended::Refused(reply.refusal())),
+            _ => Err(reply.corrupt()),
         }
     }
 
@@ -363,13 +349,43 @@ impl RedisLog {
     }
 }
 
-/// Why a script refused.
-fn refusal(reason: Option<&String>) -> Refusal {
-    match reason.map(String::as_str) {
-        Some("not_yours") => Refusal::NotYours,
-        Some("deleted") => Refusal::Deleted,
-        Some("too_many_reactions") => Refusal::TooManyReactions,
-        _ => Refusal::NotFound,
+/// What the append and change scripts answer: an outcome's name, then its
+/// fields, as strings (see `scripts`).
+#[derive(Debug)]
+struct ScriptReply(Vec<String>);
+
+impl redis::FromRedisValue for ScriptReply {
+    fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
+        Vec::<String>::from_redis_value(value).map(Self)
+    }
+}
+
+impl ScriptReply {
+    /// Field `at`, empty when missing.
+    fn text(&self, at: usize) -> &str {
+        self.0.get(at).map_or("", String::as_str)
+    }
+
+    fn number(&self, at: usize) -> Result<i64, StoreError> {
+        self.text(at).parse().map_err(|_| self.corrupt())
+    }
+
+    fn id(&self, at: usize) -> Result<u64, StoreError> {
+        u64::try_from(self.number(at)?).map_err(|_| self.corrupt())
+    }
+
+    /// Why the script refused.
+    fn refusal(&self) -> Refusal {
+        match self.text(1) {
+            "not_yours" => Refusal::NotYours,
+            "deleted" => Refusal::Deleted,
+            "too_many_reactions" => Refusal::TooManyReactions,
+            _ => Refusal::NotFound,
+        }
+    }
+
+    fn corrupt(&self) -> StoreError {
+        StoreError::CorruptEntry(format!("a script answered {:?}", self.0))
     }
 }
 

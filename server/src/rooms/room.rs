@@ -567,13 +567,12 @@ impl Live {
     /// takes its receiver from the `Moved` broadcast, after what the old
     /// one still holds for it.
     fn move_fanout(&mut self, capacity: usize) {
-        let wanted = capacity;
-        let (fanout, _) = broadcast::channel(wanted);
+        let (fanout, _) = broadcast::channel(capacity);
         let receivers = (0..self.fanout.receiver_count())
             .map(|_| fanout.subscribe())
             .collect();
         let old = std::mem::replace(&mut self.fanout, fanout);
-        self.fanout_capacity = wanted;
+        self.fanout_capacity = capacity;
         let _ = old.send(Broadcast::Moved(Arc::new(Handover(Mutex::new(receivers)))));
     }
 
