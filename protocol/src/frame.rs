@@ -666,6 +666,25 @@ wire_names! {
         TooManyReactions = "too_many_reactions",
         /// Editing, reacting to or replying to a deleted message.
         MessageDeleted = "message_deleted",
+        /// The name is claimed: it takes its password (or its session).
+        NameClaimed = "name_claimed",
+        /// Signing in with a password that is not the name's.
+        WrongPassword = "wrong_password",
+        /// A new password breaks the rule (8 to 128 characters).
+        InvalidPassword = "invalid_password",
+        /// The request needs a session (the cookie) and has none.
+        NotSignedIn = "not_signed_in",
+        /// A request that changes state, from a page of another site.
+        ForbiddenOrigin = "forbidden_origin",
+        /// The name may not post in this room until `retryAfterMs`.
+        Muted = "muted",
+        /// The name (or its address) is banned; the message says until when
+        /// and why.
+        Banned = "banned",
+        /// Only moderators post in this room now.
+        RoomLocked = "room_locked",
+        /// A moderator's action by someone who is not one.
+        NotAllowed = "not_allowed",
     }
 }
 

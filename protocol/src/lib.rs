@@ -43,6 +43,13 @@
 //!   [`REACTIONS_MAX`] different ones on a message). Reacting twice is
 //!   one reaction.
 //!
+//! Names: a guest picks a free name; a claimed name takes its password,
+//! through the HTTP API of [`account`](SignIn) (`POST /api/session`), whose
+//! session cookie then authorises `/ws` without `?user=`. A guest's
+//! `?user=` for a claimed name, or for a name that looks like one online
+//! or claimed (see `name_key`), is refused with `name_claimed` or
+//! `username_taken`.
+//!
 //! Server to client ([`ServerFrame`]):
 //! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
 //!   name the server bound to it (trimmed), which is the only name the client
@@ -90,6 +97,7 @@
 //!   as many rooms as it may). The message codes: `not_found`, `not_yours`,
 //!   `invalid_emoji`, `too_many_reactions`, `message_deleted`.
 
+mod account;
 mod formatted;
 mod frame;
 #[doc(hidden)]
@@ -98,6 +106,10 @@ pub mod fuzzing;
 mod names;
 mod validate;
 
+pub use account::{
+    validate_password, ApiError, ApiToken, Claim, PasswordChange, PasswordError, SignIn, SignedIn,
+    PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
+};
 #[cfg(feature = "markdown")]
 pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline};
@@ -108,7 +120,7 @@ pub use frame::{
     TYPING_INTERVAL_MS,
 };
 #[cfg(feature = "unicode")]
-pub use names::{canonical_emoji, canonical_room, canonical_username, mentions};
+pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,
     validate_username, ClientIdError, EmojiError, MessageError, RoomError, UsernameError,

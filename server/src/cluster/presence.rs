@@ -160,7 +160,7 @@ return out
 /// the rooms, so that this module depends on nothing above it).
 pub(crate) trait PresenceView: Send + Sync + 'static {
     /// The names connected here, as spelled, with their tokens.
-    fn held_here(&self) -> Vec<(String, Option<String>)>;
+    fn held_here(&self) -> Vec<(Arc<crate::rooms::Name>, Option<String>)>;
     fn is_held_here(&self, name: &str) -> bool;
     /// Each room in memory here, with the names in it here.
     fn members_here(&self) -> Vec<(String, Vec<String>)>;
@@ -355,7 +355,7 @@ impl Worker {
                         self.scripts
                             .claim
                             .arg(self.keys.prefix())
-                            .arg(name.to_lowercase())
+                            .arg(protocol::name_key(&name))
                             .arg(&name)
                             .arg(token.as_deref().unwrap_or(""))
                             .arg(&self.instance)
@@ -411,7 +411,7 @@ impl Worker {
         let mut invocation = self.scripts.release.prepare_invoke();
         invocation
             .arg(self.keys.prefix())
-            .arg(name.to_lowercase())
+            .arg(protocol::name_key(name))
             .arg(&self.instance);
         invocation
     }
@@ -430,9 +430,9 @@ impl Worker {
                 .arg(self.ttl_ms);
             for (name, token) in chunk {
                 invocation
-                    .arg(name.to_lowercase())
+                    .arg(name.key())
                     .arg(token.as_deref().unwrap_or(""))
-                    .arg(name);
+                    .arg(name.as_str());
             }
             let refreshed: redis::RedisResult<()> = invocation.invoke_async(&mut self.redis).await;
             if let Err(error) = refreshed {
@@ -550,12 +550,12 @@ impl Worker {
     }
 }
 
-/// Names listed one per line in each of `lists`, by lowercased name.
+/// Names listed one per line in each of `lists`, by key.
 fn names_by_key(lists: &[String]) -> BTreeMap<String, String> {
     lists
         .iter()
         .flat_map(|list| list.lines())
         .filter(|name| !name.is_empty())
-        .map(|name| (name.to_lowercase(), name.to_owned()))
+        .map(|name| (protocol::name_key(name), name.to_owned()))
         .collect()
 }

@@ -23,7 +23,7 @@ pub(crate) struct Members {
     /// moves up to one pointer per member, as the room's other per-entry
     /// work is linear too.
     here: Vec<Arc<Name>>,
-    /// In the room on other instances, by lowercased name, as of the last
+    /// In the room on other instances, by key, as of the last
     /// view from Redis. Empty with one instance.
     elsewhere: BTreeMap<String, String>,
 }
@@ -109,7 +109,7 @@ impl Members {
 
     /// Whether `name`, spelled exactly so, is online.
     pub(crate) fn is_online(&self, name: &str) -> bool {
-        let key = name.to_lowercase();
+        let key = protocol::name_key(name);
         self.here
             .get(self.position(&key))
             .is_some_and(|held| held.as_str() == name)
@@ -208,7 +208,7 @@ mod tests {
     fn view(names: &[&str]) -> BTreeMap<String, String> {
         names
             .iter()
-            .map(|name| (name.to_lowercase(), (*name).to_owned()))
+            .map(|name| (protocol::name_key(name), (*name).to_owned()))
             .collect()
     }
 

@@ -583,7 +583,7 @@ impl Subscriber for Registry {
 }
 
 impl PresenceView for Registry {
-    fn held_here(&self) -> Vec<(String, Option<String>)> {
+    fn held_here(&self) -> Vec<(Arc<Name>, Option<String>)> {
         self.names.held_here()
     }
 

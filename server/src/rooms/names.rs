@@ -2,8 +2,10 @@
 //!
 //! A name belongs to whoever presents the same token as its current holder
 //! (the same browser: a second tab, a reconnect); anyone else is refused
-//! while the holder is connected. Names compare without regard to case, so
-//! "Alice" cannot pose as "alice". A name is held once for the whole server,
+//! while the holder is connected. Names compare by their key
+//! ([`protocol::name_key`]): without regard to case, width or look-alike
+//! letters, so neither "Alice" nor "аlice" (a Cyrillic а) can pose as
+//! "alice". A name is held once for the whole server,
 //! whichever rooms its connections are in.
 
 use std::borrow::Borrow;
@@ -24,7 +26,7 @@ pub struct Name {
 impl Name {
     pub fn new(spelled: &str) -> Self {
         Self {
-            key: spelled.to_lowercase(),
+            key: protocol::name_key(spelled),
             spelled: spelled.to_owned(),
             author_key: None,
         }
@@ -33,7 +35,9 @@ impl Name {
     /// The name as held by the browser with `token`.
     fn held_with(spelled: &str, token: Option<&str>) -> Self {
         let mut name = Self::new(spelled);
-        name.author_key = token.map(|token| author_key(&name.key, token));
+        // Lower case, not the look-alike key: the key of the release
+        // that introduced author keys, so earlier messages stay editable.
+        name.author_key = token.map(|token| author_key(&spelled.to_lowercase(), token));
         name
     }
 
@@ -116,7 +120,7 @@ fn author_key(key: &str, token: &str) -> [u8; 16] {
 
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    /// By key (the lowercased name).
+    /// By key (see [`protocol::name_key`]).
     holders: Mutex<HashMap<ByKey, Holder>>,
 }
 
@@ -172,14 +176,14 @@ impl Names {
 
     /// Whether `name` has a connection on this instance.
     pub(crate) fn is_held_here(&self, name: &str) -> bool {
-        self.lock().contains_key(name.to_lowercase().as_str())
+        self.lock().contains_key(protocol::name_key(name).as_str())
     }
 
-    /// The names connected to this instance, as spelled, with their tokens.
-    pub(crate) fn held_here(&self) -> Vec<(String, Option<String>)> {
+    /// The names connected to this instance, with their tokens.
+    pub(crate) fn held_here(&self) -> Vec<(Arc<Name>, Option<String>)> {
         self.lock()
             .iter()
-            .map(|(name, holder)| (name.0.spelled.clone(), holder.token.clone()))
+            .map(|(name, holder)| (Arc::clone(&name.0), holder.token.clone()))
             .collect()
     }
 
@@ -209,6 +213,11 @@ mod tests {
         names.connect("bob", None).expect("free");
         assert_eq!(names.connections(), 3);
         assert!(names.is_held_here("BOB"));
+        assert!(
+            names.is_held_here("\u{FF42}\u{43E}b"),
+            "fullwidth b, Cyrillic o"
+        );
+        assert_eq!(names.connect("\u{430}lice", Some("t2")), Err(Taken));
         assert!(!names.disconnect(&alice));
         assert!(names.disconnect(&alice), "last tab closed");
         let alice = names.connect("Alice", Some("t2")).expect("free again");

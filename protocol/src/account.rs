@@ -1,0 +1,163 @@
+//! The HTTP API of names: signing in, claiming a name, passwords and API
+//! tokens. Bodies are JSON; every refusal is an [`ApiError`].
+//!
+//! - `POST /api/session` with [`SignIn`] (`{"user":"alice"}` for a guest,
+//!   `{"user":"alice","password":"..."}` for a claimed name) answers 200
+//!   with [`SignedIn`] and sets the session cookie, or refuses: 401
+//!   `wrong_password`, 409 `name_claimed` (a guest asking for a claimed
+//!   name), 409 `username_taken` (a guest name someone holds now), 429
+//!   `rate_limited` (with `retryAfterMs`), 403 `forbidden_origin`.
+//! - `DELETE /api/session`: signs out (the cookie is cleared, the session
+//!   forgotten). 204.
+//! - `GET /api/session`: who the cookie says this is ([`SignedIn`]), 401
+//!   `not_signed_in` without one.
+//! - `POST /api/claim` with [`Claim`]: the signed-in guest keeps the name.
+//!   200 [`SignedIn`] (`claimed` true); 409 `name_claimed` if it is
+//!   already someone's.
+//! - `POST /api/password` with [`PasswordChange`]: a claimed name's new
+//!   password; every other session of the name is signed out. 200
+//!   [`SignedIn`], with a new cookie.
+//! - `POST /api/tokens`: an API token for scripts and bots, sent as
+//!   `Authorization: Bearer <token>` to `/ws` ([`ApiToken`], shown once).
+//!
+//! `/ws` with the session cookie (or the bearer token) needs no `?user=`.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::ErrorCode;
+
+/// Fewest characters in a password.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// Most characters in a password (argon2 is slow on purpose: a megabyte of
+/// password would be a way to spend the server's time).
+pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// `POST /api/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// Who a session is: the name as bound, and whether it is claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user: String,
+    pub claimed: bool,
+}
+
+/// `POST /api/claim`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub password: String,
+}
+
+/// `POST /api/password`: the current password, and the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChange {
+    pub current: String,
+    pub password: String,
+}
+
+/// `POST /api/tokens`' answer: the token, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub token: String,
+}
+
+/// Every refusal of the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Why a password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum PasswordError {
+    #[error("A password has {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters.")]
+    Length,
+}
+
+impl PasswordError {
+    pub fn code(self) -> ErrorCode {
+        ErrorCode::InvalidPassword
+    }
+}
+
+/// A new password's rule: 8 to 128 characters, any of them (spaces
+/// included: a passphrase is a good password).
+pub fn validate_password(raw: &str) -> Result<&str, PasswordError> {
+    let len = raw.chars().count();
+    if (PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&len) {
+        Ok(raw)
+    } else {
+        Err(PasswordError::Length)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_have_their_documented_json() {
+        let guest: SignIn = serde_json::from_str(r#"{"user":"alice"}"#).expect("guest");
+        assert_eq!(guest.password, None);
+        let member = SignIn {
+            user: "alice".into(),
+            password: Some("correct horse".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&member).expect("json"),
+            r#"{"user":"alice","password":"correct horse"}"#
+        );
+        let signed_in = SignedIn {
+            user: "alice".into(),
+            claimed: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&signed_in).expect("json"),
+            r#"{"user":"alice","claimed":true}"#
+        );
+        let refused = ApiError {
+            code: ErrorCode::RateLimited,
+            message: "Too many attempts.".into(),
+            retry_after_ms: Some(12_000),
+        };
+        assert_eq!(
+            serde_json::to_string(&refused).expect("json"),
+            r#"{"code":"rate_limited","message":"Too many attempts.","retryAfterMs":12000}"#
+        );
+        let wrong = ApiError {
+            code: ErrorCode::WrongPassword,
+            message: "Wrong password.".into(),
+            retry_after_ms: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&wrong).expect("json"),
+            r#"{"code":"wrong_password","message":"Wrong password."}"#
+        );
+        let change: PasswordChange =
+            serde_json::from_str(r#"{"current":"old one!","password":"new one!"}"#).expect("json");
+        assert_eq!(change.password, "new one!");
+    }
+
+    #[test]
+    fn a_password_has_8_to_128_characters() {
+        assert_eq!(validate_password("short"), Err(PasswordError::Length));
+        assert_eq!(validate_password("12345678"), Ok("12345678"));
+        assert_eq!(
+            validate_password("密码密码密码密码"),
+            Ok("密码密码密码密码")
+        );
+        let longest = "é".repeat(PASSWORD_MAX_CHARS);
+        assert!(validate_password(&longest).is_ok());
+        assert!(validate_password(&format!("{longest}x")).is_err());
+    }
+}
