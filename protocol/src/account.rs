@@ -34,7 +34,7 @@ pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 
 /// `POST /api/session`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignIn {
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,20 +49,20 @@ pub struct SignedIn {
 }
 
 /// `POST /api/claim`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     pub password: String,
 }
 
 /// `POST /api/password`: the current password, and the new one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordChange {
     pub current: String,
     pub password: String,
 }
 
 /// `POST /api/tokens`' answer: the token, shown this once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {
     pub token: String,
 }
@@ -76,6 +76,24 @@ pub struct ApiError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
 }
+
+/// Debug output (a log line, a panic) never shows a password or token.
+macro_rules! redacted_debug {
+    ($type:ident { $($shown:ident),* }) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+redacted_debug!(SignIn { user });
+redacted_debug!(Claim {});
+redacted_debug!(PasswordChange {});
+redacted_debug!(ApiToken {});
 
 /// Why a password is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -143,6 +161,7 @@ mod tests {
             serde_json::to_string(&wrong).expect("json"),
             r#"{"code":"wrong_password","message":"Wrong password."}"#
         );
+        assert_eq!(format!("{member:?}"), r#"SignIn { user: "alice", .. }"#);
         let change: PasswordChange =
             serde_json::from_str(r#"{"current":"old one!","password":"new one!"}"#).expect("json");
         assert_eq!(change.password, "new one!");

@@ -348,8 +348,13 @@ pub const HISTORY_PAGE_MAX: u32 = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", try_from = "ServerFrameFields")]
 pub enum ServerFrame {
-    /// First frame of every connection: the name bound to it.
-    Welcome { user: String },
+    /// First frame of every connection: the name bound to it, and whether
+    /// it is a claimed name (signed in with its password).
+    Welcome {
+        user: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        claimed: bool,
+    },
     /// Where this connection starts in `room`: sent right after `welcome`
     /// for the room of the URL, and in answer to each `join`.
     ///
@@ -494,6 +499,7 @@ struct ServerFrameFields {
     emoji: Option<String>,
     on: Option<bool>,
     formatted: Option<Vec<Block>>,
+    claimed: Option<bool>,
 }
 
 wire_names! {
@@ -532,6 +538,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
         Ok(match kind {
             ServerFrameKind::Welcome => Self::Welcome {
                 user: fields.user.ok_or_else(|| required("user"))?,
+                claimed: fields.claimed.unwrap_or(false),
             },
             ServerFrameKind::History => Self::History {
                 room: room()?,

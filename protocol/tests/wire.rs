@@ -273,8 +273,16 @@ fn golden_server_frames() {
         (
             ServerFrame::Welcome {
                 user: "alice".into(),
+                claimed: false,
             },
             r#"{"type":"welcome","user":"alice"}"#,
+        ),
+        (
+            ServerFrame::Welcome {
+                user: "alice".into(),
+                claimed: true,
+            },
+            r#"{"type":"welcome","user":"alice","claimed":true}"#,
         ),
         (
             ServerFrame::error(ErrorCode::MessageTooLong, "too long"),
@@ -494,7 +502,8 @@ fn a_server_frame_ignores_fields_its_type_does_not_have() {
         ServerFrame::parse(r#"{"type":"welcome","user":"alice","reset":true,"extra":[1]}"#)
             .expect("a welcome"),
         ServerFrame::Welcome {
-            user: "alice".into()
+            user: "alice".into(),
+            claimed: false
         }
     );
     assert_eq!(
@@ -690,7 +699,10 @@ fn chat_message() -> impl Strategy<Value = ChatMessage> {
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
-        ".{1,24}".prop_map(|user| ServerFrame::Welcome { user }),
+        ".{1,24}".prop_map(|user| ServerFrame::Welcome {
+            user,
+            claimed: false
+        }),
         (chat_message(), ".{1,64}", ".{1,32}").prop_map(|(message, client_id, room)| {
             ServerFrame::Message {
                 room,

@@ -33,6 +33,9 @@ pub(crate) struct BudgetRates {
     pub(crate) typing_per_name: Rate,
     pub(crate) joins_per_address: Rate,
     pub(crate) history_bytes_per_address: Rate,
+    /// Password attempts, per name and per address: slow enough that a
+    /// password cannot be guessed online.
+    pub(crate) sign_ins: Rate,
 }
 
 impl BudgetRates {
@@ -59,6 +62,10 @@ impl BudgetRates {
                 per_second: config.history_rate_bytes as f64,
                 burst: config.history_burst_bytes,
             },
+            sign_ins: Rate {
+                per_second: f64::from(config.sign_ins_per_minute) / 60.0,
+                burst: config.sign_ins_per_minute,
+            },
         }
     }
 }
@@ -70,6 +77,7 @@ enum Spending {
     Typing,
     Join,
     HistoryBytes,
+    SignIn,
 }
 
 /// Every address's and name's buckets.
@@ -100,6 +108,46 @@ impl Buckets {
             now,
         )
     }
+
+    /// One of `spending` from `name`'s bucket and `address`'s (at rates
+    /// `(by name, by address)`), or the longer wait of the two: a refusal
+    /// spends neither.
+    fn take_both(
+        &mut self,
+        name: &str,
+        address: Option<IpAddr>,
+        spending: Spending,
+        (name_rate, address_rate): (Rate, Rate),
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let by_name = bucket(
+            &mut self.by_name,
+            (name.to_owned(), spending),
+            name_rate,
+            now,
+        );
+        let mut by_address = address.map(|address| {
+            bucket(
+                &mut self.by_address,
+                (address_key(address), spending),
+                address_rate,
+                now,
+            )
+        });
+        let wait = by_name.wait(now, 1.0).max(
+            by_address
+                .as_mut()
+                .map_or(Duration::ZERO, |b| b.wait(now, 1.0)),
+        );
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        by_name.spend(now, 1.0);
+        if let Some(by_address) = by_address {
+            by_address.spend(now, 1.0);
+        }
+        Ok(())
+    }
 }
 
 impl Budgets {
@@ -119,39 +167,24 @@ impl Budgets {
         now: Instant,
     ) -> Result<(), Duration> {
         let mut buckets = self.lock();
-        let Buckets {
-            by_address,
-            by_name,
-        } = &mut *buckets;
-        let by_name = bucket(
-            by_name,
-            (name.to_owned(), Spending::Post),
-            self.rates.posts_per_name,
-            now,
-        );
-        let mut by_address = address.map(|address| {
-            bucket(
-                by_address,
-                (address_key(address), Spending::Post),
-                self.rates.posts_per_address,
-                now,
-            )
-        });
-        let wait = by_name.wait(now, 1.0).max(
-            by_address
-                .as_mut()
-                .map_or(Duration::ZERO, |b| b.wait(now, 1.0)),
-        );
-        if !wait.is_zero() {
-            return Err(wait);
-        }
-        by_name.spend(now, 1.0);
-        if let Some(by_address) = by_address {
-            by_address.spend(now, 1.0);
-        }
+        let rates = (self.rates.posts_per_name, self.rates.posts_per_address);
+        buckets.take_both(name, address, Spending::Post, rates, now)?;
         // A post ends a typing spell: typing the next message is news.
         buckets.by_name.remove(&(name.to_owned(), Spending::Typing));
         Ok(())
+    }
+
+    /// One password attempt for the name keyed `name_key` from `address`,
+    /// or how long until one may be. Both budgets must allow it.
+    pub(crate) fn sign_in(
+        &self,
+        name_key: &str,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let rates = (self.rates.sign_ins, self.rates.sign_ins);
+        self.lock()
+            .take_both(name_key, address, Spending::SignIn, rates, now)
     }
 
     /// Whether `name`'s typing may be relayed now (one relay per interval,
@@ -240,6 +273,7 @@ mod tests {
             typing_per_name: rate(1.0 / 3.0, 1),
             joins_per_address: rate(2.0, 3),
             history_bytes_per_address: rate(1000.0, 5000),
+            sign_ins: rate(5.0 / 60.0, 5),
         }
     }
 
@@ -273,6 +307,25 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(budgets.post("fresh", Some(B), now), Ok(()));
         }
+    }
+
+    #[test]
+    fn password_attempts_are_limited_per_name_and_per_address() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(budgets.sign_in("alice", Some(A), now), Ok(()));
+        }
+        let wait = budgets
+            .sign_in("alice", Some(B), now)
+            .expect_err("the name's");
+        assert_eq!(wait, Duration::from_secs(12));
+        let wait = budgets
+            .sign_in("bob", Some(A), now)
+            .expect_err("the address's");
+        assert_eq!(wait, Duration::from_secs(12));
+        assert_eq!(budgets.sign_in("bob", Some(B), now), Ok(()));
+        assert_eq!(budgets.sign_in("alice", Some(B), now + wait), Ok(()));
     }
 
     #[test]

@@ -121,6 +121,21 @@ pub struct Config {
     #[arg(long, env = "CHAT_HISTORY_BURST_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub history_burst_bytes: u32,
 
+    /// Password attempts allowed per minute for one name, and for one
+    /// address (whichever runs out first).
+    #[arg(long, env = "CHAT_SIGN_INS_PER_MINUTE", default_value_t = 5)]
+    pub sign_ins_per_minute: u32,
+
+    /// A claimed name that administers this server: it can make claimed
+    /// names moderators. Repeat the flag for several (env: comma-separated).
+    #[arg(long = "admin", env = "CHAT_ADMINS", value_delimiter = ',')]
+    pub admins: Vec<String>,
+
+    /// Behind a reverse proxy that terminates TLS: trust its
+    /// `X-Forwarded-Proto: https` and mark the session cookie `Secure`.
+    #[arg(long, env = "CHAT_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+
     /// Refused frames in a row after which a connection is closed (1008).
     #[arg(long, env = "CHAT_RATE_STRIKES", default_value_t = 20)]
     pub rate_strikes: u32,

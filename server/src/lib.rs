@@ -22,6 +22,8 @@
 //!
 //! Dependencies point one way: routes -> connection -> rooms -> log.
 
+mod account_routes;
+pub(crate) mod accounts;
 mod budget;
 pub(crate) mod cluster;
 pub(crate) mod config;
@@ -49,6 +51,8 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use account_routes::CookiePolicy;
+use accounts::Accounts;
 use budget::{BudgetRates, Budgets};
 pub use config::Config;
 use connection::SessionLimits;
@@ -72,6 +76,8 @@ pub(crate) struct AppState {
     pub admission: Arc<Admission>,
     pub origins: Arc<OriginPolicy>,
     pub(crate) budgets: Arc<Budgets>,
+    pub(crate) accounts: Arc<Accounts>,
+    pub(crate) cookies: CookiePolicy,
     /// Every connection task, so shutdown can wait for them to finish.
     pub connections: TaskTracker,
     /// Cancelled when shutdown begins.
@@ -142,6 +148,15 @@ pub async fn run(
     }
     tracing::info!(origins = ?origins.origins(), "pages from these origins may connect");
     let rooms = Rooms::open(&config).await?;
+    let accounts = Accounts::open(&config).await?;
+    let cookies = CookiePolicy {
+        always_secure: !config.public_origins.is_empty()
+            && config
+                .public_origins
+                .iter()
+                .all(|origin| origin.to_ascii_lowercase().starts_with("https://")),
+        trust_forwarded_proto: config.behind_proxy,
+    };
     let token = CancellationToken::new();
     let state = AppState {
         rooms: Arc::new(rooms),
@@ -149,6 +164,8 @@ pub async fn run(
         admission: Admission::new(max_connections, config.max_connections_per_ip),
         origins: Arc::new(origins),
         budgets: Arc::new(Budgets::new(BudgetRates::from_config(&config))),
+        accounts: Arc::new(accounts),
+        cookies,
         connections: TaskTracker::new(),
         stopping: token.clone(),
     };

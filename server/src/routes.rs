@@ -12,6 +12,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::account_routes::{self, SESSION_COOKIE};
+use crate::accounts::Secret;
 use crate::connection::{self, JoinQuery};
 use crate::listener::Peer;
 use crate::static_files::{security_headers, static_files};
@@ -24,6 +26,8 @@ pub fn routes(
     config: &Config,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     websocket(state.clone())
+        .or(account_routes::routes(state.clone()))
+        .unify()
         .or(directory(state.clone()))
         .unify()
         .or(health(state))
@@ -46,16 +50,18 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
         .and(raw_query)
         .and(warp::ext::optional::<Peer>())
         .and(warp::header::optional::<String>("origin"))
+        .and(credential())
         .and(upgrade_request())
         .map(
             move |query: String,
                   peer: Option<Peer>,
                   origin: Option<String>,
+                  credential: Option<Secret>,
                   request: UpgradeRequest| {
                 let peer = peer.map(|Peer(address)| address);
                 // A repeated `user`, an `after` that is not a number: 400,
                 // not the 426 a query warp could not read would get.
-                let query = match serde_urlencoded::from_str::<JoinQuery>(&query) {
+                let mut query = match serde_urlencoded::from_str::<JoinQuery>(&query) {
                     Ok(query) => query,
                     Err(error) => {
                         return bad_request(&format!(
@@ -63,6 +69,7 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                     ))
                     }
                 };
+                query.credential = credential;
                 if !request.has_valid_key() {
                     return bad_request("Sec-WebSocket-Key must be 16 bytes in base64.");
                 }
@@ -89,6 +96,7 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                             rooms: Arc::clone(&state.rooms),
                             limits: Arc::clone(&state.limits),
                             budgets: Arc::clone(&state.budgets),
+                            accounts: Arc::clone(&state.accounts),
                             peer,
                             stopping: state.stopping.clone(),
                         };
@@ -105,6 +113,21 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
         warp::reply::with_header(reply, "upgrade", "websocket").into_response()
     });
     upgrade.or(not_upgrade).unify().boxed()
+}
+
+/// Who a WebSocket says it is: an API token (`Authorization: Bearer`),
+/// else the session cookie.
+fn credential() -> BoxedFilter<(Option<Secret>,)> {
+    warp::header::optional::<String>("authorization")
+        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
+        .map(|authorization: Option<String>, cookie: Option<String>| {
+            let bearer = authorization.as_deref().and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            });
+            bearer.or(cookie.as_deref()).map(Secret::presented)
+        })
+        .boxed()
 }
 
 fn bad_request(text: &str) -> Response {
@@ -199,8 +222,13 @@ fn directory(state: AppState) -> BoxedFilter<(Response,)> {
 
 /// Turns a rejection nobody handled into a plain-text answer.
 async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    if rejection.find::<account_routes::ForeignOrigin>().is_some() {
+        return Ok(account_routes::foreign_origin());
+    }
     let status = if rejection.is_not_found() {
         StatusCode::NOT_FOUND
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        StatusCode::PAYLOAD_TOO_LARGE
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         StatusCode::METHOD_NOT_ALLOWED
     } else {

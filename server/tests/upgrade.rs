@@ -5,6 +5,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use support::{refusal_to_start, spawn_server, test_config};
 
+/// This release's schema version (`PRAGMA user_version`).
+const LATEST_SCHEMA: i64 = 4;
+
 /// The room's file as the release of 2026-11-28 left it: 40 messages from
 /// five people (schema version 0, before versions existed).
 fn fixture() -> PathBuf {
@@ -61,7 +64,7 @@ async fn the_previous_release_s_database_opens_with_its_whole_history() {
         (1, "c-1")
     );
     server.stop().await;
-    assert_eq!(schema_version(&config.db), 3, "migrated");
+    assert_eq!(schema_version(&config.db), LATEST_SCHEMA, "migrated");
     // Every message is an event of the default room, with its id as `seq`.
     let events: Vec<(String, i64, String)> = {
         let conn = rusqlite::Connection::open(&config.db).expect("open the database");
@@ -89,7 +92,7 @@ async fn the_previous_release_s_database_opens_with_its_whole_history() {
     let (_frank, history) = again.join_after("frank", None).await;
     assert_eq!(history.ids(), (1..=41).collect::<Vec<_>>());
     again.stop().await;
-    assert_eq!(schema_version(&config.db), 3);
+    assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
 }
 
 #[test]
@@ -145,7 +148,7 @@ async fn a_database_of_schema_version_1_opens_with_its_history_in_the_default_ro
         other => panic!("expected history, got {other:?}"),
     }
     server.stop().await;
-    assert_eq!(schema_version(&config.db), 3);
+    assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
 }
 
 #[tokio::test]
@@ -210,5 +213,5 @@ async fn the_rooms_release_s_database_opens_and_its_messages_take_reactions_but_
         other => panic!("expected a refusal, got {other:?}"),
     }
     server.stop().await;
-    assert_eq!(schema_version(&config.db), 3);
+    assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
 }

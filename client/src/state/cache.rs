@@ -29,7 +29,7 @@ impl FrameCache {
     /// room's history.
     pub fn keep(&mut self, text: &str, frame: &ServerFrame) {
         let room = match frame {
-            ServerFrame::Welcome { user } => {
+            ServerFrame::Welcome { user, .. } => {
                 self.me = Some(user.clone());
                 return;
             }

@@ -39,6 +39,8 @@ pub struct Chat {
     pub connection: Connection,
     /// The name the server bound to us, once welcomed.
     pub me: Option<String>,
+    /// Whether `me` is a claimed name (signed in with its password).
+    pub claimed: bool,
     /// The server's default room, once known: what `/` opens.
     pub home: Option<String>,
     /// The room on screen; `None` at `/` while the default room is unknown.
@@ -147,6 +149,7 @@ impl Chat {
         Self {
             connection: Connection::Connecting,
             me: None,
+            claimed: false,
             home,
             current: None,
             visible: true,
@@ -285,9 +288,10 @@ impl Chat {
     #[inline(never)]
     fn apply(&mut self, frame: ServerFrame, now: f64) {
         match frame {
-            ServerFrame::Welcome { user } => {
+            ServerFrame::Welcome { user, claimed } => {
                 self.connection = Connection::Online;
                 self.me = Some(user);
+                self.claimed = claimed;
             }
             ServerFrame::History {
                 room,
@@ -656,7 +660,10 @@ mod tests {
     }
 
     fn welcome(user: &str) -> ChatAction {
-        frame(ServerFrame::Welcome { user: user.into() })
+        frame(ServerFrame::Welcome {
+            user: user.into(),
+            claimed: false,
+        })
     }
 
     fn outgoing(room: &str, client_id: &str, since: f64) -> Outgoing {
@@ -802,6 +809,7 @@ mod tests {
         let frames = [
             ServerFrame::Welcome {
                 user: "alice".into(),
+                claimed: false,
             },
             ServerFrame::History {
                 room: "rust".into(),

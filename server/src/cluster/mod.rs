@@ -144,6 +144,19 @@ async fn migrate_one_room(
     Ok(())
 }
 
+/// A connection of its own to the Redis at `url`, for the names'
+/// directory (`crate::accounts`).
+pub(crate) async fn connect_url(url: &str) -> Result<ConnectionManager, StoreError> {
+    let connect_error = |source| StoreError::RedisConnect {
+        url: url.to_owned(),
+        source,
+    };
+    let client = redis::Client::open(url).map_err(connect_error)?;
+    connect(&client, RESPONSE_TIMEOUT)
+        .await
+        .map_err(connect_error)
+}
+
 /// A connection that reconnects by itself when Redis comes back; a command
 /// sent while it is down fails within about `response_timeout`.
 async fn connect(

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::SinkExt;
-use protocol::{canonical_room, canonical_username, validate_client_id, validate_username};
+use protocol::{canonical_room, canonical_username, name_key};
+use protocol::{validate_client_id, validate_username};
 use protocol::{ErrorCode, ServerFrame};
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -13,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::close_frame;
 use super::{history_frames, online_frame, Context, CLOSE_TIMEOUT};
+use crate::accounts::{AccountError, Identity, Secret};
 use crate::rooms::{JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
@@ -32,6 +34,10 @@ pub struct JoinQuery {
     /// The newest message id the client already has in that room: resume
     /// after it.
     pub after: Option<u64>,
+    /// The session cookie, or an API token (`Authorization: Bearer`): who
+    /// the connection is, instead of (or as well as) `user`.
+    #[serde(skip)]
+    pub credential: Option<Secret>,
 }
 
 /// A client that is in its first room, greeted.
@@ -62,21 +68,23 @@ impl Refusal {
         }
     }
 
+    /// Not the client's fault: it reconnects and tries again.
+    fn unavailable(error: &dyn std::fmt::Display, peer: Option<SocketAddr>) -> Self {
+        tracing::warn!(?peer, %error, "cannot let a client in");
+        Self {
+            code: Some(ErrorCode::StorageUnavailable),
+            reason: "The room is unavailable right now; retrying.".into(),
+            close: CloseCode::Again,
+        }
+    }
+
     fn from_join(error: JoinError, user: &str, peer: Option<SocketAddr>) -> Self {
         match error {
             JoinError::Taken => Self::policy(
                 ErrorCode::UsernameTaken,
                 format!("The name {user:?} is taken: pick another one."),
             ),
-            // Not the client's fault: it reconnects and tries again.
-            JoinError::Unavailable(error) => {
-                tracing::warn!(?peer, %error, "cannot let a client in");
-                Self {
-                    code: Some(ErrorCode::StorageUnavailable),
-                    reason: "The room is unavailable right now; retrying.".into(),
-                    close: CloseCode::Again,
-                }
-            }
+            JoinError::Unavailable(error) => Self::unavailable(&error, peer),
             JoinError::RoomLimitReached => Self {
                 code: Some(ErrorCode::RoomLimitReached),
                 reason: "The server holds as many rooms as it may; try an existing room.".into(),
@@ -148,30 +156,93 @@ pub(super) async fn enter(
 /// (`welcome`, `history` and what it replays, `online`).
 type Admitted = (NameGuard, Arc<str>, Memberships, Vec<String>);
 
+/// Who the connection is: the credential's name, or the guest `?user=`
+/// when it names a name nobody claimed (the credential wins when the two
+/// agree, or when there is no `?user=`).
+async fn identify(query: &JoinQuery, context: &Context) -> Result<Identity, Refusal> {
+    let asked = (!query.user.trim().is_empty() || query.credential.is_none())
+        .then(|| {
+            validate_username(&query.user)
+                .and_then(canonical_username)
+                .map_err(|error| Refusal::policy(error.code(), error.to_string()))
+        })
+        .transpose()?;
+    if let Some(secret) = &query.credential {
+        match context.accounts.identify(secret).await {
+            Ok(identity)
+                if asked
+                    .as_deref()
+                    .is_none_or(|asked| name_key(asked) == name_key(&identity.name)) =>
+            {
+                return Ok(identity)
+            }
+            Err(error @ AccountError::Storage(_)) => {
+                return Err(Refusal::unavailable(&error, context.peer))
+            }
+            Err(error) if asked.is_none() => {
+                return Err(Refusal::policy(error.code(), signed_out(&error)))
+            }
+            // A credential for another name, or no longer valid: `?user=`
+            // decides, as a guest.
+            _ => {}
+        }
+    }
+    let Some(user) = asked else {
+        return Err(Refusal::policy(
+            ErrorCode::NotSignedIn,
+            "Sign in again.".into(),
+        ));
+    };
+    match context.accounts.claimed(&user).await {
+        Ok(Some(_)) => Err(Refusal::policy(
+            ErrorCode::NameClaimed,
+            AccountError::NameClaimed.to_string(),
+        )),
+        Ok(None) => Ok(Identity {
+            name: user,
+            claimed: false,
+            holder: query
+                .token
+                .as_deref()
+                .and_then(|token| validate_client_id(token).ok())
+                .map(str::to_owned),
+        }),
+        Err(error) => Err(Refusal::unavailable(&error, context.peer)),
+    }
+}
+
+/// Why a session no longer signs anyone in, for the login page.
+fn signed_out(error: &AccountError) -> String {
+    match error {
+        AccountError::NameClaimed => {
+            "Someone claimed this name since: enter its password, or pick another name.".into()
+        }
+        _ => "Your session has ended: sign in again.".into(),
+    }
+}
+
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
-    let user = validate_username(&query.user)
-        .and_then(canonical_username)
-        .map_err(|error| Refusal::policy(error.code(), error.to_string()))?;
+    let identity = identify(query, context).await?;
+    let user = identity.name;
     let room = match &query.room {
         None => context.limits.default_room.clone(),
         Some(raw) => {
             canonical_room(raw).map_err(|error| Refusal::policy(error.code(), error.to_string()))?
         }
     };
-    let token = query
-        .token
-        .as_deref()
-        .and_then(|token| validate_client_id(token).ok());
     let rooms = &context.rooms;
     let name = rooms
-        .connect(&user, token)
+        .connect(&user, identity.holder.as_deref())
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let (entering, entered) = rooms
         .join(&room, name.name(), query.after)
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
-    let welcome = ServerFrame::Welcome { user: user.clone() };
+    let welcome = ServerFrame::Welcome {
+        user: user.clone(),
+        claimed: identity.claimed,
+    };
     let greeting = std::iter::once(welcome)
         .chain(history_frames(&room, entered.history))
         .chain([online_frame(&room, entered.online)])

@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use enter::JoinQuery;
 
+use crate::accounts::Accounts;
 use crate::budget::Budgets;
 use crate::config::Config;
 use crate::events::Author;
@@ -108,6 +109,7 @@ pub struct Context {
     pub rooms: Arc<Rooms>,
     pub limits: Arc<SessionLimits>,
     pub(crate) budgets: Arc<Budgets>,
+    pub(crate) accounts: Arc<Accounts>,
     pub peer: Option<SocketAddr>,
     /// Cancelled when the server shuts down: what tells a connection in no
     /// room (rooms say it to their own).
@@ -274,6 +276,8 @@ impl Session {
                     rooms,
                     limits,
                     budgets,
+                    // Only entering needs it.
+                    accounts: _,
                     peer,
                     stopping,
                 },

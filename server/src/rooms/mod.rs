@@ -341,6 +341,12 @@ impl Rooms {
         Ok(guard)
     }
 
+    /// Whether a connection here holds `name` (canonical, or a look-alike
+    /// of it) with another holder than `holder` (`None`: any holder).
+    pub(crate) fn is_name_held_by_other(&self, name: &str, holder: Option<&str>) -> bool {
+        self.registry.names.is_held_by_other(name, holder)
+    }
+
     /// Enters `user` (holding the name) into `room` (canonical), loading the
     /// room first if nobody here is in it: answers with the membership and
     /// where the connection starts (see [`Room::enter`]).

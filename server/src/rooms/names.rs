@@ -179,6 +179,14 @@ impl Names {
         self.lock().contains_key(protocol::name_key(name).as_str())
     }
 
+    /// Whether `name` is held here by another holder than `token` (by
+    /// anyone, for `None`).
+    pub(crate) fn is_held_by_other(&self, name: &str, token: Option<&str>) -> bool {
+        self.lock()
+            .get(protocol::name_key(name).as_str())
+            .is_some_and(|holder| token.is_none() || holder.token.as_deref() != token)
+    }
+
     /// The names connected to this instance, with their tokens.
     pub(crate) fn held_here(&self) -> Vec<(Arc<Name>, Option<String>)> {
         self.lock()

@@ -173,6 +173,13 @@ impl Store {
     }
 }
 
+/// A connection to the database at `path`, opened and migrated as the
+/// log's (a second one for the same file, or a database of its own for
+/// `:memory:`): what the names' directory uses.
+pub(crate) fn open_connection(path: &Path, default_room: &str) -> Result<Connection, StoreError> {
+    Store::open(path, default_room).map(|store| store.conn)
+}
+
 /// Reads history on a connection of its own (see [`Store::reader`]).
 pub(crate) struct HistoryReader {
     conn: Connection,

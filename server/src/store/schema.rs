@@ -27,6 +27,7 @@ const MIGRATIONS: &[Migration] = &[
         tx.execute_batch(MOVE_V1_MESSAGES)
     },
     |tx, _| tx.execute_batch(SCHEMA_V3),
+    |tx, _| tx.execute_batch(SCHEMA_V4),
 ];
 
 const SCHEMA_V1: &str = "
@@ -112,6 +113,28 @@ CREATE TABLE reactions (
     seq     INTEGER NOT NULL,
     PRIMARY KEY (room, message, emoji, user)
 ) WITHOUT ROWID;
+";
+
+/// Claimed names and sessions (see `crate::accounts`).
+const SCHEMA_V4: &str = "
+CREATE TABLE accounts (
+    key        TEXT    PRIMARY KEY, -- protocol::name_key of the name
+    name       TEXT    NOT NULL,    -- as claimed (NFC)
+    password   TEXT    NOT NULL,    -- argon2id, PHC string format
+    generation INTEGER NOT NULL,    -- one more at each password change
+    claimed_at INTEGER NOT NULL     -- ms since the Unix epoch, UTC
+) WITHOUT ROWID;
+-- Browser sessions and API tokens, by the SHA-256 of their secret (the
+-- secret itself is only ever in the cookie or the token's owner's hands).
+CREATE TABLE sessions (
+    id         TEXT    PRIMARY KEY, -- hex SHA-256 of the secret
+    key        TEXT    NOT NULL,    -- the name's key
+    name       TEXT    NOT NULL,    -- as signed in
+    generation INTEGER,             -- the account's when signed in; NULL: a guest
+    kind       TEXT    NOT NULL,    -- 'session' or 'token'
+    expires_at INTEGER              -- ms since the Unix epoch; NULL: until revoked
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_key ON sessions (key);
 ";
 
 /// Brings the schema up to date, step by step, each in a transaction. A

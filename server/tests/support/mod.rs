@@ -240,6 +240,16 @@ pub async fn start_binary_with(
     extra_args: &[&str],
     open_files: Option<(u64, u64)>,
 ) -> (Child, SocketAddr, ServerLog) {
+    start_binary_logging(db, extra_args, open_files, "info").await
+}
+
+/// Like [`start_binary_with`], logging at `level` (`RUST_LOG`).
+pub async fn start_binary_logging(
+    db: &Path,
+    extra_args: &[&str],
+    open_files: Option<(u64, u64)>,
+    level: &str,
+) -> (Child, SocketAddr, ServerLog) {
     let server = env!("CARGO_BIN_EXE_server");
     let mut command = match open_files {
         None => Command::new(server),
@@ -270,7 +280,7 @@ pub async fn start_binary_with(
         .arg(db)
         .args(extra_args)
         .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", level)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -389,7 +399,7 @@ pub fn refused_status(result: Result<Client, tokio_tungstenite::tungstenite::Err
 pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, History) {
     let mut client = connect(addr, user, after).await;
     match client.recv().await {
-        ServerFrame::Welcome { user: bound } => assert_eq!(bound, user.trim()),
+        ServerFrame::Welcome { user: bound, .. } => assert_eq!(bound, user.trim()),
         other => panic!("expected a welcome, got {other:?}"),
     }
     // A connection that names no room is in the default room, and every
@@ -458,8 +468,32 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 /// A minimal HTTP/1.1 GET over a real socket, headers included.
 pub async fn http_request(addr: SocketAddr, path: &str) -> HttpResponse {
+    http_call(addr, "GET", path, &[], None).await
+}
+
+/// A minimal HTTP/1.1 request over a real socket: `method path` with
+/// `headers` and a JSON `body`.
+pub async fn http_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || method != "GET" {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
     stream
         .write_all(request.as_bytes())
         .await

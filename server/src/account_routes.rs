@@ -1,0 +1,408 @@
+//! The HTTP API of names (documented in `protocol`'s `account`):
+//! `/api/session` (sign in, who am I, sign out), `/api/claim`,
+//! `/api/password`, `/api/tokens`.
+//!
+//! Every request that changes state must come from one of the chat's own
+//! pages (the `Origin` check of the WebSocket), besides the cookie's
+//! `SameSite=Strict`. Bodies are small JSON; passwords go from the body to
+//! the hasher and nowhere else (never into a log line: the request types'
+//! `Debug` hides them).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::body::Bytes;
+use protocol::{canonical_username, name_key, validate_username};
+use protocol::{ApiError, ApiToken, Claim, ErrorCode, PasswordChange, SignIn, SignedIn};
+use serde::de::DeserializeOwned;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::accounts::{AccountError, Identity, Secret, SESSION_TTL};
+use crate::listener::Peer;
+use crate::AppState;
+
+/// The session cookie's name.
+pub(crate) const SESSION_COOKIE: &str = "chat_session";
+/// Most bytes in a request body (a name and two passwords fit easily).
+const BODY_MAX_BYTES: u64 = 4 * 1024;
+
+/// Whether the session cookie is marked `Secure`: always when the chat's
+/// public origins are all `https`, and per request behind a proxy that
+/// says the request came over HTTPS (`--behind-proxy`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CookiePolicy {
+    pub(crate) always_secure: bool,
+    pub(crate) trust_forwarded_proto: bool,
+}
+
+/// What every request of this API carries: where from, and its cookie.
+struct Request {
+    peer: Option<IpAddr>,
+    secret: Option<Secret>,
+    secure: bool,
+}
+
+pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let api = warp::path("api");
+    let session = api.and(warp::path("session")).and(warp::path::end());
+    // Each path before its method: a path that is none of these must be
+    // refused as not found, not as the wrong method.
+    let sign_in = session
+        .and(warp::post())
+        .and(from_own_page(state.clone()))
+        .and(body::<SignIn>())
+        .then({
+            let state = state.clone();
+            move |request, body| sign_in(state.clone(), request, body)
+        });
+    let who = session.and(warp::get()).and(request(state.clone())).then({
+        let state = state.clone();
+        move |request| who_am_i(state.clone(), request)
+    });
+    let sign_out = session
+        .and(warp::delete())
+        .and(from_own_page(state.clone()))
+        .then({
+            let state = state.clone();
+            move |request| sign_out(state.clone(), request)
+        });
+    let claim = api
+        .and(warp::path("claim"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(from_own_page(state.clone()))
+        .and(body::<Claim>())
+        .then({
+            let state = state.clone();
+            move |request, body| claim(state.clone(), request, body)
+        });
+    let password = api
+        .and(warp::path("password"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(from_own_page(state.clone()))
+        .and(body::<PasswordChange>())
+        .then({
+            let state = state.clone();
+            move |request, body| change_password(state.clone(), request, body)
+        });
+    let tokens = api
+        .and(warp::path("tokens"))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(from_own_page(state.clone()))
+        .then(move |request| create_token(state.clone(), request));
+    sign_in
+        .or(who)
+        .unify()
+        .or(sign_out)
+        .unify()
+        .or(claim)
+        .unify()
+        .or(password)
+        .unify()
+        .or(tokens)
+        .unify()
+        .boxed()
+}
+
+/// The request's address, cookie and scheme.
+fn request(state: AppState) -> BoxedFilter<(Request,)> {
+    warp::ext::optional::<Peer>()
+        .and(warp::cookie::optional::<String>(SESSION_COOKIE))
+        .and(warp::header::optional::<String>("x-forwarded-proto"))
+        .map(
+            move |peer: Option<Peer>, cookie: Option<String>, proto: Option<String>| {
+                let policy = state.cookies;
+                let forwarded_https = policy.trust_forwarded_proto
+                    && proto.is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+                Request {
+                    peer: peer.map(|Peer(address)| address.ip()),
+                    secret: cookie.as_deref().map(Secret::presented),
+                    secure: policy.always_secure || forwarded_https,
+                }
+            },
+        )
+        .boxed()
+}
+
+/// [`request`], refused with 403 unless it comes from one of the chat's
+/// own pages (or from no page: a script, as the WebSocket allows unless
+/// `--require-origin`).
+fn from_own_page(state: AppState) -> BoxedFilter<(Request,)> {
+    let origins = Arc::clone(&state.origins);
+    warp::header::optional::<String>("origin")
+        .and_then(move |origin: Option<String>| {
+            let allowed = origins.allows(origin.as_deref());
+            async move {
+                if allowed {
+                    Ok(())
+                } else {
+                    tracing::warn!(?origin, "refused a request from another site");
+                    Err(warp::reject::custom(ForeignOrigin))
+                }
+            }
+        })
+        .untuple_one()
+        .and(request(state))
+        .boxed()
+}
+
+#[derive(Debug)]
+pub(crate) struct ForeignOrigin;
+impl warp::reject::Reject for ForeignOrigin {}
+
+/// The answer to a request from another site.
+pub(crate) fn foreign_origin() -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        ErrorCode::ForbiddenOrigin,
+        "This page's origin may not change the chat's sessions.".into(),
+        None,
+    )
+}
+
+/// A request body that is not the JSON its endpoint takes.
+struct BadBody(String);
+
+impl BadBody {
+    fn reply(self) -> Response {
+        refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidFields,
+            format!("The body must be JSON as documented: {}.", self.0),
+            None,
+        )
+    }
+}
+
+/// A JSON body of type `T`, or why not.
+fn body<T: DeserializeOwned + Send>() -> BoxedFilter<(Result<T, BadBody>,)> {
+    warp::body::content_length_limit(BODY_MAX_BYTES)
+        .and(warp::body::bytes())
+        .map(|bytes: Bytes| {
+            serde_json::from_slice::<T>(&bytes).map_err(|error| BadBody(error.to_string()))
+        })
+        .boxed()
+}
+
+async fn sign_in(state: AppState, request: Request, body: Result<SignIn, BadBody>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(bad) => return bad.reply(),
+    };
+    // The request as `Debug` shows it: without its password.
+    tracing::debug!(request = ?body, peer = ?request.peer, "sign-in attempt");
+    let user = match validate_username(&body.user).and_then(canonical_username) {
+        Ok(user) => user,
+        Err(error) => return account_refusal(&AccountError::Name(error)),
+    };
+    let now = Instant::now();
+    let counted = match (&body.password, request.peer) {
+        // A password attempt, per name and per address.
+        (Some(_), peer) => state.budgets.sign_in(&name_key(&user), peer, now),
+        // A guest entry costs what opening a WebSocket does.
+        (None, Some(peer)) => state.budgets.join(peer, now),
+        (None, None) => Ok(()),
+    };
+    if let Err(wait) = counted {
+        return rate_limited(wait);
+    }
+    if body.password.is_none() && state.rooms.is_name_held_by_other(&user, None) {
+        return refusal(
+            StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken,
+            format!("The name {user:?} is taken: pick another one."),
+            None,
+        );
+    }
+    match state.accounts.sign_in(&user, body.password).await {
+        Ok((identity, secret)) => {
+            tracing::info!(user = %identity.name, claimed = identity.claimed, "signed in");
+            signed_in(&identity, Some((&secret, request.secure)))
+        }
+        Err(error) => account_refusal(&error),
+    }
+}
+
+async fn who_am_i(state: AppState, request: Request) -> Response {
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    match state.accounts.identify(&secret).await {
+        Ok(identity) => signed_in(&identity, None),
+        Err(error) => account_refusal(&error),
+    }
+}
+
+async fn sign_out(state: AppState, request: Request) -> Response {
+    if let Some(secret) = &request.secret {
+        if let Err(error) = state.accounts.sign_out(secret).await {
+            return account_refusal(&error);
+        }
+    }
+    let reply = warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT);
+    warp::reply::with_header(
+        reply,
+        "set-cookie",
+        cookie("", Duration::ZERO, request.secure),
+    )
+    .into_response()
+}
+
+async fn claim(state: AppState, request: Request, body: Result<Claim, BadBody>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(bad) => return bad.reply(),
+    };
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    // Someone else holds the name now (a guest by `?user=`): theirs
+    // while they are here.
+    if let Ok(identity) = state.accounts.identify(&secret).await {
+        if state
+            .rooms
+            .is_name_held_by_other(&identity.name, identity.holder.as_deref())
+        {
+            return refusal(
+                StatusCode::CONFLICT,
+                ErrorCode::UsernameTaken,
+                "Someone else is using this name right now.".into(),
+                None,
+            );
+        }
+    }
+    match state.accounts.claim(&secret, body.password).await {
+        Ok(identity) => {
+            tracing::info!(user = %identity.name, "claimed a name");
+            signed_in(&identity, None)
+        }
+        Err(error) => account_refusal(&error),
+    }
+}
+
+async fn change_password(
+    state: AppState,
+    request: Request,
+    body: Result<PasswordChange, BadBody>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(bad) => return bad.reply(),
+    };
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    let identity = match state.accounts.identify(&secret).await {
+        Ok(identity) => identity,
+        Err(error) => return account_refusal(&error),
+    };
+    // The current password is a password attempt like a sign-in.
+    if let Err(wait) =
+        state
+            .budgets
+            .sign_in(&name_key(&identity.name), request.peer, Instant::now())
+    {
+        return rate_limited(wait);
+    }
+    match state
+        .accounts
+        .change_password(&secret, body.current, body.password)
+        .await
+    {
+        Ok(identity) => {
+            tracing::info!(user = %identity.name, "changed a password");
+            signed_in(&identity, None)
+        }
+        Err(error) => account_refusal(&error),
+    }
+}
+
+async fn create_token(state: AppState, request: Request) -> Response {
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    match state.accounts.create_token(&secret).await {
+        Ok(token) => warp::reply::json(&ApiToken {
+            token: token.expose().to_owned(),
+        })
+        .into_response(),
+        Err(error) => account_refusal(&error),
+    }
+}
+
+/// 200 with who this is, and the new session's cookie if there is one.
+fn signed_in(identity: &Identity, new_session: Option<(&Secret, bool)>) -> Response {
+    let body = warp::reply::json(&SignedIn {
+        user: identity.name.clone(),
+        claimed: identity.claimed,
+    });
+    match new_session {
+        None => body.into_response(),
+        Some((secret, secure)) => warp::reply::with_header(
+            body,
+            "set-cookie",
+            cookie(secret.expose(), SESSION_TTL, secure),
+        )
+        .into_response(),
+    }
+}
+
+/// The session cookie: not readable by scripts, not sent with requests
+/// from other sites, for the whole chat.
+fn cookie(value: &str, max_age: Duration, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{secure}",
+        max_age.as_secs()
+    )
+}
+
+fn account_refusal(error: &AccountError) -> Response {
+    let status = match error {
+        AccountError::NameClaimed => StatusCode::CONFLICT,
+        AccountError::WrongPassword | AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,
+        AccountError::NotClaimed => StatusCode::FORBIDDEN,
+        AccountError::Password(_) | AccountError::Name(_) => StatusCode::BAD_REQUEST,
+        AccountError::Storage(_) | AccountError::Hash(_) => {
+            tracing::warn!(%error, "cannot serve a request about names");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    refusal(status, error.code(), error.to_string(), None)
+}
+
+fn rate_limited(wait: Duration) -> Response {
+    let millis = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let reply = refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited,
+        format!("Too many attempts; try again in {seconds} s."),
+        Some(millis),
+    );
+    let mut reply = reply;
+    if let Ok(value) = seconds.to_string().parse() {
+        reply.headers_mut().insert("retry-after", value);
+    }
+    reply
+}
+
+fn refusal(
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    retry_after_ms: Option<u64>,
+) -> Response {
+    let body = ApiError {
+        code,
+        message,
+        retry_after_ms,
+    };
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}

@@ -1,0 +1,330 @@
+//! Names people keep: claimed names with a password, the sessions that
+//! prove who a browser is, and API tokens for scripts.
+//!
+//! A guest's name is theirs while they are connected (see `rooms::names`);
+//! a claimed name is theirs for good: only a session signed in with its
+//! password (or one of its API tokens) may take it. Sessions are stored
+//! by the hash of their secret (`secret`); passwords as argon2id hashes
+//! (`password`). A session carries the account's generation when it
+//! signed in: a password change moves the generation on, which signs out
+//! every session but the one that changed it.
+//!
+//! Stored where the log is: the SQLite file (`sqlite`), or Redis with
+//! several instances (`redis`), so a claim made through one instance holds
+//! on every other.
+
+mod password;
+mod redis;
+mod secret;
+mod sqlite;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use protocol::{name_key, validate_password};
+use protocol::{ErrorCode, PasswordError, UsernameError};
+
+pub(crate) use secret::Secret;
+
+use crate::config::Config;
+use crate::store::StoreError;
+use password::{HashError, Hasher};
+use redis::RedisDirectory;
+use sqlite::SqliteDirectory;
+
+/// How long a browser stays signed in.
+pub(crate) const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// What a claimed name's connections hold it with, on every device: not a
+/// browser token (a client id never has a control character, so no
+/// client can present this one).
+const ACCOUNT_HOLDER: &str = "\u{1}account";
+
+/// A claimed name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Account {
+    /// As claimed.
+    pub(crate) name: String,
+    /// The password's argon2id hash (PHC string).
+    pub(crate) password: String,
+    pub(crate) generation: i64,
+}
+
+/// A session or API token as stored (by its secret's hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionRecord {
+    pub(crate) key: String,
+    pub(crate) name: String,
+    /// The account's generation when it signed in; `None` for a guest.
+    pub(crate) generation: Option<i64>,
+    pub(crate) kind: SessionKind,
+    /// Ms since the epoch; `None`: until revoked.
+    pub(crate) expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionKind {
+    Browser,
+    ApiToken,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "session",
+            Self::ApiToken => "token",
+        }
+    }
+
+    fn from_stored(stored: &str) -> Self {
+        if stored == "token" {
+            Self::ApiToken
+        } else {
+            Self::Browser
+        }
+    }
+}
+
+/// Who a session says its bearer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    /// The name, as claimed (or as the guest chose it).
+    pub(crate) name: String,
+    pub(crate) claimed: bool,
+    /// What the name is held with while connected (see `rooms::names`):
+    /// one value for every device of a claimed name, the session's own
+    /// for a guest.
+    pub(crate) holder: Option<String>,
+}
+
+/// Why a request about names is refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AccountError {
+    #[error("This name is protected; enter its password.")]
+    NameClaimed,
+    #[error("Wrong password.")]
+    WrongPassword,
+    #[error("Sign in first.")]
+    NotSignedIn,
+    #[error("Only a claimed name has a password and API tokens.")]
+    NotClaimed,
+    #[error("{0}")]
+    Password(#[from] PasswordError),
+    #[error("{0}")]
+    Name(#[from] UsernameError),
+    #[error("The names' store is unavailable right now: {0}")]
+    Storage(#[from] StoreError),
+    #[error("{0}")]
+    Hash(#[from] HashError),
+}
+
+impl AccountError {
+    pub(crate) fn code(&self) -> ErrorCode {
+        match self {
+            Self::NameClaimed => ErrorCode::NameClaimed,
+            Self::WrongPassword => ErrorCode::WrongPassword,
+            Self::NotSignedIn | Self::NotClaimed => ErrorCode::NotSignedIn,
+            Self::Password(error) => error.code(),
+            Self::Name(error) => error.code(),
+            Self::Storage(_) | Self::Hash(_) => ErrorCode::StorageUnavailable,
+        }
+    }
+}
+
+enum Directory {
+    Sqlite(SqliteDirectory),
+    Redis(RedisDirectory),
+}
+
+/// One call on whichever directory this is.
+macro_rules! directory {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &$self.directory {
+            Directory::Sqlite(directory) => directory.$method($($arg),*).await,
+            Directory::Redis(directory) => directory.$method($($arg),*).await,
+        }
+    };
+}
+
+pub(crate) struct Accounts {
+    directory: Directory,
+    hasher: Hasher,
+}
+
+impl Accounts {
+    /// The names' directory where `config`'s log is (the log's store has
+    /// migrated the SQLite file already).
+    pub(crate) async fn open(config: &Config) -> Result<Self, StoreError> {
+        let directory = match &config.redis_url {
+            None => Directory::Sqlite(SqliteDirectory::open(&config.db, &config.default_room)?),
+            Some(url) => {
+                let redis = crate::cluster::connect_url(url).await?;
+                Directory::Redis(RedisDirectory::new(redis, &config.redis_prefix))
+            }
+        };
+        Ok(Self {
+            directory,
+            hasher: Hasher::new(),
+        })
+    }
+
+    /// The claimed account of the name `canonical` (or of one that looks
+    /// like it), if any.
+    pub(crate) async fn claimed(&self, canonical: &str) -> Result<Option<Account>, AccountError> {
+        let key = name_key(canonical);
+        Ok(directory!(self.account(key))?)
+    }
+
+    /// A new session for `name` (canonical): with the name's password if it is
+    /// claimed, as a guest otherwise (a password given for a name nobody
+    /// claimed is not checked: the session is a guest's). The caller has
+    /// counted the attempt against the rate limits.
+    pub(crate) async fn sign_in(
+        &self,
+        name: &str,
+        password: Option<String>,
+    ) -> Result<(Identity, Secret), AccountError> {
+        let name = name.to_owned();
+        let key = name_key(&name);
+        let account = directory!(self.account(key.clone()))?;
+        let (name, generation) = match (account, password) {
+            (None, _) => (name, None),
+            (Some(_), None) => return Err(AccountError::NameClaimed),
+            (Some(account), Some(password)) => {
+                if !self.hasher.verify(password, account.password).await? {
+                    return Err(AccountError::WrongPassword);
+                }
+                (account.name, Some(account.generation))
+            }
+        };
+        let secret = Secret::generate();
+        let record = SessionRecord {
+            key,
+            name,
+            generation,
+            kind: SessionKind::Browser,
+            expires_at: Some(now_ms() + ttl_ms()),
+        };
+        let identity = identity_of(&record, &secret);
+        directory!(self.insert_session(secret.id(), record, now_ms()))?;
+        Ok((identity, secret))
+    }
+
+    /// Who `secret` (a session cookie or an API token) signs in.
+    pub(crate) async fn identify(&self, secret: &Secret) -> Result<Identity, AccountError> {
+        let record = directory!(self.session(secret.id()))?
+            .filter(|record| record.expires_at.is_none_or(|at| at > now_ms()))
+            .ok_or(AccountError::NotSignedIn)?;
+        let account = directory!(self.account(record.key.clone()))?;
+        match (record.generation, account) {
+            (None, None) => Ok(identity_of(&record, secret)),
+            // Claimed since, from another browser.
+            (None, Some(_)) => Err(AccountError::NameClaimed),
+            (Some(generation), Some(account)) if account.generation == generation => Ok(Identity {
+                name: account.name,
+                claimed: true,
+                holder: Some(ACCOUNT_HOLDER.to_owned()),
+            }),
+            // Signed out by a password change.
+            (Some(_), _) => Err(AccountError::NotSignedIn),
+        }
+    }
+
+    pub(crate) async fn sign_out(&self, secret: &Secret) -> Result<(), AccountError> {
+        Ok(directory!(self.delete_session(secret.id()))?)
+    }
+
+    /// The signed-in guest of `secret` keeps their name with `password`.
+    pub(crate) async fn claim(
+        &self,
+        secret: &Secret,
+        password: String,
+    ) -> Result<Identity, AccountError> {
+        let identity = self.identify(secret).await?;
+        if identity.claimed {
+            return Err(AccountError::NameClaimed);
+        }
+        validate_password(&password)?;
+        let hash = self.hasher.hash(password).await?;
+        let key = name_key(&identity.name);
+        let now = now_ms();
+        if !directory!(self.create_account(key, identity.name.clone(), hash, now))? {
+            return Err(AccountError::NameClaimed);
+        }
+        directory!(self.set_session_generation(secret.id(), 1))?;
+        Ok(Identity {
+            name: identity.name,
+            claimed: true,
+            holder: Some(ACCOUNT_HOLDER.to_owned()),
+        })
+    }
+
+    /// A claimed name's new password, given its current one: every other
+    /// session of the name (browsers and API tokens) is signed out.
+    pub(crate) async fn change_password(
+        &self,
+        secret: &Secret,
+        current: String,
+        new: String,
+    ) -> Result<Identity, AccountError> {
+        let identity = self.identify(secret).await?;
+        if !identity.claimed {
+            return Err(AccountError::NotClaimed);
+        }
+        validate_password(&new)?;
+        let key = name_key(&identity.name);
+        let account = directory!(self.account(key.clone()))?.ok_or(AccountError::NotSignedIn)?;
+        if !self.hasher.verify(current, account.password).await? {
+            return Err(AccountError::WrongPassword);
+        }
+        let hash = self.hasher.hash(new).await?;
+        directory!(self.set_password(key, hash, secret.id()))?.ok_or(AccountError::NotSignedIn)?;
+        Ok(identity)
+    }
+
+    /// A new API token of the claimed name `secret` is signed in as.
+    pub(crate) async fn create_token(&self, secret: &Secret) -> Result<Secret, AccountError> {
+        let identity = self.identify(secret).await?;
+        if !identity.claimed {
+            return Err(AccountError::NotClaimed);
+        }
+        let key = name_key(&identity.name);
+        let account = directory!(self.account(key.clone()))?.ok_or(AccountError::NotSignedIn)?;
+        let token = Secret::generate();
+        let record = SessionRecord {
+            key,
+            name: account.name,
+            generation: Some(account.generation),
+            kind: SessionKind::ApiToken,
+            expires_at: None,
+        };
+        directory!(self.insert_session(token.id(), record, now_ms()))?;
+        Ok(token)
+    }
+}
+
+fn identity_of(record: &SessionRecord, secret: &Secret) -> Identity {
+    match record.generation {
+        Some(_) => Identity {
+            name: record.name.clone(),
+            claimed: true,
+            holder: Some(ACCOUNT_HOLDER.to_owned()),
+        },
+        None => Identity {
+            name: record.name.clone(),
+            claimed: false,
+            holder: Some(secret.id()),
+        },
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+fn ttl_ms() -> i64 {
+    i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,182 @@
+//! Claimed names and sessions in the SQLite file (tables `accounts` and
+//! `sessions`, schema version 4), on a connection of their own: sign-ins
+//! are rare, and never wait behind the log's writer thread for long (WAL:
+//! they write between its commits).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{Account, SessionKind, SessionRecord};
+use crate::store::{self, StoreError};
+
+pub(crate) struct SqliteDirectory {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteDirectory {
+    /// Opens `path` (already migrated by the log's store; `:memory:` gets
+    /// a database of its own, as the log's does).
+    pub(crate) fn open(path: &Path, default_room: &str) -> Result<Self, StoreError> {
+        let conn = store::open_connection(path, default_room)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // Every use is one statement or one transaction: a panic
+            // cannot leave a half-done change behind the lock.
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&conn)
+        })
+        .await
+        .map_err(|error| StoreError::Failed(error.to_string()))?
+        .map_err(StoreError::from)
+    }
+
+    pub(crate) async fn account(&self, key: String) -> Result<Option<Account>, StoreError> {
+        self.run(move |conn| {
+            conn.prepare_cached("SELECT name, password, generation FROM accounts WHERE key = ?1")?
+                .query_row([key], |row| {
+                    Ok(Account {
+                        name: row.get(0)?,
+                        password: row.get(1)?,
+                        generation: row.get(2)?,
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    /// Claims `key` for `name`; false if it is someone's already.
+    pub(crate) async fn create_account(
+        &self,
+        key: String,
+        name: String,
+        password: String,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.run(move |conn| {
+            let inserted = conn.execute(
+                "INSERT INTO accounts (key, name, password, generation, claimed_at)
+                 VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT (key) DO NOTHING",
+                params![key, name, password, now],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    /// A new password for `key`: answers with the account's new
+    /// generation, and forgets every session of it but `keep`'s.
+    pub(crate) async fn set_password(
+        &self,
+        key: String,
+        password: String,
+        keep: String,
+    ) -> Result<Option<i64>, StoreError> {
+        self.run(move |conn| {
+            let tx = conn.unchecked_transaction()?;
+            let generation: Option<i64> = tx
+                .query_row(
+                    "UPDATE accounts SET password = ?2, generation = generation + 1
+                     WHERE key = ?1 RETURNING generation",
+                    params![key, password],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(generation) = generation {
+                tx.execute(
+                    "DELETE FROM sessions WHERE key = ?1 AND id <> ?2",
+                    params![key, keep],
+                )?;
+                tx.execute(
+                    "UPDATE sessions SET generation = ?2 WHERE id = ?1",
+                    params![keep, generation],
+                )?;
+            }
+            tx.commit()?;
+            Ok(generation)
+        })
+        .await
+    }
+
+    pub(crate) async fn insert_session(
+        &self,
+        id: String,
+        record: SessionRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            // Sessions past their time go as new ones come.
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
+            conn.execute(
+                "INSERT INTO sessions (id, key, name, generation, kind, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    record.key,
+                    record.name,
+                    record.generation,
+                    record.kind.as_str(),
+                    record.expires_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn session(&self, id: String) -> Result<Option<SessionRecord>, StoreError> {
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "SELECT key, name, generation, kind, expires_at FROM sessions WHERE id = ?1",
+            )?
+            .query_row([id], |row| {
+                let kind: String = row.get(3)?;
+                Ok(SessionRecord {
+                    key: row.get(0)?,
+                    name: row.get(1)?,
+                    generation: row.get(2)?,
+                    kind: SessionKind::from_stored(&kind),
+                    expires_at: row.get(4)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    /// The session `id` now belongs to the account's `generation` (a guest
+    /// who claimed their name).
+    pub(crate) async fn set_session_generation(
+        &self,
+        id: String,
+        generation: i64,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET generation = ?2 WHERE id = ?1",
+                params![id, generation],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn delete_session(&self, id: String) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE id = ?1", [id])
+                .map(drop)
+        })
+        .await
+    }
+}

@@ -1,0 +1,483 @@
+//! Names people keep: claiming a name, signing in with its password,
+//! sessions (cookies) and API tokens, look-alike names; over real sockets,
+//! on the SQLite file or the shared Redis.
+
+mod support;
+
+use protocol::{ErrorCode, ServerFrame};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use support::{http_call, HttpResponse, TestServer};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const PASSWORD: &str = "correct horse";
+
+/// `method path` with a JSON body from the chat's own page (no `Origin`:
+/// as a script; the origin check has its own test), with `cookie`.
+async fn api(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<Value>,
+) -> HttpResponse {
+    let cookie = cookie.map(|cookie| format!("chat_session={cookie}"));
+    let headers: Vec<(&str, &str)> = cookie
+        .as_deref()
+        .map(|cookie| ("cookie", cookie))
+        .into_iter()
+        .collect();
+    let body = body.map(|body| body.to_string());
+    http_call(addr, method, path, &headers, body.as_deref()).await
+}
+
+fn json_of(response: &HttpResponse) -> Value {
+    serde_json::from_str(&response.body)
+        .unwrap_or_else(|_| panic!("a JSON body: {:?}", response.body))
+}
+
+/// The session cookie a response sets, checking its flags.
+fn session_cookie(response: &HttpResponse) -> String {
+    assert_eq!(response.status, 200, "{}", response.body);
+    let set = response.header("set-cookie").expect("a session cookie");
+    assert!(set.contains("; HttpOnly"), "{set}");
+    assert!(set.contains("; SameSite=Strict"), "{set}");
+    assert!(set.contains("; Path=/"), "{set}");
+    let value = set
+        .strip_prefix("chat_session=")
+        .and_then(|rest| rest.split(';').next())
+        .expect("the cookie's value");
+    assert_eq!(value.len(), 43, "256 random bits: {set}");
+    value.to_owned()
+}
+
+async fn sign_in(addr: SocketAddr, user: &str, password: Option<&str>) -> HttpResponse {
+    let body = match password {
+        Some(password) => json!({"user": user, "password": password}),
+        None => json!({"user": user}),
+    };
+    api(addr, "POST", "/api/session", None, Some(body)).await
+}
+
+/// A WebSocket with `headers` (a cookie, a bearer token) and `query`.
+async fn ws(addr: SocketAddr, query: &str, headers: &[(&str, String)]) -> support::Client {
+    let mut request = format!("ws://{addr}/ws?{query}")
+        .into_client_request()
+        .expect("a valid request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                .expect("a header name"),
+            value.parse().expect("a header value"),
+        );
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket connects");
+    support::Client { ws }
+}
+
+async fn ws_with_cookie(addr: SocketAddr, query: &str, cookie: &str) -> support::Client {
+    ws(addr, query, &[("cookie", format!("chat_session={cookie}"))]).await
+}
+
+/// The welcome of a connection let in: its name and whether it is claimed.
+async fn welcomed(client: &mut support::Client) -> (String, bool) {
+    match client.recv().await {
+        ServerFrame::Welcome { user, claimed } => (user, claimed),
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
+/// The refusal of a connection turned away: an error frame, then a close.
+async fn refused(client: &mut support::Client) -> ErrorCode {
+    let code = match client.recv_any().await {
+        ServerFrame::Error { code, .. } => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let close = client.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    code
+}
+
+async fn guest(addr: SocketAddr, user: &str, token: &str) -> support::Client {
+    support::try_connect(
+        addr,
+        &format!("user={}&token={token}", urlencoding::encode(user)),
+        None,
+    )
+    .await
+    .expect("websocket connects")
+}
+
+/// alice signs in as a guest and claims her name; returns her cookie.
+async fn claimed_alice(addr: SocketAddr) -> String {
+    let cookie = session_cookie(&sign_in(addr, "alice", None).await);
+    let claimed = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&cookie),
+        Some(json!({ "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    assert_eq!(json_of(&claimed), json!({"user": "alice", "claimed": true}));
+    cookie
+}
+
+#[tokio::test]
+async fn names_that_look_alike_are_one_name() {
+    let server = TestServer::start().await;
+    let _alice = server.join("alice").await;
+    for look_alike in [
+        "Alice",
+        "\u{430}lice",
+        "\u{FF41}\u{FF4C}\u{FF49}\u{FF43}\u{FF45}",
+    ] {
+        let mut client = guest(server.addr, look_alike, "another-browser").await;
+        assert_eq!(
+            refused(&mut client).await,
+            ErrorCode::UsernameTaken,
+            "{look_alike:?}"
+        );
+    }
+    for blank in ["\u{3164}", "\u{2800}", "\u{3164}\u{2800}", "\u{115F}"] {
+        let mut client = guest(server.addr, blank, "t").await;
+        assert_eq!(
+            refused(&mut client).await,
+            ErrorCode::InvalidUsername,
+            "{blank:?}"
+        );
+    }
+    let refused_guest = sign_in(server.addr, "\u{430}lice", None).await;
+    assert_eq!(refused_guest.status, 409, "{}", refused_guest.body);
+    assert_eq!(json_of(&refused_guest)["code"], "username_taken");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_claimed_name_takes_its_password_on_any_device() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let guest_cookie = session_cookie(&sign_in(addr, "alice", None).await);
+    let mut first = ws_with_cookie(addr, "", &guest_cookie).await;
+    assert_eq!(welcomed(&mut first).await, ("alice".into(), false));
+    let short = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&guest_cookie),
+        Some(json!({"password": "short"})),
+    )
+    .await;
+    assert_eq!(short.status, 400);
+    assert_eq!(json_of(&short)["code"], "invalid_password");
+    let claimed = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&guest_cookie),
+        Some(json!({ "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(json_of(&claimed), json!({"user": "alice", "claimed": true}));
+    drop(first);
+
+    // A guest cannot have it, online or not, nor anything like it.
+    for look_alike in ["alice", "ALICE", "\u{430}lice", "\u{FF41}lice"] {
+        let mut client = guest(addr, look_alike, "someone-else").await;
+        assert_eq!(
+            refused(&mut client).await,
+            ErrorCode::NameClaimed,
+            "{look_alike:?}"
+        );
+        let response = sign_in(addr, look_alike, None).await;
+        assert_eq!(response.status, 409);
+        assert_eq!(json_of(&response)["code"], "name_claimed");
+        assert_eq!(
+            json_of(&response)["message"],
+            "This name is protected; enter its password."
+        );
+    }
+    let wrong = sign_in(addr, "alice", Some("not the password")).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(json_of(&wrong)["code"], "wrong_password");
+    assert!(wrong.header("set-cookie").is_none());
+
+    // A second browser signs in with the password: both are alice.
+    let second_cookie = session_cookie(&sign_in(addr, "ALICE", Some(PASSWORD)).await);
+    let who = api(addr, "GET", "/api/session", Some(&second_cookie), None).await;
+    assert_eq!(json_of(&who), json!({"user": "alice", "claimed": true}));
+    let mut laptop = ws_with_cookie(addr, "room=lobby", &guest_cookie).await;
+    assert_eq!(welcomed(&mut laptop).await, ("alice".into(), true));
+    let mut phone = ws_with_cookie(addr, "", &second_cookie).await;
+    assert_eq!(welcomed(&mut phone).await, ("alice".into(), true));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_password_change_signs_out_every_other_session() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let first = claimed_alice(addr).await;
+    let second = session_cookie(&sign_in(addr, "alice", Some(PASSWORD)).await);
+    let token = api(addr, "POST", "/api/tokens", Some(&second), None).await;
+    assert_eq!(token.status, 200, "{}", token.body);
+    let token = json_of(&token)["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+
+    let wrong = api(
+        addr,
+        "POST",
+        "/api/password",
+        Some(&first),
+        Some(json!({"current": "not it at all", "password": "a new password"})),
+    )
+    .await;
+    assert_eq!(json_of(&wrong)["code"], "wrong_password");
+    let changed = api(
+        addr,
+        "POST",
+        "/api/password",
+        Some(&first),
+        Some(json!({"current": PASSWORD, "password": "a new password"})),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+
+    let who = api(addr, "GET", "/api/session", Some(&second), None).await;
+    assert_eq!(who.status, 401);
+    assert_eq!(json_of(&who)["code"], "not_signed_in");
+    let mut signed_out = ws_with_cookie(addr, "", &second).await;
+    assert_eq!(refused(&mut signed_out).await, ErrorCode::NotSignedIn);
+    let mut old_token = ws(addr, "", &[("authorization", format!("Bearer {token}"))]).await;
+    assert_eq!(refused(&mut old_token).await, ErrorCode::NotSignedIn);
+    let mut still_in = ws_with_cookie(addr, "", &first).await;
+    assert_eq!(welcomed(&mut still_in).await, ("alice".into(), true));
+    assert_eq!(sign_in(addr, "alice", Some(PASSWORD)).await.status, 401);
+    session_cookie(&sign_in(addr, "alice", Some("a new password")).await);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_api_token_lets_a_script_in_as_the_claimed_name() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let cookie = claimed_alice(addr).await;
+    let token = api(addr, "POST", "/api/tokens", Some(&cookie), None).await;
+    let token = json_of(&token)["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let bearer = [("authorization", format!("Bearer {token}"))];
+    let mut bot = ws(addr, "", &bearer).await;
+    assert_eq!(welcomed(&mut bot).await, ("alice".into(), true));
+    let mut named = ws(addr, "user=alice&room=rust", &bearer).await;
+    assert_eq!(welcomed(&mut named).await, ("alice".into(), true));
+    // A guest has no tokens to give.
+    let guest_cookie = session_cookie(&sign_in(addr, "bob", None).await);
+    let refused = api(addr, "POST", "/api/tokens", Some(&guest_cookie), None).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(json_of(&refused)["code"], "not_signed_in");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let cookie = session_cookie(&sign_in(addr, "carol", None).await);
+    let out = api(addr, "DELETE", "/api/session", Some(&cookie), None).await;
+    assert_eq!(out.status, 204);
+    let cleared = out.header("set-cookie").expect("the cookie cleared");
+    assert!(cleared.starts_with("chat_session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let who = api(addr, "GET", "/api/session", Some(&cookie), None).await;
+    assert_eq!(who.status, 401);
+    let mut client = ws_with_cookie(addr, "", &cookie).await;
+    assert_eq!(refused(&mut client).await, ErrorCode::NotSignedIn);
+    // `?user=` still lets a guest in, cookie or not.
+    let mut client = ws_with_cookie(addr, "user=carol", &cookie).await;
+    assert_eq!(welcomed(&mut client).await, ("carol".into(), false));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn password_attempts_are_limited_per_name_and_per_address() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    claimed_alice(addr).await;
+    for _ in 0..5 {
+        let wrong = sign_in(addr, "alice", Some("guessing away")).await;
+        assert_eq!(wrong.status, 401);
+    }
+    for (user, password) in [
+        ("alice", PASSWORD),
+        ("Alice", "guessing away"),
+        ("bob", "x"),
+    ] {
+        let limited = sign_in(addr, user, Some(password)).await;
+        assert_eq!(limited.status, 429, "{user}: {}", limited.body);
+        let body = json_of(&limited);
+        assert_eq!(body["code"], "rate_limited");
+        let wait = body["retryAfterMs"].as_u64().expect("retryAfterMs");
+        assert!((1..=12_000).contains(&wait), "{wait}");
+        assert!(limited.header("retry-after").is_some());
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn requests_that_change_state_must_come_from_the_chat_s_pages() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let cookie = claimed_alice(addr).await;
+    let cookie_header = format!("chat_session={cookie}");
+    let calls = [
+        ("POST", "/api/session", r#"{"user":"mallory"}"#),
+        ("DELETE", "/api/session", ""),
+        ("POST", "/api/claim", r#"{"password":"12345678910"}"#),
+        (
+            "POST",
+            "/api/password",
+            r#"{"current":"correct horse","password":"pwned pwned"}"#,
+        ),
+        ("POST", "/api/tokens", ""),
+    ];
+    for (method, path, body) in calls {
+        let response = http_call(
+            addr,
+            method,
+            path,
+            &[
+                ("origin", "http://evil.example"),
+                ("cookie", &cookie_header),
+            ],
+            Some(body),
+        )
+        .await;
+        assert_eq!(response.status, 403, "{method} {path}: {}", response.body);
+        assert_eq!(json_of(&response)["code"], "forbidden_origin");
+    }
+    // Nothing changed: the session and the password are as they were.
+    let who = api(addr, "GET", "/api/session", Some(&cookie), None).await;
+    assert_eq!(json_of(&who), json!({"user": "alice", "claimed": true}));
+    session_cookie(&sign_in(addr, "alice", Some(PASSWORD)).await);
+    // The chat's own page is let through.
+    let own = format!("http://{addr}");
+    let response = http_call(
+        addr,
+        "POST",
+        "/api/session",
+        &[("origin", &own)],
+        Some(r#"{"user":"dave"}"#),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_over_https() {
+    let server = TestServer::start_with(|config| {
+        config.public_origins = vec!["https://chat.example".into()];
+    })
+    .await;
+    let response = sign_in(server.addr, "erin", None).await;
+    let set = response.header("set-cookie").expect("a cookie");
+    assert!(set.ends_with("; Secure"), "{set}");
+    server.stop().await;
+
+    let server = TestServer::start_with(|config| config.behind_proxy = true).await;
+    let plain = sign_in(server.addr, "erin", None).await;
+    let set = plain.header("set-cookie").expect("a cookie");
+    assert!(!set.contains("Secure"), "{set}");
+    let body = r#"{"user":"frank"}"#;
+    let proxied = http_call(
+        server.addr,
+        "POST",
+        "/api/session",
+        &[("x-forwarded-proto", "https")],
+        Some(body),
+    )
+    .await;
+    let set = proxied.header("set-cookie").expect("a cookie");
+    assert!(set.ends_with("; Secure"), "{set}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_bodies_get_a_clear_refusal() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    for body in ["", "{", r#"{"name":"alice"}"#, r#"{"user":7}"#] {
+        let response = http_call(addr, "POST", "/api/session", &[], Some(body)).await;
+        assert_eq!(response.status, 400, "{body:?}");
+        assert_eq!(json_of(&response)["code"], "invalid_fields", "{body:?}");
+    }
+    let blank = sign_in(addr, "\u{2800}", None).await;
+    assert_eq!(json_of(&blank)["code"], "invalid_username");
+    let huge = json!({"user": "alice", "password": "x".repeat(10_000)}).to_string();
+    let response = http_call(addr, "POST", "/api/session", &[], Some(&huge)).await;
+    assert_eq!(response.status, 413, "{}", response.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_claim_survives_a_restart_and_holds_on_every_instance() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let first = support::spawn_server(support::test_config(&data)).await;
+    let cookie = claimed_alice(first.addr).await;
+    if support::shared_redis().is_some() {
+        // Another instance on the same Redis: the claim and the session
+        // made through the first hold here at once.
+        let second = support::spawn_server(support::test_config(&data)).await;
+        let mut client = guest(second.addr, "alice", "elsewhere").await;
+        assert_eq!(refused(&mut client).await, ErrorCode::NameClaimed);
+        let mut client = ws_with_cookie(second.addr, "", &cookie).await;
+        assert_eq!(welcomed(&mut client).await, ("alice".into(), true));
+        session_cookie(&sign_in(second.addr, "alice", Some(PASSWORD)).await);
+        second.stop().await;
+    }
+    first.stop().await;
+    let again = support::spawn_server(support::test_config(&data)).await;
+    let mut client = guest(again.addr, "alice", "after-restart").await;
+    assert_eq!(refused(&mut client).await, ErrorCode::NameClaimed);
+    let mut client = ws_with_cookie(again.addr, "", &cookie).await;
+    assert_eq!(welcomed(&mut client).await, ("alice".into(), true));
+    session_cookie(&sign_in(again.addr, "alice", Some(PASSWORD)).await);
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn no_password_or_hash_reaches_the_log() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let (_server, addr, log) =
+        support::start_binary_logging(&data.path().join("chat.db"), &[], None, "debug").await;
+    let cookie = claimed_alice(addr).await;
+    sign_in(addr, "alice", Some("a wrong guess")).await;
+    api(
+        addr,
+        "POST",
+        "/api/password",
+        Some(&cookie),
+        Some(json!({"current": PASSWORD, "password": "the next secret"})),
+    )
+    .await;
+    session_cookie(&sign_in(addr, "alice", Some("the next secret")).await);
+    log.until_contains("changed a password").await;
+    let text = log.text();
+    assert!(text.contains("DEBUG"), "debug logging is on:\n{text}");
+    for secret in [
+        PASSWORD,
+        "a wrong guess",
+        "the next secret",
+        "$argon2",
+        &cookie,
+    ] {
+        assert!(!text.contains(secret), "{secret:?} in the log:\n{text}");
+    }
+}
