@@ -10,6 +10,7 @@
 //! - [`session`]: the chosen name and its localStorage persistence.
 //! - [`router`]: the addresses, on the browser's History API.
 
+mod api;
 mod backoff;
 mod components;
 mod pages;
@@ -23,16 +24,17 @@ use yew::prelude::*;
 
 use pages::{chat::chat_page, login::Login};
 use router::Route;
-use router::{Redirect, Router};
+use router::Router;
 use session::{Session, SessionHandle};
 
-fn switch(route: Route, session: &SessionHandle) -> Html {
+/// The page of `route`, or where to go instead.
+fn switch(route: Route, session: &SessionHandle) -> Result<Html, Route> {
     match route {
-        Route::Login => html! { <Login /> },
+        Route::Login => Ok(html! { <Login /> }),
         Route::Home => chat_page(session, None, None),
         Route::Room { room } => chat_page(session, Some(room), None),
         Route::Message { room, id } => chat_page(session, Some(room), Some(id)),
-        Route::NotFound => html! { <Redirect to={Route::Home} /> },
+        Route::NotFound => Err(Route::Home),
     }
 }
 

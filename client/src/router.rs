@@ -105,8 +105,9 @@ pub fn use_route() -> Route {
 
 #[derive(Properties, PartialEq)]
 pub struct RouterProps {
-    /// The page for a route.
-    pub render: Callback<Route, Html>,
+    /// The page for a route, or the route to show instead (in place of
+    /// this entry of the history: back does not return to it).
+    pub render: Callback<Route, Result<Html, Route>>,
 }
 
 /// Shows the page of the browser's address, and follows it through links
@@ -127,24 +128,20 @@ pub fn Router(props: &RouterProps) -> Html {
         route: (*route).clone(),
         show: route.setter(),
     };
+    let page = props.render.emit((*route).clone());
+    use_effect_with(page.as_ref().err().cloned(), {
+        let navigator = navigator.clone();
+        move |redirect: &Option<Route>| {
+            if let Some(to) = redirect {
+                navigator.replace(to);
+            }
+        }
+    });
     html! {
         <ContextProvider<Navigator> context={navigator}>
-            { props.render.emit((*route).clone()) }
+            { page.unwrap_or_default() }
         </ContextProvider<Navigator>>
     }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct RedirectProps {
-    pub to: Route,
-}
-
-/// Shows another page in place of this one (back does not return here).
-#[component]
-pub fn Redirect(props: &RedirectProps) -> Html {
-    let navigator = use_navigator();
-    use_effect_with(props.to.clone(), move |to| navigator.replace(to));
-    Html::default()
 }
 
 #[cfg(test)]

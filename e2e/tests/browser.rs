@@ -511,6 +511,11 @@ async fn two_people_chat(engine: Engine) {
     assert!(!send.is_enabled().await.expect("enabled state"));
 
     // Leaving returns to the login page, and a reload stays there.
+    find(&alice, ".account summary")
+        .await
+        .click()
+        .await
+        .expect("open the name's menu");
     find(&alice, "button.leave")
         .await
         .click()
@@ -725,6 +730,7 @@ fn seed(db: &Path, count: usize) {
                 author: Author {
                     user: "earlier".into(),
                     key: None,
+                    claimed: false,
                 },
                 msg: format!("old message {n}"),
                 client_id: format!("seed-{n}"),

@@ -53,6 +53,10 @@ pub struct ChatMessage {
     pub id: u64,
     /// The name the server bound to the sender's connection.
     pub user: String,
+    /// Posted by a claimed name, signed in with its password: clients mark
+    /// it, so nobody takes a guest for the name's owner.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub claimed: bool,
     /// The text, trimmed and validated; empty once deleted.
     pub msg: String,
     /// The text's formatting, when it has any (see [`Block`]): clients
@@ -190,6 +194,8 @@ impl Posted {
 struct PostedFields {
     id: u64,
     user: String,
+    #[serde(default)]
+    claimed: bool,
     msg: String,
     formatted: Option<Vec<Block>>,
     date_time: i64,
@@ -209,6 +215,7 @@ impl From<PostedFields> for Posted {
         let PostedFields {
             id,
             user,
+            claimed,
             msg,
             formatted,
             date_time,
@@ -223,6 +230,7 @@ impl From<PostedFields> for Posted {
             message: ChatMessage {
                 id,
                 user,
+                claimed,
                 msg,
                 formatted,
                 date_time,
@@ -394,6 +402,9 @@ pub enum ServerFrame {
     Online {
         room: String,
         users: Vec<String>,
+        /// Which of `users` are claimed names (members), to mark.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<String>,
         count: usize,
     },
     /// Who came into `room` (their first connection in it) and who left it
@@ -406,6 +417,9 @@ pub enum ServerFrame {
         room: String,
         joined: Vec<String>,
         left: Vec<String>,
+        /// Which of `joined` are claimed names (members), to mark.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<String>,
         count: usize,
     },
     /// `user` is typing in `room`.
@@ -500,6 +514,7 @@ struct ServerFrameFields {
     on: Option<bool>,
     formatted: Option<Vec<Block>>,
     claimed: Option<bool>,
+    members: Option<Vec<String>>,
 }
 
 wire_names! {
@@ -555,12 +570,14 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
             ServerFrameKind::Online => Self::Online {
                 room: room()?,
                 users: fields.users.ok_or_else(|| required("users"))?,
+                members: fields.members.unwrap_or_default(),
                 count: fields.count.ok_or_else(|| required("count"))?,
             },
             ServerFrameKind::Presence => Self::Presence {
                 room: room()?,
                 joined: fields.joined.ok_or_else(|| required("joined"))?,
                 left: fields.left.ok_or_else(|| required("left"))?,
+                members: fields.members.unwrap_or_default(),
                 count: fields.count.ok_or_else(|| required("count"))?,
             },
             ServerFrameKind::Typing => Self::Typing {
@@ -574,6 +591,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                     message: ChatMessage {
                         id: fields.id.ok_or_else(|| required("id"))?,
                         user: fields.user.ok_or_else(|| required("user"))?,
+                        claimed: fields.claimed.unwrap_or_default(),
                         msg: fields.msg.ok_or_else(|| required("msg"))?,
                         formatted: fields.formatted,
                         date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,

@@ -183,18 +183,39 @@ fn golden_presence_and_liveness_frames() {
             ServerFrame::Online {
                 room: "lobby".into(),
                 users: vec!["alice".into(), "bob".into()],
+                members: Vec::new(),
                 count: 2,
             },
             r#"{"type":"online","room":"lobby","users":["alice","bob"],"count":2}"#,
+        ),
+        (
+            ServerFrame::Online {
+                room: "lobby".into(),
+                users: vec!["alice".into(), "bob".into()],
+                members: vec!["alice".into()],
+                count: 2,
+            },
+            r#"{"type":"online","room":"lobby","users":["alice","bob"],"members":["alice"],"count":2}"#,
         ),
         (
             ServerFrame::Presence {
                 room: "lobby".into(),
                 joined: vec!["carol".into()],
                 left: vec!["bob".into()],
+                members: Vec::new(),
                 count: 2,
             },
             r#"{"type":"presence","room":"lobby","joined":["carol"],"left":["bob"],"count":2}"#,
+        ),
+        (
+            ServerFrame::Presence {
+                room: "lobby".into(),
+                joined: vec!["carol".into()],
+                left: Vec::new(),
+                members: vec!["carol".into()],
+                count: 3,
+            },
+            r#"{"type":"presence","room":"lobby","joined":["carol"],"left":[],"members":["carol"],"count":3}"#,
         ),
         (
             ServerFrame::Typing {
@@ -269,6 +290,19 @@ fn golden_server_frames() {
         (
             posted(),
             r#"{"type":"message","room":"lobby","id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}"#,
+        ),
+        (
+            ServerFrame::Message {
+                room: "lobby".into(),
+                posted: Posted {
+                    message: ChatMessage {
+                        claimed: true,
+                        ..posted_value().message
+                    },
+                    client_id: "c-1".into(),
+                },
+            },
+            r#"{"type":"message","room":"lobby","id":1,"user":"alice","claimed":true,"msg":"hi","dateTime":1764100000000,"clientId":"c-1"}"#,
         ),
         (
             ServerFrame::Welcome {

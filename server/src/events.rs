@@ -107,6 +107,8 @@ pub struct Author {
     /// `None` for a connection without a browser token: it can post, and
     /// nobody can later prove to be it.
     pub key: Option<String>,
+    /// A claimed name, signed in: its messages say so.
+    pub claimed: bool,
 }
 
 /// A change to message `id` of `room`.

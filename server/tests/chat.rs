@@ -320,7 +320,10 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
     let rooms = Rooms::open(&support::test_config(&data))
         .await
         .expect("the log opens");
-    let alice_name = rooms.connect("alice", None).await.expect("alice's name");
+    let alice_name = rooms
+        .connect("alice", None, false)
+        .await
+        .expect("alice's name");
     let (_in_lobby, mut alice) = rooms
         .join("lobby", alice_name.name(), None)
         .await
@@ -351,7 +354,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         Broadcast::ShuttingDown
     ));
     assert!(matches!(
-        rooms.connect("bob", None).await,
+        rooms.connect("bob", None, false).await,
         Err(JoinError::ShuttingDown)
     ));
     assert!(matches!(

@@ -481,3 +481,45 @@ async fn no_password_or_hash_reaches_the_log() {
         assert!(!text.contains(secret), "{secret:?} in the log:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn claimed_names_are_marked_on_messages_and_in_the_online_list() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let cookie = claimed_alice(addr).await;
+    let mut bob = server.join("bob").await;
+    let mut alice = ws_with_cookie(addr, "", &cookie).await;
+    assert_eq!(welcomed(&mut alice).await, ("alice".into(), true));
+    // bob hears alice come in as a member.
+    let presence = loop {
+        if let ServerFrame::Presence {
+            joined, members, ..
+        } = bob.recv_any().await
+        {
+            if joined.contains(&"alice".to_owned()) {
+                break members;
+            }
+        }
+    };
+    assert_eq!(presence, ["alice"]);
+    alice.say("m-1", "it is really me").await;
+    let from_alice = bob.recv_message().await;
+    assert!(from_alice.message.claimed, "{from_alice:?}");
+    bob.say("m-2", "and I am a guest").await;
+    let from_bob = bob.recv_message().await;
+    assert!(!from_bob.message.claimed);
+    // A newcomer's greeting marks her too, in the list and in history.
+    let (mut carol, history) = server.join_after("carol", None).await;
+    let claimed: Vec<bool> = history.messages.iter().map(|p| p.message.claimed).collect();
+    assert_eq!(claimed, [true, false]);
+    drop(carol.ws.close(None).await);
+    let mut dave = support::connect(addr, "dave", None).await;
+    let online = loop {
+        if let ServerFrame::Online { users, members, .. } = dave.recv_any().await {
+            break (users, members);
+        }
+    };
+    assert!(online.0.contains(&"alice".to_owned()), "{online:?}");
+    assert_eq!(online.1, ["alice"]);
+    server.stop().await;
+}

@@ -12,6 +12,7 @@ use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
 use crate::components::formatted::formatted;
+use crate::components::people::member_mark;
 use crate::components::route_link::route_link;
 use crate::router::use_navigator;
 use crate::router::Route;
@@ -369,6 +370,7 @@ const GROUP_GAP_MS: i64 = 5 * 60 * 1000;
 /// Whether `entry` continues the group of `previous`.
 fn continues(previous: &Entry, entry: &Entry) -> bool {
     previous.message.user == entry.message.user
+        && previous.message.claimed == entry.message.claimed
         && entry.message.date_time - previous.message.date_time < GROUP_GAP_MS
 }
 
@@ -525,7 +527,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                 <div class="unread-line">{ "New messages" }</div>
             }
             <div class="meta">
-                <span class="author">{ &message.user }</span>
+                <span class="author">{ &message.user }{ member_mark(message.claimed) }</span>
                 { route_link(&navigator, permalink, Some("permalink"), html! {
                     <time datetime={iso} title={full}>{ time }</time>
                 }) }

@@ -1,3 +1,4 @@
+pub mod account;
 pub mod composer;
 pub mod formatted;
 pub mod message_list;

@@ -5,11 +5,22 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
+/// The mark of a claimed name, wherever a name is shown: a member, not a
+/// guest who picked the name.
+pub fn member_mark(claimed: bool) -> Html {
+    if claimed {
+        html! { <span class="member" title="Claimed name" aria-label="(claimed name)">{ "✔" }</span> }
+    } else {
+        Html::default()
+    }
+}
+
 /// The first `users` online (`count` is everyone, more than `users` in a
 /// big room), `me` marked "(you)"; `open` is the page's (a function, not a
 /// component: each component type costs the client about 0.65 KB).
 pub fn people(
     users: &Rc<Vec<String>>,
+    members: &[String],
     count: usize,
     me: Option<&str>,
     open: &UseStateHandle<bool>,
@@ -47,6 +58,7 @@ pub fn people(
                         html! {
                             <li key={user.clone()}>
                                 { user }
+                                { member_mark(members.contains(user)) }
                                 if mine { <span class="you">{ " (you)" }</span> }
                             </li>
                         }

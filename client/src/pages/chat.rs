@@ -5,6 +5,7 @@
 use gloo::events::EventListener;
 use yew::prelude::*;
 
+use crate::components::account::{account, use_account};
 use crate::components::composer::{Composer, Draft};
 use crate::components::message_list::{MessageAction, MessageList};
 use crate::components::people::people;
@@ -12,8 +13,8 @@ use crate::components::room_menu::room_menu;
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::pages::login::Login;
+use crate::router::Route;
 use crate::router::{use_navigator, Navigator};
-use crate::router::{Redirect, Route};
 use crate::session::{SessionAction, SessionHandle};
 use crate::socket::{use_chat, MessageChange};
 use crate::state::rooms::{self, Joining, Notify};
@@ -21,18 +22,22 @@ use crate::state::{Alert, Chat, ChatAction};
 
 /// The chat at `room` (as typed: it is made canonical here; `None`: the
 /// server's default room), scrolled to `highlight` (a permalink), for the
-/// session's user; the login form without one. A function of the app's
-/// session, not a component: each component type costs the client about
-/// 0.65 KB.
-pub fn chat_page(session: &SessionHandle, room: Option<String>, highlight: Option<u64>) -> Html {
+/// session's user; the login form without one, or at `/` the login page
+/// (`Err`: go there). A function of the app's session, not a component:
+/// each component type costs the client about 0.65 KB.
+pub fn chat_page(
+    session: &SessionHandle,
+    room: Option<String>,
+    highlight: Option<u64>,
+) -> Result<Html, Route> {
     match (session.user.clone(), &room) {
-        (Some(user), _) => html! {
+        (Some(user), _) => Ok(html! {
             <ChatView {user} {room} {highlight} />
-        },
+        }),
         // At a room's address the form shows in place, so the address
         // stays; `/` has the login page's own.
-        (None, Some(_)) => html! { <Login /> },
-        (None, None) => html! { <Redirect to={Route::Login} /> },
+        (None, Some(_)) => Ok(html! { <Login /> }),
+        (None, None) => Err(Route::Login),
     }
 }
 
@@ -96,6 +101,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let permission = use_state(web_sys::Notification::permission);
     let people_open = use_state(|| false);
     let sidebar_state = use_sidebar();
+    let account_state = use_account();
     use_effect_with(state.alerts.clone(), {
         let state = state.clone();
         move |alerts: &std::rc::Rc<Vec<Alert>>| {
@@ -128,7 +134,14 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let title = tab_title(state);
     use_effect_with(title, |title| gloo::utils::document().set_title(title));
 
-    let sign_out = Callback::from(move |_| session.dispatch(SessionAction::Logout));
+    let sign_out = Callback::from(move |()| {
+        let session = session.clone();
+        // Forgotten by the server too; signed out here whatever it says.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = crate::api::call("DELETE", "/api/session", None).await;
+            session.dispatch(SessionAction::Logout);
+        });
+    });
     let dismiss = {
         let state = state.clone();
         Callback::from(move |_| state.dispatch(ChatAction::DismissNotice))
@@ -269,7 +282,8 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     // Offline, nobody is known to be online: no list, rather
                     // than "0 online".
                     if let (true, Some(room)) = (state.online(), room) {
-                        { people(&room.people.online_users, room.people.online_count,
+                        { people(&room.people.online_users, &room.people.members,
+                            room.people.online_count,
                             state.me.as_deref(), &people_open) }
                     }
                     if let Some(room) = room {
@@ -279,8 +293,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                                 move |level| (name.clone(), level)
                             }), &permission) }
                     }
-                    <span class="me" title="Your name">{ me }</span>
-                    <button class="leave" onclick={sign_out}>{ "Sign out" }</button>
+                    { account(&account_state, &me, state.claimed, &sign_out) }
                 </header>
                 if let Some(notice) = state.notice.clone() {
                     <div class="notice" role="alert">

@@ -1,6 +1,9 @@
-//! `/login` (and any room's address before a name is chosen): choose a name.
+//! `/login` (and any room's address before a name is chosen): choose a
+//! name, with its password if it is a claimed one. Signing in sets the
+//! session cookie the chat's WebSocket is then authorised by.
 
-use protocol::{validate_username, USERNAME_MAX_CHARS};
+use protocol::{validate_username, PASSWORD_MAX_CHARS, USERNAME_MAX_CHARS};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -12,6 +15,7 @@ pub fn Login() -> Html {
     let session = use_context::<SessionHandle>().expect("the app provides a session");
     let navigator = use_navigator();
     let on_login_page = use_route() == Route::Login;
+    let session_notice = session.notice.clone();
     let name = use_state(|| {
         session
             .user
@@ -20,6 +24,10 @@ pub fn Login() -> Html {
             .unwrap_or_default()
     });
     let input = use_node_ref();
+    let password = use_node_ref();
+    // The server's refusal of the last try, and whether one is under way.
+    let refusal = use_state(|| None::<String>);
+    let busy = use_state(|| false);
     // Show the rule only once the user has typed or tried to submit.
     let touched = use_state(|| false);
     let verdict = validate_username(&name).map(str::to_owned);
@@ -38,28 +46,56 @@ pub fn Login() -> Html {
         let touched = touched.clone();
         let name = name.clone();
         let input = input.clone();
+        let password = password.clone();
+        let refusal = refusal.clone();
+        let busy = busy.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             touched.set(true);
             let typed = input
                 .cast::<HtmlInputElement>()
                 .map_or_else(|| (*name).clone(), |field| field.value());
-            if let Ok(user) = validate_username(&typed) {
-                session.dispatch(SessionAction::Login(user.to_owned()));
-                // At a room's address, the room shows once signed in.
-                if on_login_page {
-                    navigator.push(&Route::Home);
-                }
-            } else {
+            let Ok(user) = validate_username(&typed).map(str::to_owned) else {
                 name.set(typed);
-            }
+                return;
+            };
+            let secret = password
+                .cast::<HtmlInputElement>()
+                .map(|field| field.value())
+                .unwrap_or_default();
+            let (session, navigator, refusal, busy) = (
+                session.clone(),
+                navigator.clone(),
+                refusal.clone(),
+                busy.clone(),
+            );
+            busy.set(true);
+            spawn_local(async move {
+                let password = (!secret.is_empty()).then_some(secret.as_str());
+                let body = crate::api::body(&[("user", Some(&user)), ("password", password)]);
+                let signed_in = crate::api::call("POST", "/api/session", Some(body)).await;
+                busy.set(false);
+                match signed_in {
+                    Ok(answer) => {
+                        // The name as the server binds it (a claimed name as
+                        // claimed).
+                        let user = crate::api::field(&answer, "user").unwrap_or(user);
+                        session.dispatch(SessionAction::Login(user));
+                        // At a room's address, the room shows once signed in.
+                        if on_login_page {
+                            navigator.push(&Route::Home);
+                        }
+                    }
+                    Err(reason) => refusal.set(Some(reason)),
+                }
+            });
         })
     };
     let error = match (&verdict, *touched) {
         (Err(error), true) => Some(error.to_string()),
         _ => None,
     };
-    let notice = use_context::<SessionHandle>().and_then(|s| s.notice.clone());
+    let notice = (*refusal).clone().or(session_notice);
 
     html! {
         <main class="login">
@@ -86,7 +122,16 @@ pub fn Login() -> Html {
                 <p id="username-help" class="help">
                     { error.unwrap_or_else(|| format!("1 to {USERNAME_MAX_CHARS} characters.")) }
                 </p>
-                <button type="submit" class="primary" disabled={verdict.is_err() && *touched}>
+                <label for="password">{ "Password" }</label>
+                <input ref={password} id="password" name="password" type="password"
+                    autocomplete="current-password"
+                    maxlength={(PASSWORD_MAX_CHARS * 4).to_string()}
+                    aria-describedby="password-help" />
+                <p id="password-help" class="help">
+                    { "Only for a name someone claimed; guests leave it empty." }
+                </p>
+                <button type="submit" class="primary"
+                    disabled={(verdict.is_err() && *touched) || *busy}>
                     { "Enter the room" }
                 </button>
             </form>

@@ -355,20 +355,26 @@ impl Chat {
                 user,
                 on,
             } => self.change(&room, seq, id, Change::Reaction { emoji, user, on }),
-            ServerFrame::Online { room, users, count } => {
+            ServerFrame::Online {
+                room,
+                users,
+                members,
+                count,
+            } => {
                 if let Some(state) = self.room_mut(&room) {
-                    state.people.online(users, count);
+                    state.people.online(users, members, count);
                 }
             }
             ServerFrame::Presence {
                 room,
                 joined,
                 left,
+                members,
                 count,
             } => {
                 if let Some(state) = self.room_mut(&room) {
                     let newest = state.messages.newest_id();
-                    state.people.presence(joined, left, count, newest);
+                    state.people.presence(joined, left, members, count, newest);
                 }
             }
             ServerFrame::Typing { room, user } => {

@@ -22,6 +22,8 @@ pub struct PresenceNotice {
 pub struct People {
     /// Who is in the room, sorted (at most the names the server sent).
     pub online_users: Rc<Vec<String>>,
+    /// Which of them are claimed names, marked as members.
+    pub members: Rc<Vec<String>>,
     /// How many are in the room, names known or not.
     pub online_count: usize,
     /// Who is typing, and since when (ms since the epoch).
@@ -32,12 +34,13 @@ pub struct People {
 
 impl People {
     /// An `online` frame: the list as it is now.
-    pub fn online(&mut self, users: Vec<String>, count: usize) {
+    pub fn online(&mut self, users: Vec<String>, members: Vec<String>, count: usize) {
         let mut sorted = Vec::with_capacity(users.len());
         for user in users {
             insert_name(&mut sorted, user);
         }
         self.online_users = Rc::new(sorted);
+        self.members = Rc::new(members);
         self.online_count = count;
     }
 
@@ -47,10 +50,16 @@ impl People {
         &mut self,
         joined: Vec<String>,
         left: Vec<String>,
+        members: Vec<String>,
         count: usize,
         newest: Option<u64>,
     ) {
         self.online_count = count;
+        if !left.is_empty() || !members.is_empty() {
+            let known = Rc::make_mut(&mut self.members);
+            known.retain(|member| !left.contains(member));
+            known.extend(members);
+        }
         for user in left {
             if self.online_users.contains(&user) {
                 Rc::make_mut(&mut self.online_users).retain(|u| *u != user);
@@ -149,8 +158,12 @@ mod tests {
     #[test]
     fn the_online_list_is_ordered_by_name_ignoring_case() {
         let mut people = People::default();
-        people.online(names(&["dave", "Carol", "bob", "Alice", "Émile", "eve"]), 6);
-        people.presence(names(&["Bea", "zoe", "Aaron"]), vec![], 9, None);
+        people.online(
+            names(&["dave", "Carol", "bob", "Alice", "Émile", "eve"]),
+            vec![],
+            6,
+        );
+        people.presence(names(&["Bea", "zoe", "Aaron"]), vec![], vec![], 9, None);
         assert_eq!(
             *people.online_users,
             ["Aaron", "Alice", "Bea", "bob", "Carol", "dave", "eve", "zoe", "Émile"]
@@ -161,11 +174,24 @@ mod tests {
     #[test]
     fn presence_follows_online_joined_and_left() {
         let mut people = People::default();
-        people.online(names(&["carol", "alice"]), 2);
-        people.presence(names(&["Bob"]), names(&["carol"]), 2, Some(1));
+        people.online(names(&["carol", "alice"]), names(&["carol"]), 2);
+        people.presence(
+            names(&["Bob"]),
+            names(&["carol"]),
+            names(&["Bob"]),
+            2,
+            Some(1),
+        );
         // Already known: no second notice.
-        people.presence(names(&["Bob", "alice"]), names(&["dave"]), 2, Some(1));
+        people.presence(
+            names(&["Bob", "alice"]),
+            names(&["dave"]),
+            vec![],
+            2,
+            Some(1),
+        );
         assert_eq!(*people.online_users, ["alice", "Bob"]);
+        assert_eq!(*people.members, ["Bob"], "carol's mark left with her");
         let notices: Vec<(&str, Option<u64>)> = people
             .notices
             .iter()

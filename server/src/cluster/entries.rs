@@ -21,6 +21,7 @@ pub(super) struct StoredMessage {
     date_time: String,
     reply_to: Option<String>,
     mentions: Option<String>,
+    claimed: Option<String>,
     edited_at: Option<String>,
     deleted: Option<String>,
     reactions: Option<Vec<StoredReactions>>,
@@ -73,6 +74,7 @@ impl StoredMessage {
                     .map(|at| number("editedAt", at))
                     .transpose()?,
                 deleted: self.deleted.is_some(),
+                claimed: self.claimed.is_some(),
                 mentions: lines(self.mentions.as_deref()),
                 reactions: self
                     .reactions
@@ -156,6 +158,7 @@ pub(super) fn parse_entry(entry: &StreamId) -> Result<Event, StoreError> {
             message: ChatMessage {
                 id: seq,
                 user: field("user")?,
+                claimed: entry.get::<String>("claimed").is_some(),
                 formatted: formatted(&field("msg")?),
                 msg: field("msg")?,
                 date_time,

@@ -136,6 +136,7 @@ impl RedisLog {
             .arg(author.key.as_deref().unwrap_or_default())
             .arg(reply_to.map(|id| id.to_string()).unwrap_or_default())
             .arg(mentions.join("\n"))
+            .arg(if author.claimed { "1" } else { "" })
             .invoke_async(&mut self.redis.clone())
             .await?;
         match reply.text(0) {
@@ -151,6 +152,7 @@ impl RedisLog {
                     message: ChatMessage {
                         id,
                         user: author.user,
+                        claimed: author.claimed,
                         formatted: protocol::formatted(&msg),
                         msg,
                         date_time: reply.number(2)?,

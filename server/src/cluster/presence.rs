@@ -556,6 +556,9 @@ fn names_by_key(lists: &[String]) -> BTreeMap<String, String> {
         .iter()
         .flat_map(|list| list.lines())
         .filter(|name| !name.is_empty())
-        .map(|name| (protocol::name_key(name), name.to_owned()))
+        .map(|name| {
+            let (unmarked, _) = crate::rooms::unmarked(name);
+            (protocol::name_key(unmarked), name.to_owned())
+        })
         .collect()
 }

@@ -11,7 +11,8 @@
 
 /// KEYS: seq, log, sent, directory, messages, ids. ARGV: user, msg,
 /// clientId, max length, resend memory (s), room, author key ('' for
-/// none), replyTo ('' for none), mentions (one per line, '' for none).
+/// none), replyTo ('' for none), mentions (one per line, '' for none),
+/// claimed ('1' for a claimed name's, '' otherwise).
 /// Returns {'stored', id, time, quoted user, quoted text},
 /// {'duplicate', id, time, state ('' once trimmed), msg (releases before
 /// events kept it here)}, or {'refused', 'not_found' | 'deleted'} for a
@@ -41,6 +42,9 @@ if ARGV[8] ~= '' then
 end
 if ARGV[9] ~= '' then
   table.insert(fields, 'mentions'); table.insert(fields, ARGV[9]); state.mentions = ARGV[9]
+end
+if ARGV[10] ~= '' then
+  table.insert(fields, 'claimed'); table.insert(fields, ARGV[10]); state.claimed = ARGV[10]
 end
 -- The append first: if it fails, nothing has changed.
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], string.format('%d-0', id), unpack(fields))

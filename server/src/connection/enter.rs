@@ -232,7 +232,7 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
     };
     let rooms = &context.rooms;
     let name = rooms
-        .connect(&user, identity.holder.as_deref())
+        .connect(&user, identity.holder.as_deref(), identity.claimed)
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let (entering, entered) = rooms

@@ -45,7 +45,9 @@ use crate::budget::Budgets;
 use crate::config::Config;
 use crate::events::Author;
 use crate::limits::RateLimiter;
-use crate::rooms::{Broadcast, Entering, Handover, HistoryStart, Memberships, NameGuard, Rooms};
+use crate::rooms::{
+    Broadcast, Entering, Handover, HistoryStart, Memberships, NameGuard, Online, Rooms,
+};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 use crate::wire;
@@ -255,11 +257,12 @@ fn history_frames(room: &str, start: HistoryStart) -> Vec<ServerFrame> {
 }
 
 /// The `online` frame after it.
-fn online_frame(room: &str, (users, count): (Vec<String>, usize)) -> ServerFrame {
+fn online_frame(room: &str, online: Online) -> ServerFrame {
     ServerFrame::Online {
         room: room.to_owned(),
-        users,
-        count,
+        users: online.users,
+        members: online.members,
+        count: online.count,
     }
 }
 
@@ -535,6 +538,7 @@ impl Session {
         Author {
             user: name.as_str().to_owned(),
             key: name.author_key(),
+            claimed: name.is_claimed(),
         }
     }
 

@@ -10,6 +10,18 @@ use std::sync::Arc;
 
 use super::names::Name;
 
+/// Before a claimed name in the lists of names instances publish to each
+/// other (a name never has a control character).
+pub(crate) const CLAIMED_MARK: char = '\u{1}';
+
+/// A name as published (perhaps marked claimed): the name, and whether.
+pub(crate) fn unmarked(published: &str) -> (&str, bool) {
+    match published.strip_prefix(CLAIMED_MARK) {
+        Some(name) => (name, true),
+        None => (published, false),
+    }
+}
+
 /// Who is in one room, on this instance and elsewhere.
 ///
 /// The names here are the holders' own (`Arc<Name>`): a room costs each
@@ -24,7 +36,8 @@ pub(crate) struct Members {
     /// work is linear too.
     here: Vec<Arc<Name>>,
     /// In the room on other instances, by key, as of the last
-    /// view from Redis. Empty with one instance.
+    /// view from Redis (names as published: see [`CLAIMED_MARK`]). Empty
+    /// with one instance.
     elsewhere: BTreeMap<String, String>,
 }
 
@@ -83,10 +96,17 @@ impl Members {
         self.here.is_empty()
     }
 
-    /// The names in the room on this instance, as spelled.
+    /// The names in the room on this instance, as published to the
+    /// others: as spelled, claimed ones marked.
     pub(crate) fn here(&self) -> Vec<String> {
         self.distinct_here()
-            .map(|name| name.as_str().to_owned())
+            .map(|name| {
+                if name.is_claimed() {
+                    format!("{CLAIMED_MARK}{name}")
+                } else {
+                    name.as_str().to_owned()
+                }
+            })
             .collect()
     }
 
@@ -116,12 +136,40 @@ impl Members {
             || self
                 .elsewhere
                 .get(&key)
-                .is_some_and(|spelled| spelled == name)
+                .is_some_and(|published| unmarked(published).0 == name)
     }
 
-    /// The first `limit` names online, sorted case-insensitively.
-    pub(crate) fn online(&self, limit: usize) -> Vec<String> {
-        self.names().take(limit).map(str::to_owned).collect()
+    /// Whether `name` is online as a claimed name.
+    pub(crate) fn is_member(&self, name: &str) -> bool {
+        let key = protocol::name_key(name);
+        self.here
+            .get(self.position(&key))
+            .filter(|held| held.key() == key)
+            .map_or_else(
+                || {
+                    self.elsewhere
+                        .get(&key)
+                        .is_some_and(|published| unmarked(published).1)
+                },
+                |held| held.is_claimed(),
+            )
+    }
+
+    /// The first `limit` names online, sorted by key, and which of them
+    /// are claimed.
+    pub(crate) fn online(&self, limit: usize) -> (Vec<String>, Vec<String>) {
+        let mut members = Vec::new();
+        let names = self
+            .names()
+            .take(limit)
+            .map(|(name, claimed)| {
+                if claimed {
+                    members.push(name.to_owned());
+                }
+                name.to_owned()
+            })
+            .collect();
+        (names, members)
     }
 
     /// How many are online.
@@ -129,21 +177,21 @@ impl Members {
         self.names().count()
     }
 
-    /// Everyone online, sorted by lowercased name: a merge of the two
-    /// sorted maps, where a name connected here wins.
-    fn names(&self) -> impl Iterator<Item = &str> {
+    /// Everyone online, sorted by key, and whether each is claimed: a
+    /// merge of the two sorted maps, where a name connected here wins.
+    fn names(&self) -> impl Iterator<Item = (&str, bool)> {
         let mut here = self.distinct_here().peekable();
         let mut elsewhere = self.elsewhere.iter().peekable();
         std::iter::from_fn(move || match (here.peek(), elsewhere.peek()) {
             (Some(h), Some((e, _))) if h.key() == e.as_str() => {
                 elsewhere.next();
-                here.next().map(|held| held.as_str())
+                here.next().map(|held| (held.as_str(), held.is_claimed()))
             }
             (Some(h), Some((e, _))) if e.as_str() < h.key() => {
-                elsewhere.next().map(|(_, name)| name.as_str())
+                elsewhere.next().map(|(_, name)| unmarked(name))
             }
-            (Some(_), _) => here.next().map(|held| held.as_str()),
-            (None, _) => elsewhere.next().map(|(_, name)| name.as_str()),
+            (Some(_), _) => here.next().map(|held| (held.as_str(), held.is_claimed())),
+            (None, _) => elsewhere.next().map(|(_, name)| unmarked(name)),
         })
     }
 }
@@ -159,8 +207,8 @@ mod tests {
         assert!(members.join(&alice));
         assert!(!members.join(&alice), "second tab");
         assert!(members.join(&Arc::new(Name::new("bob"))));
-        assert_eq!(members.online(10), ["alice", "bob"]);
-        assert_eq!(members.online(1), ["alice"]);
+        assert_eq!(members.online(10).0, ["alice", "bob"]);
+        assert_eq!(members.online(1).0, ["alice"]);
         assert_eq!(members.count(), 2);
         assert!(members.is_online("alice") && !members.is_online("Alice"));
         assert!(!members.leave(&alice));
@@ -187,10 +235,10 @@ mod tests {
             [true, true, true, true, true, false, false, false, false, false]
         );
         assert_eq!(
-            members.online(10),
+            members.online(10).0,
             ["alice", "Bob", "carol", "dave", "erin"]
         );
-        assert_eq!(members.online(2), ["alice", "Bob"]);
+        assert_eq!(members.online(2).0, ["alice", "Bob"]);
         assert_eq!(members.count(), 5);
         assert!(members.is_online("Bob") && !members.is_online("bob"));
         let went: Vec<bool> = names
@@ -220,7 +268,7 @@ mod tests {
         let mut changed = members.set_elsewhere(view(&["alice", "bob", "Zed"]));
         changed.sort();
         assert_eq!(changed, ["Zed", "alice", "bob"]);
-        assert_eq!(members.online(10), ["alice", "bob", "Zed"]);
+        assert_eq!(members.online(10).0, ["alice", "bob", "Zed"]);
         assert_eq!(members.count(), 3);
         assert!(members.is_online("Zed") && !members.is_online("zed"));
 
@@ -230,7 +278,7 @@ mod tests {
         assert!(members.leave(&bob));
         assert!(members.is_online("bob"), "still online elsewhere");
         assert_eq!(members.set_elsewhere(view(&["Zed"])), ["bob"]);
-        assert_eq!(members.online(10), ["Zed"]);
+        assert_eq!(members.online(10).0, ["Zed"]);
         assert_eq!(members.count(), 1);
         assert!(members.is_empty_here());
     }

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 
 pub use inbox::{Inbox, Took};
 pub use room::{Broadcast, Handover};
-pub use room::{Entered, HistoryStart};
+pub use room::{Entered, HistoryStart, Online};
 
 use crate::cluster::{self, ClusterPresence, PresenceCommand, PresenceView};
 use crate::config::Config;
@@ -28,6 +28,7 @@ use crate::embedded::EmbeddedLog;
 use crate::events::{Appended, Event, NewEvent, Window};
 use crate::message_log::{LogError, MessageLog, Subscriber};
 use crate::store::StoreError;
+pub(crate) use members::unmarked;
 pub use names::Name;
 use names::{Names, Taken};
 use room::Room;
@@ -324,11 +325,16 @@ impl Rooms {
 
     /// Takes `user` (canonical, validated) for this connection, if `token`
     /// may hold the name: here, and with several instances everywhere.
-    pub async fn connect(&self, user: &str, token: Option<&str>) -> Result<NameGuard, JoinError> {
+    pub async fn connect(
+        &self,
+        user: &str,
+        token: Option<&str>,
+        claimed: bool,
+    ) -> Result<NameGuard, JoinError> {
         if self.registry.lock_map().shutting_down {
             return Err(JoinError::ShuttingDown);
         }
-        let name = self.registry.names.connect(user, token)?;
+        let name = self.registry.names.connect(user, token, claimed)?;
         // Held from here: whatever fails below, dropping it lets go.
         let guard = NameGuard {
             registry: Arc::clone(&self.registry),

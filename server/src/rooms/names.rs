@@ -21,6 +21,8 @@ pub struct Name {
     /// Proves which browser holds the name (see [`Name::author_key`]):
     /// kept as bytes, written out only when the name posts or changes.
     author_key: Option<[u8; 16]>,
+    /// Claimed, and held by a session signed in with its password.
+    claimed: bool,
 }
 
 impl Name {
@@ -29,12 +31,15 @@ impl Name {
             key: protocol::name_key(spelled),
             spelled: spelled.to_owned(),
             author_key: None,
+            claimed: false,
         }
     }
 
-    /// The name as held by the browser with `token`.
-    fn held_with(spelled: &str, token: Option<&str>) -> Self {
+    /// The name as held by the browser with `token` (a claimed name's
+    /// sessions all hold it with one).
+    fn held_with(spelled: &str, token: Option<&str>, claimed: bool) -> Self {
         let mut name = Self::new(spelled);
+        name.claimed = claimed;
         // Lower case, not the look-alike key: the key of the release
         // that introduced author keys, so earlier messages stay editable.
         name.author_key = token.map(|token| author_key(&spelled.to_lowercase(), token));
@@ -48,6 +53,10 @@ impl Name {
     pub fn author_key(&self) -> Option<String> {
         self.author_key
             .map(|key| key.iter().map(|byte| format!("{byte:02x}")).collect())
+    }
+
+    pub fn is_claimed(&self) -> bool {
+        self.claimed
     }
 
     pub fn as_str(&self) -> &str {
@@ -137,8 +146,13 @@ pub(crate) struct Taken;
 impl Names {
     /// Registers a connection of `name` with `token`; answers with the
     /// name as held (the holder's, for a second connection of it).
-    pub(crate) fn connect(&self, name: &str, token: Option<&str>) -> Result<Arc<Name>, Taken> {
-        let name = Name::held_with(name, token);
+    pub(crate) fn connect(
+        &self,
+        name: &str,
+        token: Option<&str>,
+        claimed: bool,
+    ) -> Result<Arc<Name>, Taken> {
+        let name = Name::held_with(name, token, claimed);
         let mut holders = self.lock();
         if let Some((held, holder)) = holders.get_key_value(name.key()) {
             let same_client = token.is_some() && holder.token.as_deref() == token;
@@ -213,45 +227,52 @@ mod tests {
     #[test]
     fn one_name_one_client_many_tabs() {
         let names = Names::default();
-        let alice = names.connect("alice", Some("t1")).expect("free");
-        let again = names.connect("alice", Some("t1")).expect("second tab");
+        let alice = names.connect("alice", Some("t1"), false).expect("free");
+        let again = names
+            .connect("alice", Some("t1"), false)
+            .expect("second tab");
         assert!(Arc::ptr_eq(&alice, &again), "one name, shared");
-        assert_eq!(names.connect("Alice", Some("t2")), Err(Taken));
-        assert_eq!(names.connect("ALICE", None), Err(Taken));
-        names.connect("bob", None).expect("free");
+        assert_eq!(names.connect("Alice", Some("t2"), false), Err(Taken));
+        assert_eq!(names.connect("ALICE", None, false), Err(Taken));
+        names.connect("bob", None, false).expect("free");
         assert_eq!(names.connections(), 3);
         assert!(names.is_held_here("BOB"));
         assert!(
             names.is_held_here("\u{FF42}\u{43E}b"),
             "fullwidth b, Cyrillic o"
         );
-        assert_eq!(names.connect("\u{430}lice", Some("t2")), Err(Taken));
+        assert_eq!(names.connect("\u{430}lice", Some("t2"), false), Err(Taken));
         assert!(!names.disconnect(&alice));
         assert!(names.disconnect(&alice), "last tab closed");
-        let alice = names.connect("Alice", Some("t2")).expect("free again");
+        let alice = names
+            .connect("Alice", Some("t2"), false)
+            .expect("free again");
         assert_eq!(alice.as_str(), "Alice");
         // Without a token a name cannot be shared, not even with itself.
-        assert_eq!(names.connect("bob", None), Err(Taken));
+        assert_eq!(names.connect("bob", None, false), Err(Taken));
     }
 
     #[test]
     fn the_author_key_is_the_name_s_and_the_browser_s() {
         let names = Names::default();
-        let alice = names.connect("Alice", Some("t1")).expect("free");
+        let alice = names.connect("Alice", Some("t1"), false).expect("free");
         let key = alice.author_key().expect("a token");
         assert_eq!(key.len(), 32);
         assert!(!key.contains("t1"));
         names.disconnect(&alice);
-        let again = names.connect("alice", Some("t1")).expect("free");
+        let again = names.connect("alice", Some("t1"), false).expect("free");
         let same = again.author_key();
         assert_eq!(same.as_ref(), Some(&key), "case does not matter");
         names.disconnect(&again);
-        let other_browser = names.connect("alice", Some("t2")).expect("free");
+        let other_browser = names.connect("alice", Some("t2"), false).expect("free");
         assert_ne!(other_browser.author_key().as_ref(), Some(&key));
-        let bob = names.connect("bob", Some("t1")).expect("free");
+        let bob = names.connect("bob", Some("t1"), false).expect("free");
         assert_ne!(bob.author_key(), Some(key), "same token, other name");
         assert_eq!(
-            names.connect("carol", None).expect("free").author_key(),
+            names
+                .connect("carol", None, false)
+                .expect("free")
+                .author_key(),
             None
         );
     }

@@ -82,8 +82,15 @@ pub struct Entered {
     /// Everything broadcast in the room from now on.
     pub fanout: broadcast::Receiver<Broadcast>,
     pub history: HistoryStart,
-    /// The first names in the room (sorted) and how many there are.
-    pub online: (Vec<String>, usize),
+    pub online: Online,
+}
+
+/// The first names in a room (sorted by key), which of them are claimed,
+/// and how many are in it.
+pub struct Online {
+    pub users: Vec<String>,
+    pub members: Vec<String>,
+    pub count: usize,
 }
 
 /// The messages a connection starts a room with (see `ServerFrame::History`).
@@ -253,10 +260,14 @@ impl Room {
         Ok(Entered {
             fanout: live.fanout.subscribe(),
             history: live.history(&self.name, after, history),
-            online: (
-                live.members.online(PRESENCE_NAMES_MAX),
-                live.members.count(),
-            ),
+            online: {
+                let (users, members) = live.members.online(PRESENCE_NAMES_MAX);
+                Online {
+                    users,
+                    members,
+                    count: live.members.count(),
+                }
+            },
         })
     }
 
@@ -333,10 +344,16 @@ impl Room {
             .partition(|name| live.members.is_online(name));
         joined.truncate(PRESENCE_NAMES_MAX);
         left.truncate(PRESENCE_NAMES_MAX);
+        let members = joined
+            .iter()
+            .filter(|name| live.members.is_member(name))
+            .cloned()
+            .collect();
         let frame = ServerFrame::Presence {
             room: self.name.to_string(),
             joined,
             left,
+            members,
             count: live.members.count(),
         };
         live.broadcast(Broadcast::Frame(wire::text(&frame.to_json())));

@@ -122,7 +122,7 @@ fn messages_before(
     let before = i64::try_from(before).unwrap_or(i64::MAX);
     let mut statement = conn.prepare_cached(
         "SELECT m.seq, m.user, m.body, m.date_time, m.client_id, m.edited_at, m.deleted,
-                m.mentions, m.target, o.user AS quoted_user, o.body AS quoted_body,
+                m.mentions, m.claimed, m.target, o.user AS quoted_user, o.body AS quoted_body,
                 o.deleted AS quoted_deleted
          FROM events m
          LEFT JOIN events o ON o.room = m.room AND o.seq = m.target AND o.kind = 'message'
@@ -171,6 +171,7 @@ fn posted_of(row: &Row<'_>) -> Result<Posted, StoreError> {
         message: ChatMessage {
             id: to_id(row.get("seq")?)?,
             user: row.get("user")?,
+            claimed: row.get("claimed")?,
             formatted: formatted(&msg),
             msg,
             date_time: row.get("date_time")?,

@@ -115,7 +115,8 @@ CREATE TABLE reactions (
 ) WITHOUT ROWID;
 ";
 
-/// Claimed names and sessions (see `crate::accounts`).
+/// Claimed names and sessions (see `crate::accounts`), and which messages
+/// a claimed name posted.
 const SCHEMA_V4: &str = "
 CREATE TABLE accounts (
     key        TEXT    PRIMARY KEY, -- protocol::name_key of the name
@@ -135,6 +136,8 @@ CREATE TABLE sessions (
     expires_at INTEGER              -- ms since the Unix epoch; NULL: until revoked
 ) WITHOUT ROWID;
 CREATE INDEX sessions_by_key ON sessions (key);
+-- A message posted by a claimed name, signed in.
+ALTER TABLE events ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Brings the schema up to date, step by step, each in a transaction. A

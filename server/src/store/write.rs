@@ -108,8 +108,9 @@ impl Writer<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO events
-                 (room, seq, kind, user, date_time, client_id, body, target, author_key, mentions)
-                 VALUES (?1, ?2, 'message', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 (room, seq, kind, user, date_time, client_id, body, target, author_key, mentions,
+                  claimed)
+                 VALUES (?1, ?2, 'message', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 room.id,
@@ -121,11 +122,13 @@ impl Writer<'_> {
                 new.reply_to.map(to_sql).transpose()?,
                 new.author.key,
                 stored_mentions(&new.mentions),
+                new.author.claimed,
             ])?;
         Ok(Appended::Stored(Event::Posted(Posted {
             message: ChatMessage {
                 id: seq,
                 user: new.author.user.clone(),
+                claimed: new.author.claimed,
                 msg: new.msg.clone(),
                 formatted: formatted(&new.msg),
                 date_time: new.date_time,

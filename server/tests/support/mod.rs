@@ -430,7 +430,9 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
         }
     };
     match online {
-        ServerFrame::Online { users, count, room } if room == DEFAULT_ROOM => {
+        ServerFrame::Online {
+            users, count, room, ..
+        } if room == DEFAULT_ROOM => {
             // A big room lists only the first names; a small one everyone.
             if count <= protocol::PRESENCE_NAMES_MAX {
                 assert!(users.iter().any(|u| u == user.trim()), "{user} online");

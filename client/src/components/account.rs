@@ -1,0 +1,121 @@
+//! The menu of the user's own name: keep it (claim it with a password),
+//! change its password, make an API token for a script, sign out.
+
+use protocol::PASSWORD_MAX_CHARS;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::api;
+use crate::components::people::member_mark;
+
+/// What the last request said: for `role="status"`.
+pub type Outcome = Option<Result<String, String>>;
+
+/// The menu's state, kept by the page (a function, not a component: each
+/// component type costs the client about 0.65 KB).
+#[derive(Clone)]
+pub struct AccountState {
+    outcome: UseStateHandle<Outcome>,
+    current: NodeRef,
+    new: NodeRef,
+}
+
+#[hook]
+pub fn use_account() -> AccountState {
+    AccountState {
+        outcome: use_state(|| None),
+        current: use_node_ref(),
+        new: use_node_ref(),
+    }
+}
+
+/// The menu of `me` (`claimed` or a guest's name).
+pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Callback<()>) -> Html {
+    let AccountState {
+        outcome,
+        current,
+        new,
+    } = state.clone();
+    let value = |field: &NodeRef| {
+        field
+            .cast::<HtmlInputElement>()
+            .map(|input| input.value())
+            .unwrap_or_default()
+    };
+    let request = {
+        let outcome = outcome.clone();
+        move |path: &'static str, body: Option<String>, done: fn(String) -> String| {
+            let outcome = outcome.clone();
+            spawn_local(async move {
+                let answer = api::call("POST", path, body).await;
+                outcome.set(Some(answer.map(done)));
+            });
+        }
+    };
+    let onsubmit = {
+        let (current, new, request) = (current.clone(), new.clone(), request.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let password = value(&new);
+            if claimed {
+                let current = value(&current);
+                let change =
+                    api::body(&[("current", Some(&current)), ("password", Some(&password))]);
+                request("/api/password", Some(change), |_| {
+                    "Password changed: your other sessions are signed out.".into()
+                });
+            } else {
+                let claim = api::body(&[("password", Some(&password))]);
+                // Reconnected, the chat marks the name as claimed.
+                request("/api/claim", Some(claim), |_| {
+                    let _ = gloo::utils::window().location().reload();
+                    "This name is yours now.".into()
+                });
+            }
+        })
+    };
+    let create_token = Callback::from(move |_: MouseEvent| {
+        request("/api/tokens", None, |answer| {
+            let token = api::field(&answer, "token").unwrap_or(answer);
+            format!("Your API token (shown once): {token}")
+        });
+    });
+    let sign_out = on_sign_out.reform(|_: MouseEvent| ());
+    let maxlength = (PASSWORD_MAX_CHARS * 4).to_string();
+    html! {
+        <details class="account">
+            <summary class="me" title="Your name">{ me }{ member_mark(claimed) }</summary>
+            <div class="account-body">
+                <form {onsubmit}>
+                    if claimed {
+                        <label for="current-password">{ "Current password" }</label>
+                        <input ref={current} id="current-password" type="password"
+                            autocomplete="current-password" maxlength={maxlength.clone()} />
+                    } else {
+                        <p class="hint">{ "Keep this name: with a password, nobody else can use it." }</p>
+                    }
+                    <label for="new-password">{ "New password (8 to 128 characters)" }</label>
+                    <input ref={new} id="new-password" type="password"
+                        autocomplete="new-password" {maxlength} />
+                    <button type="submit">
+                        { if claimed { "Change password" } else { "Keep this name" } }
+                    </button>
+                </form>
+                if claimed {
+                    <button onclick={create_token}>{ "Create an API token" }</button>
+                }
+                { outcome_line(&outcome) }
+                <button class="leave" onclick={sign_out}>{ "Sign out" }</button>
+            </div>
+        </details>
+    }
+}
+
+fn outcome_line(outcome: &Outcome) -> Html {
+    match outcome {
+        None => Html::default(),
+        Some(Ok(text)) => html! { <p role="status" class="hint">{ text }</p> },
+        Some(Err(text)) => html! { <p role="alert" class="alert">{ text }</p> },
+    }
+}
