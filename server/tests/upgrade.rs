@@ -215,3 +215,85 @@ async fn the_rooms_release_s_database_opens_and_its_messages_take_reactions_but_
     server.stop().await;
     assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
 }
+
+/// Written by the conversation release (schema 3) with
+/// `make-conversation-fixture.mjs`: in `lobby`, 1 by alice (👍 by Bob),
+/// 2 Bob's reply to 1, 3 alice's, edited (event 5), 4 alice's, deleted
+/// (event 6), 7 the reaction.
+fn conversation_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat-2026-11-28-conversation.db")
+}
+
+#[tokio::test]
+async fn the_conversation_release_s_database_opens_with_every_message_s_state() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    std::fs::copy(conversation_fixture(), &config.db).expect("copy the fixture");
+    assert_eq!(schema_version(&config.db), 3);
+    let server = spawn_server(config.clone()).await;
+    let (_dave, history) = server.join_after("dave", None).await;
+    let states: Vec<(u64, &str, bool, bool)> = history
+        .messages
+        .iter()
+        .map(|p| {
+            let m = &p.message;
+            (m.id, m.msg.as_str(), m.deleted, m.edited_at.is_some())
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (1, "first, from alice", false, false),
+            (2, "a reply from **Bob**", false, false),
+            (3, "edited by alice", false, true),
+            (4, "", true, false),
+        ]
+    );
+    let first = &history.messages[0].message;
+    assert_eq!(first.reactions.len(), 1);
+    assert_eq!(first.reactions[0].users, ["Bob"]);
+    assert_eq!(
+        history.messages[1].message.reply_to.as_ref().map(|q| q.id),
+        Some(1)
+    );
+    assert!(history.messages.iter().all(|p| !p.message.claimed));
+    assert_eq!(history.seq, Some(7));
+
+    // The same browser may still edit its messages: author keys of the
+    // release before look-alike keys still match.
+    let mut alice = support::try_connect(server.addr, "user=alice&token=alice-browser-token", None)
+        .await
+        .expect("connects");
+    alice
+        .send_frame(protocol::ClientFrame::Edit {
+            room: None,
+            id: 3,
+            msg: "edited again".into(),
+        })
+        .await;
+    loop {
+        match alice.recv().await {
+            protocol::ServerFrame::Edited { seq, id, msg, .. } => {
+                assert_eq!((seq, id, msg.as_str()), (8, 3, "edited again"));
+                break;
+            }
+            protocol::ServerFrame::Error { code, message, .. } => {
+                panic!("refused: {code:?} {message}")
+            }
+            _ => {}
+        }
+    }
+    // And alice can now keep her name: the new tables are there.
+    let guest = support::http_call(
+        server.addr,
+        "POST",
+        "/api/session",
+        &[],
+        Some(r#"{"user":"Carol"}"#),
+    )
+    .await;
+    assert_eq!(guest.status, 200, "{}", guest.body);
+    server.stop().await;
+    assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
+}
