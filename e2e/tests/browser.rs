@@ -1788,3 +1788,93 @@ async fn the_installed_app_opens_without_the_network_with_what_it_kept() {
     find(&alice, "#message").await;
     alice.close().await;
 }
+
+/// Types `text` into the field `css`, replacing what it held.
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = find(client, css).await;
+    field.clear().await.expect("clear the field");
+    field.send_keys(text).await.expect("type");
+}
+
+/// Submits the login form with `name` and `password` (empty: a guest).
+async fn sign_in_as(client: &Client, name: &str, password: &str) {
+    fill(client, "#username", name).await;
+    fill(client, "#password", password).await;
+    click(client, ".login-card button[type=submit]").await;
+}
+
+#[tokio::test]
+async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let driver = start_driver().await;
+    let laptop = browser(&driver).await;
+    let phone = browser(&driver).await;
+    let base = &server.base;
+
+    // A guest keeps her name from her name's menu.
+    log_in(&laptop, base, "alice").await;
+    click(&laptop, ".account summary").await;
+    fill(&laptop, "#new-password", "correct horse").await;
+    click(&laptop, ".account form button[type=submit]").await;
+    // The page reloads, signed in as the claimed name: marked as a member.
+    find(&laptop, ".account summary .member").await;
+    find(&laptop, r#".status[data-state="online"]"#).await;
+    say(&laptop, "it is really me").await;
+    find(&laptop, ".message .author .member").await;
+
+    // Another browser cannot enter as alice, nor as a look-alike of her.
+    for look_alike in ["alice", "ALICE", "\u{430}lice"] {
+        phone
+            .goto(&format!("{base}/login"))
+            .await
+            .expect("open the login page");
+        sign_in_as(&phone, look_alike, "").await;
+        until_text(&phone, "#login-notice", "protected").await;
+    }
+    // With the password, it is alice there too, and sees her message marked.
+    sign_in_as(&phone, "alice", "correct horse").await;
+    wait_for_path(&phone, base, "/").await;
+    find(&phone, r#".status[data-state="online"]"#).await;
+    find(&phone, ".account summary .member").await;
+    let shown = wait_for_messages(&phone, 1).await;
+    assert_eq!(shown[0].1, "it is really me");
+    find(&phone, ".message .author .member").await;
+
+    // A new password on the phone signs the laptop out.
+    click(&phone, ".account summary").await;
+    fill(&phone, "#current-password", "correct horse").await;
+    fill(&phone, "#new-password", "battery staple").await;
+    click(&phone, ".account form button[type=submit]").await;
+    until_text(&phone, ".account [role=status]", "Password changed").await;
+    laptop.refresh().await.expect("reload");
+    wait_for_path(&laptop, base, "/login").await;
+    until_text(&laptop, "#login-notice", "enter its password").await;
+
+    // Guessing is cut short: within a minute, a few wrong passwords and
+    // the form says to wait (the sign-ins above counted too).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut attempts = 0;
+    loop {
+        let notice = match laptop.find(Locator::Css("#login-notice")).await {
+            Ok(notice) => notice.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if notice.contains("Too many attempts") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never limited: {notice:?}"
+        );
+        let submit = find(&laptop, ".login-card button[type=submit]").await;
+        if submit.is_enabled().await.unwrap_or(false) {
+            attempts += 1;
+            sign_in_as(&laptop, "alice", &format!("guess number {attempts}")).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(attempts <= 6, "{attempts} attempts before the limit");
+    laptop.close().await;
+    phone.close().await;
+}

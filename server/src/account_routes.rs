@@ -212,6 +212,14 @@ async fn sign_in(state: AppState, request: Request, body: Result<SignIn, BadBody
     if let Err(wait) = counted {
         return rate_limited(wait);
     }
+    // A claimed name is refused as claimed (not as taken), online or not.
+    if body.password.is_none() {
+        match state.accounts.claimed(&user).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return account_refusal(&AccountError::NameClaimed),
+            Err(error) => return account_refusal(&error),
+        }
+    }
     if body.password.is_none() && state.rooms.is_name_held_by_other(&user, None) {
         return refusal(
             StatusCode::CONFLICT,
