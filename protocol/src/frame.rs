@@ -5,8 +5,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::{
-    validate_client_id, validate_emoji, validate_message, validate_room, Block, ClientIdError,
-    EmojiError, MessageError, RoomError,
+    validate_client_id, validate_emoji, validate_message, validate_room, validate_username, Block,
+    ClientIdError, EmojiError, MessageError, RoomError,
 };
 
 /// A fieldless enum and its wire names, written once: serde's names, the
@@ -320,7 +320,68 @@ pub enum ClientFrame {
     /// Leave `room`: the others see this user go (unless another of their
     /// tabs is still there), and no more of its frames come.
     Leave { room: String },
+    /// A moderator's action in `room` (see [`ModAction`]): on message `id`
+    /// (`delete`), on the name `target` (`mute`, `unmute`, `kick`, `ban`,
+    /// `unban`, `purge`, `grant`, `revoke`), or on the room (`lock`,
+    /// `unlock`); for `durationS` seconds (`mute`, `ban`; for good without
+    /// it), with a `reason` for the people concerned. `allRooms` makes a
+    /// `grant` or `revoke` about every room. Answered by a `moderated`
+    /// event to the room, or an error (`not_allowed`, ...).
+    #[serde(rename_all = "camelCase")]
+    Moderate {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        action: ModAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_s: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        all_rooms: bool,
+    },
 }
+
+wire_names! {
+    /// What a moderator does (see [`ClientFrame::Moderate`]).
+    pub enum ModAction {
+        /// Delete any message of the room (`id`).
+        Delete = "delete",
+        /// The name's sends in the room are refused (`muted`) for a time.
+        Mute = "mute",
+        Unmute = "unmute",
+        /// The name's connections in the room are closed; it may come back.
+        Kick = "kick",
+        /// The name and the addresses it used are refused at the door.
+        Ban = "ban",
+        Unban = "unban",
+        /// Every message of the name in the room is deleted.
+        Purge = "purge",
+        /// Only moderators post in the room.
+        Lock = "lock",
+        Unlock = "unlock",
+        /// The claimed name moderates the room (every room, `allRooms`):
+        /// admins only.
+        Grant = "grant",
+        Revoke = "revoke",
+    }
+}
+
+impl ModAction {
+    /// Whether the action is about a name (`target`), rather than a
+    /// message (`delete`: `id`) or the room (`lock`, `unlock`).
+    pub fn needs_target(self) -> bool {
+        !matches!(self, Self::Delete | Self::Lock | Self::Unlock)
+    }
+}
+
+/// Most characters in a moderator's reason.
+pub const REASON_MAX_CHARS: usize = 200;
+/// The longest time-limited mute or ban: ten years (longer is for good).
+pub const DURATION_MAX_S: u64 = 10 * 365 * 24 * 3600;
 
 wire_names! {
     /// The `type` of a [`ClientFrame`].
@@ -334,6 +395,7 @@ wire_names! {
         Edit = "edit",
         Delete = "delete",
         React = "react",
+        Moderate = "moderate",
     }
 }
 
@@ -356,6 +418,30 @@ pub const HISTORY_PAGE_MAX: u32 = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", try_from = "ServerFrameFields")]
 pub enum ServerFrame {
+    /// A moderator's action in `room`, an event of its log (`seq`): what,
+    /// on whom (`target`) or which message (`id`), by whom, until when
+    /// (`until`, ms since the epoch; none: for good), why. Clients show it
+    /// as a one-line notice (a mute only to the muted), and apply it: a
+    /// `delete` is the message's deletion too (a `deleted` event comes as
+    /// well), `lock` and `unlock` say whether the room is locked.
+    #[serde(rename_all = "camelCase")]
+    Moderated {
+        room: String,
+        seq: u64,
+        action: ModAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        all_rooms: bool,
+        date_time: i64,
+    },
     /// First frame of every connection: the name bound to it, and whether
     /// it is a claimed name (signed in with its password).
     Welcome {
@@ -388,6 +474,9 @@ pub enum ServerFrame {
         /// (Absent from servers before events.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
+        /// Locked by a moderator: only moderators post.
+        #[serde(default, skip_serializing_if = "is_false")]
+        locked: bool,
     },
     /// A page of older messages, answering `loadOlder`, oldest first.
     #[serde(rename_all = "camelCase")]
@@ -515,6 +604,13 @@ struct ServerFrameFields {
     formatted: Option<Vec<Block>>,
     claimed: Option<bool>,
     members: Option<Vec<String>>,
+    action: Option<ModAction>,
+    target: Option<String>,
+    by: Option<String>,
+    until: Option<i64>,
+    reason: Option<String>,
+    all_rooms: Option<bool>,
+    locked: Option<bool>,
 }
 
 wire_names! {
@@ -532,6 +628,7 @@ wire_names! {
         Edited = "edited",
         Deleted = "deleted",
         Reaction = "reaction",
+        Moderated = "moderated",
     }
 }
 
@@ -561,6 +658,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                 reset: fields.reset.ok_or_else(|| required("reset"))?,
                 has_older: fields.has_older.ok_or_else(|| required("hasOlder"))?,
                 seq: fields.seq,
+                locked: fields.locked.unwrap_or_default(),
             },
             ServerFrameKind::Older => Self::Older {
                 room: room()?,
@@ -603,6 +701,18 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                     },
                     client_id: fields.client_id.ok_or_else(|| required("clientId"))?,
                 },
+            },
+            ServerFrameKind::Moderated => Self::Moderated {
+                room: room()?,
+                seq: fields.seq.ok_or_else(|| required("seq"))?,
+                action: fields.action.ok_or_else(|| required("action"))?,
+                target: fields.target,
+                id: fields.id,
+                by: fields.by.ok_or_else(|| required("by"))?,
+                until: fields.until,
+                reason: fields.reason,
+                all_rooms: fields.all_rooms.unwrap_or_default(),
+                date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,
             },
             ServerFrameKind::Edited => Self::Edited {
                 room: room()?,
@@ -691,6 +801,9 @@ wire_names! {
         TooManyReactions = "too_many_reactions",
         /// Editing, reacting to or replying to a deleted message.
         MessageDeleted = "message_deleted",
+        /// A moderator closed the connection (the message says why); the
+        /// client may come back.
+        Kicked = "kicked",
         /// The name is claimed: it takes its password (or its session).
         NameClaimed = "name_claimed",
         /// Signing in with a password that is not the name's.
@@ -853,6 +966,41 @@ impl ClientFrame {
                 validate_emoji(emoji)?;
                 Ok(self)
             }
+            Self::Moderate {
+                action,
+                ref target,
+                id,
+                duration_s,
+                ref reason,
+                ..
+            } => {
+                let invalid = |detail: &str| FrameError::InvalidFields {
+                    kind: "moderate",
+                    detail: detail.to_owned(),
+                };
+                if action.needs_target() && target.is_none() {
+                    return Err(invalid("this action needs a \"target\" (a name)"));
+                }
+                if action == ModAction::Delete && id.is_none() {
+                    return Err(invalid("\"delete\" needs the message's \"id\""));
+                }
+                if duration_s.is_some_and(|seconds| seconds == 0 || seconds > DURATION_MAX_S) {
+                    return Err(invalid("\"durationS\" is 1 second to 10 years"));
+                }
+                if let Some(reason) = reason {
+                    if reason.chars().count() > REASON_MAX_CHARS
+                        || reason.chars().any(char::is_control)
+                    {
+                        return Err(invalid(
+                            "a reason has at most 200 characters, none a control character",
+                        ));
+                    }
+                }
+                if let Some(target) = target {
+                    validate_username(target).map_err(|error| invalid(&error.to_string()))?;
+                }
+                Ok(self)
+            }
             Self::LoadOlder { limit, .. } if limit == 0 || limit > HISTORY_PAGE_MAX => {
                 Err(FrameError::InvalidLimit)
             }
@@ -881,7 +1029,8 @@ impl ClientFrame {
             | Self::Typing { room }
             | Self::Edit { room, .. }
             | Self::Delete { room, .. }
-            | Self::React { room, .. } => room.as_deref(),
+            | Self::React { room, .. }
+            | Self::Moderate { room, .. } => room.as_deref(),
             Self::Join { room, .. } | Self::Leave { room } => Some(room),
             Self::Ping => None,
         }
@@ -899,6 +1048,7 @@ impl ClientFrame {
             Self::Edit { .. } => ClientFrameKind::Edit,
             Self::Delete { .. } => ClientFrameKind::Delete,
             Self::React { .. } => ClientFrameKind::React,
+            Self::Moderate { .. } => ClientFrameKind::Moderate,
         }
     }
 

@@ -114,10 +114,10 @@ pub use account::{
 pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline};
 pub use frame::{
-    apply_reaction, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Posted,
-    Reactions, ReplyQuote, ServerFrame, ServerFrameKind, HISTORY_PAGE_MAX, MENTIONS_MAX,
-    PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX,
-    TYPING_INTERVAL_MS,
+    apply_reaction, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, ModAction,
+    Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, DURATION_MAX_S, HISTORY_PAGE_MAX,
+    MENTIONS_MAX, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX,
+    REASON_MAX_CHARS, TYPING_INTERVAL_MS,
 };
 #[cfg(feature = "unicode")]
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};

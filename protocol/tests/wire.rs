@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use protocol::{
     apply_reaction, Block, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError,
-    Inline, MessageError, Posted, Reactions, ReplyQuote, RoomError, ServerFrame, ServerFrameKind,
-    CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
+    Inline, MessageError, ModAction, Posted, Reactions, ReplyQuote, RoomError, ServerFrame,
+    ServerFrameKind, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
 };
 
 fn posted_value() -> Posted {
@@ -258,6 +258,7 @@ fn golden_server_frames() {
                 reset: true,
                 has_older: false,
                 seq: None,
+                locked: false,
             },
             r#"{"type":"history","room":"lobby","messages":[{"id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}],"reset":true,"hasOlder":false}"#,
         ),
@@ -268,8 +269,35 @@ fn golden_server_frames() {
                 reset: false,
                 has_older: true,
                 seq: Some(59),
+                locked: false,
             },
             r#"{"type":"history","room":"lobby","messages":[],"reset":false,"hasOlder":true,"seq":59}"#,
+        ),
+        (
+            ServerFrame::History {
+                room: "lobby".into(),
+                messages: vec![],
+                reset: true,
+                has_older: false,
+                seq: Some(60),
+                locked: true,
+            },
+            r#"{"type":"history","room":"lobby","messages":[],"reset":true,"hasOlder":false,"seq":60,"locked":true}"#,
+        ),
+        (
+            ServerFrame::Moderated {
+                room: "lobby".into(),
+                seq: 61,
+                action: ModAction::Mute,
+                target: Some("bob".into()),
+                id: None,
+                by: "alice".into(),
+                until: Some(1_764_100_600_000),
+                reason: Some("be kind".into()),
+                all_rooms: false,
+                date_time: 1_764_100_000_000,
+            },
+            r#"{"type":"moderated","room":"lobby","seq":61,"action":"mute","target":"bob","by":"alice","until":1764100600000,"reason":"be kind","dateTime":1764100000000}"#,
         ),
         (
             ServerFrame::Older {
@@ -774,6 +802,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 reset,
                 has_older,
                 seq: None,
+                locked: false,
             }),
     ]
 }
@@ -806,4 +835,54 @@ proptest! {
             prop_assert!(!err.to_string().is_empty());
         }
     }
+}
+
+#[test]
+fn a_moderate_frame_reads_as_documented_and_needs_what_it_acts_on() {
+    let frame = ClientFrame::parse(
+        r#"{"type":"moderate","room":"r","action":"ban","target":"bob","durationS":600,"reason":"spam"}"#,
+    )
+    .expect("a ban");
+    assert_eq!(
+        frame,
+        ClientFrame::Moderate {
+            room: Some("r".into()),
+            action: ModAction::Ban,
+            target: Some("bob".into()),
+            id: None,
+            duration_s: Some(600),
+            reason: Some("spam".into()),
+            all_rooms: false,
+        }
+    );
+    assert_eq!(
+        frame.to_json(),
+        r#"{"type":"moderate","room":"r","action":"ban","target":"bob","durationS":600,"reason":"spam"}"#
+    );
+    let grant = ClientFrame::parse(
+        r#"{"type":"moderate","action":"grant","target":"carol","allRooms":true}"#,
+    )
+    .expect("a grant");
+    assert!(matches!(
+        grant,
+        ClientFrame::Moderate {
+            all_rooms: true,
+            ..
+        }
+    ));
+    for bad in [
+        r#"{"type":"moderate","action":"mute"}"#,
+        r#"{"type":"moderate","action":"delete"}"#,
+        r#"{"type":"moderate","action":"shout","target":"bob"}"#,
+        r#"{"type":"moderate","action":"ban","target":"bob","durationS":0}"#,
+        r#"{"type":"moderate","action":"kick","target":""}"#,
+    ] {
+        let error = ClientFrame::parse(bad).expect_err(bad);
+        assert_eq!(error.code(), ErrorCode::InvalidFields, "{bad}");
+    }
+    let long = format!(
+        r#"{{"type":"moderate","action":"lock","reason":"{}"}}"#,
+        "x".repeat(201)
+    );
+    assert!(ClientFrame::parse(&long).is_err());
 }

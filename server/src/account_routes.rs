@@ -90,6 +90,15 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             let state = state.clone();
             move |request, body| change_password(state.clone(), request, body)
         });
+    let audit = api
+        .and(warp::path("audit"))
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(request(state.clone()))
+        .then({
+            let state = state.clone();
+            move |request| audit(state.clone(), request)
+        });
     let tokens = api
         .and(warp::path("tokens"))
         .and(warp::path::end())
@@ -106,6 +115,8 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(password)
         .unify()
         .or(tokens)
+        .unify()
+        .or(audit)
         .unify()
         .boxed()
 }
@@ -340,6 +351,33 @@ async fn create_token(state: AppState, request: Request) -> Response {
             token: token.expose().to_owned(),
         })
         .into_response(),
+        Err(error) => account_refusal(&error),
+    }
+}
+
+/// `GET /api/audit`: the moderators' actions of every room, newest first
+/// (admins only).
+async fn audit(state: AppState, request: Request) -> Response {
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    let identity = match state.accounts.identify(&secret).await {
+        Ok(identity) => identity,
+        Err(error) => return account_refusal(&error),
+    };
+    if !state.accounts.is_admin_session(&identity) {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            ErrorCode::NotAllowed,
+            "Only an admin reads the audit.".into(),
+            None,
+        );
+    }
+    match state.accounts.audit().await {
+        Ok(entries) => {
+            let body = format!("[{}]", entries.join(","));
+            warp::reply::with_header(body, "content-type", "application/json").into_response()
+        }
         Err(error) => account_refusal(&error),
     }
 }

@@ -7,7 +7,7 @@
 //! deletion or a reaction is an event of its own, about a message
 //! (`id`), replayed by the same resume (`after=<seq>`) as posts.
 
-use protocol::{formatted, Block, Posted};
+use protocol::{formatted, Block, ModAction, Posted};
 
 /// One entry of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,60 @@ pub enum Event {
     Edited(Edit),
     Deleted(Deletion),
     Reacted(Reaction),
+    Moderated(Moderation),
+}
+
+/// A moderator's action, as the room's log keeps it: a notice for the
+/// room, and the room's state (locked, who is muted) follows from it. A
+/// deletion's own effect is a [`Deletion`] event of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderation {
+    pub seq: u64,
+    pub action: ModAction,
+    /// The name acted on, as the moderator gave it.
+    pub target: Option<String>,
+    /// The message deleted.
+    pub id: Option<u64>,
+    pub by: String,
+    /// Until when a mute or ban holds (ms since the epoch); `None`: for
+    /// good.
+    pub until: Option<i64>,
+    pub reason: Option<String>,
+    /// A grant or revoke about every room.
+    pub all_rooms: bool,
+    pub date_time: i64,
+}
+
+/// A moderator's action to append to `room`'s log (checked already: the
+/// moderator may).
+#[derive(Debug, Clone)]
+pub struct NewModeration {
+    pub room: String,
+    pub action: ModAction,
+    pub target: Option<String>,
+    pub id: Option<u64>,
+    pub by: String,
+    pub until: Option<i64>,
+    pub reason: Option<String>,
+    pub all_rooms: bool,
+    pub date_time: i64,
+}
+
+impl NewModeration {
+    /// As stored once it has its `seq` and time.
+    pub fn stored(self, seq: u64, date_time: i64) -> Moderation {
+        Moderation {
+            seq,
+            action: self.action,
+            target: self.target,
+            id: self.id,
+            by: self.by,
+            until: self.until,
+            reason: self.reason,
+            all_rooms: self.all_rooms,
+            date_time,
+        }
+    }
 }
 
 /// Message `id` now reads `msg`.
@@ -70,13 +124,15 @@ impl Event {
             Self::Edited(edit) => edit.seq,
             Self::Deleted(deletion) => deletion.seq,
             Self::Reacted(reaction) => reaction.seq,
+            Self::Moderated(moderation) => moderation.seq,
         }
     }
 
-    /// The message an edit, deletion or reaction is about.
+    /// The message an edit, deletion or reaction is about (a moderator's
+    /// notice is about the room: a client resuming after it is owed it).
     pub fn target(&self) -> Option<u64> {
         match self {
-            Self::Posted(_) => None,
+            Self::Posted(_) | Self::Moderated(_) => None,
             Self::Edited(edit) => Some(edit.id),
             Self::Deleted(deletion) => Some(deletion.id),
             Self::Reacted(reaction) => Some(reaction.id),
@@ -123,9 +179,17 @@ pub struct NewChange {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Edit { msg: String, mentions: Vec<String> },
+    Edit {
+        msg: String,
+        mentions: Vec<String>,
+    },
     Delete,
-    React { emoji: String, on: bool },
+    React {
+        emoji: String,
+        on: bool,
+    },
+    /// A deletion by a moderator: whoever posted the message.
+    Remove,
 }
 
 /// What a log is asked to append.
@@ -133,6 +197,7 @@ pub enum Change {
 pub enum NewEvent {
     Post(NewMessage),
     Change(NewChange),
+    Moderate(NewModeration),
 }
 
 impl NewEvent {
@@ -140,6 +205,7 @@ impl NewEvent {
         match self {
             Self::Post(message) => &message.room,
             Self::Change(change) => &change.room,
+            Self::Moderate(moderation) => &moderation.room,
         }
     }
 }
@@ -186,6 +252,11 @@ pub struct Window {
     pub first_id: Option<u64>,
     /// The newest `seq` the log gave out (0 for a room nobody posted in).
     pub last_seq: u64,
+    /// Locked by a moderator.
+    pub locked: bool,
+    /// Who is muted in the room (by name key), until when (ms since the
+    /// epoch; `i64::MAX`: for good).
+    pub mutes: Vec<(String, i64)>,
 }
 
 /// A room as the directory lists it.

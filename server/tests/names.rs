@@ -5,100 +5,14 @@
 mod support;
 
 use protocol::{ErrorCode, ServerFrame};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::SocketAddr;
-use support::{http_call, HttpResponse, TestServer};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use support::{
+    api, http_call, json_of, refused, session_cookie, sign_in, welcomed, ws, ws_with_cookie,
+    TestServer,
+};
 
 const PASSWORD: &str = "correct horse";
-
-/// `method path` with a JSON body from the chat's own page (no `Origin`:
-/// as a script; the origin check has its own test), with `cookie`.
-async fn api(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    cookie: Option<&str>,
-    body: Option<Value>,
-) -> HttpResponse {
-    let cookie = cookie.map(|cookie| format!("chat_session={cookie}"));
-    let headers: Vec<(&str, &str)> = cookie
-        .as_deref()
-        .map(|cookie| ("cookie", cookie))
-        .into_iter()
-        .collect();
-    let body = body.map(|body| body.to_string());
-    http_call(addr, method, path, &headers, body.as_deref()).await
-}
-
-fn json_of(response: &HttpResponse) -> Value {
-    serde_json::from_str(&response.body)
-        .unwrap_or_else(|_| panic!("a JSON body: {:?}", response.body))
-}
-
-/// The session cookie a response sets, checking its flags.
-fn session_cookie(response: &HttpResponse) -> String {
-    assert_eq!(response.status, 200, "{}", response.body);
-    let set = response.header("set-cookie").expect("a session cookie");
-    assert!(set.contains("; HttpOnly"), "{set}");
-    assert!(set.contains("; SameSite=Strict"), "{set}");
-    assert!(set.contains("; Path=/"), "{set}");
-    let value = set
-        .strip_prefix("chat_session=")
-        .and_then(|rest| rest.split(';').next())
-        .expect("the cookie's value");
-    assert_eq!(value.len(), 43, "256 random bits: {set}");
-    value.to_owned()
-}
-
-async fn sign_in(addr: SocketAddr, user: &str, password: Option<&str>) -> HttpResponse {
-    let body = match password {
-        Some(password) => json!({"user": user, "password": password}),
-        None => json!({"user": user}),
-    };
-    api(addr, "POST", "/api/session", None, Some(body)).await
-}
-
-/// A WebSocket with `headers` (a cookie, a bearer token) and `query`.
-async fn ws(addr: SocketAddr, query: &str, headers: &[(&str, String)]) -> support::Client {
-    let mut request = format!("ws://{addr}/ws?{query}")
-        .into_client_request()
-        .expect("a valid request");
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
-                .expect("a header name"),
-            value.parse().expect("a header value"),
-        );
-    }
-    let (ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket connects");
-    support::Client { ws }
-}
-
-async fn ws_with_cookie(addr: SocketAddr, query: &str, cookie: &str) -> support::Client {
-    ws(addr, query, &[("cookie", format!("chat_session={cookie}"))]).await
-}
-
-/// The welcome of a connection let in: its name and whether it is claimed.
-async fn welcomed(client: &mut support::Client) -> (String, bool) {
-    match client.recv().await {
-        ServerFrame::Welcome { user, claimed } => (user, claimed),
-        other => panic!("expected a welcome, got {other:?}"),
-    }
-}
-
-/// The refusal of a connection turned away: an error frame, then a close.
-async fn refused(client: &mut support::Client) -> ErrorCode {
-    let code = match client.recv_any().await {
-        ServerFrame::Error { code, .. } => code,
-        other => panic!("expected a refusal, got {other:?}"),
-    };
-    let close = client.recv_close().await.expect("a close frame");
-    assert_eq!(u16::from(close.code), 1008, "{close:?}");
-    code
-}
 
 async fn guest(addr: SocketAddr, user: &str, token: &str) -> support::Client {
     support::try_connect(

@@ -255,6 +255,9 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         can_act={state.room(&name).is_some_and(|room| state.online() && room.joining == Joining::Joined)}
                         {on_action}
                     />
+                    if room.locked {
+                        <p class="locked" role="status">{ "This room is locked: only its moderators post now." }</p>
+                    }
                     <p class="typing" aria-live="polite">
                         { typing_line(&room.people.typing_users(state.me.as_deref())) }
                     </p>

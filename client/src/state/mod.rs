@@ -15,7 +15,7 @@ pub mod rooms;
 
 use std::rc::Rc;
 
-use protocol::{ErrorCode, Posted, ServerFrame};
+use protocol::{ErrorCode, ModAction, Posted, ServerFrame};
 use yew::Reducible;
 
 use messages::Change;
@@ -299,6 +299,7 @@ impl Chat {
                 reset,
                 has_older,
                 seq,
+                locked,
             } => {
                 // Unasked for: the default room of a connection that named
                 // none, which is what `/` opens.
@@ -313,6 +314,7 @@ impl Chat {
                     return;
                 };
                 state.joining = Joining::Joined;
+                state.locked = locked;
                 state
                     .messages
                     .start(messages, (reset, has_older), seq, me.as_deref());
@@ -355,6 +357,32 @@ impl Chat {
                 user,
                 on,
             } => self.change(&room, seq, id, Change::Reaction { emoji, user, on }),
+            ServerFrame::Moderated {
+                room,
+                seq,
+                action,
+                target,
+                by,
+                reason,
+                ..
+            } => {
+                let me = self.me.clone();
+                if let Some(state) = self.room_mut(&room) {
+                    state.messages.seq = state.messages.seq.max(seq);
+                    match action {
+                        ModAction::Lock => state.locked = true,
+                        ModAction::Unlock => state.locked = false,
+                        _ => {}
+                    }
+                    // A mute is shown to the muted alone.
+                    let about_me = target.is_some() && target == me;
+                    if about_me || !matches!(action, ModAction::Mute | ModAction::Unmute) {
+                        let text = moderation_notice(action, &by, target.as_deref(), reason);
+                        let newest = state.messages.newest_id();
+                        state.people.notice(text, newest);
+                    }
+                }
+            }
             ServerFrame::Online {
                 room,
                 users,
@@ -625,6 +653,33 @@ impl Reducible for Chat {
     }
 }
 
+/// A moderator's action as the room's one-line notice.
+fn moderation_notice(
+    action: ModAction,
+    by: &str,
+    target: Option<&str>,
+    reason: Option<String>,
+) -> String {
+    let target = target.unwrap_or_default();
+    let what = match action {
+        ModAction::Delete => "deleted a message".to_owned(),
+        ModAction::Mute => "muted you here for now".to_owned(),
+        ModAction::Unmute => "let you post here again".to_owned(),
+        ModAction::Kick => format!("removed {target}"),
+        ModAction::Ban => format!("banned {target}"),
+        ModAction::Unban => format!("lifted the ban of {target}"),
+        ModAction::Purge => format!("removed the messages of {target}"),
+        ModAction::Lock => "locked the room: only moderators post".to_owned(),
+        ModAction::Unlock => "unlocked the room".to_owned(),
+        ModAction::Grant => format!("made {target} a moderator"),
+        ModAction::Revoke => format!("took {target}'s moderation back"),
+    };
+    match reason {
+        Some(reason) => format!("{by} {what}: {reason}"),
+        None => format!("{by} {what}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use protocol::{ChatMessage, Posted};
@@ -662,6 +717,7 @@ mod tests {
             reset,
             has_older,
             seq: None,
+            locked: false,
         })
     }
 
@@ -823,6 +879,7 @@ mod tests {
                 reset: true,
                 has_older: false,
                 seq: Some(4),
+                locked: false,
             },
             ServerFrame::Message {
                 room: "rust".into(),
@@ -973,6 +1030,7 @@ mod tests {
             reset: false,
             has_older: false,
             seq: None,
+            locked: false,
         }));
         let left: Vec<&str> = chat.outbox.iter().map(|o| o.client_id.as_str()).collect();
         assert_eq!(left, ["a3"]);
@@ -1046,5 +1104,55 @@ mod tests {
         assert_eq!((typing(&chat, "rust"), typing(&chat, "lobby")), (1, 0));
         let chat = chat.reduce(message("rust", 8, "bob"));
         assert_eq!(typing(&chat, "rust"), 0);
+    }
+
+    fn moderated(action: ModAction, target: Option<&str>, seq: u64) -> ChatAction {
+        frame(ServerFrame::Moderated {
+            room: "lobby".into(),
+            seq,
+            action,
+            target: target.map(str::to_owned),
+            id: None,
+            by: "mod".into(),
+            until: None,
+            reason: Some("be kind".into()),
+            all_rooms: false,
+            date_time: 0,
+        })
+    }
+
+    #[test]
+    fn a_moderator_s_actions_are_notices_and_a_lock_is_the_room_s_state() {
+        let chat = in_two_rooms();
+        let chat = reduce(
+            Rc::unwrap_or_clone(chat),
+            [
+                moderated(ModAction::Lock, None, 10),
+                moderated(ModAction::Mute, Some("bob"), 11),
+                moderated(ModAction::Mute, Some("alice"), 12),
+                moderated(ModAction::Kick, Some("bob"), 13),
+            ],
+        );
+        let lobby = chat.room("lobby").expect("the lobby");
+        assert!(lobby.locked);
+        assert_eq!(lobby.messages.seq, 13, "resumes after the newest event");
+        let notices: Vec<&str> = lobby
+            .people
+            .notices
+            .iter()
+            .map(|n| n.text.as_str())
+            .collect();
+        // bob's mute is his own business.
+        assert_eq!(
+            notices,
+            [
+                "mod locked the room: only moderators post: be kind",
+                "mod muted you here for now: be kind",
+                "mod removed bob: be kind",
+            ]
+        );
+        assert!(!chat.room("rust").expect("rust").locked);
+        let chat = chat.reduce(moderated(ModAction::Unlock, None, 14));
+        assert!(!chat.room("lobby").expect("the lobby").locked);
     }
 }

@@ -118,7 +118,8 @@ impl People {
             .collect()
     }
 
-    fn notice(&mut self, text: String, after_id: Option<u64>) {
+    /// A line of the list: placed after message `after_id`.
+    pub fn notice(&mut self, text: String, after_id: Option<u64>) {
         let seq = self.notices.last().map_or(0, |n| n.seq + 1);
         let notices = Rc::make_mut(&mut self.notices);
         notices.push(PresenceNotice {

@@ -37,6 +37,8 @@ pub struct RoomState {
     first_unread: Option<u64>,
     /// Where the "new messages" line is while the room is open.
     pub new_since: Option<u64>,
+    /// Locked by a moderator: only moderators post.
+    pub locked: bool,
 }
 
 impl RoomState {
@@ -50,6 +52,7 @@ impl RoomState {
             mentions: 0,
             first_unread: None,
             new_since: None,
+            locked: false,
         }
     }
 

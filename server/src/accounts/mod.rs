@@ -13,11 +13,25 @@
 //! several instances (`redis`), so a claim made through one instance holds
 //! on every other.
 
+#[macro_use]
+mod dispatch {
+    /// One call on whichever directory this is.
+    macro_rules! directory {
+        ($self:ident . $method:ident ( $($arg:expr),* )) => {
+            match &$self.directory {
+                Directory::Sqlite(directory) => directory.$method($($arg),*).await,
+                Directory::Redis(directory) => directory.$method($($arg),*).await,
+            }
+        };
+    }
+}
+mod moderation;
 mod password;
 mod redis;
 mod secret;
 mod sqlite;
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use protocol::{name_key, validate_password};
@@ -135,19 +149,11 @@ enum Directory {
     Redis(RedisDirectory),
 }
 
-/// One call on whichever directory this is.
-macro_rules! directory {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        match &$self.directory {
-            Directory::Sqlite(directory) => directory.$method($($arg),*).await,
-            Directory::Redis(directory) => directory.$method($($arg),*).await,
-        }
-    };
-}
-
 pub(crate) struct Accounts {
     directory: Directory,
     hasher: Hasher,
+    /// The keys of `--admin` names.
+    admins: HashSet<String>,
 }
 
 impl Accounts {
@@ -161,9 +167,16 @@ impl Accounts {
                 Directory::Redis(RedisDirectory::new(redis, &config.redis_prefix))
             }
         };
+        let admins = config
+            .admins
+            .iter()
+            .filter_map(|admin| protocol::canonical_username(admin.trim()).ok())
+            .map(|admin| name_key(&admin))
+            .collect();
         Ok(Self {
             directory,
             hasher: Hasher::new(),
+            admins,
         })
     }
 

@@ -196,3 +196,125 @@ impl RedisDirectory {
         Ok(())
     }
 }
+
+/// Moderators and bans (see `super::moderation`): `prefix:moderators`, a
+/// set of `room\tkey` (`\tkey` for every room); `prefix:bans`, a hash of
+/// subject to `until\tname\treason` (`until` empty for good);
+/// `prefix:audit`, the newest moderators' actions (JSON), newest first.
+impl RedisDirectory {
+    fn moderators_key(&self) -> String {
+        format!("{}:moderators", self.prefix)
+    }
+
+    fn bans_key(&self) -> String {
+        format!("{}:bans", self.prefix)
+    }
+
+    fn audit_key(&self) -> String {
+        format!("{}:audit", self.prefix)
+    }
+
+    pub(crate) async fn is_moderator(&self, key: String, room: String) -> Result<bool, StoreError> {
+        let (here, everywhere): (bool, bool) = redis::pipe()
+            .sismember(self.moderators_key(), format!("{room}\t{key}"))
+            .sismember(self.moderators_key(), format!("\t{key}"))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(here || everywhere)
+    }
+
+    pub(crate) async fn set_moderator(
+        &self,
+        key: String,
+        room: String,
+        on: bool,
+    ) -> Result<(), StoreError> {
+        let member = format!("{room}\t{key}");
+        let mut redis = self.redis.clone();
+        if on {
+            let _: i64 = redis.sadd(self.moderators_key(), member).await?;
+        } else {
+            let _: i64 = redis.srem(self.moderators_key(), member).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn ban(&self, ban: super::moderation::Ban) -> Result<(), StoreError> {
+        let until = ban.until.map(|at| at.to_string()).unwrap_or_default();
+        let value = format!(
+            "{until}\t{}\t{}",
+            ban.name,
+            ban.reason.as_deref().unwrap_or_default()
+        );
+        let _: i64 = self
+            .redis
+            .clone()
+            .hset(self.bans_key(), ban.subject, value)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn unban(&self, name: String) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let all: HashMap<String, String> = redis.hgetall(self.bans_key()).await?;
+        let lifted: Vec<String> = all
+            .into_iter()
+            .filter(|(_, value)| value.split('\t').nth(1) == Some(name.as_str()))
+            .map(|(subject, _)| subject)
+            .collect();
+        if !lifted.is_empty() {
+            let _: i64 = redis.hdel(self.bans_key(), lifted).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn bans(
+        &self,
+        subjects: Vec<String>,
+    ) -> Result<Vec<super::moderation::Ban>, StoreError> {
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.bans_key())
+            .arg(&subjects)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(subjects
+            .into_iter()
+            .zip(values)
+            .filter_map(|(subject, value)| {
+                let value = value?;
+                let mut parts = value.splitn(3, '\t');
+                let until = parts.next()?.parse().ok();
+                let name = parts.next()?.to_owned();
+                let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_owned);
+                Some(super::moderation::Ban {
+                    subject,
+                    name,
+                    until,
+                    reason,
+                })
+            })
+            .collect())
+    }
+
+    /// Keeps `entry` (JSON) at the head of the audit list, which holds
+    /// the newest `keep`.
+    pub(crate) async fn record(&self, entry: String, keep: usize) -> Result<(), StoreError> {
+        let last = isize::try_from(keep).unwrap_or(isize::MAX) - 1;
+        redis::pipe()
+            .lpush(self.audit_key(), entry)
+            .ignore()
+            .ltrim(self.audit_key(), 0, last)
+            .ignore()
+            .query_async::<()>(&mut self.redis.clone())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn audit(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let last = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        Ok(self.redis.clone().lrange(self.audit_key(), 0, last).await?)
+    }
+}

@@ -180,3 +180,111 @@ impl SqliteDirectory {
         .await
     }
 }
+
+/// Moderators and bans (see `super::moderation`).
+impl SqliteDirectory {
+    pub(crate) async fn is_moderator(&self, key: String, room: String) -> Result<bool, StoreError> {
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM moderators WHERE key = ?1 AND room IN (?2, ''))",
+            )?
+            .query_row(params![key, room], |row| row.get(0))
+        })
+        .await
+    }
+
+    pub(crate) async fn set_moderator(
+        &self,
+        key: String,
+        room: String,
+        on: bool,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            let statement = if on {
+                "INSERT INTO moderators (key, room) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+            } else {
+                "DELETE FROM moderators WHERE key = ?1 AND room = ?2"
+            };
+            conn.execute(statement, params![key, room]).map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn ban(&self, ban: super::moderation::Ban) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO bans (subject, name, until, reason) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (subject) DO UPDATE
+                 SET name = excluded.name, until = excluded.until, reason = excluded.reason",
+                params![ban.subject, ban.name, ban.until, ban.reason],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn unban(&self, name: String) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            conn.execute("DELETE FROM bans WHERE name = ?1", [name])
+                .map(drop)
+        })
+        .await
+    }
+
+    /// The bans of any of `subjects`.
+    pub(crate) async fn bans(
+        &self,
+        subjects: Vec<String>,
+    ) -> Result<Vec<super::moderation::Ban>, StoreError> {
+        self.run(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT subject, name, until, reason FROM bans WHERE subject = ?1",
+            )?;
+            let mut found = Vec::new();
+            for subject in subjects {
+                let ban = statement
+                    .query_row([subject], |row| {
+                        Ok(super::moderation::Ban {
+                            subject: row.get(0)?,
+                            name: row.get(1)?,
+                            until: row.get(2)?,
+                            reason: row.get(3)?,
+                        })
+                    })
+                    .optional()?;
+                found.extend(ban);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// The newest `limit` moderators' actions, every room's.
+    pub(crate) async fn audit(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.run(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT rooms.name, events.seq, events.user, events.date_time, events.target,
+                        events.body
+                 FROM events JOIN rooms ON rooms.id = events.room
+                 WHERE events.kind = 'moderate'
+                 ORDER BY events.date_time DESC, events.seq DESC LIMIT ?1",
+            )?;
+            let rows = statement.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+                let body: String = row.get(5)?;
+                let mut entry: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&body).unwrap_or_default();
+                entry.insert("type".into(), "moderated".into());
+                entry.insert("room".into(), row.get::<_, String>(0)?.into());
+                entry.insert("seq".into(), row.get::<_, i64>(1)?.into());
+                entry.insert("by".into(), row.get::<_, String>(2)?.into());
+                entry.insert("dateTime".into(), row.get::<_, i64>(3)?.into());
+                if let Some(id) = row.get::<_, Option<i64>>(4)? {
+                    entry.insert("id".into(), id.into());
+                }
+                Ok(serde_json::Value::Object(entry).to_string())
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}

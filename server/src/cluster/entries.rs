@@ -2,12 +2,12 @@
 //! `messages` hash's JSON as messages in their current state.
 
 use protocol::{
-    excerpt, formatted, ChatMessage, Posted, Reactions, ReplyQuote, REACTION_NAMES_MAX,
+    excerpt, formatted, ChatMessage, ModAction, Posted, Reactions, ReplyQuote, REACTION_NAMES_MAX,
 };
 use redis::streams::StreamId;
 use serde::Deserialize;
 
-use crate::events::{Deletion, Edit, Event, Reaction};
+use crate::events::{Deletion, Edit, Event, Moderation, Reaction};
 use crate::store::StoreError;
 
 /// A message's state in the `messages` hash (see `scripts`).
@@ -193,6 +193,29 @@ pub(super) fn parse_entry(entry: &StreamId) -> Result<Event, StoreError> {
             user: field("user")?,
             on: field("on")? == "1",
         }),
+        "moderate" => {
+            let action = field("action")?;
+            Event::Moderated(Moderation {
+                seq,
+                action: *ModAction::ALL
+                    .iter()
+                    .find(|known| known.as_str() == action)
+                    .ok_or_else(|| corrupt("action"))?,
+                target: entry.get::<String>("target"),
+                id: entry
+                    .get::<String>("id")
+                    .map(|id| id.parse().map_err(|_| corrupt("id")))
+                    .transpose()?,
+                by: field("user")?,
+                until: entry
+                    .get::<String>("until")
+                    .map(|at| at.parse().map_err(|_| corrupt("until")))
+                    .transpose()?,
+                reason: entry.get::<String>("reason"),
+                all_rooms: entry.get::<String>("allRooms").is_some(),
+                date_time,
+            })
+        }
         other => return Err(corrupt(&format!("unknown kind {other:?}"))),
     })
 }

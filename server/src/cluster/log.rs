@@ -14,6 +14,7 @@
 //! simply continue after the last ids: no gap, no duplicate. Following a
 //! new room wakes the blocked read through a stream of this instance's own.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,8 +30,8 @@ use super::entries::{entry_seq, parse_entry, StoredMessage};
 use super::follower::{Follow, Follower};
 use super::{scripts, Keys};
 use crate::events::{
-    Appended, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage, Reaction, Refusal,
-    RoomActivity, Window,
+    Appended, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage, NewModeration,
+    Reaction, Refusal, RoomActivity, Window,
 };
 use crate::message_log::{LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
@@ -52,6 +53,7 @@ pub(crate) struct RedisLog {
     max_len: u64,
     append: Script,
     change: Script,
+    moderate: Script,
     read_messages: Script,
     backfill: Script,
     follows: mpsc::UnboundedSender<Follow>,
@@ -87,6 +89,7 @@ impl RedisLog {
             max_len: max_len.max(1),
             append: Script::new(scripts::APPEND),
             change: Script::new(scripts::CHANGE),
+            moderate: Script::new(scripts::MODERATE),
             read_messages: Script::new(scripts::READ_MESSAGES),
             backfill: Script::new(scripts::BACKFILL),
             follows,
@@ -103,6 +106,7 @@ impl RedisLog {
         let outcome = match event {
             NewEvent::Post(message) => self.post(message).await,
             NewEvent::Change(change) => self.change(change).await,
+            NewEvent::Moderate(moderation) => self.moderate(moderation).await,
         };
         self.storage
             .record(!matches!(outcome, Err(StoreError::Redis(_))));
@@ -198,6 +202,7 @@ impl RedisLog {
         let (kind, text, on, mentions) = match &change {
             Change::Edit { msg, mentions } => ("edit", msg.as_str(), false, mentions.join("\n")),
             Change::Delete => ("delete", "", false, String::new()),
+            Change::Remove => ("remove", "", false, String::new()),
             Change::React { emoji, on } => ("react", emoji.as_str(), *on, String::new()),
         };
         let reply: ScriptReply = self
@@ -226,7 +231,7 @@ impl RedisLog {
                     Change::Edit { msg, mentions } => {
                         Event::Edited(Edit::new(seq, id, msg, at, mentions))
                     }
-                    Change::Delete => Event::Deleted(Deletion { seq, id }),
+                    Change::Delete | Change::Remove => Event::Deleted(Deletion { seq, id }),
                     Change::React { emoji, on } => Event::Reacted(Reaction {
                         seq,
                         id,
@@ -240,6 +245,34 @@ impl RedisLog {
             "refused" => Ok(Appended::Refused(reply.refusal())),
             _ => Err(reply.corrupt()),
         }
+    }
+
+    async fn moderate(&self, new: NewModeration) -> Result<Appended, StoreError> {
+        let room = new.room.clone();
+        let target_key = new.target.as_deref().map(protocol::name_key);
+        let (seq, at): (String, String) = self
+            .moderate
+            .key(self.keys.seq(&room))
+            .key(self.keys.log(&room))
+            .key(self.keys.directory())
+            .key(self.keys.locked(&room))
+            .key(self.keys.mutes(&room))
+            .arg(new.action.as_str())
+            .arg(new.target.as_deref().unwrap_or_default())
+            .arg(new.id.map(|id| id.to_string()).unwrap_or_default())
+            .arg(&new.by)
+            .arg(new.until.map(|at| at.to_string()).unwrap_or_default())
+            .arg(new.reason.as_deref().unwrap_or_default())
+            .arg(if new.all_rooms { "1" } else { "" })
+            .arg(self.max_len)
+            .arg(&room)
+            .arg(target_key.unwrap_or_default())
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        let corrupt = || StoreError::CorruptEntry(format!("a moderation's answer: {seq} {at}"));
+        let seq = seq.parse().map_err(|_| corrupt())?;
+        let at = at.parse().map_err(|_| corrupt())?;
+        Ok(Appended::Stored(Event::Moderated(new.stored(seq, at))))
     }
 
     /// Follows `room`'s stream from its newest events on.
@@ -499,12 +532,19 @@ impl MessageReader {
             Some(oldest) if recent.len() == count => oldest.message.id,
             _ => 0,
         };
+        let (locked, mutes): (bool, HashMap<String, i64>) = redis::pipe()
+            .exists(self.keys.locked(room))
+            .hgetall(self.keys.mutes(room))
+            .query_async(redis)
+            .await?;
         Ok(Window {
             recent,
             changes,
             held_from: oldest_entry.max(oldest_message),
             first_id: first.first().copied(),
             last_seq,
+            locked,
+            mutes: mutes.into_iter().collect(),
         })
     }
 }

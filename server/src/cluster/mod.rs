@@ -207,6 +207,16 @@ impl Keys {
         format!("{}:ids", self.tag(room))
     }
 
+    /// Set while the room is locked.
+    fn locked(&self, room: &str) -> String {
+        format!("{}:locked", self.tag(room))
+    }
+
+    /// Who is muted in the room: name key to until (ms since the epoch).
+    fn mutes(&self, room: &str) -> String {
+        format!("{}:mutes", self.tag(room))
+    }
+
     /// The room's last `seq` given out.
     fn seq(&self, room: &str) -> String {
         format!("{}:seq", self.tag(room))

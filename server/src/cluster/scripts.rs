@@ -63,8 +63,9 @@ redis.call('ZADD', KEYS[4], at, ARGV[6])
 return {'stored', tostring(id), at, quoted_user, quoted_text}
 ";
 
-/// KEYS: seq, log, messages, directory. ARGV: kind ('edit', 'delete' or
-/// 'react'), message id, user, author key ('' for none), the new text or
+/// KEYS: seq, log, messages, directory. ARGV: kind ('edit', 'delete',
+/// 'remove': a moderator's deletion, of anyone's message, or 'react'),
+/// message id, user, author key ('' for none), the new text or
 /// the emoji, on ('1' or '0'), mentions (one per line), max length, room,
 /// most emoji on a message. Returns {'stored', seq, time}, {'unchanged'},
 /// or {'refused', reason}.
@@ -74,8 +75,10 @@ local stored = redis.call('HGET', KEYS[3], ARGV[2])
 if not stored then return {'refused', 'not_found'} end
 local state = cjson.decode(stored)
 local kind, user = ARGV[1], ARGV[3]
+local removing = kind == 'remove'
+if removing then kind = 'delete' end
 local mine = ARGV[4] ~= '' and state.author == ARGV[4]
-if kind ~= 'react' and not mine then return {'refused', 'not_yours'} end
+if kind ~= 'react' and not mine and not removing then return {'refused', 'not_yours'} end
 if state.deleted then
   if kind == 'delete' then return {'unchanged'} end
   return {'refused', 'deleted'}
@@ -134,6 +137,35 @@ redis.call('SET', KEYS[1], seq)
 redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(state))
 redis.call('ZADD', KEYS[4], at, ARGV[9])
 return {'stored', tostring(seq), at}
+";
+
+/// KEYS: seq, log, directory, locked, mutes. ARGV: action, target ('' for
+/// none), message id ('' for none), moderator, until ('' for good),
+/// reason, all rooms ('1' or ''), max length, room, the target's name key.
+/// Appends a moderator's action and sets the room's state it leaves (the
+/// `locked` flag, the `mutes` hash of name key to until). Returns {seq,
+/// time}.
+pub(super) const MODERATE: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
+local seq = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
+local action = ARGV[1]
+local fields = {'kind', 'moderate', 'action', action, 'user', ARGV[4], 'dateTime', at}
+local optional = {target = ARGV[2], id = ARGV[3], ['until'] = ARGV[5], reason = ARGV[6], allRooms = ARGV[7]}
+for _, name in ipairs({'target', 'id', 'until', 'reason', 'allRooms'}) do
+  if optional[name] ~= '' then table.insert(fields, name); table.insert(fields, optional[name]) end
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], string.format('%d-0', seq), unpack(fields))
+redis.call('SET', KEYS[1], seq)
+redis.call('ZADD', KEYS[3], at, ARGV[9])
+if action == 'lock' then redis.call('SET', KEYS[4], '1')
+elseif action == 'unlock' then redis.call('DEL', KEYS[4])
+elseif action == 'mute' then
+  redis.call('HSET', KEYS[5], ARGV[10], ARGV[5] ~= '' and ARGV[5] or tostring(9007199254740991))
+elseif action == 'unmute' then redis.call('HDEL', KEYS[5], ARGV[10])
+end
+return {tostring(seq), at}
 ";
 
 /// KEYS: ids, messages. ARGV: the highest score to read ('(N' for ids

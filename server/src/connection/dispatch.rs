@@ -7,7 +7,7 @@ use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::Ended;
-use super::{delete, edit, join, leave, load_older, react, send, typing, Session};
+use super::{delete, edit, join, leave, load_older, moderate, react, send, typing, Session};
 
 impl Session {
     /// Acts on one frame from the client. Anything wrong with the frame
@@ -81,6 +81,26 @@ impl Session {
             ClientFrame::Typing { room } => typing::handle(self, room.as_deref()),
             ClientFrame::Join { room, after } => join::handle(self, &room, after),
             ClientFrame::Leave { room } => leave::handle(self, &room),
+            ClientFrame::Moderate {
+                room,
+                action,
+                target,
+                id,
+                duration_s,
+                reason,
+                all_rooms,
+            } => moderate::handle(
+                self,
+                moderate::Request {
+                    room,
+                    action,
+                    target,
+                    id,
+                    duration_s,
+                    reason,
+                    all_rooms,
+                },
+            ),
             ClientFrame::Ping => {
                 self.strikes = 0;
                 self.answer(&ServerFrame::Pong);

@@ -5,6 +5,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Utf8Bytes};
 
+use std::sync::Arc;
+
+use protocol::ModAction;
+
+use crate::events::Moderation;
 use crate::transport::TransportError;
 
 /// Why a session ended, for the log and the close frame.
@@ -14,11 +19,15 @@ pub(super) enum Ended {
     FellBehind(u64),
     TooSlow,
     Unresponsive,
-    FrameTooLarge { max_bytes: usize },
+    FrameTooLarge {
+        max_bytes: usize,
+    },
     InvalidUtf8,
     ProtocolViolation(ProtocolError),
     Flooding,
     ShuttingDown,
+    /// A moderator kicked or banned the name.
+    Evicted(Arc<Moderation>),
 }
 
 impl Ended {
@@ -45,6 +54,7 @@ impl Ended {
                 format!("WebSocket protocol violation: {error}"),
             ),
             Self::Flooding => (Some(CloseCode::Policy), "too many frames; slow down".into()),
+            Self::Evicted(moderation) => (Some(CloseCode::Policy), evicted(moderation)),
         }
     }
 
@@ -79,6 +89,33 @@ impl std::fmt::Display for Ended {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe().1)
     }
+}
+
+/// Why a kicked or banned client was put out, for its login page.
+fn evicted(moderation: &Moderation) -> String {
+    let by = &moderation.by;
+    let what = match moderation.action {
+        ModAction::Ban => banned_until(moderation.until, by),
+        _ => format!("{by} removed you from the chat"),
+    };
+    match &moderation.reason {
+        Some(reason) => format!("{what}: {reason}"),
+        None => format!("{what}."),
+    }
+}
+
+/// "Banned by alice for 10 more minutes", or "for good".
+pub(super) fn banned_until(until: Option<i64>, by: &str) -> String {
+    let Some(until) = until else {
+        return format!("{by} banned you for good");
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        });
+    let minutes = (until.saturating_sub(now) + 59_999) / 60_000;
+    format!("{by} banned you for {} more minute(s)", minutes.max(1))
 }
 
 /// A close frame with `code` and `reason`, cut to the 123 bytes a close

@@ -223,6 +223,23 @@ fn signed_out(error: &AccountError) -> String {
 
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
     let identity = identify(query, context).await?;
+    let address = context.peer.map(|peer| peer.ip());
+    match context
+        .accounts
+        .banned(&name_key(&identity.name), address)
+        .await
+    {
+        Ok(None) => {}
+        Ok(Some(ban)) => {
+            let until = super::ended::banned_until(ban.until, "A moderator");
+            let reason = match ban.reason {
+                Some(reason) => format!("{until}: {reason}"),
+                None => format!("{until}."),
+            };
+            return Err(Refusal::policy(ErrorCode::Banned, reason));
+        }
+        Err(error) => return Err(Refusal::unavailable(&error, context.peer)),
+    }
     let user = identity.name;
     let room = match &query.room {
         None => context.limits.default_room.clone(),

@@ -17,6 +17,7 @@ mod enter;
 mod join;
 mod leave;
 mod load_older;
+mod moderate;
 mod react;
 mod send;
 mod typing;
@@ -144,6 +145,15 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
         };
         let mut session = Session::start(entered);
         let ended = session.run().await;
+        if let (Ended::Evicted(moderation), Some(peer)) = (&ended, session.peer) {
+            // A banned name's address is banned too: guests change names.
+            if moderation.action == protocol::ModAction::Ban {
+                let key = session.name.name().key().to_owned();
+                if let Err(error) = session.accounts.ban_address(&key, peer.ip()).await {
+                    tracing::warn!(%error, "cannot ban a banned name's address");
+                }
+            }
+        }
         // Boxed: it runs once, at the end; the task need not carry its
         // timer all its life.
         Box::pin(session.finish(&ended)).await;
@@ -185,6 +195,8 @@ struct Session {
     limits: Arc<SessionLimits>,
     /// What this connection's address and name may still spend.
     budgets: Arc<Budgets>,
+    /// Who moderates, for the moderators' actions and locked rooms.
+    accounts: Arc<Accounts>,
     stopping: CancellationToken,
     rate: RateLimiter,
     /// Frames refused in a row for the rate limit.
@@ -251,6 +263,7 @@ fn history_frames(room: &str, start: HistoryStart) -> Vec<ServerFrame> {
         reset: start.reset,
         has_older: start.has_older,
         seq: Some(start.seq),
+        locked: start.locked,
     });
     frames.extend(start.replay);
     frames
@@ -279,8 +292,7 @@ impl Session {
                     rooms,
                     limits,
                     budgets,
-                    // Only entering needs it.
-                    accounts: _,
+                    accounts,
                     peer,
                     stopping,
                 },
@@ -296,6 +308,7 @@ impl Session {
             name,
             rooms,
             budgets,
+            accounts,
             stopping,
             rate: RateLimiter::new(limits.rate, limits.burst, now.into_std()),
             strikes: 0,
@@ -390,6 +403,9 @@ impl Session {
     /// On each tick of the server's clock: pings the client when it is
     /// owed one, and ends the session when it has been silent too long.
     fn on_tick(&mut self) -> Result<(), Ended> {
+        if let Some(moderation) = self.rooms.eviction(self.name.name()) {
+            return Err(Ended::Evicted(moderation));
+        }
         let now = Instant::now();
         if now >= self.last_heard + self.limits.ping_timeout {
             return Err(Ended::Unresponsive);

@@ -15,10 +15,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use protocol::{Posted, ServerFrame};
+use protocol::{ModAction, Posted, ServerFrame};
 use tokio::sync::{broadcast, mpsc};
 
 pub use inbox::{Inbox, Took};
+pub(crate) use room::Silenced;
 pub use room::{Broadcast, Handover};
 pub use room::{Entered, HistoryStart, Online};
 
@@ -190,6 +191,12 @@ impl Memberships {
         self.rooms.iter().position(|joined| joined.name() == room)
     }
 
+    /// Whether the name keyed `key` may post in the room at `index` now
+    /// (`now`: ms since the epoch), or why not.
+    pub(crate) fn silenced(&self, index: usize, key: &str, now: i64) -> Option<Silenced> {
+        self.rooms.get(index)?.silenced(key, now)
+    }
+
     /// The canonical name of the room at `index`.
     pub fn room_name(&self, index: usize) -> Option<&str> {
         self.rooms.get(index).map(|room| room.name())
@@ -345,6 +352,12 @@ impl Rooms {
             cluster.claim(user, token).await?;
         }
         Ok(guard)
+    }
+
+    /// Why `name`'s connections must go, if a moderator put it out (see
+    /// `Names::evict`).
+    pub(crate) fn eviction(&self, name: &Name) -> Option<Arc<crate::events::Moderation>> {
+        self.registry.names.eviction(name)
     }
 
     /// Whether a connection here holds `name` (canonical, or a look-alike
@@ -580,7 +593,23 @@ impl Subscriber for Registry {
 
     fn published(&self, room: &str, events: Vec<Event>) {
         if let Some(room) = self.get(room) {
+            let before = room.published_seq();
+            let evictions: Vec<_> = events
+                .iter()
+                .filter_map(|event| match event {
+                    Event::Moderated(moderation)
+                        if matches!(moderation.action, ModAction::Kick | ModAction::Ban)
+                            && before.is_some_and(|before| moderation.seq > before) =>
+                    {
+                        Some(moderation.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
             room.publish(events);
+            for moderation in evictions {
+                self.names.evict(moderation);
+            }
         }
     }
 

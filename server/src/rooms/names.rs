@@ -10,7 +10,10 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::events::Moderation;
 
 /// A name as held: as its holder spells it, and the key it is compared
 /// by. Made once per holder and shared by all its connections and rooms.
@@ -131,6 +134,11 @@ fn author_key(key: &str, token: &str) -> [u8; 16] {
 pub(crate) struct Names {
     /// By key (see [`protocol::name_key`]).
     holders: Mutex<HashMap<ByKey, Holder>>,
+    /// Names a moderator put out (kicked, banned), by key, until their
+    /// last connection here closes: each connection looks on the clock's
+    /// tick, after a glance at `evicting`.
+    evictions: Mutex<HashMap<String, Arc<Moderation>>>,
+    evicting: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -185,7 +193,42 @@ impl Names {
             return false;
         }
         holders.remove(name.key());
+        drop(holders);
+        if self.evicting.load(Ordering::Acquire) {
+            let mut evictions = self.lock_evictions();
+            evictions.remove(name.key());
+            self.evicting
+                .store(!evictions.is_empty(), Ordering::Release);
+        }
         true
+    }
+
+    /// Puts out every connection here of the name `moderation` targets
+    /// (a kick or a ban), if it has any.
+    pub(crate) fn evict(&self, moderation: Moderation) {
+        let Some(target) = moderation.target.as_deref() else {
+            return;
+        };
+        let key = protocol::name_key(target);
+        if !self.lock().contains_key(key.as_str()) {
+            return;
+        }
+        self.lock_evictions().insert(key, Arc::new(moderation));
+        self.evicting.store(true, Ordering::Release);
+    }
+
+    /// Why `name`'s connections must go, if a moderator put it out.
+    pub(crate) fn eviction(&self, name: &Name) -> Option<Arc<Moderation>> {
+        if !self.evicting.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock_evictions().get(name.key()).cloned()
+    }
+
+    fn lock_evictions(&self) -> MutexGuard<'_, HashMap<String, Arc<Moderation>>> {
+        self.evictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether `name` has a connection on this instance.

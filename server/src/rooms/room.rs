@@ -12,11 +12,13 @@
 //! the history it is sent and the live events after it has no gap and no
 //! duplicate.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use protocol::{apply_reaction, excerpt, ChatMessage, Posted, ServerFrame, PRESENCE_NAMES_MAX};
+use protocol::{
+    apply_reaction, excerpt, ChatMessage, ModAction, Posted, ServerFrame, PRESENCE_NAMES_MAX,
+};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Bytes;
@@ -101,8 +103,10 @@ pub struct HistoryStart {
     /// The room's newest `seq`.
     pub seq: u64,
     /// When resuming: the edits, deletions and reactions since `after` to
-    /// messages before it, to send right after the history.
+    /// messages before it, and moderators' notices, to send right after
+    /// the history.
     pub replay: Vec<ServerFrame>,
+    pub locked: bool,
 }
 
 /// The server is shutting down: nobody enters any more.
@@ -137,6 +141,20 @@ struct Live {
     inboxes: Vec<Arc<Inbox>>,
     /// Since when nobody here has been in the room.
     empty_since: Option<Instant>,
+    /// Locked by a moderator: only moderators post.
+    locked: bool,
+    /// Who may not post here (by name key), until when (ms since the
+    /// epoch). Empty in almost every room: it costs nothing then.
+    mutes: HashMap<String, i64>,
+}
+
+/// Why a name may not post in a room now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Silenced {
+    /// Muted until then (ms since the epoch).
+    Muted { until: i64 },
+    /// Locked: only a moderator may post.
+    Locked,
 }
 
 impl Room {
@@ -154,6 +172,8 @@ impl Room {
             shutting_down: false,
             members: Members::default(),
             presence_changes: Vec::new(),
+            locked: false,
+            mutes: HashMap::new(),
             inboxes: Vec::new(),
             empty_since: Some(Instant::now()),
         };
@@ -186,6 +206,8 @@ impl Room {
         }
         live.first_id = window.first_id;
         live.last_seq = window.last_seq;
+        live.locked = window.locked;
+        live.mutes = window.mutes.into_iter().collect();
         self.published.send_replace(Some(window.last_seq));
     }
 
@@ -324,6 +346,23 @@ impl Room {
         Ok(())
     }
 
+    /// The newest `seq` published here (`None` before the room is loaded).
+    pub(crate) fn published_seq(&self) -> Option<u64> {
+        *self.published.borrow()
+    }
+
+    /// Whether the name keyed `key` may post here now (`now`: ms since the
+    /// epoch), or why not. A locked room lets its moderators post: the
+    /// caller asks who is one.
+    pub(crate) fn silenced(&self, key: &str, now: i64) -> Option<Silenced> {
+        let live = self.lock();
+        match live.mutes.get(key) {
+            Some(&until) if until > now => Some(Silenced::Muted { until }),
+            _ if live.locked => Some(Silenced::Locked),
+            _ => None,
+        }
+    }
+
     /// Most broadcasts a connection may be behind the room.
     pub(crate) fn max_behind(&self) -> usize {
         self.lock().max_fanout_capacity
@@ -425,10 +464,11 @@ impl Live {
                     .changes
                     .iter()
                     .filter(|change| {
-                        change.seq() > after && change.target().is_some_and(|id| id <= after)
+                        change.seq() > after && change.target().is_none_or(|id| id <= after)
                     })
                     .map(|change| change_frame(room, change))
                     .collect(),
+                locked: self.locked,
             };
         }
         let skip = self.recent.len().saturating_sub(history);
@@ -443,6 +483,7 @@ impl Live {
             has_older,
             seq: self.last_seq,
             replay: Vec::new(),
+            locked: self.locked,
         }
     }
 
@@ -495,6 +536,21 @@ impl Live {
                     );
                 }
                 self.changes.push_back(Event::Reacted(reaction));
+            }
+            Event::Moderated(moderation) => {
+                let key = moderation.target.as_deref().map(protocol::name_key);
+                match (moderation.action, key) {
+                    (ModAction::Lock, _) => self.locked = true,
+                    (ModAction::Unlock, _) => self.locked = false,
+                    (ModAction::Mute, Some(key)) => {
+                        self.mutes.insert(key, moderation.until.unwrap_or(i64::MAX));
+                    }
+                    (ModAction::Unmute, Some(key)) => {
+                        self.mutes.remove(&key);
+                    }
+                    _ => {}
+                }
+                self.changes.push_back(Event::Moderated(moderation));
             }
         }
         while self.recent.len() > self.replay || self.changes.len() > self.replay {
@@ -639,6 +695,18 @@ fn change_frame(room: &str, event: &Event) -> ServerFrame {
             emoji: reaction.emoji.clone(),
             user: reaction.user.clone(),
             on: reaction.on,
+        },
+        Event::Moderated(moderation) => ServerFrame::Moderated {
+            room,
+            seq: moderation.seq,
+            action: moderation.action,
+            target: moderation.target.clone(),
+            id: moderation.id,
+            by: moderation.by.clone(),
+            until: moderation.until,
+            reason: moderation.reason.clone(),
+            all_rooms: moderation.all_rooms,
+            date_time: moderation.date_time,
         },
     }
 }

@@ -1,11 +1,11 @@
 //! Reading a room's log: pages of messages in their current state, and the
 //! window a room starts from.
 
-use protocol::{apply_reaction, excerpt, formatted, ChatMessage, Posted, ReplyQuote};
+use protocol::{apply_reaction, excerpt, formatted, ChatMessage, ModAction, Posted, ReplyQuote};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{to_id, to_sql, to_sql_limit, StoreError};
-use crate::events::{Deletion, Edit, Event, Reaction, Window};
+use crate::events::{Deletion, Edit, Event, Moderation, NewModeration, Reaction, Window};
 
 /// A room's row id and newest `seq`, if the room exists.
 pub(super) fn room_row(conn: &Connection, room: &str) -> Result<Option<(i64, u64)>, StoreError> {
@@ -65,6 +65,13 @@ pub(super) fn window(conn: &Connection, room: &str, limit: usize) -> Result<Wind
     let first_id: Option<i64> = conn
         .prepare_cached("SELECT min(seq) FROM events WHERE room = ?1 AND kind = 'message'")?
         .query_row([room_id], |row| row.get(0))?;
+    let locked: bool = conn
+        .prepare_cached("SELECT locked FROM rooms WHERE id = ?1")?
+        .query_row([room_id], |row| row.get(0))?;
+    let mutes = conn
+        .prepare_cached("SELECT key, until FROM mutes WHERE room = ?1")?
+        .query_map([room_id], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
     Ok(Window {
         recent,
         changes,
@@ -72,7 +79,40 @@ pub(super) fn window(conn: &Connection, room: &str, limit: usize) -> Result<Wind
         held_from: if read == limit { oldest } else { 0 },
         first_id: first_id.map(to_id).transpose()?,
         last_seq,
+        locked,
+        mutes,
     })
+}
+
+/// What a `moderate` event's `body` holds (the rest is in its columns).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ModerationBody {
+    action: ModAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(default)]
+    all_rooms: bool,
+}
+
+impl ModerationBody {
+    pub(super) fn of(new: &NewModeration) -> Self {
+        Self {
+            action: new.action,
+            target: new.target.clone(),
+            until: new.until,
+            reason: new.reason.clone(),
+            all_rooms: new.all_rooms,
+        }
+    }
+
+    pub(super) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// The event of a row of `events` that is not a post, if it still is one:
@@ -95,6 +135,24 @@ fn change_of(row: &Row<'_>) -> Result<Option<Event>, StoreError> {
         ))),
         ("edit", None) => None,
         ("delete", _) => Some(Event::Deleted(Deletion { seq, id })),
+        ("moderate", Some(body)) => {
+            let body: ModerationBody = serde_json::from_str(&body)
+                .map_err(|error| StoreError::CorruptEntry(format!("event {seq}: {error}")))?;
+            Some(Event::Moderated(Moderation {
+                seq,
+                action: body.action,
+                target: body.target,
+                id: row
+                    .get::<_, Option<i64>>("target")?
+                    .map(to_id)
+                    .transpose()?,
+                by: row.get("user")?,
+                until: body.until,
+                reason: body.reason,
+                all_rooms: body.all_rooms,
+                date_time: row.get("date_time")?,
+            }))
+        }
         (on @ ("react" | "unreact"), Some(emoji)) => Some(Event::Reacted(Reaction {
             seq,
             id,

@@ -138,6 +138,31 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_key ON sessions (key);
 -- A message posted by a claimed name, signed in.
 ALTER TABLE events ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;
+-- Moderation. A moderator's action is an event of kind 'moderate' (user:
+-- the moderator, target: the message deleted, body: the rest as JSON);
+-- the room's state it leaves is kept beside, in the same transaction.
+ALTER TABLE rooms ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE mutes (
+    room  INTEGER NOT NULL REFERENCES rooms (id),
+    key   TEXT    NOT NULL, -- the muted name's key
+    until INTEGER NOT NULL, -- ms since the Unix epoch
+    PRIMARY KEY (room, key)
+) WITHOUT ROWID;
+-- Who moderates which room ('' for every room): claimed names' keys.
+CREATE TABLE moderators (
+    key  TEXT NOT NULL,
+    room TEXT NOT NULL,
+    PRIMARY KEY (key, room)
+) WITHOUT ROWID;
+-- Bans, of a name ('name:' and its key) or an address ('address:' and
+-- the address, an IPv6 /64 as its prefix), each for a name (its key: an
+-- unban lifts the name's and its addresses').
+CREATE TABLE bans (
+    subject TEXT PRIMARY KEY,
+    name    TEXT NOT NULL,
+    until   INTEGER,          -- ms since the Unix epoch; NULL: for good
+    reason  TEXT
+) WITHOUT ROWID;
 ";
 
 /// Brings the schema up to date, step by step, each in a transaction. A

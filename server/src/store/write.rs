@@ -4,14 +4,15 @@
 
 use std::collections::HashMap;
 
-use protocol::{excerpt, formatted, ChatMessage, Posted, ReplyQuote, REACTIONS_MAX};
+use protocol::{excerpt, formatted, ChatMessage, ModAction, Posted, ReplyQuote, REACTIONS_MAX};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::read::message;
+use super::read::ModerationBody;
 use super::{to_id, to_sql, StoreError};
 use crate::events::{
-    Appended, Author, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage, Reaction,
-    Refusal,
+    Appended, Author, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage,
+    NewModeration, Reaction, Refusal,
 };
 
 /// What one batch did.
@@ -34,6 +35,7 @@ pub(super) fn append(tx: &Transaction<'_>, batch: &[NewEvent]) -> Result<Written
         outcome.push(match new {
             NewEvent::Post(message) => writer.post(message)?,
             NewEvent::Change(change) => writer.change(change)?,
+            NewEvent::Moderate(moderation) => writer.moderate(moderation)?,
         });
     }
     writer.advance_rooms()?;
@@ -153,13 +155,13 @@ impl Writer<'_> {
             Change::Edit { .. } | Change::Delete if !mine => {
                 Ok(Appended::Refused(Refusal::NotYours))
             }
-            Change::Delete if target.deleted => Ok(Appended::Unchanged),
+            Change::Delete | Change::Remove if target.deleted => Ok(Appended::Unchanged),
             _ if target.deleted => Ok(Appended::Refused(Refusal::Deleted)),
             Change::Edit { msg, .. } if target.body.as_deref() == Some(msg.as_str()) => {
                 Ok(Appended::Unchanged)
             }
             Change::Edit { msg, mentions } => self.edit(room.id, new, msg, mentions),
-            Change::Delete => self.delete(room.id, new),
+            Change::Delete | Change::Remove => self.delete(room.id, new),
             Change::React { emoji, on } => self.react(room.id, new, emoji, *on),
         }
     }
@@ -273,6 +275,52 @@ impl Writer<'_> {
             user: user.clone(),
             on,
         })))
+    }
+
+    /// A moderator's action, and the room's state it leaves (locked, who
+    /// is muted).
+    fn moderate(&mut self, new: &NewModeration) -> Result<Appended, StoreError> {
+        let room = self.room(&new.room)?;
+        let seq = self.next_seq(&new.room, new.date_time)?;
+        let body = ModerationBody::of(new).to_json();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events (room, seq, kind, user, date_time, body, target)
+                 VALUES (?1, ?2, 'moderate', ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                room.id,
+                to_sql(seq)?,
+                new.by,
+                new.date_time,
+                body,
+                new.id.map(to_sql).transpose()?,
+            ])?;
+        let muted = new.target.as_deref().map(protocol::name_key);
+        match (new.action, muted) {
+            (ModAction::Lock | ModAction::Unlock, _) => {
+                self.tx
+                    .prepare_cached("UPDATE rooms SET locked = ?2 WHERE id = ?1")?
+                    .execute(params![room.id, new.action == ModAction::Lock])?;
+            }
+            (ModAction::Mute, Some(key)) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO mutes (room, key, until) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (room, key) DO UPDATE SET until = excluded.until",
+                    )?
+                    .execute(params![room.id, key, new.until.unwrap_or(i64::MAX)])?;
+            }
+            (ModAction::Unmute, Some(key)) => {
+                self.tx
+                    .prepare_cached("DELETE FROM mutes WHERE room = ?1 AND key = ?2")?
+                    .execute(params![room.id, key])?;
+            }
+            _ => {}
+        }
+        Ok(Appended::Stored(Event::Moderated(
+            new.clone().stored(seq, new.date_time),
+        )))
     }
 
     fn insert_change(

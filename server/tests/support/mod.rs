@@ -9,13 +9,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use protocol::{ClientFrame, Posted, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, Posted, ServerFrame};
+use serde_json::{json, Value};
 use server::Config;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -411,6 +413,7 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
             reset,
             has_older,
             seq,
+            ..
         } if room == DEFAULT_ROOM => History {
             messages,
             reset,
@@ -425,7 +428,8 @@ pub async fn join(addr: SocketAddr, user: &str, after: Option<u64>) -> (Client, 
         match client.recv().await {
             replayed @ (ServerFrame::Edited { .. }
             | ServerFrame::Deleted { .. }
-            | ServerFrame::Reaction { .. }) => history.replay.push(replayed),
+            | ServerFrame::Reaction { .. }
+            | ServerFrame::Moderated { .. }) => history.replay.push(replayed),
             other => break other,
         }
     };
@@ -746,4 +750,94 @@ impl RedisServer {
         .await
         .expect("redis-server starts in time");
     }
+}
+
+// The HTTP API of names, and connections signed in through it.
+
+/// `method path` with a JSON body from the chat's own page (no `Origin`:
+/// as a script; the origin check has its own test), with `cookie`.
+pub async fn api(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<Value>,
+) -> HttpResponse {
+    let cookie = cookie.map(|cookie| format!("chat_session={cookie}"));
+    let headers: Vec<(&str, &str)> = cookie
+        .as_deref()
+        .map(|cookie| ("cookie", cookie))
+        .into_iter()
+        .collect();
+    let body = body.map(|body| body.to_string());
+    http_call(addr, method, path, &headers, body.as_deref()).await
+}
+
+pub fn json_of(response: &HttpResponse) -> Value {
+    serde_json::from_str(&response.body)
+        .unwrap_or_else(|_| panic!("a JSON body: {:?}", response.body))
+}
+
+/// The session cookie a response sets, checking its flags.
+pub fn session_cookie(response: &HttpResponse) -> String {
+    assert_eq!(response.status, 200, "{}", response.body);
+    let set = response.header("set-cookie").expect("a session cookie");
+    assert!(set.contains("; HttpOnly"), "{set}");
+    assert!(set.contains("; SameSite=Strict"), "{set}");
+    assert!(set.contains("; Path=/"), "{set}");
+    let value = set
+        .strip_prefix("chat_session=")
+        .and_then(|rest| rest.split(';').next())
+        .expect("the cookie's value");
+    assert_eq!(value.len(), 43, "256 random bits: {set}");
+    value.to_owned()
+}
+
+pub async fn sign_in(addr: SocketAddr, user: &str, password: Option<&str>) -> HttpResponse {
+    let body = match password {
+        Some(password) => json!({"user": user, "password": password}),
+        None => json!({"user": user}),
+    };
+    api(addr, "POST", "/api/session", None, Some(body)).await
+}
+
+/// A WebSocket with `headers` (a cookie, a bearer token) and `query`.
+pub async fn ws(addr: SocketAddr, query: &str, headers: &[(&str, String)]) -> Client {
+    let mut request = format!("ws://{addr}/ws?{query}")
+        .into_client_request()
+        .expect("a valid request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                .expect("a header name"),
+            value.parse().expect("a header value"),
+        );
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket connects");
+    Client { ws }
+}
+
+pub async fn ws_with_cookie(addr: SocketAddr, query: &str, cookie: &str) -> Client {
+    ws(addr, query, &[("cookie", format!("chat_session={cookie}"))]).await
+}
+
+/// The welcome of a connection let in: its name and whether it is claimed.
+pub async fn welcomed(client: &mut Client) -> (String, bool) {
+    match client.recv().await {
+        ServerFrame::Welcome { user, claimed } => (user, claimed),
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
+/// The refusal of a connection turned away: an error frame, then a close.
+pub async fn refused(client: &mut Client) -> ErrorCode {
+    let code = match client.recv_any().await {
+        ServerFrame::Error { code, .. } => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let close = client.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    code
 }

@@ -1,0 +1,143 @@
+//! Who moderates, and who is banned: kept where names are (the SQLite
+//! file, or Redis for every instance), read when a connection comes in or
+//! a moderator acts, never on the way of a message.
+
+use std::net::IpAddr;
+
+use super::{AccountError, Accounts, Directory};
+use crate::limits::address_key;
+use crate::rooms::Name;
+
+/// A ban of a name, or of an address a banned name used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ban {
+    /// `name:<key>` or `address:<address>` (an IPv6 /64 as its prefix).
+    pub(crate) subject: String,
+    /// The key of the name banned (an unban lifts its addresses' too).
+    pub(crate) name: String,
+    /// Ms since the epoch; `None`: for good.
+    pub(crate) until: Option<i64>,
+    pub(crate) reason: Option<String>,
+}
+
+fn name_subject(key: &str) -> String {
+    format!("name:{key}")
+}
+
+fn address_subject(address: IpAddr) -> String {
+    format!("address:{}", address_key(address))
+}
+
+impl Accounts {
+    /// An admin: a claimed name given by `--admin`, signed in.
+    pub(crate) fn is_admin(&self, name: &Name) -> bool {
+        name.is_claimed() && self.admins.contains(name.key())
+    }
+
+    /// Whether the session `identity` is an admin's.
+    pub(crate) fn is_admin_session(&self, identity: &super::Identity) -> bool {
+        identity.claimed && self.admins.contains(&protocol::name_key(&identity.name))
+    }
+
+    /// Whether `name` may moderate `room`: an admin, or a claimed name
+    /// made moderator of the room or of every room.
+    pub(crate) async fn may_moderate(&self, name: &Name, room: &str) -> Result<bool, AccountError> {
+        if !name.is_claimed() {
+            return Ok(false);
+        }
+        if self.is_admin(name) {
+            return Ok(true);
+        }
+        let (key, room) = (name.key().to_owned(), room.to_owned());
+        Ok(directory!(self.is_moderator(key, room))?)
+    }
+
+    /// Makes the claimed name `target` a moderator of `room` (of every
+    /// room: `None`), or takes it back (`on` false).
+    pub(crate) async fn set_moderator(
+        &self,
+        target: &str,
+        room: Option<&str>,
+        on: bool,
+    ) -> Result<(), AccountError> {
+        let account = self
+            .claimed(target)
+            .await?
+            .ok_or(AccountError::NotClaimed)?;
+        let key = protocol::name_key(&account.name);
+        let room = room.unwrap_or_default().to_owned();
+        Ok(directory!(self.set_moderator(key, room, on))?)
+    }
+
+    /// Bans the name `target` until `until` (for good: `None`).
+    pub(crate) async fn ban_name(
+        &self,
+        target: &str,
+        until: Option<i64>,
+        reason: Option<String>,
+    ) -> Result<(), AccountError> {
+        let key = protocol::name_key(target);
+        let ban = Ban {
+            subject: name_subject(&key),
+            name: key,
+            until,
+            reason,
+        };
+        Ok(directory!(self.ban(ban))?)
+    }
+
+    /// Bans `address`, which the banned name keyed `name` used.
+    pub(crate) async fn ban_address(
+        &self,
+        name: &str,
+        address: IpAddr,
+    ) -> Result<(), AccountError> {
+        let Some(ban) = self.banned(name, None).await? else {
+            return Ok(());
+        };
+        let ban = Ban {
+            subject: address_subject(address),
+            ..ban
+        };
+        Ok(directory!(self.ban(ban))?)
+    }
+
+    /// Lifts the ban of the name `target` and of the addresses it used.
+    pub(crate) async fn unban(&self, target: &str) -> Result<(), AccountError> {
+        let key = protocol::name_key(target);
+        Ok(directory!(self.unban(key))?)
+    }
+
+    /// The ban that holds now for the name keyed `key` or `address`.
+    pub(crate) async fn banned(
+        &self,
+        key: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Option<Ban>, AccountError> {
+        let mut subjects = vec![name_subject(key)];
+        subjects.extend(address.map(address_subject));
+        let now = super::now_ms();
+        let bans = directory!(self.bans(subjects))?;
+        Ok(bans
+            .into_iter()
+            .find(|ban| ban.until.is_none_or(|until| until > now)))
+    }
+
+    /// Keeps a moderator's action for the audit list (`entry`, JSON): the
+    /// SQLite log lists its events itself; Redis keeps the newest.
+    pub(crate) async fn record(&self, entry: String) -> Result<(), AccountError> {
+        match &self.directory {
+            Directory::Sqlite(_) => Ok(()),
+            Directory::Redis(directory) => Ok(directory.record(entry, AUDIT_KEPT).await?),
+        }
+    }
+
+    /// The newest moderators' actions of every room, newest first, as JSON
+    /// objects.
+    pub(crate) async fn audit(&self) -> Result<Vec<String>, AccountError> {
+        Ok(directory!(self.audit(AUDIT_KEPT))?)
+    }
+}
+
+/// Moderators' actions `GET /api/audit` lists.
+const AUDIT_KEPT: usize = 1000;

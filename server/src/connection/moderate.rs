@@ -1,0 +1,232 @@
+//! `moderate`: a moderator's action in a room. Checked (a moderator of
+//! the room, or an admin for `grant` and `revoke`), carried out (the
+//! deletions, the ban, the grant), then appended to the room's log as a
+//! `moderated` event everyone in the room gets, on every instance.
+
+use std::sync::Arc;
+
+use protocol::{ErrorCode, ModAction, ServerFrame, HISTORY_PAGE_MAX};
+
+use super::change::refused;
+use super::ended::Ended;
+use super::{Done, Session};
+use crate::accounts::{AccountError, Accounts};
+use crate::events::{Appended, Author, Change, Event, NewChange, NewEvent, NewModeration};
+use crate::message_log::LogError;
+use crate::rooms::{Name, Rooms};
+
+/// What the frame asks.
+pub(super) struct Request {
+    pub(super) room: Option<String>,
+    pub(super) action: ModAction,
+    pub(super) target: Option<String>,
+    pub(super) id: Option<u64>,
+    pub(super) duration_s: Option<u64>,
+    pub(super) reason: Option<String>,
+    pub(super) all_rooms: bool,
+}
+
+pub(super) fn handle(session: &mut Session, request: Request) -> Result<(), Ended> {
+    let index = match session.room_index(request.room.as_deref()) {
+        Ok(index) => index,
+        Err(refused) => {
+            session.answer(&refused.frame(None));
+            return Ok(());
+        }
+    };
+    let room = session.room_name(index);
+    let moderator = Moderator {
+        name: Arc::clone(session.name.name()),
+        author: session.author(),
+        rooms: Arc::clone(&session.rooms),
+        accounts: Arc::clone(&session.accounts),
+    };
+    session.strikes = 0;
+    session.begin(Box::pin(async move {
+        let answer = moderator.act(&room, request).await;
+        match answer {
+            Ok(()) => Done::Nothing,
+            Err(frame) => Done::answer(frame.in_room(&room)),
+        }
+    }));
+    Ok(())
+}
+
+struct Moderator {
+    name: Arc<Name>,
+    author: Author,
+    rooms: Arc<Rooms>,
+    accounts: Arc<Accounts>,
+}
+
+impl Moderator {
+    async fn act(&self, room: &str, request: Request) -> Result<(), ServerFrame> {
+        let allowed = match request.action {
+            ModAction::Grant | ModAction::Revoke => self.accounts.is_admin(&self.name),
+            _ => self
+                .accounts
+                .may_moderate(&self.name, room)
+                .await
+                .map_err(unavailable)?,
+        };
+        if !allowed {
+            return Err(ServerFrame::error(
+                ErrorCode::NotAllowed,
+                match request.action {
+                    ModAction::Grant | ModAction::Revoke => {
+                        "Only an admin makes moderators.".to_owned()
+                    }
+                    _ => format!("Only a moderator of #{room} may do that."),
+                },
+            ));
+        }
+        let now = now_ms();
+        let until = request
+            .duration_s
+            .and_then(|seconds| i64::try_from(seconds).ok())
+            .map(|seconds| now.saturating_add(seconds.saturating_mul(1000)));
+        let target = request.target.clone().unwrap_or_default();
+        match request.action {
+            ModAction::Delete => {
+                let id = request.id.unwrap_or_default();
+                match self.remove(room, id).await? {
+                    Appended::Refused(refusal) => return Err(refused(refusal, None)),
+                    Appended::Unchanged => return Ok(()),
+                    _ => {}
+                }
+            }
+            ModAction::Purge => self.purge(room, &target).await?,
+            ModAction::Ban => self
+                .accounts
+                .ban_name(&target, until, request.reason.clone())
+                .await
+                .map_err(unavailable)?,
+            ModAction::Unban => self.accounts.unban(&target).await.map_err(unavailable)?,
+            ModAction::Grant | ModAction::Revoke => {
+                let scope = (!request.all_rooms).then_some(room);
+                let on = request.action == ModAction::Grant;
+                match self.accounts.set_moderator(&target, scope, on).await {
+                    Ok(()) => {}
+                    Err(AccountError::NotClaimed) => {
+                        return Err(ServerFrame::error(
+                            ErrorCode::NotAllowed,
+                            format!(
+                                "{target:?} is not a claimed name: only claimed names moderate."
+                            ),
+                        ))
+                    }
+                    Err(error) => return Err(unavailable(error)),
+                }
+            }
+            ModAction::Mute
+            | ModAction::Unmute
+            | ModAction::Kick
+            | ModAction::Lock
+            | ModAction::Unlock => {}
+        }
+        let moderation = NewModeration {
+            room: room.to_owned(),
+            action: request.action,
+            target: request.target,
+            id: request.id.filter(|_| request.action == ModAction::Delete),
+            by: self.author.user.clone(),
+            until: until.filter(|_| matches!(request.action, ModAction::Mute | ModAction::Ban)),
+            reason: request.reason,
+            all_rooms: request.all_rooms,
+            date_time: 0,
+        };
+        match self.rooms.append(NewEvent::Moderate(moderation)).await {
+            Ok(Appended::Stored(Event::Moderated(stored))) => {
+                let frame = ServerFrame::Moderated {
+                    room: room.to_owned(),
+                    seq: stored.seq,
+                    action: stored.action,
+                    target: stored.target,
+                    id: stored.id,
+                    by: stored.by,
+                    until: stored.until,
+                    reason: stored.reason,
+                    all_rooms: stored.all_rooms,
+                    date_time: stored.date_time,
+                };
+                if let Err(error) = self.accounts.record(frame.to_json()).await {
+                    tracing::warn!(%error, "cannot keep a moderator's action for the audit");
+                }
+                tracing::info!(moderator = %self.author.user, room, action = stored.action.as_str(), "moderated");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(log_failed(error)),
+        }
+    }
+
+    /// Deletes message `id`, whoever posted it.
+    async fn remove(&self, room: &str, id: u64) -> Result<Appended, ServerFrame> {
+        let change = NewChange {
+            room: room.to_owned(),
+            author: self.author.clone(),
+            id,
+            change: Change::Remove,
+            date_time: 0,
+        };
+        self.rooms
+            .append(NewEvent::Change(change))
+            .await
+            .map_err(log_failed)
+    }
+
+    /// Deletes every message of `target` in the room (as spelled), newest
+    /// first, page by page of the history.
+    async fn purge(&self, room: &str, target: &str) -> Result<(), ServerFrame> {
+        let mut before = u64::MAX;
+        loop {
+            let (page, older) = self
+                .rooms
+                .older(room, before, HISTORY_PAGE_MAX as usize)
+                .await
+                .map_err(log_failed)?;
+            for posted in page.iter().rev() {
+                let message = &posted.message;
+                if message.user == target && !message.deleted {
+                    self.remove(room, message.id).await?;
+                }
+            }
+            match page.first() {
+                Some(oldest) if older => before = oldest.message.id,
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+fn unavailable(error: AccountError) -> ServerFrame {
+    tracing::warn!(%error, "cannot check or keep a moderator's action");
+    ServerFrame::error(
+        ErrorCode::StorageUnavailable,
+        "The server could not carry out the action; nothing was changed. Try again.",
+    )
+}
+
+fn log_failed(error: LogError) -> ServerFrame {
+    match error {
+        LogError::Closed => ServerFrame::error(
+            ErrorCode::ShuttingDown,
+            "The server is shutting down; try again when you reconnect.",
+        ),
+        LogError::Store(error) => {
+            tracing::error!(%error, "cannot store a moderator's action");
+            ServerFrame::error(
+                ErrorCode::StorageUnavailable,
+                "The server could not store the action. Try again.",
+            )
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}

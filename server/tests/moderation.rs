@@ -1,0 +1,381 @@
+//! Moderators keep a room civil: every action over real sockets, on the
+//! SQLite file or the shared Redis, checked, carried out, and kept in the
+//! room's log (replayed on resume, kept across a restart, listed for
+//! admins).
+
+mod support;
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use protocol::{ClientFrame, ErrorCode, ModAction, ServerFrame};
+use serde_json::json;
+use support::{api, json_of, refused, session_cookie, sign_in, welcomed, ws_with_cookie, Client};
+
+/// bob and carol are guests from addresses of their own, so that banning
+/// an address bans theirs only.
+const BOB_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+const CAROL_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+
+/// A claimed name's session cookie.
+async fn claimed(addr: SocketAddr, user: &str) -> String {
+    let cookie = session_cookie(&sign_in(addr, user, None).await);
+    let claim = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&cookie),
+        Some(json!({"password": "long enough"})),
+    )
+    .await;
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    cookie
+}
+
+/// A claimed name, connected and greeted.
+async fn member(addr: SocketAddr, user: &str) -> (Client, String) {
+    let cookie = claimed(addr, user).await;
+    let mut client = ws_with_cookie(addr, "", &cookie).await;
+    assert_eq!(welcomed(&mut client).await, (user.to_owned(), true));
+    (client, cookie)
+}
+
+async fn guest_from(address: Ipv4Addr, addr: SocketAddr, user: &str) -> Client {
+    let query = format!("user={user}&token={user}-browser");
+    let mut client = support::try_connect_from(address, addr, &query)
+        .await
+        .expect("connects");
+    assert_eq!(welcomed(&mut client).await, (user.to_owned(), false));
+    client
+}
+
+fn moderate(action: ModAction, target: Option<&str>, id: Option<u64>) -> ClientFrame {
+    ClientFrame::Moderate {
+        room: None,
+        action,
+        target: target.map(str::to_owned),
+        id,
+        duration_s: None,
+        reason: Some("be kind".into()),
+        all_rooms: false,
+    }
+}
+
+/// The `seq` of the next `moderated` event of `wanted` that `client`
+/// gets (failing on a refusal).
+async fn moderated(client: &mut Client, wanted: ModAction) -> u64 {
+    loop {
+        match client.recv().await {
+            ServerFrame::Moderated {
+                action, seq, by, ..
+            } if action == wanted => {
+                assert!(!by.is_empty());
+                return seq;
+            }
+            ServerFrame::Error { code, message, .. } => panic!("refused: {code:?} {message}"),
+            _ => {}
+        }
+    }
+}
+
+/// The next refusal `client` gets.
+async fn refusal(client: &mut Client) -> (ErrorCode, Option<u64>) {
+    loop {
+        if let ServerFrame::Error {
+            code,
+            retry_after_ms,
+            ..
+        } = client.recv().await
+        {
+            return (code, retry_after_ms);
+        }
+    }
+}
+
+/// The next post `client` gets, its id.
+async fn posted(client: &mut Client, text: &str) -> u64 {
+    loop {
+        if let ServerFrame::Message { posted, .. } = client.recv().await {
+            if posted.message.msg == text {
+                return posted.message.id;
+            }
+        }
+    }
+}
+
+/// The admin root makes mod a moderator of the default room.
+async fn staff(addr: SocketAddr) -> (Client, Client, String) {
+    let (mut root, _) = member(addr, "root").await;
+    let (mut moderator, cookie) = member(addr, "mod").await;
+    // Not yet: a claimed name is no moderator until an admin says so.
+    moderator
+        .send_frame(moderate(ModAction::Lock, None, None))
+        .await;
+    assert_eq!(refusal(&mut moderator).await.0, ErrorCode::NotAllowed);
+    root.send_frame(moderate(ModAction::Grant, Some("mod"), None))
+        .await;
+    moderated(&mut root, ModAction::Grant).await;
+    (root, moderator, cookie)
+}
+
+fn with_admin(config: &mut server::Config) {
+    config.admins = vec!["root".into()];
+}
+
+#[tokio::test]
+async fn a_moderator_deletes_mutes_locks_and_purges() {
+    let server = support::TestServer::start_with(with_admin).await;
+    let addr = server.addr;
+    let (_root, mut moderator, _) = staff(addr).await;
+    let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
+
+    // A guest is no moderator, and nor is anyone else the admin did not make one.
+    bob.send_frame(moderate(ModAction::Lock, None, None)).await;
+    assert_eq!(refusal(&mut bob).await.0, ErrorCode::NotAllowed);
+    bob.send_frame(moderate(ModAction::Grant, Some("bob"), None))
+        .await;
+    assert_eq!(refusal(&mut bob).await.0, ErrorCode::NotAllowed);
+
+    // Delete anyone's message: a tombstone, and a notice.
+    bob.say("b-1", "spam spam").await;
+    let spam = posted(&mut moderator, "spam spam").await;
+    moderator
+        .send_frame(moderate(ModAction::Delete, None, Some(spam)))
+        .await;
+    loop {
+        match bob.recv().await {
+            ServerFrame::Deleted { id, .. } => assert_eq!(id, spam),
+            ServerFrame::Moderated { action, id, .. } => {
+                assert_eq!((action, id), (ModAction::Delete, Some(spam)));
+                break;
+            }
+            _ => {}
+        }
+    }
+
+    // Muted: bob's sends are refused with the wait, the others' are not.
+    let mut mute = moderate(ModAction::Mute, Some("bob"), None);
+    if let ClientFrame::Moderate { duration_s, .. } = &mut mute {
+        *duration_s = Some(600);
+    }
+    moderator.send_frame(mute).await;
+    moderated(&mut bob, ModAction::Mute).await;
+    bob.say("b-2", "let me speak").await;
+    let (code, wait) = refusal(&mut bob).await;
+    assert_eq!(code, ErrorCode::Muted);
+    assert!(
+        wait.is_some_and(|wait| wait > 590_000 && wait <= 600_000),
+        "{wait:?}"
+    );
+    moderator
+        .send_frame(moderate(ModAction::Unmute, Some("bob"), None))
+        .await;
+    moderated(&mut bob, ModAction::Unmute).await;
+    bob.say("b-3", "thank you").await;
+    posted(&mut bob, "thank you").await;
+
+    // Locked: only moderators post; a newcomer's history says so.
+    moderator
+        .send_frame(moderate(ModAction::Lock, None, None))
+        .await;
+    moderated(&mut bob, ModAction::Lock).await;
+    bob.say("b-4", "hello?").await;
+    assert_eq!(refusal(&mut bob).await.0, ErrorCode::RoomLocked);
+    moderator.say("m-1", "we are closed").await;
+    posted(&mut bob, "we are closed").await;
+    let mut carol = guest_from(CAROL_ADDRESS, addr, "carol").await;
+    match carol.recv().await {
+        ServerFrame::History { locked, .. } => assert!(locked),
+        other => panic!("expected history, got {other:?}"),
+    }
+    moderator
+        .send_frame(moderate(ModAction::Unlock, None, None))
+        .await;
+    moderated(&mut bob, ModAction::Unlock).await;
+
+    // Purge: every message of bob's in the room goes.
+    bob.say("b-5", "more spam").await;
+    posted(&mut moderator, "more spam").await;
+    moderator
+        .send_frame(moderate(ModAction::Purge, Some("bob"), None))
+        .await;
+    let mut deleted = Vec::new();
+    loop {
+        match carol.recv().await {
+            ServerFrame::Deleted { id, .. } => deleted.push(id),
+            ServerFrame::Moderated {
+                action: ModAction::Purge,
+                ..
+            } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(deleted.len(), 2, "thank you, more spam: {deleted:?}");
+    let (_dave, history) = server.join_after("dave", None).await;
+    let bobs: Vec<bool> = history
+        .messages
+        .iter()
+        .filter(|p| p.message.user == "bob")
+        .map(|p| p.message.deleted)
+        .collect();
+    assert_eq!(bobs, [true, true, true]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn kicked_and_banned_people_are_put_out_and_told_why() {
+    let server = support::TestServer::start_with(with_admin).await;
+    let addr = server.addr;
+    let (_root, mut moderator, _) = staff(addr).await;
+    let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
+
+    moderator
+        .send_frame(moderate(ModAction::Kick, Some("bob"), None))
+        .await;
+    let close = bob.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008);
+    assert!(close.reason.contains("removed you"), "{close:?}");
+    assert!(close.reason.contains("be kind"), "{close:?}");
+    // Kicked, not banned: bob comes back.
+    let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
+
+    moderator
+        .send_frame(moderate(ModAction::Ban, Some("bob"), None))
+        .await;
+    let close = bob.recv_close().await.expect("a close frame");
+    assert!(close.reason.contains("banned you for good"), "{close:?}");
+    // Neither the name nor, once it was put out, its address come back.
+    support::until("bob's address is banned", || async {
+        let query = "user=bobby&token=another";
+        let mut client = support::try_connect_from(BOB_ADDRESS, addr, query)
+            .await
+            .expect("connects");
+        matches!(
+            client.recv_any().await,
+            ServerFrame::Error {
+                code: ErrorCode::Banned,
+                ..
+            }
+        )
+    })
+    .await;
+    let mut again = support::try_connect_from(CAROL_ADDRESS, addr, "user=BOB&token=t")
+        .await
+        .expect("connects");
+    assert_eq!(refused(&mut again).await, ErrorCode::Banned);
+    // Others at other addresses are not.
+    guest_from(CAROL_ADDRESS, addr, "carol").await;
+
+    moderator
+        .send_frame(moderate(ModAction::Unban, Some("bob"), None))
+        .await;
+    moderated(&mut moderator, ModAction::Unban).await;
+    guest_from(BOB_ADDRESS, addr, "bob").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn actions_survive_a_restart_replay_on_resume_and_are_audited() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = support::test_config(&data);
+    with_admin(&mut config);
+    let server = support::spawn_server(config.clone()).await;
+    let addr = server.addr;
+    let (_root, mut moderator, _) = staff(addr).await;
+    let (_watcher, before) = server.join_after("watcher", None).await;
+    let after = before.seq.expect("a seq");
+    moderator
+        .send_frame(moderate(ModAction::Lock, None, None))
+        .await;
+    let lock_seq = moderated(&mut moderator, ModAction::Lock).await;
+    let mut mute = moderate(ModAction::Mute, Some("erin"), None);
+    if let ClientFrame::Moderate { duration_s, .. } = &mut mute {
+        *duration_s = Some(3600);
+    }
+    moderator.send_frame(mute).await;
+    moderated(&mut moderator, ModAction::Mute).await;
+    drop(moderator);
+    server.stop().await;
+
+    let server = support::spawn_server(config).await;
+    let addr = server.addr;
+    // A client resuming from before them gets both, in order.
+    let (_resumed, history) = server.join_after("watcher2", Some(after)).await;
+    let actions: Vec<(ModAction, u64)> = history
+        .replay
+        .iter()
+        .filter_map(|frame| match frame {
+            ServerFrame::Moderated { action, seq, .. } => Some((*action, *seq)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [(ModAction::Lock, lock_seq), (ModAction::Mute, lock_seq + 1)]
+    );
+    // Still locked, still muted, still a moderator.
+    let mut erin = guest_from(BOB_ADDRESS, addr, "erin").await;
+    erin.say("e-1", "hello").await;
+    assert_eq!(refusal(&mut erin).await.0, ErrorCode::Muted);
+    let mut frank = guest_from(CAROL_ADDRESS, addr, "frank").await;
+    frank.say("f-1", "hello").await;
+    assert_eq!(refusal(&mut frank).await.0, ErrorCode::RoomLocked);
+    let moderator_cookie = session_cookie(&sign_in(addr, "mod", Some("long enough")).await);
+    let mut moderator = ws_with_cookie(addr, "", &moderator_cookie).await;
+    welcomed(&mut moderator).await;
+    moderator
+        .send_frame(moderate(ModAction::Unlock, None, None))
+        .await;
+    moderated(&mut moderator, ModAction::Unlock).await;
+
+    // The audit: every action, newest first, for admins only.
+    let root = session_cookie(&sign_in(addr, "root", Some("long enough")).await);
+    let audit = api(addr, "GET", "/api/audit", Some(&root), None).await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let entries = json_of(&audit);
+    let actions: Vec<&str> = entries
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|entry| entry["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["unlock", "mute", "lock", "grant"]);
+    assert_eq!(entries[1]["target"], "erin");
+    assert_eq!(entries[1]["by"], "mod");
+    assert_eq!(entries[1]["reason"], "be kind");
+    assert!(entries[1]["until"].as_i64().is_some());
+    let denied = api(addr, "GET", "/api/audit", Some(&moderator_cookie), None).await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(json_of(&denied)["code"], "not_allowed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ban_through_one_instance_holds_on_every_other() {
+    // Two instances on a redis-server of the test's own, whatever the
+    // rest of the suite runs on.
+    let redis = support::RedisServer::start().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = support::test_config(&data);
+    config.redis_url = Some(redis.url());
+    config.redis_prefix = "moderated".into();
+    with_admin(&mut config);
+    let first = support::spawn_server(config.clone()).await;
+    let second = support::spawn_server(config).await;
+    let (_root, mut moderator, _) = staff(first.addr).await;
+    let mut bob = guest_from(BOB_ADDRESS, second.addr, "bob").await;
+    moderator
+        .send_frame(moderate(ModAction::Ban, Some("bob"), None))
+        .await;
+    moderated(&mut moderator, ModAction::Ban).await;
+    let close = bob
+        .recv_close()
+        .await
+        .expect("put out on the other instance");
+    assert!(close.reason.contains("banned you"), "{close:?}");
+    let mut again = support::try_connect_from(CAROL_ADDRESS, second.addr, "user=bob&token=t")
+        .await
+        .expect("connects");
+    assert_eq!(refused(&mut again).await, ErrorCode::Banned);
+    first.stop().await;
+    second.stop().await;
+}
