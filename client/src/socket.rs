@@ -14,7 +14,7 @@ use gloo::net::websocket::futures::WebSocket;
 use gloo::net::websocket::{Message, State, WebSocketError};
 use gloo::timers::callback::Interval;
 use gloo::timers::future::TimeoutFuture;
-use protocol::{ClientFrame, ServerFrame};
+use protocol::{ClientFrame, ModAction, ServerFrame};
 use yew::prelude::*;
 
 use crate::backoff::reconnect_delay_ms;
@@ -67,6 +67,14 @@ pub enum MessageChange {
     React {
         emoji: String,
         on: bool,
+    },
+    /// A moderator's action in the room (on the message, for `delete`).
+    Moderate {
+        action: ModAction,
+        target: Option<String>,
+        duration_s: Option<u64>,
+        reason: Option<String>,
+        all_rooms: bool,
     },
 }
 
@@ -335,6 +343,21 @@ pub fn use_chat(user: &str) -> ChatHandle {
             let frame = match change {
                 MessageChange::Edit(msg) => ClientFrame::Edit { room, id, msg },
                 MessageChange::Delete => ClientFrame::Delete { room, id },
+                MessageChange::Moderate {
+                    action,
+                    target,
+                    duration_s,
+                    reason,
+                    all_rooms,
+                } => ClientFrame::Moderate {
+                    room,
+                    action,
+                    target,
+                    id: (action == ModAction::Delete).then_some(id),
+                    duration_s,
+                    reason,
+                    all_rooms,
+                },
                 MessageChange::React { emoji, on } => ClientFrame::React {
                     room,
                     id,
@@ -592,7 +615,11 @@ async fn connect_once(
                 }
                 // `close`
                 Some(Err(WebSocketError::ConnectionClose(close))) => {
-                    if close.code == CLOSE_POLICY_VIOLATION && !welcomed {
+                    // Refused at the door, or put out by a moderator: the
+                    // login page says why, and nothing reconnects by itself.
+                    if (close.code == CLOSE_POLICY_VIOLATION && !welcomed)
+                        || close.code == protocol::CLOSE_PUT_OUT
+                    {
                         return Ended::Refused(close.reason);
                     }
                     return Ended::Dropped { welcomed };

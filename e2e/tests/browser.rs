@@ -1878,3 +1878,111 @@ async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
     laptop.close().await;
     phone.close().await;
 }
+
+/// Logs in as `name` and keeps the name with a password (the page
+/// reloads, claimed).
+async fn log_in_claimed(client: &Client, base: &str, name: &str) {
+    log_in(client, base, name).await;
+    click(client, ".account summary").await;
+    fill(client, "#new-password", "a long password").await;
+    click(client, ".account form button[type=submit]").await;
+    find(client, ".account summary .member").await;
+    find(client, r#".status[data-state="online"]"#).await;
+}
+
+/// Acts on `target` from the room menu's moderation form: the action at
+/// `index` of its list, for `minutes`, with `reason`.
+async fn moderate_from_menu(
+    client: &Client,
+    target: &str,
+    index: u32,
+    minutes: &str,
+    reason: &str,
+) {
+    client
+        .execute("document.querySelector('.room-menu').open = true;", vec![])
+        .await
+        .expect("open the room's menu");
+    find(client, "#mod-target").await;
+    client
+        .execute(
+            "document.querySelector('#mod-target').value = arguments[0];
+             document.querySelector('#mod-action').selectedIndex = arguments[1];
+             document.querySelector('#mod-minutes').value = arguments[2];
+             document.querySelector('#mod-reason').value = arguments[3];",
+            vec![target.into(), index.into(), minutes.into(), reason.into()],
+        )
+        .await
+        .expect("fill in the form");
+    click(client, ".moderation button.apply").await;
+}
+
+#[tokio::test]
+async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
+    let data = tempfile::tempdir().expect("tmp");
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = ChatServer::start_with(&data.path().join("chat.db"), any_port, |config| {
+        config.admins = vec!["root".into()];
+    })
+    .await;
+    let base = &server.base;
+    let driver = start_driver().await;
+    let root = browser(&driver).await;
+    let moderator = browser(&driver).await;
+    let bob = browser(&driver).await;
+
+    log_in_claimed(&moderator, base, "mod").await;
+    log_in_claimed(&root, base, "root").await;
+    // The admin makes mod a moderator of the room, from the room's menu.
+    moderate_from_menu(&root, "mod", 6, "", "").await;
+    until_text(&moderator, ".messages", "root made mod a moderator").await;
+    find(&moderator, ".room-menu .moderation").await;
+
+    log_in(&bob, base, "bob").await;
+    say(&bob, "buy my spam").await;
+    // A moderator deletes anyone's message from its menu.
+    let spam = ".messages li.message:not([data-status])";
+    find(&moderator, spam).await;
+    click(&moderator, &format!("{spam} .actions .delete")).await;
+    click(&moderator, &format!("{spam} .actions .delete-yes")).await;
+    until_text(&bob, ".messages", "message deleted").await;
+    until_text(&bob, ".messages", "mod deleted a message").await;
+
+    // Muted, bob is told so; the others are not.
+    moderate_from_menu(&moderator, "bob", 0, "10", "calm down").await;
+    until_text(&bob, ".messages", "mod muted you here for now: calm down").await;
+    say(&bob, "let me talk").await;
+    until_text(&bob, ".messages li[data-status=failed]", "muted").await;
+    assert!(!texts(&root, ".messages li")
+        .await
+        .iter()
+        .any(|line| line.contains("muted")));
+
+    // Locked: everyone sees it.
+    click(&moderator, ".room-menu .moderation .lock").await;
+    until_text(&bob, ".locked", "This room is locked").await;
+
+    // Kicked: bob is back at the login page, told why.
+    moderate_from_menu(&moderator, "bob", 2, "", "enough").await;
+    wait_for_path(&bob, base, "/login").await;
+    until_text(
+        &bob,
+        "#login-notice",
+        "mod removed you from the chat: enough",
+    )
+    .await;
+
+    // Kicked, bob may come back; banned, not, and is told so at the door.
+    sign_in_as(&bob, "bob", "").await;
+    find(&bob, r#".status[data-state="online"]"#).await;
+    moderate_from_menu(&moderator, "bob", 3, "", "for good").await;
+    wait_for_path(&bob, base, "/login").await;
+    until_text(&bob, "#login-notice", "mod banned you for good: for good").await;
+    sign_in_as(&bob, "bobby", "").await;
+    until_text(&bob, "#login-notice", "banned you for good").await;
+
+    root.close().await;
+    moderator.close().await;
+    bob.close().await;
+    server.stop().await;
+}

@@ -378,6 +378,11 @@ impl ModAction {
     }
 }
 
+/// The close code of a connection a moderator put out (kicked or
+/// banned; the close's reason says who and why): unlike other closes, the
+/// client does not reconnect by itself.
+pub const CLOSE_PUT_OUT: u16 = 4003;
+
 /// Most characters in a moderator's reason.
 pub const REASON_MAX_CHARS: usize = 200;
 /// The longest time-limited mute or ban: ten years (longer is for good).
@@ -448,6 +453,9 @@ pub enum ServerFrame {
         user: String,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         claimed: bool,
+        /// An admin (`--admin`): may make moderators.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        admin: bool,
     },
     /// Where this connection starts in `room`: sent right after `welcome`
     /// for the room of the URL, and in answer to each `join`.
@@ -477,6 +485,10 @@ pub enum ServerFrame {
         /// Locked by a moderator: only moderators post.
         #[serde(default, skip_serializing_if = "is_false")]
         locked: bool,
+        /// This connection's name moderates the room (later `moderated`
+        /// grants and revokes naming it change that).
+        #[serde(default, skip_serializing_if = "is_false")]
+        moderator: bool,
     },
     /// A page of older messages, answering `loadOlder`, oldest first.
     #[serde(rename_all = "camelCase")]
@@ -611,6 +623,8 @@ struct ServerFrameFields {
     reason: Option<String>,
     all_rooms: Option<bool>,
     locked: Option<bool>,
+    moderator: Option<bool>,
+    admin: Option<bool>,
 }
 
 wire_names! {
@@ -651,6 +665,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
             ServerFrameKind::Welcome => Self::Welcome {
                 user: fields.user.ok_or_else(|| required("user"))?,
                 claimed: fields.claimed.unwrap_or(false),
+                admin: fields.admin.unwrap_or(false),
             },
             ServerFrameKind::History => Self::History {
                 room: room()?,
@@ -659,6 +674,7 @@ impl TryFrom<ServerFrameFields> for ServerFrame {
                 has_older: fields.has_older.ok_or_else(|| required("hasOlder"))?,
                 seq: fields.seq,
                 locked: fields.locked.unwrap_or_default(),
+                moderator: fields.moderator.unwrap_or_default(),
             },
             ServerFrameKind::Older => Self::Older {
                 room: room()?,

@@ -50,6 +50,19 @@
 //! or claimed (see `name_key`), is refused with `name_claimed` or
 //! `username_taken`.
 //!
+//! Moderation: `{"type":"moderate","room":"r","action":"mute","target":"bob",
+//! "durationS":600,"reason":"..."}` ([`ModAction`]: `delete` with `id`;
+//! `mute`, `unmute`, `kick`, `ban`, `unban`, `purge`, `grant`, `revoke`
+//! with `target`; `lock`, `unlock`; `allRooms` for a grant or revoke about
+//! every room). Moderators of the room (and admins) may; others are
+//! refused with `not_allowed`. Every accepted action is a `moderated`
+//! event of the room's log. A muted name's sends are refused with `muted`
+//! and `retryAfterMs`; a locked room's with `room_locked` (its `history`
+//! says `"locked":true`); a kicked or banned connection is closed with
+//! [`CLOSE_PUT_OUT`] and the reason; a banned name or address is refused
+//! at the door with `banned`. `welcome` says `"admin":true` for an admin,
+//! `history` `"moderator":true` in a room the name moderates.
+//!
 //! Server to client ([`ServerFrame`]):
 //! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
 //!   name the server bound to it (trimmed), which is the only name the client
@@ -95,7 +108,12 @@
 //!   joined), `too_many_rooms` (the connection is in as many rooms as the
 //!   server allows one connection), `room_limit_reached` (the server holds
 //!   as many rooms as it may). The message codes: `not_found`, `not_yours`,
-//!   `invalid_emoji`, `too_many_reactions`, `message_deleted`.
+//!   `invalid_emoji`, `too_many_reactions`, `message_deleted`. Names and
+//!   moderation: `name_claimed`, `wrong_password`, `invalid_password`,
+//!   `not_signed_in`, `forbidden_origin`, `muted`, `banned`,
+//!   `room_locked`, `not_allowed`, `kicked`.
+//! - `{"type":"moderated","room":"r","seq":61,"action":"mute","target":"bob","by":"alice","until":1764100600000,"reason":"...","dateTime":...}`:
+//!   a moderator's action, replayed on resume like every event.
 
 mod account;
 mod formatted;
@@ -115,9 +133,9 @@ pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline};
 pub use frame::{
     apply_reaction, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, ModAction,
-    Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, DURATION_MAX_S, HISTORY_PAGE_MAX,
-    MENTIONS_MAX, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX,
-    REASON_MAX_CHARS, TYPING_INTERVAL_MS,
+    Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, CLOSE_PUT_OUT, DURATION_MAX_S,
+    HISTORY_PAGE_MAX, MENTIONS_MAX, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, REACTIONS_MAX,
+    REACTION_NAMES_MAX, REASON_MAX_CHARS, TYPING_INTERVAL_MS,
 };
 #[cfg(feature = "unicode")]
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};

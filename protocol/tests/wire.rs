@@ -259,6 +259,7 @@ fn golden_server_frames() {
                 has_older: false,
                 seq: None,
                 locked: false,
+                moderator: false,
             },
             r#"{"type":"history","room":"lobby","messages":[{"id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}],"reset":true,"hasOlder":false}"#,
         ),
@@ -270,6 +271,7 @@ fn golden_server_frames() {
                 has_older: true,
                 seq: Some(59),
                 locked: false,
+                moderator: false,
             },
             r#"{"type":"history","room":"lobby","messages":[],"reset":false,"hasOlder":true,"seq":59}"#,
         ),
@@ -281,8 +283,9 @@ fn golden_server_frames() {
                 has_older: false,
                 seq: Some(60),
                 locked: true,
+                moderator: true,
             },
-            r#"{"type":"history","room":"lobby","messages":[],"reset":true,"hasOlder":false,"seq":60,"locked":true}"#,
+            r#"{"type":"history","room":"lobby","messages":[],"reset":true,"hasOlder":false,"seq":60,"locked":true,"moderator":true}"#,
         ),
         (
             ServerFrame::Moderated {
@@ -336,6 +339,7 @@ fn golden_server_frames() {
             ServerFrame::Welcome {
                 user: "alice".into(),
                 claimed: false,
+                admin: false,
             },
             r#"{"type":"welcome","user":"alice"}"#,
         ),
@@ -343,8 +347,9 @@ fn golden_server_frames() {
             ServerFrame::Welcome {
                 user: "alice".into(),
                 claimed: true,
+                admin: true,
             },
-            r#"{"type":"welcome","user":"alice","claimed":true}"#,
+            r#"{"type":"welcome","user":"alice","claimed":true,"admin":true}"#,
         ),
         (
             ServerFrame::error(ErrorCode::MessageTooLong, "too long"),
@@ -565,7 +570,8 @@ fn a_server_frame_ignores_fields_its_type_does_not_have() {
             .expect("a welcome"),
         ServerFrame::Welcome {
             user: "alice".into(),
-            claimed: false
+            claimed: false,
+            admin: false,
         }
     );
     assert_eq!(
@@ -763,7 +769,8 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         ".{1,24}".prop_map(|user| ServerFrame::Welcome {
             user,
-            claimed: false
+            claimed: false,
+            admin: false,
         }),
         (chat_message(), ".{1,64}", ".{1,32}").prop_map(|(message, client_id, room)| {
             ServerFrame::Message {
@@ -803,6 +810,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 has_older,
                 seq: None,
                 locked: false,
+                moderator: false,
             }),
     ]
 }

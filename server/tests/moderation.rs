@@ -232,7 +232,7 @@ async fn kicked_and_banned_people_are_put_out_and_told_why() {
         .send_frame(moderate(ModAction::Kick, Some("bob"), None))
         .await;
     let close = bob.recv_close().await.expect("a close frame");
-    assert_eq!(u16::from(close.code), 1008);
+    assert_eq!(u16::from(close.code), protocol::CLOSE_PUT_OUT);
     assert!(close.reason.contains("removed you"), "{close:?}");
     assert!(close.reason.contains("be kind"), "{close:?}");
     // Kicked, not banned: bob comes back.

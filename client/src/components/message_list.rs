@@ -44,6 +44,8 @@ pub struct MessageListProps {
     pub me: Option<String>,
     /// Whether messages can be changed now (the room is joined).
     pub can_act: bool,
+    /// We moderate the room: any message may be deleted.
+    pub moderator: bool,
     pub on_action: Callback<MessageAction>,
 }
 
@@ -52,8 +54,16 @@ pub struct MessageListProps {
 pub enum MessageAction {
     Reply(Rc<Entry>),
     Edit(Rc<Entry>),
-    Delete(u64),
-    React { id: u64, emoji: String, on: bool },
+    /// Delete message `id`: ours, or (`own` false) as a moderator.
+    Delete {
+        id: u64,
+        own: bool,
+    },
+    React {
+        id: u64,
+        emoji: String,
+        on: bool,
+    },
 }
 
 /// The reactions the picker offers first; any single emoji can be typed.
@@ -231,6 +241,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             new_since: props.new_since.filter(|id| ids.contains(id)),
             highlight: props.highlight.filter(|id| ids.contains(id)),
             can_act: props.can_act,
+            moderator: props.moderator,
         };
         items.push(html! {
             <MessageChunk key={format!("chunk-{}", ids.start() / CHUNK_IDS)}
@@ -287,6 +298,8 @@ struct Marks {
     highlight: Option<u64>,
     /// Whether the messages' menus are on.
     can_act: bool,
+    /// Whether they offer to delete anyone's message.
+    moderator: bool,
 }
 
 #[derive(Properties)]
@@ -350,7 +363,8 @@ fn MessageChunk(props: &MessageChunkProps) -> Html {
             std::iter::once(html! {
                 <MessageItem key={id} room={props.room.clone()} entry={Rc::clone(entry)}
                     {continued} {highlighted} {day} {starts_unread} me={props.me.clone()}
-                    can_act={marks.can_act} on_action={props.on_action.clone()} />
+                    can_act={marks.can_act} moderator={marks.moderator}
+                    on_action={props.on_action.clone()} />
             })
             .chain(
                 props
@@ -419,6 +433,7 @@ struct MessageItemProps {
     starts_unread: bool,
     me: Option<String>,
     can_act: bool,
+    moderator: bool,
     on_action: Callback<MessageAction>,
 }
 
@@ -547,7 +562,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                 <div class="reactions">{ for reactions }</div>
             }
             if props.can_act && !message.deleted {
-                { message_menu(&props.entry, &props.on_action, &react, &menu) }
+                { message_menu(&props.entry, props.moderator, &props.on_action, &react, &menu) }
             }
         </li>
     }
@@ -579,9 +594,10 @@ struct MenuState {
 
 /// A message's menu: Reply, React (a picker of common emoji and a field
 /// for any one), and for our own messages Edit and Delete (which asks
-/// first).
+/// first); a moderator deletes anyone's.
 fn message_menu(
     entry: &Rc<Entry>,
+    moderator: bool,
     on_action: &Callback<MessageAction>,
     on_react: &Callback<(String, bool)>,
     state: &MenuState,
@@ -648,9 +664,11 @@ fn message_menu(
                 <button class="edit" onclick={emit(MessageAction::Edit(Rc::clone(entry)))}>
                     { "Edit" }
                 </button>
+            }
+            if entry.own || moderator {
                 if **confirming {
                     <span class="confirm" role="alert">{ "Delete this message?" }</span>
-                    <button class="delete-yes" onclick={emit(MessageAction::Delete(id))}>
+                    <button class="delete-yes" onclick={emit(MessageAction::Delete { id, own: entry.own })}>
                         { "Delete" }
                     </button>
                     <button class="delete-no" onclick={ask_delete}>{ "Keep" }</button>

@@ -3,13 +3,14 @@
 //! the login form in place.
 
 use gloo::events::EventListener;
+use protocol::ModAction;
 use yew::prelude::*;
 
 use crate::components::account::{account, use_account};
 use crate::components::composer::{Composer, Draft};
 use crate::components::message_list::{MessageAction, MessageList};
 use crate::components::people::people;
-use crate::components::room_menu::room_menu;
+use crate::components::room_menu::{room_menu, use_moderation_form, Moderation};
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::pages::login::Login;
@@ -102,6 +103,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let people_open = use_state(|| false);
     let sidebar_state = use_sidebar();
     let account_state = use_account();
+    let moderation_form = use_moderation_form();
     use_effect_with(state.alerts.clone(), {
         let state = state.clone();
         move |alerts: &std::rc::Rc<Vec<Alert>>| {
@@ -220,8 +222,18 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         id: entry.message.id,
                         original: entry.message.msg.clone(),
                     }),
-                    MessageAction::Delete(id) => {
+                    MessageAction::Delete { id, own: true } => {
                         change.emit((name.clone(), id, MessageChange::Delete));
+                    }
+                    MessageAction::Delete { id, own: false } => {
+                        let delete = MessageChange::Moderate {
+                            action: ModAction::Delete,
+                            target: None,
+                            duration_s: None,
+                            reason: None,
+                            all_rooms: false,
+                        };
+                        change.emit((name.clone(), id, delete));
                     }
                     MessageAction::React { id, emoji, on } => {
                         change.emit((name.clone(), id, MessageChange::React { emoji, on }));
@@ -253,6 +265,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         on_discard={chat.discard.clone()}
                         me={state.me.clone()}
                         can_act={state.room(&name).is_some_and(|room| state.online() && room.joining == Joining::Joined)}
+                        moderator={room.moderator}
                         {on_action}
                     />
                     if room.locked {
@@ -294,7 +307,16 @@ fn ChatView(props: &ChatViewProps) -> Html {
                             &on_level.reform({
                                 let name = room.name.clone();
                                 move |level| (name.clone(), level)
-                            }), &permission) }
+                            }), &permission,
+                            (room.moderator || state.admin).then(|| Moderation {
+                                admin: state.admin,
+                                locked: room.locked,
+                                on_act: chat.change.reform({
+                                    let name = room.name.clone();
+                                    move |change| (name.clone(), 0, change)
+                                }),
+                                form: moderation_form.clone(),
+                            })) }
                     }
                     { account(&account_state, &me, state.claimed, &sign_out) }
                 </header>

@@ -41,6 +41,8 @@ pub struct Chat {
     pub me: Option<String>,
     /// Whether `me` is a claimed name (signed in with its password).
     pub claimed: bool,
+    /// Whether `me` is an admin: it makes moderators.
+    pub admin: bool,
     /// The server's default room, once known: what `/` opens.
     pub home: Option<String>,
     /// The room on screen; `None` at `/` while the default room is unknown.
@@ -150,6 +152,7 @@ impl Chat {
             connection: Connection::Connecting,
             me: None,
             claimed: false,
+            admin: false,
             home,
             current: None,
             visible: true,
@@ -288,10 +291,15 @@ impl Chat {
     #[inline(never)]
     fn apply(&mut self, frame: ServerFrame, now: f64) {
         match frame {
-            ServerFrame::Welcome { user, claimed } => {
+            ServerFrame::Welcome {
+                user,
+                claimed,
+                admin,
+            } => {
                 self.connection = Connection::Online;
                 self.me = Some(user);
                 self.claimed = claimed;
+                self.admin = admin;
             }
             ServerFrame::History {
                 room,
@@ -300,6 +308,7 @@ impl Chat {
                 has_older,
                 seq,
                 locked,
+                moderator,
             } => {
                 // Unasked for: the default room of a connection that named
                 // none, which is what `/` opens.
@@ -315,6 +324,7 @@ impl Chat {
                 };
                 state.joining = Joining::Joined;
                 state.locked = locked;
+                state.moderator = moderator;
                 state
                     .messages
                     .start(messages, (reset, has_older), seq, me.as_deref());
@@ -364,9 +374,19 @@ impl Chat {
                 target,
                 by,
                 reason,
+                all_rooms,
                 ..
             } => {
                 let me = self.me.clone();
+                let about_me = target.is_some() && target == me;
+                if about_me && matches!(action, ModAction::Grant | ModAction::Revoke) {
+                    let granted = action == ModAction::Grant;
+                    for state in Rc::make_mut(&mut self.rooms) {
+                        if all_rooms || state.name == room {
+                            state.moderator = granted;
+                        }
+                    }
+                }
                 if let Some(state) = self.room_mut(&room) {
                     state.messages.seq = state.messages.seq.max(seq);
                     match action {
@@ -375,7 +395,6 @@ impl Chat {
                         _ => {}
                     }
                     // A mute is shown to the muted alone.
-                    let about_me = target.is_some() && target == me;
                     if about_me || !matches!(action, ModAction::Mute | ModAction::Unmute) {
                         let text = moderation_notice(action, &by, target.as_deref(), reason);
                         let newest = state.messages.newest_id();
@@ -718,6 +737,7 @@ mod tests {
             has_older,
             seq: None,
             locked: false,
+            moderator: false,
         })
     }
 
@@ -725,6 +745,7 @@ mod tests {
         frame(ServerFrame::Welcome {
             user: user.into(),
             claimed: false,
+            admin: false,
         })
     }
 
@@ -872,6 +893,7 @@ mod tests {
             ServerFrame::Welcome {
                 user: "alice".into(),
                 claimed: false,
+                admin: false,
             },
             ServerFrame::History {
                 room: "rust".into(),
@@ -880,6 +902,7 @@ mod tests {
                 has_older: false,
                 seq: Some(4),
                 locked: false,
+                moderator: false,
             },
             ServerFrame::Message {
                 room: "rust".into(),
@@ -1031,6 +1054,7 @@ mod tests {
             has_older: false,
             seq: None,
             locked: false,
+            moderator: false,
         }));
         let left: Vec<&str> = chat.outbox.iter().map(|o| o.client_id.as_str()).collect();
         assert_eq!(left, ["a3"]);

@@ -39,6 +39,8 @@ pub struct RoomState {
     pub new_since: Option<u64>,
     /// Locked by a moderator: only moderators post.
     pub locked: bool,
+    /// We moderate it.
+    pub moderator: bool,
 }
 
 impl RoomState {
@@ -53,6 +55,7 @@ impl RoomState {
             first_unread: None,
             new_since: None,
             locked: false,
+            moderator: false,
         }
     }
 

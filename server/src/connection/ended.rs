@@ -54,7 +54,10 @@ impl Ended {
                 format!("WebSocket protocol violation: {error}"),
             ),
             Self::Flooding => (Some(CloseCode::Policy), "too many frames; slow down".into()),
-            Self::Evicted(moderation) => (Some(CloseCode::Policy), evicted(moderation)),
+            Self::Evicted(moderation) => (
+                Some(CloseCode::from(protocol::CLOSE_PUT_OUT)),
+                evicted(moderation),
+            ),
         }
     }
 

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::close_frame;
-use super::{history_frames, online_frame, Context, CLOSE_TIMEOUT};
+use super::{history_frames, moderates, online_frame, Context, CLOSE_TIMEOUT};
 use crate::accounts::{AccountError, Identity, Secret};
 use crate::rooms::{JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
@@ -259,9 +259,11 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
     let welcome = ServerFrame::Welcome {
         user: user.clone(),
         claimed: identity.claimed,
+        admin: context.accounts.is_admin(name.name()),
     };
+    let moderator = moderates(&context.accounts, name.name(), &room).await;
     let greeting = std::iter::once(welcome)
-        .chain(history_frames(&room, entered.history))
+        .chain(history_frames(&room, entered.history, moderator))
         .chain([online_frame(&room, entered.online)])
         .map(|frame| frame.to_json())
         .collect();

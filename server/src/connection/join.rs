@@ -6,7 +6,7 @@ use protocol::{canonical_room, ErrorCode, ServerFrame};
 
 use super::dispatch::rate_limited;
 use super::ended::Ended;
-use super::{history_frames, online_frame, Done, Joined, Session};
+use super::{history_frames, moderates, online_frame, Done, Joined, Session};
 use crate::rooms::{FellBehind, JoinError};
 
 /// Enters the room (making it, if nobody has used its name) and answers
@@ -41,11 +41,13 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
         }
     }
     let rooms = Arc::clone(&session.rooms);
+    let accounts = Arc::clone(&session.accounts);
     let user = Arc::clone(session.name.name());
     session.begin(Box::pin(async move {
+        let moderator = moderates(&accounts, &user, &room).await;
         match rooms.join(&room, &user, after).await {
             Ok((entering, entered)) => Done::Joined(Box::new(Joined {
-                history: history_frames(&room, entered.history),
+                history: history_frames(&room, entered.history, moderator),
                 online: online_frame(&room, entered.online),
                 entering,
                 fanout: entered.fanout,

@@ -47,7 +47,7 @@ use crate::config::Config;
 use crate::events::Author;
 use crate::limits::RateLimiter;
 use crate::rooms::{
-    Broadcast, Entering, Handover, HistoryStart, Memberships, NameGuard, Online, Rooms,
+    Broadcast, Entering, Handover, HistoryStart, Memberships, Name, NameGuard, Online, Rooms,
 };
 use crate::transport::Transport;
 use crate::upgrade::Socket;
@@ -253,9 +253,9 @@ struct Joined {
     online: ServerFrame,
 }
 
-/// The `history` frame a connection starts `room` with, and the changes
-/// it replays after it.
-fn history_frames(room: &str, start: HistoryStart) -> Vec<ServerFrame> {
+/// The `history` frame a connection starts `room` with (`moderator`: its
+/// name moderates the room), and the changes it replays after it.
+fn history_frames(room: &str, start: HistoryStart, moderator: bool) -> Vec<ServerFrame> {
     let mut frames = Vec::with_capacity(1 + start.replay.len());
     frames.push(ServerFrame::History {
         room: room.to_owned(),
@@ -264,9 +264,17 @@ fn history_frames(room: &str, start: HistoryStart) -> Vec<ServerFrame> {
         has_older: start.has_older,
         seq: Some(start.seq),
         locked: start.locked,
+        moderator,
     });
     frames.extend(start.replay);
     frames
+}
+
+/// Whether `name` moderates `room`, for its `history` frame: a guest never
+/// does (no lookup); when the answer cannot be had, the controls stay off
+/// (the server checks every action anyway).
+async fn moderates(accounts: &Accounts, name: &Name, room: &str) -> bool {
+    name.is_claimed() && accounts.may_moderate(name, room).await.unwrap_or(false)
 }
 
 /// The `online` frame after it.

@@ -826,7 +826,7 @@ pub async fn ws_with_cookie(addr: SocketAddr, query: &str, cookie: &str) -> Clie
 /// The welcome of a connection let in: its name and whether it is claimed.
 pub async fn welcomed(client: &mut Client) -> (String, bool) {
     match client.recv().await {
-        ServerFrame::Welcome { user, claimed } => (user, claimed),
+        ServerFrame::Welcome { user, claimed, .. } => (user, claimed),
         other => panic!("expected a welcome, got {other:?}"),
     }
 }
