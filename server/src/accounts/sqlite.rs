@@ -1,18 +1,29 @@
 //! Claimed names and sessions in the SQLite file (tables `accounts` and
-//! `sessions`, schema version 4), on a connection of their own: sign-ins
+//! `sessions`, schema version 4), on connections of their own: sign-ins
 //! are rare, and never wait behind the log's writer thread for long (WAL:
-//! they write between its commits).
+//! they write between its commits). What every connection coming in asks
+//! (is the name claimed, banned?) is read at once, on a read-only
+//! connection: a point read in WAL mode never waits for a lock, and going
+//! through the blocking pool would make a crowd arriving at once a crowd
+//! of threads.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use tokio::sync::Semaphore;
 
 use super::{Account, SessionKind, SessionRecord};
 use crate::store::{self, StoreError};
 
 pub(crate) struct SqliteDirectory {
     conn: Arc<Mutex<Connection>>,
+    /// One write on the blocking pool at a time: they take turns on the
+    /// connection anyway, and need no more than one thread.
+    in_turn: Semaphore,
+    /// Reads, done in place; `None` for `:memory:`, a database no second
+    /// connection sees (its reads take the writes' way).
+    reader: Option<Mutex<Connection>>,
 }
 
 impl SqliteDirectory {
@@ -20,15 +31,47 @@ impl SqliteDirectory {
     /// a database of its own, as the log's does).
     pub(crate) fn open(path: &Path, default_room: &str) -> Result<Self, StoreError> {
         let conn = store::open_connection(path, default_room)?;
+        let reader = if path == Path::new(":memory:") {
+            None
+        } else {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let reader =
+                Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            Some(Mutex::new(reader))
+        };
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            in_turn: Semaphore::new(1),
+            reader,
         })
+    }
+
+    /// A quick read (one row by its key), at once on the reader.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &self.reader {
+            Some(reader) => {
+                let reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                Ok(work(&reader)?)
+            }
+            None => self.run(work).await,
+        }
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let _turn = self
+            .in_turn
+            .acquire()
+            .await
+            .map_err(|error| StoreError::Failed(error.to_string()))?;
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
             // Every use is one statement or one transaction: a panic
@@ -42,7 +85,7 @@ impl SqliteDirectory {
     }
 
     pub(crate) async fn account(&self, key: String) -> Result<Option<Account>, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             conn.prepare_cached("SELECT name, password, generation FROM accounts WHERE key = ?1")?
                 .query_row([key], |row| {
                     Ok(Account {
@@ -136,7 +179,7 @@ impl SqliteDirectory {
     }
 
     pub(crate) async fn session(&self, id: String) -> Result<Option<SessionRecord>, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT key, name, generation, kind, expires_at FROM sessions WHERE id = ?1",
             )?
@@ -184,7 +227,7 @@ impl SqliteDirectory {
 /// Moderators and bans (see `super::moderation`).
 impl SqliteDirectory {
     pub(crate) async fn is_moderator(&self, key: String, room: String) -> Result<bool, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM moderators WHERE key = ?1 AND room IN (?2, ''))",
             )?
@@ -236,7 +279,7 @@ impl SqliteDirectory {
         &self,
         subjects: Vec<String>,
     ) -> Result<Vec<super::moderation::Ban>, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT subject, name, until, reason FROM bans WHERE subject = ?1",
             )?;

@@ -149,7 +149,10 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
             // A banned name's address is banned too: guests change names.
             if moderation.action == protocol::ModAction::Ban {
                 let key = session.name.name().key().to_owned();
-                if let Err(error) = session.accounts.ban_address(&key, peer.ip()).await {
+                // Boxed: the task would carry this future's size all its
+                // life (see `serve`).
+                let banning = Box::pin(session.accounts.ban_address(&key, peer.ip()));
+                if let Err(error) = banning.await {
                     tracing::warn!(%error, "cannot ban a banned name's address");
                 }
             }
