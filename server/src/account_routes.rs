@@ -336,6 +336,7 @@ async fn change_password(
     {
         Ok(identity) => {
             tracing::info!(user = %identity.name, "changed a password");
+            state.rooms.sign_out(&identity.name);
             signed_in(&identity, None)
         }
         Err(error) => account_refusal(&error),

@@ -143,6 +143,9 @@ async fn a_password_change_signs_out_every_other_session() {
         .expect("a token")
         .to_owned();
 
+    // A device of the name, connected while the password changes.
+    let mut connected = ws_with_cookie(addr, "", &second).await;
+    assert_eq!(welcomed(&mut connected).await, ("alice".into(), true));
     let wrong = api(
         addr,
         "POST",
@@ -161,6 +164,9 @@ async fn a_password_change_signs_out_every_other_session() {
     )
     .await;
     assert_eq!(changed.status, 200, "{}", changed.body);
+    let close = connected.recv_close().await.expect("signed out at once");
+    assert_eq!(u16::from(close.code), 1008);
+    assert!(close.reason.contains("password changed"), "{close:?}");
 
     let who = api(addr, "GET", "/api/session", Some(&second), None).await;
     assert_eq!(who.status, 401);

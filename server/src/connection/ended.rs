@@ -10,6 +10,7 @@ use std::sync::Arc;
 use protocol::ModAction;
 
 use crate::events::Moderation;
+use crate::rooms::Eviction;
 use crate::transport::TransportError;
 
 /// Why a session ended, for the log and the close frame.
@@ -26,8 +27,8 @@ pub(super) enum Ended {
     ProtocolViolation(ProtocolError),
     Flooding,
     ShuttingDown,
-    /// A moderator kicked or banned the name.
-    Evicted(Arc<Moderation>),
+    /// A moderator kicked or banned the name, or its password changed.
+    Evicted(Arc<Eviction>),
 }
 
 impl Ended {
@@ -54,10 +55,18 @@ impl Ended {
                 format!("WebSocket protocol violation: {error}"),
             ),
             Self::Flooding => (Some(CloseCode::Policy), "too many frames; slow down".into()),
-            Self::Evicted(moderation) => (
-                Some(CloseCode::from(protocol::CLOSE_PUT_OUT)),
-                evicted(moderation),
-            ),
+            Self::Evicted(eviction) => match &**eviction {
+                Eviction::Moderated(moderation) => (
+                    Some(CloseCode::from(protocol::CLOSE_PUT_OUT)),
+                    evicted(moderation),
+                ),
+                // The client reconnects: with the new password's session
+                // it comes back, with an old one it is asked to sign in.
+                Eviction::SignedOut => (
+                    Some(CloseCode::Policy),
+                    "signed out: the name's password changed".into(),
+                ),
+            },
         }
     }
 

@@ -47,7 +47,8 @@ use crate::config::Config;
 use crate::events::Author;
 use crate::limits::RateLimiter;
 use crate::rooms::{
-    Broadcast, Entering, Handover, HistoryStart, Memberships, Name, NameGuard, Online, Rooms,
+    Broadcast, Entering, Eviction, Handover, HistoryStart, Memberships, Name, NameGuard, Online,
+    Rooms,
 };
 use crate::transport::Transport;
 use crate::upgrade::Socket;
@@ -145,9 +146,10 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
         };
         let mut session = Session::start(entered);
         let ended = session.run().await;
-        if let (Ended::Evicted(moderation), Some(peer)) = (&ended, session.peer) {
+        if let (Ended::Evicted(eviction), Some(peer)) = (&ended, session.peer) {
             // A banned name's address is banned too: guests change names.
-            if moderation.action == protocol::ModAction::Ban {
+            if matches!(&**eviction, Eviction::Moderated(moderation) if moderation.action == protocol::ModAction::Ban)
+            {
                 let key = session.name.name().key().to_owned();
                 // Boxed: the task would carry this future's size all its
                 // life (see `serve`).
@@ -204,6 +206,8 @@ struct Session {
     rate: RateLimiter,
     /// Frames refused in a row for the rate limit.
     strikes: u32,
+    /// The evictions counted when it came in (see `Rooms::eviction`).
+    since: u32,
     /// When the client was last heard from: any frame, or the pong to a
     /// ping, counts.
     last_heard: Instant,
@@ -310,6 +314,7 @@ impl Session {
         } = entered;
         tracing::info!(?peer, user = %name.name(), room = %url_room, ?after, "connected");
         let now = Instant::now();
+        let since = rooms.eviction_epoch();
         Self {
             transport,
             rooms_in: first,
@@ -323,6 +328,7 @@ impl Session {
             stopping,
             rate: RateLimiter::new(limits.rate, limits.burst, now.into_std()),
             strikes: 0,
+            since,
             last_heard: now,
             next_ping: now + limits.ping_interval,
             limits,
@@ -414,8 +420,8 @@ impl Session {
     /// On each tick of the server's clock: pings the client when it is
     /// owed one, and ends the session when it has been silent too long.
     fn on_tick(&mut self) -> Result<(), Ended> {
-        if let Some(moderation) = self.rooms.eviction(self.name.name()) {
-            return Err(Ended::Evicted(moderation));
+        if let Some(eviction) = self.rooms.eviction(self.name.name(), self.since) {
+            return Err(Ended::Evicted(eviction));
         }
         let now = Instant::now();
         if now >= self.last_heard + self.limits.ping_timeout {

@@ -30,6 +30,7 @@ use crate::events::{Appended, Event, NewEvent, Window};
 use crate::message_log::{LogError, MessageLog, Subscriber};
 use crate::store::StoreError;
 pub(crate) use members::unmarked;
+pub(crate) use names::Eviction;
 pub use names::Name;
 use names::{Names, Taken};
 use room::Room;
@@ -354,10 +355,21 @@ impl Rooms {
         Ok(guard)
     }
 
-    /// Why `name`'s connections must go, if a moderator put it out (see
-    /// `Names::evict`).
-    pub(crate) fn eviction(&self, name: &Name) -> Option<Arc<crate::events::Moderation>> {
-        self.registry.names.eviction(name)
+    /// Why `name`'s connection that came in at epoch `since` must go, if
+    /// it was put out since (see `Names::evict`).
+    pub(crate) fn eviction(&self, name: &Name, since: u32) -> Option<Arc<Eviction>> {
+        self.registry.names.eviction(name, since)
+    }
+
+    /// The count of evictions so far (see `Names::epoch`).
+    pub(crate) fn eviction_epoch(&self) -> u32 {
+        self.registry.names.epoch()
+    }
+
+    /// Signs out every connection here of the claimed name `name`: its
+    /// password changed. The session that changed it comes back at once.
+    pub(crate) fn sign_out(&self, name: &str) {
+        self.registry.names.evict(name, Eviction::SignedOut);
     }
 
     /// Whether a connection here holds `name` (canonical, or a look-alike
@@ -608,7 +620,9 @@ impl Subscriber for Registry {
                 .collect();
             room.publish(events);
             for moderation in evictions {
-                self.names.evict(moderation);
+                if let Some(target) = moderation.target.clone() {
+                    self.names.evict(&target, Eviction::Moderated(moderation));
+                }
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::events::Moderation;
@@ -134,11 +134,24 @@ fn author_key(key: &str, token: &str) -> [u8; 16] {
 pub(crate) struct Names {
     /// By key (see [`protocol::name_key`]).
     holders: Mutex<HashMap<ByKey, Holder>>,
-    /// Names a moderator put out (kicked, banned), by key, until their
-    /// last connection here closes: each connection looks on the clock's
-    /// tick, after a glance at `evicting`.
-    evictions: Mutex<HashMap<String, Arc<Moderation>>>,
+    /// Names put out (by a moderator, or signed out by a password
+    /// change), by key, with the `epoch` of the eviction, until their last
+    /// connection here closes: each connection from before it looks on the
+    /// clock's tick, after a glance at `evicting`.
+    evictions: Mutex<HashMap<String, (Arc<Eviction>, u32)>>,
     evicting: AtomicBool,
+    /// Counts evictions: a connection that came after one is not put out.
+    epoch: AtomicU32,
+}
+
+/// Why a name's connections are put out.
+#[derive(Debug)]
+pub(crate) enum Eviction {
+    /// Kicked or banned.
+    Moderated(Moderation),
+    /// Its password changed: every session but one is signed out (the one
+    /// that changed it reconnects as it is).
+    SignedOut,
 }
 
 #[derive(Debug)]
@@ -203,29 +216,38 @@ impl Names {
         true
     }
 
-    /// Puts out every connection here of the name `moderation` targets
-    /// (a kick or a ban), if it has any.
-    pub(crate) fn evict(&self, moderation: Moderation) {
-        let Some(target) = moderation.target.as_deref() else {
-            return;
-        };
+    /// Puts out every connection here of the name `target` (as spelled or
+    /// a look-alike) from before now, if it has any.
+    pub(crate) fn evict(&self, target: &str, eviction: Eviction) {
         let key = protocol::name_key(target);
         if !self.lock().contains_key(key.as_str()) {
             return;
         }
-        self.lock_evictions().insert(key, Arc::new(moderation));
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        self.lock_evictions()
+            .insert(key, (Arc::new(eviction), epoch));
         self.evicting.store(true, Ordering::Release);
     }
 
-    /// Why `name`'s connections must go, if a moderator put it out.
-    pub(crate) fn eviction(&self, name: &Name) -> Option<Arc<Moderation>> {
+    /// The count of evictions so far: what a connection coming in now
+    /// keeps (see [`Names::eviction`]).
+    pub(crate) fn epoch(&self) -> u32 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Why `name`'s connection that came in at `since` (an
+    /// [`Names::epoch`]) must go, if it was put out after.
+    pub(crate) fn eviction(&self, name: &Name, since: u32) -> Option<Arc<Eviction>> {
         if !self.evicting.load(Ordering::Acquire) {
             return None;
         }
-        self.lock_evictions().get(name.key()).cloned()
+        match self.lock_evictions().get(name.key()) {
+            Some((eviction, epoch)) if *epoch > since => Some(Arc::clone(eviction)),
+            _ => None,
+        }
     }
 
-    fn lock_evictions(&self) -> MutexGuard<'_, HashMap<String, Arc<Moderation>>> {
+    fn lock_evictions(&self) -> MutexGuard<'_, HashMap<String, (Arc<Eviction>, u32)>> {
         self.evictions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
