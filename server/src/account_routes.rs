@@ -214,8 +214,12 @@ async fn sign_in(state: AppState, request: Request, body: Result<SignIn, BadBody
     };
     let now = Instant::now();
     let counted = match (&body.password, request.peer) {
-        // A password attempt, per name and per address.
-        (Some(_), peer) => state.budgets.sign_in(&name_key(&user), peer, now),
+        // A password attempt, per name and per address, here and (with
+        // Redis) across the instances.
+        (Some(_), peer) => match state.budgets.sign_in(&name_key(&user), peer, now) {
+            Ok(()) => shared_attempt(&state, &name_key(&user), peer).await,
+            refused => refused,
+        },
         // A guest entry costs what opening a WebSocket does.
         (None, Some(peer)) => state.budgets.join(peer, now),
         (None, None) => Ok(()),
@@ -245,6 +249,19 @@ async fn sign_in(state: AppState, request: Request, body: Result<SignIn, BadBody
             signed_in(&identity, Some((&secret, request.secure)))
         }
         Err(error) => account_refusal(&error),
+    }
+}
+
+/// The attempt counted across the instances: the wait if it is one too
+/// many. When Redis cannot count it, the instance's own budget has.
+async fn shared_attempt(state: &AppState, key: &str, peer: Option<IpAddr>) -> Result<(), Duration> {
+    match state.accounts.count_attempt(key, peer).await {
+        Ok(None) => Ok(()),
+        Ok(Some(wait)) => Err(wait),
+        Err(error) => {
+            tracing::warn!(%error, "cannot count a password attempt across instances");
+            Ok(())
+        }
     }
 }
 
@@ -322,11 +339,12 @@ async fn change_password(
         Err(error) => return account_refusal(&error),
     };
     // The current password is a password attempt like a sign-in.
-    if let Err(wait) =
-        state
-            .budgets
-            .sign_in(&name_key(&identity.name), request.peer, Instant::now())
-    {
+    let key = name_key(&identity.name);
+    let counted = match state.budgets.sign_in(&key, request.peer, Instant::now()) {
+        Ok(()) => shared_attempt(&state, &key, request.peer).await,
+        refused => refused,
+    };
+    if let Err(wait) = counted {
         return rate_limited(wait);
     }
     match state

@@ -443,3 +443,38 @@ async fn claimed_names_are_marked_on_messages_and_in_the_online_list() {
     assert_eq!(online.1, ["alice"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn password_attempts_are_counted_across_instances() {
+    // Two instances on a redis-server of the test's own.
+    let redis = support::RedisServer::start().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = support::test_config(&data);
+    config.redis_url = Some(redis.url());
+    config.redis_prefix = "attempts".into();
+    let first = support::spawn_server(config.clone()).await;
+    let second = support::spawn_server(config).await;
+    claimed_alice(first.addr).await;
+    // Attempts are counted by the minute: not across the turn of one.
+    support::until("a minute with time left in it", || async {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
+        now.as_millis() % 60_000 < 55_000
+    })
+    .await;
+    // Three wrong guesses on each: each instance alone would allow five.
+    let mut answers = Vec::new();
+    for attempt in 0..6 {
+        let addr = if attempt % 2 == 0 {
+            first.addr
+        } else {
+            second.addr
+        };
+        answers.push(sign_in(addr, "alice", Some("guessing away")).await.status);
+    }
+    assert_eq!(answers[..5], [401; 5], "{answers:?}");
+    assert_eq!(answers[5], 429, "{answers:?}");
+    first.stop().await;
+    second.stop().await;
+}

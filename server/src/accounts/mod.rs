@@ -154,6 +154,8 @@ pub(crate) struct Accounts {
     hasher: Hasher,
     /// The keys of `--admin` names.
     admins: HashSet<String>,
+    /// Password attempts per minute per name and per address.
+    sign_ins_per_minute: u32,
 }
 
 impl Accounts {
@@ -177,7 +179,29 @@ impl Accounts {
             directory,
             hasher: Hasher::new(),
             admins,
+            sign_ins_per_minute: config.sign_ins_per_minute,
         })
+    }
+
+    /// Counts a password attempt for the name keyed `key` from `address`
+    /// across every instance (with Redis; one instance counts in its own
+    /// budgets): how long to wait if it is one too many.
+    pub(crate) async fn count_attempt(
+        &self,
+        key: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Option<Duration>, AccountError> {
+        let Directory::Redis(directory) = &self.directory else {
+            return Ok(None);
+        };
+        let mut subjects = vec![format!("name:{key}")];
+        subjects.extend(
+            address.map(|address| format!("address:{}", crate::limits::address_key(address))),
+        );
+        let wait = directory
+            .count_attempt(&subjects, self.sign_ins_per_minute, now_ms())
+            .await?;
+        Ok(wait.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(1))))
     }
 
     /// The claimed account of the name `canonical` (or of one that looks

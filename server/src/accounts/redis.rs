@@ -318,3 +318,30 @@ impl RedisDirectory {
         Ok(self.redis.clone().lrange(self.audit_key(), 0, last).await?)
     }
 }
+
+/// Password attempts counted across instances: each instance's own
+/// budget (`crate::budget`) would let a guesser spread over N instances
+/// try N times as often.
+impl RedisDirectory {
+    /// Counts one attempt for each of `subjects` (a name's key, an
+    /// address) in this minute; the wait until the next minute if any of
+    /// them is past `per_minute`.
+    pub(crate) async fn count_attempt(
+        &self,
+        subjects: &[String],
+        per_minute: u32,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let minute = now.div_euclid(60_000);
+        let mut pipe = redis::pipe();
+        for subject in subjects {
+            let key = format!("{}:attempts:{minute}:{subject}", self.prefix);
+            pipe.incr(&key, 1).pexpire(&key, 120_000).ignore();
+        }
+        let counts: Vec<u32> = pipe.query_async(&mut self.redis.clone()).await?;
+        Ok(counts
+            .iter()
+            .any(|&count| count > per_minute)
+            .then(|| (minute + 1) * 60_000 - now))
+    }
+}
