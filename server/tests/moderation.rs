@@ -128,6 +128,11 @@ async fn a_moderator_deletes_mutes_locks_and_purges() {
     let (_root, mut moderator, _) = staff(addr).await;
     let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
 
+    // Nobody acts on an admin.
+    moderator
+        .send_frame(moderate(ModAction::Ban, Some("ROOT"), None))
+        .await;
+    assert_eq!(refusal(&mut moderator).await.0, ErrorCode::NotAllowed);
     // A guest is no moderator, and nor is anyone else the admin did not make one.
     bob.send_frame(moderate(ModAction::Lock, None, None)).await;
     assert_eq!(refusal(&mut bob).await.0, ErrorCode::NotAllowed);

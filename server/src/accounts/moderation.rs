@@ -34,6 +34,12 @@ impl Accounts {
         name.is_claimed() && self.admins.contains(name.key())
     }
 
+    /// Whether `target` (as a moderator typed it) names an admin: nobody
+    /// mutes, kicks or bans those.
+    pub(crate) fn names_admin(&self, target: &str) -> bool {
+        self.admins.contains(&protocol::name_key(target))
+    }
+
     /// Whether the session `identity` is an admin's.
     pub(crate) fn is_admin_session(&self, identity: &super::Identity) -> bool {
         identity.claimed && self.admins.contains(&protocol::name_key(&identity.name))

@@ -80,6 +80,18 @@ impl Moderator {
                 },
             ));
         }
+        if request.action.needs_target()
+            && !matches!(request.action, ModAction::Grant | ModAction::Revoke)
+            && request
+                .target
+                .as_deref()
+                .is_some_and(|target| self.accounts.names_admin(target))
+        {
+            return Err(ServerFrame::error(
+                ErrorCode::NotAllowed,
+                "An admin cannot be muted, kicked, banned or purged.",
+            ));
+        }
         let now = now_ms();
         let until = request
             .duration_s
