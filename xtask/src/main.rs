@@ -33,6 +33,9 @@ const CLIENT_TOOLCHAIN: &str = "nightly-2026-05-20";
 /// profile, instead of linking the prebuilt one (built for speed, and
 /// carrying panic messages).
 const CLIENT_BUILD_STD: &str = "std,panic_abort";
+/// The standard library's smaller algorithms (its sorts, say): the
+/// client's lists are short.
+const CLIENT_STD_FEATURES: &str = "optimize_for_size";
 /// A panic stops the client at once, without formatting a message
 /// (`immediate-abort`), and `{:?}` formats nothing (`fmt-debug=none`): both
 /// only ever reached the browser's console. What users see is formatted
@@ -402,7 +405,7 @@ fn build_client(toolchain: ClientToolchain) -> Result {
         trunk
             .env("RUSTUP_TOOLCHAIN", CLIENT_TOOLCHAIN)
             .env("CARGO_UNSTABLE_BUILD_STD", CLIENT_BUILD_STD)
-            .env("CARGO_UNSTABLE_BUILD_STD_FEATURES", "optimize_for_size")
+            .env("CARGO_UNSTABLE_BUILD_STD_FEATURES", CLIENT_STD_FEATURES)
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
                 CLIENT_RUSTFLAGS,
