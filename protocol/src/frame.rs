@@ -817,9 +817,6 @@ wire_names! {
         TooManyReactions = "too_many_reactions",
         /// Editing, reacting to or replying to a deleted message.
         MessageDeleted = "message_deleted",
-        /// A moderator closed the connection (the message says why); the
-        /// client may come back.
-        Kicked = "kicked",
         /// The name is claimed: it takes its password (or its session).
         NameClaimed = "name_claimed",
         /// Signing in with a password that is not the name's.

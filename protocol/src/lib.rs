@@ -111,7 +111,8 @@
 //!   `invalid_emoji`, `too_many_reactions`, `message_deleted`. Names and
 //!   moderation: `name_claimed`, `wrong_password`, `invalid_password`,
 //!   `not_signed_in`, `forbidden_origin`, `muted`, `banned`,
-//!   `room_locked`, `not_allowed`, `kicked`.
+//!   `room_locked`, `not_allowed` (a kicked or banned connection is closed
+//!   with [`CLOSE_PUT_OUT`] instead).
 //! - `{"type":"moderated","room":"r","seq":61,"action":"mute","target":"bob","by":"alice","until":1764100600000,"reason":"...","dateTime":...}`:
 //!   a moderator's action, replayed on resume like every event.
 
