@@ -298,22 +298,24 @@ async fn claim(state: AppState, request: Request, body: Result<Claim, BadBody>) 
     let Some(secret) = request.secret else {
         return account_refusal(&AccountError::NotSignedIn);
     };
+    let identity = match state.accounts.identify(&secret).await {
+        Ok(identity) => identity,
+        Err(error) => return account_refusal(&error),
+    };
     // Someone else holds the name now (a guest by `?user=`): theirs
     // while they are here.
-    if let Ok(identity) = state.accounts.identify(&secret).await {
-        if state
-            .rooms
-            .is_name_held_by_other(&identity.name, identity.holder.as_deref())
-        {
-            return refusal(
-                StatusCode::CONFLICT,
-                ErrorCode::UsernameTaken,
-                "Someone else is using this name right now.".into(),
-                None,
-            );
-        }
+    if state
+        .rooms
+        .is_name_held_by_other(&identity.name, identity.holder.as_deref())
+    {
+        return refusal(
+            StatusCode::CONFLICT,
+            ErrorCode::UsernameTaken,
+            "Someone else is using this name right now.".into(),
+            None,
+        );
     }
-    match state.accounts.claim(&secret, body.password).await {
+    match state.accounts.claim(&secret, identity, body.password).await {
         Ok(identity) => {
             tracing::info!(user = %identity.name, "claimed a name");
             signed_in(&identity, None)
@@ -349,7 +351,7 @@ async fn change_password(
     }
     match state
         .accounts
-        .change_password(&secret, body.current, body.password)
+        .change_password(&secret, identity, body.current, body.password)
         .await
     {
         Ok(identity) => {

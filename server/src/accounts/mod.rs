@@ -270,13 +270,14 @@ impl Accounts {
         Ok(directory!(self.delete_session(secret.id()))?)
     }
 
-    /// The signed-in guest of `secret` keeps their name with `password`.
+    /// The signed-in guest of `secret` (who [`Accounts::identify`] says is
+    /// `identity`) keeps their name with `password`.
     pub(crate) async fn claim(
         &self,
         secret: &Secret,
+        identity: Identity,
         password: String,
     ) -> Result<Identity, AccountError> {
-        let identity = self.identify(secret).await?;
         if identity.claimed {
             return Err(AccountError::NameClaimed);
         }
@@ -295,15 +296,17 @@ impl Accounts {
         })
     }
 
-    /// A claimed name's new password, given its current one: every other
-    /// session of the name (browsers and API tokens) is signed out.
+    /// A claimed name's new password, given its current one, asked by the
+    /// session `secret` (who [`Accounts::identify`] says is `identity`):
+    /// every other session of the name (browsers and API tokens) is signed
+    /// out.
     pub(crate) async fn change_password(
         &self,
         secret: &Secret,
+        identity: Identity,
         current: String,
         new: String,
     ) -> Result<Identity, AccountError> {
-        let identity = self.identify(secret).await?;
         if !identity.claimed {
             return Err(AccountError::NotClaimed);
         }

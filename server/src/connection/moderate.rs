@@ -13,7 +13,7 @@ use super::{Done, Session};
 use crate::accounts::{AccountError, Accounts};
 use crate::events::{Appended, Author, Change, Event, NewChange, NewEvent, NewModeration};
 use crate::message_log::LogError;
-use crate::rooms::{Name, Rooms};
+use crate::rooms::{event_frame, Name, Rooms};
 
 /// What the frame asks.
 pub(super) struct Request {
@@ -148,23 +148,13 @@ impl Moderator {
             date_time: 0,
         };
         match self.rooms.append(NewEvent::Moderate(moderation)).await {
-            Ok(Appended::Stored(Event::Moderated(stored))) => {
-                let frame = ServerFrame::Moderated {
-                    room: room.to_owned(),
-                    seq: stored.seq,
-                    action: stored.action,
-                    target: stored.target,
-                    id: stored.id,
-                    by: stored.by,
-                    until: stored.until,
-                    reason: stored.reason,
-                    all_rooms: stored.all_rooms,
-                    date_time: stored.date_time,
-                };
+            Ok(Appended::Stored(stored @ Event::Moderated(_))) => {
+                // The audit keeps the action as the room heard it.
+                let frame = event_frame(room, &stored);
                 if let Err(error) = self.accounts.record(frame.to_json()).await {
                     tracing::warn!(%error, "cannot keep a moderator's action for the audit");
                 }
-                tracing::info!(moderator = %self.author.user, room, action = stored.action.as_str(), "moderated");
+                tracing::info!(moderator = %self.author.user, room, action = request.action.as_str(), "moderated");
                 Ok(())
             }
             Ok(_) => Ok(()),

@@ -19,7 +19,7 @@ use protocol::{ModAction, Posted, ServerFrame};
 use tokio::sync::{broadcast, mpsc};
 
 pub use inbox::{Inbox, Took};
-pub(crate) use room::Silenced;
+pub(crate) use room::{event_frame, Silenced};
 pub use room::{Broadcast, Handover};
 pub use room::{Entered, HistoryStart, Online};
 

@@ -228,7 +228,7 @@ impl Room {
             }
             let json = match &event {
                 Event::Posted(posted) => posted.to_frame_json(&self.name),
-                change => change_frame(&self.name, change).to_json(),
+                change => event_frame(&self.name, change).to_json(),
             };
             live.apply(event);
             live.broadcast(Broadcast::Frame(wire::text(&json)));
@@ -466,7 +466,7 @@ impl Live {
                     .filter(|change| {
                         change.seq() > after && change.target().is_none_or(|id| id <= after)
                     })
-                    .map(|change| change_frame(room, change))
+                    .map(|change| event_frame(room, change))
                     .collect(),
                 locked: self.locked,
             };
@@ -667,7 +667,7 @@ impl Live {
 
 /// The frame of an edit, deletion or reaction (a post has its own, see
 /// [`Posted::to_frame_json`]).
-fn change_frame(room: &str, event: &Event) -> ServerFrame {
+pub(crate) fn event_frame(room: &str, event: &Event) -> ServerFrame {
     let room = room.to_owned();
     match event {
         Event::Posted(posted) => ServerFrame::Message {
