@@ -14,10 +14,11 @@
 //! links. Raw HTML is text, as typed; headings are paragraphs of their
 //! words (a chat, not a document); an image is its description.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A block of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Decoded by hand (`decode.rs`), for the web client's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Block {
     #[serde(rename = "p")]
     Paragraph(Vec<Inline>),
@@ -36,7 +37,7 @@ pub enum Block {
 }
 
 /// A run of a block's text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Inline {
     #[serde(rename = "t")]
     Text(String),

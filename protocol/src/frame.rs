@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::decode::{self, DecodeError};
 use crate::{
     validate_client_id, validate_emoji, validate_message, validate_room, validate_username, Block,
     ClientIdError, EmojiError, MessageError, RoomError,
@@ -36,6 +37,11 @@ macro_rules! wire_names {
                     $(Self::$variant => $wire,)*
                 }
             }
+
+            /// The variant with this wire name.
+            pub fn from_wire(wire: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|known| known.as_str() == wire)
+            }
         }
     };
 }
@@ -46,7 +52,7 @@ macro_rules! wire_names {
 /// chooses them. The fields after them are left out of the JSON while they
 /// say nothing (no reply, no mention, never edited, not deleted, no
 /// reaction), so a plain message reads as it always has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChatMessage {
     /// The `seq` of the event that posted it: strictly increasing in its
     /// room, never reused.
@@ -88,7 +94,7 @@ pub struct ChatMessage {
 /// How a reply shows the message it answers: its author and the first line
 /// of its text now (see [`excerpt`](crate::excerpt)), or that it was
 /// deleted (then `excerpt` is empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReplyQuote {
     pub id: u64,
     pub user: String,
@@ -100,7 +106,7 @@ pub struct ReplyQuote {
 /// One emoji's reactions to a message: `count` people, at most
 /// [`REACTION_NAMES_MAX`] of them named in `users`, in the order they
 /// reacted (see [`apply_reaction`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Reactions {
     pub emoji: String,
     pub users: Vec<String>,
@@ -161,8 +167,7 @@ fn is_false(value: &bool) -> bool {
 
 /// A stored message as delivered to clients, with the `clientId` its sender
 /// chose so the sender recognises its own copy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "PostedFields")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Posted {
     #[serde(flatten)]
     pub message: ChatMessage,
@@ -184,64 +189,6 @@ impl Posted {
             },
         }
         to_json(&Borrowed::Message { room, posted: self })
-    }
-}
-
-/// A [`Posted`]'s fields as they are on the wire. Decoding a `#[serde(flatten)]`
-/// field buffers the whole object first; this reads the fields directly.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PostedFields {
-    id: u64,
-    user: String,
-    #[serde(default)]
-    claimed: bool,
-    msg: String,
-    formatted: Option<Vec<Block>>,
-    date_time: i64,
-    client_id: String,
-    reply_to: Option<ReplyQuote>,
-    #[serde(default)]
-    mentions: Vec<String>,
-    edited_at: Option<i64>,
-    #[serde(default)]
-    deleted: bool,
-    #[serde(default)]
-    reactions: Vec<Reactions>,
-}
-
-impl From<PostedFields> for Posted {
-    fn from(fields: PostedFields) -> Self {
-        let PostedFields {
-            id,
-            user,
-            claimed,
-            msg,
-            formatted,
-            date_time,
-            client_id,
-            reply_to,
-            mentions,
-            edited_at,
-            deleted,
-            reactions,
-        } = fields;
-        Self {
-            message: ChatMessage {
-                id,
-                user,
-                claimed,
-                msg,
-                formatted,
-                date_time,
-                reply_to,
-                mentions,
-                edited_at,
-                deleted,
-                reactions,
-            },
-            client_id,
-        }
     }
 }
 
@@ -420,8 +367,8 @@ pub const HISTORY_PAGE_MAX: u32 = 200;
 
 /// What the server sends. Every frame about a room names it in `room`, in
 /// its canonical form (NFC, lower case): the key a client files it under.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", try_from = "ServerFrameFields")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
 pub enum ServerFrame {
     /// A moderator's action in `room`, an event of its log (`seq`): what,
     /// on whom (`target`) or which message (`id`), by whom, until when
@@ -575,58 +522,6 @@ pub enum ServerFrame {
     },
 }
 
-/// Every field of every [`ServerFrame`], as decoded before the `type` says
-/// which apply.
-///
-/// serde decodes an internally tagged enum by buffering the whole object,
-/// then decoding it again as the variant `type` names: generic code that
-/// cost the web client about 5 KB gzip. One flat struct is read in one
-/// pass; [`ServerFrame`]'s `TryFrom` then takes the fields its variant needs
-/// and ignores the others (which, when present, must still have their own
-/// field's type).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServerFrameFields {
-    #[serde(rename = "type")]
-    kind: ServerFrameKind,
-    room: Option<String>,
-    user: Option<String>,
-    messages: Option<Vec<Posted>>,
-    reset: Option<bool>,
-    has_older: Option<bool>,
-    users: Option<Vec<String>>,
-    count: Option<usize>,
-    joined: Option<Vec<String>>,
-    left: Option<Vec<String>>,
-    id: Option<u64>,
-    msg: Option<String>,
-    date_time: Option<i64>,
-    client_id: Option<String>,
-    code: Option<ErrorCode>,
-    message: Option<String>,
-    retry_after_ms: Option<u64>,
-    seq: Option<u64>,
-    reply_to: Option<ReplyQuote>,
-    mentions: Option<Vec<String>>,
-    edited_at: Option<i64>,
-    deleted: Option<bool>,
-    reactions: Option<Vec<Reactions>>,
-    emoji: Option<String>,
-    on: Option<bool>,
-    formatted: Option<Vec<Block>>,
-    claimed: Option<bool>,
-    members: Option<Vec<String>>,
-    action: Option<ModAction>,
-    target: Option<String>,
-    by: Option<String>,
-    until: Option<i64>,
-    reason: Option<String>,
-    all_rooms: Option<bool>,
-    locked: Option<bool>,
-    moderator: Option<bool>,
-    admin: Option<bool>,
-}
-
 wire_names! {
     /// The `type` of a [`ServerFrame`].
     pub enum ServerFrameKind {
@@ -643,123 +538,6 @@ wire_names! {
         Deleted = "deleted",
         Reaction = "reaction",
         Moderated = "moderated",
-    }
-}
-
-/// A server frame without a field its `type` requires.
-#[derive(Debug, Error)]
-#[error("missing field `{field}` in a `{kind}` frame", kind = kind.as_str())]
-struct MissingField {
-    kind: ServerFrameKind,
-    field: &'static str,
-}
-
-impl TryFrom<ServerFrameFields> for ServerFrame {
-    type Error = MissingField;
-
-    fn try_from(fields: ServerFrameFields) -> Result<Self, MissingField> {
-        let kind = fields.kind;
-        let required = |field: &'static str| MissingField { kind, field };
-        let room = || fields.room.clone().ok_or_else(|| required("room"));
-        Ok(match kind {
-            ServerFrameKind::Welcome => Self::Welcome {
-                user: fields.user.ok_or_else(|| required("user"))?,
-                claimed: fields.claimed.unwrap_or(false),
-                admin: fields.admin.unwrap_or(false),
-            },
-            ServerFrameKind::History => Self::History {
-                room: room()?,
-                messages: fields.messages.ok_or_else(|| required("messages"))?,
-                reset: fields.reset.ok_or_else(|| required("reset"))?,
-                has_older: fields.has_older.ok_or_else(|| required("hasOlder"))?,
-                seq: fields.seq,
-                locked: fields.locked.unwrap_or_default(),
-                moderator: fields.moderator.unwrap_or_default(),
-            },
-            ServerFrameKind::Older => Self::Older {
-                room: room()?,
-                messages: fields.messages.ok_or_else(|| required("messages"))?,
-                has_older: fields.has_older.ok_or_else(|| required("hasOlder"))?,
-            },
-            ServerFrameKind::Online => Self::Online {
-                room: room()?,
-                users: fields.users.ok_or_else(|| required("users"))?,
-                members: fields.members.unwrap_or_default(),
-                count: fields.count.ok_or_else(|| required("count"))?,
-            },
-            ServerFrameKind::Presence => Self::Presence {
-                room: room()?,
-                joined: fields.joined.ok_or_else(|| required("joined"))?,
-                left: fields.left.ok_or_else(|| required("left"))?,
-                members: fields.members.unwrap_or_default(),
-                count: fields.count.ok_or_else(|| required("count"))?,
-            },
-            ServerFrameKind::Typing => Self::Typing {
-                room: room()?,
-                user: fields.user.ok_or_else(|| required("user"))?,
-            },
-            ServerFrameKind::Pong => Self::Pong,
-            ServerFrameKind::Message => Self::Message {
-                room: room()?,
-                posted: Posted {
-                    message: ChatMessage {
-                        id: fields.id.ok_or_else(|| required("id"))?,
-                        user: fields.user.ok_or_else(|| required("user"))?,
-                        claimed: fields.claimed.unwrap_or_default(),
-                        msg: fields.msg.ok_or_else(|| required("msg"))?,
-                        formatted: fields.formatted,
-                        date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,
-                        reply_to: fields.reply_to,
-                        mentions: fields.mentions.unwrap_or_default(),
-                        edited_at: fields.edited_at,
-                        deleted: fields.deleted.unwrap_or_default(),
-                        reactions: fields.reactions.unwrap_or_default(),
-                    },
-                    client_id: fields.client_id.ok_or_else(|| required("clientId"))?,
-                },
-            },
-            ServerFrameKind::Moderated => Self::Moderated {
-                room: room()?,
-                seq: fields.seq.ok_or_else(|| required("seq"))?,
-                action: fields.action.ok_or_else(|| required("action"))?,
-                target: fields.target,
-                id: fields.id,
-                by: fields.by.ok_or_else(|| required("by"))?,
-                until: fields.until,
-                reason: fields.reason,
-                all_rooms: fields.all_rooms.unwrap_or_default(),
-                date_time: fields.date_time.ok_or_else(|| required("dateTime"))?,
-            },
-            ServerFrameKind::Edited => Self::Edited {
-                room: room()?,
-                seq: fields.seq.ok_or_else(|| required("seq"))?,
-                id: fields.id.ok_or_else(|| required("id"))?,
-                msg: fields.msg.ok_or_else(|| required("msg"))?,
-                formatted: fields.formatted,
-                edited_at: fields.edited_at.ok_or_else(|| required("editedAt"))?,
-                mentions: fields.mentions.unwrap_or_default(),
-            },
-            ServerFrameKind::Deleted => Self::Deleted {
-                room: room()?,
-                seq: fields.seq.ok_or_else(|| required("seq"))?,
-                id: fields.id.ok_or_else(|| required("id"))?,
-            },
-            ServerFrameKind::Reaction => Self::Reaction {
-                room: room()?,
-                seq: fields.seq.ok_or_else(|| required("seq"))?,
-                id: fields.id.ok_or_else(|| required("id"))?,
-                emoji: fields.emoji.ok_or_else(|| required("emoji"))?,
-                user: fields.user.ok_or_else(|| required("user"))?,
-                on: fields.on.ok_or_else(|| required("on"))?,
-            },
-            ServerFrameKind::Error => Self::Error {
-                code: fields.code.ok_or_else(|| required("code"))?,
-                message: fields.message.ok_or_else(|| required("message"))?,
-                client_id: fields.client_id,
-                retry_after_ms: fields.retry_after_ms,
-                room: fields.room,
-            },
-        })
     }
 }
 
@@ -1073,8 +851,8 @@ impl ClientFrame {
 impl ServerFrame {
     /// Parses one text frame from the server. The client trusts nothing else,
     /// and a frame it cannot read is an error to log, never a panic.
-    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+    pub fn parse(text: &str) -> Result<Self, DecodeError> {
+        decode::server_frame(text)
     }
 
     pub fn to_json(&self) -> String {

@@ -117,6 +117,7 @@
 //!   a moderator's action, replayed on resume like every event.
 
 mod account;
+mod decode;
 mod formatted;
 mod frame;
 #[doc(hidden)]
@@ -129,6 +130,7 @@ pub use account::{
     validate_password, ApiError, ApiToken, Claim, PasswordChange, PasswordError, SignIn, SignedIn,
     PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS,
 };
+pub use decode::{DecodeError, FieldError};
 #[cfg(feature = "markdown")]
 pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline};

@@ -450,6 +450,62 @@ fn golden_message_state() {
 }
 
 #[test]
+fn every_kind_of_formatted_text_reads_back_on_both_sides() {
+    let tree = vec![
+        Block::Paragraph(vec![
+            Inline::Text("a".into()),
+            Inline::Emphasis(vec![Inline::Text("b".into())]),
+            Inline::Strikethrough(vec![Inline::Code("c".into())]),
+            Inline::Break,
+        ]),
+        Block::Code("let x;".into()),
+        Block::Quote(vec![Block::List {
+            start: Some(3),
+            items: vec![vec![Block::Paragraph(vec![Inline::Strong(vec![])])]],
+        }]),
+        Block::List {
+            start: None,
+            items: vec![],
+        },
+    ];
+    let json = serde_json::to_string(&tree).expect("serializes");
+    assert_eq!(
+        json,
+        r#"[{"p":[{"t":"a"},{"em":[{"t":"b"}]},{"del":[{"code":"c"}]},"br"]},{"code":"let x;"},{"quote":[{"list":{"start":3,"items":[[{"p":[{"strong":[]}]}]]}}]},{"list":{"items":[]}}]"#
+    );
+    // The server's stores read it with serde.
+    assert_eq!(
+        serde_json::from_str::<Vec<Block>>(&json).expect("parses"),
+        tree
+    );
+    // Clients, in an `edited` frame.
+    let edited = ServerFrame::Edited {
+        room: "r".into(),
+        seq: 2,
+        id: 1,
+        msg: "a".into(),
+        formatted: Some(tree),
+        edited_at: 5,
+        mentions: vec![],
+    };
+    assert_eq!(
+        ServerFrame::parse(&edited.to_json()).expect("parses"),
+        edited
+    );
+    for unknown in [
+        r#"[{"h1":"x"}]"#,
+        r#"["p"]"#,
+        r#"[{"p":[],"code":"x"}]"#,
+        r#"[{"p":[{"t":1}]}]"#,
+    ] {
+        assert!(
+            serde_json::from_str::<Vec<Block>>(unknown).is_err(),
+            "{unknown}"
+        );
+    }
+}
+
+#[test]
 fn reactions_are_sets_that_name_a_bounded_number_of_people_and_count_them_all() {
     let mut reactions = Vec::new();
     apply_reaction(&mut reactions, "👍", "bob", true);
@@ -534,11 +590,31 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
             "missing field `left`",
         ),
         (r#"{"type":"error","message":"no"}"#, "missing field `code`"),
-        (r#"{"type":"shout","user":"a"}"#, "unknown variant `shout`"),
-        (r#"{"user":"a"}"#, "missing field `type`"),
+        (
+            r#"{"type":"shout","user":"a"}"#,
+            "unknown frame type `shout`",
+        ),
+        (r#"{"user":"a"}"#, "with a string field `type`"),
+        (r#"[1]"#, "with a string field `type`"),
         (
             r#"{"type":"welcome","user":7}"#,
-            "invalid type: integer `7`",
+            "field `user` must be a string in a `welcome` frame",
+        ),
+        (
+            r#"{"type":"online","room":"r","users":"a","count":1}"#,
+            "field `users` must be an array in a `online` frame",
+        ),
+        (
+            r#"{"type":"moderated","room":"r","seq":1,"action":"smite","by":"a","dateTime":1}"#,
+            "field `action` must be a known name in a `moderated` frame",
+        ),
+        (
+            r#"{"type":"older","room":"r","hasOlder":true,"messages":[{"id":1,"user":"a","msg":"m","dateTime":1,"clientId":"c","replyTo":{"id":"9","user":"b","excerpt":""}}]}"#,
+            "field `id` must be a whole number, 0 or more in a `older` frame",
+        ),
+        (
+            r#"{"type":"edited","room":"r","seq":2,"id":1,"msg":"m","editedAt":3,"formatted":[{"h1":"x"}]}"#,
+            "field `formatted` must be formatted text in a `edited` frame",
         ),
     ];
     for (json, reason) in cases {
@@ -596,9 +672,18 @@ fn golden_chat_message() {
     };
     let json = r#"{"id":7,"user":"bob","msg":"yo","dateTime":-1}"#;
     assert_eq!(serde_json::to_string(&message).expect("serializes"), json);
+    let older = r#"{"type":"older","room":"r","hasOlder":false,
+        "messages":[{"id":7,"user":"bob","msg":"yo","dateTime":-1,"clientId":"c"}]}"#;
     assert_eq!(
-        serde_json::from_str::<ChatMessage>(json).expect("parses"),
-        message
+        ServerFrame::parse(older).expect("parses"),
+        ServerFrame::Older {
+            room: "r".into(),
+            messages: vec![Posted {
+                message,
+                client_id: "c".into()
+            }],
+            has_older: false,
+        }
     );
 }
 

@@ -1,0 +1,411 @@
+//! Reading the server's frames: JSON text into [`ServerFrame`]s.
+//!
+//! Written out rather than derived, for the web client's size: serde's
+//! derived decoders inline serde_json's parser into every field of every
+//! frame and message type, 18 KB of the client's 180 KB gzip budget
+//! (BENCHMARKS.md, "Reading frames by hand"). Here the text is parsed once
+//! into a [`Value`] (one copy of the parser), and a few small readers take
+//! each field out of it. A field missing or of the wrong kind reads as a
+//! placeholder and leaves an error (the first) for the end: one check per
+//! frame rather than one per field, which halves the code. As with serde's
+//! derive, fields a frame does not
+//! use are ignored (a newer server may add some), and a field's absence or
+//! `null` is the same; a required field missing, or a field of the wrong
+//! kind, is an error that names it.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::{
+    Block, ChatMessage, ErrorCode, Inline, ModAction, Posted, Reactions, ReplyQuote, ServerFrame,
+    ServerFrameKind,
+};
+
+/// Why a text is not a server frame this client can read.
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    #[error("not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("a frame must be a JSON object with a string field `type`")]
+    NoType,
+    #[error("unknown frame type `{0}`")]
+    UnknownType(String),
+    #[error("{error} in a `{kind}` frame", kind = kind.as_str())]
+    Fields {
+        kind: ServerFrameKind,
+        error: FieldError,
+    },
+}
+
+/// What is wrong with a frame's fields.
+#[derive(Debug, Error)]
+pub enum FieldError {
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+    #[error("field `{field}` must be {expected}")]
+    Invalid {
+        field: &'static str,
+        expected: &'static str,
+    },
+}
+
+/// Reads one server frame.
+pub(crate) fn server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
+    let value: Value = serde_json::from_str(text)?;
+    let Some(kind) = value.get("type").and_then(Value::as_str) else {
+        return Err(DecodeError::NoType);
+    };
+    let Some(kind) = ServerFrameKind::from_wire(kind) else {
+        return Err(DecodeError::UnknownType(kind.to_owned()));
+    };
+    let mut error = None;
+    let frame = frame_fields(kind, &mut Fields::of(&value, "frame", &mut error));
+    match error {
+        None => Ok(frame),
+        Some(error) => Err(DecodeError::Fields { kind, error }),
+    }
+}
+
+/// The fields of a frame of this `kind`.
+fn frame_fields(kind: ServerFrameKind, f: &mut Fields) -> ServerFrame {
+    match kind {
+        ServerFrameKind::Welcome => ServerFrame::Welcome {
+            user: f.string("user"),
+            claimed: f.flag("claimed"),
+            admin: f.flag("admin"),
+        },
+        ServerFrameKind::History => ServerFrame::History {
+            room: f.string("room"),
+            messages: f.list("messages", posted),
+            reset: f.bool("reset"),
+            has_older: f.bool("hasOlder"),
+            seq: f.optional("seq", u64),
+            locked: f.flag("locked"),
+            moderator: f.flag("moderator"),
+        },
+        ServerFrameKind::Older => ServerFrame::Older {
+            room: f.string("room"),
+            messages: f.list("messages", posted),
+            has_older: f.bool("hasOlder"),
+        },
+        ServerFrameKind::Online => ServerFrame::Online {
+            room: f.string("room"),
+            users: f.list("users", string),
+            members: f.list_or_empty("members", string),
+            count: f.count("count"),
+        },
+        ServerFrameKind::Presence => ServerFrame::Presence {
+            room: f.string("room"),
+            joined: f.list("joined", string),
+            left: f.list("left", string),
+            members: f.list_or_empty("members", string),
+            count: f.count("count"),
+        },
+        ServerFrameKind::Typing => ServerFrame::Typing {
+            room: f.string("room"),
+            user: f.string("user"),
+        },
+        ServerFrameKind::Pong => ServerFrame::Pong,
+        ServerFrameKind::Message => ServerFrame::Message {
+            room: f.string("room"),
+            posted: posted_fields(f),
+        },
+        ServerFrameKind::Edited => ServerFrame::Edited {
+            room: f.string("room"),
+            seq: f.u64("seq"),
+            id: f.u64("id"),
+            msg: f.string("msg"),
+            formatted: f.optional("formatted", blocks),
+            edited_at: f.i64("editedAt"),
+            mentions: f.list_or_empty("mentions", string),
+        },
+        ServerFrameKind::Deleted => ServerFrame::Deleted {
+            room: f.string("room"),
+            seq: f.u64("seq"),
+            id: f.u64("id"),
+        },
+        ServerFrameKind::Reaction => ServerFrame::Reaction {
+            room: f.string("room"),
+            seq: f.u64("seq"),
+            id: f.u64("id"),
+            emoji: f.string("emoji"),
+            user: f.string("user"),
+            on: f.bool("on"),
+        },
+        ServerFrameKind::Moderated => ServerFrame::Moderated {
+            room: f.string("room"),
+            seq: f.u64("seq"),
+            action: f.wire("action", ModAction::from_wire, ModAction::Delete),
+            target: f.optional("target", string),
+            id: f.optional("id", u64),
+            by: f.string("by"),
+            until: f.optional("until", i64),
+            reason: f.optional("reason", string),
+            all_rooms: f.flag("allRooms"),
+            date_time: f.i64("dateTime"),
+        },
+        ServerFrameKind::Error => ServerFrame::Error {
+            code: f.wire("code", ErrorCode::from_wire, ErrorCode::InvalidFields),
+            message: f.string("message"),
+            client_id: f.optional("clientId", string),
+            retry_after_ms: f.optional("retryAfterMs", u64),
+            room: f.optional("room", string),
+        },
+    }
+}
+
+/// The first thing wrong with what is being read, if anything is.
+type Failure = Option<FieldError>;
+
+/// Reads one JSON value as a `T` (the name is the field's, for errors).
+type Reader<T> = fn(&Value, &'static str, &mut Failure) -> T;
+
+/// Keeps `error` unless an earlier one is kept, and reads as `instead`.
+fn fail<T>(failure: &mut Failure, error: FieldError, instead: T) -> T {
+    failure.get_or_insert(error);
+    instead
+}
+
+fn invalid(field: &'static str, expected: &'static str) -> FieldError {
+    FieldError::Invalid { field, expected }
+}
+
+/// A JSON object (or, when the value was not one, nothing) whose fields
+/// are read one at a time.
+struct Fields<'a> {
+    map: Option<&'a Map<String, Value>>,
+    failure: &'a mut Failure,
+}
+
+impl<'a> Fields<'a> {
+    fn of(value: &'a Value, field: &'static str, failure: &'a mut Failure) -> Self {
+        let map = value.as_object();
+        if map.is_none() {
+            fail(failure, invalid(field, "an object"), ());
+        }
+        Self { map, failure }
+    }
+
+    /// The field, unless it is absent or `null`.
+    fn get(&self, field: &'static str) -> Option<&'a Value> {
+        self.map?.get(field).filter(|value| !value.is_null())
+    }
+
+    fn optional<T>(&mut self, field: &'static str, read: Reader<T>) -> Option<T> {
+        let value = self.get(field)?;
+        Some(read(value, field, self.failure))
+    }
+
+    fn required<T: Default>(&mut self, field: &'static str, read: Reader<T>) -> T {
+        match self.get(field) {
+            Some(value) => read(value, field, self.failure),
+            None => fail(self.failure, FieldError::Missing(field), T::default()),
+        }
+    }
+
+    fn string(&mut self, field: &'static str) -> String {
+        self.required(field, string)
+    }
+
+    fn u64(&mut self, field: &'static str) -> u64 {
+        self.required(field, u64)
+    }
+
+    fn i64(&mut self, field: &'static str) -> i64 {
+        self.required(field, i64)
+    }
+
+    fn count(&mut self, field: &'static str) -> usize {
+        self.required(field, |value, field, failure| {
+            let count = value.as_u64().and_then(|count| usize::try_from(count).ok());
+            count.unwrap_or_else(|| fail(failure, invalid(field, "a count"), 0))
+        })
+    }
+
+    fn bool(&mut self, field: &'static str) -> bool {
+        self.required(field, bool)
+    }
+
+    /// A flag the server leaves out when it is false.
+    fn flag(&mut self, field: &'static str) -> bool {
+        self.optional(field, bool).unwrap_or(false)
+    }
+
+    fn list<T>(&mut self, field: &'static str, read: Reader<T>) -> Vec<T> {
+        match self.get(field) {
+            Some(value) => items(value, field, read, self.failure),
+            None => fail(self.failure, FieldError::Missing(field), Vec::new()),
+        }
+    }
+
+    /// A list the server leaves out when it is empty.
+    fn list_or_empty<T>(&mut self, field: &'static str, read: Reader<T>) -> Vec<T> {
+        match self.get(field) {
+            Some(value) => items(value, field, read, self.failure),
+            None => Vec::new(),
+        }
+    }
+
+    /// One of a fieldless enum's wire names (`instead` stands in for an
+    /// unknown one).
+    fn wire<T>(&mut self, field: &'static str, from_wire: fn(&str) -> Option<T>, instead: T) -> T {
+        match self
+            .get(field)
+            .map(|value| value.as_str().and_then(from_wire))
+        {
+            Some(Some(known)) => known,
+            Some(None) => fail(self.failure, invalid(field, "a known name"), instead),
+            None => fail(self.failure, FieldError::Missing(field), instead),
+        }
+    }
+}
+
+fn items<T>(value: &Value, field: &'static str, read: Reader<T>, failure: &mut Failure) -> Vec<T> {
+    match value.as_array() {
+        Some(items) => items
+            .iter()
+            .map(|item| read(item, field, failure))
+            .collect(),
+        None => fail(failure, invalid(field, "an array"), Vec::new()),
+    }
+}
+
+fn string(value: &Value, field: &'static str, failure: &mut Failure) -> String {
+    match value.as_str() {
+        Some(text) => text.to_owned(),
+        None => fail(failure, invalid(field, "a string"), String::new()),
+    }
+}
+
+fn u64(value: &Value, field: &'static str, failure: &mut Failure) -> u64 {
+    (value.as_u64())
+        .unwrap_or_else(|| fail(failure, invalid(field, "a whole number, 0 or more"), 0))
+}
+
+fn i64(value: &Value, field: &'static str, failure: &mut Failure) -> i64 {
+    (value.as_i64()).unwrap_or_else(|| fail(failure, invalid(field, "a whole number"), 0))
+}
+
+fn bool(value: &Value, field: &'static str, failure: &mut Failure) -> bool {
+    (value.as_bool()).unwrap_or_else(|| fail(failure, invalid(field, "true or false"), false))
+}
+
+fn posted(value: &Value, field: &'static str, failure: &mut Failure) -> Posted {
+    posted_fields(&mut Fields::of(value, field, failure))
+}
+
+/// A message's fields, in a `message` frame or in a list of messages.
+fn posted_fields(f: &mut Fields) -> Posted {
+    Posted {
+        message: ChatMessage {
+            id: f.u64("id"),
+            user: f.string("user"),
+            claimed: f.flag("claimed"),
+            msg: f.string("msg"),
+            formatted: f.optional("formatted", blocks),
+            date_time: f.i64("dateTime"),
+            reply_to: f.optional("replyTo", reply_quote),
+            mentions: f.list_or_empty("mentions", string),
+            edited_at: f.optional("editedAt", i64),
+            deleted: f.flag("deleted"),
+            reactions: f.list_or_empty("reactions", reactions),
+        },
+        client_id: f.string("clientId"),
+    }
+}
+
+fn reply_quote(value: &Value, field: &'static str, failure: &mut Failure) -> ReplyQuote {
+    let f = &mut Fields::of(value, field, failure);
+    ReplyQuote {
+        id: f.u64("id"),
+        user: f.string("user"),
+        excerpt: f.string("excerpt"),
+        deleted: f.flag("deleted"),
+    }
+}
+
+fn reactions(value: &Value, field: &'static str, failure: &mut Failure) -> Reactions {
+    let f = &mut Fields::of(value, field, failure);
+    Reactions {
+        emoji: f.string("emoji"),
+        users: f.list("users", string),
+        count: f.count("count"),
+    }
+}
+
+/// A message's formatted text (see [`Block`]).
+fn blocks(value: &Value, field: &'static str, failure: &mut Failure) -> Vec<Block> {
+    items(value, field, block, failure)
+}
+
+/// The server's stores keep formatted text as its JSON: they read it here
+/// too, so the tree has one reader.
+impl<'de> Deserialize<'de> for Block {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut failure = None;
+        let block = block(
+            &Value::deserialize(deserializer)?,
+            "formatted",
+            &mut failure,
+        );
+        match failure {
+            None => Ok(block),
+            Some(error) => Err(serde::de::Error::custom(error)),
+        }
+    }
+}
+
+fn block(value: &Value, field: &'static str, failure: &mut Failure) -> Block {
+    match variant(value) {
+        ("p", Some(content)) => Block::Paragraph(items(content, field, inline, failure)),
+        ("code", Some(content)) => Block::Code(string(content, field, failure)),
+        ("quote", Some(content)) => Block::Quote(blocks(content, field, failure)),
+        ("list", Some(content)) => {
+            let f = &mut Fields::of(content, field, failure);
+            Block::List {
+                start: f.optional("start", u64),
+                items: f.list("items", blocks),
+            }
+        }
+        _ => fail(
+            failure,
+            invalid(field, "formatted text"),
+            Block::Code(String::new()),
+        ),
+    }
+}
+
+fn inline(value: &Value, field: &'static str, failure: &mut Failure) -> Inline {
+    let runs = |content, failure: &mut Failure| items(content, field, inline, failure);
+    match variant(value) {
+        ("t", Some(content)) => Inline::Text(string(content, field, failure)),
+        ("code", Some(content)) => Inline::Code(string(content, field, failure)),
+        ("em", Some(content)) => Inline::Emphasis(runs(content, failure)),
+        ("strong", Some(content)) => Inline::Strong(runs(content, failure)),
+        ("del", Some(content)) => Inline::Strikethrough(runs(content, failure)),
+        ("a", Some(content)) => {
+            let f = &mut Fields::of(content, field, failure);
+            Inline::Link {
+                href: f.string("href"),
+                text: f.list("text", inline),
+            }
+        }
+        ("br", None) => Inline::Break,
+        _ => fail(failure, invalid(field, "formatted text"), Inline::Break),
+    }
+}
+
+/// An enum's variant as serde writes it by default (externally tagged):
+/// its name alone when it has no content, else `{"name": content}`. Any
+/// other shape has no name.
+fn variant(value: &Value) -> (&str, Option<&Value>) {
+    match value {
+        Value::String(tag) => (tag, None),
+        Value::Object(map) if map.len() == 1 => map
+            .iter()
+            .next()
+            .map_or(("", None), |(tag, content)| (tag, Some(content))),
+        _ => ("", None),
+    }
+}
