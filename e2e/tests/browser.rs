@@ -1906,15 +1906,44 @@ async fn moderate_from_menu(
     find(client, "#mod-target").await;
     client
         .execute(
-            "document.querySelector('#mod-target').value = arguments[0];
-             document.querySelector('#mod-action').selectedIndex = arguments[1];
-             document.querySelector('#mod-minutes').value = arguments[2];
-             document.querySelector('#mod-reason').value = arguments[3];",
-            vec![target.into(), index.into(), minutes.into(), reason.into()],
+            "document.querySelector('#mod-target').value = arguments[0];",
+            vec![target.into()],
+        )
+        .await
+        .expect("name the target");
+    apply_moderation(client, index, minutes, reason).await;
+}
+
+/// Chooses the action (its index in the form's list), the minutes and the
+/// reason in the room menu's moderation form, and applies them to the
+/// name it holds.
+async fn apply_moderation(client: &Client, index: u32, minutes: &str, reason: &str) {
+    client
+        .execute(
+            "document.querySelector('#mod-action').selectedIndex = arguments[0];
+             document.querySelector('#mod-minutes').value = arguments[1];
+             document.querySelector('#mod-reason').value = arguments[2];",
+            vec![index.into(), minutes.into(), reason.into()],
         )
         .await
         .expect("fill in the form");
     click(client, ".moderation button.apply").await;
+}
+
+/// The name a person's menu put in the moderation form, once the room's
+/// menu is open at it.
+async fn moderation_target(client: &Client) -> String {
+    client
+        .execute(
+            "const menu = document.querySelector('.room-menu');
+             return menu.open ? document.querySelector('#mod-target').value : '';",
+            vec![],
+        )
+        .await
+        .expect("read the form")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -1948,8 +1977,13 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     until_text(&bob, ".messages", "message deleted").await;
     until_text(&bob, ".messages", "mod deleted a message").await;
 
-    // Muted, bob is told so; the others are not.
-    moderate_from_menu(&moderator, "bob", 0, "10", "calm down").await;
+    // Muted from the menu of bob's message (it opens the room's menu at
+    // the form, his name filled in): bob is told so; the others are not.
+    say(&bob, "hello again").await;
+    until_text(&moderator, ".messages", "hello again").await;
+    click(&moderator, ".messages li.message .actions .moderate").await;
+    assert_eq!(moderation_target(&moderator).await, "bob");
+    apply_moderation(&moderator, 0, "10", "calm down").await;
     until_text(&bob, ".messages", "mod muted you here for now: calm down").await;
     say(&bob, "let me talk").await;
     until_text(&bob, ".messages li[data-status=failed]", "muted").await;
@@ -1957,13 +1991,28 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
         .await
         .iter()
         .any(|line| line.contains("muted")));
+    // Unmuted, he talks again.
+    moderate_from_menu(&moderator, "bob", 1, "", "").await;
+    until_text(&bob, ".messages", "mod let you post here again").await;
+    say(&bob, "sorry").await;
+    until_text(&root, ".messages", "sorry").await;
 
-    // Locked: everyone sees it.
+    // Locked: everyone sees it; unlocked, it goes.
     click(&moderator, ".room-menu .moderation .lock").await;
     until_text(&bob, ".locked", "This room is locked").await;
+    click(&moderator, ".room-menu .moderation .lock").await;
+    wait_until_gone(&bob, ".locked").await;
 
-    // Kicked: bob is back at the login page, told why.
-    moderate_from_menu(&moderator, "bob", 2, "", "enough").await;
+    // Kicked, from the online list's menu: bob is back at the login page,
+    // told why.
+    click(&moderator, ".people-toggle").await;
+    click(
+        &moderator,
+        r#".people-list button[aria-label="Moderate bob"]"#,
+    )
+    .await;
+    assert_eq!(moderation_target(&moderator).await, "bob");
+    apply_moderation(&moderator, 2, "", "enough").await;
     wait_for_path(&bob, base, "/login").await;
     until_text(
         &bob,

@@ -64,6 +64,8 @@ pub enum MessageAction {
         emoji: String,
         on: bool,
     },
+    /// A moderator acts on the author (named): mute, kick, ban, ...
+    Moderate(String),
 }
 
 /// The reactions the picker offers first; any single emoji can be typed.
@@ -594,7 +596,7 @@ struct MenuState {
 
 /// A message's menu: Reply, React (a picker of common emoji and a field
 /// for any one), and for our own messages Edit and Delete (which asks
-/// first); a moderator deletes anyone's.
+/// first); a moderator deletes anyone's, and moderates its author.
 fn message_menu(
     entry: &Rc<Entry>,
     moderator: bool,
@@ -675,6 +677,12 @@ fn message_menu(
                 } else {
                     <button class="delete" onclick={ask_delete}>{ "Delete" }</button>
                 }
+            }
+            if moderator && !entry.own {
+                <button class="moderate"
+                    onclick={emit(MessageAction::Moderate(entry.message.user.clone()))}>
+                    { format!("Moderate {}", entry.message.user) }
+                </button>
             }
             if **picking {
                 <div class="picker">

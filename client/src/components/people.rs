@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 /// The mark of a claimed name, wherever a name is shown: a member, not a
@@ -17,13 +18,15 @@ pub fn member_mark(claimed: bool) -> Html {
 
 /// The first `users` online (`count` is everyone, more than `users` in a
 /// big room), `me` marked "(you)"; `open` is the page's (a function, not a
-/// component: each component type costs the client about 0.65 KB).
+/// component: each component type costs the client about 0.65 KB). For a
+/// moderator, each other name has a button to moderate it (`on_moderate`).
 pub fn people(
     users: &Rc<Vec<String>>,
     members: &[String],
     count: usize,
     me: Option<&str>,
     open: &UseStateHandle<bool>,
+    on_moderate: Option<&Callback<String>>,
 ) -> Html {
     let toggle = {
         let open = open.clone();
@@ -37,11 +40,19 @@ pub fn people(
             }
         })
     };
-    // The toggle is the list's only focusable element: focus leaving it
-    // leaves the list.
+    // Focus leaving the toggle and the list's buttons leaves the list.
     let onfocusout = {
         let open = open.clone();
-        Callback::from(move |_: FocusEvent| open.set(false))
+        Callback::from(move |e: FocusEvent| {
+            let node = |target: Option<web_sys::EventTarget>| {
+                target.and_then(|target| target.dyn_into::<web_sys::Node>().ok())
+            };
+            let within = node(e.current_target())
+                .is_some_and(|list| list.contains(node(e.related_target()).as_ref()));
+            if !within {
+                open.set(false);
+            }
+        })
     };
     let count = count.max(users.len());
     let unnamed = count - users.len();
@@ -55,11 +66,19 @@ pub fn people(
                 <ul id="people-list" class="people-list" aria-label="Online">
                     { for users.iter().map(|user| {
                         let mine = me == Some(user.as_str());
+                        let moderate = on_moderate.filter(|_| !mine).map(|on_moderate| {
+                            let name = user.clone();
+                            on_moderate.reform(move |_: MouseEvent| name.clone())
+                        });
                         html! {
                             <li key={user.clone()}>
                                 { user }
                                 { member_mark(members.contains(user)) }
                                 if mine { <span class="you">{ " (you)" }</span> }
+                                if let Some(onclick) = moderate {
+                                    <button class="moderate" {onclick}
+                                        aria-label={format!("Moderate {user}")}>{ "Moderate" }</button>
+                                }
                             </li>
                         }
                     }) }

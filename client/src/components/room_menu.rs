@@ -7,7 +7,10 @@
 
 use protocol::{ModAction, REASON_MAX_CHARS};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{HtmlInputElement, HtmlSelectElement, Notification, NotificationPermission};
+use web_sys::{
+    HtmlDetailsElement, HtmlElement, HtmlInputElement, HtmlSelectElement, Notification,
+    NotificationPermission,
+};
 use yew::prelude::*;
 
 use crate::socket::MessageChange;
@@ -25,6 +28,8 @@ pub struct Moderation {
 /// The fields of the moderation form, kept by the page.
 #[derive(Clone)]
 pub struct ModerationForm {
+    /// The room's menu, opened at the form from a person's menu.
+    menu: NodeRef,
     target: NodeRef,
     action: NodeRef,
     minutes: NodeRef,
@@ -34,10 +39,28 @@ pub struct ModerationForm {
 #[hook]
 pub fn use_moderation_form() -> ModerationForm {
     ModerationForm {
+        menu: use_node_ref(),
         target: use_node_ref(),
         action: use_node_ref(),
         minutes: use_node_ref(),
         reason: use_node_ref(),
+    }
+}
+
+impl ModerationForm {
+    /// Opens the room's menu at the form with `name` filled in, the action
+    /// to choose next: what a person's menu (in the online list, or a
+    /// message's) does for a moderator.
+    pub fn open_for(&self, name: &str) {
+        if let Some(menu) = self.menu.cast::<HtmlDetailsElement>() {
+            menu.set_open(true);
+        }
+        if let Some(target) = self.target.cast::<HtmlInputElement>() {
+            target.set_value(name);
+        }
+        if let Some(action) = self.action.cast::<HtmlElement>() {
+            let _ = action.focus();
+        }
     }
 }
 
@@ -99,8 +122,12 @@ pub fn room_menu(
             </label>
         }
     });
+    let menu_ref = moderation
+        .as_ref()
+        .map(|moderation| moderation.form.menu.clone())
+        .unwrap_or_default();
     html! {
-        <details class="room-menu">
+        <details class="room-menu" ref={menu_ref}>
             <summary>{ "Notifications" }</summary>
             <div class="room-menu-body">
                 <fieldset>

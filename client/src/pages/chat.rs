@@ -152,6 +152,10 @@ fn ChatView(props: &ChatViewProps) -> Html {
         let drawer = drawer.clone();
         Callback::from(move |_| drawer.set(!*drawer))
     };
+    let moderate_person = {
+        let moderation_form = moderation_form.clone();
+        Callback::from(move |name: String| moderation_form.open_for(&name))
+    };
     let me = state.me.clone().unwrap_or_else(|| props.user.clone());
     let room = state.current_room();
     let heading = match (&wanted, room) {
@@ -212,6 +216,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                 let draft = draft.clone();
                 let change = chat.change.clone();
                 let name = name.clone();
+                let moderation_form = moderation_form.clone();
                 Callback::from(move |action| match action {
                     MessageAction::Reply(entry) => draft.set(Draft::Reply {
                         id: entry.message.id,
@@ -238,6 +243,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     MessageAction::React { id, emoji, on } => {
                         change.emit((name.clone(), id, MessageChange::React { emoji, on }));
                     }
+                    MessageAction::Moderate(author) => moderation_form.open_for(&author),
                 })
             };
             let on_typing = chat.typing.reform({
@@ -300,7 +306,8 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     if let (true, Some(room)) = (state.online(), room) {
                         { people(&room.people.online_users, &room.people.members,
                             room.people.online_count,
-                            state.me.as_deref(), &people_open) }
+                            state.me.as_deref(), &people_open,
+                            (room.moderator || state.admin).then_some(&moderate_person)) }
                     }
                     if let Some(room) = room {
                         { room_menu(&room.name, state.notify_level(&room.name),
