@@ -356,7 +356,7 @@ async fn change_password(
     {
         Ok(identity) => {
             tracing::info!(user = %identity.name, "changed a password");
-            state.rooms.sign_out(&identity.name);
+            state.rooms.sign_out(&identity.name).await;
             signed_in(&identity, None)
         }
         Err(error) => account_refusal(&error),

@@ -41,6 +41,20 @@ pub struct Moderation {
     pub date_time: i64,
 }
 
+/// A name whose connections every instance puts out, whether or not it
+/// follows the room concerned: in a cluster, an instance hears a room's
+/// events only while its clients are in it.
+#[derive(Debug, Clone)]
+pub enum PutOut {
+    /// Kicked or banned: the `moderated` event of `room`.
+    Moderated {
+        room: String,
+        moderation: Moderation,
+    },
+    /// The name's password changed: every session of it is signed out.
+    SignedOut(String),
+}
+
 /// A moderator's action to append to `room`'s log (checked already: the
 /// moderator may).
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use protocol::Posted;
 
 use crate::cluster::RedisLog;
 use crate::embedded::EmbeddedLog;
-use crate::events::{Appended, Event, NewEvent, RoomActivity, Window};
+use crate::events::{Appended, Event, NewEvent, PutOut, RoomActivity, Window};
 use crate::store::StoreError;
 
 /// Where a log delivers what it reads: implemented by the rooms, so that
@@ -33,6 +33,8 @@ pub(crate) trait Subscriber: Send + Sync + 'static {
     fn published(&self, room: &str, events: Vec<Event>);
     /// `user` is typing in `room` (not stored).
     fn typing(&self, room: &str, user: &str);
+    /// Another instance put a name out (see [`MessageLog::put_out`]).
+    fn put_out(&self, notice: PutOut);
 }
 
 /// Whether this instance could store messages at its last attempt (a
@@ -113,6 +115,17 @@ impl MessageLog {
         match self {
             Self::Embedded(log) => log.typing(room, user),
             Self::Redis(log) => log.typing(room, user).await,
+        }
+    }
+
+    /// Tells the other instances to put a name's connections out. This
+    /// instance's own are put out by the caller (a password change) or by
+    /// the room's `moderated` event, as on every instance that follows the
+    /// room: the others hear this instead.
+    pub(crate) async fn put_out(&self, notice: &PutOut) {
+        match self {
+            Self::Embedded(_) => {}
+            Self::Redis(log) => log.put_out(notice).await,
         }
     }
 

@@ -367,6 +367,21 @@ async fn a_ban_through_one_instance_holds_on_every_other() {
     let first = support::spawn_server(config.clone()).await;
     let second = support::spawn_server(config).await;
     let (_root, mut moderator, _) = staff(first.addr).await;
+    // dave is only in a room of his own on the second instance, which so
+    // does not follow the moderator's room (nobody there is in it yet):
+    // kicked there, he goes all the same.
+    let mut dave = support::ws(second.addr, "user=dave&token=d&room=elsewhere", &[]).await;
+    assert_eq!(welcomed(&mut dave).await, ("dave".to_owned(), false));
+    moderator
+        .send_frame(moderate(ModAction::Kick, Some("dave"), None))
+        .await;
+    moderated(&mut moderator, ModAction::Kick).await;
+    let close = dave
+        .recv_close()
+        .await
+        .expect("put out on an instance that does not follow the room");
+    assert_eq!(u16::from(close.code), protocol::CLOSE_PUT_OUT);
+    assert!(close.reason.contains("removed you"), "{close:?}");
     let mut bob = guest_from(BOB_ADDRESS, second.addr, "bob").await;
     moderator
         .send_frame(moderate(ModAction::Ban, Some("bob"), None))

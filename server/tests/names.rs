@@ -478,3 +478,39 @@ async fn password_attempts_are_counted_across_instances() {
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_change_signs_out_the_name_on_every_instance() {
+    // Two instances on a redis-server of the test's own.
+    let redis = support::RedisServer::start().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = support::test_config(&data);
+    config.redis_url = Some(redis.url());
+    config.redis_prefix = "signed-out".into();
+    let first = support::spawn_server(config.clone()).await;
+    let second = support::spawn_server(config).await;
+    let changing = claimed_alice(first.addr).await;
+    // Another device, connected to the other instance (in a room of its
+    // own, which the first does not follow) while the password changes.
+    let other = session_cookie(&sign_in(second.addr, "alice", Some(PASSWORD)).await);
+    let mut connected = ws_with_cookie(second.addr, "room=elsewhere", &other).await;
+    assert_eq!(welcomed(&mut connected).await, ("alice".into(), true));
+    let changed = api(
+        first.addr,
+        "POST",
+        "/api/password",
+        Some(&changing),
+        Some(json!({"current": PASSWORD, "password": "a new password"})),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let close = connected
+        .recv_close()
+        .await
+        .expect("signed out on the other instance");
+    assert!(close.reason.contains("password changed"), "{close:?}");
+    let mut again = ws_with_cookie(second.addr, "room=elsewhere", &other).await;
+    assert_eq!(refused(&mut again).await, ErrorCode::NotSignedIn);
+    first.stop().await;
+    second.stop().await;
+}

@@ -1,13 +1,15 @@
 //! Following the rooms' streams: each instance reads, with blocking
 //! reads, the streams of the rooms its clients are in, from the last
-//! `seq` it published in each, and publishes what it reads to its rooms.
+//! `seq` it published in each, and publishes what it reads to its rooms;
+//! and the streams every instance reads: who is typing, the names to put
+//! out, its own wake-ups.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamReadOptions, StreamReadReply};
+use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -15,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::entries::{parse_entry, quote, StoredMessage};
 use super::log::{MessageReader, FOLLOW_BLOCK};
 use super::Keys;
-use crate::events::Event;
+use crate::events::{Event, PutOut};
 use crate::message_log::{StorageHealth, Subscriber};
 use crate::store::StoreError;
 
@@ -35,9 +37,10 @@ pub(super) struct Follower {
     replay: usize,
     /// The rooms followed, by their stream's key.
     rooms: HashMap<String, Followed>,
-    /// Where the typing and wake streams continue; "$" until the first
-    /// entry gives an id.
+    /// Where the typing, put-out and wake streams continue; "$" until the
+    /// first entry gives an id.
     typing_after: String,
+    put_out_after: String,
     wake_after: String,
 }
 
@@ -67,6 +70,7 @@ impl Follower {
             replay,
             rooms: HashMap::new(),
             typing_after: "$".to_owned(),
+            put_out_after: "$".to_owned(),
             wake_after: "$".to_owned(),
         }
     }
@@ -85,8 +89,12 @@ impl Follower {
             while let Ok(request) = requests.try_recv() {
                 self.carry_out(request).await;
             }
-            let mut keys = vec![self.keys.wake(), self.keys.typing()];
-            let mut ids = vec![self.wake_after.clone(), self.typing_after.clone()];
+            let mut keys = vec![self.keys.wake(), self.keys.typing(), self.keys.put_out()];
+            let mut ids = vec![
+                self.wake_after.clone(),
+                self.typing_after.clone(),
+                self.put_out_after.clone(),
+            ];
             for (key, followed) in &self.rooms {
                 keys.push(key.clone());
                 ids.push(format!("{}-0", followed.last_id));
@@ -173,6 +181,13 @@ impl Follower {
                 }
                 continue;
             }
+            if stream.key == self.keys.put_out() {
+                self.put_out_after.clone_from(&last.id);
+                for entry in &stream.ids {
+                    self.put_out(entry).await;
+                }
+                continue;
+            }
             let Some(followed) = self.rooms.get_mut(&stream.key) else {
                 continue;
             };
@@ -190,6 +205,42 @@ impl Follower {
             let room = followed.room.clone();
             self.quote_replies(&room, &mut events).await;
             self.subscriber.published(&room, events);
+        }
+    }
+
+    /// Hands on another instance's notice to put a name out. A kick or a
+    /// ban in a room followed here reaches the name's connections as the
+    /// room's event, published (or about to be): only the other rooms'
+    /// are read here, from their streams.
+    async fn put_out(&mut self, entry: &StreamId) {
+        if entry.get::<u64>("instance") == Some(self.keys.instance()) {
+            return;
+        }
+        if let Some(name) = entry.get::<String>("signedOut") {
+            self.subscriber.put_out(PutOut::SignedOut(name));
+            return;
+        }
+        let (Some(room), Some(seq)) = (entry.get::<String>("room"), entry.get::<u64>("seq")) else {
+            tracing::error!(id = %entry.id, "skipped a put-out notice without its room");
+            return;
+        };
+        if self.rooms.contains_key(&self.keys.log(&room)) {
+            return;
+        }
+        let id = format!("{seq}-0");
+        let read: redis::RedisResult<StreamRangeReply> = self
+            .redis
+            .xrange_count(self.keys.log(&room), &id, &id, 1)
+            .await;
+        match read.map(|reply| reply.ids.first().map(parse_entry)) {
+            Ok(Some(Ok(Event::Moderated(moderation)))) => {
+                self.subscriber
+                    .put_out(PutOut::Moderated { room, moderation });
+            }
+            Ok(_) => tracing::error!(%room, seq, "a put-out notice names no moderation"),
+            Err(error) => {
+                tracing::warn!(%error, %room, seq, "cannot read a put-out notice's event")
+            }
         }
     }
 

@@ -31,7 +31,7 @@ use super::follower::{Follow, Follower};
 use super::{scripts, Keys};
 use crate::events::{
     Appended, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage, NewModeration,
-    Reaction, Refusal, RoomActivity, Window,
+    PutOut, Reaction, Refusal, RoomActivity, Window,
 };
 use crate::message_log::{LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
@@ -327,6 +327,34 @@ impl RedisLog {
             .await;
         if let Err(error) = sent {
             tracing::debug!(%error, "cannot relay typing");
+        }
+    }
+
+    /// Tells the other instances to put a name out: a moderation by its
+    /// room and `seq` (they read the event from the room's stream), a
+    /// sign-out by the name. Signed with this instance, which skips its own.
+    pub(crate) async fn put_out(&self, notice: &PutOut) {
+        let instance = self.keys.instance().to_string();
+        let mut fields = vec![("instance", instance)];
+        match notice {
+            PutOut::Moderated { room, moderation } => {
+                fields.push(("room", room.clone()));
+                fields.push(("seq", moderation.seq.to_string()));
+            }
+            PutOut::SignedOut(name) => fields.push(("signedOut", name.clone())),
+        }
+        let sent: redis::RedisResult<String> = self
+            .redis
+            .clone()
+            .xadd_maxlen(
+                self.keys.put_out(),
+                redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
+                "*",
+                &fields,
+            )
+            .await;
+        if let Err(error) = sent {
+            tracing::warn!(%error, "cannot tell the other instances to put a name out");
         }
     }
 

@@ -186,6 +186,11 @@ impl Keys {
         }
     }
 
+    /// This instance's number: what it signs its notices with.
+    fn instance(&self) -> u64 {
+        self.instance
+    }
+
     /// The hash tag every key of `room` starts with: Redis Cluster places
     /// keys by the part in braces, so a room's keys stay together.
     fn tag(&self, room: &str) -> String {
@@ -252,6 +257,11 @@ impl Keys {
     /// Who is typing, in any room: a short stream nobody stores for long.
     fn typing(&self) -> String {
         format!("{}:typing", self.prefix)
+    }
+
+    /// Names every instance puts out (see `MessageLog::put_out`).
+    fn put_out(&self) -> String {
+        format!("{}:put-out", self.prefix)
     }
 
     /// Where this instance's follower is woken to follow another room.

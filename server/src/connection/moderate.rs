@@ -148,9 +148,12 @@ impl Moderator {
             date_time: 0,
         };
         match self.rooms.append(NewEvent::Moderate(moderation)).await {
-            Ok(Appended::Stored(stored @ Event::Moderated(_))) => {
+            Ok(Appended::Stored(Event::Moderated(moderation))) => {
+                if matches!(moderation.action, ModAction::Kick | ModAction::Ban) {
+                    self.rooms.put_out_elsewhere(room, &moderation).await;
+                }
                 // The audit keeps the action as the room heard it.
-                let frame = event_frame(room, &stored);
+                let frame = event_frame(room, &Event::Moderated(moderation));
                 if let Err(error) = self.accounts.record(frame.to_json()).await {
                     tracing::warn!(%error, "cannot keep a moderator's action for the audit");
                 }

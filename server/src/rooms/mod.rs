@@ -26,7 +26,7 @@ pub use room::{Entered, HistoryStart, Online};
 use crate::cluster::{self, ClusterPresence, PresenceCommand, PresenceView};
 use crate::config::Config;
 use crate::embedded::EmbeddedLog;
-use crate::events::{Appended, Event, NewEvent, Window};
+use crate::events::{Appended, Event, Moderation, NewEvent, PutOut, Window};
 use crate::message_log::{LogError, MessageLog, Subscriber};
 use crate::store::StoreError;
 pub(crate) use members::unmarked;
@@ -366,10 +366,22 @@ impl Rooms {
         self.registry.names.epoch()
     }
 
-    /// Signs out every connection here of the claimed name `name`: its
-    /// password changed. The session that changed it comes back at once.
-    pub(crate) fn sign_out(&self, name: &str) {
+    /// Signs out every connection of the claimed name `name`, here and on
+    /// the other instances: its password changed. The session that changed
+    /// it comes back at once.
+    pub(crate) async fn sign_out(&self, name: &str) {
         self.registry.names.evict(name, Eviction::SignedOut);
+        self.log.put_out(&PutOut::SignedOut(name.to_owned())).await;
+    }
+
+    /// Puts the target of a kick or ban in `room` out on the instances
+    /// that do not follow the room (those that do hear its event).
+    pub(crate) async fn put_out_elsewhere(&self, room: &str, moderation: &Moderation) {
+        let notice = PutOut::Moderated {
+            room: room.to_owned(),
+            moderation: moderation.clone(),
+        };
+        self.log.put_out(&notice).await;
     }
 
     /// Whether a connection here holds `name` (canonical, or a look-alike
@@ -596,6 +608,15 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Puts out the connections here of a kick's or a ban's target.
+    fn put_out_target(&self, moderation: Moderation) {
+        if let Some(target) = moderation.target.clone() {
+            self.names.evict(&target, Eviction::Moderated(moderation));
+        }
+    }
+}
+
 impl Subscriber for Registry {
     fn loaded(&self, room: &str, window: Window) {
         if let Some(room) = self.get(room) {
@@ -620,10 +641,15 @@ impl Subscriber for Registry {
                 .collect();
             room.publish(events);
             for moderation in evictions {
-                if let Some(target) = moderation.target.clone() {
-                    self.names.evict(&target, Eviction::Moderated(moderation));
-                }
+                self.put_out_target(moderation);
             }
+        }
+    }
+
+    fn put_out(&self, notice: PutOut) {
+        match notice {
+            PutOut::Moderated { moderation, .. } => self.put_out_target(moderation),
+            PutOut::SignedOut(name) => self.names.evict(&name, Eviction::SignedOut),
         }
     }
 
