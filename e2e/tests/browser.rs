@@ -730,6 +730,7 @@ fn seed(db: &Path, count: usize) {
                 author: Author {
                     user: "earlier".into(),
                     key: None,
+                    guest_keys: Vec::new(),
                     claimed: false,
                 },
                 msg: format!("old message {n}"),

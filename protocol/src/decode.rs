@@ -322,6 +322,7 @@ fn reply_quote(value: &Value, field: &'static str, failure: &mut Failure) -> Rep
         user: f.string("user"),
         excerpt: f.string("excerpt"),
         deleted: f.flag("deleted"),
+        claimed: f.flag("claimed"),
     }
 }
 

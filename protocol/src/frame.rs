@@ -101,6 +101,9 @@ pub struct ReplyQuote {
     pub excerpt: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+    /// Its author was a claimed name (see [`ChatMessage::claimed`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub claimed: bool,
 }
 
 /// One emoji's reactions to a message: `count` people, at most

@@ -412,6 +412,7 @@ fn golden_message_state() {
         user: "bob".into(),
         excerpt: "first line…".into(),
         deleted: false,
+        claimed: true,
     });
     posted.message.mentions = vec!["bob".into()];
     posted.message.formatted = Some(vec![Block::Paragraph(vec![
@@ -432,7 +433,7 @@ fn golden_message_state() {
         room: "r".into(),
         posted,
     };
-    let json = r#"{"type":"message","room":"r","id":13,"user":"alice","msg":"hi","formatted":[{"p":[{"strong":[{"t":"hi"}]},"br",{"a":{"href":"https://e.example/","text":[{"code":"x"}]}}]}],"dateTime":1764100000000,"replyTo":{"id":12,"user":"bob","excerpt":"first line…"},"mentions":["bob"],"editedAt":1764100000500,"reactions":[{"emoji":"👍","users":["bob"],"count":1}],"clientId":"c-1"}"#;
+    let json = r#"{"type":"message","room":"r","id":13,"user":"alice","msg":"hi","formatted":[{"p":[{"strong":[{"t":"hi"}]},"br",{"a":{"href":"https://e.example/","text":[{"code":"x"}]}}]}],"dateTime":1764100000000,"replyTo":{"id":12,"user":"bob","excerpt":"first line…","claimed":true},"mentions":["bob"],"editedAt":1764100000500,"reactions":[{"emoji":"👍","users":["bob"],"count":1}],"clientId":"c-1"}"#;
     assert_eq!(frame.to_json(), json);
     assert_eq!(ServerFrame::parse(json).expect("parses"), frame);
 

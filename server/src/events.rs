@@ -177,6 +177,10 @@ pub struct Author {
     /// `None` for a connection without a browser token: it can post, and
     /// nobody can later prove to be it.
     pub key: Option<String>,
+    /// A claimed name's keys for what this browser posted under the name
+    /// as a guest, before the claim (at most two: its session's, its
+    /// token's): those messages are its own too. Never put on a new post.
+    pub guest_keys: Vec<String>,
     /// A claimed name, signed in: its messages say so.
     pub claimed: bool,
 }

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::future::join_all;
 use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerFrame};
-use server::rooms::{Broadcast, JoinError, Rooms};
+use server::rooms::{Broadcast, Holder, JoinError, Rooms};
 use support::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -321,7 +321,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         .await
         .expect("the log opens");
     let alice_name = rooms
-        .connect("alice", None, false)
+        .connect("alice", &Holder::guest(None))
         .await
         .expect("alice's name");
     let (_in_lobby, mut alice) = rooms
@@ -354,7 +354,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         Broadcast::ShuttingDown
     ));
     assert!(matches!(
-        rooms.connect("bob", None, false).await,
+        rooms.connect("bob", &Holder::guest(None)).await,
         Err(JoinError::ShuttingDown)
     ));
     assert!(matches!(

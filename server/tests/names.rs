@@ -4,7 +4,7 @@
 
 mod support;
 
-use protocol::{ErrorCode, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use serde_json::json;
 use std::net::SocketAddr;
 use support::{
@@ -428,10 +428,25 @@ async fn claimed_names_are_marked_on_messages_and_in_the_online_list() {
     bob.say("m-2", "and I am a guest").await;
     let from_bob = bob.recv_message().await;
     assert!(!from_bob.message.claimed);
+    // A reply's quote marks her.
+    bob.send_frame(ClientFrame::Send {
+        client_id: "m-3".into(),
+        msg: "welcome".into(),
+        room: None,
+        reply_to: Some(from_alice.message.id),
+    })
+    .await;
+    let reply = bob.recv_message().await;
+    assert_eq!(
+        reply.message.reply_to.map(|quote| quote.claimed),
+        Some(true)
+    );
     // A newcomer's greeting marks her too, in the list and in history.
     let (mut carol, history) = server.join_after("carol", None).await;
     let claimed: Vec<bool> = history.messages.iter().map(|p| p.message.claimed).collect();
-    assert_eq!(claimed, [true, false]);
+    assert_eq!(claimed, [true, false, false]);
+    let quoted = history.messages[2].message.reply_to.as_ref();
+    assert_eq!(quoted.map(|quote| quote.claimed), Some(true));
     drop(carol.ws.close(None).await);
     let mut dave = support::connect(addr, "dave", None).await;
     let online = loop {
@@ -513,4 +528,78 @@ async fn a_password_change_signs_out_the_name_on_every_instance() {
     assert_eq!(refused(&mut again).await, ErrorCode::NotSignedIn);
     first.stop().await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn a_browser_that_claims_its_name_keeps_its_earlier_messages() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    /// The id of the next post `client` hears.
+    async fn posted(client: &mut support::Client) -> u64 {
+        loop {
+            if let ServerFrame::Message { posted, .. } = client.recv_any().await {
+                return posted.message.id;
+            }
+        }
+    }
+    // A guest's browser posts as the releases before sessions did (its
+    // token alone), then with a guest session.
+    let mut alice = guest(addr, "alice", "alice-browser").await;
+    assert_eq!(welcomed(&mut alice).await, ("alice".into(), false));
+    alice.say("m-0", "posted before sessions").await;
+    let before_sessions = posted(&mut alice).await;
+    drop(alice.ws.close(None).await);
+    server
+        .until_connections(0, "the browser's first connection gone")
+        .await;
+    let guest_session = session_cookie(&sign_in(addr, "alice", None).await);
+    let browser = "user=alice&token=alice-browser";
+    let mut alice = ws_with_cookie(addr, browser, &guest_session).await;
+    assert_eq!(welcomed(&mut alice).await, ("alice".into(), false));
+    alice.say("m-1", "posted as a guest").await;
+    let as_guest = posted(&mut alice).await;
+    drop(alice.ws.close(None).await);
+    server
+        .until_connections(0, "the guest session's connection gone")
+        .await;
+    let claim = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&guest_session),
+        Some(json!({"password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let edit = |id: u64, msg: &str| ClientFrame::Edit {
+        room: None,
+        id,
+        msg: msg.into(),
+    };
+    // Claimed, on another browser: the guest's messages are not its to edit.
+    let elsewhere = session_cookie(&sign_in(addr, "alice", Some(PASSWORD)).await);
+    let mut other = ws_with_cookie(addr, "user=alice&token=another-browser", &elsewhere).await;
+    assert_eq!(welcomed(&mut other).await, ("alice".into(), true));
+    other.send_frame(edit(as_guest, "not from here")).await;
+    let refusal = loop {
+        if let ServerFrame::Error { code, .. } = other.recv_any().await {
+            break code;
+        }
+    };
+    assert_eq!(refusal, ErrorCode::NotYours);
+    // The browser that posted them still may.
+    let mut alice = ws_with_cookie(addr, browser, &guest_session).await;
+    assert_eq!(welcomed(&mut alice).await, ("alice".into(), true));
+    for id in [as_guest, before_sessions] {
+        alice.send_frame(edit(id, "edited once claimed")).await;
+        let edited = loop {
+            match alice.recv_any().await {
+                ServerFrame::Edited { id, .. } => break id,
+                ServerFrame::Error { code, message, .. } => panic!("refused: {code:?} {message}"),
+                _ => {}
+            }
+        };
+        assert_eq!(edited, id);
+    }
+    server.stop().await;
 }

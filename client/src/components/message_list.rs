@@ -481,7 +481,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             if quote.deleted {
                 <span class="quote-gone">{ "Original message deleted" }</span>
             } else {
-                <span class="quote-author">{ &quote.user }</span>
+                <span class="quote-author">{ &quote.user }{ member_mark(quote.claimed) }</span>
                 <span class="quote-text">{ &quote.excerpt }</span>
             }
         };

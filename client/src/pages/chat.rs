@@ -9,7 +9,7 @@ use yew::prelude::*;
 use crate::components::account::{account, use_account};
 use crate::components::composer::{Composer, Draft};
 use crate::components::message_list::{MessageAction, MessageList};
-use crate::components::people::people;
+use crate::components::people::{member_mark, people};
 use crate::components::room_menu::{room_menu, use_moderation_form, Moderation};
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
@@ -278,7 +278,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         <p class="locked" role="status">{ "This room is locked: only its moderators post now." }</p>
                     }
                     <p class="typing" aria-live="polite">
-                        { typing_line(&room.people.typing_users(state.me.as_deref())) }
+                        { typing_line(&room.people.typing_users(state.me.as_deref()), &room.people.members) }
                     </p>
                     <Composer online={state.online()} draft={(*draft).clone()} {names} {on_send} {on_edit}
                         {on_cancel} {on_edit_last} {on_typing} />
@@ -375,12 +375,16 @@ fn tab_title(state: &Chat) -> String {
     }
 }
 
-/// "alice is typing…", "alice and bob are typing…", "3 people are typing…".
-fn typing_line(users: &[&str]) -> String {
+/// "alice is typing…", "alice and bob are typing…", "3 people are typing…",
+/// claimed names (`members`) marked.
+fn typing_line(users: &[&str], members: &[String]) -> Html {
+    let name = |user: &str| {
+        html! { <>{ user.to_owned() }{ member_mark(members.iter().any(|member| member == user)) }</> }
+    };
     match users {
-        [] => String::new(),
-        [one] => format!("{one} is typing…"),
-        [one, two] => format!("{one} and {two} are typing…"),
-        many => format!("{} people are typing…", many.len()),
+        [] => Html::default(),
+        [one] => html! { <>{ name(one) }{ " is typing…" }</> },
+        [one, two] => html! { <>{ name(one) }{ " and " }{ name(two) }{ " are typing…" }</> },
+        many => html! { { format!("{} people are typing…", many.len()) } },
     }
 }

@@ -235,7 +235,7 @@ mod tests {
             id: 2,
             user: "bob".into(),
             excerpt: "message 2".into(),
-            deleted: false,
+            ..protocol::ReplyQuote::default()
         });
         messages.insert(reply, Some("alice"));
         let before = messages.clone();

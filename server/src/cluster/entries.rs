@@ -110,12 +110,14 @@ pub(super) fn quote(id: u64, original: Option<&StoredMessage>) -> ReplyQuote {
             user: original.user.clone(),
             excerpt: excerpt(&original.msg),
             deleted: false,
+            claimed: original.claimed.is_some(),
         },
         Some(original) => ReplyQuote {
             id,
             user: original.user.clone(),
             excerpt: String::new(),
             deleted: true,
+            claimed: original.claimed.is_some(),
         },
         None => ReplyQuote {
             id,

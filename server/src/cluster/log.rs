@@ -151,6 +151,7 @@ impl RedisLog {
                     user: reply.text(3).to_owned(),
                     excerpt: protocol::excerpt(reply.text(4)),
                     deleted: false,
+                    claimed: !reply.text(5).is_empty(),
                 });
                 Ok(Appended::Stored(Event::Posted(Posted {
                     message: ChatMessage {
@@ -221,6 +222,8 @@ impl RedisLog {
             .arg(self.max_len)
             .arg(&room)
             .arg(REACTIONS_MAX)
+            .arg(author.guest_keys.first().map_or("", String::as_str))
+            .arg(author.guest_keys.get(1).map_or("", String::as_str))
             .invoke_async(&mut self.redis.clone())
             .await?;
         match reply.text(0) {

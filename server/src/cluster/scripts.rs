@@ -13,7 +13,8 @@
 /// clientId, max length, resend memory (s), room, author key ('' for
 /// none), replyTo ('' for none), mentions (one per line, '' for none),
 /// claimed ('1' for a claimed name's, '' otherwise).
-/// Returns {'stored', id, time, quoted user, quoted text},
+/// Returns {'stored', id, time, quoted user, quoted text, quoted claimed
+/// ('1' or '')},
 /// {'duplicate', id, time, state ('' once trimmed), msg (releases before
 /// events kept it here)}, or {'refused', 'not_found' | 'deleted'} for a
 /// reply to a message that is not there.
@@ -24,13 +25,13 @@ if earlier[1] then
   local state = redis.call('HGET', KEYS[5], earlier[1])
   return {'duplicate', earlier[1], earlier[2], state or '', earlier[3] or ''}
 end
-local quoted_user, quoted_text = '', ''
+local quoted_user, quoted_text, quoted_claimed = '', '', ''
 if ARGV[8] ~= '' then
   local original = redis.call('HGET', KEYS[5], ARGV[8])
   if not original then return {'refused', 'not_found'} end
   original = cjson.decode(original)
   if original.deleted then return {'refused', 'deleted'} end
-  quoted_user, quoted_text = original.user, original.msg
+  quoted_user, quoted_text, quoted_claimed = original.user, original.msg, original.claimed or ''
 end
 local clock = redis.call('TIME')
 local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
@@ -60,14 +61,15 @@ end
 redis.call('HSET', KEYS[3], 'id', id, 'dateTime', at)
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 redis.call('ZADD', KEYS[4], at, ARGV[6])
-return {'stored', tostring(id), at, quoted_user, quoted_text}
+return {'stored', tostring(id), at, quoted_user, quoted_text, quoted_claimed}
 ";
 
 /// KEYS: seq, log, messages, directory. ARGV: kind ('edit', 'delete',
 /// 'remove': a moderator's deletion, of anyone's message, or 'react'),
 /// message id, user, author key ('' for none), the new text or
 /// the emoji, on ('1' or '0'), mentions (one per line), max length, room,
-/// most emoji on a message. Returns {'stored', seq, time}, {'unchanged'},
+/// most emoji on a message, the author's two guest keys ('' for none:
+/// see `Author::guest_keys`). Returns {'stored', seq, time}, {'unchanged'},
 /// or {'refused', reason}.
 pub(super) const CHANGE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
@@ -77,7 +79,10 @@ local state = cjson.decode(stored)
 local kind, user = ARGV[1], ARGV[3]
 local removing = kind == 'remove'
 if removing then kind = 'delete' end
-local mine = ARGV[4] ~= '' and state.author == ARGV[4]
+local mine = false
+for _, key in ipairs({ARGV[4], ARGV[11], ARGV[12]}) do
+  if key ~= '' and state.author == key then mine = true end
+end
 if kind ~= 'react' and not mine and not removing then return {'refused', 'not_yours'} end
 if state.deleted then
   if kind == 'delete' then return {'unchanged'} end

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::ended::close_frame;
 use super::{history_frames, moderates, online_frame, Context, CLOSE_TIMEOUT};
 use crate::accounts::{AccountError, Identity, Secret};
-use crate::rooms::{JoinError, Memberships, NameGuard};
+use crate::rooms::{Holder, JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 
@@ -248,8 +248,21 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         }
     };
     let rooms = &context.rooms;
+    // What a claimed name's browser posted under it as a guest keeps the
+    // key of its session then (the same session, claimed since) or, from
+    // the releases before sessions, of its token.
+    let session = query.credential.as_ref().map(Secret::id);
+    let browser = query
+        .token
+        .as_deref()
+        .and_then(|token| validate_client_id(token).ok());
+    let holder = Holder {
+        token: identity.holder.as_deref(),
+        claimed: identity.claimed,
+        as_guest: [session.as_deref(), browser],
+    };
     let name = rooms
-        .connect(&user, identity.holder.as_deref(), identity.claimed)
+        .connect(&user, &holder)
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let (entering, entered) = rooms

@@ -571,6 +571,7 @@ impl Session {
         Author {
             user: name.as_str().to_owned(),
             key: name.author_key(),
+            guest_keys: self.name.guest_keys(),
             claimed: name.is_claimed(),
         }
     }

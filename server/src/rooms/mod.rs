@@ -109,11 +109,23 @@ impl From<Taken> for JoinError {
 pub struct NameGuard {
     registry: Arc<Registry>,
     name: Arc<Name>,
+    /// For a claimed name, the author keys of what this connection's
+    /// browser posted under it as a guest (see `Author::guest_keys`).
+    guest_keys: [Option<[u8; 16]>; 2],
 }
 
 impl NameGuard {
     pub fn name(&self) -> &Arc<Name> {
         &self.name
+    }
+
+    pub(crate) fn guest_keys(&self) -> Vec<String> {
+        self.guest_keys
+            .iter()
+            .flatten()
+            .copied()
+            .map(names::hex)
+            .collect()
     }
 }
 
@@ -124,6 +136,29 @@ impl Drop for NameGuard {
             if let Some(releases) = &*releases {
                 let _ = releases.send(PresenceCommand::Release(self.name.to_string()));
             }
+        }
+    }
+}
+
+/// What a connection holds its name with.
+pub struct Holder<'a> {
+    /// Connections with the same token share the name (see
+    /// `Names::connect`); the token also keys what they post.
+    pub token: Option<&'a str>,
+    pub claimed: bool,
+    /// For a claimed name, what the connection's browser may have held it
+    /// with as a guest (its session, its token): what it posted so is its
+    /// own too.
+    pub as_guest: [Option<&'a str>; 2],
+}
+
+impl<'a> Holder<'a> {
+    /// A guest, with its browser's token (or a client without one).
+    pub fn guest(token: Option<&'a str>) -> Self {
+        Self {
+            token,
+            claimed: false,
+            as_guest: [None, None],
         }
     }
 }
@@ -333,20 +368,21 @@ impl Rooms {
 
     /// Takes `user` (canonical, validated) for this connection, if `token`
     /// may hold the name: here, and with several instances everywhere.
-    pub async fn connect(
-        &self,
-        user: &str,
-        token: Option<&str>,
-        claimed: bool,
-    ) -> Result<NameGuard, JoinError> {
+    pub async fn connect(&self, user: &str, holder: &Holder<'_>) -> Result<NameGuard, JoinError> {
         if self.registry.lock_map().shutting_down {
             return Err(JoinError::ShuttingDown);
         }
-        let name = self.registry.names.connect(user, token, claimed)?;
+        let token = holder.token;
+        let name = self.registry.names.connect(user, token, holder.claimed)?;
         // Held from here: whatever fails below, dropping it lets go.
         let guard = NameGuard {
             registry: Arc::clone(&self.registry),
             name,
+            guest_keys: if holder.claimed {
+                (holder.as_guest).map(|guest| guest.map(|guest| names::author_key(user, guest)))
+            } else {
+                [None, None]
+            },
         };
         if let Some(cluster) = &self.cluster {
             // Every connection asks: another instance may hold the name.

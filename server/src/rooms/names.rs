@@ -43,9 +43,7 @@ impl Name {
     fn held_with(spelled: &str, token: Option<&str>, claimed: bool) -> Self {
         let mut name = Self::new(spelled);
         name.claimed = claimed;
-        // Lower case, not the look-alike key: the key of the release
-        // that introduced author keys, so earlier messages stay editable.
-        name.author_key = token.map(|token| author_key(&spelled.to_lowercase(), token));
+        name.author_key = token.map(|token| author_key(spelled, token));
         name
     }
 
@@ -54,8 +52,7 @@ impl Name {
     /// key and the browser's token (the token itself is never stored).
     /// `None` without a token: such a connection can prove nothing later.
     pub fn author_key(&self) -> Option<String> {
-        self.author_key
-            .map(|key| key.iter().map(|byte| format!("{byte:02x}")).collect())
+        self.author_key.map(hex)
     }
 
     pub fn is_claimed(&self) -> bool {
@@ -115,19 +112,26 @@ impl Borrow<str> for ByKey {
     }
 }
 
-/// 128 bits of SHA-256 over the name's key and the token: enough that
-/// nobody finds another token with the same key.
-fn author_key(key: &str, token: &str) -> [u8; 16] {
+/// 128 bits of SHA-256 over the name and the token: enough that nobody
+/// finds another token with the same key. The name in lower case, not its
+/// look-alike key: as the release that introduced author keys made them,
+/// so earlier messages stay editable.
+pub(crate) fn author_key(spelled: &str, token: &str) -> [u8; 16] {
     use sha2::{Digest, Sha256};
     let digest = Sha256::new()
         .chain_update(b"chat author key\0")
-        .chain_update(key.as_bytes())
+        .chain_update(spelled.to_lowercase().as_bytes())
         .chain_update(b"\0")
         .chain_update(token.as_bytes())
         .finalize();
     let mut first = [0; 16];
     first.copy_from_slice(&digest[..16]);
     first
+}
+
+/// An author key as messages keep it.
+pub(crate) fn hex(key: [u8; 16]) -> String {
+    key.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[derive(Debug, Default)]

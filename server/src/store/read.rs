@@ -180,7 +180,7 @@ fn messages_before(
     let before = i64::try_from(before).unwrap_or(i64::MAX);
     let mut statement = conn.prepare_cached(
         "SELECT m.seq, m.user, m.body, m.date_time, m.client_id, m.edited_at, m.deleted,
-                m.mentions, m.claimed, m.target, o.user AS quoted_user, o.body AS quoted_body,
+                m.mentions, m.claimed, m.target, o.user AS quoted_user, o.body AS quoted_body, o.claimed AS quoted_claimed,
                 o.deleted AS quoted_deleted
          FROM events m
          LEFT JOIN events o ON o.room = m.room AND o.seq = m.target AND o.kind = 'message'
@@ -221,6 +221,9 @@ fn posted_of(row: &Row<'_>) -> Result<Posted, StoreError> {
                     .map(|body| excerpt(&body))
                     .unwrap_or_default(),
                 deleted,
+                claimed: row
+                    .get::<_, Option<bool>>("quoted_claimed")?
+                    .unwrap_or(false),
             })
         }
     };

@@ -7,6 +7,7 @@ fn author(user: &str) -> Author {
     Author {
         user: user.into(),
         key: Some(format!("key of {}", user.to_lowercase())),
+        guest_keys: Vec::new(),
         claimed: false,
     }
 }
@@ -246,6 +247,7 @@ fn only_the_author_s_browser_edits_or_deletes_and_everything_is_idempotent() {
         author: Author {
             user: "amy".into(),
             key: None,
+            guest_keys: Vec::new(),
             claimed: false,
         },
         id: 1,

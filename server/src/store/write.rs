@@ -65,13 +65,18 @@ struct Target {
     author_key: Option<String>,
     body: Option<String>,
     deleted: bool,
+    claimed: bool,
 }
 
 impl Target {
     /// Whether `author` posted it: the same name, from the same browser.
     fn is_by(&self, author: &Author) -> bool {
         self.author_key.is_some()
-            && self.author_key == author.key
+            && (self.author_key == author.key
+                || author
+                    .guest_keys
+                    .iter()
+                    .any(|key| self.author_key.as_ref() == Some(key)))
             && self.user.to_lowercase() == author.user.to_lowercase()
     }
 }
@@ -103,6 +108,7 @@ impl Writer<'_> {
                     excerpt: excerpt(original.body.as_deref().unwrap_or_default()),
                     user: original.user,
                     deleted: false,
+                    claimed: original.claimed,
                 }),
             },
         };
@@ -355,7 +361,7 @@ impl Writer<'_> {
         Ok(self
             .tx
             .prepare_cached(
-                "SELECT user, author_key, body, deleted FROM events
+                "SELECT user, author_key, body, deleted, claimed FROM events
                  WHERE room = ?1 AND seq = ?2 AND kind = 'message'",
             )?
             .query_row(params![room_id, to_sql(id)?], |row| {
@@ -364,6 +370,7 @@ impl Writer<'_> {
                     author_key: row.get(1)?,
                     body: row.get(2)?,
                     deleted: row.get(3)?,
+                    claimed: row.get(4)?,
                 })
             })
             .optional()?)
