@@ -22,7 +22,9 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::accounts::{AccountError, Identity, Secret, SESSION_TTL};
+use crate::events::Event;
 use crate::listener::Peer;
+use crate::rooms::event_frame;
 use crate::AppState;
 
 /// The session cookie's name.
@@ -395,8 +397,14 @@ async fn audit(state: AppState, request: Request) -> Response {
         );
     }
     match state.accounts.audit().await {
-        Ok(entries) => {
-            let body = format!("[{}]", entries.join(","));
+        Ok(audited) => {
+            let frames: Vec<String> = audited
+                .into_iter()
+                .map(|(room, moderation)| {
+                    event_frame(&room, &Event::Moderated(moderation)).to_json()
+                })
+                .collect();
+            let body = format!("[{}]", frames.join(","));
             warp::reply::with_header(body, "content-type", "application/json").into_response()
         }
         Err(error) => account_refusal(&error),

@@ -344,6 +344,10 @@ async fn actions_survive_a_restart_replay_on_resume_and_are_audited() {
         .filter_map(|entry| entry["action"].as_str())
         .collect();
     assert_eq!(actions, ["unlock", "mute", "lock", "grant"]);
+    // Each as its room heard it: a `moderated` event.
+    assert_eq!(entries[1]["type"], "moderated");
+    assert!(entries[1]["room"].is_string(), "{entries}");
+    assert!(entries[1]["seq"].as_u64().is_some(), "{entries}");
     assert_eq!(entries[1]["target"], "erin");
     assert_eq!(entries[1]["by"], "mod");
     assert_eq!(entries[1]["reason"], "be kind");

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use super::{AccountError, Accounts, Directory};
+use crate::events::Moderation;
 use crate::limits::address_key;
 use crate::rooms::Name;
 
@@ -138,12 +139,14 @@ impl Accounts {
         }
     }
 
-    /// The newest moderators' actions of every room, newest first, as JSON
-    /// objects.
-    pub(crate) async fn audit(&self) -> Result<Vec<String>, AccountError> {
+    /// The newest moderators' actions of every room, newest first.
+    pub(crate) async fn audit(&self) -> Result<Vec<Audited>, AccountError> {
         Ok(directory!(self.audit(AUDIT_KEPT))?)
     }
 }
 
 /// Moderators' actions `GET /api/audit` lists.
 const AUDIT_KEPT: usize = 1000;
+
+/// A moderator's action, with its room, as the audit lists it.
+pub(crate) type Audited = (String, Moderation);

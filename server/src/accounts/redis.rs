@@ -14,7 +14,10 @@ use std::collections::HashMap;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use super::{Account, SessionKind, SessionRecord};
+use protocol::ServerFrame;
+
+use super::{Account, Audited, SessionKind, SessionRecord};
+use crate::events::Moderation;
 use crate::store::StoreError;
 
 /// KEYS: the account. ARGV: name, password, now. 1 if claimed now, 0 if
@@ -313,9 +316,50 @@ impl RedisDirectory {
         Ok(())
     }
 
-    pub(crate) async fn audit(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+    /// The newest `limit` actions recorded, read back from the frames
+    /// the rooms heard.
+    pub(crate) async fn audit(&self, limit: usize) -> Result<Vec<Audited>, StoreError> {
         let last = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
-        Ok(self.redis.clone().lrange(self.audit_key(), 0, last).await?)
+        let entries: Vec<String> = self.redis.clone().lrange(self.audit_key(), 0, last).await?;
+        Ok(entries.iter().filter_map(|entry| recorded(entry)).collect())
+    }
+}
+
+/// An audit entry (the `moderated` frame its room heard) as the action.
+fn recorded(entry: &str) -> Option<Audited> {
+    match ServerFrame::parse(entry) {
+        Ok(ServerFrame::Moderated {
+            room,
+            seq,
+            action,
+            target,
+            id,
+            by,
+            until,
+            reason,
+            all_rooms,
+            date_time,
+        }) => Some((
+            room,
+            Moderation {
+                seq,
+                action,
+                target,
+                id,
+                by,
+                until,
+                reason,
+                all_rooms,
+                date_time,
+            },
+        )),
+        _ => {
+            tracing::warn!(
+                entry,
+                "skipped an audit entry that is not a moderator's action"
+            );
+            None
+        }
     }
 }
 

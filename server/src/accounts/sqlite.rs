@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::Semaphore;
 
-use super::{Account, SessionKind, SessionRecord};
+use super::{Account, Audited, SessionKind, SessionRecord};
 use crate::store::{self, StoreError};
 
 pub(crate) struct SqliteDirectory {
@@ -302,32 +302,28 @@ impl SqliteDirectory {
         .await
     }
 
-    /// The newest `limit` moderators' actions, every room's.
-    pub(crate) async fn audit(&self, limit: usize) -> Result<Vec<String>, StoreError> {
-        self.run(move |conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT rooms.name, events.seq, events.user, events.date_time, events.target,
-                        events.body
+    /// The newest `limit` moderators' actions, every room's: the log's
+    /// own `moderate` events.
+    pub(crate) async fn audit(&self, limit: usize) -> Result<Vec<Audited>, StoreError> {
+        let rows = self
+            .run(move |conn| {
+                let mut statement = conn.prepare_cached(
+                    "SELECT rooms.name AS room, events.seq, events.user, events.date_time,
+                        events.target, events.body
                  FROM events JOIN rooms ON rooms.id = events.room
                  WHERE events.kind = 'moderate'
                  ORDER BY events.date_time DESC, events.seq DESC LIMIT ?1",
-            )?;
-            let rows = statement.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-                let body: String = row.get(5)?;
-                let mut entry: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&body).unwrap_or_default();
-                entry.insert("type".into(), "moderated".into());
-                entry.insert("room".into(), row.get::<_, String>(0)?.into());
-                entry.insert("seq".into(), row.get::<_, i64>(1)?.into());
-                entry.insert("by".into(), row.get::<_, String>(2)?.into());
-                entry.insert("dateTime".into(), row.get::<_, i64>(3)?.into());
-                if let Some(id) = row.get::<_, Option<i64>>(4)? {
-                    entry.insert("id".into(), id.into());
+                )?;
+                let mut rows = statement.query([i64::try_from(limit).unwrap_or(i64::MAX)])?;
+                let mut audited = Vec::new();
+                while let Some(row) = rows.next()? {
+                    audited.push((row.get::<_, String>("room")?, store::moderation_of(row)));
                 }
-                Ok(serde_json::Value::Object(entry).to_string())
-            })?;
-            rows.collect()
-        })
-        .await
+                Ok(audited)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(room, moderation)| Ok((room, moderation?)))
+            .collect()
     }
 }

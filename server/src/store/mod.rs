@@ -16,6 +16,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, MAIN_DB};
 use thiserror::Error;
 
 use crate::events::{Appended, NewEvent, RoomActivity, Window};
+pub(crate) use read::moderation_of;
 use schema::MigrationContext;
 
 #[derive(Debug, Error)]

@@ -115,6 +115,29 @@ impl ModerationBody {
     }
 }
 
+/// The moderator's action of a `moderate` row of `events` (its `seq`,
+/// `user`, `date_time`, `target` and `body`).
+pub(crate) fn moderation_of(row: &Row<'_>) -> Result<Moderation, StoreError> {
+    let seq = to_id(row.get("seq")?)?;
+    let body: String = row.get("body")?;
+    let body: ModerationBody = serde_json::from_str(&body)
+        .map_err(|error| StoreError::CorruptEntry(format!("event {seq}: {error}")))?;
+    Ok(Moderation {
+        seq,
+        action: body.action,
+        target: body.target,
+        id: row
+            .get::<_, Option<i64>>("target")?
+            .map(to_id)
+            .transpose()?,
+        by: row.get("user")?,
+        until: body.until,
+        reason: body.reason,
+        all_rooms: body.all_rooms,
+        date_time: row.get("date_time")?,
+    })
+}
+
 /// The event of a row of `events` that is not a post, if it still is one:
 /// a deleted message's edits have lost their text, and are not replayed.
 fn change_of(row: &Row<'_>) -> Result<Option<Event>, StoreError> {
@@ -135,24 +158,7 @@ fn change_of(row: &Row<'_>) -> Result<Option<Event>, StoreError> {
         ))),
         ("edit", None) => None,
         ("delete", _) => Some(Event::Deleted(Deletion { seq, id })),
-        ("moderate", Some(body)) => {
-            let body: ModerationBody = serde_json::from_str(&body)
-                .map_err(|error| StoreError::CorruptEntry(format!("event {seq}: {error}")))?;
-            Some(Event::Moderated(Moderation {
-                seq,
-                action: body.action,
-                target: body.target,
-                id: row
-                    .get::<_, Option<i64>>("target")?
-                    .map(to_id)
-                    .transpose()?,
-                by: row.get("user")?,
-                until: body.until,
-                reason: body.reason,
-                all_rooms: body.all_rooms,
-                date_time: row.get("date_time")?,
-            }))
-        }
+        ("moderate", Some(_)) => Some(Event::Moderated(moderation_of(row)?)),
         (on @ ("react" | "unreact"), Some(emoji)) => Some(Event::Reacted(Reaction {
             seq,
             id,
