@@ -332,18 +332,28 @@ async fn actions_survive_a_restart_replay_on_resume_and_are_audited() {
         .await;
     moderated(&mut moderator, ModAction::Unlock).await;
 
-    // The audit: every action, newest first, for admins only.
+    // The audit: every action, newest first, for admins only. (With
+    // Redis, an action is listed just after its room heard it.)
     let root = session_cookie(&sign_in(addr, "root", Some("long enough")).await);
-    let audit = api(addr, "GET", "/api/audit", Some(&root), None).await;
-    assert_eq!(audit.status, 200, "{}", audit.body);
-    let entries = json_of(&audit);
-    let actions: Vec<&str> = entries
-        .as_array()
-        .expect("a list")
-        .iter()
-        .filter_map(|entry| entry["action"].as_str())
-        .collect();
-    assert_eq!(actions, ["unlock", "mute", "lock", "grant"]);
+    let audit = || async {
+        let audit = api(addr, "GET", "/api/audit", Some(&root), None).await;
+        assert_eq!(audit.status, 200, "{}", audit.body);
+        json_of(&audit)
+    };
+    let actions = |entries: &serde_json::Value| -> Vec<String> {
+        entries
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|entry| entry["action"].as_str().map(str::to_owned))
+            .collect()
+    };
+    support::until("the audit lists the unlock", || async {
+        actions(&audit().await).len() == 4
+    })
+    .await;
+    let entries = audit().await;
+    assert_eq!(actions(&entries), ["unlock", "mute", "lock", "grant"]);
     // Each as its room heard it: a `moderated` event.
     assert_eq!(entries[1]["type"], "moderated");
     assert!(entries[1]["room"].is_string(), "{entries}");
