@@ -111,7 +111,8 @@ pub struct NameGuard {
     name: Arc<Name>,
     /// For a claimed name, the author keys of what this connection's
     /// browser posted under it as a guest (see `Author::guest_keys`).
-    guest_keys: [Option<[u8; 16]>; 2],
+    /// Empty for a guest, without an allocation: every connection has one.
+    guest_keys: Box<[[u8; 16]]>,
 }
 
 impl NameGuard {
@@ -120,12 +121,7 @@ impl NameGuard {
     }
 
     pub(crate) fn guest_keys(&self) -> Vec<String> {
-        self.guest_keys
-            .iter()
-            .flatten()
-            .copied()
-            .map(names::hex)
-            .collect()
+        self.guest_keys.iter().copied().map(names::hex).collect()
     }
 }
 
@@ -378,11 +374,13 @@ impl Rooms {
         let guard = NameGuard {
             registry: Arc::clone(&self.registry),
             name,
-            guest_keys: if holder.claimed {
-                (holder.as_guest).map(|guest| guest.map(|guest| names::author_key(user, guest)))
-            } else {
-                [None, None]
-            },
+            guest_keys: holder
+                .as_guest
+                .iter()
+                .flatten()
+                .filter(|_| holder.claimed)
+                .map(|guest| names::author_key(user, guest))
+                .collect(),
         };
         if let Some(cluster) = &self.cluster {
             // Every connection asks: another instance may hold the name.
