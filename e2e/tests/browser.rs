@@ -1931,6 +1931,22 @@ async fn apply_moderation(client: &Client, index: u32, minutes: &str, reason: &s
     click(client, ".moderation button.apply").await;
 }
 
+/// Waits until no message of the list shows `text` any more.
+async fn until_no_message_says(client: &Client, text: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while texts(client, ".messages li.message")
+        .await
+        .iter()
+        .any(|line| line.contains(text))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{text:?} is still shown"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The name a person's menu put in the moderation form, once the room's
 /// menu is open at it.
 async fn moderation_target(client: &Client) -> String {
@@ -2030,6 +2046,20 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     until_text(&bob, "#login-notice", "mod banned you for good: for good").await;
     sign_in_as(&bob, "bobby", "").await;
     until_text(&bob, "#login-notice", "banned you for good").await;
+
+    // His messages go in one action; everyone sees why.
+    moderate_from_menu(&moderator, "bob", 5, "", "").await;
+    until_text(&root, ".messages", "mod removed the messages of bob").await;
+    until_no_message_says(&root, "sorry").await;
+    // The ban lifted, he comes back.
+    moderate_from_menu(&moderator, "bob", 4, "", "").await;
+    until_text(&root, ".messages", "mod lifted the ban of bob").await;
+    sign_in_as(&bob, "bob", "").await;
+    find(&bob, r#".status[data-state="online"]"#).await;
+    // The admin takes mod's moderation back: the form goes from mod's menu.
+    moderate_from_menu(&root, "mod", 7, "", "").await;
+    until_text(&moderator, ".messages", "root took mod's moderation back").await;
+    wait_until_gone(&moderator, ".room-menu .moderation").await;
 
     root.close().await;
     moderator.close().await;
