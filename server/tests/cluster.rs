@@ -8,20 +8,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use protocol::{ErrorCode, Posted, ServerFrame};
-use server::Config;
 use support::{
-    join, join_with_token, spawn_server, start_binary, test_config, try_connect, Client,
-    RedisServer,
+    join, join_with_token, on_redis, spawn_server, start_binary, try_connect, Client, RedisServer,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-/// A room on `redis`, whatever backend the rest of the suite runs on.
-fn on_redis(redis: &RedisServer, data: &tempfile::TempDir) -> Config {
-    let mut config = test_config(data);
-    config.redis_url = Some(redis.url());
-    config.redis_prefix = "room".into();
-    config
-}
 
 async fn posts(client: &mut Client, count: usize) -> Vec<Posted> {
     let mut posts = Vec::with_capacity(count);

@@ -374,9 +374,7 @@ async fn a_ban_through_one_instance_holds_on_every_other() {
     // rest of the suite runs on.
     let redis = support::RedisServer::start().await;
     let data = tempfile::tempdir().expect("temp dir");
-    let mut config = support::test_config(&data);
-    config.redis_url = Some(redis.url());
-    config.redis_prefix = "moderated".into();
+    let mut config = support::on_redis(&redis, &data);
     with_admin(&mut config);
     let first = support::spawn_server(config.clone()).await;
     let second = support::spawn_server(config).await;

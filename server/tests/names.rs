@@ -464,9 +464,7 @@ async fn password_attempts_are_counted_across_instances() {
     // Two instances on a redis-server of the test's own.
     let redis = support::RedisServer::start().await;
     let data = tempfile::tempdir().expect("temp dir");
-    let mut config = support::test_config(&data);
-    config.redis_url = Some(redis.url());
-    config.redis_prefix = "attempts".into();
+    let config = support::on_redis(&redis, &data);
     let first = support::spawn_server(config.clone()).await;
     let second = support::spawn_server(config).await;
     claimed_alice(first.addr).await;
@@ -499,9 +497,7 @@ async fn a_password_change_signs_out_the_name_on_every_instance() {
     // Two instances on a redis-server of the test's own.
     let redis = support::RedisServer::start().await;
     let data = tempfile::tempdir().expect("temp dir");
-    let mut config = support::test_config(&data);
-    config.redis_url = Some(redis.url());
-    config.redis_prefix = "signed-out".into();
+    let config = support::on_redis(&redis, &data);
     let first = support::spawn_server(config.clone()).await;
     let second = support::spawn_server(config).await;
     let changing = claimed_alice(first.addr).await;

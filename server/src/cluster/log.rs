@@ -318,19 +318,31 @@ impl RedisLog {
 
     /// Relays that `user` is typing in `room` to every instance.
     pub(crate) async fn typing(&self, room: &str, user: &str) {
-        let sent: redis::RedisResult<String> = self
-            .redis
-            .clone()
-            .xadd_maxlen(
-                self.keys.typing(),
-                redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
-                "*",
-                &[("room", room), ("user", user)],
-            )
+        let sent = self
+            .signal(self.keys.typing(), &[("room", room), ("user", user)])
             .await;
         if let Err(error) = sent {
             tracing::debug!(%error, "cannot relay typing");
         }
+    }
+
+    /// Adds an entry to one of the short streams every instance reads.
+    async fn signal<V: redis::ToRedisArgs + Send + Sync>(
+        &self,
+        key: String,
+        fields: &[(&str, V)],
+    ) -> redis::RedisResult<()> {
+        let _: String = self
+            .redis
+            .clone()
+            .xadd_maxlen(
+                key,
+                redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
+                "*",
+                fields,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Tells the other instances to put a name out: a moderation by its
@@ -346,17 +358,7 @@ impl RedisLog {
             }
             PutOut::SignedOut(name) => fields.push(("signedOut", name.clone())),
         }
-        let sent: redis::RedisResult<String> = self
-            .redis
-            .clone()
-            .xadd_maxlen(
-                self.keys.put_out(),
-                redis::streams::StreamMaxlen::Approx(SIGNAL_MAX_LEN),
-                "*",
-                &fields,
-            )
-            .await;
-        if let Err(error) = sent {
+        if let Err(error) = self.signal(self.keys.put_out(), &fields).await {
             tracing::warn!(%error, "cannot tell the other instances to put a name out");
         }
     }

@@ -248,23 +248,28 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         }
     };
     let rooms = &context.rooms;
-    // What a claimed name's browser posted under it as a guest keeps the
-    // key of its session then (the same session, claimed since) or, from
-    // the releases before sessions, of its token.
-    let session = query.credential.as_ref().map(Secret::id);
-    let browser = query
-        .token
-        .as_deref()
-        .and_then(|token| validate_client_id(token).ok());
-    let holder = Holder {
-        token: identity.holder.as_deref(),
-        claimed: identity.claimed,
-        as_guest: [session.as_deref(), browser],
-    };
-    let name = rooms
-        .connect(&user, &holder)
-        .await
-        .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
+    // A block: what it holds is done with once the name is, and the
+    // future (as large as the most it holds at any await) need not keep it.
+    let name = {
+        // What a claimed name's browser posted under it as a guest keeps
+        // the key of its session then (the same session, claimed since)
+        // or, from the releases before sessions, of its token.
+        let session = identity
+            .claimed
+            .then(|| query.credential.as_ref().map(Secret::id))
+            .flatten();
+        let browser = query
+            .token
+            .as_deref()
+            .and_then(|token| validate_client_id(token).ok());
+        let holder = Holder {
+            token: identity.holder.as_deref(),
+            claimed: identity.claimed,
+            as_guest: [session.as_deref(), browser],
+        };
+        rooms.connect(&user, &holder).await
+    }
+    .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let (entering, entered) = rooms
         .join(&room, name.name(), query.after)
         .await

@@ -68,6 +68,15 @@ pub struct TestServer {
 }
 
 /// Starts a server with exactly `config` (its database is the caller's).
+/// A server's configuration on `redis` (a redis-server of the test's
+/// own), whatever backend the rest of the suite runs on.
+pub fn on_redis(redis: &RedisServer, data: &tempfile::TempDir) -> Config {
+    let mut config = test_config(data);
+    config.redis_url = Some(redis.url());
+    config.redis_prefix = "room".into();
+    config
+}
+
 pub async fn spawn_server(config: Config) -> TestServer {
     TestServer::spawn(config, None).await
 }
