@@ -111,8 +111,9 @@ pub struct NameGuard {
     name: Arc<Name>,
     /// For a claimed name, the author keys of what this connection's
     /// browser posted under it as a guest (see `Author::guest_keys`).
-    /// Empty for a guest, without an allocation: every connection has one.
-    guest_keys: Box<[[u8; 16]]>,
+    /// Behind a pointer, none for a guest: every connection has the
+    /// field, and its task's size decides the allocator's size class.
+    guest_keys: Option<Box<[Option<[u8; 16]>; 2]>>,
 }
 
 impl NameGuard {
@@ -121,7 +122,12 @@ impl NameGuard {
     }
 
     pub(crate) fn guest_keys(&self) -> Vec<String> {
-        self.guest_keys.iter().copied().map(names::hex).collect()
+        self.guest_keys
+            .iter()
+            .flat_map(|keys| keys.iter().flatten())
+            .copied()
+            .map(names::hex)
+            .collect()
     }
 }
 
@@ -374,13 +380,12 @@ impl Rooms {
         let guard = NameGuard {
             registry: Arc::clone(&self.registry),
             name,
-            guest_keys: holder
-                .as_guest
-                .iter()
-                .flatten()
-                .filter(|_| holder.claimed)
-                .map(|guest| names::author_key(user, guest))
-                .collect(),
+            guest_keys: holder.claimed.then(|| {
+                Box::new(
+                    (holder.as_guest)
+                        .map(|guest| guest.map(|guest| names::author_key(user, guest))),
+                )
+            }),
         };
         if let Some(cluster) = &self.cluster {
             // Every connection asks: another instance may hold the name.
