@@ -102,6 +102,22 @@ async fn posted(client: &mut Client, text: &str) -> u64 {
     }
 }
 
+/// `moderator` kicks or bans `name`: the reason `connection` (one of the
+/// name's) is closed with, checking the close code.
+async fn put_out(
+    moderator: &mut Client,
+    action: ModAction,
+    name: &str,
+    connection: &mut Client,
+) -> String {
+    moderator
+        .send_frame(moderate(action, Some(name), None))
+        .await;
+    let close = connection.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), protocol::CLOSE_PUT_OUT, "{close:?}");
+    close.reason.to_string()
+}
+
 /// The admin root makes mod a moderator of the default room.
 async fn staff(addr: SocketAddr) -> (Client, Client, String) {
     let (mut root, _) = member(addr, "root").await;
@@ -233,21 +249,14 @@ async fn kicked_and_banned_people_are_put_out_and_told_why() {
     let (_root, mut moderator, _) = staff(addr).await;
     let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
 
-    moderator
-        .send_frame(moderate(ModAction::Kick, Some("bob"), None))
-        .await;
-    let close = bob.recv_close().await.expect("a close frame");
-    assert_eq!(u16::from(close.code), protocol::CLOSE_PUT_OUT);
-    assert!(close.reason.contains("removed you"), "{close:?}");
-    assert!(close.reason.contains("be kind"), "{close:?}");
+    let reason = put_out(&mut moderator, ModAction::Kick, "bob", &mut bob).await;
+    assert!(reason.contains("removed you"), "{reason}");
+    assert!(reason.contains("be kind"), "{reason}");
     // Kicked, not banned: bob comes back.
     let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
 
-    moderator
-        .send_frame(moderate(ModAction::Ban, Some("bob"), None))
-        .await;
-    let close = bob.recv_close().await.expect("a close frame");
-    assert!(close.reason.contains("banned you for good"), "{close:?}");
+    let reason = put_out(&mut moderator, ModAction::Ban, "bob", &mut bob).await;
+    assert!(reason.contains("banned you for good"), "{reason}");
     // Neither the name nor, once it was put out, its address come back.
     support::until("bob's address is banned", || async {
         let query = "user=bobby&token=another";
@@ -384,26 +393,12 @@ async fn a_ban_through_one_instance_holds_on_every_other() {
     // kicked there, he goes all the same.
     let mut dave = support::ws(second.addr, "user=dave&token=d&room=elsewhere", &[]).await;
     assert_eq!(welcomed(&mut dave).await, ("dave".to_owned(), false));
-    moderator
-        .send_frame(moderate(ModAction::Kick, Some("dave"), None))
-        .await;
-    moderated(&mut moderator, ModAction::Kick).await;
-    let close = dave
-        .recv_close()
-        .await
-        .expect("put out on an instance that does not follow the room");
-    assert_eq!(u16::from(close.code), protocol::CLOSE_PUT_OUT);
-    assert!(close.reason.contains("removed you"), "{close:?}");
+    let reason = put_out(&mut moderator, ModAction::Kick, "dave", &mut dave).await;
+    assert!(reason.contains("removed you"), "{reason}");
+    // On an instance that follows the room too.
     let mut bob = guest_from(BOB_ADDRESS, second.addr, "bob").await;
-    moderator
-        .send_frame(moderate(ModAction::Ban, Some("bob"), None))
-        .await;
-    moderated(&mut moderator, ModAction::Ban).await;
-    let close = bob
-        .recv_close()
-        .await
-        .expect("put out on the other instance");
-    assert!(close.reason.contains("banned you"), "{close:?}");
+    let reason = put_out(&mut moderator, ModAction::Ban, "bob", &mut bob).await;
+    assert!(reason.contains("banned you"), "{reason}");
     let mut again = support::try_connect_from(CAROL_ADDRESS, second.addr, "user=bob&token=t")
         .await
         .expect("connects");

@@ -27,17 +27,22 @@ async fn guest(addr: SocketAddr, user: &str, token: &str) -> support::Client {
 /// alice signs in as a guest and claims her name; returns her cookie.
 async fn claimed_alice(addr: SocketAddr) -> String {
     let cookie = session_cookie(&sign_in(addr, "alice", None).await);
+    claim_alice(addr, &cookie).await;
+    cookie
+}
+
+/// The guest session `cookie` of alice claims her name with [`PASSWORD`].
+async fn claim_alice(addr: SocketAddr, cookie: &str) {
     let claimed = api(
         addr,
         "POST",
         "/api/claim",
-        Some(&cookie),
+        Some(cookie),
         Some(json!({ "password": PASSWORD })),
     )
     .await;
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     assert_eq!(json_of(&claimed), json!({"user": "alice", "claimed": true}));
-    cookie
 }
 
 #[tokio::test]
@@ -558,15 +563,7 @@ async fn a_browser_that_claims_its_name_keeps_its_earlier_messages() {
     server
         .until_connections(0, "the guest session's connection gone")
         .await;
-    let claim = api(
-        addr,
-        "POST",
-        "/api/claim",
-        Some(&guest_session),
-        Some(json!({"password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(claim.status, 200, "{}", claim.body);
+    claim_alice(addr, &guest_session).await;
     let edit = |id: u64, msg: &str| ClientFrame::Edit {
         room: None,
         id,
