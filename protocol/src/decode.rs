@@ -7,11 +7,12 @@
 //! into a [`Value`] (one copy of the parser), and a few small readers take
 //! each field out of it. A field missing or of the wrong kind reads as a
 //! placeholder and leaves an error (the first) for the end: one check per
-//! frame rather than one per field, which halves the code. As with serde's
-//! derive, fields a frame does not
-//! use are ignored (a newer server may add some), and a field's absence or
-//! `null` is the same; a required field missing, or a field of the wrong
-//! kind, is an error that names it.
+//! frame rather than one per field, which halves the code.
+//!
+//! As with serde's derive, fields a frame does not use are ignored (a
+//! newer server may add some), and a field's absence or `null` is the
+//! same; a required field missing, or a field of the wrong kind, is an
+//! error that names it.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
