@@ -97,7 +97,7 @@ impl EmbeddedLog {
         match &mut event {
             NewEvent::Post(message) => message.date_time = now,
             NewEvent::Change(change) => change.date_time = now,
-            NewEvent::Moderate(moderation) => moderation.date_time = now,
+            NewEvent::Moderate(new) => new.moderation.date_time = now,
         }
         self.ask(|reply| Request::Append { event, reply }).await
     }

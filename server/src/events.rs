@@ -56,18 +56,11 @@ pub enum PutOut {
 }
 
 /// A moderator's action to append to `room`'s log (checked already: the
-/// moderator may).
+/// moderator may). Its `seq` and `date_time` are the log's to give.
 #[derive(Debug, Clone)]
 pub struct NewModeration {
     pub room: String,
-    pub action: ModAction,
-    pub target: Option<String>,
-    pub id: Option<u64>,
-    pub by: String,
-    pub until: Option<i64>,
-    pub reason: Option<String>,
-    pub all_rooms: bool,
-    pub date_time: i64,
+    pub moderation: Moderation,
 }
 
 impl NewModeration {
@@ -75,14 +68,8 @@ impl NewModeration {
     pub fn stored(self, seq: u64, date_time: i64) -> Moderation {
         Moderation {
             seq,
-            action: self.action,
-            target: self.target,
-            id: self.id,
-            by: self.by,
-            until: self.until,
-            reason: self.reason,
-            all_rooms: self.all_rooms,
             date_time,
+            ..self.moderation
         }
     }
 }

@@ -252,7 +252,8 @@ impl RedisLog {
 
     async fn moderate(&self, new: NewModeration) -> Result<Appended, StoreError> {
         let room = new.room.clone();
-        let target_key = new.target.as_deref().map(protocol::name_key);
+        let action = &new.moderation;
+        let target_key = action.target.as_deref().map(protocol::name_key);
         let (seq, at): (String, String) = self
             .moderate
             .key(self.keys.seq(&room))
@@ -260,13 +261,13 @@ impl RedisLog {
             .key(self.keys.directory())
             .key(self.keys.locked(&room))
             .key(self.keys.mutes(&room))
-            .arg(new.action.as_str())
-            .arg(new.target.as_deref().unwrap_or_default())
-            .arg(new.id.map(|id| id.to_string()).unwrap_or_default())
-            .arg(&new.by)
-            .arg(new.until.map(|at| at.to_string()).unwrap_or_default())
-            .arg(new.reason.as_deref().unwrap_or_default())
-            .arg(if new.all_rooms { "1" } else { "" })
+            .arg(action.action.as_str())
+            .arg(action.target.as_deref().unwrap_or_default())
+            .arg(action.id.map(|id| id.to_string()).unwrap_or_default())
+            .arg(&action.by)
+            .arg(action.until.map(|at| at.to_string()).unwrap_or_default())
+            .arg(action.reason.as_deref().unwrap_or_default())
+            .arg(if action.all_rooms { "1" } else { "" })
             .arg(self.max_len)
             .arg(&room)
             .arg(target_key.unwrap_or_default())

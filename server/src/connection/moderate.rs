@@ -11,7 +11,9 @@ use super::change::refused;
 use super::ended::Ended;
 use super::{Done, Session};
 use crate::accounts::{AccountError, Accounts};
-use crate::events::{Appended, Author, Change, Event, NewChange, NewEvent, NewModeration};
+use crate::events::{
+    Appended, Author, Change, Event, Moderation, NewChange, NewEvent, NewModeration,
+};
 use crate::message_log::LogError;
 use crate::rooms::{event_frame, Name, Rooms};
 
@@ -138,14 +140,17 @@ impl Moderator {
         }
         let moderation = NewModeration {
             room: room.to_owned(),
-            action: request.action,
-            target: request.target,
-            id: request.id.filter(|_| request.action == ModAction::Delete),
-            by: self.author.user.clone(),
-            until: until.filter(|_| matches!(request.action, ModAction::Mute | ModAction::Ban)),
-            reason: request.reason,
-            all_rooms: request.all_rooms,
-            date_time: 0,
+            moderation: Moderation {
+                seq: 0,
+                action: request.action,
+                target: request.target,
+                id: request.id.filter(|_| request.action == ModAction::Delete),
+                by: self.author.user.clone(),
+                until: until.filter(|_| matches!(request.action, ModAction::Mute | ModAction::Ban)),
+                reason: request.reason,
+                all_rooms: request.all_rooms,
+                date_time: 0,
+            },
         };
         match self.rooms.append(NewEvent::Moderate(moderation)).await {
             Ok(Appended::Stored(Event::Moderated(moderation))) => {

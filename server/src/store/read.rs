@@ -5,7 +5,7 @@ use protocol::{apply_reaction, excerpt, formatted, ChatMessage, ModAction, Poste
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{to_id, to_sql, to_sql_limit, StoreError};
-use crate::events::{Deletion, Edit, Event, Moderation, NewModeration, Reaction, Window};
+use crate::events::{Deletion, Edit, Event, Moderation, Reaction, Window};
 
 /// A room's row id and newest `seq`, if the room exists.
 pub(super) fn room_row(conn: &Connection, room: &str) -> Result<Option<(i64, u64)>, StoreError> {
@@ -100,13 +100,13 @@ pub(super) struct ModerationBody {
 }
 
 impl ModerationBody {
-    pub(super) fn of(new: &NewModeration) -> Self {
+    pub(super) fn of(moderation: &Moderation) -> Self {
         Self {
-            action: new.action,
-            target: new.target.clone(),
-            until: new.until,
-            reason: new.reason.clone(),
-            all_rooms: new.all_rooms,
+            action: moderation.action,
+            target: moderation.target.clone(),
+            until: moderation.until,
+            reason: moderation.reason.clone(),
+            all_rooms: moderation.all_rooms,
         }
     }
 

@@ -287,8 +287,9 @@ impl Writer<'_> {
     /// is muted).
     fn moderate(&mut self, new: &NewModeration) -> Result<Appended, StoreError> {
         let room = self.room(&new.room)?;
-        let seq = self.next_seq(&new.room, new.date_time)?;
-        let body = ModerationBody::of(new).to_json();
+        let action = &new.moderation;
+        let seq = self.next_seq(&new.room, action.date_time)?;
+        let body = ModerationBody::of(action).to_json();
         self.tx
             .prepare_cached(
                 "INSERT INTO events (room, seq, kind, user, date_time, body, target)
@@ -297,17 +298,17 @@ impl Writer<'_> {
             .execute(params![
                 room.id,
                 to_sql(seq)?,
-                new.by,
-                new.date_time,
+                action.by,
+                action.date_time,
                 body,
-                new.id.map(to_sql).transpose()?,
+                action.id.map(to_sql).transpose()?,
             ])?;
-        let muted = new.target.as_deref().map(protocol::name_key);
-        match (new.action, muted) {
+        let muted = action.target.as_deref().map(protocol::name_key);
+        match (action.action, muted) {
             (ModAction::Lock | ModAction::Unlock, _) => {
                 self.tx
                     .prepare_cached("UPDATE rooms SET locked = ?2 WHERE id = ?1")?
-                    .execute(params![room.id, new.action == ModAction::Lock])?;
+                    .execute(params![room.id, action.action == ModAction::Lock])?;
             }
             (ModAction::Mute, Some(key)) => {
                 self.tx
@@ -315,7 +316,7 @@ impl Writer<'_> {
                         "INSERT INTO mutes (room, key, until) VALUES (?1, ?2, ?3)
                          ON CONFLICT (room, key) DO UPDATE SET until = excluded.until",
                     )?
-                    .execute(params![room.id, key, new.until.unwrap_or(i64::MAX)])?;
+                    .execute(params![room.id, key, action.until.unwrap_or(i64::MAX)])?;
             }
             (ModAction::Unmute, Some(key)) => {
                 self.tx
@@ -325,7 +326,7 @@ impl Writer<'_> {
             _ => {}
         }
         Ok(Appended::Stored(Event::Moderated(
-            new.clone().stored(seq, new.date_time),
+            new.clone().stored(seq, action.date_time),
         )))
     }
 
