@@ -645,9 +645,7 @@ impl Registry {
     fn rooms(&self) -> Vec<Arc<Room>> {
         self.lock_map().rooms.values().cloned().collect()
     }
-}
 
-impl Registry {
     /// Puts out the connections here of a kick's or a ban's target.
     fn put_out_target(&self, moderation: Moderation) {
         if let Some(target) = moderation.target.clone() {
