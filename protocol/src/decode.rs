@@ -78,7 +78,7 @@ fn frame_fields(kind: ServerFrameKind, f: &mut Fields) -> ServerFrame {
         },
         ServerFrameKind::History => ServerFrame::History {
             room: f.string("room"),
-            messages: f.list("messages", posted),
+            messages: f.messages(),
             reset: f.bool("reset"),
             has_older: f.bool("hasOlder"),
             seq: f.optional("seq", u64),
@@ -87,7 +87,7 @@ fn frame_fields(kind: ServerFrameKind, f: &mut Fields) -> ServerFrame {
         },
         ServerFrameKind::Older => ServerFrame::Older {
             room: f.string("room"),
-            messages: f.list("messages", posted),
+            messages: f.messages(),
             has_older: f.bool("hasOlder"),
         },
         ServerFrameKind::Online => ServerFrame::Online {
@@ -117,7 +117,7 @@ fn frame_fields(kind: ServerFrameKind, f: &mut Fields) -> ServerFrame {
             seq: f.u64("seq"),
             id: f.u64("id"),
             msg: f.string("msg"),
-            formatted: f.optional("formatted", blocks),
+            formatted: f.formatted(),
             edited_at: f.i64("editedAt"),
             mentions: f.list_or_empty("mentions", string),
         },
@@ -240,6 +240,33 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A page of messages: one this client cannot read is left out, so
+    /// that one message never hides the page around it.
+    fn messages(&mut self) -> Vec<Posted> {
+        let Some(value) = self.get("messages") else {
+            return fail(self.failure, FieldError::Missing("messages"), Vec::new());
+        };
+        let Some(items) = value.as_array() else {
+            return fail(self.failure, invalid("messages", "an array"), Vec::new());
+        };
+        items
+            .iter()
+            .filter_map(|item| {
+                let mut failure = None;
+                let posted = posted(item, "messages", &mut failure);
+                failure.is_none().then_some(posted)
+            })
+            .collect()
+    }
+
+    /// A message's formatted text; when it cannot be read, none: the
+    /// message shows as its plain text (`msg`) instead of not at all.
+    fn formatted(&mut self) -> Option<Vec<Block>> {
+        let mut failure = None;
+        let blocks = blocks(self.get("formatted")?, "formatted", &mut failure);
+        failure.is_none().then_some(blocks)
+    }
+
     /// A list the server leaves out when it is empty.
     fn list_or_empty<T>(&mut self, field: &'static str, read: Reader<T>) -> Vec<T> {
         match self.get(field) {
@@ -304,7 +331,7 @@ fn posted_fields(f: &mut Fields) -> Posted {
             user: f.string("user"),
             claimed: f.flag("claimed"),
             msg: f.string("msg"),
-            formatted: f.optional("formatted", blocks),
+            formatted: f.formatted(),
             date_time: f.i64("dateTime"),
             reply_to: f.optional("replyTo", reply_quote),
             mentions: f.list_or_empty("mentions", string),

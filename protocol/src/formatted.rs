@@ -13,6 +13,14 @@
 //! its words and its address, as text. Bare `http(s)://` addresses are
 //! links. Raw HTML is text, as typed; headings are paragraphs of their
 //! words (a chat, not a document); an image is its description.
+//!
+//! The tree is bounded as it is built, so that no message costs every
+//! reader (and every room's window) more than its text: elements nested
+//! deeper than [`FORMATTED_MAX_DEPTH`] give their words to the element
+//! around them, and a message of more than [`FORMATTED_MAX_NODES`]
+//! elements is shown as its plain text. Without the bound, 2,000 `>` made
+//! a JSON value 4,000 deep, which a client's decoder refuses along with the
+//! page of history around it.
 
 use serde::Serialize;
 
@@ -56,6 +64,70 @@ pub enum Inline {
     Break,
 }
 
+/// How deep elements nest in a tree: a quote in a list in a quote is 3
+/// (and each item of a list one more). Deeper elements are their words.
+pub const FORMATTED_MAX_DEPTH: usize = 8;
+/// Most elements (blocks, runs of text, breaks) in one message's tree;
+/// a message that would need more is shown as its plain text.
+pub const FORMATTED_MAX_NODES: usize = 256;
+
+impl Block {
+    /// How deep its elements nest: 1 for a paragraph of plain text.
+    pub fn depth(&self) -> usize {
+        1 + match self {
+            Self::Paragraph(inlines) => inlines.iter().map(Inline::depth).max().unwrap_or(0),
+            Self::Code(_) => 0,
+            Self::Quote(blocks) => blocks.iter().map(Self::depth).max().unwrap_or(0),
+            Self::List { items, .. } => items
+                .iter()
+                .flatten()
+                .map(|block| 1 + block.depth())
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
+    /// How many elements it holds, itself included (a list's items
+    /// counted as elements).
+    pub fn nodes(&self) -> usize {
+        1 + match self {
+            Self::Paragraph(inlines) => inlines.iter().map(Inline::nodes).sum(),
+            Self::Code(_) => 0,
+            Self::Quote(blocks) => blocks.iter().map(Self::nodes).sum(),
+            Self::List { items, .. } => items
+                .iter()
+                .map(|item| 1 + item.iter().map(Self::nodes).sum::<usize>())
+                .sum(),
+        }
+    }
+}
+
+impl Inline {
+    /// How deep its elements nest: 1 for a run of text.
+    pub fn depth(&self) -> usize {
+        1 + match self {
+            Self::Text(_) | Self::Code(_) | Self::Break => 0,
+            Self::Emphasis(inlines)
+            | Self::Strong(inlines)
+            | Self::Strikethrough(inlines)
+            | Self::Link { text: inlines, .. } => {
+                inlines.iter().map(Self::depth).max().unwrap_or(0)
+            }
+        }
+    }
+
+    /// How many elements it holds, itself included.
+    pub fn nodes(&self) -> usize {
+        1 + match self {
+            Self::Text(_) | Self::Code(_) | Self::Break => 0,
+            Self::Emphasis(inlines)
+            | Self::Strong(inlines)
+            | Self::Strikethrough(inlines)
+            | Self::Link { text: inlines, .. } => inlines.iter().map(Self::nodes).sum(),
+        }
+    }
+}
+
 /// What a link may point at.
 const LINK_SCHEMES: [&str; 3] = ["http://", "https://", "mailto:"];
 
@@ -76,17 +148,26 @@ pub use parse::formatted;
 mod parse {
     use pulldown_cmark::{Event, Options, Parser, Tag};
 
-    use super::{is_safe_link, Block, Inline};
+    use super::{is_safe_link, Block, Inline, FORMATTED_MAX_DEPTH, FORMATTED_MAX_NODES};
 
     /// `msg`'s tree, or `None` when it would show exactly as its plain
     /// text (one paragraph, no formatting, no link): most messages, which
-    /// then carry nothing more.
+    /// then carry nothing more. Also `None` when the tree would hold more
+    /// than [`FORMATTED_MAX_NODES`] elements: the plain text shows it all.
     pub fn formatted(msg: &str) -> Option<Vec<Block>> {
         let mut builder = Builder::default();
         for event in Parser::new_ext(msg, Options::ENABLE_STRIKETHROUGH) {
             builder.event(event);
+            // Counted as made: the tree is never larger, and building
+            // stops as soon as it would be too large.
+            if builder.nodes > FORMATTED_MAX_NODES {
+                return None;
+            }
         }
         let blocks = builder.finish();
+        if !within_bounds(&blocks) {
+            return None;
+        }
         let plain = match blocks.as_slice() {
             [] => true,
             [Block::Paragraph(inlines)] => inlines
@@ -97,6 +178,15 @@ mod parse {
         // Plain, unless Markdown changed the words (an escape, an entity).
         let same_words = plain && text_of(&blocks) == msg.replace('\n', "");
         (!same_words).then_some(blocks)
+    }
+
+    /// Whether a finished tree is within both bounds (the builder keeps
+    /// the depth; this is the rule as written, checked once).
+    fn within_bounds(blocks: &[Block]) -> bool {
+        blocks.iter().map(Block::nodes).sum::<usize>() <= FORMATTED_MAX_NODES
+            && blocks
+                .iter()
+                .all(|block| block.depth() <= FORMATTED_MAX_DEPTH)
     }
 
     fn text_of(blocks: &[Block]) -> String {
@@ -142,6 +232,11 @@ mod parse {
 
     struct Builder {
         stack: Vec<Open>,
+        /// How many elements of `stack` nest (those that give their
+        /// contents to the element around do not).
+        depth: usize,
+        /// Elements made so far.
+        nodes: usize,
         /// Text not yet added: the parser hands a run of text over in
         /// pieces (split where emphasis might have begun), and a bare
         /// address is found in the whole run.
@@ -152,6 +247,8 @@ mod parse {
         fn default() -> Self {
             Self {
                 stack: vec![Open::Blocks(BlockKind::Root, Vec::new())],
+                depth: 0,
+                nodes: 0,
                 text: String::new(),
             }
         }
@@ -181,6 +278,31 @@ mod parse {
         }
 
         fn open(&mut self, tag: Tag<'_>) {
+            // Room for the element, and for what it will hold at the
+            // least: a run of text (a leaf), or in a quote a paragraph and
+            // its text; a list opens with room for its items' paragraphs,
+            // and an item opens only in a list that did.
+            let needs = match tag {
+                Tag::List(_) => 4,
+                Tag::BlockQuote(_) => 3,
+                Tag::Item => {
+                    let in_list = matches!(
+                        self.stack.last(),
+                        Some(Open::Blocks(BlockKind::List(..), _))
+                    );
+                    if in_list {
+                        0
+                    } else {
+                        usize::MAX
+                    }
+                }
+                _ => 2,
+            };
+            if self.depth.saturating_add(needs) > FORMATTED_MAX_DEPTH {
+                self.stack
+                    .push(Open::Inlines(InlineKind::Transparent, Vec::new()));
+                return;
+            }
             let open = match tag {
                 // A heading is a paragraph of its words.
                 Tag::Paragraph | Tag::Heading { .. } => {
@@ -203,6 +325,9 @@ mod parse {
                 // footnotes): their contents go to the element around.
                 _ => Open::Inlines(InlineKind::Transparent, Vec::new()),
             };
+            if nests(&open) {
+                self.depth += 1;
+            }
             self.stack.push(open);
         }
 
@@ -210,7 +335,11 @@ mod parse {
             if self.stack.len() < 2 {
                 return;
             }
-            match self.stack.pop() {
+            let open = self.stack.pop();
+            if open.as_ref().is_some_and(nests) {
+                self.depth -= 1;
+            }
+            match open {
                 Some(Open::Inlines(kind, inlines)) => match kind {
                     InlineKind::Paragraph => self.block(Block::Paragraph(inlines)),
                     InlineKind::CodeBlock => {
@@ -233,13 +362,13 @@ mod parse {
                     }),
                     InlineKind::NotALink(address) => {
                         for inline in inlines {
-                            self.inline(inline);
+                            self.give(inline);
                         }
                         self.inline(Inline::Text(format!(" ({address})")));
                     }
                     InlineKind::Transparent => {
                         for inline in inlines {
-                            self.inline(inline);
+                            self.give(inline);
                         }
                     }
                 },
@@ -295,6 +424,13 @@ mod parse {
         /// or (a tight list's item has no paragraph) to a paragraph of its
         /// own.
         fn inline(&mut self, inline: Inline) {
+            self.nodes += 1;
+            self.give(inline);
+        }
+
+        /// Adds a run made before (the contents of an element that gives
+        /// them to the one around it), counted already.
+        fn give(&mut self, inline: Inline) {
             match self.stack.last_mut() {
                 Some(Open::Inlines(_, inlines)) => inlines.push(inline),
                 Some(Open::Blocks(_, blocks)) => match blocks.last_mut() {
@@ -306,6 +442,7 @@ mod parse {
         }
 
         fn block(&mut self, block: Block) {
+            self.nodes += 1;
             for open in self.stack.iter_mut().rev() {
                 if let Open::Blocks(_, blocks) = open {
                     blocks.push(block);
@@ -323,6 +460,26 @@ mod parse {
                 Some(Open::Blocks(_, blocks)) => blocks,
                 _ => Vec::new(),
             }
+        }
+    }
+
+    /// Whether an element being built nests (its contents one level
+    /// deeper), rather than giving them to the element around it.
+    fn nests(open: &Open) -> bool {
+        match open {
+            Open::Blocks(kind, _) => match kind {
+                BlockKind::Root => false,
+                BlockKind::Quote | BlockKind::Item | BlockKind::List(..) => true,
+            },
+            Open::Inlines(kind, _) => match kind {
+                InlineKind::NotALink(_) | InlineKind::Transparent => false,
+                InlineKind::Paragraph
+                | InlineKind::CodeBlock
+                | InlineKind::Emphasis
+                | InlineKind::Strong
+                | InlineKind::Strikethrough
+                | InlineKind::Link(_) => true,
+            },
         }
     }
 
@@ -512,5 +669,152 @@ mod tests {
             ])]
         );
         assert_eq!(formatted("xhttps://no"), None);
+    }
+
+    /// The attack: 2,000 `>` (and lists and emphasis nested as deep as
+    /// the text allows) give a tree within the bounds, its words kept.
+    #[test]
+    fn deep_nesting_is_flattened_to_its_words() {
+        let quotes = format!("{} deep", ">".repeat(1_990));
+        let tree = formatted(&quotes).expect("quoted");
+        assert!(tree
+            .iter()
+            .all(|block| block.depth() <= FORMATTED_MAX_DEPTH));
+        assert_eq!(words(&tree), "deep");
+        let lists: String = (0..60)
+            .map(|level| format!("{}- {level}\n", "  ".repeat(level)))
+            .collect();
+        let tree = formatted(&lists).expect("a list");
+        assert!(tree
+            .iter()
+            .all(|block| block.depth() <= FORMATTED_MAX_DEPTH));
+        let every: Vec<String> = (0..60).map(|level| level.to_string()).collect();
+        assert_eq!(words(&tree), every.concat(), "no item's words lost");
+        let emphasis = format!("{}x{}", "*_".repeat(400), "_*".repeat(400));
+        if let Some(tree) = formatted(&emphasis) {
+            assert!(tree
+                .iter()
+                .all(|block| block.depth() <= FORMATTED_MAX_DEPTH));
+        }
+        // Within the bound, nesting is kept as it is.
+        let tree = formatted("> > quoted twice").expect("quoted");
+        assert_eq!(
+            tree,
+            [Block::Quote(vec![Block::Quote(vec![p(vec![t(
+                "quoted twice"
+            )])])])]
+        );
+    }
+
+    #[test]
+    fn a_tree_of_too_many_elements_is_plain_text() {
+        let many = "*a* ".repeat(FORMATTED_MAX_NODES);
+        assert_eq!(formatted(&many), None);
+        let few = "*a* ".repeat(FORMATTED_MAX_NODES / 4);
+        assert!(formatted(&few).is_some());
+    }
+
+    /// Every word of a tree, in order (breaks and code left out).
+    fn words(blocks: &[Block]) -> String {
+        fn inline_words(inline: &Inline, out: &mut String) {
+            match inline {
+                Inline::Text(text) => out.push_str(text.trim()),
+                Inline::Code(_) | Inline::Break => {}
+                Inline::Emphasis(inlines)
+                | Inline::Strong(inlines)
+                | Inline::Strikethrough(inlines)
+                | Inline::Link { text: inlines, .. } => {
+                    inlines.iter().for_each(|inline| inline_words(inline, out));
+                }
+            }
+        }
+        fn block_words(block: &Block, out: &mut String) {
+            match block {
+                Block::Paragraph(inlines) => {
+                    inlines.iter().for_each(|inline| inline_words(inline, out));
+                }
+                Block::Code(_) => {}
+                Block::Quote(blocks) => blocks.iter().for_each(|block| block_words(block, out)),
+                Block::List { items, .. } => items
+                    .iter()
+                    .flatten()
+                    .for_each(|block| block_words(block, out)),
+            }
+        }
+        let mut out = String::new();
+        blocks.iter().for_each(|block| block_words(block, &mut out));
+        out
+    }
+
+    mod bounds {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Pieces of Markdown that open, nest and close elements.
+        fn piece() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                ">",
+                "> ",
+                "- ",
+                "1. ",
+                "  ",
+                "    ",
+                "*",
+                "**",
+                "_",
+                "~~",
+                "`",
+                "[",
+                "](",
+                "https://e.example/",
+                ")",
+                "\n",
+                "\n\n",
+                "a",
+                "word ",
+                "<b>",
+                "#",
+                "```\n",
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+            #[test]
+            fn trees_stay_within_depth_and_size(pieces in prop::collection::vec(piece(), 0..600)) {
+                let msg: String = pieces.concat();
+                if let Some(tree) = formatted(&msg) {
+                    let nodes: usize = tree.iter().map(Block::nodes).sum();
+                    prop_assert!(nodes <= FORMATTED_MAX_NODES, "{nodes} elements");
+                    for block in &tree {
+                        prop_assert!(block.depth() <= FORMATTED_MAX_DEPTH, "depth {}", block.depth());
+                    }
+                    // The JSON a client decodes stays far from its decoder's
+                    // limit of 128 (a list level is 4 JSON levels).
+                    let json = serde_json::to_string(&tree).expect("serializes");
+                    prop_assert!(json_depth(&json) <= 4 * FORMATTED_MAX_DEPTH + 2);
+                }
+            }
+        }
+
+        fn json_depth(json: &str) -> usize {
+            let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+            for c in json.chars() {
+                match (in_string, escaped, c) {
+                    (true, true, _) => escaped = false,
+                    (true, false, '\\') => escaped = true,
+                    (true, false, '"') => in_string = false,
+                    (false, _, '"') => in_string = true,
+                    (false, _, '[' | '{') => {
+                        depth += 1;
+                        deepest = deepest.max(depth);
+                    }
+                    (false, _, ']' | '}') => depth -= 1,
+                    _ => {}
+                }
+            }
+            deepest
+        }
     }
 }

@@ -367,6 +367,10 @@ pub const TYPING_INTERVAL_MS: u64 = 3_000;
 
 /// The most messages one `older` frame carries.
 pub const HISTORY_PAGE_MAX: u32 = 200;
+/// The largest message id (a room's `seq`) there can be: logs store it as
+/// a signed 64-bit integer (SQLite's). A frame about a larger id is about
+/// no message, and is refused as such before it reaches a log.
+pub const MESSAGE_ID_MAX: u64 = i64::MAX as u64;
 
 /// What the server sends. Every frame about a room names it in `room`, in
 /// its canonical form (NFC, lower case): the key a client files it under.
@@ -652,6 +656,10 @@ pub enum FrameError {
     Edit(MessageError),
     #[error(transparent)]
     Emoji(#[from] EmojiError),
+    /// A frame about a message id no message can have (see
+    /// [`MESSAGE_ID_MAX`]); names the refused `send`, if it was one.
+    #[error("There is no such message in this room.")]
+    NoSuchMessage { client_id: Option<String> },
 }
 
 impl FrameError {
@@ -659,6 +667,7 @@ impl FrameError {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             Self::Message { client_id, .. } => Some(client_id),
+            Self::NoSuchMessage { client_id } => client_id.as_deref(),
             _ => None,
         }
     }
@@ -690,6 +699,7 @@ impl FrameError {
             Self::Room { error, .. } => error.code(),
             Self::Edit(error) => error.code(),
             Self::Emoji(error) => error.code(),
+            Self::NoSuchMessage { .. } => ErrorCode::NotFound,
         }
     }
 }
@@ -726,6 +736,11 @@ impl ClientFrame {
     }
 
     fn validated(self) -> Result<Self, FrameError> {
+        if self.message_id().is_some_and(|id| id > MESSAGE_ID_MAX) {
+            return Err(FrameError::NoSuchMessage {
+                client_id: self.client_id().map(str::to_owned),
+            });
+        }
         if let Some(room) = self.room() {
             validate_room(room).map_err(|error| FrameError::Room {
                 error,
@@ -812,6 +827,21 @@ impl ClientFrame {
         match self {
             Self::Send { client_id, .. } => Some(client_id),
             _ => None,
+        }
+    }
+
+    /// The message the frame is about, if it is about one: the one a
+    /// `send` answers, the one changed or deleted.
+    pub fn message_id(&self) -> Option<u64> {
+        match self {
+            Self::Send { reply_to, .. } => *reply_to,
+            Self::Edit { id, .. } | Self::Delete { id, .. } | Self::React { id, .. } => Some(*id),
+            Self::Moderate { id, .. } => *id,
+            Self::LoadOlder { .. }
+            | Self::Typing { .. }
+            | Self::Ping
+            | Self::Join { .. }
+            | Self::Leave { .. } => None,
         }
     }
 

@@ -248,6 +248,37 @@ fn a_refused_send_names_its_client_id() {
     assert_eq!(err.client_id(), None);
 }
 
+/// Ids past what a log can hold are about no message: refused as
+/// `not_found` here, before any log sees them (an id of 2^63 once failed
+/// SQLite's whole batch, other people's posts with it).
+#[test]
+fn message_ids_past_the_largest_are_not_found() {
+    let max = protocol::MESSAGE_ID_MAX;
+    for id in [max + 1, 1 << 63, u64::MAX] {
+        for frame in [
+            format!(r#"{{"type":"send","clientId":"c-1","msg":"hi","replyTo":{id}}}"#),
+            format!(r#"{{"type":"edit","id":{id},"msg":"hi"}}"#),
+            format!(r#"{{"type":"delete","id":{id}}}"#),
+            format!(r#"{{"type":"react","id":{id},"emoji":"👍","on":true}}"#),
+            format!(r#"{{"type":"moderate","action":"delete","id":{id}}}"#),
+        ] {
+            let error = ClientFrame::parse(&frame).expect_err(&frame);
+            assert_eq!(error.code(), ErrorCode::NotFound, "{frame}");
+        }
+    }
+    let error = ClientFrame::parse(&format!(
+        r#"{{"type":"send","clientId":"c-1","msg":"hi","replyTo":{}}}"#,
+        u64::MAX
+    ))
+    .expect_err("no such message");
+    assert_eq!(error.client_id(), Some("c-1"), "the send is named");
+    let largest = format!(r#"{{"type":"delete","id":{max}}}"#);
+    assert!(
+        ClientFrame::parse(&largest).is_ok(),
+        "the largest id is an id"
+    );
+}
+
 #[test]
 fn golden_server_frames() {
     let cases = [
@@ -583,7 +614,7 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
             "missing field `hasOlder` in a `history` frame",
         ),
         (
-            r#"{"type":"history","room":"r","messages":[{"id":1,"user":"a","msg":"hi"}],"reset":true,"hasOlder":false}"#,
+            r#"{"type":"message","room":"r","id":1,"user":"a","msg":"hi","clientId":"c"}"#,
             "missing field `dateTime`",
         ),
         (
@@ -610,12 +641,16 @@ fn a_server_frame_without_a_field_its_type_needs_is_refused_by_name() {
             "field `action` must be a known name in a `moderated` frame",
         ),
         (
-            r#"{"type":"older","room":"r","hasOlder":true,"messages":[{"id":1,"user":"a","msg":"m","dateTime":1,"clientId":"c","replyTo":{"id":"9","user":"b","excerpt":""}}]}"#,
-            "field `id` must be a whole number, 0 or more in a `older` frame",
+            r#"{"type":"older","room":"r","hasOlder":true,"messages":{"id":1}}"#,
+            "field `messages` must be an array in a `older` frame",
         ),
         (
-            r#"{"type":"edited","room":"r","seq":2,"id":1,"msg":"m","editedAt":3,"formatted":[{"h1":"x"}]}"#,
-            "field `formatted` must be formatted text in a `edited` frame",
+            r#"{"type":"message","room":"r","id":1,"user":"a","msg":"m","dateTime":1,"clientId":"c","replyTo":{"id":"9","user":"b","excerpt":""}}"#,
+            "field `id` must be a whole number, 0 or more in a `message` frame",
+        ),
+        (
+            r#"{"type":"edited","room":"r","seq":2,"id":1,"msg":"m","editedAt":"3"}"#,
+            "field `editedAt` must be a whole number in a `edited` frame",
         ),
     ];
     for (json, reason) in cases {
@@ -979,4 +1014,41 @@ fn a_moderate_frame_reads_as_documented_and_needs_what_it_acts_on() {
         "x".repeat(201)
     );
     assert!(ClientFrame::parse(&long).is_err());
+}
+
+/// One message the client cannot read never hides the page around it:
+/// it is left out, and formatted text it cannot read shows as plain text.
+#[test]
+fn an_unreadable_message_is_left_out_of_its_page() {
+    let page = r#"{"type":"history","room":"lobby","reset":true,"hasOlder":false,"seq":3,"messages":[
+        {"id":1,"user":"amy","msg":"first","dateTime":1,"clientId":"a"},
+        {"id":"two","user":"eve","msg":"broken","dateTime":2,"clientId":"b"},
+        {"id":3,"user":"bob","msg":"*odd*","formatted":[{"what":1}],"dateTime":3,"clientId":"c"}
+    ]}"#;
+    let Ok(ServerFrame::History { messages, .. }) = ServerFrame::parse(page) else {
+        panic!("the page reads");
+    };
+    let read: Vec<(u64, &str, bool)> = messages
+        .iter()
+        .map(|p| {
+            (
+                p.message.id,
+                p.message.msg.as_str(),
+                p.message.formatted.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(read, [(1, "first", false), (3, "*odd*", false)]);
+    let older = page
+        .replace(r#""type":"history""#, r#""type":"older""#)
+        .replace(r#""messages":["#, r#""messages":[{"nope":true},"#);
+    let Ok(ServerFrame::Older { messages, .. }) = ServerFrame::parse(&older) else {
+        panic!("the older page reads");
+    };
+    assert_eq!(messages.len(), 2);
+    let edited = r#"{"type":"edited","room":"r","seq":2,"id":1,"msg":"m","editedAt":3,"formatted":[{"h1":"x"}]}"#;
+    let Ok(ServerFrame::Edited { formatted, .. }) = ServerFrame::parse(edited) else {
+        panic!("an edit with formatted text it cannot read still reads");
+    };
+    assert_eq!(formatted, None);
 }

@@ -449,3 +449,31 @@ fn a_reader_in_the_way_only_delays_the_wipe_to_the_next_commit() {
         .expect("append");
     assert!(!in_wal(), "wiped at the next commit");
 }
+
+/// One event about an id no row can have is refused alone: the batch's
+/// other events, someone else's post among them, are stored.
+#[test]
+fn an_id_past_the_largest_fails_nothing_else_in_its_batch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = open(&dir.path().join("chat.db"));
+    store
+        .append(&[new("lobby", "amy", "1", "hello")])
+        .expect("append");
+    let mut reply = new("lobby", "eve", "2", "to nothing");
+    if let NewEvent::Post(message) = &mut reply {
+        message.reply_to = Some(1 << 63);
+    }
+    let batch = [
+        change("lobby", "eve", u64::MAX, edit("x")),
+        change("lobby", "eve", 1 << 63, Change::Delete),
+        change("lobby", "eve", 1 << 63, react("👍", true)),
+        change("lobby", "eve", u64::MAX, Change::Remove),
+        reply,
+        new("lobby", "bob", "1", "still here"),
+    ];
+    let outcome = store.append(&batch).expect("the batch commits");
+    for refused in &outcome[..5] {
+        assert_eq!(*refused, Appended::Refused(Refusal::NotFound));
+    }
+    assert_eq!(seq(&outcome[5]), Ok(2), "bob's post is stored");
+}

@@ -357,15 +357,19 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Message `id` of the room, if there is one.
+    /// Message `id` of the room, if there is one. An id no row can have
+    /// is no message: never an error, which would fail the whole batch.
     fn target(&self, room_id: i64, id: u64) -> Result<Option<Target>, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
         Ok(self
             .tx
             .prepare_cached(
                 "SELECT user, author_key, body, deleted, claimed FROM events
                  WHERE room = ?1 AND seq = ?2 AND kind = 'message'",
             )?
-            .query_row(params![room_id, to_sql(id)?], |row| {
+            .query_row(params![room_id, id], |row| {
                 Ok(Target {
                     user: row.get(0)?,
                     author_key: row.get(1)?,
