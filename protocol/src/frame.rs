@@ -260,8 +260,9 @@ pub enum ClientFrame {
     Ping,
     /// Enter `room` too (creating it if nobody has used it yet); answered
     /// with its `history` (the messages after `after`, when given and still
-    /// replayable, else the recent ones) and its `online` list. Joining a
-    /// room the connection is in answers the same way and changes nothing.
+    /// replayable, else the recent ones; at most 256 KB of them, the rest
+    /// a `loadOlder` away) and its `online` list. Joining a room the
+    /// connection is in already sends nothing and changes nothing.
     Join {
         room: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

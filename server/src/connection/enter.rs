@@ -19,6 +19,10 @@ use crate::rooms::{Holder, JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 
+/// Bytes of the greeting written before the rest is fed: far below
+/// tungstenite's write buffer (1 MiB), whose overflow drops the socket.
+const GREETING_FLUSH_BYTES: usize = 256 * 1024;
+
 /// The query string of `GET /ws`.
 #[derive(Debug, Deserialize)]
 pub struct JoinQuery {
@@ -78,6 +82,20 @@ impl Refusal {
         }
     }
 
+    /// Sends the refusal's `error` frame, if the client is owed one, and
+    /// its close; briefly.
+    async fn send(&self, socket: &mut Socket) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            if let Some(code) = self.code {
+                let frame = ServerFrame::error(code, self.reason.clone());
+                socket.send(Message::text(frame.to_json())).await?;
+            }
+            let goodbye = close_frame(self.close, &self.reason);
+            socket.send(Message::Close(Some(goodbye))).await
+        })
+        .await;
+    }
+
     fn from_join(error: JoinError, user: &str, peer: Option<SocketAddr>) -> Self {
         match error {
             JoinError::Taken => Self::policy(
@@ -115,26 +133,39 @@ pub(super) async fn enter(
         Err(refusal) => {
             let requested = query.user.escape_debug();
             tracing::info!(?peer, user = %requested, reason = %refusal.reason, "refused to join");
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                if let Some(code) = refusal.code {
-                    let frame = ServerFrame::error(code, refusal.reason.clone());
-                    socket.send(Message::text(frame.to_json())).await?;
-                }
-                let goodbye = close_frame(refusal.close, &refusal.reason);
-                socket.send(Message::Close(Some(goodbye))).await
-            })
-            .await;
+            refusal.send(&mut socket).await;
             return None;
         }
     };
     let greeted = tokio::time::timeout(context.limits.send_timeout, async {
+        // Flushed as it goes, so that what waits in tungstenite's write
+        // buffer stays far below its cap (each frame is paged well below).
+        let mut waiting = 0;
         for frame in greeting {
+            waiting += frame.len();
             socket.feed(Message::text(frame)).await?;
+            if waiting >= GREETING_FLUSH_BYTES {
+                socket.flush().await?;
+                waiting = 0;
+            }
         }
         socket.flush().await
     });
-    if !matches!(greeted.await, Ok(Ok(()))) {
-        return None;
+    match greeted.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            // Not the client's doing (it is a socket that stopped, or a
+            // greeting past the buffer, which paging rules out): logged,
+            // and said to the client while its socket still takes it.
+            tracing::warn!(?peer, %error, "could not send a client its greeting");
+            let refusal = Refusal::unavailable(&error, peer);
+            refusal.send(&mut socket).await;
+            return None;
+        }
+        Err(_) => {
+            tracing::info!(?peer, "a client did not take its greeting in time");
+            return None;
+        }
     }
     // From here on frames are written as encoded once for everyone (see
     // `Transport`). The greeting is flushed and nothing was read, so the

@@ -10,7 +10,9 @@ use super::{Done, Session};
 use crate::message_log::LogError;
 
 /// Reads the page beside the writer; its bytes count against the
-/// address's history budget once sent.
+/// address's history budget once sent. A page holds at most
+/// [`super::HISTORY_FRAME_BYTES`] of messages: the newest of those asked
+/// for, the rest a next `loadOlder` away.
 pub(super) fn handle(
     session: &mut Session,
     room: Option<&str>,
@@ -35,11 +37,14 @@ pub(super) fn handle(
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     session.begin(Box::pin(async move {
         Done::answer(match rooms.older(&room, before, limit).await {
-            Ok((messages, has_older)) => ServerFrame::Older {
-                room,
-                messages,
-                has_older,
-            },
+            Ok((mut messages, has_older)) => {
+                let left_out = super::keep_newest(&mut messages, super::HISTORY_FRAME_BYTES);
+                ServerFrame::Older {
+                    room,
+                    messages,
+                    has_older: has_older || left_out,
+                }
+            }
             Err(LogError::Closed) => {
                 ServerFrame::error(ErrorCode::ShuttingDown, "The server is shutting down.")
                     .in_room(&room)

@@ -69,6 +69,12 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Sends waiting behind the one being stored before the connection stops
 /// reading its client's frames.
 const MAX_WAITING_POSTS: usize = 16;
+/// Most bytes of messages one `history` or `older` frame carries (with,
+/// when resuming, the changes replayed after it). History is paged by
+/// bytes as well as by count: a hundred messages of 2,000 emoji made a
+/// greeting larger than tungstenite's write buffer (1 MiB), and every
+/// newcomer's socket was dropped. Older messages are a `loadOlder` away.
+pub(crate) const HISTORY_FRAME_BYTES: usize = 256 * 1024;
 
 /// What a connection may do and how long it may take, from the config.
 #[derive(Debug, Clone)]
@@ -262,19 +268,68 @@ struct Joined {
 
 /// The `history` frame a connection starts `room` with (`moderator`: its
 /// name moderates the room), and the changes it replays after it.
-fn history_frames(room: &str, start: HistoryStart, moderator: bool) -> Vec<ServerFrame> {
+/// A room's `history` frame and the changes it replays, within
+/// [`HISTORY_FRAME_BYTES`]: a resume too large to send starts the room
+/// over from its newest messages instead (the client replaces what it had,
+/// so nothing is missed), and a page too large keeps its newest messages.
+fn history_frames(room: &str, mut start: HistoryStart, moderator: bool) -> Vec<ServerFrame> {
+    let replayed: usize = start.replay.iter().map(json_len).sum();
+    let messages: usize = start.messages.iter().map(json_len).sum();
+    if !start.reset && messages.saturating_add(replayed) > HISTORY_FRAME_BYTES {
+        start.reset = true;
+        start.replay = Vec::new();
+    }
+    // Once reset, what is older than the page is what the room had before
+    // the messages it holds (`has_older`), and what did not fit.
+    let left_out = keep_newest(&mut start.messages, HISTORY_FRAME_BYTES);
     let mut frames = Vec::with_capacity(1 + start.replay.len());
     frames.push(ServerFrame::History {
         room: room.to_owned(),
         messages: start.messages,
         reset: start.reset,
-        has_older: start.has_older,
+        has_older: start.has_older || left_out,
         seq: Some(start.seq),
         locked: start.locked,
         moderator,
     });
     frames.extend(start.replay);
     frames
+}
+
+/// Keeps the newest of `messages` (oldest first) that fit in `budget`
+/// bytes of JSON; says whether older ones were left out.
+pub(super) fn keep_newest(messages: &mut Vec<protocol::Posted>, budget: usize) -> bool {
+    let mut used = 0usize;
+    let fit = messages
+        .iter()
+        .rev()
+        .take_while(|posted| {
+            used = used.saturating_add(json_len(posted));
+            used <= budget
+        })
+        .count();
+    let left_out = messages.len() - fit;
+    messages.drain(..left_out);
+    left_out > 0
+}
+
+/// How many bytes `value` takes as JSON, counted without keeping them.
+fn json_len(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter fails only if serializing does, which these
+    // types never do; one that did would count as nothing.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// Whether `name` moderates `room`, for its `history` frame: a guest never

@@ -1,0 +1,329 @@
+//! Attacks by a client that read the protocol, each against a real
+//! server (SQLite, or the shared Redis when the suite runs on it): the
+//! attack fails, and everyone else is unhurt.
+
+mod support;
+
+use futures::StreamExt;
+use protocol::{Block, ClientFrame, ErrorCode, ServerFrame, FORMATTED_MAX_DEPTH};
+use support::{join, Client, TestServer, DEFAULT_ROOM, PATIENCE};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Posts `count` messages of `msg` and waits for each echo.
+async fn post_many(client: &mut Client, prefix: &str, count: usize, msg: &str) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for n in 0..count {
+        client.say(&format!("{prefix}-{n}"), msg).await;
+        ids.push(client.recv_message().await.message.id);
+    }
+    ids
+}
+
+/// The next text frame's size and the frame.
+async fn recv_sized(client: &mut Client) -> (usize, ServerFrame) {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, client.ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("connection still open")
+            .expect("no socket error");
+        if let Message::Text(text) = message {
+            let frame = ServerFrame::parse(&text).expect("server frames parse");
+            if !matches!(
+                frame,
+                ServerFrame::Presence { .. } | ServerFrame::Typing { .. }
+            ) {
+                return (text.len(), frame);
+            }
+        }
+    }
+}
+
+/// A hundred posts of 2,000 emoji once made a room's greeting larger than
+/// the write buffer: every newcomer was dropped. Now the greeting is paged
+/// by bytes, and the rest is a `loadOlder` away, every message once.
+#[tokio::test]
+async fn a_room_of_huge_messages_still_greets_newcomers() {
+    let server = TestServer::start().await;
+    let mut attacker = server.join("mallory").await;
+    let huge = "😀".repeat(protocol::MESSAGE_MAX_CHARS);
+    let posted = post_many(&mut attacker, "big", 100, &huge).await;
+
+    let mut newcomer = support::connect(server.addr, "newcomer", None).await;
+    assert!(matches!(
+        recv_sized(&mut newcomer).await.1,
+        ServerFrame::Welcome { .. }
+    ));
+    let (bytes, frame) = recv_sized(&mut newcomer).await;
+    let ServerFrame::History {
+        messages,
+        has_older,
+        reset,
+        ..
+    } = frame
+    else {
+        panic!("a history frame");
+    };
+    assert!(bytes <= 300 * 1024, "the history frame is {bytes} bytes");
+    assert!(reset && has_older, "a page of the newest, more before it");
+    assert!(!messages.is_empty() && messages.len() < 100);
+    let mut ids: Vec<u64> = messages.iter().map(|p| p.message.id).collect();
+    assert_eq!(ids.last(), posted.last(), "the newest message is there");
+    assert!(matches!(
+        recv_sized(&mut newcomer).await.1,
+        ServerFrame::Online { .. }
+    ));
+    // Older pages, each within the bound, bring back every message.
+    let mut more = true;
+    while more {
+        newcomer
+            .send_frame(ClientFrame::LoadOlder {
+                before: ids[0],
+                limit: protocol::HISTORY_PAGE_MAX,
+                room: None,
+            })
+            .await;
+        let (bytes, frame) = recv_sized(&mut newcomer).await;
+        let ServerFrame::Older {
+            messages,
+            has_older,
+            ..
+        } = frame
+        else {
+            panic!("an older page");
+        };
+        assert!(bytes <= 300 * 1024, "an older page is {bytes} bytes");
+        assert!(!messages.is_empty());
+        let mut page: Vec<u64> = messages.iter().map(|p| p.message.id).collect();
+        page.append(&mut ids);
+        ids = page;
+        more = has_older;
+    }
+    assert_eq!(ids, posted, "every message once, in order");
+
+    // Resuming from the first message: too much to replay, so the room
+    // starts over from its newest page (the client replaces what it had).
+    let (_, history) = server.join_after("returning", Some(posted[0])).await;
+    assert!(history.reset && history.has_older);
+    assert_eq!(history.ids().last(), posted.last());
+    // And the room still works for everyone.
+    attacker.say("after", "still talking").await;
+    assert_eq!(attacker.recv_message().await.message.msg, "still talking");
+    server.stop().await;
+}
+
+/// An id of 2^63 or more once failed SQLite's whole batch: a bystander's
+/// posts in it were refused and `/healthz` said 503. Now it is no message,
+/// refused before any log, and nobody else notices.
+#[tokio::test]
+async fn ids_out_of_range_fail_nobody_else() {
+    let server = TestServer::start().await;
+    let mut attacker = server.join("mallory").await;
+    let mut bystander = server.join("bob").await;
+    let target = post_many(&mut bystander, "first", 1, "hello").await[0];
+    for (n, id) in [1u64 << 63, u64::MAX, (1 << 63) + 7]
+        .into_iter()
+        .cycle()
+        .take(30)
+        .enumerate()
+    {
+        let attack = match n % 5 {
+            0 => ClientFrame::Edit {
+                room: None,
+                id,
+                msg: "x".into(),
+            },
+            1 => ClientFrame::Delete { room: None, id },
+            2 => ClientFrame::React {
+                room: None,
+                id,
+                emoji: "👍".into(),
+                on: true,
+            },
+            3 => ClientFrame::Send {
+                client_id: format!("m-{n}"),
+                msg: "reply".into(),
+                room: None,
+                reply_to: Some(id),
+            },
+            _ => ClientFrame::Moderate {
+                room: None,
+                action: protocol::ModAction::Delete,
+                target: None,
+                id: Some(id),
+                duration_s: None,
+                reason: None,
+                all_rooms: false,
+            },
+        };
+        attacker.send_frame(attack).await;
+        bystander
+            .say(&format!("b-{n}"), &format!("message {n}"))
+            .await;
+    }
+    let mut acknowledged = 0;
+    while acknowledged < 30 {
+        match bystander.recv().await {
+            ServerFrame::Message { posted, .. } if posted.message.user == "bob" => {
+                acknowledged += 1;
+            }
+            ServerFrame::Message { .. } => {}
+            other => panic!("the bystander is refused: {other:?}"),
+        }
+    }
+    for _ in 0..30 {
+        match attacker.recv().await {
+            ServerFrame::Error { code, .. } => assert_eq!(code, ErrorCode::NotFound),
+            ServerFrame::Message { .. } => {}
+            other => panic!("expected not_found, got {other:?}"),
+        }
+    }
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    // The real message is untouched.
+    let (_, history) = server.join_after("later", None).await;
+    let first = &history.messages[0].message;
+    assert_eq!((first.id, first.msg.as_str()), (target, "hello"));
+    assert!(first.reactions.is_empty() && !first.deleted);
+    server.stop().await;
+}
+
+/// A message nested 2,000 deep once made every page it was on unreadable
+/// (the client's JSON decoder stops at depth 128): the room showed "No
+/// messages yet". Its tree is now bounded, its words kept.
+#[tokio::test]
+async fn deeply_nested_markdown_never_hides_a_page() {
+    let server = TestServer::start().await;
+    let mut attacker = server.join("mallory").await;
+    let deep = format!("{}bottom", ">".repeat(1_990));
+    let lists: String = (0..40)
+        .map(|level| format!("{}- x\n", "  ".repeat(level)))
+        .collect();
+    attacker.say("deep", &deep).await;
+    attacker.recv_message().await;
+    attacker.say("lists", &lists).await;
+    attacker.recv_message().await;
+    attacker.say("plain", "an ordinary message").await;
+    attacker.recv_message().await;
+    // `join` parses every frame with the client's own decoder.
+    let (_, history) = server.join_after("reader", None).await;
+    assert_eq!(history.messages.len(), 3, "the whole page reads");
+    for posted in &history.messages {
+        for block in posted.message.formatted.iter().flatten() {
+            assert!(block.depth() <= FORMATTED_MAX_DEPTH);
+        }
+    }
+    let Some(tree) = &history.messages[0].message.formatted else {
+        panic!("the quote is formatted");
+    };
+    let mut json = serde_json::to_string(tree).expect("json");
+    json.retain(|c| c != '"');
+    assert!(json.contains("bottom"), "the words are kept: {json}");
+    assert!(matches!(tree[0], Block::Quote(_)));
+    server.stop().await;
+}
+
+/// Joining a room the connection is in once resent its whole history
+/// every time (2.3 KB of joins made 160 MB). Now it sends nothing.
+#[tokio::test]
+async fn joining_a_room_again_sends_nothing() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    post_many(&mut alice, "a", 20, &"words ".repeat(100)).await;
+    alice
+        .send_frame(ClientFrame::Join {
+            room: "rust".into(),
+            after: None,
+        })
+        .await;
+    assert!(matches!(alice.recv().await, ServerFrame::History { .. }));
+    assert!(matches!(alice.recv().await, ServerFrame::Online { .. }));
+    for _ in 0..200 {
+        for room in [DEFAULT_ROOM, "rust", "Rust"] {
+            alice
+                .send_frame(ClientFrame::Join {
+                    room: room.into(),
+                    after: None,
+                })
+                .await;
+        }
+    }
+    alice.send_frame(ClientFrame::Ping).await;
+    match alice.recv().await {
+        ServerFrame::Pong => {}
+        other => panic!("a join again answered {other:?}"),
+    }
+    server.stop().await;
+}
+
+/// A join's history is paid for from the address's history budget, as
+/// older pages are: joining room after room of history runs out of it.
+#[tokio::test]
+async fn joins_pay_for_their_history() {
+    let server = TestServer::start_with(|config| {
+        config.history_rate_bytes = 1;
+        config.history_burst_bytes = 60 * 1024;
+    })
+    .await;
+    let mut writer = server.join("writer").await;
+    for room in ["r1", "r2", "r3", "r4"] {
+        writer
+            .send_frame(ClientFrame::Join {
+                room: room.into(),
+                after: None,
+            })
+            .await;
+        loop {
+            if let ServerFrame::Online { .. } = writer.recv().await {
+                break;
+            }
+        }
+        for n in 0..30 {
+            writer
+                .send_frame(ClientFrame::Send {
+                    client_id: format!("{room}-{n}"),
+                    msg: "x".repeat(1_000),
+                    room: Some(room.into()),
+                    reply_to: None,
+                })
+                .await;
+            loop {
+                if let ServerFrame::Message { .. } = writer.recv().await {
+                    break;
+                }
+            }
+        }
+    }
+    let (mut reader, _) = join(server.addr, "reader", None).await;
+    let mut refused = false;
+    for room in ["r1", "r2", "r3", "r4"] {
+        reader
+            .send_frame(ClientFrame::Join {
+                room: room.into(),
+                after: None,
+            })
+            .await;
+        match reader.recv().await {
+            ServerFrame::History { .. } => {
+                assert!(matches!(reader.recv().await, ServerFrame::Online { .. }));
+            }
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                retry_after_ms,
+                room: refused_room,
+                ..
+            } => {
+                assert!(retry_after_ms.is_some_and(|ms| ms > 0));
+                assert_eq!(refused_room.as_deref(), Some(room));
+                refused = true;
+                break;
+            }
+            other => panic!("expected a history or a refusal, got {other:?}"),
+        }
+    }
+    assert!(
+        refused,
+        "four rooms of 30 KB each do not fit a 60 KB budget"
+    );
+    server.stop().await;
+}
