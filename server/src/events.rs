@@ -197,6 +197,17 @@ pub enum Change {
     Remove,
 }
 
+impl Change {
+    /// Whether it puts words before the room (a mute or a lock refuses
+    /// it), rather than taking them away.
+    pub fn speaks(&self) -> bool {
+        match self {
+            Self::Edit { .. } | Self::React { .. } => true,
+            Self::Delete | Self::Remove => false,
+        }
+    }
+}
+
 /// What a log is asked to append.
 #[derive(Debug, Clone)]
 pub enum NewEvent {

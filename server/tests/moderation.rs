@@ -242,6 +242,116 @@ async fn a_moderator_deletes_mutes_locks_and_purges() {
     server.stop().await;
 }
 
+/// The next frame `client` gets that is not a presence frame or a
+/// pong: a `typing` frame shows up here.
+async fn next_heard(client: &mut Client) -> ServerFrame {
+    loop {
+        match client.recv_any().await {
+            ServerFrame::Presence { .. } | ServerFrame::Pong => {}
+            frame => return frame,
+        }
+    }
+}
+
+/// Waits until `client`'s frames so far are handled (its actions done).
+async fn settled(client: &mut Client) {
+    client.send_frame(ClientFrame::Ping).await;
+    while client.recv().await != ServerFrame::Pong {}
+}
+
+/// A mute, or a lock, covers every frame that puts words before the room:
+/// edits (once, a muted person edited old messages to new text),
+/// reactions and typing, not only posts. Taking one's words back is
+/// never refused.
+#[tokio::test]
+async fn a_mute_or_a_lock_covers_edits_reactions_and_typing() {
+    let server = support::TestServer::start_with(with_admin).await;
+    let addr = server.addr;
+    let (mut root, mut moderator, _) = staff(addr).await;
+    let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
+    let mut carol = guest_from(CAROL_ADDRESS, addr, "carol").await;
+    bob.say("b-1", "first words").await;
+    let first = posted(&mut bob, "first words").await;
+    bob.say("b-2", "second words").await;
+    let second = posted(&mut bob, "second words").await;
+    posted(&mut carol, "second words").await;
+
+    let edit = |id| ClientFrame::Edit {
+        room: None,
+        id,
+        msg: "new words".into(),
+    };
+    let react = |id| ClientFrame::React {
+        room: None,
+        id,
+        emoji: "👍".into(),
+        on: true,
+    };
+    // Typing is relayed once per spell per name: one staff name types
+    // each time.
+    for (action, refused_with, staff_name) in [
+        (ModAction::Mute, ErrorCode::Muted, "mod"),
+        (ModAction::Lock, ErrorCode::RoomLocked, "root"),
+    ] {
+        let target = (action == ModAction::Mute).then_some("bob");
+        moderator.send_frame(moderate(action, target, None)).await;
+        moderated(&mut bob, action).await;
+        moderated(&mut carol, action).await;
+        bob.send_frame(edit(first)).await;
+        assert_eq!(refusal(&mut bob).await.0, refused_with, "{action:?}: edit");
+        bob.send_frame(react(first)).await;
+        assert_eq!(refusal(&mut bob).await.0, refused_with, "{action:?}: react");
+        bob.send_frame(ClientFrame::Typing { room: None }).await;
+        settled(&mut bob).await;
+        // Nobody hears bob type: the next thing carol hears is staff,
+        // who may.
+        let typist = if staff_name == "mod" {
+            &mut moderator
+        } else {
+            &mut root
+        };
+        typist.send_frame(ClientFrame::Typing { room: None }).await;
+        match next_heard(&mut carol).await {
+            ServerFrame::Typing { user, .. } => assert_eq!(user, staff_name, "{action:?}"),
+            other => panic!("{action:?}: expected {staff_name} typing, got {other:?}"),
+        }
+        let undo = match action {
+            ModAction::Mute => ModAction::Unmute,
+            _ => ModAction::Unlock,
+        };
+        moderator.send_frame(moderate(undo, target, None)).await;
+        moderated(&mut carol, undo).await;
+    }
+    // Muted, bob still takes his own words back.
+    let mut mute = moderate(ModAction::Mute, Some("bob"), None);
+    if let ClientFrame::Moderate { duration_s, .. } = &mut mute {
+        *duration_s = Some(600);
+    }
+    moderator.send_frame(mute).await;
+    moderated(&mut carol, ModAction::Mute).await;
+    bob.send_frame(ClientFrame::Delete {
+        room: None,
+        id: second,
+    })
+    .await;
+    loop {
+        if let ServerFrame::Deleted { id, .. } = carol.recv().await {
+            assert_eq!(id, second);
+            break;
+        }
+    }
+    // What carol sees of the first message is what bob first said.
+    let (_dave, history) = server.join_after("dave", None).await;
+    let shown = history
+        .messages
+        .iter()
+        .find(|p| p.message.id == first)
+        .expect("the first message");
+    assert_eq!(shown.message.msg, "first words");
+    assert!(shown.message.reactions.is_empty());
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn kicked_and_banned_people_are_put_out_and_told_why() {
     let server = support::TestServer::start_with(with_admin).await;

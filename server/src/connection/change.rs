@@ -9,6 +9,7 @@ use protocol::{ErrorCode, ServerFrame, REACTIONS_MAX};
 
 use super::dispatch::rate_limited;
 use super::ended::Ended;
+use super::voice::Voice;
 use super::{Done, Session};
 use crate::events::{Appended, Change, NewChange, NewEvent, Refusal};
 use crate::message_log::LogError;
@@ -27,6 +28,17 @@ pub(super) fn begin(
             return Ok(());
         }
     };
+    let voice = if change.speaks() {
+        match session.voice(index) {
+            Ok(voice) => voice,
+            Err(muted) => {
+                session.answer(&muted.frame(None, session.room_name(index)));
+                return Ok(());
+            }
+        }
+    } else {
+        Voice::Free
+    };
     if let Err(wait) = session.spend_post_budget() {
         return session.refuse_for_rate(rate_limited(wait, None, room));
     }
@@ -41,6 +53,9 @@ pub(super) fn begin(
     session.strikes = 0;
     session.begin(Box::pin(async move {
         let room = change.room.clone();
+        if let Some(refusal) = voice.refusal(&room, None).await {
+            return Done::answer(refusal);
+        }
         match rooms.append(NewEvent::Change(change)).await {
             Ok(Appended::Stored(_) | Appended::Unchanged | Appended::Duplicate(_)) => Done::Nothing,
             Ok(Appended::Refused(refusal)) => Done::answer(refused(refusal, None).in_room(&room)),

@@ -21,6 +21,7 @@ mod moderate;
 mod react;
 mod send;
 mod typing;
+mod voice;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;

@@ -9,6 +9,7 @@ use protocol::{ErrorCode, ModAction, ServerFrame, HISTORY_PAGE_MAX};
 
 use super::change::refused;
 use super::ended::Ended;
+use super::voice::now_ms;
 use super::{Done, Session};
 use crate::accounts::{AccountError, Accounts};
 use crate::events::{
@@ -231,12 +232,4 @@ fn log_failed(error: LogError) -> ServerFrame {
             )
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }

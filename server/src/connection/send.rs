@@ -8,11 +8,11 @@ use protocol::{mentions, ErrorCode, ServerFrame};
 use super::change::refused;
 use super::dispatch::rate_limited;
 use super::ended::Ended;
+use super::voice::Voice;
 use super::{Action, Done, Posts, Session};
-use crate::accounts::Accounts;
 use crate::events::{Appended, NewEvent, NewMessage};
 use crate::message_log::LogError;
-use crate::rooms::{Name, Rooms, Silenced};
+use crate::rooms::Rooms;
 
 /// Queues the message to be stored after those sent before it; everyone in
 /// the room, the sender included, gets it from the room once stored. The
@@ -32,29 +32,18 @@ pub(super) fn handle(
             return Ok(());
         }
     };
-    let now = now_ms();
-    let name = Arc::clone(session.name.name());
-    let moderator_check = match session.rooms_in.silenced(index, name.key(), now) {
-        Some(Silenced::Muted { until }) => {
-            let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(u64::MAX);
-            session.answer(&ServerFrame::Error {
-                code: ErrorCode::Muted,
-                message: "A moderator muted you in this room for now.".into(),
-                client_id: Some(client_id),
-                retry_after_ms: Some(wait.max(1)),
-                room: Some(session.room_name(index)),
-            });
+    let voice = match session.voice(index) {
+        Ok(voice) => voice,
+        Err(muted) => {
+            session.answer(&muted.frame(Some(client_id), session.room_name(index)));
             return Ok(());
         }
-        // Only a moderator may: asked on the way to the log.
-        Some(Silenced::Locked) => Some((Arc::clone(&session.accounts), name)),
-        None => None,
     };
     if let Err(wait) = session.spend_post_budget() {
         return session.refuse_for_rate(rate_limited(wait, Some(client_id), room));
     }
     let post = Post {
-        moderator_check,
+        voice,
         rooms: Arc::clone(&session.rooms),
         message: NewMessage {
             room: session.room_name(index),
@@ -82,7 +71,7 @@ pub(super) fn handle(
 /// A message on its way to the log.
 pub(super) struct Post {
     /// In a locked room: the sender must be one of its moderators.
-    moderator_check: Option<(Arc<Accounts>, Arc<Name>)>,
+    voice: Voice,
     rooms: Arc<Rooms>,
     message: NewMessage,
 }
@@ -90,24 +79,15 @@ pub(super) struct Post {
 /// Stores `post`, and comes to what its sender alone is owed.
 pub(super) fn store(post: Post) -> Action {
     let Post {
-        moderator_check,
+        voice,
         rooms,
         message,
     } = post;
     let room = message.room.clone();
     let client_id = message.client_id.clone();
     Box::pin(async move {
-        if let Some((accounts, name)) = moderator_check {
-            if !accounts.may_moderate(&name, &room).await.unwrap_or(false) {
-                return Done::answer(
-                    ServerFrame::send_error(
-                        ErrorCode::RoomLocked,
-                        "This room is locked: only its moderators post now.",
-                        client_id,
-                    )
-                    .in_room(&room),
-                );
-            }
+        if let Some(refusal) = voice.refusal(&room, Some(client_id.clone())).await {
+            return Done::answer(refusal);
         }
         match rooms.append(NewEvent::Post(message)).await {
             Ok(Appended::Stored(_) | Appended::Unchanged) => Done::Nothing,
@@ -134,12 +114,4 @@ pub(super) fn store(post: Post) -> Action {
             }
         }
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }

@@ -14,6 +14,10 @@ pub(super) fn handle(session: &mut Session, room: Option<&str>) -> Result<(), En
             return Ok(());
         }
     };
+    // Muted: nobody hears of it (typing is never answered).
+    let Ok(voice) = session.voice(index) else {
+        return Ok(());
+    };
     let user = session.name.name().to_string();
     if !session.budgets.typing(&user, std::time::Instant::now()) {
         return Ok(());
@@ -21,6 +25,9 @@ pub(super) fn handle(session: &mut Session, room: Option<&str>) -> Result<(), En
     let room = session.room_name(index);
     let rooms = Arc::clone(&session.rooms);
     session.begin(Box::pin(async move {
+        if voice.refusal(&room, None).await.is_some() {
+            return Done::Nothing;
+        }
         rooms.typing(&room, &user).await;
         Done::Nothing
     }));
