@@ -622,6 +622,9 @@ wire_names! {
         RoomLocked = "room_locked",
         /// A moderator's action by someone who is not one.
         NotAllowed = "not_allowed",
+        /// A `send` whose `clientId` this name used for another message
+        /// (other words, or another browser): a resend has the same.
+        ClientIdReused = "client_id_reused",
     }
 }
 

@@ -172,6 +172,46 @@ pub struct Author {
     pub claimed: bool,
 }
 
+impl Author {
+    /// Whether a message stored with the author key `key` is this
+    /// author's: the key of its name from this browser (or account), or
+    /// one of its guest keys. A message without a key is nobody's.
+    pub fn owns(&self, key: Option<&str>) -> bool {
+        key.is_some_and(|key| {
+            self.key.as_deref() == Some(key) || self.guest_keys.iter().any(|guest| guest == key)
+        })
+    }
+}
+
+/// What a log knows of the message stored by an earlier `send` of the
+/// same name and `clientId` to the same room.
+pub struct Earlier<'a> {
+    pub author_key: Option<&'a str>,
+    /// Its text, while it is still the text posted: `None` once it was
+    /// edited or deleted, or when the log no longer holds it.
+    pub text: Option<&'a str>,
+}
+
+impl NewMessage {
+    /// Whether this `send` is a resend of `earlier` (answered with it),
+    /// rather than a new message under a `clientId` already used (refused:
+    /// once, a script restarted with its counter at `c1` had its new text
+    /// acknowledged as the old message, and nobody saw it). A resend comes
+    /// from the same browser or account, with the same words (once they
+    /// were edited or deleted, the browser alone decides). A message
+    /// stored without a key (by a connection without a browser token, or
+    /// by a release before keys) proves nothing of who sent it: its words
+    /// decide.
+    pub fn resends(&self, earlier: &Earlier<'_>) -> bool {
+        match earlier.author_key {
+            Some(key) => {
+                self.author.owns(Some(key)) && earlier.text.is_none_or(|text| text == self.msg)
+            }
+            None => earlier.text == Some(self.msg.as_str()),
+        }
+    }
+}
+
 /// A change to message `id` of `room`.
 #[derive(Debug, Clone)]
 pub struct NewChange {
@@ -252,6 +292,8 @@ pub enum Refusal {
     Deleted,
     /// A new emoji on a message that has [`protocol::REACTIONS_MAX`].
     TooManyReactions,
+    /// A `send` whose `clientId` the same name used for another message.
+    ClientIdReused,
 }
 
 /// The newest part of a room's log: where the room starts in memory.

@@ -327,3 +327,84 @@ async fn joins_pay_for_their_history() {
     );
     server.stop().await;
 }
+
+/// A guest `name` from the browser `token`, greeted.
+async fn browser(server: &TestServer, name: &str, token: &str) -> Client {
+    let query = format!("user={name}&token={token}");
+    let mut client = support::try_connect(server.addr, &query, None)
+        .await
+        .expect("connects");
+    support::welcomed(&mut client).await;
+    client
+}
+
+/// The answer to `client`'s `send` of `msg` as `client_id`: the message
+/// acknowledged, or the refusal's code.
+async fn send_answer(client: &mut Client, client_id: &str, msg: &str) -> Result<String, ErrorCode> {
+    client.say(client_id, msg).await;
+    loop {
+        match client.recv().await {
+            ServerFrame::Message { posted, .. } if posted.client_id == client_id => {
+                return Ok(posted.message.msg)
+            }
+            ServerFrame::Error { code, client_id: Some(refused), .. } if refused == client_id => {
+                return Err(code)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A `clientId` seen before once made any new message under it an
+/// acknowledged resend of the old one: the new text was lost. A resend is
+/// now the same browser with the same words; anything else is refused.
+#[tokio::test]
+async fn a_reused_client_id_is_refused_never_taken_for_a_resend() {
+    let server = TestServer::start().await;
+    let mut watcher = server.join("watcher").await;
+    let mut botty = browser(&server, "botty", "browser-one").await;
+    assert_eq!(send_answer(&mut botty, "c1", "first text").await, Ok("first text".into()));
+    assert_eq!(watcher.recv_message().await.message.msg, "first text");
+    drop(botty);
+
+    // Restarted with its counter at c1 again: other words, refused.
+    let mut botty = browser(&server, "botty", "browser-one").await;
+    assert_eq!(
+        send_answer(&mut botty, "c1", "SECOND, different text").await,
+        Err(ErrorCode::ClientIdReused)
+    );
+    // The same words from the same browser: a resend, answered with the
+    // original, to the sender alone.
+    assert_eq!(send_answer(&mut botty, "c1", "first text").await, Ok("first text".into()));
+    drop(botty);
+    // Another browser with the same name and words: not a resend.
+    let mut other = browser(&server, "botty", "browser-two").await;
+    assert_eq!(
+        send_answer(&mut other, "c1", "first text").await,
+        Err(ErrorCode::ClientIdReused)
+    );
+    // Once edited, the words posted are gone: the same browser's resend
+    // is still recognised by the browser.
+    assert_eq!(send_answer(&mut other, "c2", "to be edited").await, Ok("to be edited".into()));
+    let id = watcher.recv_message().await.message.id;
+    other
+        .send_frame(ClientFrame::Edit {
+            room: None,
+            id,
+            msg: "edited".into(),
+        })
+        .await;
+    loop {
+        if let ServerFrame::Edited { .. } = watcher.recv().await {
+            break;
+        }
+    }
+    assert_eq!(send_answer(&mut other, "c2", "to be edited").await, Ok("edited".into()));
+    // The watcher saw two messages, and nothing of the refused sends.
+    watcher.send_frame(ClientFrame::Ping).await;
+    assert_eq!(watcher.recv().await, ServerFrame::Pong);
+    let (_, history) = server.join_after("later", None).await;
+    let texts: Vec<&str> = history.messages.iter().map(|p| p.message.msg.as_str()).collect();
+    assert_eq!(texts, ["first text", "edited"]);
+    server.stop().await;
+}

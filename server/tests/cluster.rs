@@ -78,7 +78,7 @@ async fn two_instances_show_everyone_one_order_and_resume_across_them() {
     // sees anything, and the next message takes the next id.
     let (mut alice_too, _) = join(two.addr, "alice", None).await;
     let original = seen[0].iter().find(|p| p.client_id == "a-0");
-    alice_too.say("a-0", "sent again").await;
+    alice_too.say("a-0", "from one").await;
     assert_eq!(Some(&alice_too.recv_message().await), original);
     alice_too.say("a-new", "new").await;
     let next = alice_too.recv_message().await;
@@ -324,7 +324,7 @@ async fn the_keys_of_the_release_before_rooms_become_the_default_room() {
     let (_erin, resumed) = join(server.addr, "erin", Some(1)).await;
     assert_eq!((resumed.ids(), resumed.reset), (vec![2, 3], false));
     let (mut bob, _) = join(server.addr, "bob", None).await;
-    bob.say("c-1", "sent again after the upgrade").await;
+    bob.say("c-1", "old 1").await;
     assert_eq!(bob.recv_message().await.message.id, 1);
     dave.say("d-1", "new").await;
     assert_eq!(dave.recv_message().await.message.id, 4);

@@ -55,9 +55,14 @@ async fn the_previous_release_s_database_opens_with_its_whole_history() {
     // The sequence goes on.
     dave.say("d-1", "after the upgrade").await;
     assert_eq!(dave.recv_message().await.message.id, 41);
-    // A resend of a message the old release stored is still that message.
+    // A resend of a message the old release stored (the same words: the
+    // release kept no browser's key) is still that message.
     let mut bob = server.join("bob").await;
-    bob.say("c-1", "message 1, sent again").await;
+    bob.say(
+        "c-1",
+        "message 1 from bob: hello 🦀 <b>not bold</b>\nsecond line",
+    )
+    .await;
     let original = bob.recv_message().await;
     assert_eq!(
         (original.message.id, original.client_id.as_str()),

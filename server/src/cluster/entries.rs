@@ -25,6 +25,7 @@ pub(super) struct StoredMessage {
     edited_at: Option<String>,
     deleted: Option<String>,
     reactions: Option<Vec<StoredReactions>>,
+    author: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +43,17 @@ impl StoredMessage {
 
     pub(super) fn is_deleted(&self) -> bool {
         self.deleted.is_some()
+    }
+
+    /// Whether its text is still the text posted (neither edited nor
+    /// deleted since).
+    pub(super) fn as_posted(&self) -> bool {
+        self.edited_at.is_none() && self.deleted.is_none()
+    }
+
+    /// The key of the browser or account that posted it, if it had one.
+    pub(super) fn author_key(&self) -> Option<&str> {
+        self.author.as_deref().filter(|key| !key.is_empty())
     }
 
     /// The message `id`, quoting `quoted` (the state of the message it

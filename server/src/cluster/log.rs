@@ -30,8 +30,8 @@ use super::entries::{entry_seq, parse_entry, StoredMessage};
 use super::follower::{Follow, Follower};
 use super::{scripts, Keys};
 use crate::events::{
-    Appended, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage, NewModeration,
-    PutOut, Reaction, Refusal, RoomActivity, Window,
+    Appended, Change, Deletion, Earlier, Edit, Event, NewChange, NewEvent, NewMessage,
+    NewModeration, PutOut, Reaction, Refusal, RoomActivity, Window,
 };
 use crate::message_log::{LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
@@ -170,22 +170,52 @@ impl RedisLog {
             }
             "duplicate" => {
                 let id = reply.id(1)?;
-                let original = match reply.text(3) {
+                let (original, earlier_text, earlier_key) = match reply.text(3) {
                     // Trimmed from the room's state since: what was kept.
-                    "" => Posted {
-                        message: ChatMessage {
-                            id,
-                            user: author.user,
-                            msg: reply.text(4).to_owned(),
-                            formatted: protocol::formatted(reply.text(4)),
-                            date_time: reply.number(2)?,
-                            ..ChatMessage::default()
-                        },
-                        client_id,
-                    },
-                    state => StoredMessage::parse(id, state)?.into_posted(id, None)?,
+                    "" => {
+                        let kept = reply.text(4);
+                        let text = (!kept.is_empty()).then_some(kept);
+                        let posted = Posted {
+                            message: ChatMessage {
+                                id,
+                                user: author.user.clone(),
+                                msg: kept.to_owned(),
+                                formatted: protocol::formatted(kept),
+                                date_time: reply.number(2)?,
+                                ..ChatMessage::default()
+                            },
+                            client_id: client_id.clone(),
+                        };
+                        (posted, text.map(str::to_owned), None)
+                    }
+                    state => {
+                        let stored = StoredMessage::parse(id, state)?;
+                        let text = stored.as_posted().then(|| stored.msg.clone());
+                        let key = stored.author_key().map(str::to_owned);
+                        (stored.into_posted(id, None)?, text, key)
+                    }
                 };
-                Ok(Appended::Duplicate(original))
+                let sent_key = reply.text(5);
+                let earlier = Earlier {
+                    author_key: earlier_key
+                        .as_deref()
+                        .or((!sent_key.is_empty()).then_some(sent_key)),
+                    text: earlier_text.as_deref(),
+                };
+                let new = NewMessage {
+                    room,
+                    author,
+                    msg,
+                    client_id,
+                    date_time: 0,
+                    reply_to,
+                    mentions,
+                };
+                if new.resends(&earlier) {
+                    Ok(Appended::Duplicate(original))
+                } else {
+                    Ok(Appended::Refused(Refusal::ClientIdReused))
+                }
             }
             "refused" => Ok(Appended::Refused(reply.refusal())),
             _ => Err(reply.corrupt()),

@@ -16,14 +16,17 @@
 /// Returns {'stored', id, time, quoted user, quoted text, quoted claimed
 /// ('1' or '')},
 /// {'duplicate', id, time, state ('' once trimmed), msg (releases before
-/// events kept it here)}, or {'refused', 'not_found' | 'deleted'} for a
-/// reply to a message that is not there.
+/// events kept it here), author key ('' for none, or from releases
+/// before it was kept here)}: whether it is a resend is the caller's to
+/// decide (`NewMessage::resends`), the same rule as SQLite's; or
+/// {'refused', 'not_found' | 'deleted'} for a reply to a message that is
+/// not there.
 pub(super) const APPEND: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
-local earlier = redis.call('HMGET', KEYS[3], 'id', 'dateTime', 'msg')
+local earlier = redis.call('HMGET', KEYS[3], 'id', 'dateTime', 'msg', 'author')
 if earlier[1] then
   local state = redis.call('HGET', KEYS[5], earlier[1])
-  return {'duplicate', earlier[1], earlier[2], state or '', earlier[3] or ''}
+  return {'duplicate', earlier[1], earlier[2], state or '', earlier[3] or '', earlier[4] or ''}
 end
 local quoted_user, quoted_text, quoted_claimed = '', '', ''
 if ARGV[8] ~= '' then
@@ -58,7 +61,7 @@ if excess > 0 then
   for i = 1, #gone, 2 do redis.call('HDEL', KEYS[5], gone[i]) end
 end
 -- No text here: a deleted message's must not outlive it.
-redis.call('HSET', KEYS[3], 'id', id, 'dateTime', at)
+redis.call('HSET', KEYS[3], 'id', id, 'dateTime', at, 'author', ARGV[7])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 redis.call('ZADD', KEYS[4], at, ARGV[6])
 return {'stored', tostring(id), at, quoted_user, quoted_text, quoted_claimed}

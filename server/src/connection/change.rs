@@ -101,6 +101,10 @@ pub(super) fn refused(refusal: Refusal, client_id: Option<String>) -> ServerFram
             ErrorCode::TooManyReactions,
             format!("A message has at most {REACTIONS_MAX} different reactions."),
         ),
+        Refusal::ClientIdReused => (
+            ErrorCode::ClientIdReused,
+            "This clientId was used for another message: a new message needs a new one.".to_owned(),
+        ),
     };
     match client_id {
         Some(client_id) => ServerFrame::send_error(code, message, client_id),

@@ -110,11 +110,14 @@ fn a_repeated_client_id_returns_the_original_in_its_room() {
         .expect("append");
     let outcome = store
         .append(&[
-            new("lobby", "a", "x", "again"),
+            new("lobby", "a", "x", "first"),
             new("lobby", "b", "x", "other user"),
             new("rust", "a", "x", "other room"),
+            new("lobby", "a", "x", "new words"),
         ])
         .expect("append");
+    // Other words under the same clientId: a new message, refused.
+    assert_eq!(outcome[3], Appended::Refused(Refusal::ClientIdReused));
     let Appended::Duplicate(original) = &outcome[0] else {
         panic!("expected a duplicate, got {outcome:?}")
     };
@@ -126,9 +129,16 @@ fn a_repeated_client_id_returns_the_original_in_its_room() {
     assert_eq!(seq(&outcome[2]), Ok(1));
     // Within one batch too.
     let outcome = store
-        .append(&[new("lobby", "c", "y", "one"), new("lobby", "c", "y", "two")])
+        .append(&[new("lobby", "c", "y", "one"), new("lobby", "c", "y", "one")])
         .expect("append");
     assert!(matches!(&outcome[1], Appended::Duplicate(p) if p.message.id == 3));
+    // From another browser: not a resend.
+    let mut elsewhere = new("lobby", "c", "y", "one");
+    if let NewEvent::Post(message) = &mut elsewhere {
+        message.author.key = Some("another browser".into());
+    }
+    let outcome = store.append(&[elsewhere]).expect("append");
+    assert_eq!(outcome[0], Appended::Refused(Refusal::ClientIdReused));
 }
 
 #[test]

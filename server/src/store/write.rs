@@ -11,7 +11,7 @@ use super::read::message;
 use super::read::ModerationBody;
 use super::{to_id, to_sql, StoreError};
 use crate::events::{
-    Appended, Author, Change, Deletion, Edit, Event, NewChange, NewEvent, NewMessage,
+    Appended, Author, Change, Deletion, Earlier, Edit, Event, NewChange, NewEvent, NewMessage,
     NewModeration, Reaction, Refusal,
 };
 
@@ -71,12 +71,7 @@ struct Target {
 impl Target {
     /// Whether `author` posted it: the same name, from the same browser.
     fn is_by(&self, author: &Author) -> bool {
-        self.author_key.is_some()
-            && (self.author_key == author.key
-                || author
-                    .guest_keys
-                    .iter()
-                    .any(|key| self.author_key.as_ref() == Some(key)))
+        author.owns(self.author_key.as_deref())
             && self.user.to_lowercase() == author.user.to_lowercase()
     }
 }
@@ -84,16 +79,24 @@ impl Target {
 impl Writer<'_> {
     fn post(&mut self, new: &NewMessage) -> Result<Appended, StoreError> {
         let room = self.room(&new.room)?;
-        let earlier: Option<i64> = self
+        let earlier: Option<(i64, Option<String>, Option<String>, bool)> = self
             .tx
             .prepare_cached(
-                "SELECT seq FROM events WHERE room = ?1 AND user = ?2 AND client_id = ?3",
+                "SELECT seq, author_key, body, edited_at IS NOT NULL OR deleted FROM events
+                 WHERE room = ?1 AND user = ?2 AND client_id = ?3",
             )?
             .query_row(params![room.id, new.author.user, new.client_id], |row| {
-                row.get(0)
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
             .optional()?;
-        if let Some(seq) = earlier {
+        if let Some((seq, author_key, body, changed)) = earlier {
+            let earlier = Earlier {
+                author_key: author_key.as_deref(),
+                text: if changed { None } else { body.as_deref() },
+            };
+            if !new.resends(&earlier) {
+                return Ok(Appended::Refused(Refusal::ClientIdReused));
+            }
             return Ok(Appended::Duplicate(message(self.tx, room.id, to_id(seq)?)?));
         }
         let reply_to = match new.reply_to {
