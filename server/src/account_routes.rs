@@ -214,21 +214,21 @@ async fn sign_in(state: AppState, request: Request, body: Result<SignIn, BadBody
         Ok(user) => user,
         Err(error) => return account_refusal(&AccountError::Name(error)),
     };
-    let now = Instant::now();
-    let counted = match (&body.password, request.peer) {
-        // A password attempt, per name and per address, here and (with
-        // Redis) across the instances.
-        (Some(_), peer) => match state.budgets.sign_in(&name_key(&user), peer, now) {
-            Ok(()) => shared_attempt(&state, &name_key(&user), peer).await,
-            refused => refused,
+    let key = name_key(&user);
+    // A password attempt, per name and per address, here and (with Redis)
+    // across the instances; a guest entry costs what opening a WebSocket
+    // does.
+    let attempt = match (&body.password, request.peer) {
+        (Some(_), peer) => match PasswordAttempt::begin(&state, &key, peer).await {
+            Ok(attempt) => Some(attempt),
+            Err(wait) => return rate_limited(wait),
         },
-        // A guest entry costs what opening a WebSocket does.
-        (None, Some(peer)) => state.budgets.join(peer, now),
-        (None, None) => Ok(()),
+        (None, Some(peer)) => match state.budgets.join(peer, Instant::now()) {
+            Ok(()) => None,
+            Err(wait) => return rate_limited(wait),
+        },
+        (None, None) => None,
     };
-    if let Err(wait) = counted {
-        return rate_limited(wait);
-    }
     // A claimed name is refused as claimed (not as taken), online or not.
     if body.password.is_none() {
         match state.accounts.claimed(&user).await {
@@ -245,7 +245,13 @@ async fn sign_in(state: AppState, request: Request, body: Result<SignIn, BadBody
             None,
         );
     }
-    match state.accounts.sign_in(&user, body.password).await {
+    let signed = state.accounts.sign_in(&user, body.password).await;
+    if let Some(attempt) = attempt {
+        attempt
+            .settle(matches!(signed, Err(AccountError::WrongPassword)))
+            .await;
+    }
+    match signed {
         Ok((identity, secret)) => {
             tracing::info!(user = %identity.name, claimed = identity.claimed, "signed in");
             signed_in(&identity, Some((&secret, request.secure)))
@@ -254,15 +260,63 @@ async fn sign_in(state: AppState, request: Request, body: Result<SignIn, BadBody
     }
 }
 
-/// The attempt counted across the instances: the wait if it is one too
-/// many. When Redis cannot count it, the instance's own budget has.
-async fn shared_attempt(state: &AppState, key: &str, peer: Option<IpAddr>) -> Result<(), Duration> {
-    match state.accounts.count_attempt(key, peer).await {
-        Ok(None) => Ok(()),
-        Ok(Some(wait)) => Err(wait),
-        Err(error) => {
-            tracing::warn!(%error, "cannot count a password attempt across instances");
-            Ok(())
+/// A password attempt, counted before the password is checked (so that
+/// guesses sent at once count as many), here and, with Redis, across the
+/// instances; taken back unless it was a wrong guess at a claimed name.
+struct PasswordAttempt<'a> {
+    state: &'a AppState,
+    key: &'a str,
+    peer: Option<IpAddr>,
+    /// When the instances counted it (`None`: Redis could not; this
+    /// instance's budget did).
+    shared: Option<i64>,
+}
+
+impl<'a> PasswordAttempt<'a> {
+    async fn begin(
+        state: &'a AppState,
+        key: &'a str,
+        peer: Option<IpAddr>,
+    ) -> Result<Self, Duration> {
+        state.budgets.sign_in(key, peer, Instant::now())?;
+        let mut attempt = Self {
+            state,
+            key,
+            peer,
+            shared: None,
+        };
+        match state.accounts.count_attempt(key, peer).await {
+            Ok(Ok(at)) => attempt.shared = Some(at),
+            Ok(Err(wait)) => {
+                // Refused: it counts nowhere.
+                attempt.settle(false).await;
+                return Err(wait);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot count a password attempt across instances");
+            }
+        }
+        Ok(attempt)
+    }
+
+    /// Keeps the attempt if it was a wrong password, else gives it back.
+    async fn settle(self, wrong_password: bool) {
+        if wrong_password {
+            return;
+        }
+        let now = Instant::now();
+        self.state
+            .budgets
+            .sign_in_was_no_guess(self.key, self.peer, now);
+        if let Some(at) = self.shared {
+            if let Err(error) = self
+                .state
+                .accounts
+                .uncount_attempt(self.key, self.peer, at)
+                .await
+            {
+                tracing::warn!(%error, "cannot take back a password attempt across instances");
+            }
         }
     }
 }
@@ -344,18 +398,18 @@ async fn change_password(
     };
     // The current password is a password attempt like a sign-in.
     let key = name_key(&identity.name);
-    let counted = match state.budgets.sign_in(&key, request.peer, Instant::now()) {
-        Ok(()) => shared_attempt(&state, &key, request.peer).await,
-        refused => refused,
+    let attempt = match PasswordAttempt::begin(&state, &key, request.peer).await {
+        Ok(attempt) => attempt,
+        Err(wait) => return rate_limited(wait),
     };
-    if let Err(wait) = counted {
-        return rate_limited(wait);
-    }
-    match state
+    let changed = state
         .accounts
         .change_password(&secret, identity, body.current, body.password)
-        .await
-    {
+        .await;
+    attempt
+        .settle(matches!(changed, Err(AccountError::WrongPassword)))
+        .await;
+    match changed {
         Ok(identity) => {
             tracing::info!(user = %identity.name, "changed a password");
             state.rooms.sign_out(&identity.name).await;

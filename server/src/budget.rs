@@ -33,9 +33,10 @@ pub(crate) struct BudgetRates {
     pub(crate) typing_per_name: Rate,
     pub(crate) joins_per_address: Rate,
     pub(crate) history_bytes_per_address: Rate,
-    /// Password attempts, per name and per address: slow enough that a
+    /// Wrong passwords, per name and per address: slow enough that a
     /// password cannot be guessed online.
-    pub(crate) sign_ins: Rate,
+    pub(crate) sign_ins_per_name: Rate,
+    pub(crate) sign_ins_per_address: Rate,
 }
 
 impl BudgetRates {
@@ -62,11 +63,17 @@ impl BudgetRates {
                 per_second: config.history_rate_bytes as f64,
                 burst: config.history_burst_bytes,
             },
-            sign_ins: Rate {
-                per_second: f64::from(config.sign_ins_per_minute) / 60.0,
-                burst: config.sign_ins_per_minute,
-            },
+            sign_ins_per_name: per_minute(config.sign_ins_per_minute),
+            sign_ins_per_address: per_minute(config.address_sign_ins_per_minute),
         }
+    }
+}
+
+/// `count` a minute, all of them at once at most.
+fn per_minute(count: u32) -> Rate {
+    Rate {
+        per_second: f64::from(count) / 60.0,
+        burst: count,
     }
 }
 
@@ -175,16 +182,46 @@ impl Budgets {
     }
 
     /// One password attempt for the name keyed `name_key` from `address`,
-    /// or how long until one may be. Both budgets must allow it.
+    /// or how long until one may be. Both budgets must allow it. Taken
+    /// before the password is checked, so that guesses sent at once count
+    /// as many; given back by [`Budgets::sign_in_was_no_guess`].
     pub(crate) fn sign_in(
         &self,
         name_key: &str,
         address: Option<IpAddr>,
         now: Instant,
     ) -> Result<(), Duration> {
-        let rates = (self.rates.sign_ins, self.rates.sign_ins);
+        let rates = (
+            self.rates.sign_ins_per_name,
+            self.rates.sign_ins_per_address,
+        );
         self.lock()
             .take_both(name_key, address, Spending::SignIn, rates, now)
+    }
+
+    /// Gives back the attempt [`Budgets::sign_in`] took: the password was
+    /// right, or the name is nobody's. Only wrong guesses at a claimed
+    /// name count (once, five sign-ins as an unclaimed name shut out an
+    /// address's members).
+    pub(crate) fn sign_in_was_no_guess(
+        &self,
+        name_key: &str,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) {
+        let mut buckets = self.lock();
+        if let Some(bucket) = buckets
+            .by_name
+            .get_mut(&(name_key.to_owned(), Spending::SignIn))
+        {
+            bucket.give_back(now);
+        }
+        if let Some(address) = address {
+            let key = (address_key(address), Spending::SignIn);
+            if let Some(bucket) = buckets.by_address.get_mut(&key) {
+                bucket.give_back(now);
+            }
+        }
     }
 
     /// Whether `name`'s typing may be relayed now (one relay per interval,
@@ -273,7 +310,8 @@ mod tests {
             typing_per_name: rate(1.0 / 3.0, 1),
             joins_per_address: rate(2.0, 3),
             history_bytes_per_address: rate(1000.0, 5000),
-            sign_ins: rate(5.0 / 60.0, 5),
+            sign_ins_per_name: rate(5.0 / 60.0, 5),
+            sign_ins_per_address: rate(20.0 / 60.0, 20),
         }
     }
 
@@ -320,12 +358,32 @@ mod tests {
             .sign_in("alice", Some(B), now)
             .expect_err("the name's");
         assert_eq!(wait, Duration::from_secs(12));
+        // The address has room for other names: its limit is its own.
+        for name in ["bob", "carol", "dave"] {
+            for _ in 0..5 {
+                assert_eq!(budgets.sign_in(name, Some(A), now), Ok(()));
+            }
+        }
         let wait = budgets
-            .sign_in("bob", Some(A), now)
+            .sign_in("erin", Some(A), now)
             .expect_err("the address's");
-        assert_eq!(wait, Duration::from_secs(12));
-        assert_eq!(budgets.sign_in("bob", Some(B), now), Ok(()));
-        assert_eq!(budgets.sign_in("alice", Some(B), now + wait), Ok(()));
+        assert_eq!(wait, Duration::from_secs(3));
+        assert_eq!(budgets.sign_in("erin", Some(B), now), Ok(()));
+        assert_eq!(
+            budgets.sign_in("alice", Some(B), now + Duration::from_secs(12)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn attempts_that_were_no_guess_are_given_back() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        for _ in 0..50 {
+            assert_eq!(budgets.sign_in("guest", Some(A), now), Ok(()));
+            budgets.sign_in_was_no_guess("guest", Some(A), now);
+        }
+        assert_eq!(budgets.sign_in("alice", Some(A), now), Ok(()));
     }
 
     #[test]

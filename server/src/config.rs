@@ -121,10 +121,16 @@ pub struct Config {
     #[arg(long, env = "CHAT_HISTORY_BURST_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub history_burst_bytes: u32,
 
-    /// Password attempts allowed per minute for one name, and for one
-    /// address (whichever runs out first).
+    /// Wrong passwords allowed per minute for one claimed name. Only
+    /// failed guesses count: a right password, or a name nobody claimed,
+    /// costs nothing.
     #[arg(long, env = "CHAT_SIGN_INS_PER_MINUTE", default_value_t = 5)]
     pub sign_ins_per_minute: u32,
+
+    /// Wrong passwords allowed per minute from one address (many people
+    /// may share one), whatever the names.
+    #[arg(long, env = "CHAT_ADDRESS_SIGN_INS_PER_MINUTE", default_value_t = 20)]
+    pub address_sign_ins_per_minute: u32,
 
     /// A claimed name that administers this server: it can make claimed
     /// names moderators. Repeat the flag for several (env: comma-separated).

@@ -54,6 +54,13 @@ impl RateLimiter {
         self.tokens -= tokens;
     }
 
+    /// Gives one token back (never above the burst): what was taken
+    /// turned out not to count.
+    pub fn give_back(&mut self, now: Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens + 1.0).min(self.burst);
+    }
+
     /// Whether the bucket has refilled, and so is the same as a new one.
     pub fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);

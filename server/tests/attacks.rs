@@ -347,9 +347,11 @@ async fn send_answer(client: &mut Client, client_id: &str, msg: &str) -> Result<
             ServerFrame::Message { posted, .. } if posted.client_id == client_id => {
                 return Ok(posted.message.msg)
             }
-            ServerFrame::Error { code, client_id: Some(refused), .. } if refused == client_id => {
-                return Err(code)
-            }
+            ServerFrame::Error {
+                code,
+                client_id: Some(refused),
+                ..
+            } if refused == client_id => return Err(code),
             _ => {}
         }
     }
@@ -363,7 +365,10 @@ async fn a_reused_client_id_is_refused_never_taken_for_a_resend() {
     let server = TestServer::start().await;
     let mut watcher = server.join("watcher").await;
     let mut botty = browser(&server, "botty", "browser-one").await;
-    assert_eq!(send_answer(&mut botty, "c1", "first text").await, Ok("first text".into()));
+    assert_eq!(
+        send_answer(&mut botty, "c1", "first text").await,
+        Ok("first text".into())
+    );
     assert_eq!(watcher.recv_message().await.message.msg, "first text");
     drop(botty);
 
@@ -375,7 +380,10 @@ async fn a_reused_client_id_is_refused_never_taken_for_a_resend() {
     );
     // The same words from the same browser: a resend, answered with the
     // original, to the sender alone.
-    assert_eq!(send_answer(&mut botty, "c1", "first text").await, Ok("first text".into()));
+    assert_eq!(
+        send_answer(&mut botty, "c1", "first text").await,
+        Ok("first text".into())
+    );
     drop(botty);
     // Another browser with the same name and words: not a resend.
     let mut other = browser(&server, "botty", "browser-two").await;
@@ -385,7 +393,10 @@ async fn a_reused_client_id_is_refused_never_taken_for_a_resend() {
     );
     // Once edited, the words posted are gone: the same browser's resend
     // is still recognised by the browser.
-    assert_eq!(send_answer(&mut other, "c2", "to be edited").await, Ok("to be edited".into()));
+    assert_eq!(
+        send_answer(&mut other, "c2", "to be edited").await,
+        Ok("to be edited".into())
+    );
     let id = watcher.recv_message().await.message.id;
     other
         .send_frame(ClientFrame::Edit {
@@ -399,12 +410,19 @@ async fn a_reused_client_id_is_refused_never_taken_for_a_resend() {
             break;
         }
     }
-    assert_eq!(send_answer(&mut other, "c2", "to be edited").await, Ok("edited".into()));
+    assert_eq!(
+        send_answer(&mut other, "c2", "to be edited").await,
+        Ok("edited".into())
+    );
     // The watcher saw two messages, and nothing of the refused sends.
     watcher.send_frame(ClientFrame::Ping).await;
     assert_eq!(watcher.recv().await, ServerFrame::Pong);
     let (_, history) = server.join_after("later", None).await;
-    let texts: Vec<&str> = history.messages.iter().map(|p| p.message.msg.as_str()).collect();
+    let texts: Vec<&str> = history
+        .messages
+        .iter()
+        .map(|p| p.message.msg.as_str())
+        .collect();
     assert_eq!(texts, ["first text", "edited"]);
     server.stop().await;
 }

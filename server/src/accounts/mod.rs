@@ -157,6 +157,14 @@ pub(crate) struct Accounts {
     admins: HashSet<String>,
     /// Password attempts per minute per name and per address.
     sign_ins_per_minute: u32,
+    address_sign_ins_per_minute: u32,
+}
+
+/// What a password attempt counts against across the instances: the name,
+/// then the address (its /64 for IPv6), when there is one.
+fn attempt_subjects(key: &str, address: Option<std::net::IpAddr>) -> impl Iterator<Item = String> {
+    std::iter::once(format!("name:{key}"))
+        .chain(address.map(|address| format!("address:{}", crate::limits::address_key(address))))
 }
 
 impl Accounts {
@@ -181,28 +189,45 @@ impl Accounts {
             hasher: Hasher::new(),
             admins,
             sign_ins_per_minute: config.sign_ins_per_minute,
+            address_sign_ins_per_minute: config.address_sign_ins_per_minute,
         })
     }
 
     /// Counts a password attempt for the name keyed `key` from `address`
     /// across every instance (with Redis; one instance counts in its own
-    /// budgets): how long to wait if it is one too many.
+    /// budgets): how long to wait if it is one too many, else when it was
+    /// counted (to take it back with [`Accounts::uncount_attempt`]).
     pub(crate) async fn count_attempt(
         &self,
         key: &str,
         address: Option<std::net::IpAddr>,
-    ) -> Result<Option<Duration>, AccountError> {
+    ) -> Result<Result<i64, Duration>, AccountError> {
+        let now = now_ms();
         let Directory::Redis(directory) = &self.directory else {
-            return Ok(None);
+            return Ok(Ok(now));
         };
-        let mut subjects = vec![format!("name:{key}")];
-        subjects.extend(
-            address.map(|address| format!("address:{}", crate::limits::address_key(address))),
-        );
-        let wait = directory
-            .count_attempt(&subjects, self.sign_ins_per_minute, now_ms())
-            .await?;
-        Ok(wait.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(1))))
+        let limits = [self.sign_ins_per_minute, self.address_sign_ins_per_minute];
+        let subjects: Vec<(String, u32)> = attempt_subjects(key, address).zip(limits).collect();
+        let wait = directory.count_attempt(&subjects, now).await?;
+        Ok(match wait {
+            Some(ms) => Err(Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(1))),
+            None => Ok(now),
+        })
+    }
+
+    /// Takes back an attempt counted `at` (see [`Accounts::count_attempt`]):
+    /// it was no wrong guess at a claimed name.
+    pub(crate) async fn uncount_attempt(
+        &self,
+        key: &str,
+        address: Option<std::net::IpAddr>,
+        at: i64,
+    ) -> Result<(), AccountError> {
+        let Directory::Redis(directory) = &self.directory else {
+            return Ok(());
+        };
+        let subjects: Vec<String> = attempt_subjects(key, address).collect();
+        Ok(directory.uncount_attempt(&subjects, at).await?)
     }
 
     /// The claimed account of the name `canonical` (or of one that looks

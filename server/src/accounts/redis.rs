@@ -368,24 +368,44 @@ fn recorded(entry: &str) -> Option<Audited> {
 /// try N times as often.
 impl RedisDirectory {
     /// Counts one attempt for each of `subjects` (a name's key, an
-    /// address) in this minute; the wait until the next minute if any of
-    /// them is past `per_minute`.
+    /// address; each with its limit a minute) in this minute; the wait
+    /// until the next minute if any of them is past its limit.
     pub(crate) async fn count_attempt(
         &self,
-        subjects: &[String],
-        per_minute: u32,
+        subjects: &[(String, u32)],
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
         let minute = now.div_euclid(60_000);
         let mut pipe = redis::pipe();
-        for subject in subjects {
-            let key = format!("{}:attempts:{minute}:{subject}", self.prefix);
+        for (subject, _) in subjects {
+            let key = self.attempts_key(minute, subject);
             pipe.incr(&key, 1).pexpire(&key, 120_000).ignore();
         }
         let counts: Vec<u32> = pipe.query_async(&mut self.redis.clone()).await?;
         Ok(counts
             .iter()
-            .any(|&count| count > per_minute)
+            .zip(subjects)
+            .any(|(&count, (_, per_minute))| count > *per_minute)
             .then(|| (minute + 1) * 60_000 - now))
+    }
+
+    /// Takes back one attempt of each subject counted at `at`.
+    pub(crate) async fn uncount_attempt(
+        &self,
+        subjects: &[String],
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let minute = at.div_euclid(60_000);
+        let mut pipe = redis::pipe();
+        for subject in subjects {
+            let key = self.attempts_key(minute, subject);
+            pipe.decr(&key, 1).pexpire(&key, 120_000).ignore();
+        }
+        pipe.query_async::<()>(&mut self.redis.clone()).await?;
+        Ok(())
+    }
+
+    fn attempts_key(&self, minute: i64, subject: &str) -> String {
+        format!("{}:attempts:{minute}:{subject}", self.prefix)
     }
 }
