@@ -137,10 +137,23 @@ pub struct Config {
     #[arg(long = "admin", env = "CHAT_ADMINS", value_delimiter = ',')]
     pub admins: Vec<String>,
 
-    /// Behind a reverse proxy that terminates TLS: trust its
-    /// `X-Forwarded-Proto: https` and mark the session cookie `Secure`.
+    /// Behind a reverse proxy: trust the `X-Forwarded-For` of connections
+    /// from `--trusted-proxy` (the client's address, for bans, budgets and
+    /// logs), and its `X-Forwarded-Proto: https` (the session cookie is
+    /// then `Secure`).
     #[arg(long, env = "CHAT_BEHIND_PROXY")]
     pub behind_proxy: bool,
+
+    /// The proxies' addresses or ranges (such as 10.0.0.0/8), with
+    /// `--behind-proxy`; the loopback addresses without one. Repeat or
+    /// separate with commas.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CHAT_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_range
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Refused frames in a row after which a connection is closed (1008).
     #[arg(long, env = "CHAT_RATE_STRIKES", default_value_t = 20)]
@@ -204,6 +217,13 @@ pub struct Config {
 }
 
 /// A room name in its canonical form, or the rule it breaks.
+/// An address range (`10.0.0.0/8`), or one address.
+fn parse_range(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an address nor a range such as 10.0.0.0/8"))
+}
+
 fn parse_room(raw: &str) -> Result<String, String> {
     protocol::canonical_room(raw).map_err(|error| error.to_string())
 }

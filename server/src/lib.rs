@@ -33,6 +33,7 @@ pub mod events;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod message_log;
+mod proxy;
 pub mod rooms;
 pub(crate) mod routes;
 pub mod shutdown;
@@ -57,6 +58,7 @@ use budget::{BudgetRates, Budgets};
 pub use config::Config;
 use connection::SessionLimits;
 use limits::{Admission, OriginPolicy};
+use proxy::TrustedProxies;
 use rooms::Rooms;
 use store::StoreError;
 
@@ -189,10 +191,12 @@ pub async fn run(
         token.cancel();
         rooms.shut_down();
     };
+    let proxies = TrustedProxies::new(config.behind_proxy, &config.trusted_proxies);
     listener::serve(
         listener,
         routes,
         Arc::clone(&state.admission),
+        Arc::new(proxies),
         Duration::from_secs(config.header_timeout.max(1)),
         shutdown,
     )

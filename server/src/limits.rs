@@ -117,7 +117,8 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Ticket {
     admission: Arc<Admission>,
-    address: IpAddr,
+    /// The address counted against its cap (none for a trusted proxy's).
+    address: Option<IpAddr>,
 }
 
 impl Admission {
@@ -144,7 +145,22 @@ impl Admission {
         open.total += 1;
         Ok(Ticket {
             admission: Arc::clone(self),
-            address,
+            address: Some(address),
+        })
+    }
+
+    /// Admits a connection from a trusted reverse proxy, under the total
+    /// cap only: it carries everyone's connections, and whose each one is
+    /// shows only in its request.
+    pub fn admit_proxied(self: &Arc<Self>) -> Result<Ticket, Refusal> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.total >= self.max_total {
+            return Err(Refusal::ServerFull);
+        }
+        open.total += 1;
+        Ok(Ticket {
+            admission: Arc::clone(self),
+            address: None,
         })
     }
 }
@@ -157,10 +173,13 @@ impl Drop for Ticket {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         open.total = open.total.saturating_sub(1);
-        if let Some(count) = open.per_address.get_mut(&self.address) {
+        let Some(address) = self.address else {
+            return;
+        };
+        if let Some(count) = open.per_address.get_mut(&address) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                open.per_address.remove(&self.address);
+                open.per_address.remove(&address);
             }
         }
     }

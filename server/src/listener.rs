@@ -31,8 +31,10 @@ use tower_service::Service;
 use warp::reply::Response;
 
 use crate::limits::{Admission, Refusal, Ticket};
+use crate::proxy::TrustedProxies;
 
-/// Where a request came from, put in its extensions for the routes.
+/// Where a request came from (the client's address, behind a trusted
+/// proxy; see `proxy.rs`), put in its extensions for the routes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
@@ -53,6 +55,7 @@ pub(crate) async fn serve<S>(
     listener: TcpListener,
     routes: S,
     admission: Arc<Admission>,
+    proxies: Arc<TrustedProxies>,
     header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) where
@@ -74,7 +77,13 @@ pub(crate) async fn serve<S>(
                 }
             },
         };
-        let ticket = match admission.admit(peer.ip()) {
+        let proxied = proxies.trusts(peer.ip());
+        let admitted = if proxied {
+            admission.admit_proxied()
+        } else {
+            admission.admit(peer.ip())
+        };
+        let ticket = match admitted {
             Ok(ticket) => ticket,
             Err(refusal) => {
                 tracing::debug!(%peer, %refusal, "refused a connection");
@@ -92,8 +101,14 @@ pub(crate) async fn serve<S>(
             _ticket: ticket,
         });
         let routes = routes.clone();
+        let proxies = Arc::clone(&proxies);
         let service = service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(Peer(peer));
+            let client = if proxied {
+                proxies.client(peer, request.headers())
+            } else {
+                peer
+            };
+            request.extensions_mut().insert(Peer(client));
             routes.clone().call(request)
         });
         let connection = http1::Builder::new()
