@@ -1979,8 +1979,9 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
 
     log_in_claimed(&moderator, base, "mod").await;
     log_in_claimed(&root, base, "root").await;
-    // The admin makes mod a moderator of the room, from the room's menu.
-    moderate_from_menu(&root, "mod", 6, "", "").await;
+    // The admin makes mod a moderator of every room, from the room's
+    // menu: kicks and bans reach beyond one room.
+    moderate_from_menu(&root, "mod", 9, "", "").await;
     until_text(&moderator, ".messages", "root made mod a moderator").await;
     find(&moderator, ".room-menu .moderation").await;
 
@@ -2057,7 +2058,7 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     sign_in_as(&bob, "bob", "").await;
     find(&bob, r#".status[data-state="online"]"#).await;
     // The admin takes mod's moderation back: the form goes from mod's menu.
-    moderate_from_menu(&root, "mod", 7, "", "").await;
+    moderate_from_menu(&root, "mod", 10, "", "").await;
     until_text(&moderator, ".messages", "root took mod's moderation back").await;
     wait_until_gone(&moderator, ".room-menu .moderation").await;
 

@@ -306,8 +306,14 @@ wire_names! {
         Unmute = "unmute",
         /// The name's connections in the room are closed; it may come back.
         Kick = "kick",
-        /// The name and the addresses it used are refused at the door.
+        /// The name is refused at the door (a guest's browser too); its
+        /// connections are closed. Server-wide.
         Ban = "ban",
+        /// The name's connections are closed and the addresses they came
+        /// from refuse guests for `durationS` (required): never a claimed
+        /// name in good standing. Server-wide.
+        BanAddress = "banAddress",
+        /// Lifts the name's bans, those of its browser and addresses too.
         Unban = "unban",
         /// Every message of the name in the room is deleted.
         Purge = "purge",
@@ -325,8 +331,104 @@ impl ModAction {
     /// Whether the action is about a name (`target`), rather than a
     /// message (`delete`: `id`) or the room (`lock`, `unlock`).
     pub fn needs_target(self) -> bool {
-        !matches!(self, Self::Delete | Self::Lock | Self::Unlock)
+        match self {
+            Self::Delete | Self::Lock | Self::Unlock => false,
+            Self::Mute
+            | Self::Unmute
+            | Self::Kick
+            | Self::Ban
+            | Self::BanAddress
+            | Self::Unban
+            | Self::Purge
+            | Self::Grant
+            | Self::Revoke => true,
+        }
     }
+
+    /// Whether the action is about a message (`id`).
+    pub fn needs_id(self) -> bool {
+        match self {
+            Self::Delete => true,
+            Self::Mute
+            | Self::Unmute
+            | Self::Kick
+            | Self::Ban
+            | Self::BanAddress
+            | Self::Unban
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Grant
+            | Self::Revoke => false,
+        }
+    }
+
+    /// Whether it takes a `durationS` (how long it holds).
+    pub fn timed(self) -> Timed {
+        match self {
+            Self::Mute | Self::Ban => Timed::Optional,
+            Self::BanAddress => Timed::Always,
+            Self::Delete
+            | Self::Unmute
+            | Self::Kick
+            | Self::Unban
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Grant
+            | Self::Revoke => Timed::Never,
+        }
+    }
+
+    /// Whether the target's connections are closed (with
+    /// [`CLOSE_PUT_OUT`]).
+    pub fn puts_out(self) -> bool {
+        match self {
+            Self::Kick | Self::Ban | Self::BanAddress => true,
+            Self::Delete
+            | Self::Mute
+            | Self::Unmute
+            | Self::Unban
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Grant
+            | Self::Revoke => false,
+        }
+    }
+
+    /// Who may take it: a moderator of the room, one of every room (what
+    /// reaches beyond the room: putting out, bans), or an admin.
+    pub fn takes(self) -> Authority {
+        match self {
+            Self::Delete | Self::Mute | Self::Unmute | Self::Purge | Self::Lock | Self::Unlock => {
+                Authority::RoomModerator
+            }
+            Self::Kick | Self::Ban | Self::BanAddress | Self::Unban => {
+                Authority::ModeratorOfEveryRoom
+            }
+            Self::Grant | Self::Revoke => Authority::Admin,
+        }
+    }
+}
+
+/// Whether a moderator's action takes a `durationS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timed {
+    /// It takes none: it holds until undone, or is done at once.
+    Never,
+    /// For that long, or for good without one.
+    Optional,
+    /// For that long, always: never for good.
+    Always,
+}
+
+/// Who may take a moderator's action (each includes those after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Authority {
+    RoomModerator,
+    ModeratorOfEveryRoom,
+    Admin,
 }
 
 /// The close code of a connection a moderator put out (kicked or
@@ -794,8 +896,13 @@ impl ClientFrame {
                 if action.needs_target() && target.is_none() {
                     return Err(invalid("this action needs a \"target\" (a name)"));
                 }
-                if action == ModAction::Delete && id.is_none() {
+                if action.needs_id() && id.is_none() {
                     return Err(invalid("\"delete\" needs the message's \"id\""));
+                }
+                if action.timed() == Timed::Always && duration_s.is_none() {
+                    return Err(invalid(
+                        "an address is banned for a time: \"durationS\" is needed",
+                    ));
                 }
                 if duration_s.is_some_and(|seconds| seconds == 0 || seconds > DURATION_MAX_S) {
                     return Err(invalid("\"durationS\" is 1 second to 10 years"));

@@ -52,10 +52,13 @@
 //!
 //! Moderation: `{"type":"moderate","room":"r","action":"mute","target":"bob",
 //! "durationS":600,"reason":"..."}` ([`ModAction`]: `delete` with `id`;
-//! `mute`, `unmute`, `kick`, `ban`, `unban`, `purge`, `grant`, `revoke`
-//! with `target`; `lock`, `unlock`; `allRooms` for a grant or revoke about
-//! every room). Moderators of the room (and admins) may; others are
-//! refused with `not_allowed`. Every accepted action is a `moderated`
+//! `mute`, `unmute`, `kick`, `ban`, `banAddress` (with `durationS`),
+//! `unban`, `purge`, `grant`, `revoke` with `target`; `lock`, `unlock`;
+//! `allRooms` for a grant or revoke about every room). Moderators of the
+//! room may act in it; what reaches beyond it (kicks and bans) is for
+//! moderators of every room, making moderators for admins, and only an
+//! admin acts on a moderator ([`ModAction::takes`]); others are refused
+//! with `not_allowed`. Every accepted action is a `moderated`
 //! event of the room's log. A muted name's sends are refused with `muted`
 //! and `retryAfterMs`; a locked room's with `room_locked` (its `history`
 //! says `"locked":true`); a kicked or banned connection is closed with
@@ -135,10 +138,10 @@ pub use decode::{DecodeError, FieldError};
 pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline, FORMATTED_MAX_DEPTH, FORMATTED_MAX_NODES};
 pub use frame::{
-    apply_reaction, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, ModAction,
-    Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, CLOSE_PUT_OUT, DURATION_MAX_S,
-    HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX,
-    REACTIONS_MAX, REACTION_NAMES_MAX, REASON_MAX_CHARS, TYPING_INTERVAL_MS,
+    apply_reaction, Authority, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError,
+    ModAction, Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, Timed, CLOSE_PUT_OUT,
+    DURATION_MAX_S, HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PRESENCE_INTERVAL_MS,
+    PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX, REASON_MAX_CHARS, TYPING_INTERVAL_MS,
 };
 #[cfg(feature = "unicode")]
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};

@@ -133,6 +133,19 @@ async fn staff(addr: SocketAddr) -> (Client, Client, String) {
     (root, moderator, cookie)
 }
 
+/// The admin root makes `name` (claimed, connected) a moderator of every
+/// room: kicks and bans are theirs.
+async fn moderator_everywhere(addr: SocketAddr, root: &mut Client, name: &str) -> (Client, String) {
+    let (client, cookie) = member(addr, name).await;
+    let mut grant = moderate(ModAction::Grant, Some(name), None);
+    if let ClientFrame::Moderate { all_rooms, .. } = &mut grant {
+        *all_rooms = true;
+    }
+    root.send_frame(grant).await;
+    moderated(root, ModAction::Grant).await;
+    (client, cookie)
+}
+
 fn with_admin(config: &mut server::Config) {
     config.admins = vec!["root".into()];
 }
@@ -352,11 +365,44 @@ async fn a_mute_or_a_lock_covers_edits_reactions_and_typing() {
     server.stop().await;
 }
 
+/// Whether a guest `user` with the browser `token` from `address` is
+/// let in (else: refused as banned).
+async fn guest_let_in(address: Ipv4Addr, addr: SocketAddr, user: &str, token: &str) -> bool {
+    let query = format!("user={user}&token={token}");
+    let mut client = support::try_connect_from(address, addr, &query)
+        .await
+        .expect("connects");
+    match client.recv_any().await {
+        ServerFrame::Welcome { .. } => true,
+        ServerFrame::Error {
+            code: ErrorCode::Banned,
+            ..
+        } => false,
+        other => panic!("expected a welcome or a ban, got {other:?}"),
+    }
+}
+
+/// A claimed name signed in, connecting from `address`: let in?
+async fn member_let_in(address: Ipv4Addr, addr: SocketAddr, cookie: &str) -> bool {
+    let headers = [("cookie", format!("chat_session={cookie}"))];
+    let mut client = support::ws_from(address, addr, "", &headers).await;
+    match client.recv_any().await {
+        ServerFrame::Welcome { .. } => true,
+        ServerFrame::Error {
+            code: ErrorCode::Banned,
+            ..
+        } => false,
+        other => panic!("expected a welcome or a ban, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn kicked_and_banned_people_are_put_out_and_told_why() {
     let server = support::TestServer::start_with(with_admin).await;
     let addr = server.addr;
-    let (_root, mut moderator, _) = staff(addr).await;
+    let (mut root, _, _) = staff(addr).await;
+    let (mut moderator, _) = moderator_everywhere(addr, &mut root, "warden").await;
+    let (_member, member_cookie) = member(addr, "member").await;
     let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
 
     let reason = put_out(&mut moderator, ModAction::Kick, "bob", &mut bob).await;
@@ -367,33 +413,115 @@ async fn kicked_and_banned_people_are_put_out_and_told_why() {
 
     let reason = put_out(&mut moderator, ModAction::Ban, "bob", &mut bob).await;
     assert!(reason.contains("banned you for good"), "{reason}");
-    // Neither the name nor, once it was put out, its address come back.
-    support::until("bob's address is banned", || async {
-        let query = "user=bobby&token=another";
-        let mut client = support::try_connect_from(BOB_ADDRESS, addr, query)
-            .await
-            .expect("connects");
-        matches!(
-            client.recv_any().await,
-            ServerFrame::Error {
-                code: ErrorCode::Banned,
-                ..
-            }
-        )
+    // Neither the name nor, once it was put out, his browser under
+    // another name come back.
+    support::until("bob's browser is banned", || async {
+        !guest_let_in(CAROL_ADDRESS, addr, "bobby", "bob-browser").await
     })
     .await;
-    let mut again = support::try_connect_from(CAROL_ADDRESS, addr, "user=BOB&token=t")
-        .await
-        .expect("connects");
-    assert_eq!(refused(&mut again).await, ErrorCode::Banned);
-    // Others at other addresses are not.
+    assert!(!guest_let_in(CAROL_ADDRESS, addr, "BOB", "t").await);
+    // His address is not banned: the others behind it (a guest, a member)
+    // come in, as does anyone elsewhere.
+    assert!(guest_let_in(BOB_ADDRESS, addr, "erin", "erin-browser").await);
+    assert!(member_let_in(BOB_ADDRESS, addr, &member_cookie).await);
     guest_from(CAROL_ADDRESS, addr, "carol").await;
 
     moderator
         .send_frame(moderate(ModAction::Unban, Some("bob"), None))
         .await;
     moderated(&mut moderator, ModAction::Unban).await;
+    assert!(guest_let_in(BOB_ADDRESS, addr, "bobby", "bob-browser").await);
     guest_from(BOB_ADDRESS, addr, "bob").await;
+    server.stop().await;
+}
+
+/// Banning an address is a choice of its own, always for a time, and
+/// never refuses a claimed name: behind one address (an office, a
+/// carrier, a proxy) are many people.
+#[tokio::test]
+async fn an_address_ban_is_timed_and_refuses_guests_only() {
+    let server = support::TestServer::start_with(with_admin).await;
+    let addr = server.addr;
+    let (mut root, _, _) = staff(addr).await;
+    let (mut moderator, _) = moderator_everywhere(addr, &mut root, "warden").await;
+    let (_member, member_cookie) = member(addr, "member").await;
+    let mut erin = guest_from(BOB_ADDRESS, addr, "erin").await;
+    // Never for good.
+    moderator
+        .send_frame(moderate(ModAction::BanAddress, Some("erin"), None))
+        .await;
+    assert_eq!(refusal(&mut moderator).await.0, ErrorCode::InvalidFields);
+    let mut ban = moderate(ModAction::BanAddress, Some("erin"), None);
+    if let ClientFrame::Moderate { duration_s, .. } = &mut ban {
+        *duration_s = Some(600);
+    }
+    moderator.send_frame(ban).await;
+    let close = erin.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), protocol::CLOSE_PUT_OUT);
+    assert!(
+        close.reason.contains("guests from your address"),
+        "{close:?}"
+    );
+    support::until("erin's address refuses guests", || async {
+        !guest_let_in(BOB_ADDRESS, addr, "frank", "frank-browser").await
+    })
+    .await;
+    // A claimed name in good standing, and guests elsewhere, come in.
+    assert!(member_let_in(BOB_ADDRESS, addr, &member_cookie).await);
+    assert!(guest_let_in(CAROL_ADDRESS, addr, "erin", "erin-browser").await);
+    moderator
+        .send_frame(moderate(ModAction::Unban, Some("erin"), None))
+        .await;
+    moderated(&mut moderator, ModAction::Unban).await;
+    assert!(guest_let_in(BOB_ADDRESS, addr, "frank", "frank-browser").await);
+    server.stop().await;
+}
+
+/// A room's moderator acts in the room; kicks and bans, which reach
+/// beyond it, are for moderators of every room; only an admin acts on a
+/// moderator.
+#[tokio::test]
+async fn a_room_s_moderator_acts_in_the_room_only() {
+    let server = support::TestServer::start_with(with_admin).await;
+    let addr = server.addr;
+    let (mut root, mut moderator, _) = staff(addr).await;
+    let (mut warden, _) = moderator_everywhere(addr, &mut root, "warden").await;
+    let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
+    for action in [ModAction::Kick, ModAction::Ban, ModAction::Unban] {
+        moderator
+            .send_frame(moderate(action, Some("bob"), None))
+            .await;
+        assert_eq!(
+            refusal(&mut moderator).await.0,
+            ErrorCode::NotAllowed,
+            "{action:?}"
+        );
+    }
+    let mut address = moderate(ModAction::BanAddress, Some("bob"), None);
+    if let ClientFrame::Moderate { duration_s, .. } = &mut address {
+        *duration_s = Some(60);
+    }
+    moderator.send_frame(address).await;
+    assert_eq!(refusal(&mut moderator).await.0, ErrorCode::NotAllowed);
+    // In the room, it mutes.
+    moderator
+        .send_frame(moderate(ModAction::Mute, Some("bob"), None))
+        .await;
+    moderated(&mut bob, ModAction::Mute).await;
+    // Moderators do not act on each other; the admin does.
+    moderator
+        .send_frame(moderate(ModAction::Mute, Some("warden"), None))
+        .await;
+    assert_eq!(refusal(&mut moderator).await.0, ErrorCode::NotAllowed);
+    warden
+        .send_frame(moderate(ModAction::Kick, Some("mod"), None))
+        .await;
+    assert_eq!(refusal(&mut warden).await.0, ErrorCode::NotAllowed);
+    let reason = put_out(&mut root, ModAction::Kick, "mod", &mut moderator).await;
+    assert!(reason.contains("removed you"), "{reason}");
+    // The moderator of every room kicks.
+    let reason = put_out(&mut warden, ModAction::Kick, "bob", &mut bob).await;
+    assert!(reason.contains("removed you"), "{reason}");
     server.stop().await;
 }
 
@@ -497,7 +625,8 @@ async fn a_ban_through_one_instance_holds_on_every_other() {
     with_admin(&mut config);
     let first = support::spawn_server(config.clone()).await;
     let second = support::spawn_server(config).await;
-    let (_root, mut moderator, _) = staff(first.addr).await;
+    let (mut root, _, _) = staff(first.addr).await;
+    let (mut moderator, _) = moderator_everywhere(first.addr, &mut root, "warden").await;
     // dave is only in a room of his own on the second instance, which so
     // does not follow the moderator's room (nobody there is in it yet):
     // kicked there, he goes all the same.

@@ -65,14 +65,24 @@ impl ModerationForm {
 }
 
 /// What a name can be done to (the last four by admins only), whether
-/// about every room, and how the form says it.
-const PERSON_ACTIONS: [(ModAction, bool, &str); 10] = [
+/// about every room, and how the form says it. Kicks and bans reach
+/// beyond the room: moderators of every room take them.
+const PERSON_ACTIONS: [(ModAction, bool, &str); 11] = [
     (ModAction::Mute, false, "Mute"),
     (ModAction::Unmute, false, "Unmute"),
     (ModAction::Kick, false, "Kick"),
-    (ModAction::Ban, false, "Ban (the name and its address)"),
+    (
+        ModAction::Ban,
+        false,
+        "Ban (the name, and a guest's browser)",
+    ),
     (ModAction::Unban, false, "Lift a ban"),
     (ModAction::Purge, false, "Remove all their messages here"),
+    (
+        ModAction::BanAddress,
+        false,
+        "Ban guests from their address (for the minutes given)",
+    ),
     (ModAction::Grant, false, "Make moderator of this room"),
     (
         ModAction::Revoke,
@@ -212,7 +222,7 @@ fn moderation_form(room: &str, moderation: Moderation) -> Html {
         })
     };
     // The admins' come last: without them, an index is still the table's.
-    let shown = if admin { PERSON_ACTIONS.len() } else { 6 };
+    let shown = if admin { PERSON_ACTIONS.len() } else { 7 };
     let options = PERSON_ACTIONS[..shown]
         .iter()
         .map(|(_, _, label)| html! { <option>{ *label }</option> });

@@ -686,6 +686,7 @@ fn moderation_notice(
         ModAction::Unmute => "let you post here again".to_owned(),
         ModAction::Kick => format!("removed {target}"),
         ModAction::Ban => format!("banned {target}"),
+        ModAction::BanAddress => format!("removed {target} and banned guests from their address"),
         ModAction::Unban => format!("lifted the ban of {target}"),
         ModAction::Purge => format!("removed the messages of {target}"),
         ModAction::Lock => "locked the room: only moderators post".to_owned(),

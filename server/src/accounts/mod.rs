@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use protocol::{name_key, validate_password};
 use protocol::{ErrorCode, PasswordError, UsernameError};
 
-pub(crate) use moderation::Audited;
+pub(crate) use moderation::{Audited, Comer};
 pub(crate) use secret::Secret;
 
 use crate::config::Config;

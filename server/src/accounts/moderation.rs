@@ -9,12 +9,15 @@ use crate::events::Moderation;
 use crate::limits::address_key;
 use crate::rooms::Name;
 
-/// A ban of a name, or of an address a banned name used.
+/// A ban of a name, of a guest's browser, or of an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ban {
-    /// `name:<key>` or `address:<address>` (an IPv6 /64 as its prefix).
+    /// `name:<key>`, `browser:<key>` (a guest's browser, see
+    /// `Name::browser_key`) or `address:<address>` (an IPv6 /64 as its
+    /// prefix).
     pub(crate) subject: String,
-    /// The key of the name banned (an unban lifts its addresses' too).
+    /// The key of the name banned (an unban lifts its browsers' and
+    /// addresses' bans too).
     pub(crate) name: String,
     /// Ms since the epoch; `None`: for good.
     pub(crate) until: Option<i64>,
@@ -25,8 +28,25 @@ fn name_subject(key: &str) -> String {
     format!("name:{key}")
 }
 
+fn browser_subject(key: &str) -> String {
+    format!("browser:{key}")
+}
+
 fn address_subject(address: IpAddr) -> String {
     format!("address:{}", address_key(address))
+}
+
+/// Who comes in, as bans see them: a claimed name answers for itself
+/// alone; a guest for its name, its browser and its address.
+pub(crate) enum Comer<'a> {
+    Claimed {
+        key: &'a str,
+    },
+    Guest {
+        key: &'a str,
+        browser: Option<&'a str>,
+        address: Option<IpAddr>,
+    },
 }
 
 impl Accounts {
@@ -93,18 +113,37 @@ impl Accounts {
         Ok(directory!(self.ban(ban))?)
     }
 
-    /// Bans `address`, which the banned name keyed `name` used.
+    /// Bans the browser `browser` (a guest's key) of the name keyed
+    /// `name`, banned by `moderation`: as long as the name.
+    pub(crate) async fn ban_browser(
+        &self,
+        name: &str,
+        browser: &str,
+        moderation: &Moderation,
+    ) -> Result<(), AccountError> {
+        let ban = Ban {
+            subject: browser_subject(browser),
+            name: name.to_owned(),
+            until: moderation.until,
+            reason: moderation.reason.clone(),
+        };
+        Ok(directory!(self.ban(ban))?)
+    }
+
+    /// Bans `address`, which the name keyed `name` came from when
+    /// `moderation` (a `banAddress`, always timed) put it out: guests
+    /// from there are refused until then.
     pub(crate) async fn ban_address(
         &self,
         name: &str,
         address: IpAddr,
+        moderation: &Moderation,
     ) -> Result<(), AccountError> {
-        let Some(ban) = self.banned(name, None).await? else {
-            return Ok(());
-        };
         let ban = Ban {
             subject: address_subject(address),
-            ..ban
+            name: name.to_owned(),
+            until: moderation.until,
+            reason: moderation.reason.clone(),
         };
         Ok(directory!(self.ban(ban))?)
     }
@@ -115,19 +154,52 @@ impl Accounts {
         Ok(directory!(self.unban(key))?)
     }
 
-    /// The ban that holds now for the name keyed `key` or `address`.
-    pub(crate) async fn banned(
-        &self,
-        key: &str,
-        address: Option<IpAddr>,
-    ) -> Result<Option<Ban>, AccountError> {
-        let mut subjects = vec![name_subject(key)];
-        subjects.extend(address.map(address_subject));
+    /// The ban that holds now for `comer`, if one does. An address ban
+    /// never refuses a claimed name (nor, so, a moderator or an admin):
+    /// everyone behind one address (an office, a carrier, a proxy) would
+    /// be refused with the one person banned.
+    pub(crate) async fn banned(&self, comer: Comer<'_>) -> Result<Option<Ban>, AccountError> {
+        let subjects = match comer {
+            Comer::Claimed { key } => vec![name_subject(key)],
+            Comer::Guest {
+                key,
+                browser,
+                address,
+            } => std::iter::once(name_subject(key))
+                .chain(browser.map(browser_subject))
+                .chain(address.map(address_subject))
+                .collect(),
+        };
         let now = super::now_ms();
         let bans = directory!(self.bans(subjects))?;
         Ok(bans
             .into_iter()
             .find(|ban| ban.until.is_none_or(|until| until > now)))
+    }
+
+    /// Whether `name` moderates every room (or is an admin): what acts
+    /// beyond one room (kicks, bans) is theirs.
+    pub(crate) async fn moderates_everywhere(&self, name: &Name) -> Result<bool, AccountError> {
+        if !name.is_claimed() {
+            return Ok(false);
+        }
+        if self.is_admin(name) {
+            return Ok(true);
+        }
+        Ok(directory!(
+            self.is_moderator(name.key().to_owned(), String::new())
+        )?)
+    }
+
+    /// Whether `target` (as a moderator typed it) names a moderator of
+    /// `room` (or of every room): only an admin acts on one.
+    pub(crate) async fn names_moderator(
+        &self,
+        target: &str,
+        room: &str,
+    ) -> Result<bool, AccountError> {
+        let key = protocol::name_key(target);
+        Ok(directory!(self.is_moderator(key, room.to_owned()))?)
     }
 
     /// Keeps a moderator's action for the audit list (`entry`, JSON): the

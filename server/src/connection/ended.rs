@@ -108,7 +108,20 @@ fn evicted(moderation: &Moderation) -> String {
     let by = &moderation.by;
     let what = match moderation.action {
         ModAction::Ban => banned_until(moderation.until, by),
-        _ => format!("{by} removed you from the chat"),
+        ModAction::BanAddress => format!(
+            "{by} removed you from the chat; guests from your address are refused for {}",
+            minutes_left(moderation.until.unwrap_or(0))
+        ),
+        ModAction::Kick
+        | ModAction::Delete
+        | ModAction::Mute
+        | ModAction::Unmute
+        | ModAction::Unban
+        | ModAction::Purge
+        | ModAction::Lock
+        | ModAction::Unlock
+        | ModAction::Grant
+        | ModAction::Revoke => format!("{by} removed you from the chat"),
     };
     match &moderation.reason {
         Some(reason) => format!("{what}: {reason}"),
@@ -121,13 +134,14 @@ pub(super) fn banned_until(until: Option<i64>, by: &str) -> String {
     let Some(until) = until else {
         return format!("{by} banned you for good");
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        });
+    format!("{by} banned you for {}", minutes_left(until))
+}
+
+/// "12 more minute(s)" until `until` (ms since the epoch).
+fn minutes_left(until: i64) -> String {
+    let now = super::voice::now_ms();
     let minutes = (until.saturating_sub(now) + 59_999) / 60_000;
-    format!("{by} banned you for {} more minute(s)", minutes.max(1))
+    format!("{} more minute(s)", minutes.max(1))
 }
 
 /// A close frame with `code` and `reason`, cut to the 123 bytes a close

@@ -14,8 +14,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::close_frame;
 use super::{history_frames, moderates, online_frame, Context, CLOSE_TIMEOUT};
-use crate::accounts::{AccountError, Identity, Secret};
-use crate::rooms::{Holder, JoinError, Memberships, NameGuard};
+use crate::accounts::{AccountError, Comer, Identity, Secret};
+use crate::rooms::{browser_key, hex, Holder, JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 
@@ -254,12 +254,22 @@ fn signed_out(error: &AccountError) -> String {
 
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
     let identity = identify(query, context).await?;
-    let address = context.peer.map(|peer| peer.ip());
-    match context
-        .accounts
-        .banned(&name_key(&identity.name), address)
-        .await
-    {
+    let key = name_key(&identity.name);
+    let browser = query
+        .token
+        .as_deref()
+        .and_then(|token| validate_client_id(token).ok())
+        .map(|token| hex(browser_key(token)));
+    let comer = if identity.claimed {
+        Comer::Claimed { key: &key }
+    } else {
+        Comer::Guest {
+            key: &key,
+            browser: browser.as_deref(),
+            address: context.peer.map(|peer| peer.ip()),
+        }
+    };
+    match context.accounts.banned(comer).await {
         Ok(None) => {}
         Ok(Some(ban)) => {
             let until = super::ended::banned_until(ban.until, "A moderator");

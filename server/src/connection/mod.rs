@@ -153,16 +153,18 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
         };
         let mut session = Session::start(entered);
         let ended = session.run().await;
-        if let (Ended::Evicted(eviction), Some(peer)) = (&ended, session.peer) {
-            // A banned name's address is banned too: guests change names.
-            if matches!(&**eviction, Eviction::Moderated(moderation) if moderation.action == protocol::ModAction::Ban)
-            {
-                let key = session.name.name().key().to_owned();
+        if let Ended::Evicted(eviction) = &ended {
+            if let Eviction::Moderated(moderation) = &**eviction {
                 // Boxed: the task would carry this future's size all its
                 // life (see `serve`).
-                let banning = Box::pin(session.accounts.ban_address(&key, peer.ip()));
+                let banning = Box::pin(ban_what_it_came_with(
+                    Arc::clone(&session.accounts),
+                    Arc::clone(session.name.name()),
+                    session.peer,
+                    moderation.clone(),
+                ));
                 if let Err(error) = banning.await {
-                    tracing::warn!(%error, "cannot ban a banned name's address");
+                    tracing::warn!(%error, "cannot ban what a banned name came with");
                 }
             }
         }
@@ -171,6 +173,45 @@ pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<
         Box::pin(session.finish(&ended)).await;
         let user = session.name.name();
         tracing::info!(peer = ?session.peer, %user, reason = %ended, "disconnected");
+    }
+}
+
+/// What a connection put out by `moderation` leaves banned besides its
+/// name: a banned guest's browser (a guest changes names, not browsers),
+/// or with `banAddress`, the address it came from, for the time given.
+async fn ban_what_it_came_with(
+    accounts: Arc<Accounts>,
+    name: Arc<Name>,
+    peer: Option<SocketAddr>,
+    moderation: crate::events::Moderation,
+) -> Result<(), crate::accounts::AccountError> {
+    match moderation.action {
+        protocol::ModAction::Ban => match name.browser_key() {
+            Some(browser) => {
+                accounts
+                    .ban_browser(name.key(), &browser, &moderation)
+                    .await
+            }
+            None => Ok(()),
+        },
+        protocol::ModAction::BanAddress => match peer {
+            Some(peer) => {
+                accounts
+                    .ban_address(name.key(), peer.ip(), &moderation)
+                    .await
+            }
+            None => Ok(()),
+        },
+        protocol::ModAction::Kick
+        | protocol::ModAction::Delete
+        | protocol::ModAction::Mute
+        | protocol::ModAction::Unmute
+        | protocol::ModAction::Unban
+        | protocol::ModAction::Purge
+        | protocol::ModAction::Lock
+        | protocol::ModAction::Unlock
+        | protocol::ModAction::Grant
+        | protocol::ModAction::Revoke => Ok(()),
     }
 }
 

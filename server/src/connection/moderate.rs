@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use protocol::{ErrorCode, ModAction, ServerFrame, HISTORY_PAGE_MAX};
+use protocol::{Authority, ErrorCode, ModAction, ServerFrame, Timed, HISTORY_PAGE_MAX};
 
 use super::change::refused;
 use super::ended::Ended;
@@ -64,36 +64,47 @@ struct Moderator {
 
 impl Moderator {
     async fn act(&self, room: &str, request: Request) -> Result<(), ServerFrame> {
-        let allowed = match request.action {
-            ModAction::Grant | ModAction::Revoke => self.accounts.is_admin(&self.name),
-            _ => self
-                .accounts
-                .may_moderate(&self.name, room)
-                .await
-                .map_err(unavailable)?,
-        };
+        let takes = request.action.takes();
+        let allowed = match takes {
+            Authority::RoomModerator => self.accounts.may_moderate(&self.name, room).await,
+            Authority::ModeratorOfEveryRoom => self.accounts.moderates_everywhere(&self.name).await,
+            Authority::Admin => Ok(self.accounts.is_admin(&self.name)),
+        }
+        .map_err(unavailable)?;
         if !allowed {
             return Err(ServerFrame::error(
                 ErrorCode::NotAllowed,
-                match request.action {
-                    ModAction::Grant | ModAction::Revoke => {
-                        "Only an admin makes moderators.".to_owned()
+                match takes {
+                    Authority::RoomModerator => format!("Only a moderator of #{room} may do that."),
+                    Authority::ModeratorOfEveryRoom => {
+                        "Only a moderator of every room (or an admin) kicks and bans: they reach beyond this room."
+                            .to_owned()
                     }
-                    _ => format!("Only a moderator of #{room} may do that."),
+                    Authority::Admin => "Only an admin makes moderators.".to_owned(),
                 },
             ));
         }
-        if request.action.needs_target()
-            && !matches!(request.action, ModAction::Grant | ModAction::Revoke)
-            && request
-                .target
-                .as_deref()
-                .is_some_and(|target| self.accounts.names_admin(target))
+        if let Some(target) = request
+            .target
+            .as_deref()
+            .filter(|_| takes < Authority::Admin)
         {
-            return Err(ServerFrame::error(
-                ErrorCode::NotAllowed,
-                "An admin cannot be muted, kicked, banned or purged.",
-            ));
+            if self.accounts.names_admin(target) {
+                return Err(ServerFrame::error(
+                    ErrorCode::NotAllowed,
+                    "An admin cannot be muted, kicked, banned or purged.",
+                ));
+            }
+            let on_a_moderator = (self.accounts)
+                .names_moderator(target, room)
+                .await
+                .map_err(unavailable)?;
+            if on_a_moderator && !self.accounts.is_admin(&self.name) {
+                return Err(ServerFrame::error(
+                    ErrorCode::NotAllowed,
+                    format!("{target} moderates #{room}: only an admin acts on a moderator."),
+                ));
+            }
         }
         let now = now_ms();
         let until = request
@@ -133,7 +144,9 @@ impl Moderator {
                     Err(error) => return Err(unavailable(error)),
                 }
             }
-            ModAction::Mute
+            // The connections put out ban their addresses themselves.
+            ModAction::BanAddress
+            | ModAction::Mute
             | ModAction::Unmute
             | ModAction::Kick
             | ModAction::Lock
@@ -145,9 +158,9 @@ impl Moderator {
                 seq: 0,
                 action: request.action,
                 target: request.target,
-                id: request.id.filter(|_| request.action == ModAction::Delete),
+                id: request.id.filter(|_| request.action.needs_id()),
                 by: self.author.user.clone(),
-                until: until.filter(|_| matches!(request.action, ModAction::Mute | ModAction::Ban)),
+                until: until.filter(|_| request.action.timed() != Timed::Never),
                 reason: request.reason,
                 all_rooms: request.all_rooms,
                 date_time: 0,
@@ -155,7 +168,7 @@ impl Moderator {
         };
         match self.rooms.append(NewEvent::Moderate(moderation)).await {
             Ok(Appended::Stored(Event::Moderated(moderation))) => {
-                if matches!(moderation.action, ModAction::Kick | ModAction::Ban) {
+                if moderation.action.puts_out() {
                     self.rooms.put_out_elsewhere(room, &moderation).await;
                 }
                 // The audit keeps the action as the room heard it.

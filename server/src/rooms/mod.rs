@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use protocol::{ModAction, Posted, ServerFrame};
+use protocol::{Posted, ServerFrame};
 use tokio::sync::{broadcast, mpsc};
 
 pub use inbox::{Inbox, Took};
@@ -30,8 +30,8 @@ use crate::events::{Appended, Event, Moderation, NewEvent, PutOut, Window};
 use crate::message_log::{LogError, MessageLog, Subscriber};
 use crate::store::StoreError;
 pub(crate) use members::unmarked;
-pub(crate) use names::Eviction;
 pub use names::Name;
+pub(crate) use names::{browser_key, hex, Eviction};
 use names::{Names, Taken};
 use room::Room;
 
@@ -668,7 +668,7 @@ impl Subscriber for Registry {
                 .iter()
                 .filter_map(|event| match event {
                     Event::Moderated(moderation)
-                        if matches!(moderation.action, ModAction::Kick | ModAction::Ban)
+                        if moderation.action.puts_out()
                             && before.is_some_and(|before| moderation.seq > before) =>
                     {
                         Some(moderation.clone())

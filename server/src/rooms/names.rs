@@ -24,6 +24,9 @@ pub struct Name {
     /// Proves which browser holds the name (see [`Name::author_key`]):
     /// kept as bytes, written out only when the name posts or changes.
     author_key: Option<[u8; 16]>,
+    /// A guest's browser, whatever name it takes (see
+    /// [`Name::browser_key`]); `None` for a claimed name or without a token.
+    browser_key: Option<[u8; 16]>,
     /// Claimed, and held by a session signed in with its password.
     claimed: bool,
 }
@@ -34,6 +37,7 @@ impl Name {
             key: protocol::name_key(spelled),
             spelled: spelled.to_owned(),
             author_key: None,
+            browser_key: None,
             claimed: false,
         }
     }
@@ -44,7 +48,14 @@ impl Name {
         let mut name = Self::new(spelled);
         name.claimed = claimed;
         name.author_key = token.map(|token| author_key(spelled, token));
+        name.browser_key = token.filter(|_| !claimed).map(browser_key);
         name
+    }
+
+    /// A guest's browser, as bans keep it: a guest banned by name would
+    /// otherwise come back under another one. A hash of the token alone.
+    pub fn browser_key(&self) -> Option<String> {
+        self.browser_key.map(hex)
     }
 
     /// What the messages this name posts from this browser are marked
@@ -122,6 +133,19 @@ pub(crate) fn author_key(spelled: &str, token: &str) -> [u8; 16] {
         .chain_update(b"chat author key\0")
         .chain_update(spelled.to_lowercase().as_bytes())
         .chain_update(b"\0")
+        .chain_update(token.as_bytes())
+        .finalize();
+    let mut first = [0; 16];
+    first.copy_from_slice(&digest[..16]);
+    first
+}
+
+/// 128 bits of SHA-256 over a browser's token alone (see
+/// [`Name::browser_key`]); the token itself is never stored.
+pub(crate) fn browser_key(token: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"chat browser key\0")
         .chain_update(token.as_bytes())
         .finalize();
     let mut first = [0; 16];

@@ -812,6 +812,17 @@ pub async fn sign_in(addr: SocketAddr, user: &str, password: Option<&str>) -> Ht
 
 /// A WebSocket with `headers` (a cookie, a bearer token) and `query`.
 pub async fn ws(addr: SocketAddr, query: &str, headers: &[(&str, String)]) -> Client {
+    ws_from(std::net::Ipv4Addr::LOCALHOST, addr, query, headers).await
+}
+
+/// [`ws`] from the loopback address `source` (any of 127.0.0.0/8): one
+/// test can be clients at many addresses.
+pub async fn ws_from(
+    source: std::net::Ipv4Addr,
+    addr: SocketAddr,
+    query: &str,
+    headers: &[(&str, String)],
+) -> Client {
     let mut request = format!("ws://{addr}/ws?{query}")
         .into_client_request()
         .expect("a valid request");
@@ -822,7 +833,12 @@ pub async fn ws(addr: SocketAddr, query: &str, headers: &[(&str, String)]) -> Cl
             value.parse().expect("a header value"),
         );
     }
-    let (ws, _) = tokio_tungstenite::connect_async(request)
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from((source, 0)))
+        .expect("bind a loopback address");
+    let stream = socket.connect(addr).await.expect("tcp connect");
+    let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
         .await
         .expect("websocket connects");
     Client { ws }
