@@ -265,7 +265,8 @@ const GECKODRIVER_VERSION: &str = "0.37.1";
 /// What the tests run besides cargo, when missing: from Debian, Chromium
 /// and its driver and Firefox ESR for the browser tests, npm for their
 /// accessibility auditor (axe-core, which they install), redis-server for
-/// the cluster tests; from crates.io, geckodriver.
+/// the cluster tests, nginx for the tests behind a reverse proxy; from
+/// crates.io, geckodriver.
 fn install_test_services() -> Result {
     install_debian_packages()?;
     if !reports_version("geckodriver", GECKODRIVER_VERSION) {
@@ -290,6 +291,7 @@ fn install_debian_packages() -> Result {
         ("firefox-esr", "firefox-esr"),
         ("npm", "npm"),
         ("redis-server", "redis-server"),
+        ("nginx", "nginx"),
     ]
     .into_iter()
     .filter(|(tool, _)| !on_path(tool))

@@ -866,3 +866,78 @@ pub async fn refused(client: &mut Client) -> ErrorCode {
     assert_eq!(u16::from(close.code), 1008, "{close:?}");
     code
 }
+
+/// A real nginx (Debian's package) on a loopback port, proxying to a
+/// server as the README's reverse-proxy setup does: WebSocket upgrades,
+/// and the client's address in `X-Forwarded-For`.
+pub struct Nginx {
+    pub addr: SocketAddr,
+    _process: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let root = dir.path().display();
+        let conf = format!(
+            r#"worker_processes 1;
+error_log {root}/error.log;
+pid {root}/nginx.pid;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://{upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 3600s;
+        }}
+    }}
+}}
+"#
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("write nginx.conf");
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|path| Path::new(path).exists())
+            .unwrap_or("nginx");
+        let process = Command::new(binary)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir.path())
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nginx installed (apt-get install nginx)");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        until("nginx listens", || async {
+            TcpStream::connect(addr).await.is_ok()
+        })
+        .await;
+        Self {
+            addr,
+            _process: process,
+            _dir: dir,
+        }
+    }
+}
