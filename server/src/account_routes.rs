@@ -336,6 +336,8 @@ async fn sign_out(state: AppState, request: Request) -> Response {
         if let Err(error) = state.accounts.sign_out(secret).await {
             return account_refusal(&error);
         }
+        // What it let in goes too (once, a signed-out socket kept posting).
+        state.rooms.revoke(&secret.id()).await;
     }
     let reply = warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT);
     warp::reply::with_header(

@@ -53,6 +53,9 @@ pub enum PutOut {
     },
     /// The name's password changed: every session of it is signed out.
     SignedOut(String),
+    /// A session or API token (its id) was signed out or revoked: the
+    /// connections it let in are closed.
+    Revoked(String),
 }
 
 /// A moderator's action to append to `room`'s log (checked already: the

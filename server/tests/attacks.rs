@@ -426,3 +426,66 @@ async fn a_reused_client_id_is_refused_never_taken_for_a_resend() {
     assert_eq!(texts, ["first text", "edited"]);
     server.stop().await;
 }
+
+/// Once, a socket kept posting 45 s after its browser signed out. Signing
+/// out now closes what the session let in, and nothing else.
+#[tokio::test]
+async fn signing_out_closes_the_session_s_connections() {
+    use serde_json::json;
+    use support::{api, session_cookie, sign_in, welcomed, ws_with_cookie};
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let cookie = session_cookie(&sign_in(addr, "member", None).await);
+    let claimed = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&cookie),
+        Some(json!({"password": "long enough"})),
+    )
+    .await;
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    let phone = session_cookie(&sign_in(addr, "member", Some("long enough")).await);
+    let mut laptop_socket = ws_with_cookie(addr, "", &cookie).await;
+    welcomed(&mut laptop_socket).await;
+    let mut phone_socket = ws_with_cookie(addr, "", &phone).await;
+    welcomed(&mut phone_socket).await;
+    // A guest signed in by a session of its own, too.
+    let guest = session_cookie(&sign_in(addr, "visitor", None).await);
+    let mut guest_socket = ws_with_cookie(addr, "", &guest).await;
+    welcomed(&mut guest_socket).await;
+
+    for (cookie, socket) in [(&cookie, &mut laptop_socket), (&guest, &mut guest_socket)] {
+        let out = api(addr, "DELETE", "/api/session", Some(cookie), None).await;
+        assert_eq!(out.status, 204, "{}", out.body);
+        let close = socket.recv_close().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    }
+    // The phone's session is its own: still in, still posting.
+    assert_eq!(
+        send_answer(&mut phone_socket, "p-1", "still here").await,
+        Ok("still here".into())
+    );
+    server.stop().await;
+}
+
+/// With several instances, a sign-out on one closes the session's
+/// connections on the others.
+#[tokio::test]
+async fn a_sign_out_reaches_every_instance() {
+    use support::{api, session_cookie, sign_in, welcomed, ws_with_cookie};
+    let redis = support::RedisServer::start().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let config = support::on_redis(&redis, &data);
+    let first = support::spawn_server(config.clone()).await;
+    let second = support::spawn_server(config).await;
+    let cookie = session_cookie(&sign_in(first.addr, "visitor", None).await);
+    let mut socket = ws_with_cookie(second.addr, "room=elsewhere", &cookie).await;
+    welcomed(&mut socket).await;
+    let out = api(first.addr, "DELETE", "/api/session", Some(&cookie), None).await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    let close = socket.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    first.stop().await;
+    second.stop().await;
+}

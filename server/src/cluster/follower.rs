@@ -220,6 +220,10 @@ impl Follower {
             self.subscriber.put_out(PutOut::SignedOut(name));
             return;
         }
+        if let Some(credential) = entry.get::<String>("revoked") {
+            self.subscriber.put_out(PutOut::Revoked(credential));
+            return;
+        }
         let (Some(room), Some(seq)) = (entry.get::<String>("room"), entry.get::<u64>("seq")) else {
             tracing::error!(id = %entry.id, "skipped a put-out notice without its room");
             return;

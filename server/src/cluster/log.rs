@@ -388,6 +388,7 @@ impl RedisLog {
                 fields.push(("seq", moderation.seq.to_string()));
             }
             PutOut::SignedOut(name) => fields.push(("signedOut", name.clone())),
+            PutOut::Revoked(credential) => fields.push(("revoked", credential.clone())),
         }
         if let Err(error) = self.signal(self.keys.put_out(), &fields).await {
             tracing::warn!(%error, "cannot tell the other instances to put a name out");

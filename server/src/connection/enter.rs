@@ -189,8 +189,9 @@ type Admitted = (NameGuard, Arc<str>, Memberships, Vec<String>);
 
 /// Who the connection is: the credential's name, or the guest `?user=`
 /// when it names a name nobody claimed (the credential wins when the two
-/// agree, or when there is no `?user=`).
-async fn identify(query: &JoinQuery, context: &Context) -> Result<Identity, Refusal> {
+/// agree, or when there is no `?user=`); and whether the credential let
+/// it in (so that signing it out closes the connection).
+async fn identify(query: &JoinQuery, context: &Context) -> Result<(Identity, bool), Refusal> {
     let asked = (!query.user.trim().is_empty() || query.credential.is_none())
         .then(|| {
             validate_username(&query.user)
@@ -205,7 +206,7 @@ async fn identify(query: &JoinQuery, context: &Context) -> Result<Identity, Refu
                     .as_deref()
                     .is_none_or(|asked| name_key(asked) == name_key(&identity.name)) =>
             {
-                return Ok(identity)
+                return Ok((identity, true))
             }
             Err(error @ AccountError::Storage(_)) => {
                 return Err(Refusal::unavailable(&error, context.peer))
@@ -229,15 +230,18 @@ async fn identify(query: &JoinQuery, context: &Context) -> Result<Identity, Refu
             ErrorCode::NameClaimed,
             AccountError::NameClaimed.to_string(),
         )),
-        Ok(None) => Ok(Identity {
-            name: user,
-            claimed: false,
-            holder: query
-                .token
-                .as_deref()
-                .and_then(|token| validate_client_id(token).ok())
-                .map(str::to_owned),
-        }),
+        Ok(None) => Ok((
+            Identity {
+                name: user,
+                claimed: false,
+                holder: query
+                    .token
+                    .as_deref()
+                    .and_then(|token| validate_client_id(token).ok())
+                    .map(str::to_owned),
+            },
+            false,
+        )),
         Err(error) => Err(Refusal::unavailable(&error, context.peer)),
     }
 }
@@ -253,7 +257,7 @@ fn signed_out(error: &AccountError) -> String {
 }
 
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
-    let identity = identify(query, context).await?;
+    let (identity, by_credential) = identify(query, context).await?;
     let key = name_key(&identity.name);
     let browser = query
         .token
@@ -303,10 +307,12 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
             .token
             .as_deref()
             .and_then(|token| validate_client_id(token).ok());
+        let credential = query.credential.as_ref().map(Secret::id);
         let holder = Holder {
             token: identity.holder.as_deref(),
             claimed: identity.claimed,
             as_guest: [session.as_deref(), browser],
+            credential: credential.as_deref().filter(|_| by_credential),
         };
         rooms.connect(&user, &holder).await
     }

@@ -520,6 +520,9 @@ impl Session {
         if let Some(eviction) = self.rooms.eviction(self.name.name(), self.since) {
             return Err(Ended::Evicted(eviction));
         }
+        if self.name.is_revoked() {
+            return Err(Ended::Evicted(Arc::new(Eviction::SignedOut)));
+        }
         let now = Instant::now();
         if now >= self.last_heard + self.limits.ping_timeout {
             return Err(Ended::Unresponsive);

@@ -109,11 +109,20 @@ impl From<Taken> for JoinError {
 pub struct NameGuard {
     registry: Arc<Registry>,
     name: Arc<Name>,
-    /// For a claimed name, the author keys of what this connection's
-    /// browser posted under it as a guest (see `Author::guest_keys`).
-    /// Behind a pointer, none for a guest: every connection has the
-    /// field, and its task's size decides the allocator's size class.
-    guest_keys: Option<Box<[Option<[u8; 16]>; 2]>>,
+    /// For a connection let in by a session or an API token: which (so a
+    /// sign-out closes it) and, for a claimed name, the author keys of
+    /// what its browser posted under it as a guest (see
+    /// `Author::guest_keys`). Behind a pointer, none for a guest by
+    /// `?user=`: every connection has the field, and its task's size
+    /// decides the allocator's size class.
+    signed_in: Option<Box<SignedIn>>,
+}
+
+/// What a connection let in by a credential keeps (see `NameGuard`).
+struct SignedIn {
+    /// The session's (or token's) id: `Secret::id`.
+    credential: String,
+    guest_keys: [Option<[u8; 16]>; 2],
 }
 
 impl NameGuard {
@@ -122,12 +131,20 @@ impl NameGuard {
     }
 
     pub(crate) fn guest_keys(&self) -> Vec<String> {
-        self.guest_keys
+        self.signed_in
             .iter()
-            .flat_map(|keys| keys.iter().flatten())
+            .flat_map(|signed_in| signed_in.guest_keys.iter().flatten())
             .copied()
             .map(names::hex)
             .collect()
+    }
+
+    /// Whether the session or API token that let this connection in was
+    /// signed out or revoked since: it must go.
+    pub(crate) fn is_revoked(&self) -> bool {
+        self.signed_in
+            .as_ref()
+            .is_some_and(|signed_in| self.registry.names.is_revoked(&signed_in.credential))
     }
 }
 
@@ -152,6 +169,8 @@ pub struct Holder<'a> {
     /// with as a guest (its session, its token): what it posted so is its
     /// own too.
     pub as_guest: [Option<&'a str>; 2],
+    /// The id of the session or API token that let the connection in.
+    pub credential: Option<&'a str>,
 }
 
 impl<'a> Holder<'a> {
@@ -161,6 +180,7 @@ impl<'a> Holder<'a> {
             token,
             claimed: false,
             as_guest: [None, None],
+            credential: None,
         }
     }
 }
@@ -380,11 +400,15 @@ impl Rooms {
         let guard = NameGuard {
             registry: Arc::clone(&self.registry),
             name,
-            guest_keys: holder.claimed.then(|| {
-                Box::new(
-                    (holder.as_guest)
-                        .map(|guest| guest.map(|guest| names::author_key(user, guest))),
-                )
+            signed_in: holder.credential.map(|credential| {
+                Box::new(SignedIn {
+                    credential: credential.to_owned(),
+                    guest_keys: (holder.as_guest).map(|guest| {
+                        guest
+                            .filter(|_| holder.claimed)
+                            .map(|guest| names::author_key(user, guest))
+                    }),
+                })
             }),
         };
         if let Some(cluster) = &self.cluster {
@@ -411,6 +435,16 @@ impl Rooms {
     pub(crate) async fn sign_out(&self, name: &str) {
         self.registry.names.evict(name, Eviction::SignedOut);
         self.log.put_out(&PutOut::SignedOut(name.to_owned())).await;
+    }
+
+    /// Closes the connections the session or API token `credential` (its
+    /// id) let in, here and on the other instances: it was signed out or
+    /// revoked.
+    pub(crate) async fn revoke(&self, credential: &str) {
+        self.registry.names.revoke(credential);
+        self.log
+            .put_out(&PutOut::Revoked(credential.to_owned()))
+            .await;
     }
 
     /// Puts the target of a kick or ban in `room` out on the instances
@@ -687,6 +721,7 @@ impl Subscriber for Registry {
         match notice {
             PutOut::Moderated { moderation, .. } => self.put_out_target(moderation),
             PutOut::SignedOut(name) => self.names.evict(&name, Eviction::SignedOut),
+            PutOut::Revoked(credential) => self.names.revoke(&credential),
         }
     }
 

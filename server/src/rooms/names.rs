@@ -12,6 +12,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::events::Moderation;
 
@@ -170,7 +171,16 @@ pub(crate) struct Names {
     evicting: AtomicBool,
     /// Counts evictions: a connection that came after one is not put out.
     epoch: AtomicU32,
+    /// Sessions and API tokens signed out or revoked (by id), and when:
+    /// the connections they let in look on the clock's tick (after a
+    /// glance at `revoking`), and go. Kept a while, then forgotten.
+    revoked: Mutex<HashMap<String, Instant>>,
+    revoking: AtomicBool,
 }
+
+/// How long a revocation is kept: far longer than the clock's tick, on
+/// which every connection looks.
+const REVOKED_KEPT: Duration = Duration::from_secs(300);
 
 /// Why a name's connections are put out.
 #[derive(Debug)]
@@ -255,6 +265,25 @@ impl Names {
         self.lock_evictions()
             .insert(key, (Arc::new(eviction), epoch));
         self.evicting.store(true, Ordering::Release);
+    }
+
+    /// Closes the connections the session or token `credential` (its id)
+    /// let in, on their next tick.
+    pub(crate) fn revoke(&self, credential: &str) {
+        let now = Instant::now();
+        let mut revoked = self.lock_revoked();
+        revoked.retain(|_, at| now.saturating_duration_since(*at) < REVOKED_KEPT);
+        revoked.insert(credential.to_owned(), now);
+        self.revoking.store(true, Ordering::Release);
+    }
+
+    /// Whether `credential` was revoked lately.
+    pub(crate) fn is_revoked(&self, credential: &str) -> bool {
+        self.revoking.load(Ordering::Acquire) && self.lock_revoked().contains_key(credential)
+    }
+
+    fn lock_revoked(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
+        self.revoked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The count of evictions so far: what a connection coming in now
