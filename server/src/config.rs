@@ -54,10 +54,16 @@ pub struct Config {
     pub max_rooms_per_connection: usize,
 
     /// Most rooms held in memory at once (a room is held while anyone is
-    /// in it, and for `--room-idle` seconds after); joining another is
-    /// refused with `room_limit_reached`.
+    /// in it, and for `--room-idle` seconds after); opening another new
+    /// room is refused with `room_limit_reached`. The default room and
+    /// rooms with history are always let in.
     #[arg(long, env = "CHAT_MAX_ROOMS", default_value_t = 10_000)]
     pub max_rooms: usize,
+
+    /// Most new rooms (rooms nobody has posted in yet) one address may
+    /// hold in memory at once.
+    #[arg(long, env = "CHAT_MAX_ROOMS_PER_ADDRESS", default_value_t = 100)]
+    pub max_rooms_per_address: usize,
 
     /// Seconds a room nobody is in stays in memory (its log stays on disk
     /// or in Redis for good).

@@ -489,3 +489,84 @@ async fn a_sign_out_reaches_every_instance() {
     first.stop().await;
     second.stop().await;
 }
+
+/// Joins `room` on `client`'s connection: whether it was let in (else
+/// refused with `room_limit_reached`).
+async fn joined(client: &mut Client, room: &str) -> bool {
+    client
+        .send_frame(ClientFrame::Join {
+            room: room.into(),
+            after: None,
+        })
+        .await;
+    loop {
+        match client.recv().await {
+            ServerFrame::History { room: r, .. } if r == room => {}
+            ServerFrame::Online { room: r, .. } if r == room => return true,
+            ServerFrame::Error {
+                code: ErrorCode::RoomLimitReached,
+                room: Some(r),
+                ..
+            } if r == room => return false,
+            _ => {}
+        }
+    }
+}
+
+/// Once, fifty addresses filled `--max-rooms` with empty rooms in ten
+/// seconds, and nobody could enter the rooms they talk in, the default
+/// room included. New rooms still have a cap (and one per address), but
+/// the default room and rooms with history are always let in.
+#[tokio::test]
+async fn empty_rooms_never_shut_anyone_out_of_rooms_with_history() {
+    use std::net::Ipv4Addr;
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = support::test_config(&data);
+    {
+        let before = support::spawn_server(config.clone()).await;
+        let (mut poster, _) = join(before.addr, "poster", None).await;
+        assert!(joined(&mut poster, "old").await);
+        poster
+            .send_frame(ClientFrame::Send {
+                client_id: "p-1".into(),
+                msg: "history".into(),
+                room: Some("old".into()),
+                reply_to: None,
+            })
+            .await;
+        poster.recv_message().await;
+        before.stop().await;
+    }
+    config.max_rooms = 4;
+    config.max_rooms_per_address = 2;
+    let server = support::spawn_server(config).await;
+    let addr = server.addr;
+    // Attackers at two addresses, in a room of their own each (not the
+    // default room), open new rooms until refused.
+    let mut opened = 0;
+    let mut attackers = Vec::new();
+    for host in [2, 3] {
+        let source = Ipv4Addr::new(127, 0, 0, host);
+        let query = format!("user=m{host}&token=m{host}&room=m{host}-0");
+        let mut attacker = support::ws_from(source, addr, &query, &[]).await;
+        support::welcomed(&mut attacker).await;
+        opened += 1;
+        for n in 1..5 {
+            if joined(&mut attacker, &format!("m{host}-{n}")).await {
+                opened += 1;
+            } else {
+                break;
+            }
+        }
+        attackers.push(attacker);
+    }
+    // Two each (their URL's room and one more): the address's cap.
+    assert_eq!(opened, 4);
+    // The server holds four rooms: a new one is refused to anyone ...
+    let (mut carol, _) = join(addr, "carol", None).await;
+    assert!(!joined(&mut carol, "brand-new").await);
+    // ... but the default room (carol is in it) and rooms with history
+    // are let in.
+    assert!(joined(&mut carol, "old").await);
+    server.stop().await;
+}

@@ -358,7 +358,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         Err(JoinError::ShuttingDown)
     ));
     assert!(matches!(
-        rooms.join("lobby", alice_name.name(), None).await,
+        rooms.join("lobby", alice_name.name(), None, None).await,
         Err(JoinError::ShuttingDown)
     ));
     rooms.close().await;

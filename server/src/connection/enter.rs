@@ -318,7 +318,12 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
     }
     .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let (entering, entered) = rooms
-        .join(&room, name.name(), query.after)
+        .join(
+            &room,
+            name.name(),
+            query.after,
+            context.peer.map(|peer| peer.ip()),
+        )
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     let welcome = ServerFrame::Welcome {

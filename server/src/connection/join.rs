@@ -50,9 +50,10 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
     let rooms = Arc::clone(&session.rooms);
     let accounts = Arc::clone(&session.accounts);
     let user = Arc::clone(session.name.name());
+    let from = session.peer.map(|peer| peer.ip());
     session.begin(Box::pin(async move {
         let moderator = moderates(&accounts, &user, &room).await;
-        match rooms.join(&room, &user, after).await {
+        match rooms.join(&room, &user, after, from).await {
             Ok((entering, entered)) => Done::Joined(Box::new(Joined {
                 history: history_frames(&room, entered.history, moderator),
                 online: online_frame(&room, entered.online),

@@ -12,6 +12,7 @@ mod names;
 mod room;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ pub struct Rooms {
     cluster: Option<ClusterPresence>,
     history: usize,
     max_rooms: usize,
+    max_rooms_per_address: usize,
+    default_room: String,
     idle: Duration,
 }
 
@@ -79,6 +82,11 @@ struct Registry {
 
 struct RoomMap {
     rooms: HashMap<String, Arc<Room>>,
+    /// New rooms (without history) in memory, by the address that opened
+    /// them, counted against `--max-rooms-per-address`.
+    opened: HashMap<IpAddr, usize>,
+    /// Who opened each of those.
+    opener: HashMap<String, IpAddr>,
     /// Set once shutdown begins: no room is made or entered any more.
     shutting_down: bool,
 }
@@ -358,6 +366,8 @@ impl Rooms {
         let registry = Arc::new(Registry {
             map: Mutex::new(RoomMap {
                 rooms: HashMap::new(),
+                opened: HashMap::new(),
+                opener: HashMap::new(),
                 shutting_down: false,
             }),
             names: Names::default(),
@@ -384,6 +394,8 @@ impl Rooms {
             cluster,
             history: limits.history,
             max_rooms: config.max_rooms.max(1),
+            max_rooms_per_address: config.max_rooms_per_address.max(1),
+            default_room: config.default_room.clone(),
             idle: Duration::from_secs(config.room_idle),
         })
     }
@@ -466,17 +478,23 @@ impl Rooms {
     /// Enters `user` (holding the name) into `room` (canonical), loading the
     /// room first if nobody here is in it: answers with the membership and
     /// where the connection starts (see [`Room::enter`]).
+    /// `from` is the client's address: a new room it opens counts against
+    /// its cap.
     pub async fn join(
         &self,
         room: &str,
         user: &Arc<Name>,
         after: Option<u64>,
+        from: Option<IpAddr>,
     ) -> Result<(Entering, Entered), JoinError> {
-        let room = self.room(room).await?;
+        let (room, opened) = self.room(room).await?;
         if !room.until_published(None, LOAD_PATIENCE).await {
             return Err(JoinError::Unavailable(
                 "the room's history could not be loaded".into(),
             ));
+        }
+        if opened {
+            self.admit_opened(&room, from)?;
         }
         // Another instance may have sent this client messages that have
         // not reached this one yet.
@@ -493,19 +511,46 @@ impl Rooms {
         Ok((entering, entered))
     }
 
+    /// A room this join brought into memory, loaded: the default room and
+    /// rooms with history are always admitted (once, filling `--max-rooms`
+    /// with empty rooms shut everyone out of the rooms they talk in, the
+    /// default room too); a new one counts against `--max-rooms` and the
+    /// opener's `--max-rooms-per-address`, and over either is dropped again.
+    fn admit_opened(&self, room: &Arc<Room>, from: Option<IpAddr>) -> Result<(), JoinError> {
+        let name = room.name();
+        if name == self.default_room || room.published_seq().unwrap_or(0) > 0 {
+            return Ok(());
+        }
+        let address = from.map(crate::limits::address_key);
+        let mut map = self.registry.lock_map();
+        let by_address =
+            address.map_or(0, |address| map.opened.get(&address).copied().unwrap_or(0));
+        let over = map.rooms.len() > self.max_rooms || by_address >= self.max_rooms_per_address;
+        // Someone else found it meanwhile and is joining it: it stays.
+        let alone = Arc::strong_count(room) <= 2;
+        if over && alone {
+            map.rooms.remove(name);
+            drop(map);
+            self.log.unfollow(name);
+            return Err(JoinError::RoomLimitReached);
+        }
+        if let Some(address) = address {
+            *map.opened.entry(address).or_default() += 1;
+            map.opener.insert(name.to_owned(), address);
+        }
+        Ok(())
+    }
+
     /// The room named `name`, made (and its log followed) if it is not in
-    /// memory.
-    async fn room(&self, name: &str) -> Result<Arc<Room>, JoinError> {
+    /// memory; and whether this call made it.
+    async fn room(&self, name: &str) -> Result<(Arc<Room>, bool), JoinError> {
         let room = {
             let mut map = self.registry.lock_map();
             if map.shutting_down {
                 return Err(JoinError::ShuttingDown);
             }
             if let Some(room) = map.rooms.get(name) {
-                return Ok(Arc::clone(room));
-            }
-            if map.rooms.len() >= self.max_rooms {
-                return Err(JoinError::RoomLimitReached);
+                return Ok((Arc::clone(room), false));
             }
             let room = Arc::new(Room::new(name, self.registry.limits));
             map.rooms.insert(name.to_owned(), Arc::clone(&room));
@@ -524,7 +569,7 @@ impl Rooms {
                 Err(error) => tracing::warn!(%error, room = name, "cannot read who is in a room"),
             }
         }
-        Ok(room)
+        Ok((room, true))
     }
 
     /// Appends `event` (already validated) to its room's log (see
@@ -610,6 +655,16 @@ impl Rooms {
                 }
                 !unused
             });
+            for name in &idle {
+                if let Some(address) = map.opener.remove(name) {
+                    if let Some(count) = map.opened.get_mut(&address) {
+                        *count = count.saturating_sub(1);
+                        if *count == 0 {
+                            map.opened.remove(&address);
+                        }
+                    }
+                }
+            }
         }
         for name in &idle {
             self.log.unfollow(name);
