@@ -325,7 +325,7 @@ async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refu
         .await
         .expect("alice's name");
     let (_in_lobby, mut alice) = rooms
-        .join("lobby", alice_name.name(), None)
+        .join("lobby", alice_name.name(), None, None)
         .await
         .expect("alice joins");
     // `_in_lobby` keeps her in the room; `alice` is what the room sends her.
