@@ -1969,6 +1969,7 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let server = ChatServer::start_with(&data.path().join("chat.db"), any_port, |config| {
         config.admins = vec!["root".into()];
+        config.admin_password = Some(server::AdminPassword("a long password".into()));
     })
     .await;
     let base = &server.base;
@@ -1978,7 +1979,12 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     let bob = browser(&driver).await;
 
     log_in_claimed(&moderator, base, "mod").await;
-    log_in_claimed(&root, base, "root").await;
+    // The admin name is the operator's, bound at start with its password.
+    root.goto(&format!("{base}/")).await.expect("open the app");
+    wait_for_path(&root, base, "/login").await;
+    sign_in_as(&root, "root", "a long password").await;
+    wait_for_path(&root, base, "/").await;
+    find(&root, ".account summary .member").await;
     // The admin makes mod a moderator of every room, from the room's
     // menu: kicks and bans reach beyond one room.
     moderate_from_menu(&root, "mod", 9, "", "").await;

@@ -498,7 +498,7 @@ fn account_refusal(error: &AccountError) -> Response {
     let status = match error {
         AccountError::NameClaimed => StatusCode::CONFLICT,
         AccountError::WrongPassword | AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,
-        AccountError::NotClaimed => StatusCode::FORBIDDEN,
+        AccountError::NotClaimed | AccountError::AdminName => StatusCode::FORBIDDEN,
         AccountError::Password(_) | AccountError::Name(_) => StatusCode::BAD_REQUEST,
         AccountError::Storage(_) | AccountError::Hash(_) => {
             tracing::warn!(%error, "cannot serve a request about names");

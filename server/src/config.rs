@@ -143,6 +143,12 @@ pub struct Config {
     #[arg(long = "admin", env = "CHAT_ADMINS", value_delimiter = ',')]
     pub admins: Vec<String>,
 
+    /// The password that binds the `--admin` names nobody claimed yet, at
+    /// start (an admin name is never the first visitor's to claim). From
+    /// the environment, so that it shows in no process list.
+    #[arg(long, env = "CHAT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<AdminPassword>,
+
     /// Behind a reverse proxy: trust the `X-Forwarded-For` of connections
     /// from `--trusted-proxy` (the client's address, for bans, budgets and
     /// logs), and its `X-Forwarded-Proto: https` (the session cookie is
@@ -223,6 +229,26 @@ pub struct Config {
 }
 
 /// A room name in its canonical form, or the rule it breaks.
+/// The admin names' password (see `Config::admin_password`): its `Debug`
+/// shows nothing of it.
+#[derive(Clone)]
+pub struct AdminPassword(pub String);
+
+impl std::fmt::Debug for AdminPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminPassword(..)")
+    }
+}
+
+impl std::str::FromStr for AdminPassword {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        protocol::validate_password(text).map_err(|error| error.to_string())?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
 /// An address range (`10.0.0.0/8`), or one address.
 fn parse_range(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()

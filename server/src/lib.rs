@@ -55,7 +55,7 @@ use tokio_util::task::TaskTracker;
 use account_routes::CookiePolicy;
 use accounts::Accounts;
 use budget::{BudgetRates, Budgets};
-pub use config::Config;
+pub use config::{AdminPassword, Config};
 use connection::SessionLimits;
 use limits::{Admission, OriginPolicy};
 use proxy::TrustedProxies;
@@ -151,6 +151,13 @@ pub async fn run(
     tracing::info!(origins = ?origins.origins(), "pages from these origins may connect");
     let rooms = Rooms::open(&config).await?;
     let accounts = Accounts::open(&config).await?;
+    let admin_password = config
+        .admin_password
+        .as_ref()
+        .map(|password| password.0.as_str());
+    if let Err(error) = accounts.bind_admins(&config.admins, admin_password).await {
+        tracing::error!(%error, "cannot bind the admin names");
+    }
     let cookies = CookiePolicy {
         always_secure: !config.public_origins.is_empty()
             && config

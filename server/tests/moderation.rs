@@ -120,7 +120,7 @@ async fn put_out(
 
 /// The admin root makes mod a moderator of the default room.
 async fn staff(addr: SocketAddr) -> (Client, Client, String) {
-    let (mut root, _) = member(addr, "root").await;
+    let mut root = admin(addr).await;
     let (mut moderator, cookie) = member(addr, "mod").await;
     // Not yet: a claimed name is no moderator until an admin says so.
     moderator
@@ -146,8 +146,21 @@ async fn moderator_everywhere(addr: SocketAddr, root: &mut Client, name: &str) -
     (client, cookie)
 }
 
+/// The admin's password, which binds the name root at start.
+const ROOT_PASSWORD: &str = "the operator's own";
+
 fn with_admin(config: &mut server::Config) {
     config.admins = vec!["root".into()];
+    config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
+}
+
+/// The admin root, signed in with the operator's password, connected.
+async fn admin(addr: SocketAddr) -> Client {
+    let signed_in = sign_in(addr, "root", Some(ROOT_PASSWORD)).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let mut client = ws_with_cookie(addr, "", &session_cookie(&signed_in)).await;
+    assert_eq!(welcomed(&mut client).await, ("root".to_owned(), true));
+    client
 }
 
 #[tokio::test]
@@ -477,6 +490,41 @@ async fn an_address_ban_is_timed_and_refuses_guests_only() {
     server.stop().await;
 }
 
+/// An unbound admin name (or a look-alike of it) was once the first
+/// visitor's to claim. The operator binds it with a password at start;
+/// nobody claims it.
+#[tokio::test]
+async fn an_admin_name_is_the_operator_s_never_the_first_visitor_s() {
+    // Unbound (no password): nobody may claim it, nor a look-alike.
+    let server = support::TestServer::start_with(|config| {
+        config.admins = vec!["root".into()];
+    })
+    .await;
+    let addr = server.addr;
+    for spelling in ["root", "ROOT", "rооt"] {
+        let cookie = session_cookie(&sign_in(addr, spelling, None).await);
+        let claim = api(
+            addr,
+            "POST",
+            "/api/claim",
+            Some(&cookie),
+            Some(json!({"password": "long enough"})),
+        )
+        .await;
+        assert_eq!(claim.status, 403, "{spelling}: {}", claim.body);
+        assert_eq!(json_of(&claim)["code"], "not_allowed");
+    }
+    server.stop().await;
+    // Bound at start: the operator's password signs in as the admin.
+    let server = support::TestServer::start_with(with_admin).await;
+    let mut root = admin(server.addr).await;
+    root.send_frame(moderate(ModAction::Lock, None, None)).await;
+    moderated(&mut root, ModAction::Lock).await;
+    let wrong = sign_in(server.addr, "root", Some("long enough")).await;
+    assert_eq!(wrong.status, 401);
+    server.stop().await;
+}
+
 /// A room's moderator acts in the room; kicks and bans, which reach
 /// beyond it, are for moderators of every room; only an admin acts on a
 /// moderator.
@@ -581,7 +629,7 @@ async fn actions_survive_a_restart_replay_on_resume_and_are_audited() {
 
     // The audit: every action, newest first, for admins only. (With
     // Redis, an action is listed just after its room heard it.)
-    let root = session_cookie(&sign_in(addr, "root", Some("long enough")).await);
+    let root = session_cookie(&sign_in(addr, "root", Some(ROOT_PASSWORD)).await);
     let audit = || async {
         let audit = api(addr, "GET", "/api/audit", Some(&root), None).await;
         assert_eq!(audit.status, 200, "{}", audit.body);

@@ -13,6 +13,7 @@ use support::{api, session_cookie, sign_in, welcomed, ws_from, Client, Nginx, Te
 
 const BOB: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const CAROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+const ROOT_PASSWORD: &str = "the operator's own";
 
 /// A server trusting only nginx's address (127.0.0.1): the clients are
 /// at other loopback addresses.
@@ -21,6 +22,7 @@ async fn behind_nginx(adjust: impl FnOnce(&mut server::Config)) -> (TestServer, 
         config.behind_proxy = true;
         config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a range")];
         config.admins = vec!["root".into()];
+        config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
         adjust(config);
     })
     .await;
@@ -66,7 +68,7 @@ fn let_in(first: &ServerFrame) -> bool {
 async fn behind_nginx_an_address_ban_is_the_client_s_not_everyone_s() {
     let (server, nginx) = behind_nginx(|_| {}).await;
     let via = nginx.addr;
-    let root_cookie = claimed(via, "root").await;
+    let root_cookie = session_cookie(&sign_in(via, "root", Some(ROOT_PASSWORD)).await);
     let member_cookie = claimed(via, "member").await;
     let headers = |cookie: &str| [("cookie", format!("chat_session={cookie}"))];
     let mut root = ws_from(CAROL, via, "", &headers(&root_cookie)).await;

@@ -126,6 +126,8 @@ pub(crate) enum AccountError {
     Password(#[from] PasswordError),
     #[error("{0}")]
     Name(#[from] UsernameError),
+    #[error("This name is the server's admin's: only its operator binds it.")]
+    AdminName,
     #[error("The names' store is unavailable right now: {0}")]
     Storage(#[from] StoreError),
     #[error("{0}")]
@@ -138,6 +140,7 @@ impl AccountError {
             Self::NameClaimed => ErrorCode::NameClaimed,
             Self::WrongPassword => ErrorCode::WrongPassword,
             Self::NotSignedIn | Self::NotClaimed => ErrorCode::NotSignedIn,
+            Self::AdminName => ErrorCode::NotAllowed,
             Self::Password(error) => error.code(),
             Self::Name(error) => error.code(),
             Self::Storage(_) | Self::Hash(_) => ErrorCode::StorageUnavailable,
@@ -191,6 +194,39 @@ impl Accounts {
             sign_ins_per_minute: config.sign_ins_per_minute,
             address_sign_ins_per_minute: config.address_sign_ins_per_minute,
         })
+    }
+
+    /// Binds the `--admin` names nobody claimed yet with the operator's
+    /// `password` (`--admin-password`); warns of those left unbound, which
+    /// nobody can use until then.
+    pub(crate) async fn bind_admins(
+        &self,
+        admins: &[String],
+        password: Option<&str>,
+    ) -> Result<(), AccountError> {
+        for admin in admins {
+            let Ok(name) = protocol::canonical_username(admin.trim()) else {
+                tracing::warn!(admin, "an --admin name that is no valid name is ignored");
+                continue;
+            };
+            if self.claimed(&name).await?.is_some() {
+                continue;
+            }
+            let Some(password) = password else {
+                tracing::warn!(
+                    admin = %name,
+                    "the admin name is unbound: set CHAT_ADMIN_PASSWORD to bind it at start \
+                     (nobody else can claim it)"
+                );
+                continue;
+            };
+            let hash = self.hasher.hash(password.to_owned()).await?;
+            let key = name_key(&name);
+            if directory!(self.create_account(key, name.clone(), hash, now_ms()))? {
+                tracing::info!(admin = %name, "bound the admin name with the operator's password");
+            }
+        }
+        Ok(())
     }
 
     /// Counts a password attempt for the name keyed `key` from `address`
@@ -306,6 +342,12 @@ impl Accounts {
     ) -> Result<Identity, AccountError> {
         if identity.claimed {
             return Err(AccountError::NameClaimed);
+        }
+        // Once, the first visitor to claim an unbound `--admin` name (or a
+        // look-alike of it) became the server's admin.
+        if self.admins.contains(&name_key(&identity.name)) {
+            tracing::warn!(user = %identity.name, "refused a claim of an admin name");
+            return Err(AccountError::AdminName);
         }
         validate_password(&password)?;
         let hash = self.hasher.hash(password).await?;
