@@ -23,6 +23,7 @@ use icu_properties::props::{
     WhiteSpace,
 };
 use icu_properties::{CodePointMapData, CodePointSetData};
+use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
 
 use crate::{validate_room, validate_username, EmojiError, RoomError, UsernameError, MENTIONS_MAX};
 
@@ -68,10 +69,24 @@ pub fn name_key(canonical: &str) -> String {
 /// checked against the rule of [`validate_room`] in NFC (so a letter typed
 /// with a combining accent counts as the letter it composes), then
 /// lower-cased: `Rust`, `rust` and `RUST` are one room.
+///
+/// Like a name, a room name is refused when it holds a character that
+/// renders as nothing (`ㅤ`, the Hangul filler, is a letter: once, a room)
+/// or mixes scripts that pass for each other (UTS #39's restriction
+/// levels: Latin with Han, Kana or Hangul is fine, Latin with Cyrillic or
+/// Greek is not). A whole name in one look-alike script (`аdmіn` all in
+/// Cyrillic) is a room of its own: rooms are not keyed by skeleton, so
+/// that their names stay as typed (see README, "Limits").
 pub fn canonical_room(raw: &str) -> Result<String, RoomError> {
     let nfc = ComposingNormalizerBorrowed::new_nfc();
     let composed = nfc.normalize(raw.trim());
     let checked = validate_room(&composed)?;
+    if checked.chars().any(is_default_ignorable) {
+        return Err(RoomError::ForbiddenCharacter);
+    }
+    if checked.detect_restriction_level() == RestrictionLevel::MinimallyRestrictive {
+        return Err(RoomError::MixedScripts);
+    }
     // Lower-casing can decompose (`İ` becomes `i` and a combining dot):
     // composed again, so the key is one form.
     Ok(nfc.normalize(&checked.to_lowercase()).into_owned())
@@ -166,6 +181,32 @@ fn is_visible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rooms_that_pass_for_another_or_for_nothing_are_refused() {
+        assert_eq!(
+            canonical_room("\u{3164}"),
+            Err(RoomError::ForbiddenCharacter)
+        );
+        assert_eq!(
+            canonical_room("a\u{AD}b"),
+            Err(RoomError::ForbiddenCharacter)
+        );
+        // A Cyrillic а among Latin letters.
+        assert_eq!(canonical_room("\u{430}dmin"), Err(RoomError::MixedScripts));
+        assert_eq!(canonical_room("\u{3b1}lpha"), Err(RoomError::MixedScripts));
+        for fine in [
+            "rust_中文-1",
+            "café",
+            "闲聊",
+            "日本語とlatin",
+            "한국어-chat",
+            "москва",
+            "x9_-",
+        ] {
+            assert!(canonical_room(fine).is_ok(), "{fine}");
+        }
+    }
 
     #[test]
     fn rooms_are_keyed_lowercase_in_nfc() {

@@ -47,6 +47,12 @@ pub enum RoomError {
     TooLong,
     #[error("A room name has only letters, digits, '-' and '_' (no spaces), 1 to {ROOM_MAX_CHARS} of them.")]
     ForbiddenCharacter,
+    /// Letters of scripts that pass for each other (Latin with Cyrillic
+    /// or Greek: `аdmin` with a Cyrillic `а` would pass for `admin`).
+    #[error(
+        "A room name does not mix Latin letters with Cyrillic or Greek ones: they look alike."
+    )]
+    MixedScripts,
 }
 
 /// Why a message text was refused.

@@ -25,12 +25,18 @@ pub fn routes(
     state: AppState,
     config: &Config,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    websocket(state.clone())
-        .or(account_routes::routes(state.clone()))
-        .unify()
+    // Answers about someone (a session, a token, the audit) and about now
+    // (rooms, health): never kept by a browser or a proxy's cache.
+    let api = account_routes::routes(state.clone())
         .or(directory(state.clone()))
         .unify()
-        .or(health(state))
+        .or(health(state.clone()))
+        .unify()
+        .map(|reply: Response| {
+            warp::reply::with_header(reply, "cache-control", "no-store").into_response()
+        });
+    websocket(state)
+        .or(api)
         .unify()
         .or(static_files(&config.static_dir))
         .unify()

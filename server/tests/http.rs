@@ -88,6 +88,11 @@ async fn the_client_is_served_with_its_security_policy_and_cache_headers() {
     );
     let health = http_request(server.addr, "/healthz").await;
     assert_eq!(health.header("x-content-type-options"), Some("nosniff"));
+    // Answers about someone or about now are never cached.
+    for path in ["/healthz", "/api/rooms", "/api/session", "/api/audit"] {
+        let answer = http_request(server.addr, path).await;
+        assert_eq!(answer.header("cache-control"), Some("no-store"), "{path}");
+    }
     server.stop().await;
 }
 

@@ -424,7 +424,16 @@ async fn kicked_and_banned_people_are_put_out_and_told_why() {
     // Kicked, not banned: bob comes back.
     let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
 
-    let reason = put_out(&mut moderator, ModAction::Ban, "bob", &mut bob).await;
+    moderator
+        .send_frame(moderate(ModAction::Ban, Some("bob"), None))
+        .await;
+    // Once he hears of it, nothing he sends lands (once, posts landed
+    // for up to a second after a ban).
+    moderated(&mut bob, ModAction::Ban).await;
+    bob.say("b-late", "one more spam").await;
+    let close = bob.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), protocol::CLOSE_PUT_OUT, "{close:?}");
+    let reason = close.reason.to_string();
     assert!(reason.contains("banned you for good"), "{reason}");
     // Neither the name nor, once it was put out, his browser under
     // another name come back.
@@ -443,6 +452,14 @@ async fn kicked_and_banned_people_are_put_out_and_told_why() {
         .send_frame(moderate(ModAction::Unban, Some("bob"), None))
         .await;
     moderated(&mut moderator, ModAction::Unban).await;
+    let (_, history) = server.join_after("witness", None).await;
+    assert!(
+        history
+            .messages
+            .iter()
+            .all(|p| p.message.msg != "one more spam"),
+        "a post after the ban was stored"
+    );
     assert!(guest_let_in(BOB_ADDRESS, addr, "bobby", "bob-browser").await);
     guest_from(BOB_ADDRESS, addr, "bob").await;
     server.stop().await;

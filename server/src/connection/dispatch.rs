@@ -27,6 +27,7 @@ impl Session {
             // tungstenite answers close handshakes itself.
             Message::Close(_) | Message::Frame(_) => return Ok(()),
         };
+        self.still_let_in()?;
         let parsed = text.as_deref().map(ClientFrame::parse);
         if let Err(wait) = self.rate.try_take(std::time::Instant::now()) {
             let (client_id, room) = match &parsed {

@@ -517,12 +517,7 @@ impl Session {
     /// On each tick of the server's clock: pings the client when it is
     /// owed one, and ends the session when it has been silent too long.
     fn on_tick(&mut self) -> Result<(), Ended> {
-        if let Some(eviction) = self.rooms.eviction(self.name.name(), self.since) {
-            return Err(Ended::Evicted(eviction));
-        }
-        if self.name.is_revoked() {
-            return Err(Ended::Evicted(Arc::new(Eviction::SignedOut)));
-        }
+        self.still_let_in()?;
         let now = Instant::now();
         if now >= self.last_heard + self.limits.ping_timeout {
             return Err(Ended::Unresponsive);
@@ -530,6 +525,20 @@ impl Session {
         if now >= self.next_ping {
             self.transport.ping();
             self.next_ping = now + self.limits.ping_interval;
+        }
+        Ok(())
+    }
+
+    /// Ends the session if its name was put out (kicked, banned, signed
+    /// out by a password change) or its session signed out since it came
+    /// in: looked at on every tick, and before every frame is acted on (a
+    /// banned name's posts once landed for up to a tick after the ban).
+    fn still_let_in(&self) -> Result<(), Ended> {
+        if let Some(eviction) = self.rooms.eviction(self.name.name(), self.since) {
+            return Err(Ended::Evicted(eviction));
+        }
+        if self.name.is_revoked() {
+            return Err(Ended::Evicted(Arc::new(Eviction::SignedOut)));
         }
         Ok(())
     }

@@ -765,10 +765,11 @@ impl Subscriber for Registry {
                     _ => None,
                 })
                 .collect();
-            room.publish(events);
+            // Put out first: whoever hears of the ban is refused from then.
             for moderation in evictions {
                 self.put_out_target(moderation);
             }
+            room.publish(events);
         }
     }
 
