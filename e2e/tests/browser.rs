@@ -831,6 +831,8 @@ async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
         let server = ChatServer::start_with(&db, any_port, |config| {
             config.history = LONG;
             config.replay_limit = LONG;
+            // Five thousand short messages in one page.
+            config.history_page_bytes = 768 * 1024;
         })
         .await;
         let alice = browser(&driver).await;

@@ -74,6 +74,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_HISTORY", default_value_t = 100)]
     pub history: usize,
 
+    /// Most bytes of messages in one page of history (the greeting's, or
+    /// an older page): the newest that fit, the rest a page further back.
+    /// 16 KiB to 768 KiB.
+    #[arg(long, env = "CHAT_HISTORY_PAGE_BYTES", default_value_t = 256 * 1024)]
+    pub history_page_bytes: usize,
+
     /// Most messages replayed to a client that reconnects; one that missed
     /// more starts over from recent history. Kept in memory.
     #[arg(long, env = "CHAT_REPLAY_LIMIT", default_value_t = 1000)]

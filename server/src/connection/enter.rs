@@ -19,9 +19,10 @@ use crate::rooms::{browser_key, hex, Holder, JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 
-/// Bytes of the greeting written before the rest is fed: far below
+/// Bytes of the greeting written before the rest is fed: with a history
+/// page of at most `HISTORY_PAGE_BYTES_MAX`, what waits stays below
 /// tungstenite's write buffer (1 MiB), whose overflow drops the socket.
-const GREETING_FLUSH_BYTES: usize = 256 * 1024;
+const GREETING_FLUSH_BYTES: usize = 128 * 1024;
 
 /// The query string of `GET /ws`.
 #[derive(Debug, Deserialize)]
@@ -259,11 +260,15 @@ fn signed_out(error: &AccountError) -> String {
 async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal> {
     let (identity, by_credential) = identify(query, context).await?;
     let key = name_key(&identity.name);
-    let browser = query
+    // A guest's browser: its token, or without one the session that let
+    // it in (a script's). What bans know it by, at the door and once in.
+    let credential = query.credential.as_ref().map(Secret::id);
+    let browser_id = query
         .token
         .as_deref()
         .and_then(|token| validate_client_id(token).ok())
-        .map(|token| hex(browser_key(token)));
+        .or(credential.as_deref());
+    let browser = browser_id.map(|id| hex(browser_key(id)));
     let comer = if identity.claimed {
         Comer::Claimed { key: &key }
     } else {
@@ -307,12 +312,12 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
             .token
             .as_deref()
             .and_then(|token| validate_client_id(token).ok());
-        let credential = query.credential.as_ref().map(Secret::id);
         let holder = Holder {
             token: identity.holder.as_deref(),
             claimed: identity.claimed,
             as_guest: [session.as_deref(), browser],
             credential: credential.as_deref().filter(|_| by_credential),
+            browser: browser_id,
         };
         rooms.connect(&user, &holder).await
     }
@@ -333,7 +338,12 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
     };
     let moderator = moderates(&context.accounts, name.name(), &room).await;
     let greeting = std::iter::once(welcome)
-        .chain(history_frames(&room, entered.history, moderator))
+        .chain(history_frames(
+            &room,
+            entered.history,
+            moderator,
+            context.limits.history_page_bytes,
+        ))
         .chain([online_frame(&room, entered.online)])
         .map(|frame| frame.to_json())
         .collect();

@@ -51,11 +51,12 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
     let accounts = Arc::clone(&session.accounts);
     let user = Arc::clone(session.name.name());
     let from = session.peer.map(|peer| peer.ip());
+    let budget = session.limits.history_page_bytes;
     session.begin(Box::pin(async move {
         let moderator = moderates(&accounts, &user, &room).await;
         match rooms.join(&room, &user, after, from).await {
             Ok((entering, entered)) => Done::Joined(Box::new(Joined {
-                history: history_frames(&room, entered.history, moderator),
+                history: history_frames(&room, entered.history, moderator, budget),
                 online: online_frame(&room, entered.online),
                 entering,
                 fanout: entered.fanout,

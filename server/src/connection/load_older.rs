@@ -11,7 +11,7 @@ use crate::message_log::LogError;
 
 /// Reads the page beside the writer; its bytes count against the
 /// address's history budget once sent. A page holds at most
-/// [`super::HISTORY_FRAME_BYTES`] of messages: the newest of those asked
+/// `--history-page-bytes` of messages: the newest of those asked
 /// for, the rest a next `loadOlder` away.
 pub(super) fn handle(
     session: &mut Session,
@@ -35,10 +35,11 @@ pub(super) fn handle(
     let room = session.room_name(index);
     let rooms = Arc::clone(&session.rooms);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let budget = session.limits.history_page_bytes;
     session.begin(Box::pin(async move {
         Done::answer(match rooms.older(&room, before, limit).await {
             Ok((mut messages, has_older)) => {
-                let left_out = super::keep_newest(&mut messages, super::HISTORY_FRAME_BYTES);
+                let left_out = super::keep_newest(&mut messages, budget);
                 ServerFrame::Older {
                     room,
                     messages,

@@ -70,12 +70,10 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Sends waiting behind the one being stored before the connection stops
 /// reading its client's frames.
 const MAX_WAITING_POSTS: usize = 16;
-/// Most bytes of messages one `history` or `older` frame carries (with,
-/// when resuming, the changes replayed after it). History is paged by
-/// bytes as well as by count: a hundred messages of 2,000 emoji made a
-/// greeting larger than tungstenite's write buffer (1 MiB), and every
-/// newcomer's socket was dropped. Older messages are a `loadOlder` away.
-pub(crate) const HISTORY_FRAME_BYTES: usize = 256 * 1024;
+/// The most `--history-page-bytes` may be: a greeting (its history, the
+/// welcome and the online list) stays far below tungstenite's write
+/// buffer (1 MiB), whose overflow drops the socket.
+pub(crate) const HISTORY_PAGE_BYTES_MAX: usize = 768 * 1024;
 
 /// What a connection may do and how long it may take, from the config.
 #[derive(Debug, Clone)]
@@ -91,6 +89,12 @@ pub struct SessionLimits {
     pub default_room: String,
     /// Most rooms one connection is in at once.
     pub max_rooms: usize,
+    /// Most bytes of messages one `history` or `older` frame carries (with,
+    /// when resuming, the changes replayed after it). History is paged by
+    /// bytes as well as by count: a hundred messages of 2,000 emoji once
+    /// made a greeting larger than the write buffer, and every newcomer's
+    /// socket was dropped. Older messages are a `loadOlder` away.
+    pub history_page_bytes: usize,
 }
 
 impl SessionLimits {
@@ -105,6 +109,9 @@ impl SessionLimits {
             max_frame_bytes: config.max_frame_bytes,
             default_room: config.default_room.clone(),
             max_rooms: config.max_rooms_per_connection.max(1),
+            history_page_bytes: config
+                .history_page_bytes
+                .clamp(16 * 1024, HISTORY_PAGE_BYTES_MAX),
         }
     }
 
@@ -310,20 +317,26 @@ struct Joined {
 
 /// The `history` frame a connection starts `room` with (`moderator`: its
 /// name moderates the room), and the changes it replays after it.
-/// A room's `history` frame and the changes it replays, within
-/// [`HISTORY_FRAME_BYTES`]: a resume too large to send starts the room
-/// over from its newest messages instead (the client replaces what it had,
-/// so nothing is missed), and a page too large keeps its newest messages.
-fn history_frames(room: &str, mut start: HistoryStart, moderator: bool) -> Vec<ServerFrame> {
+/// A room's `history` frame and the changes it replays, within `budget`
+/// bytes (`--history-page-bytes`): a resume too large to send starts the
+/// room over from its newest messages instead (the client replaces what
+/// it had, so nothing is missed), and a page too large keeps its newest
+/// messages.
+fn history_frames(
+    room: &str,
+    mut start: HistoryStart,
+    moderator: bool,
+    budget: usize,
+) -> Vec<ServerFrame> {
     let replayed: usize = start.replay.iter().map(json_len).sum();
     let messages: usize = start.messages.iter().map(json_len).sum();
-    if !start.reset && messages.saturating_add(replayed) > HISTORY_FRAME_BYTES {
+    if !start.reset && messages.saturating_add(replayed) > budget {
         start.reset = true;
         start.replay = Vec::new();
     }
     // Once reset, what is older than the page is what the room had before
     // the messages it holds (`has_older`), and what did not fit.
-    let left_out = keep_newest(&mut start.messages, HISTORY_FRAME_BYTES);
+    let left_out = keep_newest(&mut start.messages, budget);
     let mut frames = Vec::with_capacity(1 + start.replay.len());
     frames.push(ServerFrame::History {
         room: room.to_owned(),

@@ -179,6 +179,8 @@ pub struct Holder<'a> {
     pub as_guest: [Option<&'a str>; 2],
     /// The id of the session or API token that let the connection in.
     pub credential: Option<&'a str>,
+    /// A guest's browser, as bans know it (see `Name::browser_key`).
+    pub browser: Option<&'a str>,
 }
 
 impl<'a> Holder<'a> {
@@ -189,6 +191,7 @@ impl<'a> Holder<'a> {
             claimed: false,
             as_guest: [None, None],
             credential: None,
+            browser: token,
         }
     }
 }
@@ -407,7 +410,7 @@ impl Rooms {
             return Err(JoinError::ShuttingDown);
         }
         let token = holder.token;
-        let name = self.registry.names.connect(user, token, holder.claimed)?;
+        let name = (self.registry.names).connect(user, token, holder.claimed, holder.browser)?;
         // Held from here: whatever fails below, dropping it lets go.
         let guard = NameGuard {
             registry: Arc::clone(&self.registry),

@@ -45,11 +45,11 @@ impl Name {
 
     /// The name as held by the browser with `token` (a claimed name's
     /// sessions all hold it with one).
-    fn held_with(spelled: &str, token: Option<&str>, claimed: bool) -> Self {
+    fn held_with(spelled: &str, token: Option<&str>, claimed: bool, browser: Option<&str>) -> Self {
         let mut name = Self::new(spelled);
         name.claimed = claimed;
         name.author_key = token.map(|token| author_key(spelled, token));
-        name.browser_key = token.filter(|_| !claimed).map(browser_key);
+        name.browser_key = browser.filter(|_| !claimed).map(browser_key);
         name
     }
 
@@ -203,15 +203,17 @@ struct Holder {
 pub(crate) struct Taken;
 
 impl Names {
-    /// Registers a connection of `name` with `token`; answers with the
-    /// name as held (the holder's, for a second connection of it).
+    /// Registers a connection of `name` with `token` (from `browser`, a
+    /// guest's browser as bans know it); answers with the name as held
+    /// (the holder's, for a second connection of it).
     pub(crate) fn connect(
         &self,
         name: &str,
         token: Option<&str>,
         claimed: bool,
+        browser: Option<&str>,
     ) -> Result<Arc<Name>, Taken> {
-        let name = Name::held_with(name, token, claimed);
+        let name = Name::held_with(name, token, claimed, browser);
         let mut holders = self.lock();
         if let Some((held, holder)) = holders.get_key_value(name.key()) {
             let same_client = token.is_some() && holder.token.as_deref() == token;
@@ -349,21 +351,26 @@ mod tests {
     #[test]
     fn one_name_one_client_many_tabs() {
         let names = Names::default();
-        let alice = names.connect("alice", Some("t1"), false).expect("free");
+        let alice = names
+            .connect("alice", Some("t1"), false, None)
+            .expect("free");
         let again = names
             .connect("alice", Some("t1"), false)
             .expect("second tab");
         assert!(Arc::ptr_eq(&alice, &again), "one name, shared");
-        assert_eq!(names.connect("Alice", Some("t2"), false), Err(Taken));
-        assert_eq!(names.connect("ALICE", None, false), Err(Taken));
-        names.connect("bob", None, false).expect("free");
+        assert_eq!(names.connect("Alice", Some("t2"), false, None), Err(Taken));
+        assert_eq!(names.connect("ALICE", None, false, None), Err(Taken));
+        names.connect("bob", None, false, None).expect("free");
         assert_eq!(names.connections(), 3);
         assert!(names.is_held_here("BOB"));
         assert!(
             names.is_held_here("\u{FF42}\u{43E}b"),
             "fullwidth b, Cyrillic o"
         );
-        assert_eq!(names.connect("\u{430}lice", Some("t2"), false), Err(Taken));
+        assert_eq!(
+            names.connect("\u{430}lice", Some("t2"), false, None),
+            Err(Taken)
+        );
         assert!(!names.disconnect(&alice));
         assert!(names.disconnect(&alice), "last tab closed");
         let alice = names
@@ -371,24 +378,30 @@ mod tests {
             .expect("free again");
         assert_eq!(alice.as_str(), "Alice");
         // Without a token a name cannot be shared, not even with itself.
-        assert_eq!(names.connect("bob", None, false), Err(Taken));
+        assert_eq!(names.connect("bob", None, false, None), Err(Taken));
     }
 
     #[test]
     fn the_author_key_is_the_name_s_and_the_browser_s() {
         let names = Names::default();
-        let alice = names.connect("Alice", Some("t1"), false).expect("free");
+        let alice = names
+            .connect("Alice", Some("t1"), false, None)
+            .expect("free");
         let key = alice.author_key().expect("a token");
         assert_eq!(key.len(), 32);
         assert!(!key.contains("t1"));
         names.disconnect(&alice);
-        let again = names.connect("alice", Some("t1"), false).expect("free");
+        let again = names
+            .connect("alice", Some("t1"), false, None)
+            .expect("free");
         let same = again.author_key();
         assert_eq!(same.as_ref(), Some(&key), "case does not matter");
         names.disconnect(&again);
-        let other_browser = names.connect("alice", Some("t2"), false).expect("free");
+        let other_browser = names
+            .connect("alice", Some("t2"), false, None)
+            .expect("free");
         assert_ne!(other_browser.author_key().as_ref(), Some(&key));
-        let bob = names.connect("bob", Some("t1"), false).expect("free");
+        let bob = names.connect("bob", Some("t1"), false, None).expect("free");
         assert_ne!(bob.author_key(), Some(key), "same token, other name");
         assert_eq!(
             names
