@@ -355,7 +355,7 @@ mod tests {
             .connect("alice", Some("t1"), false, None)
             .expect("free");
         let again = names
-            .connect("alice", Some("t1"), false)
+            .connect("alice", Some("t1"), false, None)
             .expect("second tab");
         assert!(Arc::ptr_eq(&alice, &again), "one name, shared");
         assert_eq!(names.connect("Alice", Some("t2"), false, None), Err(Taken));
@@ -374,7 +374,7 @@ mod tests {
         assert!(!names.disconnect(&alice));
         assert!(names.disconnect(&alice), "last tab closed");
         let alice = names
-            .connect("Alice", Some("t2"), false)
+            .connect("Alice", Some("t2"), false, None)
             .expect("free again");
         assert_eq!(alice.as_str(), "Alice");
         // Without a token a name cannot be shared, not even with itself.
@@ -405,7 +405,7 @@ mod tests {
         assert_ne!(bob.author_key(), Some(key), "same token, other name");
         assert_eq!(
             names
-                .connect("carol", None, false)
+                .connect("carol", None, false, None)
                 .expect("free")
                 .author_key(),
             None
