@@ -37,6 +37,8 @@ pub(crate) struct BudgetRates {
     /// password cannot be guessed online.
     pub(crate) sign_ins_per_name: Rate,
     pub(crate) sign_ins_per_address: Rate,
+    /// API tokens made, per name.
+    pub(crate) tokens_per_name: Rate,
 }
 
 impl BudgetRates {
@@ -65,6 +67,11 @@ impl BudgetRates {
             },
             sign_ins_per_name: per_minute(config.sign_ins_per_minute),
             sign_ins_per_address: per_minute(config.address_sign_ins_per_minute),
+            // Ten at once, then one every six minutes.
+            tokens_per_name: Rate {
+                per_second: 1.0 / 360.0,
+                burst: 10,
+            },
         }
     }
 }
@@ -85,6 +92,7 @@ enum Spending {
     Join,
     HistoryBytes,
     SignIn,
+    Token,
 }
 
 /// Every address's and name's buckets.
@@ -224,6 +232,14 @@ impl Budgets {
         }
     }
 
+    /// One API token made for the name keyed `name_key`, or how long
+    /// until one may be.
+    pub(crate) fn mint_token(&self, name_key: &str, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.lock();
+        let key = (name_key.to_owned(), Spending::Token);
+        bucket(&mut buckets.by_name, key, self.rates.tokens_per_name, now).try_take(now)
+    }
+
     /// Whether `name`'s typing may be relayed now (one relay per interval,
     /// whichever of their connections types).
     pub(crate) fn typing(&self, name: &str, now: Instant) -> bool {
@@ -312,6 +328,7 @@ mod tests {
             history_bytes_per_address: rate(1000.0, 5000),
             sign_ins_per_name: rate(5.0 / 60.0, 5),
             sign_ins_per_address: rate(20.0 / 60.0, 20),
+            tokens_per_name: rate(1.0 / 360.0, 10),
         }
     }
 

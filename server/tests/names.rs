@@ -207,6 +207,32 @@ async fn an_api_token_lets_a_script_in_as_the_claimed_name() {
     let refused = api(addr, "POST", "/api/tokens", Some(&guest_cookie), None).await;
     assert_eq!(refused.status, 403);
     assert_eq!(json_of(&refused)["code"], "not_signed_in");
+    // A token opens the WebSocket only: presented as the session cookie,
+    // it neither mints tokens nor changes the password nor says who it is.
+    for (method, path, body) in [
+        ("POST", "/api/tokens", None),
+        ("GET", "/api/session", None),
+        (
+            "POST",
+            "/api/password",
+            Some(json!({"current": PASSWORD, "password": "taken over now"})),
+        ),
+    ] {
+        let answer = api(addr, method, path, Some(&token), body).await;
+        assert_eq!(answer.status, 401, "{method} {path}: {}", answer.body);
+    }
+    assert_eq!(sign_in(addr, "alice", Some(PASSWORD)).await.status, 200);
+    // Tokens are minted ten at once at most, then one every few minutes.
+    let mut answers = Vec::new();
+    for _ in 0..10 {
+        answers.push(
+            api(addr, "POST", "/api/tokens", Some(&cookie), None)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(answers[..9], [200; 9], "{answers:?}");
+    assert_eq!(answers[9], 429, "{answers:?}");
     server.stop().await;
 }
 

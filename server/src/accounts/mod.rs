@@ -308,10 +308,29 @@ impl Accounts {
         Ok((identity, secret))
     }
 
-    /// Who `secret` (a session cookie or an API token) signs in.
+    /// Who `secret` (a session cookie or an API token) signs in: what the
+    /// WebSocket asks.
     pub(crate) async fn identify(&self, secret: &Secret) -> Result<Identity, AccountError> {
+        self.identify_as(secret, &[SessionKind::Browser, SessionKind::ApiToken])
+            .await
+    }
+
+    /// Who the browser session `secret` signs in: what the HTTP API of
+    /// names asks. An API token opens the WebSocket only: once, a token
+    /// presented as the cookie could mint more tokens and change the
+    /// password's session.
+    pub(crate) async fn identify_session(&self, secret: &Secret) -> Result<Identity, AccountError> {
+        self.identify_as(secret, &[SessionKind::Browser]).await
+    }
+
+    async fn identify_as(
+        &self,
+        secret: &Secret,
+        kinds: &[SessionKind],
+    ) -> Result<Identity, AccountError> {
         let record = directory!(self.session(secret.id()))?
             .filter(|record| record.expires_at.is_none_or(|at| at > now_ms()))
+            .filter(|record| kinds.contains(&record.kind))
             .ok_or(AccountError::NotSignedIn)?;
         let account = directory!(self.account(record.key.clone()))?;
         match (record.generation, account) {
@@ -391,7 +410,7 @@ impl Accounts {
 
     /// A new API token of the claimed name `secret` is signed in as.
     pub(crate) async fn create_token(&self, secret: &Secret) -> Result<Secret, AccountError> {
-        let identity = self.identify(secret).await?;
+        let identity = self.identify_session(secret).await?;
         if !identity.claimed {
             return Err(AccountError::NotClaimed);
         }
@@ -403,12 +422,17 @@ impl Accounts {
             name: account.name,
             generation: Some(account.generation),
             kind: SessionKind::ApiToken,
-            expires_at: None,
+            // A year: a token is never for good (tokens made before this
+            // kept `None`, and stay until revoked).
+            expires_at: Some(now_ms() + TOKEN_TTL_MS),
         };
         directory!(self.insert_session(token.id(), record, now_ms()))?;
         Ok(token)
     }
 }
+
+/// How long an API token works: a year.
+const TOKEN_TTL_MS: i64 = 365 * 24 * 3600 * 1000;
 
 fn identity_of(record: &SessionRecord, secret: &Secret) -> Identity {
     match record.generation {
