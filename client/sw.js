@@ -13,9 +13,14 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin
-    || url.pathname === "/ws" || url.pathname.startsWith("/api/")) return;
-  event.respondWith(request.mode === "navigate" ? shell(request) : asset(request));
+    || url.pathname === "/ws" || url.pathname === "/healthz"
+    || url.pathname.startsWith("/api/")) return;
+  if (request.mode === "navigate") event.respondWith(shell(request));
+  else if (HASHED.test(url.pathname)) event.respondWith(asset(request));
 });
+
+// The build's assets: a content hash in their names (`client-<16 hex>.js`).
+const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css)$/;
 
 // Assets have a content hash in their names: kept once fetched.
 async function asset(request) {
@@ -27,11 +32,13 @@ async function asset(request) {
 }
 
 // Pages are the shell: the network's (dropping assets it no longer
-// names), else the one kept.
+// names), else the one kept. Only an HTML page is kept as the shell:
+// once, opening /healthz or an icon in the tab made it the app's start.
 async function shell(request) {
   try {
     const response = await fetch(request);
-    if (response.ok) {
+    const html = (response.headers.get("content-type") || "").startsWith("text/html");
+    if (response.ok && html) {
       const html = await response.clone().text();
       const cache = await caches.open(CACHE);
       await cache.put("/", response.clone());

@@ -28,6 +28,13 @@ pub fn browser_token() -> String {
     token
 }
 
+/// Forgets everything the chat kept in this browser (the name, the
+/// browser's token, each room's messages, the outbox, the rooms joined):
+/// on a shared computer, the next person starts from nothing.
+pub fn forget_this_browser() {
+    LocalStorage::clear();
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Session {
     /// The name to join as; `None` means the login page.

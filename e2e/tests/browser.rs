@@ -522,6 +522,16 @@ async fn two_people_chat(engine: Engine) {
         .await
         .expect("click leave");
     wait_for_path(&alice, &server.base, "/login").await;
+    // Nothing of alice is left for the next person at this browser: her
+    // rooms' messages, her outbox, her browser token.
+    let kept = alice
+        .execute(
+            "return Object.keys(localStorage).filter(k => k.startsWith('chat.'));",
+            vec![],
+        )
+        .await
+        .expect("read localStorage");
+    assert_eq!(kept, serde_json::json!([]), "left behind: {kept}");
     alice.refresh().await.expect("reload");
     find(&alice, "#username").await;
     assert_eq!(alice.current_url().await.expect("url").path(), "/login");

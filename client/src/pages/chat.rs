@@ -141,6 +141,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
         // Forgotten by the server too; signed out here whatever it says.
         wasm_bindgen_futures::spawn_local(async move {
             let _ = crate::api::call("DELETE", "/api/session", None).await;
+            crate::session::forget_this_browser();
             session.dispatch(SessionAction::Logout);
         });
     });
