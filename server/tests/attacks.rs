@@ -431,20 +431,10 @@ async fn a_reused_client_id_is_refused_never_taken_for_a_resend() {
 /// out now closes what the session let in, and nothing else.
 #[tokio::test]
 async fn signing_out_closes_the_session_s_connections() {
-    use serde_json::json;
     use support::{api, session_cookie, sign_in, welcomed, ws_with_cookie};
     let server = TestServer::start().await;
     let addr = server.addr;
-    let cookie = session_cookie(&sign_in(addr, "member", None).await);
-    let claimed = api(
-        addr,
-        "POST",
-        "/api/claim",
-        Some(&cookie),
-        Some(json!({"password": "long enough"})),
-    )
-    .await;
-    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    let cookie = support::claim(addr, "member", "long enough").await;
     let phone = session_cookie(&sign_in(addr, "member", Some("long enough")).await);
     let mut laptop_socket = ws_with_cookie(addr, "", &cookie).await;
     welcomed(&mut laptop_socket).await;

@@ -8,7 +8,6 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use protocol::{ClientFrame, ErrorCode, ModAction, ServerFrame};
-use serde_json::json;
 use support::{api, json_of, refused, session_cookie, sign_in, welcomed, ws_with_cookie, Client};
 
 /// bob and carol are guests from addresses of their own, so that banning
@@ -18,17 +17,7 @@ const CAROL_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 
 /// A claimed name's session cookie.
 async fn claimed(addr: SocketAddr, user: &str) -> String {
-    let cookie = session_cookie(&sign_in(addr, user, None).await);
-    let claim = api(
-        addr,
-        "POST",
-        "/api/claim",
-        Some(&cookie),
-        Some(json!({"password": "long enough"})),
-    )
-    .await;
-    assert_eq!(claim.status, 200, "{}", claim.body);
-    cookie
+    support::claim(addr, user, "long enough").await
 }
 
 /// A claimed name, connected and greeted.
@@ -519,15 +508,7 @@ async fn an_admin_name_is_the_operator_s_never_the_first_visitor_s() {
     .await;
     let addr = server.addr;
     for spelling in ["root", "ROOT", "rооt"] {
-        let cookie = session_cookie(&sign_in(addr, spelling, None).await);
-        let claim = api(
-            addr,
-            "POST",
-            "/api/claim",
-            Some(&cookie),
-            Some(json!({"password": "long enough"})),
-        )
-        .await;
+        let (_, claim) = support::try_claim(addr, spelling, "long enough").await;
         assert_eq!(claim.status, 403, "{spelling}: {}", claim.body);
         assert_eq!(json_of(&claim)["code"], "not_allowed");
     }

@@ -8,8 +8,7 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use protocol::{ClientFrame, ErrorCode, ModAction, ServerFrame};
-use serde_json::json;
-use support::{api, session_cookie, sign_in, welcomed, ws_from, Client, Nginx, TestServer};
+use support::{session_cookie, sign_in, welcomed, ws_from, Client, Nginx, TestServer};
 
 const BOB: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const CAROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
@@ -38,21 +37,6 @@ async fn guest(source: Ipv4Addr, via: SocketAddr, user: &str) -> (Client, Server
     (client, first)
 }
 
-/// A claimed name's session cookie (through `via`).
-async fn claimed(via: SocketAddr, user: &str) -> String {
-    let cookie = session_cookie(&sign_in(via, user, None).await);
-    let claim = api(
-        via,
-        "POST",
-        "/api/claim",
-        Some(&cookie),
-        Some(json!({"password": "long enough"})),
-    )
-    .await;
-    assert_eq!(claim.status, 200, "{}", claim.body);
-    cookie
-}
-
 fn let_in(first: &ServerFrame) -> bool {
     match first {
         ServerFrame::Welcome { .. } => true,
@@ -69,7 +53,7 @@ async fn behind_nginx_an_address_ban_is_the_client_s_not_everyone_s() {
     let (server, nginx) = behind_nginx(|_| {}).await;
     let via = nginx.addr;
     let root_cookie = session_cookie(&sign_in(via, "root", Some(ROOT_PASSWORD)).await);
-    let member_cookie = claimed(via, "member").await;
+    let member_cookie = support::claim(via, "member", "long enough").await;
     let headers = |cookie: &str| [("cookie", format!("chat_session={cookie}"))];
     let mut root = ws_from(CAROL, via, "", &headers(&root_cookie)).await;
     welcomed(&mut root).await;

@@ -121,13 +121,8 @@ impl Accounts {
         browser: &str,
         moderation: &Moderation,
     ) -> Result<(), AccountError> {
-        let ban = Ban {
-            subject: browser_subject(browser),
-            name: name.to_owned(),
-            until: moderation.until,
-            reason: moderation.reason.clone(),
-        };
-        Ok(directory!(self.ban(ban))?)
+        self.ban_with(browser_subject(browser), name, moderation)
+            .await
     }
 
     /// Bans `address`, which the name keyed `name` came from when
@@ -139,8 +134,20 @@ impl Accounts {
         address: IpAddr,
         moderation: &Moderation,
     ) -> Result<(), AccountError> {
+        self.ban_with(address_subject(address), name, moderation)
+            .await
+    }
+
+    /// Bans `subject` for the name keyed `name`, as long as `moderation`
+    /// says, with its reason.
+    async fn ban_with(
+        &self,
+        subject: String,
+        name: &str,
+        moderation: &Moderation,
+    ) -> Result<(), AccountError> {
         let ban = Ban {
-            subject: address_subject(address),
+            subject,
             name: name.to_owned(),
             until: moderation.until,
             reason: moderation.reason.clone(),

@@ -810,6 +810,28 @@ pub async fn sign_in(addr: SocketAddr, user: &str, password: Option<&str>) -> Ht
     api(addr, "POST", "/api/session", None, Some(body)).await
 }
 
+/// A guest session for `user` that then claims the name with `password`:
+/// the session cookie, and the claim's answer.
+pub async fn try_claim(addr: SocketAddr, user: &str, password: &str) -> (String, HttpResponse) {
+    let cookie = session_cookie(&sign_in(addr, user, None).await);
+    let claim = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&cookie),
+        Some(json!({ "password": password })),
+    )
+    .await;
+    (cookie, claim)
+}
+
+/// The session cookie of `user`, claimed with `password`.
+pub async fn claim(addr: SocketAddr, user: &str, password: &str) -> String {
+    let (cookie, claim) = try_claim(addr, user, password).await;
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    cookie
+}
+
 /// A WebSocket with `headers` (a cookie, a bearer token) and `query`.
 pub async fn ws(addr: SocketAddr, query: &str, headers: &[(&str, String)]) -> Client {
     ws_from(std::net::Ipv4Addr::LOCALHOST, addr, query, headers).await
