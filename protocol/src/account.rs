@@ -17,8 +17,15 @@
 //! - `POST /api/password` with [`PasswordChange`]: a claimed name's new
 //!   password; every other session of the name is signed out. 200
 //!   [`SignedIn`], with a new cookie.
-//! - `POST /api/tokens`: an API token for scripts and bots, sent as
-//!   `Authorization: Bearer <token>` to `/ws` ([`ApiToken`], shown once).
+//! - `POST /api/tokens`, with an optional [`NewToken`] (a name, a life in
+//!   days: a year at most and without one): an API token for scripts and
+//!   bots, sent as `Authorization: Bearer <token>` to `/ws` ([`ApiToken`],
+//!   shown once). A token opens the WebSocket only: the HTTP API takes
+//!   the browser's session. At most [`TOKENS_MAX`] per name (409
+//!   `too_many_tokens`), ten made at once, then one every six minutes.
+//! - `GET /api/tokens`: the name's tokens ([`TokenInfo`]), newest last.
+//! - `DELETE /api/tokens/<id>`: revokes one; the connections it opened
+//!   close. 204, or 404 `not_found`.
 //!
 //! `/ws` with the session cookie (or the bearer token) needs no `?user=`.
 
@@ -61,10 +68,68 @@ pub struct PasswordChange {
     pub password: String,
 }
 
-/// `POST /api/tokens`' answer: the token, shown this once.
+/// Most API tokens one name holds at once.
+pub const TOKENS_MAX: usize = 20;
+/// Longest life of an API token, in days (and its life without one).
+pub const TOKEN_DAYS_MAX: u32 = 365;
+/// Most characters in a token's name.
+pub const TOKEN_NAME_MAX_CHARS: usize = 40;
+
+/// `POST /api/tokens`' body, optional: what the token is for, and how
+/// many days it works (1 to [`TOKEN_DAYS_MAX`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewToken {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u32>,
+}
+
+impl NewToken {
+    /// Checks the name (at most [`TOKEN_NAME_MAX_CHARS`], no control
+    /// characters) and the life; says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(name) = &self.name {
+            if name.chars().count() > TOKEN_NAME_MAX_CHARS || name.chars().any(char::is_control) {
+                return Err(format!(
+                    "A token's name has at most {TOKEN_NAME_MAX_CHARS} characters, none a control character."
+                ));
+            }
+        }
+        if self
+            .expires_in_days
+            .is_some_and(|days| days == 0 || days > TOKEN_DAYS_MAX)
+        {
+            return Err(format!("A token works 1 to {TOKEN_DAYS_MAX} days."));
+        }
+        Ok(())
+    }
+}
+
+/// `POST /api/tokens`' answer: the token, shown this once, with what
+/// `GET /api/tokens` lists it as.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     pub token: String,
+    #[serde(flatten)]
+    pub info: TokenInfo,
+}
+
+/// An API token as `GET /api/tokens` lists it (never the token itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    /// What `DELETE /api/tokens/<id>` revokes it by.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Ms since the epoch; `None`: until revoked (tokens made before
+    /// tokens expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// Every refusal of the HTTP API.

@@ -727,6 +727,8 @@ wire_names! {
         /// A `send` whose `clientId` this name used for another message
         /// (other words, or another browser): a resend has the same.
         ClientIdReused = "client_id_reused",
+        /// A name holds as many API tokens as it may: revoke one first.
+        TooManyTokens = "too_many_tokens",
     }
 }
 

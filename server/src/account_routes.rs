@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Bytes;
 use protocol::{canonical_username, name_key, validate_username};
-use protocol::{ApiError, ApiToken, Claim, ErrorCode, PasswordChange, SignIn, SignedIn};
+use protocol::{ApiError, ApiToken, Claim, ErrorCode, NewToken, PasswordChange, SignIn, SignedIn};
 use serde::de::DeserializeOwned;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -101,12 +101,31 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             let state = state.clone();
             move |request| audit(state.clone(), request)
         });
-    let tokens = api
-        .and(warp::path("tokens"))
+    let tokens_path = api.and(warp::path("tokens"));
+    let new_token = tokens_path
         .and(warp::path::end())
         .and(warp::post())
         .and(from_own_page(state.clone()))
-        .then(move |request| create_token(state.clone(), request));
+        .and(optional_body::<NewToken>())
+        .then({
+            let state = state.clone();
+            move |request, body| create_token(state.clone(), request, body)
+        });
+    let list_tokens = tokens_path
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(request(state.clone()))
+        .then({
+            let state = state.clone();
+            move |request| list_tokens(state.clone(), request)
+        });
+    let revoke_token = tokens_path
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
+        .and(warp::delete())
+        .and(from_own_page(state.clone()))
+        .then(move |id, request| revoke_token(state.clone(), request, id));
+    let tokens = new_token.or(list_tokens).unify().or(revoke_token).unify();
     sign_in
         .or(who)
         .unify()
@@ -191,6 +210,20 @@ impl BadBody {
             None,
         )
     }
+}
+
+/// A JSON body of type `T`, `T`'s default when there is none, or why
+/// not.
+fn optional_body<T: DeserializeOwned + Default + Send>() -> BoxedFilter<(Result<T, BadBody>,)> {
+    warp::body::content_length_limit(BODY_MAX_BYTES)
+        .and(warp::body::bytes())
+        .map(|bytes: Bytes| {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(T::default());
+            }
+            serde_json::from_slice::<T>(&bytes).map_err(|error| BadBody(error.to_string()))
+        })
+        .boxed()
 }
 
 /// A JSON body of type `T`, or why not.
@@ -421,7 +454,18 @@ async fn change_password(
     }
 }
 
-async fn create_token(state: AppState, request: Request) -> Response {
+async fn create_token(
+    state: AppState,
+    request: Request,
+    body: Result<NewToken, BadBody>,
+) -> Response {
+    let new = match body {
+        Ok(new) => new,
+        Err(bad) => return bad.reply(),
+    };
+    if let Err(reason) = new.validate() {
+        return BadBody(reason).reply();
+    }
     let Some(secret) = request.secret else {
         return account_refusal(&AccountError::NotSignedIn);
     };
@@ -432,11 +476,44 @@ async fn create_token(state: AppState, request: Request) -> Response {
             return rate_limited(wait);
         }
     }
-    match state.accounts.create_token(&secret).await {
-        Ok(token) => warp::reply::json(&ApiToken {
+    match state.accounts.create_token(&secret, new).await {
+        Ok((token, info)) => warp::reply::json(&ApiToken {
             token: token.expose().to_owned(),
+            info,
         })
         .into_response(),
+        Err(error) => account_refusal(&error),
+    }
+}
+
+/// `GET /api/tokens`: the name's API tokens (never the tokens themselves).
+async fn list_tokens(state: AppState, request: Request) -> Response {
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    match state.accounts.tokens(&secret).await {
+        Ok(tokens) => warp::reply::json(&tokens).into_response(),
+        Err(error) => account_refusal(&error),
+    }
+}
+
+/// `DELETE /api/tokens/<id>`: revokes one of the name's tokens, and closes
+/// the connections it opened, on every instance.
+async fn revoke_token(state: AppState, request: Request, id: String) -> Response {
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    match state.accounts.revoke_token(&secret, &id).await {
+        Ok(true) => {
+            state.rooms.revoke(&id).await;
+            warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response()
+        }
+        Ok(false) => refusal(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "This name has no such token.".into(),
+            None,
+        ),
         Err(error) => account_refusal(&error),
     }
 }
@@ -506,6 +583,7 @@ fn account_refusal(error: &AccountError) -> Response {
         AccountError::NameClaimed => StatusCode::CONFLICT,
         AccountError::WrongPassword | AccountError::NotSignedIn => StatusCode::UNAUTHORIZED,
         AccountError::NotClaimed | AccountError::AdminName => StatusCode::FORBIDDEN,
+        AccountError::TooManyTokens => StatusCode::CONFLICT,
         AccountError::Password(_) | AccountError::Name(_) => StatusCode::BAD_REQUEST,
         AccountError::Storage(_) | AccountError::Hash(_) => {
             tracing::warn!(%error, "cannot serve a request about names");

@@ -560,3 +560,127 @@ async fn empty_rooms_never_shut_anyone_out_of_rooms_with_history() {
     assert!(joined(&mut carol, "old").await);
     server.stop().await;
 }
+
+/// API tokens were once unlimited, permanent and full power. Each now has
+/// a name and a life, is listed and revoked one by one (its connections
+/// close), and a name holds a bounded number.
+#[tokio::test]
+async fn tokens_are_named_listed_and_revoked_one_by_one() {
+    use serde_json::json;
+    use support::{api, json_of, welcomed, ws};
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let cookie = support::claim(addr, "owner", "long enough").await;
+    let made = api(
+        addr,
+        "POST",
+        "/api/tokens",
+        Some(&cookie),
+        Some(json!({"name": "deploy bot", "expiresInDays": 30})),
+    )
+    .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let made = json_of(&made);
+    let (token, id) = (
+        made["token"].as_str().expect("token"),
+        made["id"].as_str().expect("id"),
+    );
+    assert_eq!(made["name"], "deploy bot");
+    let expires = made["expiresAt"].as_i64().expect("expiresAt");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64;
+    let day = 24 * 3600 * 1000;
+    assert!(
+        (29 * day..=30 * day).contains(&(expires - now)),
+        "{expires}"
+    );
+    for bad in [
+        json!({"expiresInDays": 0}),
+        json!({"expiresInDays": 366}),
+        json!({"name": "x".repeat(41)}),
+        json!({"name": "bell\u{7}"}),
+    ] {
+        let refused = api(
+            addr,
+            "POST",
+            "/api/tokens",
+            Some(&cookie),
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.body);
+    }
+    // Without a body: a year, no name.
+    let plain = api(addr, "POST", "/api/tokens", Some(&cookie), None).await;
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    let listed = json_of(&api(addr, "GET", "/api/tokens", Some(&cookie), None).await);
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|token| token["name"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(names, ["deploy bot", "-"], "{listed}");
+    assert!(
+        listed.to_string().find(token).is_none(),
+        "the token itself is never listed"
+    );
+
+    let bearer = [("authorization", format!("Bearer {token}"))];
+    let mut bot = ws(addr, "", &bearer).await;
+    assert_eq!(welcomed(&mut bot).await, ("owner".into(), true));
+    // Nobody else revokes it: another name, or no session.
+    let other = support::claim(addr, "other", "long enough").await;
+    let path = format!("/api/tokens/{id}");
+    assert_eq!(
+        api(addr, "DELETE", &path, Some(&other), None).await.status,
+        404
+    );
+    assert_eq!(api(addr, "DELETE", &path, None, None).await.status, 401);
+    let revoked = api(addr, "DELETE", &path, Some(&cookie), None).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    let close = bot.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    let mut again = ws(addr, "", &bearer).await;
+    assert_eq!(support::refused(&mut again).await, ErrorCode::NotSignedIn);
+    assert_eq!(
+        api(addr, "DELETE", &path, Some(&cookie), None).await.status,
+        404
+    );
+    server.stop().await;
+}
+
+/// A name holds at most `TOKENS_MAX` tokens, however many instances mint
+/// them (each instance's budget alone would allow ten at once).
+#[tokio::test]
+async fn a_name_holds_a_bounded_number_of_tokens() {
+    use support::api;
+    let redis = support::RedisServer::start().await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let config = support::on_redis(&redis, &data);
+    let first = support::spawn_server(config.clone()).await;
+    let second = support::spawn_server(config.clone()).await;
+    let third = support::spawn_server(config).await;
+    let cookie = support::claim(first.addr, "owner", "long enough").await;
+    let mut answers = Vec::new();
+    // Ten from each of two instances, then one more from a third.
+    for n in 0..=protocol::TOKENS_MAX {
+        let addr = [first.addr, second.addr, third.addr][n / 10];
+        answers.push(
+            api(addr, "POST", "/api/tokens", Some(&cookie), None)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(
+        answers[..protocol::TOKENS_MAX],
+        [200; protocol::TOKENS_MAX],
+        "{answers:?}"
+    );
+    assert_eq!(answers[protocol::TOKENS_MAX], 409, "{answers:?}");
+    for server in [first, second, third] {
+        server.stop().await;
+    }
+}

@@ -35,7 +35,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use protocol::{name_key, validate_password};
-use protocol::{ErrorCode, PasswordError, UsernameError};
+use protocol::{ErrorCode, NewToken, PasswordError, TokenInfo, UsernameError};
 
 pub(crate) use moderation::{Audited, Comer};
 pub(crate) use secret::Secret;
@@ -74,6 +74,8 @@ pub(crate) struct SessionRecord {
     pub(crate) kind: SessionKind,
     /// Ms since the epoch; `None`: until revoked.
     pub(crate) expires_at: Option<i64>,
+    /// An API token's name, as its owner gave it.
+    pub(crate) label: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +130,8 @@ pub(crate) enum AccountError {
     Name(#[from] UsernameError),
     #[error("This name is the server's admin's: only its operator binds it.")]
     AdminName,
+    #[error("This name holds as many API tokens as it may: revoke one first.")]
+    TooManyTokens,
     #[error("The names' store is unavailable right now: {0}")]
     Storage(#[from] StoreError),
     #[error("{0}")]
@@ -141,6 +145,7 @@ impl AccountError {
             Self::WrongPassword => ErrorCode::WrongPassword,
             Self::NotSignedIn | Self::NotClaimed => ErrorCode::NotSignedIn,
             Self::AdminName => ErrorCode::NotAllowed,
+            Self::TooManyTokens => ErrorCode::TooManyTokens,
             Self::Password(error) => error.code(),
             Self::Name(error) => error.code(),
             Self::Storage(_) | Self::Hash(_) => ErrorCode::StorageUnavailable,
@@ -302,6 +307,7 @@ impl Accounts {
             generation,
             kind: SessionKind::Browser,
             expires_at: Some(now_ms() + ttl_ms()),
+            label: None,
         };
         let identity = identity_of(&record, &secret);
         directory!(self.insert_session(secret.id(), record, now_ms()))?;
@@ -409,30 +415,98 @@ impl Accounts {
     }
 
     /// A new API token of the claimed name `secret` is signed in as.
-    pub(crate) async fn create_token(&self, secret: &Secret) -> Result<Secret, AccountError> {
+    /// A new API token of the claimed name `secret` (a browser session)
+    /// signs in, as `new` asks: at most [`protocol::TOKENS_MAX`] per name,
+    /// a year at most.
+    pub(crate) async fn create_token(
+        &self,
+        secret: &Secret,
+        new: NewToken,
+    ) -> Result<(Secret, TokenInfo), AccountError> {
         let identity = self.identify_session(secret).await?;
         if !identity.claimed {
             return Err(AccountError::NotClaimed);
         }
         let key = name_key(&identity.name);
         let account = directory!(self.account(key.clone()))?.ok_or(AccountError::NotSignedIn)?;
+        if self.live_tokens(&key, account.generation).await?.len() >= protocol::TOKENS_MAX {
+            return Err(AccountError::TooManyTokens);
+        }
+        let days = i64::from(new.expires_in_days.unwrap_or(protocol::TOKEN_DAYS_MAX));
         let token = Secret::generate();
         let record = SessionRecord {
             key,
             name: account.name,
             generation: Some(account.generation),
             kind: SessionKind::ApiToken,
-            // A year: a token is never for good (tokens made before this
-            // kept `None`, and stay until revoked).
-            expires_at: Some(now_ms() + TOKEN_TTL_MS),
+            // A token is never for good (tokens made before tokens
+            // expired kept `None`, and stay until revoked).
+            expires_at: Some(now_ms() + days * DAY_MS),
+            label: new.name,
         };
+        let info = token_info(token.id(), &record);
         directory!(self.insert_session(token.id(), record, now_ms()))?;
-        Ok(token)
+        Ok((token, info))
+    }
+
+    /// The API tokens of the claimed name `secret` signs in.
+    pub(crate) async fn tokens(&self, secret: &Secret) -> Result<Vec<TokenInfo>, AccountError> {
+        let identity = self.identify_session(secret).await?;
+        let key = name_key(&identity.name);
+        let Some(account) = directory!(self.account(key.clone()))? else {
+            return Ok(Vec::new());
+        };
+        let tokens = self.live_tokens(&key, account.generation).await?;
+        Ok(tokens
+            .iter()
+            .map(|(id, record)| token_info(id.clone(), record))
+            .collect())
+    }
+
+    /// Revokes the API token `id` of the name `secret` signs in: whether
+    /// it had one by that id.
+    pub(crate) async fn revoke_token(
+        &self,
+        secret: &Secret,
+        id: &str,
+    ) -> Result<bool, AccountError> {
+        let identity = self.identify_session(secret).await?;
+        let key = name_key(&identity.name);
+        let owned = directory!(self.tokens(key.clone()))?
+            .iter()
+            .any(|(token, _)| token == id);
+        if owned {
+            directory!(self.delete_token(key, id.to_owned()))?;
+        }
+        Ok(owned)
+    }
+
+    /// The name's tokens that still work: of the account's current
+    /// generation, not expired.
+    async fn live_tokens(
+        &self,
+        key: &str,
+        generation: i64,
+    ) -> Result<Vec<(String, SessionRecord)>, AccountError> {
+        let now = now_ms();
+        let mut tokens = directory!(self.tokens(key.to_owned()))?;
+        tokens.retain(|(_, record)| {
+            record.generation == Some(generation) && record.expires_at.is_none_or(|at| at > now)
+        });
+        Ok(tokens)
     }
 }
 
-/// How long an API token works: a year.
-const TOKEN_TTL_MS: i64 = 365 * 24 * 3600 * 1000;
+fn token_info(id: String, record: &SessionRecord) -> TokenInfo {
+    TokenInfo {
+        id,
+        name: record.label.clone(),
+        expires_at: record.expires_at.filter(|&at| at != i64::MAX),
+    }
+}
+
+/// A day in milliseconds.
+const DAY_MS: i64 = 24 * 3600 * 1000;
 
 fn identity_of(record: &SessionRecord, secret: &Secret) -> Identity {
     match record.generation {

@@ -133,6 +133,9 @@ impl RedisDirectory {
         let generation = record
             .generation
             .map_or_else(String::new, |generation| generation.to_string());
+        let expires = record
+            .expires_at
+            .map_or_else(String::new, |at| at.to_string());
         let mut pipe = redis::pipe();
         pipe.atomic()
             .hset_multiple(
@@ -142,6 +145,8 @@ impl RedisDirectory {
                     ("name", record.name.as_str()),
                     ("generation", generation.as_str()),
                     ("kind", record.kind.as_str()),
+                    ("expires", expires.as_str()),
+                    ("label", record.label.as_deref().unwrap_or_default()),
                 ],
             )
             .ignore();
@@ -149,6 +154,15 @@ impl RedisDirectory {
             pipe.pexpire(&key, (expires_at - now).max(1)).ignore();
         }
         pipe.query_async::<()>(&mut self.redis.clone()).await?;
+        // The name's tokens, to list them (another Cluster slot: a token
+        // listed after it expired is dropped from the list when read).
+        if record.kind == SessionKind::ApiToken {
+            let _: i64 = self
+                .redis
+                .clone()
+                .sadd(self.tokens_key(&record.key), &id)
+                .await?;
+        }
         Ok(())
     }
 
@@ -177,8 +191,45 @@ impl RedisDirectory {
             generation,
             kind: SessionKind::from_stored(kind),
             // Redis forgets it when it expires: still here is still valid.
-            expires_at: (ttl > 0).then_some(i64::MAX),
+            expires_at: fields
+                .get("expires")
+                .and_then(|at| at.parse().ok())
+                .or((ttl > 0).then_some(i64::MAX)),
+            label: fields
+                .get("label")
+                .filter(|label| !label.is_empty())
+                .cloned(),
         }))
+    }
+
+    fn tokens_key(&self, key: &str) -> String {
+        format!("{}:tokens:{key}", self.prefix)
+    }
+
+    /// The API tokens of the name keyed `key`, by id (those expired since
+    /// are dropped from its list).
+    pub(crate) async fn tokens(
+        &self,
+        key: String,
+    ) -> Result<Vec<(String, SessionRecord)>, StoreError> {
+        let ids: Vec<String> = self.redis.clone().smembers(self.tokens_key(&key)).await?;
+        let mut tokens = Vec::new();
+        for id in ids {
+            match self.session(id.clone()).await? {
+                Some(record) => tokens.push((id, record)),
+                None => {
+                    let _: i64 = self.redis.clone().srem(self.tokens_key(&key), &id).await?;
+                }
+            }
+        }
+        tokens.sort_by_key(|(_, record)| record.expires_at);
+        Ok(tokens)
+    }
+
+    /// Forgets the API token `id` of the name keyed `key`.
+    pub(crate) async fn delete_token(&self, key: String, id: String) -> Result<(), StoreError> {
+        let _: i64 = self.redis.clone().srem(self.tokens_key(&key), &id).await?;
+        self.delete_session(id).await
     }
 
     pub(crate) async fn set_session_generation(

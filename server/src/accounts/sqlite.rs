@@ -162,15 +162,16 @@ impl SqliteDirectory {
             // Sessions past their time go as new ones come.
             conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
             conn.execute(
-                "INSERT INTO sessions (id, key, name, generation, kind, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO sessions (id, key, name, generation, kind, expires_at, label)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     id,
                     record.key,
                     record.name,
                     record.generation,
                     record.kind.as_str(),
-                    record.expires_at
+                    record.expires_at,
+                    record.label
                 ],
             )?;
             Ok(())
@@ -181,19 +182,38 @@ impl SqliteDirectory {
     pub(crate) async fn session(&self, id: String) -> Result<Option<SessionRecord>, StoreError> {
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT key, name, generation, kind, expires_at FROM sessions WHERE id = ?1",
+                "SELECT key, name, generation, kind, expires_at, label FROM sessions WHERE id = ?1",
             )?
-            .query_row([id], |row| {
-                let kind: String = row.get(3)?;
-                Ok(SessionRecord {
-                    key: row.get(0)?,
-                    name: row.get(1)?,
-                    generation: row.get(2)?,
-                    kind: SessionKind::from_stored(&kind),
-                    expires_at: row.get(4)?,
-                })
-            })
+            .query_row([id], session_record)
             .optional()
+        })
+        .await
+    }
+
+    /// The API tokens of the name keyed `key`, by id, oldest first.
+    pub(crate) async fn tokens(
+        &self,
+        key: String,
+    ) -> Result<Vec<(String, SessionRecord)>, StoreError> {
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT key, name, generation, kind, expires_at, label, id FROM sessions
+                 WHERE key = ?1 AND kind = 'token' ORDER BY expires_at",
+            )?;
+            let rows = statement.query_map([key], |row| Ok((row.get(6)?, session_record(row)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Forgets the API token `id` of the name keyed `key`.
+    pub(crate) async fn delete_token(&self, key: String, id: String) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM sessions WHERE id = ?1 AND key = ?2 AND kind = 'token'",
+                [id, key],
+            )
+            .map(drop)
         })
         .await
     }
@@ -222,6 +242,19 @@ impl SqliteDirectory {
         })
         .await
     }
+}
+
+/// A session's row: key, name, generation, kind, expires_at, label.
+fn session_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let kind: String = row.get(3)?;
+    Ok(SessionRecord {
+        key: row.get(0)?,
+        name: row.get(1)?,
+        generation: row.get(2)?,
+        kind: SessionKind::from_stored(&kind),
+        expires_at: row.get(4)?,
+        label: row.get(5)?,
+    })
 }
 
 /// Moderators and bans (see `super::moderation`).

@@ -28,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     |tx, _| tx.execute_batch(SCHEMA_V3),
     |tx, _| tx.execute_batch(SCHEMA_V4),
+    |tx, _| tx.execute_batch(SCHEMA_V5),
 ];
 
 const SCHEMA_V1: &str = "
@@ -163,6 +164,11 @@ CREATE TABLE bans (
     until   INTEGER,          -- ms since the Unix epoch; NULL: for good
     reason  TEXT
 ) WITHOUT ROWID;
+";
+
+/// API tokens get a name (what their owner called them).
+const SCHEMA_V5: &str = "
+ALTER TABLE sessions ADD COLUMN label TEXT;
 ";
 
 /// Brings the schema up to date, step by step, each in a transaction. A
