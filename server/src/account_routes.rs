@@ -407,9 +407,9 @@ async fn claim(state: AppState, request: Request, body: Result<Claim, BadBody>) 
         );
     }
     match state.accounts.claim(&secret, identity, body.password).await {
-        Ok(identity) => {
+        Ok((identity, secret)) => {
             tracing::info!(user = %identity.name, "claimed a name");
-            signed_in(&identity, None)
+            signed_in(&identity, Some((&secret, request.secure)))
         }
         Err(error) => account_refusal(&error),
     }
@@ -445,10 +445,10 @@ async fn change_password(
         .settle(matches!(changed, Err(AccountError::WrongPassword)))
         .await;
     match changed {
-        Ok(identity) => {
+        Ok((identity, secret)) => {
             tracing::info!(user = %identity.name, "changed a password");
             state.rooms.sign_out(&identity.name).await;
-            signed_in(&identity, None)
+            signed_in(&identity, Some((&secret, request.secure)))
         }
         Err(error) => account_refusal(&error),
     }

@@ -684,3 +684,74 @@ async fn a_name_holds_a_bounded_number_of_tokens() {
         server.stop().await;
     }
 }
+
+/// A claim and a password change once left the session's secret as it
+/// was: a copy of the cookie taken before stayed good for 30 days. Both
+/// now give the browser a new one, and the old one stops working; what
+/// the browser posted as a guest before the claim stays its own.
+#[tokio::test]
+async fn a_claim_and_a_password_change_rotate_the_session() {
+    use serde_json::json;
+    use support::{api, session_cookie, sign_in, welcomed, ws_with_cookie};
+    let server = TestServer::start().await;
+    let addr = server.addr;
+    let guest = session_cookie(&sign_in(addr, "keeper", None).await);
+    let mut socket = ws_with_cookie(addr, "", &guest).await;
+    welcomed(&mut socket).await;
+    assert_eq!(
+        send_answer(&mut socket, "g-1", "posted as a guest").await,
+        Ok("posted as a guest".into())
+    );
+    drop(socket);
+    let claim = api(
+        addr,
+        "POST",
+        "/api/claim",
+        Some(&guest),
+        Some(json!({"password": "long enough"})),
+    )
+    .await;
+    assert_eq!(claim.status, 200, "{}", claim.body);
+    let claimed = session_cookie(&claim);
+    assert_ne!(claimed, guest, "a new secret");
+    let who = |cookie: String| async move {
+        api(addr, "GET", "/api/session", Some(&cookie), None)
+            .await
+            .status
+    };
+    assert_eq!(who(guest.clone()).await, 401, "the old secret is gone");
+    assert_eq!(who(claimed.clone()).await, 200);
+    let changed = api(
+        addr,
+        "POST",
+        "/api/password",
+        Some(&claimed),
+        Some(json!({"current": "long enough", "password": "longer than that"})),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let rotated = session_cookie(&changed);
+    assert_eq!(who(claimed).await, 401, "the old secret is gone");
+    assert_eq!(who(rotated.clone()).await, 200);
+    // The message posted as a guest is still this browser's to edit.
+    let mut socket = ws_with_cookie(addr, "", &rotated).await;
+    assert_eq!(welcomed(&mut socket).await, ("keeper".into(), true));
+    socket
+        .send_frame(ClientFrame::Edit {
+            room: None,
+            id: 1,
+            msg: "edited once claimed".into(),
+        })
+        .await;
+    loop {
+        match socket.recv().await {
+            ServerFrame::Edited { id, msg, .. } => {
+                assert_eq!((id, msg.as_str()), (1, "edited once claimed"));
+                break;
+            }
+            ServerFrame::Error { code, message, .. } => panic!("refused: {code:?} {message}"),
+            _ => {}
+        }
+    }
+    server.stop().await;
+}

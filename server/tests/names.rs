@@ -27,12 +27,12 @@ async fn guest(addr: SocketAddr, user: &str, token: &str) -> support::Client {
 /// alice signs in as a guest and claims her name; returns her cookie.
 async fn claimed_alice(addr: SocketAddr) -> String {
     let cookie = session_cookie(&sign_in(addr, "alice", None).await);
-    claim_alice(addr, &cookie).await;
-    cookie
+    claim_alice(addr, &cookie).await
 }
 
-/// The guest session `cookie` of alice claims her name with [`PASSWORD`].
-async fn claim_alice(addr: SocketAddr, cookie: &str) {
+/// The guest session `cookie` of alice claims her name with [`PASSWORD`]:
+/// the session's new cookie (a claim rotates its secret).
+async fn claim_alice(addr: SocketAddr, cookie: &str) -> String {
     let claimed = api(
         addr,
         "POST",
@@ -43,6 +43,7 @@ async fn claim_alice(addr: SocketAddr, cookie: &str) {
     .await;
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     assert_eq!(json_of(&claimed), json!({"user": "alice", "claimed": true}));
+    session_cookie(&claimed)
 }
 
 #[tokio::test]
@@ -101,6 +102,8 @@ async fn a_claimed_name_takes_its_password_on_any_device() {
     )
     .await;
     assert_eq!(json_of(&claimed), json!({"user": "alice", "claimed": true}));
+    // The session goes on under a new secret; the guest's is gone.
+    let guest_cookie = session_cookie(&claimed);
     drop(first);
 
     // A guest cannot have it, online or not, nor anything like it.
@@ -180,8 +183,13 @@ async fn a_password_change_signs_out_every_other_session() {
     assert_eq!(refused(&mut signed_out).await, ErrorCode::NotSignedIn);
     let mut old_token = ws(addr, "", &[("authorization", format!("Bearer {token}"))]).await;
     assert_eq!(refused(&mut old_token).await, ErrorCode::NotSignedIn);
-    let mut still_in = ws_with_cookie(addr, "", &first).await;
+    // The session that changed it goes on, under a new secret (the copy
+    // of the old one a thief may hold is worth nothing).
+    let rotated = session_cookie(&changed);
+    let mut still_in = ws_with_cookie(addr, "", &rotated).await;
     assert_eq!(welcomed(&mut still_in).await, ("alice".into(), true));
+    let mut old_copy = ws_with_cookie(addr, "", &first).await;
+    assert_eq!(refused(&mut old_copy).await, ErrorCode::NotSignedIn);
     assert_eq!(sign_in(addr, "alice", Some(PASSWORD)).await.status, 401);
     session_cookie(&sign_in(addr, "alice", Some("a new password")).await);
     server.stop().await;
@@ -634,7 +642,7 @@ async fn a_browser_that_claims_its_name_keeps_its_earlier_messages() {
     server
         .until_connections(0, "the guest session's connection gone")
         .await;
-    claim_alice(addr, &guest_session).await;
+    let guest_session = claim_alice(addr, &guest_session).await;
     let edit = |id: u64, msg: &str| ClientFrame::Edit {
         room: None,
         id,

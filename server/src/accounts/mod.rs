@@ -76,6 +76,9 @@ pub(crate) struct SessionRecord {
     pub(crate) expires_at: Option<i64>,
     /// An API token's name, as its owner gave it.
     pub(crate) label: Option<String>,
+    /// The guest session this one was claimed from (see
+    /// `Identity::guest_session`), kept across rotations.
+    pub(crate) guest_session: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,10 @@ pub(crate) struct Identity {
     /// one value for every device of a claimed name, the session's own
     /// for a guest.
     pub(crate) holder: Option<String>,
+    /// For a claimed name's session: the id of the guest session this
+    /// browser claimed the name from (what it posted as a guest is keyed
+    /// by it, and stays its own), if it did.
+    pub(crate) guest_session: Option<String>,
 }
 
 /// Why a request about names is refused.
@@ -308,6 +315,7 @@ impl Accounts {
             kind: SessionKind::Browser,
             expires_at: Some(now_ms() + ttl_ms()),
             label: None,
+            guest_session: None,
         };
         let identity = identity_of(&record, &secret);
         directory!(self.insert_session(secret.id(), record, now_ms()))?;
@@ -347,6 +355,7 @@ impl Accounts {
                 name: account.name,
                 claimed: true,
                 holder: Some(ACCOUNT_HOLDER.to_owned()),
+                guest_session: record.guest_session,
             }),
             // Signed out by a password change.
             (Some(_), _) => Err(AccountError::NotSignedIn),
@@ -358,13 +367,14 @@ impl Accounts {
     }
 
     /// The signed-in guest of `secret` (who [`Accounts::identify`] says is
-    /// `identity`) keeps their name with `password`.
+    /// `identity`) keeps their name with `password`; the session goes on
+    /// under a new secret (see [`Accounts::rotate`]).
     pub(crate) async fn claim(
         &self,
         secret: &Secret,
         identity: Identity,
         password: String,
-    ) -> Result<Identity, AccountError> {
+    ) -> Result<(Identity, Secret), AccountError> {
         if identity.claimed {
             return Err(AccountError::NameClaimed);
         }
@@ -381,12 +391,40 @@ impl Accounts {
         if !directory!(self.create_account(key, identity.name.clone(), hash, now))? {
             return Err(AccountError::NameClaimed);
         }
-        directory!(self.set_session_generation(secret.id(), 1))?;
-        Ok(Identity {
-            name: identity.name,
-            claimed: true,
-            holder: Some(ACCOUNT_HOLDER.to_owned()),
-        })
+        let rotated = self.rotate(secret, 1).await?;
+        Ok((
+            Identity {
+                name: identity.name,
+                claimed: true,
+                holder: Some(ACCOUNT_HOLDER.to_owned()),
+                guest_session: Some(secret.id()),
+            },
+            rotated,
+        ))
+    }
+
+    /// A new secret for the browser session `old`, which now belongs to the
+    /// account's `generation`; `old` stops working at once. A claim and a
+    /// password change rotate it: once, a copy of the cookie taken before
+    /// either stayed valid for its 30 days.
+    async fn rotate(&self, old: &Secret, generation: i64) -> Result<Secret, AccountError> {
+        let record = directory!(self.session(old.id()))?.ok_or(AccountError::NotSignedIn)?;
+        let guest_session = match record.generation {
+            // Claimed now: what it posted as a guest is keyed by its id.
+            None => Some(old.id()),
+            Some(_) => record.guest_session.clone(),
+        };
+        let secret = Secret::generate();
+        let now = now_ms();
+        let rotated = SessionRecord {
+            generation: Some(generation),
+            expires_at: Some(now + ttl_ms()),
+            guest_session,
+            ..record
+        };
+        directory!(self.insert_session(secret.id(), rotated, now))?;
+        directory!(self.delete_session(old.id()))?;
+        Ok(secret)
     }
 
     /// A claimed name's new password, given its current one, asked by the
@@ -399,7 +437,7 @@ impl Accounts {
         identity: Identity,
         current: String,
         new: String,
-    ) -> Result<Identity, AccountError> {
+    ) -> Result<(Identity, Secret), AccountError> {
         if !identity.claimed {
             return Err(AccountError::NotClaimed);
         }
@@ -410,11 +448,12 @@ impl Accounts {
             return Err(AccountError::WrongPassword);
         }
         let hash = self.hasher.hash(new).await?;
-        directory!(self.set_password(key, hash, secret.id()))?.ok_or(AccountError::NotSignedIn)?;
-        Ok(identity)
+        let generation = directory!(self.set_password(key, hash, secret.id()))?
+            .ok_or(AccountError::NotSignedIn)?;
+        let rotated = self.rotate(secret, generation).await?;
+        Ok((identity, rotated))
     }
 
-    /// A new API token of the claimed name `secret` is signed in as.
     /// A new API token of the claimed name `secret` (a browser session)
     /// signs in, as `new` asks: at most [`protocol::TOKENS_MAX`] per name,
     /// a year at most.
@@ -443,6 +482,7 @@ impl Accounts {
             // expired kept `None`, and stay until revoked).
             expires_at: Some(now_ms() + days * DAY_MS),
             label: new.name,
+            guest_session: None,
         };
         let info = token_info(token.id(), &record);
         directory!(self.insert_session(token.id(), record, now_ms()))?;
@@ -514,11 +554,13 @@ fn identity_of(record: &SessionRecord, secret: &Secret) -> Identity {
             name: record.name.clone(),
             claimed: true,
             holder: Some(ACCOUNT_HOLDER.to_owned()),
+            guest_session: record.guest_session.clone(),
         },
         None => Identity {
             name: record.name.clone(),
             claimed: false,
             holder: Some(secret.id()),
+            guest_session: None,
         },
     }
 }

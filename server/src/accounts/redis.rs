@@ -147,6 +147,10 @@ impl RedisDirectory {
                     ("kind", record.kind.as_str()),
                     ("expires", expires.as_str()),
                     ("label", record.label.as_deref().unwrap_or_default()),
+                    (
+                        "guestSession",
+                        record.guest_session.as_deref().unwrap_or_default(),
+                    ),
                 ],
             )
             .ignore();
@@ -198,6 +202,10 @@ impl RedisDirectory {
             label: fields
                 .get("label")
                 .filter(|label| !label.is_empty())
+                .cloned(),
+            guest_session: fields
+                .get("guestSession")
+                .filter(|id| !id.is_empty())
                 .cloned(),
         }))
     }

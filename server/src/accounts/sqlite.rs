@@ -162,8 +162,9 @@ impl SqliteDirectory {
             // Sessions past their time go as new ones come.
             conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
             conn.execute(
-                "INSERT INTO sessions (id, key, name, generation, kind, expires_at, label)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO sessions
+                 (id, key, name, generation, kind, expires_at, label, guest_session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     id,
                     record.key,
@@ -171,7 +172,8 @@ impl SqliteDirectory {
                     record.generation,
                     record.kind.as_str(),
                     record.expires_at,
-                    record.label
+                    record.label,
+                    record.guest_session
                 ],
             )?;
             Ok(())
@@ -182,7 +184,8 @@ impl SqliteDirectory {
     pub(crate) async fn session(&self, id: String) -> Result<Option<SessionRecord>, StoreError> {
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT key, name, generation, kind, expires_at, label FROM sessions WHERE id = ?1",
+                "SELECT key, name, generation, kind, expires_at, label, guest_session FROM sessions
+                 WHERE id = ?1",
             )?
             .query_row([id], session_record)
             .optional()
@@ -197,10 +200,10 @@ impl SqliteDirectory {
     ) -> Result<Vec<(String, SessionRecord)>, StoreError> {
         self.read(move |conn| {
             let mut statement = conn.prepare_cached(
-                "SELECT key, name, generation, kind, expires_at, label, id FROM sessions
-                 WHERE key = ?1 AND kind = 'token' ORDER BY expires_at",
+                "SELECT key, name, generation, kind, expires_at, label, guest_session, id
+                 FROM sessions WHERE key = ?1 AND kind = 'token' ORDER BY expires_at",
             )?;
-            let rows = statement.query_map([key], |row| Ok((row.get(6)?, session_record(row)?)))?;
+            let rows = statement.query_map([key], |row| Ok((row.get(7)?, session_record(row)?)))?;
             rows.collect()
         })
         .await
@@ -218,23 +221,6 @@ impl SqliteDirectory {
         .await
     }
 
-    /// The session `id` now belongs to the account's `generation` (a guest
-    /// who claimed their name).
-    pub(crate) async fn set_session_generation(
-        &self,
-        id: String,
-        generation: i64,
-    ) -> Result<(), StoreError> {
-        self.run(move |conn| {
-            conn.execute(
-                "UPDATE sessions SET generation = ?2 WHERE id = ?1",
-                params![id, generation],
-            )
-            .map(drop)
-        })
-        .await
-    }
-
     pub(crate) async fn delete_session(&self, id: String) -> Result<(), StoreError> {
         self.run(move |conn| {
             conn.execute("DELETE FROM sessions WHERE id = ?1", [id])
@@ -244,7 +230,8 @@ impl SqliteDirectory {
     }
 }
 
-/// A session's row: key, name, generation, kind, expires_at, label.
+/// A session's row: key, name, generation, kind, expires_at, label,
+/// guest_session.
 fn session_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let kind: String = row.get(3)?;
     Ok(SessionRecord {
@@ -254,6 +241,7 @@ fn session_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         kind: SessionKind::from_stored(&kind),
         expires_at: row.get(4)?,
         label: row.get(5)?,
+        guest_session: row.get(6)?,
     })
 }
 

@@ -240,6 +240,7 @@ async fn identify(query: &JoinQuery, context: &Context) -> Result<(Identity, boo
                     .as_deref()
                     .and_then(|token| validate_client_id(token).ok())
                     .map(str::to_owned),
+                guest_session: None,
             },
             false,
         )),
@@ -304,10 +305,12 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         // What a claimed name's browser posted under it as a guest keeps
         // the key of its session then (the same session, claimed since)
         // or, from the releases before sessions, of its token.
-        let session = identity
-            .claimed
-            .then(|| query.credential.as_ref().map(Secret::id))
-            .flatten();
+        let session = identity.guest_session.clone().or_else(|| {
+            identity
+                .claimed
+                .then(|| query.credential.as_ref().map(Secret::id))
+                .flatten()
+        });
         let browser = query
             .token
             .as_deref()

@@ -166,9 +166,12 @@ CREATE TABLE bans (
 ) WITHOUT ROWID;
 ";
 
-/// API tokens get a name (what their owner called them).
+/// API tokens get a name (what their owner called them); a claimed
+/// session, the id of the guest session it was claimed from (it is given
+/// a new secret then).
 const SCHEMA_V5: &str = "
 ALTER TABLE sessions ADD COLUMN label TEXT;
+ALTER TABLE sessions ADD COLUMN guest_session TEXT;
 ";
 
 /// Brings the schema up to date, step by step, each in a transaction. A

@@ -825,11 +825,12 @@ pub async fn try_claim(addr: SocketAddr, user: &str, password: &str) -> (String,
     (cookie, claim)
 }
 
-/// The session cookie of `user`, claimed with `password`.
+/// The session cookie of `user`, claimed with `password` (the claim gives
+/// the session a new secret).
 pub async fn claim(addr: SocketAddr, user: &str, password: &str) -> String {
-    let (cookie, claim) = try_claim(addr, user, password).await;
+    let (_, claim) = try_claim(addr, user, password).await;
     assert_eq!(claim.status, 200, "{}", claim.body);
-    cookie
+    session_cookie(&claim)
 }
 
 /// A WebSocket with `headers` (a cookie, a bearer token) and `query`.
