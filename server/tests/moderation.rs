@@ -374,28 +374,14 @@ async fn guest_let_in(address: Ipv4Addr, addr: SocketAddr, user: &str, token: &s
     let mut client = support::try_connect_from(address, addr, &query)
         .await
         .expect("connects");
-    match client.recv_any().await {
-        ServerFrame::Welcome { .. } => true,
-        ServerFrame::Error {
-            code: ErrorCode::Banned,
-            ..
-        } => false,
-        other => panic!("expected a welcome or a ban, got {other:?}"),
-    }
+    support::let_in(&client.recv_any().await)
 }
 
 /// A claimed name signed in, connecting from `address`: let in?
 async fn member_let_in(address: Ipv4Addr, addr: SocketAddr, cookie: &str) -> bool {
     let headers = [("cookie", format!("chat_session={cookie}"))];
     let mut client = support::ws_from(address, addr, "", &headers).await;
-    match client.recv_any().await {
-        ServerFrame::Welcome { .. } => true,
-        ServerFrame::Error {
-            code: ErrorCode::Banned,
-            ..
-        } => false,
-        other => panic!("expected a welcome or a ban, got {other:?}"),
-    }
+    support::let_in(&client.recv_any().await)
 }
 
 #[tokio::test]

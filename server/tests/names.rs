@@ -266,16 +266,7 @@ async fn signing_out_ends_the_session() {
 
 /// A name `user` claimed with [`PASSWORD`].
 async fn claimed_name(addr: SocketAddr, user: &str) {
-    let cookie = session_cookie(&sign_in(addr, user, None).await);
-    let claimed = api(
-        addr,
-        "POST",
-        "/api/claim",
-        Some(&cookie),
-        Some(json!({ "password": PASSWORD })),
-    )
-    .await;
-    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    support::claim(addr, user, PASSWORD).await;
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use protocol::{ClientFrame, ErrorCode, ModAction, ServerFrame};
-use support::{session_cookie, sign_in, welcomed, ws_from, Client, Nginx, TestServer};
+use protocol::{ClientFrame, ModAction, ServerFrame};
+use support::{let_in, session_cookie, sign_in, welcomed, ws_from, Client, Nginx, TestServer};
 
 const BOB: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const CAROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
@@ -35,17 +35,6 @@ async fn guest(source: Ipv4Addr, via: SocketAddr, user: &str) -> (Client, Server
     let mut client = ws_from(source, via, &query, &[]).await;
     let first = client.recv_any().await;
     (client, first)
-}
-
-fn let_in(first: &ServerFrame) -> bool {
-    match first {
-        ServerFrame::Welcome { .. } => true,
-        ServerFrame::Error {
-            code: ErrorCode::Banned,
-            ..
-        } => false,
-        other => panic!("expected a welcome or a ban, got {other:?}"),
-    }
 }
 
 #[tokio::test]

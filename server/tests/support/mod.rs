@@ -871,6 +871,19 @@ pub async fn ws_with_cookie(addr: SocketAddr, query: &str, cookie: &str) -> Clie
     ws(addr, query, &[("cookie", format!("chat_session={cookie}"))]).await
 }
 
+/// Whether a connection's first frame let it in (a welcome) rather than
+/// turned it away as banned; anything else fails the test.
+pub fn let_in(first: &ServerFrame) -> bool {
+    match first {
+        ServerFrame::Welcome { .. } => true,
+        ServerFrame::Error {
+            code: ErrorCode::Banned,
+            ..
+        } => false,
+        other => panic!("expected a welcome or a ban, got {other:?}"),
+    }
+}
+
 /// The welcome of a connection let in: its name and whether it is claimed.
 pub async fn welcomed(client: &mut Client) -> (String, bool) {
     match client.recv().await {
