@@ -469,14 +469,15 @@ async fn create_token(
     let Some(secret) = request.secret else {
         return account_refusal(&AccountError::NotSignedIn);
     };
+    let identity = match state.accounts.identify_session(&secret).await {
+        Ok(identity) => identity,
+        Err(error) => return account_refusal(&error),
+    };
     // Once, 1,675 tokens were minted a second, each for good.
-    if let Ok(identity) = state.accounts.identify_session(&secret).await {
-        let key = name_key(&identity.name);
-        if let Err(wait) = state.budgets.mint_token(&key, Instant::now()) {
-            return rate_limited(wait);
-        }
+    if let Err(wait) = (state.budgets).mint_token(&name_key(&identity.name), Instant::now()) {
+        return rate_limited(wait);
     }
-    match state.accounts.create_token(&secret, new).await {
+    match state.accounts.create_token(&identity, new).await {
         Ok((token, info)) => warp::reply::json(&ApiToken {
             token: token.expose().to_owned(),
             info,

@@ -4,10 +4,8 @@
 
 mod support;
 
-use futures::StreamExt;
 use protocol::{Block, ClientFrame, ErrorCode, ServerFrame, FORMATTED_MAX_DEPTH};
-use support::{join, Client, TestServer, DEFAULT_ROOM, PATIENCE};
-use tokio_tungstenite::tungstenite::Message;
+use support::{join, Client, TestServer, DEFAULT_ROOM};
 
 /// Posts `count` messages of `msg` and waits for each echo.
 async fn post_many(client: &mut Client, prefix: &str, count: usize, msg: &str) -> Vec<u64> {
@@ -19,22 +17,16 @@ async fn post_many(client: &mut Client, prefix: &str, count: usize, msg: &str) -
     ids
 }
 
-/// The next text frame's size and the frame.
+/// The next text frame's size and the frame (presence and typing skipped).
 async fn recv_sized(client: &mut Client) -> (usize, ServerFrame) {
     loop {
-        let message = tokio::time::timeout(PATIENCE, client.ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("connection still open")
-            .expect("no socket error");
-        if let Message::Text(text) = message {
-            let frame = ServerFrame::parse(&text).expect("server frames parse");
-            if !matches!(
-                frame,
-                ServerFrame::Presence { .. } | ServerFrame::Typing { .. }
-            ) {
-                return (text.len(), frame);
-            }
+        let text = client.recv_text().await;
+        let frame = ServerFrame::parse(&text).expect("server frames parse");
+        if !matches!(
+            frame,
+            ServerFrame::Presence { .. } | ServerFrame::Typing { .. }
+        ) {
+            return (text.len(), frame);
         }
     }
 }

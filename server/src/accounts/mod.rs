@@ -454,15 +454,14 @@ impl Accounts {
         Ok((identity, rotated))
     }
 
-    /// A new API token of the claimed name `secret` (a browser session)
-    /// signs in, as `new` asks: at most [`protocol::TOKENS_MAX`] per name,
-    /// a year at most.
+    /// A new API token of `identity` (who a browser session signs in, by
+    /// [`Accounts::identify_session`]), as `new` asks: a claimed name's, at
+    /// most [`protocol::TOKENS_MAX`] per name, a year at most.
     pub(crate) async fn create_token(
         &self,
-        secret: &Secret,
+        identity: &Identity,
         new: NewToken,
     ) -> Result<(Secret, TokenInfo), AccountError> {
-        let identity = self.identify_session(secret).await?;
         if !identity.claimed {
             return Err(AccountError::NotClaimed);
         }

@@ -557,6 +557,11 @@ impl Client {
 
     /// The next frame the server sends, whatever it is.
     pub async fn recv_any(&mut self) -> ServerFrame {
+        ServerFrame::parse(&self.recv_text().await).expect("server frames parse")
+    }
+
+    /// The next text frame the server sends, as it came.
+    pub async fn recv_text(&mut self) -> String {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await
@@ -564,9 +569,7 @@ impl Client {
                 .expect("connection still open")
                 .expect("no socket error");
             match message {
-                Message::Text(text) => {
-                    return ServerFrame::parse(&text).expect("server frames parse")
-                }
+                Message::Text(text) => return text.to_string(),
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("expected a text frame, got {other:?}"),
             }
