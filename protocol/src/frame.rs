@@ -397,6 +397,26 @@ impl ModAction {
         }
     }
 
+    /// Whether it silences its target in the room (`Some(true)`) or lets
+    /// it speak again (`Some(false)`): a guest's browser is silenced with
+    /// its name (a guest renames, and keeps its browser).
+    pub fn silences(self) -> Option<bool> {
+        match self {
+            Self::Mute => Some(true),
+            Self::Unmute => Some(false),
+            Self::Kick
+            | Self::Ban
+            | Self::BanAddress
+            | Self::Delete
+            | Self::Unban
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Grant
+            | Self::Revoke => None,
+        }
+    }
+
     /// Who may take it: a moderator of the room, one of every room (what
     /// reaches beyond the room: putting out, bans), or an admin.
     pub fn takes(self) -> Authority {

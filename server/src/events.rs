@@ -327,3 +327,12 @@ pub struct RoomActivity {
     /// When its newest event happened, ms since the Unix epoch.
     pub last_message_at: i64,
 }
+
+/// Milliseconds since the epoch, as events are timed.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}

@@ -191,6 +191,16 @@ pub async fn run(
         rooms.tick();
         budgets.forget_refilled(std::time::Instant::now());
     }));
+    // A guest's browser muted with its name, kept where names are.
+    let mut muted_browsers = state.rooms.muted_browsers();
+    let accounts = Arc::clone(&state.accounts);
+    tokio::spawn(async move {
+        while let Some(muted) = muted_browsers.recv().await {
+            if let Err(error) = accounts.mute_browser(&muted).await {
+                tracing::warn!(%error, "cannot keep a muted guest's browser");
+            }
+        }
+    });
     let rooms = Arc::clone(&state.rooms);
     let shutdown = async move {
         shutdown.await;

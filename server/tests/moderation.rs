@@ -367,6 +367,88 @@ async fn a_mute_or_a_lock_covers_edits_reactions_and_typing() {
     server.stop().await;
 }
 
+/// A guest `user` from the browser `token`, greeted.
+async fn guest_with(addr: SocketAddr, user: &str, token: &str) -> Client {
+    let query = format!("user={user}&token={token}");
+    let mut client = support::try_connect_from(CAROL_ADDRESS, addr, &query)
+        .await
+        .expect("connects");
+    assert_eq!(welcomed(&mut client).await, (user.to_owned(), false));
+    client
+}
+
+/// A guest once escaped a mute by taking another name. The mute holds on
+/// the guest's browser, under any name, after a restart, in that room
+/// only, until the name it was given to is unmuted; another browser is
+/// not hurt.
+#[tokio::test]
+async fn a_muted_guest_stays_muted_under_another_name() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = support::test_config(&data);
+    with_admin(&mut config);
+    let server = support::spawn_server(config.clone()).await;
+    let addr = server.addr;
+    let (_root, mut moderator, _) = staff(addr).await;
+    let mut bob = guest_with(addr, "bob", "bob-browser").await;
+    let mut mute = moderate(ModAction::Mute, Some("bob"), None);
+    if let ClientFrame::Moderate { duration_s, .. } = &mut mute {
+        *duration_s = Some(3600);
+    }
+    moderator.send_frame(mute).await;
+    moderated(&mut bob, ModAction::Mute).await;
+    drop(bob);
+
+    let mut renamed = guest_with(addr, "robert", "bob-browser").await;
+    renamed.say("r-1", "it is me again").await;
+    let (code, wait) = refusal(&mut renamed).await;
+    assert_eq!(code, ErrorCode::Muted);
+    assert!(wait.is_some_and(|wait| wait > 3_000_000), "{wait:?}");
+    // Another browser, and another room, are not muted.
+    let mut carol = guest_with(addr, "carol", "carol-browser").await;
+    carol.say("c-1", "I may speak").await;
+    posted(&mut carol, "I may speak").await;
+    renamed
+        .send_frame(ClientFrame::Join {
+            room: "elsewhere".into(),
+            after: None,
+        })
+        .await;
+    renamed
+        .send_frame(ClientFrame::Send {
+            room: Some("elsewhere".into()),
+            client_id: "r-2".into(),
+            msg: "over here".into(),
+            reply_to: None,
+        })
+        .await;
+    posted(&mut renamed, "over here").await;
+    drop((renamed, carol, moderator));
+
+    // Still muted after a restart, under a third name.
+    server.stop().await;
+    let server = support::spawn_server(config).await;
+    let addr = server.addr;
+    let mut third = guest_with(addr, "bobby", "bob-browser").await;
+    third.say("t-1", "and now?").await;
+    assert_eq!(refusal(&mut third).await.0, ErrorCode::Muted);
+
+    // Unmuting the name it was given to lets the browser speak again.
+    let moderator_cookie = session_cookie(&sign_in(addr, "mod", Some("long enough")).await);
+    let mut moderator = ws_with_cookie(addr, "", &moderator_cookie).await;
+    welcomed(&mut moderator).await;
+    moderator
+        .send_frame(moderate(ModAction::Unmute, Some("bob"), None))
+        .await;
+    moderated(&mut third, ModAction::Unmute).await;
+    third.say("t-2", "thank you").await;
+    posted(&mut third, "thank you").await;
+    drop(third);
+    let mut fourth = guest_with(addr, "bobbie", "bob-browser").await;
+    fourth.say("f-1", "still fine").await;
+    posted(&mut fourth, "still fine").await;
+    server.stop().await;
+}
+
 /// Whether a guest `user` with the browser `token` from `address` is
 /// let in (else: refused as banned).
 async fn guest_let_in(address: Ipv4Addr, addr: SocketAddr, user: &str, token: &str) -> bool {

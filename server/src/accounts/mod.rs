@@ -32,7 +32,9 @@ mod secret;
 mod sqlite;
 
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::events::now_ms;
 
 use protocol::{name_key, validate_password};
 use protocol::{ErrorCode, NewToken, PasswordError, TokenInfo, UsernameError};
@@ -562,14 +564,6 @@ fn identity_of(record: &SessionRecord, secret: &Secret) -> Identity {
             guest_session: None,
         },
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 fn ttl_ms() -> i64 {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::{AccountError, Accounts, Directory};
 use crate::events::Moderation;
 use crate::limits::address_key;
-use crate::rooms::Name;
+use crate::rooms::{MutedBrowser, Name};
 
 /// A ban of a name, of a guest's browser, or of an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,22 @@ fn name_subject(key: &str) -> String {
 fn browser_subject(key: &str) -> String {
     format!("browser:{key}")
 }
+
+/// A guest's browser muted in one room: a ban from speaking there.
+fn muted_browser_subject(room: &str, browser: &str) -> String {
+    format!("mute:{room}{MUTE_SEPARATOR}browser:{browser}")
+}
+
+/// What stands for a name muted in `room` among the bans: its unmute
+/// lifts the browsers muted with it, and an unban of the name does not.
+fn muted_name(room: &str, key: &str) -> String {
+    format!("mute:{room}{MUTE_SEPARATOR}{key}")
+}
+
+/// Between a room and what is muted in it: a control character, which
+/// neither room names nor name keys hold (and Redis keeps a ban's fields
+/// apart with tabs).
+const MUTE_SEPARATOR: char = '\u{1f}';
 
 fn address_subject(address: IpAddr) -> String {
     format!("address:{}", address_key(address))
@@ -159,6 +175,51 @@ impl Accounts {
     pub(crate) async fn unban(&self, target: &str) -> Result<(), AccountError> {
         let key = protocol::name_key(target);
         Ok(directory!(self.unban(key))?)
+    }
+
+    /// Keeps `muted`: the guest's browser stays muted in the room under
+    /// any name, until then or until the name is unmuted.
+    pub(crate) async fn mute_browser(&self, muted: &MutedBrowser) -> Result<(), AccountError> {
+        let ban = Ban {
+            subject: muted_browser_subject(&muted.room, &muted.browser),
+            name: muted_name(&muted.room, &muted.name),
+            until: Some(muted.until).filter(|until| *until < i64::MAX),
+            reason: None,
+        };
+        Ok(directory!(self.ban(ban))?)
+    }
+
+    /// The mute of the guest's `browser` in `room`, if one holds now.
+    pub(crate) async fn browser_muted(
+        &self,
+        room: &str,
+        browser: &str,
+    ) -> Result<Option<MutedBrowser>, AccountError> {
+        let subject = muted_browser_subject(room, browser);
+        let now = super::now_ms();
+        let bans = directory!(self.bans(vec![subject]))?;
+        let prefix = muted_name(room, "");
+        Ok(bans.into_iter().find_map(|ban| {
+            let until = ban.until.unwrap_or(i64::MAX);
+            let name = ban.name.strip_prefix(&prefix)?.to_owned();
+            (until > now).then(|| MutedBrowser {
+                room: room.to_owned(),
+                name,
+                browser: browser.to_owned(),
+                until,
+            })
+        }))
+    }
+
+    /// Lifts the mutes of the browsers muted in `room` with the name
+    /// `target`: it was unmuted.
+    pub(crate) async fn unmute_browsers(
+        &self,
+        room: &str,
+        target: &str,
+    ) -> Result<(), AccountError> {
+        let name = muted_name(room, &protocol::name_key(target));
+        Ok(directory!(self.unban(name))?)
     }
 
     /// The ban that holds now for `comer`, if one does. An address ban

@@ -14,8 +14,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::close_frame;
 use super::{history_frames, moderates, online_frame, Context, CLOSE_TIMEOUT};
-use crate::accounts::{AccountError, Comer, Identity, Secret};
-use crate::rooms::{browser_key, hex, Holder, JoinError, Memberships, NameGuard};
+use crate::accounts::{AccountError, Accounts, Comer, Identity, Secret};
+use crate::rooms::{browser_key, hex, Entering, Holder, JoinError, Memberships, NameGuard};
 use crate::transport::Transport;
 use crate::upgrade::Socket;
 
@@ -334,6 +334,7 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         )
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
+    remember_browser_mute(&context.accounts, &entering, &room).await;
     let welcome = ServerFrame::Welcome {
         user: user.clone(),
         claimed: identity.claimed,
@@ -356,4 +357,19 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
     let _ = first.insert(entering, entered.fanout);
     let url_room = first.first_room_name().unwrap_or_else(|| Arc::from(room));
     Ok((name, url_room, first, greeting))
+}
+
+/// Mutes the guest's browser in the room entered if the accounts say it
+/// was muted there under some name (a guest renames, and keeps its
+/// browser). An account store that cannot answer lets it in unmuted: the
+/// name's own mute, in the log, still holds.
+pub(super) async fn remember_browser_mute(accounts: &Accounts, entering: &Entering, room: &str) {
+    let Some(browser) = entering.name().browser_key() else {
+        return;
+    };
+    match accounts.browser_muted(room, &browser).await {
+        Ok(Some(muted)) => entering.mute_browser(&muted, crate::events::now_ms()),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "cannot tell whether a guest's browser is muted"),
+    }
 }

@@ -55,12 +55,15 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
     session.begin(Box::pin(async move {
         let moderator = moderates(&accounts, &user, &room).await;
         match rooms.join(&room, &user, after, from).await {
-            Ok((entering, entered)) => Done::Joined(Box::new(Joined {
-                history: history_frames(&room, entered.history, moderator, budget),
-                online: online_frame(&room, entered.online),
-                entering,
-                fanout: entered.fanout,
-            })),
+            Ok((entering, entered)) => {
+                super::enter::remember_browser_mute(&accounts, &entering, &room).await;
+                Done::Joined(Box::new(Joined {
+                    history: history_frames(&room, entered.history, moderator, budget),
+                    online: online_frame(&room, entered.online),
+                    entering,
+                    fanout: entered.fanout,
+                }))
+            }
             Err(error) => Done::answer(refusal(&error).in_room(&room)),
         }
     }));

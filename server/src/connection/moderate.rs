@@ -171,6 +171,13 @@ impl Moderator {
                 if moderation.action.puts_out() {
                     self.rooms.put_out_elsewhere(room, &moderation).await;
                 }
+                if let (Some(false), Some(target)) =
+                    (moderation.action.silences(), moderation.target.as_deref())
+                {
+                    if let Err(error) = self.accounts.unmute_browsers(room, target).await {
+                        tracing::warn!(%error, "cannot lift the mutes of an unmuted guest's browsers");
+                    }
+                }
                 // The audit keeps the action as the room heard it.
                 let frame = event_frame(room, &Event::Moderated(moderation));
                 if let Err(error) = self.accounts.record(frame.to_json()).await {

@@ -9,6 +9,7 @@ use protocol::{ErrorCode, ServerFrame};
 
 use super::Session;
 use crate::accounts::Accounts;
+pub(super) use crate::events::now_ms;
 use crate::rooms::{Name, Silenced};
 
 /// What the room allows the connection's name.
@@ -93,7 +94,7 @@ impl Session {
     pub(super) fn voice(&self, index: usize) -> Result<Voice, Muted> {
         let now = now_ms();
         let name = self.name.name();
-        match self.rooms_in.silenced(index, name.key(), now) {
+        match self.rooms_in.silenced(index, now) {
             Some(Silenced::Muted { until }) => Err(Muted { until, now }),
             Some(Silenced::Locked) => Ok(Voice::ModeratorsOnly(LockCheck {
                 accounts: Arc::clone(&self.accounts),
@@ -102,13 +103,4 @@ impl Session {
             None => Ok(Voice::Free),
         }
     }
-}
-
-/// Milliseconds since the epoch, as events are timed.
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }

@@ -33,6 +33,7 @@ use crate::store::StoreError;
 pub(crate) use members::unmarked;
 pub use names::Name;
 pub(crate) use names::{browser_key, hex, Eviction};
+
 use names::{Names, Taken};
 use room::Room;
 
@@ -78,6 +79,9 @@ struct Registry {
     /// Where to say that a name's last connection here closed, with
     /// several instances.
     releases: Mutex<Option<mpsc::UnboundedSender<PresenceCommand>>>,
+    /// Where to say that a guest's browser was muted (see
+    /// [`Rooms::muted_browsers`]): the accounts keep it.
+    muted_browsers: Mutex<Option<mpsc::UnboundedSender<MutedBrowser>>>,
 }
 
 struct RoomMap {
@@ -204,6 +208,34 @@ pub struct Entering {
     name: Arc<Name>,
 }
 
+impl Entering {
+    pub(crate) fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// Mutes the guest's browser in the room entered, as the accounts
+    /// remember it (see [`Room::mute_browser`]).
+    pub(crate) fn mute_browser(&self, muted: &MutedBrowser, now: i64) {
+        if let (Some(room), Some(browser)) = (&self.room, self.name.browser()) {
+            room.mute_browser(browser, muted.name.clone(), muted.until, now);
+        }
+    }
+}
+
+/// A guest's browser muted in a room with the name it had: the accounts
+/// keep it, so that the guest, renamed or back after a restart, is still
+/// muted there.
+#[derive(Debug, Clone)]
+pub(crate) struct MutedBrowser {
+    pub(crate) room: String,
+    /// The key of the name muted (its unmute lifts this).
+    pub(crate) name: String,
+    /// The browser's key (see [`Name::browser_key`]).
+    pub(crate) browser: String,
+    /// Ms since the epoch (for good: `i64::MAX`).
+    pub(crate) until: i64,
+}
+
 impl Drop for Entering {
     fn drop(&mut self) {
         if let Some(room) = self.room.take() {
@@ -262,8 +294,8 @@ impl Memberships {
 
     /// Whether the name keyed `key` may post in the room at `index` now
     /// (`now`: ms since the epoch), or why not.
-    pub(crate) fn silenced(&self, index: usize, key: &str, now: i64) -> Option<Silenced> {
-        self.rooms.get(index)?.silenced(key, now)
+    pub(crate) fn silenced(&self, index: usize, now: i64) -> Option<Silenced> {
+        (self.rooms.get(index)?).silenced(self.name.key(), self.name.browser(), now)
     }
 
     /// The canonical name of the room at `index`.
@@ -376,6 +408,7 @@ impl Rooms {
             names: Names::default(),
             limits,
             releases: Mutex::new(None),
+            muted_browsers: Mutex::new(None),
         });
         let replay = limits.replay.max(limits.history);
         let subscriber: Arc<dyn Subscriber> = Arc::clone(&registry) as Arc<dyn Subscriber>;
@@ -431,6 +464,19 @@ impl Rooms {
             cluster.claim(user, token).await?;
         }
         Ok(guard)
+    }
+
+    /// The guests' browsers muted from now on, with the names they had: a
+    /// mute names a name, and only the instance a guest connects to knows
+    /// its browser. The composition root hands them to the accounts.
+    pub(crate) fn muted_browsers(&self) -> mpsc::UnboundedReceiver<MutedBrowser> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        *self
+            .registry
+            .muted_browsers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(sender);
+        receiver
     }
 
     /// Why `name`'s connection that came in at epoch `since` must go, if
@@ -738,6 +784,37 @@ impl Registry {
         self.lock_map().rooms.values().cloned().collect()
     }
 
+    /// Mutes in `room` the browsers of the guests here that `mutes`
+    /// silence, and says so to the accounts.
+    fn mute_browsers(&self, room: &Room, mutes: &[Moderation]) {
+        if mutes.is_empty() {
+            return;
+        }
+        let now = crate::events::now_ms();
+        for moderation in mutes {
+            let Some(target) = moderation.target.as_deref() else {
+                continue;
+            };
+            let Some(browser) = self.names.browser_of(target) else {
+                continue;
+            };
+            let muted = MutedBrowser {
+                room: room.name().to_owned(),
+                name: protocol::name_key(target),
+                browser: hex(browser),
+                until: moderation.until.unwrap_or(i64::MAX),
+            };
+            room.mute_browser(browser, muted.name.clone(), muted.until, now);
+            let sink = self
+                .muted_browsers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(sink) = sink.as_ref() {
+                let _ = sink.send(muted);
+            }
+        }
+    }
+
     /// Puts out the connections here of a kick's or a ban's target.
     fn put_out_target(&self, moderation: Moderation) {
         if let Some(target) = moderation.target.clone() {
@@ -772,7 +849,20 @@ impl Subscriber for Registry {
             for moderation in evictions {
                 self.put_out_target(moderation);
             }
+            let mutes: Vec<Moderation> = events
+                .iter()
+                .filter_map(|event| match event {
+                    Event::Moderated(moderation)
+                        if moderation.action.silences() == Some(true)
+                            && before.is_some_and(|before| moderation.seq > before) =>
+                    {
+                        Some(moderation.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
             room.publish(events);
+            self.mute_browsers(&room, &mutes);
         }
     }
 

@@ -59,6 +59,11 @@ impl Name {
         self.browser_key.map(hex)
     }
 
+    /// [`Name::browser_key`] as bytes, as rooms keep it.
+    pub(crate) fn browser(&self) -> Option<[u8; 16]> {
+        self.browser_key
+    }
+
     /// What the messages this name posts from this browser are marked
     /// with, so that only it may edit or delete them: a hash of the name's
     /// key and the browser's token (the token itself is never stored).
@@ -310,6 +315,13 @@ impl Names {
         self.evictions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The guest's browser holding `name` here, if a guest's browser does.
+    pub(crate) fn browser_of(&self, name: &str) -> Option<[u8; 16]> {
+        let holders = self.lock();
+        let (held, _) = holders.get_key_value(protocol::name_key(name).as_str())?;
+        held.0.browser()
     }
 
     /// Whether `name` has a connection on this instance.

@@ -146,6 +146,10 @@ struct Live {
     /// Who may not post here (by name key), until when (ms since the
     /// epoch). Empty in almost every room: it costs nothing then.
     mutes: HashMap<String, i64>,
+    /// Guests' browsers muted with the name they had (see
+    /// [`Room::mute_browser`]): by browser key, the name's key and until
+    /// when. A guest who renames keeps the browser, and the mute.
+    muted_browsers: HashMap<[u8; 16], (String, i64)>,
 }
 
 /// Why a name may not post in a room now.
@@ -174,6 +178,7 @@ impl Room {
             presence_changes: Vec::new(),
             locked: false,
             mutes: HashMap::new(),
+            muted_browsers: HashMap::new(),
             inboxes: Vec::new(),
             empty_since: Some(Instant::now()),
         };
@@ -354,13 +359,35 @@ impl Room {
     /// Whether the name keyed `key` may post here now (`now`: ms since the
     /// epoch), or why not. A locked room lets its moderators post: the
     /// caller asks who is one.
-    pub(crate) fn silenced(&self, key: &str, now: i64) -> Option<Silenced> {
+    /// A guest's `browser` counts too: a mute of the name it had covers
+    /// every name it takes.
+    pub(crate) fn silenced(
+        &self,
+        key: &str,
+        browser: Option<[u8; 16]>,
+        now: i64,
+    ) -> Option<Silenced> {
         let live = self.lock();
-        match live.mutes.get(key) {
-            Some(&until) if until > now => Some(Silenced::Muted { until }),
+        let by_name = live.mutes.get(key).copied();
+        let by_browser = browser
+            .and_then(|browser| live.muted_browsers.get(&browser))
+            .map(|(_, until)| *until);
+        match by_name.max(by_browser) {
+            Some(until) if until > now => Some(Silenced::Muted { until }),
             _ if live.locked => Some(Silenced::Locked),
             _ => None,
         }
+    }
+
+    /// Mutes the guest's `browser` here with the name keyed `name` (muted
+    /// until `until`, ms since the epoch): an unmute of the name lifts it.
+    /// Kept beside the room's own mutes, which are the log's: the log
+    /// knows names, and a browser is known only where its guest connects.
+    /// (`now`: ms since the epoch; mutes over by then are forgotten.)
+    pub(crate) fn mute_browser(&self, browser: [u8; 16], name: String, until: i64, now: i64) {
+        let mut live = self.lock();
+        live.muted_browsers.retain(|_, (_, until)| *until > now);
+        live.muted_browsers.insert(browser, (name, until));
     }
 
     /// Most broadcasts a connection may be behind the room.
@@ -547,6 +574,7 @@ impl Live {
                     }
                     (ModAction::Unmute, Some(key)) => {
                         self.mutes.remove(&key);
+                        self.muted_browsers.retain(|_, (name, _)| *name != key);
                     }
                     _ => {}
                 }
