@@ -454,9 +454,10 @@ struct SocketUrl {
 }
 
 impl SocketUrl {
-    /// `ws(s)://<this host>/ws?user=<name>&token=<token>[&room=<room>][&after=<id>]`:
+    /// `ws(s)://<this host>/ws?user=<name>[&room=<room>][&after=<id>]`:
     /// the same build works behind `trunk serve`'s proxy and when served by
-    /// the server, over http or https.
+    /// the server, over http or https. The token is not in it (see
+    /// [`SocketUrl::protocols`]).
     fn starting(&self, room: Option<&str>, after: Option<u64>) -> String {
         let location = gloo::utils::window().location();
         let scheme = match location.protocol().as_deref() {
@@ -465,8 +466,7 @@ impl SocketUrl {
         };
         let host = location.host().unwrap_or_default();
         let user = String::from(js_sys::encode_uri_component(&self.user));
-        let token = String::from(js_sys::encode_uri_component(&self.token));
-        let mut url = format!("{scheme}://{host}/ws?user={user}&token={token}");
+        let mut url = format!("{scheme}://{host}/ws?user={user}");
         if let Some(room) = room {
             url.push_str("&room=");
             url.push_str(&String::from(js_sys::encode_uri_component(room)));
@@ -475,6 +475,15 @@ impl SocketUrl {
             }
         }
         url
+    }
+
+    /// The subprotocols offered: the chat's, and the browser's token,
+    /// which proxies would log in a URL but not in a header.
+    fn protocols(&self) -> [String; 2] {
+        [
+            protocol::WS_PROTOCOL.to_owned(),
+            format!("{}{}", protocol::WS_TOKEN_PREFIX, self.token),
+        ]
     }
 }
 
@@ -508,22 +517,24 @@ async fn run(
     let mut attempt = 0;
     loop {
         let (first, after) = start.borrow().clone();
+        let protocols = url.protocols();
         let url = url.starting(first.as_deref(), after);
         room.dispatch(ChatAction::Connecting { room: first });
-        let delay = match connect_once(&url, &room, &mut outbound, &mut wakes, &kept).await {
-            Ended::Refused(reason) => return room.dispatch(ChatAction::Refused(reason)),
-            Ended::Abandoned => return,
-            // Nobody sees the page: wait until it is shown again.
-            Ended::Hidden => None,
-            Ended::Dropped { welcomed } => {
-                if welcomed {
-                    attempt = 0;
+        let delay =
+            match connect_once(&url, &protocols, &room, &mut outbound, &mut wakes, &kept).await {
+                Ended::Refused(reason) => return room.dispatch(ChatAction::Refused(reason)),
+                Ended::Abandoned => return,
+                // Nobody sees the page: wait until it is shown again.
+                Ended::Hidden => None,
+                Ended::Dropped { welcomed } => {
+                    if welcomed {
+                        attempt = 0;
+                    }
+                    let delay = reconnect_delay_ms(attempt, js_sys::Math::random());
+                    attempt = attempt.saturating_add(1);
+                    Some(delay)
                 }
-                let delay = reconnect_delay_ms(attempt, js_sys::Math::random());
-                attempt = attempt.saturating_add(1);
-                Some(delay)
-            }
-        };
+            };
         let now = js_sys::Date::now();
         let retry_at = delay.map(|delay| now + f64::from(delay));
         room.dispatch(ChatAction::Closed { retry_at, now });
@@ -564,12 +575,13 @@ async fn wait_to_retry(
 /// One connection, from `open` to `close`, handling all four socket events.
 async fn connect_once(
     url: &str,
+    protocols: &[String],
     room: &UseReducerDispatcher<Chat>,
     outbound: &mut UnboundedReceiver<String>,
     wakes: &mut UnboundedReceiver<Wake>,
     kept: &Kept,
 ) -> Ended {
-    let mut socket = match WebSocket::open(url) {
+    let mut socket = match WebSocket::open_with_protocols(url, protocols) {
         Ok(socket) => socket,
         // Browsers tell scripts nothing useful about a failed WebSocket;
         // the reasons' texts would cost the client more than they say.

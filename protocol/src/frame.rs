@@ -451,6 +451,16 @@ pub enum Authority {
     Admin,
 }
 
+/// The WebSocket subprotocol the web client asks for, and the server
+/// answers with.
+pub const WS_PROTOCOL: &str = "chat";
+
+/// Beside [`WS_PROTOCOL`], the browser's token rides as a second offered
+/// subprotocol, `chat-token.<token>`, rather than in the URL: proxies and
+/// servers log URLs, not `Sec-WebSocket-Protocol`. (`?token=` still works,
+/// for scripts and older clients.)
+pub const WS_TOKEN_PREFIX: &str = "chat-token.";
+
 /// The close code of a connection a moderator put out (kicked or
 /// banned; the close's reason says who and why): unlike other closes, the
 /// client does not reconnect by itself.

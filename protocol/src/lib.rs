@@ -10,6 +10,10 @@
 //!
 //! Every frame is one JSON text frame, an object tagged by its `type` field.
 //!
+//! The browser's token comes as an offered subprotocol,
+//! `Sec-WebSocket-Protocol: chat, chat-token.<token>` ([`WS_PROTOCOL`],
+//! [`WS_TOKEN_PREFIX`]; the server answers `chat`), or as `?token=`.
+//!
 //! Rooms: a connection starts in the room its URL names (`/ws?room=rust`,
 //! or the server's default room, `lobby`), and may `join` more. Room names
 //! are 1 to [`ROOM_MAX_CHARS`] letters, digits, `-` and `_`, compared in
@@ -35,7 +39,7 @@
 //!   to message 12 (refused with `not_found` or `message_deleted`).
 //! - `{"type":"edit","room":"r","id":12,"msg":"new text"}` and
 //!   `{"type":"delete","room":"r","id":12}`: change one of this browser's
-//!   messages (same name, same `?token=`; a message posted without a token
+//!   messages (same name, same token; a message posted without a token
 //!   can be changed by nobody). Deleting removes the text from storage; a
 //!   tombstone stays. Deleting twice is one deletion.
 //! - `{"type":"react","room":"r","id":12,"emoji":"👍","on":true}`: add or
@@ -143,6 +147,7 @@ pub use frame::{
     ModAction, Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, Timed, CLOSE_PUT_OUT,
     DURATION_MAX_S, HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PRESENCE_INTERVAL_MS,
     PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX, REASON_MAX_CHARS, TYPING_INTERVAL_MS,
+    WS_PROTOCOL, WS_TOKEN_PREFIX,
 };
 #[cfg(feature = "unicode")]
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};

@@ -76,6 +76,9 @@ fn websocket(state: AppState) -> BoxedFilter<(Response,)> {
                     }
                 };
                 query.credential = credential;
+                if query.token.is_none() {
+                    query.token = request.offered_token();
+                }
                 if !request.has_valid_key() {
                     return bad_request("Sec-WebSocket-Key must be 16 bytes in base64.");
                 }

@@ -28,6 +28,8 @@ pub type Socket = WebSocketStream<Io>;
 /// A valid WebSocket upgrade request, not yet answered.
 pub struct UpgradeRequest {
     key: String,
+    /// `Sec-WebSocket-Protocol`: what the client offers.
+    protocols: Option<String>,
     on_upgrade: OnUpgrade,
 }
 
@@ -49,8 +51,13 @@ pub fn upgrade_request() -> impl Filter<Extract = (UpgradeRequest,), Error = Rej
         .and(warp::header::exact_ignore_case("upgrade", "websocket"))
         .and(warp::header::exact("sec-websocket-version", "13"))
         .and(warp::header::<String>("sec-websocket-key"))
+        .and(warp::header::optional::<String>("sec-websocket-protocol"))
         .and(warp::ext::get::<OnUpgrade>())
-        .map(|key, on_upgrade| UpgradeRequest { key, on_upgrade })
+        .map(|key, protocols, on_upgrade| UpgradeRequest {
+            key,
+            protocols,
+            on_upgrade,
+        })
 }
 
 impl UpgradeRequest {
@@ -59,6 +66,23 @@ impl UpgradeRequest {
         STANDARD
             .decode(&self.key)
             .is_ok_and(|bytes| bytes.len() == 16)
+    }
+
+    /// The subprotocols offered, trimmed.
+    fn offered(&self) -> impl Iterator<Item = &str> {
+        self.protocols
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+    }
+
+    /// The browser's token, when it came as an offered subprotocol (see
+    /// [`protocol::WS_TOKEN_PREFIX`]): kept out of the URL, which proxies log.
+    pub fn offered_token(&self) -> Option<String> {
+        self.offered()
+            .find_map(|offered| offered.strip_prefix(protocol::WS_TOKEN_PREFIX))
+            .map(str::to_owned)
     }
 
     /// Answers `101 Switching Protocols` and, once hyper hands over the
@@ -72,6 +96,9 @@ impl UpgradeRequest {
         let Ok(accept_key) = HeaderValue::from_str(&derive_accept_key(self.key.as_bytes())) else {
             return StatusCode::BAD_REQUEST.into_response();
         };
+        let self_offers_chat = self
+            .offered()
+            .any(|offered| offered == protocol::WS_PROTOCOL);
         let on_upgrade = self.on_upgrade;
         let session_tasks = tasks.clone();
         // The handler runs as a task of its own: a task's memory is fixed at
@@ -93,6 +120,14 @@ impl UpgradeRequest {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+        // A browser that offered subprotocols fails the connection unless
+        // one is chosen; the token offered beside it is never echoed.
+        if self_offers_chat {
+            headers.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static(protocol::WS_PROTOCOL),
+            );
+        }
         response
     }
 }

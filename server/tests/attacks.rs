@@ -747,3 +747,93 @@ async fn a_claim_and_a_password_change_rotate_the_session() {
     }
     server.stop().await;
 }
+
+/// Every edit's text was once kept for ever: a message edited a thousand
+/// times held a thousand texts. The log keeps what the message says now
+/// and its newest edit (all a resuming client needs), on both logs;
+/// Redis keeps the post's own stream entry too (a stream entry cannot be
+/// rewritten, and a client resuming from before the post reads it): two
+/// texts at most, however often it is edited.
+#[tokio::test]
+async fn a_message_keeps_its_newest_text_only() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let config = support::test_config(&data);
+    let server = support::spawn_server(config.clone()).await;
+    let (mut author, before) = server.join_after("author", None).await;
+    author.say("c-1", "edit number 0.").await;
+    let id = author.recv_message().await.message.id;
+    for n in 1..=30 {
+        author
+            .send_frame(ClientFrame::Edit {
+                room: None,
+                id,
+                msg: format!("edit number {n}."),
+            })
+            .await;
+        loop {
+            if let ServerFrame::Edited { msg, .. } = author.recv().await {
+                assert_eq!(msg, format!("edit number {n}."));
+                break;
+            }
+        }
+    }
+    // A client from before the edits hears the newest one only.
+    let (_resumed, history) = server.join_after("reader", before.seq).await;
+    let edits: Vec<&str> = history
+        .replay
+        .iter()
+        .filter_map(|frame| match frame {
+            ServerFrame::Edited { msg, .. } => Some(msg.as_str()),
+            _ => None,
+        })
+        .collect();
+    let shown: Vec<&str> = history
+        .messages
+        .iter()
+        .map(|p| p.message.msg.as_str())
+        .collect();
+    assert!(
+        edits == ["edit number 30."] || (edits.is_empty() && shown == ["edit number 30."]),
+        "replayed {edits:?} over {shown:?}"
+    );
+    // What is stored holds no earlier text.
+    let stored = match &config.redis_url {
+        None => {
+            let db = rusqlite::Connection::open(&config.db).expect("the database opens");
+            let mut statement = db
+                .prepare("SELECT coalesce(body, '') FROM events WHERE room IS NOT NULL")
+                .expect("a query");
+            let rows = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .expect("rows");
+            rows.map(|row| row.expect("a body"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+            let mut redis = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("Redis answers");
+            let log = format!("{{{}:{}}}:log", config.redis_prefix, config.default_room);
+            let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(&log)
+                .arg("-")
+                .arg("+")
+                .query_async(&mut redis)
+                .await
+                .expect("the log reads");
+            format!("{entries:?}")
+        }
+    };
+    assert!(stored.contains("edit number 30."), "{stored}");
+    let first_kept = if config.redis_url.is_some() { 1 } else { 0 };
+    for n in first_kept..30 {
+        assert!(
+            !stored.contains(&format!("edit number {n}.")),
+            "{n}: {stored}"
+        );
+    }
+    server.stop().await;
+}

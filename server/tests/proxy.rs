@@ -117,3 +117,65 @@ async fn behind_nginx_budgets_are_per_client_address() {
     assert!(let_in(&first), "another address has its own budget");
     server.stop().await;
 }
+
+/// The browser's token once rode in the WebSocket's URL, which proxies
+/// log. The web client offers it as a subprotocol instead: it holds the
+/// name (a second connection of the same browser shares it, another is
+/// refused), the server answers with the chat's subprotocol alone, and
+/// nginx's access log never sees the token.
+#[tokio::test]
+async fn behind_nginx_the_browser_token_stays_out_of_the_logs() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (server, nginx) = behind_nginx(|_| {}).await;
+    let token = "5ec7e7b7095e3f2c0aa1b0c1d2e3f405";
+    let offered = format!(
+        "{}, {}{token}",
+        protocol::WS_PROTOCOL,
+        protocol::WS_TOKEN_PREFIX
+    );
+    let connect = |offered: Option<String>| {
+        let addr = nginx.addr;
+        async move {
+            let mut request = format!("ws://{addr}/ws?user=tess")
+                .into_client_request()
+                .expect("a request");
+            if let Some(offered) = offered {
+                request.headers_mut().insert(
+                    "sec-websocket-protocol",
+                    offered.parse().expect("a header value"),
+                );
+            }
+            tokio_tungstenite::connect_async(request)
+                .await
+                .expect("connects")
+        }
+    };
+    let (ws, response) = connect(Some(offered.clone())).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|value| value.to_str().ok()),
+        Some(protocol::WS_PROTOCOL)
+    );
+    let mut first = Client { ws };
+    assert_eq!(welcomed(&mut first).await, ("tess".to_owned(), false));
+    // The same browser shares its name; a client without the token does not.
+    let (ws, _) = connect(Some(offered)).await;
+    let mut second = Client { ws };
+    assert_eq!(welcomed(&mut second).await, ("tess".to_owned(), false));
+    let (ws, _) = connect(None).await;
+    let mut stranger = Client { ws };
+    match stranger.recv_any().await {
+        ServerFrame::Error { code, .. } => assert_eq!(code, protocol::ErrorCode::UsernameTaken),
+        other => panic!("expected the name refused, got {other:?}"),
+    }
+    drop((first, second, stranger));
+    support::until("nginx logs the WebSockets", || async {
+        nginx.access_log().matches("/ws?user=tess").count() >= 3
+    })
+    .await;
+    let log = nginx.access_log();
+    assert!(!log.contains(token), "{log}");
+    server.stop().await;
+}

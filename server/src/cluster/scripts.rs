@@ -103,7 +103,9 @@ if kind == 'edit' then
   state.msg = ARGV[5]
   state.editedAt = at
   state.mentions = ARGV[7] ~= '' and ARGV[7] or nil
-  state.edits = (state.edits and (state.edits .. ' ') or '') .. entry
+  -- Only the newest text is kept: a resuming client needs the last edit.
+  for edit in string.gmatch(state.edits or '', '%S+') do redis.call('XDEL', KEYS[2], edit) end
+  state.edits = entry
 elseif kind == 'delete' then
   redis.call('XDEL', KEYS[2], ARGV[2] .. '-0')
   for edit in string.gmatch(state.edits or '', '%S+') do redis.call('XDEL', KEYS[2], edit) end

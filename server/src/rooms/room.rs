@@ -536,6 +536,11 @@ impl Live {
                     message.mentions.clone_from(&edit.mentions);
                 }
                 self.requote(edit.id, Some(&edit.msg));
+                // What the message said before is gone, as in the log: a
+                // resuming client needs the newest text only.
+                self.changes.retain(
+                    |change| !matches!(change, Event::Edited(earlier) if earlier.id == edit.id),
+                );
                 self.changes.push_back(Event::Edited(edit));
             }
             Event::Deleted(deletion) => {

@@ -183,6 +183,12 @@ impl Writer<'_> {
         mentions: &[String],
     ) -> Result<Appended, StoreError> {
         let seq = self.next_seq(&new.room, new.date_time)?;
+        // Only the newest text is kept: the product shows what a message
+        // says now, and a resuming client needs the last edit alone (once,
+        // every edit's text was kept for ever).
+        self.tx
+            .prepare_cached("DELETE FROM events WHERE room = ?1 AND target = ?2 AND kind = 'edit'")?
+            .execute(params![room_id, to_sql(new.id)?])?;
         self.insert_change(room_id, seq, "edit", new, Some(msg), mentions)?;
         self.tx
             .prepare_cached(

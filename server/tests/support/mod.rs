@@ -912,10 +912,16 @@ pub async fn refused(client: &mut Client) -> ErrorCode {
 pub struct Nginx {
     pub addr: SocketAddr,
     _process: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Nginx {
+    /// What nginx logged of the requests so far (a line each, when
+    /// answered: a WebSocket's once it closes).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+    }
+
     pub async fn start(upstream: SocketAddr) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -929,7 +935,7 @@ error_log {root}/error.log;
 pid {root}/nginx.pid;
 events {{ worker_connections 512; }}
 http {{
-    access_log off;
+    access_log {root}/access.log;
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
@@ -976,7 +982,7 @@ http {{
         Self {
             addr,
             _process: process,
-            _dir: dir,
+            dir,
         }
     }
 }
