@@ -2085,3 +2085,65 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     bob.close().await;
     server.stop().await;
 }
+
+/// A claimed name's API tokens, from its name's menu: one made with a
+/// name is shown once (with a button to copy it) and works for a script;
+/// the list names it and when it expires; revoking it closes the script's
+/// connection and empties the list.
+#[tokio::test]
+async fn api_tokens_are_made_listed_and_revoked_from_the_name_s_menu() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in_claimed(&alice, &server.base, "alice").await;
+    click(&alice, ".account summary").await;
+    until_text(&alice, ".tokens", "No tokens.").await;
+    fill(&alice, "#token-name", "deploy bot").await;
+    click(&alice, ".tokens form button[type=submit]").await;
+    let token = find(&alice, ".token-value")
+        .await
+        .text()
+        .await
+        .expect("the token's text");
+    find(&alice, ".token-made button").await;
+    until_text(&alice, ".token-list .token-name", "deploy bot").await;
+    until_text(&alice, ".token-list li", "until").await;
+
+    // A script connects with it, as alice.
+    let mut request = format!("ws://{}/ws?user=alice", server.addr)
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
+    let (mut script, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the token lets the script in");
+    let welcome = script
+        .next()
+        .await
+        .expect("a frame")
+        .expect("a frame")
+        .into_text()
+        .expect("text");
+    assert!(welcome.contains(r#""type":"welcome""#), "{welcome}");
+    assert!(welcome.contains(r#""claimed":true"#), "{welcome}");
+
+    click(&alice, ".token-list li button").await;
+    until_text(&alice, ".tokens", "No tokens.").await;
+    // Its connection closes at once.
+    let closed = tokio::time::timeout(PATIENCE, async {
+        while let Some(Ok(frame)) = script.next().await {
+            if frame.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the revoked token's connection stays open");
+    alice.close().await;
+}

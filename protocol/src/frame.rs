@@ -451,14 +451,15 @@ pub enum Authority {
     Admin,
 }
 
-/// The WebSocket subprotocol the web client asks for, and the server
-/// answers with.
+/// A WebSocket subprotocol the server answers with when offered.
 pub const WS_PROTOCOL: &str = "chat";
 
-/// Beside [`WS_PROTOCOL`], the browser's token rides as a second offered
-/// subprotocol, `chat-token.<token>`, rather than in the URL: proxies and
-/// servers log URLs, not `Sec-WebSocket-Protocol`. (`?token=` still works,
-/// for scripts and older clients.)
+/// The browser's token rides as an offered subprotocol,
+/// `chat-token.<token>`, rather than in the URL: proxies and servers log
+/// URLs, not `Sec-WebSocket-Protocol`. The server answers with
+/// [`WS_PROTOCOL`] when that was offered too, else with the token's own
+/// (the web client offers it alone). `?token=` still works, for scripts
+/// and older clients.
 pub const WS_TOKEN_PREFIX: &str = "chat-token.";
 
 /// The close code of a connection a moderator put out (kicked or

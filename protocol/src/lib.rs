@@ -11,8 +11,9 @@
 //! Every frame is one JSON text frame, an object tagged by its `type` field.
 //!
 //! The browser's token comes as an offered subprotocol,
-//! `Sec-WebSocket-Protocol: chat, chat-token.<token>` ([`WS_PROTOCOL`],
-//! [`WS_TOKEN_PREFIX`]; the server answers `chat`), or as `?token=`.
+//! `Sec-WebSocket-Protocol: chat-token.<token>` ([`WS_TOKEN_PREFIX`]; with
+//! [`WS_PROTOCOL`] offered too, the server answers `chat`), or as
+//! `?token=`.
 //!
 //! Rooms: a connection starts in the room its URL names (`/ws?room=rust`,
 //! or the server's default room, `lobby`), and may `join` more. Room names

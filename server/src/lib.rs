@@ -33,6 +33,7 @@ pub mod events;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod message_log;
+mod precompressed;
 mod proxy;
 pub mod rooms;
 pub(crate) mod routes;

@@ -10,6 +10,8 @@
 //! - `Cache-Control`: the shell (`index.html`) is never cached, since it
 //!   names the current assets; the assets themselves carry a content hash
 //!   in their names (`client-0123456789abcdef.js`) and are cached for good.
+//! - `Content-Encoding`: brotli or gzip made at build time, when the
+//!   browser takes it (see `precompressed`); `Vary: Accept-Encoding`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,13 +21,15 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use warp::filters::BoxedFilter;
 use warp::http::header::{
-    HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY,
+    HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, VARY,
     X_CONTENT_TYPE_OPTIONS,
 };
 use warp::http::StatusCode;
 use warp::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
+
+use crate::precompressed::Precompressed;
 
 /// Shown at `/` when there is no built client to serve.
 const MISSING_CLIENT_HINT: &str = "The web client is not built.\n\n\
@@ -56,18 +60,39 @@ pub(crate) fn static_files(dir: &Path) -> BoxedFilter<(Response,)> {
                 .boxed();
         }
     };
+    let precompressed = Arc::new(Precompressed::load(&root));
+    let encoded = {
+        let precompressed = Arc::clone(&precompressed);
+        warp::get()
+            .and(warp::path::full())
+            .and(warp::header::optional::<String>("accept-encoding"))
+            .and(warp::header::optional::<String>("if-none-match"))
+            .and_then(
+                move |path: FullPath, accept: Option<String>, tag: Option<String>| {
+                    let precompressed = Arc::clone(&precompressed);
+                    async move {
+                        let asset = match path.as_str() {
+                            "/" => "/index.html",
+                            path => path,
+                        };
+                        let cache = cache_control(Path::new(asset));
+                        precompressed
+                            .answer(asset, accept.as_deref(), tag.as_deref(), cache)
+                            .ok_or_else(warp::reject::not_found)
+                    }
+                },
+            )
+    };
     let files = warp::fs::dir(dir.to_path_buf())
         .and_then(move |file: warp::fs::File| {
             let root = Arc::clone(&root);
             async move { inside(&root, file).await }
         })
         .map(|file: warp::fs::File| {
-            let cache = if is_hashed_asset(file.path()) {
-                FOREVER
-            } else {
-                NO_CACHE
-            };
-            warp::reply::with_header(file, CACHE_CONTROL, cache).into_response()
+            let cache = cache_control(file.path());
+            let mut response = warp::reply::with_header(file, CACHE_CONTROL, cache).into_response();
+            (response.headers_mut()).insert(VARY, HeaderValue::from_static("accept-encoding"));
+            response
         });
     let deep_link = warp::get()
         .and(warp::path::full())
@@ -80,11 +105,36 @@ pub(crate) fn static_files(dir: &Path) -> BoxedFilter<(Response,)> {
             }
         })
         .untuple_one()
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .and(warp::header::optional::<String>("if-none-match"))
         .and(warp::fs::file(index))
-        .map(|file: warp::fs::File| {
-            warp::reply::with_header(file, CACHE_CONTROL, NO_CACHE).into_response()
-        });
-    files.or(deep_link).unify().boxed()
+        .map(
+            move |accept: Option<String>, tag: Option<String>, file: warp::fs::File| {
+                let shell = precompressed.answer(
+                    "/index.html",
+                    accept.as_deref(),
+                    tag.as_deref(),
+                    NO_CACHE,
+                );
+                shell.unwrap_or_else(|| {
+                    let mut response =
+                        warp::reply::with_header(file, CACHE_CONTROL, NO_CACHE).into_response();
+                    (response.headers_mut())
+                        .insert(VARY, HeaderValue::from_static("accept-encoding"));
+                    response
+                })
+            },
+        );
+    encoded.or(files).unify().or(deep_link).unify().boxed()
+}
+
+/// Hashed assets are kept for good; anything else is asked for again.
+fn cache_control(path: &Path) -> &'static str {
+    if is_hashed_asset(path) {
+        FOREVER
+    } else {
+        NO_CACHE
+    }
 }
 
 /// `file` if it really lies inside `root` once every link is followed.

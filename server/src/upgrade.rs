@@ -85,6 +85,22 @@ impl UpgradeRequest {
             .map(str::to_owned)
     }
 
+    /// The subprotocol to answer with: the chat's, if offered; else the
+    /// token, if that was the one offered (the web client offers it
+    /// alone); else none.
+    fn chosen_protocol(&self) -> Option<HeaderValue> {
+        let mut token = None;
+        for offered in self.offered() {
+            if offered == protocol::WS_PROTOCOL {
+                return Some(HeaderValue::from_static(protocol::WS_PROTOCOL));
+            }
+            if offered.starts_with(protocol::WS_TOKEN_PREFIX) && token.is_none() {
+                token = HeaderValue::from_str(offered).ok();
+            }
+        }
+        token
+    }
+
     /// Answers `101 Switching Protocols` and, once hyper hands over the
     /// connection, runs `handler` on the socket as a task of `tasks`.
     pub fn accept<H, F>(self, config: WebSocketConfig, tasks: &TaskTracker, handler: H) -> Response
@@ -96,9 +112,7 @@ impl UpgradeRequest {
         let Ok(accept_key) = HeaderValue::from_str(&derive_accept_key(self.key.as_bytes())) else {
             return StatusCode::BAD_REQUEST.into_response();
         };
-        let self_offers_chat = self
-            .offered()
-            .any(|offered| offered == protocol::WS_PROTOCOL);
+        let chosen = self.chosen_protocol();
         let on_upgrade = self.on_upgrade;
         let session_tasks = tasks.clone();
         // The handler runs as a task of its own: a task's memory is fixed at
@@ -121,12 +135,9 @@ impl UpgradeRequest {
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
         // A browser that offered subprotocols fails the connection unless
-        // one is chosen; the token offered beside it is never echoed.
-        if self_offers_chat {
-            headers.insert(
-                header::SEC_WEBSOCKET_PROTOCOL,
-                HeaderValue::from_static(protocol::WS_PROTOCOL),
-            );
+        // one is chosen.
+        if let Some(chosen) = chosen {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, chosen);
         }
         response
     }

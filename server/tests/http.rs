@@ -219,3 +219,103 @@ fn a_database_that_can_only_be_read_is_refused_at_start() {
     ]);
     assert!(stderr.contains("can only be read"), "{stderr}");
 }
+
+/// The build writes brotli and gzip beside each asset (`cargo xtask
+/// dist`): the server answers with the best one the browser takes, marked
+/// so that caches keep them apart, and with the file itself otherwise.
+#[tokio::test]
+async fn assets_go_out_precompressed_as_the_browser_accepts() {
+    let dist = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| {
+        std::fs::write(dist.path().join(name), text).expect("write");
+    };
+    write("index.html", "<!doctype html><title>chat</title>");
+    write("index.html.br", "the shell in brotli");
+    write("index.html.gz", "the shell in gzip");
+    write("client-30ed16bcc019ec0a.js", "export default 1");
+    write("client-30ed16bcc019ec0a.js.br", "the module in brotli");
+    write("client-30ed16bcc019ec0a.js.gz", "the module in gzip");
+    write("style-4b5c1570cc2310f.css", "body{}");
+    let server =
+        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
+    let get = |path: &'static str, accept: Option<&'static str>| {
+        let addr = server.addr;
+        async move {
+            let headers: Vec<(&str, &str)> = accept
+                .map(|accept| vec![("Accept-Encoding", accept)])
+                .unwrap_or_default();
+            support::http_call(addr, "GET", path, &headers, None).await
+        }
+    };
+    let js = "/client-30ed16bcc019ec0a.js";
+    for (accept, encoding, body) in [
+        (
+            Some("gzip, deflate, br, zstd"),
+            Some("br"),
+            "the module in brotli",
+        ),
+        (Some("gzip, deflate"), Some("gzip"), "the module in gzip"),
+        (
+            Some("br;q=0, gzip;q=0.8"),
+            Some("gzip"),
+            "the module in gzip",
+        ),
+        (Some("identity"), None, "export default 1"),
+        (None, None, "export default 1"),
+    ] {
+        let answer = get(js, accept).await;
+        assert_eq!(answer.status, 200, "{accept:?}");
+        assert_eq!(answer.header("content-encoding"), encoding, "{accept:?}");
+        assert_eq!(answer.body, body, "{accept:?}");
+        assert_eq!(answer.header("vary"), Some("accept-encoding"), "{accept:?}");
+        assert!(
+            answer
+                .header("content-type")
+                .is_some_and(|kind| kind.starts_with("text/javascript")),
+            "{accept:?}: {:?}",
+            answer.header("content-type")
+        );
+        assert_eq!(
+            answer.header("cache-control"),
+            Some("public, max-age=31536000, immutable"),
+            "{accept:?}"
+        );
+        assert!(answer.header("content-security-policy").is_some());
+    }
+    // The shell, at / and at a deep link, compressed too and never cached.
+    for path in ["/", "/login", "/r/rust"] {
+        let shell = get(path, Some("br")).await;
+        assert_eq!(shell.body, "the shell in brotli", "{path}");
+        assert_eq!(shell.header("content-encoding"), Some("br"), "{path}");
+        assert_eq!(shell.header("cache-control"), Some("no-cache"), "{path}");
+        assert!(
+            shell
+                .header("content-type")
+                .is_some_and(|kind| kind.starts_with("text/html")),
+            "{path}"
+        );
+    }
+    // A validator per variant: asked again, nothing is sent.
+    let first = get(js, Some("br")).await;
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    let again = support::http_call(
+        server.addr,
+        "GET",
+        js,
+        &[("Accept-Encoding", "br"), ("If-None-Match", &etag)],
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let gzip = get(js, Some("gzip")).await;
+    assert_ne!(gzip.header("etag"), Some(etag.as_str()));
+    // A file without variants goes out as it is.
+    let css = get("/style-4b5c1570cc2310f.css", Some("br, gzip")).await;
+    assert_eq!((css.status, css.body.as_str()), (200, "body{}"));
+    assert_eq!(css.header("content-encoding"), None);
+    // The variants are not files of their own to the router's fallback.
+    let missing = get("/client-0000000000000000.js", Some("br")).await;
+    assert_eq!(missing.status, 404);
+    server.stop().await;
+}

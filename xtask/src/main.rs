@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+mod assets;
+
 /// The toolchain every step builds with (the client's release build aside):
 /// pinned, so that a newer Rust's new lints cannot turn `clippy -D
 /// warnings` red on a new machine while an older one stays green. Not a
@@ -413,7 +415,9 @@ fn build_client(toolchain: ClientToolchain) -> Result {
                 CLIENT_RUSTFLAGS,
             );
     }
-    step("building the web client (release)", &mut trunk)
+    step("building the web client (release)", &mut trunk)?;
+    println!("xtask: minifying and precompressing the web client");
+    assets::finish(&workspace_root().join("dist"))
 }
 
 /// The pinned nightly's copy of the standard library's sources (`rust-src`).

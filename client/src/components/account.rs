@@ -1,5 +1,5 @@
 //! The menu of the user's own name: keep it (claim it with a password),
-//! change its password, make an API token for a script, sign out.
+//! change its password, its API tokens (see `tokens`), sign out.
 
 use protocol::PASSWORD_MAX_CHARS;
 use wasm_bindgen_futures::spawn_local;
@@ -8,6 +8,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::people::member_mark;
+use crate::components::tokens::{tokens, use_tokens, TokensState};
 
 /// What the last request said: for `role="status"`.
 pub type Outcome = Option<Result<String, String>>;
@@ -19,6 +20,7 @@ pub struct AccountState {
     outcome: UseStateHandle<Outcome>,
     current: NodeRef,
     new: NodeRef,
+    tokens: TokensState,
 }
 
 #[hook]
@@ -27,6 +29,7 @@ pub fn use_account() -> AccountState {
         outcome: use_state(|| None),
         current: use_node_ref(),
         new: use_node_ref(),
+        tokens: use_tokens(),
     }
 }
 
@@ -36,6 +39,7 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
         outcome,
         current,
         new,
+        tokens: tokens_state,
     } = state.clone();
     let value = |field: &NodeRef| {
         field
@@ -75,16 +79,22 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
             }
         })
     };
-    let create_token = Callback::from(move |_: MouseEvent| {
-        request("/api/tokens", None, |answer| {
-            let token = api::field(&answer, "token").unwrap_or(answer);
-            format!("Your API token (shown once): {token}")
-        });
-    });
+    // The tokens are read when the menu opens: most people never do.
+    let ontoggle = {
+        let tokens_state = tokens_state.clone();
+        Callback::from(move |e: Event| {
+            let open = e
+                .target_dyn_into::<web_sys::HtmlDetailsElement>()
+                .is_some_and(|details| details.open());
+            if open && claimed {
+                tokens_state.refresh();
+            }
+        })
+    };
     let sign_out = on_sign_out.reform(|_: MouseEvent| ());
     let maxlength = (PASSWORD_MAX_CHARS * 4).to_string();
     html! {
-        <details class="account">
+        <details class="account" {ontoggle}>
             <summary class="me" title="Your name">{ me }{ member_mark(claimed) }</summary>
             <div class="account-body">
                 <form {onsubmit}>
@@ -102,17 +112,17 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
                         { if claimed { "Change password" } else { "Keep this name" } }
                     </button>
                 </form>
-                if claimed {
-                    <button onclick={create_token}>{ "Create an API token" }</button>
-                }
                 { outcome_line(&outcome) }
+                if claimed {
+                    { tokens(&tokens_state) }
+                }
                 <button class="leave" onclick={sign_out}>{ "Sign out" }</button>
             </div>
         </details>
     }
 }
 
-fn outcome_line(outcome: &Outcome) -> Html {
+pub fn outcome_line(outcome: &Outcome) -> Html {
     match outcome {
         None => Html::default(),
         Some(Ok(text)) => html! { <p role="status" class="hint">{ text }</p> },

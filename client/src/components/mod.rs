@@ -7,3 +7,4 @@ pub mod room_menu;
 pub mod route_link;
 pub mod sidebar;
 pub mod status;
+pub mod tokens;

@@ -1,0 +1,194 @@
+//! A claimed name's API tokens, in its name's menu: make one with a name
+//! (shown once, with a button to copy it), see them listed with when each
+//! expires, revoke each (its connections close at once).
+//!
+//! The list is read with the browser's `JSON` rather than serde, as
+//! `api` explains.
+
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::api;
+
+/// One token as `GET /api/tokens` lists it.
+#[derive(Clone, PartialEq)]
+pub struct Listed {
+    id: String,
+    name: String,
+    /// Ms since the epoch; `None`: until revoked.
+    expires_at: Option<f64>,
+}
+
+/// The section's state, kept by the page (see `account`).
+#[derive(Clone)]
+pub struct TokensState {
+    /// `None` until first read.
+    listed: UseStateHandle<Option<Vec<Listed>>>,
+    /// The token just made, shown once.
+    made: UseStateHandle<Option<String>>,
+    outcome: UseStateHandle<super::account::Outcome>,
+    name: NodeRef,
+}
+
+#[hook]
+pub fn use_tokens() -> TokensState {
+    TokensState {
+        listed: use_state(|| None),
+        made: use_state(|| None),
+        outcome: use_state(|| None),
+        name: use_node_ref(),
+    }
+}
+
+impl TokensState {
+    /// Reads the list again (when the menu opens, after a change).
+    pub fn refresh(&self) {
+        let listed = self.listed.clone();
+        let outcome = self.outcome.clone();
+        spawn_local(async move {
+            match api::call("GET", "/api/tokens", None).await {
+                Ok(json) => listed.set(Some(parse_list(&json))),
+                Err(error) => outcome.set(Some(Err(error))),
+            }
+        });
+    }
+}
+
+fn parse_list(json: &str) -> Vec<Listed> {
+    let Ok(parsed) = js_sys::JSON::parse(json) else {
+        return Vec::new();
+    };
+    let get = |item: &JsValue, field: &str| js_sys::Reflect::get(item, &field.into()).ok();
+    js_sys::Array::from(&parsed)
+        .iter()
+        .filter_map(|item| {
+            Some(Listed {
+                id: get(&item, "id")?.as_string()?,
+                name: get(&item, "name")
+                    .and_then(|name| name.as_string())
+                    .unwrap_or_default(),
+                expires_at: get(&item, "expiresAt").and_then(|at| at.as_f64()),
+            })
+        })
+        .collect()
+}
+
+/// The section, for a claimed name.
+pub fn tokens(state: &TokensState) -> Html {
+    let create = {
+        let state = state.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let name = (state.name.cast::<HtmlInputElement>())
+                .map(|input| input.value())
+                .unwrap_or_default();
+            let body = api::body(&[("name", Some(name.trim()).filter(|n| !n.is_empty()))]);
+            let state = state.clone();
+            spawn_local(async move {
+                match api::call("POST", "/api/tokens", Some(body)).await {
+                    Ok(answer) => {
+                        state.made.set(api::field(&answer, "token"));
+                        state.outcome.set(None);
+                        if let Some(input) = state.name.cast::<HtmlInputElement>() {
+                            input.set_value("");
+                        }
+                        state.refresh();
+                    }
+                    Err(error) => state.outcome.set(Some(Err(error))),
+                }
+            });
+        })
+    };
+    let listed = (*state.listed).clone().unwrap_or_default();
+    html! {
+        <section class="tokens" aria-labelledby="tokens-title">
+            <h3 id="tokens-title">{ "API tokens" }</h3>
+            <form onsubmit={create}>
+                <label for="token-name">{ "Name (what the script is)" }</label>
+                <input ref={state.name.clone()} id="token-name" maxlength="64" autocomplete="off" />
+                <button type="submit">{ "Create an API token" }</button>
+            </form>
+            { made(state) }
+            if listed.is_empty() {
+                <p class="hint">{ "No tokens." }</p>
+            } else {
+                <ul class="token-list">{ for listed.iter().map(|token| row(state, token)) }</ul>
+            }
+            { super::account::outcome_line(&state.outcome) }
+        </section>
+    }
+}
+
+/// The token just made, with a button to copy it: it is never shown again.
+fn made(state: &TokensState) -> Html {
+    let Some(token) = (*state.made).clone() else {
+        return Html::default();
+    };
+    let copy = {
+        let (token, outcome) = (token.clone(), state.outcome.clone());
+        Callback::from(move |_: MouseEvent| {
+            let clipboard = gloo::utils::window().navigator().clipboard();
+            let (token, outcome) = (token.clone(), outcome.clone());
+            spawn_local(async move {
+                let copied =
+                    wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token)).await;
+                outcome.set(Some(match copied {
+                    Ok(_) => Ok("Copied.".into()),
+                    Err(_) => Err("The browser would not copy it: select it instead.".into()),
+                }));
+            });
+        })
+    };
+    html! {
+        <div class="token-made" role="status">
+            <p class="hint">{ "Your new token, shown this once:" }</p>
+            <code class="token-value">{ token }</code>
+            <button type="button" onclick={copy}>{ "Copy" }</button>
+        </div>
+    }
+}
+
+fn row(state: &TokensState, token: &Listed) -> Html {
+    let revoke = {
+        let (state, id) = (state.clone(), token.id.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (state, path) = (state.clone(), format!("/api/tokens/{id}"));
+            spawn_local(async move {
+                match api::call("DELETE", &path, None).await {
+                    Ok(_) => {
+                        state.outcome.set(Some(Ok("Revoked.".into())));
+                        state.refresh();
+                    }
+                    Err(error) => state.outcome.set(Some(Err(error))),
+                }
+            });
+        })
+    };
+    let name = if token.name.is_empty() {
+        "(no name)"
+    } else {
+        &token.name
+    };
+    let expires = match token.expires_at {
+        Some(at) => format!("until {}", local_date(at)),
+        None => "until revoked".to_owned(),
+    };
+    html! {
+        <li>
+            <span class="token-name">{ name }</span>
+            <span class="hint">{ expires }</span>
+            <button type="button" onclick={revoke} aria-label={format!("Revoke {name}")}>
+                { "Revoke" }
+            </button>
+        </li>
+    }
+}
+
+/// A date in the browser's locale.
+fn local_date(ms: f64) -> String {
+    js_sys::Date::new(&JsValue::from_f64(ms))
+        .to_locale_date_string("default", &JsValue::UNDEFINED)
+        .into()
+}
