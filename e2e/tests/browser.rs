@@ -430,6 +430,25 @@ async fn two_people_chat(engine: Engine) {
         .await
         .expect("query")
         .is_empty());
+    // Typed and sent in one burst, with no render between the keys and
+    // Enter (a fast typist, a paste then Enter, an input method that
+    // commits with Enter; geckodriver types this way): all of it goes.
+    let burst = "typed and sent in one burst";
+    find(&alice, "#message")
+        .await
+        .send_keys(&format!("{burst}{}", Key::Enter))
+        .await
+        .expect("type and send");
+    assert_eq!(wait_for_messages(&bob, 3).await[2].1, burst);
+    assert_eq!(
+        find(&alice, "#message")
+            .await
+            .prop("value")
+            .await
+            .expect("the box's text"),
+        Some(String::new()),
+        "the box empties once sent"
+    );
     // Both are in alice's online list, and she saw bob join.
     find(&alice, ".people-toggle")
         .await

@@ -80,6 +80,10 @@ pub fn Composer(props: &ComposerProps) -> Html {
         }
     });
 
+    // Sends what the box holds now, read from the box itself: typing and
+    // Enter can arrive in one burst, before a render (Firefox delivers a
+    // fast typist's keys, a paste then Enter, an input method's commit that
+    // way), and the text of the last render would lose the end of it.
     let send = {
         let draft = draft.clone();
         let mode = props.draft.clone();
@@ -88,7 +92,10 @@ pub fn Composer(props: &ComposerProps) -> Html {
         let on_cancel = props.on_cancel.clone();
         let input = input.clone();
         move || {
-            if let Ok(text) = &verdict {
+            let Some(field) = input.cast::<HtmlTextAreaElement>() else {
+                return;
+            };
+            if let Ok(text) = validate_message(&field.value()).map(str::to_owned) {
                 match &mode {
                     Draft::New => on_send.emit((text.clone(), None)),
                     Draft::Reply { id, .. } => on_send.emit((text.clone(), Some(*id))),
@@ -98,9 +105,8 @@ pub fn Composer(props: &ComposerProps) -> Html {
                     on_cancel.emit(());
                 }
                 draft.set(String::new());
-                if let Some(input) = input.cast::<HtmlTextAreaElement>() {
-                    let _ = input.focus();
-                }
+                field.set_value("");
+                let _ = field.focus();
             }
         }
     };
@@ -215,9 +221,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
             match e.key().as_str() {
                 "Enter" if !e.shift_key() && !composing => {
                     e.prevent_default();
-                    if can_send {
-                        send();
-                    }
+                    send();
                 }
                 "Escape" if !new => {
                     e.prevent_default();
@@ -236,9 +240,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
         let send = send.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            if can_send {
-                send();
-            }
+            send();
         })
     };
     let chars = draft.chars().count();
