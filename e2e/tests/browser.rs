@@ -1369,10 +1369,18 @@ async fn rooms_keep_their_messages_and_unread_counts_show_in_the_sidebar_and_tit
     find(&alice, r#".status[data-state="online"]"#).await;
     find(&alice, ".room-list a[href='/r/games']").await;
     assert_eq!(sidebar_rooms(&alice).await, ["#lobby", "#rust", "#games"]);
-    // Leaving removes it.
+    // Leaving the room on screen removes it and moves to its neighbour
+    // (once, "Connecting…" stayed up for good under the old address).
     let leave = find(&alice, ".room-entry button[aria-label='Leave games']").await;
     leave.click().await.expect("leave");
     wait_until_gone(&alice, ".room-list a[href='/r/games']").await;
+    wait_for_path(&alice, &base, "/r/rust").await;
+    until_title(&alice, "#rust · Chat").await;
+    find(&alice, r#".status[data-state="online"]"#).await;
+    assert_eq!(
+        texts(&alice, ".messages .message .text").await,
+        ["hello rust", "anyone?"]
+    );
 
     alice.close().await;
     bob.close().await;

@@ -99,6 +99,27 @@ fn ChatView(props: &ChatViewProps) -> Html {
     // Desktop notifications the reducer says are owed, raised if the user
     // allowed them (dropped otherwise); a click opens the message.
     let navigator = use_navigator();
+    // Leaving the room on screen moves to another (it once left
+    // "Connecting…" up for good, under the old address and title).
+    let leave = {
+        let (leave, navigator) = (chat.leave.clone(), navigator.clone());
+        let next = state.current.as_deref().map(|current| {
+            (
+                current.to_owned(),
+                rooms::after_leaving(&state.rooms, current).map(str::to_owned),
+            )
+        });
+        Callback::from(move |room: String| {
+            if let Some((_, next)) = next.as_ref().filter(|(current, _)| *current == room) {
+                navigator.push(
+                    &next
+                        .clone()
+                        .map_or(Route::Home, |room| Route::Room { room }),
+                );
+            }
+            leave.emit(room);
+        })
+    };
     let permission = use_state(web_sys::Notification::permission);
     let people_open = use_state(|| false);
     let sidebar_state = use_sidebar();
@@ -290,7 +311,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
 
     html! {
         <div class="chat" data-drawer={(*drawer).then_some("open")}>
-            { sidebar(&sidebar_state, &state.rooms, state.current.as_deref(), &chat.leave) }
+            { sidebar(&sidebar_state, &state.rooms, state.current.as_deref(), &leave) }
             <main class="room">
                 <header class="topbar">
                     <button class="drawer-toggle" onclick={toggle_drawer}

@@ -115,6 +115,16 @@ impl Notify {
     }
 }
 
+/// The room to show after leaving `left` while it was on screen: the one
+/// after it in `rooms` (the sidebar's order), else the one before; `None`:
+/// none is left but the server's default room.
+pub fn after_leaving<'a>(rooms: &'a [RoomState], left: &str) -> Option<&'a str> {
+    let at = rooms.iter().position(|room| room.name == left)?;
+    (rooms.get(at + 1))
+        .or_else(|| at.checked_sub(1).and_then(|before| rooms.get(before)))
+        .map(|room| room.name.as_str())
+}
+
 fn notify_key(user: &str) -> String {
     format!("chat.notify.{user}")
 }
@@ -154,4 +164,26 @@ pub fn load_home() -> Option<String> {
 
 pub fn save_home(home: &str) {
     let _ = LocalStorage::set(HOME_KEY, home);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(names: &[&str]) -> Vec<RoomState> {
+        names
+            .iter()
+            .map(|name| RoomState::new((*name).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn leaving_the_room_on_screen_moves_to_its_neighbour() {
+        let rooms = named(&["lobby", "rust", "闲聊"]);
+        assert_eq!(after_leaving(&rooms, "rust"), Some("闲聊"));
+        assert_eq!(after_leaving(&rooms, "闲聊"), Some("rust"));
+        assert_eq!(after_leaving(&rooms, "lobby"), Some("rust"));
+        assert_eq!(after_leaving(&named(&["lobby"]), "lobby"), None);
+        assert_eq!(after_leaving(&rooms, "go"), None);
+    }
 }
