@@ -1588,15 +1588,15 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
              const press = new MouseEvent('contextmenu', { bubbles: true, cancelable: true });
              item.querySelector('.text').dispatchEvent(press);
              const actions = item.querySelector('.actions');
-             return [press.defaultPrevented, getComputedStyle(actions).position];",
+             return [press.defaultPrevented, getComputedStyle(actions).clip];",
             vec![],
         )
         .await
         .expect("press the message");
     assert_eq!(
         opened,
-        serde_json::json!([true, "static"]),
-        "the menu is shown"
+        serde_json::json!([true, "auto"]),
+        "the menu is shown (not clipped away)"
     );
 
     // Bob reacts to alice's message; both see it, only his is pressed.
@@ -2173,4 +2173,132 @@ async fn api_tokens_are_made_listed_and_revoked_from_the_name_s_menu() {
     .await;
     assert!(closed.is_ok(), "the revoked token's connection stays open");
     alice.close().await;
+}
+
+/// A busy room: four people posting 16 messages a second in all, and the
+/// reader's pointer resting over the list. The reader, who never scrolled,
+/// stays at the newest message (once, "306 new" piled up), and the
+/// message menu that shows under the pointer changes no message's height.
+#[tokio::test]
+async fn a_busy_room_keeps_the_reader_at_the_newest_message() {
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+    use futures::SinkExt;
+    const SEEDED: usize = 60;
+    const EACH: usize = 24;
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    seed(&db, SEEDED);
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = ChatServer::start_with(&db, any_port, |config| config.history = SEEDED).await;
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &server.base, "alice").await;
+    find(
+        &alice,
+        &format!(".messages li.message:nth-of-type({SEEDED})"),
+    )
+    .await;
+    until_newest_in_view(&alice, "entering: the newest message is not in view").await;
+
+    // The menu shows over a message without changing its height.
+    let message = find(&alice, ".messages li.message:nth-of-type(30)").await;
+    let height = |client: &Client| {
+        let client = client.clone();
+        async move {
+            client
+                .execute(
+                    "const m = document.querySelectorAll('.messages li.message')[29];
+                     return [m.getBoundingClientRect().height,
+                             getComputedStyle(m.querySelector('.actions')).clip];",
+                    vec![],
+                )
+                .await
+                .expect("measure the message")
+        }
+    };
+    let before = height(&alice).await;
+    let hover = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+        element: message,
+        duration: None,
+        x: 0.0,
+        y: 0.0,
+    });
+    alice
+        .perform_actions(hover)
+        .await
+        .expect("hover the message");
+    let after = height(&alice).await;
+    assert_eq!(
+        before[0], after[0],
+        "the menu moved the message: {before} {after}"
+    );
+    assert_ne!(
+        before[1], after[1],
+        "the menu did not show under the pointer"
+    );
+
+    // Back at the bottom (moving to the message scrolled it into view),
+    // the pointer rests over the middle of the list while the room is busy.
+    let centre = alice
+        .execute(
+            "const list = document.querySelector('.messages');
+             list.scrollTop = list.scrollHeight;
+             const box = list.getBoundingClientRect();
+             return [box.left + box.width / 2, box.top + box.height / 2];",
+            vec![],
+        )
+        .await
+        .expect("the list's middle");
+    until_newest_in_view(&alice, "back at the bottom").await;
+    let rest = MouseActions::new("mouse".into()).then(PointerAction::MoveTo {
+        duration: None,
+        x: centre[0].as_f64().unwrap_or(100.0),
+        y: centre[1].as_f64().unwrap_or(100.0),
+    });
+    alice
+        .perform_actions(rest)
+        .await
+        .expect("rest over the list");
+    let mut posters = Vec::new();
+    for n in 1..=4 {
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/ws?user=poster{n}", server.addr))
+                .await
+                .expect("a poster connects");
+        posters.push(socket);
+    }
+    for round in 1..=EACH {
+        for (n, poster) in posters.iter_mut().enumerate() {
+            let frame = protocol::ClientFrame::Send {
+                client_id: format!("p{n}-{round}"),
+                msg: format!("poster {} says {round}", n + 1),
+                room: None,
+                reply_to: None,
+            };
+            poster
+                .send(tokio_tungstenite::tungstenite::Message::text(
+                    frame.to_json(),
+                ))
+                .await
+                .expect("post");
+            tokio::time::sleep(Duration::from_millis(62)).await;
+        }
+    }
+    let last = format!("poster 4 says {EACH}");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while texts(&alice, ".messages li.message:last-of-type .text").await != [last.clone()] {
+        assert!(tokio::time::Instant::now() < deadline, "{last} never shown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_newest_in_view(&alice, "the reader fell behind a busy room").await;
+    assert!(
+        alice
+            .find_all(Locator::Css(".jump"))
+            .await
+            .expect("query")
+            .is_empty(),
+        "the reader was left behind with a count of new messages"
+    );
+    alice.close().await;
+    server.stop().await;
 }

@@ -84,8 +84,8 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
         let tokens_state = tokens_state.clone();
         Callback::from(move |e: Event| {
             let open = e
-                .target_dyn_into::<web_sys::HtmlDetailsElement>()
-                .is_some_and(|details| details.open());
+                .target_unchecked_into::<web_sys::HtmlDetailsElement>()
+                .open();
             if open && claimed {
                 tokens_state.refresh();
             }

@@ -74,7 +74,14 @@ const COMMON_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "
 #[component]
 pub fn MessageList(props: &MessageListProps) -> Html {
     let list = use_node_ref();
+    // Following the newest message: the reader leaves it only by
+    // scrolling up. (Judged by the distance to the bottom alone, a busy
+    // room's next message, in before the scroll event, read as the reader
+    // having left, and the list stopped following.)
     let at_bottom = use_mut_ref(|| true);
+    // The scroll position last seen, to tell a scroll up from the list
+    // growing under the reader.
+    let last_top = use_mut_ref(|| 0);
     // Distance from the bottom when older messages were asked for, so the
     // view stays put when they are inserted above.
     let anchor = use_mut_ref(|| None::<i32>);
@@ -86,6 +93,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     let onscroll = {
         let list = list.clone();
         let at_bottom = at_bottom.clone();
+        let last_top = last_top.clone();
         let anchor = anchor.clone();
         let unseen = unseen.clone();
         let on_load_older = props.on_load_older.clone();
@@ -94,8 +102,14 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             let Some(el) = list.cast::<Element>() else {
                 return;
             };
-            let bottom = el.scroll_height() - el.scroll_top() - el.client_height() <= EDGE_SLACK_PX;
-            *at_bottom.borrow_mut() = bottom;
+            let top = el.scroll_top();
+            let bottom = el.scroll_height() - top - el.client_height() <= EDGE_SLACK_PX;
+            let went_up = top < last_top.replace(top);
+            if bottom {
+                *at_bottom.borrow_mut() = true;
+            } else if went_up {
+                *at_bottom.borrow_mut() = false;
+            }
             if bottom && *unseen > 0 {
                 unseen.set(0);
             }
@@ -654,7 +668,10 @@ fn message_menu(
         })
     };
     let valid_typed = validate_emoji(typed.trim()).is_ok();
+    // The row floats over the message (see style.css); the picker, opened
+    // by a click, takes its place in the message.
     html! {
+        <>
         <div class="actions" role="group" aria-label="Message actions">
             <button class="reply" onclick={emit(MessageAction::Reply(Rc::clone(entry)))}>
                 { "Reply" }
@@ -684,22 +701,23 @@ fn message_menu(
                     { format!("Moderate {}", entry.message.user) }
                 </button>
             }
-            if **picking {
-                <div class="picker">
-                    { for COMMON_REACTIONS.iter().map(|emoji| html! {
-                        <button class="pick" onclick={pick(emoji)} aria-label={format!("React with {emoji}")}>
-                            { *emoji }
-                        </button>
-                    }) }
-                    <form class="other-emoji" onsubmit={submit_typed}>
-                        <label class="visually-hidden" for={format!("emoji-{id}")}>{ "Any emoji" }</label>
-                        <input id={format!("emoji-{id}")} size="4" placeholder="🙂"
-                            value={(**typed).clone()} oninput={on_typed} />
-                        <button type="submit" disabled={!valid_typed}>{ "Add" }</button>
-                    </form>
-                </div>
-            }
         </div>
+        if **picking {
+            <div class="picker">
+                { for COMMON_REACTIONS.iter().map(|emoji| html! {
+                    <button class="pick" onclick={pick(emoji)} aria-label={format!("React with {emoji}")}>
+                        { *emoji }
+                    </button>
+                }) }
+                <form class="other-emoji" onsubmit={submit_typed}>
+                    <label class="visually-hidden" for={format!("emoji-{id}")}>{ "Any emoji" }</label>
+                    <input id={format!("emoji-{id}")} size="4" placeholder="🙂"
+                        value={(**typed).clone()} oninput={on_typed} />
+                    <button type="submit" disabled={!valid_typed}>{ "Add" }</button>
+                </form>
+            </div>
+        }
+        </>
     }
 }
 

@@ -45,12 +45,25 @@ pub fn use_tokens() -> TokensState {
 impl TokensState {
     /// Reads the list again (when the menu opens, after a change).
     pub fn refresh(&self) {
-        let listed = self.listed.clone();
-        let outcome = self.outcome.clone();
+        self.call("GET", "/api/tokens".into(), None, |state, json| {
+            state.listed.set(Some(parse_list(&json)));
+        });
+    }
+
+    /// `method path` with `body`: `done` takes the answer; a refusal is
+    /// shown. (One future for every request: each costs the client code.)
+    fn call(
+        &self,
+        method: &'static str,
+        path: String,
+        body: Option<String>,
+        done: fn(&TokensState, String),
+    ) {
+        let state = self.clone();
         spawn_local(async move {
-            match api::call("GET", "/api/tokens", None).await {
-                Ok(json) => listed.set(Some(parse_list(&json))),
-                Err(error) => outcome.set(Some(Err(error))),
+            match api::call(method, &path, body).await {
+                Ok(answer) => done(&state, answer),
+                Err(error) => state.outcome.set(Some(Err(error))),
             }
         });
     }
@@ -85,19 +98,13 @@ pub fn tokens(state: &TokensState) -> Html {
                 .map(|input| input.value())
                 .unwrap_or_default();
             let body = api::body(&[("name", Some(name.trim()).filter(|n| !n.is_empty()))]);
-            let state = state.clone();
-            spawn_local(async move {
-                match api::call("POST", "/api/tokens", Some(body)).await {
-                    Ok(answer) => {
-                        state.made.set(api::field(&answer, "token"));
-                        state.outcome.set(None);
-                        if let Some(input) = state.name.cast::<HtmlInputElement>() {
-                            input.set_value("");
-                        }
-                        state.refresh();
-                    }
-                    Err(error) => state.outcome.set(Some(Err(error))),
+            state.call("POST", "/api/tokens".into(), Some(body), |state, answer| {
+                state.made.set(api::field(&answer, "token"));
+                state.outcome.set(None);
+                if let Some(input) = state.name.cast::<HtmlInputElement>() {
+                    input.set_value("");
                 }
+                state.refresh();
             });
         })
     };
@@ -136,7 +143,7 @@ fn made(state: &TokensState) -> Html {
                     wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token)).await;
                 outcome.set(Some(match copied {
                     Ok(_) => Ok("Copied.".into()),
-                    Err(_) => Err("The browser would not copy it: select it instead.".into()),
+                    Err(_) => Err("Not copied: select it.".into()),
                 }));
             });
         })
@@ -154,15 +161,9 @@ fn row(state: &TokensState, token: &Listed) -> Html {
     let revoke = {
         let (state, id) = (state.clone(), token.id.clone());
         Callback::from(move |_: MouseEvent| {
-            let (state, path) = (state.clone(), format!("/api/tokens/{id}"));
-            spawn_local(async move {
-                match api::call("DELETE", &path, None).await {
-                    Ok(_) => {
-                        state.outcome.set(Some(Ok("Revoked.".into())));
-                        state.refresh();
-                    }
-                    Err(error) => state.outcome.set(Some(Err(error))),
-                }
+            state.call("DELETE", format!("/api/tokens/{id}"), None, |state, _| {
+                state.outcome.set(Some(Ok("Revoked.".into())));
+                state.refresh();
             });
         })
     };
