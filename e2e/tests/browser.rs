@@ -1188,13 +1188,71 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
                 "login, {case}"
             );
             let name = format!("a{}{}", screen.width, scheme == Scheme::Dark);
-            log_in(&user, &server.base, &name).await;
+            log_in_claimed(&user, &server.base, &name).await;
             say(&user, "a message of my own").await;
             find(&user, ".messages li[data-status=sent]").await;
+            // What a room holds in use: a wide code block, reactions.
+            let (mut bot, _) = tokio_tungstenite::connect_async(format!(
+                "ws://{}/ws?user=bot{}&token=bot-{name}",
+                server.addr, name
+            ))
+            .await
+            .expect("the bot connects");
+            let wide = format!("```\n{}\n```", "let wide = 1; ".repeat(30));
+            post_as(&mut bot, "code", &wide).await;
+            let code = find(&user, ".messages pre").await;
+            let id: u64 = user
+                .execute("return Number(document.querySelector('.messages li.message:has(pre)').dataset.id);", vec![])
+                .await
+                .expect("the code's id")
+                .as_u64()
+                .expect("an id");
+            drop(code);
+            use futures::SinkExt;
+            let react = protocol::ClientFrame::React {
+                room: None,
+                id,
+                emoji: "👍".into(),
+                on: true,
+            };
+            bot.send(tokio_tungstenite::tungstenite::Message::text(
+                react.to_json(),
+            ))
+            .await
+            .expect("react");
+            find(&user, ".messages .reaction").await;
             assert_eq!(
                 axe_violations(&user, &axe).await,
                 Vec::<String>::new(),
                 "room, {case}"
+            );
+            // Every menu open in turn: the name's, the room's, a
+            // message's with its reaction picker, the online list.
+            for (menu, opens) in [
+                ("name menu", ".account summary"),
+                ("room menu", ".room-menu summary"),
+                ("online list", ".people-toggle"),
+            ] {
+                click(&user, opens).await;
+                assert_eq!(
+                    axe_violations(&user, &axe).await,
+                    Vec::<String>::new(),
+                    "{menu}, {case}"
+                );
+                click(&user, opens).await;
+            }
+            user.execute(
+                "document.querySelector('.messages li.message:has(pre)').focus();",
+                vec![],
+            )
+            .await
+            .expect("focus the message");
+            click(&user, ".messages li.message:has(pre) .actions .react").await;
+            find(&user, ".messages .picker").await;
+            assert_eq!(
+                axe_violations(&user, &axe).await,
+                Vec::<String>::new(),
+                "message menu and picker, {case}"
             );
             user.close().await;
         }

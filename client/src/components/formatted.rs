@@ -18,7 +18,8 @@ pub fn formatted(msg: &str, tree: Option<&[Block]>) -> Html {
 fn block(block: &Block) -> Html {
     match block {
         Block::Paragraph(inlines) => html! { <p>{ for inlines.iter().map(inline) }</p> },
-        Block::Code(code) => html! { <pre><code>{ code }</code></pre> },
+        // Focusable: a wide block scrolls, and the keyboard must reach it.
+        Block::Code(code) => html! { <pre tabindex="0"><code>{ code }</code></pre> },
         Block::Quote(blocks) => {
             html! { <blockquote>{ for blocks.iter().map(self::block) }</blockquote> }
         }

@@ -516,9 +516,12 @@ fn MessageItem(props: &MessageItemProps) -> Html {
         });
         let who = reacted(given);
         html! {
+            // Named by what it shows, then who: a name other than the
+            // visible text fails people who speak to their screen reader.
             <button class="reaction" aria-pressed={mine.to_string()} title={who.clone()}
-                aria-label={who} onclick={toggle} disabled={!props.can_act}>
+                onclick={toggle} disabled={!props.can_act}>
                 { &given.emoji }<span class="count">{ given.count }</span>
+                <span class="visually-hidden">{ format!(": {who}") }</span>
             </button>
         }
     });

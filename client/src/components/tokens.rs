@@ -111,7 +111,7 @@ pub fn tokens(state: &TokensState) -> Html {
     let listed = (*state.listed).clone().unwrap_or_default();
     html! {
         <section class="tokens" aria-labelledby="tokens-title">
-            <h3 id="tokens-title">{ "API tokens" }</h3>
+            <h2 id="tokens-title">{ "API tokens" }</h2>
             <form onsubmit={create}>
                 <label for="token-name">{ "Name (what the script is)" }</label>
                 <input ref={state.name.clone()} id="token-name" maxlength="64" autocomplete="off" />
