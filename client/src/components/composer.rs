@@ -351,11 +351,11 @@ fn mention_at(text: &str, caret: usize) -> Option<(usize, &str)> {
 /// The names that begin with `typed` (whatever the case), at most
 /// [`MAX_SUGGESTIONS`]; names with a space cannot be mentioned.
 fn suggestions(names: &[String], typed: &str) -> Vec<String> {
-    let typed = typed.to_lowercase();
+    let typed = crate::lower::lower(typed);
     names
         .iter()
         .filter(|name| !name.contains(char::is_whitespace))
-        .filter(|name| name.to_lowercase().starts_with(&typed))
+        .filter(|name| crate::lower::lower(name).starts_with(&typed))
         .take(MAX_SUGGESTIONS)
         .cloned()
         .collect()

@@ -123,7 +123,10 @@ pub fn room_menu(
     let current = level;
     let choices = Notify::ALL.iter().map(|&level| {
         let choose = on_level.reform(move |_: Event| level);
-        let id = format!("notify-{}", level.label().replace(' ', "-").to_lowercase());
+        let id = format!(
+            "notify-{}",
+            level.label().replace(' ', "-").to_ascii_lowercase()
+        );
         html! {
             <label for={id.clone()}>
                 <input type="radio" name="notify" {id} checked={current == level}

@@ -31,7 +31,7 @@ impl Entry {
 /// name `me`.
 fn mentions(mentions: &[String], me: Option<&str>) -> bool {
     me.is_some_and(|me| {
-        let me = me.to_lowercase();
+        let me = crate::lower::lower(me);
         mentions.contains(&me)
     })
 }

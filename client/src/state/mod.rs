@@ -452,7 +452,7 @@ impl Chat {
         }
         let mentioned = me
             .as_deref()
-            .is_some_and(|me| posted.message.mentions.contains(&me.to_lowercase()));
+            .is_some_and(|me| posted.message.mentions.contains(&crate::lower::lower(me)));
         let alerted = match self.notify_level(&room) {
             Notify::All => true,
             Notify::Mentions => mentioned,

@@ -138,11 +138,7 @@ impl People {
 /// [`protocol::PRESENCE_NAMES_MAX`] names), so inserting in place beats
 /// carrying a sort routine in the client.
 fn insert_name(users: &mut Vec<String>, user: String) {
-    let folded = |name: &str| {
-        name.chars()
-            .flat_map(char::to_lowercase)
-            .collect::<String>()
-    };
+    let folded = crate::lower::lower;
     let key = folded(&user);
     let at = users.partition_point(|u| folded(u) <= key);
     users.insert(at, user);
