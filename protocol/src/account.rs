@@ -27,6 +27,12 @@
 //! - `DELETE /api/tokens/<id>`: revokes one; the connections it opened
 //!   close. 204, or 404 `not_found`.
 //!
+//! - `GET /api/moderation?room=<room>`: what a moderator of the room sees
+//!   ([`ModerationView`]): who is muted there and until when, the bans
+//!   (for moderators of every room and admins, who lift them), and the
+//!   room's moderation events, newest first. 401 `not_signed_in`, 403
+//!   `not_allowed` for anyone else, 400 `invalid_room`.
+//!
 //! `/ws` with the session cookie (or the bearer token) needs no `?user=`.
 
 use serde::{Deserialize, Serialize};
@@ -244,4 +250,46 @@ mod tests {
         assert!(validate_password(&longest).is_ok());
         assert!(validate_password(&format!("{longest}x")).is_err());
     }
+}
+
+/// `GET /api/moderation?room=<room>`: a room's moderation as its
+/// moderators see it. Times are ms since the epoch; no `until`: for good.
+/// (Written by the server only: clients read it as they please.)
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModerationView {
+    pub room: String,
+    /// Who is muted in the room now.
+    pub mutes: Vec<Sanction>,
+    /// Every ban in force, for those who may lift them (moderators of
+    /// every room, admins); absent for a moderator of this room alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bans: Option<Vec<Sanction>>,
+    /// The room's `moderated` events, newest first (at most
+    /// [`MODERATION_AUDIT_MAX`]).
+    pub audit: Vec<crate::ServerFrame>,
+}
+
+/// Most of a room's moderation events [`ModerationView`] lists.
+pub const MODERATION_AUDIT_MAX: usize = 100;
+
+/// A mute or a ban in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sanction {
+    /// The name, as the moderator typed it when known; else its key.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A ban of the name itself (not only of its browser or address).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub named: bool,
+    /// A ban covers the guest's browser too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub browser: bool,
+    /// A ban covers guests from the address the name came from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub address: bool,
 }

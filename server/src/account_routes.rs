@@ -101,6 +101,16 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             let state = state.clone();
             move |request| audit(state.clone(), request)
         });
+    let moderation = api
+        .and(warp::path("moderation"))
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(request(state.clone()))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then({
+            let state = state.clone();
+            move |request, query| moderation_view(state.clone(), request, query)
+        });
     let tokens_path = api.and(warp::path("tokens"));
     let new_token = tokens_path
         .and(warp::path::end())
@@ -138,6 +148,8 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(tokens)
         .unify()
         .or(audit)
+        .unify()
+        .or(moderation)
         .unify()
         .boxed()
 }
@@ -550,6 +562,114 @@ async fn audit(state: AppState, request: Request) -> Response {
         }
         Err(error) => account_refusal(&error),
     }
+}
+
+/// `?room=<room>`.
+#[derive(serde::Deserialize)]
+struct RoomQuery {
+    room: String,
+}
+
+/// `GET /api/moderation?room=<room>`: for the room's moderators, who is
+/// muted there, the bans in force (for those who lift them: moderators of
+/// every room and admins) and the room's moderation events, newest first.
+async fn moderation_view(state: AppState, request: Request, query: String) -> Response {
+    let Ok(query) = serde_urlencoded::from_str::<RoomQuery>(&query) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRoom,
+            "Say which room: /api/moderation?room=<room>.".into(),
+            None,
+        );
+    };
+    let Some(secret) = request.secret else {
+        return account_refusal(&AccountError::NotSignedIn);
+    };
+    let room = match protocol::canonical_room(&query.room) {
+        Ok(room) => room,
+        Err(error) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                error.code(),
+                error.to_string(),
+                None,
+            )
+        }
+    };
+    let identity = match state.accounts.identify_session(&secret).await {
+        Ok(identity) => identity,
+        Err(error) => return account_refusal(&error),
+    };
+    let everywhere = match state.accounts.session_moderates(&identity, &room).await {
+        Ok(Some(everywhere)) => everywhere,
+        Ok(None) => {
+            return refusal(
+                StatusCode::FORBIDDEN,
+                ErrorCode::NotAllowed,
+                format!("Only the moderators of #{room} see its moderation."),
+                None,
+            )
+        }
+        Err(error) => return account_refusal(&error),
+    };
+    let audit: Vec<_> = match state.accounts.audit().await {
+        Ok(audited) => audited
+            .into_iter()
+            .filter(|(of, _)| *of == room)
+            .take(protocol::MODERATION_AUDIT_MAX)
+            .map(|(_, moderation)| moderation)
+            .collect(),
+        Err(error) => return account_refusal(&error),
+    };
+    let mutes = match state.rooms.mutes(&room).await {
+        Ok(mutes) => mutes,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a room's mutes");
+            return refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StorageUnavailable,
+                "The room's moderation cannot be read now. Try again.".into(),
+                None,
+            );
+        }
+    };
+    let now = crate::events::now_ms();
+    // A mute names a key; the audit has the name as the moderator typed it.
+    let spelled = |key: &str| {
+        audit
+            .iter()
+            .filter_map(|moderation| moderation.target.as_deref())
+            .find(|target| name_key(target) == key)
+            .map_or_else(|| key.to_owned(), str::to_owned)
+    };
+    let mut mutes: Vec<protocol::Sanction> = mutes
+        .into_iter()
+        .filter(|(_, until)| *until > now)
+        .map(|(key, until)| protocol::Sanction {
+            name: spelled(&key),
+            until: Some(until).filter(|until| *until < i64::MAX),
+            ..protocol::Sanction::default()
+        })
+        .collect();
+    mutes.sort_by(|a, b| a.name.cmp(&b.name));
+    let bans = if everywhere {
+        match state.accounts.bans_in_force().await {
+            Ok(bans) => Some(bans),
+            Err(error) => return account_refusal(&error),
+        }
+    } else {
+        None
+    };
+    let view = protocol::ModerationView {
+        audit: audit
+            .into_iter()
+            .map(|moderation| event_frame(&room, &Event::Moderated(moderation)))
+            .collect(),
+        room,
+        mutes,
+        bans,
+    };
+    warp::reply::json(&view).into_response()
 }
 
 /// 200 with who this is, and the new session's cookie if there is one.

@@ -135,6 +135,15 @@ impl EmbeddedLog {
         }
     }
 
+    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, LogError> {
+        let room = room.to_owned();
+        match &self.reader {
+            Some(reader) => read_beside(reader, move |reader| reader.mutes(&room)).await,
+            // `:memory:` is for benchmarks: nobody moderates there.
+            None => Ok(Vec::new()),
+        }
+    }
+
     pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, LogError> {
         match &self.reader {
             Some(reader) => read_beside(reader, move |reader| reader.most_active(limit)).await,

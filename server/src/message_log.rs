@@ -143,6 +143,16 @@ impl MessageLog {
         }
     }
 
+    /// Who is muted in `room` (by name key), until when (ms since the
+    /// epoch; `i64::MAX`: for good), as the log keeps it (expired mutes
+    /// too).
+    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, LogError> {
+        match self {
+            Self::Embedded(log) => log.mutes(room).await,
+            Self::Redis(log) => Ok(log.mutes(room).await?),
+        }
+    }
+
     /// The rooms posted in most recently, newest first.
     pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, LogError> {
         match self {

@@ -759,3 +759,106 @@ async fn a_ban_through_one_instance_holds_on_every_other() {
     first.stop().await;
     second.stop().await;
 }
+
+/// A room's moderation as its moderators see it (`GET
+/// /api/moderation?room=`): who is muted and until when, the bans in
+/// force for those who lift them, the room's actions newest first; and
+/// nobody else sees it.
+#[tokio::test]
+async fn moderators_see_the_room_s_mutes_bans_and_actions() {
+    let server = support::TestServer::start_with(with_admin).await;
+    let addr = server.addr;
+    let (mut root, mut moderator, mod_cookie) = staff(addr).await;
+    let root_cookie = session_cookie(&sign_in(addr, "root", Some(ROOT_PASSWORD)).await);
+    let mut bob = guest_from(BOB_ADDRESS, addr, "Bob").await;
+    let mut carol = guest_from(CAROL_ADDRESS, addr, "carol").await;
+    let mut mute = moderate(ModAction::Mute, Some("Bob"), None);
+    if let ClientFrame::Moderate { duration_s, .. } = &mut mute {
+        *duration_s = Some(600);
+    }
+    moderator.send_frame(mute).await;
+    moderated(&mut bob, ModAction::Mute).await;
+    put_out(&mut root, ModAction::Ban, "carol", &mut carol).await;
+    let view = |cookie: Option<&str>, room: &'static str| {
+        let cookie = cookie.map(str::to_owned);
+        async move {
+            let path = format!("/api/moderation?room={room}");
+            api(addr, "GET", &path, cookie.as_deref(), None).await
+        }
+    };
+    let until_listed = |cookie: &str| {
+        let cookie = cookie.to_owned();
+        async move {
+            support::until("the ban is listed", || async {
+                let answer = view(Some(&cookie), "lobby").await;
+                json_of(&answer)["audit"]
+                    .as_array()
+                    .is_some_and(|audit| audit.len() >= 3)
+            })
+            .await;
+            json_of(&view(Some(&cookie), "lobby").await)
+        }
+    };
+
+    // An admin: mutes, bans, the room's actions newest first.
+    let seen = until_listed(&root_cookie).await;
+    assert_eq!(seen["room"], "lobby");
+    assert_eq!(seen["mutes"].as_array().map(Vec::len), Some(1), "{seen}");
+    assert_eq!(seen["mutes"][0]["name"], "Bob", "as the moderator typed it");
+    let until = seen["mutes"][0]["until"].as_i64().expect("a timed mute");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64);
+    assert!((now + 500_000..=now + 600_000).contains(&until), "{until}");
+    let bans = seen["bans"].as_array().expect("bans, for an admin");
+    assert_eq!(bans.len(), 1, "{seen}");
+    assert_eq!(bans[0]["name"], "carol");
+    assert_eq!(
+        (bans[0]["named"].as_bool(), bans[0]["browser"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert!(bans[0]["until"].is_null(), "for good");
+    let actions: Vec<&str> = seen["audit"]
+        .as_array()
+        .expect("the audit")
+        .iter()
+        .filter_map(|entry| entry["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["ban", "mute", "grant"]);
+
+    // The room's moderator: mutes and actions, not the bans it cannot lift.
+    let seen = json_of(&view(Some(&mod_cookie), "lobby").await);
+    assert_eq!(seen["mutes"][0]["name"], "Bob");
+    assert!(seen.get("bans").is_none(), "{seen}");
+    // Elsewhere, and for anyone else, nothing.
+    let elsewhere = view(Some(&mod_cookie), "elsewhere").await;
+    assert_eq!(
+        (elsewhere.status, json_of(&elsewhere)["code"].as_str()),
+        (403, Some("not_allowed"))
+    );
+    let dave = claimed(addr, "dave").await;
+    assert_eq!(view(Some(&dave), "lobby").await.status, 403);
+    let guest = session_cookie(&sign_in(addr, "erin", None).await);
+    assert_eq!(view(Some(&guest), "lobby").await.status, 403);
+    assert_eq!(view(None, "lobby").await.status, 401);
+    let bad = view(Some(&root_cookie), "not%20a%20room").await;
+    assert_eq!(
+        (bad.status, json_of(&bad)["code"].as_str()),
+        (400, Some("invalid_room"))
+    );
+    let missing = api(addr, "GET", "/api/moderation", Some(&root_cookie), None).await;
+    assert_eq!(missing.status, 400);
+
+    // Lifted, they leave the lists.
+    moderator
+        .send_frame(moderate(ModAction::Unmute, Some("bob"), None))
+        .await;
+    moderated(&mut bob, ModAction::Unmute).await;
+    root.send_frame(moderate(ModAction::Unban, Some("carol"), None))
+        .await;
+    moderated(&mut root, ModAction::Unban).await;
+    let seen = json_of(&view(Some(&root_cookie), "lobby").await);
+    assert_eq!(seen["mutes"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["bans"], serde_json::json!([]), "{seen}");
+    server.stop().await;
+}

@@ -270,6 +270,61 @@ impl Accounts {
         Ok(directory!(self.is_moderator(key, room.to_owned()))?)
     }
 
+    /// What the session `identity` may moderate about `room`: `None`
+    /// nothing; `Some(everywhere)`: the room, and every room too (an admin,
+    /// or a moderator of every room).
+    pub(crate) async fn session_moderates(
+        &self,
+        identity: &super::Identity,
+        room: &str,
+    ) -> Result<Option<bool>, AccountError> {
+        if !identity.claimed {
+            return Ok(None);
+        }
+        if self.is_admin_session(identity) {
+            return Ok(Some(true));
+        }
+        let key = protocol::name_key(&identity.name);
+        if directory!(self.is_moderator(key.clone(), String::new()))? {
+            return Ok(Some(true));
+        }
+        let here = directory!(self.is_moderator(key, room.to_owned()))?;
+        Ok(here.then_some(false))
+    }
+
+    /// The bans in force now, one entry per name: until when (the latest
+    /// of its name's, browser's and address's), what they cover.
+    pub(crate) async fn bans_in_force(&self) -> Result<Vec<protocol::Sanction>, AccountError> {
+        let now = super::now_ms();
+        let mut by_name: Vec<protocol::Sanction> = Vec::new();
+        for ban in directory!(self.all_bans())? {
+            if ban.until.is_some_and(|until| until <= now) || ban.subject.starts_with("mute:") {
+                continue;
+            }
+            let at = match by_name.iter().position(|listed| listed.name == ban.name) {
+                Some(at) => at,
+                None => {
+                    by_name.push(protocol::Sanction {
+                        name: ban.name.clone(),
+                        until: ban.until,
+                        ..protocol::Sanction::default()
+                    });
+                    by_name.len() - 1
+                }
+            };
+            let listed = &mut by_name[at];
+            listed.until = listed.until.zip(ban.until).map(|(a, b)| a.max(b));
+            listed.named |= ban.subject.starts_with("name:");
+            listed.browser |= ban.subject.starts_with("browser:");
+            listed.address |= ban.subject.starts_with("address:");
+            if ban.subject.starts_with("name:") || listed.reason.is_none() {
+                listed.reason = ban.reason.or(listed.reason.take());
+            }
+        }
+        by_name.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(by_name)
+    }
+
     /// Keeps a moderator's action for the audit list (`entry`, JSON): the
     /// SQLite log lists its events itself; Redis keeps the newest.
     pub(crate) async fn record(&self, entry: String) -> Result<(), AccountError> {

@@ -345,19 +345,16 @@ impl RedisDirectory {
         Ok(subjects
             .into_iter()
             .zip(values)
-            .filter_map(|(subject, value)| {
-                let value = value?;
-                let mut parts = value.splitn(3, '\t');
-                let until = parts.next()?.parse().ok();
-                let name = parts.next()?.to_owned();
-                let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_owned);
-                Some(super::moderation::Ban {
-                    subject,
-                    name,
-                    until,
-                    reason,
-                })
-            })
+            .filter_map(|(subject, value)| ban_of(subject, &value?))
+            .collect())
+    }
+
+    /// Every ban kept, lifted by time or not.
+    pub(crate) async fn all_bans(&self) -> Result<Vec<super::moderation::Ban>, StoreError> {
+        let all: HashMap<String, String> = self.redis.clone().hgetall(self.bans_key()).await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(subject, value)| ban_of(subject, &value))
             .collect())
     }
 
@@ -467,4 +464,18 @@ impl RedisDirectory {
     fn attempts_key(&self, minute: i64, subject: &str) -> String {
         format!("{}:attempts:{minute}:{subject}", self.prefix)
     }
+}
+
+/// A ban as the `bans` hash keeps it: `until\tname\treason`.
+fn ban_of(subject: String, value: &str) -> Option<super::moderation::Ban> {
+    let mut parts = value.splitn(3, '\t');
+    let until = parts.next()?.parse().ok();
+    let name = parts.next()?.to_owned();
+    let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_owned);
+    Some(super::moderation::Ban {
+        subject,
+        name,
+        until,
+        reason,
+    })
 }

@@ -295,6 +295,24 @@ impl SqliteDirectory {
         .await
     }
 
+    /// Every ban kept, lifted by time or not.
+    pub(crate) async fn all_bans(&self) -> Result<Vec<super::moderation::Ban>, StoreError> {
+        self.read(move |conn| {
+            let mut statement =
+                conn.prepare_cached("SELECT subject, name, until, reason FROM bans")?;
+            let rows = statement.query_map([], |row| {
+                Ok(super::moderation::Ban {
+                    subject: row.get(0)?,
+                    name: row.get(1)?,
+                    until: row.get(2)?,
+                    reason: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// The bans of any of `subjects`.
     pub(crate) async fn bans(
         &self,

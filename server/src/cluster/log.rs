@@ -415,6 +415,12 @@ impl RedisLog {
     }
 
     /// The rooms posted in most recently, on any instance.
+    /// Who is muted in `room` (by name key), until when.
+    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let mutes: HashMap<String, i64> = self.redis.clone().hgetall(self.keys.mutes(room)).await?;
+        Ok(mutes.into_iter().collect())
+    }
+
     pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, StoreError> {
         let Some(last) = limit.checked_sub(1) else {
             return Ok(Vec::new());

@@ -644,6 +644,11 @@ impl Rooms {
         self.log.typing(room, user).await;
     }
 
+    /// Who is muted in `room` (by name key) until when, as its log says.
+    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, LogError> {
+        self.log.mutes(room).await
+    }
+
     /// The rooms most recently posted in (at most `limit`), with how many
     /// are in each; rooms in memory that nobody posted in yet come last.
     pub(crate) async fn directory(&self, limit: usize) -> Result<Vec<RoomSummary>, LogError> {

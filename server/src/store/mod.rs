@@ -197,6 +197,16 @@ impl HistoryReader {
         read::page_before(&self.conn, room, before, limit)
     }
 
+    /// Who is muted in `room` (by name key), until when (`i64::MAX`: for
+    /// good), expired mutes included: the caller knows the time.
+    pub(crate) fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT m.key, m.until FROM mutes m JOIN rooms r ON r.id = m.room WHERE r.name = ?1",
+        )?;
+        let rows = statement.query_map([room], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The rooms posted in most recently, newest first.
     pub(crate) fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, StoreError> {
         let mut statement = self.conn.prepare_cached(
