@@ -308,7 +308,7 @@ impl SqliteDirectory {
                     reason: row.get(3)?,
                 })
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            rows.collect::<Result<_, _>>()
         })
         .await
     }
