@@ -1998,9 +1998,12 @@ async fn moderate_from_menu(
     reason: &str,
 ) {
     client
-        .execute("document.querySelector('.room-menu').open = true;", vec![])
+        .execute(
+            "document.querySelector('.moderation-menu').open = true;",
+            vec![],
+        )
         .await
-        .expect("open the room's menu");
+        .expect("open the moderation menu");
     find(client, "#mod-target").await;
     client
         .execute(
@@ -2015,6 +2018,27 @@ async fn moderate_from_menu(
 /// Chooses the action (its index in the form's list), the minutes and the
 /// reason in the room menu's moderation form, and applies them to the
 /// name it holds.
+/// Accepts the browser's confirmation dialog, which says `question`.
+async fn accept_dialog(client: &Client, question: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let shown = loop {
+        match client.get_alert_text().await {
+            Ok(text) => break text,
+            Err(_) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no dialog asking {question:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(shown.contains(question), "{shown:?}");
+    client.accept_alert().await.expect("accept the dialog");
+}
+
+/// Applies the form's action at `index` of its list (0: the "Choose an
+/// action" it starts on).
 async fn apply_moderation(client: &Client, index: u32, minutes: &str, reason: &str) {
     client
         .execute(
@@ -2049,7 +2073,7 @@ async fn until_no_message_says(client: &Client, text: &str) {
 async fn moderation_target(client: &Client) -> String {
     client
         .execute(
-            "const menu = document.querySelector('.room-menu');
+            "const menu = document.querySelector('.moderation-menu');
              return menu.open ? document.querySelector('#mod-target').value : '';",
             vec![],
         )
@@ -2084,9 +2108,9 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     find(&root, ".account summary .member").await;
     // The admin makes mod a moderator of every room, from the room's
     // menu: kicks and bans reach beyond one room.
-    moderate_from_menu(&root, "mod", 9, "", "").await;
+    moderate_from_menu(&root, "mod", 10, "", "").await;
     until_text(&moderator, ".messages", "root made mod a moderator").await;
-    find(&moderator, ".room-menu .moderation").await;
+    find(&moderator, ".moderation-menu .moderation").await;
 
     log_in(&bob, base, "bob").await;
     say(&bob, "buy my spam").await;
@@ -2098,13 +2122,26 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     until_text(&bob, ".messages", "message deleted").await;
     until_text(&bob, ".messages", "mod deleted a message").await;
 
-    // Muted from the menu of bob's message (it opens the room's menu at
-    // the form, his name filled in): bob is told so; the others are not.
+    // Muted from the menu of bob's message (it opens the moderation menu
+    // at the form, his name filled in, the action list on no action): bob
+    // is told so; the others are not.
     say(&bob, "hello again").await;
     until_text(&moderator, ".messages", "hello again").await;
     click(&moderator, ".messages li.message .actions .moderate").await;
     assert_eq!(moderation_target(&moderator).await, "bob");
-    apply_moderation(&moderator, 0, "10", "calm down").await;
+    let chosen = moderator
+        .execute(
+            "const s = document.querySelector('#mod-action'); return [s.selectedIndex, s.value];",
+            vec![],
+        )
+        .await
+        .expect("read the action list");
+    assert_eq!(
+        chosen,
+        serde_json::json!([0, ""]),
+        "the list starts on no action"
+    );
+    apply_moderation(&moderator, 1, "10", "calm down").await;
     until_text(&bob, ".messages", "mod muted you here for now: calm down").await;
     say(&bob, "let me talk").await;
     until_text(&bob, ".messages li[data-status=failed]", "muted").await;
@@ -2112,16 +2149,33 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
         .await
         .iter()
         .any(|line| line.contains("muted")));
-    // Unmuted, he talks again.
-    moderate_from_menu(&moderator, "bob", 1, "", "").await;
+    // The moderation menu lists him, with when it ends, and the action;
+    // lifted from there, he talks again.
+    moderator
+        .execute(
+            "document.querySelector('.moderation-menu').open = false;",
+            vec![],
+        )
+        .await
+        .expect("close the menu");
+    click(&moderator, ".moderation-menu summary").await;
+    until_text(&moderator, ".moderation-menu .sanctions", "bob").await;
+    until_text(&moderator, ".moderation-menu .sanctions", "until").await;
+    until_text(
+        &moderator,
+        ".moderation-menu .audit",
+        "mod muted bob: calm down",
+    )
+    .await;
+    click(&moderator, ".sanctions button[aria-label='Lift: bob']").await;
     until_text(&bob, ".messages", "mod let you post here again").await;
     say(&bob, "sorry").await;
     until_text(&root, ".messages", "sorry").await;
 
     // Locked: everyone sees it; unlocked, it goes.
-    click(&moderator, ".room-menu .moderation .lock").await;
+    click(&moderator, ".moderation-menu .moderation .lock").await;
     until_text(&bob, ".locked", "This room is locked").await;
-    click(&moderator, ".room-menu .moderation .lock").await;
+    click(&moderator, ".moderation-menu .moderation .lock").await;
     wait_until_gone(&bob, ".locked").await;
 
     // Kicked, from the online list's menu: bob is back at the login page,
@@ -2133,7 +2187,7 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     )
     .await;
     assert_eq!(moderation_target(&moderator).await, "bob");
-    apply_moderation(&moderator, 2, "", "enough").await;
+    apply_moderation(&moderator, 3, "", "enough").await;
     wait_for_path(&bob, base, "/login").await;
     until_text(
         &bob,
@@ -2145,25 +2199,38 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     // Kicked, bob may come back; banned, not, and is told so at the door.
     sign_in_as(&bob, "bob", "").await;
     find(&bob, r#".status[data-state="online"]"#).await;
-    moderate_from_menu(&moderator, "bob", 3, "", "for good").await;
+    // A ban asks first, saying what it does.
+    moderate_from_menu(&moderator, "bob", 4, "", "for good").await;
+    accept_dialog(&moderator, "Ban bob from every room for good?").await;
     wait_for_path(&bob, base, "/login").await;
     until_text(&bob, "#login-notice", "mod banned you for good: for good").await;
     sign_in_as(&bob, "bobby", "").await;
     until_text(&bob, "#login-notice", "banned you for good").await;
 
     // His messages go in one action; everyone sees why.
-    moderate_from_menu(&moderator, "bob", 5, "", "").await;
+    moderate_from_menu(&moderator, "bob", 6, "", "").await;
+    accept_dialog(&moderator, "Remove every message of bob in #lobby?").await;
     until_text(&root, ".messages", "mod removed the messages of bob").await;
     until_no_message_says(&root, "sorry").await;
-    // The ban lifted, he comes back.
-    moderate_from_menu(&moderator, "bob", 4, "", "").await;
+    // The ban is listed for mod (a moderator of every room); lifted from
+    // there, he comes back.
+    moderator
+        .execute(
+            "document.querySelector('.moderation-menu').open = false;",
+            vec![],
+        )
+        .await
+        .expect("close the menu");
+    click(&moderator, ".moderation-menu summary").await;
+    until_text(&moderator, ".moderation-menu", "Banned").await;
+    click(&moderator, ".sanctions button[aria-label='Lift: bob']").await;
     until_text(&root, ".messages", "mod lifted the ban of bob").await;
     sign_in_as(&bob, "bob", "").await;
     find(&bob, r#".status[data-state="online"]"#).await;
     // The admin takes mod's moderation back: the form goes from mod's menu.
-    moderate_from_menu(&root, "mod", 10, "", "").await;
+    moderate_from_menu(&root, "mod", 11, "", "").await;
     until_text(&moderator, ".messages", "root took mod's moderation back").await;
-    wait_until_gone(&moderator, ".room-menu .moderation").await;
+    wait_until_gone(&moderator, ".moderation-menu").await;
 
     root.close().await;
     moderator.close().await;

@@ -2,6 +2,7 @@ pub mod account;
 pub mod composer;
 pub mod formatted;
 pub mod message_list;
+pub mod moderation;
 pub mod people;
 pub mod room_menu;
 pub mod route_link;

@@ -9,8 +9,9 @@ use yew::prelude::*;
 use crate::components::account::{account, use_account};
 use crate::components::composer::{Composer, Draft};
 use crate::components::message_list::{MessageAction, MessageList};
+use crate::components::moderation::{moderation_menu, use_moderation_form, Moderation};
 use crate::components::people::{member_mark, people};
-use crate::components::room_menu::{room_menu, use_moderation_form, Moderation};
+use crate::components::room_menu::room_menu;
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::pages::login::Login;
@@ -336,8 +337,9 @@ fn ChatView(props: &ChatViewProps) -> Html {
                             &on_level.reform({
                                 let name = room.name.clone();
                                 move |level| (name.clone(), level)
-                            }), &permission,
-                            (room.moderator || state.admin).then(|| Moderation {
+                            }), &permission) }
+                        if room.moderator || state.admin {
+                            { moderation_menu(&room.name, Moderation {
                                 admin: state.admin,
                                 locked: room.locked,
                                 on_act: chat.change.reform({
@@ -345,7 +347,8 @@ fn ChatView(props: &ChatViewProps) -> Html {
                                     move |change| (name.clone(), 0, change)
                                 }),
                                 form: moderation_form.clone(),
-                            })) }
+                            }) }
+                        }
                     }
                     { account(&account_state, &me, state.claimed, &sign_out) }
                 </header>

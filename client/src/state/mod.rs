@@ -396,7 +396,7 @@ impl Chat {
                     }
                     // A mute is shown to the muted alone.
                     if about_me || !matches!(action, ModAction::Mute | ModAction::Unmute) {
-                        let text = moderation_notice(action, &by, target.as_deref(), reason);
+                        let text = moderation_notice(action, &by, target.as_deref(), reason, true);
                         let newest = state.messages.newest_id();
                         state.people.notice(text, newest);
                     }
@@ -672,18 +672,23 @@ impl Reducible for Chat {
     }
 }
 
-/// A moderator's action as the room's one-line notice.
-fn moderation_notice(
+/// A moderator's action as the room's one-line notice (`to_target`: as
+/// the person it concerns reads it, who alone hears of a mute), or as the
+/// moderation menu lists it.
+pub(crate) fn moderation_notice(
     action: ModAction,
     by: &str,
     target: Option<&str>,
     reason: Option<String>,
+    to_target: bool,
 ) -> String {
     let target = target.unwrap_or_default();
     let what = match action {
         ModAction::Delete => "deleted a message".to_owned(),
-        ModAction::Mute => "muted you here for now".to_owned(),
-        ModAction::Unmute => "let you post here again".to_owned(),
+        ModAction::Mute if to_target => "muted you here for now".to_owned(),
+        ModAction::Mute => format!("muted {target}"),
+        ModAction::Unmute if to_target => "let you post here again".to_owned(),
+        ModAction::Unmute => format!("unmuted {target}"),
         ModAction::Kick => format!("removed {target}"),
         ModAction::Ban => format!("banned {target}"),
         ModAction::BanAddress => format!("removed {target} and banned guests from their address"),

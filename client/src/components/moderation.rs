@@ -1,0 +1,415 @@
+//! The moderation menu, a room's moderators' own (it once sat inside
+//! "Notifications"): who is muted here and who is banned, with the time
+//! left and a button to lift each; the room's recent actions; the room's
+//! lock; and the form that acts on a name (mute, kick, ban, ...; an admin
+//! also makes moderators), which starts on no action and asks before what
+//! cannot be undone (the browser's own dialog: modal, focused, and it
+//! costs the client nothing).
+//!
+//! The lists come from `GET /api/moderation?room=`, read when the menu
+//! opens, with the browser's `JSON` (see `api`).
+
+use protocol::{ModAction, REASON_MAX_CHARS};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{HtmlDetailsElement, HtmlElement, HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::api;
+use crate::socket::MessageChange;
+use crate::state::moderation_notice;
+
+/// The menu, for a moderator of the room.
+pub struct Moderation {
+    pub admin: bool,
+    pub locked: bool,
+    /// Sends a moderator's action to the room.
+    pub on_act: Callback<MessageChange>,
+    pub form: ModerationForm,
+}
+
+/// The menu's state, kept by the page (a function, not a component: each
+/// component type costs the client about 0.65 KB).
+#[derive(Clone)]
+pub struct ModerationForm {
+    /// The menu, opened at the form from a person's menu.
+    menu: NodeRef,
+    target: NodeRef,
+    action: NodeRef,
+    minutes: NodeRef,
+    reason: NodeRef,
+    /// What the server listed when the menu last opened.
+    listing: UseStateHandle<Option<Listing>>,
+}
+
+#[hook]
+pub fn use_moderation_form() -> ModerationForm {
+    ModerationForm {
+        menu: use_node_ref(),
+        target: use_node_ref(),
+        action: use_node_ref(),
+        minutes: use_node_ref(),
+        reason: use_node_ref(),
+        listing: use_state(|| None),
+    }
+}
+
+/// A mute or a ban in force.
+#[derive(Clone, PartialEq)]
+struct Row {
+    name: String,
+    /// Ms since the epoch; `None`: for good.
+    until: Option<f64>,
+    /// What a ban covers ("name, browser"); empty for a mute.
+    covers: String,
+    reason: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Default)]
+struct Listing {
+    mutes: Vec<Row>,
+    /// `None` for a moderator of this room alone: bans are lifted by
+    /// moderators of every room.
+    bans: Option<Vec<Row>>,
+    /// The room's actions, newest first, as lines to read.
+    audit: Vec<String>,
+}
+
+impl ModerationForm {
+    /// Opens the menu at the form with `name` filled in, the action to
+    /// choose next: what a person's menu (in the online list, or a
+    /// message's) does for a moderator.
+    pub fn open_for(&self, name: &str) {
+        if let Some(menu) = self.menu.cast::<HtmlDetailsElement>() {
+            menu.set_open(true);
+        }
+        if let Some(target) = self.target.cast::<HtmlInputElement>() {
+            target.set_value(name);
+        }
+        if let Some(action) = self.action.cast::<HtmlElement>() {
+            let _ = action.focus();
+        }
+    }
+
+    /// Reads the room's lists again.
+    fn refresh(&self, room: &str) {
+        let listing = self.listing.clone();
+        let path = format!(
+            "/api/moderation?room={}",
+            String::from(js_sys::encode_uri_component(room))
+        );
+        spawn_local(async move {
+            if let Ok(json) = api::call("GET", &path, None).await {
+                listing.set(Some(parse_listing(&json)));
+            }
+        });
+    }
+}
+
+fn parse_listing(json: &str) -> Listing {
+    let Ok(parsed) = js_sys::JSON::parse(json) else {
+        return Listing::default();
+    };
+    let get = |item: &JsValue, field: &str| js_sys::Reflect::get(item, &field.into()).ok();
+    let text = |item: &JsValue, field: &str| get(item, field).and_then(|value| value.as_string());
+    let rows = |list: JsValue| -> Vec<Row> {
+        js_sys::Array::from(&list)
+            .iter()
+            .map(|item| {
+                let mut covers = String::new();
+                for (field, label) in [
+                    ("named", "name "),
+                    ("browser", "browser "),
+                    ("address", "address "),
+                ] {
+                    if get(&item, field).and_then(|v| v.as_bool()) == Some(true) {
+                        covers.push_str(label);
+                    }
+                }
+                Row {
+                    name: text(&item, "name").unwrap_or_default(),
+                    until: get(&item, "until").and_then(|until| until.as_f64()),
+                    covers,
+                    reason: text(&item, "reason"),
+                }
+            })
+            .collect()
+    };
+    let bans = get(&parsed, "bans")
+        .filter(|bans| bans.is_object())
+        .map(rows);
+    let audit = js_sys::Array::from(&get(&parsed, "audit").unwrap_or(JsValue::NULL))
+        .iter()
+        .filter_map(|entry| {
+            let action = text(&entry, "action")?;
+            let action = *ModAction::ALL
+                .iter()
+                .find(|known| known.as_str() == action)?;
+            let at = get(&entry, "dateTime")
+                .and_then(|at| at.as_f64())
+                .unwrap_or(0.0);
+            let line = moderation_notice(
+                action,
+                &text(&entry, "by").unwrap_or_default(),
+                text(&entry, "target").as_deref(),
+                text(&entry, "reason"),
+                false,
+            );
+            Some(format!("{}: {line}", local_time(at)))
+        })
+        .collect();
+    Listing {
+        mutes: rows(get(&parsed, "mutes").unwrap_or(JsValue::NULL)),
+        bans,
+        audit,
+    }
+}
+
+/// When a mute or a ban ends, in the browser's locale; `None`: for good.
+fn until_text(until: Option<f64>) -> String {
+    until.map_or_else(
+        || "for good".to_owned(),
+        |at| format!("until {}", local_time(at)),
+    )
+}
+
+/// A moment (ms since the epoch) in the browser's locale.
+fn local_time(at: f64) -> String {
+    js_sys::Date::new(&JsValue::from_f64(at))
+        .to_locale_string("default", &JsValue::UNDEFINED)
+        .into()
+}
+
+/// The question an action that cannot be undone asks first, if it is one.
+fn confirmation(
+    action: ModAction,
+    target: &str,
+    room: &str,
+    minutes: Option<u64>,
+) -> Option<String> {
+    let how_long = minutes.map_or_else(|| "for good".to_owned(), |m| format!("for {m} min"));
+    match action {
+        ModAction::Purge => Some(format!(
+            "Remove every message of {target} in #{room}? This cannot be undone."
+        )),
+        ModAction::Ban => Some(format!("Ban {target} from every room {how_long}?")),
+        ModAction::BanAddress => Some(format!(
+            "Ban guests from {target}'s address {how_long}? Everyone there who is a guest is shut out."
+        )),
+        ModAction::Delete
+        | ModAction::Mute
+        | ModAction::Unmute
+        | ModAction::Kick
+        | ModAction::Unban
+        | ModAction::Lock
+        | ModAction::Unlock
+        | ModAction::Grant
+        | ModAction::Revoke => None,
+    }
+}
+
+/// The menu of `room`.
+pub fn moderation_menu(room: &str, moderation: Moderation) -> Html {
+    let form = moderation.form.clone();
+    let ontoggle = {
+        let (form, room) = (form.clone(), room.to_owned());
+        Callback::from(move |e: Event| {
+            if e.target_unchecked_into::<HtmlDetailsElement>().open() {
+                form.refresh(&room);
+            }
+        })
+    };
+    let listing = (*form.listing).clone().unwrap_or_default();
+    let on_act = moderation.on_act.clone();
+    let lift = |row: &Row, action: ModAction| {
+        let (on_act, listing, name) = (on_act.clone(), form.listing.clone(), row.name.clone());
+        Callback::from(move |_: MouseEvent| {
+            on_act.emit(act(action, false, Some(name.clone()), None, String::new()));
+            // Gone from the list at once; the room's notice confirms it.
+            if let Some(mut shown) = (*listing).clone() {
+                shown
+                    .mutes
+                    .retain(|row| row.name != name || action != ModAction::Unmute);
+                if let Some(bans) = &mut shown.bans {
+                    bans.retain(|row| row.name != name || action != ModAction::Unban);
+                }
+                listing.set(Some(shown));
+            }
+        })
+    };
+    let row = |row: &Row, action: ModAction| {
+        html! {
+            <li>
+                <strong>{ &row.name }</strong>
+                <span class="hint">
+                    { &row.covers }{ until_text(row.until) }
+                    { row.reason.as_deref().map(|reason| format!(" · {reason}")).unwrap_or_default() }
+                </span>
+                <button type="button" onclick={lift(row, action)}
+                    aria-label={format!("Lift: {}", row.name)}>{ "Lift" }</button>
+            </li>
+        }
+    };
+    html! {
+        <details class="moderation-menu" ref={form.menu.clone()} {ontoggle}>
+            <summary>{ "Moderation" }</summary>
+            <div class="room-menu-body">
+                <h2>{ format!("Muted in #{room}") }</h2>
+                if listing.mutes.is_empty() {
+                    <p class="hint">{ "Nobody." }</p>
+                } else {
+                    <ul class="sanctions">{ for listing.mutes.iter().map(|r| row(r, ModAction::Unmute)) }</ul>
+                }
+                if let Some(bans) = &listing.bans {
+                    <h2>{ "Banned" }</h2>
+                    if bans.is_empty() {
+                        <p class="hint">{ "Nobody." }</p>
+                    } else {
+                        <ul class="sanctions">{ for bans.iter().map(|r| row(r, ModAction::Unban)) }</ul>
+                    }
+                }
+                { moderation_form(room, moderation) }
+                <h2>{ "Recent actions" }</h2>
+                <ol class="audit">{ for listing.audit.iter().take(20).map(|line| html! { <li>{ line }</li> }) }</ol>
+            </div>
+        </details>
+    }
+}
+
+/// What a name can be done to (the last four by admins only), whether
+/// about every room, and how the form says it. Kicks and bans reach
+/// beyond the room: moderators of every room take them.
+const PERSON_ACTIONS: [(ModAction, bool, &str); 11] = [
+    (ModAction::Mute, false, "Mute"),
+    (ModAction::Unmute, false, "Unmute"),
+    (ModAction::Kick, false, "Kick"),
+    (
+        ModAction::Ban,
+        false,
+        "Ban (the name, and a guest's browser)",
+    ),
+    (ModAction::Unban, false, "Lift a ban"),
+    (ModAction::Purge, false, "Remove all their messages here"),
+    (
+        ModAction::BanAddress,
+        false,
+        "Ban guests from their address (for the minutes given)",
+    ),
+    (ModAction::Grant, false, "Make moderator of this room"),
+    (
+        ModAction::Revoke,
+        false,
+        "Take back moderation of this room",
+    ),
+    (ModAction::Grant, true, "Make moderator of every room"),
+    (
+        ModAction::Revoke,
+        true,
+        "Take back moderation of every room",
+    ),
+];
+
+fn moderation_form(room: &str, moderation: Moderation) -> Html {
+    let Moderation {
+        admin,
+        locked,
+        on_act,
+        form,
+    } = moderation;
+    let lock = {
+        let on_act = on_act.clone();
+        let action = if locked {
+            ModAction::Unlock
+        } else {
+            ModAction::Lock
+        };
+        Callback::from(move |_: MouseEvent| {
+            on_act.emit(act(action, false, None, None, String::new()));
+        })
+    };
+    let onsubmit = {
+        let form = form.clone();
+        let on_act = on_act.clone();
+        let room = room.to_owned();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let field = |node: &NodeRef| {
+                node.cast::<HtmlInputElement>()
+                    .map(|input| input.value())
+                    .unwrap_or_default()
+            };
+            // The list starts on no action (index 0).
+            let chosen = form
+                .action
+                .cast::<HtmlSelectElement>()
+                .and_then(|select| usize::try_from(select.selected_index() - 1).ok())
+                .and_then(|at| PERSON_ACTIONS.get(at));
+            let Some(&(action, all_rooms, _)) = chosen else {
+                return;
+            };
+            let target = field(&form.target).trim().to_owned();
+            if target.is_empty() {
+                return;
+            }
+            let minutes = field(&form.minutes).trim().parse().ok().filter(|&m| m > 0);
+            if let Some(question) = confirmation(action, &target, &room, minutes) {
+                let window = gloo::utils::window();
+                if !window.confirm_with_message(&question).unwrap_or(false) {
+                    return;
+                }
+            }
+            on_act.emit(act(
+                action,
+                all_rooms,
+                Some(target),
+                minutes,
+                field(&form.reason),
+            ));
+        })
+    };
+    // The admins' come last: without them, an index is still the table's.
+    let shown = if admin { PERSON_ACTIONS.len() } else { 7 };
+    let options = PERSON_ACTIONS[..shown]
+        .iter()
+        .map(|(_, _, label)| html! { <option>{ *label }</option> });
+
+    html! {
+        <form class="moderation" {onsubmit}>
+            <fieldset>
+                <legend>{ format!("Moderate #{room}") }</legend>
+                <button type="button" class="lock" onclick={lock}>
+                    { if locked { "Unlock the room" } else { "Lock the room" } }
+                </button>
+                <label for="mod-target">{ "Name" }</label>
+                <input id="mod-target" ref={form.target.clone()} autocomplete="off" />
+                <label for="mod-action">{ "Action" }</label>
+                <select id="mod-action" ref={form.action.clone()}>
+                    <option selected=true disabled=true value="">{ "Choose an action…" }</option>
+                    { for options }
+                </select>
+                <label for="mod-minutes">{ "For how many minutes (empty: for good)" }</label>
+                <input id="mod-minutes" ref={form.minutes.clone()} type="number" min="1" />
+                <label for="mod-reason">{ "Reason, for them" }</label>
+                <input id="mod-reason" ref={form.reason.clone()} maxlength={REASON_MAX_CHARS.to_string()} />
+                <button type="submit" class="apply">{ "Apply" }</button>
+            </fieldset>
+        </form>
+    }
+}
+
+/// A moderator's action on `target` (for `minutes`, why), as sent.
+fn act(
+    action: ModAction,
+    all_rooms: bool,
+    target: Option<String>,
+    minutes: Option<u64>,
+    reason: String,
+) -> MessageChange {
+    MessageChange::Moderate {
+        action,
+        target,
+        duration_s: minutes.map(|minutes| minutes.saturating_mul(60)),
+        reason: (!reason.trim().is_empty()).then(|| reason.trim().to_owned()),
+        all_rooms,
+    }
+}
