@@ -1,7 +1,8 @@
-//! Lower case as the browser does it (`String.prototype.toLowerCase`):
-//! Rust's own `to_lowercase` would carry Unicode's case tables into the
-//! client (BENCHMARKS.md, "Web client size"). Off the browser (the
-//! reducers' tests), Rust's, which agrees.
+//! Unicode's character tables, asked of the browser: lower case
+//! (`String.prototype.toLowerCase`) and letters or digits (a `\p{…}`
+//! pattern). Rust's own `to_lowercase` and `is_alphanumeric` would carry
+//! the tables into the client (BENCHMARKS.md, "Web client size"). Off the
+//! browser (the reducers' tests), Rust's, which agree.
 
 #[cfg(target_arch = "wasm32")]
 pub fn lower(text: &str) -> String {
@@ -11,4 +12,21 @@ pub fn lower(text: &str) -> String {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn lower(text: &str) -> String {
     text.to_lowercase()
+}
+
+/// Whether `c` is a letter or a digit as Unicode says (its Alphabetic
+/// property, or a number), as Rust's `char::is_alphanumeric`, asked of the
+/// browser: Rust's own tables would cost the client 2 KB.
+#[cfg(target_arch = "wasm32")]
+pub fn is_alphanumeric(c: char) -> bool {
+    thread_local! {
+        static LETTER_OR_DIGIT: js_sys::RegExp = js_sys::RegExp::new(r"^[\p{Alphabetic}\p{N}]$", "u");
+    }
+    let mut buffer = [0; 4];
+    LETTER_OR_DIGIT.with(|pattern| pattern.test(c.encode_utf8(&mut buffer)))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn is_alphanumeric(c: char) -> bool {
+    c.is_alphanumeric()
 }

@@ -1414,8 +1414,38 @@ async fn rooms_keep_their_messages_and_unread_counts_show_in_the_sidebar_and_tit
         ["hello rust", "anyone?"]
     );
 
-    // A room made from the field, and the list after a reload.
+    // The room rule, as the server's: letters and digits of any script
+    // (asked of the browser's Unicode tables), `-` and `_`.
     let field = find(&alice, "#join-room").await;
+    field
+        .send_keys("no spaces!")
+        .await
+        .expect("type a bad name");
+    field
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("join");
+    until_attr(&alice, "#join-room", "aria-invalid", "true").await;
+    wait_for_path(&alice, &base, "/r/rust").await;
+    field.clear().await.expect("clear the field");
+    field
+        .send_keys("Café-闲聊_2")
+        .await
+        .expect("type a room of two scripts");
+    field
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("join");
+    find(
+        &alice,
+        ".room-list a[href='/r/caf%C3%A9-%E9%97%B2%E8%81%8A_2']",
+    )
+    .await;
+    until_title(&alice, "#café-闲聊_2 · Chat").await;
+    find(&alice, r#".status[data-state="online"]"#).await;
+    click(&alice, ".room-entry button[aria-label='Leave café-闲聊_2']").await;
+    wait_for_path(&alice, &base, "/r/rust").await;
+    // A room made from the field, and the list after a reload.
     field.send_keys("Games").await.expect("type a room");
     field
         .send_keys(&Key::Enter.to_string())

@@ -154,7 +154,7 @@ pub use frame::{
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,
-    validate_username, ClientIdError, EmojiError, MessageError, RoomError, UsernameError,
-    CLIENT_ID_MAX_CHARS, EMOJI_MAX_CHARS, EXCERPT_MAX_CHARS, MESSAGE_MAX_CHARS, ROOM_MAX_CHARS,
-    USERNAME_MAX_CHARS,
+    validate_room_with, validate_username, ClientIdError, EmojiError, MessageError, RoomError,
+    UsernameError, CLIENT_ID_MAX_CHARS, EMOJI_MAX_CHARS, EXCERPT_MAX_CHARS, MESSAGE_MAX_CHARS,
+    ROOM_MAX_CHARS, USERNAME_MAX_CHARS,
 };

@@ -344,7 +344,7 @@ fn mention_at(text: &str, caret: usize) -> Option<(usize, &str)> {
     let starts_word = before[..at]
         .chars()
         .next_back()
-        .is_none_or(|c| !c.is_alphanumeric());
+        .is_none_or(|c| !crate::lower::is_alphanumeric(c));
     (starts_word && !typed.chars().any(char::is_whitespace)).then_some((at, typed))
 }
 

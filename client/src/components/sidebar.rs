@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use crate::router::use_navigator;
-use protocol::validate_room;
+use protocol::validate_room_with;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
@@ -41,7 +41,8 @@ pub fn use_sidebar() -> SidebarState {
 /// the rule it breaks.
 pub fn canonical_room(raw: &str) -> Result<String, String> {
     let composed = String::from(js_sys::JsString::from(raw.trim()).normalize("NFC"));
-    let checked = validate_room(&composed).map_err(|error| error.to_string())?;
+    let checked = validate_room_with(&composed, crate::lower::is_alphanumeric)
+        .map_err(|error| error.to_string())?;
     let lower = js_sys::JsString::from(checked).to_lower_case();
     Ok(String::from(lower.normalize("NFC")))
 }
