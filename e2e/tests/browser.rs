@@ -525,7 +525,19 @@ async fn two_people_chat(engine: Engine) {
         "alice"
     );
 
-    // The Send button cannot send an empty message.
+    // What was being written is still there; emptied, the Send button
+    // cannot send an empty message.
+    assert!(composer_text(&alice).await.starts_with("one\ntwo\nthree"));
+    let input = find(&alice, "#message").await;
+    input
+        .send_keys(&format!("{}a", Key::Control))
+        .await
+        .expect("select all");
+    input
+        .send_keys(&Key::Backspace.to_string())
+        .await
+        .expect("delete");
+    until_composer(&alice, "").await;
     let send = find(&alice, ".composer button[type=submit]").await;
     assert!(!send.is_enabled().await.expect("enabled state"));
 
@@ -2453,6 +2465,119 @@ async fn a_busy_room_keeps_the_reader_at_the_newest_message() {
             .expect("query")
             .is_empty(),
         "the reader was left behind with a count of new messages"
+    );
+    alice.close().await;
+    server.stop().await;
+}
+
+/// The composer's value, as the page holds it.
+async fn composer_text(client: &Client) -> String {
+    find(client, "#message")
+        .await
+        .prop("value")
+        .await
+        .expect("the box's text")
+        .unwrap_or_default()
+}
+
+/// Waits until the composer holds `wanted`.
+async fn until_composer(client: &Client, wanted: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let text = composer_text(client).await;
+        if text == wanted {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the box says {text:?}, not {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A half-written message, a reply or an edit once followed its writer
+/// into the next room, where Enter posted it. Each room keeps its own
+/// draft, across reloads too.
+#[tokio::test]
+async fn each_room_keeps_its_own_draft() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    find(&alice, "#message")
+        .await
+        .send_keys("half a thought in the lobby")
+        .await
+        .expect("type");
+    alice
+        .goto(&format!("{base}/r/rust"))
+        .await
+        .expect("open rust");
+    find(&alice, r#".status[data-state="online"]"#).await;
+    until_title(&alice, "#rust · Chat").await;
+    let (mut bob, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws?user=bob&room=rust", server.addr))
+            .await
+            .expect("bob connects");
+    post_as(&mut bob, "b1", "anyone here?").await;
+    // In rust: an empty box; a reply to bob, half written.
+    until_composer(&alice, "").await;
+    let message = ".messages li.message:not([data-status])";
+    find(&alice, message).await;
+    alice
+        .execute(
+            &format!("document.querySelector(\"{message}\").focus();"),
+            vec![],
+        )
+        .await
+        .expect("focus bob's message");
+    click(&alice, &format!("{message} .actions .reply")).await;
+    until_text(&alice, ".draft-banner", "Replying to bob").await;
+    find(&alice, "#message")
+        .await
+        .send_keys("yes, me")
+        .await
+        .expect("type");
+
+    // Back in the lobby: its own text, no reply; kept across a reload.
+    open_room(&alice, &base, "lobby").await;
+    until_composer(&alice, "half a thought in the lobby").await;
+    assert!(alice
+        .find_all(Locator::Css(".draft-banner"))
+        .await
+        .expect("query")
+        .is_empty());
+    alice.refresh().await.expect("reload");
+    find(&alice, r#".status[data-state="online"]"#).await;
+    until_composer(&alice, "half a thought in the lobby").await;
+
+    // And rust's: the text and the reply it was for; Enter sends it there.
+    open_room(&alice, &base, "rust").await;
+    until_composer(&alice, "yes, me").await;
+    until_text(&alice, ".draft-banner", "Replying to bob").await;
+    find(&alice, "#message")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("send");
+    until_text(
+        &alice,
+        ".messages li[data-status=sent] .quote",
+        "anyone here?",
+    )
+    .await;
+    until_composer(&alice, "").await;
+    open_room(&alice, &base, "lobby").await;
+    until_composer(&alice, "half a thought in the lobby").await;
+    assert!(
+        !texts(&alice, ".messages .message .text")
+            .await
+            .iter()
+            .any(|text| text == "yes, me"),
+        "the reply went to the lobby"
     );
     alice.close().await;
     server.stop().await;

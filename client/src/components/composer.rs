@@ -10,23 +10,13 @@ use yew::prelude::*;
 /// Most names the mention list offers at once.
 const MAX_SUGGESTIONS: usize = 8;
 
-/// What the composer is writing.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Draft {
-    #[default]
-    New,
-    /// A reply to message `id` by `user`, which begins `excerpt`.
-    Reply {
-        id: u64,
-        user: String,
-        excerpt: String,
-    },
-    /// New text for our message `id`, which reads `original`.
-    Edit { id: u64, original: String },
-}
+use crate::state::drafts;
+pub use crate::state::drafts::Draft;
 
 #[derive(Properties, PartialEq)]
 pub struct ComposerProps {
+    /// The room written in: its text is kept per room, across reloads.
+    pub room: String,
     pub online: bool,
     pub draft: Draft,
     /// Who may be mentioned: the room's online names (not ours).
@@ -48,7 +38,7 @@ const COUNTER_THRESHOLD: usize = 200;
 
 #[component]
 pub fn Composer(props: &ComposerProps) -> Html {
-    let draft = use_state(String::new);
+    let draft = use_state(|| drafts::load_text(&props.room));
     let input = use_node_ref();
     let verdict = validate_message(&draft).map(str::to_owned);
     // Offline, a message is queued: it goes out when the connection is back.
@@ -66,11 +56,16 @@ pub fn Composer(props: &ComposerProps) -> Html {
 
     // Editing starts from the text being edited; replying or leaving an
     // edit starts from an empty box. Either way the cursor goes there.
+    // (Entering a room where an edit was under way, its text is the one
+    // kept, not the original.)
+    let entered = use_mut_ref(|| false);
     use_effect_with(props.draft.clone(), {
         let input = input.clone();
         let draft = draft.clone();
         move |mode: &Draft| {
+            let entering = !entered.replace(true);
             match mode {
+                Draft::Edit { .. } if entering && !draft.is_empty() => {}
                 Draft::Edit { original, .. } => draft.set(original.clone()),
                 Draft::New | Draft::Reply { .. } => {}
             }
@@ -86,6 +81,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
     // way), and the text of the last render would lose the end of it.
     let send = {
         let draft = draft.clone();
+        let room = props.room.clone();
         let mode = props.draft.clone();
         let on_send = props.on_send.clone();
         let on_edit = props.on_edit.clone();
@@ -105,6 +101,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
                     on_cancel.emit(());
                 }
                 draft.set(String::new());
+                drafts::save_text(&room, "");
                 field.set_value("");
                 let _ = field.focus();
             }
@@ -152,9 +149,11 @@ pub fn Composer(props: &ComposerProps) -> Html {
         let chosen = chosen.clone();
         let dismissed = dismissed.clone();
         let on_typing = props.on_typing.clone();
+        let room = props.room.clone();
         Callback::from(move |e: InputEvent| {
             let field = e.target_unchecked_into::<HtmlTextAreaElement>();
             let text = field.value();
+            drafts::save_text(&room, &text);
             if !text.trim().is_empty() {
                 on_typing.emit(());
             }
@@ -171,9 +170,11 @@ pub fn Composer(props: &ComposerProps) -> Html {
         let draft = draft.clone();
         let editing = matches!(props.draft, Draft::Edit { .. });
         let on_cancel = props.on_cancel.clone();
+        let room = props.room.clone();
         move || {
             if editing {
                 draft.set(String::new());
+                drafts::save_text(&room, "");
             }
             on_cancel.emit(());
         }

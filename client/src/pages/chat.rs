@@ -7,7 +7,7 @@ use protocol::ModAction;
 use yew::prelude::*;
 
 use crate::components::account::{account, use_account};
-use crate::components::composer::{Composer, Draft};
+use crate::components::composer::Composer;
 use crate::components::message_list::{MessageAction, MessageList};
 use crate::components::moderation::{moderation_menu, use_moderation_form, Moderation};
 use crate::components::people::{member_mark, people};
@@ -19,6 +19,7 @@ use crate::router::Route;
 use crate::router::{use_navigator, Navigator};
 use crate::session::{SessionAction, SessionHandle};
 use crate::socket::{use_chat, MessageChange};
+use crate::state::drafts::{self, Draft};
 use crate::state::rooms::{self, Joining, Notify};
 use crate::state::{Alert, Chat, ChatAction};
 
@@ -56,8 +57,21 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let chat = use_chat(&props.user);
     let state = &chat.state;
     let drawer = use_state(|| false);
-    // What the composer writes: a reply or an edit belongs to one room.
-    let draft = use_state(Draft::default);
+    // What the composer writes for: a reply or an edit belongs to one
+    // room, and waits there (across reloads) while the others are read.
+    // Kept with the room it is for: a render of the next room before the
+    // effect below reads that room's own.
+    let draft = use_state(|| (None::<String>, Draft::New));
+    use_effect_with(state.current.clone(), {
+        let draft = draft.clone();
+        move |current: &Option<String>| {
+            let mode = current
+                .as_deref()
+                .map(drafts::load_mode)
+                .unwrap_or_default();
+            draft.set((current.clone(), mode));
+        }
+    });
 
     // A refused name ends the session; the login page shows why.
     use_effect_with(state.refused.clone(), {
@@ -73,10 +87,8 @@ fn ChatView(props: &ChatViewProps) -> Html {
     use_effect_with(wanted.clone(), {
         let state = state.clone();
         let drawer = drawer.clone();
-        let draft = draft.clone();
         move |wanted| {
             drawer.set(false);
-            draft.set(Draft::New);
             match wanted {
                 None => state.dispatch(ChatAction::Open { room: None }),
                 Some(Ok(room)) => state.dispatch(ChatAction::Open {
@@ -208,12 +220,17 @@ fn ChatView(props: &ChatViewProps) -> Html {
                 let name = name.clone();
                 move |(id, msg)| (name.clone(), id, MessageChange::Edit(msg))
             });
-            let on_cancel = {
-                let draft = draft.clone();
-                Callback::from(move |()| draft.set(Draft::New))
+            // What the composer writes for, kept with the room's draft.
+            let set_draft = {
+                let (draft, name) = (draft.clone(), name.clone());
+                Callback::from(move |mode: Draft| {
+                    drafts::save_mode(&name, &mode);
+                    draft.set((Some(name.clone()), mode));
+                })
             };
+            let on_cancel = set_draft.reform(|()| Draft::New);
             let on_edit_last = {
-                let draft = draft.clone();
+                let draft = set_draft.clone();
                 let last_own = room
                     .messages
                     .entries
@@ -223,7 +240,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     .map(|entry| (entry.message.id, entry.message.msg.clone()));
                 Callback::from(move |()| {
                     if let Some((id, original)) = last_own.clone() {
-                        draft.set(Draft::Edit { id, original });
+                        draft.emit(Draft::Edit { id, original });
                     }
                 })
             };
@@ -236,17 +253,17 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     .collect::<Vec<_>>(),
             );
             let on_action = {
-                let draft = draft.clone();
+                let draft = set_draft;
                 let change = chat.change.clone();
                 let name = name.clone();
                 let moderation_form = moderation_form.clone();
                 Callback::from(move |action| match action {
-                    MessageAction::Reply(entry) => draft.set(Draft::Reply {
+                    MessageAction::Reply(entry) => draft.emit(Draft::Reply {
                         id: entry.message.id,
                         user: entry.message.user.clone(),
                         excerpt: protocol::excerpt(&entry.message.msg),
                     }),
-                    MessageAction::Edit(entry) => draft.set(Draft::Edit {
+                    MessageAction::Edit(entry) => draft.emit(Draft::Edit {
                         id: entry.message.id,
                         original: entry.message.msg.clone(),
                     }),
@@ -303,7 +320,12 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     <p class="typing" aria-live="polite">
                         { typing_line(&room.people.typing_users(state.me.as_deref()), &room.people.members) }
                     </p>
-                    <Composer online={state.online()} draft={(*draft).clone()} {names} {on_send} {on_edit}
+                    // One per room (keyed): its text is the room's own.
+                    <Composer key={name.clone()} room={name.clone()} online={state.online()}
+                        draft={match &*draft {
+                            (Some(of), mode) if *of == name => mode.clone(),
+                            _ => drafts::load_mode(&name),
+                        }} {names} {on_send} {on_edit}
                         {on_cancel} {on_edit_last} {on_typing} />
                 </>
             }

@@ -8,6 +8,7 @@
 //! state, unread counts, the joined list).
 
 pub mod cache;
+pub mod drafts;
 pub mod messages;
 pub mod outbox;
 pub mod people;
