@@ -1578,9 +1578,44 @@ async fn on_a_phone_the_rooms_are_a_drawer() {
         toggle.attr("aria-expanded").await.expect("attr").as_deref(),
         Some("false")
     );
+    // Everything fits the 375 px: nothing scrolls sideways, every menu of
+    // the bar is on screen, and what a thumb presses is 44 px at least.
+    let fits = alice
+        .execute(
+            "const width = window.innerWidth;
+             const bar = [...document.querySelectorAll('.topbar > *')]
+               .map(e => e.getBoundingClientRect());
+             const targets = [...document.querySelectorAll(
+               '.topbar button, .topbar summary')].map(e => e.getBoundingClientRect());
+             return [document.documentElement.scrollWidth <= width,
+                     bar.every(r => r.right <= width + 0.5 && r.left >= -0.5),
+                     targets.every(r => r.height >= 44 && r.width >= 44)];",
+            vec![],
+        )
+        .await
+        .expect("measure the page");
+    assert_eq!(fits, serde_json::json!([true, true, true]), "at 375 px");
+    // The drawer closes from Escape, from its backdrop (its close button),
+    // and by choosing a room, the one on screen too.
     toggle.click().await.expect("open the drawer");
     until_visible(&alice, ".sidebar", true).await;
-    // Picking a room closes it.
+    find(&alice, "#join-room")
+        .await
+        .send_keys(&Key::Escape.to_string())
+        .await
+        .expect("press Escape");
+    until_visible(&alice, ".sidebar", false).await;
+    toggle.click().await.expect("open the drawer");
+    until_visible(&alice, ".sidebar", true).await;
+    click(&alice, "button.drawer-close").await;
+    until_visible(&alice, ".sidebar", false).await;
+    toggle.click().await.expect("open the drawer");
+    until_visible(&alice, ".sidebar", true).await;
+    click(&alice, ".room-list a[href='/r/rust']").await;
+    until_visible(&alice, ".sidebar", false).await;
+    toggle.click().await.expect("open the drawer");
+    until_visible(&alice, ".sidebar", true).await;
+    // Picking another room closes it.
     open_room(&alice, &base, "lobby").await;
     until_visible(&alice, ".sidebar", false).await;
     // On a desktop there is no drawer: the rooms are beside the room.

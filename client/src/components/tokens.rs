@@ -139,12 +139,11 @@ fn made(state: &TokensState) -> Html {
             let clipboard = gloo::utils::window().navigator().clipboard();
             let (token, outcome) = (token.clone(), outcome.clone());
             spawn_local(async move {
-                let copied =
-                    wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token)).await;
-                outcome.set(Some(match copied {
-                    Ok(_) => Ok("Copied.".into()),
-                    Err(_) => Err("Not copied: select it.".into()),
-                }));
+                // Refused (no permission), the token stays there to select.
+                let copied = wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token));
+                if copied.await.is_ok() {
+                    outcome.set(Some(Ok("Copied.".into())));
+                }
             });
         })
     };

@@ -187,6 +187,32 @@ fn ChatView(props: &ChatViewProps) -> Html {
         let drawer = drawer.clone();
         Callback::from(move |_| drawer.set(!*drawer))
     };
+    // On a phone the drawer closes from its backdrop, its close button,
+    // Escape from anywhere, or a room chosen in it (the one on screen
+    // too, which changes no address).
+    let drawer_keys = {
+        let drawer = drawer.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if *drawer && e.key() == "Escape" {
+                drawer.set(false);
+            }
+        })
+    };
+    let drawer_clicks = {
+        let drawer = drawer.clone();
+        Callback::from(move |e: MouseEvent| {
+            let target = e.target_unchecked_into::<web_sys::Element>();
+            if *drawer
+                && target
+                    .closest(".drawer-close, .sidebar a")
+                    .ok()
+                    .flatten()
+                    .is_some()
+            {
+                drawer.set(false);
+            }
+        })
+    };
     let moderate_person = {
         let moderation_form = moderation_form.clone();
         Callback::from(move |name: String| moderation_form.open_for(&name))
@@ -333,8 +359,14 @@ fn ChatView(props: &ChatViewProps) -> Html {
     };
 
     html! {
-        <div class="chat" data-drawer={(*drawer).then_some("open")}>
+        <div class="chat" data-drawer={(*drawer).then_some("open")} onkeydown={drawer_keys}
+            onclick={drawer_clicks}>
             { sidebar(&sidebar_state, &state.rooms, state.current.as_deref(), &leave) }
+            // The backdrop is the drawer's close button (its × drawn by
+            // the style sheet at the drawer's edge).
+            if *drawer {
+                <button class="drawer-close" aria-label="Close rooms"></button>
+            }
             <main class="room">
                 <header class="topbar">
                     <button class="drawer-toggle" onclick={toggle_drawer}
