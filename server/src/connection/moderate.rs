@@ -168,22 +168,17 @@ impl Moderator {
         };
         match self.rooms.append(NewEvent::Moderate(moderation)).await {
             Ok(Appended::Stored(Event::Moderated(moderation))) => {
-                if moderation.action.puts_out() {
-                    self.rooms.put_out_elsewhere(room, &moderation).await;
-                }
-                if let (Some(false), Some(target)) =
-                    (moderation.action.silences(), moderation.target.as_deref())
-                {
-                    if let Err(error) = self.accounts.unmute_browsers(room, target).await {
-                        tracing::warn!(%error, "cannot lift the mutes of an unmuted guest's browsers");
-                    }
-                }
-                // The audit keeps the action as the room heard it.
-                let frame = event_frame(room, &Event::Moderated(moderation));
-                if let Err(error) = self.accounts.record(frame.to_json()).await {
-                    tracing::warn!(%error, "cannot keep a moderator's action for the audit");
-                }
                 tracing::info!(moderator = %self.author.user, room, action = request.action.as_str(), "moderated");
+                // What follows from the stored action is carried out even
+                // if the moderator's connection ends now (a closed tab once
+                // left the action out of the audit).
+                let follow_up = follow_up(
+                    Arc::clone(&self.rooms),
+                    Arc::clone(&self.accounts),
+                    room.to_owned(),
+                    moderation,
+                );
+                tokio::spawn(follow_up);
                 Ok(())
             }
             Ok(_) => Ok(()),
@@ -227,6 +222,31 @@ impl Moderator {
                 _ => return Ok(()),
             }
         }
+    }
+}
+
+/// What a stored action brings about beyond its room: its target put out
+/// on the instances that do not follow the room, a guest's browsers let
+/// speak again, the audit's entry (the action as the room heard it).
+async fn follow_up(
+    rooms: Arc<Rooms>,
+    accounts: Arc<Accounts>,
+    room: String,
+    moderation: crate::events::Moderation,
+) {
+    if moderation.action.puts_out() {
+        rooms.put_out_elsewhere(&room, &moderation).await;
+    }
+    if let (Some(false), Some(target)) =
+        (moderation.action.silences(), moderation.target.as_deref())
+    {
+        if let Err(error) = accounts.unmute_browsers(&room, target).await {
+            tracing::warn!(%error, "cannot lift the mutes of an unmuted guest's browsers");
+        }
+    }
+    let frame = event_frame(&room, &Event::Moderated(moderation));
+    if let Err(error) = accounts.record(frame.to_json()).await {
+        tracing::warn!(%error, "cannot keep a moderator's action for the audit");
     }
 }
 
