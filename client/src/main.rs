@@ -13,6 +13,7 @@
 mod api;
 mod backoff;
 mod components;
+mod json;
 mod lower;
 mod pages;
 mod random;

@@ -606,17 +606,16 @@ async fn connect_once(
         select_biased! {
             event = incoming => match event {
                 // `message`
-                Some(Ok(Message::Text(text))) => match ServerFrame::parse(&text) {
-                    Ok(frame) => {
+                Some(Ok(Message::Text(text))) => match crate::json::server_frame(&text) {
+                    Some(frame) => {
                         last_heard = js_sys::Date::now();
                         welcomed |= matches!(frame, ServerFrame::Welcome { .. });
                         kept.frames.borrow_mut().keep(&text, &frame);
                         room.dispatch(ChatAction::Frame { frame, now: last_heard });
                     }
-                    // The frame itself, not the parser's message: serde_json's
-                    // error texts (and std's I/O error names behind them)
-                    // would cost the client 1.7 KB.
-                    Err(_) => {
+                    // The frame itself, not the decoder's message: error
+                    // texts cost the client bytes (1.7 KB for serde_json's).
+                    None => {
                         gloo::console::warn!(format!("skipped an unreadable frame: {text}"));
                     }
                 },

@@ -4,8 +4,12 @@
 //! derived decoders inline serde_json's parser into every field of every
 //! frame and message type, 18 KB of the client's 180 KB gzip budget
 //! (BENCHMARKS.md, "Reading frames by hand"). Here the text is parsed once
-//! into a [`Value`] (one copy of the parser), and a few small readers take
-//! each field out of it. A field missing or of the wrong kind reads as a
+//! into a [`JsonValue`], and a few small readers take each field out of it.
+//! The value is serde_json's [`Value`] on the server and in tests
+//! ([`ServerFrame::parse`](crate::ServerFrame::parse)), and the browser's
+//! own `JSON.parse` in the web client (its `JsonValue` is in
+//! `client/src/json.rs`), which then carries no JSON parser of its own
+//! (6 KB gzip): one reader of the wire format, over either. A field missing or of the wrong kind reads as a
 //! placeholder and leaves an error (the first) for the end: one check per
 //! frame rather than one per field, which halves the code.
 //!
@@ -14,8 +18,10 @@
 //! same; a required field missing, or a field of the wrong kind, is an
 //! error that names it.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::{
@@ -51,14 +57,83 @@ pub enum FieldError {
     },
 }
 
-/// Reads one server frame.
+/// A parsed JSON value, as the decoder reads it: what it needs of one,
+/// and no more, so that a value the browser parsed serves as well as
+/// serde_json's.
+pub trait JsonValue: Sized {
+    /// An object's field; none when it is absent or `null`, or when this
+    /// is no object.
+    fn field(&self, name: &'static str) -> Option<Self>;
+    /// Whether this is an object (not an array).
+    fn is_object(&self) -> bool;
+    fn string(&self) -> Option<String>;
+    /// A whole number, 0 or more.
+    fn whole(&self) -> Option<u64>;
+    /// A whole number.
+    fn signed(&self) -> Option<i64>;
+    fn boolean(&self) -> Option<bool>;
+    /// An array's items.
+    fn items(&self) -> Option<impl Iterator<Item = Self>>;
+    /// An enum's variant as serde writes it by default (externally
+    /// tagged): its name alone when it has no content (a string), else an
+    /// object of one field, `{"name": content}`. Any other shape has none.
+    fn variant(&self) -> Option<(Cow<'_, str>, Option<Self>)>;
+}
+
+impl JsonValue for &Value {
+    fn field(&self, name: &'static str) -> Option<Self> {
+        self.as_object()?.get(name).filter(|value| !value.is_null())
+    }
+
+    fn is_object(&self) -> bool {
+        Value::is_object(self)
+    }
+
+    fn string(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
+    }
+
+    fn whole(&self) -> Option<u64> {
+        self.as_u64()
+    }
+
+    fn signed(&self) -> Option<i64> {
+        self.as_i64()
+    }
+
+    fn boolean(&self) -> Option<bool> {
+        self.as_bool()
+    }
+
+    fn items(&self) -> Option<impl Iterator<Item = Self>> {
+        self.as_array().map(|items| items.iter())
+    }
+
+    fn variant(&self) -> Option<(Cow<'_, str>, Option<Self>)> {
+        match self {
+            Value::String(tag) => Some((Cow::Borrowed(tag), None)),
+            Value::Object(map) if map.len() == 1 => map
+                .iter()
+                .next()
+                .map(|(tag, content)| (Cow::Borrowed(tag.as_str()), Some(content))),
+            _ => None,
+        }
+    }
+}
+
+/// Reads one server frame from its text.
 pub(crate) fn server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
     let value: Value = serde_json::from_str(text)?;
-    let Some(kind) = value.get("type").and_then(Value::as_str) else {
+    read_server_frame(&value)
+}
+
+/// Reads one server frame from its parsed JSON.
+pub(crate) fn read_server_frame<V: JsonValue>(value: V) -> Result<ServerFrame, DecodeError> {
+    let Some(kind) = value.field("type").and_then(|kind| kind.string()) else {
         return Err(DecodeError::NoType);
     };
-    let Some(kind) = ServerFrameKind::from_wire(kind) else {
-        return Err(DecodeError::UnknownType(kind.to_owned()));
+    let Some(kind) = ServerFrameKind::from_wire(&kind) else {
+        return Err(DecodeError::UnknownType(kind));
     };
     let mut error = None;
     let frame = frame_fields(kind, &mut Fields::of(&value, "frame", &mut error));
@@ -69,7 +144,7 @@ pub(crate) fn server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
 }
 
 /// The fields of a frame of this `kind`.
-fn frame_fields(kind: ServerFrameKind, f: &mut Fields) -> ServerFrame {
+fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> ServerFrame {
     match kind {
         ServerFrameKind::Welcome => ServerFrame::Welcome {
             user: f.string("user"),
@@ -160,7 +235,7 @@ fn frame_fields(kind: ServerFrameKind, f: &mut Fields) -> ServerFrame {
 type Failure = Option<FieldError>;
 
 /// Reads one JSON value as a `T` (the name is the field's, for errors).
-type Reader<T> = fn(&Value, &'static str, &mut Failure) -> T;
+type Reader<V, T> = fn(&V, &'static str, &mut Failure) -> T;
 
 /// Keeps `error` unless an earlier one is kept, and reads as `instead`.
 fn fail<T>(failure: &mut Failure, error: FieldError, instead: T) -> T {
@@ -174,33 +249,33 @@ fn invalid(field: &'static str, expected: &'static str) -> FieldError {
 
 /// A JSON object (or, when the value was not one, nothing) whose fields
 /// are read one at a time.
-struct Fields<'a> {
-    map: Option<&'a Map<String, Value>>,
+struct Fields<'a, V> {
+    object: Option<&'a V>,
     failure: &'a mut Failure,
 }
 
-impl<'a> Fields<'a> {
-    fn of(value: &'a Value, field: &'static str, failure: &'a mut Failure) -> Self {
-        let map = value.as_object();
-        if map.is_none() {
+impl<'a, V: JsonValue> Fields<'a, V> {
+    fn of(value: &'a V, field: &'static str, failure: &'a mut Failure) -> Self {
+        let object = value.is_object().then_some(value);
+        if object.is_none() {
             fail(failure, invalid(field, "an object"), ());
         }
-        Self { map, failure }
+        Self { object, failure }
     }
 
     /// The field, unless it is absent or `null`.
-    fn get(&self, field: &'static str) -> Option<&'a Value> {
-        self.map?.get(field).filter(|value| !value.is_null())
+    fn get(&self, field: &'static str) -> Option<V> {
+        self.object?.field(field)
     }
 
-    fn optional<T>(&mut self, field: &'static str, read: Reader<T>) -> Option<T> {
+    fn optional<T>(&mut self, field: &'static str, read: Reader<V, T>) -> Option<T> {
         let value = self.get(field)?;
-        Some(read(value, field, self.failure))
+        Some(read(&value, field, self.failure))
     }
 
-    fn required<T: Default>(&mut self, field: &'static str, read: Reader<T>) -> T {
+    fn required<T: Default>(&mut self, field: &'static str, read: Reader<V, T>) -> T {
         match self.get(field) {
-            Some(value) => read(value, field, self.failure),
+            Some(value) => read(&value, field, self.failure),
             None => fail(self.failure, FieldError::Missing(field), T::default()),
         }
     }
@@ -219,7 +294,7 @@ impl<'a> Fields<'a> {
 
     fn count(&mut self, field: &'static str) -> usize {
         self.required(field, |value, field, failure| {
-            let count = value.as_u64().and_then(|count| usize::try_from(count).ok());
+            let count = value.whole().and_then(|count| usize::try_from(count).ok());
             count.unwrap_or_else(|| fail(failure, invalid(field, "a count"), 0))
         })
     }
@@ -233,9 +308,9 @@ impl<'a> Fields<'a> {
         self.optional(field, bool).unwrap_or(false)
     }
 
-    fn list<T>(&mut self, field: &'static str, read: Reader<T>) -> Vec<T> {
+    fn list<T>(&mut self, field: &'static str, read: Reader<V, T>) -> Vec<T> {
         match self.get(field) {
-            Some(value) => items(value, field, read, self.failure),
+            Some(value) => items(&value, field, read, self.failure),
             None => fail(self.failure, FieldError::Missing(field), Vec::new()),
         }
     }
@@ -246,14 +321,13 @@ impl<'a> Fields<'a> {
         let Some(value) = self.get("messages") else {
             return fail(self.failure, FieldError::Missing("messages"), Vec::new());
         };
-        let Some(items) = value.as_array() else {
+        let Some(items) = value.items() else {
             return fail(self.failure, invalid("messages", "an array"), Vec::new());
         };
         items
-            .iter()
             .filter_map(|item| {
                 let mut failure = None;
-                let posted = posted(item, "messages", &mut failure);
+                let posted = posted(&item, "messages", &mut failure);
                 failure.is_none().then_some(posted)
             })
             .collect()
@@ -263,14 +337,14 @@ impl<'a> Fields<'a> {
     /// message shows as its plain text (`msg`) instead of not at all.
     fn formatted(&mut self) -> Option<Vec<Block>> {
         let mut failure = None;
-        let blocks = blocks(self.get("formatted")?, "formatted", &mut failure);
+        let blocks = blocks(&self.get("formatted")?, "formatted", &mut failure);
         failure.is_none().then_some(blocks)
     }
 
     /// A list the server leaves out when it is empty.
-    fn list_or_empty<T>(&mut self, field: &'static str, read: Reader<T>) -> Vec<T> {
+    fn list_or_empty<T>(&mut self, field: &'static str, read: Reader<V, T>) -> Vec<T> {
         match self.get(field) {
-            Some(value) => items(value, field, read, self.failure),
+            Some(value) => items(&value, field, read, self.failure),
             None => Vec::new(),
         }
     }
@@ -280,7 +354,7 @@ impl<'a> Fields<'a> {
     fn wire<T>(&mut self, field: &'static str, from_wire: fn(&str) -> Option<T>, instead: T) -> T {
         match self
             .get(field)
-            .map(|value| value.as_str().and_then(from_wire))
+            .map(|value| value.string().as_deref().and_then(from_wire))
         {
             Some(Some(known)) => known,
             Some(None) => fail(self.failure, invalid(field, "a known name"), instead),
@@ -289,42 +363,43 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn items<T>(value: &Value, field: &'static str, read: Reader<T>, failure: &mut Failure) -> Vec<T> {
-    match value.as_array() {
-        Some(items) => items
-            .iter()
-            .map(|item| read(item, field, failure))
-            .collect(),
+fn items<V: JsonValue, T>(
+    value: &V,
+    field: &'static str,
+    read: Reader<V, T>,
+    failure: &mut Failure,
+) -> Vec<T> {
+    match value.items() {
+        Some(items) => items.map(|item| read(&item, field, failure)).collect(),
         None => fail(failure, invalid(field, "an array"), Vec::new()),
     }
 }
 
-fn string(value: &Value, field: &'static str, failure: &mut Failure) -> String {
-    match value.as_str() {
-        Some(text) => text.to_owned(),
+fn string<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> String {
+    match value.string() {
+        Some(text) => text,
         None => fail(failure, invalid(field, "a string"), String::new()),
     }
 }
 
-fn u64(value: &Value, field: &'static str, failure: &mut Failure) -> u64 {
-    (value.as_u64())
-        .unwrap_or_else(|| fail(failure, invalid(field, "a whole number, 0 or more"), 0))
+fn u64<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> u64 {
+    (value.whole()).unwrap_or_else(|| fail(failure, invalid(field, "a whole number, 0 or more"), 0))
 }
 
-fn i64(value: &Value, field: &'static str, failure: &mut Failure) -> i64 {
-    (value.as_i64()).unwrap_or_else(|| fail(failure, invalid(field, "a whole number"), 0))
+fn i64<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> i64 {
+    (value.signed()).unwrap_or_else(|| fail(failure, invalid(field, "a whole number"), 0))
 }
 
-fn bool(value: &Value, field: &'static str, failure: &mut Failure) -> bool {
-    (value.as_bool()).unwrap_or_else(|| fail(failure, invalid(field, "true or false"), false))
+fn bool<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> bool {
+    (value.boolean()).unwrap_or_else(|| fail(failure, invalid(field, "true or false"), false))
 }
 
-fn posted(value: &Value, field: &'static str, failure: &mut Failure) -> Posted {
+fn posted<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> Posted {
     posted_fields(&mut Fields::of(value, field, failure))
 }
 
 /// A message's fields, in a `message` frame or in a list of messages.
-fn posted_fields(f: &mut Fields) -> Posted {
+fn posted_fields<V: JsonValue>(f: &mut Fields<V>) -> Posted {
     Posted {
         message: ChatMessage {
             id: f.u64("id"),
@@ -343,7 +418,7 @@ fn posted_fields(f: &mut Fields) -> Posted {
     }
 }
 
-fn reply_quote(value: &Value, field: &'static str, failure: &mut Failure) -> ReplyQuote {
+fn reply_quote<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> ReplyQuote {
     let f = &mut Fields::of(value, field, failure);
     ReplyQuote {
         id: f.u64("id"),
@@ -354,7 +429,7 @@ fn reply_quote(value: &Value, field: &'static str, failure: &mut Failure) -> Rep
     }
 }
 
-fn reactions(value: &Value, field: &'static str, failure: &mut Failure) -> Reactions {
+fn reactions<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> Reactions {
     let f = &mut Fields::of(value, field, failure);
     Reactions {
         emoji: f.string("emoji"),
@@ -364,7 +439,7 @@ fn reactions(value: &Value, field: &'static str, failure: &mut Failure) -> React
 }
 
 /// A message's formatted text (see [`Block`]).
-fn blocks(value: &Value, field: &'static str, failure: &mut Failure) -> Vec<Block> {
+fn blocks<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> Vec<Block> {
     items(value, field, block, failure)
 }
 
@@ -374,7 +449,7 @@ impl<'de> Deserialize<'de> for Block {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut failure = None;
         let block = block(
-            &Value::deserialize(deserializer)?,
+            &&Value::deserialize(deserializer)?,
             "formatted",
             &mut failure,
         );
@@ -385,13 +460,14 @@ impl<'de> Deserialize<'de> for Block {
     }
 }
 
-fn block(value: &Value, field: &'static str, failure: &mut Failure) -> Block {
-    match variant(value) {
-        ("p", Some(content)) => Block::Paragraph(items(content, field, inline, failure)),
-        ("code", Some(content)) => Block::Code(string(content, field, failure)),
-        ("quote", Some(content)) => Block::Quote(blocks(content, field, failure)),
+fn block<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> Block {
+    let (tag, content) = value.variant().unwrap_or_default();
+    match (&*tag, content) {
+        ("p", Some(content)) => Block::Paragraph(items(&content, field, inline, failure)),
+        ("code", Some(content)) => Block::Code(string(&content, field, failure)),
+        ("quote", Some(content)) => Block::Quote(blocks(&content, field, failure)),
         ("list", Some(content)) => {
-            let f = &mut Fields::of(content, field, failure);
+            let f = &mut Fields::of(&content, field, failure);
             Block::List {
                 start: f.optional("start", u64),
                 items: f.list("items", blocks),
@@ -405,16 +481,17 @@ fn block(value: &Value, field: &'static str, failure: &mut Failure) -> Block {
     }
 }
 
-fn inline(value: &Value, field: &'static str, failure: &mut Failure) -> Inline {
-    let runs = |content, failure: &mut Failure| items(content, field, inline, failure);
-    match variant(value) {
-        ("t", Some(content)) => Inline::Text(string(content, field, failure)),
-        ("code", Some(content)) => Inline::Code(string(content, field, failure)),
-        ("em", Some(content)) => Inline::Emphasis(runs(content, failure)),
-        ("strong", Some(content)) => Inline::Strong(runs(content, failure)),
-        ("del", Some(content)) => Inline::Strikethrough(runs(content, failure)),
+fn inline<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> Inline {
+    let runs = |content: &V, failure: &mut Failure| items(content, field, inline, failure);
+    let (tag, content) = value.variant().unwrap_or_default();
+    match (&*tag, content) {
+        ("t", Some(content)) => Inline::Text(string(&content, field, failure)),
+        ("code", Some(content)) => Inline::Code(string(&content, field, failure)),
+        ("em", Some(content)) => Inline::Emphasis(runs(&content, failure)),
+        ("strong", Some(content)) => Inline::Strong(runs(&content, failure)),
+        ("del", Some(content)) => Inline::Strikethrough(runs(&content, failure)),
         ("a", Some(content)) => {
-            let f = &mut Fields::of(content, field, failure);
+            let f = &mut Fields::of(&content, field, failure);
             Inline::Link {
                 href: f.string("href"),
                 text: f.list("text", inline),
@@ -422,19 +499,5 @@ fn inline(value: &Value, field: &'static str, failure: &mut Failure) -> Inline {
         }
         ("br", None) => Inline::Break,
         _ => fail(failure, invalid(field, "formatted text"), Inline::Break),
-    }
-}
-
-/// An enum's variant as serde writes it by default (externally tagged):
-/// its name alone when it has no content, else `{"name": content}`. Any
-/// other shape has no name.
-fn variant(value: &Value) -> (&str, Option<&Value>) {
-    match value {
-        Value::String(tag) => (tag, None),
-        Value::Object(map) if map.len() == 1 => map
-            .iter()
-            .next()
-            .map_or(("", None), |(tag, content)| (tag, Some(content))),
-        _ => ("", None),
     }
 }

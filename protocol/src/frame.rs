@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::decode::{self, DecodeError};
+use crate::decode::{self, DecodeError, JsonValue};
 use crate::{
     validate_client_id, validate_emoji, validate_message, validate_room, validate_username, Block,
     ClientIdError, EmojiError, MessageError, RoomError,
@@ -1030,6 +1030,12 @@ impl ServerFrame {
     /// and a frame it cannot read is an error to log, never a panic.
     pub fn parse(text: &str) -> Result<Self, DecodeError> {
         decode::server_frame(text)
+    }
+
+    /// Reads one frame the caller parsed already: the web client's
+    /// browser parses the text (see [`JsonValue`]).
+    pub fn read<V: JsonValue>(value: V) -> Result<Self, DecodeError> {
+        decode::read_server_frame(value)
     }
 
     pub fn to_json(&self) -> String {

@@ -139,7 +139,7 @@ pub use account::{
     PasswordError, Sanction, SignIn, SignedIn, TokenInfo, MODERATION_AUDIT_MAX, PASSWORD_MAX_CHARS,
     PASSWORD_MIN_CHARS, TOKENS_MAX, TOKEN_DAYS_MAX, TOKEN_NAME_MAX_CHARS,
 };
-pub use decode::{DecodeError, FieldError};
+pub use decode::{DecodeError, FieldError, JsonValue};
 #[cfg(feature = "markdown")]
 pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline, FORMATTED_MAX_DEPTH, FORMATTED_MAX_NODES};

@@ -181,7 +181,7 @@ impl Chat {
             let mut from_history = false;
             for (at, text) in frames.iter().enumerate() {
                 // A frame this release cannot read is skipped.
-                if let Ok(frame) = ServerFrame::parse(text) {
+                if let Some(frame) = crate::json::server_frame(text) {
                     from_history |= at == 0 && matches!(frame, ServerFrame::History { .. });
                     self.apply(frame, 0.0);
                 }
