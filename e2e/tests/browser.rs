@@ -1,386 +1,14 @@
 //! Two people in two headless Chromium sessions, chatting through the real
 //! server and the release build of the client.
 
+mod support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use fantoccini::elements::Element;
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
-use server::events::{Author, NewEvent, NewMessage};
-use server::Config;
-use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use warp::Filter;
-
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// The chat server serving `dist/`, with its database in a temporary
-/// directory; stopped on drop.
-struct ChatServer {
-    base: String,
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), server::store::StoreError>>,
-}
-
-impl ChatServer {
-    /// Starts on `addr` (port 0 for any) with the database `db`.
-    async fn start(db: &Path, addr: SocketAddr) -> Self {
-        Self::start_with(db, addr, |_| {}).await
-    }
-
-    /// Like [`ChatServer::start`], with `adjust` applied to the settings.
-    async fn start_with(db: &Path, addr: SocketAddr, adjust: impl FnOnce(&mut Config)) -> Self {
-        let dist = dist();
-        assert!(
-            dist.join("index.html").is_file(),
-            "{} has no built client: run `cargo xtask test` (or `trunk build --release`) first",
-            dist.display()
-        );
-        let listener = TcpListener::bind(addr).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let mut config = Config::defaults();
-        config.static_dir = dist;
-        config.db = db.to_path_buf();
-        adjust(&mut config);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::run(listener, config, async {
-            let _ = stopped.await;
-        }));
-        ChatServer {
-            base: format!("http://{addr}"),
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    /// Shuts down gracefully and waits until it has.
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(PATIENCE, &mut self.task)
-            .await
-            .expect("server stops in time")
-            .expect("server task")
-            .expect("server ran");
-    }
-}
-
-fn dist() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist")
-}
-
-/// Only the built client, no chat: what a browser gets from a CDN while the
-/// chat server is down.
-struct StaticServer {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl StaticServer {
-    async fn start(addr: SocketAddr) -> Self {
-        let listener = TcpListener::bind(addr).await.expect("bind");
-        let files = warp::fs::dir(dist()).or(warp::fs::file(dist().join("index.html")));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = warp::serve(files).incoming(listener).graceful(async {
-            let _ = stopped.await;
-        });
-        StaticServer {
-            stop,
-            task: tokio::spawn(server.run()),
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(PATIENCE, self.task)
-            .await
-            .expect("static server stops in time")
-            .expect("static server task");
-    }
-}
-
-async fn start_server(data: &tempfile::TempDir) -> ChatServer {
-    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    ChatServer::start(&data.path().join("chat.db"), any_port).await
-}
-
-/// The browsers the tests drive: Debian's Chromium (every test) and
-/// Firefox ESR (the end-to-end chat).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Engine {
-    Chromium,
-    Firefox,
-}
-
-/// A WebDriver server (chromedriver or geckodriver), killed on drop.
-struct Driver {
-    url: String,
-    engine: Engine,
-    _process: Child,
-}
-
-async fn start_driver() -> Driver {
-    start_driver_for(Engine::Chromium).await
-}
-
-async fn start_driver_for(engine: Engine) -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let mut command = match engine {
-        Engine::Chromium => {
-            let mut command = Command::new("chromedriver");
-            command.arg(format!("--port={port}"));
-            command
-        }
-        Engine::Firefox => {
-            let mut command = Command::new("geckodriver");
-            command.args(["--port", &port.to_string()]);
-            command
-        }
-    };
-    let process = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{engine:?}'s driver on PATH (cargo xtask test installs it): {e}")
-        });
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{engine:?}'s driver never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Driver {
-        url: format!("http://127.0.0.1:{port}"),
-        engine,
-        _process: process,
-    }
-}
-
-/// A headless Chromium session with a profile (so a localStorage) of its own,
-/// deleted when it is dropped.
-struct Browser {
-    client: Client,
-    _profile: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Browser {
-    type Target = Client;
-
-    fn deref(&self) -> &Client {
-        &self.client
-    }
-}
-
-impl Browser {
-    async fn close(self) {
-        self.client.close().await.expect("close the browser");
-    }
-}
-
-/// A fresh headless Chromium, desktop-sized, in light mode.
-async fn browser(driver: &Driver) -> Browser {
-    browser_as(driver, Screen::DESKTOP, Scheme::Light).await
-}
-
-/// A window size.
-#[derive(Debug, Clone, Copy)]
-struct Screen {
-    width: u32,
-    height: u32,
-}
-
-impl Screen {
-    const DESKTOP: Self = Self {
-        width: 1000,
-        height: 800,
-    };
-    const PHONE: Self = Self {
-        width: 375,
-        height: 740,
-    };
-}
-
-/// The colour scheme the page is asked for (`prefers-color-scheme`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Scheme {
-    Light,
-    Dark,
-}
-
-/// A fresh headless browser of the driver's kind with this window size and
-/// colour scheme.
-async fn browser_as(driver: &Driver, screen: Screen, scheme: Scheme) -> Browser {
-    let profile = tempfile::tempdir().expect("a profile directory");
-    let capabilities = match driver.engine {
-        Engine::Chromium => chromium_capabilities(profile.path(), screen, scheme),
-        Engine::Firefox => firefox_capabilities(profile.path(), screen, scheme),
-    };
-    let serde_json::Value::Object(capabilities) = capabilities else {
-        unreachable!("a JSON object literal")
-    };
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .unwrap_or_else(|e| panic!("a {:?} session: {e}", driver.engine));
-    Browser {
-        client,
-        _profile: profile,
-    }
-}
-
-fn firefox_capabilities(profile: &Path, screen: Screen, scheme: Scheme) -> serde_json::Value {
-    let dark = i32::from(scheme == Scheme::Dark);
-    serde_json::json!({
-        "moz:firefoxOptions": {
-            "binary": "/usr/bin/firefox-esr",
-            "args": [
-                "-headless", "-profile", profile.display().to_string(),
-                format!("--width={}", screen.width), format!("--height={}", screen.height),
-            ],
-            "prefs": {
-                "ui.systemUsesDarkTheme": dark,
-                // No updates, telemetry or other traffic on a closed network.
-                "app.update.enabled": false,
-                "browser.shell.checkDefaultBrowser": false,
-                "datareporting.policy.dataSubmissionEnabled": false,
-                "network.captive-portal-service.enabled": false,
-                "network.connectivity-service.enabled": false,
-            }
-        }
-    })
-}
-
-fn chromium_capabilities(profile: &Path, screen: Screen, scheme: Scheme) -> serde_json::Value {
-    let preferred = match scheme {
-        Scheme::Dark => 0,
-        Scheme::Light => 1,
-    };
-    let args = [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain([
-        format!("--user-data-dir={}", profile.display()),
-        format!("--window-size={},{}", screen.width, screen.height),
-        format!("--blink-settings=preferredColorScheme={preferred}"),
-    ])
-    .collect::<Vec<_>>();
-    serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": args,
-            // Desktop notifications allowed, as a user who said yes would.
-            "prefs": { "profile.default_content_setting_values.notifications": 1 }
-        }
-    })
-}
-
-async fn find(client: &Client, css: &str) -> Element {
-    client
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no element {css}: {e}"))
-}
-
-/// Waits until the browser is at `path` of the server.
-async fn wait_for_path(client: &Client, base: &str, path: &str) {
-    let url = format!("{base}{path}").parse().expect("a URL");
-    client
-        .wait()
-        .at_most(PATIENCE)
-        .for_url(&url)
-        .await
-        .unwrap_or_else(|e| panic!("never reached {path}: {e}"));
-}
-
-/// The messages the server confirmed (not those still pending), in order,
-/// as (author, text, own), once there are `count`. Only our own messages
-/// carry a delivery status. The author is read as a screen reader would:
-/// a message that continues its author's group shows the name to them only.
-async fn wait_for_messages(client: &Client, count: usize) -> Vec<(String, String, bool)> {
-    find(
-        client,
-        &format!(".messages li:nth-child({count} of .message[data-id])"),
-    )
-    .await;
-    let items = client
-        .find_all(Locator::Css(".messages li.message[data-id]"))
-        .await
-        .expect("query messages");
-    let mut shown = Vec::new();
-    for item in items {
-        let author = item.find(Locator::Css(".author")).await.expect("author");
-        let text = item.find(Locator::Css(".text")).await.expect("text");
-        let status = item.attr("data-status").await.expect("data-status");
-        shown.push((
-            author
-                .prop("textContent")
-                .await
-                .expect("author text")
-                .unwrap_or_default(),
-            text.text().await.expect("message text"),
-            status.is_some(),
-        ));
-    }
-    shown
-}
-
-async fn log_in(client: &Client, base: &str, name: &str) {
-    client
-        .goto(&format!("{base}/"))
-        .await
-        .expect("open the app");
-    wait_for_path(client, base, "/login").await;
-    let input = find(client, "#username").await;
-    input.send_keys(name).await.expect("type the name");
-    input
-        .send_keys(&Key::Enter.to_string())
-        .await
-        .expect("press Enter");
-    wait_for_path(client, base, "/").await;
-    find(client, r#".status[data-state="online"]"#).await;
-}
-
-async fn say(client: &Client, text: &str) {
-    let input = find(client, "#message").await;
-    input.send_keys(text).await.expect("type the message");
-    input
-        .send_keys(&Key::Enter.to_string())
-        .await
-        .expect("press Enter");
-}
+use fantoccini::{Client, Locator};
+use support::*;
 
 #[tokio::test]
 async fn two_people_chat_and_the_name_survives_a_reload() {
@@ -450,7 +78,7 @@ async fn two_people_chat(engine: Engine) {
         "the box empties once sent"
     );
     // Both are in alice's online list, and she saw bob join.
-    find(&alice, ".people-toggle")
+    find(&alice, ".people .menu-button")
         .await
         .click()
         .await
@@ -476,12 +104,12 @@ async fn two_people_chat(engine: Engine) {
     assert_eq!(token.len(), 32, "{token}");
     assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
     // Escape closes the list again.
-    find(&alice, ".people-toggle")
+    find(&alice, ".people .menu-button")
         .await
         .send_keys(&Key::Escape.to_string())
         .await
         .expect("press Escape");
-    wait_until_gone(&alice, ".people-list").await;
+    until_visible(&alice, ".people-list", false).await;
 
     // The message box grows with its text (no `field-sizing` in Firefox).
     let height = |client: &Client| {
@@ -542,7 +170,7 @@ async fn two_people_chat(engine: Engine) {
     assert!(!send.is_enabled().await.expect("enabled state"));
 
     // Leaving returns to the login page, and a reload stays there.
-    find(&alice, ".account summary")
+    find(&alice, ".account .menu-button")
         .await
         .click()
         .await
@@ -607,45 +235,6 @@ async fn a_name_the_server_refuses_returns_to_login_with_the_reason() {
     );
     assert_eq!(client.current_url().await.expect("url").path(), "/login");
     client.close().await;
-}
-
-/// The texts of the items matching `css`, in order.
-/// Scrolls the message list to `top` pixels, as a reader would.
-async fn scroll_list_to(client: &Client, top: u32) {
-    client
-        .execute(
-            "const list = document.querySelector('.messages');
-             list.scrollTop = arguments[0];
-             list.dispatchEvent(new Event('scroll'));",
-            vec![top.into()],
-        )
-        .await
-        .expect("scroll the list");
-}
-
-/// Waits until nothing matches `css`.
-async fn wait_until_gone(client: &Client, css: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !client
-        .find_all(Locator::Css(css))
-        .await
-        .expect("query")
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{css} is still there"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn texts(client: &Client, css: &str) -> Vec<String> {
-    let mut texts = Vec::new();
-    for item in client.find_all(Locator::Css(css)).await.expect("query") {
-        texts.push(item.text().await.expect("text"));
-    }
-    texts
 }
 
 #[tokio::test]
@@ -761,102 +350,6 @@ async fn scrolling_to_the_top_loads_older_messages() {
     bob.close().await;
 }
 
-/// Fills the database at `db` with `count` messages from "earlier".
-fn seed(db: &Path, count: usize) {
-    let mut store = server::store::Store::open(db, "lobby").expect("open the database");
-    let batch: Vec<NewEvent> = (1..=count)
-        .map(|n| {
-            NewEvent::Post(NewMessage {
-                room: "lobby".into(),
-                author: Author {
-                    user: "earlier".into(),
-                    key: None,
-                    guest_keys: Vec::new(),
-                    claimed: false,
-                },
-                msg: format!("old message {n}"),
-                client_id: format!("seed-{n}"),
-                // Today, an hour ago: a room of today's messages.
-                date_time: now_ms() as i64 - 3_600_000,
-                reply_to: None,
-                mentions: Vec::new(),
-            })
-        })
-        .collect();
-    store.append(&batch).expect("seed the history");
-}
-
-/// What the page saw of one appended message: how the list changed, and
-/// how long after the server sent it (the sender's own copy arrived) the
-/// page had it in the list.
-#[derive(Debug)]
-struct Append {
-    added: u64,
-    removed: u64,
-    /// Changes to anything inside the list other than the new item.
-    touched: u64,
-    shown_after_ms: f64,
-}
-
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs_f64()
-        * 1000.0
-}
-
-/// Watches the message list, has `sender` post one message, and reports
-/// what changed in the list until it showed up as item `nth`.
-async fn watch_append(
-    client: &Client,
-    sender: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    nth: usize,
-) -> Append {
-    client
-        .execute(
-            "const list = document.querySelector('.message-items');
-             window.__append = { added: 0, removed: 0, touched: 0, shownAt: null };
-             new MutationObserver(records => {
-               for (const r of records) {
-                 if (r.target === list && r.type === 'childList') {
-                   __append.added += r.addedNodes.length;
-                   __append.removed += r.removedNodes.length;
-                   __append.shownAt = Date.now();
-                 } else if (!r.target.closest || !r.target.closest('li.message:last-of-type')) {
-                   __append.touched += 1;
-                 }
-               }
-             }).observe(list, { childList: true, subtree: true, attributes: true, characterData: true });",
-            vec![],
-        )
-        .await
-        .expect("observe the list");
-    post_as(sender, &format!("append-{nth}"), &format!("message {nth}")).await;
-    let echoed_at = now_ms();
-    find(
-        client,
-        &format!(".messages li:nth-child({nth} of .message)"),
-    )
-    .await;
-    let seen = client
-        .execute(
-            "return new Promise(done => requestAnimationFrame(() => done(window.__append)));",
-            vec![],
-        )
-        .await
-        .expect("read the observations");
-    let number = |key: &str| seen[key].as_f64().unwrap_or(f64::NAN);
-    Append {
-        added: number("added") as u64,
-        removed: number("removed") as u64,
-        touched: number("touched") as u64,
-        shown_after_ms: number("shownAt") - echoed_at,
-    }
-}
-
 #[tokio::test]
 async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
     const LONG: usize = 5_000;
@@ -942,121 +435,6 @@ async fn a_new_message_in_a_long_room_adds_one_item_and_touches_no_other() {
     );
 }
 
-/// Watches the message list while `sender` sends `frame` (a change to
-/// message `id`), until `done` appears in that message's item; returns how
-/// many changes the list saw outside that item.
-async fn watch_change(
-    client: &Client,
-    sender: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    frame: &protocol::ClientFrame,
-    id: u64,
-    done: &str,
-) -> u64 {
-    use futures::SinkExt;
-    client
-        .execute(
-            "const list = document.querySelector('.message-items');
-             const item = `li.message[data-id='${arguments[0]}']`;
-             window.__change = 0;
-             if (window.__watching) { window.__watching.disconnect(); }
-             window.__watching = new MutationObserver(records => {
-               for (const r of records) {
-                 const node = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-                 if (!node || !node.closest(item)) { window.__change += 1; }
-               }
-             });
-             window.__watching.observe(list, { childList: true, subtree: true, attributes: true, characterData: true });",
-            vec![id.into()],
-        )
-        .await
-        .expect("observe the list");
-    sender
-        .send(tokio_tungstenite::tungstenite::Message::text(
-            frame.to_json(),
-        ))
-        .await
-        .expect("send the change");
-    find(client, &format!("li.message[data-id='{id}'] {done}")).await;
-    let touched = client
-        .execute(
-            "return new Promise(done => requestAnimationFrame(() => done(window.__change)));",
-            vec![],
-        )
-        .await
-        .expect("read the observations");
-    touched.as_u64().unwrap_or(u64::MAX)
-}
-
-/// Where the newest message is: whether it is wholly inside the list's
-/// visible area, and the list's scroll position.
-async fn newest_in_view(client: &Client) -> (bool, f64) {
-    let seen = client
-        .execute(
-            "const list = document.querySelector('.messages');
-             const items = list.querySelectorAll('li.message');
-             const last = items[items.length - 1].getBoundingClientRect();
-             const view = list.getBoundingClientRect();
-             return [last.top >= view.top - 1 && last.bottom <= view.bottom + 1, list.scrollTop];",
-            vec![],
-        )
-        .await
-        .expect("measure the list");
-    (
-        seen[0].as_bool().unwrap_or(false),
-        seen[1].as_f64().unwrap_or(f64::NAN),
-    )
-}
-
-/// Waits until the newest message is wholly in view; fails after a while.
-async fn until_newest_in_view(client: &Client, why: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !newest_in_view(client).await.0 {
-        assert!(tokio::time::Instant::now() < deadline, "{why}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Posts `text` as `sender` (a plain WebSocket client) and waits for its copy.
-async fn post_as(
-    sender: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    client_id: &str,
-    text: &str,
-) {
-    use futures::{SinkExt, StreamExt};
-    let frame = protocol::ClientFrame::Send {
-        client_id: client_id.to_owned(),
-        msg: text.to_owned(),
-        room: None,
-        reply_to: None,
-    };
-    sender
-        .send(tokio_tungstenite::tungstenite::Message::text(
-            frame.to_json(),
-        ))
-        .await
-        .expect("send");
-    loop {
-        let message = tokio::time::timeout(PATIENCE, sender.next())
-            .await
-            .expect("the sender's copy in time")
-            .expect("connection open")
-            .expect("no socket error");
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
-            if let Ok(protocol::ServerFrame::Message { posted, .. }) =
-                protocol::ServerFrame::parse(&text)
-            {
-                if posted.client_id == client_id {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_newest_message_is_in_view_and_reading_older_ones_is_left_alone() {
     const ROOM: usize = 300;
@@ -1117,46 +495,6 @@ async fn the_newest_message_is_in_view_and_reading_older_ones_is_left_alone() {
     until_newest_in_view(&alice, "one's own message is not in view").await;
     alice.close().await;
     server.stop().await;
-}
-
-/// axe-core's browser script, installed from npm on first use into
-/// target/axe (the accessibility auditor).
-fn axe_script() -> String {
-    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/axe");
-    let script = prefix.join("node_modules/axe-core/axe.min.js");
-    if !script.is_file() {
-        let status = std::process::Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&prefix)
-            .arg("axe-core@4")
-            .status()
-            .expect("npm on PATH (apt-get install npm)");
-        assert!(status.success(), "npm install axe-core failed");
-    }
-    std::fs::read_to_string(&script).expect("read axe.min.js")
-}
-
-/// The accessibility violations axe-core finds on the page as it is.
-async fn axe_violations(client: &Client, axe: &str) -> Vec<String> {
-    client.execute(axe, vec![]).await.expect("inject axe-core");
-    let found = client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, { resultTypes: ['violations'] }).then(result => done(
-               result.violations.map(v => v.id + ': ' + v.help + ' at ' +
-                 v.nodes.map(n => n.target.join(' ')).join(', '))));",
-            vec![],
-        )
-        .await
-        .expect("run axe-core");
-    found
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -1240,17 +578,19 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
             // Every menu open in turn: the name's, the room's, a
             // message's with its reaction picker, the online list.
             for (menu, opens) in [
-                ("name menu", ".account summary"),
-                ("room menu", ".room-menu summary"),
-                ("online list", ".people-toggle"),
+                ("name menu", ".account .menu-button"),
+                ("room menu", ".room-menu .menu-button"),
+                ("online list", ".people .menu-button"),
             ] {
                 click(&user, opens).await;
+                find(&user, ":popover-open").await;
                 assert_eq!(
                     axe_violations(&user, &axe).await,
                     Vec::<String>::new(),
                     "{menu}, {case}"
                 );
                 click(&user, opens).await;
+                wait_until_gone(&user, ":popover-open").await;
             }
             user.execute(
                 "document.querySelector('.messages li.message:has(pre)').focus();",
@@ -1269,35 +609,6 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
         }
     }
     server.stop().await;
-}
-
-/// The seconds the offline status counts down from, if it shows them.
-async fn countdown(client: &Client) -> Option<u32> {
-    let status = client
-        .find(Locator::Css(".status [role=status]"))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    status
-        .strip_prefix("Offline, retrying in ")?
-        .strip_suffix(" s")?
-        .parse()
-        .ok()
-}
-
-/// Waits until the offline countdown shows seconds that `wanted` accepts,
-/// and returns them; fails with `why` after a while.
-async fn until_countdown(client: &Client, why: &str, wanted: impl Fn(u32) -> bool) -> u32 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(seconds) = countdown(client).await.filter(|&s| wanted(s)) {
-            return seconds;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{why}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
@@ -1332,34 +643,6 @@ async fn offline_the_status_counts_down_and_reconnect_now_does_not_wait() {
         clicked.elapsed()
     );
     alice.close().await;
-}
-
-/// Waits until the tab's title is `wanted`.
-async fn until_title(client: &Client, wanted: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let title = client.title().await.expect("the title");
-        if title == wanted {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the title stayed {title:?}, not {wanted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The rooms in the sidebar, as listed.
-async fn sidebar_rooms(client: &Client) -> Vec<String> {
-    texts(client, ".room-list .room-entry a > span:first-child").await
-}
-
-/// Opens `room` from the sidebar, as a click does.
-async fn open_room(client: &Client, base: &str, room: &str) {
-    let link = find(client, &format!(".room-list a[href='/r/{room}']")).await;
-    link.click().await.expect("open the room");
-    wait_for_path(client, base, &format!("/r/{room}")).await;
 }
 
 #[tokio::test]
@@ -1529,32 +812,86 @@ async fn a_permalink_opens_the_room_at_its_message_highlighted_even_beyond_the_l
     server.stop().await;
 }
 
-/// Whether the element matching `css` is visible (rendered and not hidden).
-async fn is_visible(client: &Client, css: &str) -> bool {
-    let shown = client
+/// The id of the menu open now, if one is.
+async fn open_menu(client: &Client) -> Option<String> {
+    let open = client
         .execute(
-            "const el = document.querySelector(arguments[0]);
-             if (!el) return false;
-             const style = getComputedStyle(el);
-             const box = el.getBoundingClientRect();
-             return style.visibility !== 'hidden' && box.right > 0 && box.width > 0;",
-            vec![css.into()],
+            "return document.querySelector(':popover-open')?.id ?? null;",
+            vec![],
         )
         .await
-        .expect("check visibility");
-    shown == serde_json::Value::Bool(true)
+        .expect("read the open menu");
+    open.as_str().map(str::to_owned)
 }
 
-async fn until_visible(client: &Client, css: &str, wanted: bool) {
+/// Waits until the open menu is `wanted` (`None`: none is).
+async fn until_menu(client: &Client, wanted: Option<&str>) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while is_visible(client, css).await != wanted {
+    loop {
+        let open = open_menu(client).await;
+        if open.as_deref() == wanted {
+            return;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{css} never became {}",
-            if wanted { "visible" } else { "hidden" }
+            "the open menu stayed {open:?}, not {wanted:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn menus_open_one_at_a_time_and_close_as_people_expect() {
+    let data = tempfile::tempdir().expect("tmp");
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    find(&alice, r#".status[data-state="online"]"#).await;
+    let button = |css: &'static str| {
+        let alice = alice.clone();
+        async move { find(&alice, css).await.click().await.expect("click") }
+    };
+    // One at a time: opening another closes the first.
+    button(".room-menu .menu-button").await;
+    until_menu(&alice, Some("notify-menu")).await;
+    button(".account .menu-button").await;
+    until_menu(&alice, Some("account-menu")).await;
+    // Escape from a field inside closes it, and focus is back on its button.
+    find(&alice, "#new-password")
+        .await
+        .send_keys(&Key::Escape.to_string())
+        .await
+        .expect("press Escape");
+    until_menu(&alice, None).await;
+    let focused = alice
+        .execute(
+            "return document.activeElement.matches('.account .menu-button');",
+            vec![],
+        )
+        .await
+        .expect("read focus");
+    assert_eq!(focused, serde_json::json!(true), "focus back on the button");
+    // A click elsewhere closes it.
+    button(".people .menu-button").await;
+    until_menu(&alice, Some("people-menu")).await;
+    button("#message").await;
+    until_menu(&alice, None).await;
+    // Another room closes it: a menu is about the room it opened in.
+    button(".room-menu .menu-button").await;
+    until_menu(&alice, Some("notify-menu")).await;
+    alice
+        .goto(&format!("{base}/r/rust"))
+        .await
+        .expect("open rust");
+    find(&alice, r#".status[data-state="online"]"#).await;
+    button(".room-menu .menu-button").await;
+    until_menu(&alice, Some("notify-menu")).await;
+    open_room(&alice, &base, "lobby").await;
+    until_menu(&alice, None).await;
+    alice.close().await;
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -1585,7 +922,8 @@ async fn on_a_phone_the_rooms_are_a_drawer() {
              const bar = [...document.querySelectorAll('.topbar > *')]
                .map(e => e.getBoundingClientRect());
              const targets = [...document.querySelectorAll(
-               '.topbar button, .topbar summary')].map(e => e.getBoundingClientRect());
+               '.topbar button')].map(e => e.getBoundingClientRect())
+               .filter(r => r.width > 0);
              return [document.documentElement.scrollWidth <= width,
                      bar.every(r => r.right <= width + 0.5 && r.left >= -0.5),
                      targets.every(r => r.height >= 44 && r.width >= 44)];",
@@ -1594,6 +932,28 @@ async fn on_a_phone_the_rooms_are_a_drawer() {
         .await
         .expect("measure the page");
     assert_eq!(fits, serde_json::json!([true, true, true]), "at 375 px");
+    // A menu is a sheet along the bottom, all of it on screen, its
+    // controls 44 px too.
+    click(&alice, ".account .menu-button").await;
+    find(&alice, "#account-menu:popover-open").await;
+    let sheet = alice
+        .execute(
+            "const r = document.getElementById('account-menu').getBoundingClientRect();
+             const targets = [...document.querySelectorAll('#account-menu button, #account-menu input')]
+               .map(e => e.getBoundingClientRect()).filter(r => r.width > 0);
+             return [r.left >= 0, r.right <= innerWidth + 0.5, Math.abs(r.bottom - innerHeight) < 1,
+                     r.top > 0, targets.length > 2 && targets.every(r => r.height >= 44)];",
+            vec![],
+        )
+        .await
+        .expect("measure the menu");
+    assert_eq!(
+        sheet,
+        serde_json::json!([true, true, true, true, true]),
+        "the name's menu"
+    );
+    click(&alice, ".account .menu-button").await;
+    wait_until_gone(&alice, ":popover-open").await;
     // The drawer closes from Escape, from its backdrop (its close button),
     // and by choosing a room, the one on screen too.
     toggle.click().await.expect("open the drawer");
@@ -1625,39 +985,6 @@ async fn on_a_phone_the_rooms_are_a_drawer() {
     alice.close().await;
     bob.close().await;
     server.stop().await;
-}
-
-/// Clicks the element matching `css` as a script would: a message's menu
-/// is on screen only while the pointer is over the message or focus is in
-/// it, which a WebDriver click cannot always arrange.
-async fn click(client: &Client, css: &str) {
-    find(client, css).await;
-    client
-        .execute(
-            "document.querySelector(arguments[0]).click();",
-            vec![css.into()],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-/// Waits until the element matching `css` shows `wanted` in its text.
-async fn until_text(client: &Client, css: &str, wanted: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let text = match client.find(Locator::Css(css)).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if text.contains(wanted) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{css} never said {wanted:?} (it says {text:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -1808,25 +1135,6 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
     server.stop().await;
 }
 
-/// Waits until the element matching `css` has `name` = `wanted`.
-async fn until_attr(client: &Client, css: &str, name: &str, wanted: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let value = match client.find(Locator::Css(css)).await {
-            Ok(element) => element.attr(name).await.ok().flatten(),
-            Err(_) => None,
-        };
-        if value.as_deref() == Some(wanted) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{css} never had {name}={wanted:?} (it has {value:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_mention_is_offered_as_you_type_and_notifies_the_person_in_another_room() {
     let data = tempfile::tempdir().expect("tmp");
@@ -1963,20 +1271,6 @@ async fn the_installed_app_opens_without_the_network_with_what_it_kept() {
     alice.close().await;
 }
 
-/// Types `text` into the field `css`, replacing what it held.
-async fn fill(client: &Client, css: &str, text: &str) {
-    let field = find(client, css).await;
-    field.clear().await.expect("clear the field");
-    field.send_keys(text).await.expect("type");
-}
-
-/// Submits the login form with `name` and `password` (empty: a guest).
-async fn sign_in_as(client: &Client, name: &str, password: &str) {
-    fill(client, "#username", name).await;
-    fill(client, "#password", password).await;
-    click(client, ".login-card button[type=submit]").await;
-}
-
 #[tokio::test]
 async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
     let data = tempfile::tempdir().expect("tmp");
@@ -1988,11 +1282,11 @@ async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
 
     // A guest keeps her name from her name's menu.
     log_in(&laptop, base, "alice").await;
-    click(&laptop, ".account summary").await;
+    click(&laptop, ".account .menu-button").await;
     fill(&laptop, "#new-password", "correct horse").await;
     click(&laptop, ".account form button[type=submit]").await;
     // The page reloads, signed in as the claimed name: marked as a member.
-    find(&laptop, ".account summary .member").await;
+    find(&laptop, ".account .menu-button .member").await;
     find(&laptop, r#".status[data-state="online"]"#).await;
     say(&laptop, "it is really me").await;
     find(&laptop, ".message .author .member").await;
@@ -2010,13 +1304,13 @@ async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
     sign_in_as(&phone, "alice", "correct horse").await;
     wait_for_path(&phone, base, "/").await;
     find(&phone, r#".status[data-state="online"]"#).await;
-    find(&phone, ".account summary .member").await;
+    find(&phone, ".account .menu-button .member").await;
     let shown = wait_for_messages(&phone, 1).await;
     assert_eq!(shown[0].1, "it is really me");
     find(&phone, ".message .author .member").await;
 
     // A new password on the phone signs the laptop out.
-    click(&phone, ".account summary").await;
+    click(&phone, ".account .menu-button").await;
     fill(&phone, "#current-password", "correct horse").await;
     fill(&phone, "#new-password", "battery staple").await;
     click(&phone, ".account form button[type=submit]").await;
@@ -2053,113 +1347,6 @@ async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
     phone.close().await;
 }
 
-/// Logs in as `name` and keeps the name with a password (the page
-/// reloads, claimed).
-async fn log_in_claimed(client: &Client, base: &str, name: &str) {
-    log_in(client, base, name).await;
-    click(client, ".account summary").await;
-    fill(client, "#new-password", "a long password").await;
-    click(client, ".account form button[type=submit]").await;
-    find(client, ".account summary .member").await;
-    find(client, r#".status[data-state="online"]"#).await;
-}
-
-/// Acts on `target` from the room menu's moderation form: the action at
-/// `index` of its list, for `minutes`, with `reason`.
-async fn moderate_from_menu(
-    client: &Client,
-    target: &str,
-    index: u32,
-    minutes: &str,
-    reason: &str,
-) {
-    client
-        .execute(
-            "document.querySelector('.moderation-menu').open = true;",
-            vec![],
-        )
-        .await
-        .expect("open the moderation menu");
-    find(client, "#mod-target").await;
-    client
-        .execute(
-            "document.querySelector('#mod-target').value = arguments[0];",
-            vec![target.into()],
-        )
-        .await
-        .expect("name the target");
-    apply_moderation(client, index, minutes, reason).await;
-}
-
-/// Chooses the action (its index in the form's list), the minutes and the
-/// reason in the room menu's moderation form, and applies them to the
-/// name it holds.
-/// Accepts the browser's confirmation dialog, which says `question`.
-async fn accept_dialog(client: &Client, question: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let shown = loop {
-        match client.get_alert_text().await {
-            Ok(text) => break text,
-            Err(_) => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "no dialog asking {question:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    assert!(shown.contains(question), "{shown:?}");
-    client.accept_alert().await.expect("accept the dialog");
-}
-
-/// Applies the form's action at `index` of its list (0: the "Choose an
-/// action" it starts on).
-async fn apply_moderation(client: &Client, index: u32, minutes: &str, reason: &str) {
-    client
-        .execute(
-            "document.querySelector('#mod-action').selectedIndex = arguments[0];
-             document.querySelector('#mod-minutes').value = arguments[1];
-             document.querySelector('#mod-reason').value = arguments[2];",
-            vec![index.into(), minutes.into(), reason.into()],
-        )
-        .await
-        .expect("fill in the form");
-    click(client, ".moderation button.apply").await;
-}
-
-/// Waits until no message of the list shows `text` any more.
-async fn until_no_message_says(client: &Client, text: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while texts(client, ".messages li.message")
-        .await
-        .iter()
-        .any(|line| line.contains(text))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{text:?} is still shown"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The name a person's menu put in the moderation form, once the room's
-/// menu is open at it.
-async fn moderation_target(client: &Client) -> String {
-    client
-        .execute(
-            "const menu = document.querySelector('.moderation-menu');
-             return menu.open ? document.querySelector('#mod-target').value : '';",
-            vec![],
-        )
-        .await
-        .expect("read the form")
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     let data = tempfile::tempdir().expect("tmp");
@@ -2181,7 +1368,7 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     wait_for_path(&root, base, "/login").await;
     sign_in_as(&root, "root", "a long password").await;
     wait_for_path(&root, base, "/").await;
-    find(&root, ".account summary .member").await;
+    find(&root, ".account .menu-button .member").await;
     // The admin makes mod a moderator of every room, from the room's
     // menu: kicks and bans reach beyond one room.
     moderate_from_menu(&root, "mod", 10, "", "").await;
@@ -2228,13 +1415,10 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     // The moderation menu lists him, with when it ends, and the action;
     // lifted from there, he talks again.
     moderator
-        .execute(
-            "document.querySelector('.moderation-menu').open = false;",
-            vec![],
-        )
+        .execute("document.getElementById('mod-menu').hidePopover();", vec![])
         .await
         .expect("close the menu");
-    click(&moderator, ".moderation-menu summary").await;
+    click(&moderator, ".moderation-menu .menu-button").await;
     until_text(&moderator, ".moderation-menu .sanctions", "bob").await;
     until_text(&moderator, ".moderation-menu .sanctions", "until").await;
     until_text(
@@ -2256,7 +1440,7 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
 
     // Kicked, from the online list's menu: bob is back at the login page,
     // told why.
-    click(&moderator, ".people-toggle").await;
+    click(&moderator, ".people .menu-button").await;
     click(
         &moderator,
         r#".people-list button[aria-label="Moderate bob"]"#,
@@ -2291,13 +1475,10 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     // The ban is listed for mod (a moderator of every room); lifted from
     // there, he comes back.
     moderator
-        .execute(
-            "document.querySelector('.moderation-menu').open = false;",
-            vec![],
-        )
+        .execute("document.getElementById('mod-menu').hidePopover();", vec![])
         .await
         .expect("close the menu");
-    click(&moderator, ".moderation-menu summary").await;
+    click(&moderator, ".moderation-menu .menu-button").await;
     until_text(&moderator, ".moderation-menu", "Banned").await;
     click(&moderator, ".sanctions button[aria-label='Lift: bob']").await;
     until_text(&root, ".messages", "mod lifted the ban of bob").await;
@@ -2327,7 +1508,7 @@ async fn api_tokens_are_made_listed_and_revoked_from_the_name_s_menu() {
     let driver = start_driver().await;
     let alice = browser(&driver).await;
     log_in_claimed(&alice, &server.base, "alice").await;
-    click(&alice, ".account summary").await;
+    click(&alice, ".account .menu-button").await;
     until_text(&alice, ".tokens", "No tokens.").await;
     fill(&alice, "#token-name", "deploy bot").await;
     click(&alice, ".tokens form button[type=submit]").await;
@@ -2502,32 +1683,6 @@ async fn a_busy_room_keeps_the_reader_at_the_newest_message() {
     );
     alice.close().await;
     server.stop().await;
-}
-
-/// The composer's value, as the page holds it.
-async fn composer_text(client: &Client) -> String {
-    find(client, "#message")
-        .await
-        .prop("value")
-        .await
-        .expect("the box's text")
-        .unwrap_or_default()
-}
-
-/// Waits until the composer holds `wanted`.
-async fn until_composer(client: &Client, wanted: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let text = composer_text(client).await;
-        if text == wanted {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the box says {text:?}, not {wanted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A half-written message, a reply or an edit once followed its writer

@@ -7,6 +7,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::api;
+use crate::components::menu::menu;
 use crate::components::people::member_mark;
 use crate::components::tokens::{tokens, use_tokens, TokensState};
 
@@ -80,23 +81,14 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
         })
     };
     // The tokens are read when the menu opens: most people never do.
-    let ontoggle = {
+    let on_open = claimed.then(|| {
         let tokens_state = tokens_state.clone();
-        Callback::from(move |e: Event| {
-            let open = e
-                .target_unchecked_into::<web_sys::HtmlDetailsElement>()
-                .open();
-            if open && claimed {
-                tokens_state.refresh();
-            }
-        })
-    };
+        Callback::from(move |()| tokens_state.refresh())
+    });
     let sign_out = on_sign_out.reform(|_: MouseEvent| ());
     let maxlength = (PASSWORD_MAX_CHARS * 4).to_string();
-    html! {
-        <details class="account" {ontoggle}>
-            <summary class="me" title="Your name">{ me }{ member_mark(claimed) }</summary>
-            <div class="account-body">
+    let body = html! {
+            <>
                 <form {onsubmit}>
                     if claimed {
                         <label for="current-password">{ "Current password" }</label>
@@ -117,9 +109,17 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
                     { tokens(&tokens_state) }
                 }
                 <button class="leave" onclick={sign_out}>{ "Sign out" }</button>
-            </div>
-        </details>
-    }
+            </>
+    };
+    let label = html! { <span class="me">{ me }{ member_mark(claimed) }</span> };
+    menu(
+        "account",
+        "account-menu",
+        label,
+        Some("Your name"),
+        on_open,
+        body,
+    )
 }
 
 pub fn outcome_line(outcome: &Outcome) -> Html {

@@ -1,6 +1,7 @@
 pub mod account;
 pub mod composer;
 pub mod formatted;
+pub mod menu;
 pub mod message_list;
 pub mod moderation;
 pub mod people;

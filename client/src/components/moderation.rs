@@ -12,10 +12,11 @@
 use protocol::{ModAction, REASON_MAX_CHARS};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlDetailsElement, HtmlElement, HtmlInputElement, HtmlSelectElement};
+use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::api;
+use crate::components::menu::{menu, open_menu};
 use crate::socket::MessageChange;
 use crate::state::moderation_notice;
 
@@ -32,8 +33,6 @@ pub struct Moderation {
 /// component type costs the client about 0.65 KB).
 #[derive(Clone)]
 pub struct ModerationForm {
-    /// The menu, opened at the form from a person's menu.
-    menu: NodeRef,
     target: NodeRef,
     action: NodeRef,
     minutes: NodeRef,
@@ -45,7 +44,6 @@ pub struct ModerationForm {
 #[hook]
 pub fn use_moderation_form() -> ModerationForm {
     ModerationForm {
-        menu: use_node_ref(),
         target: use_node_ref(),
         action: use_node_ref(),
         minutes: use_node_ref(),
@@ -80,9 +78,7 @@ impl ModerationForm {
     /// choose next: what a person's menu (in the online list, or a
     /// message's) does for a moderator.
     pub fn open_for(&self, name: &str) {
-        if let Some(menu) = self.menu.cast::<HtmlDetailsElement>() {
-            menu.set_open(true);
-        }
+        open_menu(MENU_ID);
         if let Some(target) = self.target.cast::<HtmlInputElement>() {
             target.set_value(name);
         }
@@ -211,13 +207,9 @@ fn confirmation(
 /// The menu of `room`.
 pub fn moderation_menu(room: &str, moderation: Moderation) -> Html {
     let form = moderation.form.clone();
-    let ontoggle = {
+    let on_open = {
         let (form, room) = (form.clone(), room.to_owned());
-        Callback::from(move |e: Event| {
-            if e.target_unchecked_into::<HtmlDetailsElement>().open() {
-                form.refresh(&room);
-            }
-        })
+        Callback::from(move |()| form.refresh(&room))
     };
     let listing = (*form.listing).clone().unwrap_or_default();
     let on_act = moderation.on_act.clone();
@@ -250,10 +242,8 @@ pub fn moderation_menu(room: &str, moderation: Moderation) -> Html {
             </li>
         }
     };
-    html! {
-        <details class="moderation-menu" ref={form.menu.clone()} {ontoggle}>
-            <summary>{ "Moderation" }</summary>
-            <div class="room-menu-body">
+    let body = html! {
+            <>
                 <h2>{ format!("Muted in #{room}") }</h2>
                 if listing.mutes.is_empty() {
                     <p class="hint">{ "Nobody." }</p>
@@ -271,10 +261,20 @@ pub fn moderation_menu(room: &str, moderation: Moderation) -> Html {
                 { moderation_form(room, moderation) }
                 <h2>{ "Recent actions" }</h2>
                 <ol class="audit">{ for listing.audit.iter().take(20).map(|line| html! { <li>{ line }</li> }) }</ol>
-            </div>
-        </details>
-    }
+            </>
+    };
+    menu(
+        "moderation-menu",
+        MENU_ID,
+        html! { "Moderation" },
+        None,
+        Some(on_open),
+        body,
+    )
 }
+
+/// The moderation menu's popover.
+const MENU_ID: &str = "mod-menu";
 
 /// What a name can be done to (the last four by admins only), whether
 /// about every room, and how the form says it. Kicks and bans reach

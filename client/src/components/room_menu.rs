@@ -8,6 +8,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Notification, NotificationPermission};
 use yew::prelude::*;
 
+use crate::components::menu::menu;
 use crate::state::rooms::Notify;
 
 /// The menu of `room`, notifying at `level`; `permission` is the browser's
@@ -47,10 +48,8 @@ pub fn room_menu(
             </label>
         }
     });
-    html! {
-        <details class="room-menu">
-            <summary>{ "Notifications" }</summary>
-            <div class="room-menu-body">
+    let body = html! {
+            <>
                 <fieldset>
                     <legend>{ format!("Notify me in #{room} about") }</legend>
                     { for choices }
@@ -68,7 +67,14 @@ pub fn room_menu(
                         </button>
                     },
                 } }
-            </div>
-        </details>
-    }
+            </>
+    };
+    menu(
+        "room-menu",
+        "notify-menu",
+        html! { "Notifications" },
+        None,
+        None,
+        body,
+    )
 }

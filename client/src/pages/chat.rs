@@ -8,6 +8,7 @@ use yew::prelude::*;
 
 use crate::components::account::{account, use_account};
 use crate::components::composer::Composer;
+use crate::components::menu::close_menus;
 use crate::components::message_list::{MessageAction, MessageList};
 use crate::components::moderation::{moderation_menu, use_moderation_form, Moderation};
 use crate::components::people::{member_mark, people};
@@ -65,6 +66,8 @@ fn ChatView(props: &ChatViewProps) -> Html {
     use_effect_with(state.current.clone(), {
         let draft = draft.clone();
         move |current: &Option<String>| {
+            // A menu is about the room it opened in.
+            close_menus();
             let mode = current
                 .as_deref()
                 .map(drafts::load_mode)
@@ -134,7 +137,6 @@ fn ChatView(props: &ChatViewProps) -> Html {
         })
     };
     let permission = use_state(web_sys::Notification::permission);
-    let people_open = use_state(|| false);
     let sidebar_state = use_sidebar();
     let account_state = use_account();
     let moderation_form = use_moderation_form();
@@ -383,7 +385,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     if let (true, Some(room)) = (state.online(), room) {
                         { people(&room.people.online_users, &room.people.members,
                             room.people.online_count,
-                            state.me.as_deref(), &people_open,
+                            state.me.as_deref(),
                             (room.moderator || state.admin).then_some(&moderate_person)) }
                     }
                     if let Some(room) = room {
