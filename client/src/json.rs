@@ -1,6 +1,8 @@
-//! The server's frames, parsed by the browser (`JSON.parse`) and read by
-//! the protocol's one decoder (`protocol::JsonValue`): the client carries no
-//! JSON parser of its own (serde_json's `Value` cost 6 KB gzip).
+//! JSON read through the browser (`JSON.parse`): the server's frames, by
+//! the protocol's one decoder (`protocol::JsonValue`), and what the client
+//! kept in localStorage, by small readers over the same trait. The client
+//! carries no JSON parser of its own (serde_json's cost it 3.5 KB gzip);
+//! it still writes JSON with serde_json, whose encoder is small.
 //!
 //! JavaScript's numbers are exact up to 2^53 - 1: a larger id or count
 //! reads as a wrong field, and the frame is skipped, as any frame this
@@ -8,7 +10,7 @@
 //! Fields are read with `Reflect.get`: the decoder asks only for its own
 //! names, none of them an `Object.prototype` member.
 
-use protocol::ServerFrame;
+use protocol::{JsonValue, ServerFrame};
 
 /// Reads a frame's text: `None` when it is not JSON or not a frame this
 /// client can read. Off the browser (the reducers' unit tests), serde_json
@@ -22,6 +24,38 @@ pub fn server_frame(text: &str) -> Option<ServerFrame> {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn server_frame(text: &str) -> Option<ServerFrame> {
     ServerFrame::parse(text).ok()
+}
+
+/// What localStorage holds under `key` (JSON, as gloo's `LocalStorage::set`
+/// wrote it), parsed; none when absent or unreadable.
+#[cfg(target_arch = "wasm32")]
+pub fn stored(key: &str) -> Option<impl JsonValue> {
+    let text = gloo::utils::window()
+        .local_storage()
+        .ok()??
+        .get_item(key)
+        .ok()??;
+    js_sys::JSON::parse(&text).ok().map(browser::Js)
+}
+
+/// Off the browser nothing is stored (the readers are tested on
+/// serde_json's values instead).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn stored(_key: &str) -> Option<impl JsonValue> {
+    None::<&'static serde_json::Value>
+}
+
+/// A string kept under `key`.
+pub fn stored_string(key: &str) -> Option<String> {
+    stored(key)?.string()
+}
+
+/// A list of strings: the items that are strings.
+pub fn strings(value: &impl JsonValue) -> Vec<String> {
+    value
+        .items()
+        .map(|items| items.filter_map(|item| item.string()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -39,7 +73,7 @@ mod browser {
     pub(super) struct Js(pub(super) JsValue);
 
     impl Js {
-        fn number(&self) -> Option<f64> {
+        fn exact(&self) -> Option<f64> {
             self.0
                 .as_f64()
                 .filter(|n| n.fract() == 0.0 && n.abs() <= MAX_SAFE)
@@ -64,11 +98,15 @@ mod browser {
         }
 
         fn whole(&self) -> Option<u64> {
-            self.number().filter(|n| *n >= 0.0).map(|n| n as u64)
+            self.exact().filter(|n| *n >= 0.0).map(|n| n as u64)
         }
 
         fn signed(&self) -> Option<i64> {
-            self.number().map(|n| n as i64)
+            self.exact().map(|n| n as i64)
+        }
+
+        fn number(&self) -> Option<f64> {
+            self.0.as_f64()
         }
 
         fn boolean(&self) -> Option<bool> {

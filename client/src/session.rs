@@ -16,7 +16,7 @@ const TOKEN_BYTES: usize = 16;
 /// share a name (a second tab, a reconnect); other browsers may not. One
 /// made by an earlier release from `Math.random` (shorter) is replaced.
 pub fn browser_token() -> String {
-    if let Ok(token) = LocalStorage::get::<String>(TOKEN_KEY) {
+    if let Some(token) = crate::json::stored_string(TOKEN_KEY) {
         if token.len() == 2 * TOKEN_BYTES {
             return token;
         }
@@ -79,7 +79,7 @@ impl Session {
     /// The session stored by an earlier visit, if any.
     pub fn load() -> Self {
         Session {
-            user: LocalStorage::get::<String>(USERNAME_KEY).ok(),
+            user: crate::json::stored_string(USERNAME_KEY),
             ..Session::default()
         }
     }

@@ -71,6 +71,8 @@ pub trait JsonValue: Sized {
     fn whole(&self) -> Option<u64>;
     /// A whole number.
     fn signed(&self) -> Option<i64>;
+    /// Any number (the web client keeps times as ms in floating point).
+    fn number(&self) -> Option<f64>;
     fn boolean(&self) -> Option<bool>;
     /// An array's items.
     fn items(&self) -> Option<impl Iterator<Item = Self>>;
@@ -99,6 +101,10 @@ impl JsonValue for &Value {
 
     fn signed(&self) -> Option<i64> {
         self.as_i64()
+    }
+
+    fn number(&self) -> Option<f64> {
+        self.as_f64()
     }
 
     fn boolean(&self) -> Option<bool> {

@@ -71,7 +71,7 @@ fn mode_key(room: &str) -> String {
 
 /// The text being written in `room`.
 pub fn load_text(room: &str) -> String {
-    LocalStorage::get(text_key(room)).unwrap_or_default()
+    crate::json::stored_string(&text_key(room)).unwrap_or_default()
 }
 
 /// Keeps the text being written in `room` (an empty one is forgotten).
@@ -86,7 +86,7 @@ pub fn save_text(room: &str, text: &str) {
 
 /// What the text in `room` is for.
 pub fn load_mode(room: &str) -> Draft {
-    LocalStorage::get::<String>(mode_key(room)).map_or(Draft::New, |kept| Draft::decode(&kept))
+    crate::json::stored_string(&mode_key(room)).map_or(Draft::New, |kept| Draft::decode(&kept))
 }
 
 /// Keeps what the text in `room` is for.

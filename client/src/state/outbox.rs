@@ -3,32 +3,34 @@
 //! them.
 
 use gloo::storage::{LocalStorage, Storage};
-use serde::{Deserialize, Serialize};
+use protocol::JsonValue;
+use serde::Serialize;
+
+use crate::json;
 
 /// A message unconfirmed this long while there is no connection is shown as
 /// failed, with a Retry control.
 pub const PENDING_TIMEOUT_MS: f64 = 10_000.0;
 
 /// A message the user wrote that the server has not confirmed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outgoing {
     /// The room it goes to; empty in an outbox stored before rooms, which
     /// means the server's default room.
-    #[serde(default)]
     pub room: String,
     pub client_id: String,
     pub msg: String,
     /// The message it answers, if it is a reply.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<u64>,
     /// When it was written or last retried (ms since the epoch).
     pub since: f64,
     pub status: OutgoingStatus,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "camelCase", from = "StoredStatus")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
 pub enum OutgoingStatus {
     /// Sent or waiting for a connection; goes out again on every reconnect.
     Pending,
@@ -36,36 +38,6 @@ pub enum OutgoingStatus {
     TimedOut,
     /// The server refused it; only Retry sends it again.
     Refused { reason: String },
-}
-
-/// An [`OutgoingStatus`] as stored: read flat, because serde reads an
-/// internally tagged enum by buffering it first, generic code the client
-/// would carry for this one small value.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredStatus {
-    state: StoredState,
-    reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum StoredState {
-    Pending,
-    TimedOut,
-    Refused,
-}
-
-impl From<StoredStatus> for OutgoingStatus {
-    fn from(stored: StoredStatus) -> Self {
-        match stored.state {
-            StoredState::Pending => Self::Pending,
-            StoredState::TimedOut => Self::TimedOut,
-            StoredState::Refused => Self::Refused {
-                reason: stored.reason.unwrap_or_default(),
-            },
-        }
-    }
 }
 
 impl Outgoing {
@@ -87,15 +59,47 @@ fn key(user: &str) -> String {
 
 /// What `user` wrote and the server had not confirmed when the page last ran.
 pub fn load(user: &str) -> Vec<Outgoing> {
-    match LocalStorage::get::<Vec<Outgoing>>(key(user)) {
-        Ok(outbox) => outbox,
-        Err(gloo::storage::errors::StorageError::KeyNotFound(_)) => Vec::new(),
-        // Not the reason: serde_json's error texts cost the client 1.7 KB.
-        Err(_) => {
-            gloo::console::warn!("ignoring an unreadable outbox");
-            Vec::new()
-        }
+    let Some(kept) = json::stored(&key(user)) else {
+        return Vec::new();
+    };
+    let outbox = read(&kept);
+    if kept.items().map_or(1, Iterator::count) != outbox.len() {
+        gloo::console::warn!("ignoring an unreadable unsent message");
     }
+    outbox
+}
+
+/// The outbox as `save` wrote it (and as releases before rooms did: no
+/// `room`, the server's default room). A message that cannot be read is
+/// left out, with a warning; the others stay.
+fn read(kept: &impl JsonValue) -> Vec<Outgoing> {
+    let Some(items) = kept.items() else {
+        return Vec::new();
+    };
+    items.filter_map(|item| outgoing(&item)).collect()
+}
+
+fn outgoing(item: &impl JsonValue) -> Option<Outgoing> {
+    let text = |name| item.field(name).and_then(|value| value.string());
+    let status = item.field("status")?;
+    Some(Outgoing {
+        room: text("room").unwrap_or_default(),
+        client_id: text("clientId")?,
+        msg: text("msg")?,
+        reply_to: item.field("replyTo").and_then(|id| id.whole()),
+        since: item.field("since")?.number()?,
+        status: match status.field("state")?.string()?.as_str() {
+            "pending" => OutgoingStatus::Pending,
+            "timedOut" => OutgoingStatus::TimedOut,
+            "refused" => OutgoingStatus::Refused {
+                reason: status
+                    .field("reason")
+                    .and_then(|reason| reason.string())
+                    .unwrap_or_default(),
+            },
+            _ => return None,
+        },
+    })
 }
 
 pub fn save(user: &str, outbox: &[Outgoing]) {
@@ -137,16 +141,33 @@ mod tests {
             json,
             r#"[{"room":"rust","clientId":"c-1","msg":"hi","since":5.0,"status":{"state":"pending"}},{"room":"lobby","clientId":"c-3","msg":"!","since":7.0,"status":{"state":"refused","reason":"too long"}}]"#
         );
-        let back: Vec<Outgoing> = serde_json::from_str(&json).expect("parses");
-        assert_eq!(back, outbox);
+        assert_eq!(read(&&parse(&json)), outbox);
     }
 
     #[test]
     fn an_outbox_stored_before_rooms_goes_to_the_default_room() {
         let stored =
             r#"[{"clientId":"c-2","msg":"there","since":6.5,"status":{"state":"timedOut"}}]"#;
-        let back: Vec<Outgoing> = serde_json::from_str(stored).expect("parses");
+        let back = read(&&parse(stored));
         assert_eq!(back[0].room, "");
         assert_eq!(back[0].status, OutgoingStatus::TimedOut);
+    }
+
+    #[test]
+    fn an_unreadable_message_leaves_the_others() {
+        let stored = r#"[{"clientId":"c-2","msg":"there","since":6.5,"status":{"state":"gone"}},
+            {"msg":"no id","since":1,"status":{"state":"pending"}},
+            {"clientId":"c-4","msg":"kept","since":8,"replyTo":3,"status":{"state":"pending"}}]"#;
+        let back = read(&&parse(stored));
+        assert_eq!(back.len(), 1);
+        assert_eq!(
+            (back[0].client_id.as_str(), back[0].reply_to),
+            ("c-4", Some(3))
+        );
+        assert!(read(&&parse(r#"{"not":"a list"}"#)).is_empty());
+    }
+
+    fn parse(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).expect("JSON")
     }
 }

@@ -2,7 +2,10 @@
 //! browser has joined, kept in localStorage.
 
 use gloo::storage::{LocalStorage, Storage};
-use serde::{Deserialize, Serialize};
+use protocol::JsonValue;
+use serde::{Serialize, Serializer};
+
+use crate::json;
 
 use super::messages::Messages;
 use super::people::People;
@@ -92,8 +95,7 @@ impl RoomState {
 }
 
 /// When a room raises a desktop notification: kept per browser and room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Notify {
     /// Every message from someone else.
     All,
@@ -106,12 +108,27 @@ pub enum Notify {
 impl Notify {
     pub const ALL: [Self; 3] = [Self::All, Self::Mentions, Self::Nothing];
 
+    /// How it is stored.
+    fn wire(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Mentions => "mentions",
+            Self::Nothing => "nothing",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::All => "All messages",
             Self::Mentions => "Mentions only",
             Self::Nothing => "Nothing",
         }
+    }
+}
+
+impl Serialize for Notify {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.wire())
     }
 }
 
@@ -131,7 +148,25 @@ fn notify_key(user: &str) -> String {
 
 /// Each room's notification level that `user` chose in this browser.
 pub fn load_notify(user: &str) -> Vec<(String, Notify)> {
-    LocalStorage::get(notify_key(user)).unwrap_or_default()
+    json::stored(&notify_key(user))
+        .map(|kept| read_notify(&kept))
+        .unwrap_or_default()
+}
+
+/// The levels as `save_notify` wrote them: `[["rust","all"], ...]`.
+fn read_notify(kept: &impl JsonValue) -> Vec<(String, Notify)> {
+    let Some(pairs) = kept.items() else {
+        return Vec::new();
+    };
+    pairs
+        .filter_map(|pair| {
+            let [room, level] = <[String; 2]>::try_from(json::strings(&pair)).ok()?;
+            let level = Notify::ALL
+                .into_iter()
+                .find(|known| known.wire() == level)?;
+            Some((room, level))
+        })
+        .collect()
 }
 
 pub fn save_notify(user: &str, levels: &[(String, Notify)]) {
@@ -148,7 +183,9 @@ const HOME_KEY: &str = "chat.home";
 
 /// The rooms `user` had joined in this browser, in the sidebar's order.
 pub fn load(user: &str) -> Vec<String> {
-    LocalStorage::get(rooms_key(user)).unwrap_or_default()
+    json::stored(&rooms_key(user))
+        .map(|kept| json::strings(&kept))
+        .unwrap_or_default()
 }
 
 pub fn save(user: &str, rooms: &[String]) {
@@ -159,7 +196,7 @@ pub fn save(user: &str, rooms: &[String]) {
 
 /// The server's default room, as last learned (what `/` opens).
 pub fn load_home() -> Option<String> {
-    LocalStorage::get(HOME_KEY).ok()
+    json::stored_string(HOME_KEY)
 }
 
 pub fn save_home(home: &str) {
@@ -185,5 +222,24 @@ mod tests {
         assert_eq!(after_leaving(&rooms, "lobby"), Some("rust"));
         assert_eq!(after_leaving(&named(&["lobby"]), "lobby"), None);
         assert_eq!(after_leaving(&rooms, "go"), None);
+    }
+
+    #[test]
+    fn notification_levels_read_back_as_stored() {
+        let levels = vec![
+            ("rust".to_owned(), Notify::All),
+            ("闲聊".to_owned(), Notify::Nothing),
+            ("lobby".to_owned(), Notify::Mentions),
+        ];
+        let stored = serde_json::to_string(&levels).expect("JSON");
+        assert_eq!(
+            stored,
+            r#"[["rust","all"],["闲聊","nothing"],["lobby","mentions"]]"#
+        );
+        let kept: serde_json::Value = serde_json::from_str(&stored).expect("JSON");
+        assert_eq!(read_notify(&&kept), levels);
+        let odd: serde_json::Value =
+            serde_json::from_str(r#"[["rust","loud"],["go"],7,["go","all"]]"#).expect("JSON");
+        assert_eq!(read_notify(&&odd), [("go".to_owned(), Notify::All)]);
     }
 }
