@@ -19,8 +19,9 @@ self.addEventListener("fetch", (event) => {
   else if (HASHED.test(url.pathname)) event.respondWith(asset(request));
 });
 
-// The build's assets: a content hash in their names (`client-<16 hex>.js`).
-const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css)$/;
+// The build's assets: a content hash in their names (`client-<16 hex>.js`,
+// the picker's `emoji-<16 hex>.json`).
+const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css|json)$/;
 
 // Assets have a content hash in their names: kept once fetched.
 async function asset(request) {

@@ -35,13 +35,25 @@ pub fn stored(key: &str) -> Option<impl JsonValue> {
         .ok()??
         .get_item(key)
         .ok()??;
-    js_sys::JSON::parse(&text).ok().map(browser::Js)
+    parse(&text)
 }
 
 /// Off the browser nothing is stored (the readers are tested on
 /// serde_json's values instead).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn stored(_key: &str) -> Option<impl JsonValue> {
+    None::<&'static serde_json::Value>
+}
+
+/// `text` parsed by the browser; none when it is not JSON. (Off the
+/// browser, none: the readers are tested on serde_json's values.)
+#[cfg(target_arch = "wasm32")]
+pub fn parse(text: &str) -> Option<impl JsonValue> {
+    js_sys::JSON::parse(text).ok().map(browser::Js)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn parse(_text: &str) -> Option<impl JsonValue> {
     None::<&'static serde_json::Value>
 }
 

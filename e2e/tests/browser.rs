@@ -599,7 +599,7 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
             .await
             .expect("focus the message");
             click(&user, ".messages li.message:has(pre) .actions .react").await;
-            find(&user, ".messages .picker").await;
+            find(&user, "#emoji-picker:popover-open .emoji-tabs").await;
             assert_eq!(
                 axe_violations(&user, &axe).await,
                 Vec::<String>::new(),
@@ -895,6 +895,103 @@ async fn menus_open_one_at_a_time_and_close_as_people_expect() {
 }
 
 #[tokio::test]
+async fn the_reaction_picker_opens_in_view_finds_by_name_and_remembers() {
+    let data = tempfile::tempdir().expect("tmp");
+    // A room whose messages fill the screen: the newest is at its bottom.
+    seed(&data.path().join("chat.db"), 30);
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    wait_for_messages(&alice, 30).await;
+    let newest = ".messages li.message:last-of-type";
+    // The newest message sits at the bottom: the picker opens above its
+    // button, wholly on screen, with the search focused.
+    alice
+        .execute(
+            "document.querySelector(arguments[0]).focus();",
+            vec![newest.into()],
+        )
+        .await
+        .expect("focus the message");
+    find(&alice, &format!("{newest} .actions .react"))
+        .await
+        .click()
+        .await
+        .expect("open the picker");
+    until_menu(&alice, Some("emoji-picker")).await;
+    find(&alice, "#emoji-picker .emoji-tabs").await;
+    let placed = alice
+        .execute(
+            "const picker = document.getElementById('emoji-picker').getBoundingClientRect();
+             const button = document.querySelector(arguments[0]).getBoundingClientRect();
+             return [picker.top >= 0, picker.bottom <= innerHeight, picker.bottom <= button.top,
+                     document.activeElement.matches('.emoji-search')];",
+            vec![format!("{newest} .actions .react").into()],
+        )
+        .await
+        .expect("measure the picker");
+    assert_eq!(placed, serde_json::json!([true, true, true, true]));
+    // A group's tab shows its emoji.
+    click(
+        &alice,
+        "#emoji-picker .emoji-tabs button[aria-label='Animals & Nature']",
+    )
+    .await;
+    find(&alice, "#emoji-picker .pick[data-emoji='🐶']").await;
+    // Found by a shortcode's beginning; Enter takes the first.
+    let search = find(&alice, "#emoji-picker .emoji-search").await;
+    search.send_keys(":tada").await.expect("type");
+    until_text(&alice, "#emoji-picker .emoji-grid", "🎉").await;
+    search
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("Enter");
+    until_text(&alice, &format!("{newest} .reaction"), "🎉").await;
+    until_menu(&alice, None).await;
+    // By name, any case, from another message; Escape closes, and focus
+    // is back on the React button.
+    let first = ".messages li.message:first-of-type";
+    alice
+        .execute(
+            "document.querySelector(arguments[0]).focus();",
+            vec![first.into()],
+        )
+        .await
+        .expect("focus the message");
+    find(&alice, &format!("{first} .actions .react"))
+        .await
+        .click()
+        .await
+        .expect("open the picker");
+    until_menu(&alice, Some("emoji-picker")).await;
+    // What was used comes first.
+    until_text(&alice, "#emoji-picker .emoji-grid:first-child", "🎉").await;
+    let search = find(&alice, "#emoji-picker .emoji-search").await;
+    search.send_keys("Crab").await.expect("type");
+    until_text(&alice, "#emoji-picker .emoji-grid", "🦀").await;
+    search
+        .send_keys(&Key::Escape.to_string())
+        .await
+        .expect("Escape");
+    until_menu(&alice, None).await;
+    let focused = alice
+        .execute(
+            "return document.activeElement.matches(arguments[0]);",
+            vec![format!("{first} .actions .react").into()],
+        )
+        .await
+        .expect("read focus");
+    assert_eq!(focused, serde_json::json!(true), "focus back on React");
+    assert!(texts(&alice, &format!("{first} .reaction"))
+        .await
+        .is_empty());
+    alice.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn on_a_phone_the_rooms_are_a_drawer() {
     let data = tempfile::tempdir().expect("tmp");
     let server = start_server(&data).await;
@@ -1062,7 +1159,7 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
 
     // Bob reacts to alice's message; both see it, only his is pressed.
     click(&bob, &format!("{first} .actions .react")).await;
-    click(&bob, &format!("{first} .picker .pick")).await;
+    click(&bob, "#emoji-picker .pick[data-emoji='👍']").await;
     let reaction = format!("{first} .reaction");
     until_text(&alice, &reaction, "1").await;
     until_attr(&bob, &reaction, "aria-pressed", "true").await;

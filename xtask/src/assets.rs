@@ -21,7 +21,7 @@ use sha2::{Digest, Sha384};
 use crate::Result;
 
 /// The files the server may send compressed, by extension.
-const COMPRESSED: [&str; 5] = ["wasm", "js", "css", "html", "webmanifest"];
+const COMPRESSED: [&str; 6] = ["wasm", "js", "css", "html", "webmanifest", "json"];
 
 /// Minifies the client's module, then compresses everything in `dist`.
 pub(crate) fn finish(dist: &Path) -> Result {
@@ -47,6 +47,19 @@ pub(crate) fn finish(dist: &Path) -> Result {
             );
         }
     }
+    // The picker's emoji, named in the page (the client reads the name
+    // there); a build before left its own, by another hash.
+    for name in names(dist)? {
+        if name.starts_with("emoji-") {
+            std::fs::remove_file(dist.join(&name)).map_err(|e| format!("{name}: {e}"))?;
+        }
+    }
+    let emoji = crate::emoji::write(dist)?;
+    index = index.replacen(
+        "</head>",
+        &format!("<meta name=\"emoji-data\" content=\"/{emoji}\"></head>"),
+        1,
+    );
     write(&index_path, index.as_bytes())?;
     for name in names(dist)? {
         let extension = name.rsplit_once('.').map_or("", |(_, extension)| extension);

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 mod assets;
+mod emoji;
 
 /// The toolchain every step builds with (the client's release build aside):
 /// pinned, so that a newer Rust's new lints cannot turn `clippy -D

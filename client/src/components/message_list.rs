@@ -11,6 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
+use crate::components::emoji_picker::{self, EmojiPicker};
 use crate::components::formatted::formatted;
 use crate::components::people::member_mark;
 use crate::components::route_link::route_link;
@@ -19,7 +20,7 @@ use crate::router::Route;
 use crate::state::messages::Entry;
 use crate::state::outbox::{Outgoing, OutgoingStatus};
 use crate::state::people::PresenceNotice;
-use protocol::{validate_emoji, Reactions};
+use protocol::Reactions;
 
 /// How close to an edge (in pixels) still counts as being at it.
 const EDGE_SLACK_PX: i32 = 48;
@@ -67,9 +68,6 @@ pub enum MessageAction {
     /// A moderator acts on the author (named): mute, kick, ban, ...
     Moderate(String),
 }
-
-/// The reactions the picker offers first; any single emoji can be typed.
-const COMMON_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
 
 #[component]
 pub fn MessageList(props: &MessageListProps) -> Html {
@@ -211,6 +209,15 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         let on_load_older = props.on_load_older.clone();
         Callback::from(move |_| on_load_older.emit(()))
     };
+    // The one reaction picker (see `emoji_picker`); kept the same across
+    // renders, so a new message does not draw it again.
+    let on_pick = use_callback(props.on_action.clone(), |(id, emoji), on_action| {
+        on_action.emit(MessageAction::React {
+            id,
+            emoji,
+            on: true,
+        });
+    });
 
     // One keyed list, its messages in chunks of ids: a render compares the
     // chunks by pointer and re-renders only those that changed (the last,
@@ -284,6 +291,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             if *unseen > 0 {
                 <button class="jump" onclick={jump}>{ format!("{} new ↓", *unseen) }</button>
             }
+            <EmojiPicker {on_pick} />
         </div>
     }
 }
@@ -461,9 +469,7 @@ struct MessageItemProps {
 fn MessageItem(props: &MessageItemProps) -> Html {
     let navigator = use_navigator();
     let menu = MenuState {
-        picking: use_state(|| false),
         confirming: use_state(|| false),
-        typed: use_state(String::new),
     };
     let Entry {
         message,
@@ -581,7 +587,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                 <div class="reactions">{ for reactions }</div>
             }
             if props.can_act && !message.deleted {
-                { message_menu(&props.entry, props.moderator, &props.on_action, &react, &menu) }
+                { message_menu(&props.entry, props.moderator, &props.on_action, &menu) }
             }
         </li>
     }
@@ -601,85 +607,44 @@ fn reacted(given: &Reactions) -> String {
     format!("{names} reacted with {}", given.emoji)
 }
 
-/// What a message's menu shows: the emoji picker, the question before
-/// deleting, the emoji being typed. Hooks of the message's item: the menu
-/// is a function, not a component of its own (each component type costs
-/// the client about 0.65 KB).
+/// What a message's menu shows: the question before deleting. Hooks of
+/// the message's item: the menu is a function, not a component of its own
+/// (each component type costs the client about 0.65 KB).
 struct MenuState {
-    picking: UseStateHandle<bool>,
     confirming: UseStateHandle<bool>,
-    typed: UseStateHandle<String>,
 }
 
-/// A message's menu: Reply, React (a picker of common emoji and a field
-/// for any one), and for our own messages Edit and Delete (which asks
+/// A message's menu: Reply, React (opens the list's one picker, see
+/// `emoji_picker`), and for our own messages Edit and Delete (which asks
 /// first); a moderator deletes anyone's, and moderates its author.
 fn message_menu(
     entry: &Rc<Entry>,
     moderator: bool,
     on_action: &Callback<MessageAction>,
-    on_react: &Callback<(String, bool)>,
     state: &MenuState,
 ) -> Html {
-    let MenuState {
-        picking,
-        confirming,
-        typed,
-    } = state;
+    let MenuState { confirming } = state;
     let id = entry.message.id;
     let emit = |action: MessageAction| {
         let on_action = on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(action.clone()))
     };
-    let toggle_picker = {
-        let picking = picking.clone();
-        Callback::from(move |_: MouseEvent| picking.set(!*picking))
-    };
+    let open_picker = Callback::from(move |e: MouseEvent| {
+        if let Some(button) = e.target_dyn_into::<Element>() {
+            emoji_picker::open_picker(id, &button);
+        }
+    });
     let ask_delete = {
         let confirming = confirming.clone();
         Callback::from(move |_: MouseEvent| confirming.set(!*confirming))
     };
-    let pick = |emoji: &str| {
-        let on_react = on_react.clone();
-        let picking = picking.clone();
-        let emoji = emoji.to_owned();
-        Callback::from(move |_: MouseEvent| {
-            on_react.emit((emoji.clone(), true));
-            picking.set(false);
-        })
-    };
-    let on_typed = {
-        let typed = typed.clone();
-        Callback::from(move |e: InputEvent| {
-            typed.set(
-                e.target_unchecked_into::<web_sys::HtmlInputElement>()
-                    .value(),
-            );
-        })
-    };
-    let submit_typed = {
-        let on_react = on_react.clone();
-        let picking = picking.clone();
-        let typed = typed.clone();
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            if let Ok(emoji) = validate_emoji(typed.trim()) {
-                on_react.emit((emoji.to_owned(), true));
-                typed.set(String::new());
-                picking.set(false);
-            }
-        })
-    };
-    let valid_typed = validate_emoji(typed.trim()).is_ok();
-    // The row floats over the message (see style.css); the picker, opened
-    // by a click, takes its place in the message.
+    // The row floats over the message (see style.css).
     html! {
-        <>
         <div class="actions" role="group" aria-label="Message actions">
             <button class="reply" onclick={emit(MessageAction::Reply(Rc::clone(entry)))}>
                 { "Reply" }
             </button>
-            <button class="react" aria-expanded={picking.to_string()} onclick={toggle_picker}>
+            <button class="react" aria-haspopup="dialog" onclick={open_picker}>
                 { "React" }
             </button>
             if entry.own {
@@ -705,22 +670,6 @@ fn message_menu(
                 </button>
             }
         </div>
-        if **picking {
-            <div class="picker">
-                { for COMMON_REACTIONS.iter().map(|emoji| html! {
-                    <button class="pick" onclick={pick(emoji)} aria-label={format!("React with {emoji}")}>
-                        { *emoji }
-                    </button>
-                }) }
-                <form class="other-emoji" onsubmit={submit_typed}>
-                    <label class="visually-hidden" for={format!("emoji-{id}")}>{ "Any emoji" }</label>
-                    <input id={format!("emoji-{id}")} size="4" placeholder="🙂"
-                        value={(**typed).clone()} oninput={on_typed} />
-                    <button type="submit" disabled={!valid_typed}>{ "Add" }</button>
-                </form>
-            </div>
-        }
-        </>
     }
 }
 

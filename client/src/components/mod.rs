@@ -1,5 +1,6 @@
 pub mod account;
 pub mod composer;
+pub mod emoji_picker;
 pub mod formatted;
 pub mod menu;
 pub mod message_list;
