@@ -19,6 +19,7 @@ mod pages;
 mod random;
 mod router;
 mod session;
+mod shortcuts;
 mod socket;
 mod state;
 

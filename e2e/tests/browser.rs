@@ -991,6 +991,148 @@ async fn the_reaction_picker_opens_in_view_finds_by_name_and_remembers() {
     server.stop().await;
 }
 
+/// What has focus, as a CSS test: whether it `matches`.
+async fn focused(client: &Client, matches: &str) -> bool {
+    client
+        .execute(
+            "return document.activeElement.matches(arguments[0]);",
+            vec![matches.into()],
+        )
+        .await
+        .expect("read focus")
+        == serde_json::json!(true)
+}
+
+/// The id of the message that has focus (0: none has).
+async fn focused_message(client: &Client) -> u64 {
+    client
+        .execute(
+            "return Number(document.activeElement.closest('li.message')?.dataset.id ?? 0);",
+            vec![],
+        )
+        .await
+        .expect("read focus")
+        .as_u64()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_keyboard_reaches_messages_rooms_and_the_first_unread() {
+    let data = tempfile::tempdir().expect("tmp");
+    seed(&data.path().join("chat.db"), 30);
+    let server = start_server(&data).await;
+    let base = server.base.clone();
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &base, "alice").await;
+    wait_for_messages(&alice, 30).await;
+    // The list is one tab stop: nothing inside it is in the tab order.
+    let stops = alice
+        .execute(
+            "return [...document.querySelectorAll('.messages a, .messages button, .messages [tabindex]')]
+               .filter(e => e.tabIndex >= 0).length;",
+            vec![],
+        )
+        .await
+        .expect("count tab stops");
+    assert_eq!(stops, serde_json::json!(0));
+    // From the list, Up is the newest message, then the one before; Right
+    // goes through its links and actions, Escape back to it.
+    alice
+        .execute("document.querySelector('.messages').focus();", vec![])
+        .await
+        .expect("focus the list");
+    let keys = |keys: String| {
+        let alice = alice.clone();
+        async move {
+            alice
+                .active_element()
+                .await
+                .expect("focus")
+                .send_keys(&keys)
+                .await
+                .expect("press keys");
+        }
+    };
+    keys(Key::Up.to_string()).await;
+    assert_eq!(focused_message(&alice).await, 30);
+    keys(Key::Up.to_string()).await;
+    assert_eq!(focused_message(&alice).await, 29);
+    keys(Key::Home.to_string()).await;
+    assert_eq!(focused_message(&alice).await, 1);
+    keys(Key::End.to_string()).await;
+    keys(Key::Right.to_string()).await;
+    assert!(focused(&alice, "li.message[data-id='30'] a.permalink").await);
+    keys(Key::Right.to_string()).await;
+    assert!(focused(&alice, "li.message[data-id='30'] .actions .reply").await);
+    keys(Key::Escape.to_string()).await;
+    assert!(focused(&alice, "li.message[data-id='30']").await);
+
+    // Ctrl+K: the switcher; a name typed goes there.
+    alice
+        .goto(&format!("{base}/r/rust"))
+        .await
+        .expect("open rust");
+    find(&alice, r#".status[data-state="online"]"#).await;
+    find(&alice, "#message")
+        .await
+        .click()
+        .await
+        .expect("focus the composer");
+    keys(format!("{}k", Key::Control)).await;
+    until_menu(&alice, Some("switcher")).await;
+    assert!(focused(&alice, "#switcher input").await);
+    assert_eq!(
+        alice
+            .execute(
+                "return [...document.querySelectorAll('#switcher-rooms option')].map(o => o.value);",
+                vec![]
+            )
+            .await
+            .expect("read the suggestions"),
+        serde_json::json!(["lobby", "rust"])
+    );
+    // The beginning of a joined room's name is enough.
+    keys(format!("lob{}", Key::Enter)).await;
+    wait_for_path(&alice, &base, "/r/lobby").await;
+    until_menu(&alice, None).await;
+    // Alt+Down and Alt+Up: the next and the previous room.
+    find(&alice, "#message")
+        .await
+        .click()
+        .await
+        .expect("focus the composer");
+    keys(format!("{}{}", Key::Alt, Key::Down)).await;
+    wait_for_path(&alice, &base, "/r/rust").await;
+
+    // Messages in lobby while alice reads rust: back there, "First
+    // unread" takes her to the first of them, and Escape marks it read.
+    let (mut bob, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws?user=bob&token=bob-keys",
+        server.addr
+    ))
+    .await
+    .expect("bob connects");
+    post_as(&mut bob, "b-1", "are you there?").await;
+    post_as(&mut bob, "b-2", "hello?").await;
+    until_text(&alice, ".room-list", "2").await;
+    find(&alice, "#message")
+        .await
+        .click()
+        .await
+        .expect("focus the composer");
+    keys(format!("{}{}", Key::Alt, Key::Up)).await;
+    wait_for_path(&alice, &base, "/r/lobby").await;
+    find(&alice, ".unread-line").await;
+    click(&alice, ".first-unread").await;
+    assert_eq!(focused_message(&alice).await, 31, "the first unread");
+    keys(Key::Escape.to_string()).await;
+    wait_until_gone(&alice, ".unread-line").await;
+    wait_until_gone(&alice, ".first-unread").await;
+    alice.close().await;
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn on_a_phone_the_rooms_are_a_drawer() {
     let data = tempfile::tempdir().expect("tmp");

@@ -49,7 +49,8 @@ fn inline(inline: &Inline) -> Html {
         // The server sends only safe links; checked again all the same,
         // since a tree is data from the network.
         Inline::Link { href, text } if is_safe_link(href) => html! {
-            <a href={href.clone()} target="_blank" rel="noopener noreferrer nofollow ugc">
+            // Out of the tab order: the message list is one tab stop.
+            <a href={href.clone()} target="_blank" rel="noopener noreferrer nofollow ugc" tabindex="-1">
                 { for text.iter().map(self::inline) }
             </a>
         },

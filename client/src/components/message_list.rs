@@ -205,9 +205,36 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             }
         })
     };
+    // The first unread message, to jump to (and the reader leaves the
+    // newest there: the list stops following).
+    let first_unread = {
+        let (list, at_bottom) = (list.clone(), at_bottom.clone());
+        let selector = props
+            .new_since
+            .map(|id| format!(".message[data-id=\"{id}\"]"));
+        Callback::from(move |_: MouseEvent| {
+            let item = list
+                .cast::<Element>()
+                .zip(selector.as_deref())
+                .and_then(|(el, selector)| el.query_selector(selector).ok().flatten());
+            if let Some(item) = item.and_then(|item| item.dyn_into::<HtmlElement>().ok()) {
+                *at_bottom.borrow_mut() = false;
+                item.scroll_into_view();
+                let _ = item.focus();
+            }
+        })
+    };
     let load_older = {
         let on_load_older = props.on_load_older.clone();
         Callback::from(move |_| on_load_older.emit(()))
+    };
+    let onkeydown = {
+        let list = list.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if let Some(list) = list.cast::<Element>() {
+                list_keys(&list, &e);
+            }
+        })
     };
     // The one reaction picker (see `emoji_picker`); kept the same across
     // renders, so a new message does not draw it again.
@@ -284,8 +311,16 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     // its items are list items.
     html! {
         <div class="messages-wrap">
-            <div class="messages" ref={list} {onscroll} role="log" aria-live="polite"
-                aria-relevant="additions" aria-label="Messages" tabindex="0">
+            // Before the list: Tab reaches it first.
+            if props.new_since.is_some() {
+                <button class="first-unread" onclick={first_unread}>{ "↑ First unread" }</button>
+            }
+            <div class="messages" ref={list} {onscroll} {onkeydown} role="log" aria-live="polite"
+                aria-relevant="additions" aria-label="Messages" tabindex="0"
+                aria-describedby="list-keys">
+                <p id="list-keys" class="visually-hidden">
+                    { "Up and Down move between messages, Right and Left through a message's links and actions, Escape goes back to the message." }
+                </p>
                 <ol class="message-items">{ for items }</ol>
             </div>
             if *unseen > 0 {
@@ -293,6 +328,78 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             }
             <EmojiPicker {on_pick} />
         </div>
+    }
+}
+
+/// The list is one tab stop, its keys those of a feed: Up and Down (Home,
+/// End) move between messages, from the list itself to the newest; Right
+/// and Left through the focused message's links and buttons (out of the
+/// tab order, see `MessageItem`), Escape back to the message. (A code
+/// block keeps Right and Left to scroll itself.)
+fn list_keys(list: &Element, e: &KeyboardEvent) {
+    let Some(target) = e.target_dyn_into::<Element>() else {
+        return;
+    };
+    if e.alt_key() || e.ctrl_key() || e.meta_key() {
+        return;
+    }
+    let item = target.closest("li.message").ok().flatten();
+    let focus = |el: Option<web_sys::Node>| {
+        if let Some(el) = el.and_then(|el| el.dyn_into::<HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    };
+    let key = e.key();
+    match key.as_str() {
+        "ArrowDown" | "ArrowUp" | "Home" | "End" => {
+            let Ok(items) = list.query_selector_all("li.message") else {
+                return;
+            };
+            let count = items.length();
+            if count == 0 {
+                return;
+            }
+            let at = item.as_ref().and_then(|item| {
+                (0..count).find(|&at| items.get(at).is_some_and(|node| &node == item.as_ref()))
+            });
+            let last = count - 1;
+            let next = match (key.as_str(), at) {
+                ("Home", _) => 0,
+                ("End", _) | (_, None) => last,
+                ("ArrowDown", Some(at)) => (at + 1).min(last),
+                (_, Some(at)) => at.saturating_sub(1),
+            };
+            e.prevent_default();
+            focus(items.get(next));
+        }
+        "ArrowRight" | "ArrowLeft" if target.tag_name() != "PRE" => {
+            let Some(item) = item else {
+                return;
+            };
+            let Ok(parts) = item.query_selector_all("a, button:not(:disabled), pre") else {
+                return;
+            };
+            let count = parts.length();
+            if count == 0 {
+                return;
+            }
+            let at =
+                (0..count).find(|&at| parts.get(at).is_some_and(|node| &node == target.as_ref()));
+            let next = match (key.as_str(), at) {
+                ("ArrowRight", None) => 0,
+                ("ArrowRight", Some(at)) => (at + 1) % count,
+                (_, None) => count - 1,
+                (_, Some(at)) => (at + count - 1) % count,
+            };
+            e.prevent_default();
+            focus(parts.get(next));
+        }
+        "Escape" => {
+            if let Some(item) = item.filter(|item| *item != target) {
+                focus(Some(item.into()));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -505,7 +612,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                 <span class="quote-text">{ &quote.excerpt }</span>
             }
         };
-        route_link(&navigator, original, Some("quote"), shown)
+        route_link(&navigator, original, Some("quote"), true, shown)
     });
     let react = {
         let on_action = props.on_action.clone();
@@ -525,7 +632,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             // Named by what it shows, then who: a name other than the
             // visible text fails people who speak to their screen reader.
             <button class="reaction" aria-pressed={mine.to_string()} title={who.clone()}
-                onclick={toggle} disabled={!props.can_act}>
+                onclick={toggle} disabled={!props.can_act} tabindex="-1">
                 { &given.emoji }<span class="count">{ given.count }</span>
                 <span class="visually-hidden">{ format!(": {who}") }</span>
             </button>
@@ -568,7 +675,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             }
             <div class="meta">
                 <span class="author">{ &message.user }{ member_mark(message.claimed) }</span>
-                { route_link(&navigator, permalink, Some("permalink"), html! {
+                { route_link(&navigator, permalink, Some("permalink"), true, html! {
                     <time datetime={iso} title={full}>{ time }</time>
                 }) }
                 if let Some(edited) = edited {
@@ -641,30 +748,30 @@ fn message_menu(
     // The row floats over the message (see style.css).
     html! {
         <div class="actions" role="group" aria-label="Message actions">
-            <button class="reply" onclick={emit(MessageAction::Reply(Rc::clone(entry)))}>
+            <button tabindex="-1" class="reply" onclick={emit(MessageAction::Reply(Rc::clone(entry)))}>
                 { "Reply" }
             </button>
-            <button class="react" aria-haspopup="dialog" onclick={open_picker}>
+            <button tabindex="-1" class="react" aria-haspopup="dialog" onclick={open_picker}>
                 { "React" }
             </button>
             if entry.own {
-                <button class="edit" onclick={emit(MessageAction::Edit(Rc::clone(entry)))}>
+                <button tabindex="-1" class="edit" onclick={emit(MessageAction::Edit(Rc::clone(entry)))}>
                     { "Edit" }
                 </button>
             }
             if entry.own || moderator {
                 if **confirming {
                     <span class="confirm" role="alert">{ "Delete this message?" }</span>
-                    <button class="delete-yes" onclick={emit(MessageAction::Delete { id, own: entry.own })}>
+                    <button tabindex="-1" class="delete-yes" onclick={emit(MessageAction::Delete { id, own: entry.own })}>
                         { "Delete" }
                     </button>
-                    <button class="delete-no" onclick={ask_delete}>{ "Keep" }</button>
+                    <button tabindex="-1" class="delete-no" onclick={ask_delete}>{ "Keep" }</button>
                 } else {
-                    <button class="delete" onclick={ask_delete}>{ "Delete" }</button>
+                    <button tabindex="-1" class="delete" onclick={ask_delete}>{ "Delete" }</button>
                 }
             }
             if moderator && !entry.own {
-                <button class="moderate"
+                <button tabindex="-1" class="moderate"
                     onclick={emit(MessageAction::Moderate(entry.message.user.clone()))}>
                     { format!("Moderate {}", entry.message.user) }
                 </button>

@@ -10,4 +10,5 @@ pub mod room_menu;
 pub mod route_link;
 pub mod sidebar;
 pub mod status;
+pub mod switcher;
 pub mod tokens;

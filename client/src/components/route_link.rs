@@ -8,10 +8,13 @@ use yew::prelude::*;
 
 use crate::router::{Navigator, Route};
 
+/// `in_list`: inside a message, out of the tab order (the message list is
+/// one tab stop; see `message_list::list_keys`).
 pub fn route_link(
     navigator: &Navigator,
     to: Route,
     class: Option<&'static str>,
+    in_list: bool,
     children: Html,
 ) -> Html {
     let href = to.to_path();
@@ -26,6 +29,6 @@ pub fn route_link(
         })
     };
     html! {
-        <a {class} {href} {onclick}>{ children }</a>
+        <a {class} {href} {onclick} tabindex={in_list.then_some("-1")}>{ children }</a>
     }
 }

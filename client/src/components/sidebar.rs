@@ -98,7 +98,7 @@ pub fn sidebar(
         html! {
             <li class="room-entry" data-unread={(room.unread > 0).then_some("true")}
                 aria-current={current.then_some("page")}>
-                { route_link(navigator, Route::Room { room: room.name.clone() }, None, html! {
+                { route_link(navigator, Route::Room { room: room.name.clone() }, None, false, html! {
                     <>
                         <span aria-label={label}>{ format!("#{}", room.name) }</span>
                         if room.mentions > 0 {
@@ -202,7 +202,7 @@ fn directory(listed: &UseStateHandle<Directory>, navigator: &Navigator) -> Html 
             <ul class="directory-list">
                 { for rooms.iter().map(|(room, online)| html! {
                     <li>
-                        { route_link(navigator, Route::Room { room: room.clone() }, None,
+                        { route_link(navigator, Route::Room { room: room.clone() }, None, false,
                             html! { { format!("#{room}") } }) }
                         <span class="count">{ format!("{online} here") }</span>
                     </li>

@@ -15,10 +15,12 @@ use crate::components::people::{member_mark, people};
 use crate::components::room_menu::room_menu;
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
+use crate::components::switcher::Switcher;
 use crate::pages::login::Login;
 use crate::router::Route;
 use crate::router::{use_navigator, Navigator};
 use crate::session::{SessionAction, SessionHandle};
+use crate::shortcuts::use_shortcuts;
 use crate::socket::{use_chat, MessageChange};
 use crate::state::drafts::{self, Draft};
 use crate::state::rooms::{self, Joining, Notify};
@@ -135,6 +137,17 @@ fn ChatView(props: &ChatViewProps) -> Html {
             }
             leave.emit(room);
         })
+    };
+    let joined: Vec<String> = state.rooms.iter().map(|room| room.name.clone()).collect();
+    use_shortcuts(
+        joined.clone(),
+        state.current.clone(),
+        navigator.clone(),
+        state.dispatcher(),
+    );
+    let go = {
+        let navigator = navigator.clone();
+        Callback::from(move |room: String| navigator.push(&Route::Room { room }))
     };
     let permission = use_state(web_sys::Notification::permission);
     let sidebar_state = use_sidebar();
@@ -416,6 +429,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                 }
                 { body }
             </main>
+            <Switcher rooms={joined} current={state.current.clone()} on_go={go} />
         </div>
     }
 }

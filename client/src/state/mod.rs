@@ -130,6 +130,9 @@ pub enum ChatAction {
     },
     /// The page was shown or hidden.
     Visible(bool),
+    /// The user marked the room on screen read (Escape): the "New
+    /// messages" line goes.
+    MarkRead,
     /// The user chose when `room` notifies.
     SetNotify {
         room: String,
@@ -647,6 +650,14 @@ impl Reducible for Chat {
                 Rc::make_mut(&mut state.rooms).retain(|state| state.name != room);
                 Rc::make_mut(&mut state.outbox).retain(|o| o.room != room);
             }
+            ChatAction::MarkRead => {
+                if let Some(current) = state.current.clone() {
+                    if let Some(room) = state.room_mut(&current) {
+                        room.forget_unread();
+                        room.left_view();
+                    }
+                }
+            }
             ChatAction::Visible(visible) => {
                 state.visible = visible;
                 if let Some(current) = state.current.clone() {
@@ -945,6 +956,10 @@ mod tests {
         let chat = chat.reduce(ChatAction::Visible(true));
         let lobby = chat.room("lobby").expect("lobby");
         assert_eq!((lobby.unread, lobby.new_since), (0, Some(3)));
+        // Escape marks it read: the line goes.
+        let chat = chat.reduce(ChatAction::MarkRead);
+        let lobby = chat.room("lobby").expect("lobby");
+        assert_eq!((lobby.unread, lobby.new_since), (0, None));
     }
 
     #[test]
