@@ -270,6 +270,15 @@ pub struct ModerationView {
     pub audit: Vec<crate::ServerFrame>,
 }
 
+/// How many of a name's messages show in a room (`GET
+/// /api/moderation/messages`): what a purge would remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagesOf {
+    pub room: String,
+    pub name: String,
+    pub count: usize,
+}
+
 /// Most of a room's moderation events [`ModerationView`] lists.
 pub const MODERATION_AUDIT_MAX: usize = 100;
 

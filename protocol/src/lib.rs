@@ -135,9 +135,9 @@ mod names;
 mod validate;
 
 pub use account::{
-    validate_password, ApiError, ApiToken, Claim, ModerationView, NewToken, PasswordChange,
-    PasswordError, Sanction, SignIn, SignedIn, TokenInfo, MODERATION_AUDIT_MAX, PASSWORD_MAX_CHARS,
-    PASSWORD_MIN_CHARS, TOKENS_MAX, TOKEN_DAYS_MAX, TOKEN_NAME_MAX_CHARS,
+    validate_password, ApiError, ApiToken, Claim, MessagesOf, ModerationView, NewToken,
+    PasswordChange, PasswordError, Sanction, SignIn, SignedIn, TokenInfo, MODERATION_AUDIT_MAX,
+    PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, TOKENS_MAX, TOKEN_DAYS_MAX, TOKEN_NAME_MAX_CHARS,
 };
 pub use decode::{DecodeError, FieldError, JsonValue};
 #[cfg(feature = "markdown")]

@@ -111,6 +111,17 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             let state = state.clone();
             move |request, query| moderation_view(state.clone(), request, query)
         });
+    let messages = api
+        .and(warp::path("moderation"))
+        .and(warp::path("messages"))
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(request(state.clone()))
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then({
+            let state = state.clone();
+            move |request, query| messages_of(state.clone(), request, query)
+        });
     let tokens_path = api.and(warp::path("tokens"));
     let new_token = tokens_path
         .and(warp::path::end())
@@ -150,6 +161,8 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(audit)
         .unify()
         .or(moderation)
+        .unify()
+        .or(messages)
         .unify()
         .boxed()
 }
@@ -582,35 +595,9 @@ async fn moderation_view(state: AppState, request: Request, query: String) -> Re
             None,
         );
     };
-    let Some(secret) = request.secret else {
-        return account_refusal(&AccountError::NotSignedIn);
-    };
-    let room = match protocol::canonical_room(&query.room) {
-        Ok(room) => room,
-        Err(error) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                error.code(),
-                error.to_string(),
-                None,
-            )
-        }
-    };
-    let identity = match state.accounts.identify_session(&secret).await {
-        Ok(identity) => identity,
-        Err(error) => return account_refusal(&error),
-    };
-    let everywhere = match state.accounts.session_moderates(&identity, &room).await {
-        Ok(Some(everywhere)) => everywhere,
-        Ok(None) => {
-            return refusal(
-                StatusCode::FORBIDDEN,
-                ErrorCode::NotAllowed,
-                format!("Only the moderators of #{room} see its moderation."),
-                None,
-            )
-        }
-        Err(error) => return account_refusal(&error),
+    let (room, everywhere) = match moderator_of(&state, request, &query.room).await {
+        Ok(allowed) => allowed,
+        Err(refused) => return refused,
     };
     let audit: Vec<_> = match state.accounts.audit().await {
         Ok(audited) => audited
@@ -670,6 +657,83 @@ async fn moderation_view(state: AppState, request: Request, query: String) -> Re
         bans,
     };
     warp::reply::json(&view).into_response()
+}
+
+/// `room` canonical, and whether the asker moderates every room, if the
+/// request's session moderates it; else the refusal to answer.
+async fn moderator_of(
+    state: &AppState,
+    request: Request,
+    room: &str,
+) -> Result<(String, bool), Response> {
+    let Some(secret) = request.secret else {
+        return Err(account_refusal(&AccountError::NotSignedIn));
+    };
+    let room = protocol::canonical_room(room).map_err(|error| {
+        refusal(
+            StatusCode::BAD_REQUEST,
+            error.code(),
+            error.to_string(),
+            None,
+        )
+    })?;
+    let identity = state
+        .accounts
+        .identify_session(&secret)
+        .await
+        .map_err(|error| account_refusal(&error))?;
+    match state.accounts.session_moderates(&identity, &room).await {
+        Ok(Some(everywhere)) => Ok((room, everywhere)),
+        Ok(None) => Err(refusal(
+            StatusCode::FORBIDDEN,
+            ErrorCode::NotAllowed,
+            format!("Only the moderators of #{room} see its moderation."),
+            None,
+        )),
+        Err(error) => Err(account_refusal(&error)),
+    }
+}
+
+/// `?room=<room>&name=<name>`.
+#[derive(serde::Deserialize)]
+struct MessagesQuery {
+    room: String,
+    name: String,
+}
+
+/// `GET /api/moderation/messages?room=<room>&name=<name>`: for the room's
+/// moderators, how many of the name's messages show there: what a purge
+/// would remove, for its question to say.
+async fn messages_of(state: AppState, request: Request, query: String) -> Response {
+    let Ok(query) = serde_urlencoded::from_str::<MessagesQuery>(&query) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidFields,
+            "Say which room and name: /api/moderation/messages?room=<room>&name=<name>.".into(),
+            None,
+        );
+    };
+    let (room, _) = match moderator_of(&state, request, &query.room).await {
+        Ok(allowed) => allowed,
+        Err(refused) => return refused,
+    };
+    match state.rooms.shown_messages_of(&room, &query.name).await {
+        Ok(ids) => warp::reply::json(&protocol::MessagesOf {
+            room,
+            name: query.name,
+            count: ids.len(),
+        })
+        .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot count a name's messages");
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StorageUnavailable,
+                "The room's history cannot be read now. Try again.".into(),
+                None,
+            )
+        }
+    }
 }
 
 /// 200 with who this is, and the new session's cookie if there is one.

@@ -156,7 +156,7 @@ async fn admin(addr: SocketAddr) -> Client {
 async fn a_moderator_deletes_mutes_locks_and_purges() {
     let server = support::TestServer::start_with(with_admin).await;
     let addr = server.addr;
-    let (_root, mut moderator, _) = staff(addr).await;
+    let (_root, mut moderator, mod_cookie) = staff(addr).await;
     let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
 
     // Nobody acts on an admin.
@@ -228,9 +228,30 @@ async fn a_moderator_deletes_mutes_locks_and_purges() {
         .await;
     moderated(&mut bob, ModAction::Unlock).await;
 
-    // Purge: every message of bob's in the room goes.
+    // Purge: every message of bob's in the room goes. Its question says
+    // how many, counted by the rule the purge follows.
     bob.say("b-5", "more spam").await;
     posted(&mut moderator, "more spam").await;
+    let count = |cookie: Option<String>, query: &'static str| async move {
+        let path = format!("/api/moderation/messages?{query}");
+        api(addr, "GET", &path, cookie.as_deref(), None).await
+    };
+    let bobs = count(Some(mod_cookie.clone()), "room=lobby&name=bob").await;
+    assert_eq!(
+        (bobs.status, json_of(&bobs)["count"].as_u64()),
+        (200, Some(2)),
+        "thank you, more spam (the spam is deleted already)"
+    );
+    let nobody = count(Some(mod_cookie.clone()), "room=lobby&name=nobody").await;
+    assert_eq!(json_of(&nobody)["count"].as_u64(), Some(0));
+    let guest = session_cookie(&sign_in(addr, "erin", None).await);
+    assert_eq!(count(Some(guest), "room=lobby&name=bob").await.status, 403);
+    assert_eq!(count(None, "room=lobby&name=bob").await.status, 401);
+    let unnamed = count(Some(mod_cookie.clone()), "room=lobby").await;
+    assert_eq!(
+        (unnamed.status, json_of(&unnamed)["code"].as_str()),
+        (400, Some("invalid_fields"))
+    );
     moderator
         .send_frame(moderate(ModAction::Purge, Some("bob"), None))
         .await;
@@ -254,6 +275,8 @@ async fn a_moderator_deletes_mutes_locks_and_purges() {
         .map(|p| p.message.deleted)
         .collect();
     assert_eq!(bobs, [true, true, true]);
+    let after = count(Some(mod_cookie), "room=lobby&name=bob").await;
+    assert_eq!(json_of(&after)["count"].as_u64(), Some(0));
     server.stop().await;
 }
 

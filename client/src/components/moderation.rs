@@ -9,7 +9,7 @@
 //! The lists come from `GET /api/moderation?room=`, read when the menu
 //! opens, with the browser's `JSON` (see `api`).
 
-use protocol::{ModAction, REASON_MAX_CHARS};
+use protocol::{JsonValue, ModAction, REASON_MAX_CHARS};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
@@ -176,18 +176,36 @@ fn local_time(at: f64) -> String {
         .into()
 }
 
-/// The question an action that cannot be undone asks first, if it is one.
+/// How many of `name`'s messages show in `room`, as the server counts
+/// them (`None`: it did not say).
+async fn messages_of(room: &str, name: &str) -> Option<u64> {
+    let path = format!(
+        "/api/moderation/messages?room={}&name={}",
+        String::from(js_sys::encode_uri_component(room)),
+        String::from(js_sys::encode_uri_component(name))
+    );
+    let answer = api::call("GET", &path, None).await.ok()?;
+    crate::json::parse(&answer)?.field("count")?.whole()
+}
+
+/// The question an action that cannot be undone asks first, if it is one
+/// (`count`: the messages a purge removes, when known).
 fn confirmation(
     action: ModAction,
     target: &str,
     room: &str,
     minutes: Option<u64>,
+    count: Option<u64>,
 ) -> Option<String> {
     let how_long = minutes.map_or_else(|| "for good".to_owned(), |m| format!("for {m} min"));
     match action {
-        ModAction::Purge => Some(format!(
-            "Remove every message of {target} in #{room}? This cannot be undone."
-        )),
+        ModAction::Purge => Some(match count {
+            Some(1) => format!("Remove the one message of {target} in #{room}? This cannot be undone."),
+            Some(count) => format!(
+                "Remove all {count} messages of {target} in #{room}? This cannot be undone."
+            ),
+            None => format!("Remove every message of {target} in #{room}? This cannot be undone."),
+        }),
         ModAction::Ban => Some(format!("Ban {target} from every room {how_long}?")),
         ModAction::BanAddress => Some(format!(
             "Ban guests from {target}'s address {how_long}? Everyone there who is a guest is shut out."
@@ -352,19 +370,29 @@ fn moderation_form(room: &str, moderation: Moderation) -> Html {
                 return;
             }
             let minutes = field(&form.minutes).trim().parse().ok().filter(|&m| m > 0);
-            if let Some(question) = confirmation(action, &target, &room, minutes) {
-                let window = gloo::utils::window();
-                if !window.confirm_with_message(&question).unwrap_or(false) {
-                    return;
-                }
-            }
-            on_act.emit(act(
+            let frame = act(
                 action,
                 all_rooms,
-                Some(target),
+                Some(target.clone()),
                 minutes,
                 field(&form.reason),
-            ));
+            );
+            let (on_act, room) = (on_act.clone(), room.clone());
+            // A purge counts what it removes first (the server knows the
+            // whole history), and asks with that number.
+            spawn_local(async move {
+                let count = match action {
+                    ModAction::Purge => messages_of(&room, &target).await,
+                    _ => None,
+                };
+                if let Some(question) = confirmation(action, &target, &room, minutes, count) {
+                    let window = gloo::utils::window();
+                    if !window.confirm_with_message(&question).unwrap_or(false) {
+                        return;
+                    }
+                }
+                on_act.emit(frame);
+            });
         })
     };
     // The admins' come last: without them, an index is still the table's.

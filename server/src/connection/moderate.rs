@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use protocol::{Authority, ErrorCode, ModAction, ServerFrame, Timed, HISTORY_PAGE_MAX};
+use protocol::{Authority, ErrorCode, ModAction, ServerFrame, Timed};
 
 use super::change::refused;
 use super::ended::Ended;
@@ -204,24 +204,15 @@ impl Moderator {
     /// Deletes every message of `target` in the room (as spelled), newest
     /// first, page by page of the history.
     async fn purge(&self, room: &str, target: &str) -> Result<(), ServerFrame> {
-        let mut before = u64::MAX;
-        loop {
-            let (page, older) = self
-                .rooms
-                .older(room, before, HISTORY_PAGE_MAX as usize)
-                .await
-                .map_err(log_failed)?;
-            for posted in page.iter().rev() {
-                let message = &posted.message;
-                if message.user == target && !message.deleted {
-                    self.remove(room, message.id).await?;
-                }
-            }
-            match page.first() {
-                Some(oldest) if older => before = oldest.message.id,
-                _ => return Ok(()),
-            }
+        let ids = self
+            .rooms
+            .shown_messages_of(room, target)
+            .await
+            .map_err(log_failed)?;
+        for id in ids {
+            self.remove(room, id).await?;
         }
+        Ok(())
     }
 }
 

@@ -639,6 +639,34 @@ impl Rooms {
         self.log.older(room, before, limit).await
     }
 
+    /// The ids of `user`'s messages in `room` that still show, newest
+    /// first: what a purge removes, and what its question counts. (One
+    /// pass over the room's history, a page at a time.)
+    pub(crate) async fn shown_messages_of(
+        &self,
+        room: &str,
+        user: &str,
+    ) -> Result<Vec<u64>, LogError> {
+        let mut ids = Vec::new();
+        let mut before = u64::MAX;
+        loop {
+            let (page, older) = self
+                .older(room, before, protocol::HISTORY_PAGE_MAX as usize)
+                .await?;
+            ids.extend(
+                page.iter()
+                    .rev()
+                    .map(|posted| &posted.message)
+                    .filter(|message| message.user == user && !message.deleted)
+                    .map(|message| message.id),
+            );
+            match page.first() {
+                Some(oldest) if older => before = oldest.message.id,
+                _ => return Ok(ids),
+            }
+        }
+    }
+
     /// Tells everyone in `room` (on every instance) that `user` is typing.
     pub async fn typing(&self, room: &str, user: &str) {
         self.log.typing(room, user).await;
