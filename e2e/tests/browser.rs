@@ -1645,8 +1645,15 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     );
     apply_moderation(&moderator, 1, "10", "calm down").await;
     until_text(&bob, ".messages", "mod muted you here for now: calm down").await;
-    say(&bob, "let me talk").await;
-    until_text(&bob, ".messages li[data-status=failed]", "muted").await;
+    // Where his composer was, he reads why and until when.
+    until_text(&bob, ".composer-closed", "You are muted in #lobby until").await;
+    until_text(
+        &bob,
+        ".composer-closed",
+        "(10 min left): mod muted you (calm down).",
+    )
+    .await;
+    wait_until_gone(&bob, "#message").await;
     assert!(!texts(&root, ".messages li")
         .await
         .iter()
@@ -1668,14 +1675,19 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     .await;
     click(&moderator, ".sanctions button[aria-label='Lift: bob']").await;
     until_text(&bob, ".messages", "mod let you post here again").await;
+    wait_until_gone(&bob, ".composer-closed").await;
     say(&bob, "sorry").await;
     until_text(&root, ".messages", "sorry").await;
 
-    // Locked: everyone sees it; unlocked, it goes.
+    // Locked: bob's composer gives way to the reason, the moderator's
+    // stays with it; unlocked, both go.
     click(&moderator, ".moderation-menu .moderation .lock").await;
-    until_text(&bob, ".locked", "This room is locked").await;
+    until_text(&bob, ".composer-closed", "#lobby is locked").await;
+    until_text(&moderator, ".locked", "This room is locked").await;
+    find(&moderator, "#message").await;
     click(&moderator, ".moderation-menu .moderation .lock").await;
-    wait_until_gone(&bob, ".locked").await;
+    wait_until_gone(&bob, ".composer-closed").await;
+    wait_until_gone(&moderator, ".locked").await;
 
     // Kicked, from the online list's menu: bob is back at the login page,
     // told why.

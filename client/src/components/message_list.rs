@@ -816,7 +816,7 @@ fn outgoing_item(
 }
 
 /// `{ timeStyle: "short" }`: hours and minutes, as the locale writes them.
-fn short_time() -> JsValue {
+pub(crate) fn short_time() -> JsValue {
     style_option("timeStyle", "short")
 }
 

@@ -9,7 +9,7 @@ use yew::prelude::*;
 use crate::components::account::{account, use_account};
 use crate::components::composer::Composer;
 use crate::components::menu::close_menus;
-use crate::components::message_list::{MessageAction, MessageList};
+use crate::components::message_list::{short_time, MessageAction, MessageList};
 use crate::components::moderation::{moderation_menu, use_moderation_form, Moderation};
 use crate::components::people::{member_mark, people};
 use crate::components::room_menu::room_menu;
@@ -23,7 +23,7 @@ use crate::session::{SessionAction, SessionHandle};
 use crate::shortcuts::use_shortcuts;
 use crate::socket::{use_chat, MessageChange};
 use crate::state::drafts::{self, Draft};
-use crate::state::rooms::{self, Joining, Notify};
+use crate::state::rooms::{self, Joining, Notify, RoomState};
 use crate::state::{Alert, Chat, ChatAction};
 
 /// The chat at `room` (as typed: it is made canonical here; `None`: the
@@ -355,19 +355,25 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         moderator={room.moderator}
                         {on_action}
                     />
-                    if room.locked {
-                        <p class="locked" role="status">{ "This room is locked: only its moderators post now." }</p>
-                    }
                     <p class="typing" aria-live="polite">
                         { typing_line(&room.people.typing_users(state.me.as_deref()), &room.people.members) }
                     </p>
-                    // One per room (keyed): its text is the room's own.
-                    <Composer key={name.clone()} room={name.clone()} online={state.online()}
-                        draft={match &*draft {
-                            (Some(of), mode) if *of == name => mode.clone(),
-                            _ => drafts::load_mode(&name),
-                        }} {names} {on_send} {on_edit}
-                        {on_cancel} {on_edit_last} {on_typing} />
+                    // Who may not post here sees why, and until when,
+                    // where the composer would be.
+                    if let Some(why) = silenced(room, state.admin, state.now) {
+                        <p class="composer-closed" role="status">{ why }</p>
+                    } else {
+                        if room.locked {
+                            <p class="locked" role="status">{ "This room is locked: only its moderators post now." }</p>
+                        }
+                        // One per room (keyed): its text is the room's own.
+                        <Composer key={name.clone()} room={name.clone()} online={state.online()}
+                            draft={match &*draft {
+                                (Some(of), mode) if *of == name => mode.clone(),
+                                _ => drafts::load_mode(&name),
+                            }} {names} {on_send} {on_edit}
+                            {on_cancel} {on_edit_last} {on_typing} />
+                    }
                 </>
             }
         }
@@ -454,6 +460,31 @@ fn raise(alert: &Alert, navigator: &Navigator) {
         navigator.push(&permalink);
     })
     .forget();
+}
+
+/// Why we may not post in `room` at `now`, if we may not: muted (until
+/// when, by whom, why), or the room is locked and we do not moderate it.
+fn silenced(room: &RoomState, admin: bool, now: f64) -> Option<String> {
+    if let Some(mute) = room.muted.as_ref().filter(|mute| mute.holds(now)) {
+        let when = match (mute.until, mute.minutes_left(now)) {
+            (Some(until), Some(minutes)) => {
+                let at = js_sys::Date::new(&until.into());
+                format!(
+                    "until {} ({minutes} min left)",
+                    String::from(at.to_locale_time_string_with_options("default", &short_time()))
+                )
+            }
+            _ => "for good".to_owned(),
+        };
+        let who = match (&mute.by, &mute.reason) {
+            (Some(by), Some(reason)) => format!(": {by} muted you ({reason})"),
+            (Some(by), None) => format!(": {by} muted you"),
+            (None, _) => String::new(),
+        };
+        return Some(format!("You are muted in #{} {when}{who}.", room.name));
+    }
+    (room.locked && !room.moderator && !admin)
+        .then(|| format!("#{} is locked: only its moderators post now.", room.name))
 }
 
 /// `(3) #lobby · Chat`: the unread count while the tab is hidden or other

@@ -379,6 +379,7 @@ impl Chat {
                 by,
                 reason,
                 all_rooms,
+                until,
                 ..
             } => {
                 let me = self.me.clone();
@@ -397,6 +398,19 @@ impl Chat {
                         ModAction::Lock => state.locked = true,
                         ModAction::Unlock => state.locked = false,
                         _ => {}
+                    }
+                    if about_me {
+                        match action.silences() {
+                            Some(true) => {
+                                state.muted = Some(rooms::Mute {
+                                    until: until.map(|until| until as f64),
+                                    by: Some(by.clone()),
+                                    reason: reason.clone(),
+                                });
+                            }
+                            Some(false) => state.muted = None,
+                            None => {}
+                        }
                     }
                     // A mute is shown to the muted alone.
                     if about_me || !matches!(action, ModAction::Mute | ModAction::Unmute) {
@@ -532,6 +546,24 @@ impl Chat {
                     state.joining = Joining::RetryAt(now + wait);
                 }
             }
+            (ErrorCode::Muted, Some(client_id), room) => {
+                // Heard of again after a reload: the composer says so.
+                let until = retry_after_ms.map(|wait| now + wait as f64);
+                if let Some(state) = room.and_then(|room| self.room_mut(&room)) {
+                    if state.muted.is_none() {
+                        state.muted = Some(rooms::Mute {
+                            until,
+                            by: None,
+                            reason: None,
+                        });
+                    }
+                }
+                self.set_status(
+                    &client_id,
+                    OutgoingStatus::Refused { reason: message },
+                    None,
+                );
+            }
             (_, Some(client_id), _) => {
                 self.set_status(
                     &client_id,
@@ -575,7 +607,13 @@ impl Chat {
             .rooms
             .iter()
             .any(|room| room.people.typing_expires(now));
-        times_out || counting_down || retry_join || stops_typing
+        // A mute's minutes left are on screen.
+        let mute_moves = self
+            .rooms
+            .iter()
+            .filter_map(|room| room.muted.as_ref())
+            .any(|mute| mute.minutes_left(now) != mute.minutes_left(self.now));
+        times_out || counting_down || retry_join || stops_typing || mute_moves
     }
 }
 
@@ -598,7 +636,10 @@ impl Reducible for Chat {
                     joining.joining = Joining::Sent;
                 }
             }
-            ChatAction::Frame { frame, now } => state.apply(frame, now),
+            ChatAction::Frame { frame, now } => {
+                state.now = now;
+                state.apply(frame, now);
+            }
             ChatAction::Closed { retry_at, now } => {
                 state.connection = Connection::Offline { retry_at };
                 state.now = now;
@@ -1200,5 +1241,29 @@ mod tests {
         assert!(!chat.room("rust").expect("rust").locked);
         let chat = chat.reduce(moderated(ModAction::Unlock, None, 14));
         assert!(!chat.room("lobby").expect("the lobby").locked);
+    }
+
+    #[test]
+    fn our_mute_is_the_room_s_state_until_lifted_or_over() {
+        let muted = |chat: &Chat| chat.room("lobby").and_then(|room| room.muted.clone());
+        let chat = in_two_rooms().reduce(moderated(ModAction::Mute, Some("bob"), 10));
+        assert_eq!(muted(&chat), None, "another's");
+        let chat = chat.reduce(moderated(ModAction::Mute, Some("alice"), 11));
+        let mute = muted(&chat).expect("ours");
+        assert_eq!((mute.until, mute.by.as_deref()), (None, Some("mod")));
+        assert!(mute.holds(f64::MAX), "for good");
+        let chat = chat.reduce(moderated(ModAction::Unmute, Some("alice"), 12));
+        assert_eq!(muted(&chat), None);
+        // Muted before a reload: the refused message tells the page.
+        let chat = chat.reduce(frame(ServerFrame::Error {
+            code: ErrorCode::Muted,
+            message: "muted".into(),
+            client_id: Some("c-1".into()),
+            retry_after_ms: Some(60_000),
+            room: Some("lobby".into()),
+        }));
+        let mute = muted(&chat).expect("heard again");
+        let until = mute.until.expect("timed");
+        assert!(mute.holds(until - 1.0) && !mute.holds(until));
     }
 }

@@ -44,6 +44,32 @@ pub struct RoomState {
     pub locked: bool,
     /// We moderate it.
     pub moderator: bool,
+    /// We are muted here, as far as this page has heard (told by the
+    /// mute, or by a refused message after a reload).
+    pub muted: Option<Mute>,
+}
+
+/// A mute of ours: when it ends, who, why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mute {
+    /// Ms since the epoch; `None`: for good.
+    pub until: Option<f64>,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl Mute {
+    /// Whether it still holds at `now`.
+    pub fn holds(&self, now: f64) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
+
+    /// Whole minutes left at `now`, counting a started one (0: over;
+    /// `None`: for good).
+    pub fn minutes_left(&self, now: f64) -> Option<i64> {
+        self.until
+            .map(|until| ((until - now).max(0.0) / 60_000.0).ceil() as i64)
+    }
 }
 
 impl RoomState {
@@ -59,6 +85,7 @@ impl RoomState {
             new_since: None,
             locked: false,
             moderator: false,
+            muted: None,
         }
     }
 
