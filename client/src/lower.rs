@@ -1,6 +1,6 @@
 //! Unicode's character tables, asked of the browser: lower case
-//! (`String.prototype.toLowerCase`) and letters or digits (a `\p{…}`
-//! pattern). Rust's own `to_lowercase` and `is_alphanumeric` would carry
+//! (`String.prototype.toLowerCase`), letters or digits and emoji (`\p{…}`
+//! patterns). Rust's own `to_lowercase` and `is_alphanumeric` would carry
 //! the tables into the client (BENCHMARKS.md, "Web client size"). Off the
 //! browser (the reducers' tests), Rust's, which agree.
 
@@ -29,4 +29,20 @@ pub fn is_alphanumeric(c: char) -> bool {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn is_alphanumeric(c: char) -> bool {
     c.is_alphanumeric()
+}
+
+/// Whether `text` is one to three emoji and nothing else but spaces
+/// (Unicode's RGI emoji, asked of the browser's `v`-mode patterns).
+#[cfg(target_arch = "wasm32")]
+pub fn emoji_only(text: &str) -> bool {
+    thread_local! {
+        static FEW_EMOJI: js_sys::RegExp =
+            js_sys::RegExp::new(r"^\s*(?:\p{RGI_Emoji}\s*){1,3}$", "v");
+    }
+    text.len() <= 64 && FEW_EMOJI.with(|pattern| pattern.test(text))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn emoji_only(_text: &str) -> bool {
+    false
 }

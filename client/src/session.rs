@@ -42,13 +42,16 @@ pub struct Session {
     /// Why the last session ended, for the login page (the server's reason
     /// when it refused the name).
     pub notice: Option<String>,
-    /// The name the server refused, for the login page to show again.
+    /// The name for the login page to show again: the one the server
+    /// refused, or the one that just signed out.
     pub refused_name: Option<String>,
 }
 
 pub enum SessionAction {
     Login(String),
-    Logout,
+    /// The user signed out (`notice` says so on the login page, the name
+    /// filled in again).
+    SignedOut(String),
     /// The server refused the name, with its reason.
     Refused(String),
 }
@@ -62,7 +65,11 @@ impl Reducible for Session {
                 user: Some(user),
                 ..Session::default()
             },
-            SessionAction::Logout => Session::default(),
+            SessionAction::SignedOut(notice) => Session {
+                user: None,
+                notice: Some(notice),
+                refused_name: self.user.clone(),
+            },
             SessionAction::Refused(reason) => Session {
                 user: None,
                 notice: Some(reason),
@@ -111,6 +118,11 @@ mod tests {
         assert_eq!(refused.refused_name.as_deref(), Some("alice"));
         let again = refused.reduce(SessionAction::Login("alice2".into()));
         assert_eq!(again.notice, None);
-        assert_eq!(session.reduce(SessionAction::Logout).user, None);
+        let out = session.reduce(SessionAction::SignedOut("bye".into()));
+        assert_eq!(out.user, None);
+        assert_eq!(
+            (out.notice.as_deref(), out.refused_name.as_deref()),
+            (Some("bye"), Some("alice"))
+        );
     }
 }

@@ -68,6 +68,22 @@ async fn two_people_chat(engine: Engine) {
         .await
         .expect("type and send");
     assert_eq!(wait_for_messages(&bob, 3).await[2].1, burst);
+    // A short room's messages sit at the bottom, by the composer.
+    let gap = alice
+        .execute(
+            "const list = document.querySelector('.messages').getBoundingClientRect();
+             const items = document.querySelectorAll('.messages li.message');
+             return list.bottom - items[items.length - 1].getBoundingClientRect().bottom;",
+            vec![],
+        )
+        .await
+        .expect("measure the list")
+        .as_f64()
+        .expect("a distance");
+    assert!(
+        gap < 40.0,
+        "the newest message is {gap} px above the list's end"
+    );
     assert_eq!(
         find(&alice, "#message")
             .await
@@ -181,6 +197,9 @@ async fn two_people_chat(engine: Engine) {
         .await
         .expect("click leave");
     wait_for_path(&alice, &server.base, "/login").await;
+    // The page says so, in the tab's title too.
+    until_title(&alice, "Signed out · Chat").await;
+    until_text(&alice, "#login-notice", "You signed out.").await;
     // Nothing of alice is left for the next person at this browser: her
     // rooms' messages, her outbox, her browser token.
     let kept = alice
@@ -802,6 +821,10 @@ async fn a_permalink_opens_the_room_at_its_message_highlighted_even_beyond_the_l
         serde_json::Value::Bool(true),
         "the message is in view"
     );
+    // Read, the address is the room's again (a reload opens the room),
+    // and the highlight stays.
+    wait_for_path(&alice, &server.base, "/r/lobby").await;
+    find(&alice, ".message[data-id='5'][data-highlighted]").await;
     // Its time links to the permalink of the message itself.
     let link = find(&alice, ".message[data-id='7'] a.permalink").await;
     assert_eq!(
@@ -1321,8 +1344,9 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
         .await
         .is_err());
     click(&alice, &format!("{reply} .quote")).await;
-    wait_for_path(&alice, &base, "/r/lobby/m/1").await;
     find(&alice, &format!("{first}[data-highlighted]")).await;
+    // Once shown, the address is the room's again.
+    wait_for_path(&alice, &base, "/r/lobby").await;
 
     // Alice edits her last message with the Up arrow.
     say(&alice, "a typo hre").await;
@@ -1334,6 +1358,8 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
         .await
         .expect("press Up");
     until_attr(&alice, ".composer", "data-draft", "edit").await;
+    // The message being edited is marked in the list.
+    find(&alice, &format!("{last}[data-editing]")).await;
     let draft = input.prop("value").await.expect("value");
     assert_eq!(draft.as_deref(), Some("a typo hre"));
     input.clear().await.expect("clear");
@@ -1352,6 +1378,7 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
         .await
         .expect("press Escape");
     wait_until_gone(&alice, ".composer[data-draft]").await;
+    wait_until_gone(&alice, "[data-editing]").await;
 
     // Alice deletes her first message: a tombstone for everyone, and the
     // reply's quote says the original is gone.
@@ -1366,6 +1393,13 @@ async fn people_edit_delete_react_reply_and_mention_and_text_is_formatted_safely
     // Bob's menu has no Edit or Delete on alice's messages.
     assert!(bob
         .find(Locator::Css(&format!("{last} .actions .edit")))
+        .await
+        .is_err());
+    // A few emoji alone are shown large; emoji in words are not.
+    say(&alice, "🎉 🦀").await;
+    until_text(&bob, ".message .text[data-emoji-only]", "🎉 🦀").await;
+    assert!(bob
+        .find(Locator::Css(&format!("{last} .text[data-emoji-only]")))
         .await
         .is_err());
 

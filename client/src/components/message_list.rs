@@ -38,6 +38,9 @@ pub struct MessageListProps {
     pub new_since: Option<u64>,
     /// The message of the permalink being shown.
     pub highlight: Option<u64>,
+    /// The message of ours the composer is editing.
+    #[prop_or_default]
+    pub editing: Option<u64>,
     pub on_load_older: Callback<()>,
     pub on_retry: Callback<String>,
     pub on_discard: Callback<String>,
@@ -172,6 +175,10 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             && props.can_act
             && props.highlight < oldest;
         let on_load_older = props.on_load_older.clone();
+        let room_path = Route::Room {
+            room: props.room.clone(),
+        }
+        .to_path();
         use_effect_with(
             (props.highlight, found, wants_older),
             move |&(_, found, wants_older)| {
@@ -190,6 +197,12 @@ pub fn MessageList(props: &MessageListProps) -> Html {
                     options.set_block(web_sys::ScrollLogicalPosition::Center);
                     item.scroll_into_view_with_scroll_into_view_options(&options);
                     *at_bottom.borrow_mut() = false;
+                    // Read: the address goes back to the room's (a reload
+                    // opens the room, not the old message again), the
+                    // highlight stays until the room is left.
+                    let _ = gloo::utils::window().history().and_then(|history| {
+                        history.replace_state_with_url(&JsValue::NULL, "", Some(&room_path))
+                    });
                 }
             },
         );
@@ -290,6 +303,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         let marks = Marks {
             new_since: props.new_since.filter(|id| ids.contains(id)),
             highlight: props.highlight.filter(|id| ids.contains(id)),
+            editing: props.editing.filter(|id| ids.contains(id)),
             can_act: props.can_act,
             moderator: props.moderator,
         };
@@ -427,6 +441,8 @@ struct Marks {
     new_since: Option<u64>,
     /// The permalink's message, if in the chunk.
     highlight: Option<u64>,
+    /// The message being edited, if in the chunk.
+    editing: Option<u64>,
     /// Whether the messages' menus are on.
     can_act: bool,
     /// Whether they offer to delete anyone's message.
@@ -491,9 +507,10 @@ fn MessageChunk(props: &MessageChunkProps) -> Html {
             let day = new_day.then(|| day.label(at, now));
             let starts_unread = marks.new_since == Some(id);
             let highlighted = marks.highlight == Some(id);
+            let editing = marks.editing == Some(id);
             std::iter::once(html! {
                 <MessageItem key={id} room={props.room.clone()} entry={Rc::clone(entry)}
-                    {continued} {highlighted} {day} {starts_unread} me={props.me.clone()}
+                    {continued} {highlighted} {editing} {day} {starts_unread} me={props.me.clone()}
                     can_act={marks.can_act} moderator={marks.moderator}
                     on_action={props.on_action.clone()} />
             })
@@ -557,6 +574,8 @@ struct MessageItemProps {
     continued: bool,
     /// The message of the permalink being shown.
     highlighted: bool,
+    /// The composer is editing it.
+    editing: bool,
     /// The first message of a day: the day's name goes above it ("Today").
     day: Option<String>,
     /// The first message unread when the room was opened: the "new
@@ -664,6 +683,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             data-status={own.then_some("sent")}
             data-continued={props.continued.then_some("true")}
             data-highlighted={props.highlighted.then_some("true")}
+            data-editing={props.editing.then_some("true")}
             data-mentions-me={mentions_me.then_some("true")}>
             // Inside the item, not items of their own: the list holds
             // messages only, and one message is one item.
@@ -686,7 +706,8 @@ fn MessageItem(props: &MessageItemProps) -> Html {
             if message.deleted {
                 <p class="text tombstone">{ "message deleted" }</p>
             } else {
-                <div class="text">
+                // A few emoji alone are shown large, as in other chats.
+                <div class="text" data-emoji-only={crate::lower::emoji_only(&message.msg).then_some("true")}>
                     { formatted(&message.msg, message.formatted.as_deref()) }
                 </div>
             }

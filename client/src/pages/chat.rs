@@ -15,7 +15,7 @@ use crate::components::people::{member_mark, people};
 use crate::components::room_menu::room_menu;
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
-use crate::components::switcher::Switcher;
+use crate::components::switcher::switcher;
 use crate::pages::login::Login;
 use crate::router::Route;
 use crate::router::{use_navigator, Navigator};
@@ -191,7 +191,8 @@ fn ChatView(props: &ChatViewProps) -> Html {
         wasm_bindgen_futures::spawn_local(async move {
             let _ = crate::api::call("DELETE", "/api/session", None).await;
             crate::session::forget_this_browser();
-            session.dispatch(SessionAction::Logout);
+            gloo::utils::document().set_title("Signed out · Chat");
+            session.dispatch(SessionAction::SignedOut("You signed out.".into()));
         });
     });
     let dismiss = {
@@ -347,6 +348,10 @@ fn ChatView(props: &ChatViewProps) -> Html {
                         loading_older={room.messages.loading_older}
                         new_since={room.new_since}
                         highlight={props.highlight}
+                        editing={match &*draft {
+                            (Some(of), Draft::Edit { id, .. }) if *of == name => Some(*id),
+                            _ => None,
+                        }}
                         {on_load_older}
                         on_retry={chat.retry.clone()}
                         on_discard={chat.discard.clone()}
@@ -435,7 +440,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
                 }
                 { body }
             </main>
-            <Switcher rooms={joined} current={state.current.clone()} on_go={go} />
+            { switcher(&joined, state.current.as_deref(), &go) }
         </div>
     }
 }
