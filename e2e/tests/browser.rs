@@ -611,6 +611,19 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
                 click(&user, opens).await;
                 wait_until_gone(&user, ":popover-open").await;
             }
+            // The room switcher (Ctrl+K).
+            user.execute("document.getElementById('switcher').showPopover();", vec![])
+                .await
+                .expect("open the switcher");
+            find(&user, "#switcher:popover-open").await;
+            assert_eq!(
+                axe_violations(&user, &axe).await,
+                Vec::<String>::new(),
+                "room switcher, {case}"
+            );
+            user.execute("document.getElementById('switcher').hidePopover();", vec![])
+                .await
+                .expect("close the switcher");
             user.execute(
                 "document.querySelector('.messages li.message:has(pre)').focus();",
                 vec![],
@@ -1707,6 +1720,12 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
         "mod muted bob: calm down",
     )
     .await;
+    // The moderation menu, open with its lists, passes the audit too.
+    assert_eq!(
+        axe_violations(&moderator, &axe_script()).await,
+        Vec::<String>::new(),
+        "the moderation menu"
+    );
     click(&moderator, ".sanctions button[aria-label='Lift: bob']").await;
     until_text(&bob, ".messages", "mod let you post here again").await;
     wait_until_gone(&bob, ".composer-closed").await;
