@@ -404,33 +404,37 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     </button>
                     <h1>{ heading }</h1>
                     { status(&state.connection, state.now, &chat.reconnect_now) }
-                    // Offline, nobody is known to be online: no list, rather
-                    // than "0 online".
-                    if let (true, Some(room)) = (state.online(), room) {
-                        { people(&room.people.online_users, &room.people.members,
-                            room.people.online_count,
-                            state.me.as_deref(),
-                            (room.moderator || state.admin).then_some(&moderate_person)) }
-                    }
-                    if let Some(room) = room {
-                        { room_menu(&room.name, state.notify_level(&room.name),
-                            &on_level.reform({
-                                let name = room.name.clone();
-                                move |level| (name.clone(), level)
-                            }), &permission) }
-                        if room.moderator || state.admin {
-                            { moderation_menu(&room.name, Moderation {
-                                admin: state.admin,
-                                locked: room.locked,
-                                on_act: chat.change.reform({
-                                    let name = room.name.clone();
-                                    move |change| (name.clone(), 0, change)
-                                }),
-                                form: moderation_form.clone(),
-                            }) }
+                    // The bar's menus, a row of their own on a phone (the
+                    // bar's height then stays put as the room loads).
+                    <div class="bar-menus">
+                        // Offline, nobody is known to be online: no list, rather
+                        // than "0 online".
+                        if let (true, Some(room)) = (state.online(), room) {
+                            { people(&room.people.online_users, &room.people.members,
+                                room.people.online_count,
+                                state.me.as_deref(),
+                                (room.moderator || state.admin).then_some(&moderate_person)) }
                         }
-                    }
-                    { account(&account_state, &me, state.claimed, &sign_out) }
+                        if let Some(room) = room {
+                            { room_menu(&room.name, state.notify_level(&room.name),
+                                &on_level.reform({
+                                    let name = room.name.clone();
+                                    move |level| (name.clone(), level)
+                                }), &permission) }
+                            if room.moderator || state.admin {
+                                { moderation_menu(&room.name, Moderation {
+                                    admin: state.admin,
+                                    locked: room.locked,
+                                    on_act: chat.change.reform({
+                                        let name = room.name.clone();
+                                        move |change| (name.clone(), 0, change)
+                                    }),
+                                    form: moderation_form.clone(),
+                                }) }
+                            }
+                        }
+                        { account(&account_state, &me, state.claimed, &sign_out) }
+                    </div>
                 </header>
                 if let Some(notice) = state.notice.clone() {
                     <div class="notice" role="alert">
