@@ -10,6 +10,10 @@
 //! - [`session`]: the chosen name and its localStorage persistence.
 //! - [`router`]: the addresses, on the browser's History API.
 
+// A new variant of our own enums is a compile error wherever it must be
+// decided: no wildcard arm over them (tests may skip what they ignore).
+#![cfg_attr(not(test), deny(clippy::wildcard_enum_match_arm))]
+
 mod api;
 mod backoff;
 mod components;

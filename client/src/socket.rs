@@ -353,7 +353,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
                     room,
                     action,
                     target,
-                    id: (action == ModAction::Delete).then_some(id),
+                    id: action.needs_id().then_some(id),
                     duration_s,
                     reason,
                     all_rooms,

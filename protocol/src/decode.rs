@@ -122,7 +122,11 @@ impl JsonValue for &Value {
                 .iter()
                 .next()
                 .map(|(tag, content)| (Cow::Borrowed(tag.as_str()), Some(content))),
-            _ => None,
+            Value::Null
+            | Value::Bool(_)
+            | Value::Number(_)
+            | Value::Array(_)
+            | Value::Object(_) => None,
         }
     }
 }

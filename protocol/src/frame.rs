@@ -417,6 +417,45 @@ impl ModAction {
         }
     }
 
+    /// Whether it locks the room (`Some(true)`: only moderators post) or
+    /// unlocks it (`Some(false)`): the room's state every copy of it keeps
+    /// (the server's window, both logs, the client).
+    pub fn locks(self) -> Option<bool> {
+        match self {
+            Self::Lock => Some(true),
+            Self::Unlock => Some(false),
+            Self::Delete
+            | Self::Mute
+            | Self::Unmute
+            | Self::Kick
+            | Self::Ban
+            | Self::BanAddress
+            | Self::Unban
+            | Self::Purge
+            | Self::Grant
+            | Self::Revoke => None,
+        }
+    }
+
+    /// Whether it makes its target a moderator (`Some(true)`) or takes
+    /// that back (`Some(false)`).
+    pub fn grants(self) -> Option<bool> {
+        match self {
+            Self::Grant => Some(true),
+            Self::Revoke => Some(false),
+            Self::Delete
+            | Self::Mute
+            | Self::Unmute
+            | Self::Kick
+            | Self::Ban
+            | Self::BanAddress
+            | Self::Unban
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock => None,
+        }
+    }
+
     /// Who may take it: a moderator of the room, one of every room (what
     /// reaches beyond the room: putting out, bans), or an admin.
     pub fn takes(self) -> Authority {
@@ -807,7 +846,17 @@ impl FrameError {
         match self {
             Self::Message { client_id, .. } => Some(client_id),
             Self::NoSuchMessage { client_id } => client_id.as_deref(),
-            _ => None,
+            Self::InvalidJson(_)
+            | Self::NotAnObject
+            | Self::MissingType
+            | Self::TypeNotAString
+            | Self::UnknownType(_)
+            | Self::InvalidFields { .. }
+            | Self::ClientId(_)
+            | Self::InvalidLimit
+            | Self::Room { .. }
+            | Self::Edit(_)
+            | Self::Emoji(_) => None,
         }
     }
 
@@ -820,7 +869,18 @@ impl FrameError {
             retry_after_ms: None,
             room: match self {
                 Self::Room { room, .. } => Some(room.clone()),
-                _ => None,
+                Self::InvalidJson(_)
+                | Self::NotAnObject
+                | Self::MissingType
+                | Self::TypeNotAString
+                | Self::UnknownType(_)
+                | Self::InvalidFields { .. }
+                | Self::Message { .. }
+                | Self::ClientId(_)
+                | Self::InvalidLimit
+                | Self::Edit(_)
+                | Self::Emoji(_)
+                | Self::NoSuchMessage { .. } => None,
             },
         }
     }
@@ -859,7 +919,11 @@ impl ClientFrame {
                 Some(Value::String(kind)) => kind,
                 Some(_) => return Err(FrameError::TypeNotAString),
             },
-            _ => return Err(FrameError::NotAnObject),
+            Value::Null
+            | Value::Bool(_)
+            | Value::Number(_)
+            | Value::String(_)
+            | Value::Array(_) => return Err(FrameError::NotAnObject),
         };
         let Some(kind) = ClientFrameKind::ALL
             .iter()
@@ -970,7 +1034,15 @@ impl ClientFrame {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             Self::Send { client_id, .. } => Some(client_id),
-            _ => None,
+            Self::Edit { .. }
+            | Self::Delete { .. }
+            | Self::React { .. }
+            | Self::LoadOlder { .. }
+            | Self::Typing { .. }
+            | Self::Ping
+            | Self::Join { .. }
+            | Self::Leave { .. }
+            | Self::Moderate { .. } => None,
         }
     }
 
@@ -1090,7 +1162,18 @@ impl ServerFrame {
                 retry_after_ms,
                 room: Some(named.to_owned()),
             },
-            other => other,
+            other @ Self::Moderated { .. }
+            | other @ Self::Welcome { .. }
+            | other @ Self::History { .. }
+            | other @ Self::Older { .. }
+            | other @ Self::Online { .. }
+            | other @ Self::Presence { .. }
+            | other @ Self::Typing { .. }
+            | other @ Self::Pong
+            | other @ Self::Message { .. }
+            | other @ Self::Edited { .. }
+            | other @ Self::Deleted { .. }
+            | other @ Self::Reaction { .. } => other,
         }
     }
 }

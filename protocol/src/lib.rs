@@ -124,6 +124,10 @@
 //! - `{"type":"moderated","room":"r","seq":61,"action":"mute","target":"bob","by":"alice","until":1764100600000,"reason":"...","dateTime":...}`:
 //!   a moderator's action, replayed on resume like every event.
 
+// A new variant of our own enums is a compile error wherever it must be
+// decided: no wildcard arm over them (tests may skip what they ignore).
+#![cfg_attr(not(test), deny(clippy::wildcard_enum_match_arm))]
+
 mod account;
 mod decode;
 mod formatted;

@@ -22,6 +22,10 @@
 //!
 //! Dependencies point one way: routes -> connection -> rooms -> log.
 
+// A new variant of our own enums is a compile error wherever it must be
+// decided: no wildcard arm over them (tests may skip what they ignore).
+#![cfg_attr(not(test), deny(clippy::wildcard_enum_match_arm))]
+
 mod account_routes;
 pub(crate) mod accounts;
 mod budget;

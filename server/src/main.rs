@@ -1,3 +1,6 @@
+// A new variant of our own enums is a compile error wherever it must be
+// decided: no wildcard arm over them (tests may skip what they ignore).
+#![cfg_attr(not(test), deny(clippy::wildcard_enum_match_arm))]
 use std::process::ExitCode;
 
 use clap::Parser;

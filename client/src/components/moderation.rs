@@ -235,13 +235,17 @@ pub fn moderation_menu(room: &str, moderation: Moderation) -> Html {
         let (on_act, listing, name) = (on_act.clone(), form.listing.clone(), row.name.clone());
         Callback::from(move |_: MouseEvent| {
             on_act.emit(act(action, false, Some(name.clone()), None, String::new()));
-            // Gone from the list at once; the room's notice confirms it.
+            // Gone from its list at once (an unmute's or an unban's); the
+            // room's notice confirms it.
             if let Some(mut shown) = (*listing).clone() {
-                shown
-                    .mutes
-                    .retain(|row| row.name != name || action != ModAction::Unmute);
-                if let Some(bans) = &mut shown.bans {
-                    bans.retain(|row| row.name != name || action != ModAction::Unban);
+                let unmuted = action.silences() == Some(false);
+                let list = if unmuted {
+                    Some(&mut shown.mutes)
+                } else {
+                    shown.bans.as_mut()
+                };
+                if let Some(list) = list {
+                    list.retain(|row| row.name != name);
                 }
                 listing.set(Some(shown));
             }
@@ -383,7 +387,17 @@ fn moderation_form(room: &str, moderation: Moderation) -> Html {
             spawn_local(async move {
                 let count = match action {
                     ModAction::Purge => messages_of(&room, &target).await,
-                    _ => None,
+                    ModAction::Delete
+                    | ModAction::Mute
+                    | ModAction::Unmute
+                    | ModAction::Kick
+                    | ModAction::Ban
+                    | ModAction::BanAddress
+                    | ModAction::Unban
+                    | ModAction::Lock
+                    | ModAction::Unlock
+                    | ModAction::Grant
+                    | ModAction::Revoke => None,
                 };
                 if let Some(question) = confirmation(action, &target, &room, minutes, count) {
                     let window = gloo::utils::window();

@@ -14,6 +14,9 @@ use crate::state::rooms::Notify;
 /// The menu of `room`, notifying at `level`; `permission` is the browser's
 /// answer so far, kept by the page (a function, not a component: each
 /// component type costs the client about 0.65 KB).
+// `NotificationPermission` is web-sys's, and non-exhaustive: a new answer
+// of the browser's reads as "not asked yet".
+#[allow(clippy::wildcard_enum_match_arm)]
 pub fn room_menu(
     room: &str,
     level: Notify,

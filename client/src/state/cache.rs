@@ -39,11 +39,19 @@ impl FrameCache {
                 }
                 room
             }
+            // A moderator's action too: a lock made after the history
+            // holds in an offline start.
             ServerFrame::Message { room, .. }
             | ServerFrame::Edited { room, .. }
             | ServerFrame::Deleted { room, .. }
-            | ServerFrame::Reaction { room, .. } => room,
-            _ => return,
+            | ServerFrame::Reaction { room, .. }
+            | ServerFrame::Moderated { room, .. } => room,
+            ServerFrame::Older { .. }
+            | ServerFrame::Online { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::Typing { .. }
+            | ServerFrame::Pong
+            | ServerFrame::Error { .. } => return,
         };
         let frames = self.frames(room);
         // Shifting at most 300 pointers now and then: cheaper for the

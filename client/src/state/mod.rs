@@ -384,8 +384,7 @@ impl Chat {
             } => {
                 let me = self.me.clone();
                 let about_me = target.is_some() && target == me;
-                if about_me && matches!(action, ModAction::Grant | ModAction::Revoke) {
-                    let granted = action == ModAction::Grant;
+                if let (true, Some(granted)) = (about_me, action.grants()) {
                     for state in Rc::make_mut(&mut self.rooms) {
                         if all_rooms || state.name == room {
                             state.moderator = granted;
@@ -394,10 +393,8 @@ impl Chat {
                 }
                 if let Some(state) = self.room_mut(&room) {
                     state.messages.seq = state.messages.seq.max(seq);
-                    match action {
-                        ModAction::Lock => state.locked = true,
-                        ModAction::Unlock => state.locked = false,
-                        _ => {}
+                    if let Some(locked) = action.locks() {
+                        state.locked = locked;
                     }
                     if about_me {
                         match action.silences() {
@@ -413,7 +410,7 @@ impl Chat {
                         }
                     }
                     // A mute is shown to the muted alone.
-                    if about_me || !matches!(action, ModAction::Mute | ModAction::Unmute) {
+                    if about_me || action.silences().is_none() {
                         let text = moderation_notice(action, &by, target.as_deref(), reason, true);
                         let newest = state.messages.newest_id();
                         state.people.notice(text, newest);
@@ -967,6 +964,19 @@ mod tests {
                 room: "rust".into(),
                 posted: rust,
             },
+            // A lock after the history holds offline too.
+            ServerFrame::Moderated {
+                room: "rust".into(),
+                seq: 6,
+                action: ModAction::Lock,
+                target: None,
+                id: None,
+                by: "mod".into(),
+                until: None,
+                reason: None,
+                all_rooms: false,
+                date_time: 0,
+            },
             // A room no longer in the list stays out.
             ServerFrame::Deleted {
                 room: "gone".into(),
@@ -983,7 +993,8 @@ mod tests {
         assert!(chat.room("gone").is_none());
         let rust = chat.room("rust").expect("rust");
         assert_eq!(rust.joining, Joining::Wanted, "joined again, after its seq");
-        assert_eq!(rust.messages.resume_after(), Some(5));
+        assert!(rust.locked);
+        assert_eq!(rust.messages.resume_after(), Some(6), "after the lock");
         assert_eq!((rust.unread, chat.alerts.len()), (0, 0));
         assert!(rust.messages.entries[1].own, "ours, by the name kept");
         assert!(!chat.online());

@@ -257,7 +257,9 @@ impl Follower {
             .iter()
             .filter_map(|event| match event {
                 Event::Posted(posted) => posted.message.reply_to.as_ref().map(|quote| quote.id),
-                _ => None,
+                Event::Edited(_) | Event::Deleted(_) | Event::Reacted(_) | Event::Moderated(_) => {
+                    None
+                }
             })
             .collect();
         if originals.is_empty() {

@@ -254,7 +254,15 @@ fn signed_out(error: &AccountError) -> String {
         AccountError::NameClaimed => {
             "Someone claimed this name since: enter its password, or pick another name.".into()
         }
-        _ => "Your session has ended: sign in again.".into(),
+        AccountError::WrongPassword
+        | AccountError::NotSignedIn
+        | AccountError::NotClaimed
+        | AccountError::Password(_)
+        | AccountError::Name(_)
+        | AccountError::AdminName
+        | AccountError::TooManyTokens
+        | AccountError::Storage(_)
+        | AccountError::Hash(_) => "Your session has ended: sign in again.".into(),
     }
 }
 

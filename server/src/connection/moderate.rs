@@ -118,7 +118,7 @@ impl Moderator {
                 match self.remove(room, id).await? {
                     Appended::Refused(refusal) => return Err(refused(refusal, None)),
                     Appended::Unchanged => return Ok(()),
-                    _ => {}
+                    Appended::Stored(_) | Appended::Duplicate(_) => {}
                 }
             }
             ModAction::Purge => self.purge(room, &target).await?,
@@ -130,7 +130,7 @@ impl Moderator {
             ModAction::Unban => self.accounts.unban(&target).await.map_err(unavailable)?,
             ModAction::Grant | ModAction::Revoke => {
                 let scope = (!request.all_rooms).then_some(room);
-                let on = request.action == ModAction::Grant;
+                let on = request.action.grants() == Some(true);
                 match self.accounts.set_moderator(&target, scope, on).await {
                     Ok(()) => {}
                     Err(AccountError::NotClaimed) => {

@@ -875,7 +875,11 @@ impl Subscriber for Registry {
                     {
                         Some(moderation.clone())
                     }
-                    _ => None,
+                    Event::Posted(_)
+                    | Event::Edited(_)
+                    | Event::Deleted(_)
+                    | Event::Reacted(_)
+                    | Event::Moderated(_) => None,
                 })
                 .collect();
             // Put out first: whoever hears of the ban is refused from then.
@@ -891,7 +895,11 @@ impl Subscriber for Registry {
                     {
                         Some(moderation.clone())
                     }
-                    _ => None,
+                    Event::Posted(_)
+                    | Event::Edited(_)
+                    | Event::Deleted(_)
+                    | Event::Reacted(_)
+                    | Event::Moderated(_) => None,
                 })
                 .collect();
             room.publish(events);

@@ -16,9 +16,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use protocol::{
-    apply_reaction, excerpt, ChatMessage, ModAction, Posted, ServerFrame, PRESENCE_NAMES_MAX,
-};
+use protocol::{apply_reaction, excerpt, ChatMessage, Posted, ServerFrame, PRESENCE_NAMES_MAX};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Bytes;
@@ -233,7 +231,10 @@ impl Room {
             }
             let json = match &event {
                 Event::Posted(posted) => posted.to_frame_json(&self.name),
-                change => event_frame(&self.name, change).to_json(),
+                change @ Event::Edited(_)
+                | change @ Event::Deleted(_)
+                | change @ Event::Reacted(_)
+                | change @ Event::Moderated(_) => event_frame(&self.name, change).to_json(),
             };
             live.apply(event);
             live.broadcast(Broadcast::Frame(wire::text(&json)));
@@ -570,18 +571,19 @@ impl Live {
                 self.changes.push_back(Event::Reacted(reaction));
             }
             Event::Moderated(moderation) => {
+                if let Some(locked) = moderation.action.locks() {
+                    self.locked = locked;
+                }
                 let key = moderation.target.as_deref().map(protocol::name_key);
-                match (moderation.action, key) {
-                    (ModAction::Lock, _) => self.locked = true,
-                    (ModAction::Unlock, _) => self.locked = false,
-                    (ModAction::Mute, Some(key)) => {
+                match (moderation.action.silences(), key) {
+                    (Some(true), Some(key)) => {
                         self.mutes.insert(key, moderation.until.unwrap_or(i64::MAX));
                     }
-                    (ModAction::Unmute, Some(key)) => {
+                    (Some(false), Some(key)) => {
                         self.mutes.remove(&key);
                         self.muted_browsers.retain(|_, (name, _)| *name != key);
                     }
-                    _ => {}
+                    (None, _) | (Some(_), None) => {}
                 }
                 self.changes.push_back(Event::Moderated(moderation));
             }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use protocol::{excerpt, formatted, ChatMessage, ModAction, Posted, ReplyQuote, REACTIONS_MAX};
+use protocol::{excerpt, formatted, ChatMessage, Posted, ReplyQuote, REACTIONS_MAX};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::read::message;
@@ -312,14 +312,14 @@ impl Writer<'_> {
                 body,
                 action.id.map(to_sql).transpose()?,
             ])?;
+        if let Some(locked) = action.action.locks() {
+            self.tx
+                .prepare_cached("UPDATE rooms SET locked = ?2 WHERE id = ?1")?
+                .execute(params![room.id, locked])?;
+        }
         let muted = action.target.as_deref().map(protocol::name_key);
-        match (action.action, muted) {
-            (ModAction::Lock | ModAction::Unlock, _) => {
-                self.tx
-                    .prepare_cached("UPDATE rooms SET locked = ?2 WHERE id = ?1")?
-                    .execute(params![room.id, action.action == ModAction::Lock])?;
-            }
-            (ModAction::Mute, Some(key)) => {
+        match (action.action.silences(), muted) {
+            (Some(true), Some(key)) => {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO mutes (room, key, until) VALUES (?1, ?2, ?3)
@@ -327,12 +327,12 @@ impl Writer<'_> {
                     )?
                     .execute(params![room.id, key, action.until.unwrap_or(i64::MAX)])?;
             }
-            (ModAction::Unmute, Some(key)) => {
+            (Some(false), Some(key)) => {
                 self.tx
                     .prepare_cached("DELETE FROM mutes WHERE room = ?1 AND key = ?2")?
                     .execute(params![room.id, key])?;
             }
-            _ => {}
+            (None, _) | (Some(_), None) => {}
         }
         Ok(Appended::Stored(Event::Moderated(
             new.clone().stored(seq, action.date_time),
