@@ -523,7 +523,17 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
     let db = data.path().join("chat.db");
     seed(&db, 5);
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let server = ChatServer::start(&db, any_port).await;
+    // Each case's name is an admin: the moderation menu is on screen too.
+    let names =
+        |screen: Screen, scheme: Scheme| format!("a{}{}", screen.width, scheme == Scheme::Dark);
+    let server = ChatServer::start_with(&db, any_port, |config| {
+        config.admins = [Screen::DESKTOP, Screen::PHONE]
+            .into_iter()
+            .flat_map(|screen| [Scheme::Light, Scheme::Dark].map(|scheme| names(screen, scheme)))
+            .collect();
+        config.admin_password = Some(server::AdminPassword("a long password".into()));
+    })
+    .await;
     let driver = start_driver().await;
     for screen in [Screen::DESKTOP, Screen::PHONE] {
         for scheme in [Scheme::Light, Scheme::Dark] {
@@ -555,8 +565,10 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
                 Vec::<String>::new(),
                 "login, {case}"
             );
-            let name = format!("a{}{}", screen.width, scheme == Scheme::Dark);
-            log_in_claimed(&user, &server.base, &name).await;
+            let name = names(screen, scheme);
+            sign_in_as(&user, &name, "a long password").await;
+            find(&user, r#".status[data-state="online"]"#).await;
+            find(&user, ".moderation-menu .menu-button").await;
             say(&user, "a message of my own").await;
             find(&user, ".messages li[data-status=sent]").await;
             // What a room holds in use: a wide code block, reactions.
@@ -599,6 +611,7 @@ async fn the_login_page_and_the_room_pass_the_accessibility_audit() {
             for (menu, opens) in [
                 ("name menu", ".account .menu-button"),
                 ("room menu", ".room-menu .menu-button"),
+                ("moderation menu", ".moderation-menu .menu-button"),
                 ("online list", ".people .menu-button"),
             ] {
                 click(&user, opens).await;
@@ -1576,6 +1589,17 @@ async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
     find(&laptop, r#".status[data-state="online"]"#).await;
     say(&laptop, "it is really me").await;
     find(&laptop, ".message .author .member").await;
+    // She joins rust on the laptop: the room follows her name.
+    laptop
+        .goto(&format!("{base}/r/rust"))
+        .await
+        .expect("open rust");
+    find(&laptop, r#".status[data-state="online"]"#).await;
+    laptop
+        .goto(&format!("{base}/"))
+        .await
+        .expect("back to the lobby");
+    find(&laptop, r#".status[data-state="online"]"#).await;
 
     // Another browser cannot enter as alice, nor as a look-alike of her.
     for look_alike in ["alice", "ALICE", "\u{430}lice"] {
@@ -1594,6 +1618,8 @@ async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
     let shown = wait_for_messages(&phone, 1).await;
     assert_eq!(shown[0].1, "it is really me");
     find(&phone, ".message .author .member").await;
+    // The rooms she joined on the laptop are in the phone's sidebar.
+    until_text(&phone, ".room-list", "rust").await;
 
     // A new password on the phone signs the laptop out.
     click(&phone, ".account .menu-button").await;

@@ -160,6 +160,7 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
             user: f.string("user"),
             claimed: f.flag("claimed"),
             admin: f.flag("admin"),
+            rooms: f.list_or_empty("rooms", string),
         },
         ServerFrameKind::History => ServerFrame::History {
             room: f.string("room"),

@@ -583,6 +583,11 @@ pub enum ServerFrame {
         /// An admin (`--admin`): may make moderators.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         admin: bool,
+        /// A claimed name's rooms, oldest first, as it joined them on any
+        /// device: they follow it to every one (a guest's are its
+        /// browser's own; absent then).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rooms: Vec<String>,
     },
     /// Where this connection starts in `room`: sent right after `welcome`
     /// for the room of the URL, and in answer to each `join`.

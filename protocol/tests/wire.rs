@@ -371,6 +371,7 @@ fn golden_server_frames() {
                 user: "alice".into(),
                 claimed: false,
                 admin: false,
+                rooms: vec![],
             },
             r#"{"type":"welcome","user":"alice"}"#,
         ),
@@ -379,8 +380,18 @@ fn golden_server_frames() {
                 user: "alice".into(),
                 claimed: true,
                 admin: true,
+                rooms: vec![],
             },
             r#"{"type":"welcome","user":"alice","claimed":true,"admin":true}"#,
+        ),
+        (
+            ServerFrame::Welcome {
+                user: "alice".into(),
+                claimed: true,
+                admin: false,
+                rooms: vec!["lobby".into(), "闲聊".into()],
+            },
+            r#"{"type":"welcome","user":"alice","claimed":true,"rooms":["lobby","闲聊"]}"#,
         ),
         (
             ServerFrame::error(ErrorCode::MessageTooLong, "too long"),
@@ -684,6 +695,7 @@ fn a_server_frame_ignores_fields_its_type_does_not_have() {
             user: "alice".into(),
             claimed: false,
             admin: false,
+            rooms: vec![],
         }
     );
     assert_eq!(
@@ -888,10 +900,13 @@ fn chat_message() -> impl Strategy<Value = ChatMessage> {
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
-        ".{1,24}".prop_map(|user| ServerFrame::Welcome {
-            user,
-            claimed: false,
-            admin: false,
+        (".{1,24}", proptest::collection::vec("[a-z]{1,8}", 0..3)).prop_map(|(user, rooms)| {
+            ServerFrame::Welcome {
+                user,
+                claimed: !rooms.is_empty(),
+                admin: false,
+                rooms,
+            }
         }),
         (chat_message(), ".{1,64}", ".{1,32}").prop_map(|(message, client_id, room)| {
             ServerFrame::Message {

@@ -666,3 +666,58 @@ async fn a_browser_that_claims_its_name_keeps_its_earlier_messages() {
     }
     server.stop().await;
 }
+
+/// The rooms a welcome names (a claimed name's, from any device).
+async fn rooms_welcomed(client: &mut support::Client) -> Vec<String> {
+    match client.recv().await {
+        ServerFrame::Welcome { rooms, .. } => rooms,
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
+/// Joins `room` and waits until its history is in.
+async fn join_room(client: &mut support::Client, room: &str) {
+    client
+        .send_frame(ClientFrame::Join {
+            room: room.to_owned(),
+            after: None,
+        })
+        .await;
+    loop {
+        if let ServerFrame::History { room: joined, .. } = client.recv().await {
+            if joined == room {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_claimed_name_s_rooms_follow_it_to_every_device() {
+    let server = support::TestServer::start().await;
+    let addr = server.addr;
+    let cookie = support::claim(addr, "amy", "long enough").await;
+    // On the laptop: the lobby, then rust and 闲聊.
+    let mut laptop = ws_with_cookie(addr, "", &cookie).await;
+    assert_eq!(rooms_welcomed(&mut laptop).await, ["lobby"]);
+    join_room(&mut laptop, "rust").await;
+    join_room(&mut laptop, "闲聊").await;
+    // The phone is greeted with all three, in the order joined.
+    let mut phone = ws_with_cookie(addr, "", &cookie).await;
+    assert_eq!(rooms_welcomed(&mut phone).await, ["lobby", "rust", "闲聊"]);
+    // Left on the laptop, gone from the next device's list.
+    laptop
+        .send_frame(ClientFrame::Leave {
+            room: "rust".into(),
+        })
+        .await;
+    support::until("rust is left on every device", || async {
+        let mut tablet = ws_with_cookie(addr, "", &cookie).await;
+        rooms_welcomed(&mut tablet).await == ["lobby", "闲聊"]
+    })
+    .await;
+    // A guest's rooms are its browser's: its welcome names none.
+    let mut guest = support::connect(addr, "bob", None).await;
+    assert!(rooms_welcomed(&mut guest).await.is_empty());
+    server.stop().await;
+}

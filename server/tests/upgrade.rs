@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use support::{refusal_to_start, spawn_server, test_config};
 
 /// This release's schema version (`PRAGMA user_version`).
-const LATEST_SCHEMA: i64 = 5;
+const LATEST_SCHEMA: i64 = 6;
 
 /// The room's file as the release of 2026-11-28 left it: 40 messages from
 /// five people (schema version 0, before versions existed).

@@ -19,7 +19,7 @@ use crate::router::use_navigator;
 use crate::router::Route;
 use crate::state::messages::Entry;
 use crate::state::outbox::{Outgoing, OutgoingStatus};
-use crate::state::people::PresenceNotice;
+use crate::state::people::{Notice, PresenceNotice};
 use protocol::Reactions;
 
 /// How close to an edge (in pixels) still counts as being at it.
@@ -425,8 +425,29 @@ fn scroll_to_bottom(el: &Element, at_bottom: &Rc<std::cell::RefCell<bool>>) {
 }
 
 fn notice_item(notice: &PresenceNotice) -> Html {
+    let text = match &notice.what {
+        Notice::People { joined, left } => comings_and_goings(joined, left),
+        Notice::Said(text) => text.clone(),
+    };
     html! {
-        <li key={format!("notice-{}", notice.seq)} class="presence-notice">{ &notice.text }</li>
+        <li key={format!("notice-{}", notice.seq)} class="presence-notice">{ text }</li>
+    }
+}
+
+/// "bob joined", "bob and carol joined, dave left", "bob and 3 others
+/// joined".
+fn comings_and_goings(joined: &[String], left: &[String]) -> String {
+    let who = |names: &[String]| match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [one, two] => format!("{one} and {two}"),
+        [one, others @ ..] => format!("{one} and {} others", others.len()),
+    };
+    match (joined.is_empty(), left.is_empty()) {
+        (false, true) => format!("{} joined", who(joined)),
+        (true, false) => format!("{} left", who(left)),
+        (false, false) => format!("{} joined, {} left", who(joined), who(left)),
+        (true, true) => String::new(),
     }
 }
 
@@ -870,6 +891,21 @@ mod tests {
             own: false,
             mentions_me: false,
         }
+    }
+
+    #[test]
+    fn comings_and_goings_are_one_line() {
+        let names =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|n| (*n).to_owned()).collect() };
+        assert_eq!(comings_and_goings(&names(&["bob"]), &[]), "bob joined");
+        assert_eq!(
+            comings_and_goings(&[], &names(&["bob", "amy"])),
+            "bob and amy left"
+        );
+        assert_eq!(
+            comings_and_goings(&names(&["bob", "amy", "cy", "di"]), &names(&["eve"])),
+            "bob and 3 others joined, eve left"
+        );
     }
 
     #[test]

@@ -14,7 +14,15 @@ use crate::session::{SessionAction, SessionHandle};
 pub fn Login() -> Html {
     let session = use_context::<SessionHandle>().expect("the app provides a session");
     let navigator = use_navigator();
-    let on_login_page = use_route() == Route::Login;
+    let route = use_route();
+    let on_login_page = route == Route::Login;
+    // At a room's address: the page names the room it opens.
+    let lead = match &route {
+        Route::Room { room } | Route::Message { room, .. } => {
+            format!("Pick a name to join #{room}.")
+        }
+        Route::Login | Route::Home | Route::NotFound => "Pick a name to join the room.".to_owned(),
+    };
     let session_notice = session.notice.clone();
     let name = use_state(|| {
         session
@@ -101,7 +109,7 @@ pub fn Login() -> Html {
         <main class="login">
             <form class="login-card" {onsubmit} novalidate=true>
                 <h1>{ "Chat" }</h1>
-                <p class="lead">{ "Pick a name to join the room." }</p>
+                <p class="lead">{ lead }</p>
                 if let Some(notice) = notice {
                     <p class="alert" role="alert" id="login-notice">{ notice }</p>
                 }
@@ -132,7 +140,7 @@ pub fn Login() -> Html {
                 </p>
                 <button type="submit" class="primary"
                     disabled={(verdict.is_err() && *touched) || *busy}>
-                    { "Enter the room" }
+                    { "Enter" }
                 </button>
             </form>
         </main>

@@ -290,6 +290,26 @@ impl Chat {
         self.current = Some(room);
     }
 
+    /// A claimed name's rooms as the server keeps them (joined or left on
+    /// any device) become this browser's list; the room on screen stays,
+    /// and so does one with messages still to send. (A guest's list is
+    /// its browser's alone: `rooms` is empty then.)
+    fn follow_rooms(&mut self, rooms: &[String]) {
+        if rooms.is_empty() {
+            return;
+        }
+        let current = self.current.clone();
+        let outbox = Rc::clone(&self.outbox);
+        Rc::make_mut(&mut self.rooms).retain(|room| {
+            rooms.contains(&room.name)
+                || current.as_deref() == Some(room.name.as_str())
+                || outbox.iter().any(|o| o.room == room.name)
+        });
+        for room in rooms {
+            self.add_room(room);
+        }
+    }
+
     // Called from the reducer and from `restore`: one copy of it, not one
     // inlined into each (5 KB of the client).
     #[inline(never)]
@@ -299,11 +319,13 @@ impl Chat {
                 user,
                 claimed,
                 admin,
+                rooms,
             } => {
                 self.connection = Connection::Online;
                 self.me = Some(user);
                 self.claimed = claimed;
                 self.admin = admin;
+                self.follow_rooms(&rooms);
             }
             ServerFrame::History {
                 room,
@@ -314,11 +336,15 @@ impl Chat {
                 locked,
                 moderator,
             } => {
-                // Unasked for: the default room of a connection that named
-                // none, which is what `/` opens.
-                if self.room(&room).is_none() && self.current.is_none() {
+                // With no room on screen yet: the default room of a
+                // connection that named none, which is what `/` opens (it
+                // may be listed already: a claimed name's rooms come with
+                // the welcome).
+                if self.current.is_none() {
                     self.home = Some(room.clone());
-                    Rc::make_mut(&mut self.rooms).insert(0, RoomState::new(room.clone()));
+                    if self.room(&room).is_none() {
+                        Rc::make_mut(&mut self.rooms).insert(0, RoomState::new(room.clone()));
+                    }
                     self.open(None);
                 }
                 self.confirm(&messages);
@@ -413,7 +439,7 @@ impl Chat {
                     if about_me || action.silences().is_none() {
                         let text = moderation_notice(action, &by, target.as_deref(), reason, true);
                         let newest = state.messages.newest_id();
-                        state.people.notice(text, newest);
+                        state.people.notice(people::Notice::Said(text), newest);
                     }
                 }
             }
@@ -802,6 +828,7 @@ mod tests {
             user: user.into(),
             claimed: false,
             admin: false,
+            rooms: vec![],
         })
     }
 
@@ -950,6 +977,7 @@ mod tests {
                 user: "alice".into(),
                 claimed: false,
                 admin: false,
+                rooms: vec![],
             },
             ServerFrame::History {
                 room: "rust".into(),
@@ -1238,7 +1266,10 @@ mod tests {
             .people
             .notices
             .iter()
-            .map(|n| n.text.as_str())
+            .filter_map(|n| match &n.what {
+                people::Notice::Said(text) => Some(text.as_str()),
+                people::Notice::People { .. } => None,
+            })
             .collect();
         // bob's mute is his own business.
         assert_eq!(
@@ -1252,6 +1283,45 @@ mod tests {
         assert!(!chat.room("rust").expect("rust").locked);
         let chat = chat.reduce(moderated(ModAction::Unlock, None, 14));
         assert!(!chat.room("lobby").expect("the lobby").locked);
+    }
+
+    #[test]
+    fn a_claimed_name_s_rooms_follow_it_from_the_server() {
+        // This browser had lobby (on screen), rust, and go with a message
+        // still to send; the name joined 闲聊 elsewhere and left rust.
+        let mut chat = Chat::new(
+            vec!["lobby".into(), "rust".into(), "go".into()],
+            None,
+            vec![outgoing("go", "c-1", 1.0)],
+            Vec::new(),
+        );
+        chat.current = Some("lobby".into());
+        let chat = Rc::new(chat).reduce(frame(ServerFrame::Welcome {
+            user: "alice".into(),
+            claimed: true,
+            admin: false,
+            rooms: vec!["闲聊".into(), "lobby".into()],
+        }));
+        let names: Vec<&str> = chat.rooms.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["lobby", "go", "闲聊"]);
+        // At `/` (nothing on screen yet), the default room's history opens
+        // it, listed already or not.
+        let mut at_home = Rc::unwrap_or_clone(chat);
+        at_home.current = None;
+        let chat = Rc::new(at_home).reduce(frame(ServerFrame::History {
+            room: "闲聊".into(),
+            messages: vec![],
+            reset: true,
+            has_older: false,
+            seq: None,
+            locked: false,
+            moderator: false,
+        }));
+        assert_eq!(chat.current.as_deref(), Some("闲聊"));
+        assert_eq!(chat.rooms.len(), 3, "not listed twice");
+        // A guest's welcome names none: its list stays its own.
+        let chat = chat.reduce(welcome("alice"));
+        assert_eq!(chat.rooms.len(), 3);
     }
 
     #[test]

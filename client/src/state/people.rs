@@ -8,14 +8,28 @@ pub const TYPING_SHOWN_MS: f64 = protocol::TYPING_INTERVAL_MS as f64 + 1_500.0;
 /// Join and leave notices kept in the list.
 const NOTICES_KEPT: usize = 50;
 
-/// A join or leave, shown in the list.
+/// A line of the list between messages: who came and went, or a
+/// moderator's action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresenceNotice {
     /// Unique among notices, for keyed rendering.
     pub seq: u64,
-    pub text: String,
+    pub what: Notice,
     /// The newest message id when it happened: it shows after that message.
     pub after_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Everyone who joined and left since the last message, in one line
+    /// ("bob and carol joined, dave left"; the component words it): a
+    /// reload, a leave and a join, is no line at all.
+    People {
+        joined: Vec<String>,
+        left: Vec<String>,
+    },
+    /// Said as it is (a moderator's action).
+    Said(String),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,7 +42,8 @@ pub struct People {
     pub online_count: usize,
     /// Who is typing, and since when (ms since the epoch).
     pub typing: Rc<Vec<(String, f64)>>,
-    /// "bob joined", "bob left", placed after the newest message of the time.
+    /// Who joined and left, and moderators' actions, each placed after the
+    /// newest message of the time.
     pub notices: Rc<Vec<PresenceNotice>>,
 }
 
@@ -60,18 +75,65 @@ impl People {
             known.retain(|member| !left.contains(member));
             known.extend(members);
         }
+        let mut went = Vec::new();
         for user in left {
             if self.online_users.contains(&user) {
                 Rc::make_mut(&mut self.online_users).retain(|u| *u != user);
                 self.stop_typing(&user);
-                self.notice(format!("{user} left"), newest);
+                went.push(user);
             }
         }
+        let mut came = Vec::new();
         for user in joined {
             if !self.online_users.contains(&user) {
                 insert_name(Rc::make_mut(&mut self.online_users), user.clone());
-                self.notice(format!("{user} joined"), newest);
+                came.push(user);
             }
+        }
+        if !came.is_empty() || !went.is_empty() {
+            self.comings_and_goings(came, went, newest);
+        }
+    }
+
+    /// Adds who `came` and `went` to the line after message `after_id`
+    /// when there is one already, else starts it: one who left and came
+    /// back (a reload) cancels out.
+    fn comings_and_goings(&mut self, came: Vec<String>, went: Vec<String>, after_id: Option<u64>) {
+        let last = Rc::make_mut(&mut self.notices)
+            .last_mut()
+            .filter(|notice| notice.after_id == after_id);
+        let Some(PresenceNotice {
+            what: Notice::People { joined, left },
+            ..
+        }) = last
+        else {
+            self.notice(
+                Notice::People {
+                    joined: came,
+                    left: went,
+                },
+                after_id,
+            );
+            return;
+        };
+        for user in went {
+            match joined.iter().position(|u| *u == user) {
+                Some(at) => {
+                    joined.remove(at);
+                }
+                None => left.push(user),
+            }
+        }
+        for user in came {
+            match left.iter().position(|u| *u == user) {
+                Some(at) => {
+                    left.remove(at);
+                }
+                None => joined.push(user),
+            }
+        }
+        if joined.is_empty() && left.is_empty() {
+            Rc::make_mut(&mut self.notices).pop();
         }
     }
 
@@ -119,12 +181,12 @@ impl People {
     }
 
     /// A line of the list: placed after message `after_id`.
-    pub fn notice(&mut self, text: String, after_id: Option<u64>) {
+    pub fn notice(&mut self, what: Notice, after_id: Option<u64>) {
         let seq = self.notices.last().map_or(0, |n| n.seq + 1);
         let notices = Rc::make_mut(&mut self.notices);
         notices.push(PresenceNotice {
             seq,
-            text,
+            what,
             after_id,
         });
         if notices.len() > NOTICES_KEPT {
@@ -189,14 +251,61 @@ mod tests {
         );
         assert_eq!(*people.online_users, ["alice", "Bob"]);
         assert_eq!(*people.members, ["Bob"], "carol's mark left with her");
-        let notices: Vec<(&str, Option<u64>)> = people
-            .notices
-            .iter()
-            .map(|n| (n.text.as_str(), n.after_id))
-            .collect();
-        assert_eq!(notices, [("carol left", Some(1)), ("Bob joined", Some(1))]);
+        assert_eq!(
+            *people.notices,
+            [PresenceNotice {
+                seq: 0,
+                what: Notice::People {
+                    joined: names(&["Bob"]),
+                    left: names(&["carol"]),
+                },
+                after_id: Some(1),
+            }],
+            "one line for the comings and goings after message 1"
+        );
         people.forget();
         assert!(people.online_users.is_empty());
+    }
+
+    #[test]
+    fn comings_and_goings_between_two_messages_are_one_line_and_a_reload_none() {
+        let mut people = People::default();
+        people.online(names(&["alice", "bob"]), vec![], 2);
+        // bob reloads: gone, back; nothing to say.
+        people.presence(vec![], names(&["bob"]), vec![], 1, Some(4));
+        people.presence(names(&["bob"]), vec![], vec![], 2, Some(4));
+        assert!(people.notices.is_empty(), "{:?}", people.notices);
+        // Three come and one goes before the next message: one line.
+        for user in ["carol", "dave", "erin"] {
+            people.presence(names(&[user]), vec![], vec![], 3, Some(4));
+        }
+        people.presence(vec![], names(&["alice"]), vec![], 4, Some(4));
+        // After a message, a new line.
+        people.presence(vec![], names(&["dave"]), vec![], 3, Some(5));
+        let lines: Vec<(Notice, Option<u64>)> = people
+            .notices
+            .iter()
+            .map(|n| (n.what.clone(), n.after_id))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    Notice::People {
+                        joined: names(&["carol", "dave", "erin"]),
+                        left: names(&["alice"]),
+                    },
+                    Some(4)
+                ),
+                (
+                    Notice::People {
+                        joined: vec![],
+                        left: names(&["dave"]),
+                    },
+                    Some(5)
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub(crate) async fn browser(driver: &Driver) -> Browser {
 }
 
 /// A window size.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Screen {
     pub(crate) width: u32,
     pub(crate) height: u32,
@@ -308,23 +308,43 @@ pub(crate) fn chromium_capabilities(
         format!("--blink-settings=preferredColorScheme={preferred}"),
     ])
     .collect::<Vec<_>>();
+    let mut options = serde_json::json!({
+        "binary": "/usr/bin/chromium",
+        "args": args,
+        // Desktop notifications allowed, as a user who said yes would.
+        "prefs": { "profile.default_content_setting_values.notifications": 1 }
+    });
+    // A phone is a touch screen (no hover, coarse pointer) at its size,
+    // not only a narrow window.
+    if screen == Screen::PHONE {
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": {
+                "width": screen.width, "height": screen.height, "pixelRatio": 2.0, "touch": true
+            }
+        });
+    }
     serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": args,
-            // Desktop notifications allowed, as a user who said yes would.
-            "prefs": { "profile.default_content_setting_values.notifications": 1 }
-        }
+        "goog:chromeOptions": options
     })
 }
 
+/// Waits for an element matching `css`. A page that is navigating (a
+/// reload the app does itself, as after a claim) answers the driver with
+/// an error rather than "no such element": that waits too.
 pub(crate) async fn find(client: &Client, css: &str) -> Element {
-    client
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => return element,
+            Err(error) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no element {css}: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 /// Waits until the browser is at `path` of the server.

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::{AccountError, Accounts, Directory};
-use crate::events::Moderation;
+use crate::events::{now_ms, Moderation};
 use crate::limits::address_key;
 use crate::rooms::{MutedBrowser, Name};
 
@@ -66,6 +66,34 @@ pub(crate) enum Comer<'a> {
 }
 
 impl Accounts {
+    /// The rooms `name` has joined, oldest first, when it is a claimed
+    /// name (a guest's rooms are its browser's alone): they follow it to
+    /// every device. Unreadable, none: the page keeps its own list.
+    pub(crate) async fn rooms_of(&self, name: &Name) -> Vec<String> {
+        if !name.is_claimed() {
+            return Vec::new();
+        }
+        match directory!(self.rooms_of(name.key().to_owned())) {
+            Ok(rooms) => rooms,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a name's rooms");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Keeps that a claimed `name` joined `room` (`joined`) or left it.
+    /// A failure is logged: it never fails the join or the leave.
+    pub(crate) async fn keep_room(&self, name: &Name, room: &str, joined: bool) {
+        if !name.is_claimed() {
+            return;
+        }
+        let (key, room) = (name.key().to_owned(), room.to_owned());
+        if let Err(error) = directory!(self.keep_room(key, room, joined, now_ms())) {
+            tracing::warn!(%error, "cannot keep a name's rooms");
+        }
+    }
+
     /// An admin: a claimed name given by `--admin`, signed in.
     pub(crate) fn is_admin(&self, name: &Name) -> bool {
         name.is_claimed() && self.admins.contains(name.key())

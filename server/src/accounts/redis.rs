@@ -259,6 +259,45 @@ impl RedisDirectory {
     }
 }
 
+/// The rooms a claimed name has joined: `prefix:rooms:<key>`, a sorted set
+/// of rooms scored by when joined.
+impl RedisDirectory {
+    fn rooms_key(&self, key: &str) -> String {
+        format!("{}:rooms:{key}", self.prefix)
+    }
+
+    pub(crate) async fn rooms_of(&self, key: String) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .redis
+            .clone()
+            .zrange(self.rooms_key(&key), 0, -1)
+            .await?)
+    }
+
+    pub(crate) async fn keep_room(
+        &self,
+        key: String,
+        room: String,
+        joined: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        if joined {
+            // NX: a room joined again keeps its place.
+            let _: i64 = redis::cmd("ZADD")
+                .arg(self.rooms_key(&key))
+                .arg("NX")
+                .arg(now)
+                .arg(room)
+                .query_async(&mut redis)
+                .await?;
+        } else {
+            let _: i64 = redis.zrem(self.rooms_key(&key), room).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Moderators and bans (see `super::moderation`): `prefix:moderators`, a
 /// set of `room\tkey` (`\tkey` for every room); `prefix:bans`, a hash of
 /// subject to `until\tname\treason` (`until` empty for good);

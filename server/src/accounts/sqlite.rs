@@ -245,6 +245,45 @@ fn session_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
+/// The rooms a claimed name has joined.
+impl SqliteDirectory {
+    pub(crate) async fn rooms_of(&self, key: String) -> Result<Vec<String>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT room FROM account_rooms WHERE key = ?1 ORDER BY joined_at, room",
+            )?
+            .query_map([key], |row| row.get(0))?
+            .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn keep_room(
+        &self,
+        key: String,
+        room: String,
+        joined: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            if joined {
+                conn.execute(
+                    "INSERT INTO account_rooms (key, room, joined_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![key, room, now],
+                )
+            } else {
+                conn.execute(
+                    "DELETE FROM account_rooms WHERE key = ?1 AND room = ?2",
+                    params![key, room],
+                )
+            }
+            .map(drop)
+        })
+        .await
+    }
+}
+
 /// Moderators and bans (see `super::moderation`).
 impl SqliteDirectory {
     pub(crate) async fn is_moderator(&self, key: String, room: String) -> Result<bool, StoreError> {

@@ -343,10 +343,12 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         .await
         .map_err(|error| Refusal::from_join(error, &user, context.peer))?;
     remember_browser_mute(&context.accounts, &entering, &room).await;
+    context.accounts.keep_room(name.name(), &room, true).await;
     let welcome = ServerFrame::Welcome {
         user: user.clone(),
         claimed: identity.claimed,
         admin: context.accounts.is_admin(name.name()),
+        rooms: context.accounts.rooms_of(name.name()).await,
     };
     let moderator = moderates(&context.accounts, name.name(), &room).await;
     let greeting = std::iter::once(welcome)

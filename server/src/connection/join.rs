@@ -57,6 +57,7 @@ pub(super) fn handle(session: &mut Session, raw: &str, after: Option<u64>) -> Re
         match rooms.join(&room, &user, after, from).await {
             Ok((entering, entered)) => {
                 super::enter::remember_browser_mute(&accounts, &entering, &room).await;
+                accounts.keep_room(&user, &room, true).await;
                 Done::Joined(Box::new(Joined {
                     history: history_frames(&room, entered.history, moderator, budget),
                     online: online_frame(&room, entered.online),

@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
     |tx, _| tx.execute_batch(SCHEMA_V3),
     |tx, _| tx.execute_batch(SCHEMA_V4),
     |tx, _| tx.execute_batch(SCHEMA_V5),
+    |tx, _| tx.execute_batch(SCHEMA_V6),
 ];
 
 const SCHEMA_V1: &str = "
@@ -172,6 +173,17 @@ CREATE TABLE bans (
 const SCHEMA_V5: &str = "
 ALTER TABLE sessions ADD COLUMN label TEXT;
 ALTER TABLE sessions ADD COLUMN guest_session TEXT;
+";
+
+/// The rooms a claimed name has joined, so that they follow it to every
+/// device (in the order joined).
+const SCHEMA_V6: &str = "
+CREATE TABLE account_rooms (
+    key       TEXT    NOT NULL, -- the name's key
+    room      TEXT    NOT NULL, -- canonical
+    joined_at INTEGER NOT NULL, -- ms since the Unix epoch
+    PRIMARY KEY (key, room)
+) WITHOUT ROWID;
 ";
 
 /// Brings the schema up to date, step by step, each in a transaction. A
