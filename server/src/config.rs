@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::rooms::RoomLimits;
-
 /// A real-time chat room: WebSockets at /ws and the web client at /.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "server", version)]
@@ -271,13 +269,5 @@ impl Config {
     /// embedding; the binary uses [`Parser::parse`].
     pub fn defaults() -> Self {
         Self::parse_from(["server"])
-    }
-
-    pub fn room_limits(&self) -> RoomLimits {
-        RoomLimits {
-            history: self.history,
-            replay: self.replay_limit,
-            fanout_capacity: self.fanout_capacity,
-        }
     }
 }

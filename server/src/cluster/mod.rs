@@ -74,7 +74,7 @@ pub(crate) async fn open(
         .await?;
     let keys = Keys::new(&config.redis_prefix, instance);
     migrate_one_room(&mut commands, &keys, &config.default_room).await?;
-    let limits = config.room_limits();
+    let limits = crate::rooms::RoomLimits::of(config);
     let log = RedisLog::open(
         commands.clone(),
         follower,

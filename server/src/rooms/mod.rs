@@ -56,6 +56,18 @@ pub struct RoomLimits {
     pub fanout_capacity: usize,
 }
 
+impl RoomLimits {
+    /// The limits the settings give. (Read here, not offered by `config`:
+    /// the settings import nothing of the server.)
+    pub(crate) fn of(config: &Config) -> Self {
+        Self {
+            history: config.history,
+            replay: config.replay_limit,
+            fanout_capacity: config.fanout_capacity,
+        }
+    }
+}
+
 /// Every room of this instance and the way into them.
 pub struct Rooms {
     registry: Arc<Registry>,
@@ -397,7 +409,7 @@ impl Rooms {
     /// Opens the log `config` names (the SQLite file, or Redis shared with
     /// other instances). Rooms are loaded as people join them.
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
-        let limits = config.room_limits();
+        let limits = RoomLimits::of(config);
         let registry = Arc::new(Registry {
             map: Mutex::new(RoomMap {
                 rooms: HashMap::new(),
