@@ -684,10 +684,12 @@ async fn join_room(client: &mut support::Client, room: &str) {
         })
         .await;
     loop {
-        if let ServerFrame::History { room: joined, .. } = client.recv().await {
-            if joined == room {
-                return;
+        match client.recv().await {
+            ServerFrame::History { room: joined, .. } if joined == room => return,
+            ServerFrame::Error { code, message, .. } => {
+                panic!("joining {room} refused: {code:?} {message}")
             }
+            _ => {}
         }
     }
 }
@@ -719,5 +721,41 @@ async fn a_claimed_name_s_rooms_follow_it_to_every_device() {
     // A guest's rooms are its browser's: its welcome names none.
     let mut guest = support::connect(addr, "bob", None).await;
     assert!(rooms_welcomed(&mut guest).await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_name_that_walks_through_many_rooms_keeps_only_the_newest() {
+    // Three rooms at once per page, so three kept per name. Without the
+    // cap, a name that opens page after page, each in new rooms, grew its
+    // list (and every device's welcome) without bound.
+    let server = support::TestServer::start_with(|config| {
+        config.max_rooms_per_connection = 3;
+        config.max_rooms_per_address = 1_000;
+    })
+    .await;
+    let addr = server.addr;
+    let walker = support::claim(addr, "walker", "long enough").await;
+    let other = support::claim(addr, "other", "long enough").await;
+    let mut beside = ws_with_cookie(addr, "", &other).await;
+    assert_eq!(rooms_welcomed(&mut beside).await, ["lobby"]);
+    join_room(&mut beside, "quiet").await;
+    for page in 0..150 {
+        let mut tab = ws_with_cookie(addr, "", &walker).await;
+        let welcomed = rooms_welcomed(&mut tab).await;
+        assert!(welcomed.len() <= 3, "page {page} welcomed {welcomed:?}");
+        join_room(&mut tab, &format!("a{page}")).await;
+        join_room(&mut tab, &format!("b{page}")).await;
+        drop(tab.ws.close(None).await);
+    }
+    // The newest three (joined in one millisecond, their order is the
+    // rooms' names').
+    let mut tab = ws_with_cookie(addr, "", &walker).await;
+    let mut kept = rooms_welcomed(&mut tab).await;
+    kept.sort();
+    assert_eq!(kept, ["a149", "b149", "lobby"]);
+    // Another name's rooms are its own, untouched.
+    let mut beside = ws_with_cookie(addr, "", &other).await;
+    assert_eq!(rooms_welcomed(&mut beside).await, ["lobby", "quiet"]);
     server.stop().await;
 }

@@ -175,6 +175,11 @@ pub(crate) struct Accounts {
     /// Password attempts per minute per name and per address.
     sign_ins_per_minute: u32,
     address_sign_ins_per_minute: u32,
+    /// Most rooms kept per claimed name (`--max-rooms-per-connection`: a
+    /// page can be in no more at once); joining another forgets the one
+    /// joined longest ago, so a name's list, and its welcome, stay bounded
+    /// however many rooms it walks through.
+    rooms_kept: usize,
 }
 
 /// What a password attempt counts against across the instances: the name,
@@ -207,6 +212,7 @@ impl Accounts {
             admins,
             sign_ins_per_minute: config.sign_ins_per_minute,
             address_sign_ins_per_minute: config.address_sign_ins_per_minute,
+            rooms_kept: config.max_rooms_per_connection.max(1),
         })
     }
 

@@ -73,7 +73,7 @@ impl Accounts {
         if !name.is_claimed() {
             return Vec::new();
         }
-        match directory!(self.rooms_of(name.key().to_owned())) {
+        match directory!(self.rooms_of(name.key().to_owned(), self.rooms_kept)) {
             Ok(rooms) => rooms,
             Err(error) => {
                 tracing::warn!(%error, "cannot read a name's rooms");
@@ -82,14 +82,16 @@ impl Accounts {
         }
     }
 
-    /// Keeps that a claimed `name` joined `room` (`joined`) or left it.
+    /// Keeps that a claimed `name` joined `room` (`joined`) or left it,
+    /// forgetting the rooms joined longest ago beyond `rooms_kept`.
     /// A failure is logged: it never fails the join or the leave.
     pub(crate) async fn keep_room(&self, name: &Name, room: &str, joined: bool) {
         if !name.is_claimed() {
             return;
         }
         let (key, room) = (name.key().to_owned(), room.to_owned());
-        if let Err(error) = directory!(self.keep_room(key, room, joined, now_ms())) {
+        let kept = self.rooms_kept;
+        if let Err(error) = directory!(self.keep_room(key, room, joined, now_ms(), kept)) {
             tracing::warn!(%error, "cannot keep a name's rooms");
         }
     }

@@ -266,11 +266,17 @@ impl RedisDirectory {
         format!("{}:rooms:{key}", self.prefix)
     }
 
-    pub(crate) async fn rooms_of(&self, key: String) -> Result<Vec<String>, StoreError> {
+    /// The newest `kept` (a list from before there was a cap may be longer).
+    pub(crate) async fn rooms_of(
+        &self,
+        key: String,
+        kept: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let from = -isize::try_from(kept).unwrap_or(isize::MAX);
         Ok(self
             .redis
             .clone()
-            .zrange(self.rooms_key(&key), 0, -1)
+            .zrange(self.rooms_key(&key), from, -1)
             .await?)
     }
 
@@ -280,19 +286,29 @@ impl RedisDirectory {
         room: String,
         joined: bool,
         now: i64,
+        kept: usize,
     ) -> Result<(), StoreError> {
         let mut redis = self.redis.clone();
+        let rooms = self.rooms_key(&key);
         if joined {
-            // NX: a room joined again keeps its place.
-            let _: i64 = redis::cmd("ZADD")
-                .arg(self.rooms_key(&key))
+            // NX: a room joined again keeps its place. Then the newest
+            // `kept` stay (ranks from 0 to -(kept + 1) are the older ones).
+            let kept = i64::try_from(kept).unwrap_or(i64::MAX);
+            let _: (i64, i64) = redis::pipe()
+                .atomic()
+                .cmd("ZADD")
+                .arg(&rooms)
                 .arg("NX")
                 .arg(now)
                 .arg(room)
+                .cmd("ZREMRANGEBYRANK")
+                .arg(&rooms)
+                .arg(0)
+                .arg(-kept.saturating_add(1))
                 .query_async(&mut redis)
                 .await?;
         } else {
-            let _: i64 = redis.zrem(self.rooms_key(&key), room).await?;
+            let _: i64 = redis.zrem(rooms, room).await?;
         }
         Ok(())
     }

@@ -247,12 +247,20 @@ fn session_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
 
 /// The rooms a claimed name has joined.
 impl SqliteDirectory {
-    pub(crate) async fn rooms_of(&self, key: String) -> Result<Vec<String>, StoreError> {
+    /// The newest `kept` (a list from before there was a cap may be longer).
+    pub(crate) async fn rooms_of(
+        &self,
+        key: String,
+        kept: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let kept = i64::try_from(kept).unwrap_or(i64::MAX);
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT room FROM account_rooms WHERE key = ?1 ORDER BY joined_at, room",
+                "SELECT room FROM (SELECT room, joined_at FROM account_rooms WHERE key = ?1
+                                   ORDER BY joined_at DESC, room DESC LIMIT ?2)
+                 ORDER BY joined_at, room",
             )?
-            .query_map([key], |row| row.get(0))?
+            .query_map(params![key, kept], |row| row.get(0))?
             .collect()
         })
         .await
@@ -264,21 +272,32 @@ impl SqliteDirectory {
         room: String,
         joined: bool,
         now: i64,
+        kept: usize,
     ) -> Result<(), StoreError> {
+        let kept = i64::try_from(kept).unwrap_or(i64::MAX);
         self.run(move |conn| {
-            if joined {
-                conn.execute(
-                    "INSERT INTO account_rooms (key, room, joined_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    params![key, room, now],
-                )
-            } else {
-                conn.execute(
-                    "DELETE FROM account_rooms WHERE key = ?1 AND room = ?2",
-                    params![key, room],
-                )
+            if !joined {
+                return conn
+                    .execute(
+                        "DELETE FROM account_rooms WHERE key = ?1 AND room = ?2",
+                        params![key, room],
+                    )
+                    .map(drop);
             }
-            .map(drop)
+            let tx = conn.unchecked_transaction()?;
+            tx.execute(
+                "INSERT INTO account_rooms (key, room, joined_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![key, room, now],
+            )?;
+            // The newest `kept` stay: the same order `rooms_of` reads.
+            tx.execute(
+                "DELETE FROM account_rooms WHERE key = ?1 AND room NOT IN (
+                     SELECT room FROM account_rooms WHERE key = ?1
+                     ORDER BY joined_at DESC, room DESC LIMIT ?2)",
+                params![key, kept],
+            )?;
+            tx.commit()
         })
         .await
     }
