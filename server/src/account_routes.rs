@@ -595,7 +595,7 @@ async fn moderation_view(state: AppState, request: Request, query: String) -> Re
             None,
         );
     };
-    let (room, everywhere) = match moderator_of(&state, request, &query.room).await {
+    let (room, everywhere, _) = match moderator_of(&state, request, &query.room).await {
         Ok(allowed) => allowed,
         Err(refused) => return refused,
     };
@@ -659,13 +659,14 @@ async fn moderation_view(state: AppState, request: Request, query: String) -> Re
     warp::reply::json(&view).into_response()
 }
 
-/// `room` canonical, and whether the asker moderates every room, if the
-/// request's session moderates it; else the refusal to answer.
+/// `room` canonical, whether the asker moderates every room, and the
+/// asker's name, if the request's session moderates it; else the refusal
+/// to answer.
 async fn moderator_of(
     state: &AppState,
     request: Request,
     room: &str,
-) -> Result<(String, bool), Response> {
+) -> Result<(String, bool, String), Response> {
     let Some(secret) = request.secret else {
         return Err(account_refusal(&AccountError::NotSignedIn));
     };
@@ -683,7 +684,7 @@ async fn moderator_of(
         .await
         .map_err(|error| account_refusal(&error))?;
     match state.accounts.session_moderates(&identity, &room).await {
-        Ok(Some(everywhere)) => Ok((room, everywhere)),
+        Ok(Some(everywhere)) => Ok((room, everywhere, identity.name)),
         Ok(None) => Err(refusal(
             StatusCode::FORBIDDEN,
             ErrorCode::NotAllowed,
@@ -713,14 +714,22 @@ async fn messages_of(state: AppState, request: Request, query: String) -> Respon
             None,
         );
     };
-    let (room, _) = match moderator_of(&state, request, &query.room).await {
+    let name = match validate_username(&query.name).and_then(canonical_username) {
+        Ok(name) => name,
+        Err(error) => return account_refusal(&AccountError::Name(error)),
+    };
+    let (room, _, moderator) = match moderator_of(&state, request, &query.room).await {
         Ok(allowed) => allowed,
         Err(refused) => return refused,
     };
-    match state.rooms.shown_messages_of(&room, &query.name).await {
+    // Each count reads the room's whole history: a budget per moderator.
+    if let Err(wait) = (state.budgets).count_messages(&name_key(&moderator), Instant::now()) {
+        return rate_limited(wait);
+    }
+    match state.rooms.shown_messages_of(&room, &name).await {
         Ok(ids) => warp::reply::json(&protocol::MessagesOf {
             room,
-            name: query.name,
+            name,
             count: ids.len(),
         })
         .into_response(),

@@ -39,6 +39,9 @@ pub(crate) struct BudgetRates {
     pub(crate) sign_ins_per_address: Rate,
     /// API tokens made, per name.
     pub(crate) tokens_per_name: Rate,
+    /// A name's messages counted for a purge's question, per moderator:
+    /// each reads the room's whole history.
+    pub(crate) counts_per_name: Rate,
 }
 
 impl BudgetRates {
@@ -72,6 +75,12 @@ impl BudgetRates {
                 per_second: 1.0 / 360.0,
                 burst: 10,
             },
+            // Ten at once (a moderator clearing out a wave of spam names),
+            // then one every three seconds.
+            counts_per_name: Rate {
+                per_second: 1.0 / 3.0,
+                burst: 10,
+            },
         }
     }
 }
@@ -93,6 +102,7 @@ enum Spending {
     HistoryBytes,
     SignIn,
     Token,
+    Count,
 }
 
 /// Every address's and name's buckets.
@@ -240,6 +250,14 @@ impl Budgets {
         bucket(&mut buckets.by_name, key, self.rates.tokens_per_name, now).try_take(now)
     }
 
+    /// One count of a name's messages (a full read of a room's history)
+    /// asked by the moderator keyed `name_key`, or how long until one may be.
+    pub(crate) fn count_messages(&self, name_key: &str, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.lock();
+        let key = (name_key.to_owned(), Spending::Count);
+        bucket(&mut buckets.by_name, key, self.rates.counts_per_name, now).try_take(now)
+    }
+
     /// Whether `name`'s typing may be relayed now (one relay per interval,
     /// whichever of their connections types).
     pub(crate) fn typing(&self, name: &str, now: Instant) -> bool {
@@ -329,7 +347,21 @@ mod tests {
             sign_ins_per_name: rate(5.0 / 60.0, 5),
             sign_ins_per_address: rate(20.0 / 60.0, 20),
             tokens_per_name: rate(1.0 / 360.0, 10),
+            counts_per_name: rate(1.0 / 3.0, 10),
         }
+    }
+
+    #[test]
+    fn a_moderator_counts_ten_at_once_then_one_every_three_seconds() {
+        let budgets = Budgets::new(rates());
+        let now = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(budgets.count_messages("mod", now), Ok(()));
+        }
+        let wait = budgets.count_messages("mod", now).expect_err("held back");
+        assert!(wait <= Duration::from_secs(3), "{wait:?}");
+        assert_eq!(budgets.count_messages("other mod", now), Ok(()));
+        assert_eq!(budgets.count_messages("mod", now + wait), Ok(()));
     }
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));

@@ -278,8 +278,40 @@ async fn a_moderator_deletes_mutes_locks_and_purges() {
         .map(|p| p.message.deleted)
         .collect();
     assert_eq!(bobs, [true, true, true]);
-    let after = count(Some(mod_cookie), "room=lobby&name=bob").await;
+    let after = count(Some(mod_cookie.clone()), "room=lobby&name=bob").await;
     assert_eq!(json_of(&after)["count"].as_u64(), Some(0));
+
+    // Each count reads the room's whole history. A name no one can have
+    // is refused before any reading; a moderator asking over and over
+    // (a script gone wrong, a stolen session) is held back, and nobody
+    // else notices.
+    let huge = format!("room=lobby&name={}", "x".repeat(10_000));
+    let path = format!("/api/moderation/messages?{huge}");
+    let refused = api(addr, "GET", &path, Some(&mod_cookie), None).await;
+    assert_eq!(
+        (refused.status, json_of(&refused)["code"].as_str()),
+        (400, Some("username_too_long"))
+    );
+    let mut answered = 0;
+    let mut held_back = None;
+    for _ in 0..2_000 {
+        let reply = count(Some(mod_cookie.clone()), "room=lobby&name=bob").await;
+        match reply.status {
+            200 => answered += 1,
+            429 => {
+                held_back = Some(reply);
+                break;
+            }
+            other => panic!("counted with {other}: {}", reply.body),
+        }
+    }
+    let held_back = held_back.expect("held back before 2,000 counts");
+    assert!(answered <= 10, "{answered} counts in a row were answered");
+    assert_eq!(json_of(&held_back)["code"].as_str(), Some("rate_limited"));
+    assert!(held_back.header("retry-after").is_some());
+    assert_eq!(server.get("/healthz").await.0, 200);
+    let (_frank, history) = server.join_after("frank", None).await;
+    assert!(!history.messages.is_empty(), "the room greets frank");
     server.stop().await;
 }
 
