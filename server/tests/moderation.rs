@@ -80,9 +80,6 @@ async fn refusal(client: &mut Client) -> (ErrorCode, Option<u64>) {
     }
 }
 
-/// How long one try waits for a frame.
-const PATIENCE_SHORT: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// The next post `client` gets, its id.
 async fn posted(client: &mut Client, text: &str) -> u64 {
     loop {
@@ -501,22 +498,12 @@ async fn a_muted_guest_stays_muted_under_another_name() {
     third.say("t-2", "thank you").await;
     posted(&mut third, "thank you").await;
     drop(third);
-    // The same browser under a fourth name posts too: the unmute reached
-    // what the accounts keep (a follow-up of the action's own, so it is
-    // awaited). A connection that ends before its post is tried again:
-    // one sometimes does, without a close frame (an open question, see
-    // the closing note of 2026-12-07).
-    support::until("the browser speaks under a fourth name", || async {
-        let mut fourth = guest_with(addr, "bobbie", "bob-browser").await;
-        fourth.say("f-1", "still fine").await;
-        while let Some(text) = fourth.try_recv_text(PATIENCE_SHORT).await {
-            if text.contains("\"msg\":\"still fine\"") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
+    // The same browser under a fourth name posts too, at once: its mute
+    // was the name's, and the name's is lifted (the accounts may not have
+    // heard yet: a stale word from them once muted it again for the hour).
+    let mut fourth = guest_with(addr, "bobbie", "bob-browser").await;
+    fourth.say("f-1", "still fine").await;
+    posted(&mut fourth, "still fine").await;
     server.stop().await;
 }
 

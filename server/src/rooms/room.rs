@@ -370,9 +370,12 @@ impl Room {
     ) -> Option<Silenced> {
         let live = self.lock();
         let by_name = live.mutes.get(key).copied();
+        // The browser's mute is its first name's, as the log has it now: a
+        // stale word from the accounts (read before an unmute reached them)
+        // cannot silence anyone the log has let speak.
         let by_browser = browser
             .and_then(|browser| live.muted_browsers.get(&browser))
-            .map(|(_, until)| *until);
+            .and_then(|(name, _)| live.mutes.get(name).copied());
         match by_name.max(by_browser) {
             Some(until) if until > now => Some(Silenced::Muted { until }),
             _ if live.locked => Some(Silenced::Locked),

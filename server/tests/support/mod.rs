@@ -560,18 +560,6 @@ impl Client {
         ServerFrame::parse(&self.recv_text().await).expect("server frames parse")
     }
 
-    /// The next text frame within `wait`; none when the connection ended,
-    /// failed or said nothing in time.
-    pub async fn try_recv_text(&mut self, wait: Duration) -> Option<String> {
-        loop {
-            match tokio::time::timeout(wait, self.ws.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => return Some(text.to_string()),
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-                Ok(Some(Ok(_) | Err(_)) | None) | Err(_) => return None,
-            }
-        }
-    }
-
     /// The next text frame the server sends, as it came.
     pub async fn recv_text(&mut self) -> String {
         loop {
