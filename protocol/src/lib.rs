@@ -136,6 +136,7 @@ mod frame;
 pub mod fuzzing;
 #[cfg(feature = "unicode")]
 mod names;
+mod room;
 mod validate;
 
 pub use account::{
@@ -156,6 +157,9 @@ pub use frame::{
 };
 #[cfg(feature = "unicode")]
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};
+#[cfg(feature = "unicode")]
+pub use room::RoomView;
+pub use room::{MessageChange, Requote, RoomEvent, RoomRules};
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,
     validate_room_with, validate_username, ClientIdError, EmojiError, MessageError, RoomError,

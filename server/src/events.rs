@@ -7,7 +7,7 @@
 //! deletion or a reaction is an event of its own, about a message
 //! (`id`), replayed by the same resume (`after=<seq>`) as posts.
 
-use protocol::{formatted, Block, ModAction, Posted};
+use protocol::{formatted, Block, MessageChange, ModAction, Posted};
 
 /// One entry of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +129,41 @@ impl Event {
             Self::Deleted(deletion) => deletion.seq,
             Self::Reacted(reaction) => reaction.seq,
             Self::Moderated(moderation) => moderation.seq,
+        }
+    }
+
+    /// The message an edit, deletion or reaction is about, and what it
+    /// does to it (protocol's reducer applies it).
+    pub fn message_change(&self) -> Option<(u64, MessageChange)> {
+        match self {
+            Self::Posted(_) | Self::Moderated(_) => None,
+            Self::Edited(edit) => Some((
+                edit.id,
+                MessageChange::Edited {
+                    msg: edit.msg.clone(),
+                    formatted: edit.formatted.clone(),
+                    edited_at: edit.edited_at,
+                    mentions: edit.mentions.clone(),
+                },
+            )),
+            Self::Deleted(deletion) => Some((deletion.id, MessageChange::Deleted)),
+            Self::Reacted(reaction) => Some((
+                reaction.id,
+                MessageChange::Reacted {
+                    emoji: reaction.emoji.clone(),
+                    user: reaction.user.clone(),
+                    on: reaction.on,
+                },
+            )),
+        }
+    }
+
+    /// Whether the log forgets the earlier edits of the message this is
+    /// about: a newer edit replaces their text, a deletion takes it.
+    pub fn drops_earlier_edits(&self) -> bool {
+        match self {
+            Self::Edited(_) | Self::Deleted(_) => true,
+            Self::Posted(_) | Self::Reacted(_) | Self::Moderated(_) => false,
         }
     }
 

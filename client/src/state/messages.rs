@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use protocol::{apply_reaction, excerpt, Block, ChatMessage, Posted};
+use protocol::{ChatMessage, MessageChange, Posted};
 
 /// One posted message in the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,24 +34,6 @@ fn mentions(mentions: &[String], me: Option<&str>) -> bool {
         let me = crate::lower::lower(me);
         mentions.contains(&me)
     })
-}
-
-/// A change to one message, from an `edited`, `deleted` or `reaction`
-/// frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    Edited {
-        msg: String,
-        formatted: Option<Vec<Block>>,
-        edited_at: i64,
-        mentions: Vec<String>,
-    },
-    Deleted,
-    Reaction {
-        emoji: String,
-        user: String,
-        on: bool,
-    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -132,48 +114,19 @@ impl Messages {
     }
 
     /// Applies event `seq`, a change to message `id`, and to the quotes of
-    /// the replies to it. Only the entries it changes are new: the others
-    /// stay the same `Rc`s, so only they render again. A message not
-    /// loaded is shown as it is now when its page loads.
-    pub fn change(&mut self, seq: u64, id: u64, change: Change, me: Option<&str>) {
+    /// the replies to it, by protocol's rules (the server's window follows
+    /// the same). Only the entries it changes are new: the others stay the
+    /// same `Rc`s, so only they render again. A message not loaded is
+    /// shown as it is now when its page loads.
+    pub fn change(&mut self, seq: u64, id: u64, change: MessageChange, me: Option<&str>) {
         self.seq = self.seq.max(seq);
         let entries = Rc::make_mut(&mut self.entries);
         if let Ok(at) = entries.binary_search_by_key(&id, |e| e.message.id) {
             let entry = Rc::make_mut(&mut entries[at]);
-            let message = &mut entry.message;
-            match &change {
-                Change::Edited {
-                    msg,
-                    formatted,
-                    edited_at,
-                    mentions: named,
-                } if !message.deleted => {
-                    message.msg.clone_from(msg);
-                    message.formatted.clone_from(formatted);
-                    message.edited_at = Some(*edited_at);
-                    message.mentions.clone_from(named);
-                    entry.mentions_me = mentions(named, me);
-                }
-                Change::Deleted => {
-                    message.msg = String::new();
-                    message.formatted = None;
-                    message.deleted = true;
-                    message.mentions = Vec::new();
-                    message.reactions = Vec::new();
-                    entry.mentions_me = false;
-                }
-                Change::Reaction { emoji, user, on } if !message.deleted => {
-                    apply_reaction(&mut message.reactions, emoji, user, *on);
-                }
-                Change::Edited { .. } | Change::Reaction { .. } => {}
-            }
+            change.apply(&mut entry.message);
+            entry.mentions_me = mentions(&entry.message.mentions, me);
         }
-        let quoted = match &change {
-            Change::Edited { msg, .. } => Some(Some(excerpt(msg))),
-            Change::Deleted => Some(None),
-            Change::Reaction { .. } => None,
-        };
-        if let Some(excerpt) = quoted {
+        if let Some(requote) = change.quote() {
             for entry in entries.iter_mut() {
                 if entry
                     .message
@@ -181,10 +134,7 @@ impl Messages {
                     .as_ref()
                     .is_some_and(|quote| quote.id == id)
                 {
-                    if let Some(quote) = Rc::make_mut(entry).message.reply_to.as_mut() {
-                        quote.deleted = excerpt.is_none();
-                        quote.excerpt = excerpt.clone().unwrap_or_default();
-                    }
+                    requote.apply(id, Rc::make_mut(entry).message.reply_to.as_mut());
                 }
             }
         }
@@ -239,7 +189,7 @@ mod tests {
         });
         messages.insert(reply, Some("alice"));
         let before = messages.clone();
-        let edited = Change::Edited {
+        let edited = MessageChange::Edited {
             msg: "hi @Alice\nmore".into(),
             formatted: None,
             edited_at: 7,
@@ -256,7 +206,7 @@ mod tests {
         let quote = messages.entries[3].message.reply_to.clone().expect("quote");
         assert_eq!(quote.excerpt, "hi @Alice…");
 
-        let react = |user: &str, on| Change::Reaction {
+        let react = |user: &str, on| MessageChange::Reacted {
             emoji: "👍".into(),
             user: user.into(),
             on,
@@ -273,13 +223,13 @@ mod tests {
         messages.change(9, 1, react("zed", false), None);
         assert!(messages.entries[0].message.reactions.is_empty());
 
-        messages.change(10, 2, Change::Deleted, Some("alice"));
+        messages.change(10, 2, MessageChange::Deleted, Some("alice"));
         let deleted = &messages.entries[1];
         assert!(deleted.message.deleted && deleted.message.msg.is_empty() && !deleted.mentions_me);
         let quote = messages.entries[3].message.reply_to.clone().expect("quote");
         assert!(quote.deleted && quote.excerpt.is_empty());
         // A late edit of a deleted message does not bring it back.
-        let late = Change::Edited {
+        let late = MessageChange::Edited {
             msg: "back".into(),
             formatted: None,
             edited_at: 8,
@@ -288,7 +238,7 @@ mod tests {
         messages.change(11, 2, late, None);
         assert!(messages.entries[1].message.msg.is_empty());
         // A change to a message not loaded moves the room on all the same.
-        messages.change(12, 99, Change::Deleted, None);
+        messages.change(12, 99, MessageChange::Deleted, None);
         assert_eq!(messages.resume_after(), Some(12));
     }
 

@@ -16,10 +16,9 @@ pub mod rooms;
 
 use std::rc::Rc;
 
-use protocol::{ErrorCode, ModAction, Posted, ServerFrame};
+use protocol::{ErrorCode, MessageChange, ModAction, Posted, ServerFrame};
 use yew::Reducible;
 
-use messages::Change;
 use outbox::{Outgoing, OutgoingStatus};
 use rooms::{Joining, Notify, RoomState};
 
@@ -380,7 +379,7 @@ impl Chat {
                 edited_at,
                 mentions,
             } => {
-                let change = Change::Edited {
+                let change = MessageChange::Edited {
                     msg,
                     formatted,
                     edited_at,
@@ -388,7 +387,9 @@ impl Chat {
                 };
                 self.change(&room, seq, id, change);
             }
-            ServerFrame::Deleted { room, seq, id } => self.change(&room, seq, id, Change::Deleted),
+            ServerFrame::Deleted { room, seq, id } => {
+                self.change(&room, seq, id, MessageChange::Deleted)
+            }
             ServerFrame::Reaction {
                 room,
                 seq,
@@ -396,7 +397,7 @@ impl Chat {
                 emoji,
                 user,
                 on,
-            } => self.change(&room, seq, id, Change::Reaction { emoji, user, on }),
+            } => self.change(&room, seq, id, MessageChange::Reacted { emoji, user, on }),
             ServerFrame::Moderated {
                 room,
                 seq,
@@ -518,7 +519,7 @@ impl Chat {
         }
     }
 
-    fn change(&mut self, room: &str, seq: u64, id: u64, change: Change) {
+    fn change(&mut self, room: &str, seq: u64, id: u64, change: MessageChange) {
         let me = self.me.clone();
         if let Some(state) = self.room_mut(room) {
             state.messages.change(seq, id, change, me.as_deref());

@@ -417,8 +417,9 @@ impl RedisLog {
     /// The rooms posted in most recently, on any instance.
     /// Who is muted in `room` (by name key), until when.
     pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let mutes: HashMap<String, i64> = self.redis.clone().hgetall(self.keys.mutes(room)).await?;
-        Ok(mutes.into_iter().collect())
+        let mutes: HashMap<String, String> =
+            self.redis.clone().hgetall(self.keys.mutes(room)).await?;
+        Ok(read_mutes(mutes))
     }
 
     pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, StoreError> {
@@ -603,7 +604,7 @@ impl MessageReader {
             Some(oldest) if recent.len() == count => oldest.message.id,
             _ => 0,
         };
-        let (locked, mutes): (bool, HashMap<String, i64>) = redis::pipe()
+        let (locked, mutes): (bool, HashMap<String, String>) = redis::pipe()
             .exists(self.keys.locked(room))
             .hgetall(self.keys.mutes(room))
             .query_async(redis)
@@ -615,7 +616,62 @@ impl MessageReader {
             first_id: first.first().copied(),
             last_seq,
             locked,
-            mutes: mutes.into_iter().collect(),
+            mutes: read_mutes(mutes),
         })
+    }
+}
+
+/// The `mutes` hash: name key to until when (ms since the epoch). Releases
+/// up to 2026-12-07 wrote a mute for good as Lua printed 2^53 - 1,
+/// `9.007199254741e+15`, which no integer parse reads: the room could not
+/// load again. Any number reads (a huge one is for good); anything else
+/// is kept as a mute for good, and said.
+fn read_mutes(mutes: HashMap<String, String>) -> Vec<(String, i64)> {
+    mutes
+        .into_iter()
+        .map(|(key, until)| {
+            let until = until
+                .parse::<i64>()
+                .unwrap_or_else(|_| match until.parse::<f64>() {
+                    Ok(until) if until.is_finite() && until < 9.0e15 => until as i64,
+                    Ok(_) => i64::MAX,
+                    Err(_) => {
+                        tracing::warn!(key, until, "a mute's end that is no number: kept for good");
+                        i64::MAX
+                    }
+                });
+            (key, until)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mutes_written_by_every_release_read() {
+        let stored = [
+            ("for-good-before", "9.007199254741e+15"),
+            ("for-good-now", "9223372036854775807"),
+            ("an-hour", "1796648805686"),
+            ("garbled", "soon"),
+        ];
+        let mut read = read_mutes(
+            stored
+                .iter()
+                .map(|(key, until)| ((*key).to_owned(), (*until).to_owned()))
+                .collect(),
+        );
+        read.sort();
+        assert_eq!(
+            read,
+            [
+                ("an-hour".to_owned(), 1_796_648_805_686),
+                ("for-good-before".to_owned(), i64::MAX),
+                ("for-good-now".to_owned(), i64::MAX),
+                ("garbled".to_owned(), i64::MAX),
+            ]
+        );
     }
 }

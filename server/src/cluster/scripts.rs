@@ -109,8 +109,10 @@ if kind == 'edit' then
 elseif kind == 'delete' then
   redis.call('XDEL', KEYS[2], ARGV[2] .. '-0')
   for edit in string.gmatch(state.edits or '', '%S+') do redis.call('XDEL', KEYS[2], edit) end
+  -- What the tombstone keeps, named: whatever else the message held goes.
   state = {user = state.user, msg = '', clientId = state.clientId, dateTime = state.dateTime,
-    author = state.author, replyTo = state.replyTo, editedAt = state.editedAt, deleted = '1'}
+    author = state.author, replyTo = state.replyTo, editedAt = state.editedAt,
+    claimed = state.claimed, deleted = '1'}
 else
   local on = ARGV[6] == '1'
   local reactions = state.reactions or {}
@@ -172,7 +174,8 @@ redis.call('ZADD', KEYS[3], at, ARGV[9])
 if action == 'lock' then redis.call('SET', KEYS[4], '1')
 elseif action == 'unlock' then redis.call('DEL', KEYS[4])
 elseif action == 'mute' then
-  redis.call('HSET', KEYS[5], ARGV[10], ARGV[5] ~= '' and ARGV[5] or tostring(9007199254740991))
+  -- For good: i64::MAX as text (a Lua number would print as 9.007e+15).
+  redis.call('HSET', KEYS[5], ARGV[10], ARGV[5] ~= '' and ARGV[5] or '9223372036854775807')
 elseif action == 'unmute' then redis.call('HDEL', KEYS[5], ARGV[10])
 end
 return {tostring(seq), at}

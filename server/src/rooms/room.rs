@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use protocol::{apply_reaction, excerpt, ChatMessage, Posted, ServerFrame, PRESENCE_NAMES_MAX};
+use protocol::{ChatMessage, Posted, RoomRules, ServerFrame, PRESENCE_NAMES_MAX};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Bytes;
@@ -139,11 +139,10 @@ struct Live {
     inboxes: Vec<Arc<Inbox>>,
     /// Since when nobody here has been in the room.
     empty_since: Option<Instant>,
-    /// Locked by a moderator: only moderators post.
-    locked: bool,
-    /// Who may not post here (by name key), until when (ms since the
-    /// epoch). Empty in almost every room: it costs nothing then.
-    mutes: HashMap<String, i64>,
+    /// Locked by a moderator (only moderators post), and who may not post
+    /// here until when: as protocol's reducer leaves them. No mutes in
+    /// almost every room: they cost nothing then.
+    rules: RoomRules,
     /// Guests' browsers muted with the name they had (see
     /// [`Room::mute_browser`]): by browser key, the name's key and until
     /// when. A guest who renames keeps the browser, and the mute.
@@ -174,8 +173,7 @@ impl Room {
             shutting_down: false,
             members: Members::default(),
             presence_changes: Vec::new(),
-            locked: false,
-            mutes: HashMap::new(),
+            rules: RoomRules::default(),
             muted_browsers: HashMap::new(),
             inboxes: Vec::new(),
             empty_since: Some(Instant::now()),
@@ -209,8 +207,10 @@ impl Room {
         }
         live.first_id = window.first_id;
         live.last_seq = window.last_seq;
-        live.locked = window.locked;
-        live.mutes = window.mutes.into_iter().collect();
+        live.rules = RoomRules {
+            locked: window.locked,
+            mutes: window.mutes.into_iter().collect(),
+        };
         self.published.send_replace(Some(window.last_seq));
     }
 
@@ -369,16 +369,16 @@ impl Room {
         now: i64,
     ) -> Option<Silenced> {
         let live = self.lock();
-        let by_name = live.mutes.get(key).copied();
+        let by_name = live.rules.mutes.get(key).copied();
         // The browser's mute is its first name's, as the log has it now: a
         // stale word from the accounts (read before an unmute reached them)
         // cannot silence anyone the log has let speak.
         let by_browser = browser
             .and_then(|browser| live.muted_browsers.get(&browser))
-            .and_then(|(name, _)| live.mutes.get(name).copied());
+            .and_then(|(name, _)| live.rules.mutes.get(name).copied());
         match by_name.max(by_browser) {
             Some(until) if until > now => Some(Silenced::Muted { until }),
-            _ if live.locked => Some(Silenced::Locked),
+            _ if live.rules.locked => Some(Silenced::Locked),
             _ => None,
         }
     }
@@ -499,7 +499,7 @@ impl Live {
                     })
                     .map(|change| event_frame(room, change))
                     .collect(),
-                locked: self.locked,
+                locked: self.rules.locked,
             };
         }
         let skip = self.recent.len().saturating_sub(history);
@@ -514,7 +514,7 @@ impl Live {
             has_older,
             seq: self.last_seq,
             replay: Vec::new(),
-            locked: self.locked,
+            locked: self.rules.locked,
         }
     }
 
@@ -532,62 +532,33 @@ impl Live {
                 self.first_id.get_or_insert(posted.message.id);
                 self.recent.push_back(posted);
             }
-            Event::Edited(edit) => {
-                if let Some(message) = self.message_mut(edit.id) {
-                    message.msg.clone_from(&edit.msg);
-                    message.formatted.clone_from(&edit.formatted);
-                    message.edited_at = Some(edit.edited_at);
-                    message.mentions.clone_from(&edit.mentions);
+            Event::Edited(_) | Event::Deleted(_) | Event::Reacted(_) => {
+                if let Some((id, change)) = event.message_change() {
+                    if let Some(message) = self.message_mut(id) {
+                        change.apply(message);
+                    }
+                    if let Some(requote) = change.quote() {
+                        for posted in &mut self.recent {
+                            requote.apply(id, posted.message.reply_to.as_mut());
+                        }
+                    }
+                    // What a message said before is gone, as in the log: a
+                    // resuming client needs the newest text only, and none
+                    // of a deleted message's.
+                    if event.drops_earlier_edits() {
+                        self.changes.retain(
+                            |earlier| !matches!(earlier, Event::Edited(edit) if edit.id == id),
+                        );
+                    }
                 }
-                self.requote(edit.id, Some(&edit.msg));
-                // What the message said before is gone, as in the log: a
-                // resuming client needs the newest text only.
-                self.changes.retain(
-                    |change| !matches!(change, Event::Edited(earlier) if earlier.id == edit.id),
-                );
-                self.changes.push_back(Event::Edited(edit));
-            }
-            Event::Deleted(deletion) => {
-                if let Some(message) = self.message_mut(deletion.id) {
-                    message.msg = String::new();
-                    message.formatted = None;
-                    message.deleted = true;
-                    message.mentions = Vec::new();
-                    message.reactions = Vec::new();
-                }
-                self.requote(deletion.id, None);
-                // The log has dropped their text: they are not replayed.
-                self.changes.retain(
-                    |change| !matches!(change, Event::Edited(edit) if edit.id == deletion.id),
-                );
-                self.changes.push_back(Event::Deleted(deletion));
-            }
-            Event::Reacted(reaction) => {
-                if let Some(message) = self.message_mut(reaction.id) {
-                    apply_reaction(
-                        &mut message.reactions,
-                        &reaction.emoji,
-                        &reaction.user,
-                        reaction.on,
-                    );
-                }
-                self.changes.push_back(Event::Reacted(reaction));
+                self.changes.push_back(event);
             }
             Event::Moderated(moderation) => {
-                if let Some(locked) = moderation.action.locks() {
-                    self.locked = locked;
-                }
                 let key = moderation.target.as_deref().map(protocol::name_key);
-                match (moderation.action.silences(), key) {
-                    (Some(true), Some(key)) => {
-                        self.mutes.insert(key, moderation.until.unwrap_or(i64::MAX));
-                    }
-                    (Some(false), Some(key)) => {
-                        self.mutes.remove(&key);
-                        self.muted_browsers.retain(|_, (name, _)| *name != key);
-                    }
-                    (None, _) | (Some(_), None) => {}
+                if let (Some(false), Some(key)) = (moderation.action.silences(), &key) {
+                    self.muted_browsers.retain(|_, (name, _)| name != key);
                 }
+                (self.rules).apply(moderation.action, key, moderation.until);
                 self.changes.push_back(Event::Moderated(moderation));
             }
         }
@@ -621,22 +592,6 @@ impl Live {
             .binary_search_by_key(&id, |posted| posted.message.id)
             .ok()?;
         self.recent.get_mut(at).map(|posted| &mut posted.message)
-    }
-
-    /// Updates the quotes of replies to message `id`: its new text, or
-    /// `None` once deleted.
-    fn requote(&mut self, id: u64, text: Option<&str>) {
-        for posted in &mut self.recent {
-            if let Some(quote) = posted
-                .message
-                .reply_to
-                .as_mut()
-                .filter(|quote| quote.id == id)
-            {
-                quote.excerpt = text.map(excerpt).unwrap_or_default();
-                quote.deleted = text.is_none();
-            }
-        }
     }
 
     /// Moves the room to a fan-out of the size it needs: two broadcasts of

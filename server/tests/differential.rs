@@ -1,0 +1,324 @@
+//! Both logs and protocol's reducer, side by side: one script of posts,
+//! edits, deletions, reactions, replies, mentions and moderators' actions
+//! (refusals included) is played against a server on SQLite and, when the
+//! tests have a Redis (`CHAT_TEST_REDIS_URL`), one on Redis. Each log
+//! writes its own copy of the rules (SQL, Lua); the server's window and the
+//! client apply `protocol::RoomView`'s. They must agree:
+//! - every action gets the same outcome on both logs (the same event `seq`,
+//!   or the same refusal);
+//! - the events a bystander heard, folded by the reducer, are the room a
+//!   newcomer is greeted with, from the window and, after a restart, from
+//!   the log's own storage;
+//! - and that room is the same on both logs.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use protocol::{ChatMessage, ClientFrame, ErrorCode, ModAction, RoomEvent, RoomView, ServerFrame};
+use support::{connect, session_cookie, sign_in, welcomed, ws_with_cookie, Client};
+
+const ROOT_PASSWORD: &str = "the operator's own";
+const EMOJI: [&str; 3] = ["👍", "🎉", "❤️"];
+
+/// A small deterministic generator (xorshift64*): the same seed plays the
+/// same script on every log.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// What one action came to: the `seq` of the event it stored, or why it
+/// was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Stored(u64),
+    Refused(ErrorCode),
+}
+
+/// Who acts: two guests and the admin (who moderates every room).
+struct Cast {
+    actors: Vec<(&'static str, Client)>,
+}
+
+/// Plays `steps` actions from `seed` against the server at `addr` (which
+/// `restart` stops and starts again on the same log), checks the reducer
+/// against the log, and returns the outcomes and the room as a newcomer
+/// is greeted with it after the restart, times left out (each log stamps
+/// its own).
+async fn play(
+    seed: u64,
+    steps: usize,
+    config: server::Config,
+) -> (Vec<Outcome>, BTreeMap<u64, ChatMessage>, bool) {
+    let server = support::spawn_server(config.clone()).await;
+    let addr = server.addr;
+    let mut watcher = connect(addr, "watcher", None).await;
+    let _ = greeting(&mut watcher, "watcher").await;
+    let mut cast = Cast {
+        actors: vec![
+            ("alice", guest(addr, "alice").await),
+            ("bob", guest(addr, "bob").await),
+            ("root", admin(addr).await),
+        ],
+    };
+    let mut dice = Dice(seed);
+    // The script's own view of the room, from the outcomes: it chooses
+    // actions that change something or are refused (one answer each).
+    let mut model = RoomView::default();
+    let mut outcomes = Vec::new();
+    for step in 0..steps {
+        let (who, frame, ends) = next_action(&mut dice, &model, step);
+        let actor = &mut cast.actors[who].1;
+        actor.send_frame(frame).await;
+        let outcome = outcome_of(actor, ends, &mut model).await;
+        outcomes.push(outcome);
+    }
+    // Everything the bystander heard, folded by the reducer.
+    let mut heard = RoomView::default();
+    while heard.seq < model.seq {
+        if let Some((_, event)) = RoomEvent::of_frame(watcher.recv().await) {
+            heard.apply(&event);
+        }
+    }
+    assert_eq!(
+        heard, model,
+        "seed {seed}: the bystander heard the room the actors made"
+    );
+    let (from_window, locked) =
+        greeting(&mut connect(addr, "newcomer", None).await, "newcomer").await;
+    assert_eq!(
+        from_window, heard.messages,
+        "seed {seed}: the window is the reducer's room"
+    );
+    assert_eq!(
+        locked, heard.rules.locked,
+        "seed {seed}: locked, in the window"
+    );
+    drop((cast, watcher));
+    server.stop().await;
+
+    let server = support::spawn_server(config).await;
+    let (stored, locked) = greeting(&mut connect(server.addr, "later", None).await, "later").await;
+    assert_eq!(
+        stored, heard.messages,
+        "seed {seed}: the log's storage is the reducer's room"
+    );
+    assert_eq!(
+        locked, heard.rules.locked,
+        "seed {seed}: locked, in storage"
+    );
+    server.stop().await;
+    let timeless = stored
+        .into_iter()
+        .map(|(id, mut message)| {
+            message.date_time = 0;
+            message.edited_at = message.edited_at.map(|_| 1);
+            (id, message)
+        })
+        .collect();
+    (outcomes, timeless, locked)
+}
+
+/// The next action: who, the frame, and the kind of event that ends it
+/// (a moderator's deletion stores a deletion, then its notice).
+fn next_action(dice: &mut Dice, model: &RoomView, step: usize) -> (usize, ClientFrame, Kind) {
+    let ids: Vec<u64> = model.messages.keys().copied().collect();
+    let shown: Vec<u64> = model
+        .messages
+        .values()
+        .filter(|message| !message.deleted)
+        .map(|message| message.id)
+        .collect();
+    let who = dice.below(3) as usize;
+    let name = ["alice", "bob", "root"][who];
+    let roll = dice.below(100);
+    if roll < 35 || ids.is_empty() {
+        let mention = ["", " @alice", " @Bob", " **bold** and `code`"][dice.below(4) as usize];
+        let reply_to = (dice.below(3) == 0 && !ids.is_empty()).then(|| dice.pick(&ids));
+        let frame = ClientFrame::Send {
+            client_id: format!("c-{step}"),
+            msg: format!("message {step}{mention}\nsecond line"),
+            room: None,
+            reply_to,
+        };
+        return (who, frame, Kind::Message);
+    }
+    if roll < 50 {
+        let id = dice.pick(&ids);
+        let msg = format!("edited at {step} @alice");
+        return (
+            who,
+            ClientFrame::Edit {
+                room: None,
+                id,
+                msg,
+            },
+            Kind::Edited,
+        );
+    }
+    if roll < 60 && !shown.is_empty() {
+        let id = dice.pick(&shown);
+        return (who, ClientFrame::Delete { room: None, id }, Kind::Deleted);
+    }
+    if roll < 85 {
+        let id = dice.pick(&ids);
+        let emoji = dice.pick(&EMOJI);
+        let given = model.messages[&id]
+            .reactions
+            .iter()
+            .any(|given| given.emoji == emoji && given.users.iter().any(|user| user == name));
+        let frame = ClientFrame::React {
+            room: None,
+            id,
+            emoji: emoji.to_owned(),
+            on: !given,
+        };
+        return (who, frame, Kind::Reaction);
+    }
+    // The admin moderates.
+    let (action, target, id) = match dice.below(3) {
+        0 if !shown.is_empty() => (ModAction::Delete, None, Some(dice.pick(&shown))),
+        0 | 1 if model.rules.locked => (ModAction::Unlock, None, None),
+        0 | 1 => (ModAction::Lock, None, None),
+        _ if model.rules.mutes.contains_key("bob") => (ModAction::Unmute, Some("bob"), None),
+        _ => (ModAction::Mute, Some("bob"), None),
+    };
+    let frame = ClientFrame::Moderate {
+        room: None,
+        action,
+        target: target.map(str::to_owned),
+        id,
+        duration_s: None,
+        reason: None,
+        all_rooms: false,
+    };
+    (2, frame, Kind::Moderated)
+}
+
+/// The frame that ends an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Message,
+    Edited,
+    Deleted,
+    Reaction,
+    Moderated,
+}
+
+impl Kind {
+    fn of(frame: &ServerFrame) -> Option<Self> {
+        match frame {
+            ServerFrame::Message { .. } => Some(Self::Message),
+            ServerFrame::Edited { .. } => Some(Self::Edited),
+            ServerFrame::Deleted { .. } => Some(Self::Deleted),
+            ServerFrame::Reaction { .. } => Some(Self::Reaction),
+            ServerFrame::Moderated { .. } => Some(Self::Moderated),
+            ServerFrame::Error { .. }
+            | ServerFrame::Welcome { .. }
+            | ServerFrame::History { .. }
+            | ServerFrame::Older { .. }
+            | ServerFrame::Online { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::Typing { .. }
+            | ServerFrame::Pong => None,
+        }
+    }
+}
+
+/// Reads `actor`'s frames until its action's end: a refusal, or the event
+/// of kind `ends` newer than any before it (older ones are others'
+/// actions still reaching it). The action's events go into `model`.
+async fn outcome_of(actor: &mut Client, ends: Kind, model: &mut RoomView) -> Outcome {
+    loop {
+        let frame = actor.recv().await;
+        if let ServerFrame::Error { code, .. } = frame {
+            return Outcome::Refused(code);
+        }
+        let kind = Kind::of(&frame);
+        let Some((_, event)) = RoomEvent::of_frame(frame) else {
+            continue;
+        };
+        if event.seq() <= model.seq {
+            continue;
+        }
+        model.apply(&event);
+        if kind == Some(ends) {
+            return Outcome::Stored(event.seq());
+        }
+    }
+}
+
+/// A greeting's messages by id, and whether the room is locked.
+async fn greeting(client: &mut Client, who: &str) -> (BTreeMap<u64, ChatMessage>, bool) {
+    loop {
+        match client.recv().await {
+            ServerFrame::Welcome { .. } => {}
+            ServerFrame::History {
+                messages, locked, ..
+            } => {
+                let messages = messages
+                    .into_iter()
+                    .map(|posted| (posted.message.id, posted.message))
+                    .collect();
+                return (messages, locked);
+            }
+            other => panic!("expected {who}'s greeting, got {other:?}"),
+        }
+    }
+}
+
+async fn guest(addr: SocketAddr, user: &str) -> Client {
+    let mut client = connect(addr, user, None).await;
+    let _ = greeting(&mut client, user).await;
+    client
+}
+
+async fn admin(addr: SocketAddr) -> Client {
+    let signed_in = sign_in(addr, "root", Some(ROOT_PASSWORD)).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let mut client = ws_with_cookie(addr, "", &session_cookie(&signed_in)).await;
+    assert_eq!(welcomed(&mut client).await, ("root".to_owned(), true));
+    client
+}
+
+/// A log of its own in `data`: SQLite, or Redis at `redis`.
+fn config(data: &tempfile::TempDir, redis: Option<String>) -> server::Config {
+    let mut config = support::test_config(data);
+    config.admins = vec!["root".into()];
+    config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
+    config.redis_url = redis;
+    config
+}
+
+#[tokio::test]
+async fn both_logs_and_the_reducer_agree_on_every_event() {
+    for seed in [0x5eed_0001_u64, 0x0dd_ba11, 0xc0ff_ee00_1234] {
+        let sqlite_data = tempfile::tempdir().expect("temp dir");
+        let on_sqlite = play(seed, 90, config(&sqlite_data, None)).await;
+        assert!(
+            on_sqlite.0.iter().any(|o| matches!(o, Outcome::Refused(_))),
+            "seed {seed}: the script tries refusals too: {:?}",
+            on_sqlite.0
+        );
+        let Some(redis) = support::shared_redis() else {
+            continue;
+        };
+        let redis_data = tempfile::tempdir().expect("temp dir");
+        let on_redis = play(seed, 90, config(&redis_data, Some(redis))).await;
+        assert_eq!(on_sqlite.0, on_redis.0, "seed {seed}: the same outcomes");
+        assert_eq!(on_sqlite.1, on_redis.1, "seed {seed}: the same room");
+        assert_eq!(on_sqlite.2, on_redis.2, "seed {seed}: the same lock");
+    }
+}
