@@ -16,9 +16,18 @@
 //!   what an address and a name may spend across connections.
 //! - [`rooms`]: the rooms in memory, who holds which name, who is in which
 //!   room, the fan-out.
-//! - `message_log`: the seam between the rooms and their logs: `embedded`
-//!   (SQLite, [`store`]) or `cluster` (Redis, shared by several instances).
+//! - `log`: the seam between the rooms and their logs (a trait the rooms
+//!   implement to hear what was stored) and the two backends: `log::sqlite`
+//!   (one file, on [`store`]) and `log::redis` (shared by several
+//!   instances); `presence`: names and who is where across instances;
+//!   `cluster`: the Redis connections and key names both stand on.
+//! - `accounts`: claimed names, sessions, moderators and bans.
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
+//!
+//! [`open_rooms`] is the composition root: it builds the log and presence
+//! on the rooms' registry and hands them to the rooms, so that nothing
+//! builds what it stands on. `server/tests/layers.rs` checks from the
+//! source that no module depends on itself through others.
 //!
 //! Dependencies point one way: routes -> connection -> rooms -> log.
 
@@ -32,12 +41,12 @@ mod budget;
 pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod connection;
-pub(crate) mod embedded;
 pub mod events;
 pub(crate) mod limits;
 mod listener;
-pub(crate) mod message_log;
+pub(crate) mod log;
 mod precompressed;
+pub(crate) mod presence;
 mod proxy;
 pub mod rooms;
 pub(crate) mod routes;
@@ -66,6 +75,50 @@ use limits::{Admission, OriginPolicy};
 use proxy::TrustedProxies;
 use rooms::Rooms;
 use store::StoreError;
+
+/// The rooms on the log `config` names (the SQLite file, or Redis shared
+/// with other instances, with presence across them): the composition
+/// root. The backends are built here, on the rooms' registry, and handed to
+/// the rooms; nothing below builds what it stands on.
+pub async fn open_rooms(config: &Config) -> Result<Rooms, StoreError> {
+    let registry = rooms::Registry::new(rooms::RoomLimits::of(config));
+    let window = registry.window_size();
+    let (log, presence) = match &config.redis_url {
+        None => {
+            let log = log::EmbeddedLog::open(
+                &config.db,
+                &config.default_room,
+                window,
+                registry.subscriber(),
+            )?;
+            (log::MessageLog::Embedded(log), None)
+        }
+        Some(url) => {
+            let block = log::redis::FOLLOW_BLOCK;
+            let redis =
+                cluster::open(url, &config.redis_prefix, &config.default_room, block).await?;
+            let log = log::RedisLog::open(
+                redis.commands.clone(),
+                redis.follower,
+                redis.keys.clone(),
+                config.redis_max_len,
+                window,
+                registry.subscriber(),
+            );
+            let ttl = Duration::from_secs(config.presence_ttl.max(1));
+            let view = registry.presence_view();
+            let presence = presence::ClusterPresence::start(
+                redis.commands,
+                redis.keys,
+                redis.instance,
+                ttl,
+                view,
+            );
+            (log::MessageLog::Redis(Box::new(log)), Some(presence))
+        }
+    };
+    Ok(Rooms::new(registry, log, presence, config))
+}
 
 /// File descriptors kept for everything but client connections: the
 /// database and its journal, Redis, the static files being served, and
@@ -154,7 +207,7 @@ pub async fn run(
         );
     }
     tracing::info!(origins = ?origins.origins(), "pages from these origins may connect");
-    let rooms = Rooms::open(&config).await?;
+    let rooms = open_rooms(&config).await?;
     let accounts = Accounts::open(&config).await?;
     let admin_password = config
         .admin_password

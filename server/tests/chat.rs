@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::future::join_all;
 use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerFrame};
-use server::rooms::{Broadcast, Holder, JoinError, Rooms};
+use server::rooms::{Broadcast, Holder, JoinError};
 use support::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -317,7 +317,7 @@ async fn shutdown_closes_every_connection_with_going_away() {
 #[tokio::test]
 async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refused() {
     let data = tempfile::tempdir().expect("temporary directory");
-    let rooms = Rooms::open(&support::test_config(&data))
+    let rooms = server::open_rooms(&support::test_config(&data))
         .await
         .expect("the log opens");
     let alice_name = rooms

@@ -1,9 +1,9 @@
 //! The layers point one way (ARCHITECTURE.md): HTTP and the connection
 //! above, the rooms and their logs below, the settings under everything.
 //! Read from the source: a module that names another (`crate::x`) in its
-//! code depends on it. The whole graph is still being straightened (issue
-//! 30: the rooms and the log backends import each other); these are the
-//! rules that hold, so that they keep holding.
+//! code depends on it. No two top-level modules depend on each other, by
+//! any path; `run` (lib.rs, which names modules without `crate::`) is the
+//! composition root that builds the backends and hands them down.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -79,15 +79,7 @@ fn what_is_below_the_connection_never_imports_what_is_above() {
         "connection",
     ];
     const BELOW: [&str; 10] = [
-        "rooms",
-        "message_log",
-        "embedded",
-        "cluster",
-        "store",
-        "accounts",
-        "events",
-        "config",
-        "budget",
+        "rooms", "log", "presence", "cluster", "store", "accounts", "events", "config", "budget",
         "wire",
     ];
     let imports = imports();
@@ -106,6 +98,50 @@ fn what_is_below_the_connection_never_imports_what_is_above() {
         assert!(
             imports.iter().any(|(found, _)| found == module),
             "no module {module} in server/src"
+        );
+    }
+}
+
+#[test]
+fn no_module_depends_on_itself_through_others() {
+    let imports = imports();
+    let edges = |module: &str| -> Vec<String> {
+        imports
+            .iter()
+            .find(|(found, _)| found == module)
+            .map(|(_, named)| named.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    // From each module, every path; a path back to where it started is a
+    // cycle, reported as the path.
+    for (start, _) in &imports {
+        let mut stack: Vec<Vec<String>> = vec![vec![start.clone()]];
+        let mut seen = BTreeSet::new();
+        while let Some(path) = stack.pop() {
+            let last = path.last().cloned().unwrap_or_default();
+            for next in edges(&last) {
+                assert!(next != *start, "a cycle: {} -> {next}", path.join(" -> "));
+                if seen.insert(next.clone()) {
+                    let mut longer = path.clone();
+                    longer.push(next);
+                    stack.push(longer);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_rooms_build_no_backend() {
+    let imports = imports();
+    let (_, rooms) = imports
+        .iter()
+        .find(|(module, _)| module == "rooms")
+        .expect("rooms/");
+    for backend in ["cluster", "store"] {
+        assert!(
+            !rooms.contains(backend),
+            "rooms names {backend}: the composition root (open_rooms) builds the backends"
         );
     }
 }

@@ -12,7 +12,7 @@ use super::ended::Ended;
 use super::voice::Voice;
 use super::{Done, Session};
 use crate::events::{Appended, Change, NewChange, NewEvent, Refusal};
-use crate::message_log::LogError;
+use crate::log::LogError;
 
 /// Appends `change` to message `id` of the room the frame means.
 pub(super) fn begin(

@@ -7,7 +7,7 @@ use protocol::{ErrorCode, ServerFrame};
 use super::dispatch::rate_limited;
 use super::ended::Ended;
 use super::{Done, Session};
-use crate::message_log::LogError;
+use crate::log::LogError;
 
 /// Reads the page beside the writer; its bytes count against the
 /// address's history budget once sent. A page holds at most

@@ -15,7 +15,7 @@ use crate::accounts::{AccountError, Accounts};
 use crate::events::{
     Appended, Author, Change, Event, Moderation, NewChange, NewEvent, NewModeration,
 };
-use crate::message_log::LogError;
+use crate::log::LogError;
 use crate::rooms::{event_frame, Name, Rooms};
 
 /// What the frame asks.

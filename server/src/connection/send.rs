@@ -11,7 +11,7 @@ use super::ended::Ended;
 use super::voice::Voice;
 use super::{Action, Done, Posts, Session};
 use crate::events::{Appended, NewEvent, NewMessage};
-use crate::message_log::LogError;
+use crate::log::LogError;
 use crate::rooms::Rooms;
 
 /// Queues the message to be stored after those sent before it; everyone in

@@ -2,25 +2,14 @@
 //!
 //! With several instances, this holds the names in the room here, plus the
 //! last view of who is in it elsewhere, read from Redis (see
-//! [`crate::cluster`]): who is online is the union of the two, so a user
+//! [`crate::presence`]): who is online is the union of the two, so a user
 //! shows up here the moment they join and everywhere else at the next poll.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::names::Name;
-
-/// Before a claimed name in the lists of names instances publish to each
-/// other (a name never has a control character).
-pub(crate) const CLAIMED_MARK: char = '\u{1}';
-
-/// A name as published (perhaps marked claimed): the name, and whether.
-pub(crate) fn unmarked(published: &str) -> (&str, bool) {
-    match published.strip_prefix(CLAIMED_MARK) {
-        Some(name) => (name, true),
-        None => (published, false),
-    }
-}
+use crate::presence::{unmarked, CLAIMED_MARK};
 
 /// Who is in one room, on this instance and elsewhere.
 ///

@@ -24,13 +24,10 @@ pub(crate) use room::{event_frame, Silenced};
 pub use room::{Broadcast, Handover};
 pub use room::{Entered, HistoryStart, Online};
 
-use crate::cluster::{self, ClusterPresence, PresenceCommand, PresenceView};
 use crate::config::Config;
-use crate::embedded::EmbeddedLog;
 use crate::events::{Appended, Event, Moderation, NewEvent, PutOut, Window};
-use crate::message_log::{LogError, MessageLog, Subscriber};
-use crate::store::StoreError;
-pub(crate) use members::unmarked;
+use crate::log::{LogError, MessageLog, Subscriber};
+use crate::presence::{ClusterPresence, HeldName, PresenceCommand, PresenceError, PresenceView};
 pub use names::Name;
 pub(crate) use names::{browser_key, hex, Eviction};
 
@@ -83,8 +80,10 @@ pub struct Rooms {
 }
 
 /// The rooms in memory and the names held here: what the log publishes
-/// into and the cluster presence reads.
-struct Registry {
+/// into and the cluster presence reads. Made first, so that the
+/// composition root (`crate::open_rooms`) can build the log and presence
+/// on it and hand them to [`Rooms::new`]: the rooms build no backend.
+pub(crate) struct Registry {
     map: Mutex<RoomMap>,
     names: Names,
     limits: RoomLimits,
@@ -120,6 +119,15 @@ pub enum JoinError {
     /// not be read.
     #[error("the room is unavailable right now: {0}")]
     Unavailable(String),
+}
+
+impl From<PresenceError> for JoinError {
+    fn from(error: PresenceError) -> Self {
+        match error {
+            PresenceError::Taken => Self::Taken,
+            PresenceError::Unavailable(why) => Self::Unavailable(why),
+        }
+    }
 }
 
 impl From<Taken> for JoinError {
@@ -406,46 +414,28 @@ pub struct RoomSummary {
 }
 
 impl Rooms {
-    /// Opens the log `config` names (the SQLite file, or Redis shared with
-    /// other instances). Rooms are loaded as people join them.
-    pub async fn open(config: &Config) -> Result<Self, StoreError> {
-        let limits = RoomLimits::of(config);
-        let registry = Arc::new(Registry {
-            map: Mutex::new(RoomMap {
-                rooms: HashMap::new(),
-                opened: HashMap::new(),
-                opener: HashMap::new(),
-                shutting_down: false,
-            }),
-            names: Names::default(),
-            limits,
-            releases: Mutex::new(None),
-            muted_browsers: Mutex::new(None),
-        });
-        let replay = limits.replay.max(limits.history);
-        let subscriber: Arc<dyn Subscriber> = Arc::clone(&registry) as Arc<dyn Subscriber>;
-        let (log, cluster) = match &config.redis_url {
-            None => {
-                let log = EmbeddedLog::open(&config.db, &config.default_room, replay, subscriber)?;
-                (MessageLog::Embedded(log), None)
-            }
-            Some(url) => {
-                let view: Arc<dyn PresenceView> = Arc::clone(&registry) as Arc<dyn PresenceView>;
-                let (log, presence) = cluster::open(url, config, subscriber, view).await?;
-                *registry.lock_releases() = Some(presence.commands());
-                (MessageLog::Redis(Box::new(log)), Some(presence))
-            }
-        };
-        Ok(Self {
+    /// The rooms on `log`, with `presence` when several instances share
+    /// the rooms, both built on `registry` (see `crate::open_rooms`).
+    /// Rooms are loaded as people join them.
+    pub(crate) fn new(
+        registry: Arc<Registry>,
+        log: MessageLog,
+        presence: Option<ClusterPresence>,
+        config: &Config,
+    ) -> Self {
+        if let Some(presence) = &presence {
+            *registry.lock_releases() = Some(presence.commands());
+        }
+        Self {
+            history: registry.limits.history,
             registry,
             log,
-            cluster,
-            history: limits.history,
+            cluster: presence,
             max_rooms: config.max_rooms.max(1),
             max_rooms_per_address: config.max_rooms_per_address.max(1),
             default_room: config.default_room.clone(),
             idle: Duration::from_secs(config.room_idle),
-        })
+        }
     }
 
     /// Takes `user` (canonical, validated) for this connection, if `token`
@@ -811,6 +801,36 @@ impl Rooms {
 }
 
 impl Registry {
+    pub(crate) fn new(limits: RoomLimits) -> Arc<Self> {
+        Arc::new(Self {
+            map: Mutex::new(RoomMap {
+                rooms: HashMap::new(),
+                opened: HashMap::new(),
+                opener: HashMap::new(),
+                shutting_down: false,
+            }),
+            names: Names::default(),
+            limits,
+            releases: Mutex::new(None),
+            muted_browsers: Mutex::new(None),
+        })
+    }
+
+    /// How many events a room keeps at hand (its log reads as many).
+    pub(crate) fn window_size(&self) -> usize {
+        self.limits.replay.max(self.limits.history)
+    }
+
+    /// What the log publishes into.
+    pub(crate) fn subscriber(self: &Arc<Self>) -> Arc<dyn Subscriber> {
+        Arc::clone(self) as Arc<dyn Subscriber>
+    }
+
+    /// What presence reads.
+    pub(crate) fn presence_view(self: &Arc<Self>) -> Arc<dyn PresenceView> {
+        Arc::clone(self) as Arc<dyn PresenceView>
+    }
+
     fn lock_map(&self) -> MutexGuard<'_, RoomMap> {
         // Every change is one map operation: a poisoned lock is consistent.
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
@@ -938,8 +958,12 @@ impl Subscriber for Registry {
 }
 
 impl PresenceView for Registry {
-    fn held_here(&self) -> Vec<(Arc<Name>, Option<String>)> {
-        self.names.held_here()
+    fn held_here(&self) -> Vec<(Arc<dyn HeldName>, Option<String>)> {
+        self.names
+            .held_here()
+            .into_iter()
+            .map(|(name, token)| (name as Arc<dyn HeldName>, token))
+            .collect()
     }
 
     fn is_held_here(&self, name: &str) -> bool {

@@ -85,6 +85,16 @@ impl Name {
     }
 }
 
+impl crate::presence::HeldName for Name {
+    fn key(&self) -> &str {
+        Name::key(self)
+    }
+
+    fn as_str(&self) -> &str {
+        Name::as_str(self)
+    }
+}
+
 impl std::fmt::Display for Name {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.spelled)

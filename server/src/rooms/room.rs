@@ -2,7 +2,7 @@
 //! who is in it.
 //!
 //! Events reach a room only from its log, and only once stored (see
-//! [`crate::message_log`]): [`Room::publish`] applies each to the window and
+//! [`crate::log`]): [`Room::publish`] applies each to the window and
 //! broadcasts its frame, serialized once. So nobody, the sender included,
 //! sees a message that is not stored, and everyone in the room sees the one
 //! `seq` order.

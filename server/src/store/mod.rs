@@ -1,6 +1,6 @@
 //! The rooms' durable logs on one machine: one SQLite file.
 //!
-//! Only the writer thread writes it (see [`crate::embedded`]), on one
+//! Only the writer thread writes it (see [`crate::log::sqlite`]), on one
 //! connection; pages of history are read on a second. WAL mode with `synchronous=FULL`: a
 //! committed batch survives a crash of the process or of the machine, and
 //! each batch costs one fsync however many messages it holds.

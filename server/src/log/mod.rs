@@ -17,8 +17,11 @@ use std::sync::Arc;
 
 use protocol::Posted;
 
-use crate::cluster::RedisLog;
-use crate::embedded::EmbeddedLog;
+pub(crate) mod redis;
+pub(crate) mod sqlite;
+
+pub(crate) use self::redis::RedisLog;
+pub(crate) use self::sqlite::EmbeddedLog;
 use crate::events::{Appended, Event, NewEvent, PutOut, RoomActivity, Window};
 use crate::store::StoreError;
 

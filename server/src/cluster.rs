@@ -1,8 +1,10 @@
-//! Several instances sharing the rooms through Redis.
+//! Several instances sharing the rooms through Redis: the plumbing both
+//! Redis backends stand on (the connections, this instance's number, the
+//! names of the keys). It imports nothing of the server above it.
 //!
-//! - [`RedisLog`]: each room's events, in a Redis stream every instance
-//!   with a client in the room follows.
-//! - [`ClusterPresence`]: unique names, and who is in which room, as leases
+//! - `crate::log::redis`: each room's events, in a Redis stream every
+//!   instance with a client in the room follows.
+//! - `crate::presence`: unique names, and who is in which room, as leases
 //!   that each live instance keeps refreshing.
 //!
 //! Everything that must be atomic across instances (assigning an id and
@@ -12,28 +14,16 @@
 //! a single Redis (a primary, with replicas or Sentinel if wanted): names
 //! and the room directory are keys of their own.
 
-mod entries;
-mod follower;
-mod log;
-mod presence;
-mod scripts;
-
-use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-pub(crate) use log::RedisLog;
-pub(crate) use presence::{ClusterPresence, PresenceCommand, PresenceView};
-
-use crate::config::Config;
-use crate::message_log::Subscriber;
 use crate::store::StoreError;
 
 /// How long one Redis command may take before it counts as failed. Short:
 /// a sender is waiting for the answer.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// KEYS: the release before rooms' stream and counter, then the default
 /// room's. Renames the old keys to the new ones, once: the one room of
@@ -48,14 +38,28 @@ end
 return 0
 ";
 
-/// Connects to the Redis at `url` and starts following the rooms' logs
-/// (as `subscriber` joins them) and refreshing presence.
+/// This instance's connections to one Redis: what the log and presence
+/// are built on (see `crate::open_rooms`).
+pub(crate) struct Redis {
+    /// Commands, shared (it reconnects by itself).
+    pub(crate) commands: ConnectionManager,
+    /// Blocking reads (the follower's), on a connection of their own: on a
+    /// shared one they would hold up every command queued behind them.
+    pub(crate) follower: ConnectionManager,
+    pub(crate) keys: Keys,
+    /// This instance's number among all that ever shared this Redis.
+    pub(crate) instance: u64,
+}
+
+/// Connects to the Redis at `url` as a new instance under `prefix`, the
+/// one room of the oldest release moved to `default_room` if it is there.
+/// `block`: the longest blocking read the follower makes.
 pub(crate) async fn open(
     url: &str,
-    config: &Config,
-    subscriber: Arc<dyn Subscriber>,
-    view: Arc<dyn PresenceView>,
-) -> Result<(RedisLog, ClusterPresence), StoreError> {
+    prefix: &str,
+    default_room: &str,
+    block: Duration,
+) -> Result<Redis, StoreError> {
     let connect_error = |source| StoreError::RedisConnect {
         url: url.to_owned(),
         source,
@@ -64,29 +68,19 @@ pub(crate) async fn open(
     let mut commands = connect(&client, RESPONSE_TIMEOUT)
         .await
         .map_err(connect_error)?;
-    // Blocking reads get a connection of their own: on a shared one they
-    // would hold up every command queued behind them.
-    let follower = connect(&client, log::FOLLOW_BLOCK + RESPONSE_TIMEOUT)
+    let follower = connect(&client, block + RESPONSE_TIMEOUT)
         .await
         .map_err(connect_error)?;
-    let instance: u64 = commands
-        .incr(format!("{}:instances", config.redis_prefix), 1)
-        .await?;
-    let keys = Keys::new(&config.redis_prefix, instance);
-    migrate_one_room(&mut commands, &keys, &config.default_room).await?;
-    let limits = crate::rooms::RoomLimits::of(config);
-    let log = RedisLog::open(
-        commands.clone(),
+    let instance: u64 = commands.incr(format!("{prefix}:instances"), 1).await?;
+    let keys = Keys::new(prefix, instance);
+    migrate_one_room(&mut commands, &keys, default_room).await?;
+    tracing::info!(%url, %prefix, "sharing the rooms through Redis");
+    Ok(Redis {
+        commands,
         follower,
-        keys.clone(),
-        config.redis_max_len,
-        limits.replay.max(limits.history),
-        subscriber,
-    );
-    let ttl = Duration::from_secs(config.presence_ttl.max(1));
-    let presence = ClusterPresence::start(commands, keys, instance, ttl, view);
-    tracing::info!(%url, prefix = %config.redis_prefix, "sharing the rooms through Redis");
-    Ok((log, presence))
+        keys,
+        instance,
+    })
 }
 
 /// Moves the one room of the release before rooms (its stream, counter and
@@ -179,7 +173,7 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
-    fn new(prefix: &str, instance: u64) -> Self {
+    pub(crate) fn new(prefix: &str, instance: u64) -> Self {
         Self {
             prefix: prefix.to_owned(),
             instance,
@@ -187,91 +181,91 @@ impl Keys {
     }
 
     /// This instance's number: what it signs its notices with.
-    fn instance(&self) -> u64 {
+    pub(crate) fn instance(&self) -> u64 {
         self.instance
     }
 
     /// The hash tag every key of `room` starts with: Redis Cluster places
     /// keys by the part in braces, so a room's keys stay together.
-    fn tag(&self, room: &str) -> String {
+    pub(crate) fn tag(&self, room: &str) -> String {
         format!("{{{}:{room}}}", self.prefix)
     }
 
     /// The room's log; entry `N-0` is the event with `seq` N.
-    fn log(&self, room: &str) -> String {
+    pub(crate) fn log(&self, room: &str) -> String {
         format!("{}:log", self.tag(room))
     }
 
     /// Each held message's current state (JSON), by id.
-    fn messages(&self, room: &str) -> String {
+    pub(crate) fn messages(&self, room: &str) -> String {
         format!("{}:messages", self.tag(room))
     }
 
     /// The ids in `messages`, scored by themselves: pages and trimming.
-    fn ids(&self, room: &str) -> String {
+    pub(crate) fn ids(&self, room: &str) -> String {
         format!("{}:ids", self.tag(room))
     }
 
     /// Set while the room is locked.
-    fn locked(&self, room: &str) -> String {
+    pub(crate) fn locked(&self, room: &str) -> String {
         format!("{}:locked", self.tag(room))
     }
 
     /// Who is muted in the room: name key to until (ms since the epoch).
-    fn mutes(&self, room: &str) -> String {
+    pub(crate) fn mutes(&self, room: &str) -> String {
         format!("{}:mutes", self.tag(room))
     }
 
     /// The room's last `seq` given out.
-    fn seq(&self, room: &str) -> String {
+    pub(crate) fn seq(&self, room: &str) -> String {
         format!("{}:seq", self.tag(room))
     }
 
     /// What `user` stored in `room` under `client_id`, for idempotent
     /// resends. The user's length comes first, so no pair of (user, client
     /// id) can spell another's key.
-    fn sent(&self, room: &str, user: &str, client_id: &str) -> String {
+    pub(crate) fn sent(&self, room: &str, user: &str, client_id: &str) -> String {
         format!("{}:sent:{}:{user}:{client_id}", self.tag(room), user.len())
     }
 
     /// Which instances have names in the room, until when.
-    fn room_instances(&self, room: &str) -> String {
+    pub(crate) fn room_instances(&self, room: &str) -> String {
         format!("{}:instances", self.tag(room))
     }
 
     /// The names in the room on each instance.
-    fn room_members(&self, room: &str) -> String {
+    pub(crate) fn room_members(&self, room: &str) -> String {
         format!("{}:members", self.tag(room))
     }
 
     /// Bumped whenever the names in the room change on any instance.
-    fn room_version(&self, room: &str) -> String {
+    pub(crate) fn room_version(&self, room: &str) -> String {
         format!("{}:version", self.tag(room))
     }
 
     /// Every room posted in, by the time of its newest message.
-    fn directory(&self) -> String {
+    pub(crate) fn directory(&self) -> String {
         format!("{}:rooms", self.prefix)
     }
 
     /// Who is typing, in any room: a short stream nobody stores for long.
-    fn typing(&self) -> String {
+    pub(crate) fn typing(&self) -> String {
         format!("{}:typing", self.prefix)
     }
 
     /// Names every instance puts out (see `MessageLog::put_out`).
-    fn put_out(&self) -> String {
+    pub(crate) fn put_out(&self) -> String {
         format!("{}:put-out", self.prefix)
     }
 
     /// Where this instance's follower is woken to follow another room.
-    fn wake(&self) -> String {
+    pub(crate) fn wake(&self) -> String {
         format!("{}:wake:{}", self.prefix, self.instance)
     }
 
     /// The source of the name keys, for the presence scripts, which make
     /// a key for each name.
-    fn prefix(&self) -> &str {
+    pub(crate) fn prefix(&self) -> &str {
         &self.prefix
     }
 }

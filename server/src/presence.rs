@@ -34,9 +34,39 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::Keys;
-use crate::rooms::JoinError;
+use crate::cluster::Keys;
 use crate::shutdown::Background;
+
+/// Before a claimed name in the lists of names instances publish to each
+/// other (a name never has a control character).
+pub(crate) const CLAIMED_MARK: char = '\u{1}';
+
+/// A name as published (perhaps marked claimed): the name, and whether.
+pub(crate) fn unmarked(published: &str) -> (&str, bool) {
+    match published.strip_prefix(CLAIMED_MARK) {
+        Some(name) => (name, true),
+        None => (published, false),
+    }
+}
+
+/// Why a name could not be claimed across the instances.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PresenceError {
+    #[error("the name is taken")]
+    Taken,
+    /// Redis did not answer (in time), or the server is stopping.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A name held here, as the presence task reads it (the rooms' own
+/// `Name`: held by pointer, no copy of its text per refresh).
+pub(crate) trait HeldName: Send + Sync {
+    /// As the server compares names (see `protocol::name_key`).
+    fn key(&self) -> &str;
+    /// As spelled.
+    fn as_str(&self) -> &str;
+}
 
 /// How long a join waits for its claim before telling the client to retry.
 const CLAIM_PATIENCE: Duration = Duration::from_secs(5);
@@ -160,7 +190,7 @@ return out
 /// the rooms, so that this module depends on nothing above it).
 pub(crate) trait PresenceView: Send + Sync + 'static {
     /// The names connected here, as spelled, with their tokens.
-    fn held_here(&self) -> Vec<(Arc<crate::rooms::Name>, Option<String>)>;
+    fn held_here(&self) -> Vec<(Arc<dyn HeldName>, Option<String>)>;
     fn is_held_here(&self, name: &str) -> bool;
     /// Each room in memory here, with the names in it here.
     fn members_here(&self) -> Vec<(String, Vec<String>)>;
@@ -244,7 +274,7 @@ impl ClusterPresence {
     }
 
     /// Claims `name` for `token` server-wide, or says why not.
-    pub(crate) async fn claim(&self, name: &str, token: Option<&str>) -> Result<(), JoinError> {
+    pub(crate) async fn claim(&self, name: &str, token: Option<&str>) -> Result<(), PresenceError> {
         let (reply, answer) = oneshot::channel();
         let command = PresenceCommand::Claim {
             name: name.to_owned(),
@@ -252,14 +282,14 @@ impl ClusterPresence {
             reply,
         };
         if self.commands.send(command).is_err() {
-            return Err(JoinError::Unavailable("the server is stopping".into()));
+            return Err(PresenceError::Unavailable("the server is stopping".into()));
         }
         match tokio::time::timeout(CLAIM_PATIENCE, answer).await {
             Ok(Ok(Ok(true))) => Ok(()),
-            Ok(Ok(Ok(false))) => Err(JoinError::Taken),
-            Ok(Ok(Err(error))) => Err(JoinError::Unavailable(error.to_string())),
-            Ok(Err(_)) => Err(JoinError::Unavailable("the server is stopping".into())),
-            Err(_) => Err(JoinError::Unavailable(
+            Ok(Ok(Ok(false))) => Err(PresenceError::Taken),
+            Ok(Ok(Err(error))) => Err(PresenceError::Unavailable(error.to_string())),
+            Ok(Err(_)) => Err(PresenceError::Unavailable("the server is stopping".into())),
+            Err(_) => Err(PresenceError::Unavailable(
                 "Redis did not answer in time".into(),
             )),
         }
@@ -557,7 +587,7 @@ fn names_by_key(lists: &[String]) -> BTreeMap<String, String> {
         .flat_map(|list| list.lines())
         .filter(|name| !name.is_empty())
         .map(|name| {
-            let (unmarked, _) = crate::rooms::unmarked(name);
+            let (unmarked, _) = unmarked(name);
             (protocol::name_key(unmarked), name.to_owned())
         })
         .collect()

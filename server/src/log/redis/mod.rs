@@ -26,14 +26,19 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::entries::{entry_seq, parse_entry, StoredMessage};
-use super::follower::{Follow, Follower};
-use super::{scripts, Keys};
+mod entries;
+mod follower;
+mod scripts;
+
+use entries::{entry_seq, parse_entry, StoredMessage};
+use follower::{Follow, Follower};
+
+use super::{LogError, StorageHealth, Subscriber};
+use crate::cluster::Keys;
 use crate::events::{
     Appended, Change, Deletion, Earlier, Edit, Event, NewChange, NewEvent, NewMessage,
     NewModeration, PutOut, Reaction, Refusal, RoomActivity, Window,
 };
-use crate::message_log::{LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
 use crate::store::StoreError;
 

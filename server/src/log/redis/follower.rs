@@ -15,10 +15,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::entries::{parse_entry, quote, StoredMessage};
-use super::log::{MessageReader, FOLLOW_BLOCK};
-use super::Keys;
+use super::{MessageReader, FOLLOW_BLOCK};
+use crate::cluster::Keys;
 use crate::events::{Event, PutOut};
-use crate::message_log::{StorageHealth, Subscriber};
+use crate::log::{StorageHealth, Subscriber};
 use crate::store::StoreError;
 
 /// Most entries one read returns, per stream.

@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use protocol::Posted;
 use tokio::sync::{mpsc, oneshot};
 
+use super::{LogError, StorageHealth, Subscriber};
 use crate::events::{Appended, Event, NewEvent, RoomActivity};
-use crate::message_log::{LogError, StorageHealth, Subscriber};
 use crate::shutdown::Background;
 use crate::store::{HistoryReader, Store, StoreError};
 
