@@ -7,8 +7,10 @@
 //! - every action gets the same outcome on both logs (the same event `seq`,
 //!   or the same refusal);
 //! - the events a bystander heard, folded by the reducer, are the room a
-//!   newcomer is greeted with, from the window and, after a restart, from
-//!   the log's own storage;
+//!   newcomer reads (its greeting, then older pages), from the window and,
+//!   after a restart, from the log's own storage;
+//! - a client that left halfway and resumes after the restart (`after`)
+//!   folds the history and replay it is owed into that same room;
 //! - and that room is the same on both logs.
 
 mod support;
@@ -66,6 +68,12 @@ async fn play(
     let addr = server.addr;
     let mut watcher = connect(addr, "watcher", None).await;
     let _ = greeting(&mut watcher, "watcher").await;
+    // Hears the first half, then leaves; resumes after the restart.
+    let mut leaver = Some(connect(addr, "leaver", None).await);
+    if let Some(leaver) = leaver.as_mut() {
+        let _ = greeting(leaver, "leaver").await;
+    }
+    let mut left_with = RoomView::default();
     let mut cast = Cast {
         actors: vec![
             ("alice", guest(addr, "alice").await),
@@ -79,6 +87,11 @@ async fn play(
     let mut model = RoomView::default();
     let mut outcomes = Vec::new();
     for step in 0..steps {
+        if step == steps / 2 {
+            if let Some(mut leaver) = leaver.take() {
+                left_with = fold_until(&mut leaver, RoomView::default(), model.seq).await;
+            }
+        }
         let (who, frame, ends) = next_action(&mut dice, &model, step);
         let actor = &mut cast.actors[who].1;
         actor.send_frame(frame).await;
@@ -86,18 +99,12 @@ async fn play(
         outcomes.push(outcome);
     }
     // Everything the bystander heard, folded by the reducer.
-    let mut heard = RoomView::default();
-    while heard.seq < model.seq {
-        if let Some((_, event)) = RoomEvent::of_frame(watcher.recv().await) {
-            heard.apply(&event);
-        }
-    }
+    let heard = fold_until(&mut watcher, RoomView::default(), model.seq).await;
     assert_eq!(
         heard, model,
         "seed {seed}: the bystander heard the room the actors made"
     );
-    let (from_window, locked) =
-        greeting(&mut connect(addr, "newcomer", None).await, "newcomer").await;
+    let (from_window, locked) = whole_room(&mut connect(addr, "newcomer", None).await).await;
     assert_eq!(
         from_window, heard.messages,
         "seed {seed}: the window is the reducer's room"
@@ -110,7 +117,7 @@ async fn play(
     server.stop().await;
 
     let server = support::spawn_server(config).await;
-    let (stored, locked) = greeting(&mut connect(server.addr, "later", None).await, "later").await;
+    let (stored, locked) = whole_room(&mut connect(server.addr, "later", None).await).await;
     assert_eq!(
         stored, heard.messages,
         "seed {seed}: the log's storage is the reducer's room"
@@ -118,6 +125,13 @@ async fn play(
     assert_eq!(
         locked, heard.rules.locked,
         "seed {seed}: locked, in storage"
+    );
+    let after = left_with.seq;
+    let mut back = connect(server.addr, "leaver", Some(after)).await;
+    let resumed = resume(&mut back, left_with).await;
+    assert_eq!(
+        resumed, heard.messages,
+        "seed {seed}: resuming after {after} from storage makes the reducer's room"
     );
     server.stop().await;
     let timeless = stored
@@ -260,6 +274,99 @@ async fn outcome_of(actor: &mut Client, ends: Kind, model: &mut RoomView) -> Out
     }
 }
 
+/// `view` with the room events `client` hears applied, until it holds
+/// event `seq`.
+async fn fold_until(client: &mut Client, mut view: RoomView, seq: u64) -> RoomView {
+    while view.seq < seq {
+        if let Some((_, event)) = RoomEvent::of_frame(client.recv().await) {
+            view.apply(&event);
+        }
+    }
+    view
+}
+
+/// Everything a newcomer can read: its greeting, then older pages (of
+/// seven) until there are none; and whether the room is locked.
+async fn whole_room(client: &mut Client) -> (BTreeMap<u64, ChatMessage>, bool) {
+    let (mut messages, locked, mut has_older) = loop {
+        match client.recv().await {
+            ServerFrame::Welcome { .. } => {}
+            ServerFrame::History {
+                messages,
+                locked,
+                has_older,
+                ..
+            } => break (by_id(messages), locked, has_older),
+            other => panic!("expected a greeting, got {other:?}"),
+        }
+    };
+    while has_older {
+        let before = messages
+            .keys()
+            .next()
+            .copied()
+            .expect("older than something");
+        client
+            .send_frame(ClientFrame::LoadOlder {
+                before,
+                limit: 7,
+                room: None,
+            })
+            .await;
+        loop {
+            if let ServerFrame::Older {
+                messages: page,
+                has_older: more,
+                ..
+            } = client.recv().await
+            {
+                assert!(
+                    page.len() <= 7 && !page.is_empty(),
+                    "{} in a page",
+                    page.len()
+                );
+                messages.extend(by_id(page));
+                has_older = more;
+                break;
+            }
+        }
+    }
+    (messages, locked)
+}
+
+/// A resumed greeting (`after` the newest event `view` holds) applied to
+/// `view`: the messages since, in their current state, and the changes
+/// since to the messages before, replayed.
+async fn resume(client: &mut Client, mut view: RoomView) -> BTreeMap<u64, ChatMessage> {
+    loop {
+        match client.recv().await {
+            ServerFrame::Welcome { .. } => {}
+            ServerFrame::History {
+                messages, reset, ..
+            } => {
+                assert!(!reset, "the room could resume");
+                view.messages.extend(by_id(messages));
+                break;
+            }
+            other => panic!("expected a greeting, got {other:?}"),
+        }
+    }
+    loop {
+        let frame = client.recv().await;
+        if let ServerFrame::Online { .. } = frame {
+            return view.messages;
+        }
+        let (_, event) = RoomEvent::of_frame(frame).expect("a replayed event");
+        view.apply(&event);
+    }
+}
+
+fn by_id(page: Vec<protocol::Posted>) -> BTreeMap<u64, ChatMessage> {
+    page.into_iter()
+        .map(|posted| (posted.message.id, posted.message))
+        .collect()
+}
+
 /// A greeting's messages by id, and whether the room is locked.
 async fn greeting(client: &mut Client, who: &str) -> (BTreeMap<u64, ChatMessage>, bool) {
     loop {
@@ -299,6 +406,8 @@ fn config(data: &tempfile::TempDir, redis: Option<String>) -> server::Config {
     config.admins = vec!["root".into()];
     config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
     config.redis_url = redis;
+    // A short greeting: the rest is read page by page.
+    config.history = 10;
     config
 }
 
