@@ -718,6 +718,18 @@ async fn a_claimed_name_s_rooms_follow_it_to_every_device() {
         rooms_welcomed(&mut tablet).await == ["lobby", "闲聊"]
     })
     .await;
+    // Left and joined again at once: the join is what stays (the leave
+    // was once kept after it, and the room fell off the list).
+    for _ in 0..20 {
+        laptop
+            .send_frame(ClientFrame::Leave {
+                room: "闲聊".into(),
+            })
+            .await;
+        join_room(&mut laptop, "闲聊").await;
+    }
+    let mut desktop = ws_with_cookie(addr, "", &cookie).await;
+    assert_eq!(rooms_welcomed(&mut desktop).await, ["lobby", "闲聊"]);
     // A guest's rooms are its browser's: its welcome names none.
     let mut guest = support::connect(addr, "bob", None).await;
     assert!(rooms_welcomed(&mut guest).await.is_empty());

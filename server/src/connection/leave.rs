@@ -1,13 +1,12 @@
 //! `leave`: leave a room.
 
 use super::ended::Ended;
-use super::Session;
+use super::{Done, Session};
 
 /// Drops the membership: the others see the user go (unless another of
 /// their connections is still in the room), and no more of the room's
 /// frames come. Frames of the room already queued are still written.
 pub(super) fn handle(session: &mut Session, room: &str) -> Result<(), Ended> {
-    session.strikes = 0;
     match session.room_index(Some(room)) {
         Ok(index) => {
             tracing::debug!(user = %session.name.name(), room = %session.room_name(index), "left a room");
@@ -17,8 +16,14 @@ pub(super) fn handle(session: &mut Session, room: &str) -> Result<(), Ended> {
                 std::sync::Arc::clone(session.name.name()),
             );
             let left = session.room_name(index).to_owned();
-            tokio::spawn(async move { accounts.keep_room(&name, &left, false).await });
             session.rooms_in.remove(index);
+            // An action of the connection's own: its next frame (a join
+            // of the same room, say) is read once this is kept, not
+            // overtaken by it.
+            session.begin(Box::pin(async move {
+                accounts.keep_room(&name, &left, false).await;
+                Done::Nothing
+            }));
         }
         Err(refused) => {
             session.answer(&refused.frame(None));
