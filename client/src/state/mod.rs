@@ -280,9 +280,11 @@ impl Chat {
                 }
             }
         }
+        let new = self.room(&room).is_none();
         self.add_room(&room);
         let visible = self.visible;
         if let Some(opened) = self.room_mut(&room) {
+            opened.opened_here |= new;
             if visible {
                 opened.seen();
             }
@@ -292,7 +294,8 @@ impl Chat {
 
     /// A claimed name's rooms as the server keeps them (joined or left on
     /// any device) become this browser's list; the room on screen stays,
-    /// and so does one with messages still to send. (A guest's list is
+    /// and so do one with messages still to send and one opened here that
+    /// the server has not heard of yet (offline, say). (A guest's list is
     /// its browser's alone: `rooms` is empty then.)
     fn follow_rooms(&mut self, rooms: &[String]) {
         if rooms.is_empty() {
@@ -302,6 +305,7 @@ impl Chat {
         let outbox = Rc::clone(&self.outbox);
         Rc::make_mut(&mut self.rooms).retain(|room| {
             rooms.contains(&room.name)
+                || room.opened_here
                 || current.as_deref() == Some(room.name.as_str())
                 || outbox.iter().any(|o| o.room == room.name)
         });
@@ -353,6 +357,7 @@ impl Chat {
                     return;
                 };
                 state.joining = Joining::Joined;
+                state.opened_here = false;
                 state.locked = locked;
                 state.moderator = moderator;
                 state

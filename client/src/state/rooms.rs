@@ -47,6 +47,9 @@ pub struct RoomState {
     /// We are muted here, as far as this page has heard (told by the
     /// mute, or by a refused message after a reload).
     pub muted: Option<Mute>,
+    /// Opened on this page and not joined yet: the server does not know
+    /// of it, so a claimed name's list in the next welcome keeps it.
+    pub opened_here: bool,
 }
 
 /// A mute of ours: when it ends, who, why.
@@ -86,6 +89,7 @@ impl RoomState {
             locked: false,
             moderator: false,
             muted: None,
+            opened_here: false,
         }
     }
 

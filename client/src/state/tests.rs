@@ -542,6 +542,47 @@ fn a_claimed_name_s_rooms_follow_it_from_the_server() {
 }
 
 #[test]
+fn a_room_opened_offline_outlives_the_next_welcome() {
+    let mut chat = Chat::new(vec!["lobby".into()], None, Vec::new(), Vec::new());
+    chat.current = Some("lobby".into());
+    // Offline: "new" is opened, then the lobby again.
+    let chat = reduce(
+        chat,
+        [
+            ChatAction::Open {
+                room: Some("new".into()),
+            },
+            ChatAction::Open {
+                room: Some("lobby".into()),
+            },
+        ],
+    );
+    let back = |chat: Rc<Chat>| {
+        chat.reduce(frame(ServerFrame::Welcome {
+            user: "alice".into(),
+            claimed: true,
+            admin: false,
+            rooms: vec!["lobby".into()],
+        }))
+    };
+    let chat = back(chat);
+    let new = chat.room("new").expect("still listed");
+    assert_eq!(new.joining, Joining::Wanted, "to be joined");
+    // Once joined, the server's list is the truth: left elsewhere, gone.
+    let chat = chat.reduce(frame(ServerFrame::History {
+        room: "new".into(),
+        messages: vec![],
+        reset: true,
+        has_older: false,
+        seq: None,
+        locked: false,
+        moderator: false,
+    }));
+    let chat = back(chat);
+    assert!(chat.room("new").is_none(), "left on another device");
+}
+
+#[test]
 fn our_mute_is_the_room_s_state_until_lifted_or_over() {
     let muted = |chat: &Chat| chat.room("lobby").and_then(|room| room.muted.clone());
     let chat = in_two_rooms().reduce(moderated(ModAction::Mute, Some("bob"), 10));
