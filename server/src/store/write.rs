@@ -69,10 +69,11 @@ struct Target {
 }
 
 impl Target {
-    /// Whether `author` posted it: the same name, from the same browser.
+    /// Whether `author` posted it: [`Author::owns`], the one rule both logs
+    /// follow (an author key hashes the lower-cased name with the token,
+    /// so the same key is the same name).
     fn is_by(&self, author: &Author) -> bool {
         author.owns(self.author_key.as_deref())
-            && self.user.to_lowercase() == author.user.to_lowercase()
     }
 }
 
