@@ -179,63 +179,21 @@ pub fn Composer(props: &ComposerProps) -> Html {
             on_cancel.emit(());
         }
     };
-    let onkeydown = {
-        let send = send.clone();
-        let cancel = cancel.clone();
-        let empty = draft.is_empty();
-        let new = props.draft == Draft::New;
-        let on_edit_last = props.on_edit_last.clone();
-        let offered = offered.clone();
-        let chosen = chosen.clone();
-        let dismissed = dismissed.clone();
-        let pick = pick.clone();
-        let mention_at_ = typing_mention.map(|(at, _)| at);
-        Callback::from(move |e: KeyboardEvent| {
-            // While an input method is composing (Chinese, Japanese, Korean),
-            // Enter confirms the composition; 229 is what Safari reports then.
-            let composing = e.is_composing() || e.key_code() == 229;
-            if !offered.is_empty() && !composing {
-                let moved = match e.key().as_str() {
-                    "ArrowDown" => Some((chosen_index + 1) % offered.len()),
-                    "ArrowUp" => Some((chosen_index + offered.len() - 1) % offered.len()),
-                    _ => None,
-                };
-                if let Some(next) = moved {
-                    e.prevent_default();
-                    chosen.set(next);
-                    return;
-                }
-                match e.key().as_str() {
-                    "Enter" | "Tab" => {
-                        e.prevent_default();
-                        pick.emit(offered[chosen_index].clone());
-                        return;
-                    }
-                    "Escape" => {
-                        e.prevent_default();
-                        dismissed.set(mention_at_);
-                        return;
-                    }
-                    _ => {}
-                }
-            }
-            match e.key().as_str() {
-                "Enter" if !e.shift_key() && !composing => {
-                    e.prevent_default();
-                    send();
-                }
-                "Escape" if !new => {
-                    e.prevent_default();
-                    cancel();
-                }
-                "ArrowUp" if empty && new => {
-                    e.prevent_default();
-                    on_edit_last.emit(());
-                }
-                _ => {}
-            }
-        })
-    };
+    let onkeydown = on_keydown(
+        KeyContext {
+            empty: draft.is_empty(),
+            new: props.draft == Draft::New,
+            on_edit_last: props.on_edit_last.clone(),
+            offered: offered.clone(),
+            chosen: chosen.clone(),
+            chosen_index,
+            dismissed: dismissed.clone(),
+            pick: pick.clone(),
+            mention_at: typing_mention.map(|(at, _)| at),
+        },
+        send.clone(),
+        cancel.clone(),
+    );
     let cancel_click = Callback::from(move |_: MouseEvent| cancel());
     let onsubmit = {
         let send = send.clone();
@@ -247,48 +205,11 @@ pub fn Composer(props: &ComposerProps) -> Html {
     let chars = draft.chars().count();
     let left = MESSAGE_MAX_CHARS as i64 - chars as i64;
     let editing = matches!(props.draft, Draft::Edit { .. });
-    let (button_text, button_title) = match (props.online, editing) {
-        (true, true) => ("Save", "Save the new text"),
-        (false, true) => ("Save", "You are offline: edits wait for the connection"),
-        (true, false) => ("Send", "Send the message"),
-        (false, false) => (
-            "Queue (offline)",
-            "You are offline: the message is kept and sent when the connection is back",
-        ),
-    };
+    let (button_text, button_title) = submit_words(props.online, editing);
     // An edit is not queued: it needs the connection.
     let can_submit = can_send && (props.online || !editing);
-    let banner = match &props.draft {
-        Draft::New => None,
-        Draft::Reply { user, excerpt, .. } => Some(html! {
-            <span class="drafting">
-                { "Replying to " }<strong>{ user }</strong>{ ": " }
-                <span class="quote-text">{ excerpt }</span>
-            </span>
-        }),
-        Draft::Edit { .. } => Some(html! {
-            <span class="drafting">{ "Editing your message (Escape to cancel)" }</span>
-        }),
-    };
-
+    let banner = draft_banner(&props.draft);
     let listing = !offered.is_empty();
-    let options = offered.iter().enumerate().map(|(index, name)| {
-        let choose = {
-            let pick = pick.clone();
-            let name = name.clone();
-            Callback::from(move |e: MouseEvent| {
-                // Before the box loses focus.
-                e.prevent_default();
-                pick.emit(name.clone());
-            })
-        };
-        html! {
-            <li role="option" id={format!("mention-{index}")}
-                aria-selected={(index == chosen_index).to_string()} onmousedown={choose}>
-                { format!("@{name}") }
-            </li>
-        }
-    });
     html! {
         <form class="composer" {onsubmit} data-draft={match props.draft {
             Draft::New => None,
@@ -303,7 +224,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
             }
             if listing {
                 <ul class="mention-list" id="mention-list" role="listbox"
-                    aria-label="People to mention">{ for options }</ul>
+                    aria-label="People to mention">{ mention_options(&offered, chosen_index, &pick) }</ul>
             }
             <label for="message" class="visually-hidden">{ "Message" }</label>
             // The box grows with its text in every browser: a hidden copy
@@ -333,6 +254,143 @@ pub fn Composer(props: &ComposerProps) -> Html {
             </button>
         </form>
     }
+}
+
+/// What the composer's keys do, from what it knows at this render.
+struct KeyContext {
+    /// The box is empty, and writes a new message (not a reply or edit).
+    empty: bool,
+    new: bool,
+    on_edit_last: Callback<()>,
+    /// The names offered for the `@name` being typed, and the one chosen.
+    offered: Vec<String>,
+    chosen: UseStateHandle<usize>,
+    chosen_index: usize,
+    dismissed: UseStateHandle<Option<usize>>,
+    pick: Callback<String>,
+    /// Where the `@` of the name being typed is.
+    mention_at: Option<usize>,
+}
+
+/// Enter sends (Shift+Enter is a new line), Escape leaves a reply or an
+/// edit, Up in an empty box edits our last message; while names are
+/// offered, Up and Down choose, Enter or Tab takes, Escape closes.
+fn on_keydown(
+    keys: KeyContext,
+    send: impl Fn() + 'static,
+    cancel: impl Fn() + 'static,
+) -> Callback<KeyboardEvent> {
+    let KeyContext {
+        empty,
+        new,
+        on_edit_last,
+        offered,
+        chosen,
+        chosen_index,
+        dismissed,
+        pick,
+        mention_at,
+    } = keys;
+    Callback::from(move |e: KeyboardEvent| {
+        // While an input method is composing (Chinese, Japanese, Korean),
+        // Enter confirms the composition; 229 is what Safari reports then.
+        let composing = e.is_composing() || e.key_code() == 229;
+        if !offered.is_empty() && !composing {
+            let moved = match e.key().as_str() {
+                "ArrowDown" => Some((chosen_index + 1) % offered.len()),
+                "ArrowUp" => Some((chosen_index + offered.len() - 1) % offered.len()),
+                _ => None,
+            };
+            if let Some(next) = moved {
+                e.prevent_default();
+                chosen.set(next);
+                return;
+            }
+            match e.key().as_str() {
+                "Enter" | "Tab" => {
+                    e.prevent_default();
+                    pick.emit(offered[chosen_index].clone());
+                    return;
+                }
+                "Escape" => {
+                    e.prevent_default();
+                    dismissed.set(mention_at);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        match e.key().as_str() {
+            "Enter" if !e.shift_key() && !composing => {
+                e.prevent_default();
+                send();
+            }
+            "Escape" if !new => {
+                e.prevent_default();
+                cancel();
+            }
+            "ArrowUp" if empty && new => {
+                e.prevent_default();
+                on_edit_last.emit(());
+            }
+            _ => {}
+        }
+    })
+}
+
+/// The submit button's word and title, online or not, editing or not.
+fn submit_words(online: bool, editing: bool) -> (&'static str, &'static str) {
+    match (online, editing) {
+        (true, true) => ("Save", "Save the new text"),
+        (false, true) => ("Save", "You are offline: edits wait for the connection"),
+        (true, false) => ("Send", "Send the message"),
+        (false, false) => (
+            "Queue (offline)",
+            "You are offline: the message is kept and sent when the connection is back",
+        ),
+    }
+}
+
+/// What the composer writes, above the box: the message a reply answers,
+/// or that an edit is under way.
+fn draft_banner(draft: &Draft) -> Option<Html> {
+    match draft {
+        Draft::New => None,
+        Draft::Reply { user, excerpt, .. } => Some(html! {
+            <span class="drafting">
+                { "Replying to " }<strong>{ user }</strong>{ ": " }
+                <span class="quote-text">{ excerpt }</span>
+            </span>
+        }),
+        Draft::Edit { .. } => Some(html! {
+            <span class="drafting">{ "Editing your message (Escape to cancel)" }</span>
+        }),
+    }
+}
+
+/// The names offered for the `@name` being typed, `chosen` marked.
+fn mention_options(offered: &[String], chosen: usize, pick: &Callback<String>) -> Html {
+    offered
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let choose = {
+                let pick = pick.clone();
+                let name = name.clone();
+                Callback::from(move |e: MouseEvent| {
+                    // Before the box loses focus.
+                    e.prevent_default();
+                    pick.emit(name.clone());
+                })
+            };
+            html! {
+                <li role="option" id={format!("mention-{index}")}
+                    aria-selected={(index == chosen).to_string()} onmousedown={choose}>
+                    { format!("@{name}") }
+                </li>
+            }
+        })
+        .collect()
 }
 
 /// The `@name` being typed at `caret` (a byte offset in `text`): where
