@@ -307,6 +307,40 @@ pub fn use_chat(user: &str) -> ChatHandle {
     });
 
     let last_typing = use_mut_ref(|| 0.0_f64);
+    commands(
+        state,
+        Links {
+            outbound,
+            sent,
+            last_typing,
+            kept,
+            wake,
+        },
+    )
+}
+
+/// What the commands share: the connection's way out, what went out on
+/// it, when typing was last told, the frames kept for the next visit,
+/// and the reconnect timer's wake-up.
+struct Links {
+    outbound: Outbound,
+    sent: Rc<RefCell<Vec<String>>>,
+    last_typing: Rc<RefCell<f64>>,
+    kept: Rc<RefCell<FrameCache>>,
+    wake: Rc<RefCell<Option<UnboundedSender<Wake>>>>,
+}
+
+/// The page's commands to the room (post, change, retry, discard, load
+/// older, typing, leave, reconnect now), over `use_chat`'s state and
+/// connection. A plain function: only the hooks are `use_chat`'s.
+fn commands(state: UseReducerHandle<Chat>, links: Links) -> ChatHandle {
+    let Links {
+        outbound,
+        sent,
+        last_typing,
+        kept,
+        wake,
+    } = links;
     let post = {
         let state = state.clone();
         let outbound = outbound.clone();
@@ -339,32 +373,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
             if !joined(&state, &room) {
                 return;
             }
-            let room = Some(room);
-            let frame = match change {
-                MessageChange::Edit(msg) => ClientFrame::Edit { room, id, msg },
-                MessageChange::Delete => ClientFrame::Delete { room, id },
-                MessageChange::Moderate {
-                    action,
-                    target,
-                    duration_s,
-                    reason,
-                    all_rooms,
-                } => ClientFrame::Moderate {
-                    room,
-                    action,
-                    target,
-                    id: action.needs_id().then_some(id),
-                    duration_s,
-                    reason,
-                    all_rooms,
-                },
-                MessageChange::React { emoji, on } => ClientFrame::React {
-                    room,
-                    id,
-                    emoji,
-                    on,
-                },
-            };
+            let frame = change_frame(room, id, change);
             send(&outbound, &frame);
         })
     };
@@ -444,6 +453,36 @@ pub fn use_chat(user: &str) -> ChatHandle {
         typing,
         leave,
         reconnect_now,
+    }
+}
+
+/// The frame that asks for `change` to message `id` of `room`.
+fn change_frame(room: String, id: u64, change: MessageChange) -> ClientFrame {
+    let room = Some(room);
+    match change {
+        MessageChange::Edit(msg) => ClientFrame::Edit { room, id, msg },
+        MessageChange::Delete => ClientFrame::Delete { room, id },
+        MessageChange::Moderate {
+            action,
+            target,
+            duration_s,
+            reason,
+            all_rooms,
+        } => ClientFrame::Moderate {
+            room,
+            action,
+            target,
+            id: action.needs_id().then_some(id),
+            duration_s,
+            reason,
+            all_rooms,
+        },
+        MessageChange::React { emoji, on } => ClientFrame::React {
+            room,
+            id,
+            emoji,
+            on,
+        },
     }
 }
 

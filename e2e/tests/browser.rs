@@ -1656,7 +1656,11 @@ async fn a_name_kept_with_a_password_is_protected_on_every_browser() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(attempts <= 6, "{attempts} attempts before the limit");
+    // Five wrong guesses at most, plus the right sign-ins above that
+    // were given back; one more may have gone out while the refusal that
+    // says to wait was on its way (the button is disabled only once the
+    // page renders the request, which the loop can outrun).
+    assert!(attempts <= 7, "{attempts} attempts before the limit");
     laptop.close().await;
     phone.close().await;
 }
