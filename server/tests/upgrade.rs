@@ -119,7 +119,7 @@ fn a_database_from_a_newer_release_is_refused() {
 
 #[tokio::test]
 async fn a_database_of_schema_version_1_opens_with_its_history_in_the_default_room() {
-    // Session 8's release wrote the same tables as the fixture, marked
+    // The release of 2026-11-28 (step A) wrote the same tables as the fixture, marked
     // version 1; this release takes it to version 2 from there.
     let data = tempfile::tempdir().expect("tmp");
     let mut config = test_config(&data);
