@@ -22,8 +22,10 @@ pub enum Event {
 
 /// A moderator's action, as the room's log keeps it: a notice for the
 /// room, and the room's state (locked, who is muted) follows from it. A
-/// deletion's own effect is a [`Deletion`] event of its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// deletion's own effect is a [`Deletion`] event of its own. Stored as
+/// JSON where it is kept apart from the log (Redis's audit).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Moderation {
     pub seq: u64,
     pub action: ModAction,

@@ -357,10 +357,16 @@ impl Accounts {
 
     /// Keeps a moderator's action for the audit list (`entry`, JSON): the
     /// SQLite log lists its events itself; Redis keeps the newest.
-    pub(crate) async fn record(&self, entry: String) -> Result<(), AccountError> {
+    pub(crate) async fn record(
+        &self,
+        room: &str,
+        moderation: &Moderation,
+    ) -> Result<(), AccountError> {
         match &self.directory {
             Directory::Sqlite(_) => Ok(()),
-            Directory::Redis(directory) => Ok(directory.record(entry, AUDIT_KEPT).await?),
+            Directory::Redis(directory) => {
+                Ok(directory.record(room, moderation, AUDIT_KEPT).await?)
+            }
         }
     }
 

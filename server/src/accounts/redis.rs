@@ -415,7 +415,19 @@ impl RedisDirectory {
 
     /// Keeps `entry` (JSON) at the head of the audit list, which holds
     /// the newest `keep`.
-    pub(crate) async fn record(&self, entry: String, keep: usize) -> Result<(), StoreError> {
+    pub(crate) async fn record(
+        &self,
+        room: &str,
+        moderation: &Moderation,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let entry = AuditEntry {
+            v: AUDIT_VERSION,
+            room: room.to_owned(),
+            moderation: moderation.clone(),
+        };
+        let entry =
+            serde_json::to_string(&entry).map_err(|error| StoreError::Failed(error.to_string()))?;
         let last = isize::try_from(keep).unwrap_or(isize::MAX) - 1;
         redis::pipe()
             .lpush(self.audit_key(), entry)
@@ -427,8 +439,7 @@ impl RedisDirectory {
         Ok(())
     }
 
-    /// The newest `limit` actions recorded, read back from the frames
-    /// the rooms heard.
+    /// The newest `limit` actions recorded.
     pub(crate) async fn audit(&self, limit: usize) -> Result<Vec<Audited>, StoreError> {
         let last = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
         let entries: Vec<String> = self.redis.clone().lrange(self.audit_key(), 0, last).await?;
@@ -436,8 +447,30 @@ impl RedisDirectory {
     }
 }
 
-/// An audit entry (the `moderated` frame its room heard) as the action.
+/// The audit's entries from this release on: the log's own `Moderation`,
+/// versioned, with its room. (Until 2026-12-07 an entry was the wire's
+/// `moderated` frame, so that the storage changed with the protocol; those
+/// are still read.)
+const AUDIT_VERSION: u32 = 1;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AuditEntry {
+    v: u32,
+    room: String,
+    moderation: Moderation,
+}
+
+/// An audit entry as the action: this release's, or an earlier one's
+/// `moderated` frame.
 fn recorded(entry: &str) -> Option<Audited> {
+    if let Ok(AuditEntry {
+        v: AUDIT_VERSION,
+        room,
+        moderation,
+    }) = serde_json::from_str(entry)
+    {
+        return Some((room, moderation));
+    }
     match ServerFrame::parse(entry) {
         Ok(ServerFrame::Moderated {
             room,
@@ -533,4 +566,43 @@ fn ban_of(subject: String, value: &str) -> Option<super::moderation::Ban> {
         until,
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::ModAction;
+
+    use super::*;
+
+    fn mute(seq: u64) -> Moderation {
+        Moderation {
+            seq,
+            action: ModAction::Mute,
+            target: Some("bob".into()),
+            id: None,
+            by: "mod".into(),
+            until: Some(1_796_648_805_686),
+            reason: Some("be kind".into()),
+            all_rooms: false,
+            date_time: 1_796_648_000_000,
+        }
+    }
+
+    #[test]
+    fn audit_entries_of_this_release_and_the_earlier_ones_read() {
+        let now = AuditEntry {
+            v: AUDIT_VERSION,
+            room: "lobby".into(),
+            moderation: mute(7),
+        };
+        let now = serde_json::to_string(&now).expect("JSON");
+        assert_eq!(recorded(&now), Some(("lobby".into(), mute(7))));
+        // As releases up to 2026-12-07 kept it: the room's `moderated` frame.
+        let before = r#"{"type":"moderated","room":"lobby","seq":7,"action":"mute","target":"bob","by":"mod","until":1796648805686,"reason":"be kind","dateTime":1796648000000}"#;
+        assert_eq!(recorded(before), Some(("lobby".into(), mute(7))));
+        // A later version, or anything else, is skipped, not misread.
+        let later = now.replace(r#""v":1"#, r#""v":2"#);
+        assert_eq!(recorded(&later), None);
+        assert_eq!(recorded("not JSON"), None);
+    }
 }

@@ -16,7 +16,7 @@ use crate::events::{
     Appended, Author, Change, Event, Moderation, NewChange, NewEvent, NewModeration,
 };
 use crate::log::LogError;
-use crate::rooms::{event_frame, Name, Rooms};
+use crate::rooms::{Name, Rooms};
 
 /// What the frame asks.
 pub(super) struct Request {
@@ -235,8 +235,7 @@ async fn follow_up(
             tracing::warn!(%error, "cannot lift the mutes of an unmuted guest's browsers");
         }
     }
-    let frame = event_frame(&room, &Event::Moderated(moderation));
-    if let Err(error) = accounts.record(frame.to_json()).await {
+    if let Err(error) = accounts.record(&room, &moderation).await {
         tracing::warn!(%error, "cannot keep a moderator's action for the audit");
     }
 }
