@@ -21,12 +21,8 @@ pub(super) fn begin(
     id: u64,
     change: Change,
 ) -> Result<(), Ended> {
-    let index = match session.room_index(room) {
-        Ok(index) => index,
-        Err(refused) => {
-            session.answer(&refused.frame(None));
-            return Ok(());
-        }
+    let Some(index) = session.room_or_answer(room, None) else {
+        return Ok(());
     };
     let voice = if change.speaks() {
         match session.voice(index) {

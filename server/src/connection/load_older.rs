@@ -19,12 +19,8 @@ pub(super) fn handle(
     before: u64,
     limit: u32,
 ) -> Result<(), Ended> {
-    let index = match session.room_index(room) {
-        Ok(index) => index,
-        Err(refused) => {
-            session.answer(&refused.frame(None));
-            return Ok(());
-        }
+    let Some(index) = session.room_or_answer(room, None) else {
+        return Ok(());
     };
     if let Some(peer) = session.peer {
         let now = std::time::Instant::now();

@@ -687,6 +687,18 @@ impl Session {
         })
     }
 
+    /// The index of the room a frame means, or (answered with why) none:
+    /// every handler's first step. `client_id`: the refused `send`'s.
+    fn room_or_answer(&mut self, named: Option<&str>, client_id: Option<String>) -> Option<usize> {
+        match self.room_index(named) {
+            Ok(index) => Some(index),
+            Err(refused) => {
+                self.answer(&refused.frame(client_id));
+                None
+            }
+        }
+    }
+
     /// Who this connection posts and changes messages as.
     fn author(&self) -> Author {
         let name = self.name.name();

@@ -30,12 +30,8 @@ pub(super) struct Request {
 }
 
 pub(super) fn handle(session: &mut Session, request: Request) -> Result<(), Ended> {
-    let index = match session.room_index(request.room.as_deref()) {
-        Ok(index) => index,
-        Err(refused) => {
-            session.answer(&refused.frame(None));
-            return Ok(());
-        }
+    let Some(index) = session.room_or_answer(request.room.as_deref(), None) else {
+        return Ok(());
     };
     let room = session.room_name(index);
     let moderator = Moderator {

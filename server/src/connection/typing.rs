@@ -7,12 +7,8 @@ use super::{Done, Session};
 
 /// Relayed at most once per interval per name, whichever tab types.
 pub(super) fn handle(session: &mut Session, room: Option<&str>) -> Result<(), Ended> {
-    let index = match session.room_index(room) {
-        Ok(index) => index,
-        Err(refused) => {
-            session.answer(&refused.frame(None));
-            return Ok(());
-        }
+    let Some(index) = session.room_or_answer(room, None) else {
+        return Ok(());
     };
     // Muted: nobody hears of it (typing is never answered).
     let Ok(voice) = session.voice(index) else {
