@@ -202,19 +202,24 @@ fn next_action(dice: &mut Dice, model: &RoomView, step: usize) -> (usize, Client
         return (who, frame, Kind::Reaction);
     }
     // The admin moderates.
-    let (action, target, id) = match dice.below(3) {
-        0 if !shown.is_empty() => (ModAction::Delete, None, Some(dice.pick(&shown))),
-        0 | 1 if model.rules.locked => (ModAction::Unlock, None, None),
-        0 | 1 => (ModAction::Lock, None, None),
+    let (action, target, id) = match dice.below(8) {
+        0 | 1 if !shown.is_empty() => (ModAction::Delete, None, Some(dice.pick(&shown))),
+        0..=2 if model.rules.locked => (ModAction::Unlock, None, None),
+        0..=2 => (ModAction::Lock, None, None),
+        // Every message of alice's goes (a purge of no message is still
+        // the room's notice).
+        3 => (ModAction::Purge, Some("alice"), None),
         _ if model.rules.mutes.contains_key("bob") => (ModAction::Unmute, Some("bob"), None),
         _ => (ModAction::Mute, Some("bob"), None),
     };
+    // A mute for good, or for ten minutes.
+    let duration_s = (action == ModAction::Mute && dice.below(2) == 0).then_some(600);
     let frame = ClientFrame::Moderate {
         room: None,
         action,
         target: target.map(str::to_owned),
         id,
-        duration_s: None,
+        duration_s,
         reason: None,
         all_rooms: false,
     };
