@@ -106,17 +106,55 @@ impl RoomRules {
     /// [`crate::name_key`]), holding `until` (ms since the epoch; `None`:
     /// for good).
     pub fn apply(&mut self, action: ModAction, target: Option<String>, until: Option<i64>) {
-        if let Some(locked) = action.locks() {
+        let change = RulesChange::of(action, target, until);
+        if let Some(locked) = change.locked {
             self.locked = locked;
         }
-        match (action.silences(), target) {
-            (Some(true), Some(key)) => {
-                self.mutes.insert(key, until.unwrap_or(i64::MAX));
+        match change.mute {
+            Some(MuteChange::Mute { key, until }) => {
+                self.mutes.insert(key, until);
             }
-            (Some(false), Some(key)) => {
+            Some(MuteChange::Unmute { key }) => {
                 self.mutes.remove(&key);
             }
-            (None, _) | (Some(_), None) => {}
+            None => {}
+        }
+    }
+}
+
+/// What a moderator's action changes in a room's rules: the one rule,
+/// which [`RoomRules::apply`] follows and both logs' stores write as
+/// given (they know no action's meaning).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesChange {
+    /// The room locked (`true`) or unlocked.
+    pub locked: Option<bool>,
+    pub mute: Option<MuteChange>,
+}
+
+/// A name muted until when (ms since the epoch; `i64::MAX`: for good), or
+/// let speak again; by name key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MuteChange {
+    Mute { key: String, until: i64 },
+    Unmute { key: String },
+}
+
+impl RulesChange {
+    /// What `action` about the name keyed `target`, holding `until`,
+    /// changes.
+    pub fn of(action: ModAction, target: Option<String>, until: Option<i64>) -> Self {
+        let mute = match (action.silences(), target) {
+            (Some(true), Some(key)) => Some(MuteChange::Mute {
+                key,
+                until: until.unwrap_or(i64::MAX),
+            }),
+            (Some(false), Some(key)) => Some(MuteChange::Unmute { key }),
+            (None, _) | (Some(_), None) => None,
+        };
+        Self {
+            locked: action.locks(),
+            mute,
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use protocol::{excerpt, formatted, ChatMessage, Posted, ReplyQuote, REACTIONS_MAX};
+use protocol::{
+    excerpt, formatted, ChatMessage, MuteChange, Posted, ReplyQuote, RulesChange, REACTIONS_MAX,
+};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::read::message;
@@ -313,27 +315,29 @@ impl Writer<'_> {
                 body,
                 action.id.map(to_sql).transpose()?,
             ])?;
-        if let Some(locked) = action.action.locks() {
+        // What it changes is protocol's rule; written here as given.
+        let target = action.target.as_deref().map(protocol::name_key);
+        let change = RulesChange::of(action.action, target, action.until);
+        if let Some(locked) = change.locked {
             self.tx
                 .prepare_cached("UPDATE rooms SET locked = ?2 WHERE id = ?1")?
                 .execute(params![room.id, locked])?;
         }
-        let muted = action.target.as_deref().map(protocol::name_key);
-        match (action.action.silences(), muted) {
-            (Some(true), Some(key)) => {
+        match change.mute {
+            Some(MuteChange::Mute { key, until }) => {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO mutes (room, key, until) VALUES (?1, ?2, ?3)
                          ON CONFLICT (room, key) DO UPDATE SET until = excluded.until",
                     )?
-                    .execute(params![room.id, key, action.until.unwrap_or(i64::MAX)])?;
+                    .execute(params![room.id, key, until])?;
             }
-            (Some(false), Some(key)) => {
+            Some(MuteChange::Unmute { key }) => {
                 self.tx
                     .prepare_cached("DELETE FROM mutes WHERE room = ?1 AND key = ?2")?
                     .execute(params![room.id, key])?;
             }
-            (None, _) | (Some(_), None) => {}
+            None => {}
         }
         Ok(Appended::Stored(Event::Moderated(
             new.clone().stored(seq, action.date_time),

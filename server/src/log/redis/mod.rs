@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ChatMessage, Posted, ReplyQuote, REACTIONS_MAX};
+use protocol::{ChatMessage, MuteChange, Posted, ReplyQuote, RulesChange, REACTIONS_MAX};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncCommands, Script};
@@ -288,7 +288,19 @@ impl RedisLog {
     async fn moderate(&self, new: NewModeration) -> Result<Appended, StoreError> {
         let room = new.room.clone();
         let action = &new.moderation;
-        let target_key = action.target.as_deref().map(protocol::name_key);
+        // What it changes is protocol's rule; the script writes it as given.
+        let target = action.target.as_deref().map(protocol::name_key);
+        let change = RulesChange::of(action.action, target, action.until);
+        let locked = match change.locked {
+            Some(true) => "1",
+            Some(false) => "0",
+            None => "",
+        };
+        let (mute, key, until) = match change.mute {
+            Some(MuteChange::Mute { key, until }) => ("mute", key, until.to_string()),
+            Some(MuteChange::Unmute { key }) => ("unmute", key, String::new()),
+            None => ("", String::new(), String::new()),
+        };
         let (seq, at): (String, String) = self
             .moderate
             .key(self.keys.seq(&room))
@@ -305,7 +317,10 @@ impl RedisLog {
             .arg(if action.all_rooms { "1" } else { "" })
             .arg(self.max_len)
             .arg(&room)
-            .arg(target_key.unwrap_or_default())
+            .arg(key)
+            .arg(locked)
+            .arg(mute)
+            .arg(until)
             .invoke_async(&mut self.redis.clone())
             .await?;
         let corrupt = || StoreError::CorruptEntry(format!("a moderation's answer: {seq} {at}"));

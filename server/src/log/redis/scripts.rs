@@ -153,10 +153,12 @@ return {'stored', tostring(seq), at}
 
 /// KEYS: seq, log, directory, locked, mutes. ARGV: action, target ('' for
 /// none), message id ('' for none), moderator, until ('' for good),
-/// reason, all rooms ('1' or ''), max length, room, the target's name key.
-/// Appends a moderator's action and sets the room's state it leaves (the
-/// `locked` flag, the `mutes` hash of name key to until). Returns {seq,
-/// time}.
+/// reason, all rooms ('1' or ''), max length, room, then what it changes
+/// in the room's rules, as `protocol::RulesChange` says (the script knows
+/// no action's meaning): the muted name's key, locked ('1', '0' or ''
+/// for no change), 'mute', 'unmute' or '', and the mute's end. Appends a
+/// moderator's action and writes those changes (the `locked` flag, the
+/// `mutes` hash of name key to until). Returns {seq, time}.
 pub(super) const MODERATE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local clock = redis.call('TIME')
@@ -171,12 +173,12 @@ end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], string.format('%d-0', seq), unpack(fields))
 redis.call('SET', KEYS[1], seq)
 redis.call('ZADD', KEYS[3], at, ARGV[9])
-if action == 'lock' then redis.call('SET', KEYS[4], '1')
-elseif action == 'unlock' then redis.call('DEL', KEYS[4])
-elseif action == 'mute' then
-  -- For good: i64::MAX as text (a Lua number would print as 9.007e+15).
-  redis.call('HSET', KEYS[5], ARGV[10], ARGV[5] ~= '' and ARGV[5] or '9223372036854775807')
-elseif action == 'unmute' then redis.call('HDEL', KEYS[5], ARGV[10])
+if ARGV[11] == '1' then redis.call('SET', KEYS[4], '1')
+elseif ARGV[11] == '0' then redis.call('DEL', KEYS[4])
+end
+-- The end as text (for good: i64::MAX; a Lua number would print 9.007e+15).
+if ARGV[12] == 'mute' then redis.call('HSET', KEYS[5], ARGV[10], ARGV[13])
+elseif ARGV[12] == 'unmute' then redis.call('HDEL', KEYS[5], ARGV[10])
 end
 return {tostring(seq), at}
 ";
