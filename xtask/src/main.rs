@@ -44,9 +44,12 @@ const CLIENT_STD_FEATURES: &str = "optimize_for_size";
 /// only ever reached the browser's console. What users see is formatted
 /// with `Display`. Without reference types, wasm-bindgen keeps JS objects
 /// in a JS array instead of a wasm table: 2.3 KB less gzip (BENCHMARKS.md,
-/// "A name you can keep").
+/// "A name you can keep"). LLVM's inlining threshold at 10: 0.7 KB less
+/// gzip than opt-level z's own at 2249e76, and no smooth curve (0, 5 and
+/// 20 are all larger: BENCHMARKS.md, "Web client size"), so measure again
+/// when the client changes much.
 const CLIENT_RUSTFLAGS: &str =
-    "-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Ctarget-feature=-reference-types";
+    "-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Ctarget-feature=-reference-types -Cllvm-args=--inline-threshold=10";
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Set up, run and test the chat room")]
