@@ -13,6 +13,7 @@ use yew::prelude::*;
 
 use crate::components::emoji_picker::{self, EmojiPicker};
 use crate::components::formatted::formatted;
+use crate::components::moderation::moderation_notice;
 use crate::components::people::member_mark;
 use crate::components::route_link::route_link;
 use crate::router::use_navigator;
@@ -427,7 +428,12 @@ fn scroll_to_bottom(el: &Element, at_bottom: &Rc<std::cell::RefCell<bool>>) {
 fn notice_item(notice: &PresenceNotice) -> Html {
     let text = match &notice.what {
         Notice::People { joined, left } => comings_and_goings(joined, left),
-        Notice::Said(text) => text.clone(),
+        Notice::Moderated {
+            action,
+            by,
+            target,
+            reason,
+        } => moderation_notice(*action, by, target.as_deref(), reason.clone(), true),
     };
     html! {
         <li key={format!("notice-{}", notice.seq)} class="presence-notice">{ text }</li>

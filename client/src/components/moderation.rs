@@ -18,7 +18,6 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::menu::{menu, open_menu};
 use crate::socket::MessageChange;
-use crate::state::moderation_notice;
 
 /// The menu, for a moderator of the room.
 pub struct Moderation {
@@ -453,5 +452,66 @@ fn act(
         duration_s: minutes.map(|minutes| minutes.saturating_mul(60)),
         reason: (!reason.trim().is_empty()).then(|| reason.trim().to_owned()),
         all_rooms,
+    }
+}
+
+/// A moderator's action as the room's one-line notice (`to_target`: as
+/// the person it concerns reads it, who alone hears of a mute), or as the
+/// moderation menu lists it.
+pub(crate) fn moderation_notice(
+    action: ModAction,
+    by: &str,
+    target: Option<&str>,
+    reason: Option<String>,
+    to_target: bool,
+) -> String {
+    let target = target.unwrap_or_default();
+    let what = match action {
+        ModAction::Delete => "deleted a message".to_owned(),
+        ModAction::Mute if to_target => "muted you here for now".to_owned(),
+        ModAction::Mute => format!("muted {target}"),
+        ModAction::Unmute if to_target => "let you post here again".to_owned(),
+        ModAction::Unmute => format!("unmuted {target}"),
+        ModAction::Kick => format!("removed {target}"),
+        ModAction::Ban => format!("banned {target}"),
+        ModAction::BanAddress => format!("removed {target} and banned guests from their address"),
+        ModAction::Unban => format!("lifted the ban of {target}"),
+        ModAction::Purge => format!("removed the messages of {target}"),
+        ModAction::Lock => "locked the room: only moderators post".to_owned(),
+        ModAction::Unlock => "unlocked the room".to_owned(),
+        ModAction::Grant => format!("made {target} a moderator"),
+        ModAction::Revoke => format!("took {target}'s moderation back"),
+    };
+    match reason {
+        Some(reason) => format!("{by} {what}: {reason}"),
+        None => format!("{by} {what}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_reads_as_the_room_and_its_target_hear_it() {
+        let kind = || Some("be kind".to_owned());
+        let line =
+            |action, target, to_target| moderation_notice(action, "mod", target, kind(), to_target);
+        assert_eq!(
+            line(ModAction::Lock, None, true),
+            "mod locked the room: only moderators post: be kind"
+        );
+        assert_eq!(
+            line(ModAction::Mute, Some("alice"), true),
+            "mod muted you here for now: be kind"
+        );
+        assert_eq!(
+            line(ModAction::Mute, Some("alice"), false),
+            "mod muted alice: be kind"
+        );
+        assert_eq!(
+            moderation_notice(ModAction::Kick, "mod", Some("bob"), None, true),
+            "mod removed bob"
+        );
     }
 }

@@ -17,7 +17,7 @@ pub mod rooms;
 
 use std::rc::Rc;
 
-use protocol::{MessageChange, ModAction, Posted, ServerFrame};
+use protocol::{MessageChange, Posted, ServerFrame};
 use yew::Reducible;
 
 use outbox::{Outgoing, OutgoingStatus};
@@ -444,9 +444,14 @@ impl Chat {
                     }
                     // A mute is shown to the muted alone.
                     if about_me || action.silences().is_none() {
-                        let text = moderation_notice(action, &by, target.as_deref(), reason, true);
+                        let notice = people::Notice::Moderated {
+                            action,
+                            by,
+                            target,
+                            reason,
+                        };
                         let newest = state.messages.newest_id();
-                        state.people.notice(people::Notice::Said(text), newest);
+                        state.people.notice(notice, newest);
                     }
                 }
             }
@@ -676,39 +681,6 @@ impl Reducible for Chat {
             }
         }
         Rc::new(state)
-    }
-}
-
-/// A moderator's action as the room's one-line notice (`to_target`: as
-/// the person it concerns reads it, who alone hears of a mute), or as the
-/// moderation menu lists it.
-pub(crate) fn moderation_notice(
-    action: ModAction,
-    by: &str,
-    target: Option<&str>,
-    reason: Option<String>,
-    to_target: bool,
-) -> String {
-    let target = target.unwrap_or_default();
-    let what = match action {
-        ModAction::Delete => "deleted a message".to_owned(),
-        ModAction::Mute if to_target => "muted you here for now".to_owned(),
-        ModAction::Mute => format!("muted {target}"),
-        ModAction::Unmute if to_target => "let you post here again".to_owned(),
-        ModAction::Unmute => format!("unmuted {target}"),
-        ModAction::Kick => format!("removed {target}"),
-        ModAction::Ban => format!("banned {target}"),
-        ModAction::BanAddress => format!("removed {target} and banned guests from their address"),
-        ModAction::Unban => format!("lifted the ban of {target}"),
-        ModAction::Purge => format!("removed the messages of {target}"),
-        ModAction::Lock => "locked the room: only moderators post".to_owned(),
-        ModAction::Unlock => "unlocked the room".to_owned(),
-        ModAction::Grant => format!("made {target} a moderator"),
-        ModAction::Revoke => format!("took {target}'s moderation back"),
-    };
-    match reason {
-        Some(reason) => format!("{by} {what}: {reason}"),
-        None => format!("{by} {what}"),
     }
 }
 

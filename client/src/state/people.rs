@@ -28,8 +28,14 @@ pub enum Notice {
         joined: Vec<String>,
         left: Vec<String>,
     },
-    /// Said as it is (a moderator's action).
-    Said(String),
+    /// A moderator's action (the component words it; a mute is shown to
+    /// the muted alone, who reads it as about them).
+    Moderated {
+        action: protocol::ModAction,
+        by: String,
+        target: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -479,12 +479,12 @@ fn a_moderator_s_actions_are_notices_and_a_lock_is_the_room_s_state() {
     let lobby = chat.room("lobby").expect("the lobby");
     assert!(lobby.locked);
     assert_eq!(lobby.messages.seq, 13, "resumes after the newest event");
-    let notices: Vec<&str> = lobby
+    let notices: Vec<(ModAction, Option<&str>)> = lobby
         .people
         .notices
         .iter()
         .filter_map(|n| match &n.what {
-            people::Notice::Said(text) => Some(text.as_str()),
+            people::Notice::Moderated { action, target, .. } => Some((*action, target.as_deref())),
             people::Notice::People { .. } => None,
         })
         .collect();
@@ -492,9 +492,9 @@ fn a_moderator_s_actions_are_notices_and_a_lock_is_the_room_s_state() {
     assert_eq!(
         notices,
         [
-            "mod locked the room: only moderators post: be kind",
-            "mod muted you here for now: be kind",
-            "mod removed bob: be kind",
+            (ModAction::Lock, None),
+            (ModAction::Mute, Some("alice")),
+            (ModAction::Kick, Some("bob")),
         ]
     );
     assert!(!chat.room("rust").expect("rust").locked);
