@@ -260,67 +260,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         });
     });
 
-    // One keyed list, its messages in chunks of ids: a render compares the
-    // chunks by pointer and re-renders only those that changed (the last,
-    // on an append), so a room showing thousands of messages costs little
-    // more per message than an empty one. Only new items reach the DOM.
-    let mut items: Vec<Html> = Vec::with_capacity(props.entries.len() / CHUNK_IDS as usize + 8);
-    if props.has_older {
-        items.push(html! {
-            <li class="older" key="older">
-                <button onclick={load_older} disabled={props.loading_older}>
-                    { if props.loading_older { "Loading…" } else { "Load older messages" } }
-                </button>
-            </li>
-        });
-    }
-    if props.entries.is_empty() && props.outbox.is_empty() {
-        items.push(html! { <li class="empty" key="empty">{ "No messages yet. Say hello!" }</li> });
-    }
-    // Notices from before the first message shown go first.
-    items.extend(
-        props
-            .presence_notices
-            .iter()
-            .filter(|notice| {
-                notice
-                    .after_id
-                    .is_none_or(|id| oldest.is_none_or(|oldest| id < oldest))
-            })
-            .map(notice_item),
-    );
-    let mut before: Option<Rc<Entry>> = None;
-    for chunk in props
-        .entries
-        .chunk_by(|a, b| a.message.id / CHUNK_IDS == b.message.id / CHUNK_IDS)
-    {
-        let ids = chunk[0].message.id..=chunk[chunk.len() - 1].message.id;
-        let notices: Vec<PresenceNotice> = props
-            .presence_notices
-            .iter()
-            .filter(|notice| notice.after_id.is_some_and(|id| ids.contains(&id)))
-            .cloned()
-            .collect();
-        let marks = Marks {
-            new_since: props.new_since.filter(|id| ids.contains(id)),
-            highlight: props.highlight.filter(|id| ids.contains(id)),
-            editing: props.editing.filter(|id| ids.contains(id)),
-            can_act: props.can_act,
-            moderator: props.moderator,
-        };
-        items.push(html! {
-            <MessageChunk key={format!("chunk-{}", ids.start() / CHUNK_IDS)}
-                room={props.room.clone()} before={before.clone()} entries={chunk.to_vec()}
-                {notices} {marks} me={props.me.clone()} on_action={props.on_action.clone()} />
-        });
-        before = chunk.last().cloned();
-    }
-    items.extend(
-        props
-            .outbox
-            .iter()
-            .map(|outgoing| outgoing_item(outgoing, &props.on_retry, &props.on_discard)),
-    );
+    let items = list_items(props, oldest, load_older);
 
     // The log role is on a wrapper: on the list itself it would hide that
     // its items are list items.
@@ -416,6 +356,77 @@ fn list_keys(list: &Element, e: &KeyboardEvent) {
         }
         _ => {}
     }
+}
+
+/// The list's items: the "load older" button, the empty room's line,
+/// presence notices, the messages in chunks, then what is still to send.
+fn list_items(
+    props: &MessageListProps,
+    oldest: Option<u64>,
+    load_older: Callback<MouseEvent>,
+) -> Vec<Html> {
+    // One keyed list, its messages in chunks of ids: a render compares the
+    // chunks by pointer and re-renders only those that changed (the last,
+    // on an append), so a room showing thousands of messages costs little
+    // more per message than an empty one. Only new items reach the DOM.
+    let mut items: Vec<Html> = Vec::with_capacity(props.entries.len() / CHUNK_IDS as usize + 8);
+    if props.has_older {
+        items.push(html! {
+            <li class="older" key="older">
+                <button onclick={load_older} disabled={props.loading_older}>
+                    { if props.loading_older { "Loading…" } else { "Load older messages" } }
+                </button>
+            </li>
+        });
+    }
+    if props.entries.is_empty() && props.outbox.is_empty() {
+        items.push(html! { <li class="empty" key="empty">{ "No messages yet. Say hello!" }</li> });
+    }
+    // Notices from before the first message shown go first.
+    items.extend(
+        props
+            .presence_notices
+            .iter()
+            .filter(|notice| {
+                notice
+                    .after_id
+                    .is_none_or(|id| oldest.is_none_or(|oldest| id < oldest))
+            })
+            .map(notice_item),
+    );
+    let mut before: Option<Rc<Entry>> = None;
+    for chunk in props
+        .entries
+        .chunk_by(|a, b| a.message.id / CHUNK_IDS == b.message.id / CHUNK_IDS)
+    {
+        let ids = chunk[0].message.id..=chunk[chunk.len() - 1].message.id;
+        let notices: Vec<PresenceNotice> = props
+            .presence_notices
+            .iter()
+            .filter(|notice| notice.after_id.is_some_and(|id| ids.contains(&id)))
+            .cloned()
+            .collect();
+        let marks = Marks {
+            new_since: props.new_since.filter(|id| ids.contains(id)),
+            highlight: props.highlight.filter(|id| ids.contains(id)),
+            editing: props.editing.filter(|id| ids.contains(id)),
+            can_act: props.can_act,
+            moderator: props.moderator,
+        };
+        items.push(html! {
+            <MessageChunk key={format!("chunk-{}", ids.start() / CHUNK_IDS)}
+                room={props.room.clone()} before={before.clone()} entries={chunk.to_vec()}
+                {notices} {marks} me={props.me.clone()} on_action={props.on_action.clone()} />
+        });
+        before = chunk.last().cloned();
+    }
+    items.extend(
+        props
+            .outbox
+            .iter()
+            .map(|outgoing| outgoing_item(outgoing, &props.on_retry, &props.on_discard)),
+    );
+    items
 }
 
 /// Scrolls `el` to its end and remembers that the reader is there (no
