@@ -19,9 +19,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use protocol::{ChatMessage, ClientFrame, ErrorCode, ModAction, RoomEvent, RoomView, ServerFrame};
-use support::{connect, session_cookie, sign_in, welcomed, ws_with_cookie, Client};
+use support::{admin, connect, Client};
 
-const ROOT_PASSWORD: &str = "the operator's own";
 const EMOJI: [&str; 3] = ["👍", "🎉", "❤️"];
 
 /// A small deterministic generator (xorshift64*): the same seed plays the
@@ -397,19 +396,10 @@ async fn guest(addr: SocketAddr, user: &str) -> Client {
     client
 }
 
-async fn admin(addr: SocketAddr) -> Client {
-    let signed_in = sign_in(addr, "root", Some(ROOT_PASSWORD)).await;
-    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
-    let mut client = ws_with_cookie(addr, "", &session_cookie(&signed_in)).await;
-    assert_eq!(welcomed(&mut client).await, ("root".to_owned(), true));
-    client
-}
-
 /// A log of its own in `data`: SQLite, or Redis at `redis`.
 fn config(data: &tempfile::TempDir, redis: Option<String>) -> server::Config {
     let mut config = support::test_config(data);
-    config.admins = vec!["root".into()];
-    config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
+    support::with_admin(&mut config);
     config.redis_url = redis;
     // A short greeting: the rest is read page by page.
     config.history = 10;

@@ -8,7 +8,10 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use protocol::{ClientFrame, ErrorCode, ModAction, ServerFrame};
-use support::{api, json_of, refused, session_cookie, sign_in, welcomed, ws_with_cookie, Client};
+use support::{
+    admin, api, json_of, refused, session_cookie, sign_in, welcomed, with_admin, ws_with_cookie,
+    Client, ROOT_PASSWORD,
+};
 
 /// bob and carol are guests from addresses of their own, so that banning
 /// an address bans theirs only.
@@ -133,23 +136,6 @@ async fn moderator_everywhere(addr: SocketAddr, root: &mut Client, name: &str) -
     root.send_frame(grant).await;
     moderated(root, ModAction::Grant).await;
     (client, cookie)
-}
-
-/// The admin's password, which binds the name root at start.
-const ROOT_PASSWORD: &str = "the operator's own";
-
-fn with_admin(config: &mut server::Config) {
-    config.admins = vec!["root".into()];
-    config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
-}
-
-/// The admin root, signed in with the operator's password, connected.
-async fn admin(addr: SocketAddr) -> Client {
-    let signed_in = sign_in(addr, "root", Some(ROOT_PASSWORD)).await;
-    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
-    let mut client = ws_with_cookie(addr, "", &session_cookie(&signed_in)).await;
-    assert_eq!(welcomed(&mut client).await, ("root".to_owned(), true));
-    client
 }
 
 #[tokio::test]

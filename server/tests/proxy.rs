@@ -8,11 +8,12 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use protocol::{ClientFrame, ModAction, ServerFrame};
-use support::{let_in, session_cookie, sign_in, welcomed, ws_from, Client, Nginx, TestServer};
+use support::{
+    let_in, session_cookie, sign_in, welcomed, ws_from, Client, Nginx, TestServer, ROOT_PASSWORD,
+};
 
 const BOB: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const CAROL: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
-const ROOT_PASSWORD: &str = "the operator's own";
 
 /// A server trusting only nginx's address (127.0.0.1): the clients are
 /// at other loopback addresses.
@@ -20,8 +21,7 @@ async fn behind_nginx(adjust: impl FnOnce(&mut server::Config)) -> (TestServer, 
     let server = TestServer::start_with(|config| {
         config.behind_proxy = true;
         config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a range")];
-        config.admins = vec!["root".into()];
-        config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
+        support::with_admin(config);
         adjust(config);
     })
     .await;

@@ -986,3 +986,23 @@ http {{
         }
     }
 }
+
+// The admin of the tests that need one.
+
+/// The admin's password, which binds the name root at start.
+pub const ROOT_PASSWORD: &str = "the operator's own";
+
+/// `config` with root as its `--admin`, bound with [`ROOT_PASSWORD`].
+pub fn with_admin(config: &mut Config) {
+    config.admins = vec!["root".into()];
+    config.admin_password = Some(server::AdminPassword(ROOT_PASSWORD.into()));
+}
+
+/// The admin root, signed in with the operator's password, connected.
+pub async fn admin(addr: SocketAddr) -> Client {
+    let signed_in = sign_in(addr, "root", Some(ROOT_PASSWORD)).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let mut client = ws_with_cookie(addr, "", &session_cookie(&signed_in)).await;
+    assert_eq!(welcomed(&mut client).await, ("root".to_owned(), true));
+    client
+}
