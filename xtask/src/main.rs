@@ -129,29 +129,65 @@ fn test() -> Result {
         cargo().args(["test", "--workspace"]),
     )?;
     let redis = TestRedis::start()?;
-    // Selected by target, not with `--package server`: the whole
-    // workspace's feature set stays the same, so nothing is built again.
-    let mut server_tests = cargo();
-    server_tests.args(["test", "--workspace"]);
-    for test in server_test_targets()? {
-        server_tests.args(["--test", &test]);
+    // The binaries the pass above built, run again directly. Asking cargo for
+    // the server's test targets alone (`--test chat ...`) resolves the
+    // proc-macro crates' features apart from the web client's and builds
+    // every crate a second time: twice the time, and a target directory that
+    // outgrew CI's disk.
+    for test in server_test_binaries()? {
+        step(
+            &format!(
+                "running the server's {} tests again, the room's log in Redis",
+                test.name
+            ),
+            Command::new(&test.executable)
+                .current_dir(workspace_root().join("server"))
+                .env("CARGO_MANIFEST_DIR", workspace_root().join("server"))
+                .env("CHAT_TEST_REDIS_URL", redis.url()),
+        )?;
     }
-    step(
-        "running the server's tests again, the room's log in Redis",
-        server_tests.env("CHAT_TEST_REDIS_URL", redis.url()),
-    )
+    Ok(())
 }
 
-/// The integration tests in server/tests, by target name.
-fn server_test_targets() -> Result<Vec<String>> {
-    let dir = workspace_root().join("server/tests");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut targets: Vec<String> = entries
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter_map(|name| name.strip_suffix(".rs").map(str::to_owned))
-        .collect();
-    targets.sort();
-    Ok(targets)
+/// One integration test binary of the server, as `cargo test` built it.
+struct TestBinary {
+    name: String,
+    executable: PathBuf,
+}
+
+/// The server's integration tests (server/tests), as built by the same
+/// `cargo test --workspace` that ran them: asked again with `--no-run`, cargo
+/// finds everything fresh and lists the executables.
+fn server_test_binaries() -> Result<Vec<TestBinary>> {
+    let listing =
+        output(cargo().args(["test", "--workspace", "--no-run", "--message-format=json"]))?;
+    let mut binaries = Vec::new();
+    for line in listing.lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &message["target"];
+        let is_server_test = message["reason"] == "compiler-artifact"
+            && target["kind"] == serde_json::json!(["test"])
+            && target["src_path"].as_str().is_some_and(|path| {
+                Path::new(path).starts_with(workspace_root().join("server/tests"))
+            });
+        if let (true, Some(name), Some(executable)) = (
+            is_server_test,
+            target["name"].as_str(),
+            message["executable"].as_str(),
+        ) {
+            binaries.push(TestBinary {
+                name: name.to_owned(),
+                executable: PathBuf::from(executable),
+            });
+        }
+    }
+    binaries.sort_by(|a, b| a.name.cmp(&b.name));
+    if binaries.is_empty() {
+        return Err("cargo listed no test binary of the server".to_owned());
+    }
+    Ok(binaries)
 }
 
 /// The toolchain the web client's release build runs on.
