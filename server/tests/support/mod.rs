@@ -697,17 +697,24 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
         let mut redis = Self {
-            port,
+            port: 0,
             process: None,
             data: tempfile::tempdir().expect("temp dir"),
         };
-        redis.launch().await;
-        redis
+        // The free port is found by binding port 0 and letting go: another
+        // test's server may take it before redis-server does. Then it
+        // exits, and it is started again on another.
+        for _ in 0..5 {
+            redis.port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            if redis.launch().await.is_ok() {
+                return redis;
+            }
+        }
+        panic!("redis-server found no free port in five tries");
     }
 
     pub fn url(&self) -> String {
@@ -724,11 +731,16 @@ impl RedisServer {
     /// Starts it again on the same port and data.
     pub async fn restart(&mut self) {
         self.kill().await;
-        self.launch().await;
+        self.launch()
+            .await
+            .expect("redis-server starts again on its port");
     }
 
-    async fn launch(&mut self) {
-        let process = Command::new("redis-server")
+    /// Starts redis-server and waits until it answers as itself (its pid:
+    /// whatever else may listen on the port does not count); `Err` if it
+    /// exited (the port was taken).
+    async fn launch(&mut self) -> Result<(), std::process::ExitStatus> {
+        let mut process = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .arg("--dir")
             .arg(self.data.path())
@@ -744,24 +756,47 @@ impl RedisServer {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server on PATH (apt-get install redis-server)");
-        self.process = Some(process);
-        tokio::time::timeout(PATIENCE, async {
+        let itself = format!("process_id:{}\r\n", process.id().expect("a pid"));
+        let port = self.port;
+        let started = tokio::time::timeout(PATIENCE, async {
             loop {
-                if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)).await {
-                    let mut reply = [0; 7];
-                    if stream.write_all(b"PING\r\n").await.is_ok()
-                        && stream.read_exact(&mut reply).await.is_ok()
-                        && &reply == b"+PONG\r\n"
-                    {
-                        return;
-                    }
+                if let Ok(Some(status)) = process.try_wait() {
+                    return Err(status);
+                }
+                if answers(port, &itself).await {
+                    return Ok(());
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
         .await
         .expect("redis-server starts in time");
+        self.process = Some(process);
+        started
     }
+}
+
+/// Whether the Redis on `port` says `itself` (its `process_id` line) in
+/// `INFO server`.
+async fn answers(port: u16, itself: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if stream.write_all(b"INFO server\r\n").await.is_err() {
+        return false;
+    }
+    let mut reply = Vec::new();
+    let mut chunk = [0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(1), async {
+        while !String::from_utf8_lossy(&reply).contains("executable:") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    read.is_ok() && String::from_utf8_lossy(&reply).contains(itself)
 }
 
 // The HTTP API of names, and connections signed in through it.
