@@ -123,6 +123,17 @@ pub struct Reactions {
 /// [`REACTION_NAMES_MAX`]; an emoji nobody gives any more goes. Both
 /// sides keep reactions with it.
 pub fn apply_reaction(reactions: &mut Vec<Reactions>, emoji: &str, user: &str, on: bool) {
+    give_reaction(reactions, emoji, user, on, REACTION_NAMES_MAX);
+}
+
+/// [`apply_reaction`], naming at most `names_max` givers.
+pub(crate) fn give_reaction(
+    reactions: &mut Vec<Reactions>,
+    emoji: &str,
+    user: &str,
+    on: bool,
+    names_max: usize,
+) {
     let Some(at) = reactions.iter().position(|given| given.emoji == emoji) else {
         if on {
             reactions.push(Reactions {
@@ -138,7 +149,7 @@ pub fn apply_reaction(reactions: &mut Vec<Reactions>, emoji: &str, user: &str, o
     match (named, on) {
         (Some(_), true) => return,
         (None, true) => {
-            if given.users.len() < REACTION_NAMES_MAX {
+            if given.users.len() < names_max {
                 given.users.push(user.to_owned());
             }
             given.count += 1;

@@ -159,7 +159,10 @@ pub use frame::{
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};
 #[cfg(feature = "unicode")]
 pub use room::RoomView;
-pub use room::{MessageChange, MuteChange, Requote, RoomEvent, RoomRules, RulesChange};
+pub use room::{
+    ChangeRefusal, ChangeRequest, MessageChange, MuteChange, Reacted, Requote, RoomEvent,
+    RoomRules, RulesChange, Target, Verdict,
+};
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,
     validate_room_with, validate_username, ClientIdError, EmojiError, MessageError, RoomError,

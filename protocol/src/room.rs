@@ -6,12 +6,133 @@
 //! reacted to), whether it is locked, and who is muted there. Events come
 //! in `seq` order; each is applied here and nowhere else. Whether an
 //! event may happen at all (is the message yours, is the room locked) is
-//! the log's to decide when it appends; once stored, an event is a fact,
-//! and these functions only say what the room looks like after it.
+//! decided here too, once ([`ChangeRequest::check`]), against what the
+//! log holds when it appends; once stored, an event is a fact, and
+//! [`MessageChange::apply`] only says what the room looks like after it.
 
 use std::collections::BTreeMap;
 
-use crate::{apply_reaction, excerpt, Block, ChatMessage, ModAction, ReplyQuote, ServerFrame};
+use crate::frame::give_reaction;
+use crate::{
+    excerpt, Block, ChatMessage, ModAction, Reactions, ReplyQuote, ServerFrame, REACTIONS_MAX,
+    REACTION_NAMES_MAX,
+};
+
+/// What a log is asked to do to a posted message, before it decides
+/// whether it may ([`ChangeRequest::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeRequest {
+    Edit {
+        msg: String,
+        mentions: Vec<String>,
+    },
+    Delete,
+    React {
+        emoji: String,
+        on: bool,
+    },
+    /// A deletion by a moderator: whoever posted the message.
+    Remove,
+}
+
+/// What the rules ask of the message a [`ChangeRequest`] is about, as the
+/// log holds it when it appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// Posted by the asker: the log's to say (it alone knows the author's
+    /// key).
+    pub mine: bool,
+    pub deleted: bool,
+    /// What it says now.
+    pub text: &'a str,
+    /// Its reactions, as far as the request's emoji is concerned.
+    pub reacted: Reacted,
+}
+
+/// A message's reactions as a reaction request sees them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reacted {
+    /// The asker gives the request's emoji.
+    pub by_asker: bool,
+    /// Somebody gives the request's emoji.
+    pub by_anyone: bool,
+    /// How many different emoji the message has.
+    pub emojis: usize,
+}
+
+impl Reacted {
+    /// How `reactions`, every giver named, stand for `user`'s `emoji`.
+    pub fn of(reactions: &[Reactions], emoji: &str, user: &str) -> Self {
+        let given = reactions.iter().find(|given| given.emoji == emoji);
+        Self {
+            by_asker: given.is_some_and(|given| given.users.iter().any(|name| name == user)),
+            by_anyone: given.is_some(),
+            emojis: reactions.len(),
+        }
+    }
+}
+
+/// What a log does with a [`ChangeRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Append it: it changes the message.
+    Append,
+    /// Nothing to append: the message is already so (a repeated request).
+    Unchanged,
+    Refuse(ChangeRefusal),
+}
+
+/// Why a [`ChangeRequest`] may not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeRefusal {
+    /// An edit or deletion of somebody else's message.
+    NotYours,
+    /// An edit of, or a reaction to, a deleted message.
+    Deleted,
+    /// A new emoji on a message that has [`REACTIONS_MAX`].
+    TooManyReactions,
+}
+
+impl ChangeRequest {
+    /// Whether it puts words before the room (a mute or a lock refuses
+    /// it), rather than taking them away.
+    pub fn speaks(&self) -> bool {
+        match self {
+            Self::Edit { .. } | Self::React { .. } => true,
+            Self::Delete | Self::Remove => false,
+        }
+    }
+
+    /// Whether the author only may ask it.
+    fn authors_only(&self) -> bool {
+        match self {
+            Self::Edit { .. } | Self::Delete => true,
+            Self::React { .. } | Self::Remove => false,
+        }
+    }
+
+    /// The one rule both logs follow when asked to change `target`.
+    pub fn check(&self, target: &Target<'_>) -> Verdict {
+        if self.authors_only() && !target.mine {
+            return Verdict::Refuse(ChangeRefusal::NotYours);
+        }
+        let reacted = target.reacted;
+        match self {
+            Self::Delete | Self::Remove if target.deleted => Verdict::Unchanged,
+            Self::Edit { .. } | Self::React { .. } if target.deleted => {
+                Verdict::Refuse(ChangeRefusal::Deleted)
+            }
+            Self::Edit { msg, .. } if msg == target.text => Verdict::Unchanged,
+            Self::React { on, .. } if *on == reacted.by_asker => Verdict::Unchanged,
+            Self::React { on: true, .. }
+                if !reacted.by_anyone && reacted.emojis >= REACTIONS_MAX =>
+            {
+                Verdict::Refuse(ChangeRefusal::TooManyReactions)
+            }
+            Self::Edit { .. } | Self::Delete | Self::Remove | Self::React { .. } => Verdict::Append,
+        }
+    }
+}
 
 /// A change to one posted message: what an `edited`, `deleted` or
 /// `reaction` frame says happened to message `id`.
@@ -37,6 +158,15 @@ impl MessageChange {
     /// gone, and a later edit or reaction (a log replaying, a frame that
     /// crossed the deletion) changes nothing.
     pub fn apply(&self, message: &mut ChatMessage) {
+        self.apply_naming(message, REACTION_NAMES_MAX);
+    }
+
+    /// [`Self::apply`] as a log keeps a message: every reacting name.
+    pub fn keep(&self, message: &mut ChatMessage) {
+        self.apply_naming(message, usize::MAX);
+    }
+
+    fn apply_naming(&self, message: &mut ChatMessage, names_max: usize) {
         match self {
             Self::Edited { .. } | Self::Reacted { .. } if message.deleted => {}
             Self::Edited {
@@ -58,7 +188,7 @@ impl MessageChange {
                 message.reactions = Vec::new();
             }
             Self::Reacted { emoji, user, on } => {
-                apply_reaction(&mut message.reactions, emoji, user, *on);
+                give_reaction(&mut message.reactions, emoji, user, *on, names_max);
             }
         }
     }
@@ -415,5 +545,172 @@ mod tests {
         room.apply(&act(6, ModAction::Kick, Some("carol"), None));
         assert!(!room.rules.locked);
         assert_eq!(room.rules.mutes.keys().collect::<Vec<_>>(), ["carol"]);
+    }
+}
+
+/// The rule a log decides a change by.
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    fn target(mine: bool, deleted: bool, reacted: Reacted) -> Target<'static> {
+        Target {
+            mine,
+            deleted,
+            text: "hello",
+            reacted,
+        }
+    }
+
+    fn edit(msg: &str) -> ChangeRequest {
+        ChangeRequest::Edit {
+            msg: msg.into(),
+            mentions: Vec::new(),
+        }
+    }
+
+    fn react(on: bool) -> ChangeRequest {
+        ChangeRequest::React {
+            emoji: "👍".into(),
+            on,
+        }
+    }
+
+    const NONE: Reacted = Reacted {
+        by_asker: false,
+        by_anyone: false,
+        emojis: 0,
+    };
+
+    #[test]
+    fn only_the_author_edits_or_deletes_and_anyone_reacts_or_a_moderator_removes() {
+        let theirs = target(false, false, NONE);
+        let refused = Verdict::Refuse(ChangeRefusal::NotYours);
+        assert_eq!(edit("hi").check(&theirs), refused);
+        assert_eq!(ChangeRequest::Delete.check(&theirs), refused);
+        assert_eq!(react(true).check(&theirs), Verdict::Append);
+        assert_eq!(ChangeRequest::Remove.check(&theirs), Verdict::Append);
+        let mine = target(true, false, NONE);
+        assert_eq!(edit("hi").check(&mine), Verdict::Append);
+        assert_eq!(ChangeRequest::Delete.check(&mine), Verdict::Append);
+    }
+
+    #[test]
+    fn a_deleted_message_takes_no_edit_or_reaction_and_a_second_deletion_is_nothing() {
+        let gone = target(true, true, NONE);
+        let refused = Verdict::Refuse(ChangeRefusal::Deleted);
+        assert_eq!(edit("hi").check(&gone), refused);
+        assert_eq!(react(true).check(&gone), refused);
+        assert_eq!(ChangeRequest::Delete.check(&gone), Verdict::Unchanged);
+        assert_eq!(ChangeRequest::Remove.check(&gone), Verdict::Unchanged);
+        // Somebody else's deleted message is still not theirs to delete.
+        assert_eq!(
+            ChangeRequest::Delete.check(&target(false, true, NONE)),
+            Verdict::Refuse(ChangeRefusal::NotYours)
+        );
+    }
+
+    #[test]
+    fn repeating_what_is_already_so_changes_nothing() {
+        assert_eq!(
+            edit("hello").check(&target(true, false, NONE)),
+            Verdict::Unchanged
+        );
+        let given = Reacted {
+            by_asker: true,
+            by_anyone: true,
+            emojis: 1,
+        };
+        assert_eq!(
+            react(true).check(&target(false, false, given)),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            react(false).check(&target(false, false, NONE)),
+            Verdict::Unchanged
+        );
+        assert_eq!(
+            react(false).check(&target(false, false, given)),
+            Verdict::Append
+        );
+    }
+
+    #[test]
+    fn a_new_emoji_beyond_the_most_is_refused_and_an_existing_one_is_not() {
+        let full = Reacted {
+            by_asker: false,
+            by_anyone: false,
+            emojis: REACTIONS_MAX,
+        };
+        assert_eq!(
+            react(true).check(&target(false, false, full)),
+            Verdict::Refuse(ChangeRefusal::TooManyReactions)
+        );
+        let joining = Reacted {
+            by_anyone: true,
+            ..full
+        };
+        assert_eq!(
+            react(true).check(&target(false, false, joining)),
+            Verdict::Append
+        );
+    }
+
+    #[test]
+    fn reacted_reads_the_reactions_for_the_asker_and_the_emoji() {
+        let reactions = vec![
+            Reactions {
+                emoji: "👍".into(),
+                users: vec!["amy".into(), "bob".into()],
+                count: 2,
+            },
+            Reactions {
+                emoji: "🎉".into(),
+                users: vec!["cy".into()],
+                count: 1,
+            },
+        ];
+        assert_eq!(
+            Reacted::of(&reactions, "👍", "bob"),
+            Reacted {
+                by_asker: true,
+                by_anyone: true,
+                emojis: 2
+            }
+        );
+        assert_eq!(
+            Reacted::of(&reactions, "🎉", "bob"),
+            Reacted {
+                by_asker: false,
+                by_anyone: true,
+                emojis: 2
+            }
+        );
+        assert_eq!(
+            Reacted::of(&reactions, "🙂", "bob"),
+            Reacted {
+                by_asker: false,
+                by_anyone: false,
+                emojis: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_log_keeps_every_name_and_the_wire_names_twenty() {
+        let mut message = ChatMessage::default();
+        let mut kept = ChatMessage::default();
+        for n in 0..REACTION_NAMES_MAX + 5 {
+            let change = MessageChange::Reacted {
+                emoji: "👍".into(),
+                user: format!("u{n}"),
+                on: true,
+            };
+            change.apply(&mut message);
+            change.keep(&mut kept);
+        }
+        assert_eq!(message.reactions[0].users.len(), REACTION_NAMES_MAX);
+        assert_eq!(kept.reactions[0].users.len(), REACTION_NAMES_MAX + 5);
+        assert_eq!(message.reactions[0].count, kept.reactions[0].count);
     }
 }

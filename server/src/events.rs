@@ -7,7 +7,11 @@
 //! deletion or a reaction is an event of its own, about a message
 //! (`id`), replayed by the same resume (`after=<seq>`) as posts.
 
-use protocol::{formatted, Block, MessageChange, ModAction, Posted};
+use protocol::{formatted, Block, ChangeRefusal, MessageChange, ModAction, Posted};
+
+/// A request to change a posted message: the rules that decide it are
+/// protocol's (`ChangeRequest::check`).
+pub use protocol::ChangeRequest as Change;
 
 /// One entry of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,32 +266,6 @@ pub struct NewChange {
     pub date_time: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    Edit {
-        msg: String,
-        mentions: Vec<String>,
-    },
-    Delete,
-    React {
-        emoji: String,
-        on: bool,
-    },
-    /// A deletion by a moderator: whoever posted the message.
-    Remove,
-}
-
-impl Change {
-    /// Whether it puts words before the room (a mute or a lock refuses
-    /// it), rather than taking them away.
-    pub fn speaks(&self) -> bool {
-        match self {
-            Self::Edit { .. } | Self::React { .. } => true,
-            Self::Delete | Self::Remove => false,
-        }
-    }
-}
-
 /// What a log is asked to append.
 #[derive(Debug, Clone)]
 pub enum NewEvent {
@@ -334,6 +312,16 @@ pub enum Refusal {
     TooManyReactions,
     /// A `send` whose `clientId` the same name used for another message.
     ClientIdReused,
+}
+
+impl From<ChangeRefusal> for Refusal {
+    fn from(refusal: ChangeRefusal) -> Self {
+        match refusal {
+            ChangeRefusal::NotYours => Self::NotYours,
+            ChangeRefusal::Deleted => Self::Deleted,
+            ChangeRefusal::TooManyReactions => Self::TooManyReactions,
+        }
+    }
 }
 
 /// The newest part of a room's log: where the room starts in memory.

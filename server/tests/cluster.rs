@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use protocol::{ErrorCode, Posted, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, Posted, ServerFrame};
 use support::{
     join, join_with_token, on_redis, spawn_server, start_binary, try_connect, Client, RedisServer,
 };
@@ -383,4 +383,98 @@ async fn a_room_is_shared_by_the_instances_whose_clients_are_in_it() {
     assert!(lobby.messages.is_empty());
     one.stop().await;
     two.stop().await;
+}
+
+/// A change is decided in Rust on the message as read, then appended only
+/// if the room has not moved since: under a stream of posts from both
+/// instances, every one of many simultaneous reactions to one message is
+/// still stored once, and an edit racing them too.
+#[tokio::test]
+async fn changes_racing_posts_on_two_instances_are_each_stored_once() {
+    const REACTORS: usize = 12;
+    const POSTS: usize = 60;
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let one = spawn_server(on_redis(&redis, &data)).await;
+    let two = spawn_server(on_redis(&redis, &data)).await;
+    let (mut alice, _) = join(one.addr, "alice", None).await;
+    alice.say("first", "react to me").await;
+    let first = alice.recv_message().await.message.id;
+    let mut reactors = Vec::new();
+    for n in 0..REACTORS {
+        let addr = if n % 2 == 0 { one.addr } else { two.addr };
+        reactors.push(join(addr, &format!("r{n}"), None).await.0);
+    }
+    let (mut bob, _) = join(one.addr, "bob", None).await;
+    let (mut carol, _) = join(two.addr, "carol", None).await;
+
+    let thumbs_up = ClientFrame::React {
+        room: None,
+        id: first,
+        emoji: "👍".into(),
+        on: true,
+    };
+    tokio::join!(
+        async {
+            for n in 0..POSTS {
+                bob.say(&format!("b-{n}"), "busy").await;
+            }
+        },
+        async {
+            for n in 0..POSTS {
+                carol.say(&format!("c-{n}"), "busy").await;
+            }
+        },
+        futures::future::join_all(
+            reactors
+                .iter_mut()
+                .map(|client| client.send_frame(thumbs_up.clone()))
+        ),
+        alice.send_frame(ClientFrame::Edit {
+            room: None,
+            id: first,
+            msg: "react to me, edited".into(),
+        }),
+    );
+
+    // Everyone sees every post, every reaction and the edit once.
+    let mut reactions = BTreeSet::new();
+    let mut edits = 0;
+    let mut posted = 0;
+    while posted < 2 * POSTS || reactions.len() < REACTORS || edits < 1 {
+        match alice.recv().await {
+            ServerFrame::Message { .. } => posted += 1,
+            ServerFrame::Reaction { user, on: true, .. } => {
+                assert!(reactions.insert(user), "each reaction once");
+            }
+            ServerFrame::Edited { .. } => edits += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // What Redis now holds, read by a newcomer on a third instance.
+    let three = spawn_server(on_redis(&redis, &data)).await;
+    let (mut erin, _) = join(three.addr, "erin", None).await;
+    erin.send_frame(ClientFrame::LoadOlder {
+        room: None,
+        before: first + 1,
+        limit: 1,
+    })
+    .await;
+    let ServerFrame::Older { messages, .. } = erin.recv().await else {
+        panic!("expected the older page");
+    };
+    let stored = &messages[0].message;
+    assert_eq!(stored.msg, "react to me, edited");
+    assert_eq!(
+        stored
+            .reactions
+            .iter()
+            .map(|given| given.count)
+            .collect::<Vec<_>>(),
+        vec![REACTORS],
+        "every reaction stored once"
+    );
+    one.stop().await;
+    two.stop().await;
+    three.stop().await;
 }

@@ -1,11 +1,12 @@
 //! Appending to the rooms' logs: one batch of events in one transaction,
 //! each checked against the state it finds (the message it answers or
-//! changes, who posted it), each given its room's next `seq`.
+//! changes, who posted it: protocol's rules, `ChangeRequest::check`),
+//! each given its room's next `seq`.
 
 use std::collections::HashMap;
 
 use protocol::{
-    excerpt, formatted, ChatMessage, MuteChange, Posted, ReplyQuote, RulesChange, REACTIONS_MAX,
+    excerpt, formatted, ChatMessage, MuteChange, Posted, Reacted, ReplyQuote, RulesChange, Verdict,
 };
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -162,20 +163,52 @@ impl Writer<'_> {
         let Some(target) = self.target(room.id, new.id)? else {
             return Ok(Appended::Refused(Refusal::NotFound));
         };
-        let mine = target.is_by(&new.author);
-        match &new.change {
-            Change::Edit { .. } | Change::Delete if !mine => {
-                Ok(Appended::Refused(Refusal::NotYours))
+        let reacted = match &new.change {
+            Change::React { emoji, .. } => {
+                self.reacted(room.id, new.id, emoji, &new.author.user)?
             }
-            Change::Delete | Change::Remove if target.deleted => Ok(Appended::Unchanged),
-            _ if target.deleted => Ok(Appended::Refused(Refusal::Deleted)),
-            Change::Edit { msg, .. } if target.body.as_deref() == Some(msg.as_str()) => {
-                Ok(Appended::Unchanged)
-            }
-            Change::Edit { msg, mentions } => self.edit(room.id, new, msg, mentions),
-            Change::Delete | Change::Remove => self.delete(room.id, new),
-            Change::React { emoji, on } => self.react(room.id, new, emoji, *on),
+            Change::Edit { .. } | Change::Delete | Change::Remove => Reacted::default(),
+        };
+        let verdict = new.change.check(&protocol::Target {
+            mine: target.is_by(&new.author),
+            deleted: target.deleted,
+            text: target.body.as_deref().unwrap_or_default(),
+            reacted,
+        });
+        match verdict {
+            Verdict::Refuse(refusal) => Ok(Appended::Refused(refusal.into())),
+            Verdict::Unchanged => Ok(Appended::Unchanged),
+            Verdict::Append => match &new.change {
+                Change::Edit { msg, mentions } => self.edit(room.id, new, msg, mentions),
+                Change::Delete | Change::Remove => self.delete(room.id, new),
+                Change::React { emoji, on } => self.react(room.id, new, emoji, *on),
+            },
         }
+    }
+
+    /// How message `id`'s reactions stand for `user`'s `emoji`.
+    fn reacted(
+        &self,
+        room_id: i64,
+        id: u64,
+        emoji: &str,
+        user: &str,
+    ) -> Result<Reacted, StoreError> {
+        let (by_asker, by_anyone, emojis): (bool, bool, i64) = self
+            .tx
+            .prepare_cached(
+                "SELECT coalesce(max(emoji = ?3 AND user = ?4), 0), coalesce(max(emoji = ?3), 0),
+                        count(DISTINCT emoji)
+                 FROM reactions WHERE room = ?1 AND message = ?2",
+            )?
+            .query_row(params![room_id, to_sql(id)?, emoji, user], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        Ok(Reacted {
+            by_asker,
+            by_anyone,
+            emojis: usize::try_from(emojis).unwrap_or(usize::MAX),
+        })
     }
 
     fn edit(
@@ -251,23 +284,6 @@ impl Writer<'_> {
     ) -> Result<Appended, StoreError> {
         let id = to_sql(new.id)?;
         let user = &new.author.user;
-        let (given, has_emoji, emoji_count): (bool, bool, i64) = self
-            .tx
-            .prepare_cached(
-                "SELECT coalesce(max(emoji = ?3 AND user = ?4), 0), coalesce(max(emoji = ?3), 0),
-                        count(DISTINCT emoji)
-                 FROM reactions WHERE room = ?1 AND message = ?2",
-            )?
-            .query_row(params![room_id, id, emoji, user], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?;
-        if given == on {
-            return Ok(Appended::Unchanged);
-        }
-        let full = usize::try_from(emoji_count).unwrap_or(usize::MAX) >= REACTIONS_MAX;
-        if on && !has_emoji && full {
-            return Ok(Appended::Refused(Refusal::TooManyReactions));
-        }
         let seq = self.next_seq(&new.room, new.date_time)?;
         let kind = if on { "react" } else { "unreact" };
         self.insert_change(room_id, seq, kind, new, Some(emoji), &[])?;

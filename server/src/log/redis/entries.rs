@@ -2,16 +2,19 @@
 //! `messages` hash's JSON as messages in their current state.
 
 use protocol::{
-    excerpt, formatted, ChatMessage, ModAction, Posted, Reactions, ReplyQuote, REACTION_NAMES_MAX,
+    excerpt, formatted, ChatMessage, MessageChange, ModAction, Posted, Reactions, ReplyQuote,
+    REACTION_NAMES_MAX,
 };
 use redis::streams::StreamId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::events::{Deletion, Edit, Event, Moderation, Reaction};
 use crate::store::StoreError;
 
-/// A message's state in the `messages` hash (see `scripts`).
-#[derive(Debug, Deserialize)]
+/// A message's state in the `messages` hash (see `scripts`): its numbers
+/// are text, and flags are `"1"` or absent, as the scripts of earlier
+/// releases wrote them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct StoredMessage {
     pub(super) user: String,
@@ -19,16 +22,27 @@ pub(super) struct StoredMessage {
     pub(super) msg: String,
     client_id: String,
     date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     reply_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     mentions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     claimed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     edited_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     deleted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     reactions: Option<Vec<StoredReactions>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     author: Option<String>,
+    /// The stream entry of its newest edit (`N-0`), which a later edit or
+    /// its deletion takes out of the stream: only the newest text is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edits: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 struct StoredReactions {
     emoji: String,
     /// One name per line.
@@ -63,6 +77,19 @@ impl StoredMessage {
         id: u64,
         quoted: Option<StoredMessage>,
     ) -> Result<Posted, StoreError> {
+        let mut message = self.message(id, REACTION_NAMES_MAX)?;
+        if let Some(reply) = &mut message.reply_to {
+            *reply = quote(reply.id, quoted.as_ref());
+        }
+        Ok(Posted {
+            message,
+            client_id: self.client_id,
+        })
+    }
+
+    /// Message `id` as held, naming at most `names_max` givers of each
+    /// reaction; a reply's quote names the original's id only.
+    pub(super) fn message(&self, id: u64, names_max: usize) -> Result<ChatMessage, StoreError> {
         let number = |field: &str, value: &str| -> Result<i64, StoreError> {
             value
                 .parse()
@@ -70,47 +97,103 @@ impl StoredMessage {
         };
         let reply_to = match &self.reply_to {
             None => None,
-            Some(original) => {
-                let original = u64::try_from(number("replyTo", original)?)
-                    .map_err(|_| StoreError::CorruptEntry(format!("message {id}: replyTo")))?;
-                Some(quote(original, quoted.as_ref()))
-            }
+            Some(original) => Some(ReplyQuote {
+                id: u64::try_from(number("replyTo", original)?)
+                    .map_err(|_| StoreError::CorruptEntry(format!("message {id}: replyTo")))?,
+                ..ReplyQuote::default()
+            }),
         };
-        Ok(Posted {
-            message: ChatMessage {
-                id,
-                date_time: number("dateTime", &self.date_time)?,
-                edited_at: self
-                    .edited_at
-                    .as_deref()
-                    .map(|at| number("editedAt", at))
-                    .transpose()?,
-                deleted: self.deleted.is_some(),
-                claimed: self.claimed.is_some(),
-                mentions: lines(self.mentions.as_deref()),
-                reactions: self
-                    .reactions
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|given| {
-                        let mut users = lines(Some(&given.users));
-                        let count = users.len();
-                        users.truncate(REACTION_NAMES_MAX);
-                        Reactions {
-                            emoji: given.emoji,
-                            count,
-                            users,
-                        }
-                    })
-                    .collect(),
-                reply_to,
-                user: self.user,
-                formatted: formatted(&self.msg),
-                msg: self.msg,
-            },
-            client_id: self.client_id,
+        Ok(ChatMessage {
+            id,
+            date_time: number("dateTime", &self.date_time)?,
+            edited_at: self
+                .edited_at
+                .as_deref()
+                .map(|at| number("editedAt", at))
+                .transpose()?,
+            deleted: self.deleted.is_some(),
+            claimed: self.claimed.is_some(),
+            mentions: lines(self.mentions.as_deref()),
+            reactions: self
+                .reactions
+                .iter()
+                .flatten()
+                .map(|given| {
+                    let mut users = lines(Some(&given.users));
+                    let count = users.len();
+                    users.truncate(names_max);
+                    Reactions {
+                        emoji: given.emoji.clone(),
+                        count,
+                        users,
+                    }
+                })
+                .collect(),
+            reply_to,
+            user: self.user.clone(),
+            formatted: formatted(&self.msg),
+            msg: self.msg.clone(),
         })
     }
+
+    /// How message `id`'s state is rewritten once `change` is applied
+    /// (protocol's rule, [`MessageChange::keep`]).
+    pub(super) fn after(mut self, id: u64, change: &MessageChange) -> Result<Rewrite, StoreError> {
+        let mut message = self.message(id, usize::MAX)?;
+        change.keep(&mut message);
+        let entries = |edits: Option<String>| -> Vec<String> {
+            edits
+                .map(|edits| edits.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        // Only the newest text stays in the stream: an edit's predecessor
+        // goes, and the message and its edit once deleted.
+        let (drops, stamped) = match change {
+            MessageChange::Edited { .. } => (entries(self.edits.take()), true),
+            MessageChange::Deleted => {
+                let mut drops = vec![format!("{id}-0")];
+                drops.extend(entries(self.edits.take()));
+                (drops, false)
+            }
+            MessageChange::Reacted { .. } => (Vec::new(), false),
+        };
+        let flag = |on: bool| on.then(|| "1".to_owned());
+        self.msg = message.msg;
+        self.edited_at = message.edited_at.map(|at| at.to_string());
+        self.mentions = (!message.mentions.is_empty()).then(|| message.mentions.join("\n"));
+        self.deleted = flag(message.deleted);
+        self.reactions = (!message.reactions.is_empty()).then(|| {
+            message
+                .reactions
+                .into_iter()
+                .map(|given| StoredReactions {
+                    emoji: given.emoji,
+                    users: given.users.join("\n"),
+                })
+                .collect()
+        });
+        Ok(Rewrite {
+            state: self.to_json()?,
+            drops,
+            at_fields: if stamped { "editedAt" } else { "" },
+            entry_field: if stamped { "edits" } else { "" },
+        })
+    }
+
+    fn to_json(&self) -> Result<String, StoreError> {
+        serde_json::to_string(self).map_err(|error| StoreError::CorruptEntry(error.to_string()))
+    }
+}
+
+/// A message's new state, for `CHANGE_IF_UNCHANGED`.
+pub(super) struct Rewrite {
+    pub(super) state: String,
+    /// The stream entries whose text must go.
+    pub(super) drops: Vec<String>,
+    /// The state's fields that take the time the script appends at.
+    pub(super) at_fields: &'static str,
+    /// The state's field that takes the new entry's id.
+    pub(super) entry_field: &'static str,
 }
 
 /// How a reply quotes message `id`, whose state is `original` (gone from
@@ -151,6 +234,31 @@ pub(super) fn entry_seq(entry: &StreamId) -> Result<u64, StoreError> {
         .split_once('-')
         .and_then(|(number, _)| number.parse().ok())
         .ok_or_else(|| StoreError::CorruptEntry(entry.id.clone()))
+}
+
+/// The stream entry of `change` to message `id` by `user`: the fields
+/// [`parse_entry`] reads back, but for `dateTime` (the script's clock).
+pub(super) fn change_entry(
+    change: &MessageChange,
+    id: u64,
+    user: &str,
+) -> Vec<(&'static str, String)> {
+    let mut fields = vec![("id", id.to_string()), ("user", user.to_owned())];
+    let kind = match change {
+        MessageChange::Edited { msg, mentions, .. } => {
+            fields.push(("msg", msg.clone()));
+            fields.push(("mentions", mentions.join("\n")));
+            "edit"
+        }
+        MessageChange::Deleted => "delete",
+        MessageChange::Reacted { emoji, on, .. } => {
+            fields.push(("emoji", emoji.clone()));
+            fields.push(("on", if *on { "1" } else { "0" }.to_owned()));
+            "react"
+        }
+    };
+    fields.insert(0, ("kind", kind.to_owned()));
+    fields
 }
 
 /// A stream entry as the event it records (entries of the releases before

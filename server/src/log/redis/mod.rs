@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ChatMessage, MuteChange, Posted, ReplyQuote, RulesChange, REACTIONS_MAX};
+use protocol::{
+    ChatMessage, MuteChange, Posted, Reacted, ReplyQuote, RulesChange, Target, Verdict,
+};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncCommands, Script};
@@ -30,7 +32,7 @@ mod entries;
 mod follower;
 mod scripts;
 
-use entries::{entry_seq, parse_entry, StoredMessage};
+use entries::{change_entry, entry_seq, parse_entry, StoredMessage};
 use follower::{Follow, Follower};
 
 use super::{LogError, StorageHealth, Subscriber};
@@ -42,6 +44,10 @@ use crate::events::{
 use crate::shutdown::Background;
 use crate::store::StoreError;
 
+/// How often a change is decided again when its message changed between
+/// the read and the append (each time, another change of the same message
+/// was stored: many people reacting at once, not a stuck message).
+const CHANGE_ATTEMPTS: usize = 64;
 /// How long one blocking read waits for new entries.
 pub(crate) const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
 /// How long a (user, clientId) pair is remembered: a client resending after
@@ -57,7 +63,7 @@ pub(crate) struct RedisLog {
     keys: Keys,
     max_len: u64,
     append: Script,
-    change: Script,
+    change_if_unchanged: Script,
     moderate: Script,
     read_messages: Script,
     backfill: Script,
@@ -93,7 +99,7 @@ impl RedisLog {
             keys,
             max_len: max_len.max(1),
             append: Script::new(scripts::APPEND),
-            change: Script::new(scripts::CHANGE),
+            change_if_unchanged: Script::new(scripts::CHANGE_IF_UNCHANGED),
             moderate: Script::new(scripts::MODERATE),
             read_messages: Script::new(scripts::READ_MESSAGES),
             backfill: Script::new(scripts::BACKFILL),
@@ -227,6 +233,10 @@ impl RedisLog {
         }
     }
 
+    /// An edit, deletion or reaction: decided in Rust on the message's
+    /// state as read (`ChangeRequest::check`, the rule SQLite follows
+    /// too), then appended only if the message is still as read; else read
+    /// and decided again.
     async fn change(&self, new: NewChange) -> Result<Appended, StoreError> {
         let NewChange {
             room,
@@ -235,54 +245,76 @@ impl RedisLog {
             change,
             ..
         } = new;
-        let (kind, text, on, mentions) = match &change {
-            Change::Edit { msg, mentions } => ("edit", msg.as_str(), false, mentions.join("\n")),
-            Change::Delete => ("delete", "", false, String::new()),
-            Change::Remove => ("remove", "", false, String::new()),
-            Change::React { emoji, on } => ("react", emoji.as_str(), *on, String::new()),
-        };
-        let reply: ScriptReply = self
-            .change
-            .key(self.keys.seq(&room))
-            .key(self.keys.log(&room))
-            .key(self.keys.messages(&room))
-            .key(self.keys.directory())
-            .arg(kind)
-            .arg(id)
-            .arg(&author.user)
-            .arg(author.key.as_deref().unwrap_or_default())
-            .arg(text)
-            .arg(if on { "1" } else { "0" })
-            .arg(&mentions)
-            .arg(self.max_len)
-            .arg(&room)
-            .arg(REACTIONS_MAX)
-            .arg(author.guest_keys.first().map_or("", String::as_str))
-            .arg(author.guest_keys.get(1).map_or("", String::as_str))
-            .invoke_async(&mut self.redis.clone())
-            .await?;
-        match reply.text(0) {
-            "stored" => {
-                let seq = reply.id(1)?;
-                let at = reply.number(2)?;
-                Ok(Appended::Stored(match change {
-                    Change::Edit { msg, mentions } => {
-                        Event::Edited(Edit::new(seq, id, msg, at, mentions))
-                    }
-                    Change::Delete | Change::Remove => Event::Deleted(Deletion { seq, id }),
-                    Change::React { emoji, on } => Event::Reacted(Reaction {
-                        seq,
-                        id,
-                        emoji,
-                        user: author.user,
-                        on,
-                    }),
-                }))
+        let mut redis = self.redis.clone();
+        for _ in 0..CHANGE_ATTEMPTS {
+            let state: Option<String> = redis.hget(self.keys.messages(&room), id).await?;
+            let Some(state) = state else {
+                return Ok(Appended::Refused(Refusal::NotFound));
+            };
+            let stored = StoredMessage::parse(id, &state)?;
+            let message = stored.message(id, usize::MAX)?;
+            let reacted = match &change {
+                Change::React { emoji, .. } => Reacted::of(&message.reactions, emoji, &author.user),
+                Change::Edit { .. } | Change::Delete | Change::Remove => Reacted::default(),
+            };
+            let verdict = change.check(&Target {
+                mine: author.owns(stored.author_key()),
+                deleted: message.deleted,
+                text: &message.msg,
+                reacted,
+            });
+            match verdict {
+                Verdict::Refuse(refusal) => return Ok(Appended::Refused(refusal.into())),
+                Verdict::Unchanged => return Ok(Appended::Unchanged),
+                Verdict::Append => {}
             }
-            "unchanged" => Ok(Appended::Unchanged),
-            "refused" => Ok(Appended::Refused(reply.refusal())),
-            _ => Err(reply.corrupt()),
+            // The event as stored, but for its seq and time: the script's.
+            let event = |seq: u64, at: i64| match &change {
+                Change::Edit { msg, mentions } => {
+                    Event::Edited(Edit::new(seq, id, msg.clone(), at, mentions.clone()))
+                }
+                Change::Delete | Change::Remove => Event::Deleted(Deletion { seq, id }),
+                Change::React { emoji, on } => Event::Reacted(Reaction {
+                    seq,
+                    id,
+                    emoji: emoji.clone(),
+                    user: author.user.clone(),
+                    on: *on,
+                }),
+            };
+            let Some((_, message_change)) = event(0, 0).message_change() else {
+                return Err(StoreError::CorruptEntry(format!(
+                    "no change of message {id}"
+                )));
+            };
+            let rewrite = stored.after(id, &message_change)?;
+            let mut append = self.change_if_unchanged.prepare_invoke();
+            append
+                .key(self.keys.seq(&room))
+                .key(self.keys.log(&room))
+                .key(self.keys.messages(&room))
+                .key(self.keys.directory())
+                .arg(id)
+                .arg(&state)
+                .arg(&rewrite.state)
+                .arg(rewrite.at_fields)
+                .arg(rewrite.entry_field)
+                .arg(rewrite.drops.join(" "))
+                .arg(self.max_len)
+                .arg(&room);
+            for (field, value) in change_entry(&message_change, id, &author.user) {
+                append.arg(field).arg(value);
+            }
+            let reply: ScriptReply = append.invoke_async(&mut redis).await?;
+            match reply.text(0) {
+                "stored" => return Ok(Appended::Stored(event(reply.id(1)?, reply.number(2)?))),
+                "moved" => continue,
+                _ => return Err(reply.corrupt()),
+            }
         }
+        Err(StoreError::Failed(format!(
+            "message {id} of room {room} kept changing under {CHANGE_ATTEMPTS} attempts"
+        )))
     }
 
     async fn moderate(&self, new: NewModeration) -> Result<Appended, StoreError> {
@@ -501,12 +533,10 @@ impl ScriptReply {
         u64::try_from(self.number(at)?).map_err(|_| self.corrupt())
     }
 
-    /// Why the script refused.
+    /// Why `APPEND` refused a reply.
     fn refusal(&self) -> Refusal {
         match self.text(1) {
-            "not_yours" => Refusal::NotYours,
             "deleted" => Refusal::Deleted,
-            "too_many_reactions" => Refusal::TooManyReactions,
             _ => Refusal::NotFound,
         }
     }

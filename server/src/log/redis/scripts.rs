@@ -67,87 +67,38 @@ redis.call('ZADD', KEYS[4], at, ARGV[6])
 return {'stored', tostring(id), at, quoted_user, quoted_text, quoted_claimed}
 ";
 
-/// KEYS: seq, log, messages, directory. ARGV: kind ('edit', 'delete',
-/// 'remove': a moderator's deletion, of anyone's message, or 'react'),
-/// message id, user, author key ('' for none), the new text or
-/// the emoji, on ('1' or '0'), mentions (one per line), max length, room,
-/// most emoji on a message, the author's two guest keys ('' for none:
-/// see `Author::guest_keys`). Returns {'stored', seq, time}, {'unchanged'},
-/// or {'refused', reason}.
-pub(super) const CHANGE: &str = r"
+/// KEYS: seq, log, messages, directory. ARGV: the message's id, its
+/// state as the change was decided on, its new state, the state's fields
+/// that take the append's time (space-separated, '' for none), the field
+/// that takes the entry's id ('' for none), the stream entries to delete
+/// (space-separated, '' for none), max length, room, then the entry's
+/// fields and values (the script adds `dateTime`). Appends the entry as the
+/// room's `seq` + 1 and writes the new state, only if the message is still
+/// as it was read: the script knows no rule, the decision was made in Rust
+/// on what it read (`RedisLog::change`). Returns {'stored', seq, time}, or
+/// {'moved'} (read and decide again).
+pub(super) const CHANGE_IF_UNCHANGED: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
-local stored = redis.call('HGET', KEYS[3], ARGV[2])
-if not stored then return {'refused', 'not_found'} end
-local state = cjson.decode(stored)
-local kind, user = ARGV[1], ARGV[3]
-local removing = kind == 'remove'
-if removing then kind = 'delete' end
-local mine = false
-for _, key in ipairs({ARGV[4], ARGV[11], ARGV[12]}) do
-  if key ~= '' and state.author == key then mine = true end
-end
-if kind ~= 'react' and not mine and not removing then return {'refused', 'not_yours'} end
-if state.deleted then
-  if kind == 'delete' then return {'unchanged'} end
-  return {'refused', 'deleted'}
-end
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return {'moved'} end
 local clock = redis.call('TIME')
 local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
 local seq = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
 local entry = string.format('%d-0', seq)
-local fields = {'kind', kind, 'id', ARGV[2], 'user', user, 'dateTime', at}
-if kind == 'edit' then
-  if state.msg == ARGV[5] then return {'unchanged'} end
-  table.insert(fields, 'msg'); table.insert(fields, ARGV[5])
-  table.insert(fields, 'mentions'); table.insert(fields, ARGV[7])
-  state.msg = ARGV[5]
-  state.editedAt = at
-  state.mentions = ARGV[7] ~= '' and ARGV[7] or nil
-  -- Only the newest text is kept: a resuming client needs the last edit.
-  for edit in string.gmatch(state.edits or '', '%S+') do redis.call('XDEL', KEYS[2], edit) end
-  state.edits = entry
-elseif kind == 'delete' then
-  redis.call('XDEL', KEYS[2], ARGV[2] .. '-0')
-  for edit in string.gmatch(state.edits or '', '%S+') do redis.call('XDEL', KEYS[2], edit) end
-  -- What the tombstone keeps, named: whatever else the message held goes.
-  state = {user = state.user, msg = '', clientId = state.clientId, dateTime = state.dateTime,
-    author = state.author, replyTo = state.replyTo, editedAt = state.editedAt,
-    claimed = state.claimed, deleted = '1'}
-else
-  local on = ARGV[6] == '1'
-  local reactions = state.reactions or {}
-  local at_emoji
-  for i, given in ipairs(reactions) do
-    if given.emoji == ARGV[5] then at_emoji = i end
-  end
-  local names = {}
-  local had = false
-  if at_emoji then
-    for name in string.gmatch(reactions[at_emoji].users, '[^\n]+') do
-      if name == user then had = true else table.insert(names, name) end
-    end
-  end
-  if had == on then return {'unchanged'} end
-  if on then
-    if not at_emoji then
-      if #reactions >= tonumber(ARGV[10]) then return {'refused', 'too_many_reactions'} end
-      table.insert(reactions, {emoji = ARGV[5], users = user})
-    else
-      reactions[at_emoji].users = reactions[at_emoji].users .. '\n' .. user
-    end
-  elseif #names == 0 then
-    table.remove(reactions, at_emoji)
-  else
-    reactions[at_emoji].users = table.concat(names, '\n')
-  end
-  if #reactions == 0 then state.reactions = nil else state.reactions = reactions end
-  table.insert(fields, 'emoji'); table.insert(fields, ARGV[5])
-  table.insert(fields, 'on'); table.insert(fields, ARGV[6])
-end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], entry, unpack(fields))
+local fields = {'dateTime', at}
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+-- The append first: if it fails, nothing has changed.
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], entry, unpack(fields))
 redis.call('SET', KEYS[1], seq)
-redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(state))
-redis.call('ZADD', KEYS[4], at, ARGV[9])
+for gone in string.gmatch(ARGV[6], '%S+') do redis.call('XDEL', KEYS[2], gone) end
+local state = ARGV[3]
+if ARGV[4] ~= '' or ARGV[5] ~= '' then
+  state = cjson.decode(state)
+  for field in string.gmatch(ARGV[4], '%S+') do state[field] = at end
+  if ARGV[5] ~= '' then state[ARGV[5]] = entry end
+  state = cjson.encode(state)
+end
+redis.call('HSET', KEYS[3], ARGV[1], state)
+redis.call('ZADD', KEYS[4], at, ARGV[8])
 return {'stored', tostring(seq), at}
 ";
 
