@@ -3,7 +3,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use support::{refusal_to_start, spawn_server, test_config};
+
+use protocol::{ClientFrame, ModAction, ServerFrame};
+use support::{admin, join, refusal_to_start, spawn_server, test_config, with_admin};
 
 /// This release's schema version (`PRAGMA user_version`).
 const LATEST_SCHEMA: i64 = 6;
@@ -301,4 +303,54 @@ async fn the_conversation_release_s_database_opens_with_every_message_s_state() 
     assert_eq!(guest.status, 200, "{}", guest.body);
     server.stop().await;
     assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
+}
+
+/// The file the release of 2026-12-07 (schema 6, commit bcd83c1) left
+/// after moderation: in `lobby`, bob muted for good, Carol muted for five
+/// years, the room locked, and a message of bob's before. Written by
+/// [`write_the_moderation_fixture`] on that release.
+fn moderation_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat-2026-12-07-moderation.db")
+}
+
+/// Not a test: writes [`moderation_fixture`] with the release it runs on
+/// (`cargo test -p server --test upgrade -- --ignored`), to be kept once.
+#[tokio::test]
+#[ignore = "writes a fixture of the release it runs on"]
+async fn write_the_moderation_fixture() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    with_admin(&mut config);
+    let server = spawn_server(config.clone()).await;
+    let mut root = admin(server.addr).await;
+    let (mut bob, _) = join(server.addr, "bob", None).await;
+    bob.say("b-1", "before the lock").await;
+    bob.recv_message().await;
+    let moderate = |action, target: Option<&str>, duration_s| ClientFrame::Moderate {
+        room: None,
+        action,
+        target: target.map(str::to_owned),
+        id: None,
+        duration_s,
+        reason: None,
+        all_rooms: false,
+    };
+    for frame in [
+        moderate(ModAction::Mute, Some("bob"), None),
+        moderate(ModAction::Mute, Some("Carol"), Some(5 * 365 * 24 * 3600)),
+        moderate(ModAction::Lock, None, None),
+    ] {
+        root.send_frame(frame).await;
+        while !matches!(root.recv().await, ServerFrame::Moderated { .. }) {}
+    }
+    server.stop().await;
+    // One file: the write-ahead log folded into it.
+    let conn = rusqlite::Connection::open(&config.db).expect("open the database");
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .expect("checkpoint");
+    conn.pragma_update(None, "journal_mode", "DELETE")
+        .expect("journal_mode");
+    drop(conn);
+    std::fs::copy(&config.db, moderation_fixture()).expect("write the fixture");
 }
