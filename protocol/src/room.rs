@@ -12,6 +12,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::frame::give_reaction;
 use crate::{
     excerpt, Block, ChatMessage, ModAction, Reactions, ReplyQuote, ServerFrame, REACTIONS_MAX,
@@ -222,8 +224,11 @@ impl Requote {
 }
 
 /// What moderators' actions leave a room with: whether it is locked, and
-/// who is muted there until when.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// who is muted there until when. Both logs keep it as this JSON beside
+/// the events, written whole: a new field is a field here, not a column or
+/// a script argument (a field a log's JSON lacks reads as its default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RoomRules {
     pub locked: bool,
     /// By name key (see [`crate::name_key`]): until when, ms since the
@@ -252,20 +257,20 @@ impl RoomRules {
     }
 }
 
-/// What a moderator's action changes in a room's rules: the one rule,
-/// which [`RoomRules::apply`] follows and both logs' stores write as
-/// given (they know no action's meaning).
+/// What a moderator's action changes in a room's rules (see
+/// [`RoomRules::apply`], which both logs call before writing the rules
+/// whole).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RulesChange {
+struct RulesChange {
     /// The room locked (`true`) or unlocked.
-    pub locked: Option<bool>,
-    pub mute: Option<MuteChange>,
+    locked: Option<bool>,
+    mute: Option<MuteChange>,
 }
 
 /// A name muted until when (ms since the epoch; `i64::MAX`: for good), or
 /// let speak again; by name key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MuteChange {
+enum MuteChange {
     Mute { key: String, until: i64 },
     Unmute { key: String },
 }
@@ -273,7 +278,7 @@ pub enum MuteChange {
 impl RulesChange {
     /// What `action` about the name keyed `target`, holding `until`,
     /// changes.
-    pub fn of(action: ModAction, target: Option<String>, until: Option<i64>) -> Self {
+    fn of(action: ModAction, target: Option<String>, until: Option<i64>) -> Self {
         let mute = match (action.silences(), target) {
             (Some(true), Some(key)) => Some(MuteChange::Mute {
                 key,

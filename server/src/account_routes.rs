@@ -608,8 +608,8 @@ async fn moderation_view(state: AppState, request: Request, query: String) -> Re
             .collect(),
         Err(error) => return account_refusal(&error),
     };
-    let mutes = match state.rooms.mutes(&room).await {
-        Ok(mutes) => mutes,
+    let mutes = match state.rooms.rules(&room).await {
+        Ok(rules) => rules.mutes,
         Err(error) => {
             tracing::warn!(%error, "cannot read a room's mutes");
             return refusal(

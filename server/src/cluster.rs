@@ -206,12 +206,19 @@ impl Keys {
         format!("{}:ids", self.tag(room))
     }
 
-    /// Set while the room is locked.
+    /// The room's rules, `protocol::RoomRules` as JSON.
+    pub(crate) fn rules(&self, room: &str) -> String {
+        format!("{}:rules", self.tag(room))
+    }
+
+    /// Set while the room was locked, up to the release of 2026-12-07
+    /// (read while `rules` is not written yet, then deleted).
     pub(crate) fn locked(&self, room: &str) -> String {
         format!("{}:locked", self.tag(room))
     }
 
-    /// Who is muted in the room: name key to until (ms since the epoch).
+    /// Who was muted in the room, up to the release of 2026-12-07: name
+    /// key to until (ms since the epoch; read and deleted as `locked`).
     pub(crate) fn mutes(&self, room: &str) -> String {
         format!("{}:mutes", self.tag(room))
     }

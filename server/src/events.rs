@@ -7,7 +7,7 @@
 //! deletion or a reaction is an event of its own, about a message
 //! (`id`), replayed by the same resume (`after=<seq>`) as posts.
 
-use protocol::{formatted, Block, ChangeRefusal, MessageChange, ModAction, Posted};
+use protocol::{formatted, Block, ChangeRefusal, MessageChange, ModAction, Posted, RoomRules};
 
 /// A request to change a posted message: the rules that decide it are
 /// protocol's (`ChangeRequest::check`).
@@ -338,11 +338,8 @@ pub struct Window {
     pub first_id: Option<u64>,
     /// The newest `seq` the log gave out (0 for a room nobody posted in).
     pub last_seq: u64,
-    /// Locked by a moderator.
-    pub locked: bool,
-    /// Who is muted in the room (by name key), until when (ms since the
-    /// epoch; `i64::MAX`: for good).
-    pub mutes: Vec<(String, i64)>,
+    /// What moderators left the room with.
+    pub rules: RoomRules,
 }
 
 /// A room as the directory lists it.

@@ -7,9 +7,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use protocol::{ClientFrame, ErrorCode, Posted, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, ModAction, Posted, ServerFrame};
 use support::{
-    join, join_with_token, on_redis, spawn_server, start_binary, try_connect, Client, RedisServer,
+    admin, connect, join, join_with_token, on_redis, spawn_server, start_binary, try_connect,
+    with_admin, Client, RedisServer,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -477,4 +478,98 @@ async fn changes_racing_posts_on_two_instances_are_each_stored_once() {
     one.stop().await;
     two.stop().await;
     three.stop().await;
+}
+
+/// Releases up to 2026-12-07 kept a room's rules in a `locked` flag and a
+/// `mutes` hash (a mute for good once written as Lua printed 2^53 - 1);
+/// they stay in force, and the next moderation writes the rules whole,
+/// as one JSON value, and takes the old keys away.
+#[tokio::test]
+async fn the_rules_kept_by_earlier_releases_stay_in_force() {
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = on_redis(&redis, &data);
+    with_admin(&mut config);
+    let mut old = redis::Client::open(redis.url())
+        .and_then(|client| client.get_connection())
+        .expect("connect to Redis");
+    redis::cmd("SET")
+        .arg(&["{room:lobby}:locked", "1"])
+        .exec(&mut old)
+        .expect("the old flag");
+    redis::cmd("HSET")
+        .arg("{room:lobby}:mutes")
+        .arg(&["bob", "9223372036854775807", "carol", "9.007199254741e+15"])
+        .exec(&mut old)
+        .expect("the old mutes");
+    let server = spawn_server(config).await;
+    let locked = |user: &'static str| async move {
+        let mut client = connect(server.addr, user, None).await;
+        loop {
+            match client.recv().await {
+                ServerFrame::History { locked, .. } => return locked,
+                ServerFrame::Welcome { .. } => {}
+                other => panic!("expected the history, got {other:?}"),
+            }
+        }
+    };
+    assert!(locked("dave").await, "still locked");
+    let (mut bob, _) = join(server.addr, "bob", None).await;
+    bob.say("b-1", "muted?").await;
+    assert!(
+        matches!(
+            bob.recv().await,
+            ServerFrame::Error {
+                code: ErrorCode::Muted | ErrorCode::RoomLocked,
+                ..
+            }
+        ),
+        "bob may not speak"
+    );
+
+    let mut root = admin(server.addr).await;
+    root.send_frame(ClientFrame::Moderate {
+        room: None,
+        action: ModAction::Unlock,
+        target: None,
+        id: None,
+        duration_s: None,
+        reason: None,
+        all_rooms: false,
+    })
+    .await;
+    while !matches!(root.recv().await, ServerFrame::Moderated { .. }) {}
+    assert!(!locked("erin").await, "unlocked");
+    bob.say("b-2", "muted still").await;
+    let answer = loop {
+        match bob.recv().await {
+            ServerFrame::Moderated { .. } => {}
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(
+            answer,
+            ServerFrame::Error {
+                code: ErrorCode::Muted,
+                ..
+            }
+        ),
+        "bob is still muted: {answer:?}"
+    );
+    let rules: String = redis::cmd("GET")
+        .arg("{room:lobby}:rules")
+        .query(&mut old)
+        .expect("the rules");
+    let rules: serde_json::Value = serde_json::from_str(&rules).expect("JSON");
+    assert_eq!(
+        rules,
+        serde_json::json!({"locked": false, "mutes": {"bob": i64::MAX, "carol": i64::MAX}})
+    );
+    let left: u32 = redis::cmd("EXISTS")
+        .arg(&["{room:lobby}:locked", "{room:lobby}:mutes"])
+        .query(&mut old)
+        .expect("EXISTS");
+    assert_eq!(left, 0, "the old keys are gone");
+    server.stop().await;
 }

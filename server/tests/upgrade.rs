@@ -5,10 +5,13 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use protocol::{ClientFrame, ModAction, ServerFrame};
-use support::{admin, join, refusal_to_start, spawn_server, test_config, with_admin};
+use support::{
+    admin, api, connect, join, json_of, refusal_to_start, session_cookie, sign_in, spawn_server,
+    test_config, with_admin, ROOT_PASSWORD,
+};
 
 /// This release's schema version (`PRAGMA user_version`).
-const LATEST_SCHEMA: i64 = 6;
+const LATEST_SCHEMA: i64 = 7;
 
 /// The room's file as the release of 2026-11-28 left it: 40 messages from
 /// five people (schema version 0, before versions existed).
@@ -311,6 +314,82 @@ async fn the_conversation_release_s_database_opens_with_every_message_s_state() 
 /// [`write_the_moderation_fixture`] on that release.
 fn moderation_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat-2026-12-07-moderation.db")
+}
+
+/// Schema 6 kept a room's rules in a `locked` column and a `mutes`
+/// table; they move into the room's rules (one JSON value) and stay in
+/// force: the room locked, each mute with its end, and the next action
+/// changes them from there.
+#[tokio::test]
+async fn the_moderation_of_schema_6_stays_in_force() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    with_admin(&mut config);
+    std::fs::copy(moderation_fixture(), &config.db).expect("copy the fixture");
+    assert_eq!(schema_version(&config.db), 6);
+    let server = spawn_server(config.clone()).await;
+    let locked = |user: &'static str| async move {
+        let mut client = connect(server.addr, user, None).await;
+        loop {
+            match client.recv().await {
+                ServerFrame::History { locked, .. } => return locked,
+                ServerFrame::Welcome { .. } => {}
+                other => panic!("expected the history, got {other:?}"),
+            }
+        }
+    };
+    assert!(locked("dave").await, "still locked");
+    let cookie = session_cookie(&sign_in(server.addr, "root", Some(ROOT_PASSWORD)).await);
+    let mutes = || async {
+        let view = api(
+            server.addr,
+            "GET",
+            "/api/moderation?room=lobby",
+            Some(&cookie),
+            None,
+        )
+        .await;
+        let mut mutes: Vec<(String, Option<i64>)> = json_of(&view)["mutes"]
+            .as_array()
+            .expect("mutes")
+            .iter()
+            .map(|mute| {
+                (
+                    mute["name"].as_str().unwrap_or_default().to_owned(),
+                    mute["until"].as_i64(),
+                )
+            })
+            .collect();
+        mutes.sort();
+        mutes
+    };
+    let before = mutes().await;
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before[0].0, "Carol", "as the moderator typed it");
+    let five_years_on = 1_796_659_000_000 + 5 * 365 * 24 * 3_600_000 - 3_600_000;
+    assert!(
+        before[0].1.is_some_and(|until| until > five_years_on),
+        "{before:?}"
+    );
+    assert_eq!(before[1], ("bob".to_owned(), None), "for good");
+
+    let mut root = admin(server.addr).await;
+    root.send_frame(ClientFrame::Moderate {
+        room: None,
+        action: ModAction::Unlock,
+        target: None,
+        id: None,
+        duration_s: None,
+        reason: None,
+        all_rooms: false,
+    })
+    .await;
+    while !matches!(root.recv().await, ServerFrame::Moderated { .. }) {}
+    assert!(!locked("erin").await, "unlocked");
+    assert_eq!(mutes().await, before, "the mutes untouched");
+    server.stop().await;
+    assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
 }
 
 /// Not a test: writes [`moderation_fixture`] with the release it runs on

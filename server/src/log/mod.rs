@@ -146,13 +146,11 @@ impl MessageLog {
         }
     }
 
-    /// Who is muted in `room` (by name key), until when (ms since the
-    /// epoch; `i64::MAX`: for good), as the log keeps it (expired mutes
-    /// too).
-    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, LogError> {
+    /// `room`'s rules as the log keeps them (expired mutes too).
+    pub(crate) async fn rules(&self, room: &str) -> Result<protocol::RoomRules, LogError> {
         match self {
-            Self::Embedded(log) => log.mutes(room).await,
-            Self::Redis(log) => Ok(log.mutes(room).await?),
+            Self::Embedded(log) => log.rules(room).await,
+            Self::Redis(log) => Ok(log.rules(room).await?),
         }
     }
 

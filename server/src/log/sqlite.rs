@@ -135,12 +135,12 @@ impl EmbeddedLog {
         }
     }
 
-    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, LogError> {
+    pub(crate) async fn rules(&self, room: &str) -> Result<protocol::RoomRules, LogError> {
         let room = room.to_owned();
         match &self.reader {
-            Some(reader) => read_beside(reader, move |reader| reader.mutes(&room)).await,
+            Some(reader) => read_beside(reader, move |reader| reader.rules(&room)).await,
             // `:memory:` is for benchmarks: nobody moderates there.
-            None => Ok(Vec::new()),
+            None => Ok(protocol::RoomRules::default()),
         }
     }
 

@@ -674,9 +674,9 @@ impl Rooms {
         self.log.typing(room, user).await;
     }
 
-    /// Who is muted in `room` (by name key) until when, as its log says.
-    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, LogError> {
-        self.log.mutes(room).await
+    /// `room`'s rules (who is muted until when...), as its log says.
+    pub(crate) async fn rules(&self, room: &str) -> Result<protocol::RoomRules, LogError> {
+        self.log.rules(room).await
     }
 
     /// The rooms most recently posted in (at most `limit`), with how many

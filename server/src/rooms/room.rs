@@ -207,10 +207,7 @@ impl Room {
         }
         live.first_id = window.first_id;
         live.last_seq = window.last_seq;
-        live.rules = RoomRules {
-            locked: window.locked,
-            mutes: window.mutes.into_iter().collect(),
-        };
+        live.rules = window.rules;
         self.published.send_replace(Some(window.last_seq));
     }
 

@@ -11,8 +11,8 @@ mod write;
 
 use std::path::Path;
 
-use protocol::Posted;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, MAIN_DB};
+use protocol::{Posted, RoomRules};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, MAIN_DB};
 use thiserror::Error;
 
 use crate::events::{Appended, NewEvent, RoomActivity, Window};
@@ -197,14 +197,17 @@ impl HistoryReader {
         read::page_before(&self.conn, room, before, limit)
     }
 
-    /// Who is muted in `room` (by name key), until when (`i64::MAX`: for
-    /// good), expired mutes included: the caller knows the time.
-    pub(crate) fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT m.key, m.until FROM mutes m JOIN rooms r ON r.id = m.room WHERE r.name = ?1",
-        )?;
-        let rows = statement.query_map([room], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// `room`'s rules (who is muted until when, expired mutes included:
+    /// the caller knows the time); a room never written has the default.
+    pub(crate) fn rules(&self, room: &str) -> Result<RoomRules, StoreError> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
+            .query_row([room], |row| row.get(0))
+            .optional()?;
+        id.map_or(Ok(RoomRules::default()), |id| {
+            read::rules_of(&self.conn, id)
+        })
     }
 
     /// The rooms posted in most recently, newest first.

@@ -1,7 +1,9 @@
 //! Reading a room's log: pages of messages in their current state, and the
 //! window a room starts from.
 
-use protocol::{apply_reaction, excerpt, formatted, ChatMessage, ModAction, Posted, ReplyQuote};
+use protocol::{
+    apply_reaction, excerpt, formatted, ChatMessage, ModAction, Posted, ReplyQuote, RoomRules,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{to_id, to_sql, to_sql_limit, StoreError};
@@ -65,13 +67,7 @@ pub(super) fn window(conn: &Connection, room: &str, limit: usize) -> Result<Wind
     let first_id: Option<i64> = conn
         .prepare_cached("SELECT min(seq) FROM events WHERE room = ?1 AND kind = 'message'")?
         .query_row([room_id], |row| row.get(0))?;
-    let locked: bool = conn
-        .prepare_cached("SELECT locked FROM rooms WHERE id = ?1")?
-        .query_row([room_id], |row| row.get(0))?;
-    let mutes = conn
-        .prepare_cached("SELECT key, until FROM mutes WHERE room = ?1")?
-        .query_map([room_id], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    let rules = rules_of(conn, room_id)?;
     Ok(Window {
         recent,
         changes,
@@ -79,8 +75,19 @@ pub(super) fn window(conn: &Connection, room: &str, limit: usize) -> Result<Wind
         held_from: if read == limit { oldest } else { 0 },
         first_id: first_id.map(to_id).transpose()?,
         last_seq,
-        locked,
-        mutes,
+        rules,
+    })
+}
+
+/// The rules of room `room_id` (see `SCHEMA_V7`).
+pub(super) fn rules_of(conn: &Connection, room_id: i64) -> Result<RoomRules, StoreError> {
+    let rules: Option<String> = conn
+        .prepare_cached("SELECT rules FROM rooms WHERE id = ?1")?
+        .query_row([room_id], |row| row.get(0))
+        .optional()?;
+    rules.map_or(Ok(RoomRules::default()), |rules| {
+        serde_json::from_str(&rules)
+            .map_err(|error| StoreError::CorruptEntry(format!("room {room_id}'s rules: {error}")))
     })
 }
 

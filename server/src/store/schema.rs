@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
     |tx, _| tx.execute_batch(SCHEMA_V4),
     |tx, _| tx.execute_batch(SCHEMA_V5),
     |tx, _| tx.execute_batch(SCHEMA_V6),
+    |tx, _| tx.execute_batch(SCHEMA_V7),
 ];
 
 const SCHEMA_V1: &str = "
@@ -184,6 +185,20 @@ CREATE TABLE account_rooms (
     joined_at INTEGER NOT NULL, -- ms since the Unix epoch
     PRIMARY KEY (key, room)
 ) WITHOUT ROWID;
+";
+
+/// A room's rules (locked, who is muted until when) as one JSON value,
+/// `protocol::RoomRules`, written whole by each moderation: a new rule is
+/// a field there, not a column here. Version 6's `locked` column and
+/// `mutes` table move into it.
+const SCHEMA_V7: &str = "
+ALTER TABLE rooms ADD COLUMN rules TEXT NOT NULL DEFAULT '{}';
+UPDATE rooms SET rules = json_object(
+    'locked', json(CASE WHEN locked THEN 'true' ELSE 'false' END),
+    'mutes', json((SELECT json_group_object(key, until) FROM mutes WHERE mutes.room = rooms.id))
+);
+ALTER TABLE rooms DROP COLUMN locked;
+DROP TABLE mutes;
 ";
 
 /// Brings the schema up to date, step by step, each in a transaction. A

@@ -5,13 +5,11 @@
 
 use std::collections::HashMap;
 
-use protocol::{
-    excerpt, formatted, ChatMessage, MuteChange, Posted, Reacted, ReplyQuote, RulesChange, Verdict,
-};
+use protocol::{excerpt, formatted, ChatMessage, Posted, Reacted, ReplyQuote, Verdict};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::read::message;
 use super::read::ModerationBody;
+use super::read::{message, rules_of};
 use super::{to_id, to_sql, StoreError};
 use crate::events::{
     Appended, Author, Change, Deletion, Earlier, Edit, Event, NewChange, NewEvent, NewMessage,
@@ -311,8 +309,8 @@ impl Writer<'_> {
         })))
     }
 
-    /// A moderator's action, and the room's state it leaves (locked, who
-    /// is muted).
+    /// A moderator's action, and the room's rules it leaves (locked, who
+    /// is muted), in the same transaction.
     fn moderate(&mut self, new: &NewModeration) -> Result<Appended, StoreError> {
         let room = self.room(&new.room)?;
         let action = &new.moderation;
@@ -331,30 +329,15 @@ impl Writer<'_> {
                 body,
                 action.id.map(to_sql).transpose()?,
             ])?;
-        // What it changes is protocol's rule; written here as given.
+        // What it changes is protocol's rule; the rules are kept whole.
+        let mut rules = rules_of(self.tx, room.id)?;
         let target = action.target.as_deref().map(protocol::name_key);
-        let change = RulesChange::of(action.action, target, action.until);
-        if let Some(locked) = change.locked {
-            self.tx
-                .prepare_cached("UPDATE rooms SET locked = ?2 WHERE id = ?1")?
-                .execute(params![room.id, locked])?;
-        }
-        match change.mute {
-            Some(MuteChange::Mute { key, until }) => {
-                self.tx
-                    .prepare_cached(
-                        "INSERT INTO mutes (room, key, until) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (room, key) DO UPDATE SET until = excluded.until",
-                    )?
-                    .execute(params![room.id, key, until])?;
-            }
-            Some(MuteChange::Unmute { key }) => {
-                self.tx
-                    .prepare_cached("DELETE FROM mutes WHERE room = ?1 AND key = ?2")?
-                    .execute(params![room.id, key])?;
-            }
-            None => {}
-        }
+        rules.apply(action.action, target, action.until);
+        let rules = serde_json::to_string(&rules)
+            .map_err(|error| StoreError::Failed(format!("the room's rules: {error}")))?;
+        self.tx
+            .prepare_cached("UPDATE rooms SET rules = ?2 WHERE id = ?1")?
+            .execute(params![room.id, rules])?;
         Ok(Appended::Stored(Event::Moderated(
             new.clone().stored(seq, action.date_time),
         )))

@@ -261,6 +261,41 @@ pub(super) fn change_entry(
     fields
 }
 
+/// The stream entry of a moderator's `action`: the fields [`parse_entry`]
+/// reads back, but for `dateTime` (the script's clock).
+pub(super) fn moderation_entry(action: &Moderation) -> Vec<(&'static str, String)> {
+    let Moderation {
+        seq: _,
+        action: what,
+        target,
+        id,
+        by,
+        until,
+        reason,
+        all_rooms,
+        date_time: _,
+    } = action;
+    let mut fields = vec![
+        ("kind", "moderate".to_owned()),
+        ("action", what.as_str().to_owned()),
+        ("user", by.clone()),
+    ];
+    let optional = [
+        ("target", target.clone()),
+        ("id", id.map(|id| id.to_string())),
+        ("until", until.map(|at| at.to_string())),
+        ("reason", reason.clone()),
+        ("allRooms", all_rooms.then(|| "1".to_owned())),
+    ];
+    fields.extend(
+        optional
+            .into_iter()
+            .filter_map(|(field, value)| Some((field, value?)))
+            .filter(|(_, value)| !value.is_empty()),
+    );
+    fields
+}
+
 /// A stream entry as the event it records (entries of the releases before
 /// rooms have no `kind`: they are messages). A reply's quote is left for
 /// the caller to fill in from the `messages` hash (the stream does not

@@ -18,9 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{
-    ChatMessage, MuteChange, Posted, Reacted, ReplyQuote, RulesChange, Target, Verdict,
-};
+use protocol::{ChatMessage, Posted, Reacted, ReplyQuote, RoomRules, Target, Verdict};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncCommands, Script};
@@ -32,7 +30,7 @@ mod entries;
 mod follower;
 mod scripts;
 
-use entries::{change_entry, entry_seq, parse_entry, StoredMessage};
+use entries::{change_entry, entry_seq, moderation_entry, parse_entry, StoredMessage};
 use follower::{Follow, Follower};
 
 use super::{LogError, StorageHealth, Subscriber};
@@ -317,48 +315,47 @@ impl RedisLog {
         )))
     }
 
+    /// A moderator's action: the room's rules read, changed by protocol's
+    /// rule (`RoomRules::apply`) and written whole with the event, only if
+    /// nobody changed them since the read; else read and applied again.
     async fn moderate(&self, new: NewModeration) -> Result<Appended, StoreError> {
         let room = new.room.clone();
         let action = &new.moderation;
-        // What it changes is protocol's rule; the script writes it as given.
-        let target = action.target.as_deref().map(protocol::name_key);
-        let change = RulesChange::of(action.action, target, action.until);
-        let locked = match change.locked {
-            Some(true) => "1",
-            Some(false) => "0",
-            None => "",
-        };
-        let (mute, key, until) = match change.mute {
-            Some(MuteChange::Mute { key, until }) => ("mute", key, until.to_string()),
-            Some(MuteChange::Unmute { key }) => ("unmute", key, String::new()),
-            None => ("", String::new(), String::new()),
-        };
-        let (seq, at): (String, String) = self
-            .moderate
-            .key(self.keys.seq(&room))
-            .key(self.keys.log(&room))
-            .key(self.keys.directory())
-            .key(self.keys.locked(&room))
-            .key(self.keys.mutes(&room))
-            .arg(action.action.as_str())
-            .arg(action.target.as_deref().unwrap_or_default())
-            .arg(action.id.map(|id| id.to_string()).unwrap_or_default())
-            .arg(&action.by)
-            .arg(action.until.map(|at| at.to_string()).unwrap_or_default())
-            .arg(action.reason.as_deref().unwrap_or_default())
-            .arg(if action.all_rooms { "1" } else { "" })
-            .arg(self.max_len)
-            .arg(&room)
-            .arg(key)
-            .arg(locked)
-            .arg(mute)
-            .arg(until)
-            .invoke_async(&mut self.redis.clone())
-            .await?;
-        let corrupt = || StoreError::CorruptEntry(format!("a moderation's answer: {seq} {at}"));
-        let seq = seq.parse().map_err(|_| corrupt())?;
-        let at = at.parse().map_err(|_| corrupt())?;
-        Ok(Appended::Stored(Event::Moderated(new.stored(seq, at))))
+        let mut redis = self.redis.clone();
+        for _ in 0..CHANGE_ATTEMPTS {
+            let (written, mut rules) = read_rules(&mut redis, &self.keys, &room).await?;
+            let target = action.target.as_deref().map(protocol::name_key);
+            rules.apply(action.action, target, action.until);
+            let rules = serde_json::to_string(&rules)
+                .map_err(|error| StoreError::Failed(format!("the room's rules: {error}")))?;
+            let mut append = self.moderate.prepare_invoke();
+            append
+                .key(self.keys.seq(&room))
+                .key(self.keys.log(&room))
+                .key(self.keys.directory())
+                .key(self.keys.rules(&room))
+                .key(self.keys.locked(&room))
+                .key(self.keys.mutes(&room))
+                .arg(written.unwrap_or_default())
+                .arg(rules)
+                .arg(self.max_len)
+                .arg(&room);
+            for (field, value) in moderation_entry(action) {
+                append.arg(field).arg(value);
+            }
+            let reply: ScriptReply = append.invoke_async(&mut redis).await?;
+            match reply.text(0) {
+                "stored" => {
+                    let (seq, at) = (reply.id(1)?, reply.number(2)?);
+                    return Ok(Appended::Stored(Event::Moderated(new.stored(seq, at))));
+                }
+                "moved" => continue,
+                _ => return Err(reply.corrupt()),
+            }
+        }
+        Err(StoreError::Failed(format!(
+            "the rules of room {room} kept changing under {CHANGE_ATTEMPTS} attempts"
+        )))
     }
 
     /// Follows `room`'s stream from its newest events on.
@@ -467,11 +464,11 @@ impl RedisLog {
     }
 
     /// The rooms posted in most recently, on any instance.
-    /// Who is muted in `room` (by name key), until when.
-    pub(crate) async fn mutes(&self, room: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let mutes: HashMap<String, String> =
-            self.redis.clone().hgetall(self.keys.mutes(room)).await?;
-        Ok(read_mutes(mutes))
+    /// `room`'s rules (who is muted until when...).
+    pub(crate) async fn rules(&self, room: &str) -> Result<RoomRules, StoreError> {
+        Ok(read_rules(&mut self.redis.clone(), &self.keys, room)
+            .await?
+            .1)
     }
 
     pub(crate) async fn most_active(&self, limit: usize) -> Result<Vec<RoomActivity>, StoreError> {
@@ -654,21 +651,41 @@ impl MessageReader {
             Some(oldest) if recent.len() == count => oldest.message.id,
             _ => 0,
         };
-        let (locked, mutes): (bool, HashMap<String, String>) = redis::pipe()
-            .exists(self.keys.locked(room))
-            .hgetall(self.keys.mutes(room))
-            .query_async(redis)
-            .await?;
+        let (_, rules) = read_rules(redis, &self.keys, room).await?;
         Ok(Window {
             recent,
             changes,
             held_from: oldest_entry.max(oldest_message),
             first_id: first.first().copied(),
             last_seq,
-            locked,
-            mutes: read_mutes(mutes),
+            rules,
         })
     }
+}
+
+/// `room`'s rules, and their JSON as read (`None`: never written, the
+/// rules then read from the keys releases up to 2026-12-07 kept them in,
+/// a `locked` flag and a `mutes` hash).
+async fn read_rules(
+    redis: &mut ConnectionManager,
+    keys: &Keys,
+    room: &str,
+) -> Result<(Option<String>, RoomRules), StoreError> {
+    let (written, locked, mutes): (Option<String>, bool, HashMap<String, String>) = redis::pipe()
+        .get(keys.rules(room))
+        .exists(keys.locked(room))
+        .hgetall(keys.mutes(room))
+        .query_async(redis)
+        .await?;
+    let rules = match &written {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|error| StoreError::CorruptEntry(format!("room {room}'s rules: {error}")))?,
+        None => RoomRules {
+            locked,
+            mutes: read_mutes(mutes).into_iter().collect(),
+        },
+    };
+    Ok((written, rules))
 }
 
 /// The `mutes` hash: name key to until when (ms since the epoch). Releases

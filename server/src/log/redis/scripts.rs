@@ -102,36 +102,28 @@ redis.call('ZADD', KEYS[4], at, ARGV[8])
 return {'stored', tostring(seq), at}
 ";
 
-/// KEYS: seq, log, directory, locked, mutes. ARGV: action, target ('' for
-/// none), message id ('' for none), moderator, until ('' for good),
-/// reason, all rooms ('1' or ''), max length, room, then what it changes
-/// in the room's rules, as `protocol::RulesChange` says (the script knows
-/// no action's meaning): the muted name's key, locked ('1', '0' or ''
-/// for no change), 'mute', 'unmute' or '', and the mute's end. Appends a
-/// moderator's action and writes those changes (the `locked` flag, the
-/// `mutes` hash of name key to until). Returns {seq, time}.
+/// KEYS: seq, log, directory, rules, and the keys releases up to
+/// 2026-12-07 kept rules in (locked, mutes). ARGV: the rules' JSON as
+/// read ('' for none), their new JSON, max length, room, then the
+/// entry's fields and values (the script adds `dateTime`). Appends a
+/// moderator's action as the room's `seq` + 1 and writes the room's rules
+/// whole, only if they are still as read: the script knows no action's
+/// meaning (`protocol::RoomRules::apply` in Rust does). Returns
+/// {'stored', seq, time}, or {'moved'} (read and apply again).
 pub(super) const MODERATE: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
+if (redis.call('GET', KEYS[4]) or '') ~= ARGV[1] then return {'moved'} end
 local clock = redis.call('TIME')
 local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
 local seq = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
-local action = ARGV[1]
-local fields = {'kind', 'moderate', 'action', action, 'user', ARGV[4], 'dateTime', at}
-local optional = {target = ARGV[2], id = ARGV[3], ['until'] = ARGV[5], reason = ARGV[6], allRooms = ARGV[7]}
-for _, name in ipairs({'target', 'id', 'until', 'reason', 'allRooms'}) do
-  if optional[name] ~= '' then table.insert(fields, name); table.insert(fields, optional[name]) end
-end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], string.format('%d-0', seq), unpack(fields))
+local fields = {'dateTime', at}
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], string.format('%d-0', seq), unpack(fields))
 redis.call('SET', KEYS[1], seq)
-redis.call('ZADD', KEYS[3], at, ARGV[9])
-if ARGV[11] == '1' then redis.call('SET', KEYS[4], '1')
-elseif ARGV[11] == '0' then redis.call('DEL', KEYS[4])
-end
--- The end as text (for good: i64::MAX; a Lua number would print 9.007e+15).
-if ARGV[12] == 'mute' then redis.call('HSET', KEYS[5], ARGV[10], ARGV[13])
-elseif ARGV[12] == 'unmute' then redis.call('HDEL', KEYS[5], ARGV[10])
-end
-return {tostring(seq), at}
+redis.call('SET', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[5], KEYS[6])
+redis.call('ZADD', KEYS[3], at, ARGV[4])
+return {'stored', tostring(seq), at}
 ";
 
 /// KEYS: ids, messages. ARGV: the highest score to read ('(N' for ids
