@@ -24,7 +24,10 @@ pub struct Outgoing {
     /// The message it answers, if it is a reply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<u64>,
-    /// When it was written or last retried (ms since the epoch).
+    /// When it was written or last retried (ms since the epoch). Stored
+    /// as a whole number: printing an `f64` would carry float formatting
+    /// into the client (about 0.4 KB gzip).
+    #[serde(serialize_with = "whole_ms")]
     pub since: f64,
     pub status: OutgoingStatus,
 }
@@ -38,6 +41,10 @@ pub enum OutgoingStatus {
     TimedOut,
     /// The server refused it; only Retry sends it again.
     Refused { reason: String },
+}
+
+fn whole_ms<S: serde::Serializer>(ms: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_i64(*ms as i64)
 }
 
 impl Outgoing {
@@ -139,7 +146,7 @@ mod tests {
         let json = serde_json::to_string(&outbox).expect("serializes");
         assert_eq!(
             json,
-            r#"[{"room":"rust","clientId":"c-1","msg":"hi","since":5.0,"status":{"state":"pending"}},{"room":"lobby","clientId":"c-3","msg":"!","since":7.0,"status":{"state":"refused","reason":"too long"}}]"#
+            r#"[{"room":"rust","clientId":"c-1","msg":"hi","since":5,"status":{"state":"pending"}},{"room":"lobby","clientId":"c-3","msg":"!","since":7,"status":{"state":"refused","reason":"too long"}}]"#
         );
         assert_eq!(read(&&parse(&json)), outbox);
     }
