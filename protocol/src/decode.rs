@@ -169,6 +169,7 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
             has_older: f.bool("hasOlder"),
             seq: f.optional("seq", u64),
             locked: f.flag("locked"),
+            pinned: f.list_or_empty("pinned", u64),
             moderator: f.flag("moderator"),
         },
         ServerFrameKind::Older => ServerFrame::Older {

@@ -331,6 +331,11 @@ wire_names! {
         /// Only moderators post in the room.
         Lock = "lock",
         Unlock = "unlock",
+        /// The message (`id`) is pinned: everyone in the room sees it
+        /// above the conversation (at most [`PINS_MAX`]; pinning one more
+        /// unpins the oldest).
+        Pin = "pin",
+        Unpin = "unpin",
         /// The claimed name moderates the room (every room, `allRooms`):
         /// admins only.
         Grant = "grant",
@@ -343,7 +348,7 @@ impl ModAction {
     /// message (`delete`: `id`) or the room (`lock`, `unlock`).
     pub fn needs_target(self) -> bool {
         match self {
-            Self::Delete | Self::Lock | Self::Unlock => false,
+            Self::Delete | Self::Lock | Self::Unlock | Self::Pin | Self::Unpin => false,
             Self::Mute
             | Self::Unmute
             | Self::Kick
@@ -359,7 +364,7 @@ impl ModAction {
     /// Whether the action is about a message (`id`).
     pub fn needs_id(self) -> bool {
         match self {
-            Self::Delete => true,
+            Self::Delete | Self::Pin | Self::Unpin => true,
             Self::Mute
             | Self::Unmute
             | Self::Kick
@@ -387,6 +392,8 @@ impl ModAction {
             | Self::Lock
             | Self::Unlock
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
             | Self::Revoke => Timed::Never,
         }
     }
@@ -404,6 +411,8 @@ impl ModAction {
             | Self::Lock
             | Self::Unlock
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
             | Self::Revoke => false,
         }
     }
@@ -424,6 +433,8 @@ impl ModAction {
             | Self::Lock
             | Self::Unlock
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
             | Self::Revoke => None,
         }
     }
@@ -444,6 +455,29 @@ impl ModAction {
             | Self::Unban
             | Self::Purge
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
+            | Self::Revoke => None,
+        }
+    }
+
+    /// Whether it pins its message (`Some(true)`) or unpins it
+    /// (`Some(false)`).
+    pub fn pins(self) -> Option<bool> {
+        match self {
+            Self::Pin => Some(true),
+            Self::Unpin => Some(false),
+            Self::Delete
+            | Self::Mute
+            | Self::Unmute
+            | Self::Kick
+            | Self::Ban
+            | Self::BanAddress
+            | Self::Unban
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Grant
             | Self::Revoke => None,
         }
     }
@@ -463,6 +497,8 @@ impl ModAction {
             | Self::Unban
             | Self::Purge
             | Self::Lock
+            | Self::Pin
+            | Self::Unpin
             | Self::Unlock => None,
         }
     }
@@ -471,9 +507,14 @@ impl ModAction {
     /// reaches beyond the room: putting out, bans), or an admin.
     pub fn takes(self) -> Authority {
         match self {
-            Self::Delete | Self::Mute | Self::Unmute | Self::Purge | Self::Lock | Self::Unlock => {
-                Authority::RoomModerator
-            }
+            Self::Delete
+            | Self::Mute
+            | Self::Unmute
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Pin
+            | Self::Unpin => Authority::RoomModerator,
             Self::Kick | Self::Ban | Self::BanAddress | Self::Unban => {
                 Authority::ModeratorOfEveryRoom
             }
@@ -516,6 +557,9 @@ pub const WS_TOKEN_PREFIX: &str = "chat-token.";
 /// banned; the close's reason says who and why): unlike other closes, the
 /// client does not reconnect by itself.
 pub const CLOSE_PUT_OUT: u16 = 4003;
+
+/// Most messages pinned in one room.
+pub const PINS_MAX: usize = 10;
 
 /// Most characters in a moderator's reason.
 pub const REASON_MAX_CHARS: usize = 200;
@@ -628,6 +672,9 @@ pub enum ServerFrame {
         /// Locked by a moderator: only moderators post.
         #[serde(default, skip_serializing_if = "is_false")]
         locked: bool,
+        /// The ids of the messages moderators pinned, oldest pin first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pinned: Vec<u64>,
         /// This connection's name moderates the room (later `moderated`
         /// grants and revokes naming it change that).
         #[serde(default, skip_serializing_if = "is_false")]

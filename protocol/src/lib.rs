@@ -151,7 +151,7 @@ pub use formatted::{is_safe_link, Block, Inline, FORMATTED_MAX_DEPTH, FORMATTED_
 pub use frame::{
     apply_reaction, Authority, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError,
     ModAction, Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, Timed, CLOSE_PUT_OUT,
-    DURATION_MAX_S, HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PRESENCE_INTERVAL_MS,
+    DURATION_MAX_S, HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PINS_MAX, PRESENCE_INTERVAL_MS,
     PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX, REASON_MAX_CHARS, TYPING_INTERVAL_MS,
     WS_PROTOCOL, WS_TOKEN_PREFIX,
 };
@@ -160,8 +160,8 @@ pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, n
 #[cfg(feature = "unicode")]
 pub use room::RoomView;
 pub use room::{
-    ChangeRefusal, ChangeRequest, MessageChange, Reacted, Requote, RoomEvent, RoomRules, Target,
-    Verdict,
+    pin, ChangeRefusal, ChangeRequest, MessageChange, Reacted, Requote, RoomEvent, RoomRules,
+    Target, Verdict,
 };
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,

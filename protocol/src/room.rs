@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::give_reaction;
 use crate::{
-    excerpt, Block, ChatMessage, ModAction, Reactions, ReplyQuote, ServerFrame, REACTIONS_MAX,
-    REACTION_NAMES_MAX,
+    excerpt, Block, ChatMessage, ModAction, Reactions, ReplyQuote, ServerFrame, PINS_MAX,
+    REACTIONS_MAX, REACTION_NAMES_MAX,
 };
 
 /// What a log is asked to do to a posted message, before it decides
@@ -223,10 +223,11 @@ impl Requote {
     }
 }
 
-/// What moderators' actions leave a room with: whether it is locked, and
-/// who is muted there until when. Both logs keep it as this JSON beside
-/// the events, written whole: a new field is a field here, not a column or
-/// a script argument (a field a log's JSON lacks reads as its default).
+/// What moderators' actions leave a room with: whether it is locked, who
+/// is muted there until when, which messages are pinned. Both logs keep it
+/// as this JSON beside the events, written whole: a new field is a field
+/// here, not a column or a script argument (a field a log's JSON lacks
+/// reads as its default).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RoomRules {
@@ -234,63 +235,50 @@ pub struct RoomRules {
     /// By name key (see [`crate::name_key`]): until when, ms since the
     /// epoch (`i64::MAX`: for good).
     pub mutes: BTreeMap<String, i64>,
+    /// Message ids, oldest pin first: at most [`PINS_MAX`].
+    pub pinned: Vec<u64>,
 }
 
 impl RoomRules {
     /// Applies a moderator's `action` about the name keyed `target` (see
-    /// [`crate::name_key`]), holding `until` (ms since the epoch; `None`:
-    /// for good).
-    pub fn apply(&mut self, action: ModAction, target: Option<String>, until: Option<i64>) {
-        let change = RulesChange::of(action, target, until);
-        if let Some(locked) = change.locked {
+    /// [`crate::name_key`]) or message `id`, holding `until` (ms since the
+    /// epoch; `None`: for good): the one rule of what an action changes.
+    pub fn apply(
+        &mut self,
+        action: ModAction,
+        target: Option<String>,
+        id: Option<u64>,
+        until: Option<i64>,
+    ) {
+        if let Some(locked) = action.locks() {
             self.locked = locked;
         }
-        match change.mute {
-            Some(MuteChange::Mute { key, until }) => {
-                self.mutes.insert(key, until);
+        match (action.silences(), target) {
+            (Some(true), Some(key)) => {
+                self.mutes.insert(key, until.unwrap_or(i64::MAX));
             }
-            Some(MuteChange::Unmute { key }) => {
+            (Some(false), Some(key)) => {
                 self.mutes.remove(&key);
             }
-            None => {}
+            (None, _) | (Some(_), None) => {}
         }
+        pin(&mut self.pinned, action, id);
     }
 }
 
-/// What a moderator's action changes in a room's rules (see
-/// [`RoomRules::apply`], which both logs call before writing the rules
-/// whole).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct RulesChange {
-    /// The room locked (`true`) or unlocked.
-    locked: Option<bool>,
-    mute: Option<MuteChange>,
-}
-
-/// A name muted until when (ms since the epoch; `i64::MAX`: for good), or
-/// let speak again; by name key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum MuteChange {
-    Mute { key: String, until: i64 },
-    Unmute { key: String },
-}
-
-impl RulesChange {
-    /// What `action` about the name keyed `target`, holding `until`,
-    /// changes.
-    fn of(action: ModAction, target: Option<String>, until: Option<i64>) -> Self {
-        let mute = match (action.silences(), target) {
-            (Some(true), Some(key)) => Some(MuteChange::Mute {
-                key,
-                until: until.unwrap_or(i64::MAX),
-            }),
-            (Some(false), Some(key)) => Some(MuteChange::Unmute { key }),
-            (None, _) | (Some(_), None) => None,
-        };
-        Self {
-            locked: action.locks(),
-            mute,
+/// Applies a moderator's `action` about message `id` to a room's pinned
+/// messages (oldest pin first): [`RoomRules::apply`]'s rule, for a client
+/// that keeps the pins alone.
+pub fn pin(pinned: &mut Vec<u64>, action: ModAction, id: Option<u64>) {
+    match (action.pins(), id) {
+        (Some(true), Some(id)) if !pinned.contains(&id) => {
+            pinned.push(id);
+            if pinned.len() > PINS_MAX {
+                pinned.remove(0);
+            }
         }
+        (Some(false), Some(id)) => pinned.retain(|pinned| *pinned != id),
+        (Some(_) | None, _) => {}
     }
 }
 
@@ -310,6 +298,7 @@ pub enum RoomEvent {
         seq: u64,
         action: ModAction,
         target: Option<String>,
+        id: Option<u64>,
         until: Option<i64>,
     },
 }
@@ -357,6 +346,7 @@ impl RoomEvent {
                 seq,
                 action,
                 target,
+                id,
                 until,
                 ..
             } => Some((
@@ -365,6 +355,7 @@ impl RoomEvent {
                     seq,
                     action,
                     target,
+                    id,
                     until,
                 },
             )),
@@ -424,11 +415,12 @@ impl RoomView {
             RoomEvent::Moderated {
                 action,
                 target,
+                id,
                 until,
                 ..
             } => {
                 let key = target.as_deref().map(crate::name_key);
-                self.rules.apply(*action, key, *until);
+                self.rules.apply(*action, key, *id, *until);
             }
         }
     }
@@ -532,6 +524,7 @@ mod tests {
             seq,
             action,
             target: target.map(str::to_owned),
+            id: None,
             until,
         };
         room.apply(&act(1, ModAction::Lock, None, None));
@@ -699,6 +692,27 @@ mod check_tests {
                 emojis: 2
             }
         );
+    }
+
+    #[test]
+    fn pins_keep_their_order_hold_at_most_ten_and_come_off() {
+        let mut rules = RoomRules::default();
+        for id in 1..=PINS_MAX as u64 + 2 {
+            rules.apply(ModAction::Pin, None, Some(id), None);
+        }
+        rules.apply(ModAction::Pin, None, Some(5), None);
+        let expected: Vec<u64> = (3..=PINS_MAX as u64 + 2).collect();
+        assert_eq!(
+            rules.pinned, expected,
+            "the oldest pins went; a repeat is nothing"
+        );
+        rules.apply(ModAction::Unpin, None, Some(5), None);
+        rules.apply(ModAction::Unpin, None, Some(99), None);
+        assert!(!rules.pinned.contains(&5));
+        assert_eq!(rules.pinned.len(), PINS_MAX - 1);
+        rules.apply(ModAction::Lock, None, Some(3), None);
+        assert_eq!(rules.pinned.len(), PINS_MAX - 1, "a lock pins nothing");
+        assert!(rules.locked);
     }
 
     #[test]

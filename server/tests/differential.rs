@@ -2,8 +2,9 @@
 //! edits, deletions, reactions, replies, mentions and moderators' actions
 //! (refusals included) is played against a server on SQLite and, when the
 //! tests have a Redis (`CHAT_TEST_REDIS_URL`), one on Redis. Each log
-//! writes its own copy of the rules (SQL, Lua); the server's window and the
-//! client apply `protocol::RoomView`'s. They must agree:
+//! decides by protocol's rules (`ChangeRequest::check`, `RoomRules::apply`)
+//! but stores in its own way (SQL; Redis hashes and streams); the server's
+//! window and the client apply `protocol::RoomView`. They must agree:
 //! - every action gets the same outcome on both logs (the same event `seq`,
 //!   or the same refusal);
 //! - the events a bystander heard, folded by the reducer, are the room a
@@ -62,7 +63,7 @@ async fn play(
     seed: u64,
     steps: usize,
     config: server::Config,
-) -> (Vec<Outcome>, BTreeMap<u64, ChatMessage>, bool) {
+) -> (Vec<Outcome>, BTreeMap<u64, ChatMessage>, (bool, Vec<u64>)) {
     let server = support::spawn_server(config.clone()).await;
     let addr = server.addr;
     let mut watcher = connect(addr, "watcher", None).await;
@@ -103,28 +104,26 @@ async fn play(
         heard, model,
         "seed {seed}: the bystander heard the room the actors made"
     );
-    let (from_window, locked) = whole_room(&mut connect(addr, "newcomer", None).await).await;
+    let rules = (heard.rules.locked, heard.rules.pinned.clone());
+    let (from_window, shown) = whole_room(&mut connect(addr, "newcomer", None).await).await;
     assert_eq!(
         from_window, heard.messages,
         "seed {seed}: the window is the reducer's room"
     );
     assert_eq!(
-        locked, heard.rules.locked,
-        "seed {seed}: locked, in the window"
+        shown, rules,
+        "seed {seed}: locked and pinned, in the window"
     );
     drop((cast, watcher));
     server.stop().await;
 
     let server = support::spawn_server(config).await;
-    let (stored, locked) = whole_room(&mut connect(server.addr, "later", None).await).await;
+    let (stored, shown) = whole_room(&mut connect(server.addr, "later", None).await).await;
     assert_eq!(
         stored, heard.messages,
         "seed {seed}: the log's storage is the reducer's room"
     );
-    assert_eq!(
-        locked, heard.rules.locked,
-        "seed {seed}: locked, in storage"
-    );
+    assert_eq!(shown, rules, "seed {seed}: locked and pinned, in storage");
     let after = left_with.seq;
     let mut back = connect(server.addr, "leaver", Some(after)).await;
     let resumed = resume(&mut back, left_with).await;
@@ -141,7 +140,7 @@ async fn play(
             (id, message)
         })
         .collect();
-    (outcomes, timeless, locked)
+    (outcomes, timeless, shown)
 }
 
 /// The next action: who, the frame, and the kind of event that ends it
@@ -201,13 +200,17 @@ fn next_action(dice: &mut Dice, model: &RoomView, step: usize) -> (usize, Client
         return (who, frame, Kind::Reaction);
     }
     // The admin moderates.
-    let (action, target, id) = match dice.below(8) {
+    let (action, target, id) = match dice.below(10) {
         0 | 1 if !shown.is_empty() => (ModAction::Delete, None, Some(dice.pick(&shown))),
         0..=2 if model.rules.locked => (ModAction::Unlock, None, None),
         0..=2 => (ModAction::Lock, None, None),
         // Every message of alice's goes (a purge of no message is still
         // the room's notice).
         3 => (ModAction::Purge, Some("alice"), None),
+        8 if !model.rules.pinned.is_empty() => {
+            (ModAction::Unpin, None, Some(dice.pick(&model.rules.pinned)))
+        }
+        8 | 9 if !shown.is_empty() => (ModAction::Pin, None, Some(dice.pick(&shown))),
         _ if model.rules.mutes.contains_key("bob") => (ModAction::Unmute, Some("bob"), None),
         _ => (ModAction::Mute, Some("bob"), None),
     };
@@ -290,17 +293,19 @@ async fn fold_until(client: &mut Client, mut view: RoomView, seq: u64) -> RoomVi
 }
 
 /// Everything a newcomer can read: its greeting, then older pages (of
-/// seven) until there are none; and whether the room is locked.
-async fn whole_room(client: &mut Client) -> (BTreeMap<u64, ChatMessage>, bool) {
-    let (mut messages, locked, mut has_older) = loop {
+/// seven) until there are none; and whether the room is locked, and what
+/// is pinned.
+async fn whole_room(client: &mut Client) -> (BTreeMap<u64, ChatMessage>, (bool, Vec<u64>)) {
+    let (mut messages, shown, mut has_older) = loop {
         match client.recv().await {
             ServerFrame::Welcome { .. } => {}
             ServerFrame::History {
                 messages,
                 locked,
+                pinned,
                 has_older,
                 ..
-            } => break (by_id(messages), locked, has_older),
+            } => break (by_id(messages), (locked, pinned), has_older),
             other => panic!("expected a greeting, got {other:?}"),
         }
     };
@@ -335,7 +340,7 @@ async fn whole_room(client: &mut Client) -> (BTreeMap<u64, ChatMessage>, bool) {
             }
         }
     }
-    (messages, locked)
+    (messages, shown)
 }
 
 /// A resumed greeting (`after` the newest event `view` holds) applied to

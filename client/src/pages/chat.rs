@@ -15,6 +15,7 @@ use crate::components::moderation::{
 };
 use crate::components::people::{member_mark, people};
 use crate::components::room_menu::room_menu;
+use crate::components::route_link::route_link;
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::components::switcher::switcher;
@@ -136,7 +137,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
     // Desktop notifications the reducer says are owed, raised if the user
     // allowed them (dropped otherwise); a click opens the message.
     use_effect_with(state.alerts.clone(), {
-        let state = state.clone();
+        let (state, navigator) = (state.clone(), navigator.clone());
         move |alerts: &std::rc::Rc<Vec<Alert>>| {
             if alerts.is_empty() {
                 return;
@@ -190,7 +191,14 @@ fn ChatView(props: &ChatViewProps) -> Html {
             <p class="notice" role="alert">{ format!("That is not a room name. {rule}") }</p>
         },
         (_, None) => html! { <p class="empty-room">{ "Connecting…" }</p> },
-        (_, Some(room)) => room_view(&chat, room, &draft, &moderation_form, props.highlight),
+        (_, Some(room)) => room_view(
+            &chat,
+            room,
+            &draft,
+            &moderation_form,
+            props.highlight,
+            &navigator,
+        ),
     };
 
     html! {
@@ -338,12 +346,72 @@ fn sign_out(session: SessionHandle) -> Callback<()> {
 /// The room on screen: its messages, who is typing, and the composer (or
 /// why there is none). A plain function of the view's state: no component
 /// type of its own (each costs the client about 0.65 KB).
+/// A moderator's `action` on a message.
+fn on_message(action: ModAction) -> MessageChange {
+    MessageChange::Moderate {
+        action,
+        target: None,
+        duration_s: None,
+        reason: None,
+        all_rooms: false,
+    }
+}
+
+/// The room's pinned messages, newest pin first, each a link to it (with
+/// its author and first line once loaded; a deleted one is left out), and
+/// for a moderator (`on_unpin`), a button to unpin it.
+fn pinned_bar(room: &RoomState, navigator: &Navigator, on_unpin: Option<Callback<u64>>) -> Html {
+    let item = |&id: &u64| {
+        let loaded = room
+            .messages
+            .entries
+            .iter()
+            .find(|entry| entry.message.id == id);
+        if loaded.is_some_and(|entry| entry.message.deleted) {
+            return Html::default();
+        }
+        let text = loaded.map_or_else(
+            || "A pinned message".to_owned(),
+            |entry| {
+                format!(
+                    "{}: {}",
+                    entry.message.user,
+                    protocol::excerpt(&entry.message.msg)
+                )
+            },
+        );
+        let to = Route::Message {
+            room: room.name.clone(),
+            id,
+        };
+        html! {
+            <li>
+                { route_link(navigator, to, None, false, html! { {text} }) }
+                if let Some(on_unpin) = &on_unpin {
+                    <button class="unpin" aria-label="Unpin" onclick={on_unpin.reform(move |_| id)}>
+                        { "✕" }
+                    </button>
+                }
+            </li>
+        }
+    };
+    if room.pinned.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <ul class="pinned" aria-label="Pinned messages">
+            { for room.pinned.iter().rev().map(item) }
+        </ul>
+    }
+}
+
 fn room_view(
     chat: &ChatHandle,
     room: &RoomState,
     draft: &UseStateHandle<(Option<String>, Draft)>,
     moderation_form: &ModerationForm,
     highlight: Option<u64>,
+    navigator: &Navigator,
 ) -> Html {
     let state = &chat.state;
     let name = room.name.clone();
@@ -412,15 +480,9 @@ fn room_view(
                 change.emit((name.clone(), id, MessageChange::Delete));
             }
             MessageAction::Delete { id, own: false } => {
-                let delete = MessageChange::Moderate {
-                    action: ModAction::Delete,
-                    target: None,
-                    duration_s: None,
-                    reason: None,
-                    all_rooms: false,
-                };
-                change.emit((name.clone(), id, delete));
+                change.emit((name.clone(), id, on_message(ModAction::Delete)));
             }
+            MessageAction::Pin(id) => change.emit((name.clone(), id, on_message(ModAction::Pin))),
             MessageAction::React { id, emoji, on } => {
                 change.emit((name.clone(), id, MessageChange::React { emoji, on }));
             }
@@ -435,8 +497,13 @@ fn room_view(
         let name = name.clone();
         move |()| name.clone()
     });
+    let on_unpin = chat.change.reform({
+        let name = name.clone();
+        move |id| (name.clone(), id, on_message(ModAction::Unpin))
+    });
     html! {
         <>
+            { pinned_bar(room, navigator, room.moderator.then_some(on_unpin)) }
             <MessageList
                 key={name.clone()}
                 room={name.clone()}

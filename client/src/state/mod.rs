@@ -338,6 +338,7 @@ impl Chat {
                 has_older,
                 seq,
                 locked,
+                pinned,
                 moderator,
             } => {
                 // With no room on screen yet: the default room of a
@@ -359,6 +360,7 @@ impl Chat {
                 state.joining = Joining::Joined;
                 state.opened_here = false;
                 state.locked = locked;
+                state.pinned = pinned;
                 state.moderator = moderator;
                 state
                     .messages
@@ -413,6 +415,7 @@ impl Chat {
                 reason,
                 all_rooms,
                 until,
+                id,
                 ..
             } => {
                 let me = self.me.clone();
@@ -429,6 +432,7 @@ impl Chat {
                     if let Some(locked) = action.locks() {
                         state.locked = locked;
                     }
+                    protocol::pin(&mut state.pinned, action, id);
                     if about_me {
                         match action.silences() {
                             Some(true) => {

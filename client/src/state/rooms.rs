@@ -42,6 +42,8 @@ pub struct RoomState {
     pub new_since: Option<u64>,
     /// Locked by a moderator: only moderators post.
     pub locked: bool,
+    /// The ids of the messages moderators pinned, oldest pin first.
+    pub pinned: Vec<u64>,
     /// We moderate it.
     pub moderator: bool,
     /// We are muted here, as far as this page has heard (told by the
@@ -87,6 +89,7 @@ impl RoomState {
             first_unread: None,
             new_since: None,
             locked: false,
+            pinned: Vec::new(),
             moderator: false,
             muted: None,
             opened_here: false,

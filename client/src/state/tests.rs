@@ -36,6 +36,7 @@ fn history(room: &str, ids: &[u64], reset: bool, has_older: bool) -> ChatAction 
         has_older,
         seq: None,
         locked: false,
+        pinned: Vec::new(),
         moderator: false,
     })
 }
@@ -203,6 +204,7 @@ fn a_visit_starts_from_the_frames_the_last_one_kept() {
             has_older: false,
             seq: Some(4),
             locked: false,
+            pinned: Vec::new(),
             moderator: false,
         },
         ServerFrame::Message {
@@ -373,6 +375,7 @@ fn the_echo_of_an_own_message_confirms_it_and_a_refusal_fails_it() {
         has_older: false,
         seq: None,
         locked: false,
+        pinned: Vec::new(),
         moderator: false,
     }));
     let left: Vec<&str> = chat.outbox.iter().map(|o| o.client_id.as_str()).collect();
@@ -532,6 +535,7 @@ fn a_claimed_name_s_rooms_follow_it_from_the_server() {
         has_older: false,
         seq: None,
         locked: false,
+        pinned: Vec::new(),
         moderator: false,
     }));
     assert_eq!(chat.current.as_deref(), Some("闲聊"));
@@ -576,6 +580,7 @@ fn a_room_opened_offline_outlives_the_next_welcome() {
         has_older: false,
         seq: None,
         locked: false,
+        pinned: Vec::new(),
         moderator: false,
     }));
     let chat = back(chat);

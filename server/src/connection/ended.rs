@@ -113,6 +113,8 @@ fn evicted(moderation: &Moderation) -> String {
             minutes_left(moderation.until.unwrap_or(0))
         ),
         ModAction::Kick
+        | ModAction::Pin
+        | ModAction::Unpin
         | ModAction::Delete
         | ModAction::Mute
         | ModAction::Unmute

@@ -210,6 +210,8 @@ async fn ban_what_it_came_with(
             None => Ok(()),
         },
         protocol::ModAction::Kick
+        | protocol::ModAction::Pin
+        | protocol::ModAction::Unpin
         | protocol::ModAction::Delete
         | protocol::ModAction::Mute
         | protocol::ModAction::Unmute
@@ -344,7 +346,8 @@ fn history_frames(
         reset: start.reset,
         has_older: start.has_older || left_out,
         seq: Some(start.seq),
-        locked: start.locked,
+        locked: start.rules.locked,
+        pinned: start.rules.pinned,
         moderator,
     });
     frames.extend(start.replay);

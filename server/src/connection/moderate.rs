@@ -13,7 +13,7 @@ use super::voice::now_ms;
 use super::{Done, Session};
 use crate::accounts::{AccountError, Accounts};
 use crate::events::{
-    Appended, Author, Change, Event, Moderation, NewChange, NewEvent, NewModeration,
+    Appended, Author, Change, Event, Moderation, NewChange, NewEvent, NewModeration, Refusal,
 };
 use crate::log::LogError;
 use crate::rooms::{Name, Rooms};
@@ -140,8 +140,10 @@ impl Moderator {
                     Err(error) => return Err(unavailable(error)),
                 }
             }
+            ModAction::Pin => self.pinnable(room, request.id.unwrap_or_default()).await?,
             // The connections put out ban their addresses themselves.
-            ModAction::BanAddress
+            ModAction::Unpin
+            | ModAction::BanAddress
             | ModAction::Mute
             | ModAction::Unmute
             | ModAction::Kick
@@ -179,6 +181,21 @@ impl Moderator {
             }
             Ok(_) => Ok(()),
             Err(error) => Err(log_failed(error)),
+        }
+    }
+
+    /// Whether message `id` may be pinned: the room has it, not deleted.
+    async fn pinnable(&self, room: &str, id: u64) -> Result<(), ServerFrame> {
+        let (page, _) = (self.rooms)
+            .older(room, id.saturating_add(1), 1)
+            .await
+            .map_err(log_failed)?;
+        match page.first().map(|posted| &posted.message) {
+            Some(message) if message.id == id && message.deleted => {
+                Err(refused(Refusal::Deleted, None))
+            }
+            Some(message) if message.id == id => Ok(()),
+            Some(_) | None => Err(refused(Refusal::NotFound, None)),
         }
     }
 

@@ -104,7 +104,8 @@ pub struct HistoryStart {
     /// messages before it, and moderators' notices, to send right after
     /// the history.
     pub replay: Vec<ServerFrame>,
-    pub locked: bool,
+    /// What moderators left the room with.
+    pub rules: RoomRules,
 }
 
 /// The server is shutting down: nobody enters any more.
@@ -496,7 +497,7 @@ impl Live {
                     })
                     .map(|change| event_frame(room, change))
                     .collect(),
-                locked: self.rules.locked,
+                rules: self.rules.clone(),
             };
         }
         let skip = self.recent.len().saturating_sub(history);
@@ -511,7 +512,7 @@ impl Live {
             has_older,
             seq: self.last_seq,
             replay: Vec::new(),
-            locked: self.rules.locked,
+            rules: self.rules.clone(),
         }
     }
 
@@ -555,7 +556,7 @@ impl Live {
                 if let (Some(false), Some(key)) = (moderation.action.silences(), &key) {
                     self.muted_browsers.retain(|_, (name, _)| name != key);
                 }
-                (self.rules).apply(moderation.action, key, moderation.until);
+                (self.rules).apply(moderation.action, key, moderation.id, moderation.until);
                 self.changes.push_back(Event::Moderated(moderation));
             }
         }

@@ -332,7 +332,7 @@ impl Writer<'_> {
         // What it changes is protocol's rule; the rules are kept whole.
         let mut rules = rules_of(self.tx, room.id)?;
         let target = action.target.as_deref().map(protocol::name_key);
-        rules.apply(action.action, target, action.until);
+        rules.apply(action.action, target, action.id, action.until);
         let rules = serde_json::to_string(&rules)
             .map_err(|error| StoreError::Failed(format!("the room's rules: {error}")))?;
         self.tx

@@ -325,7 +325,7 @@ impl RedisLog {
         for _ in 0..CHANGE_ATTEMPTS {
             let (written, mut rules) = read_rules(&mut redis, &self.keys, &room).await?;
             let target = action.target.as_deref().map(protocol::name_key);
-            rules.apply(action.action, target, action.until);
+            rules.apply(action.action, target, action.id, action.until);
             let rules = serde_json::to_string(&rules)
                 .map_err(|error| StoreError::Failed(format!("the room's rules: {error}")))?;
             let mut append = self.moderate.prepare_invoke();
@@ -683,6 +683,7 @@ async fn read_rules(
         None => RoomRules {
             locked,
             mutes: read_mutes(mutes).into_iter().collect(),
+            ..RoomRules::default()
         },
     };
     Ok((written, rules))
