@@ -401,8 +401,17 @@ impl ModAction {
     /// Whether the target's connections are closed (with
     /// [`CLOSE_PUT_OUT`]).
     pub fn puts_out(self) -> bool {
+        self.expels().is_some()
+    }
+
+    /// How it puts its target out, if it does: what is left banned behind
+    /// it and what the target is told depend on that alone, so code that
+    /// decides them matches an [`Expulsion`], not every action.
+    pub fn expels(self) -> Option<Expulsion> {
         match self {
-            Self::Kick | Self::Ban | Self::BanAddress => true,
+            Self::Kick => Some(Expulsion::Kick),
+            Self::Ban => Some(Expulsion::Ban),
+            Self::BanAddress => Some(Expulsion::BanAddress),
             Self::Delete
             | Self::Mute
             | Self::Unmute
@@ -413,7 +422,7 @@ impl ModAction {
             | Self::Grant
             | Self::Pin
             | Self::Unpin
-            | Self::Revoke => false,
+            | Self::Revoke => None,
         }
     }
 
@@ -521,6 +530,18 @@ impl ModAction {
             Self::Grant | Self::Revoke => Authority::Admin,
         }
     }
+}
+
+/// How a moderator's action puts its target out (see
+/// [`ModAction::expels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expulsion {
+    /// Its connections close; it may come back.
+    Kick,
+    /// The name (and a guest's browser) is refused at the door.
+    Ban,
+    /// Guests from its address are refused for a time.
+    BanAddress,
 }
 
 /// Whether a moderator's action takes a `durationS`.

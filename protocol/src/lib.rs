@@ -149,11 +149,11 @@ pub use decode::{DecodeError, FieldError, JsonValue};
 pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline, FORMATTED_MAX_DEPTH, FORMATTED_MAX_NODES};
 pub use frame::{
-    apply_reaction, Authority, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError,
-    ModAction, Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, Timed, CLOSE_PUT_OUT,
-    DURATION_MAX_S, HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PINS_MAX, PRESENCE_INTERVAL_MS,
-    PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX, REASON_MAX_CHARS, TYPING_INTERVAL_MS,
-    WS_PROTOCOL, WS_TOKEN_PREFIX,
+    apply_reaction, Authority, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, Expulsion,
+    FrameError, ModAction, Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, Timed,
+    CLOSE_PUT_OUT, DURATION_MAX_S, HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PINS_MAX,
+    PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX, REASON_MAX_CHARS,
+    TYPING_INTERVAL_MS, WS_PROTOCOL, WS_TOKEN_PREFIX,
 };
 #[cfg(feature = "unicode")]
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};

@@ -7,7 +7,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Utf8Bytes};
 
 use std::sync::Arc;
 
-use protocol::ModAction;
+use protocol::Expulsion;
 
 use crate::events::Moderation;
 use crate::rooms::Eviction;
@@ -106,24 +106,13 @@ impl std::fmt::Display for Ended {
 /// Why a kicked or banned client was put out, for its login page.
 fn evicted(moderation: &Moderation) -> String {
     let by = &moderation.by;
-    let what = match moderation.action {
-        ModAction::Ban => banned_until(moderation.until, by),
-        ModAction::BanAddress => format!(
+    let what = match moderation.action.expels() {
+        Some(Expulsion::Ban) => banned_until(moderation.until, by),
+        Some(Expulsion::BanAddress) => format!(
             "{by} removed you from the chat; guests from your address are refused for {}",
             minutes_left(moderation.until.unwrap_or(0))
         ),
-        ModAction::Kick
-        | ModAction::Pin
-        | ModAction::Unpin
-        | ModAction::Delete
-        | ModAction::Mute
-        | ModAction::Unmute
-        | ModAction::Unban
-        | ModAction::Purge
-        | ModAction::Lock
-        | ModAction::Unlock
-        | ModAction::Grant
-        | ModAction::Revoke => format!("{by} removed you from the chat"),
+        Some(Expulsion::Kick) | None => format!("{by} removed you from the chat"),
     };
     match &moderation.reason {
         Some(reason) => format!("{what}: {reason}"),

@@ -33,7 +33,7 @@ use std::task::{ready, Poll};
 use std::time::Duration;
 
 use futures::future::OptionFuture;
-use protocol::{ErrorCode, ServerFrame};
+use protocol::{ErrorCode, Expulsion, ServerFrame};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::time::Instant;
@@ -192,8 +192,8 @@ async fn ban_what_it_came_with(
     peer: Option<SocketAddr>,
     moderation: crate::events::Moderation,
 ) -> Result<(), crate::accounts::AccountError> {
-    match moderation.action {
-        protocol::ModAction::Ban => match name.browser_key() {
+    match moderation.action.expels() {
+        Some(Expulsion::Ban) => match name.browser_key() {
             Some(browser) => {
                 accounts
                     .ban_browser(name.key(), &browser, &moderation)
@@ -201,7 +201,7 @@ async fn ban_what_it_came_with(
             }
             None => Ok(()),
         },
-        protocol::ModAction::BanAddress => match peer {
+        Some(Expulsion::BanAddress) => match peer {
             Some(peer) => {
                 accounts
                     .ban_address(name.key(), peer.ip(), &moderation)
@@ -209,18 +209,7 @@ async fn ban_what_it_came_with(
             }
             None => Ok(()),
         },
-        protocol::ModAction::Kick
-        | protocol::ModAction::Pin
-        | protocol::ModAction::Unpin
-        | protocol::ModAction::Delete
-        | protocol::ModAction::Mute
-        | protocol::ModAction::Unmute
-        | protocol::ModAction::Unban
-        | protocol::ModAction::Purge
-        | protocol::ModAction::Lock
-        | protocol::ModAction::Unlock
-        | protocol::ModAction::Grant
-        | protocol::ModAction::Revoke => Ok(()),
+        Some(Expulsion::Kick) | None => Ok(()),
     }
 }
 
