@@ -75,38 +75,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
         }
     });
 
-    // Sends what the box holds now, read from the box itself: typing and
-    // Enter can arrive in one burst, before a render (Firefox delivers a
-    // fast typist's keys, a paste then Enter, an input method's commit that
-    // way), and the text of the last render would lose the end of it.
-    let send = {
-        let draft = draft.clone();
-        let room = props.room.clone();
-        let mode = props.draft.clone();
-        let on_send = props.on_send.clone();
-        let on_edit = props.on_edit.clone();
-        let on_cancel = props.on_cancel.clone();
-        let input = input.clone();
-        move || {
-            let Some(field) = input.cast::<HtmlTextAreaElement>() else {
-                return;
-            };
-            if let Ok(text) = validate_message(&field.value()).map(str::to_owned) {
-                match &mode {
-                    Draft::New => on_send.emit((text.clone(), None)),
-                    Draft::Reply { id, .. } => on_send.emit((text.clone(), Some(*id))),
-                    Draft::Edit { id, .. } => on_edit.emit((*id, text.clone())),
-                }
-                if mode != Draft::New {
-                    on_cancel.emit(());
-                }
-                draft.set(String::new());
-                drafts::save_text(&room, "");
-                field.set_value("");
-                let _ = field.focus();
-            }
-        }
-    };
+    let send = sender(props, &draft, &input);
     // The `@name` being typed, and the names it may become.
     let caret = use_state(|| 0_usize);
     let chosen = use_state(|| 0_usize);
@@ -143,42 +112,8 @@ pub fn Composer(props: &ComposerProps) -> Html {
             draft.set(text);
         })
     };
-    let oninput = {
-        let draft = draft.clone();
-        let caret = caret.clone();
-        let chosen = chosen.clone();
-        let dismissed = dismissed.clone();
-        let on_typing = props.on_typing.clone();
-        let room = props.room.clone();
-        Callback::from(move |e: InputEvent| {
-            let field = e.target_unchecked_into::<HtmlTextAreaElement>();
-            let text = field.value();
-            drafts::save_text(&room, &text);
-            if !text.trim().is_empty() {
-                on_typing.emit(());
-            }
-            let at = field.selection_start().ok().flatten().unwrap_or(0);
-            caret.set(byte_offset(&text, at));
-            chosen.set(0);
-            if mention_at(&text, byte_offset(&text, at)).is_none() {
-                dismissed.set(None);
-            }
-            draft.set(text)
-        })
-    };
-    let cancel = {
-        let draft = draft.clone();
-        let editing = matches!(props.draft, Draft::Edit { .. });
-        let on_cancel = props.on_cancel.clone();
-        let room = props.room.clone();
-        move || {
-            if editing {
-                draft.set(String::new());
-                drafts::save_text(&room, "");
-            }
-            on_cancel.emit(());
-        }
-    };
+    let oninput = on_input(props, &draft, &caret, &chosen, &dismissed);
+    let cancel = canceller(props, &draft);
     let onkeydown = on_keydown(
         KeyContext {
             empty: draft.is_empty(),
@@ -253,6 +188,92 @@ pub fn Composer(props: &ComposerProps) -> Html {
                 { button_text }
             </button>
         </form>
+    }
+}
+
+/// Sends what the box holds now, read from the box itself: typing and
+/// Enter can arrive in one burst, before a render (Firefox delivers a fast
+/// typist's keys, a paste then Enter, an input method's commit that way),
+/// and the text of the last render would lose the end of it.
+fn sender(
+    props: &ComposerProps,
+    draft: &UseStateHandle<String>,
+    input: &NodeRef,
+) -> impl Fn() + Clone + 'static {
+    let draft = draft.clone();
+    let room = props.room.clone();
+    let mode = props.draft.clone();
+    let on_send = props.on_send.clone();
+    let on_edit = props.on_edit.clone();
+    let on_cancel = props.on_cancel.clone();
+    let input = input.clone();
+    move || {
+        let Some(field) = input.cast::<HtmlTextAreaElement>() else {
+            return;
+        };
+        if let Ok(text) = validate_message(&field.value()).map(str::to_owned) {
+            match &mode {
+                Draft::New => on_send.emit((text.clone(), None)),
+                Draft::Reply { id, .. } => on_send.emit((text.clone(), Some(*id))),
+                Draft::Edit { id, .. } => on_edit.emit((*id, text.clone())),
+            }
+            if mode != Draft::New {
+                on_cancel.emit(());
+            }
+            draft.set(String::new());
+            drafts::save_text(&room, "");
+            field.set_value("");
+            let _ = field.focus();
+        }
+    }
+}
+
+/// Typing: the room's draft kept, the others told (a blank box is no
+/// typing), and the `@name` under the caret followed.
+fn on_input(
+    props: &ComposerProps,
+    draft: &UseStateHandle<String>,
+    caret: &UseStateHandle<usize>,
+    chosen: &UseStateHandle<usize>,
+    dismissed: &UseStateHandle<Option<usize>>,
+) -> Callback<InputEvent> {
+    let (draft, caret, chosen, dismissed) = (
+        draft.clone(),
+        caret.clone(),
+        chosen.clone(),
+        dismissed.clone(),
+    );
+    let on_typing = props.on_typing.clone();
+    let room = props.room.clone();
+    Callback::from(move |e: InputEvent| {
+        let field = e.target_unchecked_into::<HtmlTextAreaElement>();
+        let text = field.value();
+        drafts::save_text(&room, &text);
+        if !text.trim().is_empty() {
+            on_typing.emit(());
+        }
+        let at = field.selection_start().ok().flatten().unwrap_or(0);
+        caret.set(byte_offset(&text, at));
+        chosen.set(0);
+        if mention_at(&text, byte_offset(&text, at)).is_none() {
+            dismissed.set(None);
+        }
+        draft.set(text)
+    })
+}
+
+/// Leaves a reply or an edit (an edit's text goes with it).
+fn canceller(props: &ComposerProps, draft: &UseStateHandle<String>) -> impl Fn() + Clone + 'static {
+    let draft = draft.clone();
+    let editing = matches!(props.draft, Draft::Edit { .. });
+    let on_cancel = props.on_cancel.clone();
+    let room = props.room.clone();
+    move || {
+        if editing {
+            draft.set(String::new());
+            drafts::save_text(&room, "");
+        }
+        on_cancel.emit(());
     }
 }
 

@@ -5,6 +5,7 @@
 //! unread part is marked with a line, and a permalink's message is
 //! scrolled to and highlighted (older pages load until it is there).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::{JsCast, JsValue};
@@ -95,35 +96,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     // What the last render showed, to tell what this one added.
     let shown = use_mut_ref(|| (None::<u64>, 0_usize));
 
-    let onscroll = {
-        let list = list.clone();
-        let at_bottom = at_bottom.clone();
-        let last_top = last_top.clone();
-        let anchor = anchor.clone();
-        let unseen = unseen.clone();
-        let on_load_older = props.on_load_older.clone();
-        let can_load = props.has_older && !props.loading_older;
-        Callback::from(move |_: Event| {
-            let Some(el) = list.cast::<Element>() else {
-                return;
-            };
-            let top = el.scroll_top();
-            let bottom = el.scroll_height() - top - el.client_height() <= EDGE_SLACK_PX;
-            let went_up = top < last_top.replace(top);
-            if bottom {
-                *at_bottom.borrow_mut() = true;
-            } else if went_up {
-                *at_bottom.borrow_mut() = false;
-            }
-            if bottom && *unseen > 0 {
-                unseen.set(0);
-            }
-            if can_load && el.scroll_top() <= EDGE_SLACK_PX {
-                *anchor.borrow_mut() = Some(el.scroll_height() - el.scroll_top());
-                on_load_older.emit(());
-            }
-        })
-    };
+    let onscroll = scroll_handler(props, &list, &at_bottom, &last_top, &anchor, &unseen);
     let newest = props.entries.last().map(|e| e.message.id);
     let oldest = props.entries.first().map(|e| e.message.id);
     {
@@ -189,24 +162,8 @@ pub fn MessageList(props: &MessageListProps) -> Html {
                 if wants_older {
                     on_load_older.emit(());
                 }
-                let Some(id) = found else {
-                    return;
-                };
-                let selector = format!(".message[data-id=\"{id}\"]");
-                if let Some(item) = list
-                    .cast::<Element>()
-                    .and_then(|el| el.query_selector(&selector).ok().flatten())
-                {
-                    let options = web_sys::ScrollIntoViewOptions::new();
-                    options.set_block(web_sys::ScrollLogicalPosition::Center);
-                    item.scroll_into_view_with_scroll_into_view_options(&options);
-                    *at_bottom.borrow_mut() = false;
-                    // Read: the address goes back to the room's (a reload
-                    // opens the room, not the old message again), the
-                    // highlight stays until the room is left.
-                    let _ = gloo::utils::window().history().and_then(|history| {
-                        history.replace_state_with_url(&JsValue::NULL, "", Some(&room_path))
-                    });
+                if let Some(id) = found {
+                    show_permalink(&list, id, &at_bottom, &room_path);
                 }
             },
         );
@@ -222,25 +179,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             }
         })
     };
-    // The first unread message, to jump to (and the reader leaves the
-    // newest there: the list stops following).
-    let first_unread = {
-        let (list, at_bottom) = (list.clone(), at_bottom.clone());
-        let selector = props
-            .new_since
-            .map(|id| format!(".message[data-id=\"{id}\"]"));
-        Callback::from(move |_: MouseEvent| {
-            let item = list
-                .cast::<Element>()
-                .zip(selector.as_deref())
-                .and_then(|(el, selector)| el.query_selector(selector).ok().flatten());
-            if let Some(item) = item.and_then(|item| item.dyn_into::<HtmlElement>().ok()) {
-                *at_bottom.borrow_mut() = false;
-                item.scroll_into_view();
-                let _ = item.focus();
-            }
-        })
-    };
+    let first_unread = first_unread_jump(props, &list, &at_bottom);
     let load_older = {
         let on_load_older = props.on_load_older.clone();
         Callback::from(move |_| on_load_older.emit(()))
@@ -287,6 +226,89 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             <EmojiPicker {on_pick} />
         </div>
     }
+}
+
+/// Scrolling: whether the reader follows the newest message (only
+/// scrolling up leaves it: judged by the distance to the bottom alone, a
+/// busy room's next message, in before the scroll event, read as the
+/// reader having left), what they have now seen, and older pages when the
+/// top is reached (the view kept where it was, `anchor`).
+fn scroll_handler(
+    props: &MessageListProps,
+    list: &NodeRef,
+    at_bottom: &Rc<RefCell<bool>>,
+    last_top: &Rc<RefCell<i32>>,
+    anchor: &Rc<RefCell<Option<i32>>>,
+    unseen: &UseStateHandle<usize>,
+) -> Callback<Event> {
+    let (list, at_bottom, last_top) = (list.clone(), at_bottom.clone(), last_top.clone());
+    let (anchor, unseen) = (anchor.clone(), unseen.clone());
+    let on_load_older = props.on_load_older.clone();
+    let can_load = props.has_older && !props.loading_older;
+    Callback::from(move |_: Event| {
+        let Some(el) = list.cast::<Element>() else {
+            return;
+        };
+        let top = el.scroll_top();
+        let bottom = el.scroll_height() - top - el.client_height() <= EDGE_SLACK_PX;
+        let went_up = top < last_top.replace(top);
+        if bottom {
+            *at_bottom.borrow_mut() = true;
+        } else if went_up {
+            *at_bottom.borrow_mut() = false;
+        }
+        if bottom && *unseen > 0 {
+            unseen.set(0);
+        }
+        if can_load && el.scroll_top() <= EDGE_SLACK_PX {
+            *anchor.borrow_mut() = Some(el.scroll_height() - el.scroll_top());
+            on_load_older.emit(());
+        }
+    })
+}
+
+/// A permalink's message, found: in view and the reader off the newest.
+/// Read, the address goes back to the room's (a reload opens the room,
+/// not the old message again); the highlight stays until the room is left.
+fn show_permalink(list: &NodeRef, id: u64, at_bottom: &Rc<RefCell<bool>>, room_path: &str) {
+    let selector = format!(".message[data-id=\"{id}\"]");
+    let Some(item) = list
+        .cast::<Element>()
+        .and_then(|el| el.query_selector(&selector).ok().flatten())
+    else {
+        return;
+    };
+    let options = web_sys::ScrollIntoViewOptions::new();
+    options.set_block(web_sys::ScrollLogicalPosition::Center);
+    item.scroll_into_view_with_scroll_into_view_options(&options);
+    *at_bottom.borrow_mut() = false;
+    let _ = gloo::utils::window()
+        .history()
+        .and_then(|history| history.replace_state_with_url(&JsValue::NULL, "", Some(room_path)));
+}
+
+/// The first unread message, to jump to (and the reader leaves the newest
+/// there: the list stops following).
+fn first_unread_jump(
+    props: &MessageListProps,
+    list: &NodeRef,
+    at_bottom: &Rc<RefCell<bool>>,
+) -> Callback<MouseEvent> {
+    let (list, at_bottom) = (list.clone(), at_bottom.clone());
+    let selector = props
+        .new_since
+        .map(|id| format!(".message[data-id=\"{id}\"]"));
+    Callback::from(move |_: MouseEvent| {
+        let item = list
+            .cast::<Element>()
+            .zip(selector.as_deref())
+            .and_then(|(el, selector)| el.query_selector(selector).ok().flatten());
+        if let Some(item) = item.and_then(|item| item.dyn_into::<HtmlElement>().ok()) {
+            *at_bottom.borrow_mut() = false;
+            item.scroll_into_view();
+            let _ = item.focus();
+        }
+    })
 }
 
 /// The list is one tab stop, its keys those of a feed: Up and Down (Home,
