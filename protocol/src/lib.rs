@@ -160,8 +160,8 @@ pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, n
 #[cfg(feature = "unicode")]
 pub use room::RoomView;
 pub use room::{
-    pin, ChangeRefusal, ChangeRequest, MessageChange, Reacted, Requote, RoomEvent, RoomRules,
-    Target, Verdict,
+    check_reply, pin, ChangeRefusal, ChangeRequest, MessageChange, Reacted, Requote, RoomEvent,
+    RoomRules, Target, Verdict,
 };
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,

@@ -84,15 +84,28 @@ pub enum Verdict {
     Refuse(ChangeRefusal),
 }
 
-/// Why a [`ChangeRequest`] may not happen.
+/// Why a [`ChangeRequest`] (or a reply: [`check_reply`]) may not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeRefusal {
+    /// A reply to a message the log does not hold.
+    NotFound,
     /// An edit or deletion of somebody else's message.
     NotYours,
     /// An edit of, or a reaction to, a deleted message.
     Deleted,
     /// A new emoji on a message that has [`REACTIONS_MAX`].
     TooManyReactions,
+}
+
+/// Whether a new post may answer the message it quotes, which the log
+/// holds (`Some`: whether it was deleted) or not (`None`): the rule both
+/// logs follow.
+pub fn check_reply(original_deleted: Option<bool>) -> Result<(), ChangeRefusal> {
+    match original_deleted {
+        None => Err(ChangeRefusal::NotFound),
+        Some(true) => Err(ChangeRefusal::Deleted),
+        Some(false) => Ok(()),
+    }
 }
 
 impl ChangeRequest {

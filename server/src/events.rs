@@ -317,6 +317,7 @@ pub enum Refusal {
 impl From<ChangeRefusal> for Refusal {
     fn from(refusal: ChangeRefusal) -> Self {
         match refusal {
+            ChangeRefusal::NotFound => Self::NotFound,
             ChangeRefusal::NotYours => Self::NotYours,
             ChangeRefusal::Deleted => Self::Deleted,
             ChangeRefusal::TooManyReactions => Self::TooManyReactions,

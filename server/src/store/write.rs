@@ -103,19 +103,19 @@ impl Writer<'_> {
         }
         let reply_to = match new.reply_to {
             None => None,
-            Some(id) => match self.target(room.id, id)? {
-                None => return Ok(Appended::Refused(Refusal::NotFound)),
-                Some(original) if original.deleted => {
-                    return Ok(Appended::Refused(Refusal::Deleted))
+            Some(id) => {
+                let original = self.target(room.id, id)?;
+                if let Err(refusal) = protocol::check_reply(original.as_ref().map(|o| o.deleted)) {
+                    return Ok(Appended::Refused(refusal.into()));
                 }
-                Some(original) => Some(ReplyQuote {
+                original.map(|original| ReplyQuote {
                     id,
                     excerpt: excerpt(original.body.as_deref().unwrap_or_default()),
                     user: original.user,
                     deleted: false,
                     claimed: original.claimed,
-                }),
-            },
+                })
+            }
         };
         let seq = self.next_seq(&new.room, new.date_time)?;
         self.tx

@@ -122,7 +122,62 @@ impl RedisLog {
         Ok(outcome?)
     }
 
+    /// A post: a reply's original read and decided on in Rust
+    /// (`protocol::check_reply`), then appended only if the original is
+    /// still as read; else read and decided again.
     async fn post(&self, new: NewMessage) -> Result<Appended, StoreError> {
+        let mut redis = self.redis.clone();
+        for _ in 0..CHANGE_ATTEMPTS {
+            let original = match new.reply_to {
+                None => None,
+                Some(id) => {
+                    let state: Option<String> =
+                        redis.hget(self.keys.messages(&new.room), id).await?;
+                    Some((id, state))
+                }
+            };
+            let stored = match &original {
+                Some((id, Some(state))) => Some(StoredMessage::parse(*id, state)?),
+                Some((_, None)) | None => None,
+            };
+            let refusal = match &original {
+                Some(_) => {
+                    protocol::check_reply(stored.as_ref().map(StoredMessage::is_deleted)).err()
+                }
+                None => None,
+            };
+            let expected = original.and_then(|(_, state)| state).unwrap_or_default();
+            match self.append_post(&new, &expected, refusal.is_some()).await? {
+                Posting::Moved => continue,
+                Posting::Refused => {
+                    let refusal = refusal.map_or(Refusal::NotFound, Refusal::from);
+                    return Ok(Appended::Refused(refusal));
+                }
+                Posting::Done(appended) => {
+                    let mut appended = *appended;
+                    if let Appended::Stored(Event::Posted(posted)) = &mut appended {
+                        if let Some(quote) = &mut posted.message.reply_to {
+                            *quote = entries::quote(quote.id, stored.as_ref());
+                        }
+                    }
+                    return Ok(appended);
+                }
+            }
+        }
+        Err(StoreError::Failed(format!(
+            "the message answered in room {} kept changing under {CHANGE_ATTEMPTS} attempts",
+            new.room
+        )))
+    }
+
+    /// One try of `APPEND`: `expected`, the answered message's state as
+    /// read; `refused`: the reply may not be, unless it is a resend.
+    async fn append_post(
+        &self,
+        new: &NewMessage,
+        expected: &str,
+        refused: bool,
+    ) -> Result<Posting, StoreError> {
         let NewMessage {
             room,
             author,
@@ -131,7 +186,7 @@ impl RedisLog {
             reply_to,
             mentions,
             ..
-        } = new;
+        } = new.clone();
         let reply: ScriptReply = self
             .append
             .key(self.keys.seq(&room))
@@ -150,19 +205,19 @@ impl RedisLog {
             .arg(reply_to.map(|id| id.to_string()).unwrap_or_default())
             .arg(mentions.join("\n"))
             .arg(if author.claimed { "1" } else { "" })
+            .arg(expected)
+            .arg(if refused { "1" } else { "" })
             .invoke_async(&mut self.redis.clone())
             .await?;
-        match reply.text(0) {
+        Ok(match reply.text(0) {
             "stored" => {
                 let id = reply.id(1)?;
+                // The quote is filled in by the caller, from what it read.
                 let quote = reply_to.map(|original| ReplyQuote {
                     id: original,
-                    user: reply.text(3).to_owned(),
-                    excerpt: protocol::excerpt(reply.text(4)),
-                    deleted: false,
-                    claimed: !reply.text(5).is_empty(),
+                    ..ReplyQuote::default()
                 });
-                Ok(Appended::Stored(Event::Posted(Posted {
+                Posting::Done(Box::new(Appended::Stored(Event::Posted(Posted {
                     message: ChatMessage {
                         id,
                         user: author.user,
@@ -175,7 +230,7 @@ impl RedisLog {
                         ..ChatMessage::default()
                     },
                     client_id,
-                })))
+                }))))
             }
             "duplicate" => {
                 let id = reply.id(1)?;
@@ -220,15 +275,16 @@ impl RedisLog {
                     reply_to,
                     mentions,
                 };
-                if new.resends(&earlier) {
-                    Ok(Appended::Duplicate(original))
+                Posting::Done(Box::new(if new.resends(&earlier) {
+                    Appended::Duplicate(original)
                 } else {
-                    Ok(Appended::Refused(Refusal::ClientIdReused))
-                }
+                    Appended::Refused(Refusal::ClientIdReused)
+                }))
             }
-            "refused" => Ok(Appended::Refused(reply.refusal())),
-            _ => Err(reply.corrupt()),
-        }
+            "refused" => Posting::Refused,
+            "moved" => Posting::Moved,
+            _ => return Err(reply.corrupt()),
+        })
     }
 
     /// An edit, deletion or reaction: decided in Rust on the message's
@@ -530,17 +586,18 @@ impl ScriptReply {
         u64::try_from(self.number(at)?).map_err(|_| self.corrupt())
     }
 
-    /// Why `APPEND` refused a reply.
-    fn refusal(&self) -> Refusal {
-        match self.text(1) {
-            "deleted" => Refusal::Deleted,
-            _ => Refusal::NotFound,
-        }
-    }
-
     fn corrupt(&self) -> StoreError {
         StoreError::CorruptEntry(format!("a script answered {:?}", self.0))
     }
+}
+
+/// What one try of `APPEND` did.
+enum Posting {
+    Done(Box<Appended>),
+    /// The reply was refused (it was no resend).
+    Refused,
+    /// The message it answers changed since it was read.
+    Moved,
 }
 
 /// Reads messages in their current state, and rooms' windows.

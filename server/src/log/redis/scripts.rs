@@ -12,15 +12,16 @@
 /// KEYS: seq, log, sent, directory, messages, ids. ARGV: user, msg,
 /// clientId, max length, resend memory (s), room, author key ('' for
 /// none), replyTo ('' for none), mentions (one per line, '' for none),
-/// claimed ('1' for a claimed name's, '' otherwise).
-/// Returns {'stored', id, time, quoted user, quoted text, quoted claimed
-/// ('1' or '')},
+/// claimed ('1' for a claimed name's, '' otherwise), the state of the
+/// message it answers as read ('' for none), '1' if it may not answer it
+/// ('' otherwise): that was decided in Rust (`protocol::check_reply`).
+/// Returns {'stored', id, time},
 /// {'duplicate', id, time, state ('' once trimmed), msg (releases before
 /// events kept it here), author key ('' for none, or from releases
 /// before it was kept here)}: whether it is a resend is the caller's to
-/// decide (`NewMessage::resends`), the same rule as SQLite's; or
-/// {'refused', 'not_found' | 'deleted'} for a reply to a message that is
-/// not there.
+/// decide (`NewMessage::resends`), the same rule as SQLite's; {'refused'}
+/// (a reply decided against, and no resend); or {'moved'} when the
+/// message it answers changed since it was read (decide again).
 pub(super) const APPEND: &str = r"
 if redis.replicate_commands then redis.replicate_commands() end
 local earlier = redis.call('HMGET', KEYS[3], 'id', 'dateTime', 'msg', 'author')
@@ -28,14 +29,8 @@ if earlier[1] then
   local state = redis.call('HGET', KEYS[5], earlier[1])
   return {'duplicate', earlier[1], earlier[2], state or '', earlier[3] or '', earlier[4] or ''}
 end
-local quoted_user, quoted_text, quoted_claimed = '', '', ''
-if ARGV[8] ~= '' then
-  local original = redis.call('HGET', KEYS[5], ARGV[8])
-  if not original then return {'refused', 'not_found'} end
-  original = cjson.decode(original)
-  if original.deleted then return {'refused', 'deleted'} end
-  quoted_user, quoted_text, quoted_claimed = original.user, original.msg, original.claimed or ''
-end
+if ARGV[12] == '1' then return {'refused'} end
+if ARGV[8] ~= '' and (redis.call('HGET', KEYS[5], ARGV[8]) or '') ~= ARGV[11] then return {'moved'} end
 local clock = redis.call('TIME')
 local at = string.format('%d', tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000))
 local id = (tonumber(redis.call('GET', KEYS[1])) or 0) + 1
@@ -64,7 +59,7 @@ end
 redis.call('HSET', KEYS[3], 'id', id, 'dateTime', at, 'author', ARGV[7])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 redis.call('ZADD', KEYS[4], at, ARGV[6])
-return {'stored', tostring(id), at, quoted_user, quoted_text, quoted_claimed}
+return {'stored', tostring(id), at}
 ";
 
 /// KEYS: seq, log, messages, directory. ARGV: the message's id, its
