@@ -378,34 +378,14 @@ impl Chat {
                 }
             }
             ServerFrame::Message { room, posted } => self.posted(room, posted),
-            ServerFrame::Edited {
-                room,
-                seq,
-                id,
-                msg,
-                formatted,
-                edited_at,
-                mentions,
-            } => {
-                let change = MessageChange::Edited {
-                    msg,
-                    formatted,
-                    edited_at,
-                    mentions,
-                };
-                self.change(&room, seq, id, change);
+            // How the frame reads as a change: protocol's one conversion.
+            frame @ (ServerFrame::Edited { .. }
+            | ServerFrame::Deleted { .. }
+            | ServerFrame::Reaction { .. }) => {
+                if let Some((room, seq, id, change)) = MessageChange::of_frame(frame) {
+                    self.change(&room, seq, id, change);
+                }
             }
-            ServerFrame::Deleted { room, seq, id } => {
-                self.change(&room, seq, id, MessageChange::Deleted)
-            }
-            ServerFrame::Reaction {
-                room,
-                seq,
-                id,
-                emoji,
-                user,
-                on,
-            } => self.change(&room, seq, id, MessageChange::Reacted { emoji, user, on }),
             ServerFrame::Moderated {
                 room,
                 seq,
