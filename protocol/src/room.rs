@@ -271,14 +271,12 @@ impl MessageChange {
 pub struct Requote(pub Option<String>);
 
 impl Requote {
-    /// Applies to `quote` if it quotes message `id`; says whether it did.
-    pub fn apply(&self, id: u64, quote: Option<&mut ReplyQuote>) -> bool {
-        let Some(quote) = quote.filter(|quote| quote.id == id) else {
-            return false;
-        };
-        quote.deleted = self.0.is_none();
-        quote.excerpt = self.0.clone().unwrap_or_default();
-        true
+    /// Applies to `quote` if it quotes message `id`.
+    pub fn apply(&self, id: u64, quote: Option<&mut ReplyQuote>) {
+        if let Some(quote) = quote.filter(|quote| quote.id == id) {
+            quote.deleted = self.0.is_none();
+            quote.excerpt = self.0.clone().unwrap_or_default();
+        }
     }
 }
 
