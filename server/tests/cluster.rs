@@ -386,10 +386,11 @@ async fn a_room_is_shared_by_the_instances_whose_clients_are_in_it() {
     two.stop().await;
 }
 
-/// A change is decided in Rust on the message as read, then appended only
-/// if the room has not moved since: under a stream of posts from both
-/// instances, every one of many simultaneous reactions to one message is
-/// still stored once, and an edit racing them too.
+/// A change (and a reply) is decided in Rust on the message as read, then
+/// appended only if the message is unchanged since: under a stream of
+/// posts from both instances, replies to one message among them, every one
+/// of many simultaneous reactions to it is still stored once, an edit
+/// racing them too, and every reply once, quoting it as it was.
 #[tokio::test]
 async fn changes_racing_posts_on_two_instances_are_each_stored_once() {
     const REACTORS: usize = 12;
@@ -421,9 +422,17 @@ async fn changes_racing_posts_on_two_instances_are_each_stored_once() {
                 bob.say(&format!("b-{n}"), "busy").await;
             }
         },
+        // Carol's are replies to the message everyone is changing: each
+        // decided on its state as read, and stored once.
         async {
             for n in 0..POSTS {
-                carol.say(&format!("c-{n}"), "busy").await;
+                let reply = ClientFrame::Send {
+                    client_id: format!("c-{n}"),
+                    msg: "busy".into(),
+                    room: None,
+                    reply_to: Some(first),
+                };
+                carol.send_frame(reply).await;
             }
         },
         futures::future::join_all(
@@ -444,7 +453,18 @@ async fn changes_racing_posts_on_two_instances_are_each_stored_once() {
     let mut posted = 0;
     while posted < 2 * POSTS || reactions.len() < REACTORS || edits < 1 {
         match alice.recv().await {
-            ServerFrame::Message { .. } => posted += 1,
+            ServerFrame::Message {
+                posted: message, ..
+            } => {
+                if let Some(quote) = &message.message.reply_to {
+                    assert_eq!(quote.id, first);
+                    assert!(
+                        ["react to me", "react to me, edited"].contains(&quote.excerpt.as_str()),
+                        "{quote:?}"
+                    );
+                }
+                posted += 1;
+            }
             ServerFrame::Reaction { user, on: true, .. } => {
                 assert!(reactions.insert(user), "each reaction once");
             }

@@ -298,6 +298,28 @@ async fn a_reply_quotes_the_first_line_and_says_when_the_original_is_gone() {
         .clone()
         .expect("a quote");
     assert!(quote.deleted && quote.excerpt.is_empty(), "{quote:?}");
+    // A resend of the reply is still its answer; a new reply to the
+    // deleted message, or to none, is refused.
+    bob.send_frame(reply("b-1", "an answer", 1)).await;
+    let again = loop {
+        match bob.recv().await {
+            ServerFrame::Message { posted, .. } => break posted,
+            ServerFrame::Deleted { .. } => {}
+            other => panic!("expected the resend's answer, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        (again.message.id, again.client_id.as_str()),
+        (answer.message.id, "b-1")
+    );
+    for (to, code) in [(1, ErrorCode::MessageDeleted), (999, ErrorCode::NotFound)] {
+        bob.send_frame(reply(&format!("b-to-{to}"), "late", to))
+            .await;
+        match bob.recv().await {
+            ServerFrame::Error { code: got, .. } => assert_eq!(got, code, "a reply to {to}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
     server.stop().await;
 }
 
