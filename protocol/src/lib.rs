@@ -56,7 +56,8 @@
 //! `username_taken`.
 //!
 //! Moderation: `{"type":"moderate","room":"r","action":"mute","target":"bob",
-//! "durationS":600,"reason":"..."}` ([`ModAction`]: `delete` with `id`;
+//! "durationS":600,"reason":"..."}` ([`ModAction`]: `delete`, `pin`,
+//! `unpin` with `id`;
 //! `mute`, `unmute`, `kick`, `ban`, `banAddress` (with `durationS`),
 //! `unban`, `purge`, `grant`, `revoke` with `target`; `lock`, `unlock`;
 //! `allRooms` for a grant or revoke about every room). Moderators of the
@@ -66,7 +67,10 @@
 //! with `not_allowed`. Every accepted action is a `moderated`
 //! event of the room's log. A muted name's sends are refused with `muted`
 //! and `retryAfterMs`; a locked room's with `room_locked` (its `history`
-//! says `"locked":true`); a kicked or banned connection is closed with
+//! says `"locked":true`, and `"pinned":[ids]`, oldest pin first, at most
+//! [`PINS_MAX`]; pinning a message that is gone or deleted is refused
+//! with `not_found` or `message_deleted`); a kicked or banned connection
+//! is closed with
 //! [`CLOSE_PUT_OUT`] and the reason; a banned name or address is refused
 //! at the door with `banned`. `welcome` says `"admin":true` for an admin,
 //! `history` `"moderator":true` in a room the name moderates.
