@@ -7,10 +7,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use protocol::{ClientFrame, ErrorCode, ModAction, Posted, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, Posted, ServerFrame};
 use support::{
-    admin, connect, join, join_with_token, on_redis, spawn_server, start_binary, try_connect,
-    with_admin, Client, RedisServer,
+    admin, join, join_with_token, on_redis, spawn_server, start_binary, try_connect, with_admin,
+    Client, RedisServer,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -523,17 +523,10 @@ async fn the_rules_kept_by_earlier_releases_stay_in_force() {
         .exec(&mut old)
         .expect("the old mutes");
     let server = spawn_server(config).await;
-    let locked = |user: &'static str| async move {
-        let mut client = connect(server.addr, user, None).await;
-        loop {
-            match client.recv().await {
-                ServerFrame::History { locked, .. } => return locked,
-                ServerFrame::Welcome { .. } => {}
-                other => panic!("expected the history, got {other:?}"),
-            }
-        }
-    };
-    assert!(locked("dave").await, "still locked");
+    assert!(
+        support::finds_locked(server.addr, "dave").await,
+        "still locked"
+    );
     let (mut bob, _) = join(server.addr, "bob", None).await;
     bob.say("b-1", "muted?").await;
     assert!(
@@ -548,18 +541,11 @@ async fn the_rules_kept_by_earlier_releases_stay_in_force() {
     );
 
     let mut root = admin(server.addr).await;
-    root.send_frame(ClientFrame::Moderate {
-        room: None,
-        action: ModAction::Unlock,
-        target: None,
-        id: None,
-        duration_s: None,
-        reason: None,
-        all_rooms: false,
-    })
-    .await;
-    while !matches!(root.recv().await, ServerFrame::Moderated { .. }) {}
-    assert!(!locked("erin").await, "unlocked");
+    support::unlock(&mut root).await;
+    assert!(
+        !support::finds_locked(server.addr, "erin").await,
+        "unlocked"
+    );
     bob.say("b-2", "muted still").await;
     let answer = loop {
         match bob.recv().await {

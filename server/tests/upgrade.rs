@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use protocol::{ClientFrame, ModAction, ServerFrame};
 use support::{
-    admin, api, connect, join, json_of, refusal_to_start, session_cookie, sign_in, spawn_server,
+    admin, api, join, json_of, refusal_to_start, session_cookie, sign_in, spawn_server,
     test_config, with_admin, ROOT_PASSWORD,
 };
 
@@ -329,17 +329,10 @@ async fn the_moderation_of_schema_6_stays_in_force() {
     std::fs::copy(moderation_fixture(), &config.db).expect("copy the fixture");
     assert_eq!(schema_version(&config.db), 6);
     let server = spawn_server(config.clone()).await;
-    let locked = |user: &'static str| async move {
-        let mut client = connect(server.addr, user, None).await;
-        loop {
-            match client.recv().await {
-                ServerFrame::History { locked, .. } => return locked,
-                ServerFrame::Welcome { .. } => {}
-                other => panic!("expected the history, got {other:?}"),
-            }
-        }
-    };
-    assert!(locked("dave").await, "still locked");
+    assert!(
+        support::finds_locked(server.addr, "dave").await,
+        "still locked"
+    );
     let cookie = session_cookie(&sign_in(server.addr, "root", Some(ROOT_PASSWORD)).await);
     let mutes = || async {
         let view = api(
@@ -375,18 +368,11 @@ async fn the_moderation_of_schema_6_stays_in_force() {
     assert_eq!(before[1], ("bob".to_owned(), None), "for good");
 
     let mut root = admin(server.addr).await;
-    root.send_frame(ClientFrame::Moderate {
-        room: None,
-        action: ModAction::Unlock,
-        target: None,
-        id: None,
-        duration_s: None,
-        reason: None,
-        all_rooms: false,
-    })
-    .await;
-    while !matches!(root.recv().await, ServerFrame::Moderated { .. }) {}
-    assert!(!locked("erin").await, "unlocked");
+    support::unlock(&mut root).await;
+    assert!(
+        !support::finds_locked(server.addr, "erin").await,
+        "unlocked"
+    );
     assert_eq!(mutes().await, before, "the mutes untouched");
     server.stop().await;
     assert_eq!(schema_version(&config.db), LATEST_SCHEMA);

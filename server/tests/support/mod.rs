@@ -1027,6 +1027,34 @@ http {{
 /// The admin's password, which binds the name root at start.
 pub const ROOT_PASSWORD: &str = "the operator's own";
 
+/// Whether a newcomer named `user` finds the room locked (its greeting).
+pub async fn finds_locked(addr: SocketAddr, user: &str) -> bool {
+    let mut client = connect(addr, user, None).await;
+    loop {
+        match client.recv().await {
+            ServerFrame::History { locked, .. } => return locked,
+            ServerFrame::Welcome { .. } => {}
+            other => panic!("expected the history, got {other:?}"),
+        }
+    }
+}
+
+/// `moderator` unlocks its room, and the event is stored.
+pub async fn unlock(moderator: &mut Client) {
+    moderator
+        .send_frame(ClientFrame::Moderate {
+            room: None,
+            action: protocol::ModAction::Unlock,
+            target: None,
+            id: None,
+            duration_s: None,
+            reason: None,
+            all_rooms: false,
+        })
+        .await;
+    while !matches!(moderator.recv().await, ServerFrame::Moderated { .. }) {}
+}
+
 /// `config` with root as its `--admin`, bound with [`ROOT_PASSWORD`].
 pub fn with_admin(config: &mut Config) {
     config.admins = vec!["root".into()];
