@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use crate::{
     Block, ChatMessage, ErrorCode, Inline, ModAction, Posted, Reactions, ReplyQuote, ServerFrame,
-    ServerFrameKind,
+    ServerFrameKind, ShownRules,
 };
 
 /// Why a text is not a server frame this client can read.
@@ -168,8 +168,7 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
             reset: f.bool("reset"),
             has_older: f.bool("hasOlder"),
             seq: f.optional("seq", u64),
-            locked: f.flag("locked"),
-            pinned: f.list_or_empty("pinned", u64),
+            rules: ShownRules::read(f),
             moderator: f.flag("moderator"),
         },
         ServerFrameKind::Older => ServerFrame::Older {
@@ -244,10 +243,10 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
 }
 
 /// The first thing wrong with what is being read, if anything is.
-type Failure = Option<FieldError>;
+pub(crate) type Failure = Option<FieldError>;
 
 /// Reads one JSON value as a `T` (the name is the field's, for errors).
-type Reader<V, T> = fn(&V, &'static str, &mut Failure) -> T;
+pub(crate) type Reader<V, T> = fn(&V, &'static str, &mut Failure) -> T;
 
 /// Keeps `error` unless an earlier one is kept, and reads as `instead`.
 fn fail<T>(failure: &mut Failure, error: FieldError, instead: T) -> T {
@@ -261,7 +260,7 @@ fn invalid(field: &'static str, expected: &'static str) -> FieldError {
 
 /// A JSON object (or, when the value was not one, nothing) whose fields
 /// are read one at a time.
-struct Fields<'a, V> {
+pub(crate) struct Fields<'a, V> {
     object: Option<&'a V>,
     failure: &'a mut Failure,
 }
@@ -316,7 +315,7 @@ impl<'a, V: JsonValue> Fields<'a, V> {
     }
 
     /// A flag the server leaves out when it is false.
-    fn flag(&mut self, field: &'static str) -> bool {
+    pub(crate) fn flag(&mut self, field: &'static str) -> bool {
         self.optional(field, bool).unwrap_or(false)
     }
 
@@ -354,7 +353,7 @@ impl<'a, V: JsonValue> Fields<'a, V> {
     }
 
     /// A list the server leaves out when it is empty.
-    fn list_or_empty<T>(&mut self, field: &'static str, read: Reader<V, T>) -> Vec<T> {
+    pub(crate) fn list_or_empty<T>(&mut self, field: &'static str, read: Reader<V, T>) -> Vec<T> {
         match self.get(field) {
             Some(value) => items(&value, field, read, self.failure),
             None => Vec::new(),
@@ -394,7 +393,7 @@ fn string<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -
     }
 }
 
-fn u64<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> u64 {
+pub(crate) fn u64<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> u64 {
     (value.whole()).unwrap_or_else(|| fail(failure, invalid(field, "a whole number, 0 or more"), 0))
 }
 

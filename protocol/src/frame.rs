@@ -7,7 +7,8 @@ use thiserror::Error;
 use crate::decode::{self, DecodeError, JsonValue};
 use crate::{
     validate_client_id, validate_emoji, validate_message, validate_room, validate_username, Block,
-    ClientIdError, EmojiError, MessageError, RoomError,
+    ClientIdError, EmojiError, MessageError, ModAction, RoomError, ShownRules, Timed,
+    DURATION_MAX_S, REASON_MAX_CHARS,
 };
 
 /// A fieldless enum and its wire names, written once: serde's names, the
@@ -307,262 +308,6 @@ pub enum ClientFrame {
     },
 }
 
-wire_names! {
-    /// What a moderator does (see [`ClientFrame::Moderate`]).
-    pub enum ModAction {
-        /// Delete any message of the room (`id`).
-        Delete = "delete",
-        /// The name's sends in the room are refused (`muted`) for a time.
-        Mute = "mute",
-        Unmute = "unmute",
-        /// The name's connections in the room are closed; it may come back.
-        Kick = "kick",
-        /// The name is refused at the door (a guest's browser too); its
-        /// connections are closed. Server-wide.
-        Ban = "ban",
-        /// The name's connections are closed and the addresses they came
-        /// from refuse guests for `durationS` (required): never a claimed
-        /// name in good standing. Server-wide.
-        BanAddress = "banAddress",
-        /// Lifts the name's bans, those of its browser and addresses too.
-        Unban = "unban",
-        /// Every message of the name in the room is deleted.
-        Purge = "purge",
-        /// Only moderators post in the room.
-        Lock = "lock",
-        Unlock = "unlock",
-        /// The message (`id`) is pinned: everyone in the room sees it
-        /// above the conversation (at most [`PINS_MAX`]; pinning one more
-        /// unpins the oldest).
-        Pin = "pin",
-        Unpin = "unpin",
-        /// The claimed name moderates the room (every room, `allRooms`):
-        /// admins only.
-        Grant = "grant",
-        Revoke = "revoke",
-    }
-}
-
-impl ModAction {
-    /// Whether the action is about a name (`target`), rather than a
-    /// message (`delete`: `id`) or the room (`lock`, `unlock`).
-    pub fn needs_target(self) -> bool {
-        match self {
-            Self::Delete | Self::Lock | Self::Unlock | Self::Pin | Self::Unpin => false,
-            Self::Mute
-            | Self::Unmute
-            | Self::Kick
-            | Self::Ban
-            | Self::BanAddress
-            | Self::Unban
-            | Self::Purge
-            | Self::Grant
-            | Self::Revoke => true,
-        }
-    }
-
-    /// Whether the action is about a message (`id`).
-    pub fn needs_id(self) -> bool {
-        match self {
-            Self::Delete | Self::Pin | Self::Unpin => true,
-            Self::Mute
-            | Self::Unmute
-            | Self::Kick
-            | Self::Ban
-            | Self::BanAddress
-            | Self::Unban
-            | Self::Purge
-            | Self::Lock
-            | Self::Unlock
-            | Self::Grant
-            | Self::Revoke => false,
-        }
-    }
-
-    /// Whether it takes a `durationS` (how long it holds).
-    pub fn timed(self) -> Timed {
-        match self {
-            Self::Mute | Self::Ban => Timed::Optional,
-            Self::BanAddress => Timed::Always,
-            Self::Delete
-            | Self::Unmute
-            | Self::Kick
-            | Self::Unban
-            | Self::Purge
-            | Self::Lock
-            | Self::Unlock
-            | Self::Grant
-            | Self::Pin
-            | Self::Unpin
-            | Self::Revoke => Timed::Never,
-        }
-    }
-
-    /// Whether the target's connections are closed (with
-    /// [`CLOSE_PUT_OUT`]).
-    pub fn puts_out(self) -> bool {
-        self.expels().is_some()
-    }
-
-    /// How it puts its target out, if it does: what is left banned behind
-    /// it and what the target is told depend on that alone, so code that
-    /// decides them matches an [`Expulsion`], not every action.
-    pub fn expels(self) -> Option<Expulsion> {
-        match self {
-            Self::Kick => Some(Expulsion::Kick),
-            Self::Ban => Some(Expulsion::Ban),
-            Self::BanAddress => Some(Expulsion::BanAddress),
-            Self::Delete
-            | Self::Mute
-            | Self::Unmute
-            | Self::Unban
-            | Self::Purge
-            | Self::Lock
-            | Self::Unlock
-            | Self::Grant
-            | Self::Pin
-            | Self::Unpin
-            | Self::Revoke => None,
-        }
-    }
-
-    /// Whether it silences its target in the room (`Some(true)`) or lets
-    /// it speak again (`Some(false)`): a guest's browser is silenced with
-    /// its name (a guest renames, and keeps its browser).
-    pub fn silences(self) -> Option<bool> {
-        match self {
-            Self::Mute => Some(true),
-            Self::Unmute => Some(false),
-            Self::Kick
-            | Self::Ban
-            | Self::BanAddress
-            | Self::Delete
-            | Self::Unban
-            | Self::Purge
-            | Self::Lock
-            | Self::Unlock
-            | Self::Grant
-            | Self::Pin
-            | Self::Unpin
-            | Self::Revoke => None,
-        }
-    }
-
-    /// Whether it locks the room (`Some(true)`: only moderators post) or
-    /// unlocks it (`Some(false)`): the room's state every copy of it keeps
-    /// (the server's window, both logs, the client).
-    pub fn locks(self) -> Option<bool> {
-        match self {
-            Self::Lock => Some(true),
-            Self::Unlock => Some(false),
-            Self::Delete
-            | Self::Mute
-            | Self::Unmute
-            | Self::Kick
-            | Self::Ban
-            | Self::BanAddress
-            | Self::Unban
-            | Self::Purge
-            | Self::Grant
-            | Self::Pin
-            | Self::Unpin
-            | Self::Revoke => None,
-        }
-    }
-
-    /// Whether it pins its message (`Some(true)`) or unpins it
-    /// (`Some(false)`).
-    pub fn pins(self) -> Option<bool> {
-        match self {
-            Self::Pin => Some(true),
-            Self::Unpin => Some(false),
-            Self::Delete
-            | Self::Mute
-            | Self::Unmute
-            | Self::Kick
-            | Self::Ban
-            | Self::BanAddress
-            | Self::Unban
-            | Self::Purge
-            | Self::Lock
-            | Self::Unlock
-            | Self::Grant
-            | Self::Revoke => None,
-        }
-    }
-
-    /// Whether it makes its target a moderator (`Some(true)`) or takes
-    /// that back (`Some(false)`).
-    pub fn grants(self) -> Option<bool> {
-        match self {
-            Self::Grant => Some(true),
-            Self::Revoke => Some(false),
-            Self::Delete
-            | Self::Mute
-            | Self::Unmute
-            | Self::Kick
-            | Self::Ban
-            | Self::BanAddress
-            | Self::Unban
-            | Self::Purge
-            | Self::Lock
-            | Self::Pin
-            | Self::Unpin
-            | Self::Unlock => None,
-        }
-    }
-
-    /// Who may take it: a moderator of the room, one of every room (what
-    /// reaches beyond the room: putting out, bans), or an admin.
-    pub fn takes(self) -> Authority {
-        match self {
-            Self::Delete
-            | Self::Mute
-            | Self::Unmute
-            | Self::Purge
-            | Self::Lock
-            | Self::Unlock
-            | Self::Pin
-            | Self::Unpin => Authority::RoomModerator,
-            Self::Kick | Self::Ban | Self::BanAddress | Self::Unban => {
-                Authority::ModeratorOfEveryRoom
-            }
-            Self::Grant | Self::Revoke => Authority::Admin,
-        }
-    }
-}
-
-/// How a moderator's action puts its target out (see
-/// [`ModAction::expels`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expulsion {
-    /// Its connections close; it may come back.
-    Kick,
-    /// The name (and a guest's browser) is refused at the door.
-    Ban,
-    /// Guests from its address are refused for a time.
-    BanAddress,
-}
-
-/// Whether a moderator's action takes a `durationS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timed {
-    /// It takes none: it holds until undone, or is done at once.
-    Never,
-    /// For that long, or for good without one.
-    Optional,
-    /// For that long, always: never for good.
-    Always,
-}
-
-/// Who may take a moderator's action (each includes those after it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Authority {
-    RoomModerator,
-    ModeratorOfEveryRoom,
-    Admin,
-}
-
 /// A WebSocket subprotocol the server answers with when offered.
 pub const WS_PROTOCOL: &str = "chat";
 
@@ -578,14 +323,6 @@ pub const WS_TOKEN_PREFIX: &str = "chat-token.";
 /// banned; the close's reason says who and why): unlike other closes, the
 /// client does not reconnect by itself.
 pub const CLOSE_PUT_OUT: u16 = 4003;
-
-/// Most messages pinned in one room.
-pub const PINS_MAX: usize = 10;
-
-/// Most characters in a moderator's reason.
-pub const REASON_MAX_CHARS: usize = 200;
-/// The longest time-limited mute or ban: ten years (longer is for good).
-pub const DURATION_MAX_S: u64 = 10 * 365 * 24 * 3600;
 
 wire_names! {
     /// The `type` of a [`ClientFrame`].
@@ -690,12 +427,10 @@ pub enum ServerFrame {
         /// (Absent from servers before events.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
-        /// Locked by a moderator: only moderators post.
-        #[serde(default, skip_serializing_if = "is_false")]
-        locked: bool,
-        /// The ids of the messages moderators pinned, oldest pin first.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        pinned: Vec<u64>,
+        /// What moderators' actions leave the room with that everyone
+        /// sees (locked, pinned), its fields at the top level.
+        #[serde(flatten)]
+        rules: ShownRules,
         /// This connection's name moderates the room (later `moderated`
         /// grants and revokes naming it change that).
         #[serde(default, skip_serializing_if = "is_false")]

@@ -56,24 +56,22 @@
 //! `username_taken`.
 //!
 //! Moderation: `{"type":"moderate","room":"r","action":"mute","target":"bob",
-//! "durationS":600,"reason":"..."}` ([`ModAction`]: `delete`, `pin`,
-//! `unpin` with `id`;
-//! `mute`, `unmute`, `kick`, `ban`, `banAddress` (with `durationS`),
-//! `unban`, `purge`, `grant`, `revoke` with `target`; `lock`, `unlock`;
-//! `allRooms` for a grant or revoke about every room). Moderators of the
-//! room may act in it; what reaches beyond it (kicks and bans) is for
-//! moderators of every room, making moderators for admins, and only an
-//! admin acts on a moderator ([`ModAction::takes`]); others are refused
-//! with `not_allowed`. Every accepted action is a `moderated`
-//! event of the room's log. A muted name's sends are refused with `muted`
-//! and `retryAfterMs`; a locked room's with `room_locked` (its `history`
-//! says `"locked":true`, and `"pinned":[ids]`, oldest pin first, at most
-//! [`PINS_MAX`]; pinning a message that is gone or deleted is refused
-//! with `not_found` or `message_deleted`); a kicked or banned connection
-//! is closed with
-//! [`CLOSE_PUT_OUT`] and the reason; a banned name or address is refused
-//! at the door with `banned`. `welcome` says `"admin":true` for an admin,
-//! `history` `"moderator":true` in a room the name moderates.
+//! "durationS":600,"reason":"..."}`: [`ModAction`] lists every action,
+//! whether it takes a message `id`, a name `target` or neither, a
+//! `durationS`, and who may take it ([`ModAction::takes`]: moderators of
+//! the room act in it, what reaches beyond it is for moderators of every
+//! room, making moderators for admins, and only an admin acts on a
+//! moderator); others are refused with `not_allowed`. Every accepted
+//! action is a `moderated` event of the room's log. A muted name's sends
+//! are refused with `muted` and `retryAfterMs`; a locked room's with
+//! `room_locked`. What the actions leave that everyone sees
+//! ([`ShownRules`], such as `"locked":true`) is in each
+//! `history`, at its top level; an action about a message the room no
+//! longer shows is refused with `not_found` or `message_deleted`. A
+//! kicked or banned connection is closed with [`CLOSE_PUT_OUT`] and the
+//! reason; a banned name or address is refused at the door with
+//! `banned`. `welcome` says `"admin":true` for an admin, `history`
+//! `"moderator":true` in a room the name moderates.
 //!
 //! Server to client ([`ServerFrame`]):
 //! - `{"type":"welcome","user":"alice"}`: first frame on every connection; the
@@ -135,9 +133,11 @@
 mod account;
 mod decode;
 mod formatted;
+#[macro_use]
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+mod moderation;
 #[cfg(feature = "unicode")]
 mod names;
 mod room;
@@ -153,19 +153,21 @@ pub use decode::{DecodeError, FieldError, JsonValue};
 pub use formatted::formatted;
 pub use formatted::{is_safe_link, Block, Inline, FORMATTED_MAX_DEPTH, FORMATTED_MAX_NODES};
 pub use frame::{
-    apply_reaction, Authority, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, Expulsion,
-    FrameError, ModAction, Posted, Reactions, ReplyQuote, ServerFrame, ServerFrameKind, Timed,
-    CLOSE_PUT_OUT, DURATION_MAX_S, HISTORY_PAGE_MAX, MENTIONS_MAX, MESSAGE_ID_MAX, PINS_MAX,
-    PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, REACTIONS_MAX, REACTION_NAMES_MAX, REASON_MAX_CHARS,
-    TYPING_INTERVAL_MS, WS_PROTOCOL, WS_TOKEN_PREFIX,
+    apply_reaction, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Posted,
+    Reactions, ReplyQuote, ServerFrame, ServerFrameKind, CLOSE_PUT_OUT, HISTORY_PAGE_MAX,
+    MENTIONS_MAX, MESSAGE_ID_MAX, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_MAX, REACTIONS_MAX,
+    REACTION_NAMES_MAX, TYPING_INTERVAL_MS, WS_PROTOCOL, WS_TOKEN_PREFIX,
 };
+// Every action, its facts and the rules it leaves: a new one is exported
+// with no line here.
+pub use moderation::*;
 #[cfg(feature = "unicode")]
 pub use names::{canonical_emoji, canonical_room, canonical_username, mentions, name_key};
 #[cfg(feature = "unicode")]
 pub use room::RoomView;
 pub use room::{
-    check_reply, pin, ChangeRefusal, ChangeRequest, MessageChange, Reacted, Requote, RoomEvent,
-    RoomRules, Target, Verdict,
+    check_reply, ChangeRefusal, ChangeRequest, MessageChange, Reacted, Requote, RoomEvent, Target,
+    Verdict,
 };
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,

@@ -10,14 +10,10 @@
 //! log holds when it appends; once stored, an event is a fact, and
 //! [`MessageChange::apply`] only says what the room looks like after it.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
 use crate::frame::give_reaction;
 use crate::{
-    excerpt, Block, ChatMessage, ModAction, Reactions, ReplyQuote, ServerFrame, PINS_MAX,
-    REACTIONS_MAX, REACTION_NAMES_MAX,
+    excerpt, Block, ChatMessage, ModAction, Reactions, ReplyQuote, ServerFrame, REACTIONS_MAX,
+    REACTION_NAMES_MAX,
 };
 
 /// What a log is asked to do to a posted message, before it decides
@@ -280,65 +276,6 @@ impl Requote {
     }
 }
 
-/// What moderators' actions leave a room with: whether it is locked, who
-/// is muted there until when, which messages are pinned. Both logs keep it
-/// as this JSON beside the events, written whole: a new field is a field
-/// here, not a column or a script argument (a field a log's JSON lacks
-/// reads as its default).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RoomRules {
-    pub locked: bool,
-    /// By name key (see [`crate::name_key`]): until when, ms since the
-    /// epoch (`i64::MAX`: for good).
-    pub mutes: BTreeMap<String, i64>,
-    /// Message ids, oldest pin first: at most [`PINS_MAX`].
-    pub pinned: Vec<u64>,
-}
-
-impl RoomRules {
-    /// Applies a moderator's `action` about the name keyed `target` (see
-    /// [`crate::name_key`]) or message `id`, holding `until` (ms since the
-    /// epoch; `None`: for good): the one rule of what an action changes.
-    pub fn apply(
-        &mut self,
-        action: ModAction,
-        target: Option<String>,
-        id: Option<u64>,
-        until: Option<i64>,
-    ) {
-        if let Some(locked) = action.locks() {
-            self.locked = locked;
-        }
-        match (action.silences(), target) {
-            (Some(true), Some(key)) => {
-                self.mutes.insert(key, until.unwrap_or(i64::MAX));
-            }
-            (Some(false), Some(key)) => {
-                self.mutes.remove(&key);
-            }
-            (None, _) | (Some(_), None) => {}
-        }
-        pin(&mut self.pinned, action, id);
-    }
-}
-
-/// Applies a moderator's `action` about message `id` to a room's pinned
-/// messages (oldest pin first): [`RoomRules::apply`]'s rule, for a client
-/// that keeps the pins alone.
-pub fn pin(pinned: &mut Vec<u64>, action: ModAction, id: Option<u64>) {
-    match (action.pins(), id) {
-        (Some(true), Some(id)) if !pinned.contains(&id) => {
-            pinned.push(id);
-            if pinned.len() > PINS_MAX {
-                pinned.remove(0);
-            }
-        }
-        (Some(false), Some(id)) => pinned.retain(|pinned| *pinned != id),
-        (Some(_) | None, _) => {}
-    }
-}
-
 /// One event of a room's log, as a frame carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomEvent {
@@ -413,8 +350,8 @@ impl RoomEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg(feature = "unicode")]
 pub struct RoomView {
-    pub messages: BTreeMap<u64, ChatMessage>,
-    pub rules: RoomRules,
+    pub messages: std::collections::BTreeMap<u64, ChatMessage>,
+    pub rules: crate::RoomRules,
     pub seq: u64,
 }
 
@@ -559,7 +496,7 @@ mod tests {
         room.apply(&act(1, ModAction::Lock, None, None));
         room.apply(&act(2, ModAction::Mute, Some("Bob"), Some(60_000)));
         room.apply(&act(3, ModAction::Mute, Some("carol"), None));
-        assert!(room.rules.locked);
+        assert!(room.rules.shown.locked);
         assert_eq!(
             room.rules.mutes.iter().collect::<Vec<_>>(),
             [
@@ -570,7 +507,7 @@ mod tests {
         room.apply(&act(4, ModAction::Unmute, Some("BOB"), None));
         room.apply(&act(5, ModAction::Unlock, None, None));
         room.apply(&act(6, ModAction::Kick, Some("carol"), None));
-        assert!(!room.rules.locked);
+        assert!(!room.rules.shown.locked);
         assert_eq!(room.rules.mutes.keys().collect::<Vec<_>>(), ["carol"]);
     }
 }
@@ -721,27 +658,6 @@ mod check_tests {
                 emojis: 2
             }
         );
-    }
-
-    #[test]
-    fn pins_keep_their_order_hold_at_most_ten_and_come_off() {
-        let mut rules = RoomRules::default();
-        for id in 1..=PINS_MAX as u64 + 2 {
-            rules.apply(ModAction::Pin, None, Some(id), None);
-        }
-        rules.apply(ModAction::Pin, None, Some(5), None);
-        let expected: Vec<u64> = (3..=PINS_MAX as u64 + 2).collect();
-        assert_eq!(
-            rules.pinned, expected,
-            "the oldest pins went; a repeat is nothing"
-        );
-        rules.apply(ModAction::Unpin, None, Some(5), None);
-        rules.apply(ModAction::Unpin, None, Some(99), None);
-        assert!(!rules.pinned.contains(&5));
-        assert_eq!(rules.pinned.len(), PINS_MAX - 1);
-        rules.apply(ModAction::Lock, None, Some(3), None);
-        assert_eq!(rules.pinned.len(), PINS_MAX - 1, "a lock pins nothing");
-        assert!(rules.locked);
     }
 
     #[test]

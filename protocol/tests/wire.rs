@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use protocol::{
     apply_reaction, Block, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError,
     Inline, MessageError, ModAction, Posted, Reactions, ReplyQuote, RoomError, ServerFrame,
-    ServerFrameKind, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
+    ServerFrameKind, ShownRules, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
 };
 
 fn posted_value() -> Posted {
@@ -289,8 +289,7 @@ fn golden_server_frames() {
                 reset: true,
                 has_older: false,
                 seq: None,
-                locked: false,
-                pinned: Vec::new(),
+                rules: ShownRules::default(),
                 moderator: false,
             },
             r#"{"type":"history","room":"lobby","messages":[{"id":1,"user":"alice","msg":"hi","dateTime":1764100000000,"clientId":"c-1"}],"reset":true,"hasOlder":false}"#,
@@ -302,8 +301,7 @@ fn golden_server_frames() {
                 reset: false,
                 has_older: true,
                 seq: Some(59),
-                locked: false,
-                pinned: Vec::new(),
+                rules: ShownRules::default(),
                 moderator: false,
             },
             r#"{"type":"history","room":"lobby","messages":[],"reset":false,"hasOlder":true,"seq":59}"#,
@@ -315,8 +313,10 @@ fn golden_server_frames() {
                 reset: true,
                 has_older: false,
                 seq: Some(60),
-                locked: true,
-                pinned: Vec::new(),
+                rules: ShownRules {
+                    locked: true,
+                    ..ShownRules::default()
+                },
                 moderator: true,
             },
             r#"{"type":"history","room":"lobby","messages":[],"reset":true,"hasOlder":false,"seq":60,"locked":true,"moderator":true}"#,
@@ -328,8 +328,10 @@ fn golden_server_frames() {
                 reset: true,
                 has_older: false,
                 seq: Some(62),
-                locked: false,
-                pinned: vec![7, 3],
+                rules: ShownRules {
+                    pinned: vec![7, 3],
+                    ..ShownRules::default()
+                },
                 moderator: false,
             },
             r#"{"type":"history","room":"lobby","messages":[],"reset":true,"hasOlder":false,"seq":62,"pinned":[7,3]}"#,
@@ -976,8 +978,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 reset,
                 has_older,
                 seq: None,
-                locked: false,
-                pinned: Vec::new(),
+                rules: ShownRules::default(),
                 moderator: false,
             }),
     ]

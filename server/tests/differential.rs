@@ -16,10 +16,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use protocol::{ChatMessage, ClientFrame, ErrorCode, ModAction, RoomEvent, RoomView, ServerFrame};
+use protocol::{
+    Authority, ChatMessage, ClientFrame, ErrorCode, ModAction, RoomEvent, RoomView, ServerFrame,
+    ShownRules, Timed,
+};
 use support::{admin, connect, Client};
 
 const EMOJI: [&str; 3] = ["👍", "🎉", "❤️"];
@@ -49,6 +52,16 @@ enum Outcome {
     Refused(ErrorCode),
 }
 
+/// What a script came to on one log.
+struct Played {
+    outcomes: Vec<Outcome>,
+    /// The room as a newcomer reads it after the restart.
+    room: BTreeMap<u64, ChatMessage>,
+    rules: ShownRules,
+    /// The moderators' actions stored (by wire name).
+    taken: BTreeSet<&'static str>,
+}
+
 /// Who acts: two guests and the admin (who moderates every room).
 struct Cast {
     actors: Vec<(&'static str, Client)>,
@@ -59,19 +72,15 @@ struct Cast {
 /// against the log, and returns the outcomes and the room as a newcomer
 /// is greeted with it after the restart, times left out (each log stamps
 /// its own).
-async fn play(
-    seed: u64,
-    steps: usize,
-    config: server::Config,
-) -> (Vec<Outcome>, BTreeMap<u64, ChatMessage>, (bool, Vec<u64>)) {
+async fn play(seed: u64, steps: usize, config: server::Config) -> Played {
     let server = support::spawn_server(config.clone()).await;
     let addr = server.addr;
     let mut watcher = connect(addr, "watcher", None).await;
-    let _ = greeting(&mut watcher, "watcher").await;
+    greeted(&mut watcher, "watcher").await;
     // Hears the first half, then leaves; resumes after the restart.
     let mut leaver = Some(connect(addr, "leaver", None).await);
     if let Some(leaver) = leaver.as_mut() {
-        let _ = greeting(leaver, "leaver").await;
+        greeted(leaver, "leaver").await;
     }
     let mut left_with = RoomView::default();
     let mut cast = Cast {
@@ -86,6 +95,7 @@ async fn play(
     // actions that change something or are refused (one answer each).
     let mut model = RoomView::default();
     let mut outcomes = Vec::new();
+    let mut taken = BTreeSet::new();
     for step in 0..steps {
         if step == steps / 2 {
             if let Some(mut leaver) = leaver.take() {
@@ -93,9 +103,16 @@ async fn play(
             }
         }
         let (who, frame, ends) = next_action(&mut dice, &model, step);
+        let moderation = match &frame {
+            ClientFrame::Moderate { action, .. } => Some(*action),
+            _ => None,
+        };
         let actor = &mut cast.actors[who].1;
         actor.send_frame(frame).await;
         let outcome = outcome_of(actor, ends, &mut model).await;
+        if let (Some(action), Outcome::Stored(_)) = (moderation, &outcome) {
+            taken.insert(action.as_str());
+        }
         outcomes.push(outcome);
     }
     // Everything the bystander heard, folded by the reducer.
@@ -104,7 +121,7 @@ async fn play(
         heard, model,
         "seed {seed}: the bystander heard the room the actors made"
     );
-    let rules = (heard.rules.locked, heard.rules.pinned.clone());
+    let rules = heard.rules.shown.clone();
     let (from_window, shown) = whole_room(&mut connect(addr, "newcomer", None).await).await;
     assert_eq!(
         from_window, heard.messages,
@@ -112,7 +129,7 @@ async fn play(
     );
     assert_eq!(
         shown, rules,
-        "seed {seed}: locked and pinned, in the window"
+        "seed {seed}: the rules everyone sees, in the window"
     );
     drop((cast, watcher));
     server.stop().await;
@@ -123,7 +140,10 @@ async fn play(
         stored, heard.messages,
         "seed {seed}: the log's storage is the reducer's room"
     );
-    assert_eq!(shown, rules, "seed {seed}: locked and pinned, in storage");
+    assert_eq!(
+        shown, rules,
+        "seed {seed}: the rules everyone sees, in storage"
+    );
     let after = left_with.seq;
     let mut back = connect(server.addr, "leaver", Some(after)).await;
     let resumed = resume(&mut back, left_with).await;
@@ -140,7 +160,12 @@ async fn play(
             (id, message)
         })
         .collect();
-    (outcomes, timeless, shown)
+    Played {
+        outcomes,
+        room: timeless,
+        rules: shown,
+        taken,
+    }
 }
 
 /// The next action: who, the frame, and the kind of event that ends it
@@ -199,23 +224,21 @@ fn next_action(dice: &mut Dice, model: &RoomView, step: usize) -> (usize, Client
         };
         return (who, frame, Kind::Reaction);
     }
-    // The admin moderates.
-    let (action, target, id) = match dice.below(10) {
-        0 | 1 if !shown.is_empty() => (ModAction::Delete, None, Some(dice.pick(&shown))),
-        0..=2 if model.rules.locked => (ModAction::Unlock, None, None),
-        0..=2 => (ModAction::Lock, None, None),
-        // Every message of alice's goes (a purge of no message is still
-        // the room's notice).
-        3 => (ModAction::Purge, Some("alice"), None),
-        8 if !model.rules.pinned.is_empty() => {
-            (ModAction::Unpin, None, Some(dice.pick(&model.rules.pinned)))
-        }
-        8 | 9 if !shown.is_empty() => (ModAction::Pin, None, Some(dice.pick(&shown))),
-        _ if model.rules.mutes.contains_key("bob") => (ModAction::Unmute, Some("bob"), None),
-        _ => (ModAction::Mute, Some("bob"), None),
-    };
-    // A mute for good, or for ten minutes.
-    let duration_s = (action == ModAction::Mute && dice.below(2) == 0).then_some(600);
+    // The admin moderates: any action a moderator of the room takes (a
+    // new one joins the script by itself), on one of the newest messages
+    // that show (so that a pin meets its unpin) or on a guest.
+    let recent = &shown[shown.len().saturating_sub(3)..];
+    let actions: Vec<ModAction> = ModAction::ALL
+        .iter()
+        .copied()
+        .filter(|action| action.takes() == Authority::RoomModerator)
+        .filter(|action| !action.needs_id() || !recent.is_empty())
+        .collect();
+    let action = dice.pick(&actions);
+    let id = action.needs_id().then(|| dice.pick(recent));
+    let target = action.needs_target().then(|| dice.pick(&["alice", "bob"]));
+    // For good, or for ten minutes.
+    let duration_s = (action.timed() != Timed::Never && dice.below(2) == 0).then_some(600);
     let frame = ClientFrame::Moderate {
         room: None,
         action,
@@ -293,19 +316,17 @@ async fn fold_until(client: &mut Client, mut view: RoomView, seq: u64) -> RoomVi
 }
 
 /// Everything a newcomer can read: its greeting, then older pages (of
-/// seven) until there are none; and whether the room is locked, and what
-/// is pinned.
-async fn whole_room(client: &mut Client) -> (BTreeMap<u64, ChatMessage>, (bool, Vec<u64>)) {
+/// seven) until there are none; and the rules it shows.
+async fn whole_room(client: &mut Client) -> (BTreeMap<u64, ChatMessage>, ShownRules) {
     let (mut messages, shown, mut has_older) = loop {
         match client.recv().await {
             ServerFrame::Welcome { .. } => {}
             ServerFrame::History {
                 messages,
-                locked,
-                pinned,
+                rules,
                 has_older,
                 ..
-            } => break (by_id(messages), (locked, pinned), has_older),
+            } => break (by_id(messages), rules, has_older),
             other => panic!("expected a greeting, got {other:?}"),
         }
     };
@@ -376,20 +397,12 @@ fn by_id(page: Vec<protocol::Posted>) -> BTreeMap<u64, ChatMessage> {
         .collect()
 }
 
-/// A greeting's messages by id, and whether the room is locked.
-async fn greeting(client: &mut Client, who: &str) -> (BTreeMap<u64, ChatMessage>, bool) {
+/// Waits for `client`'s greeting.
+async fn greeted(client: &mut Client, who: &str) {
     loop {
         match client.recv().await {
             ServerFrame::Welcome { .. } => {}
-            ServerFrame::History {
-                messages, locked, ..
-            } => {
-                let messages = messages
-                    .into_iter()
-                    .map(|posted| (posted.message.id, posted.message))
-                    .collect();
-                return (messages, locked);
-            }
+            ServerFrame::History { .. } => return,
             other => panic!("expected {who}'s greeting, got {other:?}"),
         }
     }
@@ -397,7 +410,7 @@ async fn greeting(client: &mut Client, who: &str) -> (BTreeMap<u64, ChatMessage>
 
 async fn guest(addr: SocketAddr, user: &str) -> Client {
     let mut client = connect(addr, user, None).await;
-    let _ = greeting(&mut client, user).await;
+    greeted(&mut client, user).await;
     client
 }
 
@@ -413,21 +426,43 @@ fn config(data: &tempfile::TempDir, redis: Option<String>) -> server::Config {
 
 #[tokio::test]
 async fn both_logs_and_the_reducer_agree_on_every_event() {
+    let mut taken = BTreeSet::new();
     for seed in [0x5eed_0001_u64, 0x0dd_ba11, 0xc0ff_ee00_1234] {
         let sqlite_data = tempfile::tempdir().expect("temp dir");
         let on_sqlite = play(seed, 90, config(&sqlite_data, None)).await;
         assert!(
-            on_sqlite.0.iter().any(|o| matches!(o, Outcome::Refused(_))),
+            on_sqlite
+                .outcomes
+                .iter()
+                .any(|o| matches!(o, Outcome::Refused(_))),
             "seed {seed}: the script tries refusals too: {:?}",
-            on_sqlite.0
+            on_sqlite.outcomes
         );
+        taken.extend(on_sqlite.taken.iter().copied());
         let Some(redis) = support::shared_redis() else {
             continue;
         };
         let redis_data = tempfile::tempdir().expect("temp dir");
         let on_redis = play(seed, 90, config(&redis_data, Some(redis))).await;
-        assert_eq!(on_sqlite.0, on_redis.0, "seed {seed}: the same outcomes");
-        assert_eq!(on_sqlite.1, on_redis.1, "seed {seed}: the same room");
-        assert_eq!(on_sqlite.2, on_redis.2, "seed {seed}: the same lock");
+        assert_eq!(
+            on_sqlite.outcomes, on_redis.outcomes,
+            "seed {seed}: the same outcomes"
+        );
+        assert_eq!(on_sqlite.room, on_redis.room, "seed {seed}: the same room");
+        assert_eq!(
+            on_sqlite.rules, on_redis.rules,
+            "seed {seed}: the same rules"
+        );
     }
+    // Every action a room's moderator takes was taken (and stored) by the
+    // scripts: a new one that cannot be is a failure here, not a gap.
+    let every: BTreeSet<&str> = ModAction::ALL
+        .iter()
+        .filter(|action| action.takes() == Authority::RoomModerator)
+        .map(|action| action.as_str())
+        .collect();
+    assert_eq!(
+        taken, every,
+        "the scripts take every action of a room's moderator"
+    );
 }

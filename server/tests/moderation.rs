@@ -206,7 +206,7 @@ async fn a_moderator_deletes_mutes_locks_and_purges() {
     posted(&mut bob, "we are closed").await;
     let mut carol = guest_from(CAROL_ADDRESS, addr, "carol").await;
     match carol.recv().await {
-        ServerFrame::History { locked, .. } => assert!(locked),
+        ServerFrame::History { rules, .. } => assert!(rules.locked),
         other => panic!("expected history, got {other:?}"),
     }
     moderator
@@ -909,14 +909,7 @@ async fn moderators_see_the_room_s_mutes_bans_and_actions() {
 
 /// The pins a newcomer's greeting carries, from a fresh connection.
 async fn pins_seen(addr: SocketAddr, user: &str) -> Vec<u64> {
-    let mut client = support::connect(addr, user, None).await;
-    loop {
-        match client.recv().await {
-            ServerFrame::History { pinned, .. } => return pinned,
-            ServerFrame::Welcome { .. } => {}
-            other => panic!("expected the greeting, got {other:?}"),
-        }
-    }
+    support::rules_seen(addr, user).await.pinned
 }
 
 /// A moderator pins messages for the room (a message the room has and

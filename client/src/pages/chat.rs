@@ -395,7 +395,7 @@ fn moderation_of(chat: &ChatHandle, room: &RoomState, form: &ModerationForm) -> 
         &room.name,
         Moderation {
             admin: chat.state.admin,
-            locked: room.locked,
+            locked: room.rules.locked,
             on_act: chat.change.reform(move |change| (name.clone(), 0, change)),
             form: form.clone(),
         },
@@ -451,12 +451,12 @@ fn pinned_bar(room: &RoomState, navigator: &Navigator, on_unpin: Option<Callback
             </li>
         }
     };
-    if room.pinned.is_empty() {
+    if room.rules.pinned.is_empty() {
         return Html::default();
     }
     html! {
         <ul class="pinned" aria-label="Pinned messages">
-            { for room.pinned.iter().rev().map(item) }
+            { for room.rules.pinned.iter().rev().map(item) }
         </ul>
     }
 }
@@ -593,7 +593,7 @@ fn room_view(
             if let Some(why) = silenced(room, state.admin, state.now) {
                 <p class="composer-closed" role="status">{ why }</p>
             } else {
-                if room.locked {
+                if room.rules.locked {
                     <p class="locked" role="status">{ "This room is locked: only its moderators post now." }</p>
                 }
                 // One per room (keyed): its text is the room's own.
@@ -651,7 +651,7 @@ fn silenced(room: &RoomState, admin: bool, now: f64) -> Option<String> {
         };
         return Some(format!("You are muted in #{} {when}{who}.", room.name));
     }
-    (room.locked && !room.moderator && !admin)
+    (room.rules.locked && !room.moderator && !admin)
         .then(|| format!("#{} is locked: only its moderators post now.", room.name))
 }
 

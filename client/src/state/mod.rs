@@ -337,8 +337,7 @@ impl Chat {
                 reset,
                 has_older,
                 seq,
-                locked,
-                pinned,
+                rules,
                 moderator,
             } => {
                 // With no room on screen yet: the default room of a
@@ -359,8 +358,7 @@ impl Chat {
                 };
                 state.joining = Joining::Joined;
                 state.opened_here = false;
-                state.locked = locked;
-                state.pinned = pinned;
+                state.rules = rules;
                 state.moderator = moderator;
                 state
                     .messages
@@ -409,10 +407,7 @@ impl Chat {
                 }
                 if let Some(state) = self.room_mut(&room) {
                     state.messages.seq = state.messages.seq.max(seq);
-                    if let Some(locked) = action.locks() {
-                        state.locked = locked;
-                    }
-                    protocol::pin(&mut state.pinned, action, id);
+                    state.rules.apply(action, id);
                     if about_me {
                         match action.silences() {
                             Some(true) => {

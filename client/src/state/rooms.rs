@@ -40,10 +40,9 @@ pub struct RoomState {
     first_unread: Option<u64>,
     /// Where the "new messages" line is while the room is open.
     pub new_since: Option<u64>,
-    /// Locked by a moderator: only moderators post.
-    pub locked: bool,
-    /// The ids of the messages moderators pinned, oldest pin first.
-    pub pinned: Vec<u64>,
+    /// What moderators left the room with that everyone sees (locked,
+    /// pinned): the greeting's, with each `moderated` event applied.
+    pub rules: protocol::ShownRules,
     /// We moderate it.
     pub moderator: bool,
     /// We are muted here, as far as this page has heard (told by the
@@ -88,8 +87,7 @@ impl RoomState {
             mentions: 0,
             first_unread: None,
             new_since: None,
-            locked: false,
-            pinned: Vec::new(),
+            rules: protocol::ShownRules::default(),
             moderator: false,
             muted: None,
             opened_here: false,

@@ -35,8 +35,7 @@ fn history(room: &str, ids: &[u64], reset: bool, has_older: bool) -> ChatAction 
         reset,
         has_older,
         seq: None,
-        locked: false,
-        pinned: Vec::new(),
+        rules: protocol::ShownRules::default(),
         moderator: false,
     })
 }
@@ -203,8 +202,7 @@ fn a_visit_starts_from_the_frames_the_last_one_kept() {
             reset: true,
             has_older: false,
             seq: Some(4),
-            locked: false,
-            pinned: Vec::new(),
+            rules: protocol::ShownRules::default(),
             moderator: false,
         },
         ServerFrame::Message {
@@ -240,7 +238,7 @@ fn a_visit_starts_from_the_frames_the_last_one_kept() {
     assert!(chat.room("gone").is_none());
     let rust = chat.room("rust").expect("rust");
     assert_eq!(rust.joining, Joining::Wanted, "joined again, after its seq");
-    assert!(rust.locked);
+    assert!(rust.rules.locked);
     assert_eq!(rust.messages.resume_after(), Some(6), "after the lock");
     assert_eq!((rust.unread, chat.alerts.len()), (0, 0));
     assert!(rust.messages.entries[1].own, "ours, by the name kept");
@@ -374,8 +372,7 @@ fn the_echo_of_an_own_message_confirms_it_and_a_refusal_fails_it() {
         reset: false,
         has_older: false,
         seq: None,
-        locked: false,
-        pinned: Vec::new(),
+        rules: protocol::ShownRules::default(),
         moderator: false,
     }));
     let left: Vec<&str> = chat.outbox.iter().map(|o| o.client_id.as_str()).collect();
@@ -480,7 +477,7 @@ fn a_moderator_s_actions_are_notices_and_a_lock_is_the_room_s_state() {
         ],
     );
     let lobby = chat.room("lobby").expect("the lobby");
-    assert!(lobby.locked);
+    assert!(lobby.rules.locked);
     assert_eq!(lobby.messages.seq, 13, "resumes after the newest event");
     let notices: Vec<(ModAction, Option<&str>)> = lobby
         .people
@@ -500,9 +497,9 @@ fn a_moderator_s_actions_are_notices_and_a_lock_is_the_room_s_state() {
             (ModAction::Kick, Some("bob")),
         ]
     );
-    assert!(!chat.room("rust").expect("rust").locked);
+    assert!(!chat.room("rust").expect("rust").rules.locked);
     let chat = chat.reduce(moderated(ModAction::Unlock, None, 14));
-    assert!(!chat.room("lobby").expect("the lobby").locked);
+    assert!(!chat.room("lobby").expect("the lobby").rules.locked);
 }
 
 #[test]
@@ -534,8 +531,7 @@ fn a_claimed_name_s_rooms_follow_it_from_the_server() {
         reset: true,
         has_older: false,
         seq: None,
-        locked: false,
-        pinned: Vec::new(),
+        rules: protocol::ShownRules::default(),
         moderator: false,
     }));
     assert_eq!(chat.current.as_deref(), Some("闲聊"));
@@ -579,8 +575,7 @@ fn a_room_opened_offline_outlives_the_next_welcome() {
         reset: true,
         has_older: false,
         seq: None,
-        locked: false,
-        pinned: Vec::new(),
+        rules: protocol::ShownRules::default(),
         moderator: false,
     }));
     let chat = back(chat);

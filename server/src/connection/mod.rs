@@ -335,8 +335,7 @@ fn history_frames(
         reset: start.reset,
         has_older: start.has_older || left_out,
         seq: Some(start.seq),
-        locked: start.rules.locked,
-        pinned: start.rules.pinned,
+        rules: start.rules.shown,
         moderator,
     });
     frames.extend(start.replay);

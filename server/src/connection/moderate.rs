@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use protocol::{Authority, ErrorCode, ModAction, ServerFrame, Timed};
+use protocol::{Authority, Deed, ErrorCode, ModAction, ServerFrame, Timed};
 
 use super::change::refused;
 use super::ended::Ended;
@@ -108,8 +108,8 @@ impl Moderator {
             .and_then(|seconds| i64::try_from(seconds).ok())
             .map(|seconds| now.saturating_add(seconds.saturating_mul(1000)));
         let target = request.target.clone().unwrap_or_default();
-        match request.action {
-            ModAction::Delete => {
+        match request.action.deed() {
+            Deed::DeleteMessage => {
                 let id = request.id.unwrap_or_default();
                 match self.remove(room, id).await? {
                     Appended::Refused(refusal) => return Err(refused(refusal, None)),
@@ -117,16 +117,15 @@ impl Moderator {
                     Appended::Stored(_) | Appended::Duplicate(_) => {}
                 }
             }
-            ModAction::Purge => self.purge(room, &target).await?,
-            ModAction::Ban => self
+            Deed::Purge => self.purge(room, &target).await?,
+            Deed::Ban => self
                 .accounts
                 .ban_name(&target, until, request.reason.clone())
                 .await
                 .map_err(unavailable)?,
-            ModAction::Unban => self.accounts.unban(&target).await.map_err(unavailable)?,
-            ModAction::Grant | ModAction::Revoke => {
+            Deed::Unban => self.accounts.unban(&target).await.map_err(unavailable)?,
+            Deed::Grant(on) => {
                 let scope = (!request.all_rooms).then_some(room);
-                let on = request.action.grants() == Some(true);
                 match self.accounts.set_moderator(&target, scope, on).await {
                     Ok(()) => {}
                     Err(AccountError::NotClaimed) => {
@@ -140,15 +139,10 @@ impl Moderator {
                     Err(error) => return Err(unavailable(error)),
                 }
             }
-            ModAction::Pin => self.pinnable(room, request.id.unwrap_or_default()).await?,
-            // The connections put out ban their addresses themselves.
-            ModAction::Unpin
-            | ModAction::BanAddress
-            | ModAction::Mute
-            | ModAction::Unmute
-            | ModAction::Kick
-            | ModAction::Lock
-            | ModAction::Unlock => {}
+            Deed::NeedsShownMessage => {
+                self.shown(room, request.id.unwrap_or_default()).await?;
+            }
+            Deed::Nothing => {}
         }
         let moderation = NewModeration {
             room: room.to_owned(),
@@ -184,8 +178,8 @@ impl Moderator {
         }
     }
 
-    /// Whether message `id` may be pinned: the room has it, not deleted.
-    async fn pinnable(&self, room: &str, id: u64) -> Result<(), ServerFrame> {
+    /// Whether the room shows message `id`: has it, not deleted.
+    async fn shown(&self, room: &str, id: u64) -> Result<(), ServerFrame> {
         let (page, _) = (self.rooms)
             .older(room, id.saturating_add(1), 1)
             .await

@@ -376,7 +376,7 @@ impl Room {
             .and_then(|(name, _)| live.rules.mutes.get(name).copied());
         match by_name.max(by_browser) {
             Some(until) if until > now => Some(Silenced::Muted { until }),
-            _ if live.rules.locked => Some(Silenced::Locked),
+            _ if live.rules.shown.locked => Some(Silenced::Locked),
             _ => None,
         }
     }

@@ -1029,10 +1029,15 @@ pub const ROOT_PASSWORD: &str = "the operator's own";
 
 /// Whether a newcomer named `user` finds the room locked (its greeting).
 pub async fn finds_locked(addr: SocketAddr, user: &str) -> bool {
+    rules_seen(addr, user).await.locked
+}
+
+/// The rules a newcomer named `user` finds in the room's greeting.
+pub async fn rules_seen(addr: SocketAddr, user: &str) -> protocol::ShownRules {
     let mut client = connect(addr, user, None).await;
     loop {
         match client.recv().await {
-            ServerFrame::History { locked, .. } => return locked,
+            ServerFrame::History { rules, .. } => return rules,
             ServerFrame::Welcome { .. } => {}
             other => panic!("expected the history, got {other:?}"),
         }

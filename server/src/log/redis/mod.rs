@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ChatMessage, Posted, Reacted, ReplyQuote, RoomRules, Target, Verdict};
+use protocol::{ChatMessage, Posted, Reacted, ReplyQuote, RoomRules, ShownRules, Target, Verdict};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncCommands, Script};
@@ -738,9 +738,11 @@ async fn read_rules(
         Some(json) => serde_json::from_str(json)
             .map_err(|error| StoreError::CorruptEntry(format!("room {room}'s rules: {error}")))?,
         None => RoomRules {
-            locked,
+            shown: ShownRules {
+                locked,
+                ..ShownRules::default()
+            },
             mutes: read_mutes(mutes).into_iter().collect(),
-            ..RoomRules::default()
         },
     };
     Ok((written, rules))
