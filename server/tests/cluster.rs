@@ -500,6 +500,63 @@ async fn changes_racing_posts_on_two_instances_are_each_stored_once() {
     three.stop().await;
 }
 
+/// Everyone on one instance reacts to one message at the same moment (an
+/// announcement): every reaction is stored, none given up on. Each
+/// change reads the message and appends only if it is unchanged; racing
+/// each other, all but one of them would read again each round, and the
+/// last would give up (`storage_unavailable`) after 64 rounds. Changes of
+/// one message from one instance take turns instead.
+#[tokio::test]
+async fn a_storm_of_reactions_to_one_message_is_stored_whole() {
+    const REACTORS: usize = 150;
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = on_redis(&redis, &data);
+    config.max_connections_per_ip = REACTORS + 10;
+    let one = spawn_server(config).await;
+    let (mut alice, _) = join(one.addr, "alice", None).await;
+    alice.say("news", "we ship today").await;
+    let id = alice.recv_message().await.message.id;
+    let mut reactors = Vec::new();
+    for n in 0..REACTORS {
+        reactors.push(join(one.addr, &format!("r{n}"), None).await.0);
+    }
+    let thumbs_up = ClientFrame::React {
+        room: None,
+        id,
+        emoji: "👍".into(),
+        on: true,
+    };
+    futures::future::join_all(
+        reactors
+            .iter_mut()
+            .map(|client| client.send_frame(thumbs_up.clone())),
+    )
+    .await;
+    let mut reactions = BTreeSet::new();
+    while reactions.len() < REACTORS {
+        match alice.recv().await {
+            ServerFrame::Reaction { user, on: true, .. } => {
+                assert!(reactions.insert(user), "each reaction once");
+            }
+            ServerFrame::Presence { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // None of them was told the server could not store it.
+    for mut client in reactors {
+        client.send_frame(ClientFrame::Ping).await;
+        loop {
+            match client.recv().await {
+                ServerFrame::Pong => break,
+                ServerFrame::Error { code, message, .. } => panic!("refused: {code:?} {message}"),
+                _ => {}
+            }
+        }
+    }
+    one.stop().await;
+}
+
 /// Releases up to 2026-12-07 kept a room's rules in a `locked` flag and a
 /// `mutes` hash (a mute for good once written as Lua printed 2^53 - 1);
 /// they stay in force, and the next moderation writes the rules whole,

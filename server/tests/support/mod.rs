@@ -642,6 +642,15 @@ impl Client {
         self.send_text(frame.to_json()).await;
     }
 
+    /// Sends `frame`, or says why it could not (the server closed the
+    /// connection: a flood put out).
+    pub async fn try_send_frame(
+        &mut self,
+        frame: ClientFrame,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::text(frame.to_json())).await
+    }
+
     /// Sends `frame`.
     pub async fn send_frame(&mut self, frame: ClientFrame) {
         self.send_text(frame.to_json()).await;

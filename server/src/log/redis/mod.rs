@@ -46,6 +46,10 @@ use crate::store::StoreError;
 /// the read and the append (each time, another change of the same message
 /// was stored: many people reacting at once, not a stuck message).
 const CHANGE_ATTEMPTS: usize = 64;
+/// How many locks one instance's changes of messages are spread over (by
+/// room and message id): changes of one message from this instance wait
+/// their turn, so only other instances' race them.
+const CHANGE_LOCKS: usize = 64;
 /// How long one blocking read waits for new entries.
 pub(crate) const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
 /// How long a (user, clientId) pair is remembered: a client resending after
@@ -62,6 +66,11 @@ pub(crate) struct RedisLog {
     max_len: u64,
     append: Script,
     change_if_unchanged: Script,
+    /// See [`CHANGE_LOCKS`]: a storm of reactions to one message from a
+    /// thousand people on this instance is a queue, not a thousand reads
+    /// and appends racing (each round, one wins and the rest read again,
+    /// and the last would give up after [`CHANGE_ATTEMPTS`]).
+    changing: Box<[tokio::sync::Mutex<()>]>,
     moderate: Script,
     read_messages: Script,
     backfill: Script,
@@ -98,6 +107,9 @@ impl RedisLog {
             max_len: max_len.max(1),
             append: Script::new(scripts::APPEND),
             change_if_unchanged: Script::new(scripts::CHANGE_IF_UNCHANGED),
+            changing: (0..CHANGE_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             moderate: Script::new(scripts::MODERATE),
             read_messages: Script::new(scripts::READ_MESSAGES),
             backfill: Script::new(scripts::BACKFILL),
@@ -122,11 +134,25 @@ impl RedisLog {
         Ok(outcome?)
     }
 
+    /// This instance's turn to change message `id` of `room` (or to answer
+    /// it, which reads and checks its state the same way).
+    async fn turn(&self, room: &str, id: u64) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one((room, id));
+        // The remainder is below CHANGE_LOCKS: it fits a usize.
+        let stripe = (hash % CHANGE_LOCKS as u64) as usize;
+        self.changing[stripe].lock().await
+    }
+
     /// A post: a reply's original read and decided on in Rust
     /// (`protocol::check_reply`), then appended only if the original is
     /// still as read; else read and decided again.
     async fn post(&self, new: NewMessage) -> Result<Appended, StoreError> {
         let mut redis = self.redis.clone();
+        let _turn = match new.reply_to {
+            Some(original) => Some(self.turn(&new.room, original).await),
+            None => None,
+        };
         for _ in 0..CHANGE_ATTEMPTS {
             let original = match new.reply_to {
                 None => None,
@@ -186,21 +212,22 @@ impl RedisLog {
             reply_to,
             mentions,
             ..
-        } = new.clone();
+        } = new;
+        let reply_to = *reply_to;
         let reply: ScriptReply = self
             .append
-            .key(self.keys.seq(&room))
-            .key(self.keys.log(&room))
-            .key(self.keys.sent(&room, &author.user, &client_id))
+            .key(self.keys.seq(room))
+            .key(self.keys.log(room))
+            .key(self.keys.sent(room, &author.user, client_id))
             .key(self.keys.directory())
-            .key(self.keys.messages(&room))
-            .key(self.keys.ids(&room))
+            .key(self.keys.messages(room))
+            .key(self.keys.ids(room))
             .arg(&author.user)
-            .arg(&msg)
-            .arg(&client_id)
+            .arg(msg)
+            .arg(client_id)
             .arg(self.max_len)
             .arg(RESEND_MEMORY_SECS)
-            .arg(&room)
+            .arg(room)
             .arg(author.key.as_deref().unwrap_or_default())
             .arg(reply_to.map(|id| id.to_string()).unwrap_or_default())
             .arg(mentions.join("\n"))
@@ -220,16 +247,16 @@ impl RedisLog {
                 Posting::Done(Box::new(Appended::Stored(Event::Posted(Posted {
                     message: ChatMessage {
                         id,
-                        user: author.user,
+                        user: author.user.clone(),
                         claimed: author.claimed,
-                        formatted: protocol::formatted(&msg),
-                        msg,
+                        formatted: protocol::formatted(msg),
+                        msg: msg.clone(),
                         date_time: reply.number(2)?,
                         reply_to: quote,
-                        mentions,
+                        mentions: mentions.clone(),
                         ..ChatMessage::default()
                     },
-                    client_id,
+                    client_id: client_id.clone(),
                 }))))
             }
             "duplicate" => {
@@ -266,15 +293,6 @@ impl RedisLog {
                         .or((!sent_key.is_empty()).then_some(sent_key)),
                     text: earlier_text.as_deref(),
                 };
-                let new = NewMessage {
-                    room,
-                    author,
-                    msg,
-                    client_id,
-                    date_time: 0,
-                    reply_to,
-                    mentions,
-                };
                 Posting::Done(Box::new(if new.resends(&earlier) {
                     Appended::Duplicate(original)
                 } else {
@@ -300,6 +318,7 @@ impl RedisLog {
             ..
         } = new;
         let mut redis = self.redis.clone();
+        let _turn = self.turn(&room, id).await;
         for _ in 0..CHANGE_ATTEMPTS {
             let state: Option<String> = redis.hget(self.keys.messages(&room), id).await?;
             let Some(state) = state else {
