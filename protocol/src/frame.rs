@@ -428,7 +428,7 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
         /// What moderators' actions leave the room with that everyone
-        /// sees (locked, pinned), its fields at the top level.
+        /// sees, its fields at the top level.
         #[serde(flatten)]
         rules: ShownRules,
         /// This connection's name moderates the room (later `moderated`

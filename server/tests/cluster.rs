@@ -627,7 +627,7 @@ async fn the_rules_kept_by_earlier_releases_stay_in_force() {
     let rules: serde_json::Value = serde_json::from_str(&rules).expect("JSON");
     assert_eq!(
         rules,
-        serde_json::json!({"locked": false, "mutes": {"bob": i64::MAX, "carol": i64::MAX}, "pinned": []})
+        serde_json::json!({"mutes": {"bob": i64::MAX, "carol": i64::MAX}})
     );
     let left: u32 = redis::cmd("EXISTS")
         .arg(&["{room:lobby}:locked", "{room:lobby}:mutes"])

@@ -226,7 +226,7 @@ fn next_action(dice: &mut Dice, model: &RoomView, step: usize) -> (usize, Client
     }
     // The admin moderates: any action a moderator of the room takes (a
     // new one joins the script by itself), on one of the newest messages
-    // that show (so that a pin meets its unpin) or on a guest.
+    // that show (so that an action meets its undoing) or on a guest.
     let recent = &shown[shown.len().saturating_sub(3)..];
     let actions: Vec<ModAction> = ModAction::ALL
         .iter()

@@ -40,8 +40,8 @@ pub struct RoomState {
     first_unread: Option<u64>,
     /// Where the "new messages" line is while the room is open.
     pub new_since: Option<u64>,
-    /// What moderators left the room with that everyone sees (locked,
-    /// pinned): the greeting's, with each `moderated` event applied.
+    /// What moderators left the room with that everyone sees: the
+    /// greeting's, with each `moderated` event applied.
     pub rules: protocol::ShownRules,
     /// We moderate it.
     pub moderator: bool,
