@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::{ChatMessage, Posted, Reacted, ReplyQuote, RoomRules, ShownRules, Target, Verdict};
+use protocol::{ChatMessage, ModAction, Posted, Reacted, ReplyQuote, RoomRules, Target, Verdict};
 use redis::aio::ConnectionManager;
 use redis::streams::StreamRangeReply;
 use redis::{AsyncCommands, Script};
@@ -756,13 +756,17 @@ async fn read_rules(
     let rules = match &written {
         Some(json) => serde_json::from_str(json)
             .map_err(|error| StoreError::CorruptEntry(format!("room {room}'s rules: {error}")))?,
-        None => RoomRules {
-            shown: ShownRules {
-                locked,
-                ..ShownRules::default()
-            },
-            mutes: read_mutes(mutes).into_iter().collect(),
-        },
+        None => {
+            // What the old keys say, as the actions that left them.
+            let mut rules = RoomRules {
+                mutes: read_mutes(mutes).into_iter().collect(),
+                ..RoomRules::default()
+            };
+            if locked {
+                rules.apply(ModAction::Lock, None, None, None);
+            }
+            rules
+        }
     };
     Ok((written, rules))
 }
