@@ -1708,6 +1708,13 @@ async fn moderators_delete_mute_lock_and_kick_from_their_menus() {
     // is told so; the others are not.
     say(&bob, "hello again").await;
     until_text(&moderator, ".messages", "hello again").await;
+    // Pinned from the message's menu: everyone sees it above the
+    // conversation; unpinned from there.
+    click(&moderator, ".messages li.message .actions .pin").await;
+    until_text(&bob, ".pinned", "bob: hello again").await;
+    until_text(&bob, ".messages", "mod pinned a message").await;
+    click(&moderator, ".pinned .unpin").await;
+    until_text(&bob, ".messages", "mod unpinned a message").await;
     click(&moderator, ".messages li.message .actions .moderate").await;
     assert_eq!(moderation_target(&moderator).await, "bob");
     let chosen = moderator

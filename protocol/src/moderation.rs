@@ -38,6 +38,11 @@ wire_names! {
         /// Only moderators post in the room.
         Lock = "lock",
         Unlock = "unlock",
+        /// The message (`id`) is pinned: everyone in the room sees it
+        /// above the conversation (at most [`PINS_MAX`]; pinning one more
+        /// unpins the oldest).
+        Pin = "pin",
+        Unpin = "unpin",
         /// The claimed name moderates the room (every room, `allRooms`):
         /// admins only.
         Grant = "grant",
@@ -50,7 +55,7 @@ impl ModAction {
     /// message (`delete`: `id`) or the room (`lock`, `unlock`).
     pub fn needs_target(self) -> bool {
         match self {
-            Self::Delete | Self::Lock | Self::Unlock => false,
+            Self::Delete | Self::Lock | Self::Unlock | Self::Pin | Self::Unpin => false,
             Self::Mute
             | Self::Unmute
             | Self::Kick
@@ -66,7 +71,7 @@ impl ModAction {
     /// Whether the action is about a message (`id`).
     pub fn needs_id(self) -> bool {
         match self {
-            Self::Delete => true,
+            Self::Delete | Self::Pin | Self::Unpin => true,
             Self::Mute
             | Self::Unmute
             | Self::Kick
@@ -94,6 +99,8 @@ impl ModAction {
             | Self::Lock
             | Self::Unlock
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
             | Self::Revoke => Timed::Never,
         }
     }
@@ -120,6 +127,8 @@ impl ModAction {
             | Self::Lock
             | Self::Unlock
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
             | Self::Revoke => None,
         }
     }
@@ -140,6 +149,8 @@ impl ModAction {
             | Self::Lock
             | Self::Unlock
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
             | Self::Revoke => None,
         }
     }
@@ -160,6 +171,29 @@ impl ModAction {
             | Self::Unban
             | Self::Purge
             | Self::Grant
+            | Self::Pin
+            | Self::Unpin
+            | Self::Revoke => None,
+        }
+    }
+
+    /// Whether it pins its message (`Some(true)`) or unpins it
+    /// (`Some(false)`).
+    pub fn pins(self) -> Option<bool> {
+        match self {
+            Self::Pin => Some(true),
+            Self::Unpin => Some(false),
+            Self::Delete
+            | Self::Mute
+            | Self::Unmute
+            | Self::Kick
+            | Self::Ban
+            | Self::BanAddress
+            | Self::Unban
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Grant
             | Self::Revoke => None,
         }
     }
@@ -179,6 +213,8 @@ impl ModAction {
             | Self::Unban
             | Self::Purge
             | Self::Lock
+            | Self::Pin
+            | Self::Unpin
             | Self::Unlock => None,
         }
     }
@@ -192,8 +228,10 @@ impl ModAction {
             Self::Unban => Deed::Unban,
             Self::Grant => Deed::Grant(true),
             Self::Revoke => Deed::Grant(false),
+            Self::Pin => Deed::NeedsShownMessage,
             // The connections put out ban their addresses themselves.
-            Self::BanAddress
+            Self::Unpin
+            | Self::BanAddress
             | Self::Mute
             | Self::Unmute
             | Self::Kick
@@ -206,9 +244,14 @@ impl ModAction {
     /// reaches beyond the room: putting out, bans), or an admin.
     pub fn takes(self) -> Authority {
         match self {
-            Self::Delete | Self::Mute | Self::Unmute | Self::Purge | Self::Lock | Self::Unlock => {
-                Authority::RoomModerator
-            }
+            Self::Delete
+            | Self::Mute
+            | Self::Unmute
+            | Self::Purge
+            | Self::Lock
+            | Self::Unlock
+            | Self::Pin
+            | Self::Unpin => Authority::RoomModerator,
             Self::Kick | Self::Ban | Self::BanAddress | Self::Unban => {
                 Authority::ModeratorOfEveryRoom
             }
@@ -248,6 +291,9 @@ pub enum Authority {
     Admin,
 }
 
+/// Most messages pinned in one room.
+pub const PINS_MAX: usize = 10;
+
 /// Most characters in a moderator's reason.
 pub const REASON_MAX_CHARS: usize = 200;
 /// The longest time-limited mute or ban: ten years (longer is for good).
@@ -280,7 +326,7 @@ pub enum Deed {
 }
 
 /// What moderators' actions leave a room with that everyone in it sees:
-/// whether it is locked. The greeting carries
+/// whether it is locked, which messages are pinned. The greeting carries
 /// it (its fields at the top level of `history`), the client keeps it
 /// whole and applies each `moderated` event to it with
 /// [`ShownRules::apply`], as the server's window and both logs do.
@@ -290,14 +336,27 @@ pub struct ShownRules {
     /// Only moderators post.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub locked: bool,
+    /// Message ids, oldest pin first: at most [`PINS_MAX`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<u64>,
 }
 
 impl ShownRules {
     /// Applies a moderator's `action` about message `id`: what it changes
     /// of what everyone sees.
-    pub fn apply(&mut self, action: ModAction, _id: Option<u64>) {
+    pub fn apply(&mut self, action: ModAction, id: Option<u64>) {
         if let Some(locked) = action.locks() {
             self.locked = locked;
+        }
+        match (action.pins(), id) {
+            (Some(true), Some(id)) if !self.pinned.contains(&id) => {
+                self.pinned.push(id);
+                if self.pinned.len() > PINS_MAX {
+                    self.pinned.remove(0);
+                }
+            }
+            (Some(false), Some(id)) => self.pinned.retain(|pinned| *pinned != id),
+            (Some(_) | None, _) => {}
         }
     }
 
@@ -306,6 +365,7 @@ impl ShownRules {
     pub(crate) fn read<V: JsonValue>(f: &mut Fields<'_, V>) -> Self {
         Self {
             locked: f.flag("locked"),
+            pinned: f.list_or_empty("pinned", crate::decode::u64),
         }
     }
 }
@@ -314,7 +374,7 @@ impl ShownRules {
 /// ([`ShownRules`]) and who is muted there until when (the server alone
 /// knows; the muted are told). Both logs keep it as this JSON beside the
 /// events, written whole, with the shown rules' fields at its top level
-/// (`{"locked":true,"mutes":{...}}`): a new field is a
+/// (`{"locked":true,"mutes":{...},"pinned":[...]}`): a new field is a
 /// field here, not a column or a script argument (a field a log's JSON
 /// lacks reads as its default).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,14 +416,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pins_keep_their_order_hold_at_most_ten_and_come_off() {
+        let mut rules = RoomRules::default();
+        for id in 1..=PINS_MAX as u64 + 2 {
+            rules.apply(ModAction::Pin, None, Some(id), None);
+        }
+        rules.apply(ModAction::Pin, None, Some(5), None);
+        let expected: Vec<u64> = (3..=PINS_MAX as u64 + 2).collect();
+        assert_eq!(
+            rules.shown.pinned, expected,
+            "the oldest pins went; a repeat is nothing"
+        );
+        rules.apply(ModAction::Unpin, None, Some(5), None);
+        rules.apply(ModAction::Unpin, None, Some(99), None);
+        assert!(!rules.shown.pinned.contains(&5));
+        assert_eq!(rules.shown.pinned.len(), PINS_MAX - 1);
+        rules.apply(ModAction::Lock, None, Some(3), None);
+        assert_eq!(
+            rules.shown.pinned.len(),
+            PINS_MAX - 1,
+            "a lock pins nothing"
+        );
+        assert!(rules.shown.locked);
+    }
+
+    #[test]
     fn the_rules_read_as_the_logs_of_earlier_releases_wrote_them() {
-        let stored = r#"{"locked":true,"mutes":{"bob":5}}"#;
+        let stored = r#"{"locked":true,"mutes":{"bob":5},"pinned":[3,1]}"#;
         let rules: RoomRules = serde_json::from_str(stored).expect("rules");
         assert!(rules.shown.locked);
+        assert_eq!(rules.shown.pinned, [3, 1]);
         assert_eq!(rules.mutes.get("bob"), Some(&5));
         let written = serde_json::to_value(&rules).expect("json");
         let expected: serde_json::Value = serde_json::from_str(stored).expect("json");
         assert_eq!(written, expected, "written as they were read");
+        // Schema 7's migration wrote no pins.
         let migrated: RoomRules =
             serde_json::from_str(r#"{"locked":false,"mutes":{}}"#).expect("rules");
         assert_eq!(migrated, RoomRules::default());

@@ -313,10 +313,43 @@ fn golden_server_frames() {
                 reset: true,
                 has_older: false,
                 seq: Some(60),
-                rules: ShownRules { locked: true },
+                rules: ShownRules {
+                    locked: true,
+                    ..ShownRules::default()
+                },
                 moderator: true,
             },
             r#"{"type":"history","room":"lobby","messages":[],"reset":true,"hasOlder":false,"seq":60,"locked":true,"moderator":true}"#,
+        ),
+        (
+            ServerFrame::History {
+                room: "lobby".into(),
+                messages: vec![],
+                reset: true,
+                has_older: false,
+                seq: Some(62),
+                rules: ShownRules {
+                    pinned: vec![7, 3],
+                    ..ShownRules::default()
+                },
+                moderator: false,
+            },
+            r#"{"type":"history","room":"lobby","messages":[],"reset":true,"hasOlder":false,"seq":62,"pinned":[7,3]}"#,
+        ),
+        (
+            ServerFrame::Moderated {
+                room: "lobby".into(),
+                seq: 63,
+                action: ModAction::Pin,
+                target: None,
+                id: Some(7),
+                by: "alice".into(),
+                until: None,
+                reason: None,
+                all_rooms: false,
+                date_time: 1_764_100_000_000,
+            },
+            r#"{"type":"moderated","room":"lobby","seq":63,"action":"pin","id":7,"by":"alice","dateTime":1764100000000}"#,
         ),
         (
             ServerFrame::Moderated {

@@ -906,3 +906,133 @@ async fn moderators_see_the_room_s_mutes_bans_and_actions() {
     assert_eq!(seen["bans"], serde_json::json!([]), "{seen}");
     server.stop().await;
 }
+
+/// The pins a newcomer's greeting carries, from a fresh connection.
+async fn pins_seen(addr: SocketAddr, user: &str) -> Vec<u64> {
+    support::rules_seen(addr, user).await.pinned
+}
+
+/// A moderator pins messages for the room (a message the room has and
+/// that still shows), newcomers' greetings carry them across a restart,
+/// and unpinning takes one off; nobody else pins.
+#[tokio::test]
+async fn a_moderator_pins_and_unpins_messages_that_stay_pinned() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = support::test_config(&data);
+    with_admin(&mut config);
+    let server = support::spawn_server(config.clone()).await;
+    let addr = server.addr;
+    let (_root, mut moderator, _) = staff(addr).await;
+    let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
+    for n in 1..=3 {
+        bob.say(&format!("b-{n}"), &format!("note {n}")).await;
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        if let ServerFrame::Message { posted, .. } = bob.recv().await {
+            ids.push(posted.message.id);
+        }
+    }
+    bob.send_frame(ClientFrame::Delete {
+        room: None,
+        id: ids[2],
+    })
+    .await;
+
+    // Nobody but a moderator pins.
+    bob.send_frame(moderate(ModAction::Pin, None, Some(ids[0])))
+        .await;
+    assert_eq!(refusal(&mut bob).await.0, ErrorCode::NotAllowed);
+    // A message the room has, not deleted: nothing else is pinned.
+    for (id, code) in [
+        (u64::MAX, ErrorCode::NotFound),
+        (ids[2], ErrorCode::MessageDeleted),
+    ] {
+        moderator
+            .send_frame(moderate(ModAction::Pin, None, Some(id)))
+            .await;
+        assert_eq!(refusal(&mut moderator).await.0, code, "pin {id}");
+    }
+    for id in [ids[1], ids[0]] {
+        moderator
+            .send_frame(moderate(ModAction::Pin, None, Some(id)))
+            .await;
+        moderated(&mut bob, ModAction::Pin).await;
+    }
+    assert_eq!(pins_seen(addr, "carol").await, [ids[1], ids[0]]);
+    server.stop().await;
+
+    let server = support::spawn_server(config).await;
+    assert_eq!(
+        pins_seen(server.addr, "dave").await,
+        [ids[1], ids[0]],
+        "kept by the log"
+    );
+    let signed_in = sign_in(server.addr, "mod", Some("long enough")).await;
+    let mut moderator = ws_with_cookie(server.addr, "", &session_cookie(&signed_in)).await;
+    assert_eq!(welcomed(&mut moderator).await, ("mod".to_owned(), true));
+    moderator
+        .send_frame(moderate(ModAction::Unpin, None, Some(ids[1])))
+        .await;
+    moderated(&mut moderator, ModAction::Unpin).await;
+    assert_eq!(pins_seen(server.addr, "erin").await, [ids[0]]);
+    server.stop().await;
+}
+
+/// A moderator who pins two thousand times in a row, as fast as the
+/// socket takes it: the room keeps at most ten pins, of its own messages;
+/// the flood is the moderator's alone to pay (refused for the rate, then
+/// put out for flooding), and a member posts and a newcomer is greeted as
+/// ever. Once the grant is revoked, that name pins nothing.
+#[tokio::test]
+async fn thousands_of_pins_hold_ten_and_a_revoked_moderator_pins_none() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = support::test_config(&data);
+    with_admin(&mut config);
+    // The default rate, with room for the setup's posts.
+    config.rate_limit = 5.0;
+    config.rate_burst = 20;
+    let server = support::spawn_server(config).await;
+    let addr = server.addr;
+    let (mut root, mut moderator, cookie) = staff(addr).await;
+    let mut bob = guest_from(BOB_ADDRESS, addr, "bob").await;
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let text = format!("note {n}");
+        bob.say(&format!("b-{n}"), &text).await;
+        ids.push(posted(&mut bob, &text).await);
+    }
+    for n in 0..2000 {
+        let id = ids[n % ids.len()];
+        if moderator
+            .try_send_frame(moderate(ModAction::Pin, None, Some(id)))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    // Put out for flooding, once its refusals for the rate pile up.
+    let close = moderator.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    bob.say("after", "still here").await;
+    posted(&mut bob, "still here").await;
+    let pins = pins_seen(addr, "carol").await;
+    assert!(
+        !pins.is_empty() && pins.len() <= protocol::PINS_MAX,
+        "{pins:?}"
+    );
+    assert!(pins.iter().all(|id| ids.contains(id)), "{pins:?}");
+
+    root.send_frame(moderate(ModAction::Revoke, Some("mod"), None))
+        .await;
+    moderated(&mut root, ModAction::Revoke).await;
+    let mut revoked = ws_with_cookie(addr, "", &cookie).await;
+    assert_eq!(welcomed(&mut revoked).await, ("mod".to_owned(), true));
+    revoked
+        .send_frame(moderate(ModAction::Unpin, None, Some(pins[0])))
+        .await;
+    assert_eq!(refusal(&mut revoked).await.0, ErrorCode::NotAllowed);
+    assert_eq!(pins_seen(addr, "dave").await, pins, "nothing changed");
+    server.stop().await;
+}

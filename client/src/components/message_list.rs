@@ -72,6 +72,9 @@ pub enum MessageAction {
     },
     /// A moderator acts on the author (named): mute, kick, ban, ...
     Moderate(String),
+    /// A moderator pins message `id` for the room (unpinned from the
+    /// pinned bar).
+    Pin(u64),
 }
 
 #[component]
@@ -850,6 +853,9 @@ fn message_menu(
                 } else {
                     <button tabindex="-1" class="delete" onclick={ask_delete}>{ "Delete" }</button>
                 }
+            }
+            if moderator {
+                <button tabindex="-1" class="pin" onclick={emit(MessageAction::Pin(id))}>{ "Pin" }</button>
             }
             if moderator && !entry.own {
                 <button tabindex="-1" class="moderate"

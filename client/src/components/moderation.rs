@@ -210,6 +210,8 @@ fn confirmation(
             "Ban guests from {target}'s address {how_long}? Everyone there who is a guest is shut out."
         )),
         ModAction::Delete
+        | ModAction::Pin
+        | ModAction::Unpin
         | ModAction::Mute
         | ModAction::Unmute
         | ModAction::Kick
@@ -387,6 +389,8 @@ fn moderation_form(room: &str, moderation: Moderation) -> Html {
                 let count = match action {
                     ModAction::Purge => messages_of(&room, &target).await,
                     ModAction::Delete
+                    | ModAction::Pin
+                    | ModAction::Unpin
                     | ModAction::Mute
                     | ModAction::Unmute
                     | ModAction::Kick
@@ -468,6 +472,8 @@ pub(crate) fn moderation_notice(
     let target = target.unwrap_or_default();
     let what = match action {
         ModAction::Delete => "deleted a message".to_owned(),
+        ModAction::Pin => "pinned a message".to_owned(),
+        ModAction::Unpin => "unpinned a message".to_owned(),
         ModAction::Mute if to_target => "muted you here for now".to_owned(),
         ModAction::Mute => format!("muted {target}"),
         ModAction::Unmute if to_target => "let you post here again".to_owned(),

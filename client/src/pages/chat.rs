@@ -15,6 +15,7 @@ use crate::components::moderation::{
 };
 use crate::components::people::{member_mark, people};
 use crate::components::room_menu::room_menu;
+use crate::components::route_link::route_link;
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::components::switcher::switcher;
@@ -171,7 +172,14 @@ fn ChatView(props: &ChatViewProps) -> Html {
         ),
         (_, Some(room)) => (
             format!("#{}", room.name),
-            room_view(&chat, room, &draft, &moderation_form, props.highlight),
+            room_view(
+                &chat,
+                room,
+                &draft,
+                &moderation_form,
+                props.highlight,
+                &navigator,
+            ),
         ),
     };
 
@@ -405,6 +413,54 @@ fn on_message(action: ModAction) -> MessageChange {
     }
 }
 
+/// The room's pinned messages, newest pin first, each a link to it (with
+/// its author and first line once loaded; a deleted one is left out), and
+/// for a moderator (`on_unpin`), a button to unpin it.
+fn pinned_bar(room: &RoomState, navigator: &Navigator, on_unpin: Option<Callback<u64>>) -> Html {
+    let item = |&id: &u64| {
+        let loaded = room
+            .messages
+            .entries
+            .iter()
+            .find(|entry| entry.message.id == id);
+        if loaded.is_some_and(|entry| entry.message.deleted) {
+            return Html::default();
+        }
+        let text = loaded.map_or_else(
+            || "A pinned message".to_owned(),
+            |entry| {
+                format!(
+                    "{}: {}",
+                    entry.message.user,
+                    protocol::excerpt(&entry.message.msg)
+                )
+            },
+        );
+        let to = Route::Message {
+            room: room.name.clone(),
+            id,
+        };
+        html! {
+            <li>
+                { route_link(navigator, to, None, false, html! { {text} }) }
+                if let Some(on_unpin) = &on_unpin {
+                    <button class="unpin" aria-label="Unpin" onclick={on_unpin.reform(move |_| id)}>
+                        { "✕" }
+                    </button>
+                }
+            </li>
+        }
+    };
+    if room.rules.pinned.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <ul class="pinned" aria-label="Pinned messages">
+            { for room.rules.pinned.iter().rev().map(item) }
+        </ul>
+    }
+}
+
 /// The room on screen: its messages, who is typing, and the composer (or
 /// why there is none). A plain function of the view's state: no component
 /// type of its own (each costs the client about 0.65 KB).
@@ -414,6 +470,7 @@ fn room_view(
     draft: &UseStateHandle<(Option<String>, Draft)>,
     moderation_form: &ModerationForm,
     highlight: Option<u64>,
+    navigator: &Navigator,
 ) -> Html {
     let state = &chat.state;
     let name = room.name.clone();
@@ -484,6 +541,7 @@ fn room_view(
             MessageAction::Delete { id, own: false } => {
                 change.emit((name.clone(), id, on_message(ModAction::Delete)));
             }
+            MessageAction::Pin(id) => change.emit((name.clone(), id, on_message(ModAction::Pin))),
             MessageAction::React { id, emoji, on } => {
                 change.emit((name.clone(), id, MessageChange::React { emoji, on }));
             }
@@ -498,8 +556,13 @@ fn room_view(
         let name = name.clone();
         move |()| name.clone()
     });
+    let on_unpin = chat.change.reform({
+        let name = name.clone();
+        move |id| (name.clone(), id, on_message(ModAction::Unpin))
+    });
     html! {
         <>
+            { pinned_bar(room, navigator, room.moderator.then_some(on_unpin)) }
             <MessageList
                 key={name.clone()}
                 room={name.clone()}
