@@ -65,20 +65,33 @@ pub enum PutOut {
 }
 
 /// A moderator's action to append to `room`'s log (checked already: the
-/// moderator may). Its `seq` and `date_time` are the log's to give.
+/// moderator may): a [`Moderation`] but for its `seq` and time, which
+/// are the log's to give.
 #[derive(Debug, Clone)]
 pub struct NewModeration {
     pub room: String,
-    pub moderation: Moderation,
+    pub action: ModAction,
+    pub target: Option<String>,
+    pub id: Option<u64>,
+    pub by: String,
+    pub until: Option<i64>,
+    pub reason: Option<String>,
+    pub all_rooms: bool,
 }
 
 impl NewModeration {
-    /// As stored once it has its `seq` and time.
-    pub fn stored(self, seq: u64, date_time: i64) -> Moderation {
+    /// As stored, with its `seq` and time.
+    pub fn stored(&self, seq: u64, date_time: i64) -> Moderation {
         Moderation {
             seq,
+            action: self.action,
+            target: self.target.clone(),
+            id: self.id,
+            by: self.by.clone(),
+            until: self.until,
+            reason: self.reason.clone(),
+            all_rooms: self.all_rooms,
             date_time,
-            ..self.moderation
         }
     }
 }
@@ -192,7 +205,6 @@ pub struct NewMessage {
     pub author: Author,
     pub msg: String,
     pub client_id: String,
-    pub date_time: i64,
     /// The message it answers.
     pub reply_to: Option<u64>,
     /// The names `msg` mentions (see `protocol::mentions`).
@@ -263,7 +275,14 @@ pub struct NewChange {
     pub author: Author,
     pub id: u64,
     pub change: Change,
-    pub date_time: i64,
+}
+
+/// A [`NewEvent`] and the time the log gives it (ms since the epoch):
+/// the embedded log reads its clock once per event, as it queues it.
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    pub event: NewEvent,
+    pub at: i64,
 }
 
 /// What a log is asked to append.
@@ -351,11 +370,13 @@ pub struct RoomActivity {
     pub last_message_at: i64,
 }
 
-/// Milliseconds since the epoch, as events are timed.
+/// The server's clock, in milliseconds since the Unix epoch (negative
+/// before it): how events, sessions, mutes and bans are timed, the one
+/// reading of the clock.
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
 }

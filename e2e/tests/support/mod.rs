@@ -7,7 +7,7 @@ use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use server::events::{Author, NewEvent, NewMessage};
+use server::events::{Author, NewEvent, NewMessage, Stamped};
 use server::Config;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -460,9 +460,9 @@ pub(crate) async fn texts(client: &Client, css: &str) -> Vec<String> {
 /// Fills the database at `db` with `count` messages from "earlier".
 pub(crate) fn seed(db: &Path, count: usize) {
     let mut store = server::store::Store::open(db, "lobby").expect("open the database");
-    let batch: Vec<NewEvent> = (1..=count)
-        .map(|n| {
-            NewEvent::Post(NewMessage {
+    let batch: Vec<Stamped> = (1..=count)
+        .map(|n| Stamped {
+            event: NewEvent::Post(NewMessage {
                 room: "lobby".into(),
                 author: Author {
                     user: "earlier".into(),
@@ -472,11 +472,11 @@ pub(crate) fn seed(db: &Path, count: usize) {
                 },
                 msg: format!("old message {n}"),
                 client_id: format!("seed-{n}"),
-                // Today, an hour ago: a room of today's messages.
-                date_time: now_ms() as i64 - 3_600_000,
                 reply_to: None,
                 mentions: Vec::new(),
-            })
+            }),
+            // Today, an hour ago: a room of today's messages.
+            at: now_ms() as i64 - 3_600_000,
         })
         .collect();
     store.append(&batch).expect("seed the history");

@@ -43,7 +43,6 @@ pub(super) fn begin(
         author: session.author(),
         id,
         change,
-        date_time: 0,
     };
     let rooms = Arc::clone(&session.rooms);
     session.strikes = 0;

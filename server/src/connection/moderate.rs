@@ -12,9 +12,7 @@ use super::ended::Ended;
 use super::voice::now_ms;
 use super::{Done, Session};
 use crate::accounts::{AccountError, Accounts};
-use crate::events::{
-    Appended, Author, Change, Event, Moderation, NewChange, NewEvent, NewModeration, Refusal,
-};
+use crate::events::{Appended, Author, Change, Event, NewChange, NewEvent, NewModeration, Refusal};
 use crate::log::LogError;
 use crate::rooms::{Name, Rooms};
 
@@ -146,17 +144,13 @@ impl Moderator {
         }
         let moderation = NewModeration {
             room: room.to_owned(),
-            moderation: Moderation {
-                seq: 0,
-                action: request.action,
-                target: request.target,
-                id: request.id.filter(|_| request.action.needs_id()),
-                by: self.author.user.clone(),
-                until: until.filter(|_| request.action.timed() != Timed::Never),
-                reason: request.reason,
-                all_rooms: request.all_rooms,
-                date_time: 0,
-            },
+            action: request.action,
+            target: request.target,
+            id: request.id.filter(|_| request.action.needs_id()),
+            by: self.author.user.clone(),
+            until: until.filter(|_| request.action.timed() != Timed::Never),
+            reason: request.reason,
+            all_rooms: request.all_rooms,
         };
         match self.rooms.append(NewEvent::Moderate(moderation)).await {
             Ok(Appended::Stored(Event::Moderated(moderation))) => {
@@ -200,7 +194,6 @@ impl Moderator {
             author: self.author.clone(),
             id,
             change: Change::Remove,
-            date_time: 0,
         };
         self.rooms
             .append(NewEvent::Change(change))

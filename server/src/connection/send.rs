@@ -51,7 +51,6 @@ pub(super) fn handle(
             mentions: mentions(&msg),
             msg,
             client_id,
-            date_time: 0,
             reply_to,
         },
     };

@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocol::Posted;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{LogError, StorageHealth, Subscriber};
-use crate::events::{Appended, Event, NewEvent, RoomActivity};
+use crate::events::{Appended, Event, NewEvent, RoomActivity, Stamped};
 use crate::shutdown::Background;
 use crate::store::{HistoryReader, Store, StoreError};
 
@@ -43,6 +42,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 enum Request {
     Append {
         event: NewEvent,
+        at: i64,
         reply: Reply<Appended>,
     },
     /// Read a room's window and hand it to the subscriber.
@@ -92,14 +92,9 @@ impl EmbeddedLog {
 
     /// Stores an event, stamped with this server's clock; answers once it
     /// is committed and published.
-    pub(crate) async fn append(&self, mut event: NewEvent) -> Result<Appended, LogError> {
-        let now = now_millis();
-        match &mut event {
-            NewEvent::Post(message) => message.date_time = now,
-            NewEvent::Change(change) => change.date_time = now,
-            NewEvent::Moderate(new) => new.moderation.date_time = now,
-        }
-        self.ask(|reply| Request::Append { event, reply }).await
+    pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, LogError> {
+        let at = crate::events::now_ms();
+        self.ask(|reply| Request::Append { event, at, reply }).await
     }
 
     pub(crate) async fn load(&self, room: &str) -> Result<(), LogError> {
@@ -219,8 +214,8 @@ impl Writer {
             let mut next = Some(first);
             while let Some(request) = next.take() {
                 match request {
-                    Request::Append { event, reply } => {
-                        batch.push(event);
+                    Request::Append { event, at, reply } => {
+                        batch.push(Stamped { event, at });
                         replies.push(reply);
                     }
                     // Commits what came before, so the window has it.
@@ -257,7 +252,7 @@ impl Writer {
 
     /// Stores `batch` and publishes what is new, room by room in order;
     /// then answers each sender (the reply at the same index).
-    fn commit(&mut self, batch: &mut Vec<NewEvent>, replies: &mut Vec<Reply<Appended>>) {
+    fn commit(&mut self, batch: &mut Vec<Stamped>, replies: &mut Vec<Reply<Appended>>) {
         if batch.is_empty() {
             return;
         }
@@ -265,10 +260,10 @@ impl Writer {
             Ok(outcome) => {
                 self.storage.record(true);
                 let mut by_room: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
-                for (event, appended) in batch.iter().zip(&outcome) {
+                for (stamped, appended) in batch.iter().zip(&outcome) {
                     if let Appended::Stored(stored) = appended {
                         by_room
-                            .entry(event.room())
+                            .entry(stamped.event.room())
                             .or_default()
                             .push(stored.clone());
                     }
@@ -291,13 +286,5 @@ impl Writer {
             }
         }
         batch.clear();
-    }
-}
-
-/// The server clock in milliseconds since the Unix epoch (negative before it).
-fn now_millis() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
-        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }

@@ -15,7 +15,7 @@ use protocol::{Posted, RoomRules};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, MAIN_DB};
 use thiserror::Error;
 
-use crate::events::{Appended, NewEvent, RoomActivity, Window};
+use crate::events::{Appended, RoomActivity, Stamped, Window};
 pub(crate) use read::moderation_of;
 use schema::MigrationContext;
 
@@ -103,7 +103,7 @@ impl Store {
     /// the batch is stored, or none is. When the batch deleted a message,
     /// the WAL is then checkpointed and emptied: with `secure_delete`, the
     /// text is then in neither the file nor its WAL.
-    pub fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
+    pub fn append(&mut self, batch: &[Stamped]) -> Result<Vec<Appended>, StoreError> {
         // Immediate: the write lock is taken (or waited for) at the start,
         // not when the first insert finds another process holding it.
         let tx = self

@@ -7,7 +7,7 @@ use protocol::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{to_id, to_sql, to_sql_limit, StoreError};
-use crate::events::{Deletion, Edit, Event, Moderation, Reaction, Window};
+use crate::events::{Deletion, Edit, Event, Moderation, NewModeration, Reaction, Window};
 
 /// A room's row id and newest `seq`, if the room exists.
 pub(super) fn room_row(conn: &Connection, room: &str) -> Result<Option<(i64, u64)>, StoreError> {
@@ -107,7 +107,7 @@ pub(super) struct ModerationBody {
 }
 
 impl ModerationBody {
-    pub(super) fn of(moderation: &Moderation) -> Self {
+    pub(super) fn of(moderation: &NewModeration) -> Self {
         Self {
             action: moderation.action,
             target: moderation.target.clone(),

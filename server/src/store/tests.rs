@@ -1,7 +1,7 @@
 //! The store over real SQLite files.
 
 use super::*;
-use crate::events::{Author, Change, Event, NewChange, NewMessage, Refusal};
+use crate::events::{Author, Change, Event, NewChange, NewEvent, NewMessage, Refusal, Stamped};
 
 fn author(user: &str) -> Author {
     Author {
@@ -12,26 +12,30 @@ fn author(user: &str) -> Author {
     }
 }
 
-fn new(room: &str, user: &str, client_id: &str, msg: &str) -> NewEvent {
-    NewEvent::Post(NewMessage {
-        room: room.into(),
-        author: author(user),
-        msg: msg.into(),
-        client_id: client_id.into(),
-        date_time: 1_764_100_000_000,
-        reply_to: None,
-        mentions: Vec::new(),
-    })
+fn new(room: &str, user: &str, client_id: &str, msg: &str) -> Stamped {
+    Stamped {
+        event: NewEvent::Post(NewMessage {
+            room: room.into(),
+            author: author(user),
+            msg: msg.into(),
+            client_id: client_id.into(),
+            reply_to: None,
+            mentions: Vec::new(),
+        }),
+        at: 1_764_100_000_000,
+    }
 }
 
-fn change(room: &str, user: &str, id: u64, change: Change) -> NewEvent {
-    NewEvent::Change(NewChange {
-        room: room.into(),
-        author: author(user),
-        id,
-        change,
-        date_time: 1_764_100_000_500,
-    })
+fn change(room: &str, user: &str, id: u64, change: Change) -> Stamped {
+    Stamped {
+        event: NewEvent::Change(NewChange {
+            room: room.into(),
+            author: author(user),
+            id,
+            change,
+        }),
+        at: 1_764_100_000_500,
+    }
 }
 
 fn edit(msg: &str) -> Change {
@@ -134,7 +138,7 @@ fn a_repeated_client_id_returns_the_original_in_its_room() {
     assert!(matches!(&outcome[1], Appended::Duplicate(p) if p.message.id == 3));
     // From another browser: not a resend.
     let mut elsewhere = new("lobby", "c", "y", "one");
-    if let NewEvent::Post(message) = &mut elsewhere {
+    if let NewEvent::Post(message) = &mut elsewhere.event {
         message.author.key = Some("another browser".into());
     }
     let outcome = store.append(&[elsewhere]).expect("append");
@@ -144,7 +148,7 @@ fn a_repeated_client_id_returns_the_original_in_its_room() {
 #[test]
 fn pages_are_exact_and_do_not_overlap() {
     let mut store = open(Path::new(":memory:"));
-    let batch: Vec<NewEvent> = (0..25)
+    let batch: Vec<Stamped> = (0..25)
         .map(|i| new("lobby", "a", &i.to_string(), "m"))
         .collect();
     store.append(&batch).expect("append");
@@ -174,12 +178,7 @@ fn the_most_active_rooms_come_first() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("chat.db");
     let mut store = open(&path);
-    let at = |mut event: NewEvent, date_time| {
-        if let NewEvent::Post(message) = &mut event {
-            message.date_time = date_time;
-        }
-        event
-    };
+    let at = |stamped: Stamped, at| Stamped { at, ..stamped };
     store
         .append(&[
             at(new("old", "a", "1", "m"), 10),
@@ -249,21 +248,13 @@ fn only_the_author_s_browser_edits_or_deletes_and_everything_is_idempotent() {
         .append(&[new("lobby", "amy", "1", "mine")])
         .expect("append");
     let mut impostor = change("lobby", "amy", 1, edit("not mine"));
-    if let NewEvent::Change(change) = &mut impostor {
+    if let NewEvent::Change(change) = &mut impostor.event {
         change.author.key = Some("another browser".into());
     }
-    let tokenless = NewEvent::Change(NewChange {
-        room: "lobby".into(),
-        author: Author {
-            user: "amy".into(),
-            key: None,
-            guest_keys: Vec::new(),
-            claimed: false,
-        },
-        id: 1,
-        change: Change::Delete,
-        date_time: 0,
-    });
+    let mut tokenless = change("lobby", "amy", 1, Change::Delete);
+    if let NewEvent::Change(change) = &mut tokenless.event {
+        change.author.key = None;
+    }
     let outcome = store
         .append(&[
             impostor,
@@ -311,7 +302,7 @@ fn a_message_has_at_most_twenty_different_reactions() {
         .take(protocol::REACTIONS_MAX + 1)
         .map(String::from)
         .collect();
-    let batch: Vec<NewEvent> = emoji
+    let batch: Vec<Stamped> = emoji
         .iter()
         .map(|emoji| change("lobby", "bob", 1, react(emoji, true)))
         .collect();
@@ -339,7 +330,7 @@ fn a_reply_quotes_its_original_until_the_original_is_deleted() {
     let mut reply = new("lobby", "bob", "1", "the answer");
     let mut to_nothing = new("lobby", "bob", "2", "the answer");
     for (event, to) in [(&mut reply, 1), (&mut to_nothing, 7)] {
-        if let NewEvent::Post(message) = event {
+        if let NewEvent::Post(message) = &mut event.event {
             message.reply_to = Some(to);
         }
     }
@@ -365,7 +356,7 @@ fn a_reply_quotes_its_original_until_the_original_is_deleted() {
     let quote = page[1].message.reply_to.as_ref().expect("a quote");
     assert!(quote.deleted && quote.excerpt.is_empty());
     let mut again = new("lobby", "bob", "3", "and again");
-    if let NewEvent::Post(message) = &mut again {
+    if let NewEvent::Post(message) = &mut again.event {
         message.reply_to = Some(1);
     }
     let outcome = store.append(&[again]).expect("append");
@@ -415,11 +406,11 @@ fn a_deleted_text_is_in_neither_the_file_nor_its_wal() {
 #[test]
 fn the_window_says_from_which_seq_it_holds_every_event() {
     let mut store = open(Path::new(":memory:"));
-    let posts: Vec<NewEvent> = (0..5)
+    let posts: Vec<Stamped> = (0..5)
         .map(|i| new("lobby", "amy", &i.to_string(), "m"))
         .collect();
     store.append(&posts).expect("append");
-    let reactions: Vec<NewEvent> = ["👍", "🎉", "🚀"]
+    let reactions: Vec<Stamped> = ["👍", "🎉", "🚀"]
         .iter()
         .map(|emoji| change("lobby", "bob", 5, react(emoji, true)))
         .collect();
@@ -470,7 +461,7 @@ fn an_id_past_the_largest_fails_nothing_else_in_its_batch() {
         .append(&[new("lobby", "amy", "1", "hello")])
         .expect("append");
     let mut reply = new("lobby", "eve", "2", "to nothing");
-    if let NewEvent::Post(message) = &mut reply {
+    if let NewEvent::Post(message) = &mut reply.event {
         message.reply_to = Some(1 << 63);
     }
     let batch = [

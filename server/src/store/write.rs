@@ -13,7 +13,7 @@ use super::read::{message, rules_of};
 use super::{to_id, to_sql, StoreError};
 use crate::events::{
     Appended, Author, Change, Deletion, Earlier, Edit, Event, NewChange, NewEvent, NewMessage,
-    NewModeration, Reaction, Refusal,
+    NewModeration, Reaction, Refusal, Stamped,
 };
 
 /// What one batch did.
@@ -25,15 +25,17 @@ pub(super) struct Written {
 }
 
 /// Appends `batch` within `tx` (the caller commits).
-pub(super) fn append(tx: &Transaction<'_>, batch: &[NewEvent]) -> Result<Written, StoreError> {
+pub(super) fn append(tx: &Transaction<'_>, batch: &[Stamped]) -> Result<Written, StoreError> {
     let mut writer = Writer {
         tx,
         rooms: HashMap::new(),
         deleted: false,
+        at: 0,
     };
     let mut outcome = Vec::with_capacity(batch.len());
-    for new in batch {
-        outcome.push(match new {
+    for Stamped { event, at } in batch {
+        writer.at = *at;
+        outcome.push(match event {
             NewEvent::Post(message) => writer.post(message)?,
             NewEvent::Change(change) => writer.change(change)?,
             NewEvent::Moderate(moderation) => writer.moderate(moderation)?,
@@ -51,6 +53,8 @@ struct Writer<'t> {
     /// Each room's row, read once per batch and advanced in memory.
     rooms: HashMap<String, RoomRow>,
     deleted: bool,
+    /// The time of the event being written (ms since the epoch).
+    at: i64,
 }
 
 #[derive(Clone, Copy)]
@@ -117,7 +121,7 @@ impl Writer<'_> {
                 })
             }
         };
-        let seq = self.next_seq(&new.room, new.date_time)?;
+        let seq = self.next_seq(&new.room, self.at)?;
         self.tx
             .prepare_cached(
                 "INSERT INTO events
@@ -129,7 +133,7 @@ impl Writer<'_> {
                 room.id,
                 to_sql(seq)?,
                 new.author.user,
-                new.date_time,
+                self.at,
                 new.client_id,
                 new.msg,
                 new.reply_to.map(to_sql).transpose()?,
@@ -144,7 +148,7 @@ impl Writer<'_> {
                 claimed: new.author.claimed,
                 msg: new.msg.clone(),
                 formatted: formatted(&new.msg),
-                date_time: new.date_time,
+                date_time: self.at,
                 reply_to,
                 mentions: new.mentions.clone(),
                 ..ChatMessage::default()
@@ -216,7 +220,7 @@ impl Writer<'_> {
         msg: &str,
         mentions: &[String],
     ) -> Result<Appended, StoreError> {
-        let seq = self.next_seq(&new.room, new.date_time)?;
+        let seq = self.next_seq(&new.room, self.at)?;
         // Only the newest text is kept: the product shows what a message
         // says now, and a resuming client needs the last edit alone (once,
         // every edit's text was kept for ever).
@@ -233,14 +237,14 @@ impl Writer<'_> {
                 room_id,
                 to_sql(new.id)?,
                 msg,
-                new.date_time,
+                self.at,
                 stored_mentions(mentions)
             ])?;
         Ok(Appended::Stored(Event::Edited(Edit::new(
             seq,
             new.id,
             msg.to_owned(),
-            new.date_time,
+            self.at,
             mentions.to_vec(),
         ))))
     }
@@ -248,7 +252,7 @@ impl Writer<'_> {
     /// Takes the text out of the message, out of its edits, and its
     /// reactions away; the row stays, a tombstone.
     fn delete(&mut self, room_id: i64, new: &NewChange) -> Result<Appended, StoreError> {
-        let seq = self.next_seq(&new.room, new.date_time)?;
+        let seq = self.next_seq(&new.room, self.at)?;
         self.insert_change(room_id, seq, "delete", new, None, &[])?;
         let id = to_sql(new.id)?;
         self.tx
@@ -282,7 +286,7 @@ impl Writer<'_> {
     ) -> Result<Appended, StoreError> {
         let id = to_sql(new.id)?;
         let user = &new.author.user;
-        let seq = self.next_seq(&new.room, new.date_time)?;
+        let seq = self.next_seq(&new.room, self.at)?;
         let kind = if on { "react" } else { "unreact" };
         self.insert_change(room_id, seq, kind, new, Some(emoji), &[])?;
         if on {
@@ -313,8 +317,8 @@ impl Writer<'_> {
     /// is muted), in the same transaction.
     fn moderate(&mut self, new: &NewModeration) -> Result<Appended, StoreError> {
         let room = self.room(&new.room)?;
-        let action = &new.moderation;
-        let seq = self.next_seq(&new.room, action.date_time)?;
+        let action = new;
+        let seq = self.next_seq(&new.room, self.at)?;
         let body = ModerationBody::of(action).to_json();
         self.tx
             .prepare_cached(
@@ -325,7 +329,7 @@ impl Writer<'_> {
                 room.id,
                 to_sql(seq)?,
                 action.by,
-                action.date_time,
+                self.at,
                 body,
                 action.id.map(to_sql).transpose()?,
             ])?;
@@ -338,9 +342,7 @@ impl Writer<'_> {
         self.tx
             .prepare_cached("UPDATE rooms SET rules = ?2 WHERE id = ?1")?
             .execute(params![room.id, rules])?;
-        Ok(Appended::Stored(Event::Moderated(
-            new.clone().stored(seq, action.date_time),
-        )))
+        Ok(Appended::Stored(Event::Moderated(new.stored(seq, self.at))))
     }
 
     fn insert_change(
@@ -362,7 +364,7 @@ impl Writer<'_> {
                 to_sql(seq)?,
                 kind,
                 new.author.user,
-                new.date_time,
+                self.at,
                 body,
                 to_sql(new.id)?,
                 stored_mentions(mentions),

@@ -8,7 +8,7 @@ use protocol::{
 use redis::streams::StreamId;
 use serde::{Deserialize, Serialize};
 
-use crate::events::{Deletion, Edit, Event, Moderation, Reaction};
+use crate::events::{Deletion, Edit, Event, Moderation, NewModeration, Reaction};
 use crate::store::StoreError;
 
 /// A message's state in the `messages` hash (see `scripts`): its numbers
@@ -263,9 +263,9 @@ pub(super) fn change_entry(
 
 /// The stream entry of a moderator's `action`: the fields [`parse_entry`]
 /// reads back, but for `dateTime` (the script's clock).
-pub(super) fn moderation_entry(action: &Moderation) -> Vec<(&'static str, String)> {
-    let Moderation {
-        seq: _,
+pub(super) fn moderation_entry(action: &NewModeration) -> Vec<(&'static str, String)> {
+    let NewModeration {
+        room: _,
         action: what,
         target,
         id,
@@ -273,7 +273,6 @@ pub(super) fn moderation_entry(action: &Moderation) -> Vec<(&'static str, String
         until,
         reason,
         all_rooms,
-        date_time: _,
     } = action;
     let mut fields = vec![
         ("kind", "moderate".to_owned()),

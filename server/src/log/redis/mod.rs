@@ -395,7 +395,7 @@ impl RedisLog {
     /// nobody changed them since the read; else read and applied again.
     async fn moderate(&self, new: NewModeration) -> Result<Appended, StoreError> {
         let room = new.room.clone();
-        let action = &new.moderation;
+        let action = &new;
         let mut redis = self.redis.clone();
         for _ in 0..CHANGE_ATTEMPTS {
             let (written, mut rules) = read_rules(&mut redis, &self.keys, &room).await?;
