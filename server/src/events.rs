@@ -11,11 +11,11 @@ use protocol::{formatted, Block, ChangeRefusal, MessageChange, ModAction, Posted
 
 /// A request to change a posted message: the rules that decide it are
 /// protocol's (`ChangeRequest::check`).
-pub use protocol::ChangeRequest as Change;
+pub(crate) use protocol::ChangeRequest as Change;
 
 /// One entry of a room's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// A message was posted; its id is the event's `seq`.
     Posted(Posted),
     Edited(Edit),
@@ -30,7 +30,7 @@ pub enum Event {
 /// JSON where it is kept apart from the log (Redis's audit).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Moderation {
+pub(crate) struct Moderation {
     pub seq: u64,
     pub action: ModAction,
     /// The name acted on, as the moderator gave it.
@@ -51,7 +51,7 @@ pub struct Moderation {
 /// follows the room concerned: in a cluster, an instance hears a room's
 /// events only while its clients are in it.
 #[derive(Debug, Clone)]
-pub enum PutOut {
+pub(crate) enum PutOut {
     /// Kicked or banned: the `moderated` event of `room`.
     Moderated {
         room: String,
@@ -68,7 +68,7 @@ pub enum PutOut {
 /// moderator may): a [`Moderation`] but for its `seq` and time, which
 /// are the log's to give.
 #[derive(Debug, Clone)]
-pub struct NewModeration {
+pub(crate) struct NewModeration {
     pub room: String,
     pub action: ModAction,
     pub target: Option<String>,
@@ -81,7 +81,7 @@ pub struct NewModeration {
 
 impl NewModeration {
     /// As stored, with its `seq` and time.
-    pub fn stored(&self, seq: u64, date_time: i64) -> Moderation {
+    pub(crate) fn stored(&self, seq: u64, date_time: i64) -> Moderation {
         Moderation {
             seq,
             action: self.action,
@@ -98,7 +98,7 @@ impl NewModeration {
 
 /// Message `id` now reads `msg`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
+pub(crate) struct Edit {
     pub seq: u64,
     pub id: u64,
     pub msg: String,
@@ -110,7 +110,13 @@ pub struct Edit {
 
 impl Edit {
     /// The edit of message `id` to `msg`, its formatting read from it.
-    pub fn new(seq: u64, id: u64, msg: String, edited_at: i64, mentions: Vec<String>) -> Self {
+    pub(crate) fn new(
+        seq: u64,
+        id: u64,
+        msg: String,
+        edited_at: i64,
+        mentions: Vec<String>,
+    ) -> Self {
         Self {
             seq,
             id,
@@ -125,14 +131,14 @@ impl Edit {
 /// Message `id` was deleted: its text (and its edits') is gone from the
 /// log, a tombstone stays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deletion {
+pub(crate) struct Deletion {
     pub seq: u64,
     pub id: u64,
 }
 
 /// `user` added (`on`) or took back `emoji` on message `id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reaction {
+pub(crate) struct Reaction {
     pub seq: u64,
     pub id: u64,
     pub emoji: String,
@@ -141,7 +147,7 @@ pub struct Reaction {
 }
 
 impl Event {
-    pub fn seq(&self) -> u64 {
+    pub(crate) fn seq(&self) -> u64 {
         match self {
             Self::Posted(posted) => posted.message.id,
             Self::Edited(edit) => edit.seq,
@@ -153,7 +159,7 @@ impl Event {
 
     /// The message an edit, deletion or reaction is about, and what it
     /// does to it (protocol's reducer applies it).
-    pub fn message_change(&self) -> Option<(u64, MessageChange)> {
+    pub(crate) fn message_change(&self) -> Option<(u64, MessageChange)> {
         match self {
             Self::Posted(_) | Self::Moderated(_) => None,
             Self::Edited(edit) => Some((
@@ -179,7 +185,7 @@ impl Event {
 
     /// Whether the log forgets the earlier edits of the message this is
     /// about: a newer edit replaces their text, a deletion takes it.
-    pub fn drops_earlier_edits(&self) -> bool {
+    pub(crate) fn drops_earlier_edits(&self) -> bool {
         match self {
             Self::Edited(_) | Self::Deleted(_) => true,
             Self::Posted(_) | Self::Reacted(_) | Self::Moderated(_) => false,
@@ -188,7 +194,7 @@ impl Event {
 
     /// The message an edit, deletion or reaction is about (a moderator's
     /// notice is about the room: a client resuming after it is owed it).
-    pub fn target(&self) -> Option<u64> {
+    pub(crate) fn target(&self) -> Option<u64> {
         match self {
             Self::Posted(_) | Self::Moderated(_) => None,
             Self::Edited(edit) => Some(edit.id),
@@ -200,7 +206,7 @@ impl Event {
 
 /// A message to post in `room`: what the connection vouches for.
 #[derive(Debug, Clone)]
-pub struct NewMessage {
+pub(crate) struct NewMessage {
     pub room: String,
     pub author: Author,
     pub msg: String,
@@ -215,7 +221,7 @@ pub struct NewMessage {
 /// which browser holds it (see `rooms::Name::author_key`). A message may
 /// be edited or deleted only by a request with its user and its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Author {
+pub(crate) struct Author {
     pub user: String,
     /// `None` for a connection without a browser token: it can post, and
     /// nobody can later prove to be it.
@@ -232,7 +238,7 @@ impl Author {
     /// Whether a message stored with the author key `key` is this
     /// author's: the key of its name from this browser (or account), or
     /// one of its guest keys. A message without a key is nobody's.
-    pub fn owns(&self, key: Option<&str>) -> bool {
+    pub(crate) fn owns(&self, key: Option<&str>) -> bool {
         key.is_some_and(|key| {
             self.key.as_deref() == Some(key) || self.guest_keys.iter().any(|guest| guest == key)
         })
@@ -241,7 +247,7 @@ impl Author {
 
 /// What a log knows of the message stored by an earlier `send` of the
 /// same name and `clientId` to the same room.
-pub struct Earlier<'a> {
+pub(crate) struct Earlier<'a> {
     pub author_key: Option<&'a str>,
     /// Its text, while it is still the text posted: `None` once it was
     /// edited or deleted, or when the log no longer holds it.
@@ -258,7 +264,7 @@ impl NewMessage {
     /// stored without a key (by a connection without a browser token, or
     /// by a release before keys) proves nothing of who sent it: its words
     /// decide.
-    pub fn resends(&self, earlier: &Earlier<'_>) -> bool {
+    pub(crate) fn resends(&self, earlier: &Earlier<'_>) -> bool {
         match earlier.author_key {
             Some(key) => {
                 self.author.owns(Some(key)) && earlier.text.is_none_or(|text| text == self.msg)
@@ -270,7 +276,7 @@ impl NewMessage {
 
 /// A change to message `id` of `room`.
 #[derive(Debug, Clone)]
-pub struct NewChange {
+pub(crate) struct NewChange {
     pub room: String,
     pub author: Author,
     pub id: u64,
@@ -280,21 +286,21 @@ pub struct NewChange {
 /// A [`NewEvent`] and the time the log gives it (ms since the epoch):
 /// the embedded log reads its clock once per event, as it queues it.
 #[derive(Debug, Clone)]
-pub struct Stamped {
+pub(crate) struct Stamped {
     pub event: NewEvent,
     pub at: i64,
 }
 
 /// What a log is asked to append.
 #[derive(Debug, Clone)]
-pub enum NewEvent {
+pub(crate) enum NewEvent {
     Post(NewMessage),
     Change(NewChange),
     Moderate(NewModeration),
 }
 
 impl NewEvent {
-    pub fn room(&self) -> &str {
+    pub(crate) fn room(&self) -> &str {
         match self {
             Self::Post(message) => &message.room,
             Self::Change(change) => &change.room,
@@ -305,7 +311,7 @@ impl NewEvent {
 
 /// What became of one [`NewEvent`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Appended {
+pub(crate) enum Appended {
     /// Stored now, with the next `seq` of its room.
     Stored(Event),
     /// The same user sent this clientId to this room before: here is what
@@ -320,7 +326,7 @@ pub enum Appended {
 
 /// Why a log refused an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// No message with that id in the room.
     NotFound,
     /// Posted by another name or browser.
@@ -346,7 +352,7 @@ impl From<ChangeRefusal> for Refusal {
 
 /// The newest part of a room's log: where the room starts in memory.
 #[derive(Debug, Default, Clone)]
-pub struct Window {
+pub(crate) struct Window {
     /// The newest messages, oldest first, in their current state.
     pub recent: Vec<Posted>,
     /// The edits, deletions and reactions among the newest events, oldest
@@ -364,7 +370,7 @@ pub struct Window {
 
 /// A room as the directory lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomActivity {
+pub(crate) struct RoomActivity {
     pub room: String,
     /// When its newest event happened, ms since the Unix epoch.
     pub last_message_at: i64,

@@ -4,7 +4,7 @@
 //! caller's shutdown future resolves; `main` is a thin shell around it, and
 //! the integration tests start it on port 0. One concern per module:
 //!
-//! - [`config`]: flags and environment.
+//! - `config`: flags and environment ([`Config`]).
 //! - `listener`: accepting connections under the caps, HTTP/1.1 on each.
 //! - `routes`: the HTTP surface (`/ws`, `/api/rooms`, `/healthz`, the
 //!   security headers); `static_files`: the built client.
@@ -14,17 +14,17 @@
 //!   one task; `wire`: frames encoded once for every recipient.
 //! - `limits`: the token bucket, connection caps, origin policy; `budget`:
 //!   what an address and a name may spend across connections.
-//! - [`rooms`]: the rooms in memory, who holds which name, who is in which
+//! - `rooms`: the rooms in memory, who holds which name, who is in which
 //!   room, the fan-out.
 //! - `log`: the seam between the rooms and their logs (a trait the rooms
 //!   implement to hear what was stored) and the two backends: `log::sqlite`
-//!   (one file, on [`store`]) and `log::redis` (shared by several
+//!   (one file, on `store`) and `log::redis` (shared by several
 //!   instances); `presence`: names and who is where across instances;
 //!   `cluster`: the Redis connections and key names both stand on.
 //! - `accounts`: claimed names, sessions, moderators and bans.
 //! - [`shutdown`]: Ctrl-C and SIGTERM.
 //!
-//! [`open_rooms`] is the composition root: it builds the log and presence
+//! `open_rooms` is the composition root: it builds the log and presence
 //! on the rooms' registry and hands them to the rooms, so that nothing
 //! builds what it stands on. `server/tests/layers.rs` checks from the
 //! source that no module depends on itself through others.
@@ -34,6 +34,7 @@
 // A new variant of our own enums is a compile error wherever it must be
 // decided: no wildcard arm over them (tests may skip what they ignore).
 #![cfg_attr(not(test), deny(clippy::wildcard_enum_match_arm))]
+#![warn(unreachable_pub)]
 
 mod account_routes;
 pub(crate) mod accounts;
@@ -41,18 +42,18 @@ mod budget;
 pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod connection;
-pub mod events;
+pub(crate) mod events;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod log;
 mod precompressed;
 pub(crate) mod presence;
 mod proxy;
-pub mod rooms;
+pub(crate) mod rooms;
 pub(crate) mod routes;
 pub mod shutdown;
 mod static_files;
-pub mod store;
+pub(crate) mod store;
 pub(crate) mod transport;
 pub(crate) mod upgrade;
 pub(crate) mod wire;
@@ -70,6 +71,17 @@ use account_routes::CookiePolicy;
 use accounts::Accounts;
 use budget::{BudgetRates, Budgets};
 pub use config::{AdminPassword, Config};
+
+/// Why the server could not start: its database or Redis could not be
+/// opened or reached, or the listener's address could not be read. Once
+/// it serves, storage errors are the connections' to answer, never
+/// [`run`]'s.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StartError(#[from] StoreError);
+
+#[cfg(feature = "testing")]
+pub mod testing;
 use connection::SessionLimits;
 use limits::{Admission, OriginPolicy};
 use proxy::TrustedProxies;
@@ -80,7 +92,7 @@ use store::StoreError;
 /// with other instances, with presence across them): the composition
 /// root. The backends are built here, on the rooms' registry, and handed to
 /// the rooms; nothing below builds what it stands on.
-pub async fn open_rooms(config: &Config) -> Result<Rooms, StoreError> {
+pub(crate) async fn open_rooms(config: &Config) -> Result<Rooms, StoreError> {
     let registry = rooms::Registry::new(rooms::RoomLimits::of(config));
     let window = registry.window_size();
     let (log, presence) = match &config.redis_url {
@@ -185,7 +197,7 @@ pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StoreError> {
+) -> Result<(), StartError> {
     // Broadcast frames are small: Nagle's algorithm would hold them back
     // until the client's delayed ACK, tens of milliseconds. Accepted
     // connections inherit the setting from the listener (on Linux).

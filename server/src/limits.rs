@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// A token bucket: `rate` frames per second on average, `burst` at once.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -16,7 +16,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(rate: f64, burst: u32, now: Instant) -> Self {
+    pub(crate) fn new(rate: f64, burst: u32, now: Instant) -> Self {
         let burst = f64::from(burst.max(1));
         Self {
             rate: rate.max(f64::MIN_POSITIVE),
@@ -27,7 +27,7 @@ impl RateLimiter {
     }
 
     /// Takes a token if there is one; otherwise says how long until there is.
-    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
         match self.wait(now, 1.0) {
             wait if wait.is_zero() => {
                 self.spend(now, 1.0);
@@ -38,7 +38,7 @@ impl RateLimiter {
     }
 
     /// How long until the bucket holds `tokens` (zero if it does now).
-    pub fn wait(&mut self, now: Instant, tokens: f64) -> Duration {
+    pub(crate) fn wait(&mut self, now: Instant, tokens: f64) -> Duration {
         self.refill(now);
         if self.tokens >= tokens {
             Duration::ZERO
@@ -49,20 +49,20 @@ impl RateLimiter {
 
     /// Takes `tokens`, into debt if there are not that many: a cost known
     /// only afterwards (the size of an answer) is still paid.
-    pub fn spend(&mut self, now: Instant, tokens: f64) {
+    pub(crate) fn spend(&mut self, now: Instant, tokens: f64) {
         self.refill(now);
         self.tokens -= tokens;
     }
 
     /// Gives one token back (never above the burst): what was taken
     /// turned out not to count.
-    pub fn give_back(&mut self, now: Instant) {
+    pub(crate) fn give_back(&mut self, now: Instant) {
         self.refill(now);
         self.tokens = (self.tokens + 1.0).min(self.burst);
     }
 
     /// Whether the bucket has refilled, and so is the same as a new one.
-    pub fn is_full(&mut self, now: Instant) -> bool {
+    pub(crate) fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);
         self.tokens >= self.burst
     }
@@ -76,7 +76,7 @@ impl RateLimiter {
 
 /// Counts open connections, globally and per address.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     max_total: usize,
     max_per_ip: usize,
     open: Mutex<Counts>,
@@ -91,7 +91,7 @@ struct Counts {
 /// What counts as one address for the per-address caps: an IPv4 address,
 /// or an IPv6 /64, the block one subscriber is given (and can pick any
 /// address of).
-pub fn address_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -106,7 +106,7 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
 
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     #[error("The server is full; try again later.")]
     ServerFull,
     #[error("Too many connections from your address.")]
@@ -115,14 +115,14 @@ pub enum Refusal {
 
 /// One admitted connection; dropping it frees its place.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     admission: Arc<Admission>,
     /// The address counted against its cap (none for a trusted proxy's).
     address: Option<IpAddr>,
 }
 
 impl Admission {
-    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
+    pub(crate) fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
         Arc::new(Self {
             max_total,
             max_per_ip,
@@ -131,7 +131,7 @@ impl Admission {
     }
 
     /// Admits a connection from `ip` if both caps allow it.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
+    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
         let address = address_key(ip);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if open.total >= self.max_total {
@@ -152,7 +152,7 @@ impl Admission {
     /// Admits a connection from a trusted reverse proxy, under the total
     /// cap only: it carries everyone's connections, and whose each one is
     /// shows only in its request.
-    pub fn admit_proxied(self: &Arc<Self>) -> Result<Ticket, Refusal> {
+    pub(crate) fn admit_proxied(self: &Arc<Self>) -> Result<Ticket, Refusal> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if open.total >= self.max_total {
             return Err(Refusal::ServerFull);
@@ -250,7 +250,7 @@ mod tests {
 /// name is pointed at this server (so comparing `Origin` with `Host` would
 /// pass: both name the attacker's site).
 #[derive(Debug, Clone)]
-pub struct OriginPolicy {
+pub(crate) struct OriginPolicy {
     /// Exact origins (`scheme://host[:port]`), lower-cased: the server's
     /// public ones and the extra allowed ones.
     allowed: Vec<String>,
@@ -262,7 +262,12 @@ impl OriginPolicy {
     /// The server's public origins (or, when none are configured, the
     /// forms a browser on this machine uses for `bound`: its address and
     /// `localhost`), and `extra` origins (a development server).
-    pub fn new(bound: SocketAddr, public: &[String], extra: &[String], require: bool) -> Self {
+    pub(crate) fn new(
+        bound: SocketAddr,
+        public: &[String],
+        extra: &[String],
+        require: bool,
+    ) -> Self {
         let defaults = || {
             let port = bound.port();
             let mut own = vec![
@@ -291,7 +296,7 @@ impl OriginPolicy {
     }
 
     /// Whether a page from `origin` may connect.
-    pub fn allows(&self, origin: Option<&str>) -> bool {
+    pub(crate) fn allows(&self, origin: Option<&str>) -> bool {
         match origin {
             None => !self.require,
             Some(origin) => self.allowed.contains(&origin.to_ascii_lowercase()),
@@ -299,7 +304,7 @@ impl OriginPolicy {
     }
 
     /// The origins allowed, for the log.
-    pub fn origins(&self) -> &[String] {
+    pub(crate) fn origins(&self) -> &[String] {
         &self.allowed
     }
 }

@@ -199,7 +199,7 @@ pub(crate) trait PresenceView: Send + Sync + 'static {
 }
 
 /// What the presence task is asked to do, in order.
-pub enum PresenceCommand {
+pub(crate) enum PresenceCommand {
     Claim {
         name: String,
         token: Option<String>,

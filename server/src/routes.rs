@@ -21,7 +21,7 @@ use crate::upgrade::{upgrade_request, UpgradeRequest};
 use crate::{AppState, Config};
 
 /// Every route of the server.
-pub fn routes(
+pub(crate) fn routes(
     state: AppState,
     config: &Config,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {

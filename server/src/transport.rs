@@ -33,7 +33,7 @@ use crate::upgrade::Io;
 
 /// Why the socket can no longer be used as it was.
 #[derive(Debug)]
-pub enum TransportError {
+pub(crate) enum TransportError {
     /// A write did not finish within the send timeout.
     TooSlow,
     /// The socket failed, the client broke the protocol, or it closed.
@@ -46,7 +46,7 @@ impl From<io::Error> for TransportError {
     }
 }
 
-pub struct Transport {
+pub(crate) struct Transport {
     io: Io,
     /// Tells whether the socket may have something to read: a connection
     /// is woken for many reasons, mostly broadcasts, and trying a read on
@@ -63,7 +63,7 @@ pub struct Transport {
 
 impl Transport {
     /// Takes over a socket on which nothing has been read yet.
-    pub fn new(io: Io, config: WebSocketConfig) -> Self {
+    pub(crate) fn new(io: Io, config: WebSocketConfig) -> Self {
         let readable = Arc::new(Readable {
             ready: AtomicBool::new(true),
             task: AtomicWaker::new(),
@@ -78,23 +78,23 @@ impl Transport {
     }
 
     /// Whether bytes are waiting to be written.
-    pub fn is_writing(&self) -> bool {
+    pub(crate) fn is_writing(&self) -> bool {
         !self.out.is_empty()
     }
 
     /// How many bytes wait behind the ones being written.
-    pub fn queued_bytes(&self) -> usize {
+    pub(crate) fn queued_bytes(&self) -> usize {
         self.out.queued.len()
     }
 
     /// Queues encoded frames: written as they are (shared, not copied) when
     /// nothing else is waiting.
-    pub fn push(&mut self, frames: Bytes) {
+    pub(crate) fn push(&mut self, frames: Bytes) {
         self.out.push(frames);
     }
 
     /// Queues a ping.
-    pub fn ping(&mut self) {
+    pub(crate) fn ping(&mut self) {
         let mut io = ProtocolIo::writing(&mut self.out.queued);
         // Writing into memory cannot fail; once the close handshake began,
         // tungstenite refuses, and no ping is due then.
@@ -104,7 +104,7 @@ impl Transport {
 
     /// Queues the close frame that starts the closing handshake. Nothing
     /// may be queued after it.
-    pub fn close(&mut self, frame: CloseFrame) {
+    pub(crate) fn close(&mut self, frame: CloseFrame) {
         let mut io = ProtocolIo::writing(&mut self.out.queued);
         // Writing into memory cannot fail.
         let _ = self.protocol.close(&mut io, Some(frame));
@@ -115,7 +115,7 @@ impl Transport {
     /// Ready with a frame when one arrives; with `None` when everything
     /// queued is written and `read` is false (the caller has something else
     /// to wait for).
-    pub fn poll(
+    pub(crate) fn poll(
         &mut self,
         cx: &mut TaskContext<'_>,
         read: bool,

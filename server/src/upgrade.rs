@@ -20,13 +20,13 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 /// An upgraded HTTP connection: the bytes under the WebSocket.
-pub type Io = TokioIo<Upgraded>;
+pub(crate) type Io = TokioIo<Upgraded>;
 
 /// A server-side WebSocket over an upgraded HTTP connection.
-pub type Socket = WebSocketStream<Io>;
+pub(crate) type Socket = WebSocketStream<Io>;
 
 /// A valid WebSocket upgrade request, not yet answered.
-pub struct UpgradeRequest {
+pub(crate) struct UpgradeRequest {
     key: String,
     /// `Sec-WebSocket-Protocol`: what the client offers.
     protocols: Option<String>,
@@ -34,7 +34,8 @@ pub struct UpgradeRequest {
 }
 
 /// Matches a `GET` that asks to switch to WebSocket (RFC 6455, section 4.2.1).
-pub fn upgrade_request() -> impl Filter<Extract = (UpgradeRequest,), Error = Rejection> + Clone {
+pub(crate) fn upgrade_request(
+) -> impl Filter<Extract = (UpgradeRequest,), Error = Rejection> + Clone {
     warp::get()
         .and(warp::header::<String>("connection"))
         .and_then(|connection: String| async move {
@@ -62,7 +63,7 @@ pub fn upgrade_request() -> impl Filter<Extract = (UpgradeRequest,), Error = Rej
 
 impl UpgradeRequest {
     /// Whether the key is what RFC 6455 asks for: 16 bytes in base64.
-    pub fn has_valid_key(&self) -> bool {
+    pub(crate) fn has_valid_key(&self) -> bool {
         STANDARD
             .decode(&self.key)
             .is_ok_and(|bytes| bytes.len() == 16)
@@ -79,7 +80,7 @@ impl UpgradeRequest {
 
     /// The browser's token, when it came as an offered subprotocol (see
     /// [`protocol::WS_TOKEN_PREFIX`]): kept out of the URL, which proxies log.
-    pub fn offered_token(&self) -> Option<String> {
+    pub(crate) fn offered_token(&self) -> Option<String> {
         self.offered()
             .find_map(|offered| offered.strip_prefix(protocol::WS_TOKEN_PREFIX))
             .map(str::to_owned)
@@ -103,7 +104,12 @@ impl UpgradeRequest {
 
     /// Answers `101 Switching Protocols` and, once hyper hands over the
     /// connection, runs `handler` on the socket as a task of `tasks`.
-    pub fn accept<H, F>(self, config: WebSocketConfig, tasks: &TaskTracker, handler: H) -> Response
+    pub(crate) fn accept<H, F>(
+        self,
+        config: WebSocketConfig,
+        tasks: &TaskTracker,
+        handler: H,
+    ) -> Response
     where
         H: FnOnce(Socket) -> F + Send + 'static,
         F: Future<Output = ()> + Send + 'static,

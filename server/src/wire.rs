@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::Bytes;
 
 /// A text frame carrying `payload` (UTF-8 JSON), unmasked, as a server sends it.
-pub fn text(payload: &str) -> Bytes {
+pub(crate) fn text(payload: &str) -> Bytes {
     let header = FrameHeader {
         opcode: OpCode::Data(Data::Text),
         ..FrameHeader::default()

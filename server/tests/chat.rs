@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::future::join_all;
 use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerFrame};
-use server::rooms::{Broadcast, Holder, JoinError};
 use support::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -312,56 +311,6 @@ async fn shutdown_closes_every_connection_with_going_away() {
         assert_eq!(close.code, CloseCode::Away);
     }
     stopping.await.expect("server stopped cleanly");
-}
-
-#[tokio::test]
-async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refused() {
-    let data = tempfile::tempdir().expect("temporary directory");
-    let rooms = server::open_rooms(&support::test_config(&data))
-        .await
-        .expect("the log opens");
-    let alice_name = rooms
-        .connect("alice", &Holder::guest(None))
-        .await
-        .expect("alice's name");
-    let (_in_lobby, mut alice) = rooms
-        .join("lobby", alice_name.name(), None, None)
-        .await
-        .expect("alice joins");
-    // `_in_lobby` keeps her in the room; `alice` is what the room sends her.
-    rooms.typing("lobby", "alice").await;
-    // With Redis the typing frame comes back through the stream: wait for it.
-    async fn next(fanout: &mut tokio::sync::broadcast::Receiver<Broadcast>) -> Broadcast {
-        tokio::time::timeout(support::PATIENCE, fanout.recv())
-            .await
-            .expect("in time")
-            .expect("a broadcast")
-    }
-    match next(&mut alice.fanout).await {
-        Broadcast::Frame(frame) => {
-            let typing = ServerFrame::Typing {
-                room: "lobby".into(),
-                user: "alice".into(),
-            }
-            .to_json();
-            assert!(frame.ends_with(typing.as_bytes()), "{frame:?}");
-        }
-        other => panic!("expected the typing frame first, got {other:?}"),
-    }
-    rooms.shut_down();
-    assert!(matches!(
-        next(&mut alice.fanout).await,
-        Broadcast::ShuttingDown
-    ));
-    assert!(matches!(
-        rooms.connect("bob", &Holder::guest(None)).await,
-        Err(JoinError::ShuttingDown)
-    ));
-    assert!(matches!(
-        rooms.join("lobby", alice_name.name(), None, None).await,
-        Err(JoinError::ShuttingDown)
-    ));
-    rooms.close().await;
 }
 
 #[tokio::test]

@@ -7,7 +7,6 @@ use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use server::events::{Author, NewEvent, NewMessage, Stamped};
 use server::Config;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,7 +26,7 @@ pub(crate) struct ChatServer {
     pub(crate) base: String,
     pub(crate) addr: SocketAddr,
     pub(crate) stop: Option<oneshot::Sender<()>>,
-    pub(crate) task: JoinHandle<Result<(), server::store::StoreError>>,
+    pub(crate) task: JoinHandle<Result<(), server::StartError>>,
 }
 
 impl ChatServer {
@@ -459,27 +458,9 @@ pub(crate) async fn texts(client: &Client, css: &str) -> Vec<String> {
 
 /// Fills the database at `db` with `count` messages from "earlier".
 pub(crate) fn seed(db: &Path, count: usize) {
-    let mut store = server::store::Store::open(db, "lobby").expect("open the database");
-    let batch: Vec<Stamped> = (1..=count)
-        .map(|n| Stamped {
-            event: NewEvent::Post(NewMessage {
-                room: "lobby".into(),
-                author: Author {
-                    user: "earlier".into(),
-                    key: None,
-                    guest_keys: Vec::new(),
-                    claimed: false,
-                },
-                msg: format!("old message {n}"),
-                client_id: format!("seed-{n}"),
-                reply_to: None,
-                mentions: Vec::new(),
-            }),
-            // Today, an hour ago: a room of today's messages.
-            at: now_ms() as i64 - 3_600_000,
-        })
-        .collect();
-    store.append(&batch).expect("seed the history");
+    // Today, an hour ago: a room of today's messages.
+    let at = now_ms() as i64 - 3_600_000;
+    server::testing::seed_history(db, "lobby", "earlier", count, at).expect("seed the history");
 }
 
 /// What the page saw of one appended message: how the list changed, and

@@ -26,7 +26,7 @@ const GREETING_FLUSH_BYTES: usize = 128 * 1024;
 
 /// The query string of `GET /ws`.
 #[derive(Debug, Deserialize)]
-pub struct JoinQuery {
+pub(crate) struct JoinQuery {
     /// The name asked for. Missing counts as empty, so the client gets the
     /// same clear `empty_username` refusal as for `?user=`.
     #[serde(default)]

@@ -40,7 +40,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Bytes;
 use tokio_util::sync::CancellationToken;
 
-pub use enter::JoinQuery;
+pub(crate) use enter::JoinQuery;
 
 use crate::accounts::Accounts;
 use crate::budget::Budgets;
@@ -77,7 +77,7 @@ pub(crate) const HISTORY_PAGE_BYTES_MAX: usize = 768 * 1024;
 
 /// What a connection may do and how long it may take, from the config.
 #[derive(Debug, Clone)]
-pub struct SessionLimits {
+pub(crate) struct SessionLimits {
     pub rate: f64,
     pub burst: u32,
     pub strikes: u32,
@@ -98,7 +98,7 @@ pub struct SessionLimits {
 }
 
 impl SessionLimits {
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             rate: config.rate_limit,
             burst: config.rate_burst,
@@ -117,13 +117,13 @@ impl SessionLimits {
 
     /// How often the server's clock ticks (see [`Broadcast::Tick`]): a ping
     /// or the silence limit is late by at most this much.
-    pub fn clock_tick(&self) -> Duration {
+    pub(crate) fn clock_tick(&self) -> Duration {
         (self.ping_interval.min(self.ping_timeout) / 4).min(Duration::from_secs(1))
     }
 }
 
 /// Everything one connection needs besides its socket.
-pub struct Context {
+pub(crate) struct Context {
     pub rooms: Arc<Rooms>,
     pub limits: Arc<SessionLimits>,
     pub(crate) budgets: Arc<Budgets>,
@@ -148,7 +148,11 @@ pub struct Context {
 /// connection does, the socket (hundreds of bytes) among them, though
 /// entering the room is done with them. Idle connections are most of a room,
 /// so what each keeps matters.
-pub fn serve(socket: Socket, query: JoinQuery, context: Context) -> impl Future<Output = ()> {
+pub(crate) fn serve(
+    socket: Socket,
+    query: JoinQuery,
+    context: Context,
+) -> impl Future<Output = ()> {
     // Entering runs once, and its future is large (the name's claim, the
     // room's load): boxed, it is freed once the client is in. The context
     // goes in with it and comes back in `Entered`, so that this future does

@@ -31,7 +31,7 @@ impl RoomKey {
 
 /// The broadcasts of a connection's rooms, waiting to be written.
 #[derive(Debug)]
-pub struct Inbox {
+pub(crate) struct Inbox {
     queue: Mutex<Queue>,
     /// Woken on every push.
     notify: Notify,
@@ -51,7 +51,7 @@ struct Queue {
 
 /// What one [`Inbox::take`] found besides frames.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Took {
+pub(crate) struct Took {
     pub ticked: bool,
     /// The server is shutting down, and every frame queued before the
     /// notice has been taken.
@@ -63,7 +63,7 @@ pub struct Took {
 }
 
 impl Inbox {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             queue: Mutex::new(Queue::default()),
             notify: Notify::new(),
@@ -73,14 +73,14 @@ impl Inbox {
 
     /// Waits for a push since the last wait (a push while nobody waits is
     /// not lost).
-    pub async fn pushed(&self) {
+    pub(crate) async fn pushed(&self) {
         self.notify.notified().await;
     }
 
     /// Appends to `batch` the queued frames (oldest first) while it holds
     /// fewer than `max_bytes`. When frames are left, the next
     /// [`Inbox::pushed`] returns at once.
-    pub fn take(&self, batch: &mut Vec<u8>, max_bytes: usize) -> Took {
+    pub(crate) fn take(&self, batch: &mut Vec<u8>, max_bytes: usize) -> Took {
         let mut queue = self.lock();
         let mut took = Took {
             ticked: std::mem::take(&mut queue.ticked),

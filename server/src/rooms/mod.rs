@@ -19,16 +19,16 @@ use std::time::{Duration, Instant};
 use protocol::{Posted, ServerFrame};
 use tokio::sync::{broadcast, mpsc};
 
-pub use inbox::{Inbox, Took};
+pub(crate) use inbox::Inbox;
 pub(crate) use room::{event_frame, Silenced};
-pub use room::{Broadcast, Handover};
-pub use room::{Entered, HistoryStart, Online};
+pub(crate) use room::{Broadcast, Handover};
+pub(crate) use room::{Entered, HistoryStart, Online};
 
 use crate::config::Config;
 use crate::events::{Appended, Event, Moderation, NewEvent, PutOut, Window};
 use crate::log::{LogError, MessageLog, Subscriber};
 use crate::presence::{ClusterPresence, HeldName, PresenceCommand, PresenceError, PresenceView};
-pub use names::Name;
+pub(crate) use names::Name;
 pub(crate) use names::{browser_key, hex, Eviction};
 
 use names::{Names, Taken};
@@ -42,7 +42,7 @@ const LOAD_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How much history a room keeps at hand and hands out.
 #[derive(Debug, Clone, Copy)]
-pub struct RoomLimits {
+pub(crate) struct RoomLimits {
     /// Messages sent on joining.
     pub history: usize,
     /// Most messages replayed to a client resuming after `after=<id>`; a
@@ -66,7 +66,7 @@ impl RoomLimits {
 }
 
 /// Every room of this instance and the way into them.
-pub struct Rooms {
+pub(crate) struct Rooms {
     registry: Arc<Registry>,
     log: MessageLog,
     /// Names and who is in which room across instances; `None` with one
@@ -108,7 +108,7 @@ struct RoomMap {
 
 /// Why a connection could not come in, or join a room.
 #[derive(Debug, thiserror::Error)]
-pub enum JoinError {
+pub(crate) enum JoinError {
     #[error("the name is taken")]
     Taken,
     #[error("the server is shutting down")]
@@ -138,7 +138,7 @@ impl From<Taken> for JoinError {
 
 /// A name held by a connection; dropping it (however the connection ends,
 /// even by a panic) lets go of it.
-pub struct NameGuard {
+pub(crate) struct NameGuard {
     registry: Arc<Registry>,
     name: Arc<Name>,
     /// For a connection let in by a session or an API token: which (so a
@@ -158,7 +158,7 @@ struct SignedIn {
 }
 
 impl NameGuard {
-    pub fn name(&self) -> &Arc<Name> {
+    pub(crate) fn name(&self) -> &Arc<Name> {
         &self.name
     }
 
@@ -192,7 +192,7 @@ impl Drop for NameGuard {
 }
 
 /// What a connection holds its name with.
-pub struct Holder<'a> {
+pub(crate) struct Holder<'a> {
     /// Connections with the same token share the name (see
     /// `Names::connect`); the token also keys what they post.
     pub token: Option<&'a str>,
@@ -209,7 +209,8 @@ pub struct Holder<'a> {
 
 impl<'a> Holder<'a> {
     /// A guest, with its browser's token (or a client without one).
-    pub fn guest(token: Option<&'a str>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn guest(token: Option<&'a str>) -> Self {
         Self {
             token,
             claimed: false,
@@ -223,7 +224,7 @@ impl<'a> Holder<'a> {
 /// A connection entered into a room, until it takes its place among its
 /// [`Memberships`]; dropped before (the connection ended while joining),
 /// it takes the connection out again.
-pub struct Entering {
+pub(crate) struct Entering {
     room: Option<Arc<Room>>,
     name: Arc<Name>,
 }
@@ -270,7 +271,7 @@ impl Drop for Entering {
 ///
 /// Its name is kept here once, not in each room's entry: a connection in 20
 /// rooms pays for 20 pointers here, one in each room, and a member entry.
-pub struct Memberships {
+pub(crate) struct Memberships {
     name: Arc<Name>,
     rooms: Vec<Arc<Room>>,
     reading: Reading,
@@ -288,10 +289,10 @@ enum Reading {
 /// The connection fell behind a room's broadcasts while its reading moved
 /// to an inbox: it starts over.
 #[derive(Debug)]
-pub struct FellBehind(pub u64);
+pub(crate) struct FellBehind(pub u64);
 
 impl Memberships {
-    pub fn new(name: Arc<Name>) -> Self {
+    pub(crate) fn new(name: Arc<Name>) -> Self {
         Self {
             name,
             rooms: Vec::new(),
@@ -299,16 +300,12 @@ impl Memberships {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rooms.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rooms.is_empty()
-    }
-
     /// Where the connection is in `room`, if it is.
-    pub fn position(&self, room: &str) -> Option<usize> {
+    pub(crate) fn position(&self, room: &str) -> Option<usize> {
         self.rooms.iter().position(|joined| joined.name() == room)
     }
 
@@ -319,17 +316,17 @@ impl Memberships {
     }
 
     /// The canonical name of the room at `index`.
-    pub fn room_name(&self, index: usize) -> Option<&str> {
+    pub(crate) fn room_name(&self, index: usize) -> Option<&str> {
         self.rooms.get(index).map(|room| room.name())
     }
 
     /// The first room's name, shared: a connection keeps it without a copy.
-    pub fn first_room_name(&self) -> Option<Arc<str>> {
+    pub(crate) fn first_room_name(&self) -> Option<Arc<str>> {
         self.rooms.first().map(|room| room.shared_name())
     }
 
     /// The one fan-out the connection reads, while it reads one.
-    pub fn fanout_mut(&mut self) -> Option<&mut broadcast::Receiver<Broadcast>> {
+    pub(crate) fn fanout_mut(&mut self) -> Option<&mut broadcast::Receiver<Broadcast>> {
         match &mut self.reading {
             Reading::Fanout(fanout) => fanout.as_mut(),
             Reading::Inbox(_) => None,
@@ -337,7 +334,7 @@ impl Memberships {
     }
 
     /// The inbox the connection reads, once it has been in several rooms.
-    pub fn inbox(&self) -> Option<&Arc<Inbox>> {
+    pub(crate) fn inbox(&self) -> Option<&Arc<Inbox>> {
         match &self.reading {
             Reading::Fanout(_) => None,
             Reading::Inbox(inbox) => Some(inbox),
@@ -347,7 +344,7 @@ impl Memberships {
     /// Takes in a room entered (`entering`, reading `fanout` from the
     /// moment of its history), in place of the connection's earlier place
     /// in it, if it had one.
-    pub fn insert(
+    pub(crate) fn insert(
         &mut self,
         mut entering: Entering,
         fanout: broadcast::Receiver<Broadcast>,
@@ -382,7 +379,7 @@ impl Memberships {
     }
 
     /// Takes the connection out of the room at `index`.
-    pub fn remove(&mut self, index: usize) {
+    pub(crate) fn remove(&mut self, index: usize) {
         if index < self.rooms.len() {
             let room = self.rooms.remove(index);
             room.leave(&self.name, self.inbox());
@@ -404,7 +401,7 @@ impl Drop for Memberships {
 /// A room as the directory shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RoomSummary {
+pub(crate) struct RoomSummary {
     pub room: String,
     /// In the room now, as far as this instance knows.
     pub online: usize,
@@ -440,7 +437,11 @@ impl Rooms {
 
     /// Takes `user` (canonical, validated) for this connection, if `token`
     /// may hold the name: here, and with several instances everywhere.
-    pub async fn connect(&self, user: &str, holder: &Holder<'_>) -> Result<NameGuard, JoinError> {
+    pub(crate) async fn connect(
+        &self,
+        user: &str,
+        holder: &Holder<'_>,
+    ) -> Result<NameGuard, JoinError> {
         if self.registry.lock_map().shutting_down {
             return Err(JoinError::ShuttingDown);
         }
@@ -531,7 +532,7 @@ impl Rooms {
     /// where the connection starts (see [`Room::enter`]).
     /// `from` is the client's address: a new room it opens counts against
     /// its cap.
-    pub async fn join(
+    pub(crate) async fn join(
         &self,
         room: &str,
         user: &Arc<Name>,
@@ -670,7 +671,7 @@ impl Rooms {
     }
 
     /// Tells everyone in `room` (on every instance) that `user` is typing.
-    pub async fn typing(&self, room: &str, user: &str) {
+    pub(crate) async fn typing(&self, room: &str, user: &str) {
         self.log.typing(room, user).await;
     }
 
@@ -711,7 +712,7 @@ impl Rooms {
 
     /// Broadcasts, in each room, who came and went since the last call.
     /// Called every [`protocol::PRESENCE_INTERVAL_MS`].
-    pub fn flush_presence(&self) {
+    pub(crate) fn flush_presence(&self) {
         for room in self.registry.rooms() {
             room.flush_presence();
         }
@@ -719,7 +720,7 @@ impl Rooms {
 
     /// Ticks every room's clock (see [`Broadcast::Tick`]), and drops the
     /// rooms nobody has been in for a while.
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         let now = Instant::now();
         // With Redis, a room nobody here is in is dropped at once: this
         // instance stops reading its stream, and reads it again (from its
@@ -763,7 +764,7 @@ impl Rooms {
 
     /// Tells every connection that the server is shutting down, and refuses
     /// joins from now on.
-    pub fn shut_down(&self) {
+    pub(crate) fn shut_down(&self) {
         let rooms: Vec<Arc<Room>> = {
             let mut map = self.registry.lock_map();
             map.shutting_down = true;
@@ -775,24 +776,24 @@ impl Rooms {
     }
 
     /// Whether this instance could store messages at its last attempt.
-    pub fn storage_ok(&self) -> bool {
+    pub(crate) fn storage_ok(&self) -> bool {
         self.log.storage_ok()
     }
 
     /// How many connections hold a name here.
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.registry.names.connections()
     }
 
     /// How many rooms are in memory.
-    pub fn rooms_in_memory(&self) -> usize {
+    pub(crate) fn rooms_in_memory(&self) -> usize {
         self.registry.lock_map().rooms.len()
     }
 
     /// Stores everything queued so far and stops following the logs; lets
     /// the other instances know this one's users are gone. Later posts fail
     /// with [`LogError::Closed`].
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.log.close().await;
         if let Some(cluster) = &self.cluster {
             cluster.close().await;
@@ -1113,5 +1114,60 @@ mod tests {
         assert!(taken(&inbox).is_empty());
         drop(memberships);
         assert_eq!((lobby.online_count(), rust.online_count()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn the_shutdown_notice_follows_what_was_broadcast_and_later_joins_are_refused() {
+        let data = tempfile::tempdir().expect("temporary directory");
+        let mut config = crate::Config::defaults();
+        config.db = data.path().join("chat.db");
+        // On the tests' Redis too, when they have one (`cargo xtask test`).
+        if let Ok(url) = std::env::var("CHAT_TEST_REDIS_URL") {
+            config.redis_url = Some(url);
+            config.redis_prefix = format!("unit:{}", data.path().display());
+        }
+        let rooms = crate::open_rooms(&config).await.expect("the log opens");
+        let alice_name = rooms
+            .connect("alice", &Holder::guest(None))
+            .await
+            .expect("alice's name");
+        let (_in_lobby, mut alice) = rooms
+            .join("lobby", alice_name.name(), None, None)
+            .await
+            .expect("alice joins");
+        // `_in_lobby` keeps her in the room; `alice` is what the room sends her.
+        rooms.typing("lobby", "alice").await;
+        // With Redis the typing frame comes back through the stream: wait for it.
+        async fn next(fanout: &mut tokio::sync::broadcast::Receiver<Broadcast>) -> Broadcast {
+            tokio::time::timeout(std::time::Duration::from_secs(10), fanout.recv())
+                .await
+                .expect("in time")
+                .expect("a broadcast")
+        }
+        match next(&mut alice.fanout).await {
+            Broadcast::Frame(frame) => {
+                let typing = protocol::ServerFrame::Typing {
+                    room: "lobby".into(),
+                    user: "alice".into(),
+                }
+                .to_json();
+                assert!(frame.ends_with(typing.as_bytes()), "{frame:?}");
+            }
+            other => panic!("expected the typing frame first, got {other:?}"),
+        }
+        rooms.shut_down();
+        assert!(matches!(
+            next(&mut alice.fanout).await,
+            Broadcast::ShuttingDown
+        ));
+        assert!(matches!(
+            rooms.connect("bob", &Holder::guest(None)).await,
+            Err(JoinError::ShuttingDown)
+        ));
+        assert!(matches!(
+            rooms.join("lobby", alice_name.name(), None, None).await,
+            Err(JoinError::ShuttingDown)
+        ));
+        rooms.close().await;
     }
 }

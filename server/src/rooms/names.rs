@@ -19,7 +19,7 @@ use crate::events::Moderation;
 /// A name as held: as its holder spells it, and the key it is compared
 /// by. Made once per holder and shared by all its connections and rooms.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Name {
+pub(crate) struct Name {
     key: String,
     spelled: String,
     /// Proves which browser holds the name (see [`Name::author_key`]):
@@ -33,7 +33,7 @@ pub struct Name {
 }
 
 impl Name {
-    pub fn new(spelled: &str) -> Self {
+    pub(crate) fn new(spelled: &str) -> Self {
         Self {
             key: protocol::name_key(spelled),
             spelled: spelled.to_owned(),
@@ -55,7 +55,7 @@ impl Name {
 
     /// A guest's browser, as bans keep it: a guest banned by name would
     /// otherwise come back under another one. A hash of the token alone.
-    pub fn browser_key(&self) -> Option<String> {
+    pub(crate) fn browser_key(&self) -> Option<String> {
         self.browser_key.map(hex)
     }
 
@@ -68,19 +68,19 @@ impl Name {
     /// with, so that only it may edit or delete them: a hash of the name's
     /// key and the browser's token (the token itself is never stored).
     /// `None` without a token: such a connection can prove nothing later.
-    pub fn author_key(&self) -> Option<String> {
+    pub(crate) fn author_key(&self) -> Option<String> {
         self.author_key.map(hex)
     }
 
-    pub fn is_claimed(&self) -> bool {
+    pub(crate) fn is_claimed(&self) -> bool {
         self.claimed
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.spelled
     }
 
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.key
     }
 }

@@ -30,7 +30,7 @@ use crate::wire;
 
 /// What a room sends every connection in it, in one order.
 #[derive(Debug, Clone)]
-pub enum Broadcast {
+pub(crate) enum Broadcast {
     /// A frame for every client in the room, serialized and encoded once
     /// (see [`wire`]), and shared.
     Frame(Bytes),
@@ -52,11 +52,11 @@ pub enum Broadcast {
 /// every subscriber of the old one before anything is sent on the new:
 /// whoever takes one misses nothing.
 #[derive(Debug)]
-pub struct Handover(Mutex<Vec<broadcast::Receiver<Broadcast>>>);
+pub(crate) struct Handover(Mutex<Vec<broadcast::Receiver<Broadcast>>>);
 
 impl Handover {
     /// A receiver of the new fan-out, if one is left.
-    pub fn take(&self) -> Option<broadcast::Receiver<Broadcast>> {
+    pub(crate) fn take(&self) -> Option<broadcast::Receiver<Broadcast>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
     }
 }
@@ -78,7 +78,7 @@ pub(crate) struct Room {
 }
 
 /// Where a connection starts in a room.
-pub struct Entered {
+pub(crate) struct Entered {
     /// Everything broadcast in the room from now on.
     pub fanout: broadcast::Receiver<Broadcast>,
     pub history: HistoryStart,
@@ -87,14 +87,14 @@ pub struct Entered {
 
 /// The first names in a room (sorted by key), which of them are claimed,
 /// and how many are in it.
-pub struct Online {
+pub(crate) struct Online {
     pub users: Vec<String>,
     pub members: Vec<String>,
     pub count: usize,
 }
 
 /// The messages a connection starts a room with (see `ServerFrame::History`).
-pub struct HistoryStart {
+pub(crate) struct HistoryStart {
     pub messages: Vec<Posted>,
     pub reset: bool,
     pub has_older: bool,

@@ -57,7 +57,7 @@ const WRITE_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(
 /// How long emptying the WAL after a deletion waits for readers to move on.
 const WIPE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(50);
 
-pub struct Store {
+pub(crate) struct Store {
     conn: Connection,
     /// A deleted text may still be in the WAL: a checkpoint that empties
     /// it is owed (tried after every commit until one succeeds).
@@ -69,7 +69,7 @@ impl Store {
     /// this release's schema (the messages of a database from before rooms
     /// go to `default_room`); `:memory:` gives a store that forgets
     /// everything on exit, for comparison benchmarks.
-    pub fn open(path: &Path, default_room: &str) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path, default_room: &str) -> Result<Self, StoreError> {
         let open_error = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
@@ -103,7 +103,7 @@ impl Store {
     /// the batch is stored, or none is. When the batch deleted a message,
     /// the WAL is then checkpointed and emptied: with `secure_delete`, the
     /// text is then in neither the file nor its WAL.
-    pub fn append(&mut self, batch: &[Stamped]) -> Result<Vec<Appended>, StoreError> {
+    pub(crate) fn append(&mut self, batch: &[Stamped]) -> Result<Vec<Appended>, StoreError> {
         // Immediate: the write lock is taken (or waited for) at the start,
         // not when the first insert finds another process holding it.
         let tx = self

@@ -61,7 +61,7 @@ where
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), server::store::StoreError>>,
+    task: JoinHandle<Result<(), server::StartError>>,
     /// Holds the database file for as long as the server runs, unless the
     /// test owns it.
     _data: Option<tempfile::TempDir>,
