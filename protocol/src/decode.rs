@@ -25,8 +25,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::{
-    Block, ChatMessage, ErrorCode, Inline, ModAction, Posted, Reactions, ReplyQuote, ServerFrame,
-    ServerFrameKind, ShownRules,
+    Block, ChatMessage, ErrorCode, Hit, Inline, ModAction, Posted, Reactions, ReplyQuote,
+    ServerFrame, ServerFrameKind, ShownRules,
 };
 
 /// Why a text is not a server frame this client can read.
@@ -232,6 +232,10 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
             all_rooms: f.flag("allRooms"),
             date_time: f.i64("dateTime"),
         },
+        ServerFrameKind::Results => ServerFrame::Results {
+            hits: f.list_or_empty("hits", hit),
+            next: f.optional("next", u64),
+        },
         ServerFrameKind::Error => ServerFrame::Error {
             code: f.wire("code", ErrorCode::from_wire, ErrorCode::InvalidFields),
             message: f.string("message"),
@@ -426,6 +430,29 @@ fn posted_fields<V: JsonValue>(f: &mut Fields<V>) -> Posted {
             reactions: f.list_or_empty("reactions", reactions),
         },
         client_id: f.string("clientId"),
+    }
+}
+
+fn hit<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> Hit {
+    let f = &mut Fields::of(value, field, failure);
+    Hit {
+        room: f.string("room"),
+        id: f.u64("id"),
+        user: f.string("user"),
+        date_time: f.i64("dateTime"),
+        msg: f.string("msg"),
+        marks: f.list_or_empty("marks", mark),
+    }
+}
+
+/// A hit's mark: `[start, end]`.
+fn mark<V: JsonValue>(value: &V, field: &'static str, failure: &mut Failure) -> [usize; 2] {
+    let ends = items(value, field, u64, failure);
+    match ends[..] {
+        [start, end] if start <= end => {
+            [start, end].map(|at| usize::try_from(at).unwrap_or(usize::MAX))
+        }
+        _ => fail(failure, invalid(field, "[start, end]"), [0, 0]),
     }
 }
 

@@ -7,8 +7,8 @@ use thiserror::Error;
 use crate::decode::{self, DecodeError, JsonValue};
 use crate::{
     validate_client_id, validate_emoji, validate_message, validate_room, validate_username, Block,
-    ClientIdError, EmojiError, MessageError, ModAction, RoomError, ShownRules, Timed,
-    DURATION_MAX_S, REASON_MAX_CHARS,
+    ClientIdError, EmojiError, Hit, MessageError, ModAction, Query, QueryError, RoomError,
+    ShownRules, Timed, DURATION_MAX_S, REASON_MAX_CHARS,
 };
 
 /// A fieldless enum and its wire names, written once: serde's names, the
@@ -283,6 +283,17 @@ pub enum ClientFrame {
     /// Leave `room`: the others see this user go (unless another of their
     /// tabs is still there), and no more of its frames come.
     Leave { room: String },
+    /// Search the history (see [`Query`] for the language) of `room`, or
+    /// of every room the connection is in (`room` left out), newest
+    /// first, older than the cursor `before` (a `results` frame's
+    /// `next`). Answered by `results`, or `invalid_query` with the reason.
+    Search {
+        q: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+    },
     /// A moderator's action in `room` (see [`ModAction`]): on message `id`
     /// (`delete`), on the name `target` (`mute`, `unmute`, `kick`, `ban`,
     /// `unban`, `purge`, `grant`, `revoke`), or on the room (`lock`,
@@ -337,6 +348,7 @@ wire_names! {
         Delete = "delete",
         React = "react",
         Moderate = "moderate",
+        Search = "search",
     }
 }
 
@@ -473,6 +485,13 @@ pub enum ServerFrame {
     Typing { room: String, user: String },
     /// Answers `ping`.
     Pong,
+    /// Answers `search`: what it found, newest first (at most a page), and
+    /// the cursor of the next page (`before`), if there may be more.
+    Results {
+        hits: Vec<Hit>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<u64>,
+    },
     /// A message accepted by `room`; its `id` is its event's `seq`.
     Message {
         room: String,
@@ -537,6 +556,7 @@ wire_names! {
         Deleted = "deleted",
         Reaction = "reaction",
         Moderated = "moderated",
+        Results = "results",
     }
 }
 
@@ -613,6 +633,8 @@ wire_names! {
         RoomLocked = "room_locked",
         /// A moderator's action by someone who is not one.
         NotAllowed = "not_allowed",
+        /// A `search` whose query cannot be read (the message says why).
+        InvalidQuery = "invalid_query",
         /// A `send` whose `clientId` this name used for another message
         /// (other words, or another browser): a resend has the same.
         ClientIdReused = "client_id_reused",
@@ -657,6 +679,9 @@ pub enum FrameError {
     /// [`MESSAGE_ID_MAX`]); names the refused `send`, if it was one.
     #[error("There is no such message in this room.")]
     NoSuchMessage { client_id: Option<String> },
+    /// A `search` whose query cannot be read.
+    #[error("{0}")]
+    Query(#[from] QueryError),
 }
 
 impl FrameError {
@@ -675,7 +700,8 @@ impl FrameError {
             | Self::InvalidLimit
             | Self::Room { .. }
             | Self::Edit(_)
-            | Self::Emoji(_) => None,
+            | Self::Emoji(_)
+            | Self::Query(_) => None,
         }
     }
 
@@ -699,6 +725,7 @@ impl FrameError {
                 | Self::InvalidLimit
                 | Self::Edit(_)
                 | Self::Emoji(_)
+                | Self::Query(_)
                 | Self::NoSuchMessage { .. } => None,
             },
         }
@@ -718,6 +745,7 @@ impl FrameError {
             Self::Edit(error) => error.code(),
             Self::Emoji(error) => error.code(),
             Self::NoSuchMessage { .. } => ErrorCode::NotFound,
+            Self::Query(_) => ErrorCode::InvalidQuery,
         }
     }
 }
@@ -840,6 +868,10 @@ impl ClientFrame {
             Self::LoadOlder { limit, .. } if limit == 0 || limit > HISTORY_PAGE_MAX => {
                 Err(FrameError::InvalidLimit)
             }
+            Self::Search { ref q, .. } => {
+                Query::parse(q)?;
+                Ok(self)
+            }
             Self::LoadOlder { .. }
             | Self::Typing { .. }
             | Self::Ping
@@ -861,7 +893,8 @@ impl ClientFrame {
             | Self::Ping
             | Self::Join { .. }
             | Self::Leave { .. }
-            | Self::Moderate { .. } => None,
+            | Self::Moderate { .. }
+            | Self::Search { .. } => None,
         }
     }
 
@@ -876,7 +909,8 @@ impl ClientFrame {
             | Self::Typing { .. }
             | Self::Ping
             | Self::Join { .. }
-            | Self::Leave { .. } => None,
+            | Self::Leave { .. }
+            | Self::Search { .. } => None,
         }
     }
 
@@ -889,7 +923,8 @@ impl ClientFrame {
             | Self::Edit { room, .. }
             | Self::Delete { room, .. }
             | Self::React { room, .. }
-            | Self::Moderate { room, .. } => room.as_deref(),
+            | Self::Moderate { room, .. }
+            | Self::Search { room, .. } => room.as_deref(),
             Self::Join { room, .. } | Self::Leave { room } => Some(room),
             Self::Ping => None,
         }
@@ -908,6 +943,7 @@ impl ClientFrame {
             Self::Delete { .. } => ClientFrameKind::Delete,
             Self::React { .. } => ClientFrameKind::React,
             Self::Moderate { .. } => ClientFrameKind::Moderate,
+            Self::Search { .. } => ClientFrameKind::Search,
         }
     }
 
@@ -992,7 +1028,8 @@ impl ServerFrame {
             | other @ Self::Message { .. }
             | other @ Self::Edited { .. }
             | other @ Self::Deleted { .. }
-            | other @ Self::Reaction { .. } => other,
+            | other @ Self::Reaction { .. }
+            | other @ Self::Results { .. } => other,
         }
     }
 }

@@ -141,6 +141,7 @@ mod moderation;
 #[cfg(feature = "unicode")]
 mod names;
 mod room;
+mod search;
 mod validate;
 
 pub use account::{
@@ -169,6 +170,9 @@ pub use room::{
     check_reply, ChangeRefusal, ChangeRequest, MessageChange, Reacted, Requote, RoomEvent, Target,
     Verdict,
 };
+#[cfg(feature = "unicode")]
+pub use search::{words, Word};
+pub use search::{Hit, Query, QueryError, Term, QUERY_MAX_CHARS, QUERY_MAX_TERMS};
 pub use validate::{
     excerpt, validate_client_id, validate_emoji, validate_message, validate_room,
     validate_room_with, validate_username, ClientIdError, EmojiError, MessageError, RoomError,

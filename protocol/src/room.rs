@@ -246,6 +246,7 @@ impl MessageChange {
             | ServerFrame::Online { .. }
             | ServerFrame::Presence { .. }
             | ServerFrame::Typing { .. }
+            | ServerFrame::Results { .. }
             | ServerFrame::Pong => None,
         }
     }
@@ -331,6 +332,7 @@ impl RoomEvent {
             | ServerFrame::Online { .. }
             | ServerFrame::Presence { .. }
             | ServerFrame::Typing { .. }
+            | ServerFrame::Results { .. }
             | ServerFrame::Pong) => MessageChange::of_frame(other)
                 .map(|(room, seq, id, change)| (room, Self::Changed { seq, id, change })),
         }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use protocol::{
-    apply_reaction, Block, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError,
+    apply_reaction, Block, ChatMessage, ClientFrame, ClientFrameKind, ErrorCode, FrameError, Hit,
     Inline, MessageError, ModAction, Posted, Reactions, ReplyQuote, RoomError, ServerFrame,
     ServerFrameKind, ShownRules, CLIENT_ID_MAX_CHARS, MESSAGE_MAX_CHARS, REACTION_NAMES_MAX,
 };
@@ -234,6 +234,63 @@ fn golden_presence_and_liveness_frames() {
         assert_eq!(frame.to_json(), json);
         assert_eq!(ServerFrame::parse(json).expect(json), frame);
     }
+}
+
+#[test]
+fn golden_search_frames() {
+    let client = [
+        (
+            ClientFrame::Search {
+                q: "世界 from:alice".into(),
+                room: None,
+                before: None,
+            },
+            r#"{"type":"search","q":"世界 from:alice"}"#,
+        ),
+        (
+            ClientFrame::Search {
+                q: "deplo*".into(),
+                room: Some("rust".into()),
+                before: Some(41),
+            },
+            r#"{"type":"search","q":"deplo*","room":"rust","before":41}"#,
+        ),
+    ];
+    for (frame, json) in client {
+        assert_eq!(frame.to_json(), json);
+        assert_eq!(ClientFrame::parse(json), Ok(frame));
+    }
+    let results = ServerFrame::Results {
+        hits: vec![Hit {
+            room: "lobby".into(),
+            id: 3,
+            user: "alice".into(),
+            date_time: 1_764_100_000_000,
+            msg: "你好世界".into(),
+            marks: vec![[2, 4]],
+        }],
+        next: Some(17),
+    };
+    let json = r#"{"type":"results","hits":[{"room":"lobby","id":3,"user":"alice","dateTime":1764100000000,"msg":"你好世界","marks":[[2,4]]}],"next":17}"#;
+    assert_eq!(results.to_json(), json);
+    assert_eq!(ServerFrame::parse(json).expect(json), results);
+    let empty = r#"{"type":"results","hits":[]}"#;
+    assert_eq!(
+        ServerFrame::parse(empty).expect(empty),
+        ServerFrame::Results {
+            hits: Vec::new(),
+            next: None
+        }
+    );
+    // A query that cannot be read is refused with the reason.
+    let refused = ClientFrame::parse(r#"{"type":"search","q":"\"open"}"#).expect_err("unbalanced");
+    assert_eq!(refused.code(), ErrorCode::InvalidQuery);
+    assert!(refused.to_string().contains("quote"), "{refused}");
+    let bad_mark = r#"{"type":"results","hits":[{"room":"r","id":1,"user":"a","dateTime":1,"msg":"m","marks":[[4,2]]}]}"#;
+    assert!(
+        ServerFrame::parse(bad_mark).is_err(),
+        "a mark ends after it starts"
+    );
 }
 
 #[test]

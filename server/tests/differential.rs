@@ -276,6 +276,7 @@ impl Kind {
             | ServerFrame::Online { .. }
             | ServerFrame::Presence { .. }
             | ServerFrame::Typing { .. }
+            | ServerFrame::Results { .. }
             | ServerFrame::Pong => None,
         }
     }

@@ -51,6 +51,7 @@ impl FrameCache {
             | ServerFrame::Presence { .. }
             | ServerFrame::Typing { .. }
             | ServerFrame::Pong
+            | ServerFrame::Results { .. }
             | ServerFrame::Error { .. } => return,
         };
         let frames = self.frames(room);

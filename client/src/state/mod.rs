@@ -461,7 +461,8 @@ impl Chat {
                     state.people.typing(user, now);
                 }
             }
-            ServerFrame::Pong => {}
+            // The page does not search yet (server and protocol do).
+            ServerFrame::Pong | ServerFrame::Results { .. } => {}
             ServerFrame::Error {
                 code,
                 message,

@@ -7,7 +7,9 @@ use protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::ended::Ended;
-use super::{delete, edit, join, leave, load_older, moderate, react, send, typing, Session};
+use super::{
+    delete, edit, join, leave, load_older, moderate, react, search, send, typing, Session,
+};
 
 impl Session {
     /// Acts on one frame from the client. Anything wrong with the frame
@@ -102,6 +104,9 @@ impl Session {
                     all_rooms,
                 },
             ),
+            ClientFrame::Search { q, room, before } => {
+                search::handle(self, &q, room.as_deref(), before)
+            }
             ClientFrame::Ping => {
                 self.strikes = 0;
                 self.answer(&ServerFrame::Pong);

@@ -19,6 +19,7 @@ mod leave;
 mod load_older;
 mod moderate;
 mod react;
+mod search;
 mod send;
 mod typing;
 mod voice;

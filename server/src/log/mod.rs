@@ -146,6 +146,21 @@ impl MessageLog {
         }
     }
 
+    /// The newest messages of `rooms` that match `query`, and the next
+    /// page's cursor; `None` on Redis, which has no index yet.
+    pub(crate) async fn search(
+        &self,
+        query: &protocol::Query,
+        rooms: Vec<String>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Option<(Vec<protocol::Hit>, Option<u64>)>, LogError> {
+        match self {
+            Self::Embedded(log) => Ok(Some(log.search(query.clone(), rooms, before, limit).await?)),
+            Self::Redis(_) => Ok(None),
+        }
+    }
+
     /// `room`'s rules as the log keeps them (expired mutes too).
     pub(crate) async fn rules(&self, room: &str) -> Result<protocol::RoomRules, LogError> {
         match self {

@@ -38,6 +38,9 @@ pub(crate) struct EmbeddedLog {
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
+/// A search's hits, and the next page's cursor.
+type Found = (Vec<protocol::Hit>, Option<u64>);
+
 /// What the writer thread is asked to do.
 enum Request {
     Append {
@@ -52,6 +55,13 @@ enum Request {
         before: u64,
         limit: usize,
         reply: Reply<(Vec<Posted>, bool)>,
+    },
+    Search {
+        query: protocol::Query,
+        rooms: Vec<String>,
+        before: Option<u64>,
+        limit: usize,
+        reply: Reply<Found>,
     },
     /// Finish what is queued before this, then stop.
     Stop,
@@ -121,6 +131,34 @@ impl EmbeddedLog {
             None => {
                 self.ask(|reply| Request::Older {
                     room,
+                    before,
+                    limit,
+                    reply,
+                })
+                .await
+            }
+        }
+    }
+
+    /// What a search found: hits, and the next page's cursor.
+    pub(crate) async fn search(
+        &self,
+        query: protocol::Query,
+        rooms: Vec<String>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Found, LogError> {
+        match &self.reader {
+            Some(reader) => {
+                read_beside(reader, move |reader| {
+                    reader.search(&query, &rooms, before, limit)
+                })
+                .await
+            }
+            None => {
+                self.ask(|reply| Request::Search {
+                    query,
+                    rooms,
                     before,
                     limit,
                     reply,
@@ -232,6 +270,15 @@ impl Writer {
                         reply,
                     } => {
                         let _ = reply.send(self.store.before(&room, before, limit));
+                    }
+                    Request::Search {
+                        query,
+                        rooms,
+                        before,
+                        limit,
+                        reply,
+                    } => {
+                        let _ = reply.send(self.store.search(&query, &rooms, before, limit));
                     }
                     Request::Stop => {
                         stopping = true;

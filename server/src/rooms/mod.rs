@@ -642,6 +642,19 @@ impl Rooms {
         self.log.older(room, before, limit).await
     }
 
+    /// The newest messages of `rooms` that match `query` (see
+    /// `store::search`), and the next page's cursor; `None` when the log
+    /// cannot search.
+    pub(crate) async fn search(
+        &self,
+        query: &protocol::Query,
+        rooms: Vec<String>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Option<(Vec<protocol::Hit>, Option<u64>)>, LogError> {
+        self.log.search(query, rooms, before, limit).await
+    }
+
     /// The ids of `user`'s messages in `room` that still show, newest
     /// first: what a purge removes, and what its question counts. (One
     /// pass over the room's history, a page at a time.)

@@ -7,6 +7,7 @@
 
 mod read;
 mod schema;
+mod search;
 mod write;
 
 use std::path::Path;
@@ -181,6 +182,20 @@ pub(crate) fn open_connection(path: &Path, default_room: &str) -> Result<Connect
     Store::open(path, default_room).map(|store| store.conn)
 }
 
+impl Store {
+    /// As [`search::hits`], on the writer's connection (a `:memory:`
+    /// database has no other).
+    pub(crate) fn search(
+        &self,
+        query: &protocol::Query,
+        rooms: &[String],
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<protocol::Hit>, Option<u64>), StoreError> {
+        search::hits(&self.conn, query, rooms, before, limit)
+    }
+}
+
 /// Reads history on a connection of its own (see [`Store::reader`]).
 pub(crate) struct HistoryReader {
     conn: Connection,
@@ -208,6 +223,17 @@ impl HistoryReader {
         id.map_or(Ok(RoomRules::default()), |id| {
             read::rules_of(&self.conn, id)
         })
+    }
+
+    /// As [`search::hits`].
+    pub(crate) fn search(
+        &self,
+        query: &protocol::Query,
+        rooms: &[String],
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<protocol::Hit>, Option<u64>), StoreError> {
+        search::hits(&self.conn, query, rooms, before, limit)
     }
 
     /// The rooms posted in most recently, newest first.

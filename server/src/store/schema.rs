@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
     |tx, _| tx.execute_batch(SCHEMA_V5),
     |tx, _| tx.execute_batch(SCHEMA_V6),
     |tx, _| tx.execute_batch(SCHEMA_V7),
+    // The search index (see `search.rs`), built from the messages that
+    // show.
+    |tx, _| {
+        tx.execute_batch(super::search::SCHEMA)?;
+        super::search::build(tx)
+    },
 ];
 
 const SCHEMA_V1: &str = "

@@ -478,3 +478,148 @@ fn an_id_past_the_largest_fails_nothing_else_in_its_batch() {
     }
     assert_eq!(seq(&outcome[5]), Ok(2), "bob's post is stored");
 }
+
+/// The ids a search for `q` finds in `rooms`, newest first, and the
+/// cursor of the next page.
+fn search(
+    reader: &HistoryReader,
+    q: &str,
+    rooms: &[&str],
+    before: Option<u64>,
+    limit: usize,
+) -> (Vec<(String, u64)>, Option<u64>) {
+    let query = protocol::Query::parse(q).expect("a query");
+    let rooms: Vec<String> = rooms.iter().map(|room| (*room).to_owned()).collect();
+    let (hits, next) = reader
+        .search(&query, &rooms, before, limit)
+        .expect("search");
+    for hit in &hits {
+        assert!(!hit.marks.is_empty() || query.terms.is_empty(), "{hit:?}");
+    }
+    (
+        hits.into_iter().map(|hit| (hit.room, hit.id)).collect(),
+        next,
+    )
+}
+
+#[test]
+fn search_finds_words_in_any_language_and_follows_edits_and_deletions() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("chat.db");
+    let mut store = open(&path);
+    store
+        .append(&[
+            new("lobby", "amy", "1", "We deploy on Friday"),
+            new("lobby", "bob", "2", "Le café est fermé"),
+            new("lobby", "amy", "3", "你好世界"),
+            new("lobby", "bob", "4", "世界和平"),
+            new("rust", "amy", "1", "deployment went fine in 世界"),
+        ])
+        .expect("append");
+    let reader = store.reader(&path).expect("a reader").expect("a file");
+    let found =
+        |q: &str, rooms: &[&str]| -> Vec<(String, u64)> { search(&reader, q, rooms, None, 50).0 };
+    let lobby = |ids: &[u64]| -> Vec<(String, u64)> {
+        ids.iter().map(|id| ("lobby".to_owned(), *id)).collect()
+    };
+    assert_eq!(found("friday DEPLOY", &["lobby"]), lobby(&[1]));
+    assert_eq!(found("cafe FERME", &["lobby"]), lobby(&[2]), "accents");
+    assert_eq!(found("世界", &["lobby"]), lobby(&[4, 3]), "two characters");
+    assert_eq!(found("界", &["lobby"]), lobby(&[4, 3]), "one character");
+    assert_eq!(found("你好世", &["lobby"]), lobby(&[3]), "three characters");
+    assert_eq!(
+        found("好和", &["lobby"]),
+        lobby(&[]),
+        "not next to each other"
+    );
+    assert_eq!(found("\"deploy on\"", &["lobby"]), lobby(&[1]), "a phrase");
+    assert_eq!(found("\"on deploy\"", &["lobby"]), lobby(&[]));
+    assert_eq!(found("deploy*", &["lobby", "rust"]).len(), 2, "a prefix");
+    assert_eq!(
+        found("from:BOB", &["lobby"]),
+        lobby(&[4, 2]),
+        "a name, any case"
+    );
+    assert_eq!(
+        found("世界 from:amy", &["lobby", "rust"]),
+        vec![("rust".to_owned(), 1), ("lobby".to_owned(), 3)]
+    );
+    assert_eq!(
+        found("deploy", &["nowhere"]),
+        lobby(&[]),
+        "a room never made"
+    );
+
+    // An edit is found by its new words only; a deletion, never.
+    store
+        .append(&[
+            change("lobby", "amy", 1, edit("We ship on Monday")),
+            change("lobby", "bob", 4, Change::Delete),
+        ])
+        .expect("append");
+    assert_eq!(found("friday", &["lobby"]), lobby(&[]));
+    assert_eq!(found("monday", &["lobby"]), lobby(&[1]));
+    assert_eq!(found("世界", &["lobby"]), lobby(&[3]));
+    // The edited message keeps its place in time.
+    store
+        .append(&[new("lobby", "amy", "5", "ship it")])
+        .expect("append");
+    assert_eq!(found("ship", &["lobby"]), lobby(&[7, 1]));
+}
+
+#[test]
+fn search_pages_newest_first_without_overlap() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("chat.db");
+    let mut store = open(&path);
+    let posts: Vec<Stamped> = (1..=25)
+        .map(|n| new("lobby", "amy", &n.to_string(), &format!("note {n}")))
+        .collect();
+    store.append(&posts).expect("append");
+    let reader = store.reader(&path).expect("a reader").expect("a file");
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let (page, next) = search(&reader, "note", &["lobby"], before, 10);
+        seen.extend(page.into_iter().map(|(_, id)| id));
+        match next {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    let expected: Vec<u64> = (1..=25).rev().collect();
+    assert_eq!(seen, expected);
+}
+
+/// A database of every earlier release gets its index at the upgrade:
+/// the first release's (schema 0, one room) and the moderation release's
+/// (schema 6), each a copy of its fixture.
+#[test]
+fn the_messages_of_earlier_releases_are_found_after_the_upgrade() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = dir.path().join("first.db");
+    std::fs::copy(fixtures.join("chat-2026-11-28.db"), &first).expect("copy");
+    let store = open(&first);
+    let reader = store.reader(&first).expect("a reader").expect("a file");
+    let (hits, _) = search(&reader, "闲聊", &["lobby"], None, 50);
+    let ids: Vec<u64> = hits.iter().map(|(_, id)| *id).collect();
+    assert_eq!(
+        ids,
+        [38, 33, 28, 23, 18, 13, 8, 3],
+        "by the name in the text"
+    );
+    let (hits, _) = search(&reader, "hello from:Zoë", &["lobby"], None, 50);
+    assert_eq!(hits.len(), 8, "{hits:?}");
+
+    let moderated = dir.path().join("moderated.db");
+    std::fs::copy(fixtures.join("chat-2026-12-07-moderation.db"), &moderated).expect("copy");
+    let store = open(&moderated);
+    let reader = store.reader(&moderated).expect("a reader").expect("a file");
+    let (hits, _) = search(&reader, "lock", &["lobby"], None, 50);
+    assert_eq!(
+        hits.len(),
+        1,
+        "a message, not the moderators' actions: {hits:?}"
+    );
+}

@@ -10,6 +10,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::read::ModerationBody;
 use super::read::{message, rules_of};
+use super::search;
 use super::{to_id, to_sql, StoreError};
 use crate::events::{
     Appended, Author, Change, Deletion, Earlier, Edit, Event, NewChange, NewEvent, NewMessage,
@@ -141,6 +142,14 @@ impl Writer<'_> {
                 stored_mentions(&new.mentions),
                 new.author.claimed,
             ])?;
+        search::add(
+            self.tx,
+            room.id,
+            to_sql(seq)?,
+            &new.author.user,
+            &new.msg,
+            None,
+        )?;
         Ok(Appended::Stored(Event::Posted(Posted {
             message: ChatMessage {
                 id: seq,
@@ -228,6 +237,7 @@ impl Writer<'_> {
             .prepare_cached("DELETE FROM events WHERE room = ?1 AND target = ?2 AND kind = 'edit'")?
             .execute(params![room_id, to_sql(new.id)?])?;
         self.insert_change(room_id, seq, "edit", new, Some(msg), mentions)?;
+        search::replace(self.tx, room_id, to_sql(new.id)?, &new.author.user, msg)?;
         self.tx
             .prepare_cached(
                 "UPDATE events SET body = ?3, edited_at = ?4, mentions = ?5
@@ -255,6 +265,7 @@ impl Writer<'_> {
         let seq = self.next_seq(&new.room, self.at)?;
         self.insert_change(room_id, seq, "delete", new, None, &[])?;
         let id = to_sql(new.id)?;
+        search::remove(self.tx, room_id, id)?;
         self.tx
             .prepare_cached(
                 "UPDATE events SET body = NULL, mentions = NULL, deleted = 1

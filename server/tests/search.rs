@@ -1,0 +1,192 @@
+//! Search over real sockets, on an SQLite file: what a connection finds in
+//! the rooms it is in, in English, with accents and in Chinese; edits and
+//! deletions seen at once; pages without overlap; bad queries refused
+//! with the reason. (The Redis log has no index yet: these run on SQLite
+//! whatever the tests' log.)
+
+mod support;
+
+use protocol::{ClientFrame, ErrorCode, Hit, ServerFrame};
+use support::Client;
+
+fn search(q: &str, room: Option<&str>, before: Option<u64>) -> ClientFrame {
+    ClientFrame::Search {
+        q: q.into(),
+        room: room.map(str::to_owned),
+        before,
+    }
+}
+
+/// The next `results` frame (failing on an error).
+async fn results(client: &mut Client) -> (Vec<Hit>, Option<u64>) {
+    loop {
+        match client.recv().await {
+            ServerFrame::Results { hits, next } => return (hits, next),
+            ServerFrame::Error { code, message, .. } => panic!("refused: {code:?} {message}"),
+            _ => {}
+        }
+    }
+}
+
+/// What `client` finds for `q`: (room, id) newest first.
+async fn found(client: &mut Client, q: &str, room: Option<&str>) -> Vec<(String, u64)> {
+    client.send_frame(search(q, room, None)).await;
+    let (hits, _) = results(client).await;
+    hits.into_iter().map(|hit| (hit.room, hit.id)).collect()
+}
+
+/// Posts `msg` in `room`; its id.
+async fn post(client: &mut Client, room: &str, client_id: &str, msg: &str) -> u64 {
+    client
+        .send_frame(ClientFrame::Send {
+            client_id: client_id.into(),
+            msg: msg.into(),
+            room: Some(room.into()),
+            reply_to: None,
+        })
+        .await;
+    loop {
+        if let ServerFrame::Message { posted, .. } = client.recv().await {
+            if posted.client_id == client_id {
+                return posted.message.id;
+            }
+        }
+    }
+}
+
+async fn joined(client: &mut Client, room: &str) {
+    client
+        .send_frame(ClientFrame::Join {
+            room: room.into(),
+            after: None,
+        })
+        .await;
+    loop {
+        if let ServerFrame::History { room: greeted, .. } = client.recv().await {
+            if greeted == room {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_connection_finds_words_in_its_rooms_in_any_language() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = support::test_config(&data);
+    config.redis_url = None;
+    let server = support::spawn_server(config).await;
+    let (mut alice, _) = support::join(server.addr, "alice", None).await;
+    joined(&mut alice, "rust").await;
+    let friday = post(&mut alice, "lobby", "a-1", "We deploy on Friday").await;
+    let cafe = post(&mut alice, "lobby", "a-2", "Le café est fermé").await;
+    let hello = post(&mut alice, "lobby", "a-3", "你好世界").await;
+    let peace = post(&mut alice, "rust", "a-4", "世界和平 and deployment").await;
+    let lobby = |id: u64| ("lobby".to_owned(), id);
+    let rust = |id: u64| ("rust".to_owned(), id);
+
+    assert_eq!(
+        found(&mut alice, "DEPLOY friday", None).await,
+        [lobby(friday)]
+    );
+    assert_eq!(
+        found(&mut alice, "cafe", Some("lobby")).await,
+        [lobby(cafe)]
+    );
+    assert_eq!(
+        found(&mut alice, "世界", None).await,
+        [rust(peace), lobby(hello)],
+        "two characters, every room alice is in, newest first"
+    );
+    assert_eq!(found(&mut alice, "世界 in:rust", None).await, [rust(peace)]);
+    assert_eq!(found(&mut alice, "界", Some("lobby")).await, [lobby(hello)]);
+    assert_eq!(found(&mut alice, "deploy* from:Alice", None).await.len(), 2);
+
+    // The hit as it reads now, its words marked.
+    alice.send_frame(search("fermé", None, None)).await;
+    let (hits, next) = results(&mut alice).await;
+    assert_eq!(hits[0].msg, "Le café est fermé");
+    assert_eq!(hits[0].user, "alice");
+    assert_eq!(hits[0].marks, [[12, 17]]);
+    assert_eq!(next, None);
+
+    // Bob is in the lobby only: the rust room's messages are not his to find.
+    let (mut bob, _) = support::join(server.addr, "bob", None).await;
+    assert_eq!(found(&mut bob, "世界", None).await, [lobby(hello)]);
+    bob.send_frame(search("世界", Some("rust"), None)).await;
+    assert_eq!(refused(&mut bob).await.0, ErrorCode::NotInRoom);
+
+    // An edit is found by its new words at once; a deletion, never.
+    alice
+        .send_frame(ClientFrame::Edit {
+            room: Some("lobby".into()),
+            id: friday,
+            msg: "We ship on Monday".into(),
+        })
+        .await;
+    alice
+        .send_frame(ClientFrame::Delete {
+            room: Some("lobby".into()),
+            id: hello,
+        })
+        .await;
+    alice.send_frame(ClientFrame::Ping).await;
+    while !matches!(alice.recv().await, ServerFrame::Pong) {}
+    assert!(found(&mut bob, "friday", None).await.is_empty());
+    assert_eq!(found(&mut bob, "monday", None).await, [lobby(friday)]);
+    assert!(found(&mut bob, "你好", None).await.is_empty());
+    server.stop().await;
+}
+
+/// The next refusal: its code and message.
+async fn refused(client: &mut Client) -> (ErrorCode, String) {
+    loop {
+        if let ServerFrame::Error { code, message, .. } = client.recv().await {
+            return (code, message);
+        }
+    }
+}
+
+#[tokio::test]
+async fn results_come_a_page_at_a_time_and_bad_queries_say_why() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = support::test_config(&data);
+    config.redis_url = None;
+    let server = support::spawn_server(config).await;
+    let (mut alice, _) = support::join(server.addr, "alice", None).await;
+    for n in 1..=45 {
+        post(&mut alice, "lobby", &format!("n-{n}"), &format!("note {n}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        alice.send_frame(search("note", None, before)).await;
+        let (hits, next) = results(&mut alice).await;
+        assert!(hits.len() <= 20);
+        seen.extend(hits.iter().map(|hit| hit.id));
+        match next {
+            Some(cursor) => before = Some(cursor),
+            None => break,
+        }
+    }
+    let expected: Vec<u64> = (1..=45).rev().collect();
+    assert_eq!(seen, expected, "every hit once, newest first");
+
+    for (q, reason) in [
+        ("", "say what to look for"),
+        ("\"red alert", "quote is not closed"),
+        ("*", "prefix needs"),
+    ] {
+        alice.send_frame(search(q, None, None)).await;
+        let (code, message) = refused(&mut alice).await;
+        assert_eq!(code, ErrorCode::InvalidQuery, "{q:?}");
+        assert!(message.contains(reason), "{q:?}: {message}");
+    }
+    alice
+        .send_text(r#"{"type":"search","q":"x","before":18446744073709551615}"#)
+        .await;
+    assert!(results(&mut alice).await.0.is_empty());
+    // Searching never fails anyone else: the room goes on.
+    post(&mut alice, "lobby", "after", "still here").await;
+    server.stop().await;
+}
