@@ -233,7 +233,7 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
             date_time: f.i64("dateTime"),
         },
         ServerFrameKind::Results => ServerFrame::Results {
-            hits: f.list_or_empty("hits", hit),
+            hits: f.list("hits", hit),
             next: f.optional("next", u64),
         },
         ServerFrameKind::Error => ServerFrame::Error {

@@ -190,3 +190,63 @@ async fn results_come_a_page_at_a_time_and_bad_queries_say_why() {
     post(&mut alice, "lobby", "after", "still here").await;
     server.stop().await;
 }
+
+/// A moderator's purge of a name's messages takes them out of search at
+/// once, in every room searched; a moderator's deletion of one message
+/// too; the others' messages are still found.
+#[tokio::test]
+async fn a_purge_or_a_moderators_deletion_takes_hits_away() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = support::test_config(&data);
+    config.redis_url = None;
+    support::with_admin(&mut config);
+    let server = support::spawn_server(config).await;
+    let mut root = support::admin(server.addr).await;
+    let (mut spammer, _) = support::join(server.addr, "spammer", None).await;
+    let (mut alice, _) = support::join(server.addr, "alice", None).await;
+    for n in 0..5 {
+        post(
+            &mut spammer,
+            "lobby",
+            &format!("s-{n}"),
+            "cheap watches here",
+        )
+        .await;
+    }
+    let kept = post(&mut alice, "lobby", "a-1", "are watches cheap here?").await;
+    let deleted = post(&mut alice, "lobby", "a-2", "cheap talk").await;
+    assert_eq!(found(&mut alice, "cheap", None).await.len(), 7);
+
+    root.send_frame(ClientFrame::Moderate {
+        room: None,
+        action: protocol::ModAction::Purge,
+        target: Some("spammer".into()),
+        id: None,
+        duration_s: None,
+        reason: None,
+        all_rooms: false,
+    })
+    .await;
+    root.send_frame(ClientFrame::Moderate {
+        room: None,
+        action: protocol::ModAction::Delete,
+        target: None,
+        id: Some(deleted),
+        duration_s: None,
+        reason: None,
+        all_rooms: false,
+    })
+    .await;
+    let mut notices = 0;
+    while notices < 2 {
+        if let ServerFrame::Moderated { .. } = root.recv().await {
+            notices += 1;
+        }
+    }
+    assert_eq!(
+        found(&mut alice, "cheap", None).await,
+        [("lobby".to_owned(), kept)]
+    );
+    assert!(found(&mut alice, "from:spammer", None).await.is_empty());
+    server.stop().await;
+}
