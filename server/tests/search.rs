@@ -250,3 +250,35 @@ async fn a_purge_or_a_moderators_deletion_takes_hits_away() {
     assert!(found(&mut alice, "from:spammer", None).await.is_empty());
     server.stop().await;
 }
+
+/// A connection that searches thousands of times in a row, at the
+/// default rate, is refused for the rate and then put out for flooding;
+/// meanwhile another person posts and a newcomer is greeted as ever.
+#[tokio::test]
+async fn thousands_of_searches_are_the_searchers_alone_to_pay() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = support::test_config(&data);
+    config.redis_url = None;
+    config.rate_limit = 5.0;
+    config.rate_burst = 20;
+    let server = support::spawn_server(config).await;
+    let (mut alice, _) = support::join(server.addr, "alice", None).await;
+    post(&mut alice, "lobby", "a-1", "a note to find").await;
+    let (mut flooder, _) = support::join(server.addr, "flooder", None).await;
+    for _ in 0..3000 {
+        if flooder
+            .try_send_frame(search("note", None, None))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let close = flooder.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    post(&mut alice, "lobby", "a-2", "still here").await;
+    let (mut newcomer, history) = support::join(server.addr, "newcomer", None).await;
+    assert_eq!(history.messages.len(), 2);
+    assert_eq!(found(&mut newcomer, "note", None).await.len(), 1);
+    server.stop().await;
+}
