@@ -868,8 +868,10 @@ impl ClientFrame {
             Self::LoadOlder { limit, .. } if limit == 0 || limit > HISTORY_PAGE_MAX => {
                 Err(FrameError::InvalidLimit)
             }
-            Self::Search { ref q, .. } => {
-                Query::parse(q)?;
+            Self::Search {
+                ref q, ref room, ..
+            } => {
+                Query::parse_in(q, room.as_deref())?;
                 Ok(self)
             }
             Self::LoadOlder { .. }

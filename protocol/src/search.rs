@@ -63,6 +63,8 @@ pub enum QueryError {
     BadName(String),
     #[error("in: names no room: {0}")]
     BadRoom(String),
+    #[error("the query says in:{0} but asks #{1}: search one room or the other")]
+    OtherRoom(String, String),
 }
 
 impl Query {
@@ -99,6 +101,18 @@ impl Query {
             return Err(QueryError::Empty);
         }
         Ok(query)
+    }
+
+    /// Reads `q` asked of `room` (`None`: of every room), which an `in:`
+    /// may repeat but not contradict.
+    pub fn parse_in(q: &str, room: Option<&str>) -> Result<Self, QueryError> {
+        let query = Self::parse(q)?;
+        match (&query.room, room) {
+            (Some(named), Some(asked)) if *named != asked.trim().to_lowercase() => {
+                Err(QueryError::OtherRoom(named.clone(), asked.to_owned()))
+            }
+            _ => Ok(query),
+        }
     }
 
     fn read_token(&mut self, token: &str) -> Result<(), QueryError> {
@@ -399,6 +413,25 @@ mod tests {
         }
         // The longest query is read.
         assert!(Query::parse(&"a".repeat(QUERY_MAX_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn in_may_repeat_the_room_asked_but_not_contradict_it() {
+        let rust = Query::parse("deploy in:Rust").expect("a query");
+        assert_eq!(
+            Query::parse_in("deploy in:Rust", Some("rust")),
+            Ok(rust.clone())
+        );
+        assert_eq!(
+            Query::parse_in("deploy in:Rust", Some(" RUST ")),
+            Ok(rust.clone())
+        );
+        assert_eq!(Query::parse_in("deploy in:Rust", None), Ok(rust));
+        assert!(Query::parse_in("deploy", Some("lobby")).is_ok());
+        assert_eq!(
+            Query::parse_in("deploy in:rust", Some("lobby")),
+            Err(QueryError::OtherRoom("rust".into(), "lobby".into()))
+        );
     }
 
     #[cfg(feature = "unicode")]

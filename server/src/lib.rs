@@ -116,7 +116,7 @@ pub(crate) async fn open_rooms(config: &Config) -> Result<Rooms, StoreError> {
                 config.redis_max_len,
                 window,
                 registry.subscriber(),
-            );
+            )?;
             let ttl = Duration::from_secs(config.presence_ttl.max(1));
             let view = registry.presence_view();
             let presence = presence::ClusterPresence::start(

@@ -1,8 +1,9 @@
-//! Search over real sockets, on an SQLite file: what a connection finds in
-//! the rooms it is in, in English, with accents and in Chinese; edits and
-//! deletions seen at once; pages without overlap; bad queries refused
-//! with the reason. (The Redis log has no index yet: these run on SQLite
-//! whatever the tests' log.)
+//! Search over real sockets, on the suite's log (an SQLite file, or Redis
+//! with `CHAT_TEST_REDIS_URL`): what a connection finds in the rooms it
+//! is in, in English, with accents and in Chinese; edits and deletions
+//! seen at once; pages without overlap; bad queries refused with the
+//! reason. And on a Redis of its own, whatever the suite's log: an
+//! instance finds what was said before it followed the room.
 
 mod support;
 
@@ -73,8 +74,7 @@ async fn joined(client: &mut Client, room: &str) {
 #[tokio::test]
 async fn a_connection_finds_words_in_its_rooms_in_any_language() {
     let data = tempfile::tempdir().expect("tmp");
-    let mut config = support::test_config(&data);
-    config.redis_url = None;
+    let config = support::test_config(&data);
     let server = support::spawn_server(config).await;
     let (mut alice, _) = support::join(server.addr, "alice", None).await;
     joined(&mut alice, "rust").await;
@@ -130,8 +130,15 @@ async fn a_connection_finds_words_in_its_rooms_in_any_language() {
             id: hello,
         })
         .await;
-    alice.send_frame(ClientFrame::Ping).await;
-    while !matches!(alice.recv().await, ServerFrame::Pong) {}
+    // Published is searchable: once bob sees both, search does.
+    let (mut edited, mut gone) = (false, false);
+    while !(edited && gone) {
+        match bob.recv().await {
+            ServerFrame::Edited { id, .. } => edited |= id == friday,
+            ServerFrame::Deleted { id, .. } => gone |= id == hello,
+            _ => {}
+        }
+    }
     assert!(found(&mut bob, "friday", None).await.is_empty());
     assert_eq!(found(&mut bob, "monday", None).await, [lobby(friday)]);
     assert!(found(&mut bob, "你好", None).await.is_empty());
@@ -150,8 +157,7 @@ async fn refused(client: &mut Client) -> (ErrorCode, String) {
 #[tokio::test]
 async fn results_come_a_page_at_a_time_and_bad_queries_say_why() {
     let data = tempfile::tempdir().expect("tmp");
-    let mut config = support::test_config(&data);
-    config.redis_url = None;
+    let config = support::test_config(&data);
     let server = support::spawn_server(config).await;
     let (mut alice, _) = support::join(server.addr, "alice", None).await;
     for n in 1..=45 {
@@ -198,7 +204,6 @@ async fn results_come_a_page_at_a_time_and_bad_queries_say_why() {
 async fn a_purge_or_a_moderators_deletion_takes_hits_away() {
     let data = tempfile::tempdir().expect("tmp");
     let mut config = support::test_config(&data);
-    config.redis_url = None;
     support::with_admin(&mut config);
     let server = support::spawn_server(config).await;
     let mut root = support::admin(server.addr).await;
@@ -258,7 +263,6 @@ async fn a_purge_or_a_moderators_deletion_takes_hits_away() {
 async fn thousands_of_searches_are_the_searchers_alone_to_pay() {
     let data = tempfile::tempdir().expect("tmp");
     let mut config = support::test_config(&data);
-    config.redis_url = None;
     config.rate_limit = 5.0;
     config.rate_burst = 20;
     let server = support::spawn_server(config).await;
@@ -281,4 +285,112 @@ async fn thousands_of_searches_are_the_searchers_alone_to_pay() {
     assert_eq!(history.messages.len(), 2);
     assert_eq!(found(&mut newcomer, "note", None).await.len(), 1);
     server.stop().await;
+}
+
+/// `q`'s hits for `client`, asked again until there are `expected` of
+/// them (an instance indexes a room's past after it starts following it).
+async fn found_eventually(client: &mut Client, q: &str, expected: usize) -> Vec<(String, u64)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let hits = found(client, q, None).await;
+        if hits.len() == expected || std::time::Instant::now() > deadline {
+            return hits;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Two instances on one Redis: what was said on the first, before the
+/// second followed the room (more than one page of its past, edited and
+/// deleted), is found on the second, as it reads now; and what is said
+/// after, at once.
+#[tokio::test]
+async fn on_redis_an_instance_finds_what_was_said_before_it_followed_the_room() {
+    let redis = support::RedisServer::start().await;
+    let (data_a, data_b) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let first = support::spawn_server(support::on_redis(&redis, &data_a)).await;
+    let second = support::spawn_server(support::on_redis(&redis, &data_b)).await;
+    let (mut alice, _) = support::join(first.addr, "alice", None).await;
+    let mut ids = Vec::new();
+    for n in 0..1_200 {
+        let text = if n % 2 == 0 {
+            format!("ledger {n} 账本")
+        } else {
+            format!("other {n}")
+        };
+        ids.push(post(&mut alice, "lobby", &format!("a-{n}"), &text).await);
+    }
+    alice
+        .send_frame(ClientFrame::Edit {
+            room: Some("lobby".into()),
+            id: ids[0],
+            msg: "renamed 改名".into(),
+        })
+        .await;
+    alice
+        .send_frame(ClientFrame::Delete {
+            room: Some("lobby".into()),
+            id: ids[2],
+        })
+        .await;
+    let mut changes = 0;
+    while changes < 2 {
+        if let ServerFrame::Edited { .. } | ServerFrame::Deleted { .. } = alice.recv().await {
+            changes += 1;
+        }
+    }
+
+    // 600 said "ledger"; one of them was edited away and one deleted.
+    let (mut bob, _) = support::join(second.addr, "bob", None).await;
+    let mut seen = Vec::new();
+    let mut before = None;
+    assert_eq!(found_eventually(&mut bob, "账本", 20).await.len(), 20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while seen.len() != 598 && std::time::Instant::now() < deadline {
+        seen.clear();
+        loop {
+            bob.send_frame(search("ledger", None, before)).await;
+            let (hits, next) = results(&mut bob).await;
+            seen.extend(hits.into_iter().map(|hit| hit.id));
+            match next {
+                Some(cursor) => before = Some(cursor),
+                None => break,
+            }
+        }
+        before = None;
+    }
+    let expected: Vec<u64> = ids
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(n, _)| n % 2 == 0 && *n != 0 && *n != 2)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(
+        seen, expected,
+        "every ledger but the edited and the deleted, newest first, once"
+    );
+    assert_eq!(
+        found(&mut bob, "改名", None).await,
+        [("lobby".to_owned(), ids[0])]
+    );
+
+    // Said on the first instance now: found on the second once published.
+    let late = post(&mut alice, "lobby", "late", "a late ledger").await;
+    loop {
+        if let ServerFrame::Message { posted, .. } = bob.recv().await {
+            if posted.message.id == late {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        found(&mut bob, "late", None).await,
+        [("lobby".to_owned(), late)]
+    );
+    first.stop().await;
+    second.stop().await;
 }

@@ -21,7 +21,7 @@ pub(super) fn handle(
     before: Option<u64>,
 ) -> Result<(), Ended> {
     // Parsed when the frame was: a valid frame's query reads.
-    let Ok(query) = Query::parse(q) else {
+    let Ok(query) = Query::parse_in(q, room) else {
         return Ok(());
     };
     let rooms: Vec<String> = match room.or(query.room.as_deref()) {
@@ -37,17 +37,15 @@ pub(super) fn handle(
     if let Some(peer) = session.peer {
         let now = std::time::Instant::now();
         if let Err(wait) = session.budgets.may_read_history(peer.ip(), now) {
-            return session.refuse_for_rate(rate_limited(wait, None, room));
+            // No room named: the page tells a search's refusal from a
+            // join's by it.
+            return session.refuse_for_rate(rate_limited(wait, None, None));
         }
     }
     let log = Arc::clone(&session.rooms);
     session.begin(Box::pin(async move {
-        Done::answer(match log.search(&query, rooms, before, PAGE).await {
-            Ok(Some((hits, next))) => ServerFrame::Results { hits, next },
-            Ok(None) => ServerFrame::error(
-                ErrorCode::StorageUnavailable,
-                "Search is not available on this server's log (Redis) yet.",
-            ),
+        Done::answer(match log.search(query, rooms, before, PAGE).await {
+            Ok((hits, next)) => ServerFrame::Results { hits, next },
             Err(LogError::Closed) => {
                 ServerFrame::error(ErrorCode::ShuttingDown, "The server is shutting down.")
             }

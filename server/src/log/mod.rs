@@ -146,18 +146,21 @@ impl MessageLog {
         }
     }
 
-    /// The newest messages of `rooms` that match `query`, and the next
-    /// page's cursor; `None` on Redis, which has no index yet.
+    /// The newest messages of `rooms` that match `query`, before the
+    /// cursor `before` (a previous page's `next`), and the next page's
+    /// cursor if there may be one. On Redis, `rooms` must be followed
+    /// here (the rooms of this instance's clients): each instance indexes
+    /// those (see `redis::search`).
     pub(crate) async fn search(
         &self,
-        query: &protocol::Query,
+        query: protocol::Query,
         rooms: Vec<String>,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Option<(Vec<protocol::Hit>, Option<u64>)>, LogError> {
+    ) -> Result<(Vec<protocol::Hit>, Option<u64>), LogError> {
         match self {
-            Self::Embedded(log) => Ok(Some(log.search(query.clone(), rooms, before, limit).await?)),
-            Self::Redis(_) => Ok(None),
+            Self::Embedded(log) => log.search(query, rooms, before, limit).await,
+            Self::Redis(log) => Ok(log.search(query, rooms, before, limit).await?),
         }
     }
 

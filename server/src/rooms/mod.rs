@@ -647,11 +647,11 @@ impl Rooms {
     /// cannot search.
     pub(crate) async fn search(
         &self,
-        query: &protocol::Query,
+        query: protocol::Query,
         rooms: Vec<String>,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Option<(Vec<protocol::Hit>, Option<u64>)>, LogError> {
+    ) -> Result<(Vec<protocol::Hit>, Option<u64>), LogError> {
         self.log.search(query, rooms, before, limit).await
     }
 

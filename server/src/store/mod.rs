@@ -7,7 +7,7 @@
 
 mod read;
 mod schema;
-mod search;
+pub(crate) mod search;
 mod write;
 
 use std::path::Path;

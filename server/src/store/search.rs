@@ -34,7 +34,7 @@ ALTER TABLE events ADD COLUMN searched INTEGER;
 ";
 
 /// The words of a message as the index holds them.
-fn indexed(text: &str) -> String {
+pub(crate) fn indexed(text: &str) -> String {
     protocol::words(text)
         .into_iter()
         .map(|word| word.folded)
@@ -43,13 +43,13 @@ fn indexed(text: &str) -> String {
 }
 
 /// The token of room `room_id`.
-fn room_tag(room_id: i64) -> String {
+pub(crate) fn room_tag(room_id: i64) -> String {
     format!("r{room_id}")
 }
 
 /// The token of a name (any spelling of it: `protocol::name_key`): a hash,
 /// so that it is one word whatever the name is made of.
-fn user_tag(user: &str) -> String {
+pub(crate) fn user_tag(user: &str) -> String {
     use sha2::{Digest, Sha256};
     let key = protocol::name_key(user);
     let digest = Sha256::digest(key.as_bytes());
@@ -136,10 +136,10 @@ pub(super) fn build(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// One message a query found: its room's row id, its id, and the search
 /// row (the cursor of the next page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Found {
-    room: i64,
-    seq: u64,
-    row: u64,
+pub(crate) struct Found {
+    pub(crate) room: i64,
+    pub(crate) seq: u64,
+    pub(crate) row: u64,
 }
 
 /// FTS5's expression for `query`, its words within the rooms
@@ -172,8 +172,10 @@ fn expression(query: &Query, room_ids: &[i64]) -> Option<String> {
 }
 
 /// The newest messages matching `query` in the rooms `room_ids`, before
-/// search row `before` (none: from the newest), at most `limit`.
-fn find(
+/// search row `before` (none: from the newest), at most `limit`. Any
+/// table laid out as [`SCHEMA`]'s `search` will do (Redis's local index
+/// is one).
+pub(crate) fn find(
     conn: &Connection,
     query: &Query,
     room_ids: &[i64],

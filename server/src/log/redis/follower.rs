@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::entries::{parse_entry, quote, StoredMessage};
+use super::search::LocalIndex;
 use super::{MessageReader, FOLLOW_BLOCK};
 use crate::cluster::Keys;
 use crate::events::{Event, PutOut};
@@ -25,6 +26,9 @@ use crate::store::StoreError;
 const FOLLOW_BATCH: usize = 512;
 /// The pause before reading again after Redis failed.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// Messages of a room's past read into the search index between two
+/// reads of the streams.
+const CATCH_UP_PAGE: usize = 500;
 
 /// Reads the followed rooms' streams (and the typing and wake streams)
 /// from the last ids published, and publishes what it reads, until stopped.
@@ -35,6 +39,8 @@ pub(super) struct Follower {
     subscriber: Arc<dyn Subscriber>,
     storage: StorageHealth,
     replay: usize,
+    /// Fed with what is published, and with the followed rooms' past.
+    index: Arc<LocalIndex>,
     /// The rooms followed, by their stream's key.
     rooms: HashMap<String, Followed>,
     /// Where the typing, put-out and wake streams continue; "$" until the
@@ -60,6 +66,7 @@ impl Follower {
         subscriber: Arc<dyn Subscriber>,
         storage: StorageHealth,
         replay: usize,
+        index: Arc<LocalIndex>,
     ) -> Self {
         Self {
             redis,
@@ -68,6 +75,7 @@ impl Follower {
             subscriber,
             storage,
             replay,
+            index,
             rooms: HashMap::new(),
             typing_after: "$".to_owned(),
             put_out_after: "$".to_owned(),
@@ -84,6 +92,9 @@ impl Follower {
         let options = StreamReadOptions::default()
             .block(block)
             .count(FOLLOW_BATCH);
+        // While a room's past is still to be indexed: read what is there
+        // without waiting, then index a page.
+        let at_once = StreamReadOptions::default().count(FOLLOW_BATCH);
         let mut healthy = true;
         loop {
             while let Ok(request) = requests.try_recv() {
@@ -99,9 +110,12 @@ impl Follower {
                 keys.push(key.clone());
                 ids.push(format!("{}-0", followed.last_id));
             }
-            let read = self
-                .redis
-                .xread_options::<_, _, Option<StreamReadReply>>(&keys, &ids, &options);
+            let catching_up = self.rooms.values().any(|followed| followed.past.is_some());
+            let read = self.redis.xread_options::<_, _, Option<StreamReadReply>>(
+                &keys,
+                &ids,
+                if catching_up { &at_once } else { &options },
+            );
             let read = tokio::select! {
                 () = stop.cancelled() => return,
                 read = read => read,
@@ -116,7 +130,11 @@ impl Follower {
                     match reply {
                         Some(reply) => self.publish(reply).await,
                         // A quiet spell: a good time to check the logs' health.
-                        None => self.check_sequences().await,
+                        None if !catching_up => self.check_sequences().await,
+                        None => {}
+                    }
+                    if catching_up {
+                        self.catch_up().await;
                     }
                 }
                 Err(error) => {
@@ -141,6 +159,9 @@ impl Follower {
             }
             Follow::Stop(room) => {
                 self.rooms.remove(&self.keys.log(&room));
+                if let Err(error) = self.index.unfollow(&room) {
+                    tracing::error!(%error, %room, "cannot drop a room from the search index");
+                }
             }
         }
     }
@@ -151,9 +172,13 @@ impl Follower {
             .reader
             .window(&mut self.redis, room, self.replay)
             .await?;
+        if let Err(error) = self.index.follow(room) {
+            tracing::error!(%error, %room, "cannot index a room for search");
+        }
         let followed = Followed {
             room: room.to_owned(),
             last_id: window.last_seq,
+            past: Some(u64::MAX),
         };
         self.rooms.insert(self.keys.log(room), followed);
         self.subscriber.loaded(room, window);
@@ -204,7 +229,55 @@ impl Follower {
             }
             let room = followed.room.clone();
             self.quote_replies(&room, &mut events).await;
+            // Found by search once anyone can see it.
+            if let Err(error) = self.index.apply(&room, &events) {
+                tracing::error!(%error, %room, "cannot index what was published");
+            }
             self.subscriber.published(&room, events);
+        }
+    }
+
+    /// Indexes a page of the past of a room whose past is not all
+    /// indexed yet, newest first, on a blocking thread.
+    async fn catch_up(&mut self) {
+        let Some((key, before)) = self
+            .rooms
+            .iter()
+            .find_map(|(key, followed)| Some((key.clone(), followed.past?)))
+        else {
+            return;
+        };
+        let Some(room) = self.rooms.get(&key).map(|followed| followed.room.clone()) else {
+            return;
+        };
+        let read = self
+            .reader
+            .before(&mut self.redis, &room, before, CATCH_UP_PAGE)
+            .await;
+        let (page, more) = match read {
+            Ok(read) => read,
+            Err(error) => {
+                // Tried again after the next read of the streams.
+                tracing::warn!(%error, %room, "cannot read a room's past to index it");
+                return;
+            }
+        };
+        let oldest = page.first().map(|posted| posted.message.id);
+        let index = Arc::clone(&self.index);
+        let indexed = tokio::task::spawn_blocking(move || index.catch_up(&room, &page)).await;
+        let past = match indexed {
+            Ok(Ok(_)) => oldest.filter(|_| more),
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot index a room's past");
+                None
+            }
+            Err(error) => {
+                tracing::error!(%error, "the indexing of a room's past stopped");
+                None
+            }
+        };
+        if let Some(followed) = self.rooms.get_mut(&key) {
+            followed.past = past;
         }
     }
 
@@ -334,4 +407,7 @@ struct Followed {
     room: String,
     /// The last `seq` published.
     last_id: u64,
+    /// Where the search index's reading of its past goes on (the id the
+    /// next page is older than); `None` once all of it is indexed.
+    past: Option<u64>,
 }

@@ -29,9 +29,11 @@ use tokio_util::sync::CancellationToken;
 mod entries;
 mod follower;
 mod scripts;
+mod search;
 
 use entries::{change_entry, entry_seq, moderation_entry, parse_entry, StoredMessage};
 use follower::{Follow, Follower};
+use search::LocalIndex;
 
 use super::{LogError, StorageHealth, Subscriber};
 use crate::cluster::Keys;
@@ -78,6 +80,8 @@ pub(crate) struct RedisLog {
     stop: CancellationToken,
     follower: Background<JoinHandle<()>>,
     storage: StorageHealth,
+    /// This instance's index of the rooms it follows (see [`search`]).
+    index: Arc<LocalIndex>,
 }
 
 impl RedisLog {
@@ -90,8 +94,9 @@ impl RedisLog {
         max_len: u64,
         replay: usize,
         subscriber: Arc<dyn Subscriber>,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
         let storage = StorageHealth::default();
+        let index = Arc::new(LocalIndex::new()?);
         let stop = CancellationToken::new();
         let (follows, requests) = mpsc::unbounded_channel();
         let reader = MessageReader {
@@ -99,9 +104,16 @@ impl RedisLog {
             read_messages: Script::new(scripts::READ_MESSAGES),
             backfill: Script::new(scripts::BACKFILL),
         };
-        let following = Follower::new(follower, reader, subscriber, storage.clone(), replay);
+        let following = Follower::new(
+            follower,
+            reader,
+            subscriber,
+            storage.clone(),
+            replay,
+            Arc::clone(&index),
+        );
         let task = tokio::spawn(following.run(requests, stop.clone()));
-        Self {
+        Ok(Self {
             redis,
             keys,
             max_len: max_len.max(1),
@@ -117,7 +129,8 @@ impl RedisLog {
             stop,
             follower: Background::new(task),
             storage,
-        }
+            index,
+        })
     }
 
     /// Appends an event; it reaches everyone, the sender included,
@@ -536,6 +549,57 @@ impl RedisLog {
         reader
             .before(&mut self.redis.clone(), room, before, limit)
             .await
+    }
+
+    /// The newest messages of `rooms` (followed here: the rooms of this
+    /// instance's clients) that match `query`, before row `before`, in
+    /// their current state; and the next page's cursor, if there may be
+    /// one. The index finds them; their text is read from the rooms'
+    /// messages (a message deleted since is left out).
+    pub(crate) async fn search(
+        &self,
+        query: protocol::Query,
+        rooms: Vec<String>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<protocol::Hit>, Option<u64>), StoreError> {
+        let index = Arc::clone(&self.index);
+        let (found, query) = tokio::task::spawn_blocking(move || {
+            index
+                .find(&query, &rooms, before, limit)
+                .map(|found| (found, query))
+        })
+        .await
+        .map_err(|error| StoreError::Failed(format!("the search stopped: {error}")))??;
+        if found.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let next = found
+            .last()
+            .map(|(_, hit)| hit.row)
+            .filter(|_| found.len() == limit);
+        let mut states = redis::pipe();
+        for (room, hit) in &found {
+            states.hget(self.keys.messages(room), hit.seq);
+        }
+        let states: Vec<Option<String>> = states.query_async(&mut self.redis.clone()).await?;
+        let mut hits = Vec::with_capacity(found.len());
+        for ((room, hit), state) in found.into_iter().zip(states) {
+            let Some(state) = state else { continue };
+            let message = StoredMessage::parse(hit.seq, &state)?.message(hit.seq, 0)?;
+            if message.deleted {
+                continue;
+            }
+            hits.push(protocol::Hit {
+                marks: query.marks(&message.msg),
+                room,
+                id: hit.seq,
+                user: message.user,
+                date_time: message.date_time,
+                msg: message.msg,
+            });
+        }
+        Ok((hits, next))
     }
 
     /// The rooms posted in most recently, on any instance.
