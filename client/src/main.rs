@@ -17,6 +17,7 @@
 mod api;
 mod backoff;
 mod components;
+mod effects;
 mod json;
 mod lower;
 mod pages;
@@ -28,6 +29,8 @@ mod socket;
 mod state;
 
 use yew::prelude::*;
+
+use crate::effects::use_effect_on;
 
 use pages::{chat::chat_page, login::Login};
 use router::Route;
@@ -48,7 +51,7 @@ fn switch(route: Route, session: &SessionHandle) -> Result<Html, Route> {
 #[component]
 fn App() -> Html {
     let session: SessionHandle = use_reducer(Session::load);
-    use_effect_with(session.user.clone(), {
+    use_effect_on(session.user.clone(), {
         let session = session.clone();
         move |_| session.save()
     });

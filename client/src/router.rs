@@ -11,6 +11,8 @@ use gloo::events::EventListener;
 use wasm_bindgen::JsValue;
 use yew::prelude::*;
 
+use crate::effects::{use_effect_on, use_effect_undone, use_state_with};
+
 /// A page of the app, by its address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -114,8 +116,8 @@ pub struct RouterProps {
 /// ([`Navigator::push`]) and the back and forward buttons.
 #[component]
 pub fn Router(props: &RouterProps) -> Html {
-    let route = use_state(Route::current);
-    use_effect_with((), {
+    let route = use_state_with(Route::current);
+    use_effect_undone((), {
         let show = route.setter();
         move |()| {
             let window = gloo::utils::window();
@@ -129,7 +131,7 @@ pub fn Router(props: &RouterProps) -> Html {
         show: route.setter(),
     };
     let page = props.render.emit((*route).clone());
-    use_effect_with(page.as_ref().err().cloned(), {
+    use_effect_on(page.as_ref().err().cloned(), {
         let navigator = navigator.clone();
         move |redirect: &Option<Route>| {
             if let Some(to) = redirect {

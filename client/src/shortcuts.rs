@@ -8,6 +8,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::components::switcher::open_switcher;
+use crate::effects::use_effect_undone;
 use crate::router::{Navigator, Route};
 use crate::state::{Chat, ChatAction};
 
@@ -27,7 +28,7 @@ pub fn use_shortcuts(
     navigator: Navigator,
     dispatcher: UseReducerDispatcher<Chat>,
 ) {
-    use_effect_with((rooms, current), move |(rooms, current)| {
+    use_effect_undone((rooms, current), move |(rooms, current)| {
         let (rooms, current) = (rooms.clone(), current.clone());
         // Before the page's own handlers see the key (the browser's
         // Ctrl+K would focus its address bar).

@@ -18,6 +18,7 @@ use protocol::{ClientFrame, ModAction, ServerFrame};
 use yew::prelude::*;
 
 use crate::backoff::reconnect_delay_ms;
+use crate::effects::{use_effect_on, use_effect_undone, use_mut_ref_with};
 use crate::state::cache::{self, FrameCache};
 use crate::state::outbox::{self, Outgoing, OutgoingStatus};
 use crate::state::rooms::{self, Joining};
@@ -179,7 +180,7 @@ fn joined(state: &Chat, room: &str) -> bool {
 #[hook]
 pub fn use_chat(user: &str) -> ChatHandle {
     // The rooms' recent frames, kept for the next visit.
-    let kept: Rc<RefCell<FrameCache>> = use_mut_ref({
+    let kept: Rc<RefCell<FrameCache>> = use_mut_ref_with({
         let user = user.to_owned();
         move || cache::load(&user)
     });
@@ -197,9 +198,9 @@ pub fn use_chat(user: &str) -> ChatHandle {
             chat
         }
     });
-    let outbound: Outbound = use_mut_ref(|| None);
-    let wake: Rc<RefCell<Option<UnboundedSender<Wake>>>> = use_mut_ref(|| None);
-    let start: Start = use_mut_ref(Default::default);
+    let outbound: Outbound = use_mut_ref_with(|| None);
+    let wake: Rc<RefCell<Option<UnboundedSender<Wake>>>> = use_mut_ref_with(|| None);
+    let start: Start = use_mut_ref_with(Default::default);
     {
         let room = state
             .current_room()
@@ -211,9 +212,9 @@ pub fn use_chat(user: &str) -> ChatHandle {
         };
     }
     // Messages sent on this connection: each goes out once per connection.
-    let sent: Rc<RefCell<Vec<String>>> = use_mut_ref(Vec::new);
+    let sent: Rc<RefCell<Vec<String>>> = use_mut_ref_with(Vec::new);
 
-    use_effect_with(user.to_owned(), {
+    use_effect_undone(user.to_owned(), {
         let dispatcher = state.dispatcher();
         let outbound = outbound.clone();
         let start = start.clone();
@@ -242,15 +243,15 @@ pub fn use_chat(user: &str) -> ChatHandle {
         }
     });
     let names: Vec<String> = state.rooms.iter().map(|room| room.name.clone()).collect();
-    use_effect_with((user.to_owned(), names), |(user, names)| {
+    use_effect_on((user.to_owned(), names), |(user, names)| {
         rooms::save(user, names)
     });
-    use_effect_with(state.home.clone(), |home| {
+    use_effect_on(state.home.clone(), |home| {
         if let Some(home) = home {
             rooms::save_home(home);
         }
     });
-    use_effect_with((user.to_owned(), state.outbox.clone()), |(user, outbox)| {
+    use_effect_on((user.to_owned(), state.outbox.clone()), |(user, outbox)| {
         outbox::save(user, outbox)
     });
     // Rooms to join on this connection go out, with where each resumes;
@@ -260,7 +261,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
         .iter()
         .map(|room| (room.name.clone(), room.joining))
         .collect();
-    use_effect_with((state.online(), joining), {
+    use_effect_on((state.online(), joining), {
         let state = state.clone();
         let outbound = outbound.clone();
         let sent = sent.clone();
@@ -294,7 +295,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
             }
         }
     });
-    use_effect_with((), {
+    use_effect_undone((), {
         let dispatcher = state.dispatcher();
         move |()| {
             let ticker = Interval::new(1_000, move || {
@@ -306,7 +307,7 @@ pub fn use_chat(user: &str) -> ChatHandle {
         }
     });
 
-    let last_typing = use_mut_ref(|| 0.0_f64);
+    let last_typing = use_mut_ref_with(|| 0.0_f64);
     commands(
         state,
         Links {

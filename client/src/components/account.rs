@@ -10,6 +10,7 @@ use crate::api;
 use crate::components::menu::menu;
 use crate::components::people::member_mark;
 use crate::components::tokens::{tokens, use_tokens, TokensState};
+use crate::effects::use_state_with;
 
 /// What the last request said: for `role="status"`.
 pub type Outcome = Option<Result<String, String>>;
@@ -27,7 +28,7 @@ pub struct AccountState {
 #[hook]
 pub fn use_account() -> AccountState {
     AccountState {
-        outcome: use_state(|| None),
+        outcome: use_state_with(|| None),
         current: use_node_ref(),
         new: use_node_ref(),
         tokens: use_tokens(),

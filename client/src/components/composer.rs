@@ -10,6 +10,7 @@ use yew::prelude::*;
 /// Most names the mention list offers at once.
 const MAX_SUGGESTIONS: usize = 8;
 
+use crate::effects::{use_effect_on, use_mut_ref_with, use_state_with};
 use crate::state::drafts;
 pub use crate::state::drafts::Draft;
 
@@ -38,14 +39,14 @@ const COUNTER_THRESHOLD: usize = 200;
 
 #[component]
 pub fn Composer(props: &ComposerProps) -> Html {
-    let draft = use_state(|| drafts::load_text(&props.room));
+    let draft = use_state_with(|| drafts::load_text(&props.room));
     let input = use_node_ref();
     let verdict = validate_message(&draft).map(str::to_owned);
     // Offline, a message is queued: it goes out when the connection is back.
     let can_send = verdict.is_ok();
     // Entering the room (or coming back to it after a reload) puts the
     // cursor where the user will type.
-    use_effect_with((), {
+    use_effect_on((), {
         let input = input.clone();
         move |()| {
             if let Some(input) = input.cast::<HtmlTextAreaElement>() {
@@ -58,8 +59,8 @@ pub fn Composer(props: &ComposerProps) -> Html {
     // edit starts from an empty box. Either way the cursor goes there.
     // (Entering a room where an edit was under way, its text is the one
     // kept, not the original.)
-    let entered = use_mut_ref(|| false);
-    use_effect_with(props.draft.clone(), {
+    let entered = use_mut_ref_with(|| false);
+    use_effect_on(props.draft.clone(), {
         let input = input.clone();
         let draft = draft.clone();
         move |mode: &Draft| {
@@ -77,16 +78,16 @@ pub fn Composer(props: &ComposerProps) -> Html {
 
     let send = sender(props, &draft, &input);
     // The `@name` being typed, and the names it may become.
-    let caret = use_state(|| 0_usize);
-    let chosen = use_state(|| 0_usize);
-    let dismissed = use_state(|| None::<usize>);
+    let caret = use_state_with(|| 0_usize);
+    let chosen = use_state_with(|| 0_usize);
+    let dismissed = use_state_with(|| None::<usize>);
     let typing_mention = mention_at(&draft, *caret).filter(|&(at, _)| *dismissed != Some(at));
     let offered = typing_mention
         .map(|(_, typed)| suggestions(&props.names, typed))
         .unwrap_or_default();
     let chosen_index = (*chosen).min(offered.len().saturating_sub(1));
     // Where the caret goes once a picked name is in the box.
-    let place_caret = use_mut_ref(|| None::<u32>);
+    let place_caret = use_mut_ref_with(|| None::<u32>);
     use_effect({
         let input = input.clone();
         let place_caret = place_caret.clone();

@@ -19,6 +19,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
 use yew::prelude::*;
 
+use crate::effects::use_state_with;
 use crate::{api, json, lower::lower};
 
 const ID: &str = "emoji-picker";
@@ -144,17 +145,17 @@ pub struct EmojiPickerProps {
 
 #[component]
 pub fn EmojiPicker(props: &EmojiPickerProps) -> Html {
-    let groups = use_state(|| None::<Rc<Vec<Group>>>);
-    let query = use_state(String::new);
-    let tab = use_state(|| 0_usize);
-    let recent = use_state(|| {
+    let groups = use_state_with(|| None::<Rc<Vec<Group>>>);
+    let query = use_state_with(String::new);
+    let tab = use_state_with(|| 0_usize);
+    let recent = use_state_with(|| {
         json::stored(RECENT_KEY)
             .map(|kept| json::strings(&kept))
             .unwrap_or_default()
     });
     // Its grids are drawn only while it is open: a busy room's renders
     // never diff hundreds of hidden buttons.
-    let open = use_state(|| false);
+    let open = use_state_with(|| false);
     // Text, not `search`: Escape in a search field clears it rather than
     // closing the picker.
     let search_field = use_node_ref();

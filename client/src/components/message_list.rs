@@ -17,6 +17,7 @@ use crate::components::formatted::formatted;
 use crate::components::moderation::moderation_notice;
 use crate::components::people::member_mark;
 use crate::components::route_link::route_link;
+use crate::effects::{use_effect_on, use_mut_ref_with, use_state_with};
 use crate::router::use_navigator;
 use crate::router::Route;
 use crate::state::messages::Entry;
@@ -84,17 +85,17 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     // scrolling up. (Judged by the distance to the bottom alone, a busy
     // room's next message, in before the scroll event, read as the reader
     // having left, and the list stopped following.)
-    let at_bottom = use_mut_ref(|| true);
+    let at_bottom = use_mut_ref_with(|| true);
     // The scroll position last seen, to tell a scroll up from the list
     // growing under the reader.
-    let last_top = use_mut_ref(|| 0);
+    let last_top = use_mut_ref_with(|| 0);
     // Distance from the bottom when older messages were asked for, so the
     // view stays put when they are inserted above.
-    let anchor = use_mut_ref(|| None::<i32>);
+    let anchor = use_mut_ref_with(|| None::<i32>);
     // Messages that arrived while the reader was reading older ones.
-    let unseen = use_state(|| 0_usize);
+    let unseen = use_state_with(|| 0_usize);
     // What the last render showed, to tell what this one added.
-    let shown = use_mut_ref(|| (None::<u64>, 0_usize));
+    let shown = use_mut_ref_with(|| (None::<u64>, 0_usize));
 
     let onscroll = scroll_handler(props, &list, &at_bottom, &last_top, &anchor, &unseen);
     let newest = props.entries.last().map(|e| e.message.id);
@@ -105,7 +106,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         let anchor = anchor.clone();
         let unseen = unseen.clone();
         let entries = Rc::clone(&props.entries);
-        use_effect_with(
+        use_effect_on(
             (newest, oldest, props.outbox.len()),
             move |&(newest, _, outbox)| {
                 let Some(el) = list.cast::<Element>() else {
@@ -156,7 +157,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             room: props.room.clone(),
         }
         .to_path();
-        use_effect_with(
+        use_effect_on(
             (props.highlight, found, wants_older),
             move |&(_, found, wants_older)| {
                 if wants_older {
@@ -658,7 +659,7 @@ struct MessageItemProps {
 fn MessageItem(props: &MessageItemProps) -> Html {
     let navigator = use_navigator();
     let menu = MenuState {
-        confirming: use_state(|| false),
+        confirming: use_state_with(|| false),
     };
     let Entry {
         message,

@@ -17,6 +17,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::menu::{menu, open_menu};
+use crate::effects::use_state_with;
 use crate::socket::MessageChange;
 
 /// The menu, for a moderator of the room.
@@ -47,7 +48,7 @@ pub fn use_moderation_form() -> ModerationForm {
         action: use_node_ref(),
         minutes: use_node_ref(),
         reason: use_node_ref(),
-        listing: use_state(|| None),
+        listing: use_state_with(|| None),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use crate::effects::use_state_with;
 use crate::router::use_navigator;
 use protocol::validate_room_with;
 use wasm_bindgen::{JsCast, JsValue};
@@ -31,8 +32,8 @@ pub fn use_sidebar() -> SidebarState {
     SidebarState {
         navigator: use_navigator(),
         input: use_node_ref(),
-        error: use_state(|| None),
-        listed: use_state(|| None),
+        error: use_state_with(|| None),
+        listed: use_state_with(|| None),
     }
 }
 

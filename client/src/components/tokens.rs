@@ -11,6 +11,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::api;
+use crate::effects::use_state_with;
 
 /// One token as `GET /api/tokens` lists it.
 #[derive(Clone, PartialEq)]
@@ -35,9 +36,9 @@ pub struct TokensState {
 #[hook]
 pub fn use_tokens() -> TokensState {
     TokensState {
-        listed: use_state(|| None),
-        made: use_state(|| None),
-        outcome: use_state(|| None),
+        listed: use_state_with(|| None),
+        made: use_state_with(|| None),
+        outcome: use_state_with(|| None),
         name: use_node_ref(),
     }
 }

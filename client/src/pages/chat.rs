@@ -19,6 +19,7 @@ use crate::components::route_link::route_link;
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::components::switcher::switcher;
+use crate::effects::{use_effect_on, use_effect_undone, use_state_with};
 use crate::pages::login::Login;
 use crate::router::Route;
 use crate::router::{use_navigator, Navigator};
@@ -62,13 +63,13 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let session = use_context::<SessionHandle>().expect("the app provides a session");
     let chat = use_chat(&props.user);
     let state = &chat.state;
-    let drawer = use_state(|| false);
+    let drawer = use_state_with(|| false);
     // What the composer writes for: a reply or an edit belongs to one
     // room, and waits there (across reloads) while the others are read.
     // Kept with the room it is for: a render of the next room before the
     // effect below reads that room's own.
-    let draft = use_state(|| (None::<String>, Draft::New));
-    use_effect_with(state.current.clone(), {
+    let draft = use_state_with(|| (None::<String>, Draft::New));
+    use_effect_on(state.current.clone(), {
         let draft = draft.clone();
         move |current: &Option<String>| {
             // A menu is about the room it opened in.
@@ -82,7 +83,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
     });
 
     // A refused name ends the session; the login page shows why.
-    use_effect_with(state.refused.clone(), {
+    use_effect_on(state.refused.clone(), {
         let session = session.clone();
         move |refused| {
             if let Some(reason) = refused {
@@ -92,7 +93,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
     });
     // The address names the room on screen.
     let wanted = props.room.as_deref().map(canonical_room);
-    use_effect_with(wanted.clone(), {
+    use_effect_on(wanted.clone(), {
         let state = state.clone();
         let drawer = drawer.clone();
         move |wanted| {
@@ -107,7 +108,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
         }
     });
     // Unread counts need to know whether anyone is looking.
-    use_effect_with((), {
+    use_effect_undone((), {
         let dispatcher = state.dispatcher();
         move |()| {
             let document = gloo::utils::document();
@@ -127,13 +128,13 @@ fn ChatView(props: &ChatViewProps) -> Html {
         state.dispatcher(),
     );
     let go = go_to_room(&navigator);
-    let permission = use_state(web_sys::Notification::permission);
+    let permission = use_state_with(web_sys::Notification::permission);
     let sidebar_state = use_sidebar();
     let account_state = use_account();
     let moderation_form = use_moderation_form();
     // Desktop notifications the reducer says are owed, raised if the user
     // allowed them (dropped otherwise); a click opens the message.
-    use_effect_with(state.alerts.clone(), {
+    use_effect_on(state.alerts.clone(), {
         let (state, navigator) = (state.clone(), navigator.clone());
         move |alerts: &std::rc::Rc<Vec<Alert>>| {
             if alerts.is_empty() {
@@ -148,14 +149,14 @@ fn ChatView(props: &ChatViewProps) -> Html {
         }
     });
     // The levels live in this browser.
-    use_effect_with(
+    use_effect_on(
         (props.user.clone(), state.notify.clone()),
         |(user, levels)| {
             rooms::save_notify(user, levels);
         },
     );
     let title = tab_title(state);
-    use_effect_with(title, |title| gloo::utils::document().set_title(title));
+    use_effect_on(title, |title| gloo::utils::document().set_title(title));
 
     let sign_out = sign_out(session);
     let (toggle_drawer, drawer_keys, drawer_clicks) = drawer_callbacks(&drawer);

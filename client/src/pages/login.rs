@@ -7,6 +7,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::effects::use_state_with;
 use crate::router::{use_navigator, use_route, Route};
 use crate::session::{SessionAction, SessionHandle};
 
@@ -24,7 +25,7 @@ pub fn Login() -> Html {
         Route::Login | Route::Home | Route::NotFound => "Pick a name to join the room.".to_owned(),
     };
     let session_notice = session.notice.clone();
-    let name = use_state(|| {
+    let name = use_state_with(|| {
         session
             .user
             .clone()
@@ -34,10 +35,10 @@ pub fn Login() -> Html {
     let input = use_node_ref();
     let password = use_node_ref();
     // The server's refusal of the last try, and whether one is under way.
-    let refusal = use_state(|| None::<String>);
-    let busy = use_state(|| false);
+    let refusal = use_state_with(|| None::<String>);
+    let busy = use_state_with(|| false);
     // Show the rule only once the user has typed or tried to submit.
-    let touched = use_state(|| false);
+    let touched = use_state_with(|| false);
     let verdict = validate_username(&name).map(str::to_owned);
 
     let oninput = {
