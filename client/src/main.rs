@@ -14,6 +14,12 @@
 // decided: no wildcard arm over them (tests may skip what they ignore).
 #![cfg_attr(not(test), deny(clippy::wildcard_enum_match_arm))]
 
+/// Talc instead of Rust's default dlmalloc: smaller in the module, and
+/// faster (BENCHMARKS.md, "Web client size").
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod api;
 mod backoff;
 mod components;

@@ -1,12 +1,15 @@
 //! The page's keys, wherever focus is: `Ctrl+K` (`Cmd+K`) opens the room
-//! switcher, `Alt+Up` and `Alt+Down` go to the previous or next joined
-//! room (the sidebar's order), `Escape` marks the room on screen read.
+//! switcher, `Ctrl+Shift+F` (`Cmd+Shift+F`), or `/` outside a text field,
+//! focuses the search field, `Alt+Up` and `Alt+Down` go to the previous
+//! or next joined room (the sidebar's order), `Escape` marks the room on
+//! screen read.
 //! (The message list has keys of its own: `message_list::list_keys`.)
 
 use gloo::events::{EventListener, EventListenerOptions};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+use crate::components::search::focus_field;
 use crate::components::switcher::open_switcher;
 use crate::effects::use_effect_undone;
 use crate::router::{Navigator, Route};
@@ -45,6 +48,13 @@ pub fn use_shortcuts(
                 if (e.ctrl_key() || e.meta_key()) && !e.alt_key() && key.eq_ignore_ascii_case("k") {
                     e.prevent_default();
                     open_switcher();
+                } else if ((e.ctrl_key() || e.meta_key())
+                    && e.shift_key()
+                    && key.eq_ignore_ascii_case("f"))
+                    || (key == "/" && !typing_in(e))
+                {
+                    e.prevent_default();
+                    focus_field();
                 } else if e.alt_key() && (key == "ArrowUp" || key == "ArrowDown") {
                     let step = if key == "ArrowUp" { -1 } else { 1 };
                     if let Some(room) = neighbour(&rooms, current.as_deref(), step) {
@@ -60,6 +70,19 @@ pub fn use_shortcuts(
         );
         move || drop(listener)
     });
+}
+
+/// Whether the key goes into a text field (where `/` is a character).
+fn typing_in(e: &web_sys::KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|element| {
+            element
+                .closest("input, textarea, select, [contenteditable]")
+                .ok()
+                .flatten()
+                .is_some()
+        })
 }
 
 #[cfg(test)]

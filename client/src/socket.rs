@@ -22,6 +22,7 @@ use crate::effects::{use_effect_on, use_effect_undone, use_mut_ref_with};
 use crate::state::cache::{self, FrameCache};
 use crate::state::outbox::{self, Outgoing, OutgoingStatus};
 use crate::state::rooms::{self, Joining};
+use crate::state::search::Asked;
 use crate::state::{Chat, ChatAction};
 
 /// Close code the server uses when it refuses the requested name.
@@ -57,6 +58,9 @@ pub struct ChatHandle {
     pub leave: Callback<String>,
     /// Reconnects at once instead of waiting out the backoff.
     pub reconnect_now: Callback<()>,
+    /// Searches (`Some`: a new question), or asks for the next page of
+    /// the search on screen (`None`). Only online.
+    pub search: Callback<Option<Asked>>,
 }
 
 /// A change the user makes to a message.
@@ -429,6 +433,30 @@ fn commands(state: UseReducerHandle<Chat>, links: Links) -> ChatHandle {
             }
         })
     };
+    let search = {
+        let state = state.clone();
+        let outbound = outbound.clone();
+        Callback::from(move |asked: Option<Asked>| {
+            if !state.online() {
+                return;
+            }
+            let (q, room, before) = match asked {
+                Some(asked) => {
+                    let frame = (asked.q.clone(), asked.room.clone(), None);
+                    state.dispatch(ChatAction::Search(asked));
+                    frame
+                }
+                None => match (&state.search.asked, state.search.next) {
+                    (Some(asked), Some(next)) if state.search.waiting == 0 => {
+                        state.dispatch(ChatAction::SearchMore);
+                        (asked.q.clone(), asked.room.clone(), Some(next))
+                    }
+                    _ => return,
+                },
+            };
+            send(&outbound, &ClientFrame::Search { q, room, before });
+        })
+    };
     let leave = {
         let state = state.clone();
         Callback::from(move |room: String| {
@@ -454,6 +482,7 @@ fn commands(state: UseReducerHandle<Chat>, links: Links) -> ChatHandle {
         typing,
         leave,
         reconnect_now,
+        search,
     }
 }
 

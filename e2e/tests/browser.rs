@@ -2115,3 +2115,108 @@ async fn each_room_keeps_its_own_draft() {
     alice.close().await;
     server.stop().await;
 }
+
+/// Search from the page: the shortcut focuses the field, a Chinese word
+/// finds the messages that have it (marked), "Load more" pages further
+/// back, and a hit beyond the loaded history opens at its message.
+#[tokio::test]
+async fn search_finds_chinese_words_pages_back_and_opens_the_message() {
+    let data = tempfile::tempdir().expect("tmp");
+    let db = data.path().join("chat.db");
+    seed(&db, 300);
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = ChatServer::start_with(&db, any_port, |config| config.history = 20).await;
+    let driver = start_driver().await;
+    let alice = browser(&driver).await;
+    log_in(&alice, &server.base, "alice").await;
+    say(&alice, "你好世界").await;
+    say(&alice, "世界和平").await;
+    say(&alice, "世人的界限").await;
+    until_text(&alice, ".messages", "世人的界限").await;
+
+    // `/` outside a text field focuses the search field; in the composer
+    // it is a character.
+    alice
+        .execute(
+            "document.activeElement.blur();
+             document.body.dispatchEvent(new KeyboardEvent('keydown', {key: '/', bubbles: true}));",
+            vec![],
+        )
+        .await
+        .expect("press / on the page");
+    assert!(
+        focused(&alice, "#search").await,
+        "the shortcut focuses search"
+    );
+    let field = find(&alice, "#search").await;
+    field.send_keys("世界").await.expect("type");
+    field
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("search");
+    until_text(&alice, ".search-results h2", "“世界” in #lobby").await;
+    let hits = texts(&alice, ".search-results li").await;
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(
+        hits[0].contains("世界和平") && hits[1].contains("你好世界"),
+        "{hits:?}"
+    );
+    assert_eq!(
+        texts(&alice, ".search-results li mark").await,
+        ["世界", "世界"],
+        "the word is marked where it is"
+    );
+
+    // The old messages: twenty to a page, "Load more" for the rest.
+    let field = find(&alice, "#search").await;
+    field.clear().await.expect("clear");
+    field.send_keys("old message 1*").await.expect("type");
+    field
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("search");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while texts(&alice, ".search-results li").await.len() != 20 {
+        assert!(tokio::time::Instant::now() < deadline, "the first page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    click(&alice, ".search-results .more").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    // 1, 10..19, 100..199: 111 messages; a second page of twenty.
+    while texts(&alice, ".search-results li").await.len() != 40 {
+        assert!(tokio::time::Instant::now() < deadline, "the second page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Newest first: 199 to 180, then 179 to 160; 170 is far beyond the
+    // loaded twenty.
+    let hit = find(&alice, ".search-results a[href='/r/lobby/m/170']").await;
+    hit.click().await.expect("open the hit");
+    wait_for_path(&alice, &server.base, "/r/lobby").await;
+    let target = find(&alice, ".message[data-id='170'][data-highlighted]").await;
+    assert!(target
+        .text()
+        .await
+        .expect("text")
+        .contains("old message 170"));
+    assert!(
+        !is_visible(&alice, ".search-results").await,
+        "the panel closed for the message"
+    );
+
+    // A bad query says why, in the panel, and changes nothing else.
+    let field = find(&alice, "#search").await;
+    field.clear().await.expect("clear");
+    field.send_keys("\"unclosed").await.expect("type");
+    field
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("search");
+    until_text(
+        &alice,
+        ".search-results [role=alert]",
+        "quote is not closed",
+    )
+    .await;
+    alice.close().await;
+    server.stop().await;
+}

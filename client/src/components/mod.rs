@@ -8,6 +8,7 @@ pub mod moderation;
 pub mod people;
 pub mod room_menu;
 pub mod route_link;
+pub mod search;
 pub mod sidebar;
 pub mod status;
 pub mod switcher;

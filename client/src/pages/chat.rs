@@ -16,6 +16,7 @@ use crate::components::moderation::{
 use crate::components::people::{member_mark, people};
 use crate::components::room_menu::room_menu;
 use crate::components::route_link::route_link;
+use crate::components::search::{search_field, search_panel};
 use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::components::switcher::switcher;
@@ -207,7 +208,12 @@ fn ChatView(props: &ChatViewProps) -> Html {
                     sign_out: &sign_out,
                 }) }
                 { notice_bar(state) }
-                { body }
+                // Search results stand in for the room while open.
+                if state.search.asked.is_some() {
+                    { search_panel(&chat, state.current.as_deref(), &navigator) }
+                } else {
+                    { body }
+                }
             </main>
             { switcher(&joined, state.current.as_deref(), &go) }
         </div>
@@ -342,6 +348,7 @@ fn topbar(bar: &Bar<'_>) -> Html {
             <h1>{ bar.heading.clone() }</h1>
             { status(&state.connection, state.now, &chat.reconnect_now) }
             <div class="bar-menus">
+                { search_field(chat, room.map(|room| room.name.as_str())) }
                 // Offline, nobody is known to be online: no list, rather
                 // than "0 online".
                 if let (true, Some(room)) = (state.online(), room) {

@@ -5,7 +5,7 @@
 //! One module per concern: [`messages`] (a room's posted messages),
 //! [`outbox`] (what the user wrote that the server has not confirmed),
 //! [`people`] (who is in a room, typing, join notices), [`rooms`] (a room's
-//! state, unread counts, the joined list).
+//! state, unread counts, the joined list), [`search`] (the search panel).
 
 pub mod cache;
 pub mod drafts;
@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod people;
 mod refusals;
 pub mod rooms;
+pub mod search;
 
 use std::rc::Rc;
 
@@ -68,6 +69,8 @@ pub struct Chat {
     /// Desktop notifications owed, oldest first: the page raises them (if
     /// the user allowed it) and says so with `Alerted`.
     pub alerts: Rc<Vec<Alert>>,
+    /// The search panel: its question and what came back.
+    pub search: search::Search,
 }
 
 /// A message that deserves a desktop notification.
@@ -142,6 +145,12 @@ pub enum ChatAction {
     Alerted {
         count: usize,
     },
+    /// The user searched (the `search` frame is sent).
+    Search(search::Asked),
+    /// The next page of the search was asked for.
+    SearchMore,
+    /// The search panel was closed.
+    CloseSearch,
 }
 
 impl Chat {
@@ -167,6 +176,7 @@ impl Chat {
             now: 0.0,
             notify: Rc::new(notify),
             alerts: Rc::default(),
+            search: search::Search::default(),
         }
     }
 
@@ -461,8 +471,8 @@ impl Chat {
                     state.people.typing(user, now);
                 }
             }
-            // The page does not search yet (server and protocol do).
-            ServerFrame::Pong | ServerFrame::Results { .. } => {}
+            ServerFrame::Pong => {}
+            ServerFrame::Results { hits, next } => self.search.results(hits, next),
             ServerFrame::Error {
                 code,
                 message,
@@ -587,6 +597,7 @@ impl Reducible for Chat {
                     room.messages.loading_older = false;
                     room.people.forget();
                 }
+                state.search.dropped();
             }
             ChatAction::Refused(reason) => {
                 state.refused.get_or_insert(reason);
@@ -659,6 +670,11 @@ impl Reducible for Chat {
                 let alerts = Rc::make_mut(&mut state.alerts);
                 alerts.drain(..count.min(alerts.len()));
             }
+            ChatAction::Search(asked) => state.search.ask(asked),
+            ChatAction::SearchMore => {
+                state.search.more();
+            }
+            ChatAction::CloseSearch => state.search.close(),
         }
         Rc::new(state)
     }

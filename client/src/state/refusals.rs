@@ -1,7 +1,7 @@
 //! What the page does with each refusal the server sends: the policy per
 //! `ErrorCode`, in one place (a name refused ends the session; a send
 //! refused marks its message; a room that cannot be joined leaves the
-//! list; the rest is a notice).
+//! list; a search refused says why in its panel; the rest is a notice).
 
 use std::rc::Rc;
 
@@ -30,6 +30,14 @@ impl Chat {
                 _,
                 _,
             ) => self.refused = Some(message),
+            // A search's (the server names no room for one): shown in
+            // the search panel.
+            (ErrorCode::InvalidQuery, None, _)
+            | (ErrorCode::RateLimited | ErrorCode::StorageUnavailable, None, None)
+                if self.search.searching() =>
+            {
+                self.search.refused(message);
+            }
             // Not posted, but it goes out again with the next connection.
             (ErrorCode::ShuttingDown, Some(_), _) => {}
             (ErrorCode::RateLimited, None, Some(room)) => {
