@@ -116,7 +116,8 @@ impl RedisLog {
         Ok(Self {
             redis,
             keys,
-            max_len: max_len.max(1),
+            // XADD takes at most i64::MAX.
+            max_len: max_len.clamp(1, i64::MAX as u64),
             append: Script::new(scripts::APPEND),
             change_if_unchanged: Script::new(scripts::CHANGE_IF_UNCHANGED),
             changing: (0..CHANGE_LOCKS)
