@@ -1,8 +1,9 @@
 //! The page's keys, wherever focus is: `Ctrl+K` (`Cmd+K`) opens the room
-//! switcher, `Ctrl+Shift+F` (`Cmd+Shift+F`), or `/` outside a text field,
-//! focuses the search field, `Alt+Up` and `Alt+Down` go to the previous
-//! or next joined room (the sidebar's order), `Escape` marks the room on
-//! screen read.
+//! switcher, `Ctrl+Shift+F` (Ctrl on a Mac too: there `Cmd+Shift+F` is
+//! the browser's full screen) focuses the search field, `Alt+Up` and
+//! `Alt+Down` go to the previous or next joined room (the sidebar's
+//! order), `Escape` marks the room on screen read. Not `/`: outside a text
+//! field it is Firefox's quick find.
 //! (The message list has keys of its own: `message_list::list_keys`.)
 
 use gloo::events::{EventListener, EventListenerOptions};
@@ -48,10 +49,10 @@ pub fn use_shortcuts(
                 if (e.ctrl_key() || e.meta_key()) && !e.alt_key() && key.eq_ignore_ascii_case("k") {
                     e.prevent_default();
                     open_switcher();
-                } else if ((e.ctrl_key() || e.meta_key())
+                } else if e.ctrl_key()
                     && e.shift_key()
-                    && key.eq_ignore_ascii_case("f"))
-                    || (key == "/" && !typing_in(e))
+                    && !e.alt_key()
+                    && key.eq_ignore_ascii_case("f")
                 {
                     e.prevent_default();
                     focus_field();
@@ -70,19 +71,6 @@ pub fn use_shortcuts(
         );
         move || drop(listener)
     });
-}
-
-/// Whether the key goes into a text field (where `/` is a character).
-fn typing_in(e: &web_sys::KeyboardEvent) -> bool {
-    e.target()
-        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|element| {
-            element
-                .closest("input, textarea, select, [contenteditable]")
-                .ok()
-                .flatten()
-                .is_some()
-        })
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::state::ChatAction;
 /// The search field's id: the shortcuts focus it.
 pub const FIELD: &str = "search";
 
-/// Focuses the search field (the shortcuts' `Ctrl+Shift+F` and `/`).
+/// Focuses the search field (the shortcut `Ctrl+Shift+F`).
 pub fn focus_field() {
     if let Some(field) = field() {
         let _ = field.focus();
@@ -58,7 +58,7 @@ pub fn search_field(chat: &ChatHandle, room: Option<&str>) -> Html {
     html! {
         <form class="search" role="search" {onsubmit}>
             <input id={FIELD} type="search" name="q" placeholder="Search" maxlength="200"
-                aria-label="Search messages" aria-keyshortcuts="Control+Shift+F /"
+                aria-label="Search messages" aria-keyshortcuts="Control+Shift+F"
                 enterkeyhint="search" disabled={!chat.state.online()} />
         </form>
     }
