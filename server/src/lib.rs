@@ -71,6 +71,7 @@ use account_routes::CookiePolicy;
 use accounts::Accounts;
 use budget::{BudgetRates, Budgets};
 pub use config::{AdminPassword, Config};
+pub use store::backup::{backup, BackupError, BackupReport};
 
 /// Why the server could not start: its database or Redis could not be
 /// opened or reached, or the listener's address could not be read. Once

@@ -1,9 +1,10 @@
 // A new variant of our own enums is a compile error wherever it must be
 // decided: no wildcard arm over them (tests may skip what they ignore).
 #![cfg_attr(not(test), deny(clippy::wildcard_enum_match_arm))]
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use server::Config;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -38,16 +39,45 @@ fn raise_open_files_limit() {
     }
 }
 
+/// A real-time chat room: WebSockets at /ws and the web client at /.
+#[derive(Parser)]
+#[command(name = "server", version)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What else the binary does besides serving.
+#[derive(Subcommand)]
+enum Command {
+    /// Copy the database (`--db`) to FILE, consistent, while the server
+    /// runs and takes messages. To restore: stop the server, copy FILE
+    /// back to the database's path (its `-wal` and `-shm` files removed),
+    /// start it.
+    Backup {
+        /// Where the copy goes; it must not exist.
+        file: PathBuf,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // First: `--help` and `--version` print that and nothing else.
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    let config = cli.config;
+    match cli.command {
+        Some(Command::Backup { file }) => return backup(&config, &file),
+        None => {}
+    }
     raise_open_files_limit();
-    let config = Config::parse();
     let listener = match TcpListener::bind(&config.bind).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -64,6 +94,30 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `server backup FILE`.
+fn backup(config: &Config, file: &std::path::Path) -> ExitCode {
+    let made = match config.redis_url {
+        Some(_) => Err(server::BackupError::Redis),
+        None => server::backup(&config.db, file),
+    };
+    match made {
+        Ok(report) => {
+            println!(
+                "backed up {} to {}: {} messages, {} bytes",
+                config.db.display(),
+                file.display(),
+                report.messages,
+                report.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }

@@ -5,6 +5,7 @@
 //! committed batch survives a crash of the process or of the machine, and
 //! each batch costs one fsync however many messages it holds.
 
+pub(crate) mod backup;
 mod read;
 mod schema;
 pub(crate) mod search;
