@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use server::Config;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -45,8 +45,18 @@ fn raise_open_files_limit() {
 struct Cli {
     #[command(flatten)]
     config: Config,
+    /// How log lines are written to stderr: `text` for a person, `json`
+    /// (one object per line) for journald and log shippers.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// What else the binary does besides serving.
@@ -66,12 +76,15 @@ enum Command {
 async fn main() -> ExitCode {
     // First: `--help` and `--version` print that and nothing else.
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+        );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let config = cli.config;
     match cli.command {
         Some(Command::Backup { file }) => return backup(&config, &file),
@@ -87,7 +100,18 @@ async fn main() -> ExitCode {
         }
     };
     match listener.local_addr() {
-        Ok(addr) => tracing::info!("chat room at http://{addr}"),
+        Ok(addr) => {
+            tracing::info!("chat room at http://{addr}");
+            // The one line on stdout: where to open it.
+            let open = config.public_origins.first().cloned().unwrap_or_else(|| {
+                match addr.ip().is_unspecified() {
+                    // Every address of the machine: this one works on it.
+                    true => format!("http://localhost:{}", addr.port()),
+                    false => format!("http://{addr}"),
+                }
+            });
+            println!("The chat is at {open}");
+        }
         Err(error) => tracing::warn!(%error, "listening, address unknown"),
     }
     match server::run(listener, config, server::shutdown::signal()).await {
