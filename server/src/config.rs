@@ -175,6 +175,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_RATE_STRIKES", default_value_t = 20)]
     pub rate_strikes: u32,
 
+    /// Serve Prometheus metrics at http://ADDRESS/metrics, such as
+    /// 127.0.0.1:9100 (default: none). A listener of its own, never the
+    /// public one: they say how busy the server is and when it fails, the
+    /// operator's to know; bind it to loopback or a private address the
+    /// reverse proxy does not pass.
+    #[arg(long, env = "CHAT_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+
     /// The origins (`scheme://host[:port]`) the chat's pages are served
     /// from, such as https://chat.example: the WebSocket accepts pages from
     /// these (and `--allowed-origin`) only. Default: this machine's forms of

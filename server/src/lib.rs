@@ -46,6 +46,7 @@ pub(crate) mod events;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod log;
+mod metrics;
 mod precompressed;
 pub(crate) mod presence;
 mod proxy;
@@ -78,8 +79,15 @@ pub use store::backup::{backup, BackupError, BackupReport};
 /// it serves, storage errors are the connections' to answer, never
 /// [`run`]'s.
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct StartError(#[from] StoreError);
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot serve metrics on {bind}: {source}")]
+    Metrics {
+        bind: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -249,6 +257,14 @@ pub async fn run(
         connections: TaskTracker::new(),
         stopping: token.clone(),
     };
+    if let Some(bind) = config.metrics_bind {
+        let stopping = token.clone();
+        let shutdown = async move { stopping.cancelled().await };
+        match metrics::serve(bind, Arc::clone(&state.rooms), shutdown).await {
+            Ok(addr) => tracing::info!("metrics at http://{addr}/metrics"),
+            Err(source) => return Err(StartError::Metrics { bind, source }),
+        }
+    }
     let routes = warp::service(routes::routes(state.clone(), &config));
     // Each room's gathered joins and leaves, sent in one frame.
     let rooms = Arc::clone(&state.rooms);

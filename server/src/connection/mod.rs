@@ -726,6 +726,9 @@ impl Session {
 
     /// Queues an answer to the client; returns its size in bytes.
     fn answer(&mut self, frame: &ServerFrame) -> usize {
+        if let ServerFrame::Error { code, .. } = frame {
+            crate::metrics::refused(*code);
+        }
         let json = frame.to_json();
         self.transport.push(wire::text(&json));
         json.len()

@@ -628,7 +628,10 @@ impl Rooms {
     /// [`MessageLog::append`]); it reaches everyone in the room, the
     /// sender included, once stored.
     pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, LogError> {
-        self.log.append(event).await
+        let started = std::time::Instant::now();
+        let outcome = self.log.append(event).await;
+        crate::metrics::appended(&outcome, started.elapsed());
+        outcome
     }
 
     /// Up to `limit` messages of `room` older than `before`, and whether

@@ -223,10 +223,16 @@ impl Room {
         }
         let mut live = self.lock();
         live.grow_for(events.len());
+        let now = crate::events::now_ms();
+        let mut deliveries = 0;
         for event in events {
             if event.seq() <= live.last_seq {
                 continue;
             }
+            if let Event::Posted(posted) = &event {
+                crate::metrics::post_lag(now.saturating_sub(posted.message.date_time));
+            }
+            deliveries += live.recipients();
             let json = match &event {
                 Event::Posted(posted) => posted.to_frame_json(&self.name),
                 change @ Event::Edited(_)
@@ -239,6 +245,7 @@ impl Room {
         }
         let last_seq = live.last_seq;
         drop(live);
+        crate::metrics::delivered(deliveries);
         self.published.send_replace(Some(last_seq));
     }
 
@@ -638,6 +645,11 @@ impl Live {
         let old = std::mem::replace(&mut self.fanout, fanout);
         self.fanout_capacity = capacity;
         let _ = old.send(Broadcast::Moved(Arc::new(Handover(Mutex::new(receivers)))));
+    }
+
+    /// The connections a broadcast reaches now.
+    fn recipients(&self) -> usize {
+        self.fanout.receiver_count() + self.inboxes.len()
     }
 
     fn broadcast(&self, broadcast: Broadcast) {

@@ -124,6 +124,7 @@ impl Follower {
             match read {
                 Ok(reply) => {
                     if !healthy {
+                        crate::metrics::redis_reconnected();
                         tracing::info!("following the Redis logs again");
                         healthy = true;
                     }
@@ -138,6 +139,7 @@ impl Follower {
                     }
                 }
                 Err(error) => {
+                    crate::metrics::redis_error();
                     if healthy {
                         tracing::error!(%error, "lost the Redis logs; retrying");
                         healthy = false;

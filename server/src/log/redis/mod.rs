@@ -143,8 +143,11 @@ impl RedisLog {
             NewEvent::Change(change) => self.change(change).await,
             NewEvent::Moderate(moderation) => self.moderate(moderation).await,
         };
-        self.storage
-            .record(!matches!(outcome, Err(StoreError::Redis(_))));
+        let redis_failed = matches!(outcome, Err(StoreError::Redis(_)));
+        if redis_failed {
+            crate::metrics::redis_error();
+        }
+        self.storage.record(!redis_failed);
         Ok(outcome?)
     }
 
