@@ -45,7 +45,7 @@ instance() { # backend prefix
     sqlite) args+=(--db "$work/chat-$port.db") ;;
     redis) args+=(--redis-url "redis://127.0.0.1:$redis_port" --redis-prefix "$2") ;;
   esac
-  "$root/target/release/server" "${args[@]}" 2>>"$work/server.log" &
+  "$root/target/release/server" "${args[@]}" >/dev/null 2>>"$work/server.log" &
   pids+=($!)
   urls+=(--url "ws://127.0.0.1:$port/ws")
   wait_port "$port"

@@ -39,7 +39,7 @@ start() { # name -> sets $pid, $url
     chat) "$root/target/release/server" --bind "127.0.0.1:$port" --db "$work/chat-$port.db" \
             --static-dir /nonexistent --max-connections-per-ip 20000 \
             --address-rate-limit 1000000 --address-rate-burst 1000000 \
-            --join-rate-limit 1000000 --join-rate-burst 1000000 2>"$work/chat.log" & ;;
+            --join-rate-limit 1000000 --join-rate-burst 1000000 >/dev/null 2>"$work/chat.log" & ;;
     raw) PORT=$port "$work/raw-tokio/target/release/raw-tokio-peer" >/dev/null & ;;
     node) PORT=$port node "$work/node-ws/server.js" >/dev/null & ;;
   esac

@@ -19,7 +19,7 @@ cargo build --release --quiet -p server
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=8431
-./target/release/server --bind "127.0.0.1:$port" --db "$work/chat.db" 2>"$work/server.log" &
+./target/release/server --bind "127.0.0.1:$port" --db "$work/chat.db" >/dev/null 2>"$work/server.log" &
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 base="http://127.0.0.1:$port"
 CHROME_PATH=/usr/bin/chromium "$tools/node_modules/.bin/lighthouse" "$base/login" --quiet \

@@ -27,7 +27,7 @@ run() { # store scenario loadgen-args...
     --max-connections-per-ip 20000 \
     --address-rate-limit 1000000 --address-rate-burst 1000000 \
     --join-rate-limit 1000000 --join-rate-burst 1000000 \
-    2>"$work/server.log" &
+    >/dev/null 2>"$work/server.log" &
   local pid=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   ./target/release/loadgen chat --url "ws://127.0.0.1:$port/ws" --pid "$pid" --json "$@" \

@@ -33,7 +33,7 @@ start() { # -> sets $pid, $url
   "$root/target/release/server" --bind "127.0.0.1:$port" --db "$work/chat-$port.db" \
     --static-dir /nonexistent --max-connections-per-ip 20000 \
     --address-rate-limit 1000000 --address-rate-burst 1000000 \
-    --join-rate-limit 1000000 --join-rate-burst 1000000 2>"$work/chat.log" &
+    --join-rate-limit 1000000 --join-rate-burst 1000000 >/dev/null 2>"$work/chat.log" &
   pid=$!
   url="ws://127.0.0.1:$port/ws"
   for _ in $(seq 100); do
