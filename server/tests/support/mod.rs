@@ -967,6 +967,24 @@ impl Nginx {
     }
 
     pub async fn start(upstream: SocketAddr) -> Self {
+        let locations = format!(
+            r#"location / {{
+            proxy_pass http://{upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 3600s;
+        }}"#
+        );
+        Self::start_with(&locations).await
+    }
+
+    /// nginx with `locations` inside its one `server` block (plain HTTP on
+    /// a free port).
+    pub async fn start_with(locations: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -987,16 +1005,7 @@ http {{
     scgi_temp_path {root}/scgi;
     server {{
         listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://{upstream};
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection "upgrade";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_read_timeout 3600s;
-        }}
+        {locations}
     }}
 }}
 "#
