@@ -397,3 +397,62 @@ async fn on_redis_an_instance_finds_what_was_said_before_it_followed_the_room() 
     first.stop().await;
     second.stop().await;
 }
+
+/// Reading is what search may show: a room left is no longer searched
+/// (named, it is refused; in every room, it is left out), and a muted
+/// person, who may still read, still searches.
+#[tokio::test]
+async fn a_room_left_is_not_searched_and_a_muted_person_still_reads() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = support::test_config(&data);
+    support::with_admin(&mut config);
+    let server = support::spawn_server(config).await;
+    let mut root = support::admin(server.addr).await;
+    let (mut alice, _) = support::join(server.addr, "alice", None).await;
+    joined(&mut alice, "rust").await;
+    let lobby = post(&mut alice, "lobby", "a-1", "borrow checker in the lobby").await;
+    let rust = post(&mut alice, "rust", "a-2", "borrow checker in rust").await;
+    assert_eq!(
+        found(&mut alice, "borrow", None).await,
+        [("rust".to_owned(), rust), ("lobby".to_owned(), lobby)]
+    );
+
+    alice
+        .send_frame(ClientFrame::Leave {
+            room: "rust".into(),
+        })
+        .await;
+    // Left once the server answers what follows.
+    alice.send_frame(ClientFrame::Ping).await;
+    while !matches!(alice.recv().await, ServerFrame::Pong) {}
+    assert_eq!(
+        found(&mut alice, "borrow", None).await,
+        [("lobby".to_owned(), lobby)]
+    );
+    alice.send_frame(search("borrow", Some("rust"), None)).await;
+    assert_eq!(refused(&mut alice).await.0, ErrorCode::NotInRoom);
+    alice.send_frame(search("borrow in:rust", None, None)).await;
+    assert_eq!(refused(&mut alice).await.0, ErrorCode::NotInRoom);
+
+    // Muted in the lobby: posting is refused, reading (and search) is not.
+    root.send_frame(ClientFrame::Moderate {
+        room: None,
+        action: protocol::ModAction::Mute,
+        target: Some("alice".into()),
+        id: None,
+        duration_s: None,
+        reason: None,
+        all_rooms: false,
+    })
+    .await;
+    loop {
+        if let ServerFrame::Moderated { .. } = alice.recv().await {
+            break;
+        }
+    }
+    assert_eq!(
+        found(&mut alice, "borrow", None).await,
+        [("lobby".to_owned(), lobby)]
+    );
+    server.stop().await;
+}
