@@ -4,6 +4,9 @@
 //! hook's machinery (about 0.9 KB of wasm). Boxed, the effects of one
 //! type share one copy (BENCHMARKS.md, "Web client size").
 
+// The one place that calls them (see `client/clippy.toml`).
+#![allow(clippy::disallowed_methods)]
+
 use yew::functional::Hook;
 use yew::prelude::*;
 
