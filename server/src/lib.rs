@@ -141,6 +141,48 @@ pub(crate) async fn open_rooms(config: &Config) -> Result<Rooms, StoreError> {
     Ok(Rooms::new(registry, log, presence, config))
 }
 
+/// Connections to the metrics listener at once: a scraper or two.
+const SCRAPERS_MAX: usize = 16;
+
+/// Serves `/metrics` on `bind` (see `metrics.rs`) until `stopping`, with
+/// the public listener's accept loop and caps of its own; the address
+/// bound.
+async fn serve_metrics(
+    bind: std::net::SocketAddr,
+    rooms: Arc<Rooms>,
+    stopping: CancellationToken,
+) -> std::io::Result<std::net::SocketAddr> {
+    use warp::Filter;
+    if !metrics::install() {
+        return Err(std::io::Error::other(
+            "another metrics recorder is installed",
+        ));
+    }
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let route = warp::get()
+        .and(warp::path("metrics"))
+        .and(warp::path::end())
+        .map(move || {
+            let text =
+                metrics::render(rooms.connections(), rooms.rooms_in_memory()).unwrap_or_default();
+            warp::reply::with_header(
+                text,
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+        });
+    tokio::spawn(listener::serve(
+        listener,
+        warp::service(route),
+        Admission::new(SCRAPERS_MAX, SCRAPERS_MAX),
+        Arc::new(TrustedProxies::new(false, &[])),
+        Duration::from_secs(5),
+        async move { stopping.cancelled().await },
+    ));
+    Ok(addr)
+}
+
 /// File descriptors kept for everything but client connections: the
 /// database and its journal, Redis, the static files being served, and
 /// the refusals being answered.
@@ -258,12 +300,10 @@ pub async fn run(
         stopping: token.clone(),
     };
     if let Some(bind) = config.metrics_bind {
-        let stopping = token.clone();
-        let shutdown = async move { stopping.cancelled().await };
-        match metrics::serve(bind, Arc::clone(&state.rooms), shutdown).await {
-            Ok(addr) => tracing::info!("metrics at http://{addr}/metrics"),
-            Err(source) => return Err(StartError::Metrics { bind, source }),
-        }
+        let addr = serve_metrics(bind, Arc::clone(&state.rooms), token.clone())
+            .await
+            .map_err(|source| StartError::Metrics { bind, source })?;
+        tracing::info!("metrics at http://{addr}/metrics");
     }
     let routes = warp::service(routes::routes(state.clone(), &config));
     // Each room's gathered joins and leaves, sent in one frame.

@@ -6,25 +6,16 @@
 //!
 //! The `metrics` crate's recorder is global: one per process, installed
 //! the first time a server with `--metrics-bind` starts. Recording without
-//! one costs a check and does nothing.
+//! one costs a check and does nothing. A leaf: the layers record here;
+//! `run` (lib.rs) serves what it renders.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use protocol::ErrorCode;
-use warp::Filter;
 
 use crate::events::{Appended, Event};
-use crate::limits::Admission;
-use crate::proxy::TrustedProxies;
-use crate::rooms::Rooms;
-
-/// Connections to the metrics listener at once.
-const SCRAPERS_MAX: usize = 16;
-/// How long a scraper may take to send its request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Seconds: the storage latency and fan-out lag histograms' buckets.
 const BUCKETS: &[f64] = &[
@@ -50,59 +41,34 @@ fn recorder() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Serves `/metrics` on `bind` until `shutdown`: the counters recorded so
-/// far, and the gauges read from `rooms` at each scrape.
-pub(crate) async fn serve(
-    bind: SocketAddr,
-    rooms: Arc<Rooms>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<SocketAddr> {
-    // Known before the first scrape, at zero.
+/// The metrics so far in Prometheus's text format, with the gauges
+/// `connections` and `rooms_in_memory` as read now; `None` when no
+/// recorder could be installed.
+pub(crate) fn render(connections: usize, rooms_in_memory: usize) -> Option<String> {
+    let handle = recorder()?;
     metrics::describe_counter!(
         "chat_appends_total",
         "events offered to the logs, by outcome"
     );
-    let Some(handle) = recorder() else {
-        return Err(std::io::Error::other(
-            "another metrics recorder is installed",
-        ));
-    };
-    let route = warp::get()
-        .and(warp::path("metrics"))
-        .and(warp::path::end())
-        .map(move || {
-            metrics::gauge!("chat_connections").set(rooms.connections() as f64);
-            metrics::gauge!("chat_rooms_in_memory").set(rooms.rooms_in_memory() as f64);
-            warp::reply::with_header(
-                handle.render(),
-                "content-type",
-                "text/plain; version=0.0.4; charset=utf-8",
-            )
-        });
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
-    // The accept loop of the public listener (header timeout and all),
-    // with caps of its own: a scraper or two.
-    tokio::spawn(crate::listener::serve(
-        listener,
-        warp::service(route),
-        Admission::new(SCRAPERS_MAX, SCRAPERS_MAX),
-        Arc::new(TrustedProxies::new(false, &[])),
-        HEADER_TIMEOUT,
-        shutdown,
-    ));
-    Ok(addr)
+    metrics::gauge!("chat_connections").set(connections as f64);
+    metrics::gauge!("chat_rooms_in_memory").set(rooms_in_memory as f64);
+    Some(handle.render())
 }
 
-/// An append's outcome and how long the log took.
-pub(crate) fn appended(outcome: &Result<Appended, crate::log::LogError>, took: Duration) {
+/// Installs the process's recorder, if none is: recording starts.
+pub(crate) fn install() -> bool {
+    recorder().is_some()
+}
+
+/// An append's outcome (`None`: the log failed) and how long it took.
+pub(crate) fn appended(outcome: Option<&Appended>, took: Duration) {
     metrics::histogram!("chat_storage_seconds").record(took.as_secs_f64());
     let kind = match outcome {
-        Ok(Appended::Stored(event)) => event_kind(event),
-        Ok(Appended::Duplicate(_)) => "duplicate",
-        Ok(Appended::Unchanged) => "unchanged",
-        Ok(Appended::Refused(_)) => "refused",
-        Err(_) => "failed",
+        Some(Appended::Stored(event)) => event_kind(event),
+        Some(Appended::Duplicate(_)) => "duplicate",
+        Some(Appended::Unchanged) => "unchanged",
+        Some(Appended::Refused(_)) => "refused",
+        None => "failed",
     };
     metrics::counter!("chat_appends_total", "outcome" => kind).increment(1);
 }

@@ -630,7 +630,7 @@ impl Rooms {
     pub(crate) async fn append(&self, event: NewEvent) -> Result<Appended, LogError> {
         let started = std::time::Instant::now();
         let outcome = self.log.append(event).await;
-        crate::metrics::appended(&outcome, started.elapsed());
+        crate::metrics::appended(outcome.as_ref().ok(), started.elapsed());
         outcome
     }
 
