@@ -91,6 +91,8 @@ async fn main() -> ExitCode {
         None => {}
     }
     raise_open_files_limit();
+    // Before anything is announced: a SIGTERM from then on stops it well.
+    let stop = server::shutdown::signal();
     let listener = match TcpListener::bind(&config.bind).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -114,7 +116,7 @@ async fn main() -> ExitCode {
         }
         Err(error) => tracing::warn!(%error, "listening, address unknown"),
     }
-    match server::run(listener, config, server::shutdown::signal()).await {
+    match server::run(listener, config, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error}");

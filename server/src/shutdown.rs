@@ -2,33 +2,45 @@
 
 /// Resolves on Ctrl-C or SIGTERM (what `docker stop` and systemd send).
 ///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a SIGTERM that comes right after start (a service
+/// manager stopping what it just started) is a graceful stop, never the
+/// default action's kill. Call it inside the runtime, before serving.
+///
 /// If a handler cannot be installed, that signal is logged and ignored rather
 /// than stopping the server on the spot.
-pub async fn signal() {
-    let ctrl_c = async {
+pub fn signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        let install = |kind: SignalKind, name: &'static str| -> Option<Signal> {
+            signal(kind)
+                .map_err(|error| tracing::error!(%error, "cannot listen for {name}"))
+                .ok()
+        };
+        let interrupt = install(SignalKind::interrupt(), "Ctrl-C");
+        let terminate = install(SignalKind::terminate(), "SIGTERM");
+        async move {
+            let received = |signal: Option<Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = received(interrupt) => {}
+                () = received(terminate) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 

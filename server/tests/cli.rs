@@ -20,8 +20,9 @@ fn help_is_the_help_alone() {
     assert!(text.contains("backup"), "{text}");
 }
 
-/// Started, it says on stdout, in one line, where to open it; with
-/// `--log-format json` every log line on stderr is a JSON object.
+/// Started, it says on stdout, in one line, where to open it; a SIGTERM
+/// at once stops it gracefully; with `--log-format json` every log line
+/// on stderr is a JSON object.
 #[test]
 fn it_says_where_to_open_it_and_logs_json_when_asked() {
     use std::io::{BufRead, BufReader};

@@ -16,6 +16,23 @@ fn sample(metrics: &str, name: &str) -> Option<f64> {
     })
 }
 
+/// Scrapes `addr` until `ready` holds of the text (an append is counted
+/// by its sender's task once the log returns, a moment after the room
+/// may have heard of it), for at most ten seconds; the last text.
+async fn scrape_until(addr: std::net::SocketAddr, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, text) = support::http_get(addr, "/metrics").await;
+        assert_eq!(status, 200, "{text}");
+        if ready(&text) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+const MESSAGES: &str = "chat_appends_total{outcome=\"message\"}";
+
 #[tokio::test]
 async fn scraped_during_a_chat_the_counters_move() {
     let data = tempfile::tempdir().expect("tmp");
@@ -61,8 +78,11 @@ async fn scraped_during_a_chat_the_counters_move() {
         }
     }
 
-    let (status, text) = support::http_get(metrics, "/metrics").await;
-    assert_eq!(status, 200, "{text}");
+    let text = scrape_until(metrics, |text| {
+        sample(text, MESSAGES).is_some_and(|n| n >= 3.0)
+            && sample(text, "chat_deliveries_total").is_some_and(|n| n >= 6.0)
+    })
+    .await;
     let at_least = |name: &str, wanted: f64| {
         let value = sample(&text, name).unwrap_or_else(|| panic!("no {name} in:\n{text}"));
         assert!(
@@ -95,11 +115,9 @@ async fn scraped_during_a_chat_the_counters_move() {
             }
         }
     }
-    let (_, later) = support::http_get(metrics, "/metrics").await;
-    assert!(
-        sample(&later, "chat_appends_total{outcome=\"message\"}")
-            > sample(&text, "chat_appends_total{outcome=\"message\"}")
-    );
+    let before = sample(&text, MESSAGES);
+    let later = scrape_until(metrics, |later| sample(later, MESSAGES) > before).await;
+    assert!(sample(&later, MESSAGES) > before, "{later}");
 
     // Not on the public listener.
     let (public, body) = support::http_get(server.addr, "/metrics").await;
