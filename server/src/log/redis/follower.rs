@@ -100,6 +100,12 @@ impl Follower {
             while let Ok(request) = requests.try_recv() {
                 self.carry_out(request).await;
             }
+            // While a room's past is being indexed, reads do not wait; such
+            // a read must not start from "$" (what is there when it runs):
+            // whatever came between two reads would be skipped. The signal
+            // streams' places are pinned first; until they are, reads wait.
+            let catching_up = self.rooms.values().any(|followed| followed.past.is_some())
+                && self.pin_signal_streams().await;
             let mut keys = vec![self.keys.wake(), self.keys.typing(), self.keys.put_out()];
             let mut ids = vec![
                 self.wake_after.clone(),
@@ -110,7 +116,6 @@ impl Follower {
                 keys.push(key.clone());
                 ids.push(format!("{}-0", followed.last_id));
             }
-            let catching_up = self.rooms.values().any(|followed| followed.past.is_some());
             let read = self.redis.xread_options::<_, _, Option<StreamReadReply>>(
                 &keys,
                 &ids,
@@ -237,6 +242,16 @@ impl Follower {
             }
             self.subscriber.published(&room, events);
         }
+    }
+
+    /// Replaces "$" as the place of the wake, typing and put-out streams
+    /// by their newest entry's id ("0-0" for an empty stream); says
+    /// whether all three are pinned.
+    async fn pin_signal_streams(&mut self) -> bool {
+        let (wake, typing, put_out) = (self.keys.wake(), self.keys.typing(), self.keys.put_out());
+        pin(&mut self.redis, &wake, &mut self.wake_after).await
+            && pin(&mut self.redis, &typing, &mut self.typing_after).await
+            && pin(&mut self.redis, &put_out, &mut self.put_out_after).await
     }
 
     /// Indexes a page of the past of a room whose past is not all
@@ -412,4 +427,24 @@ struct Followed {
     /// Where the search index's reading of its past goes on (the id the
     /// next page is older than); `None` once all of it is indexed.
     past: Option<u64>,
+}
+
+/// `place` ("$", or an id) made the id of the newest entry of stream
+/// `key` ("0-0" if it has none); whether it is an id now.
+async fn pin(redis: &mut ConnectionManager, key: &str, place: &mut String) -> bool {
+    if place != "$" {
+        return true;
+    }
+    let newest: redis::RedisResult<StreamRangeReply> =
+        redis.xrevrange_count(key, "+", "-", 1).await;
+    match newest {
+        Ok(newest) => {
+            *place = newest
+                .ids
+                .first()
+                .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone());
+            true
+        }
+        Err(_) => false,
+    }
 }
