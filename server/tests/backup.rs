@@ -46,6 +46,17 @@ fn server_binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_server"))
 }
 
+/// Runs `server --db DB backup TO`.
+fn run_backup(db: &std::path::Path, to: &std::path::Path) -> std::process::Output {
+    server_binary()
+        .arg("--db")
+        .arg(db)
+        .arg("backup")
+        .arg(to)
+        .output()
+        .expect("run server backup")
+}
+
 #[tokio::test]
 async fn a_backup_made_while_posts_stream_in_holds_every_acknowledged_message() {
     let data = tempfile::tempdir().expect("tmp");
@@ -98,13 +109,7 @@ async fn a_backup_made_while_posts_stream_in_holds_every_acknowledged_message() 
 
     let before: Vec<u64> = acknowledged.lock().expect("ids").clone();
     let copy = data.path().join("backup.db");
-    let made = server_binary()
-        .arg("--db")
-        .arg(&db)
-        .arg("backup")
-        .arg(&copy)
-        .output()
-        .expect("run server backup");
+    let made = run_backup(&db, &copy);
     assert!(made.status.success(), "{made:?}");
     let said = String::from_utf8_lossy(&made.stdout);
     assert!(
@@ -137,13 +142,7 @@ async fn a_backup_made_while_posts_stream_in_holds_every_acknowledged_message() 
 
     // Never over an existing file: the first backup stays as it was.
     let size = std::fs::metadata(&copy).expect("the copy").len();
-    let again = server_binary()
-        .arg("--db")
-        .arg(&db)
-        .arg("backup")
-        .arg(&copy)
-        .output()
-        .expect("run server backup");
+    let again = run_backup(&db, &copy);
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("exists"),
@@ -155,13 +154,7 @@ async fn a_backup_made_while_posts_stream_in_holds_every_acknowledged_message() 
 #[test]
 fn a_backup_says_why_it_cannot_be_made() {
     let data = tempfile::tempdir().expect("tmp");
-    let missing = server_binary()
-        .arg("--db")
-        .arg(data.path().join("none.db"))
-        .arg("backup")
-        .arg(data.path().join("copy.db"))
-        .output()
-        .expect("run server backup");
+    let missing = run_backup(&data.path().join("none.db"), &data.path().join("copy.db"));
     assert!(!missing.status.success());
     assert!(
         String::from_utf8_lossy(&missing.stderr).contains("no database"),

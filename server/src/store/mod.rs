@@ -197,6 +197,15 @@ impl Store {
     }
 }
 
+/// The row id of room `name` in a `rooms` table (the store's, or Redis's
+/// local search index's), if it has one.
+pub(crate) fn room_id(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
+        .query_row([name], |row| row.get(0))
+        .optional()?)
+}
+
 /// Reads history on a connection of its own (see [`Store::reader`]).
 pub(crate) struct HistoryReader {
     conn: Connection,
@@ -216,12 +225,7 @@ impl HistoryReader {
     /// `room`'s rules (who is muted until when, expired mutes included:
     /// the caller knows the time); a room never written has the default.
     pub(crate) fn rules(&self, room: &str) -> Result<RoomRules, StoreError> {
-        let id: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
-            .query_row([room], |row| row.get(0))
-            .optional()?;
-        id.map_or(Ok(RoomRules::default()), |id| {
+        room_id(&self.conn, room)?.map_or(Ok(RoomRules::default()), |id| {
             read::rules_of(&self.conn, id)
         })
     }

@@ -14,7 +14,7 @@
 //! sorting them.
 
 use protocol::{Query, Term};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, Transaction};
 
 use super::StoreError;
 
@@ -223,11 +223,7 @@ pub(crate) fn hits(
 ) -> Result<(Vec<protocol::Hit>, Option<u64>), StoreError> {
     let mut room_ids = Vec::new();
     for room in rooms {
-        let id: Option<i64> = conn
-            .prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
-            .query_row([room], |row| row.get(0))
-            .optional()?;
-        room_ids.extend(id);
+        room_ids.extend(super::room_id(conn, room)?);
     }
     let found = find(conn, query, &room_ids, before, limit)?;
     let next = found

@@ -25,7 +25,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::events::Event;
 use crate::store::search::{self as index, Found};
-use crate::store::StoreError;
+use crate::store::{room_id, StoreError};
 
 const SCHEMA: &str = "
 CREATE VIRTUAL TABLE search USING fts5(
@@ -180,13 +180,6 @@ impl LocalIndex {
 
 fn to_i64(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
-}
-
-fn room_id(conn: &Connection, room: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
-        .query_row([room], |row| row.get(0))
-        .optional()?)
 }
 
 fn forget(conn: &Connection, room: &str) -> Result<(), StoreError> {
