@@ -192,7 +192,7 @@ fn bench_config(db: &std::path::Path) -> server::Config {
     let mut config = server::Config::defaults();
     config.db = db.to_owned();
     config.default_room = ROOM.into();
-    config.static_dir = "/nonexistent".into();
+    config.static_dir = Some("/nonexistent".into());
     config.rate_limit = 1e6;
     config.rate_burst = 1_000_000;
     config.address_rate_limit = 1e6;

@@ -12,9 +12,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:8000")]
     pub bind: String,
 
-    /// The built web client (`trunk build` writes it to dist/).
-    #[arg(long, env = "CHAT_STATIC_DIR", default_value = "dist")]
-    pub static_dir: PathBuf,
+    /// Serve the web client from this directory (as `cargo xtask dist` or
+    /// `trunk build` writes it), read at start, instead of the one built
+    /// into a release binary. Without either: ./dist.
+    #[arg(long, env = "CHAT_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
 
     /// The SQLite database holding the room's history (created if missing).
     /// `:memory:` keeps history in memory only, lost on exit.

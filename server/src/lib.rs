@@ -39,6 +39,7 @@
 mod account_routes;
 pub(crate) mod accounts;
 mod budget;
+mod client_files;
 pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod connection;
@@ -47,7 +48,6 @@ pub(crate) mod limits;
 mod listener;
 pub(crate) mod log;
 mod metrics;
-mod precompressed;
 pub(crate) mod presence;
 mod proxy;
 pub(crate) mod rooms;
@@ -244,6 +244,24 @@ async fn every(period: Duration, shutdown: CancellationToken, chore: impl Fn()) 
 ///
 /// Fails before serving anything if the database (or Redis) cannot be
 /// opened.
+/// The web client to serve: `--static-dir`'s when given, else the one
+/// built into the binary, else `./dist`'s.
+fn client_files(config: &Config) -> client_files::ClientFiles {
+    let (files, from) = match (&config.static_dir, client_files::ClientFiles::built_in()) {
+        (None, Some(files)) => (files, "built into the binary".to_owned()),
+        (Some(dir), _) => (
+            client_files::ClientFiles::read_dir(dir),
+            dir.display().to_string(),
+        ),
+        (None, None) => (
+            client_files::ClientFiles::read_dir(std::path::Path::new("dist")),
+            "dist".to_owned(),
+        ),
+    };
+    tracing::info!(files = files.len(), from, "the web client");
+    files
+}
+
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -305,7 +323,8 @@ pub async fn run(
             .map_err(|source| StartError::Metrics { bind, source })?;
         tracing::info!("metrics at http://{addr}/metrics");
     }
-    let routes = warp::service(routes::routes(state.clone(), &config));
+    let client = Arc::new(client_files(&config));
+    let routes = warp::service(routes::routes(state.clone(), client));
     // Each room's gathered joins and leaves, sent in one frame.
     let rooms = Arc::clone(&state.rooms);
     let presence_interval = Duration::from_millis(protocol::PRESENCE_INTERVAL_MS);

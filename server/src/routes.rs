@@ -14,16 +14,17 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::account_routes::{self, SESSION_COOKIE};
 use crate::accounts::Secret;
+use crate::client_files::ClientFiles;
 use crate::connection::{self, JoinQuery};
 use crate::listener::Peer;
 use crate::static_files::{security_headers, static_files};
 use crate::upgrade::{upgrade_request, UpgradeRequest};
-use crate::{AppState, Config};
+use crate::AppState;
 
 /// Every route of the server.
 pub(crate) fn routes(
     state: AppState,
-    config: &Config,
+    client: Arc<ClientFiles>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     // Answers about someone (a session, a token, the audit) and about now
     // (rooms, health): never kept by a browser or a proxy's cache.
@@ -38,13 +39,11 @@ pub(crate) fn routes(
     websocket(state)
         .or(api)
         .unify()
-        .or(static_files(&config.static_dir))
+        .or(static_files(Arc::clone(&client)))
         .unify()
         .recover(recover)
         .unify()
-        .with(warp::reply::with::headers(security_headers(
-            &config.static_dir,
-        )))
+        .with(warp::reply::with::headers(security_headers(&client)))
         .map(Reply::into_response)
 }
 

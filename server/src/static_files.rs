@@ -1,8 +1,6 @@
-//! The built web client: the files of one directory, deep links answered
-//! with its `index.html`, and the headers that keep a page safe and fresh.
+//! The built web client (see `client_files`), deep links answered with
+//! its `index.html`, and the headers that keep a page safe and fresh.
 //!
-//! - Only files inside the directory: one that a symbolic link resolves to
-//!   outside it (`dist/etc -> /etc`) is not found.
 //! - `Content-Security-Policy`: scripts, styles and connections from this
 //!   server only, WebAssembly allowed, no framing. trunk starts the client
 //!   with an inline module script, which the policy admits by its hash,
@@ -11,9 +9,8 @@
 //!   names the current assets; the assets themselves carry a content hash
 //!   in their names (`client-0123456789abcdef.js`) and are cached for good.
 //! - `Content-Encoding`: brotli or gzip made at build time, when the
-//!   browser takes it (see `precompressed`); `Vary: Accept-Encoding`.
+//!   browser takes it; `Vary: Accept-Encoding`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
@@ -21,15 +18,14 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use warp::filters::BoxedFilter;
 use warp::http::header::{
-    HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, VARY,
-    X_CONTENT_TYPE_OPTIONS,
+    HeaderMap, HeaderValue, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
 use warp::http::StatusCode;
 use warp::path::FullPath;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Reply};
 
-use crate::precompressed::Precompressed;
+use crate::client_files::ClientFiles;
 
 /// Shown at `/` when there is no built client to serve.
 const MISSING_CLIENT_HINT: &str = "The web client is not built.\n\n\
@@ -40,96 +36,50 @@ The WebSocket endpoint /ws and /healthz work without it.\n";
 const NO_CACHE: &str = "no-cache";
 const FOREVER: &str = "public, max-age=31536000, immutable";
 
-/// The built client from `dir`. Any path without a file extension that is
-/// not a file (a deep link such as `/login`) gets `index.html`, so the
-/// client's router takes over; a missing asset stays a 404.
-pub(crate) fn static_files(dir: &Path) -> BoxedFilter<(Response,)> {
-    let index = dir.join("index.html");
-    let root = match (index.is_file(), dir.canonicalize()) {
-        (true, Ok(root)) => Arc::new(root),
-        _ => {
-            tracing::warn!(
-                dir = %dir.display(),
-                "no built web client here: / answers with a hint; /ws and /healthz work"
-            );
-            return warp::get()
-                .map(|| {
-                    warp::reply::with_status(MISSING_CLIENT_HINT, StatusCode::SERVICE_UNAVAILABLE)
-                        .into_response()
-                })
-                .boxed();
-        }
-    };
-    let precompressed = Arc::new(Precompressed::load(&root));
-    let encoded = {
-        let precompressed = Arc::clone(&precompressed);
-        warp::get()
-            .and(warp::path::full())
-            .and(warp::header::optional::<String>("accept-encoding"))
-            .and(warp::header::optional::<String>("if-none-match"))
-            .and_then(
-                move |path: FullPath, accept: Option<String>, tag: Option<String>| {
-                    let precompressed = Arc::clone(&precompressed);
-                    async move {
-                        let asset = match path.as_str() {
-                            "/" => "/index.html",
-                            path => path,
-                        };
-                        let cache = cache_control(Path::new(asset));
-                        precompressed
-                            .answer(asset, accept.as_deref(), tag.as_deref(), cache)
-                            .ok_or_else(warp::reject::not_found)
-                    }
-                },
-            )
-    };
-    let files = warp::fs::dir(dir.to_path_buf())
-        .and_then(move |file: warp::fs::File| {
-            let root = Arc::clone(&root);
-            async move { inside(&root, file).await }
-        })
-        .map(|file: warp::fs::File| {
-            let cache = cache_control(file.path());
-            let mut response = warp::reply::with_header(file, CACHE_CONTROL, cache).into_response();
-            (response.headers_mut()).insert(VARY, HeaderValue::from_static("accept-encoding"));
-            response
-        });
-    let deep_link = warp::get()
+/// The client in `files`. Any path without a file extension that is not a
+/// file (a deep link such as `/login`) gets `index.html`, so the client's
+/// router takes over; a missing asset stays a 404.
+pub(crate) fn static_files(files: Arc<ClientFiles>) -> BoxedFilter<(Response,)> {
+    let get_or_head = warp::get().or(warp::head()).unify();
+    if files.index_html().is_none() {
+        tracing::warn!("no built web client: / answers with a hint; /ws and /healthz work");
+        return get_or_head
+            .map(|| {
+                warp::reply::with_status(MISSING_CLIENT_HINT, StatusCode::SERVICE_UNAVAILABLE)
+                    .into_response()
+            })
+            .boxed();
+    }
+    get_or_head
         .and(warp::path::full())
-        .and_then(|path: FullPath| async move {
-            let last = path.as_str().rsplit('/').next().unwrap_or_default();
-            if last.contains('.') {
-                Err(warp::reject::not_found())
-            } else {
-                Ok::<_, Rejection>(())
-            }
-        })
-        .untuple_one()
         .and(warp::header::optional::<String>("accept-encoding"))
         .and(warp::header::optional::<String>("if-none-match"))
-        .and(warp::fs::file(index))
-        .map(
-            move |accept: Option<String>, tag: Option<String>, file: warp::fs::File| {
-                let shell = precompressed.answer(
-                    "/index.html",
-                    accept.as_deref(),
-                    tag.as_deref(),
-                    NO_CACHE,
-                );
-                shell.unwrap_or_else(|| {
-                    let mut response =
-                        warp::reply::with_header(file, CACHE_CONTROL, NO_CACHE).into_response();
-                    (response.headers_mut())
-                        .insert(VARY, HeaderValue::from_static("accept-encoding"));
-                    response
-                })
+        .and_then(
+            move |path: FullPath, accept: Option<String>, tag: Option<String>| {
+                let files = Arc::clone(&files);
+                async move {
+                    let path = match path.as_str() {
+                        "/" => "/index.html",
+                        path => path,
+                    };
+                    let (accept, tag) = (accept.as_deref(), tag.as_deref());
+                    if let Some(file) = files.answer(path, accept, tag, cache_control(path)) {
+                        return Ok(file);
+                    }
+                    let last = path.rsplit('/').next().unwrap_or_default();
+                    match last.contains('.') {
+                        true => None,
+                        false => files.answer("/index.html", accept, tag, NO_CACHE),
+                    }
+                    .ok_or_else(warp::reject::not_found)
+                }
             },
-        );
-    encoded.or(files).unify().or(deep_link).unify().boxed()
+        )
+        .boxed()
 }
 
 /// Hashed assets are kept for good; anything else is asked for again.
-fn cache_control(path: &Path) -> &'static str {
+fn cache_control(path: &str) -> &'static str {
     if is_hashed_asset(path) {
         FOREVER
     } else {
@@ -137,30 +87,12 @@ fn cache_control(path: &Path) -> &'static str {
     }
 }
 
-/// `file` if it really lies inside `root` once every link is followed.
-async fn inside(root: &Path, file: warp::fs::File) -> Result<warp::fs::File, Rejection> {
-    match tokio::fs::canonicalize(file.path()).await {
-        Ok(real) if real.starts_with(root) => Ok(file),
-        Ok(real) => {
-            tracing::warn!(
-                requested = %file.path().display(),
-                resolves_to = %real.display(),
-                "refused a file outside the client's directory"
-            );
-            Err(warp::reject::not_found())
-        }
-        Err(_) => Err(warp::reject::not_found()),
-    }
-}
-
 /// Whether the file's name carries trunk's content hash (a 64-bit number in
 /// hex, without leading zeros): `client-30ed16bcc019ec0a.js`, and
 /// `client-30ed16bcc019ec0a_bg.wasm` for the module.
-fn is_hashed_asset(path: &Path) -> bool {
-    let stem = path
-        .file_stem()
-        .and_then(|stem| stem.to_str())
-        .unwrap_or("");
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     stem.rsplit_once('-').is_some_and(|(_, hash)| {
         (12..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
@@ -168,10 +100,10 @@ fn is_hashed_asset(path: &Path) -> bool {
 }
 
 /// The headers every response carries: the content security policy for
-/// the client in `dir`, no MIME sniffing, no referrer.
-pub(crate) fn security_headers(dir: &Path) -> HeaderMap {
+/// the client in `files`, no MIME sniffing, no referrer.
+pub(crate) fn security_headers(files: &ClientFiles) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let policy = content_security_policy(&inline_scripts(&dir.join("index.html")));
+    let policy = content_security_policy(&inline_scripts(files.index_html().unwrap_or("")));
     if let Ok(policy) = HeaderValue::from_str(&policy) {
         headers.insert(CONTENT_SECURITY_POLICY, policy);
     }
@@ -196,14 +128,10 @@ fn content_security_policy(inline_scripts: &[String]) -> String {
     )
 }
 
-/// The contents of the inline `<script>` elements of `index` (none when it
-/// cannot be read).
-fn inline_scripts(index: &Path) -> Vec<String> {
-    let Ok(html) = std::fs::read_to_string(index) else {
-        return Vec::new();
-    };
+/// The contents of the inline `<script>` elements of the page `html`.
+fn inline_scripts(html: &str) -> Vec<String> {
     let mut scripts = Vec::new();
-    let mut rest = html.as_str();
+    let mut rest = html;
     while let Some(open) = rest.find("<script") {
         let Some(tag_end) = rest[open..].find('>') else {
             break;
@@ -227,26 +155,18 @@ mod tests {
 
     #[test]
     fn trunk_asset_names_are_recognised_by_their_hash() {
-        assert!(is_hashed_asset(Path::new(
-            "/d/client-30ed16bcc019ec0a_bg.wasm"
-        )));
-        assert!(is_hashed_asset(Path::new("/d/client-30ed16bcc019ec0a.js")));
-        assert!(is_hashed_asset(Path::new("/d/style-4b5c1570cc2310f.css")));
-        assert!(!is_hashed_asset(Path::new("/d/index.html")));
-        assert!(!is_hashed_asset(Path::new("/d/my-notes.txt")));
+        assert!(is_hashed_asset("/client-30ed16bcc019ec0a_bg.wasm"));
+        assert!(is_hashed_asset("/client-30ed16bcc019ec0a.js"));
+        assert!(is_hashed_asset("/style-4b5c1570cc2310f.css"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/my-notes.txt"));
     }
 
     #[test]
     fn inline_scripts_are_admitted_by_their_hash() {
-        let dir = tempfile::tempdir().expect("dir");
-        let index = dir.path().join("index.html");
-        std::fs::write(
-            &index,
-            "<html><script src=\"/a.js\"></script><script type=\"module\">\nrun();\n</script></html>",
-        )
-        .expect("write");
-        assert_eq!(inline_scripts(&index), vec!["\nrun();\n".to_owned()]);
-        let policy = content_security_policy(&inline_scripts(&index));
+        let index = "<html><script src=\"/a.js\"></script><script type=\"module\">\nrun();\n</script></html>";
+        assert_eq!(inline_scripts(index), vec!["\nrun();\n".to_owned()]);
+        let policy = content_security_policy(&inline_scripts(index));
         let hash = STANDARD.encode(Sha256::digest(b"\nrun();\n"));
         assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
         assert!(policy.contains("frame-ancestors 'none'"));

@@ -67,7 +67,6 @@ fn the_unit_s_environment_starts_the_server() {
         let value = match name {
             "CHAT_BIND" | "CHAT_METRICS_BIND" => "127.0.0.1:0".to_owned(),
             "CHAT_DB" => data.path().join("chat.db").display().to_string(),
-            "CHAT_STATIC_DIR" => "/nonexistent".to_owned(),
             _ => value.to_owned(),
         };
         server.env(name, value);

@@ -55,7 +55,7 @@ async fn the_client_is_served_with_its_security_policy_and_cache_headers() {
     )
     .expect("js");
     let server =
-        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
+        TestServer::start_with(|config| config.static_dir = Some(dist.path().to_path_buf())).await;
 
     let page = http_request(server.addr, "/").await;
     assert_eq!(page.status, 200);
@@ -115,7 +115,7 @@ async fn links_out_of_the_client_directory_are_not_followed() {
     )
     .expect("inner link");
     let server =
-        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
+        TestServer::start_with(|config| config.static_dir = Some(dist.path().to_path_buf())).await;
     for path in ["/sub/secret.txt", "/link.txt"] {
         let (status, body) = server.get(path).await;
         assert_eq!(status, 404, "{path}: {body}");
@@ -135,7 +135,7 @@ async fn the_built_client_is_served_with_deep_links_falling_back_to_index() {
     .expect("write index");
     std::fs::write(dist.path().join("client-abc.js"), "console.log(1)").expect("write js");
     let server =
-        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
+        TestServer::start_with(|config| config.static_dir = Some(dist.path().to_path_buf())).await;
 
     for path in ["/", "/login", "/chat", "/index.html"] {
         let (status, body) = server.get(path).await;
@@ -237,7 +237,7 @@ async fn assets_go_out_precompressed_as_the_browser_accepts() {
     write("client-30ed16bcc019ec0a.js.gz", "the module in gzip");
     write("style-4b5c1570cc2310f.css", "body{}");
     let server =
-        TestServer::start_with(|config| config.static_dir = dist.path().to_path_buf()).await;
+        TestServer::start_with(|config| config.static_dir = Some(dist.path().to_path_buf())).await;
     let get = |path: &'static str, accept: Option<&'static str>| {
         let addr = server.addr;
         async move {

@@ -72,6 +72,9 @@ enum Task {
     /// Everything CI checks: formatting, clippy, and every test, browser
     /// tests included; then the server's tests again on Redis.
     Test,
+    /// Build the server as one static Linux file with the web client
+    /// inside it (x86_64-unknown-linux-musl), and print where and how big.
+    Release,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Task::Dist => dist(),
         Task::Run { server_args } => run(&server_args),
         Task::Test => test(),
+        Task::Release => release().map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,6 +109,80 @@ fn run(server_args: &[String]) -> Result {
     step("starting the server (Ctrl-C stops it)", &mut server)
 }
 
+/// The target of the release binary: statically linked, so it runs on any
+/// x86-64 Linux whatever its C library.
+const RELEASE_TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// `cargo xtask release`: the client built, then the server with it
+/// inside, for [`RELEASE_TARGET`] (its standard library and a musl C
+/// compiler, for SQLite and jemalloc, installed when missing). Returns
+/// the binary's path.
+fn release() -> Result<PathBuf> {
+    dist()?;
+    build_release_server()
+}
+
+/// The server's release build for [`RELEASE_TARGET`], embedding dist/ as
+/// it is now.
+fn build_release_server() -> Result<PathBuf> {
+    let targets = output(Command::new("rustup").args([
+        "target",
+        "list",
+        "--installed",
+        "--toolchain",
+        TOOLCHAIN,
+    ]))?;
+    if !targets
+        .lines()
+        .any(|target| target.trim() == RELEASE_TARGET)
+    {
+        step(
+            &format!("adding the {RELEASE_TARGET} target (once)"),
+            Command::new("rustup").args([
+                "target",
+                "add",
+                RELEASE_TARGET,
+                "--toolchain",
+                TOOLCHAIN,
+            ]),
+        )?;
+    }
+    if !on_path("musl-gcc") {
+        if !on_path("apt-get") {
+            return Err("the static build needs musl-gcc on PATH (Debian: musl-tools)".to_owned());
+        }
+        step("updating the package lists", apt_get().arg("update"))?;
+        step(
+            "installing musl-tools (a C compiler for the static build)",
+            apt_get()
+                .args(["install", "-y", "--no-install-recommends", "musl-tools"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    step(
+        &format!("building the server with the client inside ({RELEASE_TARGET}, release)"),
+        cargo()
+            .args(["build", "--release", "--locked", "--package", "server"])
+            .args(["--features", "embed-client", "--target", RELEASE_TARGET])
+            // Symbols only matter to a debugger; a panic's message and
+            // location survive stripping.
+            .env("CARGO_PROFILE_RELEASE_STRIP", "symbols"),
+    )?;
+    let binary = workspace_root()
+        .join("target")
+        .join(RELEASE_TARGET)
+        .join("release/server");
+    let bytes = std::fs::metadata(&binary)
+        .map_err(|e| format!("{}: {e}", binary.display()))?
+        .len();
+    println!(
+        "xtask: {} ({:.1} MB): copy this one file anywhere and run it",
+        binary.display(),
+        bytes as f64 / 1e6
+    );
+    Ok(binary)
+}
+
 fn test() -> Result {
     let toolchain = install_build_tools()?;
     install_test_services()?;
@@ -112,21 +190,27 @@ fn test() -> Result {
         "checking formatting",
         cargo().args(["fmt", "--all", "--", "--check"]),
     )?;
+    build_client(toolchain)?;
+    // Every feature: the release's client built in (which needs dist/) too.
     step(
         "running clippy",
         cargo().args([
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
         ]),
     )?;
-    build_client(toolchain)?;
+    // The one-file server, which a browser test runs alone.
+    let release_binary = build_release_server()?;
     step(
         "running every test (the room's log in SQLite)",
-        cargo().args(["test", "--workspace"]),
+        cargo()
+            .args(["test", "--workspace"])
+            .env("CHAT_RELEASE_BINARY", &release_binary),
     )?;
     let redis = TestRedis::start()?;
     // The binaries the pass above built, run again directly. Asking cargo for

@@ -50,7 +50,7 @@ impl ChatServer {
         let listener = TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut config = Config::defaults();
-        config.static_dir = dist;
+        config.static_dir = Some(dist);
         config.db = db.to_path_buf();
         adjust(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();

@@ -99,7 +99,7 @@ fn redis_prefix(data: &Path) -> String {
 /// file there, or keys named after it in the shared Redis).
 pub fn test_config(data: &tempfile::TempDir) -> Config {
     let mut config = Config::defaults();
-    config.static_dir = "/nonexistent/dist".into();
+    config.static_dir = Some("/nonexistent/dist".into());
     config.db = data.path().join("chat.db");
     if let Some(url) = shared_redis() {
         config.redis_url = Some(url);
