@@ -55,6 +55,7 @@ pub(crate) mod routes;
 pub mod shutdown;
 mod static_files;
 pub(crate) mod store;
+pub(crate) mod transfer;
 pub(crate) mod transport;
 pub(crate) mod upgrade;
 pub(crate) mod wire;
@@ -73,6 +74,7 @@ use accounts::Accounts;
 use budget::{BudgetRates, Budgets};
 pub use config::{AdminPassword, Config};
 pub use store::backup::{backup, BackupError, BackupReport};
+pub use transfer::{export, import, LineError, TransferError, TransferReport};
 
 /// Why the server could not start: its database or Redis could not be
 /// opened or reached, or the listener's address could not be read. Once

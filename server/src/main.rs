@@ -70,6 +70,25 @@ enum Command {
         /// Where the copy goes; it must not exist.
         file: PathBuf,
     },
+    /// Write the rooms' history (`--db`'s, or `--redis-url`'s) to FILE as
+    /// JSON Lines: every message in its current state and the events the
+    /// log keeps, with their ids and `seq`, while the server runs.
+    Export {
+        /// Only this room.
+        #[arg(long)]
+        room: Option<String>,
+        /// Where it goes (`-`: standard output); it must not exist.
+        file: PathBuf,
+    },
+    /// Read an export into an empty store (`--db`, or `--redis-url` with
+    /// `--redis-prefix`) with its ids and `seq`, so clients resume without
+    /// a gap: how a community moves from SQLite to Redis. The file is
+    /// checked whole before anything is written. Run it with the server
+    /// stopped.
+    Import {
+        /// The export to read.
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -88,6 +107,14 @@ async fn main() -> ExitCode {
     let config = cli.config;
     match cli.command {
         Some(Command::Backup { file }) => return backup(&config, &file),
+        Some(Command::Export { room, file }) => {
+            let exported = server::export(&config, room.as_deref(), &file).await;
+            return report("exported", &file, exported);
+        }
+        Some(Command::Import { file }) => {
+            let imported = server::import(&config, &file).await;
+            return report("imported", &file, imported);
+        }
         None => {}
     }
     raise_open_files_limit();
@@ -140,6 +167,31 @@ fn backup(config: &Config, file: &std::path::Path) -> ExitCode {
                 file.display(),
                 report.messages,
                 report.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `server export` or `server import` did, on stderr (an export may
+/// go to stdout).
+fn report(
+    what: &str,
+    file: &std::path::Path,
+    done: Result<server::TransferReport, server::TransferError>,
+) -> ExitCode {
+    match done {
+        Ok(report) => {
+            eprintln!(
+                "{what} {} rooms, {} messages and {} other events ({})",
+                report.rooms,
+                report.messages,
+                report.events,
+                file.display()
             );
             ExitCode::SUCCESS
         }

@@ -9,6 +9,7 @@ pub(crate) mod backup;
 mod read;
 mod schema;
 pub(crate) mod search;
+pub(crate) mod transfer;
 mod write;
 
 use std::path::Path;

@@ -117,6 +117,17 @@ impl ModerationBody {
         }
     }
 
+    /// A stored action's (an import's).
+    pub(super) fn of_stored(moderation: &Moderation) -> Self {
+        Self {
+            action: moderation.action,
+            target: moderation.target.clone(),
+            until: moderation.until,
+            reason: moderation.reason.clone(),
+            all_rooms: moderation.all_rooms,
+        }
+    }
+
     pub(super) fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -147,7 +158,7 @@ pub(crate) fn moderation_of(row: &Row<'_>) -> Result<Moderation, StoreError> {
 
 /// The event of a row of `events` that is not a post, if it still is one:
 /// a deleted message's edits have lost their text, and are not replayed.
-fn change_of(row: &Row<'_>) -> Result<Option<Event>, StoreError> {
+pub(super) fn change_of(row: &Row<'_>) -> Result<Option<Event>, StoreError> {
     let seq = to_id(row.get("seq")?)?;
     let kind: String = row.get("kind")?;
     if kind == "message" {
@@ -216,7 +227,7 @@ fn messages_before(
     Ok((page, has_older))
 }
 
-fn posted_of(row: &Row<'_>) -> Result<Posted, StoreError> {
+pub(super) fn posted_of(row: &Row<'_>) -> Result<Posted, StoreError> {
     let reply_to = match row.get::<_, Option<i64>>("target")? {
         None => None,
         Some(target) => {

@@ -65,6 +65,11 @@ impl StoredMessage {
         self.edited_at.is_none() && self.deleted.is_none()
     }
 
+    /// The message it answers.
+    pub(super) fn reply_to_id(&self) -> Option<u64> {
+        self.reply_to.as_deref().and_then(|id| id.parse().ok())
+    }
+
     /// The key of the browser or account that posted it, if it had one.
     pub(super) fn author_key(&self) -> Option<&str> {
         self.author.as_deref().filter(|key| !key.is_empty())
@@ -180,7 +185,79 @@ impl StoredMessage {
         })
     }
 
-    fn to_json(&self) -> Result<String, StoreError> {
+    /// The message `id` as an export holds it: every reaction's every
+    /// giver, its author's key; `quoted`, the message it answers.
+    pub(super) fn exported(
+        self,
+        id: u64,
+        quoted: Option<&StoredMessage>,
+    ) -> Result<crate::transfer::StoredPost, StoreError> {
+        let mut message = self.message(id, usize::MAX)?;
+        if let Some(reply) = &mut message.reply_to {
+            *reply = quote(reply.id, quoted);
+        }
+        Ok(crate::transfer::StoredPost {
+            author_key: self.author_key().map(str::to_owned),
+            posted: Posted {
+                message,
+                client_id: self.client_id,
+            },
+        })
+    }
+
+    /// The state of an imported message, as `APPEND` and the changes
+    /// after it would have left it; `edits`, the entry of its newest edit.
+    pub(super) fn imported(post: &crate::transfer::StoredPost, edits: Option<u64>) -> Self {
+        let message = &post.posted.message;
+        let flag = |on: bool| on.then(|| "1".to_owned());
+        Self {
+            user: message.user.clone(),
+            msg: message.msg.clone(),
+            client_id: post.posted.client_id.clone(),
+            date_time: message.date_time.to_string(),
+            reply_to: message.reply_to.as_ref().map(|quote| quote.id.to_string()),
+            mentions: (!message.mentions.is_empty()).then(|| message.mentions.join("\n")),
+            claimed: flag(message.claimed),
+            edited_at: message.edited_at.map(|at| at.to_string()),
+            deleted: flag(message.deleted),
+            reactions: (!message.reactions.is_empty()).then(|| {
+                message
+                    .reactions
+                    .iter()
+                    .map(|given| StoredReactions {
+                        emoji: given.emoji.clone(),
+                        users: given.users.join("\n"),
+                    })
+                    .collect()
+            }),
+            author: Some(post.author_key.clone().unwrap_or_default()),
+            edits: edits.map(|seq| format!("{seq}-0")),
+        }
+    }
+
+    /// The stream entry `APPEND` writes for it (without `dateTime`).
+    pub(super) fn entry(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("kind", "message".to_owned()),
+            ("user", self.user.clone()),
+            ("msg", self.msg.clone()),
+            ("clientId", self.client_id.clone()),
+            ("dateTime", self.date_time.clone()),
+        ];
+        let optional = [
+            ("replyTo", &self.reply_to),
+            ("mentions", &self.mentions),
+            ("claimed", &self.claimed),
+        ];
+        fields.extend(
+            optional
+                .into_iter()
+                .filter_map(|(field, value)| Some((field, value.clone()?))),
+        );
+        fields
+    }
+
+    pub(super) fn to_json(&self) -> Result<String, StoreError> {
         serde_json::to_string(self).map_err(|error| StoreError::CorruptEntry(error.to_string()))
     }
 }

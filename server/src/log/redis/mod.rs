@@ -30,6 +30,7 @@ mod entries;
 mod follower;
 mod scripts;
 mod search;
+pub(crate) mod transfer;
 
 use entries::{change_entry, entry_seq, moderation_entry, parse_entry, StoredMessage};
 use follower::{Follow, Follower};
@@ -810,7 +811,7 @@ impl MessageReader {
 /// `room`'s rules, and their JSON as read (`None`: never written, the
 /// rules then read from the keys releases up to 2026-12-07 kept them in,
 /// a `locked` flag and a `mutes` hash).
-async fn read_rules(
+pub(super) async fn read_rules(
     redis: &mut ConnectionManager,
     keys: &Keys,
     room: &str,
