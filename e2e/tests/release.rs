@@ -30,7 +30,7 @@ async fn the_release_binary_alone_serves_its_client_and_people_chat() {
     let binary = alone.path().join("chat-server");
     std::fs::copy(release_binary(), &binary).expect("copy the binary");
     let mut server = Command::new(&binary)
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0", "--retain-days", "30"])
         .env_clear()
         .current_dir(alone.path())
         .stdout(Stdio::piped())
@@ -59,6 +59,13 @@ async fn the_release_binary_alone_serves_its_client_and_people_chat() {
     let seen = wait_for_messages(&bob, 1).await;
     assert_eq!(seen[0].0, "alice");
     assert_eq!(seen[0].1, "one file is all it takes");
+    // The room says where its history begins, and why.
+    until_text(
+        &bob,
+        ".messages li.begins",
+        "The room's history begins here: messages are kept for 30 days.",
+    )
+    .await;
     alice.close().await;
     bob.close().await;
 

@@ -161,6 +161,9 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
             claimed: f.flag("claimed"),
             admin: f.flag("admin"),
             rooms: f.list_or_empty("rooms", string),
+            retain_days: f
+                .optional("retainDays", u64)
+                .map(|days| u32::try_from(days).unwrap_or(u32::MAX)),
         },
         ServerFrameKind::History => ServerFrame::History {
             room: f.string("room"),

@@ -413,6 +413,14 @@ pub enum ServerFrame {
         /// browser's own; absent then).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         rooms: Vec<String>,
+        /// Messages older than this many days are removed
+        /// (`--retain-days`): where a room's history begins, and why.
+        #[serde(
+            rename = "retainDays",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        retain_days: Option<u32>,
     },
     /// Where this connection starts in `room`: sent right after `welcome`
     /// for the room of the URL, and in answer to each `join`.

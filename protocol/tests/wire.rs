@@ -462,6 +462,7 @@ fn golden_server_frames() {
                 claimed: false,
                 admin: false,
                 rooms: vec![],
+                retain_days: None,
             },
             r#"{"type":"welcome","user":"alice"}"#,
         ),
@@ -471,6 +472,7 @@ fn golden_server_frames() {
                 claimed: true,
                 admin: true,
                 rooms: vec![],
+                retain_days: None,
             },
             r#"{"type":"welcome","user":"alice","claimed":true,"admin":true}"#,
         ),
@@ -480,8 +482,19 @@ fn golden_server_frames() {
                 claimed: true,
                 admin: false,
                 rooms: vec!["lobby".into(), "闲聊".into()],
+                retain_days: None,
             },
             r#"{"type":"welcome","user":"alice","claimed":true,"rooms":["lobby","闲聊"]}"#,
+        ),
+        (
+            ServerFrame::Welcome {
+                user: "alice".into(),
+                claimed: false,
+                admin: false,
+                rooms: vec![],
+                retain_days: Some(30),
+            },
+            r#"{"type":"welcome","user":"alice","retainDays":30}"#,
         ),
         (
             ServerFrame::error(ErrorCode::MessageTooLong, "too long"),
@@ -786,6 +799,7 @@ fn a_server_frame_ignores_fields_its_type_does_not_have() {
             claimed: false,
             admin: false,
             rooms: vec![],
+            retain_days: None,
         }
     );
     assert_eq!(
@@ -994,6 +1008,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             ServerFrame::Welcome {
                 user,
                 claimed: !rooms.is_empty(),
+                retain_days: None,
                 admin: false,
                 rooms,
             }

@@ -22,9 +22,9 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::accounts::{AccountError, Identity, Secret, SESSION_TTL};
+use crate::events::event_frame;
 use crate::events::Event;
 use crate::listener::Peer;
-use crate::rooms::event_frame;
 use crate::AppState;
 
 /// The session cookie's name.

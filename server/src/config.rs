@@ -185,6 +185,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_METRICS_BIND")]
     pub metrics_bind: Option<std::net::SocketAddr>,
 
+    /// Remove messages older than this many days (1 to 36,500), with
+    /// their edits and reactions, as securely as a deletion; checked at
+    /// start and every ten minutes. Without it, history is kept for good.
+    #[arg(long, env = "CHAT_RETAIN_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retain_days: Option<u32>,
+
     /// The origins (`scheme://host[:port]`) the chat's pages are served
     /// from, such as https://chat.example: the WebSocket accepts pages from
     /// these (and `--allowed-origin`) only. Default: this machine's forms of

@@ -1,13 +1,16 @@
 //! The vocabulary of a room's log: its events, what a connection asks a
 //! log to append, and what the log answers. Both logs speak it and the
-//! rooms apply it; nothing here does I/O or builds a frame.
+//! rooms apply it; nothing here does I/O (an event's frame is the
+//! protocol's own type: [`event_frame`]).
 //!
 //! Each room's log is one sequence of events numbered by the room's `seq`.
 //! A message's id is the `seq` of the event that posted it; an edit, a
 //! deletion or a reaction is an event of its own, about a message
 //! (`id`), replayed by the same resume (`after=<seq>`) as posts.
 
-use protocol::{formatted, Block, ChangeRefusal, MessageChange, ModAction, Posted, RoomRules};
+use protocol::{
+    formatted, Block, ChangeRefusal, MessageChange, ModAction, Posted, RoomRules, ServerFrame,
+};
 
 /// A request to change a posted message: the rules that decide it are
 /// protocol's (`ChangeRequest::check`).
@@ -384,5 +387,95 @@ pub(crate) fn now_ms() -> i64 {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
         Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+/// The clock `--retain-days` reads: the system's, or one a test sets
+/// (and moves, waking whatever waits on it).
+#[derive(Clone, Default)]
+pub struct Clock(Option<std::sync::Arc<tokio::sync::watch::Sender<i64>>>);
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("Clock::system"),
+            Some(_) => write!(f, "Clock::manual({})", self.now_ms()),
+        }
+    }
+}
+
+impl Clock {
+    /// A clock that reads `start` (ms since the epoch) until set.
+    pub fn manual(start: i64) -> Self {
+        Self(Some(std::sync::Arc::new(tokio::sync::watch::Sender::new(
+            start,
+        ))))
+    }
+
+    /// Sets a manual clock to `now` (ms since the epoch); the system's
+    /// cannot be set.
+    pub fn set(&self, now: i64) {
+        if let Some(clock) = &self.0 {
+            clock.send_replace(now);
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        match &self.0 {
+            None => now_ms(),
+            Some(clock) => *clock.borrow(),
+        }
+    }
+
+    /// What wakes when a manual clock is set (`None`: the system's, never
+    /// set). Each receiver sees every move made after it was taken.
+    pub(crate) fn moves(&self) -> Option<tokio::sync::watch::Receiver<i64>> {
+        self.0.as_ref().map(|clock| clock.subscribe())
+    }
+}
+
+/// The frame of an edit, deletion or reaction (a post has its own, see
+/// [`Posted::to_frame_json`]).
+pub(crate) fn event_frame(room: &str, event: &Event) -> ServerFrame {
+    let room = room.to_owned();
+    match event {
+        Event::Posted(posted) => ServerFrame::Message {
+            room,
+            posted: posted.clone(),
+        },
+        Event::Edited(edit) => ServerFrame::Edited {
+            room,
+            seq: edit.seq,
+            id: edit.id,
+            msg: edit.msg.clone(),
+            formatted: edit.formatted.clone(),
+            edited_at: edit.edited_at,
+            mentions: edit.mentions.clone(),
+        },
+        Event::Deleted(deletion) => ServerFrame::Deleted {
+            room,
+            seq: deletion.seq,
+            id: deletion.id,
+        },
+        Event::Reacted(reaction) => ServerFrame::Reaction {
+            room,
+            seq: reaction.seq,
+            id: reaction.id,
+            emoji: reaction.emoji.clone(),
+            user: reaction.user.clone(),
+            on: reaction.on,
+        },
+        Event::Moderated(moderation) => ServerFrame::Moderated {
+            room,
+            seq: moderation.seq,
+            action: moderation.action,
+            target: moderation.target.clone(),
+            id: moderation.id,
+            by: moderation.by.clone(),
+            until: moderation.until,
+            reason: moderation.reason.clone(),
+            all_rooms: moderation.all_rooms,
+            date_time: moderation.date_time,
+        },
     }
 }

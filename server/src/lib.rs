@@ -44,6 +44,7 @@ pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod events;
+pub(crate) mod history_file;
 pub(crate) mod limits;
 mod listener;
 pub(crate) mod log;
@@ -73,8 +74,10 @@ use account_routes::CookiePolicy;
 use accounts::Accounts;
 use budget::{BudgetRates, Budgets};
 pub use config::{AdminPassword, Config};
+pub use events::Clock;
+pub use history_file::LineError;
 pub use store::backup::{backup, BackupError, BackupReport};
-pub use transfer::{export, import, LineError, TransferError, TransferReport};
+pub use transfer::{export, import, TransferError, TransferReport};
 
 /// Why the server could not start: its database or Redis could not be
 /// opened or reached, or the listener's address could not be read. Once
@@ -246,6 +249,37 @@ async fn every(period: Duration, shutdown: CancellationToken, chore: impl Fn()) 
 ///
 /// Fails before serving anything if the database (or Redis) cannot be
 /// opened.
+/// How often retention looks for messages past `--retain-days`.
+const RETAIN_EVERY: Duration = Duration::from_secs(600);
+
+/// `--retain-days`: at start and every [`RETAIN_EVERY`] (or when a test's
+/// clock moves), the messages older than `days` go.
+async fn retain(rooms: Arc<Rooms>, days: u32, clock: events::Clock, stop: CancellationToken) {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let mut moves = clock.moves();
+    loop {
+        let before = clock.now_ms().saturating_sub(i64::from(days) * DAY_MS);
+        match rooms.retain(before).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, days, "removed messages past retention"),
+            Err(error) => tracing::warn!(%error, "cannot remove messages past retention"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(RETAIN_EVERY) => {}
+            () = async {
+                match &mut moves {
+                    // The clock lives as long as this task holds it.
+                    Some(moves) => {
+                        let _ = moves.changed().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}
+
 /// The web client to serve: `--static-dir`'s when given, else the one
 /// built into the binary, else `./dist`'s.
 fn client_files(config: &Config) -> client_files::ClientFiles {
@@ -267,6 +301,16 @@ fn client_files(config: &Config) -> client_files::ClientFiles {
 pub async fn run(
     listener: TcpListener,
     config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    run_with_clock(listener, config, Clock::default(), shutdown).await
+}
+
+/// [`run`], with `clock` the time `--retain-days` reads (a test's own).
+pub async fn run_with_clock(
+    listener: TcpListener,
+    config: Config,
+    clock: Clock,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     // Broadcast frames are small: Nagle's algorithm would hold them back
@@ -339,6 +383,9 @@ pub async fn run(
         rooms.tick();
         budgets.forget_refilled(std::time::Instant::now());
     }));
+    if let Some(days) = config.retain_days {
+        tokio::spawn(retain(Arc::clone(&state.rooms), days, clock, token.clone()));
+    }
     // A guest's browser muted with its name, kept where names are.
     let mut muted_browsers = state.rooms.muted_browsers();
     let accounts = Arc::clone(&state.accounts);

@@ -423,8 +423,10 @@ async fn a_deleted_text_is_gone_from_storage() {
     let data = tempfile::tempdir().expect("tmp");
     let config = test_config(&data);
     let server = support::spawn_server(config.clone()).await;
-    let secret = "the launch code is 5e1f-93ab-delete-me";
-    let edited = "the launch code was 77c0-dd21-delete-me";
+    // Each with a word of its own: the search index holds words, and kept
+    // a deleted message's until its segments merged.
+    let secret = "the launch code is 5e1f-93ab-delete-me zanzibar";
+    let edited = "the launch code was 77c0-dd21-delete-me quixotic";
     let mut alice = server.join("alice").await;
     post(&mut alice, "a-1", secret).await;
     post(&mut alice, "a-2", "kept text").await;
@@ -443,6 +445,9 @@ async fn a_deleted_text_is_gone_from_storage() {
         !stored.contains("delete-me"),
         "the text and its edit are gone"
     );
+    for word in ["zanzibar", "quixotic"] {
+        assert!(!stored.contains(word), "{word}: the words are gone");
+    }
     assert!(stored.contains("kept text"));
     server.stop().await;
 }

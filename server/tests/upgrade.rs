@@ -11,7 +11,7 @@ use support::{
 };
 
 /// This release's schema version (`PRAGMA user_version`).
-const LATEST_SCHEMA: i64 = 8;
+const LATEST_SCHEMA: i64 = 9;
 
 /// The room's file as the release of 2026-11-28 left it: 40 messages from
 /// five people (schema version 0, before versions existed).

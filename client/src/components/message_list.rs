@@ -36,6 +36,9 @@ pub struct MessageListProps {
     pub outbox: Rc<Vec<Outgoing>>,
     pub presence_notices: Rc<Vec<PresenceNotice>>,
     pub has_older: bool,
+    /// The server keeps messages this many days: the room's history
+    /// begins where that left it.
+    pub retain_days: Option<u32>,
     pub loading_older: bool,
     /// The first message that was unread when the room was opened.
     pub new_since: Option<u64>,
@@ -402,6 +405,16 @@ fn list_items(
                 <button onclick={load_older} disabled={props.loading_older}>
                     { if props.loading_older { "Loading…" } else { "Load older messages" } }
                 </button>
+            </li>
+        });
+    }
+    if let (false, Some(days)) = (
+        props.has_older || props.entries.is_empty(),
+        props.retain_days,
+    ) {
+        items.push(html! {
+            <li class="begins" key="begins">
+                { format!("The room's history begins here: messages are kept for {days} days.") }
             </li>
         });
     }

@@ -578,6 +578,7 @@ fn room_view(
                 outbox={std::rc::Rc::new(outbox)}
                 presence_notices={room.people.notices.clone()}
                 has_older={room.messages.has_older}
+                retain_days={state.retain_days}
                 loading_older={room.messages.loading_older}
                 new_since={room.new_since}
                 highlight={highlight}

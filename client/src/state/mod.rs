@@ -45,6 +45,8 @@ pub struct Chat {
     pub claimed: bool,
     /// Whether `me` is an admin: it makes moderators.
     pub admin: bool,
+    /// The server removes messages older than this many days.
+    pub retain_days: Option<u32>,
     /// The server's default room, once known: what `/` opens.
     pub home: Option<String>,
     /// The room on screen; `None` at `/` while the default room is unknown.
@@ -166,6 +168,7 @@ impl Chat {
             me: None,
             claimed: false,
             admin: false,
+            retain_days: None,
             home,
             current: None,
             visible: true,
@@ -334,11 +337,13 @@ impl Chat {
                 claimed,
                 admin,
                 rooms,
+                retain_days,
             } => {
                 self.connection = Connection::Online;
                 self.me = Some(user);
                 self.claimed = claimed;
                 self.admin = admin;
+                self.retain_days = retain_days;
                 self.follow_rooms(&rooms);
             }
             ServerFrame::History {

@@ -46,6 +46,7 @@ fn welcome(user: &str) -> ChatAction {
         claimed: false,
         admin: false,
         rooms: vec![],
+        retain_days: None,
     })
 }
 
@@ -195,6 +196,7 @@ fn a_visit_starts_from_the_frames_the_last_one_kept() {
             claimed: false,
             admin: false,
             rooms: vec![],
+            retain_days: None,
         },
         ServerFrame::History {
             room: "rust".into(),
@@ -518,6 +520,7 @@ fn a_claimed_name_s_rooms_follow_it_from_the_server() {
         claimed: true,
         admin: false,
         rooms: vec!["闲聊".into(), "lobby".into()],
+        retain_days: None,
     }));
     let names: Vec<&str> = chat.rooms.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["lobby", "go", "闲聊"]);
@@ -563,6 +566,7 @@ fn a_room_opened_offline_outlives_the_next_welcome() {
             claimed: true,
             admin: false,
             rooms: vec!["lobby".into()],
+            retain_days: None,
         }))
     };
     let chat = back(chat);

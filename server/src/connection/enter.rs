@@ -349,6 +349,7 @@ async fn admit(query: &JoinQuery, context: &Context) -> Result<Admitted, Refusal
         claimed: identity.claimed,
         admin: context.accounts.is_admin(name.name()),
         rooms: context.accounts.rooms_of(name.name()).await,
+        retain_days: context.limits.retain_days,
     };
     let moderator = moderates(&context.accounts, name.name(), &room).await;
     let greeting = std::iter::once(welcome)

@@ -96,6 +96,8 @@ pub(crate) struct SessionLimits {
     /// made a greeting larger than the write buffer, and every newcomer's
     /// socket was dropped. Older messages are a `loadOlder` away.
     pub history_page_bytes: usize,
+    /// `--retain-days`, which the welcome tells.
+    pub retain_days: Option<u32>,
 }
 
 impl SessionLimits {
@@ -113,6 +115,7 @@ impl SessionLimits {
             history_page_bytes: config
                 .history_page_bytes
                 .clamp(16 * 1024, HISTORY_PAGE_BYTES_MAX),
+            retain_days: config.retain_days,
         }
     }
 

@@ -180,6 +180,16 @@ impl MessageLog {
         }
     }
 
+    /// Removes the messages posted before `before` (ms since the epoch),
+    /// with their edits and reactions, as securely as a deletion
+    /// (`--retain-days`); answers how many went.
+    pub(crate) async fn retain(&self, before: i64) -> Result<u64, LogError> {
+        match self {
+            Self::Embedded(log) => log.retain(before).await,
+            Self::Redis(log) => Ok(log.retain(before).await?),
+        }
+    }
+
     /// Whether the last attempt to store or read succeeded.
     pub(crate) fn storage_ok(&self) -> bool {
         match self {

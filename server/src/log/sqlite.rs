@@ -63,9 +63,19 @@ enum Request {
         limit: usize,
         reply: Reply<Found>,
     },
+    /// Remove at most `limit` messages posted before `before`.
+    Retain {
+        before: i64,
+        limit: usize,
+        reply: Reply<usize>,
+    },
     /// Finish what is queued before this, then stop.
     Stop,
 }
+
+/// Most messages retention removes in one transaction: the writer takes
+/// the appends queued meanwhile between two.
+const RETAIN_BATCH: usize = 1000;
 
 impl EmbeddedLog {
     /// Opens (and migrates) the database at `db` and starts the writer
@@ -189,6 +199,25 @@ impl EmbeddedLog {
         &self.storage
     }
 
+    /// Removes the messages posted before `before` (see
+    /// `Store::retain`), a batch at a time; answers how many went.
+    pub(crate) async fn retain(&self, before: i64) -> Result<u64, LogError> {
+        let mut removed = 0;
+        loop {
+            let gone = self
+                .ask(|reply| Request::Retain {
+                    before,
+                    limit: RETAIN_BATCH,
+                    reply,
+                })
+                .await?;
+            removed += u64::try_from(gone).unwrap_or(u64::MAX);
+            if gone < RETAIN_BATCH {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// Stores everything queued so far, then stops the writer.
     pub(crate) async fn close(&self) {
         let _ = self.requests.send(Request::Stop).await;
@@ -279,6 +308,14 @@ impl Writer {
                         reply,
                     } => {
                         let _ = reply.send(self.store.search(&query, &rooms, before, limit));
+                    }
+                    Request::Retain {
+                        before,
+                        limit,
+                        reply,
+                    } => {
+                        self.commit(&mut batch, &mut replies);
+                        let _ = reply.send(self.store.retain(before, limit));
                     }
                     Request::Stop => {
                         stopping = true;

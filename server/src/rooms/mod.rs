@@ -20,7 +20,7 @@ use protocol::{Posted, ServerFrame};
 use tokio::sync::{broadcast, mpsc};
 
 pub(crate) use inbox::Inbox;
-pub(crate) use room::{event_frame, Silenced};
+pub(crate) use room::Silenced;
 pub(crate) use room::{Broadcast, Handover};
 pub(crate) use room::{Entered, HistoryStart, Online};
 
@@ -804,6 +804,17 @@ impl Rooms {
     /// How many rooms are in memory.
     pub(crate) fn rooms_in_memory(&self) -> usize {
         self.registry.lock_map().rooms.len()
+    }
+
+    /// Removes the messages posted before `before` (ms since the epoch)
+    /// from the log and from the rooms in memory (`--retain-days`);
+    /// answers how many the log removed.
+    pub(crate) async fn retain(&self, before: i64) -> Result<u64, LogError> {
+        let removed = self.log.retain(before).await?;
+        for room in self.registry.rooms() {
+            room.forget_before(before);
+        }
+        Ok(removed)
     }
 
     /// Stores everything queued so far and stops following the logs; lets

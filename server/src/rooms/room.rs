@@ -25,7 +25,7 @@ use super::inbox::{Inbox, RoomKey};
 use super::members::Members;
 use super::names::Name;
 use super::{FellBehind, RoomLimits};
-use crate::events::{Event, Window};
+use crate::events::{event_frame, Event, Window};
 use crate::wire;
 
 /// What a room sends every connection in it, in one order.
@@ -210,6 +210,40 @@ impl Room {
         live.last_seq = window.last_seq;
         live.rules = window.rules;
         self.published.send_replace(Some(window.last_seq));
+    }
+
+    /// Lets go of the messages posted before `before` (ms since the
+    /// epoch), which retention removed from the log, and of what was
+    /// about them. A client that resumes from before the last of them
+    /// starts over (`reset`), and so loses them too.
+    pub(crate) fn forget_before(&self, before: i64) {
+        let mut live = self.lock();
+        let mut gone = Vec::new();
+        while let Some(oldest) = live.recent.front() {
+            if oldest.message.date_time >= before {
+                break;
+            }
+            gone.push(oldest.message.id);
+            live.recent.pop_front();
+        }
+        let Some(&last_gone) = gone.last() else {
+            return;
+        };
+        // Replies quote them as the log now does: gone, as if deleted.
+        let requote = protocol::Requote(None);
+        for posted in &mut live.recent {
+            let quoted = posted.message.reply_to.as_ref().map(|quote| quote.id);
+            if let Some(id) = quoted.filter(|id| gone.binary_search(id).is_ok()) {
+                requote.apply(id, posted.message.reply_to.as_mut());
+            }
+        }
+        live.changes
+            .retain(|change| change.target().is_none_or(|id| id > last_gone));
+        live.held_from = live.held_from.max(last_gone.saturating_add(1));
+        live.first_id = live
+            .first_id
+            .filter(|&first| first > last_gone)
+            .or_else(|| live.recent.front().map(|posted| posted.message.id));
     }
 
     /// Applies stored events, in `seq` order, and broadcasts each one's
@@ -665,51 +699,5 @@ impl Live {
         if !self.presence_changes.iter().any(|changed| changed == name) {
             self.presence_changes.push(name.to_owned());
         }
-    }
-}
-
-/// The frame of an edit, deletion or reaction (a post has its own, see
-/// [`Posted::to_frame_json`]).
-pub(crate) fn event_frame(room: &str, event: &Event) -> ServerFrame {
-    let room = room.to_owned();
-    match event {
-        Event::Posted(posted) => ServerFrame::Message {
-            room,
-            posted: posted.clone(),
-        },
-        Event::Edited(edit) => ServerFrame::Edited {
-            room,
-            seq: edit.seq,
-            id: edit.id,
-            msg: edit.msg.clone(),
-            formatted: edit.formatted.clone(),
-            edited_at: edit.edited_at,
-            mentions: edit.mentions.clone(),
-        },
-        Event::Deleted(deletion) => ServerFrame::Deleted {
-            room,
-            seq: deletion.seq,
-            id: deletion.id,
-        },
-        Event::Reacted(reaction) => ServerFrame::Reaction {
-            room,
-            seq: reaction.seq,
-            id: reaction.id,
-            emoji: reaction.emoji.clone(),
-            user: reaction.user.clone(),
-            on: reaction.on,
-        },
-        Event::Moderated(moderation) => ServerFrame::Moderated {
-            room,
-            seq: moderation.seq,
-            action: moderation.action,
-            target: moderation.target.clone(),
-            id: moderation.id,
-            by: moderation.by.clone(),
-            until: moderation.until,
-            reason: moderation.reason.clone(),
-            all_rooms: moderation.all_rooms,
-            date_time: moderation.date_time,
-        },
     }
 }

@@ -7,6 +7,7 @@
 
 pub(crate) mod backup;
 mod read;
+mod retain;
 mod schema;
 pub(crate) mod search;
 pub(crate) mod transfer;
@@ -119,6 +120,23 @@ impl Store {
             self.wipe_wal()?;
         }
         Ok(written.outcome)
+    }
+
+    /// Removes at most `limit` messages posted before `before` (ms since
+    /// the epoch), oldest first, with their edits and reactions, in one
+    /// transaction; then empties the WAL as a deletion does. Answers how
+    /// many went: fewer than `limit`, and none older is left.
+    pub(crate) fn retain(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let removed = retain::remove_before(&tx, before, limit)?;
+        tx.commit()?;
+        if removed > 0 {
+            self.wipe_owed = true;
+            self.wipe_wal()?;
+        }
+        Ok(removed)
     }
 
     /// Copies the WAL into the file (where `secure_delete` has zeroed what

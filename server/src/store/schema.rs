@@ -37,6 +37,10 @@ const MIGRATIONS: &[Migration] = &[
         tx.execute_batch(super::search::SCHEMA)?;
         super::search::build(tx)
     },
+    |tx, _| {
+        tx.execute_batch(super::search::SCHEMA_V9)?;
+        super::search::build(tx)
+    },
 ];
 
 const SCHEMA_V1: &str = "

@@ -33,6 +33,25 @@ CREATE VIRTUAL TABLE search USING fts5(
 ALTER TABLE events ADD COLUMN searched INTEGER;
 ";
 
+/// The index again (schema 9), without `contentless_delete`: only a
+/// plain contentless table takes FTS5's `delete` with the words it
+/// indexed, which the `secure-delete` setting then wipes from its
+/// segments (see [`remove`]). The words of an index are then those of
+/// [`indexed`] for good: a release that reads words otherwise must build
+/// the index again.
+pub(super) const SCHEMA_V9: &str = "
+DROP TABLE search;
+-- Left behind by the DROP within the migration's transaction.
+DROP TABLE IF EXISTS search_content;
+CREATE VIRTUAL TABLE search USING fts5(
+    words, tags, room UNINDEXED, seq UNINDEXED,
+    content = '',
+    contentless_unindexed = 1
+);
+INSERT INTO search (search, rank) VALUES ('secure-delete', 1);
+UPDATE events SET searched = NULL WHERE searched IS NOT NULL;
+";
+
 /// The words of a message as the index holds them.
 pub(crate) fn indexed(text: &str) -> String {
     protocol::words(text)
@@ -80,18 +99,30 @@ pub(super) fn add(
 }
 
 /// Takes message `seq` of room `room_id` out of the index; its row, if it
-/// had one.
+/// had one. Called while the message still holds the text indexed: FTS5's
+/// `delete` is given the words it indexed and, with its `secure-delete`
+/// setting (see [`SCHEMA_V9`]), leaves no trace of them in its segments
+/// (`contentless_delete`'s `DELETE` kept them until segments merged).
 pub(super) fn remove(
     tx: &Transaction<'_>,
     room_id: i64,
     seq: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let row: Option<i64> = tx
-        .prepare_cached("SELECT searched FROM events WHERE room = ?1 AND seq = ?2")?
-        .query_row(params![room_id, seq], |row| row.get(0))?;
+    let (row, body, user): (Option<i64>, Option<String>, String) = tx
+        .prepare_cached("SELECT searched, body, user FROM events WHERE room = ?1 AND seq = ?2")?
+        .query_row(params![room_id, seq], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
     if let Some(row) = row {
-        tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
-            .execute([row])?;
+        // Indexed, a message has its text: it is taken out while it does.
+        if let Some(body) = body {
+            let tags = format!("{} {}", room_tag(room_id), user_tag(&user));
+            tx.prepare_cached(
+                "INSERT INTO search (search, rowid, words, tags, room, seq)
+                 VALUES ('delete', ?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![row, indexed(&body), tags, room_id, seq])?;
+        }
         tx.prepare_cached("UPDATE events SET searched = NULL WHERE room = ?1 AND seq = ?2")?
             .execute(params![room_id, seq])?;
     }

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, Transaction};
 use super::read::{change_of, posted_of, rules_of, ModerationBody};
 use super::{search, to_id, to_sql, StoreError};
 use crate::events::Event;
-use crate::transfer::{Line, RoomHead, StoredPost};
+use crate::history_file::{Line, RoomHead, StoredPost};
 
 /// Reads `only` (or every room, by name), handing each line to `write`
 /// with its room.

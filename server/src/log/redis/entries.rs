@@ -191,12 +191,12 @@ impl StoredMessage {
         self,
         id: u64,
         quoted: Option<&StoredMessage>,
-    ) -> Result<crate::transfer::StoredPost, StoreError> {
+    ) -> Result<crate::history_file::StoredPost, StoreError> {
         let mut message = self.message(id, usize::MAX)?;
         if let Some(reply) = &mut message.reply_to {
             *reply = quote(reply.id, quoted);
         }
-        Ok(crate::transfer::StoredPost {
+        Ok(crate::history_file::StoredPost {
             author_key: self.author_key().map(str::to_owned),
             posted: Posted {
                 message,
@@ -207,7 +207,7 @@ impl StoredMessage {
 
     /// The state of an imported message, as `APPEND` and the changes
     /// after it would have left it; `edits`, the entry of its newest edit.
-    pub(super) fn imported(post: &crate::transfer::StoredPost, edits: Option<u64>) -> Self {
+    pub(super) fn imported(post: &crate::history_file::StoredPost, edits: Option<u64>) -> Self {
         let message = &post.posted.message;
         let flag = |on: bool| on.then(|| "1".to_owned());
         Self {

@@ -77,6 +77,7 @@ pub(crate) struct RedisLog {
     moderate: Script,
     read_messages: Script,
     backfill: Script,
+    retain: Script,
     follows: mpsc::UnboundedSender<Follow>,
     stop: CancellationToken,
     follower: Background<JoinHandle<()>>,
@@ -127,6 +128,7 @@ impl RedisLog {
             moderate: Script::new(scripts::MODERATE),
             read_messages: Script::new(scripts::READ_MESSAGES),
             backfill: Script::new(scripts::BACKFILL),
+            retain: Script::new(scripts::RETAIN),
             follows,
             stop,
             follower: Background::new(task),
@@ -534,6 +536,89 @@ impl RedisLog {
         }
         if let Err(error) = self.signal(self.keys.put_out(), &fields).await {
             tracing::warn!(%error, "cannot tell the other instances to put a name out");
+        }
+    }
+
+    /// Removes every room's messages posted before `before` (ms since the
+    /// epoch), a room and a page at a time (see [`scripts::RETAIN`]), and
+    /// forgets them in this instance's index; answers how many went.
+    /// Every instance runs it: the first removes, the others find nothing
+    /// left but forget in their own index.
+    pub(crate) async fn retain(&self, before: i64) -> Result<u64, StoreError> {
+        const PAGE: usize = 500;
+        let mut redis = self.redis.clone();
+        let rooms: Vec<String> = redis.zrange(self.keys.directory(), 0, -1).await?;
+        let mut removed = 0;
+        for room in rooms {
+            let mut last_gone = 0;
+            loop {
+                let (gone, last): (u64, u64) = self
+                    .retain
+                    .key(self.keys.ids(&room))
+                    .key(self.keys.messages(&room))
+                    .key(self.keys.log(&room))
+                    .arg(before)
+                    .arg(PAGE)
+                    .invoke_async(&mut redis)
+                    .await?;
+                removed += gone;
+                last_gone = last_gone.max(last);
+                if gone < PAGE as u64 {
+                    break;
+                }
+            }
+            if last_gone > 0 {
+                self.forget_changes(&mut redis, &room, last_gone).await?;
+            }
+        }
+        let index = Arc::clone(&self.index);
+        tokio::task::spawn_blocking(move || index.forget_before(before))
+            .await
+            .map_err(|error| StoreError::Failed(error.to_string()))??;
+        Ok(removed)
+    }
+
+    /// Takes out of `room`'s stream the edits, deletions and reactions
+    /// about its messages up to `last_gone`, which retention removed (a
+    /// moderator's actions stay: they are the room's audit). They may be
+    /// anywhere in the stream (a reaction today to last year's message):
+    /// the stream, at most `--redis-max-len` entries, is read through.
+    async fn forget_changes(
+        &self,
+        redis: &mut ConnectionManager,
+        room: &str,
+        last_gone: u64,
+    ) -> Result<(), StoreError> {
+        const PAGE: usize = 500;
+        let mut from = "-".to_owned();
+        loop {
+            let page: StreamRangeReply = redis
+                .xrange_count(self.keys.log(room), &from, "+", PAGE)
+                .await?;
+            let Some(last) = page.ids.last() else {
+                return Ok(());
+            };
+            from = format!("({}", last.id);
+            let about_gone: Vec<&str> = page
+                .ids
+                .iter()
+                .filter(|entry| match parse_entry(entry) {
+                    Ok(event) => match event {
+                        Event::Edited(_) | Event::Deleted(_) | Event::Reacted(_) => {
+                            event.target().is_some_and(|id| id <= last_gone)
+                        }
+                        Event::Posted(_) | Event::Moderated(_) => false,
+                    },
+                    Err(_) => false,
+                })
+                .map(|entry| entry.id.as_str())
+                .collect();
+            if !about_gone.is_empty() {
+                let _: u64 = redis.xdel(self.keys.log(room), &about_gone).await?;
+            }
+            if page.ids.len() < PAGE {
+                return Ok(());
+            }
         }
     }
 

@@ -158,3 +158,32 @@ for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
 end
 return found
 ";
+
+/// KEYS: ids, messages, log. ARGV: a time (ms since the epoch), most
+/// messages to look at. Removes the room's oldest messages posted before
+/// that time (`--retain-days`): their state, their id, and their stream
+/// entries with text (the post's and its newest edit's; the caller takes
+/// the other changes about them out of the stream). Returns how many it
+/// removed and the newest id among them (0 for none).
+pub(super) const RETAIN: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+local removed = 0
+local last = 0
+for _, id in ipairs(ids) do
+  local state = redis.call('HGET', KEYS[2], id)
+  if state then
+    local fields = cjson.decode(state)
+    if tonumber(fields.dateTime) >= tonumber(ARGV[1]) then break end
+    redis.call('XDEL', KEYS[3], id .. '-0')
+    if fields.edits then
+      for entry in string.gmatch(fields.edits, '%S+') do redis.call('XDEL', KEYS[3], entry) end
+    end
+    redis.call('HDEL', KEYS[2], id)
+  end
+  redis.call('ZREM', KEYS[1], id)
+  removed = removed + 1
+  last = tonumber(id)
+end
+return {removed, last}
+";

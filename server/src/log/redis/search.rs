@@ -178,6 +178,20 @@ impl LocalIndex {
     }
 }
 
+impl LocalIndex {
+    /// Forgets the messages posted before `before` (ms since the epoch),
+    /// which retention took out of Redis: rows are numbered by time. They
+    /// stay known, as tombstones, so that a page read before they went
+    /// does not bring them back.
+    pub(super) fn forget_before(&self, before: i64) -> Result<(), StoreError> {
+        let first_kept = before.clamp(0, (1 << 42) - 1) << ROW_SHIFT;
+        let conn = self.conn();
+        conn.execute("DELETE FROM search WHERE rowid < ?1", [first_kept])?;
+        conn.execute("UPDATE known SET row = NULL WHERE row < ?1", [first_kept])?;
+        Ok(())
+    }
+}
+
 fn to_i64(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
 }

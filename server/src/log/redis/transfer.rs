@@ -16,8 +16,8 @@ use super::entries::{change_entry, moderation_entry, parse_entry, StoredMessage}
 use super::read_rules;
 use crate::cluster::Keys;
 use crate::events::{Event, NewModeration};
+use crate::history_file::{Line, RoomHead, StoredPost};
 use crate::store::StoreError;
-use crate::transfer::{Line, RoomHead, StoredPost};
 
 /// Entries and states read per round trip.
 const PAGE: usize = 500;
