@@ -185,6 +185,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_METRICS_BIND")]
     pub metrics_bind: Option<std::net::SocketAddr>,
 
+    /// Where `server admin ...` reaches this server: a Unix socket only
+    /// its own user (and root) may open. Default: beside the database,
+    /// `<db>.admin` (none for `:memory:`).
+    #[arg(long, env = "CHAT_ADMIN_SOCKET")]
+    pub admin_socket: Option<PathBuf>,
+
     /// Remove messages older than this many days (1 to 36,500), with
     /// their edits and reactions, as securely as a deletion; checked at
     /// start and every ten minutes. Without it, history is kept for good.

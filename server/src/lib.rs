@@ -38,6 +38,7 @@
 
 mod account_routes;
 pub(crate) mod accounts;
+pub mod admin;
 mod budget;
 mod client_files;
 pub(crate) mod cluster;
@@ -383,6 +384,25 @@ pub async fn run_with_clock(
         rooms.tick();
         budgets.forget_refilled(std::time::Instant::now());
     }));
+    let mut admin_socket = admin::socket_path(&config.db, config.admin_socket.as_deref());
+    if let Some(socket) = admin_socket.take() {
+        let admin = config.admins.first().cloned();
+        let served = admin::serve(
+            &socket,
+            Arc::clone(&state.rooms),
+            Arc::clone(&state.accounts),
+            admin,
+            token.clone(),
+        )
+        .await;
+        match served {
+            Ok(true) => admin_socket = Some(socket),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(path = %socket.display(), %error, "no admin commands: cannot listen there");
+            }
+        }
+    }
     if let Some(days) = config.retain_days {
         tokio::spawn(retain(Arc::clone(&state.rooms), days, clock, token.clone()));
     }
@@ -424,6 +444,9 @@ pub async fn run_with_clock(
         );
     }
     state.rooms.close().await;
+    if let Some(socket) = admin_socket {
+        admin::remove(&socket);
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -89,6 +89,33 @@ enum Command {
         /// The export to read.
         file: PathBuf,
     },
+    /// Ask the running server (the one with this `--db`, or
+    /// `--admin-socket`) to help someone: carried out and recorded there.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Give a claimed name that forgot its password a new one (printed
+    /// here, once); every session and API token of the name ends.
+    ResetPassword { name: String },
+    /// Make a claimed name a moderator of a room, or of every room.
+    Grant {
+        name: String,
+        /// Only this room (without it: every room).
+        #[arg(long)]
+        room: Option<String>,
+    },
+    /// Take a moderator's role back, of a room or of every room.
+    Revoke {
+        name: String,
+        /// Only this room (without it: every room).
+        #[arg(long)]
+        room: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -115,6 +142,7 @@ async fn main() -> ExitCode {
             let imported = server::import(&config, &file).await;
             return report("imported", &file, imported);
         }
+        Some(Command::Admin { command }) => return admin(&config, command).await,
         None => {}
     }
     raise_open_files_limit();
@@ -194,6 +222,31 @@ fn report(
                 file.display()
             );
             ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `server admin ...`: the request to the running server, and its answer.
+async fn admin(config: &Config, command: AdminCommand) -> ExitCode {
+    use server::admin::{AdminAnswer, AdminRequest};
+    let request = match command {
+        AdminCommand::ResetPassword { name } => AdminRequest::ResetPassword { name },
+        AdminCommand::Grant { name, room } => AdminRequest::Grant { name, room },
+        AdminCommand::Revoke { name, room } => AdminRequest::Revoke { name, room },
+    };
+    let socket = server::admin::socket_path(&config.db, config.admin_socket.as_deref());
+    match server::admin::send(socket.as_deref(), &request).await {
+        Ok(AdminAnswer::Done { message }) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Ok(AdminAnswer::Refused { message }) => {
+            eprintln!("refused: {message}");
+            ExitCode::FAILURE
         }
         Err(error) => {
             eprintln!("error: {error}");

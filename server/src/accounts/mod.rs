@@ -462,6 +462,28 @@ impl Accounts {
         Ok((identity, rotated))
     }
 
+    /// A new password for the claimed name `name` (its operator's
+    /// `server admin reset-password`): random, readable; every session and
+    /// API token of the name is signed out (the caller closes its
+    /// connections). Answers the name as claimed, and the password.
+    pub(crate) async fn reset_password(
+        &self,
+        name: &str,
+    ) -> Result<(String, String), AccountError> {
+        let canonical =
+            protocol::canonical_username(name.trim()).map_err(|_| AccountError::NotClaimed)?;
+        let account = self
+            .claimed(&canonical)
+            .await?
+            .ok_or(AccountError::NotClaimed)?;
+        let password = secret::readable_password();
+        let hash = self.hasher.hash(password.clone()).await?;
+        // No session is kept: an id no session has.
+        directory!(self.set_password(name_key(&account.name), hash, String::new()))?
+            .ok_or(AccountError::NotClaimed)?;
+        Ok((account.name, password))
+    }
+
     /// A new API token of `identity` (who a browser session signs in, by
     /// [`Accounts::identify_session`]), as `new` asks: a claimed name's, at
     /// most [`protocol::TOKENS_MAX`] per name, a year at most.

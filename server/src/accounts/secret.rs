@@ -7,6 +7,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+/// A password to read out and type: 16 characters (about 79 bits) from
+/// letters and digits that do not look alike, in groups of four.
+pub(crate) fn readable_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut bytes = [0_u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    let mut password = String::with_capacity(19);
+    for (at, byte) in bytes.iter().enumerate() {
+        if at > 0 && at % 4 == 0 {
+            password.push('-');
+        }
+        password.push(char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]));
+    }
+    password
+}
+
 /// A session's secret, as the browser presents it.
 pub(crate) struct Secret(String);
 

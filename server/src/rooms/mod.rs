@@ -806,6 +806,11 @@ impl Rooms {
         self.registry.lock_map().rooms.len()
     }
 
+    /// The room `/` opens (`--default-room`).
+    pub(crate) fn default_room(&self) -> &str {
+        &self.default_room
+    }
+
     /// Removes the messages posted before `before` (ms since the epoch)
     /// from the log and from the rooms in memory (`--retain-days`);
     /// answers how many the log removed.
