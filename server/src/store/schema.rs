@@ -33,10 +33,8 @@ const MIGRATIONS: &[Migration] = &[
     |tx, _| tx.execute_batch(SCHEMA_V7),
     // The search index (see `search.rs`), built from the messages that
     // show.
-    |tx, _| {
-        tx.execute_batch(super::search::SCHEMA)?;
-        super::search::build(tx)
-    },
+    // Schema 8's index, made anew by 9: built once, there.
+    |tx, _| tx.execute_batch(super::search::SCHEMA),
     |tx, _| {
         tx.execute_batch(super::search::SCHEMA_V9)?;
         super::search::build(tx)

@@ -143,7 +143,7 @@ pub(super) fn replace(
 }
 
 /// Indexes every message that shows, oldest first: the index of a
-/// database from before it (schema 8's migration).
+/// database from before it, or of schema 8 (schema 9's migration).
 pub(super) fn build(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let mut read = tx.prepare(
         "SELECT room, seq, user, body FROM events
