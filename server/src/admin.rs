@@ -8,8 +8,9 @@
 //! it out as a moderator's action would be (a grant or revoke is the
 //! room's `moderated` event, in the audit, signed by the first `--admin`
 //! name with the reason "server admin command"), or resets a claimed
-//! name's password: a new random one, shown once to the operator; every
-//! session and token of the name ends, here and on every instance.
+//! name's password: a new random one, shown once to the operator, that
+//! signs in once (see `accounts::Stored`); every session and token of
+//! the name ends, here and on every instance.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -205,9 +206,10 @@ impl Commands {
                         AdminAnswer::Done {
                             message: format!(
                                 "{name}'s password is now {password}\n\
-                                 Every session and API token of {name} has ended. Give them this \
-                                 password; they sign in with it and choose their own from the \
-                                 name's menu (Change password)."
+                                 It signs in once. Every session and API token of {name} has \
+                                 ended. Give it to them: they sign in with it, then choose their \
+                                 own from the name's menu (Change password, giving this one as \
+                                 the current password)."
                             ),
                         }
                     }

@@ -1,6 +1,6 @@
 //! `server admin ...` against a running server: a forgotten password
 //! reset (the old sessions end, the old password fails, the new one
-//! signs in), moderators granted and revoked (in the audit), and a
+//! signs in once), moderators granted and revoked (in the audit), and a
 //! hostile line on the socket changing nothing.
 
 mod support;
@@ -84,7 +84,9 @@ async fn a_forgotten_password_is_reset_and_every_session_of_the_name_ends() {
         401
     );
     let cookie = session_cookie(&sign_in(addr, "alice", Some(&password)).await);
-    // And she chooses her own.
+    // Once: it signs nobody in again.
+    assert_eq!(sign_in(addr, "alice", Some(&password)).await.status, 401);
+    // And she chooses her own, from the session it opened.
     let changed = api(
         addr,
         "POST",
@@ -95,6 +97,10 @@ async fn a_forgotten_password_is_reset_and_every_session_of_the_name_ends() {
     .await;
     assert_eq!(changed.status, 200, "{}", changed.body);
     assert_eq!(sign_in(addr, "alice", Some(&password)).await.status, 401);
+    assert_eq!(
+        sign_in(addr, "alice", Some("her-own-again")).await.status,
+        200
+    );
 
     // A guest's name, or no name at all: nothing to reset.
     for name in ["nobody", ""] {

@@ -309,8 +309,25 @@ impl Accounts {
             (None, _) => (name, None),
             (Some(_), None) => return Err(AccountError::NameClaimed),
             (Some(account), Some(password)) => {
-                if !self.hasher.verify(password, account.password).await? {
+                let stored = Stored::of(&account.password);
+                let Some(hash) = stored.signs_in() else {
                     return Err(AccountError::WrongPassword);
+                };
+                if !self.hasher.verify(password, hash.to_owned()).await? {
+                    return Err(AccountError::WrongPassword);
+                }
+                // A reset's password signs in once: after that it only
+                // lets its session choose the name's own.
+                if let Stored::Reset(hash) = stored {
+                    let used = Stored::Used(hash).to_string();
+                    let swapped = directory!(self.swap_password(
+                        key.clone(),
+                        account.password.clone(),
+                        used
+                    ))?;
+                    if !swapped {
+                        return Err(AccountError::WrongPassword);
+                    }
                 }
                 (account.name, Some(account.generation))
             }
@@ -452,7 +469,8 @@ impl Accounts {
         validate_password(&new)?;
         let key = name_key(&identity.name);
         let account = directory!(self.account(key.clone()))?.ok_or(AccountError::NotSignedIn)?;
-        if !self.hasher.verify(current, account.password).await? {
+        let hash = Stored::of(&account.password).hash().to_owned();
+        if !self.hasher.verify(current, hash).await? {
             return Err(AccountError::WrongPassword);
         }
         let hash = self.hasher.hash(new).await?;
@@ -463,9 +481,11 @@ impl Accounts {
     }
 
     /// A new password for the claimed name `name` (its operator's
-    /// `server admin reset-password`): random, readable; every session and
-    /// API token of the name is signed out (the caller closes its
-    /// connections). Answers the name as claimed, and the password.
+    /// `server admin reset-password`): random, readable, and good for one
+    /// sign-in (the session it opens may then give it as the current
+    /// password to choose the name's own); every session and API token of
+    /// the name is signed out (the caller closes its connections). Answers
+    /// the name as claimed, and the password.
     pub(crate) async fn reset_password(
         &self,
         name: &str,
@@ -477,7 +497,7 @@ impl Accounts {
             .await?
             .ok_or(AccountError::NotClaimed)?;
         let password = secret::readable_password();
-        let hash = self.hasher.hash(password.clone()).await?;
+        let hash = Stored::Reset(&self.hasher.hash(password.clone()).await?).to_string();
         // No session is kept: an id no session has.
         directory!(self.set_password(name_key(&account.name), hash, String::new()))?
             .ok_or(AccountError::NotClaimed)?;
@@ -596,4 +616,54 @@ fn identity_of(record: &SessionRecord, secret: &Secret) -> Identity {
 
 fn ttl_ms() -> i64 {
     i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An account's stored password: its argon2 hash (PHC string), or one
+/// an operator's reset made (`reset:`), or that reset's once it signed in
+/// (`used:`), which only lets a session choose the name's own password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored<'a> {
+    Chosen(&'a str),
+    Reset(&'a str),
+    Used(&'a str),
+}
+
+impl<'a> Stored<'a> {
+    const RESET: &'static str = "reset:";
+    const USED: &'static str = "used:";
+
+    fn of(stored: &'a str) -> Self {
+        if let Some(hash) = stored.strip_prefix(Self::RESET) {
+            Self::Reset(hash)
+        } else if let Some(hash) = stored.strip_prefix(Self::USED) {
+            Self::Used(hash)
+        } else {
+            Self::Chosen(stored)
+        }
+    }
+
+    /// The hash a password is checked against.
+    fn hash(self) -> &'a str {
+        match self {
+            Self::Chosen(hash) | Self::Reset(hash) | Self::Used(hash) => hash,
+        }
+    }
+
+    /// The hash a sign-in is checked against, if it may sign in.
+    fn signs_in(self) -> Option<&'a str> {
+        match self {
+            Self::Chosen(hash) | Self::Reset(hash) => Some(hash),
+            Self::Used(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Stored<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Chosen(hash) => f.write_str(hash),
+            Self::Reset(hash) => write!(f, "{}{hash}", Self::RESET),
+            Self::Used(hash) => write!(f, "{}{hash}", Self::USED),
+        }
+    }
 }

@@ -36,6 +36,14 @@ redis.call('HSET', KEYS[1], 'password', ARGV[1])
 return redis.call('HINCRBY', KEYS[1], 'generation', 1)
 ";
 
+/// KEYS: the account. ARGV: its password as read, the new one. Only if
+/// it is still as read; 1 if written.
+const SWAP_PASSWORD: &str = r"
+if redis.call('HGET', KEYS[1], 'password') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'password', ARGV[2])
+return 1
+";
+
 /// KEYS: the session. ARGV: the generation. Only an existing session.
 const SET_GENERATION: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -121,6 +129,23 @@ impl RedisDirectory {
             self.set_session_generation(keep, generation).await?;
         }
         Ok(generation)
+    }
+
+    /// The account's password, from `old` to `new` (its sessions stay):
+    /// false if it was no longer `old`.
+    pub(crate) async fn swap_password(
+        &self,
+        key: String,
+        old: String,
+        new: String,
+    ) -> Result<bool, StoreError> {
+        let swapped: i64 = Script::new(SWAP_PASSWORD)
+            .key(self.account_key(&key))
+            .arg(old)
+            .arg(new)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(swapped == 1)
     }
 
     pub(crate) async fn insert_session(

@@ -99,6 +99,24 @@ impl SqliteDirectory {
         .await
     }
 
+    /// The account's password, from `old` to `new` (its sessions stay):
+    /// false if it was no longer `old`.
+    pub(crate) async fn swap_password(
+        &self,
+        key: String,
+        old: String,
+        new: String,
+    ) -> Result<bool, StoreError> {
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE accounts SET password = ?3 WHERE key = ?1 AND password = ?2",
+                params![key, old, new],
+            )
+            .map(|changed| changed == 1)
+        })
+        .await
+    }
+
     /// Claims `key` for `name`; false if it is someone's already.
     pub(crate) async fn create_account(
         &self,
