@@ -234,9 +234,25 @@ async fn history_moves_from_sqlite_to_redis_and_back_unchanged() {
             }
         }
         assert_eq!(after_move, before);
-        // And the room goes on from its seq.
+        // A send from before the move, sent again (an outbox that was
+        // offline), is answered with the message it stored, not a copy.
         let mut alice = connect(server.addr, "alice", None).await;
         enter(&mut alice, "lobby").await;
+        alice
+            .send_frame(say("lobby", "a2", "the secret word is xyzzy", None))
+            .await;
+        loop {
+            match alice.recv().await {
+                ServerFrame::Message { posted, .. } => {
+                    assert_eq!(posted.message.id, 3, "{posted:?}");
+                    assert!(posted.message.deleted);
+                    break;
+                }
+                ServerFrame::Error { message, .. } => panic!("refused: {message}"),
+                _ => {}
+            }
+        }
+        // And the room goes on from its seq.
         act(&mut alice, say("lobby", "a4", "after the move", None), 14).await;
         act(
             &mut alice,

@@ -57,7 +57,7 @@ const CHANGE_LOCKS: usize = 64;
 pub(crate) const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
 /// How long a (user, clientId) pair is remembered: a client resending after
 /// longer gets its message posted again.
-const RESEND_MEMORY_SECS: u64 = 24 * 60 * 60;
+pub(super) const RESEND_MEMORY_SECS: u64 = 24 * 60 * 60;
 /// Entries kept in the typing and wake streams.
 pub(super) const SIGNAL_MAX_LEN: usize = 100;
 /// How long an instance's wake stream outlives its last use.

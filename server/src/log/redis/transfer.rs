@@ -194,6 +194,27 @@ impl Importer {
             }
             Line::Message(post) => {
                 let id = post.posted.message.id;
+                // What `APPEND` remembers of a recent send, so that a
+                // client resending it after the move gets it back rather
+                // than a second copy.
+                let message = &post.posted.message;
+                let age_s = (crate::events::now_ms() - message.date_time) / 1000;
+                let left_s = i64::try_from(super::RESEND_MEMORY_SECS).unwrap_or(i64::MAX) - age_s;
+                if left_s > 0 {
+                    let sent = keys.sent(room, &message.user, &post.posted.client_id);
+                    self.pipe
+                        .hset_multiple(
+                            &sent,
+                            &[
+                                ("id", id.to_string()),
+                                ("dateTime", message.date_time.to_string()),
+                                ("author", post.author_key.clone().unwrap_or_default()),
+                            ],
+                        )
+                        .ignore()
+                        .expire(&sent, left_s)
+                        .ignore();
+                }
                 if !post.posted.message.deleted {
                     let fields = StoredMessage::imported(post, None).entry();
                     self.pipe
