@@ -419,3 +419,109 @@ async fn write_the_moderation_fixture() {
     drop(conn);
     std::fs::copy(&config.db, moderation_fixture()).expect("write the fixture");
 }
+
+/// The file the release of 2026-12-07 (schema 8, commit c11b23e) left
+/// with its search index: in `lobby`, alice's "the quixotic plan", "你好，
+/// 世界", "an edited plugh" edited to "now it says xyzzy", and "zanzibar
+/// was deleted", deleted (its words still in that release's index
+/// segments). Written by [`write_the_search_fixture`] on that release.
+fn search_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat-2026-12-07-search.db")
+}
+
+/// Not a test: writes [`search_fixture`] with the release it runs on
+/// (`cargo test -p server --test upgrade -- --ignored`), to be kept once.
+#[tokio::test]
+#[ignore = "writes a fixture of the release it runs on"]
+async fn write_the_search_fixture() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    let server = spawn_server(config.clone()).await;
+    let (mut alice, _) = join(server.addr, "alice", None).await;
+    for (id, text) in [
+        ("a-1", "the quixotic plan"),
+        ("a-2", "你好，世界"),
+        ("a-3", "an edited plugh"),
+        ("a-4", "zanzibar was deleted"),
+    ] {
+        alice.say(id, text).await;
+        alice.recv_message().await;
+    }
+    alice
+        .send_frame(ClientFrame::Edit {
+            room: None,
+            id: 3,
+            msg: "now it says xyzzy".to_owned(),
+        })
+        .await;
+    while !matches!(alice.recv().await, ServerFrame::Edited { .. }) {}
+    alice
+        .send_frame(ClientFrame::Delete { room: None, id: 4 })
+        .await;
+    while !matches!(alice.recv().await, ServerFrame::Deleted { .. }) {}
+    drop(alice);
+    server.stop().await;
+    let conn = rusqlite::Connection::open(&config.db).expect("open the database");
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .expect("checkpoint");
+    conn.pragma_update(None, "journal_mode", "DELETE")
+        .expect("journal_mode");
+    drop(conn);
+    std::fs::copy(&config.db, search_fixture()).expect("write the fixture");
+}
+
+/// Schema 8's index (FTS5 `contentless_delete`) kept a deleted or edited
+/// message's words in its segments; schema 9 builds it anew from what the
+/// messages say now, and the old words leave the file.
+#[tokio::test]
+async fn the_search_index_of_schema_8_is_built_anew_without_removed_words() {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut config = test_config(&data);
+    config.redis_url = None;
+    std::fs::copy(search_fixture(), &config.db).expect("copy the fixture");
+    assert_eq!(schema_version(&config.db), 8);
+    let lingering = std::fs::read(&config.db).expect("read the fixture");
+    for word in ["zanzibar", "plugh"] {
+        assert!(
+            lingering.windows(word.len()).any(|w| w == word.as_bytes()),
+            "the fixture shows schema 8's leak: {word}"
+        );
+    }
+    let server = spawn_server(config.clone()).await;
+    let (mut bob, _) = join(server.addr, "bob", None).await;
+    for (q, found) in [
+        ("quixotic", vec![1]),
+        ("世界", vec![2]),
+        ("xyzzy", vec![3]),
+        ("plugh", vec![]),
+        ("zanzibar", vec![]),
+    ] {
+        bob.send_frame(ClientFrame::Search {
+            q: q.to_owned(),
+            room: None,
+            before: None,
+        })
+        .await;
+        let hits = loop {
+            if let ServerFrame::Results { hits, .. } = bob.recv().await {
+                break hits.into_iter().map(|hit| hit.id).collect::<Vec<u64>>();
+            }
+        };
+        assert_eq!(hits, found, "{q}");
+    }
+    drop(bob);
+    server.stop().await;
+    assert_eq!(schema_version(&config.db), LATEST_SCHEMA);
+    for file in ["chat.db", "chat.db-wal"] {
+        let Ok(bytes) = std::fs::read(config.db.with_file_name(file)) else {
+            continue;
+        };
+        for word in ["zanzibar", "plugh"] {
+            assert!(
+                !bytes.windows(word.len()).any(|w| w == word.as_bytes()),
+                "{word} is still in {file}"
+            );
+        }
+    }
+}
