@@ -240,7 +240,8 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
             next: f.optional("next", u64),
         },
         ServerFrameKind::Error => ServerFrame::Error {
-            code: f.wire("code", ErrorCode::from_wire, ErrorCode::InvalidFields),
+            // A code this build does not know is a refusal all the same.
+            code: f.wire("code", |code| ErrorCode::from_wire(code).or(Some(ErrorCode::Unknown)), ErrorCode::InvalidFields),
             message: f.string("message"),
             client_id: f.optional("clientId", string),
             retry_after_ms: f.optional("retryAfterMs", u64),

@@ -648,6 +648,10 @@ wire_names! {
         ClientIdReused = "client_id_reused",
         /// A name holds as many API tokens as it may: revoke one first.
         TooManyTokens = "too_many_tokens",
+        /// Never sent: what a client reads for a code it does not know (a
+        /// newer server's), so the refusal still arrives and its `message`
+        /// says what it is.
+        Unknown = "unknown",
     }
 }
 

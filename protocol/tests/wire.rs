@@ -839,6 +839,18 @@ fn golden_chat_message() {
     );
 }
 
+/// A refusal with a code this build does not know (a newer server's)
+/// still arrives, with its message, on both decoders.
+#[test]
+fn an_unknown_error_code_is_read_as_unknown() {
+    let text = r#"{"type":"error","code":"brand_new_code","message":"Something new."}"#;
+    let frame = ServerFrame::parse(text).expect("a refusal");
+    let ServerFrame::Error { code, message, .. } = frame else {
+        panic!("an error frame: {frame:?}");
+    };
+    assert_eq!((code, message.as_str()), (ErrorCode::Unknown, "Something new."));
+}
+
 #[test]
 fn every_error_code_has_its_wire_name() {
     for &code in ErrorCode::ALL {
