@@ -7,6 +7,10 @@
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use protocol::{ErrorCode, JsonValue};
+
+use crate::i18n::{t, tr, T};
+
 /// A JSON object of string `fields` (a `None` value is left out).
 pub fn body(fields: &[(&str, Option<&str>)]) -> String {
     let object = js_sys::Object::new();
@@ -33,7 +37,7 @@ pub fn field(json: &str, field: &str) -> Option<String> {
 /// success, else the server's refusal (or why there was no answer) for
 /// people to read.
 pub async fn call(method: &str, path: &str, body: Option<String>) -> Result<String, String> {
-    let unreachable = |_: JsValue| "The server cannot be reached; try again.".to_owned();
+    let unreachable = |_: JsValue| tr(T::Unreachable).to_owned();
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
@@ -51,6 +55,16 @@ pub async fn call(method: &str, path: &str, body: Option<String>) -> Result<Stri
     if response.ok() {
         return Ok(text);
     }
-    Err(field(&text, "message")
-        .unwrap_or_else(|| format!("The server answered {}.", response.status())))
+    // In the reader's language (`i18n::refusal` says how).
+    let code = field(&text, "code").and_then(|code| ErrorCode::from_wire(&code));
+    let retry_after_ms = crate::json::parse(&text)
+        .and_then(|answer| answer.field("retryAfterMs"))
+        .and_then(|wait| wait.whole());
+    Err(match (code, field(&text, "message")) {
+        (Some(code), message) => {
+            crate::i18n::refusal(code, retry_after_ms, message.unwrap_or_default())
+        }
+        (None, Some(message)) => message,
+        (None, None) => t::server_answered(u64::from(response.status())),
+    })
 }

@@ -24,6 +24,7 @@ mod api;
 mod backoff;
 mod components;
 mod effects;
+mod i18n;
 mod json;
 mod lower;
 mod pages;
@@ -69,5 +70,7 @@ fn App() -> Html {
 }
 
 fn main() {
+    #[cfg(target_arch = "wasm32")]
+    i18n::start();
     yew::Renderer::<App>::new().render();
 }

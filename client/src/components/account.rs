@@ -11,6 +11,7 @@ use crate::components::menu::menu;
 use crate::components::people::member_mark;
 use crate::components::tokens::{tokens, use_tokens, TokensState};
 use crate::effects::use_state_with;
+use crate::i18n::{tr, Lang, T};
 
 /// What the last request said: for `role="status"`.
 pub type Outcome = Option<Result<String, String>>;
@@ -69,14 +70,14 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
                 let change =
                     api::body(&[("current", Some(&current)), ("password", Some(&password))]);
                 request("/api/password", Some(change), |_| {
-                    "Password changed: your other sessions are signed out.".into()
+                    tr(T::PasswordChanged).into()
                 });
             } else {
                 let claim = api::body(&[("password", Some(&password))]);
                 // Reconnected, the chat marks the name as claimed.
                 request("/api/claim", Some(claim), |_| {
                     let _ = gloo::utils::window().location().reload();
-                    "This name is yours now.".into()
+                    tr(T::NameKept).into()
                 });
             }
         })
@@ -92,24 +93,25 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
             <>
                 <form {onsubmit}>
                     if claimed {
-                        <label for="current-password">{ "Current password" }</label>
+                        <label for="current-password">{ tr(T::CurrentPassword) }</label>
                         <input ref={current} id="current-password" type="password"
                             autocomplete="current-password" maxlength={maxlength.clone()} />
                     } else {
-                        <p class="hint">{ "Keep this name: with a password, nobody else can use it." }</p>
+                        <p class="hint">{ tr(T::KeepNameHint) }</p>
                     }
-                    <label for="new-password">{ "New password (8 to 128 characters)" }</label>
+                    <label for="new-password">{ tr(T::NewPassword) }</label>
                     <input ref={new} id="new-password" type="password"
                         autocomplete="new-password" {maxlength} />
                     <button type="submit">
-                        { if claimed { "Change password" } else { "Keep this name" } }
+                        { tr(if claimed { T::ChangePassword } else { T::KeepName }) }
                     </button>
                 </form>
                 { outcome_line(&outcome) }
                 if claimed {
                     { tokens(&tokens_state) }
                 }
-                <button class="leave" onclick={sign_out}>{ "Sign out" }</button>
+                { languages() }
+                <button class="leave" onclick={sign_out}>{ tr(T::SignOut) }</button>
             </>
     };
     let label = html! { <span class="me">{ me }{ member_mark(claimed) }</span> };
@@ -117,10 +119,26 @@ pub fn account(state: &AccountState, me: &str, claimed: bool, on_sign_out: &Call
         "account",
         "account-menu",
         label,
-        Some("Your name"),
+        Some(tr(T::YourName)),
         on_open,
         body,
     )
+}
+
+/// The other languages, each named in itself: picking one starts the
+/// page again in it.
+fn languages() -> Html {
+    let current = Lang::current();
+    let others = Lang::ALL.into_iter().filter(|lang| *lang != current);
+    html! {
+        <p class="languages" role="group" aria-label={tr(T::LanguageMenu)}>
+            { for others.map(|lang| html! {
+                <button type="button" lang={lang.tag()} onclick={move |_| crate::i18n::pick(lang)}>
+                    { lang.name() }
+                </button>
+            }) }
+        </p>
+    }
 }
 
 pub fn outcome_line(outcome: &Outcome) -> Html {

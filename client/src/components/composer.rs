@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use crate::i18n::{t, tr, T};
 use protocol::{validate_message, MESSAGE_MAX_CHARS};
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
@@ -155,14 +156,14 @@ pub fn Composer(props: &ComposerProps) -> Html {
             if let Some(banner) = banner {
                 <div class="draft-banner">
                     { banner }
-                    <button type="button" class="cancel-draft" onclick={cancel_click}>{ "Cancel" }</button>
+                    <button type="button" class="cancel-draft" onclick={cancel_click}>{ tr(T::Cancel) }</button>
                 </div>
             }
             if listing {
                 <ul class="mention-list" id="mention-list" role="listbox"
-                    aria-label="People to mention">{ mention_options(&offered, chosen_index, &pick) }</ul>
+                    aria-label={tr(T::PeopleToMention)}>{ mention_options(&offered, chosen_index, &pick) }</ul>
             }
-            <label for="message" class="visually-hidden">{ "Message" }</label>
+            <label for="message" class="visually-hidden">{ tr(T::Message) }</label>
             // The box grows with its text in every browser: a hidden copy
             // of the text sizes the grid cell both share (CSS
             // `field-sizing` is Chromium's alone).
@@ -171,7 +172,7 @@ pub fn Composer(props: &ComposerProps) -> Html {
                     id="message"
                     ref={input}
                     rows="1"
-                    placeholder="Write a message…"
+                    placeholder={tr(T::WriteMessage)}
                     value={(*draft).clone()}
                     {oninput}
                     {onkeydown}
@@ -362,15 +363,13 @@ fn on_keydown(
 
 /// The submit button's word and title, online or not, editing or not.
 fn submit_words(online: bool, editing: bool) -> (&'static str, &'static str) {
-    match (online, editing) {
-        (true, true) => ("Save", "Save the new text"),
-        (false, true) => ("Save", "You are offline: edits wait for the connection"),
-        (true, false) => ("Send", "Send the message"),
-        (false, false) => (
-            "Queue (offline)",
-            "You are offline: the message is kept and sent when the connection is back",
-        ),
-    }
+    let (word, title) = match (online, editing) {
+        (true, true) => (T::Save, T::SaveTitle),
+        (false, true) => (T::Save, T::SaveOfflineTitle),
+        (true, false) => (T::Send, T::SendTitle),
+        (false, false) => (T::Queue, T::QueueTitle),
+    };
+    (tr(word), tr(title))
 }
 
 /// What the composer writes, above the box: the message a reply answers,
@@ -380,12 +379,12 @@ fn draft_banner(draft: &Draft) -> Option<Html> {
         Draft::New => None,
         Draft::Reply { user, excerpt, .. } => Some(html! {
             <span class="drafting">
-                { "Replying to " }<strong>{ user }</strong>{ ": " }
+                { tr(T::ReplyingTo) }<strong>{ user }</strong>{ tr(T::ReplyingToEnd) }
                 <span class="quote-text">{ excerpt }</span>
             </span>
         }),
         Draft::Edit { .. } => Some(html! {
-            <span class="drafting">{ "Editing your message (Escape to cancel)" }</span>
+            <span class="drafting">{ tr(T::EditingMessage) }</span>
         }),
     }
 }
@@ -470,13 +469,11 @@ fn counter_text(left: i64) -> String {
     if left >= COUNTER_THRESHOLD as i64 {
         return String::new();
     }
-    let (count, state) = if left >= 0 {
-        (left, "left")
+    if left >= 0 {
+        t::characters_left(left as u64)
     } else {
-        (-left, "over the limit")
-    };
-    let plural = if count == 1 { "" } else { "s" };
-    format!("{count} character{plural} {state}")
+        t::characters_over(left.unsigned_abs())
+    }
 }
 
 #[cfg(test)]

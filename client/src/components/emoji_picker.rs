@@ -12,6 +12,7 @@
 
 use std::rc::Rc;
 
+use crate::i18n::{tr, T};
 use gloo::storage::{LocalStorage, Storage};
 use protocol::{validate_emoji, JsonValue};
 use wasm_bindgen::JsCast;
@@ -241,24 +242,24 @@ pub fn EmojiPicker(props: &EmojiPickerProps) -> Html {
     };
     let current = (*tab).min(shown.len().saturating_sub(1));
     html! {
-        <div id={ID} class="emoji-picker" popover="auto" {ontoggle} role="dialog" aria-label="Pick a reaction">
+        <div id={ID} class="emoji-picker" popover="auto" {ontoggle} role="dialog" aria-label={tr(T::PickReaction)}>
             <input ref={search_field} type="text" class="emoji-search" {oninput} {onkeydown}
-                placeholder="Search: name or :shortcode:" aria-label="Search emoji"
+                placeholder={tr(T::EmojiSearchPlaceholder)} aria-label={tr(T::SearchEmoji)}
                 autocomplete="off" />
             <div class="emoji-body" {onclick}>
                 if !*open {
                 } else if query.trim().is_empty() {
-                    { grid("Recently used", &recently) }
+                    { grid(tr(T::RecentlyUsed), &recently) }
                     if let Some(group) = shown.get(current) {
-                        <div class="emoji-tabs" role="group" aria-label="Groups">
+                        <div class="emoji-tabs" role="group" aria-label={tr(T::EmojiGroups)}>
                             { for shown.iter().enumerate().map(|(at, group)| tab_button(&tab, at, group, at == current)) }
                         </div>
                         { grid(&group.name, &group.emoji.iter().map(|e| (e.glyph.clone(), e.name.clone())).collect::<Vec<_>>()) }
                     }
                 } else if found.is_empty() {
-                    <p class="hint">{ "No emoji has that name." }</p>
+                    <p class="hint">{ tr(T::NoEmoji) }</p>
                 } else {
-                    { grid("Found", &found) }
+                    { grid(tr(T::Found), &found) }
                 }
             </div>
         </div>

@@ -18,6 +18,7 @@ use crate::components::moderation::moderation_notice;
 use crate::components::people::member_mark;
 use crate::components::route_link::route_link;
 use crate::effects::{use_effect_on, use_mut_ref_with, use_state_with};
+use crate::i18n::{t, tr, Lang, T};
 use crate::router::use_navigator;
 use crate::router::Route;
 use crate::state::messages::Entry;
@@ -214,18 +215,18 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         <div class="messages-wrap">
             // Before the list: Tab reaches it first.
             if props.new_since.is_some() {
-                <button class="first-unread" onclick={first_unread}>{ "↑ First unread" }</button>
+                <button class="first-unread" onclick={first_unread}>{ tr(T::FirstUnread) }</button>
             }
             <div class="messages" ref={list} {onscroll} {onkeydown} role="log" aria-live="polite"
-                aria-relevant="additions" aria-label="Messages" tabindex="0"
+                aria-relevant="additions" aria-label={tr(T::Messages)} tabindex="0"
                 aria-describedby="list-keys">
                 <p id="list-keys" class="visually-hidden">
-                    { "Up and Down move between messages, Right and Left through a message's links and actions, Escape goes back to the message." }
+                    { tr(T::ListKeys) }
                 </p>
                 <ol class="message-items">{ for items }</ol>
             </div>
             if *unseen > 0 {
-                <button class="jump" onclick={jump}>{ format!("{} new ↓", *unseen) }</button>
+                <button class="jump" onclick={jump}>{ t::new_below(*unseen as u64) }</button>
             }
             <EmojiPicker {on_pick} />
         </div>
@@ -403,7 +404,7 @@ fn list_items(
         items.push(html! {
             <li class="older" key="older">
                 <button onclick={load_older} disabled={props.loading_older}>
-                    { if props.loading_older { "Loading…" } else { "Load older messages" } }
+                    { tr(if props.loading_older { T::Loading } else { T::LoadOlder }) }
                 </button>
             </li>
         });
@@ -414,12 +415,12 @@ fn list_items(
     ) {
         items.push(html! {
             <li class="begins" key="begins">
-                { format!("The room's history begins here: messages are kept for {days} days.") }
+                { t::history_begins(u64::from(days)) }
             </li>
         });
     }
     if props.entries.is_empty() && props.outbox.is_empty() {
-        items.push(html! { <li class="empty" key="empty">{ "No messages yet. Say hello!" }</li> });
+        items.push(html! { <li class="empty" key="empty">{ tr(T::NoMessages) }</li> });
     }
     // Notices from before the first message shown go first.
     items.extend(
@@ -496,13 +497,13 @@ fn comings_and_goings(joined: &[String], left: &[String]) -> String {
     let who = |names: &[String]| match names {
         [] => String::new(),
         [one] => one.clone(),
-        [one, two] => format!("{one} and {two}"),
-        [one, others @ ..] => format!("{one} and {} others", others.len()),
+        [one, two] => t::two_names(one, two),
+        [one, others @ ..] => t::name_and_others(one, others.len() as u64),
     };
     match (joined.is_empty(), left.is_empty()) {
-        (false, true) => format!("{} joined", who(joined)),
-        (true, false) => format!("{} left", who(left)),
-        (false, false) => format!("{} joined, {} left", who(joined), who(left)),
+        (false, true) => t::joined(&who(joined)),
+        (true, false) => t::left(&who(left)),
+        (false, false) => t::joined_and_left(&who(joined), &who(left)),
         (true, true) => String::new(),
     }
 }
@@ -631,15 +632,15 @@ impl Day {
     /// `at` is a time of the day, `now` the reader's clock.
     fn label(&self, at: f64, now: f64) -> String {
         if *self == Day::of(now) {
-            return "Today".to_owned();
+            return tr(T::Today).to_owned();
         }
         // A day ago is yesterday, whatever the hour (but for a change of
         // daylight saving time at midnight).
         if *self == Day::of(now - DAY_MS) {
-            return "Yesterday".to_owned();
+            return tr(T::Yesterday).to_owned();
         }
         let date = js_sys::Date::new(&JsValue::from_f64(at));
-        String::from(date.to_locale_date_string("default", &date_style()))
+        String::from(date.to_locale_date_string(Lang::current().tag(), &date_style()))
     }
 }
 
@@ -681,19 +682,19 @@ fn MessageItem(props: &MessageItemProps) -> Html {
     } = props.entry.as_ref();
     let date = js_sys::Date::new(&JsValue::from_f64(message.date_time as f64));
     // Both in the reader's locale (12 or 24 hours, as they are used to).
-    let time = String::from(date.to_locale_time_string_with_options("default", &short_time()));
+    let locale = Lang::current().tag();
+    let time = String::from(date.to_locale_time_string_with_options(locale, &short_time()));
     let iso = String::from(date.to_iso_string());
-    let full = String::from(date.to_locale_string("default", &JsValue::UNDEFINED));
+    let full = String::from(date.to_locale_string(locale, &JsValue::UNDEFINED));
     let permalink = Route::Message {
         room: props.room.clone(),
         id: message.id,
     };
     let edited = message.edited_at.map(|at| {
         let at = js_sys::Date::new(&JsValue::from_f64(at as f64));
-        format!(
-            "Edited {}",
-            String::from(at.to_locale_string("default", &JsValue::UNDEFINED))
-        )
+        t::edited_at(&String::from(
+            at.to_locale_string(locale, &JsValue::UNDEFINED),
+        ))
     });
     let quote = message.reply_to.as_ref().map(|quote| {
         let original = Route::Message {
@@ -702,7 +703,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
         };
         let shown = html! {
             if quote.deleted {
-                <span class="quote-gone">{ "Original message deleted" }</span>
+                <span class="quote-gone">{ tr(T::QuoteGone) }</span>
             } else {
                 <span class="quote-author">{ &quote.user }{ member_mark(quote.claimed) }</span>
                 <span class="quote-text">{ &quote.excerpt }</span>
@@ -768,7 +769,7 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                 <div class="day">{ day }</div>
             }
             if props.starts_unread {
-                <div class="unread-line">{ "New messages" }</div>
+                <div class="unread-line">{ tr(T::NewMessages) }</div>
             }
             <div class="meta">
                 <span class="author">{ &message.user }{ member_mark(message.claimed) }</span>
@@ -776,12 +777,12 @@ fn MessageItem(props: &MessageItemProps) -> Html {
                     <time datetime={iso} title={full}>{ time }</time>
                 }) }
                 if let Some(edited) = edited {
-                    <span class="edited" title={edited}>{ "(edited)" }</span>
+                    <span class="edited" title={edited}>{ tr(T::EditedMark) }</span>
                 }
             </div>
             { for quote }
             if message.deleted {
-                <p class="text tombstone">{ "message deleted" }</p>
+                <p class="text tombstone">{ tr(T::MessageDeleted) }</p>
             } else {
                 // A few emoji alone are shown large, as in other chats.
                 <div class="text" data-emoji-only={crate::lower::emoji_only(&message.msg).then_some("true")}>
@@ -802,14 +803,14 @@ fn MessageItem(props: &MessageItemProps) -> Html {
 fn reacted(given: &Reactions) -> String {
     let named = given.users.len();
     let others = given.count.saturating_sub(named);
+    let separator = tr(T::ListSeparator);
     let names = match (given.users.as_slice(), others) {
-        ([], _) => format!("{} people", given.count),
+        ([], _) => t::people(given.count as u64),
         ([one], 0) => one.clone(),
-        (names, 0) => format!("{} and {}", names[..named - 1].join(", "), names[named - 1]),
-        (names, 1) => format!("{} and 1 other", names.join(", ")),
-        (names, others) => format!("{} and {others} others", names.join(", ")),
+        (names, 0) => t::two_names(&names[..named - 1].join(separator), &names[named - 1]),
+        (names, others) => t::name_and_others(&names.join(separator), others as u64),
     };
-    format!("{names} reacted with {}", given.emoji)
+    t::reacted(&names, &given.emoji)
 }
 
 /// What a message's menu shows: the question before deleting. Hooks of
@@ -845,36 +846,36 @@ fn message_menu(
     };
     // The row floats over the message (see style.css).
     html! {
-        <div class="actions" role="group" aria-label="Message actions">
+        <div class="actions" role="group" aria-label={tr(T::MessageActions)}>
             <button tabindex="-1" class="reply" onclick={emit(MessageAction::Reply(Rc::clone(entry)))}>
-                { "Reply" }
+                { tr(T::Reply) }
             </button>
             <button tabindex="-1" class="react" aria-haspopup="dialog" onclick={open_picker}>
-                { "React" }
+                { tr(T::React) }
             </button>
             if entry.own {
                 <button tabindex="-1" class="edit" onclick={emit(MessageAction::Edit(Rc::clone(entry)))}>
-                    { "Edit" }
+                    { tr(T::Edit) }
                 </button>
             }
             if entry.own || moderator {
                 if **confirming {
-                    <span class="confirm" role="alert">{ "Delete this message?" }</span>
+                    <span class="confirm" role="alert">{ tr(T::DeleteQuestion) }</span>
                     <button tabindex="-1" class="delete-yes" onclick={emit(MessageAction::Delete { id, own: entry.own })}>
-                        { "Delete" }
+                        { tr(T::Delete) }
                     </button>
-                    <button tabindex="-1" class="delete-no" onclick={ask_delete}>{ "Keep" }</button>
+                    <button tabindex="-1" class="delete-no" onclick={ask_delete}>{ tr(T::Keep) }</button>
                 } else {
-                    <button tabindex="-1" class="delete" onclick={ask_delete}>{ "Delete" }</button>
+                    <button tabindex="-1" class="delete" onclick={ask_delete}>{ tr(T::Delete) }</button>
                 }
             }
             if moderator {
-                <button tabindex="-1" class="pin" onclick={emit(MessageAction::Pin(id))}>{ "Pin" }</button>
+                <button tabindex="-1" class="pin" onclick={emit(MessageAction::Pin(id))}>{ tr(T::Pin) }</button>
             }
             if moderator && !entry.own {
                 <button tabindex="-1" class="moderate"
                     onclick={emit(MessageAction::Moderate(entry.message.user.clone()))}>
-                    { format!("Moderate {}", entry.message.user) }
+                    { t::moderate_person(&entry.message.user) }
                 </button>
             }
         </div>
@@ -890,9 +891,9 @@ fn outgoing_item(
     on_discard: &Callback<String>,
 ) -> Html {
     let (status, label) = match &outgoing.status {
-        OutgoingStatus::Pending => ("pending", "Sending…".to_owned()),
-        OutgoingStatus::TimedOut => ("queued", "Will send when back online".to_owned()),
-        OutgoingStatus::Refused { reason } => ("failed", format!("Not sent: {reason}")),
+        OutgoingStatus::Pending => ("pending", tr(T::Sending).to_owned()),
+        OutgoingStatus::TimedOut => ("queued", tr(T::SendWhenOnline).to_owned()),
+        OutgoingStatus::Refused { reason } => ("failed", t::not_sent(reason)),
     };
     let retry = {
         let client_id = outgoing.client_id.clone();
@@ -908,8 +909,8 @@ fn outgoing_item(
             <div class="delivery">
                 <span>{ label }</span>
                 if status == "failed" {
-                    <button class="retry" onclick={retry}>{ "Retry" }</button>
-                    <button class="discard" onclick={discard}>{ "Discard" }</button>
+                    <button class="retry" onclick={retry}>{ tr(T::Retry) }</button>
+                    <button class="discard" onclick={discard}>{ tr(T::Discard) }</button>
                 }
             </div>
         </li>

@@ -18,6 +18,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::menu::{menu, open_menu};
 use crate::effects::use_state_with;
+use crate::i18n::{t, tr, Lang, T};
 use crate::socket::MessageChange;
 
 /// The menu, for a moderator of the room.
@@ -114,12 +115,13 @@ fn parse_listing(json: &str) -> Listing {
             .map(|item| {
                 let mut covers = String::new();
                 for (field, label) in [
-                    ("named", "name "),
-                    ("browser", "browser "),
-                    ("address", "address "),
+                    ("named", T::CoversName),
+                    ("browser", T::CoversBrowser),
+                    ("address", T::CoversAddress),
                 ] {
                     if get(&item, field).and_then(|v| v.as_bool()) == Some(true) {
-                        covers.push_str(label);
+                        covers.push_str(tr(label));
+                        covers.push(' ');
                     }
                 }
                 Row {
@@ -151,7 +153,7 @@ fn parse_listing(json: &str) -> Listing {
                 text(&entry, "reason"),
                 false,
             );
-            Some(format!("{}: {line}", local_time(at)))
+            Some(t::audit_line(&local_time(at), &line))
         })
         .collect();
     Listing {
@@ -163,16 +165,13 @@ fn parse_listing(json: &str) -> Listing {
 
 /// When a mute or a ban ends, in the browser's locale; `None`: for good.
 fn until_text(until: Option<f64>) -> String {
-    until.map_or_else(
-        || "for good".to_owned(),
-        |at| format!("until {}", local_time(at)),
-    )
+    until.map_or_else(|| tr(T::ForGood).to_owned(), |at| t::until(&local_time(at)))
 }
 
 /// A moment (ms since the epoch) in the browser's locale.
 fn local_time(at: f64) -> String {
     js_sys::Date::new(&JsValue::from_f64(at))
-        .to_locale_string("default", &JsValue::UNDEFINED)
+        .to_locale_string(Lang::current().tag(), &JsValue::UNDEFINED)
         .into()
 }
 
@@ -197,19 +196,14 @@ fn confirmation(
     minutes: Option<u64>,
     count: Option<u64>,
 ) -> Option<String> {
-    let how_long = minutes.map_or_else(|| "for good".to_owned(), |m| format!("for {m} min"));
+    let how_long = minutes.map_or_else(|| tr(T::ForGood).to_owned(), t::for_minutes);
     match action {
         ModAction::Purge => Some(match count {
-            Some(1) => format!("Remove the one message of {target} in #{room}? This cannot be undone."),
-            Some(count) => format!(
-                "Remove all {count} messages of {target} in #{room}? This cannot be undone."
-            ),
-            None => format!("Remove every message of {target} in #{room}? This cannot be undone."),
+            Some(count) => t::purge_count(count, target, room),
+            None => t::purge_all(target, room),
         }),
-        ModAction::Ban => Some(format!("Ban {target} from every room {how_long}?")),
-        ModAction::BanAddress => Some(format!(
-            "Ban guests from {target}'s address {how_long}? Everyone there who is a guest is shut out."
-        )),
+        ModAction::Ban => Some(t::confirm_ban(target, &how_long)),
+        ModAction::BanAddress => Some(t::confirm_ban_address(target, &how_long)),
         ModAction::Delete
         | ModAction::Pin
         | ModAction::Unpin
@@ -262,35 +256,35 @@ pub fn moderation_menu(room: &str, moderation: Moderation) -> Html {
                     { row.reason.as_deref().map(|reason| format!(" · {reason}")).unwrap_or_default() }
                 </span>
                 <button type="button" onclick={lift(row, action)}
-                    aria-label={format!("Lift: {}", row.name)}>{ "Lift" }</button>
+                    aria-label={t::lift_for(&row.name)}>{ tr(T::Lift) }</button>
             </li>
         }
     };
     let body = html! {
             <>
-                <h2>{ format!("Muted in #{room}") }</h2>
+                <h2>{ t::muted_in(room) }</h2>
                 if listing.mutes.is_empty() {
-                    <p class="hint">{ "Nobody." }</p>
+                    <p class="hint">{ tr(T::Nobody) }</p>
                 } else {
                     <ul class="sanctions">{ for listing.mutes.iter().map(|r| row(r, ModAction::Unmute)) }</ul>
                 }
                 if let Some(bans) = &listing.bans {
-                    <h2>{ "Banned" }</h2>
+                    <h2>{ tr(T::Banned) }</h2>
                     if bans.is_empty() {
-                        <p class="hint">{ "Nobody." }</p>
+                        <p class="hint">{ tr(T::Nobody) }</p>
                     } else {
                         <ul class="sanctions">{ for bans.iter().map(|r| row(r, ModAction::Unban)) }</ul>
                     }
                 }
                 { moderation_form(room, moderation) }
-                <h2>{ "Recent actions" }</h2>
+                <h2>{ tr(T::RecentActions) }</h2>
                 <ol class="audit">{ for listing.audit.iter().take(20).map(|line| html! { <li>{ line }</li> }) }</ol>
             </>
     };
     menu(
         "moderation-menu",
         MENU_ID,
-        html! { "Moderation" },
+        html! { tr(T::Moderation) },
         None,
         Some(on_open),
         body,
@@ -303,34 +297,18 @@ const MENU_ID: &str = "mod-menu";
 /// What a name can be done to (the last four by admins only), whether
 /// about every room, and how the form says it. Kicks and bans reach
 /// beyond the room: moderators of every room take them.
-const PERSON_ACTIONS: [(ModAction, bool, &str); 11] = [
-    (ModAction::Mute, false, "Mute"),
-    (ModAction::Unmute, false, "Unmute"),
-    (ModAction::Kick, false, "Kick"),
-    (
-        ModAction::Ban,
-        false,
-        "Ban (the name, and a guest's browser)",
-    ),
-    (ModAction::Unban, false, "Lift a ban"),
-    (ModAction::Purge, false, "Remove all their messages here"),
-    (
-        ModAction::BanAddress,
-        false,
-        "Ban guests from their address (for the minutes given)",
-    ),
-    (ModAction::Grant, false, "Make moderator of this room"),
-    (
-        ModAction::Revoke,
-        false,
-        "Take back moderation of this room",
-    ),
-    (ModAction::Grant, true, "Make moderator of every room"),
-    (
-        ModAction::Revoke,
-        true,
-        "Take back moderation of every room",
-    ),
+const PERSON_ACTIONS: [(ModAction, bool, T); 11] = [
+    (ModAction::Mute, false, T::ActMute),
+    (ModAction::Unmute, false, T::ActUnmute),
+    (ModAction::Kick, false, T::ActKick),
+    (ModAction::Ban, false, T::ActBan),
+    (ModAction::Unban, false, T::ActUnban),
+    (ModAction::Purge, false, T::ActPurge),
+    (ModAction::BanAddress, false, T::ActBanAddress),
+    (ModAction::Grant, false, T::ActGrant),
+    (ModAction::Revoke, false, T::ActRevoke),
+    (ModAction::Grant, true, T::ActGrantAll),
+    (ModAction::Revoke, true, T::ActRevokeAll),
 ];
 
 fn moderation_form(room: &str, moderation: Moderation) -> Html {
@@ -417,27 +395,27 @@ fn moderation_form(room: &str, moderation: Moderation) -> Html {
     let shown = if admin { PERSON_ACTIONS.len() } else { 7 };
     let options = PERSON_ACTIONS[..shown]
         .iter()
-        .map(|(_, _, label)| html! { <option>{ *label }</option> });
+        .map(|(_, _, label)| html! { <option>{ tr(*label) }</option> });
 
     html! {
         <form class="moderation" {onsubmit}>
             <fieldset>
-                <legend>{ format!("Moderate #{room}") }</legend>
+                <legend>{ t::moderate_room(room) }</legend>
                 <button type="button" class="lock" onclick={lock}>
-                    { if locked { "Unlock the room" } else { "Lock the room" } }
+                    { tr(if locked { T::UnlockRoom } else { T::LockRoom }) }
                 </button>
-                <label for="mod-target">{ "Name" }</label>
+                <label for="mod-target">{ tr(T::ModName) }</label>
                 <input id="mod-target" ref={form.target.clone()} autocomplete="off" />
-                <label for="mod-action">{ "Action" }</label>
+                <label for="mod-action">{ tr(T::ModAction) }</label>
                 <select id="mod-action" ref={form.action.clone()}>
-                    <option selected=true disabled=true value="">{ "Choose an action…" }</option>
+                    <option selected=true disabled=true value="">{ tr(T::ChooseAction) }</option>
                     { for options }
                 </select>
-                <label for="mod-minutes">{ "For how many minutes (empty: for good)" }</label>
+                <label for="mod-minutes">{ tr(T::ModMinutes) }</label>
                 <input id="mod-minutes" ref={form.minutes.clone()} type="number" min="1" />
-                <label for="mod-reason">{ "Reason, for them" }</label>
+                <label for="mod-reason">{ tr(T::ModReason) }</label>
                 <input id="mod-reason" ref={form.reason.clone()} maxlength={REASON_MAX_CHARS.to_string()} />
-                <button type="submit" class="apply">{ "Apply" }</button>
+                <button type="submit" class="apply">{ tr(T::Apply) }</button>
             </fieldset>
         </form>
     }
@@ -472,26 +450,26 @@ pub(crate) fn moderation_notice(
 ) -> String {
     let target = target.unwrap_or_default();
     let what = match action {
-        ModAction::Delete => "deleted a message".to_owned(),
-        ModAction::Pin => "pinned a message".to_owned(),
-        ModAction::Unpin => "unpinned a message".to_owned(),
-        ModAction::Mute if to_target => "muted you here for now".to_owned(),
-        ModAction::Mute => format!("muted {target}"),
-        ModAction::Unmute if to_target => "let you post here again".to_owned(),
-        ModAction::Unmute => format!("unmuted {target}"),
-        ModAction::Kick => format!("removed {target}"),
-        ModAction::Ban => format!("banned {target}"),
-        ModAction::BanAddress => format!("removed {target} and banned guests from their address"),
-        ModAction::Unban => format!("lifted the ban of {target}"),
-        ModAction::Purge => format!("removed the messages of {target}"),
-        ModAction::Lock => "locked the room: only moderators post".to_owned(),
-        ModAction::Unlock => "unlocked the room".to_owned(),
-        ModAction::Grant => format!("made {target} a moderator"),
-        ModAction::Revoke => format!("took {target}'s moderation back"),
+        ModAction::Delete => t::did_delete(by),
+        ModAction::Pin => t::did_pin(by),
+        ModAction::Unpin => t::did_unpin(by),
+        ModAction::Mute if to_target => t::did_mute_you(by),
+        ModAction::Mute => t::did_mute(by, target),
+        ModAction::Unmute if to_target => t::did_unmute_you(by),
+        ModAction::Unmute => t::did_unmute(by, target),
+        ModAction::Kick => t::did_kick(by, target),
+        ModAction::Ban => t::did_ban(by, target),
+        ModAction::BanAddress => t::did_ban_address(by, target),
+        ModAction::Unban => t::did_unban(by, target),
+        ModAction::Purge => t::did_purge(by, target),
+        ModAction::Lock => t::did_lock(by),
+        ModAction::Unlock => t::did_unlock(by),
+        ModAction::Grant => t::did_grant(by, target),
+        ModAction::Revoke => t::did_revoke(by, target),
     };
     match reason {
-        Some(reason) => format!("{by} {what}: {reason}"),
-        None => format!("{by} {what}"),
+        Some(reason) => t::with_reason(&what, &reason),
+        None => what,
     }
 }
 

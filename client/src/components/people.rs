@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use crate::i18n::{t, tr, T};
 use yew::prelude::*;
 
 use crate::components::menu::menu;
@@ -11,7 +12,7 @@ use crate::components::menu::menu;
 /// guest who picked the name.
 pub fn member_mark(claimed: bool) -> Html {
     if claimed {
-        html! { <span class="member" title="Claimed name" aria-label="(claimed name)">{ "✔" }</span> }
+        html! { <span class="member" title={tr(T::ClaimedName)} aria-label={tr(T::ClaimedNameLabel)}>{ "✔" }</span> }
     } else {
         Html::default()
     }
@@ -31,7 +32,7 @@ pub fn people(
     let count = count.max(users.len());
     let unnamed = count - users.len();
     let body = html! {
-        <ul class="people-list" aria-label="Online">
+        <ul class="people-list" aria-label={tr(T::Online)}>
             { for users.iter().map(|user| {
                 let mine = me == Some(user.as_str());
                 let moderate = on_moderate.filter(|_| !mine).map(|on_moderate| {
@@ -42,23 +43,23 @@ pub fn people(
                     <li key={user.clone()}>
                         { user }
                         { member_mark(members.contains(user)) }
-                        if mine { <span class="you">{ " (you)" }</span> }
+                        if mine { <span class="you">{ tr(T::You) }</span> }
                         if let Some(onclick) = moderate {
                             <button class="moderate" {onclick}
-                                aria-label={format!("Moderate {user}")}>{ "Moderate" }</button>
+                                aria-label={t::moderate_person(user)}>{ tr(T::Moderate) }</button>
                         }
                     </li>
                 }
             }) }
             if unnamed > 0 {
-                <li class="more">{ format!("and {unnamed} more") }</li>
+                <li class="more">{ t::and_more(unnamed as u64) }</li>
             }
         </ul>
     };
     menu(
         "people",
         "people-menu",
-        html! { format!("{count} online") },
+        html! { t::online_count(count as u64) },
         None,
         None,
         body,

@@ -4,6 +4,7 @@
 //! when the user presses the button. (Moderation has a menu of its own:
 //! `moderation`.)
 
+use crate::i18n::{t, tr, T};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Notification, NotificationPermission};
 use yew::prelude::*;
@@ -39,34 +40,35 @@ pub fn room_menu(
     let current = level;
     let choices = Notify::ALL.iter().map(|&level| {
         let choose = on_level.reform(move |_: Event| level);
-        let id = format!(
-            "notify-{}",
-            level.label().replace(' ', "-").to_ascii_lowercase()
-        );
+        let id = format!("notify-{}", level.wire());
         html! {
             <label for={id.clone()}>
                 <input type="radio" name="notify" {id} checked={current == level}
                     onchange={choose} />
-                { level.label() }
+                { tr(match level {
+                    Notify::All => T::NotifyAll,
+                    Notify::Mentions => T::NotifyMentions,
+                    Notify::Nothing => T::NotifyNothing,
+                }) }
             </label>
         }
     });
     let body = html! {
             <>
                 <fieldset>
-                    <legend>{ format!("Notify me in #{room} about") }</legend>
+                    <legend>{ t::notify_me_in(room) }</legend>
                     { for choices }
                 </fieldset>
                 { match **permission {
                     NotificationPermission::Granted => html! {
-                        <p class="hint">{ "Desktop notifications are on for this browser." }</p>
+                        <p class="hint">{ tr(T::NotificationsOn) }</p>
                     },
                     NotificationPermission::Denied => html! {
-                        <p class="hint">{ "This browser blocks notifications from this site: allow them in its site settings." }</p>
+                        <p class="hint">{ tr(T::NotificationsBlocked) }</p>
                     },
                     _ => html! {
                         <button class="allow-notifications" onclick={ask}>
-                            { "Allow desktop notifications" }
+                            { tr(T::AllowNotifications) }
                         </button>
                     },
                 } }
@@ -75,7 +77,7 @@ pub fn room_menu(
     menu(
         "room-menu",
         "notify-menu",
-        html! { "Notifications" },
+        html! { tr(T::Notifications) },
         None,
         None,
         body,

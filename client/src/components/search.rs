@@ -3,6 +3,7 @@
 //! message. Plain functions of the chat, not components (each component
 //! type costs the client about 0.65 KB); the state is `state::search`.
 
+use crate::i18n::{t, tr, Lang, T};
 use protocol::Hit;
 use wasm_bindgen::{JsCast, JsValue};
 use yew::prelude::*;
@@ -57,8 +58,8 @@ pub fn search_field(chat: &ChatHandle, room: Option<&str>) -> Html {
     };
     html! {
         <form class="search" role="search" {onsubmit}>
-            <input id={FIELD} type="search" name="q" placeholder="Search" maxlength="200"
-                aria-label="Search messages" aria-keyshortcuts="Control+Shift+F"
+            <input id={FIELD} type="search" name="q" placeholder={tr(T::Search)} maxlength="200"
+                aria-label={tr(T::SearchMessages)} aria-keyshortcuts="Control+Shift+F"
                 enterkeyhint="search" disabled={!chat.state.online()} />
         </form>
     }
@@ -84,12 +85,12 @@ pub fn search_panel(chat: &ChatHandle, current: Option<&str>, navigator: &Naviga
     };
     let scope = match &asked.room {
         Some(room) => format!("#{room}"),
-        None => "all your rooms".to_owned(),
+        None => tr(T::AllYourRooms).to_owned(),
     };
     // The other scope: every room, or the room on screen alone.
     let widen = match (&asked.room, current) {
-        (Some(_), _) => Some(("Search all rooms".to_owned(), None)),
-        (None, Some(room)) => Some((format!("Search #{room} only"), Some(room.to_owned()))),
+        (Some(_), _) => Some((tr(T::SearchAllRooms).to_owned(), None)),
+        (None, Some(room)) => Some((t::search_room_only(room), Some(room.to_owned()))),
         (None, None) => None,
     }
     .map(|(label, room)| {
@@ -104,17 +105,17 @@ pub fn search_panel(chat: &ChatHandle, current: Option<&str>, navigator: &Naviga
     });
     let status = match (&search.error, search.hits.is_empty(), search.searching()) {
         (Some(error), _, _) => html! { <p class="notice" role="alert">{ error.clone() }</p> },
-        (None, _, true) => html! { <p role="status">{ "Searching…" }</p> },
-        (None, true, false) => html! { <p role="status">{ "No messages match." }</p> },
+        (None, _, true) => html! { <p role="status">{ tr(T::Searching) }</p> },
+        (None, true, false) => html! { <p role="status">{ tr(T::NoMatch) }</p> },
         (None, false, false) => Html::default(),
     };
     let more = chat.search.reform(|_| None);
     html! {
-        <section class="search-results" aria-label="Search results" {onkeydown}>
+        <section class="search-results" aria-label={tr(T::SearchResults)} {onkeydown}>
             <header>
-                <h2>{ format!("“{}” in {scope}", asked.q) }</h2>
+                <h2>{ t::results_for(&asked.q, &scope) }</h2>
                 { for widen }
-                <button class="dismiss" aria-label="Close search" onclick={close.reform(|_| ())}>{ "×" }</button>
+                <button class="dismiss" aria-label={tr(T::CloseSearch)} onclick={close.reform(|_| ())}>{ "×" }</button>
             </header>
             // A hit's link opens the message; the panel closes for it.
             <ol onclick={close.reform(|_| ())}>
@@ -122,7 +123,7 @@ pub fn search_panel(chat: &ChatHandle, current: Option<&str>, navigator: &Naviga
             </ol>
             { status }
             if search.next.is_some() && !search.searching() {
-                <button class="scope more" onclick={more}>{ "Load more" }</button>
+                <button class="scope more" onclick={more}>{ tr(T::LoadMore) }</button>
             }
         </section>
     }
@@ -141,7 +142,7 @@ fn hit_item(hit: &Hit, navigator: &Navigator) -> Html {
             <span class="hit-meta">
                 { format!("#{} · ", hit.room) }
                 <b>{ hit.user.clone() }</b>
-                { format!(" · {}", String::from(date.to_locale_string("default", &JsValue::UNDEFINED))) }
+                { format!(" · {}", String::from(date.to_locale_string(Lang::current().tag(), &JsValue::UNDEFINED))) }
             </span>
             <span class="hit-text">{ marked(&hit.msg, &hit.marks) }</span>
         </>

@@ -5,6 +5,7 @@
 use std::rc::Rc;
 
 use crate::effects::use_state_with;
+use crate::i18n::{t, tr, T};
 use crate::router::use_navigator;
 use protocol::validate_room_with;
 use wasm_bindgen::{JsCast, JsValue};
@@ -43,7 +44,7 @@ pub fn use_sidebar() -> SidebarState {
 pub fn canonical_room(raw: &str) -> Result<String, String> {
     let composed = String::from(js_sys::JsString::from(raw.trim()).normalize("NFC"));
     let checked = validate_room_with(&composed, crate::lower::is_alphanumeric)
-        .map_err(|error| error.to_string())?;
+        .map_err(crate::i18n::room_error)?;
     let lower = js_sys::JsString::from(checked).to_lower_case();
     Ok(String::from(lower.normalize("NFC")))
 }
@@ -89,12 +90,11 @@ pub fn sidebar(
             Callback::from(move |_| on_leave.emit(name.clone()))
         };
         let label = match (room.unread, room.mentions) {
-            (0, _) => format!("Open {}", room.name),
-            (unread, 0) => format!("{unread} unread messages in {}", room.name),
-            (unread, mentions) => format!(
-                "{unread} unread messages, {mentions} mentioning you, in {}",
-                room.name
-            ),
+            (0, _) => t::open_room(&room.name),
+            (unread, 0) => t::unread_in(u64::from(unread), &room.name),
+            (unread, mentions) => {
+                t::unread_mentions_in(u64::from(unread), u64::from(mentions), &room.name)
+            }
         };
         html! {
             <li class="room-entry" data-unread={(room.unread > 0).then_some("true")}
@@ -103,7 +103,7 @@ pub fn sidebar(
                     <>
                         <span aria-label={label}>{ format!("#{}", room.name) }</span>
                         if room.mentions > 0 {
-                            <span class="mentioned" aria-hidden="true" title="Mentions of you">
+                            <span class="mentioned" aria-hidden="true" title={tr(T::MentionsOfYou)}>
                                 { format!("@{}", room.mentions) }
                             </span>
                         }
@@ -113,24 +113,24 @@ pub fn sidebar(
                     </>
                 }) }
                 <button class="leave-room" onclick={leave}
-                    aria-label={format!("Leave {}", room.name)} title="Leave">{ "×" }</button>
+                    aria-label={t::leave_room(&room.name)} title={tr(T::Leave)}>{ "×" }</button>
             </li>
         }
     });
     html! {
-        <nav class="sidebar" aria-label="Rooms">
-            <h2>{ "Rooms" }</h2>
+        <nav class="sidebar" aria-label={tr(T::Rooms)}>
+            <h2>{ tr(T::Rooms) }</h2>
             <ul class="room-list">{ for rooms }</ul>
             <form class="join-room" {onsubmit} novalidate=true>
-                <label for="join-room">{ "Join or create a room" }</label>
+                <label for="join-room">{ tr(T::JoinOrCreate) }</label>
                 <div class="join-row">
-                    <input ref={input} id="join-room" type="text" placeholder="room-name"
+                    <input ref={input} id="join-room" type="text" placeholder={tr(T::RoomNamePlaceholder)}
                         autocomplete="off" aria-describedby="join-room-help"
                         aria-invalid={error.is_some().to_string()} />
-                    <button type="submit">{ "Join" }</button>
+                    <button type="submit">{ tr(T::Join) }</button>
                 </div>
                 <p id="join-room-help" class="help">
-                    { (**error).clone().unwrap_or_else(|| "Letters, digits, - and _.".to_owned()) }
+                    { (**error).clone().unwrap_or_else(|| tr(T::RoomRuleShort).to_owned()) }
                 </p>
             </form>
             { directory(listed, navigator) }
@@ -148,14 +148,14 @@ async fn list_rooms() -> Result<Vec<Listed>, String> {
     let failed = |error: JsValue| {
         error
             .as_string()
-            .unwrap_or_else(|| "the server did not answer".to_owned())
+            .unwrap_or_else(|| tr(T::NoAnswer).to_owned())
     };
     let response = JsFuture::from(gloo::utils::window().fetch_with_str("/api/rooms"))
         .await
         .map_err(failed)?;
     let response: web_sys::Response = response.unchecked_into();
     if !response.ok() {
-        return Err(format!("the server answered {}", response.status()));
+        return Err(t::server_answered(u64::from(response.status())));
     }
     let rooms = JsFuture::from(response.json().map_err(failed)?)
         .await
@@ -194,18 +194,18 @@ fn directory(listed: &UseStateHandle<Directory>, navigator: &Navigator) -> Html 
         })
     };
     let body = match &**listed {
-        None => html! { <p class="help">{ "Loading…" }</p> },
+        None => html! { <p class="help">{ tr(T::Loading) }</p> },
         Some(Err(error)) => {
-            html! { <p class="help">{ format!("Cannot list the rooms: {error}") }</p> }
+            html! { <p class="help">{ t::cannot_list_rooms(error) }</p> }
         }
-        Some(Ok(rooms)) if rooms.is_empty() => html! { <p class="help">{ "No rooms yet." }</p> },
+        Some(Ok(rooms)) if rooms.is_empty() => html! { <p class="help">{ tr(T::NoRooms) }</p> },
         Some(Ok(rooms)) => html! {
             <ul class="directory-list">
                 { for rooms.iter().map(|(room, online)| html! {
                     <li>
                         { route_link(navigator, Route::Room { room: room.clone() }, None, false,
                             html! { { format!("#{room}") } }) }
-                        <span class="count">{ format!("{online} here") }</span>
+                        <span class="count">{ t::here_count(*online as u64) }</span>
                     </li>
                 }) }
             </ul>
@@ -213,7 +213,7 @@ fn directory(listed: &UseStateHandle<Directory>, navigator: &Navigator) -> Html 
     };
     html! {
         <details class="directory" {ontoggle}>
-            <summary>{ "Browse rooms" }</summary>
+            <summary>{ tr(T::BrowseRooms) }</summary>
             { body }
         </details>
     }

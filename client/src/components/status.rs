@@ -1,6 +1,7 @@
 //! The connection status: online, connecting, or offline with a countdown
 //! to the next attempt and a button to try at once.
 
+use crate::i18n::{t, tr, T};
 use yew::prelude::*;
 
 use crate::state::Connection;
@@ -11,8 +12,8 @@ use crate::state::Connection;
 pub fn status(connection: &Connection, now: f64, on_reconnect: &Callback<()>) -> Html {
     let (state, text) = match connection {
         // Not "Online": next to "2 online" it would read twice.
-        Connection::Online => ("online", "Connected".to_owned()),
-        Connection::Connecting => ("connecting", "Connecting…".to_owned()),
+        Connection::Online => ("online", tr(T::Connected).to_owned()),
+        Connection::Connecting => ("connecting", tr(T::Connecting).to_owned()),
         Connection::Offline { retry_at } => ("offline", offline_text(*retry_at, now)),
     };
     let reconnect = on_reconnect.reform(|_: MouseEvent| ());
@@ -21,7 +22,7 @@ pub fn status(connection: &Connection, now: f64, on_reconnect: &Callback<()>) ->
             <span class="dot" aria-hidden="true"></span>
             <span role="status">{ text }</span>
             if matches!(connection, Connection::Offline { .. }) {
-                <button class="reconnect" onclick={reconnect}>{ "Reconnect now" }</button>
+                <button class="reconnect" onclick={reconnect}>{ tr(T::ReconnectNow) }</button>
             }
         </span>
     }
@@ -35,12 +36,12 @@ fn offline_text(retry_at: Option<f64>, now: f64) -> String {
             // code would cost the client kilobytes.
             let seconds = ((retry_at - now) / 1000.0).ceil().max(0.0) as u32;
             if seconds > 0 {
-                format!("Offline, retrying in {seconds} s")
+                t::retrying_in(u64::from(seconds))
             } else {
-                "Offline, retrying…".to_owned()
+                tr(T::Retrying).to_owned()
             }
         }
-        None => "Offline".to_owned(),
+        None => tr(T::Offline).to_owned(),
     }
 }
 

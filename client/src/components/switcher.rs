@@ -4,6 +4,7 @@
 //! joined room has goes to that room (and joins it). Escape or a click
 //! elsewhere closes it, and focus goes back.
 
+use crate::i18n::{tr, T};
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, HtmlInputElement};
 use yew::prelude::*;
@@ -77,8 +78,8 @@ pub fn switcher(rooms: &[String], current: Option<&str>, on_go: &Callback<String
     // The browser's own suggestions (a datalist): it filters, and Up and
     // Down choose, as people know from any form.
     html! {
-        <div id={ID} class="switcher menu-body" popover="auto" role="dialog" aria-label="Switch rooms">
-            <label for="switcher-room">{ "Go to a room (Enter)" }</label>
+        <div id={ID} class="switcher menu-body" popover="auto" role="dialog" aria-label={tr(T::SwitchRooms)}>
+            <label for="switcher-room">{ tr(T::GoToRoom) }</label>
             <input id="switcher-room" type="text" list="switcher-rooms"
                 placeholder="#room" autocomplete="off" {onkeydown} />
             <datalist id="switcher-rooms">

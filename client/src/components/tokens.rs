@@ -12,6 +12,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::effects::use_state_with;
+use crate::i18n::{t, tr, Lang, T};
 
 /// One token as `GET /api/tokens` lists it.
 #[derive(Clone, PartialEq)]
@@ -112,15 +113,15 @@ pub fn tokens(state: &TokensState) -> Html {
     let listed = (*state.listed).clone().unwrap_or_default();
     html! {
         <section class="tokens" aria-labelledby="tokens-title">
-            <h2 id="tokens-title">{ "API tokens" }</h2>
+            <h2 id="tokens-title">{ tr(T::ApiTokens) }</h2>
             <form onsubmit={create}>
-                <label for="token-name">{ "Name (what the script is)" }</label>
+                <label for="token-name">{ tr(T::TokenName) }</label>
                 <input ref={state.name.clone()} id="token-name" maxlength="64" autocomplete="off" />
-                <button type="submit">{ "Create an API token" }</button>
+                <button type="submit">{ tr(T::CreateToken) }</button>
             </form>
             { made(state) }
             if listed.is_empty() {
-                <p class="hint">{ "No tokens." }</p>
+                <p class="hint">{ tr(T::NoTokens) }</p>
             } else {
                 <ul class="token-list">{ for listed.iter().map(|token| row(state, token)) }</ul>
             }
@@ -143,16 +144,16 @@ fn made(state: &TokensState) -> Html {
                 // Refused (no permission), the token stays there to select.
                 let copied = wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token));
                 if copied.await.is_ok() {
-                    outcome.set(Some(Ok("Copied.".into())));
+                    outcome.set(Some(Ok(tr(T::Copied).into())));
                 }
             });
         })
     };
     html! {
         <div class="token-made" role="status">
-            <p class="hint">{ "Your new token, shown this once:" }</p>
+            <p class="hint">{ tr(T::NewToken) }</p>
             <code class="token-value">{ token }</code>
-            <button type="button" onclick={copy}>{ "Copy" }</button>
+            <button type="button" onclick={copy}>{ tr(T::Copy) }</button>
         </div>
     }
 }
@@ -162,26 +163,26 @@ fn row(state: &TokensState, token: &Listed) -> Html {
         let (state, id) = (state.clone(), token.id.clone());
         Callback::from(move |_: MouseEvent| {
             state.call("DELETE", format!("/api/tokens/{id}"), None, |state, _| {
-                state.outcome.set(Some(Ok("Revoked.".into())));
+                state.outcome.set(Some(Ok(tr(T::Revoked).into())));
                 state.refresh();
             });
         })
     };
     let name = if token.name.is_empty() {
-        "(no name)"
+        tr(T::NoTokenName)
     } else {
         &token.name
     };
     let expires = match token.expires_at {
-        Some(at) => format!("until {}", local_date(at)),
-        None => "until revoked".to_owned(),
+        Some(at) => t::until(&local_date(at)),
+        None => tr(T::UntilRevoked).to_owned(),
     };
     html! {
         <li>
             <span class="token-name">{ name }</span>
             <span class="hint">{ expires }</span>
-            <button type="button" onclick={revoke} aria-label={format!("Revoke {name}")}>
-                { "Revoke" }
+            <button type="button" onclick={revoke} aria-label={t::revoke_token(name)}>
+                { tr(T::Revoke) }
             </button>
         </li>
     }
@@ -190,6 +191,6 @@ fn row(state: &TokensState, token: &Listed) -> Html {
 /// A date in the browser's locale.
 fn local_date(ms: f64) -> String {
     js_sys::Date::new(&JsValue::from_f64(ms))
-        .to_locale_date_string("default", &JsValue::UNDEFINED)
+        .to_locale_date_string(Lang::current().tag(), &JsValue::UNDEFINED)
         .into()
 }

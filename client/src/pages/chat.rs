@@ -21,6 +21,7 @@ use crate::components::sidebar::{canonical_room, sidebar, use_sidebar};
 use crate::components::status::status;
 use crate::components::switcher::switcher;
 use crate::effects::{use_effect_on, use_effect_undone, use_state_with};
+use crate::i18n::{t, tr, Lang, T};
 use crate::pages::login::Login;
 use crate::router::Route;
 use crate::router::{use_navigator, Navigator};
@@ -165,12 +166,12 @@ fn ChatView(props: &ChatViewProps) -> Html {
     let room = state.current_room();
     let (heading, body) = match (&wanted, room) {
         (Some(Err(rule)), _) => (
-            "No such room".to_owned(),
-            html! { <p class="notice" role="alert">{ format!("That is not a room name. {rule}") }</p> },
+            tr(T::NoSuchRoom).to_owned(),
+            html! { <p class="notice" role="alert">{ t::not_a_room(rule) }</p> },
         ),
         (_, None) => (
-            "Chat".to_owned(),
-            html! { <p class="empty-room">{ "Connecting…" }</p> },
+            tr(T::Product).to_owned(),
+            html! { <p class="empty-room">{ tr(T::Connecting) }</p> },
         ),
         (_, Some(room)) => (
             format!("#{}", room.name),
@@ -192,7 +193,7 @@ fn ChatView(props: &ChatViewProps) -> Html {
             // The backdrop is the drawer's close button (its × drawn by
             // the style sheet at the drawer's edge).
             if *drawer {
-                <button class="drawer-close" aria-label="Close rooms"></button>
+                <button class="drawer-close" aria-label={tr(T::CloseRooms)}></button>
             }
             <main class="room">
                 { topbar(&Bar {
@@ -291,8 +292,8 @@ fn sign_out(session: SessionHandle) -> Callback<()> {
         wasm_bindgen_futures::spawn_local(async move {
             let _ = crate::api::call("DELETE", "/api/session", None).await;
             crate::session::forget_this_browser();
-            gloo::utils::document().set_title("Signed out · Chat");
-            session.dispatch(SessionAction::SignedOut("You signed out.".into()));
+            gloo::utils::document().set_title(tr(T::SignedOutTitle));
+            session.dispatch(SessionAction::SignedOut(tr(T::YouSignedOut).into()));
         });
     })
 }
@@ -341,8 +342,8 @@ fn topbar(bar: &Bar<'_>) -> Html {
             <button class="drawer-toggle" onclick={bar.toggle_drawer.clone()}
                 aria-expanded={bar.drawer.to_string()}>
                 { match state.rooms.iter().map(|room| room.unread).sum::<u32>() {
-                    0 => "Rooms".to_owned(),
-                    unread => format!("Rooms ({unread})"),
+                    0 => tr(T::Rooms).to_owned(),
+                    unread => t::rooms_unread(u64::from(unread)),
                 } }
             </button>
             <h1>{ bar.heading.clone() }</h1>
@@ -387,7 +388,7 @@ fn notice_bar(state: &UseReducerHandle<Chat>) -> Html {
     html! {
         <div class="notice" role="alert">
             <span>{ notice }</span>
-            <button class="dismiss" onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
+            <button class="dismiss" onclick={dismiss} aria-label={tr(T::Dismiss)}>{ "×" }</button>
         </div>
     }
 }
@@ -435,7 +436,7 @@ fn pinned_bar(room: &RoomState, navigator: &Navigator, on_unpin: Option<Callback
             return Html::default();
         }
         let text = loaded.map_or_else(
-            || "A pinned message".to_owned(),
+            || tr(T::APinnedMessage).to_owned(),
             |entry| {
                 format!(
                     "{}: {}",
@@ -452,7 +453,7 @@ fn pinned_bar(room: &RoomState, navigator: &Navigator, on_unpin: Option<Callback
             <li>
                 { route_link(navigator, to, None, false, html! { {text} }) }
                 if let Some(on_unpin) = &on_unpin {
-                    <button class="unpin" aria-label="Unpin" onclick={on_unpin.reform(move |_| id)}>
+                    <button class="unpin" aria-label={tr(T::Unpin)} onclick={on_unpin.reform(move |_| id)}>
                         { "✕" }
                     </button>
                 }
@@ -463,7 +464,7 @@ fn pinned_bar(room: &RoomState, navigator: &Navigator, on_unpin: Option<Callback
         return Html::default();
     }
     html! {
-        <ul class="pinned" aria-label="Pinned messages">
+        <ul class="pinned" aria-label={tr(T::PinnedMessages)}>
             { for room.rules.pinned.iter().rev().map(item) }
         </ul>
     }
@@ -603,7 +604,7 @@ fn room_view(
                 <p class="composer-closed" role="status">{ why }</p>
             } else {
                 if room.rules.locked {
-                    <p class="locked" role="status">{ "This room is locked: only its moderators post now." }</p>
+                    <p class="locked" role="status">{ tr(T::RoomLocked) }</p>
                 }
                 // One per room (keyed): its text is the room's own.
                 <Composer key={name.clone()} room={name.clone()} online={state.online()}
@@ -623,7 +624,7 @@ fn raise(alert: &Alert, navigator: &Navigator) {
     let options = web_sys::NotificationOptions::new();
     options.set_body(&alert.text);
     options.set_tag(&format!("{}-{}", alert.room, alert.id));
-    let title = format!("{} in #{}", alert.user, alert.room);
+    let title = t::notification_title(&alert.user, &alert.room);
     let Ok(notification) = web_sys::Notification::new_with_options(&title, &options) else {
         return;
     };
@@ -646,22 +647,20 @@ fn silenced(room: &RoomState, admin: bool, now: f64) -> Option<String> {
         let when = match (mute.until, mute.minutes_left(now)) {
             (Some(until), Some(minutes)) => {
                 let at = js_sys::Date::new(&until.into());
-                format!(
-                    "until {} ({minutes} min left)",
-                    String::from(at.to_locale_time_string_with_options("default", &short_time()))
-                )
+                let locale = Lang::current().tag();
+                let time = at.to_locale_time_string_with_options(locale, &short_time());
+                t::muted_until(&String::from(time), minutes.max(0) as u64)
             }
-            _ => "for good".to_owned(),
+            _ => tr(T::ForGood).to_owned(),
         };
-        let who = match (&mute.by, &mute.reason) {
-            (Some(by), Some(reason)) => format!(": {by} muted you ({reason})"),
-            (Some(by), None) => format!(": {by} muted you"),
-            (None, _) => String::new(),
-        };
-        return Some(format!("You are muted in #{} {when}{who}.", room.name));
+        let room = &room.name;
+        return Some(match (&mute.by, &mute.reason) {
+            (Some(by), Some(reason)) => t::muted_by_because(room, &when, by, reason),
+            (Some(by), None) => t::muted_by(room, &when, by),
+            (None, _) => t::muted(room, &when),
+        });
     }
-    (room.rules.locked && !room.moderator && !admin)
-        .then(|| format!("#{} is locked: only its moderators post now.", room.name))
+    (room.rules.locked && !room.moderator && !admin).then(|| t::room_locked_for(&room.name))
 }
 
 /// `(3) #lobby · Chat`: the unread count while the tab is hidden or other
@@ -672,9 +671,10 @@ fn tab_title(state: &Chat) -> String {
         .as_deref()
         .map(|room| format!("#{room} · "))
         .unwrap_or_default();
+    let product = tr(T::Product);
     match state.unread_total() {
-        0 => format!("{room}Chat"),
-        unread => format!("({unread}) {room}Chat"),
+        0 => format!("{room}{product}"),
+        unread => format!("({unread}) {room}{product}"),
     }
 }
 
@@ -686,8 +686,10 @@ fn typing_line(users: &[&str], members: &[String]) -> Html {
     };
     match users {
         [] => Html::default(),
-        [one] => html! { <>{ name(one) }{ " is typing…" }</> },
-        [one, two] => html! { <>{ name(one) }{ " and " }{ name(two) }{ " are typing…" }</> },
-        many => html! { { format!("{} people are typing…", many.len()) } },
+        [one] => html! { <>{ name(one) }{ tr(T::IsTyping) }</> },
+        [one, two] => {
+            html! { <>{ name(one) }{ tr(T::TypingAnd) }{ name(two) }{ tr(T::AreTyping) }</> }
+        }
+        many => html! { { t::people_typing(many.len() as u64) } },
     }
 }

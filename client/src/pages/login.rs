@@ -8,6 +8,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::effects::use_state_with;
+use crate::i18n::{t, tr, username_error, T};
 use crate::router::{use_navigator, use_route, Route};
 use crate::session::{SessionAction, SessionHandle};
 
@@ -19,10 +20,8 @@ pub fn Login() -> Html {
     let on_login_page = route == Route::Login;
     // At a room's address: the page names the room it opens.
     let lead = match &route {
-        Route::Room { room } | Route::Message { room, .. } => {
-            format!("Pick a name to join #{room}.")
-        }
-        Route::Login | Route::Home | Route::NotFound => "Pick a name to join the room.".to_owned(),
+        Route::Room { room } | Route::Message { room, .. } => t::pick_name_for(room),
+        Route::Login | Route::Home | Route::NotFound => tr(T::PickName).to_owned(),
     };
     let session_notice = session.notice.clone();
     let name = use_state_with(|| {
@@ -101,7 +100,7 @@ pub fn Login() -> Html {
         })
     };
     let error = match (&verdict, *touched) {
-        (Err(error), true) => Some(error.to_string()),
+        (Err(error), true) => Some(username_error(*error)),
         _ => None,
     };
     let notice = (*refusal).clone().or(session_notice);
@@ -109,12 +108,12 @@ pub fn Login() -> Html {
     html! {
         <main class="login">
             <form class="login-card" {onsubmit} novalidate=true>
-                <h1>{ "Chat" }</h1>
+                <h1>{ tr(T::Product) }</h1>
                 <p class="lead">{ lead }</p>
                 if let Some(notice) = notice {
                     <p class="alert" role="alert" id="login-notice">{ notice }</p>
                 }
-                <label for="username">{ "Your name" }</label>
+                <label for="username">{ tr(T::YourName) }</label>
                 <input
                     ref={input}
                     id="username"
@@ -129,19 +128,19 @@ pub fn Login() -> Html {
                     aria-describedby="username-help"
                 />
                 <p id="username-help" class="help">
-                    { error.unwrap_or_else(|| format!("1 to {USERNAME_MAX_CHARS} characters.")) }
+                    { error.unwrap_or_else(|| t::username_rule(USERNAME_MAX_CHARS as u64)) }
                 </p>
-                <label for="password">{ "Password" }</label>
+                <label for="password">{ tr(T::Password) }</label>
                 <input ref={password} id="password" name="password" type="password"
                     autocomplete="current-password"
                     maxlength={(PASSWORD_MAX_CHARS * 4).to_string()}
                     aria-describedby="password-help" />
                 <p id="password-help" class="help">
-                    { "Only for a name someone claimed; guests leave it empty." }
+                    { tr(T::PasswordHint) }
                 </p>
                 <button type="submit" class="primary"
                     disabled={(verdict.is_err() && *touched) || *busy}>
-                    { "Enter" }
+                    { tr(T::Enter) }
                 </button>
             </form>
         </main>

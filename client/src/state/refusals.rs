@@ -21,6 +21,8 @@ impl Chat {
         room: Option<String>,
         now: f64,
     ) {
+        // In the reader's language (`i18n::refusal` says how).
+        let message = crate::i18n::refusal(code, retry_after_ms, message);
         match (code, client_id, room) {
             (
                 ErrorCode::EmptyUsername

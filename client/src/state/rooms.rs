@@ -141,19 +141,11 @@ impl Notify {
     pub const ALL: [Self; 3] = [Self::All, Self::Mentions, Self::Nothing];
 
     /// How it is stored.
-    fn wire(self) -> &'static str {
+    pub fn wire(self) -> &'static str {
         match self {
             Self::All => "all",
             Self::Mentions => "mentions",
             Self::Nothing => "nothing",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::All => "All messages",
-            Self::Mentions => "Mentions only",
-            Self::Nothing => "Nothing",
         }
     }
 }

@@ -433,6 +433,35 @@ fn name_refusals_end_the_session_and_other_errors_are_notices() {
 }
 
 #[test]
+fn a_refusal_is_said_in_the_reader_s_language_from_its_code() {
+    let refused = |chat: Rc<Chat>, code, message: &str| {
+        chat.reduce(frame(ServerFrame::error(code, message).in_room("many")))
+            .notice
+            .clone()
+    };
+    crate::i18n::pick(crate::i18n::Lang::ZhCn);
+    let notice = refused(in_two_rooms(), ErrorCode::TooManyRooms, "leave one first");
+    crate::i18n::pick(crate::i18n::Lang::En);
+    assert_eq!(
+        notice.as_deref(),
+        Some("你加入的聊天室已达上限:请先退出一个。")
+    );
+    // In English the server's own words, the most precise.
+    let notice = refused(in_two_rooms(), ErrorCode::TooManyRooms, "leave one first");
+    assert_eq!(notice.as_deref(), Some("leave one first"));
+    // A code this page does not know (a newer server's): its English, in
+    // any language.
+    crate::i18n::pick(crate::i18n::Lang::ZhCn);
+    let notice = refused(
+        in_two_rooms(),
+        ErrorCode::Unknown,
+        "Something new went wrong.",
+    );
+    crate::i18n::pick(crate::i18n::Lang::En);
+    assert_eq!(notice.as_deref(), Some("Something new went wrong."));
+}
+
+#[test]
 fn typing_is_per_room_and_a_message_ends_it() {
     let chat = in_two_rooms().reduce(ChatAction::Frame {
         frame: ServerFrame::Typing {

@@ -234,11 +234,38 @@ pub(crate) enum Scheme {
 /// A fresh headless browser of the driver's kind with this window size and
 /// colour scheme.
 pub(crate) async fn browser_as(driver: &Driver, screen: Screen, scheme: Scheme) -> Browser {
+    browser_with(driver, screen, scheme, None).await
+}
+
+/// A fresh headless browser whose user prefers `languages` (as in its
+/// settings: `"zh-CN,en"`), which is what `navigator.languages` then says.
+#[allow(dead_code)]
+pub(crate) async fn browser_in(driver: &Driver, languages: &str) -> Browser {
+    browser_with(driver, Screen::DESKTOP, Scheme::Light, Some(languages)).await
+}
+
+async fn browser_with(
+    driver: &Driver,
+    screen: Screen,
+    scheme: Scheme,
+    languages: Option<&str>,
+) -> Browser {
     let profile = tempfile::tempdir().expect("a profile directory");
-    let capabilities = match driver.engine {
+    let mut capabilities = match driver.engine {
         Engine::Chromium => chromium_capabilities(profile.path(), screen, scheme),
         Engine::Firefox => firefox_capabilities(profile.path(), screen, scheme),
     };
+    if let Some(languages) = languages {
+        let (options, first) = match driver.engine {
+            Engine::Chromium => ("goog:chromeOptions", languages.split(',').next()),
+            Engine::Firefox => ("moz:firefoxOptions", None),
+        };
+        capabilities[options]["prefs"]["intl.accept_languages"] = languages.into();
+        // Chromium takes its own language from the command line.
+        if let (Some(first), Some(args)) = (first, capabilities[options]["args"].as_array_mut()) {
+            args.push(format!("--lang={first}").into());
+        }
+    }
     let serde_json::Value::Object(capabilities) = capabilities else {
         unreachable!("a JSON object literal")
     };
