@@ -241,7 +241,11 @@ fn frame_fields<V: JsonValue>(kind: ServerFrameKind, f: &mut Fields<V>) -> Serve
         },
         ServerFrameKind::Error => ServerFrame::Error {
             // A code this build does not know is a refusal all the same.
-            code: f.wire("code", |code| ErrorCode::from_wire(code).or(Some(ErrorCode::Unknown)), ErrorCode::InvalidFields),
+            code: f.wire(
+                "code",
+                |code| ErrorCode::from_wire(code).or(Some(ErrorCode::Unknown)),
+                ErrorCode::InvalidFields,
+            ),
             message: f.string("message"),
             client_id: f.optional("clientId", string),
             retry_after_ms: f.optional("retryAfterMs", u64),

@@ -848,7 +848,10 @@ fn an_unknown_error_code_is_read_as_unknown() {
     let ServerFrame::Error { code, message, .. } = frame else {
         panic!("an error frame: {frame:?}");
     };
-    assert_eq!((code, message.as_str()), (ErrorCode::Unknown, "Something new."));
+    assert_eq!(
+        (code, message.as_str()),
+        (ErrorCode::Unknown, "Something new.")
+    );
 }
 
 #[test]
