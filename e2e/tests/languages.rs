@@ -32,6 +32,41 @@ async fn attribute(client: &Client, css: &str, attribute: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An input method's Enter (choosing a candidate) never sends: typed
+/// `first`, an Enter while composing (as Chromium and Firefox mark it, and
+/// as Safari does, key code 229), then `more` and a real Enter: one message
+/// goes out, and it is the whole text.
+async fn enter_while_composing_does_not_send(client: &Client, first: &str, more: &str) {
+    let field = find(client, "#message").await;
+    field.send_keys(first).await.expect("type");
+    client
+        .execute(
+            "const box = document.getElementById('message');
+             for (const init of [{ isComposing: true }, { keyCode: 229 }]) {
+               box.dispatchEvent(new KeyboardEvent('keydown',
+                 { key: 'Enter', code: 'Enter', bubbles: true, cancelable: true, ...init }));
+             }",
+            vec![],
+        )
+        .await
+        .expect("an input method's Enter");
+    field.send_keys(more).await.expect("type");
+    field
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .expect("press Enter");
+    let whole = format!("{first}{more}");
+    until_text(client, ".messages li[data-status=sent] .text", &whole).await;
+    let sent = client
+        .execute(
+            "return document.querySelectorAll('.messages li[data-status=sent]').length",
+            vec![],
+        )
+        .await
+        .expect("count");
+    assert_eq!(sent, serde_json::json!(1), "one message: {whole}");
+}
+
 #[tokio::test]
 async fn a_chinese_browser_gets_chinese_everywhere_and_the_menu_switches_to_english() {
     let axe = axe_script();
@@ -84,6 +119,7 @@ async fn a_chinese_browser_gets_chinese_everywhere_and_the_menu_switches_to_engl
         Vec::<String>::new(),
         "room"
     );
+    enter_while_composing_does_not_send(&zh, "你好", "世界").await;
 
     // Every menu, in Chinese, and audited open.
     for (opens, body, wanted) in [
@@ -170,6 +206,9 @@ async fn a_chinese_browser_gets_chinese_everywhere_and_the_menu_switches_to_engl
         .expect("open the login page");
     until_text(&en, ".login-card label[for=username]", "Your name").await;
     assert_eq!(page_lang(&en).await, "en");
+    sign_in_as(&en, "amy", "").await;
+    until_text(&en, ".status", "Connected").await;
+    enter_while_composing_does_not_send(&en, "hello", " world").await;
     en.close().await;
     server.stop().await;
 }
