@@ -342,8 +342,8 @@ fn coded_refusal(code: ErrorCode, retry_after_ms: Option<u64>) -> Option<String>
 }
 
 /// Chooses the page's language and tells the document: `<html lang>` (so
-/// screen readers, fonts and line breaking follow) and the manifest's
-/// address. Called once, before the first render.
+/// screen readers, fonts and line breaking follow), its title and the
+/// manifest's address. Called once, before the first render.
 #[cfg(target_arch = "wasm32")]
 pub fn start() {
     let window = gloo::utils::window();
@@ -357,6 +357,8 @@ pub fn start() {
     let lang = Lang::choose(stored.as_deref(), browser);
     lang.set_current();
     let document = gloo::utils::document();
+    // The shell's title is English; the chat's pages set their own.
+    document.set_title(tr(T::Product));
     if let Some(root) = document.document_element() {
         let _ = root.set_attribute("lang", lang.tag());
     }

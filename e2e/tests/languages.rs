@@ -88,6 +88,7 @@ async fn a_chinese_browser_gets_chinese_everywhere_and_the_menu_switches_to_engl
         .expect("open the login page");
     find(&zh, "#username").await;
     assert_eq!(page_lang(&zh).await, "zh-CN");
+    assert_eq!(zh.title().await.expect("the title"), "聊天");
     until_text(&zh, ".login-card label[for=username]", "你的名字").await;
     until_text(&zh, ".login-card button[type=submit]", "进入").await;
     until_text(&zh, ".login-card .lead", "选一个名字加入聊天室。").await;
