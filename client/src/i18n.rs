@@ -175,8 +175,11 @@ enum Arg<'a> {
 thread_local! {
     /// Where each message of each language's catalogue starts, found the
     /// first time one is shown.
-    static STARTS: [OnceCell<Vec<usize>>; 2] = const { [OnceCell::new(), OnceCell::new()] };
+    static STARTS: [OnceCell<Vec<usize>>; TEXTS.len()] = const { [const { OnceCell::new() }; TEXTS.len()] };
 }
+
+// A language in `Lang::ALL` is one the build compiled a catalogue for.
+const _: () = assert!(Lang::ALL.len() == TEXTS.len());
 
 /// Message `index` of `lang`'s catalogue, packed (`build.rs`'s `packed`).
 fn message(lang: Lang, index: usize) -> &'static str {
